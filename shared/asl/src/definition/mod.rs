@@ -1,0 +1,286 @@
+//! The definition: JSON → a validated [`StateMachine`].
+//!
+//! Reading never stops at the first problem: every field of every state is
+//! checked and all problems come back at once, each with its JSON pointer.
+
+pub mod fields;
+pub mod io;
+pub mod problem;
+pub mod resource;
+
+use std::collections::HashMap;
+
+use serde_json::{Map, Value};
+
+pub use io::{DataFlow, Selector};
+pub use problem::{Invalid, Problem};
+pub use resource::Resource;
+
+use crate::catch::Catcher;
+use crate::retry::Retrier;
+use crate::states::{self, Kind};
+use fields::Fields;
+use problem::{NO_END, Problems, SCHEMA, TARGET, pointer};
+
+/// Index of a [`StateScope`] in [`StateMachine::scopes`]: 0 is the top level,
+/// each Parallel branch and Map processor has its own.
+pub type ScopeId = usize;
+
+/// A validated state machine, ready to execute.
+#[derive(Debug, Clone)]
+pub struct StateMachine {
+    pub comment: Option<String>,
+    pub timeout_seconds: Option<u64>,
+    pub scopes: Vec<StateScope>,
+    pub express: bool,
+}
+
+/// One `StartAt` + `States` block.
+#[derive(Debug, Clone)]
+pub struct StateScope {
+    pub start_at: String,
+    pub states: Vec<State>,
+    index: HashMap<String, usize>,
+}
+
+impl StateScope {
+    pub fn get(&self, name: &str) -> Option<&State> {
+        self.index.get(name).map(|&i| &self.states[i])
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct State {
+    pub name: String,
+    pub kind: Kind,
+    pub flow: DataFlow,
+    pub next: Transition,
+    pub retry: Vec<Retrier>,
+    pub catch: Vec<Catcher>,
+    /// Whether any field reads `$$`, so the context object must be built.
+    pub reads_context: bool,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Transition {
+    Next(String),
+    End,
+    /// Choice, Succeed and Fail have neither `Next` nor `End`.
+    None,
+}
+
+/// Options that change what is valid.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Options {
+    pub express: bool,
+}
+
+impl StateMachine {
+    /// Parses and validates definition text as CreateStateMachine does.
+    pub fn parse(text: &str, options: Options) -> Result<StateMachine, Invalid> {
+        let value: Value = serde_json::from_str(text).map_err(|e| {
+            Invalid(vec![Problem {
+                code: SCHEMA,
+                message: format!("The definition is not valid JSON: {e}"),
+                pointer: None,
+            }])
+        })?;
+        StateMachine::from_value(&value, options)
+    }
+
+    pub fn from_value(value: &Value, options: Options) -> Result<StateMachine, Invalid> {
+        let mut p = Problems::default();
+        let Some(obj) = value.as_object() else {
+            return Err(Invalid(vec![Problem {
+                code: SCHEMA,
+                message: "The definition must be a JSON object".into(),
+                pointer: Some(String::new()),
+            }]));
+        };
+        let mut b = Builder { scopes: Vec::new(), options };
+        let mut f = Fields::new(obj, String::new());
+        let comment = f.string("Comment", &mut p);
+        let timeout_seconds = f.uint("TimeoutSeconds", 99_999_999, &mut p);
+        if let Some(v) = f.string("Version", &mut p) {
+            if v != "1.0" {
+                p.schema("/Version", "The value of 'Version' must be \"1.0\"");
+            }
+        }
+        if let Some(q) = f.string("QueryLanguage", &mut p) {
+            if q != "JSONPath" {
+                p.schema("/QueryLanguage", format!("The query language '{q}' is not supported yet"));
+            }
+        }
+        b.scope(&mut f, &mut p);
+        f.finish(&mut p);
+        if p.0.is_empty() {
+            Ok(StateMachine { comment, timeout_seconds, scopes: b.scopes, express: options.express })
+        } else {
+            Err(Invalid(p.0))
+        }
+    }
+
+    pub fn root(&self) -> &StateScope {
+        &self.scopes[0]
+    }
+}
+
+/// Builds scopes depth-first; state parsers call back into it for nested ones.
+pub struct Builder {
+    scopes: Vec<StateScope>,
+    pub options: Options,
+}
+
+impl Builder {
+    /// Reads `StartAt` and `States` from `f` into a new scope and returns its id.
+    pub fn scope(&mut self, f: &mut Fields<'_>, p: &mut Problems) -> ScopeId {
+        let id = self.scopes.len();
+        self.scopes.push(StateScope { start_at: String::new(), states: Vec::new(), index: HashMap::new() });
+        let missing: Vec<&str> = ["StartAt", "States"].into_iter().filter(|k| !f.has(k)).collect();
+        if !missing.is_empty() {
+            p.schema(&f.at, format!("These fields are required: [{}]", missing.join(", ")));
+        }
+        let start_at = f.string("StartAt", p).unwrap_or_default();
+        let states_at = f.ptr("States");
+        let mut states = Vec::new();
+        if let Some(map) = f.object("States", p) {
+            if map.is_empty() {
+                p.schema(&states_at, "The field 'States' must have at least one state");
+            }
+            for (name, v) in map {
+                let at = pointer(&states_at, name);
+                if name.is_empty() || name.chars().count() > 80 {
+                    p.schema(&at, "State names must be 1 to 80 characters long");
+                }
+                match v.as_object() {
+                    Some(obj) => {
+                        if let Some(s) = self.state(name, obj, &at, p) {
+                            states.push(s);
+                        }
+                    }
+                    None => p.schema(&at, "A state must be a JSON object"),
+                }
+            }
+            check_graph(&start_at, map, &states, &f.at, &states_at, p);
+        }
+        let index = states.iter().enumerate().map(|(i, s): (usize, &State)| (s.name.clone(), i)).collect();
+        self.scopes[id] = StateScope { start_at, states, index };
+        id
+    }
+
+    fn state(&mut self, name: &str, obj: &Map<String, Value>, at: &str, p: &mut Problems) -> Option<State> {
+        let mut f = Fields::new(obj, at.to_owned());
+        f.string("Comment", p);
+        let Some(type_name) = f.required_string("Type", p) else {
+            return None;
+        };
+        let before = p.0.len();
+        let kind = states::parse(&type_name, name, &mut f, self, p)?;
+        let flow = DataFlow::parse(&kind, &mut f, p);
+        let next = transition(&kind, &mut f, p);
+        let (retry, catch) = if kind.handles_errors() {
+            (Retrier::parse_all(&mut f, p), Catcher::parse_all(&mut f, p))
+        } else {
+            (Vec::new(), Vec::new())
+        };
+        f.finish(p);
+        if p.0.len() > before {
+            return None;
+        }
+        let reads_context = flow.reads_context() || kind.reads_context();
+        Some(State { name: name.to_owned(), kind, flow, next, retry, catch, reads_context })
+    }
+}
+
+fn transition(kind: &Kind, f: &mut Fields<'_>, p: &mut Problems) -> Transition {
+    let next = f.string("Next", p);
+    let end = f.bool("End", p);
+    if kind.is_terminal_type() {
+        for key in ["Next", "End"] {
+            if f.has(key) {
+                p.schema(&f.ptr(key), format!("The field '{key}' is not supported by this state type"));
+            }
+        }
+        return Transition::None;
+    }
+    match (next, end) {
+        (Some(_), Some(true)) => {
+            p.schema(&f.at, "A state cannot have both 'Next' and 'End': true");
+            Transition::End
+        }
+        (Some(n), _) => Transition::Next(n),
+        (None, Some(true)) => Transition::End,
+        (None, _) => {
+            p.schema(&f.at, "This state must have either a 'Next' field or 'End': true");
+            Transition::End
+        }
+    }
+}
+
+/// Dangling targets, unreachable states and a missing end, as AWS reports them.
+fn check_graph(
+    start_at: &str,
+    raw: &Map<String, Value>,
+    states: &[State],
+    scope_at: &str,
+    states_at: &str,
+    p: &mut Problems,
+) {
+    let exists = |n: &str| raw.contains_key(n);
+    if !start_at.is_empty() && !exists(start_at) {
+        p.push(TARGET, &pointer(scope_at, "StartAt"), format!("Missing 'Next' target: {start_at}"));
+    }
+    let mut edges: HashMap<&str, Vec<&str>> = HashMap::new();
+    let mut terminal = false;
+    for s in states {
+        let at = pointer(states_at, &s.name);
+        let mut targets: Vec<(String, &str)> = Vec::new();
+        match &s.next {
+            Transition::Next(n) => targets.push((pointer(&at, "Next"), n)),
+            Transition::End => terminal = true,
+            Transition::None => terminal |= !matches!(s.kind, Kind::Choice(_)),
+        }
+        if let Kind::Choice(c) = &s.kind {
+            for (i, rule) in c.choices.iter().enumerate() {
+                targets.push((format!("{at}/Choices[{i}]/Next"), &rule.next));
+            }
+            if let Some(d) = &c.default {
+                targets.push((pointer(&at, "Default"), d));
+            }
+        }
+        for (i, c) in s.catch.iter().enumerate() {
+            targets.push((format!("{at}/Catch[{i}]/Next"), &c.next));
+        }
+        for (ptr, t) in &targets {
+            if !exists(t) {
+                p.push(TARGET, ptr, format!("Missing 'Next' target: {t}"));
+            }
+        }
+        edges.insert(&s.name, targets.iter().map(|(_, t)| *t).collect());
+    }
+    if states.len() != raw.len() {
+        return; // some states did not parse; reachability would mislead
+    }
+    if !terminal {
+        p.0.push(Problem { code: NO_END, message: "Workflow has no terminal state".into(), pointer: None });
+        return;
+    }
+    let mut seen = vec![start_at];
+    let mut todo = vec![start_at];
+    while let Some(n) = todo.pop() {
+        for t in edges.get(n).into_iter().flatten() {
+            if !seen.contains(t) {
+                seen.push(t);
+                todo.push(t);
+            }
+        }
+    }
+    for name in raw.keys() {
+        if !seen.contains(&name.as_str()) {
+            p.push(TARGET, &pointer(states_at, name), format!("State \"{name}\" is not reachable."));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

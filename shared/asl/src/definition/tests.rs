@@ -1,0 +1,117 @@
+use super::*;
+
+fn problems(def: &str) -> Vec<String> {
+    match StateMachine::parse(def, Options::default()) {
+        Ok(_) => Vec::new(),
+        Err(Invalid(ps)) => ps.iter().map(ToString::to_string).collect(),
+    }
+}
+
+fn valid(def: &str) {
+    assert_eq!(problems(def), Vec::<String>::new(), "{def}");
+}
+
+fn invalid(def: &str, expected: &str) {
+    let ps = problems(def);
+    assert!(ps.iter().any(|p| p.contains(expected)), "expected {expected:?} in {ps:#?}");
+}
+
+#[test]
+fn accepts_every_state_type() {
+    valid(
+        r#"{"StartAt": "P", "States": {
+            "P": {"Type": "Pass", "Result": 1, "ResultPath": "$.x", "Next": "C"},
+            "C": {"Type": "Choice", "Choices": [{"Variable": "$.x", "NumericEquals": 1, "Next": "W"}], "Default": "F"},
+            "W": {"Type": "Wait", "Seconds": 1, "Next": "T"},
+            "T": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "Parameters": {"FunctionName": "f", "Payload.$": "$"},
+                  "Retry": [{"ErrorEquals": ["States.ALL"], "MaxAttempts": 2}], "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "F"}], "Next": "Par"},
+            "Par": {"Type": "Parallel", "Branches": [{"StartAt": "A", "States": {"A": {"Type": "Succeed"}}}], "Next": "M"},
+            "M": {"Type": "Map", "ItemsPath": "$.items", "MaxConcurrency": 2,
+                  "ItemProcessor": {"ProcessorConfig": {"Mode": "INLINE"}, "StartAt": "B", "States": {"B": {"Type": "Pass", "End": true}}}, "Next": "S"},
+            "S": {"Type": "Succeed"},
+            "F": {"Type": "Fail", "Error": "E", "Cause": "c"}
+        }}"#,
+    );
+}
+
+#[test]
+fn lists_every_problem_with_its_pointer() {
+    let ps = problems(
+        r#"{"StartAt": "A", "States": {
+            "A": {"Type": "Pass", "Next": "Nope", "Bogus": 1},
+            "B": {"Type": "Pass", "End": true},
+            "C": {"Type": "Wait", "Timestamp": "2016-13-05T21:29:29Z", "End": true}
+        }}"#,
+    );
+    assert!(ps.iter().any(|p| p.contains("'Bogus' is not supported") && p.contains("at /States/A/Bogus")), "{ps:#?}");
+    assert!(ps.iter().any(|p| p.contains("String does not match RFC3339 timestamp at /States/C/Timestamp")), "{ps:#?}");
+}
+
+#[test]
+fn reports_dangling_targets_and_unreachable_states() {
+    invalid(
+        r#"{"StartAt": "A", "States": {"A": {"Type": "Pass", "Next": "Z"}, "B": {"Type": "Pass", "End": true}}}"#,
+        "MISSING_TRANSITION_TARGET: Missing 'Next' target: Z at /States/A/Next",
+    );
+    invalid(
+        r#"{"StartAt": "A", "States": {"A": {"Type": "Pass", "End": true}, "B": {"Type": "Pass", "End": true}}}"#,
+        "MISSING_TRANSITION_TARGET: State \"B\" is not reachable. at /States/B",
+    );
+    invalid(
+        r#"{"StartAt": "A", "States": {"A": {"Type": "Pass", "Next": "B"}, "B": {"Type": "Pass", "Next": "A"}}}"#,
+        "MISSING_END_STATE: Workflow has no terminal state",
+    );
+}
+
+#[test]
+fn rejects_bad_fields() {
+    invalid(r#"{"StartAt": "A"}"#, "These fields are required: [States] at /");
+    invalid(r#"{"StartAt": "A", "States": {"A": {"Type": "Pass"}}}"#, "either a 'Next' field or 'End'");
+    invalid(r#"{"StartAt": "A", "States": {"A": {"Type": "Nope", "End": true}}}"#, "not a valid state type");
+    invalid(r#"{"StartAt": "A", "States": {"A": {"Type": "Pass", "ResultPath": "$.a[*]", "End": true}}}"#, "reference path");
+    invalid(r#"{"StartAt": "A", "States": {"A": {"Type": "Pass", "InputPath": "foo", "End": true}}}"#, "valid JSONPath");
+    invalid(
+        r#"{"StartAt": "A", "States": {"A": {"Type": "Pass", "Parameters": {"x.$": "States.Nope()"}, "End": true}}}"#,
+        "not supported",
+    );
+    invalid(
+        r#"{"StartAt": "A", "States": {"A": {"Type": "Task", "Resource": "arn:aws:states:::dynamodb:query", "End": true}}}"#,
+        "arn:aws:states:::dynamodb:query is not recognized",
+    );
+    invalid(
+        r#"{"StartAt": "A", "States": {"A": {"Type": "Succeed", "Next": "A"}}}"#,
+        "'Next' is not supported by this state type",
+    );
+    invalid(
+        r#"{"StartAt": "A", "States": {"A": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "Retry": [{"ErrorEquals": ["States.ALL", "X"]}], "End": true}}}"#,
+        "States.ALL must appear alone",
+    );
+    invalid(
+        r#"{"StartAt": "A", "States": {"A": {"Type": "Choice", "Choices": [{"Variable": "$.a", "StringEquals": 1, "Next": "A"}]}}}"#,
+        "not of the type",
+    );
+}
+
+#[test]
+fn express_machines_refuse_callbacks() {
+    let def = r#"{"StartAt": "A", "States": {"A": {"Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken", "End": true}}}"#;
+    assert!(StateMachine::parse(def, Options::default()).is_ok());
+    let err = StateMachine::parse(def, Options { express: true }).unwrap_err();
+    assert!(err.to_string().contains("Express state machine does not support '.waitForTaskToken'"));
+}
+
+#[test]
+fn invalid_definition_message_reads_as_aws() {
+    let err = StateMachine::parse(r#"{"StartAt": "A"}"#, Options::default()).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "Invalid State Machine Definition: 'SCHEMA_VALIDATION_FAILED: These fields are required: [States] at /'"
+    );
+}
+
+#[test]
+fn never_panics_on_odd_json() {
+    for def in ["null", "[]", "1", "{\"States\": []}", "{\"StartAt\": 1, \"States\": {\"A\": 1}}", "{", "{\"StartAt\":\"A\",\"States\":{\"A\":{\"Type\":\"Map\"}}}"] {
+        let _ = StateMachine::parse(def, Options::default());
+    }
+}

@@ -1,0 +1,163 @@
+//! Parallel branches and Map iterations: spawning children (up to
+//! `MaxConcurrency`), collecting their results, and failing on the first
+//! failure or past the tolerated failure threshold.
+
+use serde_json::{Value, json};
+
+use super::thread::{Fanout, MapItem, Parent, Phase, Thread};
+use super::{Effect, EventType, Outcome, Step};
+use crate::definition::State;
+use crate::error::{ErrorName, StatesError};
+use crate::scope::Scope;
+use crate::states::Kind;
+
+impl<'a> Step<'a> {
+    /// Starts the children of a Parallel or Map state.
+    pub fn fan_out(&mut self, t: &mut Thread, state: &State, mut fanout: Fanout) {
+        let wait = t.next_wait();
+        let is_map = matches!(state.kind, Kind::Map(_));
+        if is_map {
+            self.record(t, EventType::MapStateStarted, json!({"length": fanout.total}));
+        } else {
+            self.record(t, EventType::ParallelStateStarted, json!({}));
+        }
+        if fanout.total == 0 {
+            self.record(t, EventType::MapStateSucceeded, json!({}));
+            return self.complete(t, state, Value::Array(Vec::new()));
+        }
+        if let Err(e) = self.spawn_more(t, state, wait, &mut fanout) {
+            return self.fail_state(t, state, e);
+        }
+        t.phase = Phase::Children { wait, fanout: Box::new(fanout) };
+    }
+
+    fn spawn_more(&mut self, t: &Thread, state: &State, wait: u64, f: &mut Fanout) -> Result<(), StatesError> {
+        let mut children = Vec::new();
+        while f.started < f.total && (f.max_concurrency == 0 || f.started - f.finished < f.max_concurrency) {
+            let index = f.started;
+            let parent = Some(Parent { thread: t.id.clone(), wait, index });
+            let id = format!("{}/{}.{}", t.id, wait, index);
+            let child = match &state.kind {
+                Kind::Parallel(p) => {
+                    let scope = &self.machine.scopes[p.branches[index]];
+                    Thread::new(id, p.branches[index], parent, None, t.recorded, &scope.start_at, f.selector_input.clone())
+                }
+                Kind::Map(m) => {
+                    let item = std::mem::take(&mut f.items[index]);
+                    let input = match &m.item_selector {
+                        None => item.clone(),
+                        Some(sel) => {
+                            let context = self.exec().item_context(t, index, &item);
+                            let vars = serde_json::Map::new();
+                            let mut scope =
+                                Scope { input: &f.selector_input, context: &context, variables: &vars, random: self.random() };
+                            sel.eval(&mut scope)?
+                        }
+                    };
+                    self.record(t, EventType::MapIterationStarted, json!({"name": state.name, "index": index}));
+                    let scope = &self.machine.scopes[m.processor];
+                    let item = Some(MapItem { index, value: item });
+                    Thread::new(id, m.processor, parent, item, t.recorded && !m.distributed, &scope.start_at, input)
+                }
+                _ => unreachable!("only Parallel and Map fan out"),
+            };
+            children.push(child);
+            f.started += 1;
+        }
+        if !children.is_empty() {
+            self.effects.push(Effect::Spawn(children));
+        }
+        Ok(())
+    }
+
+    pub(super) fn child_finished(&mut self, t: &mut Thread, state: &State, index: usize, outcome: Outcome) {
+        let Phase::Children { wait, fanout } = &mut t.phase else { return };
+        let wait = *wait;
+        let mut f = std::mem::replace(fanout.as_mut(), empty());
+        let is_map = matches!(state.kind, Kind::Map(_));
+        f.finished += 1;
+        match outcome {
+            Outcome::Succeeded(v) => {
+                if is_map {
+                    self.record(t, EventType::MapIterationSucceeded, json!({"name": state.name, "index": index}));
+                }
+                f.results[index] = v;
+            }
+            Outcome::Failed(e) | Outcome::TimedOut(e) | Outcome::Aborted(e) => {
+                f.failed += 1;
+                if is_map {
+                    self.record(t, EventType::MapIterationFailed, json!({"name": state.name, "index": index}));
+                }
+                let tolerated = is_map && within_tolerance(&f);
+                if !tolerated {
+                    self.cancel_started(t, wait, &f);
+                    let error = if is_map && (f.tolerated_count.is_some() || f.tolerated_percentage.is_some()) {
+                        StatesError::new(
+                            ErrorName::ExceedToleratedFailureThreshold,
+                            "The specified tolerated failure threshold was exceeded",
+                        )
+                    } else {
+                        e
+                    };
+                    let kind = if is_map { EventType::MapStateFailed } else { EventType::ParallelStateFailed };
+                    self.record(t, kind, json!({}));
+                    return self.fail_state(t, state, error);
+                }
+                f.results[index] = e.to_output();
+            }
+        }
+        if f.finished == f.total {
+            let kind = if is_map { EventType::MapStateSucceeded } else { EventType::ParallelStateSucceeded };
+            self.record(t, kind, json!({}));
+            let results = std::mem::take(&mut f.results);
+            return self.complete(t, state, Value::Array(results));
+        }
+        if let Err(e) = self.spawn_more(t, state, wait, &mut f) {
+            self.cancel_started(t, wait, &f);
+            return self.fail_state(t, state, e);
+        }
+        t.phase = Phase::Children { wait, fanout: Box::new(f) };
+    }
+
+    pub(super) fn cancel_children(&mut self, t: &Thread) {
+        if let Phase::Children { wait, fanout } = &t.phase {
+            let f = fanout.as_ref().clone();
+            self.cancel_started(t, *wait, &f);
+        }
+    }
+
+    fn cancel_started(&mut self, t: &Thread, wait: u64, f: &Fanout) {
+        if f.started > f.finished {
+            let ids = (0..f.started).map(|i| format!("{}/{}.{}", t.id, wait, i)).collect();
+            self.effects.push(Effect::Cancel(ids));
+        }
+    }
+}
+
+/// Whether the failures so far stay within ToleratedFailureCount/Percentage.
+fn within_tolerance(f: &Fanout) -> bool {
+    if f.tolerated_count.is_none() && f.tolerated_percentage.is_none() {
+        return false;
+    }
+    let count_ok = f.tolerated_count.is_none_or(|c| f.failed as u64 <= c);
+    let pct_ok = f.tolerated_percentage.is_none_or(|p| (f.failed as f64) * 100.0 / (f.total as f64) <= p);
+    // Either limit being respected tolerates the failure when only one is set;
+    // when both are set, AWS fails once either is exceeded.
+    count_ok && pct_ok
+}
+
+fn empty() -> Fanout {
+    Fanout {
+        total: 0,
+        started: 0,
+        finished: 0,
+        failed: 0,
+        max_concurrency: 0,
+        tolerated_count: None,
+        tolerated_percentage: None,
+        results: Vec::new(),
+        items: Vec::new(),
+        selector_input: Value::Null,
+        first_error: None,
+    }
+}

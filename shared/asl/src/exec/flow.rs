@@ -1,0 +1,413 @@
+//! [`Step`]: one transition in progress. The state modules call back into it
+//! to read their scope, complete, fail, wait, invoke or fan out.
+
+use serde_json::{Map, Value, json};
+
+use super::history::{EventType, HistoryEvent};
+use super::thread::{Phase, Thread};
+use super::{Effect, Env, Event, Execution, Outcome, TaskCall, TimerKind};
+use crate::definition::io::apply_result_path;
+use crate::definition::resource::Resource;
+use crate::definition::{Selector, State, StateMachine, Transition};
+use crate::error::{ErrorName, StatesError};
+use crate::random::Random;
+use crate::scope::Scope;
+use crate::states::Kind;
+use crate::timestamp::Millis;
+
+/// AWS's limit on a state's input and output: 256 KiB.
+pub const MAX_PAYLOAD_BYTES: usize = 256 * 1024;
+
+pub struct Step<'a> {
+    pub(super) machine: &'a StateMachine,
+    exec: &'a Execution,
+    env: &'a Env,
+    random: Random,
+    variables: Map<String, Value>,
+    /// False when the event was stale and nothing changed.
+    pub applied: bool,
+    pub effects: Vec<Effect>,
+    pub history: Vec<HistoryEvent>,
+}
+
+impl<'a> Step<'a> {
+    pub(super) fn new(machine: &'a StateMachine, exec: &'a Execution, env: &'a Env) -> Self {
+        Step {
+            machine,
+            exec,
+            env,
+            random: Random::new(env.seed),
+            variables: Map::new(),
+            applied: true,
+            effects: Vec::new(),
+            history: Vec::new(),
+        }
+    }
+
+    pub fn now(&self) -> Millis {
+        self.env.now
+    }
+
+    fn state_of(&self, t: &Thread) -> Option<&'a State> {
+        self.machine.scopes.get(t.scope)?.get(&t.state)
+    }
+
+    pub(super) fn handle(&mut self, t: &mut Thread, event: Event) {
+        if t.is_done() {
+            self.applied = false;
+            return;
+        }
+        let Some(state) = self.state_of(t) else {
+            let e = StatesError::runtime(format!("The state '{}' does not exist in this state machine", t.state));
+            return self.finish(t, Outcome::Failed(e));
+        };
+        let wait = t.current_wait();
+        match event {
+            Event::Stop { error, timed_out } => {
+                self.cancel_children(t);
+                let outcome = if timed_out { Outcome::TimedOut(error) } else { Outcome::Aborted(error) };
+                self.finish(t, outcome);
+            }
+            Event::Run if matches!(t.phase, Phase::Ready { .. }) => self.run(t, state),
+            Event::Timer { wait: w, kind: TimerKind::Due } if Some(w) == wait => match t.phase {
+                Phase::Backoff { .. } => {
+                    t.phase = Phase::Ready { entered: true };
+                    self.run(t, state);
+                }
+                Phase::Waiting { .. } => match self.effective_input(t, state, None) {
+                    Ok(input) => self.complete(t, state, input),
+                    Err(e) => self.fail_state(t, state, e),
+                },
+                _ => self.applied = false,
+            },
+            Event::TaskSucceeded { wait: w, output } if Some(w) == wait && matches!(t.phase, Phase::Task { .. }) => {
+                self.task_event(t, state, 2, json!({"output": output.to_string(), "outputDetails": {"truncated": false}}));
+                self.complete(t, state, output);
+            }
+            Event::TaskFailed { wait: w, error } if Some(w) == wait && matches!(t.phase, Phase::Task { .. }) => {
+                self.task_event(t, state, 3, error_details(&error));
+                self.fail_state(t, state, error);
+            }
+            Event::Timer { wait: w, kind: TimerKind::Timeout } if Some(w) == wait && matches!(t.phase, Phase::Task { .. }) => {
+                let e = StatesError { error: Some(ErrorName::Timeout.as_str().into()), cause: None };
+                self.task_event(t, state, 4, error_details(&e));
+                self.fail_state(t, state, e);
+            }
+            Event::Timer { wait: w, kind: TimerKind::Heartbeat } if Some(w) == wait => match t.phase {
+                Phase::Task { heartbeat: Some((_, deadline)), .. } if self.now() >= deadline => {
+                    let e = StatesError { error: Some(ErrorName::HeartbeatTimeout.as_str().into()), cause: None };
+                    self.task_event(t, state, 4, error_details(&e));
+                    self.fail_state(t, state, e);
+                }
+                _ => self.applied = false,
+            },
+            Event::TaskHeartbeat { wait: w } if Some(w) == wait => match &mut t.phase {
+                Phase::Task { heartbeat: Some((secs, deadline)), .. } => {
+                    *deadline = self.env.now + *secs as i64 * 1000;
+                    let at = *deadline;
+                    self.effects.push(Effect::Schedule { at, event: Event::Timer { wait: w, kind: TimerKind::Heartbeat } });
+                }
+                _ => self.applied = false,
+            },
+            Event::ChildFinished { wait: w, index, outcome } if Some(w) == wait => {
+                self.child_finished(t, state, index, outcome)
+            }
+            _ => self.applied = false,
+        }
+    }
+
+    fn run(&mut self, t: &mut Thread, state: &State) {
+        if t.phase == (Phase::Ready { entered: false }) {
+            t.entered_at = self.env.now;
+            let input = t.input.clone();
+            t.entered_event = self.record(t, state.kind.entered(), json!({"name": state.name, "input": input.to_string(), "inputDetails": {"truncated": false}}));
+            t.phase = Phase::Ready { entered: true };
+        }
+        match &state.kind {
+            Kind::Pass(p) => p.run(self, t, state),
+            Kind::Task(task) => task.run(self, t, state),
+            Kind::Choice(c) => c.run(self, t, state),
+            Kind::Wait(w) => w.run(self, t, state),
+            Kind::Succeed => crate::states::succeed::run(self, t, state),
+            Kind::Fail(f) => f.run(self, t, state),
+            Kind::Parallel(p) => p.run(self, t, state),
+            Kind::Map(m) => m.run(self, t, state),
+        }
+    }
+
+    /// Appends a history event of `t` and returns its id.
+    pub fn record(&mut self, t: &Thread, kind: EventType, details: Value) -> u64 {
+        let id = self.env.event_id + self.history.len() as u64;
+        if t.recorded {
+            self.history.push(HistoryEvent { timestamp: self.env.now, kind, thread: t.id.clone(), details });
+        }
+        id
+    }
+
+    /// Runs `f` with the scope a field of `state` sees: `$` = `input`.
+    pub fn with_scope<R>(
+        &mut self,
+        t: &Thread,
+        state: &State,
+        input: &Value,
+        token: Option<&str>,
+        f: impl FnOnce(&mut Scope<'_>) -> R,
+    ) -> R {
+        let context = if state.reads_context { self.exec.context(t, token) } else { Value::Null };
+        let mut scope = Scope { input, context: &context, variables: &self.variables, random: &mut self.random };
+        f(&mut scope)
+    }
+
+    /// InputPath then Parameters over the thread's input.
+    pub fn effective_input(&mut self, t: &Thread, state: &State, token: Option<&str>) -> Result<Value, StatesError> {
+        let flow = &state.flow;
+        if flow.input_path == Selector::Whole && flow.parameters.is_none() {
+            return Ok(t.input.clone());
+        }
+        self.with_scope(t, state, &t.input, token, |scope| flow.effective_input(scope))
+    }
+
+    pub fn complete(&mut self, t: &mut Thread, state: &State, result: Value) {
+        self.complete_to(t, state, result, None)
+    }
+
+    /// ResultSelector → ResultPath → OutputPath, then on to `next` (a Choice's
+    /// pick) or the state's own transition.
+    pub fn complete_to(&mut self, t: &mut Thread, state: &State, result: Value, next: Option<&str>) {
+        let flow = &state.flow;
+        let plain = flow.result_selector.is_none()
+            && flow.result_path == Selector::Whole
+            && flow.output_path == Selector::Whole;
+        let output = if plain {
+            Ok(result)
+        } else {
+            let input = std::mem::take(&mut t.input);
+            let out = self.with_scope(t, state, &Value::Null, None, |scope| flow.output(&input, result, scope));
+            t.input = input;
+            out
+        };
+        match output {
+            Ok(out) => self.exit(t, state, out, next),
+            Err(e) => self.fail_state(t, state, e),
+        }
+    }
+
+    fn exit(&mut self, t: &mut Thread, state: &State, output: Value, next: Option<&str>) {
+        if json_size(&output) > MAX_PAYLOAD_BYTES {
+            let e = StatesError::new(
+                ErrorName::DataLimitExceeded,
+                format!(
+                    "The state/task '{}' returned a result with a size exceeding the maximum number of bytes service limit.",
+                    state.name
+                ),
+            );
+            return self.fail_thread(t, state, e);
+        }
+        if let Some(kind) = state.kind.exited() {
+            self.record(t, kind, json!({"name": state.name, "output": output.to_string(), "outputDetails": {"truncated": false}}));
+        }
+        let target = next.or(match &state.next {
+            Transition::Next(n) => Some(n.as_str()),
+            Transition::End | Transition::None => None,
+        });
+        match target {
+            Some(n) => {
+                t.state = n.to_owned();
+                t.input = output;
+                t.phase = Phase::Ready { entered: false };
+                t.attempts.clear();
+                t.retry_count = 0;
+                self.effects.push(Effect::Schedule { at: self.env.now, event: Event::Run });
+            }
+            None => self.finish(t, Outcome::Succeeded(output)),
+        }
+    }
+
+    /// A state raised `error`: retry it, catch it, or fail the thread.
+    pub fn fail_state(&mut self, t: &mut Thread, state: &State, error: StatesError) {
+        let error = self.locate(t, state, error);
+        if let Some(i) = state.retry.iter().position(|r| r.matches(&error)) {
+            let r = &state.retry[i];
+            t.attempts.resize(state.retry.len(), 0);
+            if u64::from(t.attempts[i]) < r.max_attempts {
+                let delay = r.delay_millis(t.attempts[i], self.random.next_f64());
+                t.attempts[i] += 1;
+                t.retry_count += 1;
+                let wait = t.next_wait();
+                t.phase = Phase::Backoff { wait };
+                let at = self.env.now.saturating_add(delay as i64);
+                self.effects.push(Effect::Schedule { at, event: Event::Timer { wait, kind: TimerKind::Due } });
+                return;
+            }
+        }
+        if let Some(c) = state.catch.iter().find(|c| c.matches(&error)) {
+            match apply_result_path(&c.result_path, &t.input, error.to_output()) {
+                Ok(out) => {
+                    let next = c.next.clone();
+                    self.exit(t, state, out, Some(&next));
+                }
+                Err(e) => self.fail_thread(t, state, e),
+            }
+            return;
+        }
+        self.fail_thread(t, state, error)
+    }
+
+    /// Fails the whole thread, past any Retry or Catch.
+    pub fn fail_thread(&mut self, t: &mut Thread, state: &State, error: StatesError) {
+        let _ = state;
+        self.finish(t, Outcome::Failed(error));
+    }
+
+    /// AWS prefixes runtime errors with the state and its Entered event id.
+    fn locate(&self, t: &Thread, state: &State, mut error: StatesError) -> StatesError {
+        let located = error.is(ErrorName::Runtime) || error.is(ErrorName::QueryEvaluationError);
+        if let (true, Some(cause)) = (located, &error.cause) {
+            if !cause.starts_with("An error occurred while executing the state") {
+                error.cause = Some(format!(
+                    "An error occurred while executing the state '{}' (entered at the event id #{}). {cause}",
+                    state.name, t.entered_event
+                ));
+            }
+        }
+        error
+    }
+
+    pub(super) fn finish(&mut self, t: &mut Thread, outcome: Outcome) {
+        t.phase = Phase::Done;
+        if t.parent.is_none() {
+            let (kind, details) = match &outcome {
+                Outcome::Succeeded(v) => {
+                    (EventType::ExecutionSucceeded, json!({"output": v.to_string(), "outputDetails": {"truncated": false}}))
+                }
+                Outcome::Failed(e) => (EventType::ExecutionFailed, error_details(e)),
+                Outcome::TimedOut(e) => (EventType::ExecutionTimedOut, error_details(e)),
+                Outcome::Aborted(e) => (EventType::ExecutionAborted, error_details(e)),
+            };
+            self.record(t, kind, details);
+        }
+        self.effects.push(Effect::Finish(outcome));
+    }
+
+    /// A task-flavoured event: `which` indexes scheduled/started/succeeded/failed/timed-out.
+    fn task_event(&mut self, t: &Thread, state: &State, which: usize, mut details: Value) {
+        if let Kind::Task(task) = &state.kind {
+            let kind = task.event_types()[which];
+            if kind.as_str().starts_with("Task") {
+                details["resourceType"] = resource_type(&task.resource).into();
+                details["resource"] = resource_name(&task.resource).into();
+            }
+            self.record(t, kind, details);
+        }
+    }
+
+    /// Starts a task and parks the thread until its result arrives.
+    #[allow(clippy::too_many_arguments)]
+    pub fn invoke(
+        &mut self,
+        t: &mut Thread,
+        state: &State,
+        resource: &Resource,
+        payload: Value,
+        token: Option<String>,
+        timeout_seconds: Option<u64>,
+        heartbeat_seconds: Option<u64>,
+    ) {
+        let wait = t.next_wait();
+        let mut details = json!({"parameters": payload.to_string()});
+        if let Resource::LambdaFunction { arn } = resource {
+            details = json!({"resource": arn, "input": payload.to_string(), "inputDetails": {"truncated": false}});
+        }
+        if let Some(s) = timeout_seconds {
+            details["timeoutInSeconds"] = s.into();
+        }
+        if let Some(s) = heartbeat_seconds {
+            details["heartbeatInSeconds"] = s.into();
+        }
+        self.task_event(t, state, 0, details);
+        self.task_event(t, state, 1, json!({}));
+        let now = self.env.now;
+        let heartbeat = heartbeat_seconds.map(|h| (h, now + h as i64 * 1000));
+        t.phase = Phase::Task { wait, heartbeat };
+        self.effects.push(Effect::Invoke(TaskCall {
+            wait,
+            state: state.name.clone(),
+            resource: resource.arn().to_owned(),
+            pattern: resource.pattern(),
+            payload,
+            token,
+            timeout_seconds,
+            heartbeat_seconds,
+        }));
+        if let Some(s) = timeout_seconds {
+            let at = now.saturating_add(s as i64 * 1000);
+            self.effects.push(Effect::Schedule { at, event: Event::Timer { wait, kind: TimerKind::Timeout } });
+        }
+        if let Some((_, at)) = heartbeat {
+            self.effects.push(Effect::Schedule { at, event: Event::Timer { wait, kind: TimerKind::Heartbeat } });
+        }
+    }
+
+    /// Parks the thread in a Wait state until `at`.
+    pub fn wait_until(&mut self, t: &mut Thread, at: Millis) {
+        let wait = t.next_wait();
+        t.phase = Phase::Waiting { wait };
+        self.effects.push(Effect::Schedule { at, event: Event::Timer { wait, kind: TimerKind::Due } });
+    }
+
+    /// A fresh task token: 128 random bits.
+    pub fn new_token(&mut self) -> String {
+        format!("{:016x}{:016x}", self.random.next_u64(), self.random.next_u64())
+    }
+
+    pub(super) fn random(&mut self) -> &mut Random {
+        &mut self.random
+    }
+
+    pub(super) fn exec(&self) -> &'a Execution {
+        self.exec
+    }
+}
+
+pub(super) fn error_details(e: &StatesError) -> Value {
+    let mut m = Map::new();
+    if let Some(x) = &e.error {
+        m.insert("error".into(), x.clone().into());
+    }
+    if let Some(x) = &e.cause {
+        m.insert("cause".into(), x.clone().into());
+    }
+    Value::Object(m)
+}
+
+fn resource_type(r: &Resource) -> String {
+    match r {
+        Resource::Service { service, .. } => service.clone(),
+        Resource::LambdaFunction { .. } => "lambda".into(),
+        Resource::Activity { .. } => "activity".into(),
+    }
+}
+
+fn resource_name(r: &Resource) -> String {
+    match r {
+        Resource::Service { arn, service, .. } => arn.rsplit_once(&format!("{service}:")).map_or(arn.clone(), |(_, a)| a.to_owned()),
+        other => other.arn().to_owned(),
+    }
+}
+
+/// Serialized size in bytes, without building the string.
+pub fn json_size(v: &Value) -> usize {
+    struct Count(usize);
+    impl std::io::Write for Count {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0 += b.len();
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut c = Count(0);
+    let _ = serde_json::to_writer(&mut c, v);
+    c.0
+}

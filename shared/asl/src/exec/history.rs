@@ -1,0 +1,70 @@
+//! History events in AWS's types and detail shapes, so `GetExecutionHistory`
+//! reads as AWS's. Ids are assigned by whoever appends them.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::timestamp::Millis;
+
+macro_rules! event_types {
+    ($($name:ident),* $(,)?) => {
+        /// AWS's `HistoryEventType`.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+        pub enum EventType { $($name),* }
+        impl EventType {
+            pub fn as_str(self) -> &'static str {
+                match self { $(EventType::$name => stringify!($name)),* }
+            }
+        }
+    };
+}
+
+event_types!(
+    ExecutionStarted, ExecutionSucceeded, ExecutionFailed, ExecutionTimedOut, ExecutionAborted,
+    PassStateEntered, PassStateExited, TaskStateEntered, TaskStateExited, ChoiceStateEntered,
+    ChoiceStateExited, WaitStateEntered, WaitStateExited, SucceedStateEntered, SucceedStateExited,
+    FailStateEntered, ParallelStateEntered, ParallelStateExited, ParallelStateStarted,
+    ParallelStateSucceeded, ParallelStateFailed, ParallelStateAborted, MapStateEntered, MapStateExited,
+    MapStateStarted, MapStateSucceeded, MapStateFailed, MapStateAborted, MapIterationStarted,
+    MapIterationSucceeded, MapIterationFailed, MapIterationAborted, TaskScheduled, TaskStarted,
+    TaskSucceeded, TaskFailed, TaskTimedOut, TaskSubmitted, LambdaFunctionScheduled,
+    LambdaFunctionStarted, LambdaFunctionSucceeded, LambdaFunctionFailed, LambdaFunctionTimedOut,
+    ActivityScheduled, ActivityStarted, ActivitySucceeded, ActivityFailed, ActivityTimedOut,
+);
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HistoryEvent {
+    pub timestamp: Millis,
+    pub kind: EventType,
+    /// The thread that produced it (for ordering and for `previousEventId`).
+    pub thread: String,
+    /// The `…EventDetails` member, keyed as AWS keys it.
+    pub details: Value,
+}
+
+impl HistoryEvent {
+    /// The name of the details member AWS uses for this type, e.g.
+    /// `stateEnteredEventDetails` for every `…StateEntered`.
+    pub fn details_key(&self) -> String {
+        let t = self.kind.as_str();
+        if t.ends_with("StateEntered") {
+            return "stateEnteredEventDetails".into();
+        }
+        if t.ends_with("StateExited") {
+            return "stateExitedEventDetails".into();
+        }
+        let mut k = String::new();
+        let mut chars = t.chars();
+        if let Some(c) = chars.next() {
+            k.push(c.to_ascii_lowercase());
+        }
+        k.extend(chars);
+        k.push_str("EventDetails");
+        k
+    }
+
+    /// The state name of an Entered event.
+    pub fn entered_state(&self) -> Option<&str> {
+        if self.kind.as_str().ends_with("StateEntered") { self.details["name"].as_str() } else { None }
+    }
+}

@@ -1,0 +1,108 @@
+//! The sans-IO step function.
+//!
+//! [`step`] takes the validated machine, one thread's state, one [`Event`] and
+//! an [`Env`] (the current time, a random seed, the next history event id) and
+//! changes the thread, returning the [`Effect`]s to carry out and the history
+//! events to append. It performs no I/O: the drivers in `stepwise-engine`
+//! (in-memory, SQLite, DynamoDB + SQS) persist the thread and carry out the
+//! effects, and tests assert on them directly.
+
+mod context;
+mod fanout;
+mod flow;
+pub mod history;
+mod thread;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+pub use context::Execution;
+pub use flow::Step;
+pub use history::{EventType, HistoryEvent};
+pub use thread::{Fanout, MapItem, Parent, Phase, Thread};
+
+use crate::definition::resource::Pattern;
+use crate::definition::StateMachine;
+use crate::error::StatesError;
+use crate::timestamp::Millis;
+
+/// What the outside world tells a thread.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Event {
+    /// Run the thread's current state.
+    Run,
+    /// A timer the thread set has fired.
+    Timer { wait: u64, kind: TimerKind },
+    TaskSucceeded { wait: u64, output: Value },
+    TaskFailed { wait: u64, error: StatesError },
+    TaskHeartbeat { wait: u64 },
+    /// A child thread (Parallel branch, Map iteration) finished.
+    ChildFinished { wait: u64, index: usize, outcome: Outcome },
+    /// StopExecution, or the machine's TimeoutSeconds (on the root thread).
+    Stop { error: StatesError, timed_out: bool },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TimerKind {
+    /// A Wait state or a retry back-off is due.
+    Due,
+    /// A task's TimeoutSeconds elapsed.
+    Timeout,
+    /// A task's HeartbeatSeconds may have elapsed.
+    Heartbeat,
+}
+
+/// How a thread ended.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Outcome {
+    Succeeded(Value),
+    Failed(StatesError),
+    TimedOut(StatesError),
+    Aborted(StatesError),
+}
+
+/// What the driver must do after saving the thread.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Effect {
+    /// Deliver `event` to this thread at (or after) `at`.
+    Schedule { at: Millis, event: Event },
+    /// Invoke a task; its result comes back as TaskSucceeded/TaskFailed with `wait`.
+    Invoke(TaskCall),
+    /// Create and run these child threads.
+    Spawn(Vec<Thread>),
+    /// Stop these child threads; their results will be ignored.
+    Cancel(Vec<String>),
+    /// This thread is done: tell the parent, or end the execution.
+    Finish(Outcome),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TaskCall {
+    pub wait: u64,
+    pub state: String,
+    pub resource: String,
+    pub pattern: Pattern,
+    pub payload: Value,
+    /// `$$.Task.Token` for `.waitForTaskToken` and activities.
+    pub token: Option<String>,
+    pub timeout_seconds: Option<u64>,
+    pub heartbeat_seconds: Option<u64>,
+}
+
+/// The world as the step sees it.
+#[derive(Debug, Clone, Copy)]
+pub struct Env {
+    pub now: Millis,
+    /// Seed for this transition's random numbers (UUID, MathRandom, jitter, task tokens).
+    pub seed: u64,
+    /// The id the first history event of this step will get.
+    pub event_id: u64,
+}
+
+/// Advances `thread` by one event. Stale events (for a wait the thread has
+/// left) leave it unchanged and return `applied == false`.
+pub fn step<'a>(machine: &'a StateMachine, exec: &'a Execution, thread: &mut Thread, event: Event, env: &'a Env) -> Step<'a> {
+    let mut s = Step::new(machine, exec, env);
+    s.handle(thread, event);
+    s
+}

@@ -1,0 +1,137 @@
+//! One thread of an execution: the root, a Parallel branch or a Map iteration.
+//! It is plain data (serde) so every backend can store it.
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::definition::ScopeId;
+use crate::error::StatesError;
+use crate::timestamp::Millis;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Thread {
+    /// `root`, or the parent's id with `/<state>.<wait>#<index>` appended.
+    pub id: String,
+    /// Which `States` block this thread runs.
+    pub scope: ScopeId,
+    pub parent: Option<Parent>,
+    /// `$$.Map.Item` for a Map iteration.
+    pub item: Option<MapItem>,
+    /// Whether this thread's events belong in the execution's history
+    /// (not for the child executions of a distributed Map).
+    pub recorded: bool,
+    /// The current state.
+    pub state: String,
+    /// The current state's raw input.
+    pub input: Value,
+    pub entered_at: Millis,
+    /// History id of the current state's `…StateEntered` event.
+    pub entered_event: u64,
+    pub phase: Phase,
+    /// Attempts used per retrier of the current state.
+    pub attempts: Vec<u32>,
+    /// `$$.State.RetryCount`.
+    pub retry_count: u32,
+    /// Source of `wait` ids: each awaited event carries the id it answers.
+    pub waits: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Parent {
+    pub thread: String,
+    /// The parent's wait id this child answers.
+    pub wait: u64,
+    pub index: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MapItem {
+    pub index: usize,
+    pub value: Value,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Phase {
+    /// The state runs on the next `Run`; `entered` once its Entered event is out.
+    Ready { entered: bool },
+    /// A Task was invoked and its result is awaited.
+    Task { wait: u64, heartbeat: Option<(u64, Millis)> },
+    /// A Wait state waits for its timer.
+    Waiting { wait: u64 },
+    /// A retrier's back-off; the state runs again when the timer fires.
+    Backoff { wait: u64 },
+    /// Parallel branches or Map iterations are running.
+    Children { wait: u64, fanout: Box<Fanout> },
+    /// The thread is done.
+    Done,
+}
+
+/// Progress of a Parallel or Map state's children.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Fanout {
+    pub total: usize,
+    pub started: usize,
+    pub finished: usize,
+    pub failed: usize,
+    /// 0 means no limit.
+    pub max_concurrency: usize,
+    pub tolerated_count: Option<u64>,
+    pub tolerated_percentage: Option<f64>,
+    pub results: Vec<Value>,
+    /// Map only: the items not yet started need these to build their input.
+    pub items: Vec<Value>,
+    /// Map only: the state's effective input, which ItemSelector reads.
+    pub selector_input: Value,
+    pub first_error: Option<StatesError>,
+}
+
+impl Thread {
+    /// The root thread of a new execution.
+    pub fn root(start_at: &str, input: Value) -> Thread {
+        Thread::new("root".to_owned(), 0, None, None, true, start_at, input)
+    }
+
+    pub fn new(
+        id: String,
+        scope: ScopeId,
+        parent: Option<Parent>,
+        item: Option<MapItem>,
+        recorded: bool,
+        start_at: &str,
+        input: Value,
+    ) -> Thread {
+        Thread {
+            id,
+            scope,
+            parent,
+            item,
+            recorded,
+            state: start_at.to_owned(),
+            input,
+            entered_at: 0,
+            entered_event: 0,
+            phase: Phase::Ready { entered: false },
+            attempts: Vec::new(),
+            retry_count: 0,
+            waits: 0,
+        }
+    }
+
+    pub fn is_done(&self) -> bool {
+        self.phase == Phase::Done
+    }
+
+    pub(crate) fn next_wait(&mut self) -> u64 {
+        self.waits += 1;
+        self.waits
+    }
+
+    /// The wait id the thread is blocked on, if any.
+    pub fn current_wait(&self) -> Option<u64> {
+        match &self.phase {
+            Phase::Task { wait, .. } | Phase::Waiting { wait } | Phase::Backoff { wait } => Some(*wait),
+            Phase::Children { wait, .. } => Some(*wait),
+            Phase::Ready { .. } | Phase::Done => None,
+        }
+    }
+}

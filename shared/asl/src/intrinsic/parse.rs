@@ -1,0 +1,151 @@
+//! `States.Name(arg, ...)` → [`Expr`]. Arguments are string literals in single
+//! quotes (`\'`, `\{`, `\}` and `\\` escape), numbers, `true`/`false`/`null`,
+//! paths (`$.x`, `$$.x`, `$var`) and nested calls.
+
+use serde_json::Value;
+
+use super::{Expr, FUNCTIONS};
+use crate::path::Path;
+
+/// Parses an intrinsic function call; the error is a sentence for the user.
+pub fn parse(text: &str) -> Result<Expr, String> {
+    let mut p = Parser { t: text, i: 0 };
+    let e = p.call()?;
+    p.ws();
+    if p.i != text.len() {
+        return Err(format!("unexpected text after the function call at position {}", p.i));
+    }
+    Ok(e)
+}
+
+struct Parser<'a> {
+    t: &'a str,
+    i: usize,
+}
+
+impl Parser<'_> {
+    fn ws(&mut self) {
+        while self.t[self.i..].starts_with(|c: char| c.is_whitespace()) {
+            self.i += 1;
+        }
+    }
+
+    fn call(&mut self) -> Result<Expr, String> {
+        self.ws();
+        let start = self.i;
+        while self.t[self.i..].starts_with(|c: char| c.is_ascii_alphanumeric() || c == '.') {
+            self.i += 1;
+        }
+        let name = &self.t[start..self.i];
+        if !self.t[self.i..].starts_with('(') {
+            return Err(format!("expected '(' after '{name}'"));
+        }
+        self.i += 1;
+        let f = FUNCTIONS
+            .iter()
+            .find(|f| f.name == name)
+            .ok_or_else(|| format!("the intrinsic function '{name}' is not supported"))?;
+        let mut args = Vec::new();
+        self.ws();
+        if self.t[self.i..].starts_with(')') {
+            self.i += 1;
+        } else {
+            loop {
+                let keep_braces = f.name == "States.Format" && args.is_empty();
+                args.push(self.arg(keep_braces)?);
+                self.ws();
+                match self.t[self.i..].chars().next() {
+                    Some(',') => self.i += 1,
+                    Some(')') => {
+                        self.i += 1;
+                        break;
+                    }
+                    _ => return Err(format!("expected ',' or ')' in the arguments of {name}")),
+                }
+            }
+        }
+        if args.len() < f.min_args || f.max_args.is_some_and(|m| args.len() > m) {
+            let wanted = match f.max_args {
+                Some(m) if m == f.min_args => format!("{m}"),
+                Some(m) => format!("{} to {m}", f.min_args),
+                None => format!("at least {}", f.min_args),
+            };
+            return Err(format!("{name} takes {wanted} arguments but was given {}", args.len()));
+        }
+        Ok(Expr::Call(f, args))
+    }
+
+    fn arg(&mut self, keep_braces: bool) -> Result<Expr, String> {
+        self.ws();
+        let rest = &self.t[self.i..];
+        if rest.starts_with('\'') {
+            return self.string(keep_braces).map(|s| Expr::Literal(Value::String(s)));
+        }
+        if rest.starts_with('$') {
+            let len = path_len(rest);
+            let text = &rest[..len];
+            self.i += len;
+            let path = Path::parse(text.trim_end()).map_err(|e| format!("invalid path '{text}': {e}"))?;
+            return Ok(Expr::Path(path));
+        }
+        if rest.starts_with("States.") {
+            return self.call();
+        }
+        let len = rest.find([',', ')']).unwrap_or(rest.len());
+        let word = rest[..len].trim();
+        self.i += len;
+        match serde_json::from_str::<Value>(word) {
+            Ok(v @ (Value::Number(_) | Value::Bool(_) | Value::Null)) => Ok(Expr::Literal(v)),
+            _ => Err(format!("'{word}' is not a valid argument")),
+        }
+    }
+
+    fn string(&mut self, keep_braces: bool) -> Result<String, String> {
+        self.i += 1;
+        let mut out = String::new();
+        let mut chars = self.t[self.i..].char_indices();
+        while let Some((at, c)) = chars.next() {
+            match c {
+                '\'' => {
+                    self.i += at + 1;
+                    return Ok(out);
+                }
+                '\\' => match chars.next() {
+                    Some((_, e @ ('\'' | '{' | '}' | '\\'))) => {
+                        // In a Format template, braces stay escaped so they differ from `{}`.
+                        if keep_braces && (e == '{' || e == '}') {
+                            out.push('\\');
+                        }
+                        out.push(e);
+                    }
+                    Some((_, e)) => {
+                        out.push('\\');
+                        out.push(e);
+                    }
+                    None => break,
+                },
+                c => out.push(c),
+            }
+        }
+        Err("unterminated string literal".to_owned())
+    }
+}
+
+/// Length of a path argument: up to a `,` or `)` outside brackets and quotes.
+fn path_len(s: &str) -> usize {
+    let mut depth = 0;
+    let mut quote: Option<char> = None;
+    for (i, c) in s.char_indices() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '\'' | '"') => quote = Some(c),
+            (None, '[' | '(') => depth += 1,
+            (None, ']') => depth -= 1,
+            (None, ')') if depth > 0 => depth -= 1,
+            (None, ',' | ')') if depth == 0 => return i,
+            _ => {}
+        }
+    }
+    s.len()
+}

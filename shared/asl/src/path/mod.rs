@@ -1,0 +1,108 @@
+//! JSONPath as AWS Step Functions evaluates it.
+//!
+//! AWS uses Jayway JSONPath: a *definite* path (no wildcard, slice, union,
+//! deep scan or filter) selects one value and fails when nothing is there; an
+//! *indefinite* path selects a list, empty when nothing matches. Reference
+//! paths (ResultPath, Choice `Variable`, …) must be definite.
+
+mod eval;
+mod filter;
+mod parse;
+
+pub use eval::{Missing, Selection, select, set};
+pub use filter::Filter;
+
+use std::fmt;
+
+/// Where a path starts.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Root {
+    /// `$`: the state's input (or whatever document the field reads).
+    Input,
+    /// `$$`: the context object.
+    Context,
+    /// `$name`: a workflow variable.
+    Variable(String),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Segment {
+    Child(String),
+    Index(i64),
+    Wildcard,
+    Slice { start: Option<i64>, end: Option<i64>, step: Option<i64> },
+    Union(Vec<Key>),
+    Descendants(Box<Segment>),
+    Filter(Box<Filter>),
+    /// Jayway's `length()` function at the end of a path.
+    Length,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Key {
+    Name(String),
+    Index(i64),
+}
+
+/// A parsed JSONPath.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Path {
+    text: String,
+    pub root: Root,
+    pub segments: Vec<Segment>,
+}
+
+/// Why a path text is not a path.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SyntaxError {
+    pub message: String,
+}
+
+impl fmt::Display for SyntaxError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl Path {
+    pub fn parse(text: &str) -> Result<Path, SyntaxError> {
+        parse::path(text)
+    }
+
+    pub fn text(&self) -> &str {
+        &self.text
+    }
+
+    /// A definite path selects at most one value.
+    pub fn is_definite(&self) -> bool {
+        self.segments.iter().all(|s| matches!(s, Segment::Child(_) | Segment::Index(_) | Segment::Length))
+    }
+
+    /// Reference paths: definite, and none of `@ .. , : ? *` (ASL spec).
+    pub fn is_reference(&self) -> bool {
+        self.segments.iter().all(|s| matches!(s, Segment::Child(_) | Segment::Index(_)))
+    }
+
+    /// Jayway's normalized form, used in AWS's error texts: `$['a']['b'][0]`.
+    pub fn normalized(&self) -> String {
+        let mut s = String::from("$");
+        for seg in &self.segments {
+            match seg {
+                Segment::Child(n) => s.push_str(&format!("['{n}']")),
+                Segment::Index(i) => s.push_str(&format!("[{i}]")),
+                Segment::Wildcard => s.push_str("[*]"),
+                _ => return self.text.clone(),
+            }
+        }
+        s
+    }
+}
+
+impl fmt::Display for Path {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+#[cfg(test)]
+mod tests;

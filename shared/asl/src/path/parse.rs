@@ -1,0 +1,206 @@
+//! Text → [`Path`]. Hand-written: Jayway's grammar as AWS accepts it, with
+//! bracket and dot notation, slices, unions, deep scan and filters.
+
+use super::{Key, Path, Root, Segment, SyntaxError, filter};
+
+pub(super) fn path(text: &str) -> Result<Path, SyntaxError> {
+    let mut p = Cursor { s: text.as_bytes(), i: 0, text };
+    let root = p.root()?;
+    let segments = p.segments(false)?;
+    if p.i != p.s.len() {
+        return Err(p.error("unexpected character"));
+    }
+    Ok(Path { text: text.to_owned(), root, segments })
+}
+
+pub(super) struct Cursor<'a> {
+    pub s: &'a [u8],
+    pub i: usize,
+    pub text: &'a str,
+}
+
+impl<'a> Cursor<'a> {
+    pub fn error(&self, what: &str) -> SyntaxError {
+        SyntaxError { message: format!("{what} at position {} of '{}'", self.i, self.text) }
+    }
+
+    pub fn peek(&self) -> Option<u8> {
+        self.s.get(self.i).copied()
+    }
+
+    pub fn eat(&mut self, c: u8) -> bool {
+        if self.peek() == Some(c) {
+            self.i += 1;
+            true
+        } else {
+            false
+        }
+    }
+
+    pub fn skip_ws(&mut self) {
+        while self.peek().is_some_and(|c| c.is_ascii_whitespace()) {
+            self.i += 1;
+        }
+    }
+
+    fn root(&mut self) -> Result<Root, SyntaxError> {
+        if !self.eat(b'$') {
+            return Err(self.error("a path must start with '$'"));
+        }
+        if self.eat(b'$') {
+            return Ok(Root::Context);
+        }
+        let start = self.i;
+        while self.peek().is_some_and(|c| c.is_ascii_alphanumeric() || c == b'_') {
+            self.i += 1;
+        }
+        if self.i > start {
+            return Ok(Root::Variable(self.text[start..self.i].to_owned()));
+        }
+        Ok(Root::Input)
+    }
+
+    /// Segments up to the end, or (inside a filter) up to an operator.
+    pub fn segments(&mut self, in_filter: bool) -> Result<Vec<Segment>, SyntaxError> {
+        let mut out = Vec::new();
+        loop {
+            match self.peek() {
+                Some(b'.') => {
+                    self.i += 1;
+                    if self.eat(b'.') {
+                        let inner = if self.peek() == Some(b'[') {
+                            self.i += 1;
+                            self.bracket()?
+                        } else {
+                            self.dot_name(in_filter)?
+                        };
+                        out.push(Segment::Descendants(Box::new(inner)));
+                    } else {
+                        let seg = self.dot_name(in_filter)?;
+                        out.push(seg);
+                    }
+                }
+                Some(b'[') => {
+                    self.i += 1;
+                    out.push(self.bracket()?);
+                }
+                _ => return Ok(out),
+            }
+        }
+    }
+
+    fn dot_name(&mut self, in_filter: bool) -> Result<Segment, SyntaxError> {
+        if self.eat(b'*') {
+            return Ok(Segment::Wildcard);
+        }
+        let start = self.i;
+        while let Some(c) = self.peek() {
+            let stop = c == b'.' || c == b'[' || c == b']' || (in_filter && (c.is_ascii_whitespace() || b")=<>!&|,".contains(&c)));
+            if stop {
+                break;
+            }
+            self.i += 1;
+        }
+        if self.i == start {
+            return Err(self.error("expected a property name"));
+        }
+        let name = &self.text[start..self.i];
+        if name == "length()" {
+            return Ok(Segment::Length);
+        }
+        Ok(Segment::Child(name.to_owned()))
+    }
+
+    fn quoted(&mut self) -> Result<String, SyntaxError> {
+        let q = self.peek().ok_or_else(|| self.error("expected a quote"))?;
+        self.i += 1;
+        let mut out = String::new();
+        loop {
+            let c = self.text[self.i..].chars().next().ok_or_else(|| self.error("unterminated string"))?;
+            self.i += c.len_utf8();
+            if c as u32 == u32::from(q) {
+                return Ok(out);
+            }
+            if c == '\\' {
+                let e = self.text[self.i..].chars().next().ok_or_else(|| self.error("unterminated escape"))?;
+                self.i += e.len_utf8();
+                out.push(match e {
+                    'n' => '\n',
+                    't' => '\t',
+                    other => other,
+                });
+            } else {
+                out.push(c);
+            }
+        }
+    }
+
+    fn int(&mut self) -> Result<Option<i64>, SyntaxError> {
+        self.skip_ws();
+        let start = self.i;
+        self.eat(b'-');
+        while self.peek().is_some_and(|c| c.is_ascii_digit()) {
+            self.i += 1;
+        }
+        let t = &self.text[start..self.i];
+        if t.is_empty() {
+            return Ok(None);
+        }
+        let n = t.parse().map_err(|_| self.error("bad integer"))?;
+        self.skip_ws();
+        Ok(Some(n))
+    }
+
+    /// After `[`.
+    fn bracket(&mut self) -> Result<Segment, SyntaxError> {
+        self.skip_ws();
+        let seg = match self.peek() {
+            Some(b'*') => {
+                self.i += 1;
+                Segment::Wildcard
+            }
+            Some(b'?') => {
+                self.i += 1;
+                Segment::Filter(Box::new(filter::parse(self)?))
+            }
+            Some(b'\'' | b'"') => {
+                let mut keys = vec![Key::Name(self.quoted()?)];
+                self.skip_ws();
+                while self.eat(b',') {
+                    self.skip_ws();
+                    keys.push(Key::Name(self.quoted()?));
+                    self.skip_ws();
+                }
+                match keys.len() {
+                    1 => match keys.pop() {
+                        Some(Key::Name(n)) => Segment::Child(n),
+                        _ => unreachable!("one name was pushed"),
+                    },
+                    _ => Segment::Union(keys),
+                }
+            }
+            _ => {
+                let first = self.int()?;
+                if self.peek() == Some(b':') {
+                    self.i += 1;
+                    let end = self.int()?;
+                    let step = if self.eat(b':') { self.int()? } else { None };
+                    Segment::Slice { start: first, end, step }
+                } else if self.peek() == Some(b',') {
+                    let mut keys = vec![Key::Index(first.ok_or_else(|| self.error("expected an index"))?)];
+                    while self.eat(b',') {
+                        keys.push(Key::Index(self.int()?.ok_or_else(|| self.error("expected an index"))?));
+                    }
+                    Segment::Union(keys)
+                } else {
+                    Segment::Index(first.ok_or_else(|| self.error("expected an index, a name or '*'"))?)
+                }
+            }
+        };
+        self.skip_ws();
+        if !self.eat(b']') {
+            return Err(self.error("expected ']'"));
+        }
+        Ok(seg)
+    }
+}

@@ -1,0 +1,77 @@
+use serde_json::{Value, json};
+
+use super::*;
+
+fn sel(path: &str, doc: Value) -> Option<Value> {
+    eval::select(&Path::parse(path).unwrap(), &doc).ok().map(Selection::into_value)
+}
+
+#[test]
+fn definite_paths_select_one_value() {
+    let doc = json!({"a": {"b": [10, 20, 30]}, "x y": 1});
+    assert_eq!(sel("$.a.b[1]", doc.clone()), Some(json!(20)));
+    assert_eq!(sel("$.a.b[-1]", doc.clone()), Some(json!(30)));
+    assert_eq!(sel("$['a']['b'][0]", doc.clone()), Some(json!(10)));
+    assert_eq!(sel("$['x y']", doc.clone()), Some(json!(1)));
+    assert_eq!(sel("$", doc.clone()), Some(doc.clone()));
+    assert_eq!(sel("$.a.b.length()", doc.clone()), Some(json!(3)));
+    assert_eq!(sel("$.a.c", doc.clone()), None);
+    assert_eq!(sel("$.a.b[3]", doc), None);
+}
+
+#[test]
+fn indefinite_paths_select_a_list_even_when_empty() {
+    let doc = json!({"items": [{"v": 1}, {"v": 2}, {"w": 3}]});
+    assert_eq!(sel("$.items[*].v", doc.clone()), Some(json!([1, 2])));
+    assert_eq!(sel("$.items[1:].v", doc.clone()), Some(json!([2])));
+    assert_eq!(sel("$.items[:1]", doc.clone()), Some(json!([{"v": 1}])));
+    assert_eq!(sel("$..v", doc.clone()), Some(json!([1, 2])));
+    assert_eq!(sel("$.items[0,2]", doc.clone()), Some(json!([{"v": 1}, {"w": 3}])));
+    assert_eq!(sel("$.nothing[*]", doc.clone()), Some(json!([])));
+    assert_eq!(sel("$[*]", json!({})), Some(json!([])));
+}
+
+#[test]
+fn filters_compare_fields_of_each_item() {
+    let doc = json!({"users": [{"year": 1997, "status": 0}, {"year": 1998, "status": 1, "name": "b"}]});
+    assert_eq!(sel("$.users[?(@.status == 0)].year", doc.clone()), Some(json!([1997])));
+    assert_eq!(sel("$.users[?(@.year > 1997 && @.status != 0)].name", doc.clone()), Some(json!(["b"])));
+    assert_eq!(sel("$.users[?(@.name)].year", doc.clone()), Some(json!([1998])));
+    assert_eq!(sel("$.users[?(@.name == 'b')].status", doc), Some(json!([1])));
+}
+
+#[test]
+fn reference_paths_are_definite_without_operators() {
+    assert!(Path::parse("$.a['b'][0]").unwrap().is_reference());
+    for p in ["$.a[*]", "$..a", "$.a[0:1]", "$.a[?(@.x)]", "$.a[0,1]"] {
+        assert!(!Path::parse(p).unwrap().is_reference(), "{p}");
+    }
+}
+
+#[test]
+fn rejects_malformed_paths() {
+    for p in ["", "a.b", "$.", "$[", "$['a'", "$.a[x]", "$.a]"] {
+        assert!(Path::parse(p).is_err(), "{p}");
+    }
+}
+
+#[test]
+fn roots_name_the_document() {
+    assert_eq!(Path::parse("$$.Execution.Id").unwrap().root, Root::Context);
+    assert_eq!(Path::parse("$var.x").unwrap().root, Root::Variable("var".into()));
+}
+
+#[test]
+fn set_creates_objects_and_refuses_scalars() {
+    let mut doc = json!({"a": 1});
+    eval::set(&Path::parse("$.b.c").unwrap(), &mut doc, json!(2)).unwrap();
+    assert_eq!(doc, json!({"a": 1, "b": {"c": 2}}));
+    assert!(eval::set(&Path::parse("$.a.c").unwrap(), &mut doc, json!(3)).is_err());
+    eval::set(&Path::parse("$").unwrap(), &mut doc, json!(4)).unwrap();
+    assert_eq!(doc, json!(4));
+}
+
+#[test]
+fn normalizes_like_jayway() {
+    assert_eq!(Path::parse("$.NoSuch.x[0]").unwrap().normalized(), "$['NoSuch']['x'][0]");
+}

@@ -1,0 +1,153 @@
+//! Task: hands its effective input to a resource and waits for the result.
+
+use serde_json::Value;
+
+use crate::definition::fields::{Fields, parse_path};
+use crate::definition::problem::Problems;
+use crate::definition::resource::{Pattern, Resource};
+use crate::definition::{Builder, State};
+use crate::error::StatesError;
+use crate::exec::{EventType, Step, Thread};
+use crate::path::Path;
+
+/// A number of seconds, literal or read from the input.
+#[derive(Debug, Clone)]
+pub enum Seconds {
+    Literal(u64),
+    Path(Path),
+}
+
+#[derive(Debug, Clone)]
+pub struct Task {
+    pub resource: Resource,
+    pub timeout: Option<Seconds>,
+    pub heartbeat: Option<Seconds>,
+    pub credentials: Option<Value>,
+}
+
+/// AWS's upper bound for TimeoutSeconds and HeartbeatSeconds.
+const MAX_SECONDS: u64 = 99_999_999;
+
+impl Task {
+    pub fn parse(f: &mut Fields<'_>, b: &mut Builder, p: &mut Problems) -> Option<Task> {
+        let arn = f.required_string("Resource", p)?;
+        let resource = match Resource::parse(&arn) {
+            Ok(r) => r,
+            Err(msg) => {
+                p.schema(&f.ptr("Resource"), msg);
+                return None;
+            }
+        };
+        if b.options.express {
+            let unsupported = match resource.pattern() {
+                Pattern::Sync | Pattern::Sync2 => Some("Express state machine does not support '.sync' service integration"),
+                Pattern::WaitForTaskToken => {
+                    Some("Express state machine does not support '.waitForTaskToken' service integration ")
+                }
+                Pattern::RequestResponse => None,
+            };
+            if let Some(msg) = unsupported {
+                p.schema(&f.ptr("Resource"), msg);
+            }
+        }
+        let timeout = seconds(f, "TimeoutSeconds", "TimeoutSecondsPath", p);
+        let heartbeat = seconds(f, "HeartbeatSeconds", "HeartbeatSecondsPath", p);
+        if let (Some(Seconds::Literal(t)), Some(Seconds::Literal(h))) = (&timeout, &heartbeat) {
+            if h >= t {
+                p.schema(&f.ptr("HeartbeatSeconds"), "HeartbeatSeconds must be smaller than TimeoutSeconds");
+            }
+        }
+        let credentials = f.raw("Credentials").cloned();
+        if let Some(c) = &credentials {
+            if c.get("RoleArn").is_none() && c.get("RoleArn.$").is_none() {
+                p.schema(&f.ptr("Credentials"), "The field 'RoleArn' is required but was missing");
+            }
+        }
+        Some(Task { resource, timeout, heartbeat, credentials })
+    }
+
+    pub fn run(&self, s: &mut Step<'_>, t: &mut Thread, state: &State) {
+        let token = match self.resource.pattern() {
+            Pattern::WaitForTaskToken => Some(s.new_token()),
+            _ if matches!(self.resource, Resource::Activity { .. }) => Some(s.new_token()),
+            _ => None,
+        };
+        let payload = match s.effective_input(t, state, token.as_deref()) {
+            Ok(v) => v,
+            Err(e) => return s.fail_state(t, state, e),
+        };
+        let input = t.input.clone();
+        let resolve = |s: &mut Step<'_>, t: &Thread, secs: &Option<Seconds>, field: &str| match secs {
+            None => Ok(None),
+            Some(Seconds::Literal(n)) => Ok(Some(*n)),
+            Some(Seconds::Path(p)) => s.with_scope(t, state, &input, None, |scope| {
+                match scope.resolve(p).ok().and_then(|v| v.as_u64()) {
+                    Some(n) if (1..=MAX_SECONDS).contains(&n) => Ok(Some(n)),
+                    _ => Err(StatesError::runtime(format!(
+                        "The {field}Path field references an invalid value: {p}; it must be a positive integer"
+                    ))),
+                }
+            }),
+        };
+        let timeout_seconds = match resolve(s, t, &self.timeout, "TimeoutSeconds") {
+            Ok(v) => v,
+            Err(e) => return s.fail_state(t, state, e),
+        };
+        let heartbeat_seconds = match resolve(s, t, &self.heartbeat, "HeartbeatSeconds") {
+            Ok(v) => v,
+            Err(e) => return s.fail_state(t, state, e),
+        };
+        s.invoke(t, state, &self.resource, payload, token, timeout_seconds, heartbeat_seconds);
+    }
+
+    /// History event types for this resource's scheduled/started/succeeded/failed/timed-out.
+    pub fn event_types(&self) -> [EventType; 5] {
+        match self.resource {
+            Resource::LambdaFunction { .. } => [
+                EventType::LambdaFunctionScheduled,
+                EventType::LambdaFunctionStarted,
+                EventType::LambdaFunctionSucceeded,
+                EventType::LambdaFunctionFailed,
+                EventType::LambdaFunctionTimedOut,
+            ],
+            Resource::Activity { .. } => [
+                EventType::ActivityScheduled,
+                EventType::ActivityStarted,
+                EventType::ActivitySucceeded,
+                EventType::ActivityFailed,
+                EventType::ActivityTimedOut,
+            ],
+            Resource::Service { .. } => [
+                EventType::TaskScheduled,
+                EventType::TaskStarted,
+                EventType::TaskSucceeded,
+                EventType::TaskFailed,
+                EventType::TaskTimedOut,
+            ],
+        }
+    }
+}
+
+fn seconds(f: &mut Fields<'_>, literal: &'static str, path: &'static str, p: &mut Problems) -> Option<Seconds> {
+    if f.has(literal) && f.has(path) {
+        p.schema(&f.at, format!("A Task cannot have both '{literal}' and '{path}'"));
+    }
+    if let Some(n) = f.uint(literal, MAX_SECONDS, p) {
+        if n == 0 {
+            p.schema(&f.ptr(literal), format!("The field '{literal}' must be a positive integer"));
+        }
+        return Some(Seconds::Literal(n));
+    }
+    let v = f.raw(path)?;
+    match v.as_str().map(|s| parse_path(s, true)) {
+        Some(Ok(p)) => Some(Seconds::Path(p)),
+        Some(Err(msg)) => {
+            p.schema(&f.ptr(path), msg);
+            None
+        }
+        None => {
+            p.schema(&f.ptr(path), format!("The field '{path}' must be a reference path"));
+            None
+        }
+    }
+}

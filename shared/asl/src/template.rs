@@ -1,0 +1,124 @@
+//! Payload templates (`Parameters`, `ResultSelector`, `ItemSelector`, and the
+//! intrinsic-capable fields): a JSON value whose keys ending in `.$` hold a
+//! path or an intrinsic function, resolved when the state runs.
+
+use serde_json::{Map, Value};
+
+use crate::definition::problem::{INTRINSIC, Problems, pointer};
+use crate::error::StatesError;
+use crate::intrinsic::{self, Expr};
+use crate::path::{Path, Root};
+use crate::scope::{Scope, Unresolved};
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Template {
+    /// Nothing dynamic below here.
+    Literal(Value),
+    Object(Vec<(String, Template)>),
+    Array(Vec<Template>),
+    Path { field: String, path: Path },
+    Intrinsic { field: String, text: String, expr: Expr },
+}
+
+impl Template {
+    /// Reads a template, reporting bad `.$` values as problems at `at`.
+    pub fn parse(v: &Value, at: &str, p: &mut Problems) -> Template {
+        match v {
+            Value::Object(m) => {
+                let mut fields = Vec::with_capacity(m.len());
+                let mut dynamic = false;
+                for (k, v) in m {
+                    let here = pointer(at, k);
+                    let t = match k.strip_suffix(".$") {
+                        Some(name) => {
+                            dynamic = true;
+                            let parsed = dynamic_field(k, v, &here, p);
+                            (name.to_owned(), parsed)
+                        }
+                        None => (k.clone(), Template::parse(v, &here, p)),
+                    };
+                    dynamic |= !matches!(t.1, Template::Literal(_));
+                    fields.push(t);
+                }
+                if dynamic { Template::Object(fields) } else { Template::Literal(v.clone()) }
+            }
+            Value::Array(a) => {
+                let items: Vec<Template> =
+                    a.iter().enumerate().map(|(i, v)| Template::parse(v, &format!("{at}[{i}]"), p)).collect();
+                if items.iter().all(|t| matches!(t, Template::Literal(_))) {
+                    Template::Literal(v.clone())
+                } else {
+                    Template::Array(items)
+                }
+            }
+            other => Template::Literal(other.clone()),
+        }
+    }
+
+    pub fn eval(&self, scope: &mut Scope<'_>) -> Result<Value, StatesError> {
+        match self {
+            Template::Literal(v) => Ok(v.clone()),
+            Template::Object(fields) => {
+                let mut m = Map::with_capacity(fields.len());
+                for (k, t) in fields {
+                    m.insert(k.clone(), t.eval(scope)?);
+                }
+                Ok(Value::Object(m))
+            }
+            Template::Array(items) => items.iter().map(|t| t.eval(scope)).collect::<Result<_, _>>().map(Value::Array),
+            Template::Path { field, path } => scope.resolve(path).map_err(|u| path_failure(field, path, u, scope)),
+            Template::Intrinsic { field, text, expr } => {
+                expr.eval(scope).map_err(|f| f.into_states_error(field, text))
+            }
+        }
+    }
+
+    /// Whether anything here reads the context object (so it must be built).
+    pub fn reads_context(&self) -> bool {
+        match self {
+            Template::Literal(_) => false,
+            Template::Object(f) => f.iter().any(|(_, t)| t.reads_context()),
+            Template::Array(a) => a.iter().any(Template::reads_context),
+            Template::Path { path, .. } => path.root == Root::Context,
+            Template::Intrinsic { text, .. } => text.contains("$$"),
+        }
+    }
+}
+
+fn dynamic_field(key: &str, v: &Value, at: &str, p: &mut Problems) -> Template {
+    let Some(s) = v.as_str() else {
+        p.schema(at, format!("The value for the field '{key}' must be a STRING that contains a JSONPath or an intrinsic function"));
+        return Template::Literal(Value::Null);
+    };
+    if s.starts_with('$') {
+        match Path::parse(s) {
+            Ok(path) => Template::Path { field: key.to_owned(), path },
+            Err(e) => {
+                p.schema(at, format!("The value for the field '{key}' must be a valid JSONPath: {e}"));
+                Template::Literal(Value::Null)
+            }
+        }
+    } else {
+        match intrinsic::parse(s) {
+            Ok(expr) => Template::Intrinsic { field: key.to_owned(), text: s.to_owned(), expr },
+            Err(e) => {
+                p.push(INTRINSIC, at, format!("The value for the field '{key}' must be a valid JSONPath or a valid intrinsic function call: {e}"));
+                Template::Literal(Value::Null)
+            }
+        }
+    }
+}
+
+fn path_failure(field: &str, path: &Path, u: Unresolved, scope: &Scope<'_>) -> StatesError {
+    match u {
+        Unresolved::UndefinedVariable(name) => StatesError::runtime(format!(
+            "The variable '${name}' specified for the field '{field}' is not defined"
+        )),
+        Unresolved::Missing => {
+            let doc = scope.root(path).map(|v| v.to_string()).unwrap_or_default();
+            StatesError::runtime(format!(
+                "The JSONPath '{path}' specified for the field '{field}' could not be found in the input '{doc}'"
+            ))
+        }
+    }
+}
