@@ -1,1 +1,44 @@
-fn main() {}
+//! `stepwise`: run a workflow locally, or validate a definition.
+
+mod block_on;
+mod lambda;
+mod run;
+mod validate;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "stepwise",
+    version,
+    about = "Amazon States Language workflows, locally and on AWS"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run one execution and print its result as the last line.
+    Run(run::Args),
+    /// Check a definition as CreateStateMachine does; print every problem.
+    Validate(validate::Args),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Run(args) => run::main(args),
+        Command::Validate(args) => validate::main(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("stepwise: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

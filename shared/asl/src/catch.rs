@@ -1,8 +1,8 @@
 //! Catchers: on a matched error, go to `Next` with the error output placed by `ResultPath`.
 
+use crate::definition::Selector;
 use crate::definition::fields::Fields;
 use crate::definition::problem::Problems;
-use crate::definition::Selector;
 use crate::error::StatesError;
 use crate::path::Root;
 use crate::retry::{error_equals, matches_any};
@@ -17,7 +17,9 @@ pub struct Catcher {
 impl Catcher {
     pub fn parse_all(f: &mut Fields<'_>, p: &mut Problems) -> Vec<Catcher> {
         let at = f.ptr("Catch");
-        let Some(list) = f.array("Catch", p) else { return Vec::new() };
+        let Some(list) = f.array("Catch", p) else {
+            return Vec::new();
+        };
         let mut out = Vec::new();
         for (i, v) in list.iter().enumerate() {
             let here = format!("{at}[{i}]");
@@ -31,12 +33,18 @@ impl Catcher {
             let result_path = match c.path("ResultPath", true, p) {
                 None => Selector::Whole,
                 Some(None) => Selector::Null,
-                Some(Some(path)) if path.segments.is_empty() && path.root == Root::Input => Selector::Whole,
+                Some(Some(path)) if path.segments.is_empty() && path.root == Root::Input => {
+                    Selector::Whole
+                }
                 Some(Some(path)) => Selector::Path(path),
             };
             c.string("Comment", p);
             c.finish(p);
-            out.push(Catcher { error_equals, next, result_path });
+            out.push(Catcher {
+                error_equals,
+                next,
+                result_path,
+            });
         }
         out
     }

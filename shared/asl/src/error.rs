@@ -86,11 +86,17 @@ pub struct StatesError {
 
 impl StatesError {
     pub fn new(name: ErrorName, cause: impl Into<String>) -> Self {
-        StatesError { error: Some(name.as_str().to_owned()), cause: Some(cause.into()) }
+        StatesError {
+            error: Some(name.as_str().to_owned()),
+            cause: Some(cause.into()),
+        }
     }
 
     pub fn custom(error: impl Into<String>, cause: impl Into<String>) -> Self {
-        StatesError { error: Some(error.into()), cause: Some(cause.into()) }
+        StatesError {
+            error: Some(error.into()),
+            cause: Some(cause.into()),
+        }
     }
 
     pub fn runtime(cause: impl Into<String>) -> Self {
@@ -116,6 +122,11 @@ impl StatesError {
 
 impl fmt::Display for StatesError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.error.as_deref().unwrap_or("-"), self.cause.as_deref().unwrap_or("-"))
+        write!(
+            f,
+            "{}: {}",
+            self.error.as_deref().unwrap_or("-"),
+            self.cause.as_deref().unwrap_or("-")
+        )
     }
 }

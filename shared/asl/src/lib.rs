@@ -21,7 +21,7 @@
 //!     role_arn: String::new(),
 //!     state_machine_arn: "arn:aws:states:us-east-1:123456789012:stateMachine:m".into(),
 //!     state_machine_name: "m".into(),
-//!     redrive_count: 0,
+//!     redrive_count: Some(0),
 //! };
 //! let mut thread = Thread::root(&machine.root().start_at, json!({}));
 //! let out = step(&machine, &exec, &mut thread, Event::Run, &Env { now: 0, seed: 1, event_id: 2 });
@@ -46,4 +46,6 @@ pub mod timestamp;
 
 pub use definition::{Invalid, Options, Problem, StateMachine};
 pub use error::{ErrorName, StatesError};
-pub use exec::{Effect, Env, Event, Execution, HistoryEvent, Outcome, TaskCall, Thread, TimerKind, step};
+pub use exec::{
+    Effect, Env, Event, Execution, HistoryEvent, Outcome, Output, TaskCall, Thread, TimerKind, step,
+};

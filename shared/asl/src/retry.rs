@@ -27,7 +27,9 @@ pub struct Retrier {
 impl Retrier {
     pub fn parse_all(f: &mut Fields<'_>, p: &mut Problems) -> Vec<Retrier> {
         let at = f.ptr("Retry");
-        let Some(list) = f.array("Retry", p) else { return Vec::new() };
+        let Some(list) = f.array("Retry", p) else {
+            return Vec::new();
+        };
         let mut out = Vec::new();
         for (i, v) in list.iter().enumerate() {
             let here = format!("{at}[{i}]");
@@ -39,25 +41,41 @@ impl Retrier {
             let error_equals = error_equals(&mut r, p, i + 1 == list.len());
             let interval_seconds = r.uint("IntervalSeconds", 99_999_999, p).unwrap_or(1);
             if interval_seconds == 0 && r.has("IntervalSeconds") {
-                p.schema(&r.ptr("IntervalSeconds"), "The field 'IntervalSeconds' must be at least 1");
+                p.schema(
+                    &r.ptr("IntervalSeconds"),
+                    "The field 'IntervalSeconds' must be at least 1",
+                );
             }
             let max_attempts = r.uint("MaxAttempts", 99_999_999, p).unwrap_or(3);
             let backoff_rate = r.number("BackoffRate", p).unwrap_or(2.0);
             if backoff_rate < 1.0 {
-                p.schema(&r.ptr("BackoffRate"), "The field 'BackoffRate' must be at least 1.0");
+                p.schema(
+                    &r.ptr("BackoffRate"),
+                    "The field 'BackoffRate' must be at least 1.0",
+                );
             }
             let max_delay_seconds = r.uint("MaxDelaySeconds", 31_622_400, p);
             let jitter = match r.string("JitterStrategy", p).as_deref() {
                 None | Some("NONE") => Jitter::None,
                 Some("FULL") => Jitter::Full,
                 Some(other) => {
-                    p.schema(&r.ptr("JitterStrategy"), format!("The value '{other}' must be FULL or NONE"));
+                    p.schema(
+                        &r.ptr("JitterStrategy"),
+                        format!("The value '{other}' must be FULL or NONE"),
+                    );
                     Jitter::None
                 }
             };
             r.string("Comment", p);
             r.finish(p);
-            out.push(Retrier { error_equals, interval_seconds, max_attempts, backoff_rate, max_delay_seconds, jitter });
+            out.push(Retrier {
+                error_equals,
+                interval_seconds,
+                max_attempts,
+                backoff_rate,
+                max_delay_seconds,
+                jitter,
+            });
         }
         out
     }
@@ -91,16 +109,23 @@ pub fn error_equals(f: &mut Fields<'_>, p: &mut Problems, last: bool) -> Vec<Str
         return Vec::new();
     }
     let names: Vec<String> = match f.raw("ErrorEquals") {
-        Some(Value::Array(a)) if !a.is_empty() && a.iter().all(Value::is_string) => {
-            a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect()
-        }
+        Some(Value::Array(a)) if !a.is_empty() && a.iter().all(Value::is_string) => a
+            .iter()
+            .filter_map(|v| v.as_str().map(str::to_owned))
+            .collect(),
         _ => {
-            p.schema(&at, "The field 'ErrorEquals' must be a non-empty array of strings");
+            p.schema(
+                &at,
+                "The field 'ErrorEquals' must be a non-empty array of strings",
+            );
             return Vec::new();
         }
     };
     if names.iter().any(|n| n == "States.ALL") && (names.len() > 1 || !last) {
-        p.schema(&at, "States.ALL must appear alone in ErrorEquals, in the last Retry or Catch rule");
+        p.schema(
+            &at,
+            "States.ALL must appear alone in ErrorEquals, in the last Retry or Catch rule",
+        );
     }
     names
 }
@@ -136,7 +161,10 @@ mod tests {
     #[test]
     fn backoff_grows_and_is_capped() {
         let r = retrier(2, 3.0, Some(10), Jitter::None);
-        assert_eq!([0, 1, 2].map(|a| r.delay_millis(a, 0.5)), [2000, 6000, 10000]);
+        assert_eq!(
+            [0, 1, 2].map(|a| r.delay_millis(a, 0.5)),
+            [2000, 6000, 10000]
+        );
         let j = retrier(2, 2.0, None, Jitter::Full);
         assert_eq!(j.delay_millis(1, 0.25), 1000);
     }
@@ -147,7 +175,13 @@ mod tests {
         assert!(matches_any(&all, &StatesError::custom("Custom", "x")));
         assert!(!matches_any(&all, &StatesError::runtime("x")));
         let tf = vec!["States.TaskFailed".to_owned()];
-        assert!(!matches_any(&tf, &StatesError::custom("States.Timeout", "")));
-        assert!(matches_any(&["States.Runtime".to_owned()], &StatesError::runtime("x")));
+        assert!(!matches_any(
+            &tf,
+            &StatesError::custom("States.Timeout", "")
+        ));
+        assert!(matches_any(
+            &["States.Runtime".to_owned()],
+            &StatesError::runtime("x")
+        ));
     }
 }

@@ -28,7 +28,10 @@ impl Scope<'_> {
         match &path.root {
             Root::Input => Ok(self.input),
             Root::Context => Ok(self.context),
-            Root::Variable(name) => self.variables.get(name).ok_or_else(|| Unresolved::UndefinedVariable(name.clone())),
+            Root::Variable(name) => self
+                .variables
+                .get(name)
+                .ok_or_else(|| Unresolved::UndefinedVariable(name.clone())),
         }
     }
 

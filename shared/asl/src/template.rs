@@ -16,8 +16,15 @@ pub enum Template {
     Literal(Value),
     Object(Vec<(String, Template)>),
     Array(Vec<Template>),
-    Path { field: String, path: Path },
-    Intrinsic { field: String, text: String, expr: Expr },
+    Path {
+        field: String,
+        path: Path,
+    },
+    Intrinsic {
+        field: String,
+        text: String,
+        expr: Expr,
+    },
 }
 
 impl Template {
@@ -40,11 +47,18 @@ impl Template {
                     dynamic |= !matches!(t.1, Template::Literal(_));
                     fields.push(t);
                 }
-                if dynamic { Template::Object(fields) } else { Template::Literal(v.clone()) }
+                if dynamic {
+                    Template::Object(fields)
+                } else {
+                    Template::Literal(v.clone())
+                }
             }
             Value::Array(a) => {
-                let items: Vec<Template> =
-                    a.iter().enumerate().map(|(i, v)| Template::parse(v, &format!("{at}[{i}]"), p)).collect();
+                let items: Vec<Template> = a
+                    .iter()
+                    .enumerate()
+                    .map(|(i, v)| Template::parse(v, &format!("{at}[{i}]"), p))
+                    .collect();
                 if items.iter().all(|t| matches!(t, Template::Literal(_))) {
                     Template::Literal(v.clone())
                 } else {
@@ -65,11 +79,17 @@ impl Template {
                 }
                 Ok(Value::Object(m))
             }
-            Template::Array(items) => items.iter().map(|t| t.eval(scope)).collect::<Result<_, _>>().map(Value::Array),
-            Template::Path { field, path } => scope.resolve(path).map_err(|u| path_failure(field, path, u, scope)),
-            Template::Intrinsic { field, text, expr } => {
-                expr.eval(scope).map_err(|f| f.into_states_error(field, text))
-            }
+            Template::Array(items) => items
+                .iter()
+                .map(|t| t.eval(scope))
+                .collect::<Result<_, _>>()
+                .map(Value::Array),
+            Template::Path { field, path } => scope
+                .resolve(path)
+                .map_err(|u| path_failure(field, path, u, scope)),
+            Template::Intrinsic { field, text, expr } => expr
+                .eval(scope)
+                .map_err(|f| f.into_states_error(field, text)),
         }
     }
 
@@ -92,15 +112,25 @@ fn dynamic_field(key: &str, v: &Value, at: &str, p: &mut Problems) -> Template {
     };
     if s.starts_with('$') {
         match Path::parse(s) {
-            Ok(path) => Template::Path { field: key.to_owned(), path },
+            Ok(path) => Template::Path {
+                field: key.to_owned(),
+                path,
+            },
             Err(e) => {
-                p.schema(at, format!("The value for the field '{key}' must be a valid JSONPath: {e}"));
+                p.schema(
+                    at,
+                    format!("The value for the field '{key}' must be a valid JSONPath: {e}"),
+                );
                 Template::Literal(Value::Null)
             }
         }
     } else {
         match intrinsic::parse(s) {
-            Ok(expr) => Template::Intrinsic { field: key.to_owned(), text: s.to_owned(), expr },
+            Ok(expr) => Template::Intrinsic {
+                field: key.to_owned(),
+                text: s.to_owned(),
+                expr,
+            },
             Err(e) => {
                 p.push(INTRINSIC, at, format!("The value for the field '{key}' must be a valid JSONPath or a valid intrinsic function call: {e}"));
                 Template::Literal(Value::Null)

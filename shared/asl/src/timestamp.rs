@@ -15,7 +15,10 @@ pub fn parse(s: &str) -> Option<i128> {
         if !part.iter().all(u8::is_ascii_digit) {
             return None;
         }
-        Some(part.iter().fold(0i64, |acc, d| acc * 10 + i64::from(d - b'0')))
+        Some(
+            part.iter()
+                .fold(0i64, |acc, d| acc * 10 + i64::from(d - b'0')),
+        )
     };
     let year = num(0, 4)?;
     if b.get(4) != Some(&b'-') || b.get(7) != Some(&b'-') {
@@ -127,7 +130,15 @@ fn civil_from_days(z: i64) -> (i64, i64, i64) {
     let mp = (5 * doy + 2) / 153;
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    (if m <= 2 { yoe + era * 400 + 1 } else { yoe + era * 400 }, m, d)
+    (
+        if m <= 2 {
+            yoe + era * 400 + 1
+        } else {
+            yoe + era * 400
+        },
+        m,
+        d,
+    )
 }
 
 #[cfg(test)]
@@ -160,6 +171,9 @@ mod tests {
     #[test]
     fn orders_fractions_and_offsets() {
         assert!(parse("2012-10-09T19:00:55.1Z") > parse("2012-10-09T19:00:55Z"));
-        assert_eq!(parse("2012-10-09T19:00:55Z"), parse("2012-10-09T21:00:55+02:00"));
+        assert_eq!(
+            parse("2012-10-09T19:00:55Z"),
+            parse("2012-10-09T21:00:55+02:00")
+        );
     }
 }

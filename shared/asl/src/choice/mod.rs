@@ -19,7 +19,11 @@ pub enum Rule {
     And(Vec<Rule>),
     Or(Vec<Rule>),
     Not(Box<Rule>),
-    Compare { variable: Path, operator: &'static Operator, operand: Operand },
+    Compare {
+        variable: Path,
+        operator: &'static Operator,
+        operand: Operand,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -37,11 +41,23 @@ pub struct ChoiceRule {
 
 impl Rule {
     /// Reads a rule; `top` rules carry `Next`, nested ones must not.
-    pub fn parse(obj: &Map<String, Value>, at: &str, top: bool, p: &mut Problems) -> Option<(Rule, Option<String>)> {
+    pub fn parse(
+        obj: &Map<String, Value>,
+        at: &str,
+        top: bool,
+        p: &mut Problems,
+    ) -> Option<(Rule, Option<String>)> {
         let mut f = Fields::new(obj, at.to_owned());
-        let next = if top { f.required_string("Next", p) } else { None };
+        let next = if top {
+            f.required_string("Next", p)
+        } else {
+            None
+        };
         if !top && f.has("Next") {
-            p.schema(&f.ptr("Next"), "Nested Choice rules cannot have the field 'Next'");
+            p.schema(
+                &f.ptr("Next"),
+                "Nested Choice rules cannot have the field 'Next'",
+            );
         }
         f.raw("Next");
         f.raw("Comment");
@@ -81,7 +97,11 @@ impl Rule {
                 Ok(false)
             }
             Rule::Not(r) => Ok(!r.eval(scope)?),
-            Rule::Compare { variable, operator, operand } => {
+            Rule::Compare {
+                variable,
+                operator,
+                operand,
+            } => {
                 let value = match scope.resolve(variable) {
                     Ok(v) => Some(v),
                     Err(Unresolved::Missing) if operator.name == "IsPresent" => None,
@@ -110,8 +130,11 @@ impl Rule {
         match self {
             Rule::And(rs) | Rule::Or(rs) => rs.iter().any(Rule::reads_context),
             Rule::Not(r) => r.reads_context(),
-            Rule::Compare { variable, operand, .. } => {
-                variable.root == Root::Context || matches!(operand, Operand::Path(p) if p.root == Root::Context)
+            Rule::Compare {
+                variable, operand, ..
+            } => {
+                variable.root == Root::Context
+                    || matches!(operand, Operand::Path(p) if p.root == Root::Context)
             }
         }
     }
@@ -140,7 +163,10 @@ fn comparison(f: &mut Fields<'_>, at: &str, p: &mut Problems) -> Option<Rule> {
     let variable = f.raw("Variable");
     let ops: Vec<&String> = f.obj.keys().filter(|k| lookup(k).is_some()).collect();
     let Some(variable) = variable else {
-        p.schema(at, "A Choice rule must have the field 'Variable' or one of 'And', 'Or', 'Not'");
+        p.schema(
+            at,
+            "A Choice rule must have the field 'Variable' or one of 'And', 'Or', 'Not'",
+        );
         return None;
     };
     let variable = match variable.as_str().map(|s| parse_path(s, false)) {
@@ -150,12 +176,18 @@ fn comparison(f: &mut Fields<'_>, at: &str, p: &mut Problems) -> Option<Rule> {
             return None;
         }
         None => {
-            p.schema(&f.ptr("Variable"), "The field 'Variable' must be a JSONPath string");
+            p.schema(
+                &f.ptr("Variable"),
+                "The field 'Variable' must be a JSONPath string",
+            );
             return None;
         }
     };
     if ops.len() != 1 {
-        p.schema(at, "A Choice rule must have exactly one comparison operator");
+        p.schema(
+            at,
+            "A Choice rule must have exactly one comparison operator",
+        );
         return None;
     }
     let key = ops[0].clone();
@@ -167,7 +199,10 @@ fn comparison(f: &mut Fields<'_>, at: &str, p: &mut Problems) -> Option<Rule> {
         match raw.as_str().map(|s| parse_path(s, false)) {
             Some(Ok(path)) => Operand::Path(path),
             _ => {
-                p.schema(&here, format!("The value of '{key}' must be a valid JSONPath"));
+                p.schema(
+                    &here,
+                    format!("The value of '{key}' must be a valid JSONPath"),
+                );
                 return None;
             }
         }
@@ -179,10 +214,17 @@ fn comparison(f: &mut Fields<'_>, at: &str, p: &mut Problems) -> Option<Rule> {
             Kind::Timestamp => raw.as_str().and_then(timestamp::parse).is_some(),
         };
         if !ok {
-            p.schema(&here, format!("The value of '{key}' is not of the type this operator compares"));
+            p.schema(
+                &here,
+                format!("The value of '{key}' is not of the type this operator compares"),
+            );
             return None;
         }
         Operand::Literal(raw)
     };
-    Some(Rule::Compare { variable, operator, operand })
+    Some(Rule::Compare {
+        variable,
+        operator,
+        operand,
+    })
 }

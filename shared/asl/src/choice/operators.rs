@@ -51,17 +51,48 @@ pub static COMPARISONS: &[Operator] = cmp_ops! {
 };
 
 pub static TESTS: &[Operator] = &[
-    Operator { name: "IsNull", kind: Kind::TypeTest, test: |v, o| o.as_bool() == Some(v.is_some_and(Value::is_null)) },
-    Operator { name: "IsPresent", kind: Kind::TypeTest, test: |v, o| o.as_bool() == Some(v.is_some()) },
-    Operator { name: "IsNumeric", kind: Kind::TypeTest, test: |v, o| o.as_bool() == Some(v.is_some_and(Value::is_number)) },
-    Operator { name: "IsString", kind: Kind::TypeTest, test: |v, o| o.as_bool() == Some(v.is_some_and(Value::is_string)) },
-    Operator { name: "IsBoolean", kind: Kind::TypeTest, test: |v, o| o.as_bool() == Some(v.is_some_and(Value::is_boolean)) },
+    Operator {
+        name: "IsNull",
+        kind: Kind::TypeTest,
+        test: |v, o| o.as_bool() == Some(v.is_some_and(Value::is_null)),
+    },
+    Operator {
+        name: "IsPresent",
+        kind: Kind::TypeTest,
+        test: |v, o| o.as_bool() == Some(v.is_some()),
+    },
+    Operator {
+        name: "IsNumeric",
+        kind: Kind::TypeTest,
+        test: |v, o| o.as_bool() == Some(v.is_some_and(Value::is_number)),
+    },
+    Operator {
+        name: "IsString",
+        kind: Kind::TypeTest,
+        test: |v, o| o.as_bool() == Some(v.is_some_and(Value::is_string)),
+    },
+    Operator {
+        name: "IsBoolean",
+        kind: Kind::TypeTest,
+        test: |v, o| o.as_bool() == Some(v.is_some_and(Value::is_boolean)),
+    },
     Operator {
         name: "IsTimestamp",
         kind: Kind::TypeTest,
-        test: |v, o| o.as_bool() == Some(v.and_then(Value::as_str).and_then(timestamp::parse).is_some()),
+        test: |v, o| {
+            o.as_bool()
+                == Some(
+                    v.and_then(Value::as_str)
+                        .and_then(timestamp::parse)
+                        .is_some(),
+                )
+        },
     },
-    Operator { name: "StringMatches", kind: Kind::Matches, test: |v, o| matches_pattern(v, o) },
+    Operator {
+        name: "StringMatches",
+        kind: Kind::Matches,
+        test: |v, o| matches_pattern(v, o),
+    },
 ];
 
 fn string_cmp(a: &Value, b: &Value) -> Option<Ordering> {
@@ -69,7 +100,9 @@ fn string_cmp(a: &Value, b: &Value) -> Option<Ordering> {
 }
 
 fn numeric_cmp(a: &Value, b: &Value) -> Option<Ordering> {
-    let (Value::Number(x), Value::Number(y)) = (a, b) else { return None };
+    let (Value::Number(x), Value::Number(y)) = (a, b) else {
+        return None;
+    };
     if let (Some(x), Some(y)) = (x.as_i64(), y.as_i64()) {
         return Some(x.cmp(&y));
     }
@@ -77,7 +110,9 @@ fn numeric_cmp(a: &Value, b: &Value) -> Option<Ordering> {
 }
 
 fn boolean_cmp(a: &Value, b: &Value) -> Option<Ordering> {
-    (a.as_bool()? == b.as_bool()?).then_some(Ordering::Equal).or(Some(Ordering::Less))
+    (a.as_bool()? == b.as_bool()?)
+        .then_some(Ordering::Equal)
+        .or(Some(Ordering::Less))
 }
 
 fn timestamp_cmp(a: &Value, b: &Value) -> Option<Ordering> {
@@ -86,7 +121,9 @@ fn timestamp_cmp(a: &Value, b: &Value) -> Option<Ordering> {
 
 /// `*` matches any run of characters; `\*` and `\\` are literal.
 fn matches_pattern(v: Option<&Value>, pattern: &Value) -> bool {
-    let (Some(s), Some(p)) = (v.and_then(Value::as_str), pattern.as_str()) else { return false };
+    let (Some(s), Some(p)) = (v.and_then(Value::as_str), pattern.as_str()) else {
+        return false;
+    };
     let mut tokens: Vec<Option<char>> = Vec::new(); // None = wildcard
     let mut chars = p.chars();
     while let Some(c) = chars.next() {
@@ -133,6 +170,13 @@ pub fn lookup(field: &str) -> Option<(&'static Operator, bool)> {
     TESTS.iter().find(|o| o.name == field).map(|o| (o, false))
 }
 
+impl PartialEq for Operator {
+    /// Rows are unique by name.
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
@@ -147,14 +191,22 @@ mod tests {
     fn mismatched_types_are_false() {
         assert!(!test("StringEquals", json!(1), json!("1")));
         assert!(!test("NumericEquals", json!("1"), json!(1)));
-        assert!(!test("TimestampEquals", json!(0), json!("2012-10-09T19:00:55Z")));
+        assert!(!test(
+            "TimestampEquals",
+            json!(0),
+            json!("2012-10-09T19:00:55Z")
+        ));
         assert!(test("NumericEquals", json!(1.0), json!(1)));
         assert!(test("NumericLessThan", json!(1), json!(1.5)));
     }
 
     #[test]
     fn string_matches_wildcards() {
-        assert!(test("StringMatches", json!("log-2024.txt"), json!("log-*.txt")));
+        assert!(test(
+            "StringMatches",
+            json!("log-2024.txt"),
+            json!("log-*.txt")
+        ));
         assert!(test("StringMatches", json!("a*b"), json!("a\\*b")));
         assert!(!test("StringMatches", json!("axb"), json!("a\\*b")));
         assert!(test("StringMatches", json!(""), json!("*")));
@@ -164,22 +216,22 @@ mod tests {
     #[test]
     fn type_tests() {
         assert!(test("IsNull", json!(null), json!(true)));
-        assert!(test("IsTimestamp", json!("2012-10-09T19:00:55Z"), json!(true)));
+        assert!(test(
+            "IsTimestamp",
+            json!("2012-10-09T19:00:55Z"),
+            json!(true)
+        ));
         assert!(test("IsNumeric", json!("1"), json!(false)));
         assert!((lookup("IsPresent").unwrap().0.test)(None, &json!(false)));
     }
 
     #[test]
     fn path_forms_are_found() {
-        assert_eq!(lookup("StringEqualsPath").map(|(o, p)| (o.name, p)), Some(("StringEquals", true)));
+        assert_eq!(
+            lookup("StringEqualsPath").map(|(o, p)| (o.name, p)),
+            Some(("StringEquals", true))
+        );
         assert!(lookup("IsNullPath").is_none());
         assert!(lookup("Nope").is_none());
-    }
-}
-
-impl PartialEq for Operator {
-    /// Rows are unique by name.
-    fn eq(&self, other: &Self) -> bool {
-        self.name == other.name
     }
 }

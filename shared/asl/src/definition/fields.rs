@@ -15,7 +15,11 @@ pub struct Fields<'a> {
 
 impl<'a> Fields<'a> {
     pub fn new(obj: &'a Map<String, Value>, at: String) -> Self {
-        Fields { obj, at, seen: Vec::new() }
+        Fields {
+            obj,
+            at,
+            seen: Vec::new(),
+        }
     }
 
     pub fn ptr(&self, key: &str) -> String {
@@ -36,7 +40,10 @@ impl<'a> Fields<'a> {
         match self.raw(key)? {
             Value::String(s) => Some(s.clone()),
             _ => {
-                p.schema(&self.ptr(key), format!("The field '{key}' must be a string"));
+                p.schema(
+                    &self.ptr(key),
+                    format!("The field '{key}' must be a string"),
+                );
                 None
             }
         }
@@ -55,7 +62,10 @@ impl<'a> Fields<'a> {
         match self.raw(key)? {
             Value::Bool(b) => Some(*b),
             _ => {
-                p.schema(&self.ptr(key), format!("The field '{key}' must be a boolean"));
+                p.schema(
+                    &self.ptr(key),
+                    format!("The field '{key}' must be a boolean"),
+                );
                 None
             }
         }
@@ -64,10 +74,17 @@ impl<'a> Fields<'a> {
     /// A non-negative integer within `max`.
     pub fn uint(&mut self, key: &'static str, max: u64, p: &mut Problems) -> Option<u64> {
         let v = self.raw(key)?;
-        match v.as_u64().or_else(|| v.as_f64().filter(|f| f.fract() == 0.0 && *f >= 0.0).map(|f| f as u64)) {
+        match v.as_u64().or_else(|| {
+            v.as_f64()
+                .filter(|f| f.fract() == 0.0 && *f >= 0.0)
+                .map(|f| f as u64)
+        }) {
             Some(n) if n <= max => Some(n),
             _ => {
-                p.schema(&self.ptr(key), format!("The field '{key}' must be an integer between 0 and {max}"));
+                p.schema(
+                    &self.ptr(key),
+                    format!("The field '{key}' must be an integer between 0 and {max}"),
+                );
                 None
             }
         }
@@ -77,14 +94,22 @@ impl<'a> Fields<'a> {
         match self.raw(key)? {
             Value::Number(n) => n.as_f64(),
             _ => {
-                p.schema(&self.ptr(key), format!("The field '{key}' must be a number"));
+                p.schema(
+                    &self.ptr(key),
+                    format!("The field '{key}' must be a number"),
+                );
                 None
             }
         }
     }
 
     /// A JSONPath field; `null` is allowed where `nullable` and yields `Some(None)`.
-    pub fn path(&mut self, key: &'static str, reference: bool, p: &mut Problems) -> Option<Option<Path>> {
+    pub fn path(
+        &mut self,
+        key: &'static str,
+        reference: bool,
+        p: &mut Problems,
+    ) -> Option<Option<Path>> {
         let v = self.raw(key)?;
         let at = self.ptr(key);
         match v {
@@ -97,17 +122,27 @@ impl<'a> Fields<'a> {
                 }
             },
             _ => {
-                p.schema(&at, format!("The field '{key}' must be a JSONPath string or null"));
+                p.schema(
+                    &at,
+                    format!("The field '{key}' must be a JSONPath string or null"),
+                );
                 None
             }
         }
     }
 
-    pub fn object(&mut self, key: &'static str, p: &mut Problems) -> Option<&'a Map<String, Value>> {
+    pub fn object(
+        &mut self,
+        key: &'static str,
+        p: &mut Problems,
+    ) -> Option<&'a Map<String, Value>> {
         match self.raw(key)? {
             Value::Object(m) => Some(m),
             _ => {
-                p.schema(&self.ptr(key), format!("The field '{key}' must be an object"));
+                p.schema(
+                    &self.ptr(key),
+                    format!("The field '{key}' must be an object"),
+                );
                 None
             }
         }
@@ -117,7 +152,10 @@ impl<'a> Fields<'a> {
         match self.raw(key)? {
             Value::Array(a) => Some(a),
             _ => {
-                p.schema(&self.ptr(key), format!("The field '{key}' must be an array"));
+                p.schema(
+                    &self.ptr(key),
+                    format!("The field '{key}' must be an array"),
+                );
                 None
             }
         }
@@ -127,7 +165,10 @@ impl<'a> Fields<'a> {
     pub fn finish(self, p: &mut Problems) {
         for key in self.obj.keys() {
             if !self.seen.iter().any(|s| s == key) {
-                p.schema(&self.ptr(key), format!("The field '{key}' is not supported by Step Functions"));
+                p.schema(
+                    &self.ptr(key),
+                    format!("The field '{key}' is not supported by Step Functions"),
+                );
             }
         }
     }
@@ -135,9 +176,12 @@ impl<'a> Fields<'a> {
 
 /// Parses a path, requiring a reference path where the spec does.
 pub fn parse_path(s: &str, reference: bool) -> Result<Path, String> {
-    let path = Path::parse(s).map_err(|e| format!("The value for the field must be a valid JSONPath: {e}"))?;
+    let path = Path::parse(s)
+        .map_err(|e| format!("The value for the field must be a valid JSONPath: {e}"))?;
     if reference && !path.is_reference() {
-        return Err(format!("The value '{s}' must be a reference path (no '*', '..', ',', ':', '?' or '@')"));
+        return Err(format!(
+            "The value '{s}' must be a reference path (no '*', '..', ',', ':', '?' or '@')"
+        ));
     }
     Ok(path)
 }

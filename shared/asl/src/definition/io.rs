@@ -51,18 +51,21 @@ impl DataFlow {
         if allowed.result_path {
             flow.result_path = Selector::from_field(f.path("ResultPath", true, p));
         }
-        if allowed.parameters {
-            if let Some(v) = f.raw("Parameters") {
-                flow.parameters = Some(Template::parse(v, &f.ptr("Parameters"), p));
-            }
+        if allowed.parameters
+            && let Some(v) = f.raw("Parameters")
+        {
+            flow.parameters = Some(Template::parse(v, &f.ptr("Parameters"), p));
         }
-        if allowed.result_selector {
-            if let Some(v) = f.raw("ResultSelector") {
-                if !v.is_object() {
-                    p.schema(&f.ptr("ResultSelector"), "The field 'ResultSelector' must be an object");
-                }
-                flow.result_selector = Some(Template::parse(v, &f.ptr("ResultSelector"), p));
+        if allowed.result_selector
+            && let Some(v) = f.raw("ResultSelector")
+        {
+            if !v.is_object() {
+                p.schema(
+                    &f.ptr("ResultSelector"),
+                    "The field 'ResultSelector' must be an object",
+                );
             }
+            flow.result_selector = Some(Template::parse(v, &f.ptr("ResultSelector"), p));
         }
         flow
     }
@@ -71,8 +74,14 @@ impl DataFlow {
         let path_reads = |s: &Selector| matches!(s, Selector::Path(p) if p.root == Root::Context);
         path_reads(&self.input_path)
             || path_reads(&self.output_path)
-            || self.parameters.as_ref().is_some_and(Template::reads_context)
-            || self.result_selector.as_ref().is_some_and(Template::reads_context)
+            || self
+                .parameters
+                .as_ref()
+                .is_some_and(Template::reads_context)
+            || self
+                .result_selector
+                .as_ref()
+                .is_some_and(Template::reads_context)
     }
 
     /// InputPath then Parameters: the state's effective input.
@@ -93,18 +102,31 @@ impl DataFlow {
     }
 
     /// ResultSelector, ResultPath and OutputPath over a result.
-    pub fn output(&self, raw_input: &Value, result: Value, scope: &mut Scope<'_>) -> Result<Value, StatesError> {
+    pub fn output(
+        &self,
+        raw_input: &Value,
+        result: Value,
+        scope: &mut Scope<'_>,
+    ) -> Result<Value, StatesError> {
         let result = match &self.result_selector {
             None => result,
             Some(t) => {
-                let mut inner =
-                    Scope { input: &result, context: scope.context, variables: scope.variables, random: scope.random };
+                let mut inner = Scope {
+                    input: &result,
+                    context: scope.context,
+                    variables: scope.variables,
+                    random: scope.random,
+                };
                 t.eval(&mut inner)?
             }
         };
         let combined = apply_result_path(&self.result_path, raw_input, result)?;
-        let mut out_scope =
-            Scope { input: &combined, context: scope.context, variables: scope.variables, random: scope.random };
+        let mut out_scope = Scope {
+            input: &combined,
+            context: scope.context,
+            variables: scope.variables,
+            random: scope.random,
+        };
         match &self.output_path {
             Selector::Whole => Ok(combined),
             other => select(other, &mut out_scope),
@@ -118,12 +140,19 @@ pub fn select(selector: &Selector, scope: &mut Scope<'_>) -> Result<Value, State
         Selector::Whole => Ok(scope.input.clone()),
         Selector::Null => Ok(Value::Object(Map::new())),
         Selector::Path(p) => scope.resolve(p).map_err(|_| {
-            StatesError::runtime(format!("Invalid path '{p}' : No results for path: {}", p.normalized()))
+            StatesError::runtime(format!(
+                "Invalid path '{p}' : No results for path: {}",
+                p.normalized()
+            ))
         }),
     }
 }
 
-pub fn apply_result_path(selector: &Selector, raw_input: &Value, result: Value) -> Result<Value, StatesError> {
+pub fn apply_result_path(
+    selector: &Selector,
+    raw_input: &Value,
+    result: Value,
+) -> Result<Value, StatesError> {
     match selector {
         Selector::Whole => Ok(result),
         Selector::Null => Ok(raw_input.clone()),

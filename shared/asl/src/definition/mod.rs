@@ -97,24 +97,35 @@ impl StateMachine {
                 pointer: Some(String::new()),
             }]));
         };
-        let mut b = Builder { scopes: Vec::new(), options };
+        let mut b = Builder {
+            scopes: Vec::new(),
+            options,
+        };
         let mut f = Fields::new(obj, String::new());
         let comment = f.string("Comment", &mut p);
         let timeout_seconds = f.uint("TimeoutSeconds", 99_999_999, &mut p);
-        if let Some(v) = f.string("Version", &mut p) {
-            if v != "1.0" {
-                p.schema("/Version", "The value of 'Version' must be \"1.0\"");
-            }
+        if let Some(v) = f.string("Version", &mut p)
+            && v != "1.0"
+        {
+            p.schema("/Version", "The value of 'Version' must be \"1.0\"");
         }
-        if let Some(q) = f.string("QueryLanguage", &mut p) {
-            if q != "JSONPath" {
-                p.schema("/QueryLanguage", format!("The query language '{q}' is not supported yet"));
-            }
+        if let Some(q) = f.string("QueryLanguage", &mut p)
+            && q != "JSONPath"
+        {
+            p.schema(
+                "/QueryLanguage",
+                format!("The query language '{q}' is not supported yet"),
+            );
         }
         b.scope(&mut f, &mut p);
         f.finish(&mut p);
         if p.0.is_empty() {
-            Ok(StateMachine { comment, timeout_seconds, scopes: b.scopes, express: options.express })
+            Ok(StateMachine {
+                comment,
+                timeout_seconds,
+                scopes: b.scopes,
+                express: options.express,
+            })
         } else {
             Err(Invalid(p.0))
         }
@@ -135,17 +146,30 @@ impl Builder {
     /// Reads `StartAt` and `States` from `f` into a new scope and returns its id.
     pub fn scope(&mut self, f: &mut Fields<'_>, p: &mut Problems) -> ScopeId {
         let id = self.scopes.len();
-        self.scopes.push(StateScope { start_at: String::new(), states: Vec::new(), index: HashMap::new() });
-        let missing: Vec<&str> = ["StartAt", "States"].into_iter().filter(|k| !f.has(k)).collect();
+        self.scopes.push(StateScope {
+            start_at: String::new(),
+            states: Vec::new(),
+            index: HashMap::new(),
+        });
+        let missing: Vec<&str> = ["StartAt", "States"]
+            .into_iter()
+            .filter(|k| !f.has(k))
+            .collect();
         if !missing.is_empty() {
-            p.schema(&f.at, format!("These fields are required: [{}]", missing.join(", ")));
+            p.schema(
+                &f.at,
+                format!("These fields are required: [{}]", missing.join(", ")),
+            );
         }
         let start_at = f.string("StartAt", p).unwrap_or_default();
         let states_at = f.ptr("States");
         let mut states = Vec::new();
         if let Some(map) = f.object("States", p) {
             if map.is_empty() {
-                p.schema(&states_at, "The field 'States' must have at least one state");
+                p.schema(
+                    &states_at,
+                    "The field 'States' must have at least one state",
+                );
             }
             for (name, v) in map {
                 let at = pointer(&states_at, name);
@@ -163,17 +187,29 @@ impl Builder {
             }
             check_graph(&start_at, map, &states, &f.at, &states_at, p);
         }
-        let index = states.iter().enumerate().map(|(i, s): (usize, &State)| (s.name.clone(), i)).collect();
-        self.scopes[id] = StateScope { start_at, states, index };
+        let index = states
+            .iter()
+            .enumerate()
+            .map(|(i, s): (usize, &State)| (s.name.clone(), i))
+            .collect();
+        self.scopes[id] = StateScope {
+            start_at,
+            states,
+            index,
+        };
         id
     }
 
-    fn state(&mut self, name: &str, obj: &Map<String, Value>, at: &str, p: &mut Problems) -> Option<State> {
+    fn state(
+        &mut self,
+        name: &str,
+        obj: &Map<String, Value>,
+        at: &str,
+        p: &mut Problems,
+    ) -> Option<State> {
         let mut f = Fields::new(obj, at.to_owned());
         f.string("Comment", p);
-        let Some(type_name) = f.required_string("Type", p) else {
-            return None;
-        };
+        let type_name = f.required_string("Type", p)?;
         let before = p.0.len();
         let kind = states::parse(&type_name, name, &mut f, self, p)?;
         let flow = DataFlow::parse(&kind, &mut f, p);
@@ -188,7 +224,15 @@ impl Builder {
             return None;
         }
         let reads_context = flow.reads_context() || kind.reads_context();
-        Some(State { name: name.to_owned(), kind, flow, next, retry, catch, reads_context })
+        Some(State {
+            name: name.to_owned(),
+            kind,
+            flow,
+            next,
+            retry,
+            catch,
+            reads_context,
+        })
     }
 }
 
@@ -198,7 +242,10 @@ fn transition(kind: &Kind, f: &mut Fields<'_>, p: &mut Problems) -> Transition {
     if kind.is_terminal_type() {
         for key in ["Next", "End"] {
             if f.has(key) {
-                p.schema(&f.ptr(key), format!("The field '{key}' is not supported by this state type"));
+                p.schema(
+                    &f.ptr(key),
+                    format!("The field '{key}' is not supported by this state type"),
+                );
             }
         }
         return Transition::None;
@@ -211,7 +258,10 @@ fn transition(kind: &Kind, f: &mut Fields<'_>, p: &mut Problems) -> Transition {
         (Some(n), _) => Transition::Next(n),
         (None, Some(true)) => Transition::End,
         (None, _) => {
-            p.schema(&f.at, "This state must have either a 'Next' field or 'End': true");
+            p.schema(
+                &f.at,
+                "This state must have either a 'Next' field or 'End': true",
+            );
             Transition::End
         }
     }
@@ -228,7 +278,11 @@ fn check_graph(
 ) {
     let exists = |n: &str| raw.contains_key(n);
     if !start_at.is_empty() && !exists(start_at) {
-        p.push(TARGET, &pointer(scope_at, "StartAt"), format!("Missing 'Next' target: {start_at}"));
+        p.push(
+            TARGET,
+            &pointer(scope_at, "StartAt"),
+            format!("Missing 'Next' target: {start_at}"),
+        );
     }
     let mut edges: HashMap<&str, Vec<&str>> = HashMap::new();
     let mut terminal = false;
@@ -262,7 +316,11 @@ fn check_graph(
         return; // some states did not parse; reachability would mislead
     }
     if !terminal {
-        p.0.push(Problem { code: NO_END, message: "Workflow has no terminal state".into(), pointer: None });
+        p.0.push(Problem {
+            code: NO_END,
+            message: "Workflow has no terminal state".into(),
+            pointer: None,
+        });
         return;
     }
     let mut seen = vec![start_at];
@@ -277,7 +335,11 @@ fn check_graph(
     }
     for name in raw.keys() {
         if !seen.contains(&name.as_str()) {
-            p.push(TARGET, &pointer(states_at, name), format!("State \"{name}\" is not reachable."));
+            p.push(
+                TARGET,
+                &pointer(states_at, name),
+                format!("State \"{name}\" is not reachable."),
+            );
         }
     }
 }

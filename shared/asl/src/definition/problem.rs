@@ -52,7 +52,11 @@ impl Problems {
     }
 
     pub fn push(&mut self, code: &'static str, pointer: &str, message: impl Into<String>) {
-        self.0.push(Problem { code, message: message.into(), pointer: Some(pointer.to_owned()) });
+        self.0.push(Problem {
+            code,
+            message: message.into(),
+            pointer: Some(pointer.to_owned()),
+        });
     }
 }
 

@@ -19,7 +19,12 @@ pub enum Resource {
     /// `arn:aws:states:<region>:<account>:activity:<name>`
     Activity { arn: String },
     /// `arn:aws:states:::<service>:<action>[.sync|.sync:2|.waitForTaskToken]`
-    Service { arn: String, service: String, action: String, pattern: Pattern },
+    Service {
+        arn: String,
+        service: String,
+        action: String,
+        pattern: Pattern,
+    },
 }
 
 /// Optimized integrations and the patterns each supports.
@@ -27,24 +32,99 @@ const INTEGRATIONS: &[(&str, &[&str], &[Pattern])] = {
     use Pattern::*;
     &[
         ("lambda", &["invoke"], &[RequestResponse, WaitForTaskToken]),
-        ("sqs", &["sendMessage"], &[RequestResponse, WaitForTaskToken]),
+        (
+            "sqs",
+            &["sendMessage"],
+            &[RequestResponse, WaitForTaskToken],
+        ),
         ("sns", &["publish"], &[RequestResponse, WaitForTaskToken]),
-        ("dynamodb", &["getItem", "putItem", "updateItem", "deleteItem"], &[RequestResponse]),
-        ("states", &["startExecution"], &[RequestResponse, Sync, Sync2, WaitForTaskToken]),
-        ("events", &["putEvents"], &[RequestResponse, WaitForTaskToken]),
+        (
+            "dynamodb",
+            &["getItem", "putItem", "updateItem", "deleteItem"],
+            &[RequestResponse],
+        ),
+        (
+            "states",
+            &["startExecution"],
+            &[RequestResponse, Sync, Sync2, WaitForTaskToken],
+        ),
+        (
+            "events",
+            &["putEvents"],
+            &[RequestResponse, WaitForTaskToken],
+        ),
         ("http", &["invoke"], &[RequestResponse]),
-        ("ecs", &["runTask"], &[RequestResponse, Sync, WaitForTaskToken]),
-        ("batch", &["submitJob"], &[RequestResponse, Sync, WaitForTaskToken]),
-        ("glue", &["startJobRun"], &[RequestResponse, Sync, WaitForTaskToken]),
-        ("apigateway", &["invoke"], &[RequestResponse, WaitForTaskToken]),
-        ("codebuild", &["startBuild", "stopBuild", "batchDeleteBuilds", "batchGetReports"], &[RequestResponse, Sync]),
-        ("athena", &["startQueryExecution", "stopQueryExecution", "getQueryExecution", "getQueryResults"], &[RequestResponse, Sync]),
-        ("bedrock", &["invokeModel", "createModelCustomizationJob"], &[RequestResponse, Sync, WaitForTaskToken]),
-        ("eks", &["runJob", "call", "createCluster", "deleteCluster"], &[RequestResponse, Sync]),
-        ("sagemaker", &["createTrainingJob", "createTransformJob", "createProcessingJob", "createEndpoint"], &[RequestResponse, Sync]),
-        ("emr", &["addStep", "createCluster", "terminateCluster"], &[RequestResponse, Sync]),
+        (
+            "ecs",
+            &["runTask"],
+            &[RequestResponse, Sync, WaitForTaskToken],
+        ),
+        (
+            "batch",
+            &["submitJob"],
+            &[RequestResponse, Sync, WaitForTaskToken],
+        ),
+        (
+            "glue",
+            &["startJobRun"],
+            &[RequestResponse, Sync, WaitForTaskToken],
+        ),
+        (
+            "apigateway",
+            &["invoke"],
+            &[RequestResponse, WaitForTaskToken],
+        ),
+        (
+            "codebuild",
+            &[
+                "startBuild",
+                "stopBuild",
+                "batchDeleteBuilds",
+                "batchGetReports",
+            ],
+            &[RequestResponse, Sync],
+        ),
+        (
+            "athena",
+            &[
+                "startQueryExecution",
+                "stopQueryExecution",
+                "getQueryExecution",
+                "getQueryResults",
+            ],
+            &[RequestResponse, Sync],
+        ),
+        (
+            "bedrock",
+            &["invokeModel", "createModelCustomizationJob"],
+            &[RequestResponse, Sync, WaitForTaskToken],
+        ),
+        (
+            "eks",
+            &["runJob", "call", "createCluster", "deleteCluster"],
+            &[RequestResponse, Sync],
+        ),
+        (
+            "sagemaker",
+            &[
+                "createTrainingJob",
+                "createTransformJob",
+                "createProcessingJob",
+                "createEndpoint",
+            ],
+            &[RequestResponse, Sync],
+        ),
+        (
+            "emr",
+            &["addStep", "createCluster", "terminateCluster"],
+            &[RequestResponse, Sync],
+        ),
         ("mediaconvert", &["createJob"], &[RequestResponse, Sync]),
-        ("elasticmapreduce", &["addStep", "createCluster", "terminateCluster"], &[RequestResponse, Sync]),
+        (
+            "elasticmapreduce",
+            &["addStep", "createCluster", "terminateCluster"],
+            &[RequestResponse, Sync],
+        ),
     ]
 };
 
@@ -64,7 +144,9 @@ impl Resource {
             ("lambda", region, account) if !region.is_empty() && !account.is_empty() => {
                 let rest = parts[5];
                 match rest.strip_prefix("function:") {
-                    Some(name) if !name.is_empty() => Ok(Resource::LambdaFunction { arn: arn.to_owned() }),
+                    Some(name) if !name.is_empty() => Ok(Resource::LambdaFunction {
+                        arn: arn.to_owned(),
+                    }),
                     _ => Err(not_recognized()),
                 }
             }
@@ -96,11 +178,18 @@ impl Resource {
                 if !known {
                     return Err(not_recognized());
                 }
-                Ok(Resource::Service { arn: arn.to_owned(), service: service.to_owned(), action: action.to_owned(), pattern })
+                Ok(Resource::Service {
+                    arn: arn.to_owned(),
+                    service: service.to_owned(),
+                    action: action.to_owned(),
+                    pattern,
+                })
             }
             ("states", region, account) if !region.is_empty() && !account.is_empty() => {
                 if parts[5].starts_with("activity:") {
-                    Ok(Resource::Activity { arn: arn.to_owned() })
+                    Ok(Resource::Activity {
+                        arn: arn.to_owned(),
+                    })
                 } else {
                     Err(not_recognized())
                 }
@@ -111,7 +200,9 @@ impl Resource {
 
     pub fn arn(&self) -> &str {
         match self {
-            Resource::LambdaFunction { arn } | Resource::Activity { arn } | Resource::Service { arn, .. } => arn,
+            Resource::LambdaFunction { arn }
+            | Resource::Activity { arn }
+            | Resource::Service { arn, .. } => arn,
         }
     }
 
@@ -139,7 +230,12 @@ mod tests {
 
     #[test]
     fn rejects_what_aws_does_not_know() {
-        for bad in ["arn:aws:states:::dynamodb:query", "arn:aws:states:::dynamodb:getItem.sync", "nope", "arn:aws:lambda:::function:"] {
+        for bad in [
+            "arn:aws:states:::dynamodb:query",
+            "arn:aws:states:::dynamodb:getItem.sync",
+            "nope",
+            "arn:aws:lambda:::function:",
+        ] {
             assert!(Resource::parse(bad).is_err(), "{bad}");
         }
     }

@@ -13,7 +13,10 @@ fn valid(def: &str) {
 
 fn invalid(def: &str, expected: &str) {
     let ps = problems(def);
-    assert!(ps.iter().any(|p| p.contains(expected)), "expected {expected:?} in {ps:#?}");
+    assert!(
+        ps.iter().any(|p| p.contains(expected)),
+        "expected {expected:?} in {ps:#?}"
+    );
 }
 
 #[test]
@@ -43,8 +46,16 @@ fn lists_every_problem_with_its_pointer() {
             "C": {"Type": "Wait", "Timestamp": "2016-13-05T21:29:29Z", "End": true}
         }}"#,
     );
-    assert!(ps.iter().any(|p| p.contains("'Bogus' is not supported") && p.contains("at /States/A/Bogus")), "{ps:#?}");
-    assert!(ps.iter().any(|p| p.contains("String does not match RFC3339 timestamp at /States/C/Timestamp")), "{ps:#?}");
+    assert!(
+        ps.iter()
+            .any(|p| p.contains("'Bogus' is not supported") && p.contains("at /States/A/Bogus")),
+        "{ps:#?}"
+    );
+    assert!(
+        ps.iter()
+            .any(|p| p.contains("String does not match RFC3339 timestamp at /States/C/Timestamp")),
+        "{ps:#?}"
+    );
 }
 
 #[test]
@@ -65,11 +76,26 @@ fn reports_dangling_targets_and_unreachable_states() {
 
 #[test]
 fn rejects_bad_fields() {
-    invalid(r#"{"StartAt": "A"}"#, "These fields are required: [States] at /");
-    invalid(r#"{"StartAt": "A", "States": {"A": {"Type": "Pass"}}}"#, "either a 'Next' field or 'End'");
-    invalid(r#"{"StartAt": "A", "States": {"A": {"Type": "Nope", "End": true}}}"#, "not a valid state type");
-    invalid(r#"{"StartAt": "A", "States": {"A": {"Type": "Pass", "ResultPath": "$.a[*]", "End": true}}}"#, "reference path");
-    invalid(r#"{"StartAt": "A", "States": {"A": {"Type": "Pass", "InputPath": "foo", "End": true}}}"#, "valid JSONPath");
+    invalid(
+        r#"{"StartAt": "A"}"#,
+        "These fields are required: [States] at /",
+    );
+    invalid(
+        r#"{"StartAt": "A", "States": {"A": {"Type": "Pass"}}}"#,
+        "either a 'Next' field or 'End'",
+    );
+    invalid(
+        r#"{"StartAt": "A", "States": {"A": {"Type": "Nope", "End": true}}}"#,
+        "not a valid state type",
+    );
+    invalid(
+        r#"{"StartAt": "A", "States": {"A": {"Type": "Pass", "ResultPath": "$.a[*]", "End": true}}}"#,
+        "reference path",
+    );
+    invalid(
+        r#"{"StartAt": "A", "States": {"A": {"Type": "Pass", "InputPath": "foo", "End": true}}}"#,
+        "valid JSONPath",
+    );
     invalid(
         r#"{"StartAt": "A", "States": {"A": {"Type": "Pass", "Parameters": {"x.$": "States.Nope()"}, "End": true}}}"#,
         "not supported",
@@ -97,7 +123,10 @@ fn express_machines_refuse_callbacks() {
     let def = r#"{"StartAt": "A", "States": {"A": {"Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken", "End": true}}}"#;
     assert!(StateMachine::parse(def, Options::default()).is_ok());
     let err = StateMachine::parse(def, Options { express: true }).unwrap_err();
-    assert!(err.to_string().contains("Express state machine does not support '.waitForTaskToken'"));
+    assert!(
+        err.to_string()
+            .contains("Express state machine does not support '.waitForTaskToken'")
+    );
 }
 
 #[test]
@@ -111,7 +140,15 @@ fn invalid_definition_message_reads_as_aws() {
 
 #[test]
 fn never_panics_on_odd_json() {
-    for def in ["null", "[]", "1", "{\"States\": []}", "{\"StartAt\": 1, \"States\": {\"A\": 1}}", "{", "{\"StartAt\":\"A\",\"States\":{\"A\":{\"Type\":\"Map\"}}}"] {
+    for def in [
+        "null",
+        "[]",
+        "1",
+        "{\"States\": []}",
+        "{\"StartAt\": 1, \"States\": {\"A\": 1}}",
+        "{",
+        "{\"StartAt\":\"A\",\"States\":{\"A\":{\"Type\":\"Map\"}}}",
+    ] {
         let _ = StateMachine::parse(def, Options::default());
     }
 }

@@ -16,24 +16,25 @@ pub struct Execution {
     pub role_arn: String,
     pub state_machine_arn: String,
     pub state_machine_name: String,
-    pub redrive_count: u32,
+    /// `None` for EXPRESS executions, which cannot be redriven and have no RedriveCount.
+    pub redrive_count: Option<u32>,
 }
 
 impl Execution {
     /// The context object for a state of `thread`.
     pub fn context(&self, thread: &Thread, token: Option<&str>) -> Value {
         let mut c = Map::new();
-        c.insert(
-            "Execution".into(),
-            json!({
-                "Id": self.arn,
-                "Input": self.input,
-                "StartTime": timestamp::format(self.start_time),
-                "Name": self.name,
-                "RoleArn": self.role_arn,
-                "RedriveCount": self.redrive_count,
-            }),
-        );
+        let mut execution = json!({
+            "Id": self.arn,
+            "Input": self.input,
+            "StartTime": timestamp::format(self.start_time),
+            "Name": self.name,
+            "RoleArn": self.role_arn,
+        });
+        if let Some(n) = self.redrive_count {
+            execution["RedriveCount"] = n.into();
+        }
+        c.insert("Execution".into(), execution);
         let mut state = json!({
             "EnteredTime": timestamp::format(thread.entered_at),
             "Name": thread.state,
@@ -42,12 +43,18 @@ impl Execution {
             state["RetryCount"] = thread.retry_count.into();
         }
         c.insert("State".into(), state);
-        c.insert("StateMachine".into(), json!({"Id": self.state_machine_arn, "Name": self.state_machine_name}));
+        c.insert(
+            "StateMachine".into(),
+            json!({"Id": self.state_machine_arn, "Name": self.state_machine_name}),
+        );
         if let Some(t) = token {
             c.insert("Task".into(), json!({"Token": t}));
         }
         if let Some(item) = &thread.item {
-            c.insert("Map".into(), json!({"Item": {"Index": item.index, "Value": item.value}}));
+            c.insert(
+                "Map".into(),
+                json!({"Item": {"Index": item.index, "Value": item.value}}),
+            );
         }
         Value::Object(c)
     }

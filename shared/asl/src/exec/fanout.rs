@@ -17,7 +17,11 @@ impl<'a> Step<'a> {
         let wait = t.next_wait();
         let is_map = matches!(state.kind, Kind::Map(_));
         if is_map {
-            self.record(t, EventType::MapStateStarted, json!({"length": fanout.total}));
+            self.record(
+                t,
+                EventType::MapStateStarted,
+                json!({"length": fanout.total}),
+            );
         } else {
             self.record(t, EventType::ParallelStateStarted, json!({}));
         }
@@ -28,19 +32,42 @@ impl<'a> Step<'a> {
         if let Err(e) = self.spawn_more(t, state, wait, &mut fanout) {
             return self.fail_state(t, state, e);
         }
-        t.phase = Phase::Children { wait, fanout: Box::new(fanout) };
+        t.phase = Phase::Children {
+            wait,
+            fanout: Box::new(fanout),
+        };
     }
 
-    fn spawn_more(&mut self, t: &Thread, state: &State, wait: u64, f: &mut Fanout) -> Result<(), StatesError> {
+    fn spawn_more(
+        &mut self,
+        t: &Thread,
+        state: &State,
+        wait: u64,
+        f: &mut Fanout,
+    ) -> Result<(), StatesError> {
         let mut children = Vec::new();
-        while f.started < f.total && (f.max_concurrency == 0 || f.started - f.finished < f.max_concurrency) {
+        while f.started < f.total
+            && (f.max_concurrency == 0 || f.started - f.finished < f.max_concurrency)
+        {
             let index = f.started;
-            let parent = Some(Parent { thread: t.id.clone(), wait, index });
+            let parent = Some(Parent {
+                thread: t.id.clone(),
+                wait,
+                index,
+            });
             let id = format!("{}/{}.{}", t.id, wait, index);
             let child = match &state.kind {
                 Kind::Parallel(p) => {
                     let scope = &self.machine.scopes[p.branches[index]];
-                    Thread::new(id, p.branches[index], parent, None, t.recorded, &scope.start_at, f.selector_input.clone())
+                    Thread::new(
+                        id,
+                        p.branches[index],
+                        parent,
+                        None,
+                        t.recorded,
+                        &scope.start_at,
+                        f.selector_input.clone(),
+                    )
                 }
                 Kind::Map(m) => {
                     let item = std::mem::take(&mut f.items[index]);
@@ -49,15 +76,31 @@ impl<'a> Step<'a> {
                         Some(sel) => {
                             let context = self.exec().item_context(t, index, &item);
                             let vars = serde_json::Map::new();
-                            let mut scope =
-                                Scope { input: &f.selector_input, context: &context, variables: &vars, random: self.random() };
+                            let mut scope = Scope {
+                                input: &f.selector_input,
+                                context: &context,
+                                variables: &vars,
+                                random: self.random(),
+                            };
                             sel.eval(&mut scope)?
                         }
                     };
-                    self.record(t, EventType::MapIterationStarted, json!({"name": state.name, "index": index}));
+                    self.record(
+                        t,
+                        EventType::MapIterationStarted,
+                        json!({"name": state.name, "index": index}),
+                    );
                     let scope = &self.machine.scopes[m.processor];
                     let item = Some(MapItem { index, value: item });
-                    Thread::new(id, m.processor, parent, item, t.recorded && !m.distributed, &scope.start_at, input)
+                    Thread::new(
+                        id,
+                        m.processor,
+                        parent,
+                        item,
+                        t.recorded && !m.distributed,
+                        &scope.start_at,
+                        input,
+                    )
                 }
                 _ => unreachable!("only Parallel and Map fan out"),
             };
@@ -70,8 +113,16 @@ impl<'a> Step<'a> {
         Ok(())
     }
 
-    pub(super) fn child_finished(&mut self, t: &mut Thread, state: &State, index: usize, outcome: Outcome) {
-        let Phase::Children { wait, fanout } = &mut t.phase else { return };
+    pub(super) fn child_finished(
+        &mut self,
+        t: &mut Thread,
+        state: &State,
+        index: usize,
+        outcome: Outcome,
+    ) {
+        let Phase::Children { wait, fanout } = &mut t.phase else {
+            return;
+        };
         let wait = *wait;
         let mut f = std::mem::replace(fanout.as_mut(), empty());
         let is_map = matches!(state.kind, Kind::Map(_));
@@ -79,19 +130,29 @@ impl<'a> Step<'a> {
         match outcome {
             Outcome::Succeeded(v) => {
                 if is_map {
-                    self.record(t, EventType::MapIterationSucceeded, json!({"name": state.name, "index": index}));
+                    self.record(
+                        t,
+                        EventType::MapIterationSucceeded,
+                        json!({"name": state.name, "index": index}),
+                    );
                 }
                 f.results[index] = v;
             }
             Outcome::Failed(e) | Outcome::TimedOut(e) | Outcome::Aborted(e) => {
                 f.failed += 1;
                 if is_map {
-                    self.record(t, EventType::MapIterationFailed, json!({"name": state.name, "index": index}));
+                    self.record(
+                        t,
+                        EventType::MapIterationFailed,
+                        json!({"name": state.name, "index": index}),
+                    );
                 }
                 let tolerated = is_map && within_tolerance(&f);
                 if !tolerated {
                     self.cancel_started(t, wait, &f);
-                    let error = if is_map && (f.tolerated_count.is_some() || f.tolerated_percentage.is_some()) {
+                    let error = if is_map
+                        && (f.tolerated_count.is_some() || f.tolerated_percentage.is_some())
+                    {
                         StatesError::new(
                             ErrorName::ExceedToleratedFailureThreshold,
                             "The specified tolerated failure threshold was exceeded",
@@ -99,7 +160,11 @@ impl<'a> Step<'a> {
                     } else {
                         e
                     };
-                    let kind = if is_map { EventType::MapStateFailed } else { EventType::ParallelStateFailed };
+                    let kind = if is_map {
+                        EventType::MapStateFailed
+                    } else {
+                        EventType::ParallelStateFailed
+                    };
                     self.record(t, kind, json!({}));
                     return self.fail_state(t, state, error);
                 }
@@ -107,7 +172,11 @@ impl<'a> Step<'a> {
             }
         }
         if f.finished == f.total {
-            let kind = if is_map { EventType::MapStateSucceeded } else { EventType::ParallelStateSucceeded };
+            let kind = if is_map {
+                EventType::MapStateSucceeded
+            } else {
+                EventType::ParallelStateSucceeded
+            };
             self.record(t, kind, json!({}));
             let results = std::mem::take(&mut f.results);
             return self.complete(t, state, Value::Array(results));
@@ -116,7 +185,10 @@ impl<'a> Step<'a> {
             self.cancel_started(t, wait, &f);
             return self.fail_state(t, state, e);
         }
-        t.phase = Phase::Children { wait, fanout: Box::new(f) };
+        t.phase = Phase::Children {
+            wait,
+            fanout: Box::new(f),
+        };
     }
 
     pub(super) fn cancel_children(&mut self, t: &Thread) {
@@ -128,7 +200,9 @@ impl<'a> Step<'a> {
 
     fn cancel_started(&mut self, t: &Thread, wait: u64, f: &Fanout) {
         if f.started > f.finished {
-            let ids = (0..f.started).map(|i| format!("{}/{}.{}", t.id, wait, i)).collect();
+            let ids = (0..f.started)
+                .map(|i| format!("{}/{}.{}", t.id, wait, i))
+                .collect();
             self.effects.push(Effect::Cancel(ids));
         }
     }
@@ -140,7 +214,9 @@ fn within_tolerance(f: &Fanout) -> bool {
         return false;
     }
     let count_ok = f.tolerated_count.is_none_or(|c| f.failed as u64 <= c);
-    let pct_ok = f.tolerated_percentage.is_none_or(|p| (f.failed as f64) * 100.0 / (f.total as f64) <= p);
+    let pct_ok = f
+        .tolerated_percentage
+        .is_none_or(|p| (f.failed as f64) * 100.0 / (f.total as f64) <= p);
     // Either limit being respected tolerates the failure when only one is set;
     // when both are set, AWS fails once either is exceeded.
     count_ok && pct_ok

@@ -58,18 +58,28 @@ impl<'a> Step<'a> {
             return;
         }
         let Some(state) = self.state_of(t) else {
-            let e = StatesError::runtime(format!("The state '{}' does not exist in this state machine", t.state));
+            let e = StatesError::runtime(format!(
+                "The state '{}' does not exist in this state machine",
+                t.state
+            ));
             return self.finish(t, Outcome::Failed(e));
         };
         let wait = t.current_wait();
         match event {
             Event::Stop { error, timed_out } => {
                 self.cancel_children(t);
-                let outcome = if timed_out { Outcome::TimedOut(error) } else { Outcome::Aborted(error) };
+                let outcome = if timed_out {
+                    Outcome::TimedOut(error)
+                } else {
+                    Outcome::Aborted(error)
+                };
                 self.finish(t, outcome);
             }
             Event::Run if matches!(t.phase, Phase::Ready { .. }) => self.run(t, state),
-            Event::Timer { wait: w, kind: TimerKind::Due } if Some(w) == wait => match t.phase {
+            Event::Timer {
+                wait: w,
+                kind: TimerKind::Due,
+            } if Some(w) == wait => match t.phase {
                 Phase::Backoff { .. } => {
                     t.phase = Phase::Ready { entered: true };
                     self.run(t, state);
@@ -80,38 +90,73 @@ impl<'a> Step<'a> {
                 },
                 _ => self.applied = false,
             },
-            Event::TaskSucceeded { wait: w, output } if Some(w) == wait && matches!(t.phase, Phase::Task { .. }) => {
-                self.task_event(t, state, 2, json!({"output": output.to_string(), "outputDetails": {"truncated": false}}));
+            Event::TaskSucceeded { wait: w, output }
+                if Some(w) == wait && matches!(t.phase, Phase::Task { .. }) =>
+            {
+                self.task_event(
+                    t,
+                    state,
+                    2,
+                    json!({"output": output.to_string(), "outputDetails": {"truncated": false}}),
+                );
                 self.complete(t, state, output);
             }
-            Event::TaskFailed { wait: w, error } if Some(w) == wait && matches!(t.phase, Phase::Task { .. }) => {
+            Event::TaskFailed { wait: w, error }
+                if Some(w) == wait && matches!(t.phase, Phase::Task { .. }) =>
+            {
                 self.task_event(t, state, 3, error_details(&error));
                 self.fail_state(t, state, error);
             }
-            Event::Timer { wait: w, kind: TimerKind::Timeout } if Some(w) == wait && matches!(t.phase, Phase::Task { .. }) => {
-                let e = StatesError { error: Some(ErrorName::Timeout.as_str().into()), cause: None };
+            Event::Timer {
+                wait: w,
+                kind: TimerKind::Timeout,
+            } if Some(w) == wait && matches!(t.phase, Phase::Task { .. }) => {
+                let e = StatesError {
+                    error: Some(ErrorName::Timeout.as_str().into()),
+                    cause: None,
+                };
                 self.task_event(t, state, 4, error_details(&e));
                 self.fail_state(t, state, e);
             }
-            Event::Timer { wait: w, kind: TimerKind::Heartbeat } if Some(w) == wait => match t.phase {
-                Phase::Task { heartbeat: Some((_, deadline)), .. } if self.now() >= deadline => {
-                    let e = StatesError { error: Some(ErrorName::HeartbeatTimeout.as_str().into()), cause: None };
+            Event::Timer {
+                wait: w,
+                kind: TimerKind::Heartbeat,
+            } if Some(w) == wait => match t.phase {
+                Phase::Task {
+                    heartbeat: Some((_, deadline)),
+                    ..
+                } if self.now() >= deadline => {
+                    let e = StatesError {
+                        error: Some(ErrorName::HeartbeatTimeout.as_str().into()),
+                        cause: None,
+                    };
                     self.task_event(t, state, 4, error_details(&e));
                     self.fail_state(t, state, e);
                 }
                 _ => self.applied = false,
             },
             Event::TaskHeartbeat { wait: w } if Some(w) == wait => match &mut t.phase {
-                Phase::Task { heartbeat: Some((secs, deadline)), .. } => {
+                Phase::Task {
+                    heartbeat: Some((secs, deadline)),
+                    ..
+                } => {
                     *deadline = self.env.now + *secs as i64 * 1000;
                     let at = *deadline;
-                    self.effects.push(Effect::Schedule { at, event: Event::Timer { wait: w, kind: TimerKind::Heartbeat } });
+                    self.effects.push(Effect::Schedule {
+                        at,
+                        event: Event::Timer {
+                            wait: w,
+                            kind: TimerKind::Heartbeat,
+                        },
+                    });
                 }
                 _ => self.applied = false,
             },
-            Event::ChildFinished { wait: w, index, outcome } if Some(w) == wait => {
-                self.child_finished(t, state, index, outcome)
-            }
+            Event::ChildFinished {
+                wait: w,
+                index,
+                outcome,
+            } if Some(w) == wait => self.child_finished(t, state, index, outcome),
             _ => self.applied = false,
         }
     }
@@ -139,7 +184,12 @@ impl<'a> Step<'a> {
     pub fn record(&mut self, t: &Thread, kind: EventType, details: Value) -> u64 {
         let id = self.env.event_id + self.history.len() as u64;
         if t.recorded {
-            self.history.push(HistoryEvent { timestamp: self.env.now, kind, thread: t.id.clone(), details });
+            self.history.push(HistoryEvent {
+                timestamp: self.env.now,
+                kind,
+                thread: t.id.clone(),
+                details,
+            });
         }
         id
     }
@@ -153,18 +203,34 @@ impl<'a> Step<'a> {
         token: Option<&str>,
         f: impl FnOnce(&mut Scope<'_>) -> R,
     ) -> R {
-        let context = if state.reads_context { self.exec.context(t, token) } else { Value::Null };
-        let mut scope = Scope { input, context: &context, variables: &self.variables, random: &mut self.random };
+        let context = if state.reads_context {
+            self.exec.context(t, token)
+        } else {
+            Value::Null
+        };
+        let mut scope = Scope {
+            input,
+            context: &context,
+            variables: &self.variables,
+            random: &mut self.random,
+        };
         f(&mut scope)
     }
 
     /// InputPath then Parameters over the thread's input.
-    pub fn effective_input(&mut self, t: &Thread, state: &State, token: Option<&str>) -> Result<Value, StatesError> {
+    pub fn effective_input(
+        &mut self,
+        t: &Thread,
+        state: &State,
+        token: Option<&str>,
+    ) -> Result<Value, StatesError> {
         let flow = &state.flow;
         if flow.input_path == Selector::Whole && flow.parameters.is_none() {
             return Ok(t.input.clone());
         }
-        self.with_scope(t, state, &t.input, token, |scope| flow.effective_input(scope))
+        self.with_scope(t, state, &t.input, token, |scope| {
+            flow.effective_input(scope)
+        })
     }
 
     pub fn complete(&mut self, t: &mut Thread, state: &State, result: Value) {
@@ -173,7 +239,13 @@ impl<'a> Step<'a> {
 
     /// ResultSelector → ResultPath → OutputPath, then on to `next` (a Choice's
     /// pick) or the state's own transition.
-    pub fn complete_to(&mut self, t: &mut Thread, state: &State, result: Value, next: Option<&str>) {
+    pub fn complete_to(
+        &mut self,
+        t: &mut Thread,
+        state: &State,
+        result: Value,
+        next: Option<&str>,
+    ) {
         let flow = &state.flow;
         let plain = flow.result_selector.is_none()
             && flow.result_path == Selector::Whole
@@ -182,7 +254,9 @@ impl<'a> Step<'a> {
             Ok(result)
         } else {
             let input = std::mem::take(&mut t.input);
-            let out = self.with_scope(t, state, &Value::Null, None, |scope| flow.output(&input, result, scope));
+            let out = self.with_scope(t, state, &Value::Null, None, |scope| {
+                flow.output(&input, result, scope)
+            });
             t.input = input;
             out
         };
@@ -217,7 +291,10 @@ impl<'a> Step<'a> {
                 t.phase = Phase::Ready { entered: false };
                 t.attempts.clear();
                 t.retry_count = 0;
-                self.effects.push(Effect::Schedule { at: self.env.now, event: Event::Run });
+                self.effects.push(Effect::Schedule {
+                    at: self.env.now,
+                    event: Event::Run,
+                });
             }
             None => self.finish(t, Outcome::Succeeded(output)),
         }
@@ -236,7 +313,13 @@ impl<'a> Step<'a> {
                 let wait = t.next_wait();
                 t.phase = Phase::Backoff { wait };
                 let at = self.env.now.saturating_add(delay as i64);
-                self.effects.push(Effect::Schedule { at, event: Event::Timer { wait, kind: TimerKind::Due } });
+                self.effects.push(Effect::Schedule {
+                    at,
+                    event: Event::Timer {
+                        wait,
+                        kind: TimerKind::Due,
+                    },
+                });
                 return;
             }
         }
@@ -262,13 +345,13 @@ impl<'a> Step<'a> {
     /// AWS prefixes runtime errors with the state and its Entered event id.
     fn locate(&self, t: &Thread, state: &State, mut error: StatesError) -> StatesError {
         let located = error.is(ErrorName::Runtime) || error.is(ErrorName::QueryEvaluationError);
-        if let (true, Some(cause)) = (located, &error.cause) {
-            if !cause.starts_with("An error occurred while executing the state") {
-                error.cause = Some(format!(
-                    "An error occurred while executing the state '{}' (entered at the event id #{}). {cause}",
-                    state.name, t.entered_event
-                ));
-            }
+        if let (true, Some(cause)) = (located, &error.cause)
+            && !cause.starts_with("An error occurred while executing the state")
+        {
+            error.cause = Some(format!(
+                "An error occurred while executing the state '{}' (entered at the event id #{}). {cause}",
+                state.name, t.entered_event
+            ));
         }
         error
     }
@@ -277,9 +360,10 @@ impl<'a> Step<'a> {
         t.phase = Phase::Done;
         if t.parent.is_none() {
             let (kind, details) = match &outcome {
-                Outcome::Succeeded(v) => {
-                    (EventType::ExecutionSucceeded, json!({"output": v.to_string(), "outputDetails": {"truncated": false}}))
-                }
+                Outcome::Succeeded(v) => (
+                    EventType::ExecutionSucceeded,
+                    json!({"output": v.to_string(), "outputDetails": {"truncated": false}}),
+                ),
                 Outcome::Failed(e) => (EventType::ExecutionFailed, error_details(e)),
                 Outcome::TimedOut(e) => (EventType::ExecutionTimedOut, error_details(e)),
                 Outcome::Aborted(e) => (EventType::ExecutionAborted, error_details(e)),
@@ -341,10 +425,22 @@ impl<'a> Step<'a> {
         }));
         if let Some(s) = timeout_seconds {
             let at = now.saturating_add(s as i64 * 1000);
-            self.effects.push(Effect::Schedule { at, event: Event::Timer { wait, kind: TimerKind::Timeout } });
+            self.effects.push(Effect::Schedule {
+                at,
+                event: Event::Timer {
+                    wait,
+                    kind: TimerKind::Timeout,
+                },
+            });
         }
         if let Some((_, at)) = heartbeat {
-            self.effects.push(Effect::Schedule { at, event: Event::Timer { wait, kind: TimerKind::Heartbeat } });
+            self.effects.push(Effect::Schedule {
+                at,
+                event: Event::Timer {
+                    wait,
+                    kind: TimerKind::Heartbeat,
+                },
+            });
         }
     }
 
@@ -352,12 +448,22 @@ impl<'a> Step<'a> {
     pub fn wait_until(&mut self, t: &mut Thread, at: Millis) {
         let wait = t.next_wait();
         t.phase = Phase::Waiting { wait };
-        self.effects.push(Effect::Schedule { at, event: Event::Timer { wait, kind: TimerKind::Due } });
+        self.effects.push(Effect::Schedule {
+            at,
+            event: Event::Timer {
+                wait,
+                kind: TimerKind::Due,
+            },
+        });
     }
 
     /// A fresh task token: 128 random bits.
     pub fn new_token(&mut self) -> String {
-        format!("{:016x}{:016x}", self.random.next_u64(), self.random.next_u64())
+        format!(
+            "{:016x}{:016x}",
+            self.random.next_u64(),
+            self.random.next_u64()
+        )
     }
 
     pub(super) fn random(&mut self) -> &mut Random {
@@ -390,7 +496,9 @@ fn resource_type(r: &Resource) -> String {
 
 fn resource_name(r: &Resource) -> String {
     match r {
-        Resource::Service { arn, service, .. } => arn.rsplit_once(&format!("{service}:")).map_or(arn.clone(), |(_, a)| a.to_owned()),
+        Resource::Service { arn, service, .. } => arn
+            .rsplit_once(&format!("{service}:"))
+            .map_or(arn.clone(), |(_, a)| a.to_owned()),
         other => other.arn().to_owned(),
     }
 }

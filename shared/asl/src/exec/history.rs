@@ -20,16 +20,54 @@ macro_rules! event_types {
 }
 
 event_types!(
-    ExecutionStarted, ExecutionSucceeded, ExecutionFailed, ExecutionTimedOut, ExecutionAborted,
-    PassStateEntered, PassStateExited, TaskStateEntered, TaskStateExited, ChoiceStateEntered,
-    ChoiceStateExited, WaitStateEntered, WaitStateExited, SucceedStateEntered, SucceedStateExited,
-    FailStateEntered, ParallelStateEntered, ParallelStateExited, ParallelStateStarted,
-    ParallelStateSucceeded, ParallelStateFailed, ParallelStateAborted, MapStateEntered, MapStateExited,
-    MapStateStarted, MapStateSucceeded, MapStateFailed, MapStateAborted, MapIterationStarted,
-    MapIterationSucceeded, MapIterationFailed, MapIterationAborted, TaskScheduled, TaskStarted,
-    TaskSucceeded, TaskFailed, TaskTimedOut, TaskSubmitted, LambdaFunctionScheduled,
-    LambdaFunctionStarted, LambdaFunctionSucceeded, LambdaFunctionFailed, LambdaFunctionTimedOut,
-    ActivityScheduled, ActivityStarted, ActivitySucceeded, ActivityFailed, ActivityTimedOut,
+    ExecutionStarted,
+    ExecutionSucceeded,
+    ExecutionFailed,
+    ExecutionTimedOut,
+    ExecutionAborted,
+    PassStateEntered,
+    PassStateExited,
+    TaskStateEntered,
+    TaskStateExited,
+    ChoiceStateEntered,
+    ChoiceStateExited,
+    WaitStateEntered,
+    WaitStateExited,
+    SucceedStateEntered,
+    SucceedStateExited,
+    FailStateEntered,
+    ParallelStateEntered,
+    ParallelStateExited,
+    ParallelStateStarted,
+    ParallelStateSucceeded,
+    ParallelStateFailed,
+    ParallelStateAborted,
+    MapStateEntered,
+    MapStateExited,
+    MapStateStarted,
+    MapStateSucceeded,
+    MapStateFailed,
+    MapStateAborted,
+    MapIterationStarted,
+    MapIterationSucceeded,
+    MapIterationFailed,
+    MapIterationAborted,
+    TaskScheduled,
+    TaskStarted,
+    TaskSucceeded,
+    TaskFailed,
+    TaskTimedOut,
+    TaskSubmitted,
+    LambdaFunctionScheduled,
+    LambdaFunctionStarted,
+    LambdaFunctionSucceeded,
+    LambdaFunctionFailed,
+    LambdaFunctionTimedOut,
+    ActivityScheduled,
+    ActivityStarted,
+    ActivitySucceeded,
+    ActivityFailed,
+    ActivityTimedOut,
 );
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -65,6 +103,10 @@ impl HistoryEvent {
 
     /// The state name of an Entered event.
     pub fn entered_state(&self) -> Option<&str> {
-        if self.kind.as_str().ends_with("StateEntered") { self.details["name"].as_str() } else { None }
+        if self.kind.as_str().ends_with("StateEntered") {
+            self.details["name"].as_str()
+        } else {
+            None
+        }
     }
 }

@@ -21,8 +21,8 @@ pub use flow::Step;
 pub use history::{EventType, HistoryEvent};
 pub use thread::{Fanout, MapItem, Parent, Phase, Thread};
 
-use crate::definition::resource::Pattern;
 use crate::definition::StateMachine;
+use crate::definition::resource::Pattern;
 use crate::error::StatesError;
 use crate::timestamp::Millis;
 
@@ -32,14 +32,32 @@ pub enum Event {
     /// Run the thread's current state.
     Run,
     /// A timer the thread set has fired.
-    Timer { wait: u64, kind: TimerKind },
-    TaskSucceeded { wait: u64, output: Value },
-    TaskFailed { wait: u64, error: StatesError },
-    TaskHeartbeat { wait: u64 },
+    Timer {
+        wait: u64,
+        kind: TimerKind,
+    },
+    TaskSucceeded {
+        wait: u64,
+        output: Value,
+    },
+    TaskFailed {
+        wait: u64,
+        error: StatesError,
+    },
+    TaskHeartbeat {
+        wait: u64,
+    },
     /// A child thread (Parallel branch, Map iteration) finished.
-    ChildFinished { wait: u64, index: usize, outcome: Outcome },
+    ChildFinished {
+        wait: u64,
+        index: usize,
+        outcome: Outcome,
+    },
     /// StopExecution, or the machine's TimeoutSeconds (on the root thread).
-    Stop { error: StatesError, timed_out: bool },
+    Stop {
+        error: StatesError,
+        timed_out: bool,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -99,10 +117,29 @@ pub struct Env {
     pub event_id: u64,
 }
 
-/// Advances `thread` by one event. Stale events (for a wait the thread has
-/// left) leave it unchanged and return `applied == false`.
-pub fn step<'a>(machine: &'a StateMachine, exec: &'a Execution, thread: &mut Thread, event: Event, env: &'a Env) -> Step<'a> {
+/// What one step produced.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Output {
+    /// False when the event was stale (for a wait the thread has left) and
+    /// the thread is unchanged.
+    pub applied: bool,
+    pub effects: Vec<Effect>,
+    pub history: Vec<HistoryEvent>,
+}
+
+/// Advances `thread` by one event.
+pub fn step(
+    machine: &StateMachine,
+    exec: &Execution,
+    thread: &mut Thread,
+    event: Event,
+    env: &Env,
+) -> Output {
     let mut s = Step::new(machine, exec, env);
     s.handle(thread, event);
-    s
+    Output {
+        applied: s.applied,
+        effects: s.effects,
+        history: s.history,
+    }
 }

@@ -55,7 +55,10 @@ pub enum Phase {
     /// The state runs on the next `Run`; `entered` once its Entered event is out.
     Ready { entered: bool },
     /// A Task was invoked and its result is awaited.
-    Task { wait: u64, heartbeat: Option<(u64, Millis)> },
+    Task {
+        wait: u64,
+        heartbeat: Option<(u64, Millis)>,
+    },
     /// A Wait state waits for its timer.
     Waiting { wait: u64 },
     /// A retrier's back-off; the state runs again when the timer fires.
@@ -129,7 +132,9 @@ impl Thread {
     /// The wait id the thread is blocked on, if any.
     pub fn current_wait(&self) -> Option<u64> {
         match &self.phase {
-            Phase::Task { wait, .. } | Phase::Waiting { wait } | Phase::Backoff { wait } => Some(*wait),
+            Phase::Task { wait, .. } | Phase::Waiting { wait } | Phase::Backoff { wait } => {
+                Some(*wait)
+            }
             Phase::Children { wait, .. } => Some(*wait),
             Phase::Ready { .. } | Phase::Done => None,
         }

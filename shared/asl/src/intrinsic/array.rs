@@ -15,9 +15,14 @@ pub fn partition(a: &mut Args<'_>) -> Result<Value, String> {
     let items = a.array(0)?;
     let size = a.integer(1)?;
     if size <= 0 {
-        return Err(format!("The chunk size of {} must be a positive integer, but was: {size}", a.name));
+        return Err(format!(
+            "The chunk size of {} must be a positive integer, but was: {size}",
+            a.name
+        ));
     }
-    let chunks = items.chunks(size as usize).map(|c| Value::Array(c.to_vec()));
+    let chunks = items
+        .chunks(size as usize)
+        .map(|c| Value::Array(c.to_vec()));
     Ok(Value::Array(chunks.collect()))
 }
 
@@ -31,11 +36,20 @@ pub fn range(a: &mut Args<'_>) -> Result<Value, String> {
     if step == 0 {
         return Err(format!("The step of {} cannot be 0", a.name));
     }
-    let count = if (step > 0 && end < start) || (step < 0 && end > start) { 0 } else { (end - start) / step + 1 };
+    let count = if (step > 0 && end < start) || (step < 0 && end > start) {
+        0
+    } else {
+        (end - start) / step + 1
+    };
     if count > MAX_RANGE {
-        return Err(format!("{} cannot produce more than {MAX_RANGE} elements", a.name));
+        return Err(format!(
+            "{} cannot produce more than {MAX_RANGE} elements",
+            a.name
+        ));
     }
-    Ok(Value::Array((0..count).map(|i| Value::from(start + i * step)).collect()))
+    Ok(Value::Array(
+        (0..count).map(|i| Value::from(start + i * step)).collect(),
+    ))
 }
 
 pub fn get_item(a: &mut Args<'_>) -> Result<Value, String> {
@@ -45,7 +59,12 @@ pub fn get_item(a: &mut Args<'_>) -> Result<Value, String> {
         .ok()
         .and_then(|i| items.get(i))
         .cloned()
-        .ok_or_else(|| format!("The index {i} is out of bounds for an array of length {}", items.len()))
+        .ok_or_else(|| {
+            format!(
+                "The index {i} is out of bounds for an array of length {}",
+                items.len()
+            )
+        })
 }
 
 pub fn length(a: &mut Args<'_>) -> Result<Value, String> {

@@ -13,7 +13,10 @@ const MAX_INPUT: usize = 10_000;
 fn limited<'a>(a: &'a Args<'_>) -> Result<&'a str, String> {
     let s = a.string(0)?;
     if s.chars().count() > MAX_INPUT {
-        return Err(format!("The input of {} must not exceed {MAX_INPUT} characters", a.name));
+        return Err(format!(
+            "The input of {} must not exceed {MAX_INPUT} characters",
+            a.name
+        ));
     }
     Ok(s)
 }
@@ -24,8 +27,12 @@ pub fn base64_encode(a: &mut Args<'_>) -> Result<Value, String> {
 
 pub fn base64_decode(a: &mut Args<'_>) -> Result<Value, String> {
     let s = limited(a)?;
-    let bytes = STANDARD.decode(s).map_err(|_| format!("The input '{s}' of {} is not valid Base64", a.name))?;
-    String::from_utf8(bytes).map(Value::String).map_err(|_| format!("The decoded input of {} is not UTF-8", a.name))
+    let bytes = STANDARD
+        .decode(s)
+        .map_err(|_| format!("The input '{s}' of {} is not valid Base64", a.name))?;
+    String::from_utf8(bytes)
+        .map(Value::String)
+        .map_err(|_| format!("The decoded input of {} is not UTF-8", a.name))
 }
 
 pub fn hash(a: &mut Args<'_>) -> Result<Value, String> {
@@ -34,7 +41,10 @@ pub fn hash(a: &mut Args<'_>) -> Result<Value, String> {
         other => other.to_string(),
     };
     if data.chars().count() > MAX_INPUT {
-        return Err(format!("The input of {} must not exceed {MAX_INPUT} characters", a.name));
+        return Err(format!(
+            "The input of {} must not exceed {MAX_INPUT} characters",
+            a.name
+        ));
     }
     let algorithm = a.string(1)?;
     let digest: Vec<u8> = match algorithm {
@@ -49,5 +59,7 @@ pub fn hash(a: &mut Args<'_>) -> Result<Value, String> {
             ));
         }
     };
-    Ok(Value::String(digest.iter().map(|b| format!("{b:02x}")).collect()))
+    Ok(Value::String(
+        digest.iter().map(|b| format!("{b:02x}")).collect(),
+    ))
 }

@@ -9,13 +9,16 @@ pub fn string_to_json(a: &mut Args<'_>) -> Result<Value, String> {
     if s.trim().is_empty() {
         return Ok(Value::Null);
     }
-    let v: Value = serde_json::from_str(s).map_err(|e| format!("The input '{s}' is not valid JSON: {e}"))?;
+    let v: Value =
+        serde_json::from_str(s).map_err(|e| format!("The input '{s}' is not valid JSON: {e}"))?;
     Ok(normalize_negative_zero(v))
 }
 
 fn normalize_negative_zero(v: Value) -> Value {
     match v {
-        Value::Number(n) if n.as_f64() == Some(0.0) && n.to_string().starts_with('-') => Value::from(0),
+        Value::Number(n) if n.as_f64() == Some(0.0) && n.to_string().starts_with('-') => {
+            Value::from(0)
+        }
         other => other,
     }
 }
@@ -29,7 +32,10 @@ pub fn merge(a: &mut Args<'_>) -> Result<Value, String> {
         return Err(format!("The arguments of {} must be JSON objects", a.name));
     };
     if a.get(2) != &Value::Bool(false) {
-        return Err(format!("{} supports only a shallow merge: its third argument must be false", a.name));
+        return Err(format!(
+            "{} supports only a shallow merge: its third argument must be false",
+            a.name
+        ));
     }
     let mut out = left.clone();
     for (k, v) in right {

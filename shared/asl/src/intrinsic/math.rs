@@ -12,14 +12,19 @@ fn java_round(x: f64) -> i64 {
 pub fn add(a: &mut Args<'_>) -> Result<Value, String> {
     let x = java_round(a.number(0)?);
     let y = java_round(a.number(1)?);
-    x.checked_add(y).map(Value::from).ok_or_else(|| format!("{} overflowed", a.name))
+    x.checked_add(y)
+        .map(Value::from)
+        .ok_or_else(|| format!("{} overflowed", a.name))
 }
 
 pub fn random(a: &mut Args<'_>) -> Result<Value, String> {
     let start = a.integer(0)?;
     let end = a.integer(1)?;
     if end <= start {
-        return Err(format!("The end of the range of {} must be greater than its start", a.name));
+        return Err(format!(
+            "The end of the range of {} must be greater than its start",
+            a.name
+        ));
     }
     if a.values.len() == 3 {
         let seed = a.integer(2)?;

@@ -35,24 +35,114 @@ pub struct Function {
 }
 
 pub static FUNCTIONS: &[Function] = &[
-    Function { name: "States.Format", min_args: 1, max_args: None, call: string::format },
-    Function { name: "States.StringSplit", min_args: 2, max_args: Some(2), call: string::split },
-    Function { name: "States.StringToJson", min_args: 1, max_args: Some(1), call: json::string_to_json },
-    Function { name: "States.JsonToString", min_args: 1, max_args: Some(1), call: json::json_to_string },
-    Function { name: "States.JsonMerge", min_args: 3, max_args: Some(3), call: json::merge },
-    Function { name: "States.Array", min_args: 0, max_args: None, call: array::array },
-    Function { name: "States.ArrayPartition", min_args: 2, max_args: Some(2), call: array::partition },
-    Function { name: "States.ArrayContains", min_args: 2, max_args: Some(2), call: array::contains },
-    Function { name: "States.ArrayRange", min_args: 3, max_args: Some(3), call: array::range },
-    Function { name: "States.ArrayGetItem", min_args: 2, max_args: Some(2), call: array::get_item },
-    Function { name: "States.ArrayLength", min_args: 1, max_args: Some(1), call: array::length },
-    Function { name: "States.ArrayUnique", min_args: 1, max_args: Some(1), call: array::unique },
-    Function { name: "States.Base64Encode", min_args: 1, max_args: Some(1), call: encoding::base64_encode },
-    Function { name: "States.Base64Decode", min_args: 1, max_args: Some(1), call: encoding::base64_decode },
-    Function { name: "States.Hash", min_args: 2, max_args: Some(2), call: encoding::hash },
-    Function { name: "States.MathRandom", min_args: 2, max_args: Some(3), call: math::random },
-    Function { name: "States.MathAdd", min_args: 2, max_args: Some(2), call: math::add },
-    Function { name: "States.UUID", min_args: 0, max_args: Some(0), call: math::uuid },
+    Function {
+        name: "States.Format",
+        min_args: 1,
+        max_args: None,
+        call: string::format,
+    },
+    Function {
+        name: "States.StringSplit",
+        min_args: 2,
+        max_args: Some(2),
+        call: string::split,
+    },
+    Function {
+        name: "States.StringToJson",
+        min_args: 1,
+        max_args: Some(1),
+        call: json::string_to_json,
+    },
+    Function {
+        name: "States.JsonToString",
+        min_args: 1,
+        max_args: Some(1),
+        call: json::json_to_string,
+    },
+    Function {
+        name: "States.JsonMerge",
+        min_args: 3,
+        max_args: Some(3),
+        call: json::merge,
+    },
+    Function {
+        name: "States.Array",
+        min_args: 0,
+        max_args: None,
+        call: array::array,
+    },
+    Function {
+        name: "States.ArrayPartition",
+        min_args: 2,
+        max_args: Some(2),
+        call: array::partition,
+    },
+    Function {
+        name: "States.ArrayContains",
+        min_args: 2,
+        max_args: Some(2),
+        call: array::contains,
+    },
+    Function {
+        name: "States.ArrayRange",
+        min_args: 3,
+        max_args: Some(3),
+        call: array::range,
+    },
+    Function {
+        name: "States.ArrayGetItem",
+        min_args: 2,
+        max_args: Some(2),
+        call: array::get_item,
+    },
+    Function {
+        name: "States.ArrayLength",
+        min_args: 1,
+        max_args: Some(1),
+        call: array::length,
+    },
+    Function {
+        name: "States.ArrayUnique",
+        min_args: 1,
+        max_args: Some(1),
+        call: array::unique,
+    },
+    Function {
+        name: "States.Base64Encode",
+        min_args: 1,
+        max_args: Some(1),
+        call: encoding::base64_encode,
+    },
+    Function {
+        name: "States.Base64Decode",
+        min_args: 1,
+        max_args: Some(1),
+        call: encoding::base64_decode,
+    },
+    Function {
+        name: "States.Hash",
+        min_args: 2,
+        max_args: Some(2),
+        call: encoding::hash,
+    },
+    Function {
+        name: "States.MathRandom",
+        min_args: 2,
+        max_args: Some(3),
+        call: math::random,
+    },
+    Function {
+        name: "States.MathAdd",
+        min_args: 2,
+        max_args: Some(2),
+        call: math::add,
+    },
+    Function {
+        name: "States.UUID",
+        min_args: 0,
+        max_args: Some(0),
+        call: math::uuid,
+    },
 ];
 
 /// The evaluated arguments of one call, and the random source.
@@ -68,11 +158,15 @@ impl Args<'_> {
     }
 
     pub fn string(&self, i: usize) -> Result<&str, String> {
-        self.values[i].as_str().ok_or_else(|| self.type_error(i, "a string"))
+        self.values[i]
+            .as_str()
+            .ok_or_else(|| self.type_error(i, "a string"))
     }
 
     pub fn array(&self, i: usize) -> Result<&Vec<Value>, String> {
-        self.values[i].as_array().ok_or_else(|| self.type_error(i, "an array"))
+        self.values[i]
+            .as_array()
+            .ok_or_else(|| self.type_error(i, "an array"))
     }
 
     pub fn integer(&self, i: usize) -> Result<i64, String> {
@@ -83,7 +177,9 @@ impl Args<'_> {
     }
 
     pub fn number(&self, i: usize) -> Result<f64, String> {
-        self.values[i].as_f64().ok_or_else(|| self.type_error(i, "a number"))
+        self.values[i]
+            .as_f64()
+            .ok_or_else(|| self.type_error(i, "a number"))
     }
 
     pub fn type_error(&self, i: usize, expected: &str) -> String {
@@ -115,7 +211,11 @@ impl Expr {
                 for a in args {
                     values.push(a.eval(scope)?);
                 }
-                let mut call = Args { name: f.name, values, random: scope.random };
+                let mut call = Args {
+                    name: f.name,
+                    values,
+                    random: scope.random,
+                };
                 (f.call)(&mut call).map_err(Failure::Function)
             }
         }

@@ -13,7 +13,10 @@ pub fn parse(text: &str) -> Result<Expr, String> {
     let e = p.call()?;
     p.ws();
     if p.i != text.len() {
-        return Err(format!("unexpected text after the function call at position {}", p.i));
+        return Err(format!(
+            "unexpected text after the function call at position {}",
+            p.i
+        ));
     }
     Ok(e)
 }
@@ -70,7 +73,10 @@ impl Parser<'_> {
                 Some(m) => format!("{} to {m}", f.min_args),
                 None => format!("at least {}", f.min_args),
             };
-            return Err(format!("{name} takes {wanted} arguments but was given {}", args.len()));
+            return Err(format!(
+                "{name} takes {wanted} arguments but was given {}",
+                args.len()
+            ));
         }
         Ok(Expr::Call(f, args))
     }
@@ -79,13 +85,16 @@ impl Parser<'_> {
         self.ws();
         let rest = &self.t[self.i..];
         if rest.starts_with('\'') {
-            return self.string(keep_braces).map(|s| Expr::Literal(Value::String(s)));
+            return self
+                .string(keep_braces)
+                .map(|s| Expr::Literal(Value::String(s)));
         }
         if rest.starts_with('$') {
             let len = path_len(rest);
             let text = &rest[..len];
             self.i += len;
-            let path = Path::parse(text.trim_end()).map_err(|e| format!("invalid path '{text}': {e}"))?;
+            let path =
+                Path::parse(text.trim_end()).map_err(|e| format!("invalid path '{text}': {e}"))?;
             return Ok(Expr::Path(path));
         }
         if rest.starts_with("States.") {

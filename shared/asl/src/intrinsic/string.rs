@@ -42,9 +42,18 @@ pub fn java_string(v: &Value) -> String {
     match v {
         Value::String(s) => s.clone(),
         Value::Null => "null".to_owned(),
-        Value::Array(a) => format!("[{}]", a.iter().map(java_string).collect::<Vec<_>>().join(", ")),
+        Value::Array(a) => format!(
+            "[{}]",
+            a.iter().map(java_string).collect::<Vec<_>>().join(", ")
+        ),
         Value::Object(m) => {
-            format!("{{{}}}", m.iter().map(|(k, v)| format!("{k}={}", java_string(v))).collect::<Vec<_>>().join(", "))
+            format!(
+                "{{{}}}",
+                m.iter()
+                    .map(|(k, v)| format!("{k}={}", java_string(v)))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
         }
         other => other.to_string(),
     }
@@ -55,6 +64,9 @@ pub fn java_string(v: &Value) -> String {
 pub fn split(a: &mut Args<'_>) -> Result<Value, String> {
     let s = a.string(0)?;
     let delims: Vec<char> = a.string(1)?.chars().collect();
-    let parts = s.split(|c| delims.contains(&c)).filter(|p| !p.is_empty()).map(|p| Value::String(p.to_owned()));
+    let parts = s
+        .split(|c| delims.contains(&c))
+        .filter(|p| !p.is_empty())
+        .map(|p| Value::String(p.to_owned()));
     Ok(Value::Array(parts.collect()))
 }

@@ -8,7 +8,12 @@ fn eval(expr: &str, input: Value) -> Result<Value, Failure> {
     let ctx = json!({"StateMachine": {"Name": "machine-name-x"}});
     let vars = Map::new();
     let mut random = Random::new(7);
-    let mut scope = Scope { input: &input, context: &ctx, variables: &vars, random: &mut random };
+    let mut scope = Scope {
+        input: &input,
+        context: &ctx,
+        variables: &vars,
+        random: &mut random,
+    };
     e.eval(&mut scope)
 }
 
@@ -17,33 +22,80 @@ fn gives(expr: &str, input: Value, out: Value) {
 }
 
 fn fails(expr: &str, input: Value) {
-    assert!(matches!(eval(expr, input), Err(Failure::Function(_))), "{expr}");
+    assert!(
+        matches!(eval(expr, input), Err(Failure::Function(_))),
+        "{expr}"
+    );
 }
 
 #[test]
 fn format_prints_values_as_aws_does() {
-    gives("States.Format('a {} b {}', $.x, $.y)", json!({"x": 1.5, "y": null}), json!("a 1.5 b null"));
-    gives("States.Format('{}', $.o)", json!({"o": {"A": 1, "B": [1, "x"]}}), json!("{A=1, B=[1, x]}"));
-    gives("States.Format('lit \\{\\} {}', 'x')", json!({}), json!("lit {} x"));
+    gives(
+        "States.Format('a {} b {}', $.x, $.y)",
+        json!({"x": 1.5, "y": null}),
+        json!("a 1.5 b null"),
+    );
+    gives(
+        "States.Format('{}', $.o)",
+        json!({"o": {"A": 1, "B": [1, "x"]}}),
+        json!("{A=1, B=[1, x]}"),
+    );
+    gives(
+        "States.Format('lit \\{\\} {}', 'x')",
+        json!({}),
+        json!("lit {} x"),
+    );
     fails("States.Format('{} {}', 'x')", json!({}));
 }
 
 #[test]
 fn split_drops_empty_tokens_and_splits_on_each_char() {
-    gives("States.StringSplit('a,,b;c', ',;')", json!({}), json!(["a", "b", "c"]));
-    gives("States.StringSplit($.s, ',')", json!({"s": " , "}), json!([" ", " "]));
+    gives(
+        "States.StringSplit('a,,b;c', ',;')",
+        json!({}),
+        json!(["a", "b", "c"]),
+    );
+    gives(
+        "States.StringSplit($.s, ',')",
+        json!({"s": " , "}),
+        json!([" ", " "]),
+    );
 }
 
 #[test]
 fn arrays() {
-    gives("States.Array(1, 'a', $.x)", json!({"x": [true]}), json!([1, "a", [true]]));
-    gives("States.ArrayPartition($.a, 2)", json!({"a": [1, 2, 3]}), json!([[1, 2], [3]]));
-    gives("States.ArrayContains($.a, $.v)", json!({"a": [[1], {"k": 2}], "v": {"k": 2}}), json!(true));
-    gives("States.ArrayRange(0, 10, 3)", json!({}), json!([0, 3, 6, 9]));
+    gives(
+        "States.Array(1, 'a', $.x)",
+        json!({"x": [true]}),
+        json!([1, "a", [true]]),
+    );
+    gives(
+        "States.ArrayPartition($.a, 2)",
+        json!({"a": [1, 2, 3]}),
+        json!([[1, 2], [3]]),
+    );
+    gives(
+        "States.ArrayContains($.a, $.v)",
+        json!({"a": [[1], {"k": 2}], "v": {"k": 2}}),
+        json!(true),
+    );
+    gives(
+        "States.ArrayRange(0, 10, 3)",
+        json!({}),
+        json!([0, 3, 6, 9]),
+    );
     gives("States.ArrayRange(5, 1, -2)", json!({}), json!([5, 3, 1]));
-    gives("States.ArrayGetItem($.a, 1)", json!({"a": [7, 8]}), json!(8));
+    gives(
+        "States.ArrayGetItem($.a, 1)",
+        json!({"a": [7, 8]}),
+        json!(8),
+    );
     gives("States.ArrayLength($.a)", json!({"a": [7, 8]}), json!(2));
-    gives("States.ArrayUnique($.a)", json!({"a": [1, 1, "1", null, null]}), json!([1, "1", null]));
+    gives(
+        "States.ArrayUnique($.a)",
+        json!({"a": [1, 1, "1", null, null]}),
+        json!([1, "1", null]),
+    );
     fails("States.ArrayGetItem($.a, 2)", json!({"a": [7, 8]}));
     fails("States.ArrayRange(0, 2000, 1)", json!({}));
     fails("States.ArrayLength('x')", json!({}));
@@ -51,18 +103,45 @@ fn arrays() {
 
 #[test]
 fn json_functions() {
-    gives("States.StringToJson($.s)", json!({"s": "{\"a\": [1]}"}), json!({"a": [1]}));
+    gives(
+        "States.StringToJson($.s)",
+        json!({"s": "{\"a\": [1]}"}),
+        json!({"a": [1]}),
+    );
     gives("States.StringToJson(' ')", json!({}), json!(null));
-    gives("States.JsonToString($.v)", json!({"v": [1, "x"]}), json!("[1,\"x\"]"));
-    gives("States.JsonMerge($.a, $.b, false)", json!({"a": {"x": 1, "y": 1}, "b": {"y": 2}}), json!({"x": 1, "y": 2}));
-    fails("States.JsonMerge($.a, $.b, true)", json!({"a": {}, "b": {}}));
+    gives(
+        "States.JsonToString($.v)",
+        json!({"v": [1, "x"]}),
+        json!("[1,\"x\"]"),
+    );
+    gives(
+        "States.JsonMerge($.a, $.b, false)",
+        json!({"a": {"x": 1, "y": 1}, "b": {"y": 2}}),
+        json!({"x": 1, "y": 2}),
+    );
+    fails(
+        "States.JsonMerge($.a, $.b, true)",
+        json!({"a": {}, "b": {}}),
+    );
 }
 
 #[test]
 fn encodings_and_hashes() {
-    gives("States.Base64Encode('Data to encode')", json!({}), json!("RGF0YSB0byBlbmNvZGU="));
-    gives("States.Base64Decode('RGF0YSB0byBlbmNvZGU=')", json!({}), json!("Data to encode"));
-    gives("States.Hash('input data', 'SHA-1')", json!({}), json!("aaff4a450a104cd177d28d18d74485e8cae074b7"));
+    gives(
+        "States.Base64Encode('Data to encode')",
+        json!({}),
+        json!("RGF0YSB0byBlbmNvZGU="),
+    );
+    gives(
+        "States.Base64Decode('RGF0YSB0byBlbmNvZGU=')",
+        json!({}),
+        json!("Data to encode"),
+    );
+    gives(
+        "States.Hash('input data', 'SHA-1')",
+        json!({}),
+        json!("aaff4a450a104cd177d28d18d74485e8cae074b7"),
+    );
     fails("States.Hash('x', 'SHA-3')", json!({}));
 }
 
@@ -71,7 +150,10 @@ fn math_rounds_like_java() {
     gives("States.MathAdd(1.49, 1.5)", json!({}), json!(3));
     gives("States.MathAdd(-2.5, 0)", json!({}), json!(-2));
     gives("States.MathAdd(-0.5, 0.5)", json!({}), json!(1));
-    let r = eval("States.MathRandom(10, 20)", json!({})).unwrap().as_i64().unwrap();
+    let r = eval("States.MathRandom(10, 20)", json!({}))
+        .unwrap()
+        .as_i64()
+        .unwrap();
     assert!((10..20).contains(&r));
     let u = eval("States.UUID()", json!({})).unwrap();
     assert_eq!(u.as_str().unwrap().len(), 36);
@@ -88,12 +170,22 @@ fn nested_calls_and_context_paths() {
 
 #[test]
 fn rejects_bad_syntax_and_arity() {
-    for bad in ["States.Nope(1)", "States.ArrayLength()", "States.UUID(1)", "States.Format('x'", "Foo(1)", "States.Array(x)"] {
+    for bad in [
+        "States.Nope(1)",
+        "States.ArrayLength()",
+        "States.UUID(1)",
+        "States.Format('x'",
+        "Foo(1)",
+        "States.Array(x)",
+    ] {
         assert!(parse(bad).is_err(), "{bad}");
     }
 }
 
 #[test]
 fn missing_paths_are_not_function_failures() {
-    assert!(matches!(eval("States.ArrayLength($.nope)", json!({})), Err(Failure::Path(..))));
+    assert!(matches!(
+        eval("States.ArrayLength($.nope)", json!({})),
+        Err(Failure::Path(..))
+    ));
 }

@@ -32,7 +32,9 @@ pub fn select(path: &Path, doc: &Value) -> Result<Selection, Missing> {
         let mut cur = doc;
         for seg in &path.segments {
             match seg {
-                Segment::Child(name) => cur = cur.as_object().and_then(|m| m.get(name)).ok_or(Missing)?,
+                Segment::Child(name) => {
+                    cur = cur.as_object().and_then(|m| m.get(name)).ok_or(Missing)?
+                }
                 Segment::Index(i) => cur = index(cur, *i).ok_or(Missing)?,
                 Segment::Length => {
                     return match cur {
@@ -105,7 +107,13 @@ fn descend<'a>(inner: &Segment, v: &'a Value, root: &'a Value, out: &mut Vec<&'a
     }
 }
 
-fn slice<'a>(a: &'a [Value], start: Option<i64>, end: Option<i64>, step: Option<i64>, out: &mut Vec<&'a Value>) {
+fn slice<'a>(
+    a: &'a [Value],
+    start: Option<i64>,
+    end: Option<i64>,
+    step: Option<i64>,
+    out: &mut Vec<&'a Value>,
+) {
     let len = a.len() as i64;
     let norm = |i: i64| if i < 0 { (len + i).max(0) } else { i.min(len) };
     let step = step.unwrap_or(1).max(1);
@@ -130,26 +138,31 @@ pub fn set(path: &Path, doc: &mut Value, value: Value) -> Result<(), Missing> {
         cur = match seg {
             Segment::Child(name) => {
                 let obj = cur.as_object_mut().ok_or(Missing)?;
-                obj.entry(name.clone()).or_insert_with(|| Value::Object(Map::new()))
+                obj.entry(name.clone())
+                    .or_insert_with(|| Value::Object(Map::new()))
             }
             Segment::Index(i) => {
                 let a = cur.as_array_mut().ok_or(Missing)?;
                 let len = a.len() as i64;
                 let i = if *i < 0 { len + i } else { *i };
-                a.get_mut(usize::try_from(i).map_err(|_| Missing)?).ok_or(Missing)?
+                a.get_mut(usize::try_from(i).map_err(|_| Missing)?)
+                    .ok_or(Missing)?
             }
             _ => return Err(Missing),
         };
     }
     match last {
         Segment::Child(name) => {
-            cur.as_object_mut().ok_or(Missing)?.insert(name.clone(), value);
+            cur.as_object_mut()
+                .ok_or(Missing)?
+                .insert(name.clone(), value);
         }
         Segment::Index(i) => {
             let a = cur.as_array_mut().ok_or(Missing)?;
             let len = a.len() as i64;
             let i = if *i < 0 { len + i } else { *i };
-            *a.get_mut(usize::try_from(i).map_err(|_| Missing)?).ok_or(Missing)? = value;
+            *a.get_mut(usize::try_from(i).map_err(|_| Missing)?)
+                .ok_or(Missing)? = value;
         }
         _ => return Err(Missing),
     }

@@ -28,7 +28,10 @@ pub enum Op {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Operand {
     /// `@…` (relative to the item) or `$…` (relative to the document).
-    Path { current: bool, segments: Vec<Segment> },
+    Path {
+        current: bool,
+        segments: Vec<Segment>,
+    },
     Literal(Value),
 }
 
@@ -57,7 +60,11 @@ fn or(c: &mut Cursor<'_>) -> Result<Filter, SyntaxError> {
             break;
         }
     }
-    Ok(if parts.len() == 1 { parts.remove(0) } else { Filter::Or(parts) })
+    Ok(if parts.len() == 1 {
+        parts.remove(0)
+    } else {
+        Filter::Or(parts)
+    })
 }
 
 fn and(c: &mut Cursor<'_>) -> Result<Filter, SyntaxError> {
@@ -71,7 +78,11 @@ fn and(c: &mut Cursor<'_>) -> Result<Filter, SyntaxError> {
             break;
         }
     }
-    Ok(if parts.len() == 1 { parts.remove(0) } else { Filter::And(parts) })
+    Ok(if parts.len() == 1 {
+        parts.remove(0)
+    } else {
+        Filter::And(parts)
+    })
 }
 
 fn unary(c: &mut Cursor<'_>) -> Result<Filter, SyntaxError> {
@@ -90,8 +101,14 @@ fn unary(c: &mut Cursor<'_>) -> Result<Filter, SyntaxError> {
     }
     let left = operand(c)?;
     c.skip_ws();
-    let ops: [(&[u8], Op); 6] =
-        [(b"==", Op::Eq), (b"!=", Op::Ne), (b"<=", Op::Le), (b">=", Op::Ge), (b"<", Op::Lt), (b">", Op::Gt)];
+    let ops: [(&[u8], Op); 6] = [
+        (b"==", Op::Eq),
+        (b"!=", Op::Ne),
+        (b"<=", Op::Le),
+        (b">=", Op::Ge),
+        (b"<", Op::Lt),
+        (b">", Op::Gt),
+    ];
     for (text, op) in ops {
         if c.s[c.i..].starts_with(text) {
             c.i += text.len();
@@ -107,11 +124,17 @@ fn operand(c: &mut Cursor<'_>) -> Result<Operand, SyntaxError> {
     match c.peek() {
         Some(b'@') => {
             c.i += 1;
-            Ok(Operand::Path { current: true, segments: c.segments(true)? })
+            Ok(Operand::Path {
+                current: true,
+                segments: c.segments(true)?,
+            })
         }
         Some(b'$') => {
             c.i += 1;
-            Ok(Operand::Path { current: false, segments: c.segments(true)? })
+            Ok(Operand::Path {
+                current: false,
+                segments: c.segments(true)?,
+            })
         }
         Some(q @ (b'\'' | b'"')) => {
             c.i += 1;
@@ -127,7 +150,10 @@ fn operand(c: &mut Cursor<'_>) -> Result<Operand, SyntaxError> {
         }
         _ => {
             let start = c.i;
-            while c.peek().is_some_and(|ch| ch.is_ascii_alphanumeric() || b"-+.".contains(&ch)) {
+            while c
+                .peek()
+                .is_some_and(|ch| ch.is_ascii_alphanumeric() || b"-+.".contains(&ch))
+            {
                 c.i += 1;
             }
             let word = &c.text[start..c.i];
@@ -164,7 +190,11 @@ impl Operand {
             Operand::Literal(v) => Some(v.clone()),
             Operand::Path { current, segments } => {
                 let doc = if *current { item } else { root };
-                let path = Path { text: String::new(), root: Root::Input, segments: segments.clone() };
+                let path = Path {
+                    text: String::new(),
+                    root: Root::Input,
+                    segments: segments.clone(),
+                };
                 eval::select(&path, doc).ok().map(|s| s.into_value())
             }
         }

@@ -30,7 +30,11 @@ pub enum Segment {
     Child(String),
     Index(i64),
     Wildcard,
-    Slice { start: Option<i64>, end: Option<i64>, step: Option<i64> },
+    Slice {
+        start: Option<i64>,
+        end: Option<i64>,
+        step: Option<i64>,
+    },
     Union(Vec<Key>),
     Descendants(Box<Segment>),
     Filter(Box<Filter>),
@@ -75,12 +79,16 @@ impl Path {
 
     /// A definite path selects at most one value.
     pub fn is_definite(&self) -> bool {
-        self.segments.iter().all(|s| matches!(s, Segment::Child(_) | Segment::Index(_) | Segment::Length))
+        self.segments
+            .iter()
+            .all(|s| matches!(s, Segment::Child(_) | Segment::Index(_) | Segment::Length))
     }
 
     /// Reference paths: definite, and none of `@ .. , : ? *` (ASL spec).
     pub fn is_reference(&self) -> bool {
-        self.segments.iter().all(|s| matches!(s, Segment::Child(_) | Segment::Index(_)))
+        self.segments
+            .iter()
+            .all(|s| matches!(s, Segment::Child(_) | Segment::Index(_)))
     }
 
     /// Jayway's normalized form, used in AWS's error texts: `$['a']['b'][0]`.

@@ -4,13 +4,21 @@
 use super::{Key, Path, Root, Segment, SyntaxError, filter};
 
 pub(super) fn path(text: &str) -> Result<Path, SyntaxError> {
-    let mut p = Cursor { s: text.as_bytes(), i: 0, text };
+    let mut p = Cursor {
+        s: text.as_bytes(),
+        i: 0,
+        text,
+    };
     let root = p.root()?;
     let segments = p.segments(false)?;
     if p.i != p.s.len() {
         return Err(p.error("unexpected character"));
     }
-    Ok(Path { text: text.to_owned(), root, segments })
+    Ok(Path {
+        text: text.to_owned(),
+        root,
+        segments,
+    })
 }
 
 pub(super) struct Cursor<'a> {
@@ -21,7 +29,9 @@ pub(super) struct Cursor<'a> {
 
 impl<'a> Cursor<'a> {
     pub fn error(&self, what: &str) -> SyntaxError {
-        SyntaxError { message: format!("{what} at position {} of '{}'", self.i, self.text) }
+        SyntaxError {
+            message: format!("{what} at position {} of '{}'", self.i, self.text),
+        }
     }
 
     pub fn peek(&self) -> Option<u8> {
@@ -51,7 +61,10 @@ impl<'a> Cursor<'a> {
             return Ok(Root::Context);
         }
         let start = self.i;
-        while self.peek().is_some_and(|c| c.is_ascii_alphanumeric() || c == b'_') {
+        while self
+            .peek()
+            .is_some_and(|c| c.is_ascii_alphanumeric() || c == b'_')
+        {
             self.i += 1;
         }
         if self.i > start {
@@ -95,7 +108,10 @@ impl<'a> Cursor<'a> {
         }
         let start = self.i;
         while let Some(c) = self.peek() {
-            let stop = c == b'.' || c == b'[' || c == b']' || (in_filter && (c.is_ascii_whitespace() || b")=<>!&|,".contains(&c)));
+            let stop = c == b'.'
+                || c == b'['
+                || c == b']'
+                || (in_filter && (c.is_ascii_whitespace() || b")=<>!&|,".contains(&c)));
             if stop {
                 break;
             }
@@ -116,13 +132,19 @@ impl<'a> Cursor<'a> {
         self.i += 1;
         let mut out = String::new();
         loop {
-            let c = self.text[self.i..].chars().next().ok_or_else(|| self.error("unterminated string"))?;
+            let c = self.text[self.i..]
+                .chars()
+                .next()
+                .ok_or_else(|| self.error("unterminated string"))?;
             self.i += c.len_utf8();
             if c as u32 == u32::from(q) {
                 return Ok(out);
             }
             if c == '\\' {
-                let e = self.text[self.i..].chars().next().ok_or_else(|| self.error("unterminated escape"))?;
+                let e = self.text[self.i..]
+                    .chars()
+                    .next()
+                    .ok_or_else(|| self.error("unterminated escape"))?;
                 self.i += e.len_utf8();
                 out.push(match e {
                     'n' => '\n',
@@ -185,15 +207,25 @@ impl<'a> Cursor<'a> {
                     self.i += 1;
                     let end = self.int()?;
                     let step = if self.eat(b':') { self.int()? } else { None };
-                    Segment::Slice { start: first, end, step }
+                    Segment::Slice {
+                        start: first,
+                        end,
+                        step,
+                    }
                 } else if self.peek() == Some(b',') {
-                    let mut keys = vec![Key::Index(first.ok_or_else(|| self.error("expected an index"))?)];
+                    let mut keys = vec![Key::Index(
+                        first.ok_or_else(|| self.error("expected an index"))?,
+                    )];
                     while self.eat(b',') {
-                        keys.push(Key::Index(self.int()?.ok_or_else(|| self.error("expected an index"))?));
+                        keys.push(Key::Index(
+                            self.int()?.ok_or_else(|| self.error("expected an index"))?,
+                        ));
                     }
                     Segment::Union(keys)
                 } else {
-                    Segment::Index(first.ok_or_else(|| self.error("expected an index, a name or '*'"))?)
+                    Segment::Index(
+                        first.ok_or_else(|| self.error("expected an index, a name or '*'"))?,
+                    )
                 }
             }
         };

@@ -3,7 +3,9 @@ use serde_json::{Value, json};
 use super::*;
 
 fn sel(path: &str, doc: Value) -> Option<Value> {
-    eval::select(&Path::parse(path).unwrap(), &doc).ok().map(Selection::into_value)
+    eval::select(&Path::parse(path).unwrap(), &doc)
+        .ok()
+        .map(Selection::into_value)
 }
 
 #[test]
@@ -26,18 +28,37 @@ fn indefinite_paths_select_a_list_even_when_empty() {
     assert_eq!(sel("$.items[1:].v", doc.clone()), Some(json!([2])));
     assert_eq!(sel("$.items[:1]", doc.clone()), Some(json!([{"v": 1}])));
     assert_eq!(sel("$..v", doc.clone()), Some(json!([1, 2])));
-    assert_eq!(sel("$.items[0,2]", doc.clone()), Some(json!([{"v": 1}, {"w": 3}])));
+    assert_eq!(
+        sel("$.items[0,2]", doc.clone()),
+        Some(json!([{"v": 1}, {"w": 3}]))
+    );
     assert_eq!(sel("$.nothing[*]", doc.clone()), Some(json!([])));
     assert_eq!(sel("$[*]", json!({})), Some(json!([])));
 }
 
 #[test]
 fn filters_compare_fields_of_each_item() {
-    let doc = json!({"users": [{"year": 1997, "status": 0}, {"year": 1998, "status": 1, "name": "b"}]});
-    assert_eq!(sel("$.users[?(@.status == 0)].year", doc.clone()), Some(json!([1997])));
-    assert_eq!(sel("$.users[?(@.year > 1997 && @.status != 0)].name", doc.clone()), Some(json!(["b"])));
-    assert_eq!(sel("$.users[?(@.name)].year", doc.clone()), Some(json!([1998])));
-    assert_eq!(sel("$.users[?(@.name == 'b')].status", doc), Some(json!([1])));
+    let doc =
+        json!({"users": [{"year": 1997, "status": 0}, {"year": 1998, "status": 1, "name": "b"}]});
+    assert_eq!(
+        sel("$.users[?(@.status == 0)].year", doc.clone()),
+        Some(json!([1997]))
+    );
+    assert_eq!(
+        sel(
+            "$.users[?(@.year > 1997 && @.status != 0)].name",
+            doc.clone()
+        ),
+        Some(json!(["b"]))
+    );
+    assert_eq!(
+        sel("$.users[?(@.name)].year", doc.clone()),
+        Some(json!([1998]))
+    );
+    assert_eq!(
+        sel("$.users[?(@.name == 'b')].status", doc),
+        Some(json!([1]))
+    );
 }
 
 #[test]
@@ -58,7 +79,10 @@ fn rejects_malformed_paths() {
 #[test]
 fn roots_name_the_document() {
     assert_eq!(Path::parse("$$.Execution.Id").unwrap().root, Root::Context);
-    assert_eq!(Path::parse("$var.x").unwrap().root, Root::Variable("var".into()));
+    assert_eq!(
+        Path::parse("$var.x").unwrap().root,
+        Root::Variable("var".into())
+    );
 }
 
 #[test]
@@ -73,5 +97,8 @@ fn set_creates_objects_and_refuses_scalars() {
 
 #[test]
 fn normalizes_like_jayway() {
-    assert_eq!(Path::parse("$.NoSuch.x[0]").unwrap().normalized(), "$['NoSuch']['x'][0]");
+    assert_eq!(
+        Path::parse("$.NoSuch.x[0]").unwrap().normalized(),
+        "$['NoSuch']['x'][0]"
+    );
 }

@@ -1,9 +1,9 @@
 //! Choice: the first rule that matches names the next state.
 
 use crate::choice::{ChoiceRule, Rule};
+use crate::definition::State;
 use crate::definition::fields::Fields;
 use crate::definition::problem::Problems;
-use crate::definition::State;
 use crate::error::{ErrorName, StatesError};
 use crate::exec::{Step, Thread};
 

@@ -3,9 +3,9 @@
 
 use serde_json::Value;
 
+use crate::definition::State;
 use crate::definition::fields::Fields;
 use crate::definition::problem::{INTRINSIC, Problems};
-use crate::definition::State;
 use crate::error::StatesError;
 use crate::exec::{Step, Thread};
 use crate::intrinsic::{self, Expr};
@@ -32,11 +32,14 @@ impl Fail {
     }
 
     pub fn reads_context(&self) -> bool {
-        [&self.error, &self.cause].into_iter().flatten().any(|t| match t {
-            Text::Path(p) => p.root == Root::Context,
-            Text::Intrinsic(s, _) => s.contains("$$"),
-            Text::Literal(_) => false,
-        })
+        [&self.error, &self.cause]
+            .into_iter()
+            .flatten()
+            .any(|t| match t {
+                Text::Path(p) => p.root == Root::Context,
+                Text::Intrinsic(s, _) => s.contains("$$"),
+                Text::Literal(_) => false,
+            })
     }
 
     pub fn run(&self, s: &mut Step<'_>, t: &mut Thread, state: &State) {
@@ -69,19 +72,30 @@ impl Fail {
     }
 }
 
-fn text(f: &mut Fields<'_>, literal: &'static str, path: &'static str, p: &mut Problems) -> Option<Text> {
+fn text(
+    f: &mut Fields<'_>,
+    literal: &'static str,
+    path: &'static str,
+    p: &mut Problems,
+) -> Option<Text> {
     let lit = f.string(literal, p);
     let dynamic = f.string(path, p);
     match (lit, dynamic) {
         (Some(_), Some(_)) => {
-            p.schema(&f.at, format!("A Fail state cannot have both '{literal}' and '{path}'"));
+            p.schema(
+                &f.at,
+                format!("A Fail state cannot have both '{literal}' and '{path}'"),
+            );
             None
         }
         (Some(s), None) => Some(Text::Literal(s)),
         (None, Some(s)) if s.starts_with('$') => match Path::parse(&s) {
             Ok(path) => Some(Text::Path(path)),
             Err(e) => {
-                p.schema(&f.ptr(path), format!("The value must be a valid JSONPath: {e}"));
+                p.schema(
+                    &f.ptr(path),
+                    format!("The value must be a valid JSONPath: {e}"),
+                );
                 None
             }
         },

@@ -37,7 +37,10 @@ impl Map {
             (true, false) => ("ItemProcessor", false),
             (false, true) => ("Iterator", true),
             (true, true) => {
-                p.schema(&f.at, "A Map state cannot have both 'ItemProcessor' and 'Iterator'");
+                p.schema(
+                    &f.at,
+                    "A Map state cannot have both 'ItemProcessor' and 'Iterator'",
+                );
                 return None;
             }
             (false, false) => {
@@ -56,11 +59,17 @@ impl Map {
             match cf.string("Mode", p).as_deref() {
                 None | Some("INLINE") => {}
                 Some("DISTRIBUTED") => distributed = true,
-                Some(other) => p.schema(&cf.ptr("Mode"), format!("The value '{other}' must be INLINE or DISTRIBUTED")),
+                Some(other) => p.schema(
+                    &cf.ptr("Mode"),
+                    format!("The value '{other}' must be INLINE or DISTRIBUTED"),
+                ),
             }
             match cf.string("ExecutionType", p).as_deref() {
                 None | Some("STANDARD") | Some("EXPRESS") => {}
-                Some(other) => p.schema(&cf.ptr("ExecutionType"), format!("The value '{other}' must be STANDARD or EXPRESS")),
+                Some(other) => p.schema(
+                    &cf.ptr("ExecutionType"),
+                    format!("The value '{other}' must be STANDARD or EXPRESS"),
+                ),
             }
             cf.finish(p);
         }
@@ -76,14 +85,20 @@ impl Map {
                     None
                 }
                 None => {
-                    p.schema(&f.ptr("ItemsPath"), "The field 'ItemsPath' must be a reference path");
+                    p.schema(
+                        &f.ptr("ItemsPath"),
+                        "The field 'ItemsPath' must be a reference path",
+                    );
                     None
                 }
             },
         };
         let selector_key = match (f.has("ItemSelector"), f.has("Parameters")) {
             (true, true) => {
-                p.schema(&f.at, "A Map state cannot have both 'ItemSelector' and 'Parameters'");
+                p.schema(
+                    &f.at,
+                    "A Map state cannot have both 'ItemSelector' and 'Parameters'",
+                );
                 None
             }
             (true, false) => Some("ItemSelector"),
@@ -99,7 +114,10 @@ impl Map {
         let tolerated_percentage = match f.number("ToleratedFailurePercentage", p) {
             Some(x) if (0.0..=100.0).contains(&x) => Some(Amount::Literal(x)),
             Some(_) => {
-                p.schema(&f.ptr("ToleratedFailurePercentage"), "ToleratedFailurePercentage must be between 0 and 100");
+                p.schema(
+                    &f.ptr("ToleratedFailurePercentage"),
+                    "ToleratedFailurePercentage must be between 0 and 100",
+                );
                 None
             }
             None => path_amount(f, "ToleratedFailurePercentagePath", p),
@@ -108,7 +126,10 @@ impl Map {
         let batcher = f.raw("ItemBatcher").cloned();
         f.raw("ResultWriter");
         if f.raw("ItemReader").is_some() {
-            p.schema(&f.ptr("ItemReader"), "ItemReader (reading items from S3) is not supported by Stepwise yet");
+            p.schema(
+                &f.ptr("ItemReader"),
+                "ItemReader (reading items from S3) is not supported by Stepwise yet",
+            );
         }
         Some(Map {
             processor,
@@ -124,8 +145,13 @@ impl Map {
     }
 
     pub fn reads_context(&self) -> bool {
-        self.item_selector.as_ref().is_some_and(Template::reads_context)
-            || self.items_path.as_ref().is_some_and(|p| p.root == Root::Context)
+        self.item_selector
+            .as_ref()
+            .is_some_and(Template::reads_context)
+            || self
+                .items_path
+                .as_ref()
+                .is_some_and(|p| p.root == Root::Context)
     }
 
     pub fn run(&self, s: &mut Step<'_>, t: &mut Thread, state: &State) {
@@ -135,13 +161,21 @@ impl Map {
         }
     }
 
-    fn prepare(&self, s: &mut Step<'_>, t: &mut Thread, state: &State) -> Result<Fanout, StatesError> {
+    fn prepare(
+        &self,
+        s: &mut Step<'_>,
+        t: &mut Thread,
+        state: &State,
+    ) -> Result<Fanout, StatesError> {
         let input = s.effective_input(t, state, None)?;
         let items = match &self.items_path {
             None => input.clone(),
             Some(p) => s.with_scope(t, state, &input, None, |scope| {
                 scope.resolve(p).map_err(|_| {
-                    StatesError::runtime(format!("Invalid path '{p}' : No results for path: {}", p.normalized()))
+                    StatesError::runtime(format!(
+                        "Invalid path '{p}' : No results for path: {}",
+                        p.normalized()
+                    ))
                 })
             })?,
         };
@@ -158,7 +192,9 @@ impl Map {
             items = batch(items, b);
         }
         let raw = t.input.clone();
-        let read = |s: &mut Step<'_>, p: &Path| s.with_scope(t, state, &raw, None, |scope| Ok(scope.resolve(p).ok()));
+        let read = |s: &mut Step<'_>, p: &Path| {
+            s.with_scope(t, state, &raw, None, |scope| Ok(scope.resolve(p).ok()))
+        };
         let max_concurrency = match &self.max_concurrency {
             None => 0,
             Some(Amount::Literal(n)) => *n as usize,
@@ -184,7 +220,9 @@ impl Map {
                     ))
                 })?;
                 if n < 0 {
-                    return Err(StatesError::runtime("ToleratedFailureCount cannot be negative."));
+                    return Err(StatesError::runtime(
+                        "ToleratedFailureCount cannot be negative.",
+                    ));
                 }
                 Some(n as u64)
             }
@@ -201,7 +239,9 @@ impl Map {
                     ))
                 })?;
                 if !(0.0..=100.0).contains(&x) {
-                    return Err(StatesError::runtime("ToleratedFailurePercentage must be between 0 and 100."));
+                    return Err(StatesError::runtime(
+                        "ToleratedFailurePercentage must be between 0 and 100.",
+                    ));
                 }
                 Some(x)
             }
@@ -217,7 +257,11 @@ impl Map {
             tolerated_percentage,
             results: vec![Value::Null; n],
             items,
-            selector_input: if self.item_selector.is_some() { input } else { Value::Null },
+            selector_input: if self.item_selector.is_some() {
+                input
+            } else {
+                Value::Null
+            },
             first_error: None,
         })
     }
@@ -251,7 +295,10 @@ fn path_amount<T>(f: &mut Fields<'_>, key: &'static str, p: &mut Problems) -> Op
     match v.as_str().map(|s| parse_path(s, true)) {
         Some(Ok(path)) => Some(Amount::Path(path)),
         _ => {
-            p.schema(&f.ptr(key), format!("The field '{key}' must be a reference path"));
+            p.schema(
+                &f.ptr(key),
+                format!("The field '{key}' must be a reference path"),
+            );
             None
         }
     }
@@ -259,7 +306,11 @@ fn path_amount<T>(f: &mut Fields<'_>, key: &'static str, p: &mut Problems) -> Op
 
 /// ItemBatcher: groups items into `{"Items": [...]}` batches (plus BatchInput).
 fn batch(items: Vec<Value>, cfg: &Value) -> Vec<Value> {
-    let per = cfg.get("MaxItemsPerBatch").and_then(Value::as_u64).unwrap_or(u64::MAX).max(1) as usize;
+    let per = cfg
+        .get("MaxItemsPerBatch")
+        .and_then(Value::as_u64)
+        .unwrap_or(u64::MAX)
+        .max(1) as usize;
     let input = cfg.get("BatchInput").cloned();
     items
         .chunks(per.min(items.len().max(1)))

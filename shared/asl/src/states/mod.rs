@@ -10,9 +10,9 @@ pub mod succeed;
 pub mod task;
 pub mod wait;
 
+use crate::definition::Builder;
 use crate::definition::fields::Fields;
 use crate::definition::problem::Problems;
-use crate::definition::Builder;
 use crate::exec::EventType;
 
 #[derive(Debug, Clone)]
@@ -35,7 +35,13 @@ pub struct DataFields {
     pub result_path: bool,
 }
 
-pub fn parse(type_name: &str, name: &str, f: &mut Fields<'_>, b: &mut Builder, p: &mut Problems) -> Option<Kind> {
+pub fn parse(
+    type_name: &str,
+    name: &str,
+    f: &mut Fields<'_>,
+    b: &mut Builder,
+    p: &mut Problems,
+) -> Option<Kind> {
     let _ = name;
     Some(match type_name {
         "Pass" => Kind::Pass(pass::Pass::parse(f, p)),
@@ -47,7 +53,10 @@ pub fn parse(type_name: &str, name: &str, f: &mut Fields<'_>, b: &mut Builder, p
         "Parallel" => Kind::Parallel(parallel::Parallel::parse(f, b, p)?),
         "Map" => Kind::Map(Box::new(map::Map::parse(f, b, p)?)),
         other => {
-            p.schema(&f.ptr("Type"), format!("The value '{other}' is not a valid state type"));
+            p.schema(
+                &f.ptr("Type"),
+                format!("The value '{other}' is not a valid state type"),
+            );
             return None;
         }
     })
@@ -64,15 +73,33 @@ impl Kind {
     }
 
     pub fn data_fields(&self) -> DataFields {
-        let all = |parameters| DataFields { input_output: true, parameters, result_selector: true, result_path: true };
+        let all = |parameters| DataFields {
+            input_output: true,
+            parameters,
+            result_selector: true,
+            result_path: true,
+        };
         match self {
-            Kind::Pass(_) => DataFields { input_output: true, parameters: true, result_selector: false, result_path: true },
+            Kind::Pass(_) => DataFields {
+                input_output: true,
+                parameters: true,
+                result_selector: false,
+                result_path: true,
+            },
             Kind::Task(_) | Kind::Parallel(_) => all(true),
             Kind::Map(_) => all(false),
-            Kind::Choice(_) | Kind::Wait(_) | Kind::Succeed => {
-                DataFields { input_output: true, parameters: false, result_selector: false, result_path: false }
-            }
-            Kind::Fail(_) => DataFields { input_output: false, parameters: false, result_selector: false, result_path: false },
+            Kind::Choice(_) | Kind::Wait(_) | Kind::Succeed => DataFields {
+                input_output: true,
+                parameters: false,
+                result_selector: false,
+                result_path: false,
+            },
+            Kind::Fail(_) => DataFields {
+                input_output: false,
+                parameters: false,
+                result_selector: false,
+                result_path: false,
+            },
         }
     }
 

@@ -2,9 +2,9 @@
 
 use serde_json::Value;
 
+use crate::definition::State;
 use crate::definition::fields::Fields;
 use crate::definition::problem::Problems;
-use crate::definition::State;
 use crate::exec::{Step, Thread};
 
 #[derive(Debug, Clone)]
@@ -14,11 +14,14 @@ pub struct Pass {
 
 impl Pass {
     pub fn parse(f: &mut Fields<'_>, _p: &mut Problems) -> Pass {
-        Pass { result: f.raw("Result").cloned() }
+        Pass {
+            result: f.raw("Result").cloned(),
+        }
     }
 
     pub fn run(&self, s: &mut Step<'_>, t: &mut Thread, state: &State) {
-        let untouched = state.flow.input_path == crate::definition::Selector::Whole && state.flow.parameters.is_none();
+        let untouched = state.flow.input_path == crate::definition::Selector::Whole
+            && state.flow.parameters.is_none();
         let effective = match &self.result {
             Some(r) if untouched => Ok(r.clone()),
             Some(r) => s.effective_input(t, state, None).map(|_| r.clone()),

@@ -40,10 +40,12 @@ impl Task {
         };
         if b.options.express {
             let unsupported = match resource.pattern() {
-                Pattern::Sync | Pattern::Sync2 => Some("Express state machine does not support '.sync' service integration"),
-                Pattern::WaitForTaskToken => {
-                    Some("Express state machine does not support '.waitForTaskToken' service integration ")
+                Pattern::Sync | Pattern::Sync2 => {
+                    Some("Express state machine does not support '.sync' service integration")
                 }
+                Pattern::WaitForTaskToken => Some(
+                    "Express state machine does not support '.waitForTaskToken' service integration ",
+                ),
                 Pattern::RequestResponse => None,
             };
             if let Some(msg) = unsupported {
@@ -52,18 +54,30 @@ impl Task {
         }
         let timeout = seconds(f, "TimeoutSeconds", "TimeoutSecondsPath", p);
         let heartbeat = seconds(f, "HeartbeatSeconds", "HeartbeatSecondsPath", p);
-        if let (Some(Seconds::Literal(t)), Some(Seconds::Literal(h))) = (&timeout, &heartbeat) {
-            if h >= t {
-                p.schema(&f.ptr("HeartbeatSeconds"), "HeartbeatSeconds must be smaller than TimeoutSeconds");
-            }
+        if let (Some(Seconds::Literal(t)), Some(Seconds::Literal(h))) = (&timeout, &heartbeat)
+            && h >= t
+        {
+            p.schema(
+                &f.ptr("HeartbeatSeconds"),
+                "HeartbeatSeconds must be smaller than TimeoutSeconds",
+            );
         }
         let credentials = f.raw("Credentials").cloned();
-        if let Some(c) = &credentials {
-            if c.get("RoleArn").is_none() && c.get("RoleArn.$").is_none() {
-                p.schema(&f.ptr("Credentials"), "The field 'RoleArn' is required but was missing");
-            }
+        if let Some(c) = &credentials
+            && c.get("RoleArn").is_none()
+            && c.get("RoleArn.$").is_none()
+        {
+            p.schema(
+                &f.ptr("Credentials"),
+                "The field 'RoleArn' is required but was missing",
+            );
         }
-        Some(Task { resource, timeout, heartbeat, credentials })
+        Some(Task {
+            resource,
+            timeout,
+            heartbeat,
+            credentials,
+        })
     }
 
     pub fn run(&self, s: &mut Step<'_>, t: &mut Thread, state: &State) {
@@ -77,7 +91,8 @@ impl Task {
             Err(e) => return s.fail_state(t, state, e),
         };
         let input = t.input.clone();
-        let resolve = |s: &mut Step<'_>, t: &Thread, secs: &Option<Seconds>, field: &str| match secs {
+        let resolve = |s: &mut Step<'_>, t: &Thread, secs: &Option<Seconds>, field: &str| {
+            match secs {
             None => Ok(None),
             Some(Seconds::Literal(n)) => Ok(Some(*n)),
             Some(Seconds::Path(p)) => s.with_scope(t, state, &input, None, |scope| {
@@ -88,6 +103,7 @@ impl Task {
                     ))),
                 }
             }),
+        }
         };
         let timeout_seconds = match resolve(s, t, &self.timeout, "TimeoutSeconds") {
             Ok(v) => v,
@@ -97,7 +113,15 @@ impl Task {
             Ok(v) => v,
             Err(e) => return s.fail_state(t, state, e),
         };
-        s.invoke(t, state, &self.resource, payload, token, timeout_seconds, heartbeat_seconds);
+        s.invoke(
+            t,
+            state,
+            &self.resource,
+            payload,
+            token,
+            timeout_seconds,
+            heartbeat_seconds,
+        );
     }
 
     /// History event types for this resource's scheduled/started/succeeded/failed/timed-out.
@@ -128,13 +152,24 @@ impl Task {
     }
 }
 
-fn seconds(f: &mut Fields<'_>, literal: &'static str, path: &'static str, p: &mut Problems) -> Option<Seconds> {
+fn seconds(
+    f: &mut Fields<'_>,
+    literal: &'static str,
+    path: &'static str,
+    p: &mut Problems,
+) -> Option<Seconds> {
     if f.has(literal) && f.has(path) {
-        p.schema(&f.at, format!("A Task cannot have both '{literal}' and '{path}'"));
+        p.schema(
+            &f.at,
+            format!("A Task cannot have both '{literal}' and '{path}'"),
+        );
     }
     if let Some(n) = f.uint(literal, MAX_SECONDS, p) {
         if n == 0 {
-            p.schema(&f.ptr(literal), format!("The field '{literal}' must be a positive integer"));
+            p.schema(
+                &f.ptr(literal),
+                format!("The field '{literal}' must be a positive integer"),
+            );
         }
         return Some(Seconds::Literal(n));
     }
@@ -146,7 +181,10 @@ fn seconds(f: &mut Fields<'_>, literal: &'static str, path: &'static str, p: &mu
             None
         }
         None => {
-            p.schema(&f.ptr(path), format!("The field '{path}' must be a reference path"));
+            p.schema(
+                &f.ptr(path),
+                format!("The field '{path}' must be a reference path"),
+            );
             None
         }
     }

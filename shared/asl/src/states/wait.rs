@@ -2,9 +2,9 @@
 
 use serde_json::Value;
 
+use crate::definition::State;
 use crate::definition::fields::{Fields, parse_path};
 use crate::definition::problem::Problems;
-use crate::definition::State;
 use crate::error::StatesError;
 use crate::exec::{Step, Thread};
 use crate::path::Path;
@@ -20,8 +20,10 @@ pub enum Wait {
 
 impl Wait {
     pub fn parse(f: &mut Fields<'_>, p: &mut Problems) -> Option<Wait> {
-        let given: Vec<&str> =
-            ["Seconds", "SecondsPath", "Timestamp", "TimestampPath"].into_iter().filter(|k| f.has(k)).collect();
+        let given: Vec<&str> = ["Seconds", "SecondsPath", "Timestamp", "TimestampPath"]
+            .into_iter()
+            .filter(|k| f.has(k))
+            .collect();
         if given.len() != 1 {
             p.schema(&f.at, "A Wait state must have exactly one of 'Seconds', 'SecondsPath', 'Timestamp' or 'TimestampPath'");
         }
@@ -31,7 +33,10 @@ impl Wait {
             Some(v) => match v.as_str().and_then(timestamp::parse_millis) {
                 Some(ms) => Some(Wait::Timestamp(ms)),
                 None => {
-                    p.schema(&f.ptr("Timestamp"), "String does not match RFC3339 timestamp");
+                    p.schema(
+                        &f.ptr("Timestamp"),
+                        "String does not match RFC3339 timestamp",
+                    );
                     None
                 }
             },
@@ -45,7 +50,10 @@ impl Wait {
                     None
                 }
                 None => {
-                    p.schema(&f.ptr(key), format!("The field '{key}' must be a JSONPath string"));
+                    p.schema(
+                        &f.ptr(key),
+                        format!("The field '{key}' must be a JSONPath string"),
+                    );
                     None
                 }
             }
@@ -63,8 +71,14 @@ impl Wait {
         let until = match self {
             Wait::Seconds(n) => Ok(s.now().saturating_add(*n as i64 * 1000)),
             Wait::Timestamp(ms) => Ok(*ms),
-            Wait::SecondsPath(p) => s.with_scope(t, state, &input, None, |scope| seconds_from(scope.resolve(p).ok(), p)).map(|n| s.now().saturating_add(n * 1000)),
-            Wait::TimestampPath(p) => s.with_scope(t, state, &input, None, |scope| timestamp_from(scope.resolve(p).ok(), p)),
+            Wait::SecondsPath(p) => s
+                .with_scope(t, state, &input, None, |scope| {
+                    seconds_from(scope.resolve(p).ok(), p)
+                })
+                .map(|n| s.now().saturating_add(n * 1000)),
+            Wait::TimestampPath(p) => s.with_scope(t, state, &input, None, |scope| {
+                timestamp_from(scope.resolve(p).ok(), p)
+            }),
         };
         match until {
             Ok(at) => s.wait_until(t, at),
@@ -75,22 +89,32 @@ impl Wait {
 
 fn seconds_from(v: Option<Value>, p: &Path) -> Result<i64, StatesError> {
     let v = v.ok_or_else(|| {
-        StatesError::runtime(format!("The SecondsPath parameter does not reference an input value: {p}"))
+        StatesError::runtime(format!(
+            "The SecondsPath parameter does not reference an input value: {p}"
+        ))
     })?;
     let n = match &v {
         Value::Number(n) => n.as_i64(),
         _ => None,
     }
-    .ok_or_else(|| StatesError::runtime(format!("The SecondsPath parameter cannot be parsed as a long value: {p} == {v}")))?;
+    .ok_or_else(|| {
+        StatesError::runtime(format!(
+            "The SecondsPath parameter cannot be parsed as a long value: {p} == {v}"
+        ))
+    })?;
     if n < 0 {
-        return Err(StatesError::runtime(format!("The SecondsPath parameter references a negative value: {p} == {n}")));
+        return Err(StatesError::runtime(format!(
+            "The SecondsPath parameter references a negative value: {p} == {n}"
+        )));
     }
     Ok(n)
 }
 
 fn timestamp_from(v: Option<Value>, p: &Path) -> Result<Millis, StatesError> {
     let v = v.ok_or_else(|| {
-        StatesError::runtime(format!("The TimestampPath parameter does not reference an input value: {p}"))
+        StatesError::runtime(format!(
+            "The TimestampPath parameter does not reference an input value: {p}"
+        ))
     })?;
     let text = match &v {
         Value::String(s) => s.clone(),

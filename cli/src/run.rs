@@ -1,0 +1,121 @@
+//! `stepwise run`: one execution, in memory, result on the last line.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use serde_json::Value;
+use stepwise_asl::{Options, StateMachine};
+use stepwise_engine::memory::{local_execution, wall_clock};
+use stepwise_engine::mock::Mocks;
+use stepwise_engine::tasks::Mocked;
+use stepwise_engine::{Report, Runner, RunnerOptions};
+
+use crate::block_on::block_on;
+use crate::lambda::Lambda;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// The definition file (ASL JSON).
+    definition: PathBuf,
+    /// The execution input: JSON text, `@file`, or a file name.
+    #[arg(long, default_value = "{}")]
+    input: String,
+    /// Skip over Waits and retry back-off instead of sleeping.
+    #[arg(long)]
+    fast_forward: bool,
+    /// Run as an EXPRESS state machine.
+    #[arg(long)]
+    express: bool,
+    /// The state machine's name (also selects it in the mock configuration).
+    #[arg(long)]
+    name: Option<String>,
+    /// A mock configuration in AWS Step Functions Local's format.
+    #[arg(long, requires = "test_case")]
+    mock_config: Option<PathBuf>,
+    /// The test case of the mock configuration to use.
+    #[arg(long)]
+    test_case: Option<String>,
+    /// Print the history events (one JSON object per line) before the result.
+    #[arg(long)]
+    history: bool,
+    /// Where Lambda tasks go (default: AWS_ENDPOINT_URL_LAMBDA).
+    #[arg(long, env = "AWS_ENDPOINT_URL_LAMBDA")]
+    lambda_endpoint: Option<String>,
+}
+
+pub fn main(args: Args) -> anyhow::Result<ExitCode> {
+    let text = std::fs::read_to_string(&args.definition)
+        .with_context(|| format!("cannot read the definition {}", args.definition.display()))?;
+    let input = read_input(&args.input)?;
+    let report = match StateMachine::parse(
+        &text,
+        Options {
+            express: args.express,
+        },
+    ) {
+        Err(invalid) => Report::invalid(invalid.to_string()),
+        Ok(machine) => {
+            let mocks = match (&args.mock_config, &args.test_case) {
+                (Some(path), Some(case)) => {
+                    let config = std::fs::read_to_string(path).with_context(|| {
+                        format!("cannot read the mock configuration {}", path.display())
+                    })?;
+                    Some(Mocks::load(&config, args.name.as_deref(), case)?)
+                }
+                _ => None,
+            };
+            let name = args
+                .name
+                .clone()
+                .unwrap_or_else(|| machine_name(&args.definition));
+            let exec = local_execution(
+                &name,
+                &format!("run-{:x}", wall_clock()),
+                input,
+                wall_clock(),
+                args.express,
+            );
+            let tasks = Mocked {
+                mocks,
+                fallback: Lambda {
+                    endpoint: args.lambda_endpoint.clone(),
+                },
+            };
+            let options = RunnerOptions {
+                fast_forward: args.fast_forward,
+                seed: wall_clock() as u64,
+                history: true,
+            };
+            block_on(Runner::new(&machine, exec, tasks, options).run())
+        }
+    };
+    if args.history {
+        for event in &report.history {
+            println!("{}", event.to_json());
+        }
+    }
+    println!("{}", report.to_json());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn read_input(arg: &str) -> anyhow::Result<Value> {
+    let text = if let Some(file) = arg.strip_prefix('@') {
+        std::fs::read_to_string(file)
+            .with_context(|| format!("cannot read the input file {file}"))?
+    } else if let Ok(v) = serde_json::from_str::<Value>(arg) {
+        return Ok(v);
+    } else if Path::new(arg).is_file() {
+        std::fs::read_to_string(arg).with_context(|| format!("cannot read the input file {arg}"))?
+    } else {
+        anyhow::bail!("the input is neither JSON nor a readable file: {arg}");
+    };
+    serde_json::from_str(&text).context("the input is not valid JSON")
+}
+
+fn machine_name(path: &Path) -> String {
+    path.file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("stepwise")
+        .to_owned()
+}

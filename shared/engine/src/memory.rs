@@ -1,0 +1,294 @@
+//! The in-memory driver: threads in a map, messages in a time-ordered heap,
+//! and a virtual clock that can jump straight to the next due message
+//! (`fast_forward`) or follow the wall clock.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
+
+use serde_json::{Value, json};
+use stepwise_asl::exec::{EventType, HistoryEvent};
+use stepwise_asl::random::Random;
+use stepwise_asl::timestamp::Millis;
+use stepwise_asl::{
+    Effect, Env, Event, Execution, Outcome, StateMachine, StatesError, Thread, step,
+};
+
+use crate::ports::{TaskContext, Tasks};
+use crate::report::{Recorded, Report};
+
+#[derive(Debug, Clone, Copy)]
+pub struct RunnerOptions {
+    /// Jump over waits instead of sleeping through them.
+    pub fast_forward: bool,
+    /// Seed for the execution's random numbers.
+    pub seed: u64,
+    /// Keep history events (they are needed for `states_entered`).
+    pub history: bool,
+}
+
+impl Default for RunnerOptions {
+    fn default() -> Self {
+        RunnerOptions {
+            fast_forward: true,
+            seed: 0x5eed,
+            history: true,
+        }
+    }
+}
+
+/// One queued message: due time, then FIFO order.
+#[derive(Debug)]
+struct Due {
+    at: Millis,
+    order: u64,
+    thread: String,
+    event: Event,
+}
+
+impl PartialEq for Due {
+    fn eq(&self, o: &Self) -> bool {
+        (self.at, self.order) == (o.at, o.order)
+    }
+}
+impl Eq for Due {}
+impl PartialOrd for Due {
+    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(o))
+    }
+}
+impl Ord for Due {
+    fn cmp(&self, o: &Self) -> std::cmp::Ordering {
+        (self.at, self.order).cmp(&(o.at, o.order))
+    }
+}
+
+/// Runs one execution to its end, in memory.
+pub struct Runner<'m, T> {
+    machine: &'m StateMachine,
+    exec: Execution,
+    tasks: T,
+    options: RunnerOptions,
+    threads: HashMap<String, Thread>,
+    queue: BinaryHeap<Reverse<Due>>,
+    order: u64,
+    now: Millis,
+    random: Random,
+    history: Vec<Recorded>,
+    last_event: HashMap<String, u64>,
+    /// How many state transitions ran (for benchmarks).
+    pub transitions: u64,
+}
+
+impl<'m, T: Tasks> Runner<'m, T> {
+    pub fn new(
+        machine: &'m StateMachine,
+        exec: Execution,
+        tasks: T,
+        options: RunnerOptions,
+    ) -> Self {
+        let now = exec.start_time;
+        Runner {
+            machine,
+            exec,
+            tasks,
+            options,
+            threads: HashMap::new(),
+            queue: BinaryHeap::new(),
+            order: 0,
+            now,
+            random: Random::new(options.seed),
+            history: Vec::new(),
+            last_event: HashMap::new(),
+            transitions: 0,
+        }
+    }
+
+    fn push(&mut self, at: Millis, thread: String, event: Event) {
+        self.order += 1;
+        self.queue.push(Reverse(Due {
+            at,
+            order: self.order,
+            thread,
+            event,
+        }));
+    }
+
+    fn append(&mut self, events: Vec<HistoryEvent>) {
+        if !self.options.history {
+            return;
+        }
+        for event in events {
+            let id = self.history.len() as u64 + 1;
+            let previous = self
+                .last_event
+                .insert(event.thread.clone(), id)
+                .unwrap_or(id - 1);
+            self.history.push(Recorded {
+                id,
+                previous,
+                event,
+            });
+        }
+    }
+
+    /// Runs the execution until its root thread ends.
+    pub async fn run(mut self) -> Report {
+        let details = json!({
+            "input": self.exec.input.to_string(),
+            "inputDetails": {"truncated": false},
+            "roleArn": self.exec.role_arn,
+            "stateMachineArn": self.exec.state_machine_arn,
+        });
+        let started = HistoryEvent {
+            timestamp: self.now,
+            kind: EventType::ExecutionStarted,
+            thread: "root".into(),
+            details,
+        };
+        self.append(vec![started]);
+        let root = Thread::root(&self.machine.root().start_at, self.exec.input.clone());
+        self.threads.insert(root.id.clone(), root);
+        self.push(self.now, "root".into(), Event::Run);
+        if let Some(t) = self.machine.timeout_seconds {
+            let error = StatesError {
+                error: Some("States.Timeout".into()),
+                cause: None,
+            };
+            self.push(
+                self.now + t as i64 * 1000,
+                "root".into(),
+                Event::Stop {
+                    error,
+                    timed_out: true,
+                },
+            );
+        }
+        loop {
+            let Some(Reverse(due)) = self.queue.pop() else {
+                let e = StatesError::runtime(
+                    "The execution has nothing left to do but has not finished",
+                );
+                return Report::from_outcome(Outcome::Failed(e), self.history);
+            };
+            if due.at > self.now {
+                if !self.options.fast_forward {
+                    let wall = wall_clock();
+                    if due.at > wall {
+                        std::thread::sleep(std::time::Duration::from_millis(
+                            (due.at - wall) as u64,
+                        ));
+                    }
+                }
+                self.now = due.at;
+            }
+            if let Some(outcome) = self.deliver(due.thread, due.event).await {
+                return Report::from_outcome(outcome, self.history);
+            }
+        }
+    }
+
+    /// Steps one thread and carries out its effects; returns the execution's
+    /// outcome once the root thread finishes.
+    async fn deliver(&mut self, id: String, event: Event) -> Option<Outcome> {
+        let Some(thread) = self.threads.get_mut(&id) else {
+            return None;
+        };
+        let env = Env {
+            now: self.now,
+            seed: self.random.next_u64(),
+            event_id: self.history.len() as u64 + 1,
+        };
+        let out = step(self.machine, &self.exec, thread, event, &env);
+        if !out.applied {
+            return None;
+        }
+        self.transitions += 1;
+        let parent = thread.parent.clone();
+        self.append(out.history);
+        for effect in out.effects {
+            match effect {
+                Effect::Schedule { at, event } => self.push(at, id.clone(), event),
+                Effect::Invoke(call) => {
+                    let ctx = TaskContext {
+                        execution_arn: &self.exec.arn,
+                        thread: &id,
+                    };
+                    let event = match self.tasks.invoke(&call, &ctx).await {
+                        Ok(output) => Event::TaskSucceeded {
+                            wait: call.wait,
+                            output,
+                        },
+                        Err(error) => Event::TaskFailed {
+                            wait: call.wait,
+                            error,
+                        },
+                    };
+                    self.push(self.now, id.clone(), event);
+                }
+                Effect::Spawn(children) => {
+                    for child in children {
+                        let cid = child.id.clone();
+                        self.threads.insert(cid.clone(), child);
+                        self.push(self.now, cid, Event::Run);
+                    }
+                }
+                Effect::Cancel(ids) => {
+                    for cid in ids {
+                        let prefix = format!("{cid}/");
+                        self.threads
+                            .retain(|k, _| k != &cid && !k.starts_with(&prefix));
+                    }
+                }
+                Effect::Finish(outcome) => match &parent {
+                    None => return Some(outcome),
+                    Some(p) => {
+                        self.threads.remove(&id);
+                        let event = Event::ChildFinished {
+                            wait: p.wait,
+                            index: p.index,
+                            outcome,
+                        };
+                        self.push(self.now, p.thread.clone(), event);
+                    }
+                },
+            }
+        }
+        None
+    }
+}
+
+/// Epoch milliseconds now. The only clock read in the engine, for real-time runs.
+pub fn wall_clock() -> Millis {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as Millis)
+        .unwrap_or(0)
+}
+
+/// An execution's fixed facts for a local run.
+pub fn local_execution(
+    machine_name: &str,
+    execution_name: &str,
+    input: Value,
+    start_time: Millis,
+    express: bool,
+) -> Execution {
+    let account = "123456789012";
+    let region = "us-east-1";
+    Execution {
+        arn: if express {
+            format!(
+                "arn:aws:states:{region}:{account}:express:{machine_name}:{execution_name}:{execution_name}"
+            )
+        } else {
+            format!("arn:aws:states:{region}:{account}:execution:{machine_name}:{execution_name}")
+        },
+        name: execution_name.to_owned(),
+        input,
+        start_time,
+        role_arn: format!("arn:aws:iam::{account}:role/stepwise-local"),
+        state_machine_arn: format!("arn:aws:states:{region}:{account}:stateMachine:{machine_name}"),
+        state_machine_name: machine_name.to_owned(),
+        redrive_count: if express { None } else { Some(0) },
+    }
+}

@@ -1,0 +1,82 @@
+//! Task runners that need no network: mock responses, and the runner of last
+//! resort that explains why a task could not run.
+
+use serde_json::Value;
+use stepwise_asl::definition::resource::Pattern;
+use stepwise_asl::{ErrorName, StatesError, TaskCall};
+
+use crate::mock::{Mocks, Response};
+use crate::ports::{TaskContext, TaskResult, Tasks};
+
+/// Answers mocked states from a mock configuration, the rest from `fallback`.
+pub struct Mocked<T> {
+    pub mocks: Option<Mocks>,
+    pub fallback: T,
+}
+
+impl<T: Tasks> Tasks for Mocked<T> {
+    async fn invoke(&self, call: &TaskCall, ctx: &TaskContext<'_>) -> TaskResult {
+        match self.mocks.as_ref().and_then(|m| m.next(&call.state)) {
+            Some(Response::Return(v)) => shape_mocked(call, v),
+            Some(Response::Throw(e)) => Err(e),
+            None => self.fallback.invoke(call, ctx).await,
+        }
+    }
+}
+
+/// A mocked `Return` is the service's response; for a Lambda function ARN the
+/// state's result is only its `Payload`, and a `FunctionError` is an error.
+fn shape_mocked(call: &TaskCall, v: Value) -> TaskResult {
+    let is_lambda = call.resource.starts_with("arn:aws:lambda:")
+        || call.resource.starts_with("arn:aws:states:::lambda:");
+    if is_lambda {
+        if let Some(kind) = v.get("FunctionError").and_then(Value::as_str) {
+            let payload = v.get("Payload").cloned().unwrap_or(Value::Null);
+            return Err(function_error(kind, &payload));
+        }
+        if call.resource.starts_with("arn:aws:lambda:")
+            && let Some(p) = v.get("Payload")
+        {
+            return Ok(p.clone());
+        }
+    }
+    Ok(v)
+}
+
+/// AWS's error for a Lambda function error: `errorType` names it, the whole
+/// payload (JSON text) is the cause.
+pub fn function_error(kind: &str, payload: &Value) -> StatesError {
+    let payload = match payload {
+        Value::String(s) => serde_json::from_str(s).unwrap_or_else(|_| Value::String(s.clone())),
+        other => other.clone(),
+    };
+    let name = payload
+        .get("errorType")
+        .and_then(Value::as_str)
+        .unwrap_or(kind);
+    let cause = match &payload {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    StatesError::custom(name, cause)
+}
+
+/// Fails every task with a sentence saying how to make it run.
+pub struct Unavailable;
+
+impl Tasks for Unavailable {
+    async fn invoke(&self, call: &TaskCall, _ctx: &TaskContext<'_>) -> TaskResult {
+        let how = if call.pattern == Pattern::WaitForTaskToken {
+            "a callback task needs `stepwise serve` (SendTaskSuccess) or a mock response"
+        } else {
+            "give a mock response (--mock-config/--test-case) or a Lambda endpoint (--lambda-endpoint or AWS_ENDPOINT_URL_LAMBDA)"
+        };
+        Err(StatesError::new(
+            ErrorName::TaskFailed,
+            format!(
+                "No runner for the resource {} of the state '{}': {how}",
+                call.resource, call.state
+            ),
+        ))
+    }
+}
