@@ -190,9 +190,7 @@ impl<'m, T: Tasks> Runner<'m, T> {
     /// Steps one thread and carries out its effects; returns the execution's
     /// outcome once the root thread finishes.
     async fn deliver(&mut self, id: String, event: Event) -> Option<Outcome> {
-        let Some(thread) = self.threads.get_mut(&id) else {
-            return None;
-        };
+        let thread = self.threads.get_mut(&id)?;
         let env = Env {
             now: self.now,
             seed: self.random.next_u64(),
