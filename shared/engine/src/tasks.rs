@@ -80,3 +80,12 @@ impl Tasks for Unavailable {
         ))
     }
 }
+
+/// Tasks answered by a function: for tests and embedding.
+pub struct FnTasks<F>(pub F);
+
+impl<F: Fn(&TaskCall) -> TaskResult> Tasks for FnTasks<F> {
+    async fn invoke(&self, call: &TaskCall, _ctx: &TaskContext<'_>) -> TaskResult {
+        (self.0)(call)
+    }
+}

@@ -21,8 +21,9 @@ pub struct Execution {
 }
 
 impl Execution {
-    /// The context object for a state of `thread`.
-    pub fn context(&self, thread: &Thread, token: Option<&str>) -> Value {
+    /// The context object for a state of `thread`. Task states also see
+    /// `$$.State.RetryCount` (and `$$.Task.Token` when there is a token).
+    pub fn context(&self, thread: &Thread, is_task: bool, token: Option<&str>) -> Value {
         let mut c = Map::new();
         let mut execution = json!({
             "Id": self.arn,
@@ -39,7 +40,7 @@ impl Execution {
             "EnteredTime": timestamp::format(thread.entered_at),
             "Name": thread.state,
         });
-        if thread.retry_count > 0 || token.is_some() {
+        if is_task {
             state["RetryCount"] = thread.retry_count.into();
         }
         c.insert("State".into(), state);
@@ -61,7 +62,7 @@ impl Execution {
 
     /// The context a Map's ItemSelector sees for one item.
     pub fn item_context(&self, thread: &Thread, index: usize, value: &Value) -> Value {
-        let mut c = self.context(thread, None);
+        let mut c = self.context(thread, false, None);
         c["Map"] = json!({"Item": {"Index": index, "Value": value}});
         c
     }

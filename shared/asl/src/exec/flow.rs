@@ -204,7 +204,8 @@ impl<'a> Step<'a> {
         f: impl FnOnce(&mut Scope<'_>) -> R,
     ) -> R {
         let context = if state.reads_context {
-            self.exec.context(t, token)
+            self.exec
+                .context(t, matches!(state.kind, Kind::Task(_)), token)
         } else {
             Value::Null
         };

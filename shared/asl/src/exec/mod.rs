@@ -143,3 +143,6 @@ pub fn step(
         history: s.history,
     }
 }
+
+#[cfg(test)]
+mod tests;

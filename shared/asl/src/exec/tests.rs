@@ -1,0 +1,317 @@
+//! The step function at the level of effects: what a driver must do.
+
+use serde_json::json;
+
+use super::*;
+use crate::definition::Options;
+
+fn machine(def: serde_json::Value) -> StateMachine {
+    StateMachine::from_value(&def, Options::default()).unwrap()
+}
+
+fn exec() -> Execution {
+    Execution {
+        arn: "arn:aws:states:us-east-1:1:execution:m:e".into(),
+        name: "e".into(),
+        input: json!({}),
+        start_time: 0,
+        role_arn: String::new(),
+        state_machine_arn: "arn:aws:states:us-east-1:1:stateMachine:m".into(),
+        state_machine_name: "m".into(),
+        redrive_count: Some(0),
+    }
+}
+
+fn env(now: i64) -> Env {
+    Env {
+        now,
+        seed: 9,
+        event_id: 2,
+    }
+}
+
+fn task_machine() -> StateMachine {
+    machine(
+        json!({"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+        "Parameters": {"token.$": "$$.Task.Token"}, "TimeoutSeconds": 60, "HeartbeatSeconds": 10, "End": true}}}),
+    )
+}
+
+#[test]
+fn a_pass_state_schedules_the_next_state_now() {
+    let m = machine(
+        json!({"StartAt": "A", "States": {"A": {"Type": "Pass", "Next": "B"}, "B": {"Type": "Succeed"}}}),
+    );
+    let mut t = Thread::root("A", json!({"x": 1}));
+    let out = step(&m, &exec(), &mut t, Event::Run, &env(5));
+    assert_eq!(
+        out.effects,
+        vec![Effect::Schedule {
+            at: 5,
+            event: Event::Run
+        }]
+    );
+    assert_eq!((t.state.as_str(), &t.input), ("B", &json!({"x": 1})));
+    let kinds: Vec<&str> = out.history.iter().map(|h| h.kind.as_str()).collect();
+    assert_eq!(kinds, ["PassStateEntered", "PassStateExited"]);
+}
+
+#[test]
+fn a_task_invokes_with_a_token_and_sets_its_timers() {
+    let m = task_machine();
+    let mut t = Thread::root("T", json!({}));
+    let out = step(&m, &exec(), &mut t, Event::Run, &env(1000));
+    let Effect::Invoke(call) = &out.effects[0] else {
+        panic!("{:?}", out.effects)
+    };
+    let token = call.token.clone().unwrap();
+    assert_eq!(token.len(), 32);
+    assert_eq!(call.payload, json!({"token": token}));
+    assert_eq!(
+        &out.effects[1..],
+        &[
+            Effect::Schedule {
+                at: 61_000,
+                event: Event::Timer {
+                    wait: call.wait,
+                    kind: TimerKind::Timeout
+                }
+            },
+            Effect::Schedule {
+                at: 11_000,
+                event: Event::Timer {
+                    wait: call.wait,
+                    kind: TimerKind::Heartbeat
+                }
+            },
+        ]
+    );
+}
+
+#[test]
+fn a_heartbeat_pushes_the_deadline_and_a_missed_one_fails_the_task() {
+    let m = task_machine();
+    let mut t = Thread::root("T", json!({}));
+    let out = step(&m, &exec(), &mut t, Event::Run, &env(0));
+    let Effect::Invoke(call) = &out.effects[0] else {
+        panic!()
+    };
+    let wait = call.wait;
+    let hb = step(
+        &m,
+        &exec(),
+        &mut t,
+        Event::TaskHeartbeat { wait },
+        &env(8_000),
+    );
+    assert_eq!(
+        hb.effects,
+        vec![Effect::Schedule {
+            at: 18_000,
+            event: Event::Timer {
+                wait,
+                kind: TimerKind::Heartbeat
+            }
+        }]
+    );
+    // The first heartbeat timer fires before the new deadline: nothing happens.
+    let early = step(
+        &m,
+        &exec(),
+        &mut t,
+        Event::Timer {
+            wait,
+            kind: TimerKind::Heartbeat,
+        },
+        &env(10_000),
+    );
+    assert!(!early.applied);
+    let late = step(
+        &m,
+        &exec(),
+        &mut t,
+        Event::Timer {
+            wait,
+            kind: TimerKind::Heartbeat,
+        },
+        &env(18_000),
+    );
+    let failed = StatesError {
+        error: Some("States.HeartbeatTimeout".into()),
+        cause: None,
+    };
+    assert_eq!(late.effects, vec![Effect::Finish(Outcome::Failed(failed))]);
+}
+
+#[test]
+fn stale_events_change_nothing() {
+    let m = task_machine();
+    let mut t = Thread::root("T", json!({}));
+    let out = step(&m, &exec(), &mut t, Event::Run, &env(0));
+    let Effect::Invoke(call) = &out.effects[0] else {
+        panic!()
+    };
+    let before = t.clone();
+    let wrong = step(
+        &m,
+        &exec(),
+        &mut t,
+        Event::TaskSucceeded {
+            wait: call.wait + 1,
+            output: json!(1),
+        },
+        &env(1),
+    );
+    assert!(!wrong.applied);
+    assert_eq!(t, before);
+    let done = step(
+        &m,
+        &exec(),
+        &mut t,
+        Event::TaskSucceeded {
+            wait: call.wait,
+            output: json!(1),
+        },
+        &env(2),
+    );
+    assert_eq!(
+        done.effects,
+        vec![Effect::Finish(Outcome::Succeeded(json!(1)))]
+    );
+    let again = step(
+        &m,
+        &exec(),
+        &mut t,
+        Event::TaskSucceeded {
+            wait: call.wait,
+            output: json!(2),
+        },
+        &env(3),
+    );
+    assert!(!again.applied, "a duplicate result is ignored");
+    let timeout = step(
+        &m,
+        &exec(),
+        &mut t,
+        Event::Timer {
+            wait: call.wait,
+            kind: TimerKind::Timeout,
+        },
+        &env(99_000),
+    );
+    assert!(
+        !timeout.applied,
+        "a timer after the thread moved on is ignored"
+    );
+}
+
+#[test]
+fn a_parallel_spawns_one_child_per_branch() {
+    let m = machine(
+        json!({"StartAt": "P", "States": {"P": {"Type": "Parallel", "End": true, "Branches": [
+        {"StartAt": "A", "States": {"A": {"Type": "Pass", "End": true}}},
+        {"StartAt": "B", "States": {"B": {"Type": "Pass", "End": true}}}]}}}),
+    );
+    let mut t = Thread::root("P", json!({"v": 1}));
+    let out = step(&m, &exec(), &mut t, Event::Run, &env(0));
+    let Effect::Spawn(children) = &out.effects[0] else {
+        panic!("{:?}", out.effects)
+    };
+    assert_eq!(
+        children
+            .iter()
+            .map(|c| c.state.as_str())
+            .collect::<Vec<_>>(),
+        ["A", "B"]
+    );
+    assert!(
+        children
+            .iter()
+            .all(|c| c.input == json!({"v": 1}) && c.parent.as_ref().unwrap().thread == "root")
+    );
+    let wait = children[0].parent.as_ref().unwrap().wait;
+    let first = step(
+        &m,
+        &exec(),
+        &mut t,
+        Event::ChildFinished {
+            wait,
+            index: 1,
+            outcome: Outcome::Succeeded(json!("b")),
+        },
+        &env(1),
+    );
+    assert!(first.effects.is_empty());
+    let second = step(
+        &m,
+        &exec(),
+        &mut t,
+        Event::ChildFinished {
+            wait,
+            index: 0,
+            outcome: Outcome::Succeeded(json!("a")),
+        },
+        &env(2),
+    );
+    assert_eq!(
+        second.effects,
+        vec![Effect::Finish(Outcome::Succeeded(json!(["a", "b"])))]
+    );
+}
+
+#[test]
+fn map_concurrency_starts_the_next_item_as_one_finishes() {
+    let m = machine(
+        json!({"StartAt": "M", "States": {"M": {"Type": "Map", "MaxConcurrency": 2, "End": true,
+        "ItemProcessor": {"StartAt": "X", "States": {"X": {"Type": "Pass", "End": true}}}}}}),
+    );
+    let mut t = Thread::root("M", json!([10, 20, 30]));
+    let out = step(&m, &exec(), &mut t, Event::Run, &env(0));
+    let Effect::Spawn(first) = &out.effects[0] else {
+        panic!()
+    };
+    assert_eq!(
+        first.iter().map(|c| c.input.clone()).collect::<Vec<_>>(),
+        [json!(10), json!(20)]
+    );
+    let wait = first[0].parent.as_ref().unwrap().wait;
+    let next = step(
+        &m,
+        &exec(),
+        &mut t,
+        Event::ChildFinished {
+            wait,
+            index: 0,
+            outcome: Outcome::Succeeded(json!(1)),
+        },
+        &env(1),
+    );
+    let Effect::Spawn(more) = &next.effects[0] else {
+        panic!("{:?}", next.effects)
+    };
+    assert_eq!(more.len(), 1);
+    assert_eq!(more[0].input, json!(30));
+}
+
+#[test]
+fn stop_cancels_children_and_aborts() {
+    let m = machine(
+        json!({"StartAt": "P", "States": {"P": {"Type": "Parallel", "End": true, "Branches": [
+        {"StartAt": "A", "States": {"A": {"Type": "Pass", "End": true}}}]}}}),
+    );
+    let mut t = Thread::root("P", json!({}));
+    step(&m, &exec(), &mut t, Event::Run, &env(0));
+    let stop = StatesError::custom("Stopped", "by user");
+    let out = step(
+        &m,
+        &exec(),
+        &mut t,
+        Event::Stop {
+            error: stop.clone(),
+            timed_out: false,
+        },
+        &env(1),
+    );
+    assert!(matches!(&out.effects[0], Effect::Cancel(ids) if ids.len() == 1));
+    assert_eq!(out.effects[1], Effect::Finish(Outcome::Aborted(stop)));
+}

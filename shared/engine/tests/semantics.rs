@@ -1,0 +1,320 @@
+//! End-to-end semantics through the in-memory runner: each test states a
+//! definition, an input and what AWS would answer.
+
+use std::future::Future;
+use std::pin::pin;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::task::{Context, Poll, Waker};
+
+use serde_json::{Value, json};
+use stepwise_asl::{Options, StateMachine, StatesError, TaskCall};
+use stepwise_engine::memory::local_execution;
+use stepwise_engine::ports::TaskResult;
+use stepwise_engine::tasks::FnTasks;
+use stepwise_engine::{Report, Runner, RunnerOptions, Status};
+
+fn block_on<F: Future>(f: F) -> F::Output {
+    let mut f = pin!(f);
+    let mut cx = Context::from_waker(Waker::noop());
+    loop {
+        if let Poll::Ready(v) = f.as_mut().poll(&mut cx) {
+            return v;
+        }
+    }
+}
+
+fn run_with(def: Value, input: Value, tasks: impl Fn(&TaskCall) -> TaskResult) -> Report {
+    let machine = StateMachine::from_value(&def, Options::default()).expect("valid definition");
+    let exec = local_execution("m", "e", input, 1_000_000, false);
+    block_on(Runner::new(&machine, exec, FnTasks(tasks), RunnerOptions::default()).run())
+}
+
+fn run(def: Value, input: Value) -> Report {
+    run_with(def, input, |c| Ok(c.payload.clone()))
+}
+
+fn succeeds(def: Value, input: Value, output: Value) {
+    let r = run(def, input);
+    assert_eq!(
+        (r.status, r.output),
+        (Status::Succeeded, Some(output)),
+        "error: {:?}",
+        r.error
+    );
+}
+
+fn fails(def: Value, input: Value, error: &str) -> Report {
+    let r = run(def, input);
+    assert_eq!(r.status, Status::Failed, "output: {:?}", r.output);
+    assert_eq!(
+        r.error.as_ref().and_then(|e| e.error.as_deref()),
+        Some(error),
+        "{:?}",
+        r.error
+    );
+    r
+}
+
+fn task(extra: Value) -> Value {
+    let mut t = json!({"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "End": true});
+    t.as_object_mut()
+        .unwrap()
+        .extend(extra.as_object().unwrap().clone());
+    t
+}
+
+#[test]
+fn data_flow_applies_paths_in_order() {
+    succeeds(
+        json!({"StartAt": "A", "States": {"A": {"Type": "Pass", "InputPath": "$.in", "Parameters": {"v.$": "$.x", "k": 1},
+            "ResultPath": "$.r", "OutputPath": "$.r", "End": true}}}),
+        json!({"in": {"x": 5}}),
+        json!({"v": 5, "k": 1}),
+    );
+    succeeds(
+        json!({"StartAt": "A", "States": {"A": {"Type": "Pass", "Result": {"a": 1}, "ResultPath": null, "End": true}}}),
+        json!({"keep": true}),
+        json!({"keep": true}),
+    );
+}
+
+#[test]
+fn choice_picks_the_first_match_or_default() {
+    let def = |default: bool| {
+        let mut c = json!({"Type": "Choice", "Choices": [
+            {"And": [{"Variable": "$.n", "NumericGreaterThan": 1}, {"Not": {"Variable": "$.s", "StringEquals": "x"}}], "Next": "Big"}]});
+        if default {
+            c["Default"] = json!("Small");
+        }
+        json!({"StartAt": "C", "States": {"C": c, "Big": {"Type": "Pass", "Result": "big", "End": true},
+            "Small": {"Type": "Pass", "Result": "small", "End": true}}})
+    };
+    succeeds(def(true), json!({"n": 2, "s": "y"}), json!("big"));
+    succeeds(def(true), json!({"n": 2, "s": "x"}), json!("small"));
+    let mut no_default = def(false);
+    no_default["States"]["C"]["Choices"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"Variable": "$.n", "NumericEquals": -1, "Next": "Small"}));
+    fails(
+        no_default,
+        json!({"n": 0, "s": "y"}),
+        "States.NoChoiceMatched",
+    );
+    let r = fails(def(true), json!({"s": "y"}), "States.Runtime");
+    assert!(
+        r.error
+            .unwrap()
+            .cause
+            .unwrap()
+            .contains("Invalid path '$.n'")
+    );
+}
+
+#[test]
+fn retry_backs_off_then_succeeds() {
+    let calls = AtomicU32::new(0);
+    let def = json!({"StartAt": "T", "States": {"T": task(json!({
+        "Parameters": {"n.$": "$$.State.RetryCount"},
+        "Retry": [{"ErrorEquals": ["Boom"], "IntervalSeconds": 2, "BackoffRate": 3, "MaxAttempts": 3}]}))}});
+    let r = run_with(def, json!({}), |c| {
+        if calls.fetch_add(1, Ordering::SeqCst) < 2 {
+            Err(StatesError::custom("Boom", "x"))
+        } else {
+            Ok(c.payload.clone())
+        }
+    });
+    assert_eq!(r.output, Some(json!({"n": 2})), "{:?}", r.error);
+    let scheduled: Vec<i64> = r
+        .history
+        .iter()
+        .filter(|e| e.event.kind.as_str() == "TaskScheduled")
+        .map(|e| e.event.timestamp)
+        .collect();
+    assert_eq!(
+        scheduled
+            .windows(2)
+            .map(|w| w[1] - w[0])
+            .collect::<Vec<_>>(),
+        vec![2000, 6000]
+    );
+}
+
+#[test]
+fn retry_gives_up_after_max_attempts_and_catch_takes_over() {
+    let calls = AtomicU32::new(0);
+    let def = json!({"StartAt": "T", "States": {
+        "T": task(json!({"Retry": [{"ErrorEquals": ["Boom"], "MaxAttempts": 2}],
+            "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.err", "Next": "H"}]})),
+        "H": {"Type": "Pass", "End": true}}});
+    let r = run_with(def, json!({"a": 1}), |_| {
+        calls.fetch_add(1, Ordering::SeqCst);
+        Err(StatesError::custom("Boom", "bad"))
+    });
+    assert_eq!(calls.load(Ordering::SeqCst), 3);
+    assert_eq!(
+        r.output,
+        Some(json!({"a": 1, "err": {"Error": "Boom", "Cause": "bad"}}))
+    );
+}
+
+#[test]
+fn states_all_does_not_catch_runtime_errors() {
+    let def = json!({"StartAt": "P", "States": {
+        "P": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "InputPath": "$.missing",
+              "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "H"}], "End": true},
+        "H": {"Type": "Pass", "End": true}}});
+    let r = fails(def, json!({}), "States.Runtime");
+    assert_eq!(
+        r.error.unwrap().cause.unwrap(),
+        "An error occurred while executing the state 'P' (entered at the event id #2). Invalid path '$.missing' : No results for path: $['missing']"
+    );
+}
+
+#[test]
+fn intrinsic_failures_can_be_caught() {
+    succeeds(
+        json!({"StartAt": "P", "States": {
+            "P": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "Parameters": {"x.$": "States.ArrayGetItem($.a, 5)"},
+                  "Catch": [{"ErrorEquals": ["States.IntrinsicFailure"], "ResultPath": null, "Next": "H"}], "End": true},
+            "H": {"Type": "Pass", "Result": "caught", "End": true}}}),
+        json!({"a": [1]}),
+        json!("caught"),
+    );
+}
+
+#[test]
+fn parallel_collects_branch_outputs_in_order() {
+    succeeds(
+        json!({"StartAt": "P", "States": {"P": {"Type": "Parallel", "End": true, "Branches": [
+            {"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 5, "Next": "A"}, "A": {"Type": "Pass", "Result": 1, "End": true}}},
+            {"StartAt": "B", "States": {"B": {"Type": "Pass", "InputPath": "$.x", "End": true}}}]}}}),
+        json!({"x": "two"}),
+        json!([1, "two"]),
+    );
+}
+
+#[test]
+fn a_failing_branch_fails_the_parallel_with_its_error() {
+    let r = fails(
+        json!({"StartAt": "P", "States": {"P": {"Type": "Parallel", "End": true, "Branches": [
+            {"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 100, "End": true}}},
+            {"StartAt": "F", "States": {"F": {"Type": "Fail", "Error": "Oops", "Cause": "why"}}}]}}}),
+        json!({}),
+        "Oops",
+    );
+    // The waiting sibling was stopped: the execution ended without waiting 100 s.
+    let end = r.history.last().unwrap().event.timestamp;
+    assert_eq!(end, 1_000_000);
+}
+
+#[test]
+fn map_runs_items_with_selector_and_context() {
+    succeeds(
+        json!({"StartAt": "M", "States": {"M": {"Type": "Map", "ItemsPath": "$.items", "MaxConcurrency": 1,
+            "ItemSelector": {"i.$": "$$.Map.Item.Index", "v.$": "$$.Map.Item.Value", "k.$": "$.k"},
+            "ItemProcessor": {"StartAt": "X", "States": {"X": {"Type": "Pass", "End": true}}}, "End": true}}}),
+        json!({"items": ["a", "b"], "k": 7}),
+        json!([{"i": 0, "v": "a", "k": 7}, {"i": 1, "v": "b", "k": 7}]),
+    );
+    succeeds(
+        json!({"StartAt": "M", "States": {"M": {"Type": "Map", "End": true,
+            "ItemProcessor": {"StartAt": "X", "States": {"X": {"Type": "Pass", "End": true}}}}}}),
+        json!([]),
+        json!([]),
+    );
+}
+
+#[test]
+fn map_tolerates_failures_up_to_the_threshold() {
+    let def = |count: u64| {
+        json!({"StartAt": "M", "States": {"M": {"Type": "Map", "ToleratedFailureCount": count, "End": true,
+            "ItemProcessor": {"StartAt": "C", "States": {
+                "C": {"Type": "Choice", "Choices": [{"Variable": "$", "NumericEquals": 0, "Next": "F"}], "Default": "P"},
+                "F": {"Type": "Fail", "Error": "Zero", "Cause": "zero"},
+                "P": {"Type": "Pass", "End": true}}}}}})
+    };
+    succeeds(
+        def(1),
+        json!([0, 1]),
+        json!([{"Error": "Zero", "Cause": "zero"}, 1]),
+    );
+    fails(
+        def(1),
+        json!([0, 0, 1]),
+        "States.ExceedToleratedFailureThreshold",
+    );
+}
+
+#[test]
+fn waits_advance_the_virtual_clock() {
+    let r = run(
+        json!({"StartAt": "W", "States": {"W": {"Type": "Wait", "SecondsPath": "$.s", "Next": "T"},
+            "T": {"Type": "Wait", "Timestamp": "2030-01-01T00:00:00Z", "End": true}}}),
+        json!({"s": 30}),
+    );
+    assert_eq!(r.status, Status::Succeeded);
+    let exited: Vec<i64> = r
+        .history
+        .iter()
+        .filter(|e| e.event.kind.as_str() == "WaitStateExited")
+        .map(|e| e.event.timestamp)
+        .collect();
+    assert_eq!(exited, vec![1_030_000, 1_893_456_000_000]);
+}
+
+#[test]
+fn machine_timeout_times_the_execution_out() {
+    let r = run(
+        json!({"TimeoutSeconds": 5, "StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 60, "End": true}}}),
+        json!({}),
+    );
+    assert_eq!(r.status, Status::TimedOut);
+    assert_eq!(r.error.unwrap().error.as_deref(), Some("States.Timeout"));
+}
+
+#[test]
+fn oversized_output_exceeds_the_data_limit() {
+    let big = "x".repeat(300 * 1024);
+    let r = fails(
+        json!({"StartAt": "P", "States": {"P": {"Type": "Pass", "Result": big, "End": true}}}),
+        json!({}),
+        "States.DataLimitExceeded",
+    );
+    assert!(r.error.unwrap().cause.unwrap().contains("'P'"));
+}
+
+#[test]
+fn fail_state_reads_error_and_cause_from_paths() {
+    let r = fails(
+        json!({"StartAt": "F", "States": {"F": {"Type": "Fail", "ErrorPath": "$.e", "CausePath": "States.Format('n={}', $.n)"}}}),
+        json!({"e": "Custom", "n": 3}),
+        "Custom",
+    );
+    assert_eq!(r.error.unwrap().cause.as_deref(), Some("n=3"));
+}
+
+#[test]
+fn history_numbers_events_and_names_entered_states() {
+    let r = run(
+        json!({"StartAt": "A", "States": {"A": {"Type": "Pass", "Next": "B"}, "B": {"Type": "Succeed"}}}),
+        json!({}),
+    );
+    let kinds: Vec<&str> = r.history.iter().map(|e| e.event.kind.as_str()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "ExecutionStarted",
+            "PassStateEntered",
+            "PassStateExited",
+            "SucceedStateEntered",
+            "SucceedStateExited",
+            "ExecutionSucceeded"
+        ]
+    );
+    assert_eq!(
+        r.history.iter().map(|e| e.id).collect::<Vec<_>>(),
+        [1, 2, 3, 4, 5, 6]
+    );
+    assert_eq!(r.states_entered(), ["A", "B"]);
+}
