@@ -76,8 +76,13 @@ pub struct Runner<'m, T> {
     history: Vec<Recorded>,
     last_event: HashMap<String, u64>,
     /// How many state transitions ran (for benchmarks).
-    pub transitions: u64,
+    transitions: u64,
+    /// History events produced so far, kept or not.
+    events: u64,
 }
+
+/// AWS's limit on the history of one Standard execution.
+pub const MAX_STANDARD_EVENTS: u64 = 25_000;
 
 impl<'m, T: Tasks> Runner<'m, T> {
     pub fn new(
@@ -100,6 +105,7 @@ impl<'m, T: Tasks> Runner<'m, T> {
             history: Vec::new(),
             last_event: HashMap::new(),
             transitions: 0,
+            events: 1,
         }
     }
 
@@ -132,9 +138,19 @@ impl<'m, T: Tasks> Runner<'m, T> {
     }
 
     /// Runs the execution until its root thread ends.
-    pub async fn run(mut self) -> Report {
+    pub async fn run(self) -> Report {
+        self.run_counting().await.0
+    }
+
+    /// Runs the execution and also returns how many transitions it took.
+    pub async fn run_counting(mut self) -> (Report, u64) {
+        let report = self.drive().await;
+        (report, self.transitions)
+    }
+
+    async fn drive(&mut self) -> Report {
         let details = json!({
-            "input": self.exec.input.to_string(),
+            "input": self.exec.input,
             "inputDetails": {"truncated": false},
             "roleArn": self.exec.role_arn,
             "stateMachineArn": self.exec.state_machine_arn,
@@ -168,7 +184,7 @@ impl<'m, T: Tasks> Runner<'m, T> {
                 let e = StatesError::runtime(
                     "The execution has nothing left to do but has not finished",
                 );
-                return Report::from_outcome(Outcome::Failed(e), self.history);
+                return Report::from_outcome(Outcome::Failed(e), std::mem::take(&mut self.history));
             };
             if due.at > self.now {
                 if !self.options.fast_forward {
@@ -182,7 +198,7 @@ impl<'m, T: Tasks> Runner<'m, T> {
                 self.now = due.at;
             }
             if let Some(outcome) = self.deliver(due.thread, due.event).await {
-                return Report::from_outcome(outcome, self.history);
+                return Report::from_outcome(outcome, std::mem::take(&mut self.history));
             }
         }
     }
@@ -195,6 +211,7 @@ impl<'m, T: Tasks> Runner<'m, T> {
             now: self.now,
             seed: self.random.next_u64(),
             event_id: self.history.len() as u64 + 1,
+            history: self.options.history,
         };
         let out = step(self.machine, &self.exec, thread, event, &env);
         if !out.applied {
@@ -202,7 +219,14 @@ impl<'m, T: Tasks> Runner<'m, T> {
         }
         self.transitions += 1;
         let parent = thread.parent.clone();
+        self.events += out.history.len() as u64;
         self.append(out.history);
+        if !self.machine.express && self.events > MAX_STANDARD_EVENTS {
+            let e = StatesError::runtime(format!(
+                "The execution reached the maximum number of history events ({MAX_STANDARD_EVENTS}) of a STANDARD state machine"
+            ));
+            return Some(Outcome::Failed(e));
+        }
         for effect in out.effects {
             match effect {
                 Effect::Schedule { at, event } => self.push(at, id.clone(), event),

@@ -318,3 +318,26 @@ fn history_numbers_events_and_names_entered_states() {
     );
     assert_eq!(r.states_entered(), ["A", "B"]);
 }
+
+#[test]
+fn standard_executions_stop_at_25000_history_events_and_express_ones_do_not() {
+    let def = json!({"StartAt": "Init", "States": {
+        "Init": {"Type": "Pass", "Result": {"i": 0}, "Next": "Check"},
+        "Check": {"Type": "Choice", "Choices": [{"Variable": "$.i", "NumericLessThan": 10000, "Next": "Inc"}], "Default": "Done"},
+        "Inc": {"Type": "Pass", "Parameters": {"i.$": "States.MathAdd($.i, 1)"}, "Next": "Check"},
+        "Done": {"Type": "Succeed"}}});
+    let r = fails(def.clone(), json!({}), "States.Runtime");
+    assert!(r.error.unwrap().cause.unwrap().contains("25000"));
+    let machine = StateMachine::from_value(&def, Options { express: true }).unwrap();
+    let exec = local_execution("m", "e", json!({}), 0, true);
+    let r = block_on(
+        Runner::new(
+            &machine,
+            exec,
+            FnTasks(|c: &TaskCall| Ok(c.payload.clone())),
+            RunnerOptions::default(),
+        )
+        .run(),
+    );
+    assert_eq!(r.output, Some(json!({"i": 10000})));
+}

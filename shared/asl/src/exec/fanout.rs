@@ -20,13 +20,13 @@ impl<'a> Step<'a> {
             self.record(
                 t,
                 EventType::MapStateStarted,
-                json!({"length": fanout.total}),
+                || json!({"length": fanout.total}),
             );
         } else {
-            self.record(t, EventType::ParallelStateStarted, json!({}));
+            self.record(t, EventType::ParallelStateStarted, || json!({}));
         }
         if fanout.total == 0 {
-            self.record(t, EventType::MapStateSucceeded, json!({}));
+            self.record(t, EventType::MapStateSucceeded, || json!({}));
             return self.complete(t, state, Value::Array(Vec::new()));
         }
         if let Err(e) = self.spawn_more(t, state, wait, &mut fanout) {
@@ -88,7 +88,7 @@ impl<'a> Step<'a> {
                     self.record(
                         t,
                         EventType::MapIterationStarted,
-                        json!({"name": state.name, "index": index}),
+                        || json!({"name": state.name, "index": index}),
                     );
                     let scope = &self.machine.scopes[m.processor];
                     let item = Some(MapItem { index, value: item });
@@ -133,7 +133,7 @@ impl<'a> Step<'a> {
                     self.record(
                         t,
                         EventType::MapIterationSucceeded,
-                        json!({"name": state.name, "index": index}),
+                        || json!({"name": state.name, "index": index}),
                     );
                 }
                 f.results[index] = v;
@@ -144,7 +144,7 @@ impl<'a> Step<'a> {
                     self.record(
                         t,
                         EventType::MapIterationFailed,
-                        json!({"name": state.name, "index": index}),
+                        || json!({"name": state.name, "index": index}),
                     );
                 }
                 let tolerated = is_map && within_tolerance(&f);
@@ -165,7 +165,7 @@ impl<'a> Step<'a> {
                     } else {
                         EventType::ParallelStateFailed
                     };
-                    self.record(t, kind, json!({}));
+                    self.record(t, kind, || json!({}));
                     return self.fail_state(t, state, error);
                 }
                 f.results[index] = e.to_output();
@@ -177,7 +177,7 @@ impl<'a> Step<'a> {
             } else {
                 EventType::ParallelStateSucceeded
             };
-            self.record(t, kind, json!({}));
+            self.record(t, kind, || json!({}));
             let results = std::mem::take(&mut f.results);
             return self.complete(t, state, Value::Array(results));
         }

@@ -97,7 +97,7 @@ impl<'a> Step<'a> {
                     t,
                     state,
                     2,
-                    json!({"output": output.to_string(), "outputDetails": {"truncated": false}}),
+                    json!({"output": output, "outputDetails": {"truncated": false}}),
                 );
                 self.complete(t, state, output);
             }
@@ -164,8 +164,9 @@ impl<'a> Step<'a> {
     fn run(&mut self, t: &mut Thread, state: &State) {
         if t.phase == (Phase::Ready { entered: false }) {
             t.entered_at = self.env.now;
-            let input = t.input.clone();
-            t.entered_event = self.record(t, state.kind.entered(), json!({"name": state.name, "input": input.to_string(), "inputDetails": {"truncated": false}}));
+            t.entered_event = self.record(t, state.kind.entered(), || {
+                json!({"name": state.name, "input": t.input, "inputDetails": {"truncated": false}})
+            });
             t.phase = Phase::Ready { entered: true };
         }
         match &state.kind {
@@ -181,9 +182,10 @@ impl<'a> Step<'a> {
     }
 
     /// Appends a history event of `t` and returns its id.
-    pub fn record(&mut self, t: &Thread, kind: EventType, details: Value) -> u64 {
+    pub fn record(&mut self, t: &Thread, kind: EventType, details: impl FnOnce() -> Value) -> u64 {
         let id = self.env.event_id + self.history.len() as u64;
-        if t.recorded {
+        if t.recorded && self.env.history {
+            let details = details();
             self.history.push(HistoryEvent {
                 timestamp: self.env.now,
                 kind,
@@ -268,7 +270,7 @@ impl<'a> Step<'a> {
     }
 
     fn exit(&mut self, t: &mut Thread, state: &State, output: Value, next: Option<&str>) {
-        if json_size(&output) > MAX_PAYLOAD_BYTES {
+        if exceeds(&output, MAX_PAYLOAD_BYTES) {
             let e = StatesError::new(
                 ErrorName::DataLimitExceeded,
                 format!(
@@ -279,7 +281,7 @@ impl<'a> Step<'a> {
             return self.fail_thread(t, state, e);
         }
         if let Some(kind) = state.kind.exited() {
-            self.record(t, kind, json!({"name": state.name, "output": output.to_string(), "outputDetails": {"truncated": false}}));
+            self.record(t, kind, || json!({"name": state.name, "output": output, "outputDetails": {"truncated": false}}));
         }
         let target = next.or(match &state.next {
             Transition::Next(n) => Some(n.as_str()),
@@ -363,13 +365,13 @@ impl<'a> Step<'a> {
             let (kind, details) = match &outcome {
                 Outcome::Succeeded(v) => (
                     EventType::ExecutionSucceeded,
-                    json!({"output": v.to_string(), "outputDetails": {"truncated": false}}),
+                    json!({"output": v, "outputDetails": {"truncated": false}}),
                 ),
                 Outcome::Failed(e) => (EventType::ExecutionFailed, error_details(e)),
                 Outcome::TimedOut(e) => (EventType::ExecutionTimedOut, error_details(e)),
                 Outcome::Aborted(e) => (EventType::ExecutionAborted, error_details(e)),
             };
-            self.record(t, kind, details);
+            self.record(t, kind, || details);
         }
         self.effects.push(Effect::Finish(outcome));
     }
@@ -382,7 +384,7 @@ impl<'a> Step<'a> {
                 details["resourceType"] = resource_type(&task.resource).into();
                 details["resource"] = resource_name(&task.resource).into();
             }
-            self.record(t, kind, details);
+            self.record(t, kind, || details);
         }
     }
 
@@ -399,9 +401,10 @@ impl<'a> Step<'a> {
         heartbeat_seconds: Option<u64>,
     ) {
         let wait = t.next_wait();
-        let mut details = json!({"parameters": payload.to_string()});
+        let mut details = json!({"parameters": payload});
         if let Resource::LambdaFunction { arn } = resource {
-            details = json!({"resource": arn, "input": payload.to_string(), "inputDetails": {"truncated": false}});
+            details =
+                json!({"resource": arn, "input": payload, "inputDetails": {"truncated": false}});
         }
         if let Some(s) = timeout_seconds {
             details["timeoutInSeconds"] = s.into();
@@ -502,6 +505,27 @@ fn resource_name(r: &Resource) -> String {
             .map_or(arn.clone(), |(_, a)| a.to_owned()),
         other => other.arn().to_owned(),
     }
+}
+
+/// Whether the serialized value is larger than `limit` bytes. A cheap upper
+/// bound (every character escaped, every number 24 bytes) settles most values
+/// without serializing them.
+pub fn exceeds(v: &Value, limit: usize) -> bool {
+    fn bound(v: &Value) -> usize {
+        match v {
+            Value::Null | Value::Bool(_) => 5,
+            Value::Number(_) => 24,
+            Value::String(s) => s.len() * 6 + 2,
+            Value::Array(a) => 2 + a.iter().map(|x| bound(x) + 1).sum::<usize>(),
+            Value::Object(m) => {
+                2 + m
+                    .iter()
+                    .map(|(k, x)| k.len() * 6 + 4 + bound(x))
+                    .sum::<usize>()
+            }
+        }
+    }
+    bound(v) > limit && json_size(v) > limit
 }
 
 /// Serialized size in bytes, without building the string.

@@ -115,6 +115,8 @@ pub struct Env {
     pub seed: u64,
     /// The id the first history event of this step will get.
     pub event_id: u64,
+    /// Whether to build history events at all (EXPRESS executions keep none).
+    pub history: bool,
 }
 
 /// What one step produced.

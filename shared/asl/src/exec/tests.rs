@@ -27,6 +27,7 @@ fn env(now: i64) -> Env {
         now,
         seed: 9,
         event_id: 2,
+        history: true,
     }
 }
 

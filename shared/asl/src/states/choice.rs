@@ -1,9 +1,9 @@
 //! Choice: the first rule that matches names the next state.
 
 use crate::choice::{ChoiceRule, Rule};
-use crate::definition::State;
 use crate::definition::fields::Fields;
 use crate::definition::problem::Problems;
+use crate::definition::{Selector, State};
 use crate::error::{ErrorName, StatesError};
 use crate::exec::{Step, Thread};
 
@@ -46,9 +46,14 @@ impl Choice {
     }
 
     pub fn run(&self, s: &mut Step<'_>, t: &mut Thread, state: &State) {
-        let input = match s.effective_input(t, state, None) {
-            Ok(v) => v,
-            Err(e) => return s.fail_state(t, state, e),
+        // Without an InputPath the rules read the input in place (no copy).
+        let input = if state.flow.input_path == Selector::Whole {
+            std::mem::take(&mut t.input)
+        } else {
+            match s.effective_input(t, state, None) {
+                Ok(v) => v,
+                Err(e) => return s.fail_state(t, state, e),
+            }
         };
         let chosen = s.with_scope(t, state, &input, None, |scope| {
             for c in &self.choices {
@@ -58,14 +63,18 @@ impl Choice {
             }
             Ok(self.default.clone())
         });
+        let taken = state.flow.input_path == Selector::Whole;
         match chosen {
             Ok(Some(next)) => s.complete_to(t, state, input, Some(&next)),
-            Ok(None) => s.fail_state(
-                t,
-                state,
-                StatesError::new(ErrorName::NoChoiceMatched, "No Matches!"),
-            ),
-            Err(e) => s.fail_state(t, state, e),
+            other => {
+                if taken {
+                    t.input = input;
+                }
+                let e = other
+                    .err()
+                    .unwrap_or_else(|| StatesError::new(ErrorName::NoChoiceMatched, "No Matches!"));
+                s.fail_state(t, state, e)
+            }
         }
     }
 }

@@ -1,0 +1,115 @@
+//! `cargo run --release -p stepwise-bench [-- --quick]`
+//!
+//! 1. Engine throughput: state transitions per second of a Pass → Choice →
+//!    Pass(intrinsic) loop, in process, on one thread, through the in-memory
+//!    runner (history kept, as `stepwise run` keeps it).
+//! 2. `stepwise run` wall time on `examples/ten-states.json`, process start
+//!    included (the release binary must be built first).
+
+use std::future::Future;
+use std::pin::pin;
+use std::process::Command;
+use std::task::{Context, Poll, Waker};
+use std::time::Instant;
+
+use serde_json::json;
+use stepwise_asl::{Options, StateMachine, TaskCall};
+use stepwise_engine::memory::local_execution;
+use stepwise_engine::tasks::FnTasks;
+use stepwise_engine::{Runner, RunnerOptions, Status};
+
+fn block_on<F: Future>(f: F) -> F::Output {
+    let mut f = pin!(f);
+    let mut cx = Context::from_waker(Waker::noop());
+    loop {
+        if let Poll::Ready(v) = f.as_mut().poll(&mut cx) {
+            return v;
+        }
+    }
+}
+
+fn loop_machine() -> StateMachine {
+    let def = json!({
+        "Comment": "Pass/Choice/intrinsic loop",
+        "StartAt": "Init",
+        "States": {
+            "Init": {"Type": "Pass", "Parameters": {"i": 0, "n.$": "$.n"}, "Next": "Check"},
+            "Check": {"Type": "Choice", "Choices": [{"Variable": "$.i", "NumericLessThanPath": "$.n", "Next": "Inc"}], "Default": "Done"},
+            "Inc": {"Type": "Pass", "Parameters": {"i.$": "States.MathAdd($.i, 1)", "n.$": "$.n"}, "Next": "Check"},
+            "Done": {"Type": "Succeed"}
+        }
+    });
+    // Express: a Standard execution stops at 25,000 history events.
+    StateMachine::from_value(&def, Options { express: true }).expect("valid loop")
+}
+
+fn transitions_per_second(iterations: u64, history: bool) -> (u64, f64) {
+    let machine = loop_machine();
+    let exec = local_execution("bench", "loop", json!({"n": iterations}), 0, true);
+    let options = RunnerOptions {
+        fast_forward: true,
+        seed: 1,
+        history,
+    };
+    let runner = Runner::new(
+        &machine,
+        exec,
+        FnTasks(|c: &TaskCall| Ok(c.payload.clone())),
+        options,
+    );
+    let start = Instant::now();
+    let (report, transitions) = block_on(runner.run_counting());
+    let secs = start.elapsed().as_secs_f64();
+    assert_eq!(report.status, Status::Succeeded, "{:?}", report.error);
+    assert_eq!(
+        report.output,
+        Some(json!({"i": iterations, "n": iterations}))
+    );
+    (transitions, transitions as f64 / secs)
+}
+
+fn run_wall_times(runs: usize) -> Option<(f64, f64)> {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+    let bin = format!("{root}/target/release/stepwise");
+    if !std::path::Path::new(&bin).exists() {
+        eprintln!(
+            "(skipping `stepwise run`: build it first with cargo build --release -p stepwise)"
+        );
+        return None;
+    }
+    let def = format!("{root}/examples/ten-states.json");
+    let mut times = Vec::with_capacity(runs);
+    for _ in 0..runs {
+        let start = Instant::now();
+        let out = Command::new(&bin)
+            .args(["run", &def, "--fast-forward"])
+            .output()
+            .expect("stepwise runs");
+        times.push(start.elapsed().as_secs_f64() * 1000.0);
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("\"SUCCEEDED\""),
+            "ten-states must succeed"
+        );
+    }
+    times.sort_by(f64::total_cmp);
+    Some((times[runs / 2], times[runs * 95 / 100]))
+}
+
+fn main() {
+    let quick = std::env::args().any(|a| a == "--quick");
+    let iterations = if quick { 50_000 } else { 500_000 };
+    transitions_per_second(iterations / 10, false); // warm-up
+    let (n, rate) = transitions_per_second(iterations, false);
+    println!(
+        "engine: {n} transitions of a Pass/Choice/intrinsic loop, one thread, no history (EXPRESS): {rate:.0} transitions/s"
+    );
+    let (n, rate) = transitions_per_second(iterations, true);
+    println!(
+        "engine: {n} transitions of the same loop, every history event kept: {rate:.0} transitions/s"
+    );
+    if let Some((p50, p95)) = run_wall_times(if quick { 10 } else { 50 }) {
+        println!(
+            "stepwise run examples/ten-states.json (process start included): p50 {p50:.2} ms, p95 {p95:.2} ms"
+        );
+    }
+}
