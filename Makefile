@@ -1,0 +1,44 @@
+# One command per habit. `make help` lists them.
+.PHONY: help example test lint conformance bench ci check-pure
+
+CARGO ?= cargo
+
+help:
+	@echo "make example      build and run examples/order.json locally"
+	@echo "make test         every test: unit, semantics, conformance (installs what they need)"
+	@echo "make lint         cargo fmt --check and clippy -D warnings"
+	@echo "make conformance  the AWS-recorded cases, with a per-theme table"
+	@echo "make bench        engine transitions/s and 'stepwise run' wall time"
+
+example:
+	$(CARGO) build --release -p stepwise
+	./target/release/stepwise run examples/order.json --input @examples/order-input.json --fast-forward
+
+test:
+	./scripts/setup-test-deps
+	$(CARGO) test --workspace
+	$(MAKE) check-pure
+
+lint:
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+
+conformance:
+	$(CARGO) test -p stepwise --test conformance -- --nocapture
+
+bench:
+	$(CARGO) build --release -p stepwise -p stepwise-bench
+	./target/release/stepwise-bench
+
+# stepwise-asl does no I/O: no tokio or aws crate may enter its dependency
+# tree, and it builds for wasm32 where that target is installed.
+check-pure:
+	@if $(CARGO) tree -p stepwise-asl -e normal --prefix none | grep -E '^(tokio|aws-|hyper|reqwest) ' ; then \
+		echo "stepwise-asl must not depend on I/O crates"; exit 1; fi
+	@if rustup target list --installed 2>/dev/null | grep -q wasm32-unknown-unknown; then \
+		$(CARGO) build -p stepwise-asl --target wasm32-unknown-unknown; \
+	else echo "wasm32-unknown-unknown not installed: skipping the wasm build of stepwise-asl"; fi
+
+ci: lint test
+	$(CARGO) build --release -p stepwise -p stepwise-bench
+	./target/release/stepwise-bench --quick
