@@ -1,0 +1,85 @@
+//! The syntax tree, after jsonata-js's post-processing: `a.b[0].c` is one
+//! [`Node::Path`] whose steps carry their own predicates.
+
+use std::rc::Rc;
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum BinOp {
+    Add,
+    Sub,
+    Mul,
+    Div,
+    Mod,
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    And,
+    Or,
+    Concat,
+    Range,
+    In,
+}
+
+#[derive(Debug, Clone)]
+pub enum Node {
+    Num(f64),
+    Str(Rc<str>),
+    Bool(bool),
+    Null,
+    Regex(Rc<regex::Regex>),
+    /// A field name (only inside paths after processing).
+    Name(Rc<str>),
+    /// `$name`; `""` is the context `$`, `"$"` the root `$$`.
+    Var(Rc<str>),
+    Wildcard,
+    Descendants,
+    Parent,
+    Path {
+        steps: Vec<Step>,
+        keep_array: bool,
+        group: Option<Vec<(Node, Node)>>,
+    },
+    Neg(Box<Node>),
+    Array {
+        items: Vec<Node>,
+        cons: bool,
+    },
+    Object(Vec<(Node, Node)>),
+    Binary(BinOp, Box<Node>, Box<Node>),
+    Cond(Box<Node>, Box<Node>, Option<Box<Node>>),
+    Block(Vec<Node>),
+    Bind(Rc<str>, Box<Node>),
+    Lambda(Rc<LambdaDef>),
+    Call {
+        func: Box<Node>,
+        args: Vec<Node>,
+        partial: bool,
+    },
+    Placeholder,
+    Apply(Box<Node>, Box<Node>),
+    Transform(Rc<(Node, Node, Option<Node>)>),
+    Sort(Vec<(Node, bool)>),
+    /// Any node followed by predicates or a group-by outside a path.
+    Filtered {
+        node: Box<Node>,
+        predicates: Vec<Node>,
+        group: Option<Vec<(Node, Node)>>,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct Step {
+    pub node: Node,
+    pub stages: Vec<Node>,
+    pub keep_array: bool,
+}
+
+#[derive(Debug)]
+pub struct LambdaDef {
+    pub params: Vec<Rc<str>>,
+    pub body: Node,
+    pub signature: Option<String>,
+}

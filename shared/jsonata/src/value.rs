@@ -1,0 +1,237 @@
+//! JSONata values: JSON plus `undefined`, functions and regexes. Arrays carry
+//! jsonata-js's flags (a *sequence* collapses when it holds one item).
+
+use std::rc::Rc;
+
+use indexmap::IndexMap;
+use serde_json::Number;
+
+use crate::ast::{LambdaDef, Node};
+use crate::env::Frame;
+use crate::error::Error;
+use crate::functions::Builtin;
+
+pub type Object = IndexMap<String, Value>;
+
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Flags {
+    pub sequence: bool,
+    pub keep_singleton: bool,
+    pub cons: bool,
+    pub outer_wrapper: bool,
+}
+
+#[derive(Debug, Clone, Default)]
+pub enum Value {
+    #[default]
+    Undefined,
+    Null,
+    Bool(bool),
+    Number(f64),
+    String(Rc<str>),
+    Array(Rc<Vec<Value>>, Flags),
+    Object(Rc<Object>),
+    Function(Rc<Function>),
+    Regex(Rc<regex::Regex>),
+}
+
+#[derive(Debug)]
+pub enum Function {
+    Lambda {
+        def: Rc<LambdaDef>,
+        env: Rc<Frame>,
+        input: Value,
+    },
+    Builtin(&'static Builtin),
+    /// A partial application: `None` marks a `?` still to fill.
+    Partial {
+        func: Value,
+        args: Vec<Option<Value>>,
+    },
+    Transform {
+        node: Rc<(Node, Node, Option<Node>)>,
+        env: Rc<Frame>,
+    },
+    /// A regex used as a function (`$match`'s matcher).
+    Matcher(Rc<regex::Regex>),
+}
+
+impl Value {
+    pub fn string(s: impl Into<Rc<str>>) -> Value {
+        Value::String(s.into())
+    }
+
+    pub fn array(items: Vec<Value>) -> Value {
+        Value::Array(Rc::new(items), Flags::default())
+    }
+
+    pub fn sequence(items: Vec<Value>) -> Value {
+        Value::Array(
+            Rc::new(items),
+            Flags {
+                sequence: true,
+                ..Flags::default()
+            },
+        )
+    }
+
+    pub fn object(o: Object) -> Value {
+        Value::Object(Rc::new(o))
+    }
+
+    pub fn is_undefined(&self) -> bool {
+        matches!(self, Value::Undefined)
+    }
+
+    pub fn is_array(&self) -> bool {
+        matches!(self, Value::Array(..))
+    }
+
+    pub fn is_sequence(&self) -> bool {
+        matches!(self, Value::Array(_, f) if f.sequence)
+    }
+
+    pub fn is_function(&self) -> bool {
+        matches!(self, Value::Function(_) | Value::Regex(_))
+    }
+
+    pub fn as_array(&self) -> Option<&[Value]> {
+        match self {
+            Value::Array(a, _) => Some(a),
+            _ => None,
+        }
+    }
+
+    pub fn flags(&self) -> Flags {
+        match self {
+            Value::Array(_, f) => *f,
+            _ => Flags::default(),
+        }
+    }
+
+    pub fn with_flags(self, f: Flags) -> Value {
+        match self {
+            Value::Array(a, _) => Value::Array(a, f),
+            other => other,
+        }
+    }
+
+    /// The type symbol jsonata-js's signatures use.
+    pub fn symbol(&self) -> char {
+        match self {
+            Value::Undefined => 'm',
+            Value::Null => 'l',
+            Value::Bool(_) => 'b',
+            Value::Number(_) => 'n',
+            Value::String(_) => 's',
+            Value::Array(..) => 'a',
+            Value::Object(_) => 'o',
+            Value::Function(_) | Value::Regex(_) => 'f',
+        }
+    }
+
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Value::Undefined => "undefined",
+            Value::Null => "null",
+            Value::Bool(_) => "boolean",
+            Value::Number(_) => "number",
+            Value::String(_) => "string",
+            Value::Array(..) => "array",
+            Value::Object(_) => "object",
+            Value::Function(_) | Value::Regex(_) => "function",
+        }
+    }
+
+    /// A collapsed sequence: none → undefined, one → the item (unless kept).
+    pub fn collapse(self) -> Value {
+        match self {
+            Value::Array(a, f) if f.sequence => match a.len() {
+                0 => Value::Undefined,
+                1 if !f.keep_singleton => a[0].clone(),
+                _ => Value::Array(a, f),
+            },
+            other => other,
+        }
+    }
+
+    /// jsonata-js's `isDeepEqual`.
+    pub fn deep_eq(&self, other: &Value) -> bool {
+        match (self, other) {
+            (Value::Undefined, Value::Undefined) | (Value::Null, Value::Null) => true,
+            (Value::Bool(a), Value::Bool(b)) => a == b,
+            (Value::Number(a), Value::Number(b)) => a == b,
+            (Value::String(a), Value::String(b)) => a == b,
+            (Value::Array(a, _), Value::Array(b, _)) => {
+                a.len() == b.len() && a.iter().zip(b.iter()).all(|(x, y)| x.deep_eq(y))
+            }
+            (Value::Object(a), Value::Object(b)) => {
+                a.len() == b.len()
+                    && a.iter()
+                        .all(|(k, v)| b.get(k).is_some_and(|w| v.deep_eq(w)))
+            }
+            (Value::Function(a), Value::Function(b)) => Rc::ptr_eq(a, b),
+            _ => false,
+        }
+    }
+
+    pub fn from_json(v: &serde_json::Value) -> Value {
+        match v {
+            serde_json::Value::Null => Value::Null,
+            serde_json::Value::Bool(b) => Value::Bool(*b),
+            serde_json::Value::Number(n) => Value::Number(n.as_f64().unwrap_or(0.0)),
+            serde_json::Value::String(s) => Value::String(s.as_str().into()),
+            serde_json::Value::Array(a) => Value::array(a.iter().map(Value::from_json).collect()),
+            serde_json::Value::Object(m) => Value::object(
+                m.iter()
+                    .map(|(k, v)| (k.clone(), Value::from_json(v)))
+                    .collect(),
+            ),
+        }
+    }
+
+    /// The JSON this value stands for; `None` for undefined. Functions have
+    /// no JSON form.
+    pub fn to_json(&self) -> Result<Option<serde_json::Value>, Error> {
+        Ok(Some(match self {
+            Value::Undefined => return Ok(None),
+            Value::Null => serde_json::Value::Null,
+            Value::Bool(b) => serde_json::Value::Bool(*b),
+            Value::Number(n) => number_to_json(*n)?,
+            Value::String(s) => serde_json::Value::String(s.to_string()),
+            Value::Array(a, _) => {
+                let mut out = Vec::with_capacity(a.len());
+                for v in a.iter() {
+                    if let Some(j) = v.to_json()? {
+                        out.push(j);
+                    }
+                }
+                serde_json::Value::Array(out)
+            }
+            Value::Object(m) => {
+                let mut out = serde_json::Map::with_capacity(m.len());
+                for (k, v) in m.iter() {
+                    if let Some(j) = v.to_json()? {
+                        out.insert(k.clone(), j);
+                    }
+                }
+                serde_json::Value::Object(out)
+            }
+            Value::Function(_) | Value::Regex(_) => {
+                return Err(Error::new("T0001", "A function has no JSON value"));
+            }
+        }))
+    }
+}
+
+/// A number as JSON: integral values without a fraction, as JSON.stringify does.
+pub fn number_to_json(n: f64) -> Result<serde_json::Value, Error> {
+    if !n.is_finite() {
+        // JSON.stringify writes Infinity and NaN as null.
+        return Ok(serde_json::Value::Null);
+    }
+    if n.fract() == 0.0 && n.abs() < 9.007_199_254_740_992e15 {
+        return Ok(serde_json::Value::Number(Number::from(n as i64)));
+    }
+    Ok(Number::from_f64(n).map_or(serde_json::Value::Null, serde_json::Value::Number))
+}
