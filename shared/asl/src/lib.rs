@@ -36,6 +36,7 @@ pub mod definition;
 pub mod error;
 pub mod exec;
 pub mod intrinsic;
+pub mod jsonata;
 pub mod path;
 pub mod random;
 pub mod retry;

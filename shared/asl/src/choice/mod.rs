@@ -61,6 +61,9 @@ impl Rule {
         }
         f.raw("Next");
         f.raw("Comment");
+        if top {
+            f.raw("Assign"); // read by the Choice state
+        }
         let rule = if let Some(list) = f.raw("And") {
             Rule::And(sub_rules(list, &pointer(at, "And"), p)?)
         } else if let Some(list) = f.raw("Or") {

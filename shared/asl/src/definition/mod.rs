@@ -3,6 +3,7 @@
 //! Reading never stops at the first problem: every field of every state is
 //! checked and all problems come back at once, each with its JSON pointer.
 
+mod assign;
 pub mod fields;
 pub mod io;
 pub mod problem;
@@ -12,6 +13,7 @@ use std::collections::HashMap;
 
 use serde_json::{Map, Value};
 
+pub use assign::{Assign, AtaFlow, Lang};
 pub use io::{DataFlow, Selector};
 pub use problem::{Invalid, Problem};
 pub use resource::Resource;
@@ -59,6 +61,10 @@ pub struct State {
     pub catch: Vec<Catcher>,
     /// Whether any field reads `$$`, so the context object must be built.
     pub reads_context: bool,
+    pub lang: Lang,
+    /// The JSONata data flow; `None` for JSONPath states.
+    pub ata: Option<AtaFlow>,
+    pub assign: Option<Assign>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -100,6 +106,8 @@ impl StateMachine {
         let mut b = Builder {
             scopes: Vec::new(),
             options,
+            lang: Lang::JsonPath,
+            current: Lang::JsonPath,
         };
         let mut f = Fields::new(obj, String::new());
         let comment = f.string("Comment", &mut p);
@@ -109,14 +117,17 @@ impl StateMachine {
         {
             p.schema("/Version", "The value of 'Version' must be \"1.0\"");
         }
-        if let Some(q) = f.string("QueryLanguage", &mut p)
-            && q != "JSONPath"
-        {
-            p.schema(
-                "/QueryLanguage",
-                format!("The query language '{q}' is not supported yet"),
-            );
-        }
+        b.lang = match f.string("QueryLanguage", &mut p).as_deref() {
+            None | Some("JSONPath") => Lang::JsonPath,
+            Some("JSONata") => Lang::JsonAta,
+            Some(other) => {
+                p.schema(
+                    "/QueryLanguage",
+                    format!("The value '{other}' must be JSONPath or JSONata"),
+                );
+                Lang::JsonPath
+            }
+        };
         b.scope(&mut f, &mut p);
         f.finish(&mut p);
         if p.0.is_empty() {
@@ -140,6 +151,10 @@ impl StateMachine {
 pub struct Builder {
     scopes: Vec<StateScope>,
     pub options: Options,
+    /// The machine's query language.
+    pub lang: Lang,
+    /// The language of the state being read.
+    pub current: Lang,
 }
 
 impl Builder {
@@ -211,11 +226,50 @@ impl Builder {
         f.string("Comment", p);
         let type_name = f.required_string("Type", p)?;
         let before = p.0.len();
+        let lang = match f.string("QueryLanguage", p).as_deref() {
+            None => self.lang,
+            Some("JSONata") => Lang::JsonAta,
+            Some("JSONPath") if self.lang == Lang::JsonAta => {
+                p.schema(
+                    &f.ptr("QueryLanguage"),
+                    "A state cannot use JSONPath when the state machine's QueryLanguage is JSONata",
+                );
+                Lang::JsonAta
+            }
+            Some("JSONPath") => Lang::JsonPath,
+            Some(other) => {
+                p.schema(
+                    &f.ptr("QueryLanguage"),
+                    format!("The value '{other}' must be JSONPath or JSONata"),
+                );
+                self.lang
+            }
+        };
+        self.current = lang;
         let kind = states::parse(&type_name, name, &mut f, self, p)?;
-        let flow = DataFlow::parse(&kind, &mut f, p);
+        self.current = lang;
+        let (flow, ata) = match lang {
+            Lang::JsonPath => (DataFlow::parse(&kind, &mut f, p), None),
+            Lang::JsonAta => {
+                let arguments = matches!(kind, Kind::Task(_) | Kind::Parallel(_));
+                let output = !matches!(kind, Kind::Fail(_));
+                (
+                    DataFlow::default(),
+                    Some(AtaFlow::parse(arguments, output, &mut f, p)),
+                )
+            }
+        };
+        let assign = if matches!(kind, Kind::Succeed | Kind::Fail(_)) {
+            None
+        } else {
+            Assign::parse(lang, &mut f, p)
+        };
         let next = transition(&kind, &mut f, p);
         let (retry, catch) = if kind.handles_errors() {
-            (Retrier::parse_all(&mut f, p), Catcher::parse_all(&mut f, p))
+            (
+                Retrier::parse_all(&mut f, p),
+                Catcher::parse_all(lang, &mut f, p),
+            )
         } else {
             (Vec::new(), Vec::new())
         };
@@ -223,7 +277,13 @@ impl Builder {
         if p.0.len() > before {
             return None;
         }
-        let reads_context = flow.reads_context() || kind.reads_context();
+        let reads_context = lang == Lang::JsonAta
+            || flow.reads_context()
+            || kind.reads_context()
+            || assign.as_ref().is_some_and(Assign::reads_context)
+            || catch
+                .iter()
+                .any(|c| c.assign.as_ref().is_some_and(Assign::reads_context));
         Some(State {
             name: name.to_owned(),
             kind,
@@ -232,6 +292,9 @@ impl Builder {
             retry,
             catch,
             reads_context,
+            lang,
+            ata,
+            assign,
         })
     }
 }

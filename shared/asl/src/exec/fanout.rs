@@ -8,7 +8,6 @@ use super::thread::{Fanout, MapItem, Parent, Phase, Thread};
 use super::{Effect, EventType, Outcome, Step};
 use crate::definition::State;
 use crate::error::{ErrorName, StatesError};
-use crate::scope::Scope;
 use crate::states::Kind;
 
 impl<'a> Step<'a> {
@@ -71,20 +70,7 @@ impl<'a> Step<'a> {
                 }
                 Kind::Map(m) => {
                     let item = std::mem::take(&mut f.items[index]);
-                    let input = match &m.item_selector {
-                        None => item.clone(),
-                        Some(sel) => {
-                            let context = self.exec().item_context(t, index, &item);
-                            let vars = serde_json::Map::new();
-                            let mut scope = Scope {
-                                input: &f.selector_input,
-                                context: &context,
-                                variables: &vars,
-                                random: self.random(),
-                            };
-                            sel.eval(&mut scope)?
-                        }
-                    };
+                    let input = m.select(self, t, state, f, index, &item)?;
                     self.record(
                         t,
                         EventType::MapIterationStarted,
@@ -104,6 +90,8 @@ impl<'a> Step<'a> {
                 }
                 _ => unreachable!("only Parallel and Map fan out"),
             };
+            let mut child = child;
+            child.variables = t.variables.clone();
             children.push(child);
             f.started += 1;
         }

@@ -6,12 +6,10 @@ use serde_json::{Map, Value, json};
 use super::history::{EventType, HistoryEvent};
 use super::thread::{Phase, Thread};
 use super::{Effect, Env, Event, Execution, Outcome, TaskCall, TimerKind};
-use crate::definition::io::apply_result_path;
 use crate::definition::resource::Resource;
-use crate::definition::{Selector, State, StateMachine, Transition};
+use crate::definition::{State, StateMachine};
 use crate::error::{ErrorName, StatesError};
 use crate::random::Random;
-use crate::scope::Scope;
 use crate::states::Kind;
 use crate::timestamp::Millis;
 
@@ -20,10 +18,11 @@ pub const MAX_PAYLOAD_BYTES: usize = 256 * 1024;
 
 pub struct Step<'a> {
     pub(super) machine: &'a StateMachine,
-    exec: &'a Execution,
-    env: &'a Env,
-    random: Random,
-    variables: Map<String, Value>,
+    pub(crate) exec: &'a Execution,
+    pub(super) env: &'a Env,
+    pub(crate) random: Random,
+    /// Assignments of the state being completed, applied as it exits.
+    pub(super) pending: Map<String, Value>,
     /// False when the event was stale and nothing changed.
     pub applied: bool,
     pub effects: Vec<Effect>,
@@ -37,7 +36,7 @@ impl<'a> Step<'a> {
             exec,
             env,
             random: Random::new(env.seed),
-            variables: Map::new(),
+            pending: Map::new(),
             applied: true,
             effects: Vec::new(),
             history: Vec::new(),
@@ -196,149 +195,6 @@ impl<'a> Step<'a> {
         id
     }
 
-    /// Runs `f` with the scope a field of `state` sees: `$` = `input`.
-    pub fn with_scope<R>(
-        &mut self,
-        t: &Thread,
-        state: &State,
-        input: &Value,
-        token: Option<&str>,
-        f: impl FnOnce(&mut Scope<'_>) -> R,
-    ) -> R {
-        let context = if state.reads_context {
-            self.exec
-                .context(t, matches!(state.kind, Kind::Task(_)), token)
-        } else {
-            Value::Null
-        };
-        let mut scope = Scope {
-            input,
-            context: &context,
-            variables: &self.variables,
-            random: &mut self.random,
-        };
-        f(&mut scope)
-    }
-
-    /// InputPath then Parameters over the thread's input.
-    pub fn effective_input(
-        &mut self,
-        t: &Thread,
-        state: &State,
-        token: Option<&str>,
-    ) -> Result<Value, StatesError> {
-        let flow = &state.flow;
-        if flow.input_path == Selector::Whole && flow.parameters.is_none() {
-            return Ok(t.input.clone());
-        }
-        self.with_scope(t, state, &t.input, token, |scope| {
-            flow.effective_input(scope)
-        })
-    }
-
-    pub fn complete(&mut self, t: &mut Thread, state: &State, result: Value) {
-        self.complete_to(t, state, result, None)
-    }
-
-    /// ResultSelector → ResultPath → OutputPath, then on to `next` (a Choice's
-    /// pick) or the state's own transition.
-    pub fn complete_to(
-        &mut self,
-        t: &mut Thread,
-        state: &State,
-        result: Value,
-        next: Option<&str>,
-    ) {
-        let flow = &state.flow;
-        let plain = flow.result_selector.is_none()
-            && flow.result_path == Selector::Whole
-            && flow.output_path == Selector::Whole;
-        let output = if plain {
-            Ok(result)
-        } else {
-            let input = std::mem::take(&mut t.input);
-            let out = self.with_scope(t, state, &Value::Null, None, |scope| {
-                flow.output(&input, result, scope)
-            });
-            t.input = input;
-            out
-        };
-        match output {
-            Ok(out) => self.exit(t, state, out, next),
-            Err(e) => self.fail_state(t, state, e),
-        }
-    }
-
-    fn exit(&mut self, t: &mut Thread, state: &State, output: Value, next: Option<&str>) {
-        if exceeds(&output, MAX_PAYLOAD_BYTES) {
-            let e = StatesError::new(
-                ErrorName::DataLimitExceeded,
-                format!(
-                    "The state/task '{}' returned a result with a size exceeding the maximum number of bytes service limit.",
-                    state.name
-                ),
-            );
-            return self.fail_thread(t, state, e);
-        }
-        if let Some(kind) = state.kind.exited() {
-            self.record(t, kind, || json!({"name": state.name, "output": output, "outputDetails": {"truncated": false}}));
-        }
-        let target = next.or(match &state.next {
-            Transition::Next(n) => Some(n.as_str()),
-            Transition::End | Transition::None => None,
-        });
-        match target {
-            Some(n) => {
-                t.state = n.to_owned();
-                t.input = output;
-                t.phase = Phase::Ready { entered: false };
-                t.attempts.clear();
-                t.retry_count = 0;
-                self.effects.push(Effect::Schedule {
-                    at: self.env.now,
-                    event: Event::Run,
-                });
-            }
-            None => self.finish(t, Outcome::Succeeded(output)),
-        }
-    }
-
-    /// A state raised `error`: retry it, catch it, or fail the thread.
-    pub fn fail_state(&mut self, t: &mut Thread, state: &State, error: StatesError) {
-        let error = self.locate(t, state, error);
-        if let Some(i) = state.retry.iter().position(|r| r.matches(&error)) {
-            let r = &state.retry[i];
-            t.attempts.resize(state.retry.len(), 0);
-            if u64::from(t.attempts[i]) < r.max_attempts {
-                let delay = r.delay_millis(t.attempts[i], self.random.next_f64());
-                t.attempts[i] += 1;
-                t.retry_count += 1;
-                let wait = t.next_wait();
-                t.phase = Phase::Backoff { wait };
-                let at = self.env.now.saturating_add(delay as i64);
-                self.effects.push(Effect::Schedule {
-                    at,
-                    event: Event::Timer {
-                        wait,
-                        kind: TimerKind::Due,
-                    },
-                });
-                return;
-            }
-        }
-        if let Some(c) = state.catch.iter().find(|c| c.matches(&error)) {
-            match apply_result_path(&c.result_path, &t.input, error.to_output()) {
-                Ok(out) => {
-                    let next = c.next.clone();
-                    self.exit(t, state, out, Some(&next));
-                }
-                Err(e) => self.fail_thread(t, state, e),
-            }
-            return;
-        }
-        self.fail_thread(t, state, error)
-    }
-
     /// Fails the whole thread, past any Retry or Catch.
     pub fn fail_thread(&mut self, t: &mut Thread, state: &State, error: StatesError) {
         let _ = state;
@@ -346,7 +202,7 @@ impl<'a> Step<'a> {
     }
 
     /// AWS prefixes runtime errors with the state and its Entered event id.
-    fn locate(&self, t: &Thread, state: &State, mut error: StatesError) -> StatesError {
+    pub(crate) fn locate(&self, t: &Thread, state: &State, mut error: StatesError) -> StatesError {
         let located = error.is(ErrorName::Runtime) || error.is(ErrorName::QueryEvaluationError);
         if let (true, Some(cause)) = (located, &error.cause)
             && !cause.starts_with("An error occurred while executing the state")
@@ -468,14 +324,6 @@ impl<'a> Step<'a> {
             self.random.next_u64(),
             self.random.next_u64()
         )
-    }
-
-    pub(super) fn random(&mut self) -> &mut Random {
-        &mut self.random
-    }
-
-    pub(super) fn exec(&self) -> &'a Execution {
-        self.exec
     }
 }
 

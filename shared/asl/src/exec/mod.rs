@@ -8,6 +8,7 @@
 //! effects, and tests assert on them directly.
 
 mod context;
+mod dataflow;
 mod fanout;
 mod flow;
 pub mod history;

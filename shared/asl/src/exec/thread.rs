@@ -34,6 +34,10 @@ pub struct Thread {
     pub retry_count: u32,
     /// Source of `wait` ids: each awaited event carries the id it answers.
     pub waits: u64,
+    /// Workflow variables visible to this thread (a child starts with a copy
+    /// of its parent's and cannot change them).
+    #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
+    pub variables: serde_json::Map<String, Value>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -117,6 +121,7 @@ impl Thread {
             attempts: Vec::new(),
             retry_count: 0,
             waits: 0,
+            variables: serde_json::Map::new(),
         }
     }
 

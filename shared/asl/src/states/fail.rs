@@ -3,17 +3,19 @@
 
 use serde_json::Value;
 
-use crate::definition::State;
 use crate::definition::fields::Fields;
 use crate::definition::problem::{INTRINSIC, Problems};
+use crate::definition::{Builder, Lang, State};
 use crate::error::StatesError;
 use crate::exec::{Step, Thread};
 use crate::intrinsic::{self, Expr};
+use crate::jsonata::{JTemplate, expression_text};
 use crate::path::{Path, Root};
 
 #[derive(Debug, Clone)]
 pub enum Text {
     Literal(String),
+    Ata(JTemplate),
     Path(Path),
     Intrinsic(String, Expr),
 }
@@ -25,7 +27,26 @@ pub struct Fail {
 }
 
 impl Fail {
-    pub fn parse(f: &mut Fields<'_>, p: &mut Problems) -> Fail {
+    pub fn parse(f: &mut Fields<'_>, b: &mut Builder, p: &mut Problems) -> Fail {
+        if b.current == Lang::JsonAta {
+            let mut ata = |key: &'static str, p: &mut Problems| {
+                let at = f.ptr(key);
+                let v = f.raw(key)?;
+                match v {
+                    Value::String(s) if expression_text(s).is_some() => {
+                        Some(Text::Ata(JTemplate::parse(v, key, &at, p)))
+                    }
+                    Value::String(s) => Some(Text::Literal(s.clone())),
+                    _ => {
+                        p.schema(&at, format!("The field '{key}' must be a string"));
+                        None
+                    }
+                }
+            };
+            let error = ata("Error", p);
+            let cause = ata("Cause", p);
+            return Fail { error, cause };
+        }
         let error = text(f, "Error", "ErrorPath", p);
         let cause = text(f, "Cause", "CausePath", p);
         Fail { error, cause }
@@ -38,11 +59,36 @@ impl Fail {
             .any(|t| match t {
                 Text::Path(p) => p.root == Root::Context,
                 Text::Intrinsic(s, _) => s.contains("$$"),
-                Text::Literal(_) => false,
+                Text::Literal(_) | Text::Ata(_) => false,
             })
     }
 
     pub fn run(&self, s: &mut Step<'_>, t: &mut Thread, state: &State) {
+        if state.ata.is_some() {
+            let ata =
+                |text: &Option<Text>, s: &mut Step<'_>| -> Result<Option<String>, StatesError> {
+                    match text {
+                        None => Ok(None),
+                        Some(Text::Literal(v)) => Ok(Some(v.clone())),
+                        Some(Text::Ata(e)) => match s.eval_ata(t, state, e, &[])? {
+                            Value::String(v) => Ok(Some(v)),
+                            other => Ok(Some(other.to_string())),
+                        },
+                        Some(_) => Ok(None),
+                    }
+                };
+            let resolved = ata(&self.error, s).and_then(|error| {
+                Ok(StatesError {
+                    error,
+                    cause: ata(&self.cause, s)?,
+                })
+            });
+            let e = match resolved {
+                Ok(e) => e,
+                Err(e) => s.locate(t, state, e),
+            };
+            return s.fail_thread(t, state, e);
+        }
         let input = t.input.clone();
         let resolved = s.with_scope(t, state, &input, None, |scope| {
             let mut eval = |text: &Option<Text>, field: &str| -> Result<Option<String>, StatesError> {
@@ -55,6 +101,7 @@ impl Fail {
                         ))
                     })?,
                     Some(Text::Intrinsic(src, e)) => e.eval(scope).map_err(|f| f.into_states_error(field, src))?,
+                    Some(Text::Ata(_)) => return Ok(None),
                 };
                 match v {
                     Value::String(s) => Ok(Some(s)),

@@ -5,17 +5,26 @@ use serde_json::Value;
 
 use crate::definition::fields::{Fields, parse_path};
 use crate::definition::problem::Problems;
-use crate::definition::{Builder, ScopeId, State};
-use crate::error::StatesError;
+use crate::definition::{Builder, Lang, ScopeId, State};
+use crate::error::{ErrorName, StatesError};
 use crate::exec::{Fanout, Step, Thread};
+use crate::jsonata::{JTemplate, expression_text, type_name};
 use crate::path::{Path, Root};
 use crate::template::Template;
 
-/// A number given literally or read from the input by a path.
+/// A number given literally, read from the input by a path (JSONPath), or
+/// computed by an expression (JSONata).
 #[derive(Debug, Clone)]
-pub enum Amount<T> {
-    Literal(T),
+pub enum Amount {
+    Literal(f64),
     Path(Path),
+    Expr(JTemplate),
+}
+
+#[derive(Debug, Clone)]
+pub enum Selector {
+    Path(Template),
+    Ata(JTemplate),
 }
 
 #[derive(Debug, Clone)]
@@ -23,60 +32,52 @@ pub struct Map {
     pub processor: ScopeId,
     pub distributed: bool,
     pub items_path: Option<Path>,
-    pub item_selector: Option<Template>,
-    pub max_concurrency: Option<Amount<u64>>,
-    pub tolerated_count: Option<Amount<u64>>,
-    pub tolerated_percentage: Option<Amount<f64>>,
+    /// JSONata `Items`.
+    pub items: Option<JTemplate>,
+    pub item_selector: Option<Selector>,
+    pub max_concurrency: Option<Amount>,
+    pub tolerated_count: Option<Amount>,
+    pub tolerated_percentage: Option<Amount>,
     pub label: Option<String>,
     pub batcher: Option<Value>,
 }
 
 impl Map {
     pub fn parse(f: &mut Fields<'_>, b: &mut Builder, p: &mut Problems) -> Option<Map> {
-        let (key, legacy) = match (f.has("ItemProcessor"), f.has("Iterator")) {
-            (true, false) => ("ItemProcessor", false),
-            (false, true) => ("Iterator", true),
-            (true, true) => {
-                p.schema(
-                    &f.at,
-                    "A Map state cannot have both 'ItemProcessor' and 'Iterator'",
-                );
-                return None;
-            }
-            (false, false) => {
-                p.schema(&f.at, "These fields are required: [ItemProcessor]");
-                return None;
-            }
+        let lang = b.current;
+        let (processor, distributed) = processor(f, b, p)?;
+        let mut map = Map {
+            processor,
+            distributed,
+            items_path: None,
+            items: None,
+            item_selector: None,
+            max_concurrency: None,
+            tolerated_count: None,
+            tolerated_percentage: None,
+            label: f.string("Label", p),
+            batcher: f.raw("ItemBatcher").cloned(),
         };
-        let proc_at = f.ptr(key);
-        let obj = f.object(if legacy { "Iterator" } else { "ItemProcessor" }, p)?;
-        let mut pf = Fields::new(obj, proc_at);
-        pf.string("Comment", p);
-        pf.raw("QueryLanguage");
-        let mut distributed = false;
-        if let Some(cfg) = pf.object("ProcessorConfig", p) {
-            let mut cf = Fields::new(cfg, pf.ptr("ProcessorConfig"));
-            match cf.string("Mode", p).as_deref() {
-                None | Some("INLINE") => {}
-                Some("DISTRIBUTED") => distributed = true,
-                Some(other) => p.schema(
-                    &cf.ptr("Mode"),
-                    format!("The value '{other}' must be INLINE or DISTRIBUTED"),
-                ),
-            }
-            match cf.string("ExecutionType", p).as_deref() {
-                None | Some("STANDARD") | Some("EXPRESS") => {}
-                Some(other) => p.schema(
-                    &cf.ptr("ExecutionType"),
-                    format!("The value '{other}' must be STANDARD or EXPRESS"),
-                ),
-            }
-            cf.finish(p);
+        f.raw("ResultWriter");
+        if f.raw("ItemReader").is_some() {
+            p.schema(
+                &f.ptr("ItemReader"),
+                "ItemReader (reading items from S3) is not supported by Stepwise yet",
+            );
         }
-        let processor = b.scope(&mut pf, p);
-        pf.finish(p);
-
-        let items_path = match f.raw("ItemsPath") {
+        if lang == Lang::JsonAta {
+            let at = f.ptr("Items");
+            map.items = f.raw("Items").map(|v| JTemplate::parse(v, "Items", &at, p));
+            let at = f.ptr("ItemSelector");
+            map.item_selector = f
+                .raw("ItemSelector")
+                .map(|v| Selector::Ata(JTemplate::parse(v, "ItemSelector", &at, p)));
+            map.max_concurrency = ata_amount(f, "MaxConcurrency", p);
+            map.tolerated_count = ata_amount(f, "ToleratedFailureCount", p);
+            map.tolerated_percentage = ata_amount(f, "ToleratedFailurePercentage", p);
+            return Some(map);
+        }
+        map.items_path = match f.raw("ItemsPath") {
             None => None,
             Some(v) => match v.as_str().map(|s| parse_path(s, true)) {
                 Some(Ok(path)) => Some(path),
@@ -105,49 +106,32 @@ impl Map {
             (false, true) => Some("Parameters"),
             (false, false) => None,
         };
-        let item_selector = selector_key.and_then(|k| {
+        map.item_selector = selector_key.and_then(|k| {
             let at = f.ptr(k);
-            f.raw(k).map(|v| Template::parse(v, &at, p))
+            f.raw(k).map(|v| Selector::Path(Template::parse(v, &at, p)))
         });
-        let max_concurrency = amount_u64(f, "MaxConcurrency", p);
-        let tolerated_count = amount_u64(f, "ToleratedFailureCount", p);
-        let tolerated_percentage = match f.number("ToleratedFailurePercentage", p) {
-            Some(x) if (0.0..=100.0).contains(&x) => Some(Amount::Literal(x)),
-            Some(_) => {
-                p.schema(
-                    &f.ptr("ToleratedFailurePercentage"),
-                    "ToleratedFailurePercentage must be between 0 and 100",
-                );
-                None
-            }
-            None => path_amount(f, "ToleratedFailurePercentagePath", p),
-        };
-        let label = f.string("Label", p);
-        let batcher = f.raw("ItemBatcher").cloned();
-        f.raw("ResultWriter");
-        if f.raw("ItemReader").is_some() {
+        map.max_concurrency = path_amount(f, "MaxConcurrency", "MaxConcurrencyPath", p);
+        map.tolerated_count =
+            path_amount(f, "ToleratedFailureCount", "ToleratedFailureCountPath", p);
+        map.tolerated_percentage = path_amount(
+            f,
+            "ToleratedFailurePercentage",
+            "ToleratedFailurePercentagePath",
+            p,
+        );
+        if let Some(Amount::Literal(x)) = map.tolerated_percentage
+            && !(0.0..=100.0).contains(&x)
+        {
             p.schema(
-                &f.ptr("ItemReader"),
-                "ItemReader (reading items from S3) is not supported by Stepwise yet",
+                &f.ptr("ToleratedFailurePercentage"),
+                "ToleratedFailurePercentage must be between 0 and 100",
             );
         }
-        Some(Map {
-            processor,
-            distributed,
-            items_path,
-            item_selector,
-            max_concurrency,
-            tolerated_count,
-            tolerated_percentage,
-            label,
-            batcher,
-        })
+        Some(map)
     }
 
     pub fn reads_context(&self) -> bool {
-        self.item_selector
-            .as_ref()
-            .is_some_and(Template::reads_context)
+        matches!(&self.item_selector, Some(Selector::Path(t)) if t.reads_context())
             || self
                 .items_path
                 .as_ref()
@@ -161,16 +145,65 @@ impl Map {
         }
     }
 
-    fn prepare(
+    /// The input of iteration `index`: the item, or ItemSelector over it.
+    pub fn select(
         &self,
         s: &mut Step<'_>,
-        t: &mut Thread,
+        t: &Thread,
         state: &State,
-    ) -> Result<Fanout, StatesError> {
-        let input = s.effective_input(t, state, None)?;
+        f: &Fanout,
+        index: usize,
+        item: &Value,
+    ) -> Result<Value, StatesError> {
+        let context = s.exec.item_context(t, index, item);
+        match &self.item_selector {
+            None => Ok(item.clone()),
+            Some(Selector::Path(sel)) => {
+                let mut scope = crate::scope::Scope {
+                    input: &f.selector_input,
+                    context: &context,
+                    variables: &t.variables,
+                    random: &mut s.random,
+                };
+                sel.eval(&mut scope)
+            }
+            Some(Selector::Ata(sel)) => {
+                let mut states = serde_json::Map::new();
+                states.insert("input".into(), f.selector_input.clone());
+                states.insert("context".into(), context);
+                let b = crate::jsonata::Bindings::new(
+                    states,
+                    &t.variables,
+                    s.now(),
+                    s.random.next_u64(),
+                );
+                let _ = state;
+                sel.eval(&b)
+            }
+        }
+    }
+
+    fn items(
+        &self,
+        s: &mut Step<'_>,
+        t: &Thread,
+        state: &State,
+        input: &Value,
+    ) -> Result<Vec<Value>, StatesError> {
+        let ata_error = |msg: String| StatesError::new(ErrorName::QueryEvaluationError, msg);
+        if let Some(items) = &self.items {
+            return match s.eval_ata(t, state, items, &[])? {
+                Value::Array(a) => Ok(a),
+                other => Err(ata_error(format!(
+                    "The JSONata expression '{}' specified for the field 'Items' returned an unexpected result type. Expected 'array', but was '{}' for value: {other}",
+                    items.source(),
+                    type_name(&other)
+                ))),
+            };
+        }
         let items = match &self.items_path {
             None => input.clone(),
-            Some(p) => s.with_scope(t, state, &input, None, |scope| {
+            Some(p) => s.with_scope(t, state, input, None, |scope| {
                 scope.resolve(p).map_err(|_| {
                     StatesError::runtime(format!(
                         "Invalid path '{p}' : No results for path: {}",
@@ -179,72 +212,66 @@ impl Map {
                 })
             })?,
         };
-        let mut items = match items {
-            Value::Array(a) => a,
-            other => {
-                return Err(StatesError::runtime(format!(
-                    "Invalid path '{}' : The Map state's items must be an array, but was: {other}",
-                    self.items_path.as_ref().map_or("$", Path::text)
-                )));
-            }
-        };
+        match items {
+            Value::Array(a) => Ok(a),
+            other if state.ata.is_some() => Err(ata_error(format!(
+                "Map state input must be an array but was: {other}"
+            ))),
+            other => Err(StatesError::runtime(format!(
+                "Invalid path '{}' : The Map state's items must be an array, but was: {other}",
+                self.items_path.as_ref().map_or("$", Path::text)
+            ))),
+        }
+    }
+
+    fn prepare(
+        &self,
+        s: &mut Step<'_>,
+        t: &mut Thread,
+        state: &State,
+    ) -> Result<Fanout, StatesError> {
+        let input = s.effective_input(t, state, None)?;
+        let mut items = self.items(s, t, state, &input)?;
         if let Some(b) = &self.batcher {
             items = batch(items, b);
         }
-        let raw = t.input.clone();
-        let read = |s: &mut Step<'_>, p: &Path| {
-            s.with_scope(t, state, &raw, None, |scope| Ok(scope.resolve(p).ok()))
-        };
-        let max_concurrency = match &self.max_concurrency {
-            None => 0,
-            Some(Amount::Literal(n)) => *n as usize,
-            Some(Amount::Path(p)) => {
-                let v = read(s, p)?;
-                integer(v.as_ref()).filter(|n| *n >= 0).ok_or_else(|| {
-                    StatesError::runtime(format!(
-                        "The MaxConcurrencyPath field refers to value \"{}\" which is not a valid integer: {p}",
-                        shown(v.as_ref())
-                    ))
-                })? as usize
-            }
-        };
-        let tolerated_count = match &self.tolerated_count {
-            None => None,
-            Some(Amount::Literal(n)) => Some(*n),
-            Some(Amount::Path(p)) => {
-                let v = read(s, p)?;
-                let n = integer(v.as_ref()).ok_or_else(|| {
-                    StatesError::runtime(format!(
-                        "The ToleratedFailureCountPath field refers to value \"{}\" which is not a valid integer: {p}",
-                        shown(v.as_ref())
-                    ))
-                })?;
-                if n < 0 {
-                    return Err(StatesError::runtime(
-                        "ToleratedFailureCount cannot be negative.",
-                    ));
+        let max_concurrency =
+            match self.amount(s, t, state, &self.max_concurrency, "MaxConcurrency", true)? {
+                None => 0,
+                Some(n) if n < 0.0 => {
+                    return Err(StatesError::runtime("MaxConcurrency cannot be negative."));
                 }
-                Some(n as u64)
+                Some(n) => n as usize,
+            };
+        let tolerated_count = match self.amount(
+            s,
+            t,
+            state,
+            &self.tolerated_count,
+            "ToleratedFailureCount",
+            true,
+        )? {
+            Some(n) if n < 0.0 => {
+                return Err(StatesError::runtime(
+                    "ToleratedFailureCount cannot be negative.",
+                ));
             }
+            other => other.map(|n| n as u64),
         };
-        let tolerated_percentage = match &self.tolerated_percentage {
-            None => None,
-            Some(Amount::Literal(x)) => Some(*x),
-            Some(Amount::Path(p)) => {
-                let v = read(s, p)?;
-                let x = v.as_ref().and_then(Value::as_f64).ok_or_else(|| {
-                    StatesError::runtime(format!(
-                        "The ToleratedFailurePercentagePath field refers to value \"{}\" which is not a valid float: {p}",
-                        shown(v.as_ref())
-                    ))
-                })?;
-                if !(0.0..=100.0).contains(&x) {
-                    return Err(StatesError::runtime(
-                        "ToleratedFailurePercentage must be between 0 and 100.",
-                    ));
-                }
-                Some(x)
+        let tolerated_percentage = match self.amount(
+            s,
+            t,
+            state,
+            &self.tolerated_percentage,
+            "ToleratedFailurePercentage",
+            false,
+        )? {
+            Some(x) if !(0.0..=100.0).contains(&x) => {
+                return Err(StatesError::runtime(
+                    "ToleratedFailurePercentage must be between 0 and 100.",
+                ));
             }
+            other => other,
         };
         let n = items.len();
         Ok(Fanout {
@@ -265,39 +292,156 @@ impl Map {
             first_error: None,
         })
     }
-}
 
-fn integer(v: Option<&Value>) -> Option<i64> {
-    v?.as_i64()
-}
-
-fn shown(v: Option<&Value>) -> String {
-    match v {
-        Some(Value::String(s)) => s.clone(),
-        Some(other) => other.to_string(),
-        None => "null".into(),
+    /// Resolves an amount; strings holding a number are accepted, as AWS does.
+    fn amount(
+        &self,
+        s: &mut Step<'_>,
+        t: &Thread,
+        state: &State,
+        amount: &Option<Amount>,
+        field: &str,
+        integer: bool,
+    ) -> Result<Option<f64>, StatesError> {
+        let kind = if integer { "integer" } else { "float" };
+        let (value, path) = match amount {
+            None => return Ok(None),
+            Some(Amount::Literal(x)) => return Ok(Some(*x)),
+            Some(Amount::Path(p)) => {
+                let input = t.input.clone();
+                (
+                    s.with_scope(t, state, &input, None, |scope| scope.resolve(p).ok()),
+                    p.text().to_owned(),
+                )
+            }
+            Some(Amount::Expr(e)) => {
+                let v = s.eval_ata(t, state, e, &[])?;
+                return number(&v, integer).map(Some).ok_or_else(|| {
+                    StatesError::new(
+                        ErrorName::QueryEvaluationError,
+                        format!("The JSONata expression '{}' specified for the field '{field}' returned an unexpected result type. Expected '{kind}', but was '{}' for value: {v}", e.source(), type_name(&v)),
+                    )
+                });
+            }
+        };
+        let shown = match &value {
+            Some(Value::String(s)) => s.clone(),
+            Some(other) => other.to_string(),
+            None => "null".into(),
+        };
+        value.as_ref().and_then(|v| number(v, integer)).map(Some).ok_or_else(|| {
+            StatesError::runtime(format!("The {field}Path field refers to value \"{shown}\" which is not a valid {kind}: {path}"))
+        })
     }
 }
 
-fn amount_u64(f: &mut Fields<'_>, key: &'static str, p: &mut Problems) -> Option<Amount<u64>> {
-    if let Some(n) = f.uint(key, 99_999_999, p) {
-        return Some(Amount::Literal(n));
-    }
-    let path_key: &'static str = match key {
-        "MaxConcurrency" => "MaxConcurrencyPath",
-        _ => "ToleratedFailureCountPath",
+fn number(v: &Value, integer: bool) -> Option<f64> {
+    let x = match v {
+        Value::Number(n) => n.as_f64()?,
+        Value::String(s) => s.trim().parse::<f64>().ok()?,
+        _ => return None,
     };
-    path_amount(f, path_key, p)
+    (!integer || x.fract() == 0.0).then_some(x)
 }
 
-fn path_amount<T>(f: &mut Fields<'_>, key: &'static str, p: &mut Problems) -> Option<Amount<T>> {
-    let v = f.raw(key)?;
+fn processor(f: &mut Fields<'_>, b: &mut Builder, p: &mut Problems) -> Option<(ScopeId, bool)> {
+    let key = match (f.has("ItemProcessor"), f.has("Iterator")) {
+        (true, false) => "ItemProcessor",
+        (false, true) => "Iterator",
+        (true, true) => {
+            p.schema(
+                &f.at,
+                "A Map state cannot have both 'ItemProcessor' and 'Iterator'",
+            );
+            return None;
+        }
+        (false, false) => {
+            p.schema(&f.at, "These fields are required: [ItemProcessor]");
+            return None;
+        }
+    };
+    let proc_at = f.ptr(key);
+    let obj = f.object(
+        if key == "Iterator" {
+            "Iterator"
+        } else {
+            "ItemProcessor"
+        },
+        p,
+    )?;
+    let mut pf = Fields::new(obj, proc_at);
+    pf.string("Comment", p);
+    pf.raw("QueryLanguage");
+    let mut distributed = false;
+    if let Some(cfg) = pf.object("ProcessorConfig", p) {
+        let mut cf = Fields::new(cfg, pf.ptr("ProcessorConfig"));
+        match cf.string("Mode", p).as_deref() {
+            None | Some("INLINE") => {}
+            Some("DISTRIBUTED") => distributed = true,
+            Some(other) => p.schema(
+                &cf.ptr("Mode"),
+                format!("The value '{other}' must be INLINE or DISTRIBUTED"),
+            ),
+        }
+        match cf.string("ExecutionType", p).as_deref() {
+            None | Some("STANDARD") | Some("EXPRESS") => {}
+            Some(other) => p.schema(
+                &cf.ptr("ExecutionType"),
+                format!("The value '{other}' must be STANDARD or EXPRESS"),
+            ),
+        }
+        cf.finish(p);
+    }
+    let lang = b.current;
+    let scope = b.scope(&mut pf, p);
+    b.current = lang;
+    pf.finish(p);
+    Some((scope, distributed))
+}
+
+fn path_amount(
+    f: &mut Fields<'_>,
+    key: &'static str,
+    path_key: &'static str,
+    p: &mut Problems,
+) -> Option<Amount> {
+    if let Some(v) = f.raw(key) {
+        return match v.as_f64().filter(|x| *x >= 0.0) {
+            Some(x) => Some(Amount::Literal(x)),
+            None => {
+                p.schema(
+                    &f.ptr(key),
+                    format!("The field '{key}' must be a non-negative number"),
+                );
+                None
+            }
+        };
+    }
+    let v = f.raw(path_key)?;
     match v.as_str().map(|s| parse_path(s, true)) {
         Some(Ok(path)) => Some(Amount::Path(path)),
         _ => {
             p.schema(
-                &f.ptr(key),
-                format!("The field '{key}' must be a reference path"),
+                &f.ptr(path_key),
+                format!("The field '{path_key}' must be a reference path"),
+            );
+            None
+        }
+    }
+}
+
+fn ata_amount(f: &mut Fields<'_>, key: &'static str, p: &mut Problems) -> Option<Amount> {
+    let at = f.ptr(key);
+    let v = f.raw(key)?;
+    match v {
+        Value::Number(n) => Some(Amount::Literal(n.as_f64().unwrap_or(0.0))),
+        Value::String(s) if expression_text(s).is_some() => {
+            Some(Amount::Expr(JTemplate::parse(v, key, &at, p)))
+        }
+        _ => {
+            p.schema(
+                &at,
+                format!("The field '{key}' must be a number or a JSONata expression"),
             );
             None
         }

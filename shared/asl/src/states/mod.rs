@@ -44,12 +44,12 @@ pub fn parse(
 ) -> Option<Kind> {
     let _ = name;
     Some(match type_name {
-        "Pass" => Kind::Pass(pass::Pass::parse(f, p)),
+        "Pass" => Kind::Pass(pass::Pass::parse(f, b, p)),
         "Task" => Kind::Task(Box::new(task::Task::parse(f, b, p)?)),
-        "Choice" => Kind::Choice(choice::Choice::parse(f, p)?),
-        "Wait" => Kind::Wait(wait::Wait::parse(f, p)?),
+        "Choice" => Kind::Choice(choice::Choice::parse(f, b, p)?),
+        "Wait" => Kind::Wait(wait::Wait::parse(f, b, p)?),
         "Succeed" => Kind::Succeed,
-        "Fail" => Kind::Fail(fail::Fail::parse(f, p)),
+        "Fail" => Kind::Fail(fail::Fail::parse(f, b, p)),
         "Parallel" => Kind::Parallel(parallel::Parallel::parse(f, b, p)?),
         "Map" => Kind::Map(Box::new(map::Map::parse(f, b, p)?)),
         other => {

@@ -2,9 +2,9 @@
 
 use serde_json::Value;
 
-use crate::definition::State;
 use crate::definition::fields::Fields;
 use crate::definition::problem::Problems;
+use crate::definition::{Builder, Lang, State};
 use crate::exec::{Step, Thread};
 
 #[derive(Debug, Clone)]
@@ -13,10 +13,14 @@ pub struct Pass {
 }
 
 impl Pass {
-    pub fn parse(f: &mut Fields<'_>, _p: &mut Problems) -> Pass {
-        Pass {
-            result: f.raw("Result").cloned(),
-        }
+    pub fn parse(f: &mut Fields<'_>, b: &mut Builder, _p: &mut Problems) -> Pass {
+        // JSONata Pass states shape their output with `Output` instead.
+        let result = if b.current == Lang::JsonPath {
+            f.raw("Result").cloned()
+        } else {
+            None
+        };
+        Pass { result }
     }
 
     pub fn run(&self, s: &mut Step<'_>, t: &mut Thread, state: &State) {

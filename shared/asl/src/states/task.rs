@@ -5,9 +5,10 @@ use serde_json::Value;
 use crate::definition::fields::{Fields, parse_path};
 use crate::definition::problem::Problems;
 use crate::definition::resource::{Pattern, Resource};
-use crate::definition::{Builder, State};
-use crate::error::StatesError;
+use crate::definition::{Builder, Lang, State};
+use crate::error::{ErrorName, StatesError};
 use crate::exec::{EventType, Step, Thread};
+use crate::jsonata::{JTemplate, expression_text};
 use crate::path::Path;
 
 /// A number of seconds, literal or read from the input.
@@ -15,6 +16,7 @@ use crate::path::Path;
 pub enum Seconds {
     Literal(u64),
     Path(Path),
+    Expr(JTemplate),
 }
 
 #[derive(Debug, Clone)]
@@ -52,8 +54,17 @@ impl Task {
                 p.schema(&f.ptr("Resource"), msg);
             }
         }
-        let timeout = seconds(f, "TimeoutSeconds", "TimeoutSecondsPath", p);
-        let heartbeat = seconds(f, "HeartbeatSeconds", "HeartbeatSecondsPath", p);
+        let (timeout, heartbeat) = if b.current == Lang::JsonAta {
+            (
+                ata_seconds(f, "TimeoutSeconds", p),
+                ata_seconds(f, "HeartbeatSeconds", p),
+            )
+        } else {
+            (
+                seconds(f, "TimeoutSeconds", "TimeoutSecondsPath", p),
+                seconds(f, "HeartbeatSeconds", "HeartbeatSecondsPath", p),
+            )
+        };
         if let (Some(Seconds::Literal(t)), Some(Seconds::Literal(h))) = (&timeout, &heartbeat)
             && h >= t
         {
@@ -95,6 +106,13 @@ impl Task {
             match secs {
             None => Ok(None),
             Some(Seconds::Literal(n)) => Ok(Some(*n)),
+            Some(Seconds::Expr(e)) => match s.eval_ata(t, state, e, &[])? {
+                v if v.as_u64().is_some_and(|n| (1..=MAX_SECONDS).contains(&n)) => Ok(v.as_u64()),
+                v => Err(StatesError::new(
+                    ErrorName::QueryEvaluationError,
+                    format!("The JSONata expression '{}' specified for the field '{field}' returned an unexpected result type. Expected 'integer', but was '{}' for value: {v}", e.source(), crate::jsonata::type_name(&v)),
+                )),
+            },
             Some(Seconds::Path(p)) => s.with_scope(t, state, &input, None, |scope| {
                 match scope.resolve(p).ok().and_then(|v| v.as_u64()) {
                     Some(n) if (1..=MAX_SECONDS).contains(&n) => Ok(Some(n)),
@@ -187,5 +205,18 @@ fn seconds(
             );
             None
         }
+    }
+}
+
+fn ata_seconds(f: &mut Fields<'_>, key: &'static str, p: &mut Problems) -> Option<Seconds> {
+    let at = f.ptr(key);
+    match f.obj.get(key) {
+        Some(v @ Value::String(s)) if expression_text(s).is_some() => {
+            let t = JTemplate::parse(v, key, &at, p);
+            f.raw(key);
+            Some(Seconds::Expr(t))
+        }
+        Some(_) => f.uint(key, MAX_SECONDS, p).map(Seconds::Literal),
+        None => None,
     }
 }

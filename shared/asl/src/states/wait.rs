@@ -1,12 +1,14 @@
-//! Wait: for a number of seconds or until a timestamp, literal or from a path.
+//! Wait: for a number of seconds or until a timestamp, literal, from a path
+//! (JSONPath) or from an expression (JSONata).
 
 use serde_json::Value;
 
-use crate::definition::State;
 use crate::definition::fields::{Fields, parse_path};
 use crate::definition::problem::Problems;
-use crate::error::StatesError;
+use crate::definition::{Builder, Lang, State};
+use crate::error::{ErrorName, StatesError};
 use crate::exec::{Step, Thread};
+use crate::jsonata::{JTemplate, expression_text};
 use crate::path::Path;
 use crate::timestamp::{self, Millis};
 
@@ -16,16 +18,46 @@ pub enum Wait {
     SecondsPath(Path),
     Timestamp(Millis),
     TimestampPath(Path),
+    SecondsExpr(JTemplate),
+    TimestampExpr(JTemplate),
 }
 
 impl Wait {
-    pub fn parse(f: &mut Fields<'_>, p: &mut Problems) -> Option<Wait> {
-        let given: Vec<&str> = ["Seconds", "SecondsPath", "Timestamp", "TimestampPath"]
-            .into_iter()
-            .filter(|k| f.has(k))
-            .collect();
-        if given.len() != 1 {
-            p.schema(&f.at, "A Wait state must have exactly one of 'Seconds', 'SecondsPath', 'Timestamp' or 'TimestampPath'");
+    pub fn parse(f: &mut Fields<'_>, b: &mut Builder, p: &mut Problems) -> Option<Wait> {
+        let ata = b.current == Lang::JsonAta;
+        let keys: &[&str] = if ata {
+            &["Seconds", "Timestamp"]
+        } else {
+            &["Seconds", "SecondsPath", "Timestamp", "TimestampPath"]
+        };
+        let given = keys.iter().filter(|k| f.has(k)).count();
+        if given != 1 {
+            p.schema(
+                &f.at,
+                format!(
+                    "A Wait state must have exactly one of {}",
+                    keys.iter()
+                        .map(|k| format!("'{k}'"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            );
+        }
+        if ata {
+            for key in ["Seconds", "Timestamp"] {
+                let at = f.ptr(key);
+                if let Some(Value::String(s)) = f.obj.get(key)
+                    && expression_text(s).is_some()
+                {
+                    let t = JTemplate::parse(&Value::String(s.clone()), key, &at, p);
+                    f.raw(key);
+                    return Some(if key == "Seconds" {
+                        Wait::SecondsExpr(t)
+                    } else {
+                        Wait::TimestampExpr(t)
+                    });
+                }
+            }
         }
         let seconds = f.uint("Seconds", 99_999_999, p).map(Wait::Seconds);
         let timestamp = match f.raw("Timestamp") {
@@ -41,6 +73,9 @@ impl Wait {
                 }
             },
         };
+        if ata {
+            return seconds.or(timestamp);
+        }
         let mut path = |key: &'static str, p: &mut Problems| -> Option<Path> {
             let v = f.raw(key)?;
             match v.as_str().map(|s| parse_path(s, false)) {
@@ -68,16 +103,27 @@ impl Wait {
             Ok(v) => v,
             Err(e) => return s.fail_state(t, state, e),
         };
+        let now = s.now();
+        let ata_error = |msg: String| StatesError::new(ErrorName::QueryEvaluationError, msg);
         let until = match self {
-            Wait::Seconds(n) => Ok(s.now().saturating_add(*n as i64 * 1000)),
+            Wait::Seconds(n) => Ok(now.saturating_add(*n as i64 * 1000)),
             Wait::Timestamp(ms) => Ok(*ms),
-            Wait::SecondsPath(p) => s
-                .with_scope(t, state, &input, None, |scope| {
-                    seconds_from(scope.resolve(p).ok(), p)
+            Wait::SecondsPath(p) => {
+                s.with_scope(t, state, &input, None, |scope| seconds_from(scope.resolve(p).ok(), p)).map(|n| now.saturating_add(n * 1000))
+            }
+            Wait::TimestampPath(p) => s.with_scope(t, state, &input, None, |scope| timestamp_from(scope.resolve(p).ok(), p)),
+            Wait::SecondsExpr(e) => s.eval_ata(t, state, e, &[]).and_then(|v| match v.as_i64() {
+                Some(n) if n >= 0 => Ok(now.saturating_add(n * 1000)),
+                _ => Err(ata_error(format!("The Seconds field must be a non-negative integer, but was: {v}"))),
+            }),
+            Wait::TimestampExpr(e) => s.eval_ata(t, state, e, &[]).and_then(|v| {
+                let text = match &v {
+                    Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                v.as_str().and_then(timestamp::parse_millis).ok_or_else(|| {
+                    ata_error(format!("The Timestamp field cannot be parsed as an ISO-8601 extended offset date-time format string: {text}"))
                 })
-                .map(|n| s.now().saturating_add(n * 1000)),
-            Wait::TimestampPath(p) => s.with_scope(t, state, &input, None, |scope| {
-                timestamp_from(scope.resolve(p).ok(), p)
             }),
         };
         match until {

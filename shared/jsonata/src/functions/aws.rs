@@ -48,7 +48,8 @@ pub fn range(_: &mut Evaluator, a: Vec<Value>, _: &Value) -> Result<Value, Error
         }
         x += step;
     }
-    Ok(Value::array(out))
+    // AWS returns a sequence: a single number comes back bare.
+    Ok(Value::sequence(out))
 }
 
 pub fn hash(_: &mut Evaluator, a: Vec<Value>, _: &Value) -> Result<Value, Error> {

@@ -1,0 +1,199 @@
+//! JSONata in states: templates whose strings `{% … %}` are expressions,
+//! evaluated with `$states` (input, result, errorOutput, context) and the
+//! workflow variables bound.
+
+use serde_json::{Map, Value};
+use stepwise_jsonata::{Context, Expression, Value as Jv};
+
+use crate::definition::problem::{Problems, pointer};
+use crate::error::{ErrorName, StatesError};
+
+/// A JSON value some of whose strings are JSONata expressions.
+#[derive(Debug, Clone)]
+pub enum JTemplate {
+    Literal(Value),
+    Expr {
+        field: String,
+        src: String,
+        expr: Expression,
+    },
+    Object(Vec<(String, JTemplate)>),
+    Array(Vec<JTemplate>),
+}
+
+/// The expression inside `{% … %}`, when the whole string is one.
+pub fn expression_text(s: &str) -> Option<&str> {
+    s.strip_prefix("{%")
+        .and_then(|r| r.strip_suffix("%}"))
+        .map(str::trim)
+}
+
+impl JTemplate {
+    /// `field` names the value in error messages (`Output/result`).
+    pub fn parse(v: &Value, field: &str, at: &str, p: &mut Problems) -> JTemplate {
+        match v {
+            Value::String(s) => match expression_text(s) {
+                Some(src) => match Expression::parse(src) {
+                    Ok(expr) => JTemplate::Expr {
+                        field: field.to_owned(),
+                        src: src.to_owned(),
+                        expr,
+                    },
+                    Err(e) => {
+                        p.schema(
+                            at,
+                            format!("The JSONata expression '{src}' is not valid: {e}"),
+                        );
+                        JTemplate::Literal(Value::Null)
+                    }
+                },
+                None => JTemplate::Literal(v.clone()),
+            },
+            Value::Object(m) => {
+                let fields: Vec<(String, JTemplate)> = m
+                    .iter()
+                    .map(|(k, v)| {
+                        (
+                            k.clone(),
+                            JTemplate::parse(v, &format!("{field}/{k}"), &pointer(at, k), p),
+                        )
+                    })
+                    .collect();
+                if fields
+                    .iter()
+                    .all(|(_, t)| matches!(t, JTemplate::Literal(_)))
+                {
+                    JTemplate::Literal(v.clone())
+                } else {
+                    JTemplate::Object(fields)
+                }
+            }
+            Value::Array(a) => {
+                let items: Vec<JTemplate> = a
+                    .iter()
+                    .enumerate()
+                    .map(|(i, v)| {
+                        JTemplate::parse(v, &format!("{field}[{i}]"), &format!("{at}[{i}]"), p)
+                    })
+                    .collect();
+                if items.iter().all(|t| matches!(t, JTemplate::Literal(_))) {
+                    JTemplate::Literal(v.clone())
+                } else {
+                    JTemplate::Array(items)
+                }
+            }
+            other => JTemplate::Literal(other.clone()),
+        }
+    }
+
+    /// Whether evaluating needs `$states.context`.
+    pub fn mentions_states(&self) -> bool {
+        match self {
+            JTemplate::Literal(_) => false,
+            JTemplate::Expr { src, .. } => src.contains("$states"),
+            JTemplate::Object(f) => f.iter().any(|(_, t)| t.mentions_states()),
+            JTemplate::Array(a) => a.iter().any(JTemplate::mentions_states),
+        }
+    }
+
+    pub fn eval(&self, env: &Bindings) -> Result<Value, StatesError> {
+        match self {
+            JTemplate::Literal(v) => Ok(v.clone()),
+            JTemplate::Object(fields) => {
+                let mut m = Map::with_capacity(fields.len());
+                for (k, t) in fields {
+                    m.insert(k.clone(), t.eval(env)?);
+                }
+                Ok(Value::Object(m))
+            }
+            JTemplate::Array(items) => items
+                .iter()
+                .map(|t| t.eval(env))
+                .collect::<Result<_, _>>()
+                .map(Value::Array),
+            JTemplate::Expr { field, src, expr } => {
+                let bindings: Vec<(&str, Jv)> = env
+                    .values
+                    .iter()
+                    .map(|(k, v)| (k.as_str(), v.clone()))
+                    .collect();
+                let out = expr.evaluate_value(env.input.clone(), &bindings, env.ctx.clone()).map_err(|e| {
+                    StatesError::new(
+                        ErrorName::QueryEvaluationError,
+                        format!("The JSONata expression '{src}' specified for the field '{field}' threw an error during evaluation. {} {}", e.code, e.message),
+                    )
+                })?;
+                if out.is_function() {
+                    return Err(StatesError::new(
+                        ErrorName::QueryEvaluationError,
+                        format!(
+                            "The JSONata expression '{src}' specified for the field '{field}' returned an unsupported result type."
+                        ),
+                    ));
+                }
+                match out.to_json() {
+                    Ok(Some(v)) => Ok(v),
+                    Ok(None) => Err(StatesError::new(
+                        ErrorName::QueryEvaluationError,
+                        format!(
+                            "The JSONata expression '{src}' specified for the field '{field}' returned nothing (undefined)."
+                        ),
+                    )),
+                    Err(e) => Err(StatesError::new(ErrorName::QueryEvaluationError, e.message)),
+                }
+            }
+        }
+    }
+
+    /// The expression's source, for messages about its result.
+    pub fn source(&self) -> String {
+        match self {
+            JTemplate::Expr { src, .. } => src.clone(),
+            JTemplate::Literal(v) => v.to_string(),
+            _ => String::new(),
+        }
+    }
+}
+
+/// What JSONata expressions of one state see.
+pub struct Bindings {
+    pub input: Jv,
+    pub values: Vec<(String, Jv)>,
+    pub ctx: Context,
+}
+
+impl Bindings {
+    /// `$states` from its parts, plus every variable.
+    pub fn new(
+        states: Map<String, Value>,
+        variables: &Map<String, Value>,
+        now: i64,
+        seed: u64,
+    ) -> Bindings {
+        let mut values = Vec::with_capacity(variables.len() + 1);
+        values.push(("states".to_owned(), Jv::from_json(&Value::Object(states))));
+        for (k, v) in variables {
+            values.push((k.clone(), Jv::from_json(v)));
+        }
+        Bindings {
+            input: Jv::Undefined,
+            values,
+            ctx: Context {
+                now_millis: now,
+                seed,
+            },
+        }
+    }
+}
+
+/// What an `{% … %}` number field (MaxConcurrency, TimeoutSeconds, …) gave.
+pub fn type_name(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    }
+}
