@@ -5,6 +5,11 @@
 //!    runner (history kept, as `stepwise run` keeps it).
 //! 2. `stepwise run` wall time on `examples/ten-states.json`, process start
 //!    included (the release binary must be built first).
+//! 3. JSONata: ns per evaluation against jsonata-js on node, with the ratio.
+//!
+//! `stepwise-bench jsonata` runs only the third.
+
+mod jsonata;
 
 use std::future::Future;
 use std::pin::pin;
@@ -97,6 +102,13 @@ fn run_wall_times(runs: usize) -> Option<(f64, f64)> {
 
 fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
+    let only: Option<String> = std::env::args().skip(1).find(|a| !a.starts_with("--"));
+    if only.as_deref().is_none_or(|o| o == "jsonata") {
+        jsonata::run(quick);
+    }
+    if only.as_deref() == Some("jsonata") {
+        return;
+    }
     let iterations = if quick { 50_000 } else { 500_000 };
     transitions_per_second(iterations / 10, false); // warm-up
     let (n, rate) = transitions_per_second(iterations, false);

@@ -1,15 +1,15 @@
 //! Variable scopes: a frame per block and per function call, chained to the
-//! frame it was created in (closures keep theirs).
+//! frame it was created in (closures keep theirs). Frames hold few names, so
+//! a vector searched from the end beats hashing.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::rc::Rc;
 
 use crate::value::Value;
 
 #[derive(Debug, Default)]
 pub struct Frame {
-    vars: RefCell<HashMap<Rc<str>, Value>>,
+    vars: RefCell<Vec<(Rc<str>, Value)>>,
     parent: Option<Rc<Frame>>,
 }
 
@@ -20,17 +20,22 @@ impl Frame {
 
     pub fn child(parent: &Rc<Frame>) -> Rc<Frame> {
         Rc::new(Frame {
-            vars: RefCell::new(HashMap::new()),
+            vars: RefCell::new(Vec::new()),
             parent: Some(parent.clone()),
         })
     }
 
     pub fn bind(&self, name: impl Into<Rc<str>>, v: Value) {
-        self.vars.borrow_mut().insert(name.into(), v);
+        let name = name.into();
+        let mut vars = self.vars.borrow_mut();
+        match vars.iter_mut().find(|(k, _)| *k == name) {
+            Some(slot) => slot.1 = v,
+            None => vars.push((name, v)),
+        }
     }
 
     pub fn lookup(&self, name: &str) -> Option<Value> {
-        if let Some(v) = self.vars.borrow().get(name) {
+        if let Some((_, v)) = self.vars.borrow().iter().rev().find(|(k, _)| &**k == name) {
             return Some(v.clone());
         }
         self.parent.as_ref().and_then(|p| p.lookup(name))

@@ -31,14 +31,20 @@ impl Evaluator {
         env: &Rc<Frame>,
     ) -> Result<Value, Error> {
         let first_is_var = matches!(steps.first().map(|s| &s.node), Some(Node::Var(_)));
-        let mut inputs: Vec<Value> = match input {
-            Value::Array(a, _) if !first_is_var => a.to_vec(),
-            other => vec![other.clone()],
+        let mut inputs: Rc<Vec<Value>> = match input {
+            Value::Array(a, _) if !first_is_var => a.clone(),
+            other => Rc::new(vec![other.clone()]),
         };
         let mut result = Value::Undefined;
         for (i, step) in steps.iter().enumerate() {
             result = if i == 0 && matches!(step.node, Node::Array { cons: true, .. }) {
-                let seq = Value::sequence(inputs.clone());
+                let seq = Value::Array(
+                    inputs.clone(),
+                    Flags {
+                        sequence: true,
+                        ..Flags::default()
+                    },
+                );
                 let mut v = self.eval(&step.node, &seq, env)?;
                 for stage in &step.stages {
                     v = self.filter(stage, v, env)?;
@@ -52,7 +58,10 @@ impl Evaluator {
                 Value::Array(a, _) if a.is_empty() => break,
                 _ => {}
             }
-            inputs = items(&result);
+            inputs = match &result {
+                Value::Array(a, _) => a.clone(),
+                other => Rc::new(vec![other.clone()]),
+            };
         }
         if keep_array {
             result = match result {
@@ -233,7 +242,7 @@ impl Evaluator {
                 }
             }
         }
-        let mut out = Object::with_capacity(groups.len());
+        let mut out = Object::with_capacity_and_hasher(groups.len(), Default::default());
         for (key, (data, i)) in groups {
             let v = self.eval(&pairs[i].1, &data, env)?;
             if !v.is_undefined() {

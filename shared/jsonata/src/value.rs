@@ -11,7 +11,8 @@ use crate::env::Frame;
 use crate::error::Error;
 use crate::functions::Builtin;
 
-pub type Object = IndexMap<String, Value>;
+/// Objects keep their key order; keys hash with FxHash (fast for short keys).
+pub type Object = IndexMap<String, Value, rustc_hash::FxBuildHasher>;
 
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub struct Flags {

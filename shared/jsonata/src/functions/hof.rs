@@ -125,7 +125,7 @@ pub fn sift(e: &mut Evaluator, a: Vec<Value>, ctx: &Value) -> Result<Value, Erro
     let Value::Object(m) = &a[0] else {
         return Ok(Value::Undefined);
     };
-    let mut out = Object::new();
+    let mut out = Object::default();
     for (k, v) in m.iter() {
         let r = e.apply(
             &a[1],

@@ -124,7 +124,12 @@ table! {
 }
 
 pub fn lookup(name: &str) -> Option<&'static Builtin> {
-    BUILTINS.iter().find(|b| b.name == name)
+    static INDEX: OnceLock<std::collections::HashMap<&'static str, &'static Builtin>> =
+        OnceLock::new();
+    INDEX
+        .get_or_init(|| BUILTINS.iter().map(|b| (b.name, b)).collect())
+        .get(name)
+        .copied()
 }
 
 /// jsonata-js's `$boolean` (undefined stays undefined).

@@ -37,7 +37,7 @@ pub fn spread(_: &mut Evaluator, a: Vec<Value>, _: &Value) -> Result<Value, Erro
             Value::Array(x, _) => x.iter().for_each(|i| one(i, out)),
             Value::Object(m) => {
                 for (k, v) in m.iter() {
-                    let mut o = Object::new();
+                    let mut o = Object::default();
                     o.insert(k.clone(), v.clone());
                     out.push(Value::object(o));
                 }
@@ -60,7 +60,7 @@ pub fn merge(_: &mut Evaluator, a: Vec<Value>, _: &Value) -> Result<Value, Error
     let Value::Array(x, _) = &a[0] else {
         return Ok(Value::Undefined);
     };
-    let mut out = Object::new();
+    let mut out = Object::default();
     for v in x.iter() {
         if let Value::Object(m) = v {
             for (k, v) in m.iter() {

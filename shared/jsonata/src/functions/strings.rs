@@ -52,6 +52,17 @@ pub fn js_number(n: f64) -> String {
 
 /// A number rounded to 15 significant digits, as `$string` prints it.
 pub fn number_15(n: f64) -> String {
+    if n.fract() == 0.0 && n.abs() < 1e15 {
+        return format!("{}", n as i64);
+    }
+    let shortest = format!("{:e}", n.abs());
+    let digits = shortest
+        .split('e')
+        .next()
+        .map_or(0, |m| m.chars().filter(char::is_ascii_digit).count());
+    if digits <= 15 {
+        return js_number(n);
+    }
     let rounded: f64 = format!("{n:.14e}").parse().unwrap_or(n);
     js_number(rounded)
 }
@@ -323,7 +334,7 @@ pub fn regex_match_object(re: &regex::Regex, arg: Option<&Value>, from: usize) -
 
 fn match_object(s: &str, c: &regex::Captures<'_>) -> Value {
     let m = c.get(0).expect("group 0");
-    let mut o = Object::new();
+    let mut o = Object::default();
     o.insert("match".into(), Value::string(m.as_str()));
     o.insert(
         "index".into(),
