@@ -11,27 +11,15 @@
 
 mod jsonata;
 
-use std::future::Future;
-use std::pin::pin;
 use std::process::Command;
-use std::task::{Context, Poll, Waker};
 use std::time::Instant;
 
 use serde_json::json;
 use stepwise_asl::{Options, StateMachine, TaskCall};
+use stepwise_engine::block_on;
 use stepwise_engine::memory::local_execution;
 use stepwise_engine::tasks::FnTasks;
 use stepwise_engine::{Runner, RunnerOptions, Status};
-
-fn block_on<F: Future>(f: F) -> F::Output {
-    let mut f = pin!(f);
-    let mut cx = Context::from_waker(Waker::noop());
-    loop {
-        if let Poll::Ready(v) = f.as_mut().poll(&mut cx) {
-            return v;
-        }
-    }
-}
 
 fn loop_machine() -> StateMachine {
     let def = json!({

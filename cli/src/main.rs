@@ -1,6 +1,5 @@
 //! `stepwise`: run a workflow locally, or validate a definition.
 
-mod block_on;
 mod lambda;
 mod run;
 mod validate;

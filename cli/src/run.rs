@@ -9,9 +9,8 @@ use stepwise_asl::{Options, StateMachine};
 use stepwise_engine::memory::{local_execution, wall_clock};
 use stepwise_engine::mock::Mocks;
 use stepwise_engine::tasks::Mocked;
-use stepwise_engine::{Report, Runner, RunnerOptions};
+use stepwise_engine::{Report, Runner, RunnerOptions, block_on};
 
-use crate::block_on::block_on;
 use crate::lambda::Lambda;
 
 #[derive(clap::Args)]

@@ -7,11 +7,13 @@
 
 #![forbid(unsafe_code)]
 
+mod block_on;
 pub mod memory;
 pub mod mock;
 pub mod ports;
 pub mod report;
 pub mod tasks;
 
+pub use block_on::block_on;
 pub use memory::{Runner, RunnerOptions};
 pub use report::{Report, Status};

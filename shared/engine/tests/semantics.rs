@@ -1,27 +1,15 @@
 //! End-to-end semantics through the in-memory runner: each test states a
 //! definition, an input and what AWS would answer.
 
-use std::future::Future;
-use std::pin::pin;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::task::{Context, Poll, Waker};
 
 use serde_json::{Value, json};
 use stepwise_asl::{Options, StateMachine, StatesError, TaskCall};
+use stepwise_engine::block_on;
 use stepwise_engine::memory::local_execution;
 use stepwise_engine::ports::TaskResult;
 use stepwise_engine::tasks::FnTasks;
 use stepwise_engine::{Report, Runner, RunnerOptions, Status};
-
-fn block_on<F: Future>(f: F) -> F::Output {
-    let mut f = pin!(f);
-    let mut cx = Context::from_waker(Waker::noop());
-    loop {
-        if let Poll::Ready(v) = f.as_mut().poll(&mut cx) {
-            return v;
-        }
-    }
-}
 
 fn run_with(def: Value, input: Value, tasks: impl Fn(&TaskCall) -> TaskResult) -> Report {
     let machine = StateMachine::from_value(&def, Options::default()).expect("valid definition");

@@ -1,5 +1,5 @@
-//! A minimal executor for the local runner, whose futures never wait on
-//! anything but themselves (task calls here are blocking HTTP requests).
+//! A minimal executor for the in-memory runner, whose futures never wait on
+//! anything outside themselves (task runners here answer synchronously).
 
 use std::future::Future;
 use std::pin::pin;
