@@ -1,7 +1,7 @@
 //! `stepwise`: run a workflow locally, or validate a definition.
 
-mod lambda;
 mod run;
+mod serve;
 mod validate;
 
 use std::process::ExitCode;
@@ -25,6 +25,8 @@ enum Command {
     Run(run::Args),
     /// Check a definition as CreateStateMachine does; print every problem.
     Validate(validate::Args),
+    /// Serve the AWS Step Functions API (for the AWS CLI, boto3, the SDKs).
+    Serve(serve::Args),
 }
 
 fn main() -> ExitCode {
@@ -32,6 +34,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Run(args) => run::main(args),
         Command::Validate(args) => validate::main(args),
+        Command::Serve(args) => serve::main(args),
     };
     match result {
         Ok(code) => code,

@@ -11,7 +11,7 @@ use stepwise_engine::mock::Mocks;
 use stepwise_engine::tasks::Mocked;
 use stepwise_engine::{Report, Runner, RunnerOptions, block_on};
 
-use crate::lambda::Lambda;
+use stepwise_local::lambda::Lambda;
 
 #[derive(clap::Args)]
 pub struct Args {

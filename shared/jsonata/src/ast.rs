@@ -1,7 +1,7 @@
 //! The syntax tree, after jsonata-js's post-processing: `a.b[0].c` is one
 //! [`Node::Path`] whose steps carry their own predicates.
 
-use std::rc::Rc;
+use std::sync::Arc;
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum BinOp {
@@ -26,14 +26,14 @@ pub enum BinOp {
 #[derive(Debug, Clone)]
 pub enum Node {
     Num(f64),
-    Str(Rc<str>),
+    Str(Arc<str>),
     Bool(bool),
     Null,
-    Regex(Rc<regex::Regex>),
+    Regex(Arc<regex::Regex>),
     /// A field name (only inside paths after processing).
-    Name(Rc<str>),
+    Name(Arc<str>),
     /// `$name`; `""` is the context `$`, `"$"` the root `$$`.
-    Var(Rc<str>),
+    Var(Arc<str>),
     Wildcard,
     Descendants,
     Parent,
@@ -51,8 +51,8 @@ pub enum Node {
     Binary(BinOp, Box<Node>, Box<Node>),
     Cond(Box<Node>, Box<Node>, Option<Box<Node>>),
     Block(Vec<Node>),
-    Bind(Rc<str>, Box<Node>),
-    Lambda(Rc<LambdaDef>),
+    Bind(Arc<str>, Box<Node>),
+    Lambda(Arc<LambdaDef>),
     Call {
         func: Box<Node>,
         args: Vec<Node>,
@@ -60,7 +60,7 @@ pub enum Node {
     },
     Placeholder,
     Apply(Box<Node>, Box<Node>),
-    Transform(Rc<(Node, Node, Option<Node>)>),
+    Transform(Arc<(Node, Node, Option<Node>)>),
     Sort(Vec<(Node, bool)>),
     /// Any node followed by predicates or a group-by outside a path.
     Filtered {
@@ -79,7 +79,7 @@ pub struct Step {
 
 #[derive(Debug)]
 pub struct LambdaDef {
-    pub params: Vec<Rc<str>>,
+    pub params: Vec<Arc<str>>,
     pub body: Node,
     pub signature: Option<String>,
 }

@@ -3,29 +3,29 @@
 //! a vector searched from the end beats hashing.
 
 use std::cell::RefCell;
-use std::rc::Rc;
+use std::sync::Arc;
 
 use crate::value::Value;
 
 #[derive(Debug, Default)]
 pub struct Frame {
-    vars: RefCell<Vec<(Rc<str>, Value)>>,
-    parent: Option<Rc<Frame>>,
+    vars: RefCell<Vec<(Arc<str>, Value)>>,
+    parent: Option<Arc<Frame>>,
 }
 
 impl Frame {
-    pub fn root() -> Rc<Frame> {
-        Rc::new(Frame::default())
+    pub fn root() -> Arc<Frame> {
+        Arc::new(Frame::default())
     }
 
-    pub fn child(parent: &Rc<Frame>) -> Rc<Frame> {
-        Rc::new(Frame {
+    pub fn child(parent: &Arc<Frame>) -> Arc<Frame> {
+        Arc::new(Frame {
             vars: RefCell::new(Vec::new()),
             parent: Some(parent.clone()),
         })
     }
 
-    pub fn bind(&self, name: impl Into<Rc<str>>, v: Value) {
+    pub fn bind(&self, name: impl Into<Arc<str>>, v: Value) {
         let name = name.into();
         let mut vars = self.vars.borrow_mut();
         match vars.iter_mut().find(|(k, _)| *k == name) {

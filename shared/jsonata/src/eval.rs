@@ -1,7 +1,7 @@
 //! The evaluator: jsonata-js's `evaluate`, node by node. Sequences collapse
 //! after every node (none → undefined, one → the item).
 
-use std::rc::Rc;
+use std::sync::Arc;
 
 use crate::ast::{BinOp, Node};
 use crate::env::Frame;
@@ -43,11 +43,11 @@ impl Evaluator {
         (x.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 11) as f64 / (1u64 << 53) as f64
     }
 
-    pub fn eval(&mut self, node: &Node, input: &Value, env: &Rc<Frame>) -> Result<Value, Error> {
+    pub fn eval(&mut self, node: &Node, input: &Value, env: &Arc<Frame>) -> Result<Value, Error> {
         Ok(self.eval_raw(node, input, env)?.collapse())
     }
 
-    fn eval_raw(&mut self, node: &Node, input: &Value, env: &Rc<Frame>) -> Result<Value, Error> {
+    fn eval_raw(&mut self, node: &Node, input: &Value, env: &Arc<Frame>) -> Result<Value, Error> {
         Ok(match node {
             Node::Num(n) => Value::Number(*n),
             Node::Str(s) => Value::String(s.clone()),
@@ -86,7 +86,7 @@ impl Evaluator {
                     }
                 }
                 Value::Array(
-                    Rc::new(out),
+                    Arc::new(out),
                     Flags {
                         cons: *cons,
                         ..Flags::default()
@@ -118,7 +118,7 @@ impl Evaluator {
                 env.bind(name.clone(), value.clone());
                 value
             }
-            Node::Lambda(def) => Value::Function(Rc::new(Function::Lambda {
+            Node::Lambda(def) => Value::Function(Arc::new(Function::Lambda {
                 def: def.clone(),
                 env: env.clone(),
                 input: input.clone(),
@@ -158,7 +158,7 @@ impl Evaluator {
                     }
                 }
             }
-            Node::Transform(t) => Value::Function(Rc::new(Function::Transform {
+            Node::Transform(t) => Value::Function(Arc::new(Function::Transform {
                 node: t.clone(),
                 env: env.clone(),
             })),
@@ -180,7 +180,7 @@ impl Evaluator {
         })
     }
 
-    fn variable(&mut self, name: &str, input: &Value, env: &Rc<Frame>) -> Value {
+    fn variable(&mut self, name: &str, input: &Value, env: &Arc<Frame>) -> Value {
         if name.is_empty() {
             return match input {
                 Value::Array(a, f) if f.outer_wrapper && !a.is_empty() => a[0].clone(),
@@ -191,7 +191,7 @@ impl Evaluator {
             return v;
         }
         functions::lookup(name).map_or(Value::Undefined, |b| {
-            Value::Function(Rc::new(Function::Builtin(b)))
+            Value::Function(Arc::new(Function::Builtin(b)))
         })
     }
 
@@ -201,7 +201,7 @@ impl Evaluator {
         l: &Node,
         r: &Node,
         input: &Value,
-        env: &Rc<Frame>,
+        env: &Arc<Frame>,
     ) -> Result<Value, Error> {
         let lhs = self.eval(l, input, env)?;
         match op {
@@ -231,7 +231,7 @@ impl Evaluator {
         partial: bool,
         first: Option<Value>,
         input: &Value,
-        env: &Rc<Frame>,
+        env: &Arc<Frame>,
     ) -> Result<Value, Error> {
         let f = self.eval(func, input, env)?;
         if !f.is_function() {
@@ -268,7 +268,7 @@ impl Evaluator {
             }
         }
         if partial {
-            return Ok(Value::Function(Rc::new(Function::Partial {
+            return Ok(Value::Function(Arc::new(Function::Partial {
                 func: f,
                 args: values,
             })));

@@ -16,6 +16,10 @@
 //! ```
 
 #![forbid(unsafe_code)]
+// Parsed expressions are shared across threads (a state machine is), and
+// values share strings and regexes with them, so both use `Arc`; values
+// themselves stay on one thread, hence the lint allowance.
+#![allow(clippy::arc_with_non_send_sync)]
 
 mod ast;
 mod env;
@@ -30,7 +34,7 @@ mod signature;
 mod transform;
 mod value;
 
-use std::rc::Rc;
+use std::sync::Arc;
 
 pub use error::Error;
 pub use eval::{Context, Evaluator};
@@ -39,13 +43,13 @@ pub use value::Value;
 /// A parsed expression.
 #[derive(Debug, Clone)]
 pub struct Expression {
-    root: Rc<ast::Node>,
+    root: Arc<ast::Node>,
 }
 
 impl Expression {
     pub fn parse(src: &str) -> Result<Expression, Error> {
         Ok(Expression {
-            root: Rc::new(parser::parse(src)?),
+            root: Arc::new(parser::parse(src)?),
         })
     }
 
@@ -77,7 +81,7 @@ impl Expression {
             Value::Array(a, f) if !f.sequence => {
                 let wrapped = Value::Array(a, f);
                 Value::Array(
-                    Rc::new(vec![wrapped]),
+                    Arc::new(vec![wrapped]),
                     value::Flags {
                         sequence: true,
                         outer_wrapper: true,

@@ -1,6 +1,6 @@
 //! Field lookup, wildcards, descendants and the binary operators.
 
-use std::rc::Rc;
+use std::sync::Arc;
 
 use crate::ast::BinOp;
 use crate::error::Error;
@@ -176,7 +176,7 @@ pub fn binary(op: BinOp, lhs: Value, rhs: Value) -> Result<Value, Error> {
                 ));
             }
             Value::Array(
-                Rc::new((a..=b).map(|i| Value::Number(i as f64)).collect()),
+                Arc::new((a..=b).map(|i| Value::Number(i as f64)).collect()),
                 Default::default(),
             )
         }
@@ -197,8 +197,8 @@ pub fn binary(op: BinOp, lhs: Value, rhs: Value) -> Result<Value, Error> {
 /// JavaScript's `===`: values for scalars, identity for containers.
 fn strict_eq(a: &Value, b: &Value) -> bool {
     match (a, b) {
-        (Value::Array(x, _), Value::Array(y, _)) => Rc::ptr_eq(x, y),
-        (Value::Object(x), Value::Object(y)) => Rc::ptr_eq(x, y),
+        (Value::Array(x, _), Value::Array(y, _)) => Arc::ptr_eq(x, y),
+        (Value::Object(x), Value::Object(y)) => Arc::ptr_eq(x, y),
         (Value::Null, Value::Null) => true,
         (Value::Bool(x), Value::Bool(y)) => x == y,
         (Value::Number(x), Value::Number(y)) => x == y,

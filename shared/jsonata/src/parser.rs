@@ -1,7 +1,7 @@
 //! Pratt parser (jsonata-js's binding powers) and the post-processing that
 //! turns `.` chains into paths with per-step predicates.
 
-use std::rc::Rc;
+use std::sync::Arc;
 
 use crate::ast::{BinOp, LambdaDef, Node, Step};
 use crate::error::Error;
@@ -9,7 +9,7 @@ use crate::lexer::{Tok, Token, tokenize};
 
 enum Raw {
     Leaf(Node),
-    Name(Rc<str>),
+    Name(Arc<str>),
     Neg(Box<Raw>),
     Array(Vec<Raw>),
     Object(Vec<(Raw, Raw)>),
@@ -20,8 +20,8 @@ enum Raw {
     Bin(BinOp, Box<Raw>, Box<Raw>),
     Cond(Box<Raw>, Box<Raw>, Option<Box<Raw>>),
     Block(Vec<Raw>),
-    Bind(Rc<str>, Box<Raw>),
-    Lambda(Vec<Rc<str>>, Box<Raw>, Option<String>),
+    Bind(Arc<str>, Box<Raw>),
+    Lambda(Vec<Arc<str>>, Box<Raw>, Option<String>),
     Call(Box<Raw>, Vec<Raw>),
     Placeholder,
     Apply(Box<Raw>, Box<Raw>),
@@ -152,7 +152,7 @@ impl Parser {
                 let re = b.build().map_err(|e| {
                     Error::syntax("S0303", pos, &format!("Invalid regular expression: {e}"))
                 })?;
-                Raw::Leaf(Node::Regex(Rc::new(re)))
+                Raw::Leaf(Node::Regex(Arc::new(re)))
             }
             Tok::End => return Err(Error::syntax("S0207", pos, "Unexpected end of expression")),
             Tok::Op(op) => match op {
@@ -224,7 +224,7 @@ impl Parser {
     fn lambda(&mut self) -> Result<Raw, Error> {
         self.expect("(")?;
         let params = self.list(")", |p| match p.next().tok {
-            Tok::Var(v) => Ok(Rc::<str>::from(v)),
+            Tok::Var(v) => Ok(Arc::<str>::from(v)),
             _ => Err(p.error(
                 "S0208",
                 "Parameter of a function definition must be a variable name (start with $)",
@@ -553,7 +553,7 @@ fn process(raw: Raw) -> Result<Node, Error> {
         ),
         Raw::Block(items) => Node::Block(items.into_iter().map(process).collect::<Result<_, _>>()?),
         Raw::Bind(name, v) => Node::Bind(name, Box::new(process(*v)?)),
-        Raw::Lambda(params, body, signature) => Node::Lambda(Rc::new(LambdaDef {
+        Raw::Lambda(params, body, signature) => Node::Lambda(Arc::new(LambdaDef {
             params,
             body: process(*body)?,
             signature,
@@ -569,7 +569,7 @@ fn process(raw: Raw) -> Result<Node, Error> {
         }
         Raw::Placeholder => Node::Placeholder,
         Raw::Apply(l, r) => Node::Apply(Box::new(process(*l)?), Box::new(process(*r)?)),
-        Raw::Transform(p, u, d) => Node::Transform(Rc::new((
+        Raw::Transform(p, u, d) => Node::Transform(Arc::new((
             process(*p)?,
             process(*u)?,
             d.map(|d| process(*d)).transpose()?,

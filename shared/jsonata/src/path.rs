@@ -2,7 +2,7 @@
 //! work on sequences.
 
 use std::cell::RefCell;
-use std::rc::Rc;
+use std::sync::Arc;
 
 use indexmap::IndexMap;
 
@@ -28,12 +28,12 @@ impl Evaluator {
         keep_array: bool,
         group: Option<&[(Node, Node)]>,
         input: &Value,
-        env: &Rc<Frame>,
+        env: &Arc<Frame>,
     ) -> Result<Value, Error> {
         let first_is_var = matches!(steps.first().map(|s| &s.node), Some(Node::Var(_)));
-        let mut inputs: Rc<Vec<Value>> = match input {
+        let mut inputs: Arc<Vec<Value>> = match input {
             Value::Array(a, _) if !first_is_var => a.clone(),
-            other => Rc::new(vec![other.clone()]),
+            other => Arc::new(vec![other.clone()]),
         };
         let mut result = Value::Undefined;
         for (i, step) in steps.iter().enumerate() {
@@ -60,7 +60,7 @@ impl Evaluator {
             }
             inputs = match &result {
                 Value::Array(a, _) => a.clone(),
-                other => Rc::new(vec![other.clone()]),
+                other => Arc::new(vec![other.clone()]),
             };
         }
         if keep_array {
@@ -82,7 +82,7 @@ impl Evaluator {
                 ),
                 Value::Undefined => Value::Undefined,
                 other => Value::Array(
-                    Rc::new(vec![other]),
+                    Arc::new(vec![other]),
                     Flags {
                         sequence: true,
                         keep_singleton: true,
@@ -101,7 +101,7 @@ impl Evaluator {
         &mut self,
         step: &Step,
         inputs: &[Value],
-        env: &Rc<Frame>,
+        env: &Arc<Frame>,
         last: bool,
     ) -> Result<Value, Error> {
         if let Node::Sort(terms) = &step.node {
@@ -144,12 +144,12 @@ impl Evaluator {
         &mut self,
         pred: &Node,
         input: Value,
-        env: &Rc<Frame>,
+        env: &Arc<Frame>,
     ) -> Result<Value, Error> {
         let list = match &input {
             Value::Array(a, _) => a.clone(),
-            Value::Undefined => Rc::new(Vec::new()),
-            other => Rc::new(vec![other.clone()]),
+            Value::Undefined => Arc::new(Vec::new()),
+            other => Arc::new(vec![other.clone()]),
         };
         let len = list.len() as i64;
         if let Node::Num(n) = pred {
@@ -204,7 +204,7 @@ impl Evaluator {
         &mut self,
         pairs: &[(Node, Node)],
         input: &Value,
-        env: &Rc<Frame>,
+        env: &Arc<Frame>,
     ) -> Result<Value, Error> {
         let mut list = items(input);
         if list.is_empty() {
@@ -257,7 +257,7 @@ impl Evaluator {
         &mut self,
         terms: &[(Node, bool)],
         inputs: &[Value],
-        env: &Rc<Frame>,
+        env: &Arc<Frame>,
     ) -> Result<Value, Error> {
         let mut keyed = Vec::with_capacity(inputs.len());
         for item in inputs {

@@ -2,7 +2,7 @@
 //! objects updated. Matches are found by identity in a fresh deep copy.
 
 use std::collections::HashMap;
-use std::rc::Rc;
+use std::sync::Arc;
 
 use crate::ast::Node;
 use crate::env::Frame;
@@ -11,12 +11,12 @@ use crate::eval::Evaluator;
 use crate::functions::objects::deep_clone;
 use crate::value::{Object, Value};
 
-type Edit = (Option<Rc<Object>>, Vec<String>);
+type Edit = (Option<Arc<Object>>, Vec<String>);
 
 pub fn apply(
     e: &mut Evaluator,
-    node: &Rc<(Node, Node, Option<Node>)>,
-    env: &Rc<Frame>,
+    node: &Arc<(Node, Node, Option<Node>)>,
+    env: &Arc<Frame>,
     target: Value,
 ) -> Result<Value, Error> {
     if target.is_undefined() {
@@ -64,7 +64,7 @@ pub fn apply(
                 }
             }
         }
-        edits.insert(Rc::as_ptr(obj), (upd, dels));
+        edits.insert(Arc::as_ptr(obj), (upd, dels));
     }
     Ok(rebuild(&copy, &edits))
 }
@@ -72,14 +72,14 @@ pub fn apply(
 fn rebuild(v: &Value, edits: &HashMap<*const Object, Edit>) -> Value {
     match v {
         Value::Array(a, f) => {
-            Value::Array(Rc::new(a.iter().map(|x| rebuild(x, edits)).collect()), *f)
+            Value::Array(Arc::new(a.iter().map(|x| rebuild(x, edits)).collect()), *f)
         }
         Value::Object(m) => {
             let mut out: Object = m
                 .iter()
                 .map(|(k, x)| (k.clone(), rebuild(x, edits)))
                 .collect();
-            if let Some((upd, dels)) = edits.get(&Rc::as_ptr(m)) {
+            if let Some((upd, dels)) = edits.get(&Arc::as_ptr(m)) {
                 if let Some(u) = upd {
                     for (k, x) in u.iter() {
                         out.insert(k.clone(), x.clone());

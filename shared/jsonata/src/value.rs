@@ -1,7 +1,7 @@
 //! JSONata values: JSON plus `undefined`, functions and regexes. Arrays carry
 //! jsonata-js's flags (a *sequence* collapses when it holds one item).
 
-use std::rc::Rc;
+use std::sync::Arc;
 
 use indexmap::IndexMap;
 use serde_json::Number;
@@ -29,18 +29,18 @@ pub enum Value {
     Null,
     Bool(bool),
     Number(f64),
-    String(Rc<str>),
-    Array(Rc<Vec<Value>>, Flags),
-    Object(Rc<Object>),
-    Function(Rc<Function>),
-    Regex(Rc<regex::Regex>),
+    String(Arc<str>),
+    Array(Arc<Vec<Value>>, Flags),
+    Object(Arc<Object>),
+    Function(Arc<Function>),
+    Regex(Arc<regex::Regex>),
 }
 
 #[derive(Debug)]
 pub enum Function {
     Lambda {
-        def: Rc<LambdaDef>,
-        env: Rc<Frame>,
+        def: Arc<LambdaDef>,
+        env: Arc<Frame>,
         input: Value,
     },
     Builtin(&'static Builtin),
@@ -50,25 +50,25 @@ pub enum Function {
         args: Vec<Option<Value>>,
     },
     Transform {
-        node: Rc<(Node, Node, Option<Node>)>,
-        env: Rc<Frame>,
+        node: Arc<(Node, Node, Option<Node>)>,
+        env: Arc<Frame>,
     },
     /// A regex used as a function (`$match`'s matcher).
-    Matcher(Rc<regex::Regex>),
+    Matcher(Arc<regex::Regex>),
 }
 
 impl Value {
-    pub fn string(s: impl Into<Rc<str>>) -> Value {
+    pub fn string(s: impl Into<Arc<str>>) -> Value {
         Value::String(s.into())
     }
 
     pub fn array(items: Vec<Value>) -> Value {
-        Value::Array(Rc::new(items), Flags::default())
+        Value::Array(Arc::new(items), Flags::default())
     }
 
     pub fn sequence(items: Vec<Value>) -> Value {
         Value::Array(
-            Rc::new(items),
+            Arc::new(items),
             Flags {
                 sequence: true,
                 ..Flags::default()
@@ -77,7 +77,7 @@ impl Value {
     }
 
     pub fn object(o: Object) -> Value {
-        Value::Object(Rc::new(o))
+        Value::Object(Arc::new(o))
     }
 
     pub fn is_undefined(&self) -> bool {
@@ -171,7 +171,7 @@ impl Value {
                     && a.iter()
                         .all(|(k, v)| b.get(k).is_some_and(|w| v.deep_eq(w)))
             }
-            (Value::Function(a), Value::Function(b)) => Rc::ptr_eq(a, b),
+            (Value::Function(a), Value::Function(b)) => Arc::ptr_eq(a, b),
             _ => false,
         }
     }

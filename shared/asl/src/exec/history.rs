@@ -21,6 +21,7 @@ macro_rules! event_types {
 
 event_types!(
     ExecutionStarted,
+    ExecutionRedriven,
     ExecutionSucceeded,
     ExecutionFailed,
     ExecutionTimedOut,

@@ -95,7 +95,7 @@ pub enum Effect {
     Finish(Outcome),
 }
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TaskCall {
     pub wait: u64,
     pub state: String,

@@ -75,7 +75,7 @@ pub fn merge(_: &mut Evaluator, a: Vec<Value>, _: &Value) -> Result<Value, Error
 pub fn deep_clone(v: &Value) -> Value {
     match v {
         Value::Array(x, f) => {
-            Value::Array(std::rc::Rc::new(x.iter().map(deep_clone).collect()), *f)
+            Value::Array(std::sync::Arc::new(x.iter().map(deep_clone).collect()), *f)
         }
         Value::Object(m) => {
             Value::object(m.iter().map(|(k, v)| (k.clone(), deep_clone(v))).collect())

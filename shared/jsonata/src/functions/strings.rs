@@ -1,7 +1,7 @@
 //! String functions, and how values print as strings (jsonata-js's `$string`).
 
 use std::cmp::Ordering;
-use std::rc::Rc;
+use std::sync::Arc;
 
 use crate::error::Error;
 use crate::eval::Evaluator;
@@ -375,7 +375,7 @@ fn limit(a: Option<&Value>, code: &'static str, name: &str) -> Result<Option<usi
     }
 }
 
-fn as_regex(v: &Value) -> Option<Rc<regex::Regex>> {
+fn as_regex(v: &Value) -> Option<Arc<regex::Regex>> {
     match v {
         Value::Regex(r) => Some(r.clone()),
         Value::Function(f) => match &**f {

@@ -1,0 +1,102 @@
+//! `stepwise serve`: the Step Functions API on 127.0.0.1, durable in SQLite.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::IntoResponse;
+use axum::routing::post;
+use stepwise_engine::mock::Mocks;
+use stepwise_local::{Config, LocalService};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Where to listen. Loopback by default: the API has no authentication.
+    #[arg(long, default_value = "127.0.0.1:8083")]
+    addr: SocketAddr,
+    /// The directory of the durable store (created if missing).
+    #[arg(long, default_value = ".stepwise")]
+    data: PathBuf,
+    /// Keep everything in memory instead (lost when the server stops).
+    #[arg(long, conflicts_with = "data")]
+    in_memory: bool,
+    /// Answer Task states from a mock configuration (AWS Step Functions Local's format).
+    #[arg(long, requires = "test_case")]
+    mock_config: Option<PathBuf>,
+    #[arg(long)]
+    test_case: Option<String>,
+    /// The state machine to take from the mock configuration.
+    #[arg(long)]
+    mock_machine: Option<String>,
+    /// Where Lambda tasks go (default: AWS_ENDPOINT_URL_LAMBDA).
+    #[arg(long, env = "AWS_ENDPOINT_URL_LAMBDA")]
+    lambda_endpoint: Option<String>,
+}
+
+async fn api(
+    State(service): State<Arc<LocalService>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> impl IntoResponse {
+    let target = headers.get("x-amz-target").and_then(|v| v.to_str().ok());
+    let response = stepwise_api::handle(service.as_ref(), target, &body).await;
+    let status = StatusCode::from_u16(response.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    (
+        status,
+        [(header::CONTENT_TYPE, stepwise_api::CONTENT_TYPE)],
+        response.body,
+    )
+}
+
+pub fn main(args: Args) -> anyhow::Result<ExitCode> {
+    let mocks = match (&args.mock_config, &args.test_case) {
+        (Some(path), Some(case)) => {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("cannot read {}", path.display()))?;
+            Some(Mocks::load(&text, args.mock_machine.as_deref(), case)?)
+        }
+        _ => None,
+    };
+    let path = if args.in_memory {
+        None
+    } else {
+        std::fs::create_dir_all(&args.data)
+            .with_context(|| format!("cannot create {}", args.data.display()))?;
+        Some(args.data.join("stepwise.db"))
+    };
+    let config = Config {
+        mocks,
+        lambda_endpoint: args.lambda_endpoint.clone(),
+        dispatchers: 4,
+    };
+    let service =
+        Arc::new(LocalService::open(path.as_deref(), config).context("cannot open the store")?);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        let app = axum::Router::new()
+            .route("/", post(api))
+            .with_state(service);
+        let listener = tokio::net::TcpListener::bind(args.addr)
+            .await
+            .with_context(|| format!("cannot listen on {}", args.addr))?;
+        eprintln!(
+            "stepwise: serving the Step Functions API on http://{}",
+            listener.local_addr()?
+        );
+        axum::serve(listener, app)
+            .with_graceful_shutdown(async {
+                let _ = tokio::signal::ctrl_c().await;
+            })
+            .await?;
+        Ok::<_, anyhow::Error>(())
+    })?;
+    Ok(ExitCode::SUCCESS)
+}

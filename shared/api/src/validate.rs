@@ -1,0 +1,201 @@
+//! Checks every action makes on its inputs, with AWS's messages.
+
+use serde_json::Value;
+
+use crate::error::ApiError;
+
+/// AWS's limit on execution input and task output: 256 KiB.
+pub const MAX_PAYLOAD: usize = 256 * 1024;
+
+/// Names of state machines, executions, activities, aliases: 1–80
+/// characters, none of whitespace, `< > { } [ ] ? * " # % \ ^ | ~ ` $ & , ; : /`
+/// or control characters.
+pub fn name(kind: &str, n: &str) -> Result<(), ApiError> {
+    let bad =
+        |c: char| c.is_whitespace() || c.is_control() || "<>{}[]?*\"#%\\^|~`$&,;:/".contains(c);
+    if n.is_empty() || n.chars().count() > 80 {
+        return Err(ApiError::invalid_name(format!(
+            "Invalid Name: '{n}' ({kind} names must be 1 to 80 characters long)"
+        )));
+    }
+    if let Some(c) = n.chars().find(|c| bad(*c)) {
+        return Err(ApiError::invalid_name(format!(
+            "Invalid Name: '{n}' (the character {c:?} is not allowed in {kind} names)"
+        )));
+    }
+    Ok(())
+}
+
+/// A required string member.
+pub fn string<'a>(body: &'a Value, member: &str) -> Result<&'a str, ApiError> {
+    match body.get(member) {
+        Some(Value::String(s)) => Ok(s),
+        None | Some(Value::Null) => Err(ApiError::validation(format!(
+            "1 validation error detected: Value null at '{member}' failed to satisfy constraint: Member must not be null"
+        ))),
+        Some(_) => Err(ApiError::serialization(format!(
+            "The member '{member}' must be a string"
+        ))),
+    }
+}
+
+pub fn optional_string<'a>(body: &'a Value, member: &str) -> Result<Option<&'a str>, ApiError> {
+    match body.get(member) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(_) => Err(ApiError::serialization(format!(
+            "The member '{member}' must be a string"
+        ))),
+    }
+}
+
+/// `arn:aws:states:<region>:<account>:<kind>:<name>[:…]`
+pub fn arn<'a>(value: &'a str, kinds: &[&str]) -> Result<ArnParts<'a>, ApiError> {
+    let invalid = || ApiError::invalid_arn(format!("Invalid Arn: '{value}'"));
+    let parts: Vec<&str> = value.split(':').collect();
+    if parts.len() < 7
+        || parts[0] != "arn"
+        || parts[2] != "states"
+        || parts[3].is_empty()
+        || parts[4].is_empty()
+    {
+        return Err(invalid());
+    }
+    if !kinds.contains(&parts[5]) || parts[6].is_empty() {
+        return Err(invalid());
+    }
+    Ok(ArnParts {
+        region: parts[3],
+        account: parts[4],
+        kind: parts[5],
+        rest: parts[6..].to_vec(),
+    })
+}
+
+#[derive(Debug)]
+pub struct ArnParts<'a> {
+    pub region: &'a str,
+    pub account: &'a str,
+    pub kind: &'a str,
+    pub rest: Vec<&'a str>,
+}
+
+/// Execution input: JSON text within the size limit.
+pub fn input(text: Option<&str>) -> Result<Value, ApiError> {
+    let text = text.unwrap_or("{}");
+    if text.len() > MAX_PAYLOAD {
+        return Err(ApiError::validation(format!(
+            "1 validation error detected: Value at 'input' failed to satisfy constraint: Member must have length less than or equal to {MAX_PAYLOAD}"
+        )));
+    }
+    serde_json::from_str(text).map_err(|e| {
+        ApiError::invalid_execution_input(format!("Invalid State Machine Execution Input: '{e}'"))
+    })
+}
+
+/// `maxResults` (0 means the default of 100) and the offset in `nextToken`.
+pub fn page(body: &Value) -> Result<(usize, usize), ApiError> {
+    let max = match body.get("maxResults") {
+        None | Some(Value::Null) => 100,
+        Some(v) => match v.as_u64() {
+            Some(0) => 100,
+            Some(n) if n <= 1000 => n as usize,
+            _ => {
+                return Err(ApiError::validation(
+                    "1 validation error detected: Value at 'maxResults' failed to satisfy constraint: Member must have value less than or equal to 1000",
+                ));
+            }
+        },
+    };
+    let offset = match optional_string(body, "nextToken")? {
+        None => 0,
+        Some(t) => decode_token(t)
+            .ok_or_else(|| ApiError::validation("Invalid Token: the nextToken is not valid"))?,
+    };
+    Ok((max, offset))
+}
+
+pub fn next_token(offset: usize, max: usize, total: usize) -> Option<String> {
+    use base64::Engine as _;
+    (offset + max < total).then(|| {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(format!("stepwise:{}", offset + max))
+    })
+}
+
+fn decode_token(t: &str) -> Option<usize> {
+    use base64::Engine as _;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(t)
+        .ok()?;
+    String::from_utf8(bytes)
+        .ok()?
+        .strip_prefix("stepwise:")?
+        .parse()
+        .ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn names_follow_aws_rules() {
+        assert!(name("state machine", "orders-2024_v1").is_ok());
+        for bad in ["", "has space", "a/b", "x?", &"n".repeat(81)] {
+            assert_eq!(
+                name("execution", bad).unwrap_err().code,
+                "InvalidName",
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn arns_are_checked_by_kind() {
+        let a = arn(
+            "arn:aws:states:us-east-1:123456789012:stateMachine:m",
+            &["stateMachine"],
+        )
+        .unwrap();
+        assert_eq!(
+            (a.region, a.kind, a.rest),
+            ("us-east-1", "stateMachine", vec!["m"])
+        );
+        assert_eq!(
+            arn(
+                "arn:aws:states:us-east-1:123456789012:activity:m",
+                &["stateMachine"]
+            )
+            .unwrap_err()
+            .code,
+            "InvalidArn"
+        );
+        assert_eq!(arn("nope", &["execution"]).unwrap_err().code, "InvalidArn");
+    }
+
+    #[test]
+    fn inputs_must_be_json_within_the_limit() {
+        assert_eq!(input(Some("{\"a\":1}")).unwrap(), json!({"a": 1}));
+        assert_eq!(input(Some("{")).unwrap_err().code, "InvalidExecutionInput");
+        assert_eq!(
+            input(Some(&format!("\"{}\"", "x".repeat(MAX_PAYLOAD))))
+                .unwrap_err()
+                .code,
+            "ValidationException"
+        );
+    }
+
+    #[test]
+    fn pagination_round_trips() {
+        let t = next_token(0, 2, 5).unwrap();
+        assert_eq!(
+            page(&json!({"maxResults": 2, "nextToken": t})).unwrap(),
+            (2, 2)
+        );
+        assert_eq!(next_token(4, 2, 5), None);
+        assert!(page(&json!({"nextToken": "garbage"})).is_err());
+    }
+}

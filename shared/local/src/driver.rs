@@ -1,0 +1,229 @@
+//! The durable driver: load a thread, step it, save it with the messages and
+//! history the step produced, all in the worker's transaction.
+
+use rusqlite::{OptionalExtension, params};
+use stepwise_asl::exec::HistoryEvent;
+use stepwise_asl::{Effect, Env, Event, Outcome, Thread, step};
+
+use crate::ids::{now, random_u64, token_hash};
+use crate::tasks::Dispatch;
+use crate::worker::{IN_FLIGHT, Worker};
+
+pub(crate) fn load_thread(
+    w: &Worker,
+    execution: &str,
+    id: &str,
+) -> rusqlite::Result<Option<Thread>> {
+    let data: Option<String> = w
+        .conn
+        .query_row(
+            "SELECT data FROM threads WHERE execution = ?1 AND id = ?2",
+            [execution, id],
+            |r| r.get(0),
+        )
+        .optional()?;
+    Ok(data.map(|d| serde_json::from_str(&d).expect("stored threads parse")))
+}
+
+pub(crate) fn insert_thread(w: &Worker, execution: &str, t: &Thread) -> rusqlite::Result<()> {
+    w.conn.execute(
+        "INSERT OR REPLACE INTO threads (execution, id, seq, data) VALUES (?1, ?2, 0, ?3)",
+        params![
+            execution,
+            t.id,
+            serde_json::to_string(t).expect("threads serialize")
+        ],
+    )?;
+    Ok(())
+}
+
+/// Appends history events with ids, and each one's previous event.
+pub(crate) fn append_history(
+    w: &mut Worker,
+    execution: &str,
+    events: Vec<HistoryEvent>,
+) -> rusqlite::Result<()> {
+    let Some(run) = w.runs.get_mut(execution) else {
+        return Ok(());
+    };
+    let mut rows = Vec::with_capacity(events.len());
+    for e in events {
+        let id = run.next_event;
+        run.next_event += 1;
+        let previous = run
+            .last
+            .insert(e.thread.clone(), id)
+            .unwrap_or(id.saturating_sub(1));
+        rows.push((id, previous, e));
+    }
+    let next = run.next_event;
+    for (id, previous, e) in rows {
+        w.conn.execute(
+            "INSERT INTO history (execution, id, previous, ts, type, details) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![execution, id as i64, previous as i64, e.timestamp, e.kind.as_str(), e.details.to_string()],
+        )?;
+    }
+    w.conn.execute(
+        "UPDATE executions SET next_event = ?1 WHERE arn = ?2",
+        params![next as i64, execution],
+    )?;
+    Ok(())
+}
+
+/// Delivers one event to one thread.
+pub(crate) fn step_thread(
+    w: &mut Worker,
+    execution: &str,
+    thread_id: &str,
+    event: Event,
+) -> rusqlite::Result<()> {
+    let Some(mut thread) = load_thread(w, execution, thread_id)? else {
+        return Ok(());
+    };
+    let Some(run) = w.run_for(execution)? else {
+        return Ok(());
+    };
+    let env = Env {
+        now: now(),
+        seed: random_u64(),
+        event_id: run.next_event,
+        history: true,
+    };
+    let out = step(&run.machine, &run.facts, &mut thread, event, &env);
+    if !out.applied {
+        return Ok(());
+    }
+    w.conn.execute(
+        "UPDATE threads SET seq = seq + 1, data = ?1 WHERE execution = ?2 AND id = ?3",
+        params![
+            serde_json::to_string(&thread).expect("threads serialize"),
+            execution,
+            thread_id
+        ],
+    )?;
+    append_history(w, execution, out.history)?;
+    for effect in out.effects {
+        match effect {
+            Effect::Schedule { at, event } => {
+                w.enqueue(execution, thread_id, at, &event)?;
+            }
+            Effect::Invoke(call) => invoke(w, execution, &thread, call)?,
+            Effect::Spawn(children) => {
+                for child in children {
+                    insert_thread(w, execution, &child)?;
+                    w.enqueue(execution, &child.id, now(), &Event::Run)?;
+                }
+            }
+            Effect::Cancel(ids) => {
+                for id in ids {
+                    let prefix = format!("{id}/%");
+                    for table in ["threads", "messages", "tokens"] {
+                        let col = if table == "threads" { "id" } else { "thread" };
+                        w.conn.execute(
+                            &format!("DELETE FROM {table} WHERE execution = ?1 AND ({col} = ?2 OR {col} LIKE ?3)"),
+                            params![execution, id, prefix],
+                        )?;
+                    }
+                }
+            }
+            Effect::Finish(outcome) => match &thread.parent {
+                Some(p) => {
+                    w.conn.execute(
+                        "DELETE FROM threads WHERE execution = ?1 AND id = ?2",
+                        [execution, thread_id],
+                    )?;
+                    let event = Event::ChildFinished {
+                        wait: p.wait,
+                        index: p.index,
+                        outcome,
+                    };
+                    w.enqueue(execution, &p.thread, now(), &event)?;
+                }
+                None => finish_execution(w, execution, &thread, outcome)?,
+            },
+        }
+    }
+    Ok(())
+}
+
+fn invoke(
+    w: &mut Worker,
+    execution: &str,
+    thread: &Thread,
+    call: stepwise_asl::TaskCall,
+) -> rusqlite::Result<()> {
+    let activity = call
+        .resource
+        .contains(":activity:")
+        .then(|| call.resource.clone());
+    if let Some(token) = &call.token {
+        w.conn.execute(
+            "INSERT OR REPLACE INTO tokens (hash, execution, thread, wait, heartbeat, activity, input, created, token) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            params![
+                token_hash(token),
+                execution,
+                thread.id,
+                call.wait as i64,
+                call.heartbeat_seconds.map(|h| h as i64),
+                activity,
+                call.payload.to_string(),
+                now(),
+                activity.as_ref().map(|_| token.clone()),
+            ],
+        )?;
+    }
+    if let Some(arn) = activity {
+        crate::ops::activities::offer(w, &arn)?;
+        return Ok(());
+    }
+    let text = serde_json::to_string(&call).expect("calls serialize");
+    w.conn.execute(
+        "INSERT INTO messages (execution, thread, due, event, dispatch) VALUES (?1, ?2, ?3, 'null', ?4)",
+        params![execution, thread.id, IN_FLIGHT, text],
+    )?;
+    let message = w.conn.last_insert_rowid();
+    w.to_dispatch.push(Dispatch {
+        message,
+        execution: execution.to_owned(),
+        thread: thread.id.clone(),
+        call,
+    });
+    Ok(())
+}
+
+/// Records how the execution ended and clears what it no longer needs.
+fn finish_execution(
+    w: &mut Worker,
+    execution: &str,
+    root: &Thread,
+    outcome: Outcome,
+) -> rusqlite::Result<()> {
+    let (status, output, error) = match &outcome {
+        Outcome::Succeeded(v) => ("SUCCEEDED", Some(v.to_string()), None),
+        Outcome::Failed(e) => ("FAILED", None, Some(e)),
+        Outcome::TimedOut(e) => ("TIMED_OUT", None, Some(e)),
+        Outcome::Aborted(e) => ("ABORTED", None, Some(e)),
+    };
+    // Where a redrive starts again: the state that failed, with its input.
+    let redrive_point = error.map(|_| serde_json::json!({"state": root.state, "input": root.input, "variables": root.variables}).to_string());
+    w.conn.execute(
+        "UPDATE executions SET status = ?1, output = ?2, error = ?3, cause = ?4, stopped = ?5, redrive_point = ?6 WHERE arn = ?7",
+        params![
+            status,
+            output,
+            error.and_then(|e| e.error.clone()),
+            error.and_then(|e| e.cause.clone()),
+            now(),
+            redrive_point,
+            execution
+        ],
+    )?;
+    for table in ["threads", "messages", "tokens"] {
+        w.conn.execute(
+            &format!("DELETE FROM {table} WHERE execution = ?1"),
+            [execution],
+        )?;
+    }
+    w.runs.remove(execution);
+    Ok(())
+}

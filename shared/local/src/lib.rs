@@ -1,0 +1,153 @@
+//! # stepwise-local
+//!
+//! The embedded backend of `stepwise serve`: executions, their threads,
+//! queued messages and history live in SQLite; a worker thread advances
+//! them; a few dispatcher threads carry out tasks. It implements the
+//! [`stepwise_api::Service`] the HTTP server calls.
+
+#![forbid(unsafe_code)]
+
+mod db;
+mod driver;
+pub mod ids;
+pub mod lambda;
+mod ops;
+pub mod tasks;
+mod worker;
+
+use std::path::Path;
+use std::sync::mpsc;
+
+use serde_json::{Value, json};
+use stepwise_api::{ApiError, Reply, Service, timestamp};
+use stepwise_asl::{Options, StateMachine};
+use stepwise_engine::memory::local_execution;
+use stepwise_engine::{Runner, RunnerOptions, Status, block_on};
+use tokio::sync::oneshot;
+
+use crate::worker::{Command, Worker};
+
+/// How tasks run in this backend.
+pub struct Config {
+    pub mocks: Option<stepwise_engine::mock::Mocks>,
+    pub lambda_endpoint: Option<String>,
+    pub dispatchers: usize,
+}
+
+pub struct LocalService {
+    commands: mpsc::Sender<Command>,
+    lambda_endpoint: Option<String>,
+}
+
+impl LocalService {
+    /// Opens (or creates) the store at `path` (in memory when `None`) and
+    /// starts the worker; executions left running by a previous process
+    /// carry on.
+    pub fn open(path: Option<&Path>, config: Config) -> rusqlite::Result<LocalService> {
+        let conn = db::open(path)?;
+        let (commands, rx) = mpsc::channel();
+        let (dispatch_tx, dispatch_rx) = mpsc::channel();
+        let runner = tasks::Runner {
+            mocks: config.mocks,
+            lambda: lambda::Lambda {
+                endpoint: config.lambda_endpoint.clone(),
+            },
+        };
+        tasks::start(runner, config.dispatchers, dispatch_rx, commands.clone());
+        let worker = Worker::new(conn, dispatch_tx);
+        std::thread::Builder::new()
+            .name("stepwise-worker".into())
+            .spawn(move || worker.run(rx))
+            .expect("worker thread starts");
+        Ok(LocalService {
+            commands,
+            lambda_endpoint: config.lambda_endpoint,
+        })
+    }
+
+    async fn ask(&self, action: &str, body: Value) -> Result<Value, ApiError> {
+        let (reply, rx) = oneshot::channel();
+        self.commands
+            .send(Command::Api {
+                action: action.to_owned(),
+                body,
+                reply,
+            })
+            .map_err(|_| ApiError::internal("the worker has stopped"))?;
+        rx.await
+            .map_err(|_| ApiError::internal("the worker dropped the request"))?
+    }
+
+    /// StartSyncExecution: EXPRESS machines run whole, in memory, off the worker.
+    async fn start_sync(&self, body: Value) -> Result<Value, ApiError> {
+        let target = stepwise_api::validate::string(&body, "stateMachineArn")?.to_owned();
+        let m = self
+            .ask("Internal.MachineForRun", json!({"stateMachineArn": target}))
+            .await?;
+        if m["type"] != "EXPRESS" {
+            return Err(ApiError::state_machine_type_not_supported(
+                "This operation is not supported by this type of state machine",
+            ));
+        }
+        let name = match stepwise_api::validate::optional_string(&body, "name")? {
+            Some(n) => n.to_owned(),
+            None => ids::uuid(),
+        };
+        stepwise_api::validate::name("execution", &name)?;
+        let input_text = stepwise_api::validate::optional_string(&body, "input")?
+            .unwrap_or("{}")
+            .to_owned();
+        let input = stepwise_api::validate::input(Some(&input_text))?;
+        let definition = m["definition"].as_str().unwrap_or_default().to_owned();
+        let machine_arn = m["machine"].as_str().unwrap_or_default().to_owned();
+        let endpoint = self.lambda_endpoint.clone();
+        tokio::task::spawn_blocking(move || {
+            let sm = StateMachine::parse(&definition, Options { express: true }).map_err(|e| ApiError::invalid_definition(e.to_string()))?;
+            let start = ids::now();
+            let exec = local_execution(ids::machine_name(&machine_arn), &name, input, start, true);
+            let arn = exec.arn.clone();
+            let tasks = stepwise_engine::tasks::Mocked { mocks: None, fallback: lambda::Lambda { endpoint } };
+            let options = RunnerOptions { fast_forward: false, seed: ids::random_u64(), history: false };
+            let report = block_on(Runner::new(&sm, exec, tasks, options).run());
+            let mut out = json!({
+                "executionArn": arn, "stateMachineArn": machine_arn, "name": name,
+                "startDate": timestamp(start), "stopDate": timestamp(ids::now()),
+                "status": report.status.as_str(), "input": input_text, "inputDetails": {"included": true},
+                "billingDetails": {"billedMemoryUsedInMB": 64, "billedDurationInMilliseconds": 100},
+            });
+            match report.status {
+                Status::Succeeded => {
+                    out["output"] = report.output.map_or(Value::Null, |o| o.to_string().into());
+                    out["outputDetails"] = json!({"included": true});
+                }
+                _ => {
+                    if let Some(e) = report.error {
+                        if let Some(x) = e.error {
+                            out["error"] = x.into();
+                        }
+                        if let Some(x) = e.cause {
+                            out["cause"] = x.into();
+                        }
+                    }
+                }
+            }
+            Ok(out)
+        })
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))?
+    }
+}
+
+impl Service for LocalService {
+    fn call<'a>(&'a self, action: &'a str, body: Value) -> Reply<'a> {
+        Box::pin(async move {
+            match action {
+                "StartSyncExecution" => self.start_sync(body).await,
+                "TestState" => Err(ApiError::validation(
+                    "TestState is not supported by stepwise serve yet",
+                )),
+                _ => self.ask(action, body).await,
+            }
+        })
+    }
+}

@@ -1,0 +1,241 @@
+//! Activities (workers poll with GetActivityTask) and task tokens
+//! (SendTaskSuccess, SendTaskFailure, SendTaskHeartbeat).
+
+use rusqlite::{OptionalExtension, params};
+use serde_json::{Value, json};
+use stepwise_api::{ApiError, timestamp, validate};
+use stepwise_asl::{Event, StatesError};
+
+use super::{Fail, Res};
+use crate::driver::load_thread;
+use crate::ids::{activity_arn, now, token_hash};
+use crate::worker::{Poller, Reply, Worker};
+
+/// The longest a GetActivityTask call waits, as on AWS.
+const LONG_POLL_MS: i64 = 60_000;
+
+fn activity<'a>(w: &Worker, body: &'a Value) -> Result<&'a str, Fail> {
+    let arn = validate::string(body, "activityArn")?;
+    validate::arn(arn, &["activity"])?;
+    if w.conn
+        .query_row("SELECT 1 FROM activities WHERE arn = ?1", [arn], |_| Ok(()))
+        .optional()?
+        .is_none()
+    {
+        return Err(
+            ApiError::activity_does_not_exist(format!("Activity Does Not Exist: '{arn}'")).into(),
+        );
+    }
+    Ok(arn)
+}
+
+pub fn create(w: &mut Worker, body: &Value) -> Res {
+    let name = validate::string(body, "name")?;
+    validate::name("activity", name)?;
+    let arn = activity_arn(name);
+    let created: Option<i64> = w
+        .conn
+        .query_row(
+            "SELECT created FROM activities WHERE arn = ?1",
+            [&arn],
+            |r| r.get(0),
+        )
+        .optional()?;
+    let created = match created {
+        Some(c) => c,
+        None => {
+            let t = now();
+            w.conn.execute(
+                "INSERT INTO activities (arn, name, created) VALUES (?1, ?2, ?3)",
+                params![arn, name, t],
+            )?;
+            t
+        }
+    };
+    super::tags::write(w, &arn, body.get("tags"))?;
+    Ok(json!({"activityArn": arn, "creationDate": timestamp(created)}))
+}
+
+pub fn describe(w: &mut Worker, body: &Value) -> Res {
+    let arn = activity(w, body)?;
+    let (name, created): (String, i64) = w.conn.query_row(
+        "SELECT name, created FROM activities WHERE arn = ?1",
+        [arn],
+        |r| Ok((r.get(0)?, r.get(1)?)),
+    )?;
+    Ok(json!({"activityArn": arn, "name": name, "creationDate": timestamp(created)}))
+}
+
+pub fn list(w: &mut Worker, body: &Value) -> Res {
+    let (max, offset) = validate::page(body)?;
+    let mut stmt = w
+        .conn
+        .prepare("SELECT arn, name, created FROM activities ORDER BY created, arn")?;
+    let all: Vec<Value> = stmt
+        .query_map([], |r| Ok(json!({"activityArn": r.get::<_, String>(0)?, "name": r.get::<_, String>(1)?, "creationDate": timestamp(r.get(2)?)})))?
+        .collect::<Result<_, _>>()?;
+    let total = all.len();
+    let mut out = json!({"activities": all.into_iter().skip(offset).take(max).collect::<Vec<_>>()});
+    if let Some(t) = validate::next_token(offset, max, total) {
+        out["nextToken"] = t.into();
+    }
+    Ok(out)
+}
+
+pub fn delete(w: &mut Worker, body: &Value) -> Res {
+    let arn = validate::string(body, "activityArn")?;
+    validate::arn(arn, &["activity"])?;
+    w.conn
+        .execute("DELETE FROM activities WHERE arn = ?1", [arn])?;
+    w.conn
+        .execute("DELETE FROM tags WHERE resource = ?1", [arn])?;
+    Ok(json!({}))
+}
+
+/// Claims the oldest waiting task of an activity: its token and input.
+fn claim(w: &Worker, arn: &str) -> rusqlite::Result<Option<Value>> {
+    let row: Option<(String, String, String)> = w
+        .conn
+        .query_row(
+            "SELECT hash, token, input FROM tokens WHERE activity = ?1 AND claimed = 0 ORDER BY created LIMIT 1",
+            [arn],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .optional()?;
+    let Some((hash, token, input)) = row else {
+        return Ok(None);
+    };
+    // Handed out once: only the hash stays.
+    w.conn.execute(
+        "UPDATE tokens SET claimed = 1, token = NULL WHERE hash = ?1",
+        [&hash],
+    )?;
+    Ok(Some(json!({"taskToken": token, "input": input})))
+}
+
+/// GetActivityTask: a task now, or the reply waits (up to 60 s) for one.
+pub fn get_task(
+    w: &mut Worker,
+    body: &Value,
+    reply: Reply,
+) -> Result<(), (Reply, rusqlite::Error)> {
+    let arn = match activity(w, body) {
+        Ok(a) => a.to_owned(),
+        Err(Fail::Api(e)) => {
+            let _ = reply.send(Err(e));
+            return Ok(());
+        }
+        Err(Fail::Db(e)) => return Err((reply, e)),
+    };
+    match claim(w, &arn) {
+        Ok(Some(task)) => {
+            let _ = reply.send(Ok(task));
+            Ok(())
+        }
+        Ok(None) => {
+            w.pollers.entry(arn).or_default().push_back(Poller {
+                deadline: now() + LONG_POLL_MS,
+                reply,
+            });
+            Ok(())
+        }
+        Err(e) => Err((reply, e)),
+    }
+}
+
+/// A task was scheduled on an activity: hand it to a waiting worker.
+pub fn offer(w: &mut Worker, arn: &str) -> rusqlite::Result<()> {
+    let Some(poller) = w.pollers.get_mut(arn).and_then(|q| q.pop_front()) else {
+        return Ok(());
+    };
+    match claim(w, arn)? {
+        Some(task) => {
+            let _ = poller.reply.send(Ok(task));
+        }
+        None => w
+            .pollers
+            .entry(arn.to_owned())
+            .or_default()
+            .push_front(poller),
+    }
+    Ok(())
+}
+
+/// Finds the task a token names; tokens are single use.
+fn task(w: &Worker, body: &Value) -> Result<(String, String, String, u64), Fail> {
+    let token = validate::string(body, "taskToken")?;
+    if token.is_empty() || token.len() > 2048 {
+        return Err(ApiError::invalid_token(format!("Invalid Token: '{token}'")).into());
+    }
+    let hash = token_hash(token);
+    let row: Option<(String, String, i64)> = w
+        .conn
+        .query_row(
+            "SELECT execution, thread, wait FROM tokens WHERE hash = ?1",
+            [&hash],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .optional()?;
+    let Some((execution, thread, wait)) = row else {
+        if token.len() != 32 || !token.chars().all(|c| c.is_ascii_hexdigit()) {
+            return Err(ApiError::invalid_token(format!("Invalid Token: '{token}'")).into());
+        }
+        return Err(ApiError::task_does_not_exist("Task Does Not Exist").into());
+    };
+    // The thread moved on (timeout, heartbeat timeout, stop): too late.
+    let waiting =
+        load_thread(w, &execution, &thread)?.and_then(|t| t.current_wait()) == Some(wait as u64);
+    if !waiting {
+        w.conn
+            .execute("DELETE FROM tokens WHERE hash = ?1", [&hash])?;
+        return Err(ApiError::task_timed_out("Task Timed Out").into());
+    }
+    Ok((hash, execution, thread, wait as u64))
+}
+
+pub fn send_success(w: &mut Worker, body: &Value) -> Res {
+    let output = validate::string(body, "output")?;
+    if output.len() > validate::MAX_PAYLOAD {
+        return Err(
+            ApiError::validation("The output exceeds the maximum size of 262144 bytes").into(),
+        );
+    }
+    let value: Value = serde_json::from_str(output)
+        .map_err(|e| ApiError::invalid_output(format!("Invalid output: '{e}'")))?;
+    let (hash, execution, thread, wait) = task(w, body)?;
+    w.conn
+        .execute("DELETE FROM tokens WHERE hash = ?1", [&hash])?;
+    w.enqueue(
+        &execution,
+        &thread,
+        now(),
+        &Event::TaskSucceeded {
+            wait,
+            output: value,
+        },
+    )?;
+    Ok(json!({}))
+}
+
+pub fn send_failure(w: &mut Worker, body: &Value) -> Res {
+    let error = StatesError {
+        error: validate::optional_string(body, "error")?.map(str::to_owned),
+        cause: validate::optional_string(body, "cause")?.map(str::to_owned),
+    };
+    let (hash, execution, thread, wait) = task(w, body)?;
+    w.conn
+        .execute("DELETE FROM tokens WHERE hash = ?1", [&hash])?;
+    w.enqueue(
+        &execution,
+        &thread,
+        now(),
+        &Event::TaskFailed { wait, error },
+    )?;
+    Ok(json!({}))
+}
+
+pub fn send_heartbeat(w: &mut Worker, body: &Value) -> Res {
+    let (_, execution, thread, wait) = task(w, body)?;
+    w.enqueue(&execution, &thread, now(), &Event::TaskHeartbeat { wait })?;
+    Ok(json!({}))
+}

@@ -1,0 +1,453 @@
+//! Executions: start, describe, list, history, stop, redrive.
+
+use std::collections::HashMap;
+
+use rusqlite::{OptionalExtension, params};
+use serde_json::{Map, Value, json};
+use stepwise_api::{ApiError, timestamp, validate};
+use stepwise_asl::exec::{EventType, HistoryEvent};
+use stepwise_asl::{Event, Execution, StatesError, Thread};
+
+use super::machines::resolve;
+use super::{Fail, Res};
+use crate::driver::{append_history, insert_thread};
+use crate::ids::{execution_arn, machine_name, now, uuid};
+use crate::worker::{Run, Worker};
+
+fn execution(body: &Value) -> Result<&str, Fail> {
+    let arn = validate::string(body, "executionArn")?;
+    validate::arn(arn, &["execution", "express"])?;
+    Ok(arn)
+}
+
+fn not_found(arn: &str) -> Fail {
+    ApiError::execution_does_not_exist(format!("Execution Does Not Exist: '{arn}'")).into()
+}
+
+pub fn start(w: &mut Worker, body: &Value) -> Res {
+    let target = validate::string(body, "stateMachineArn")?;
+    let (machine, version, _definition, kind) = resolve(w, target)?;
+    let name = match validate::optional_string(body, "name")? {
+        Some(n) => n.to_owned(),
+        None => uuid(),
+    };
+    validate::name("execution", &name)?;
+    let input_text = validate::optional_string(body, "input")?.unwrap_or("{}");
+    let input = validate::input(Some(input_text))?;
+    let express = kind == "EXPRESS";
+    let arn = execution_arn(machine_name(&machine), &name, express);
+    let existing: Option<(String, String, i64)> = w
+        .conn
+        .query_row(
+            "SELECT status, input, started FROM executions WHERE arn = ?1",
+            [&arn],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )
+        .optional()?;
+    if let Some((status, old_input, started)) = existing {
+        if status == "RUNNING" && old_input == input_text {
+            return Ok(json!({"executionArn": arn, "startDate": timestamp(started)}));
+        }
+        return Err(ApiError::execution_already_exists(format!(
+            "Execution Already Exists: '{arn}'"
+        ))
+        .into());
+    }
+    let t = now();
+    let role: String = w.conn.query_row(
+        "SELECT role_arn FROM state_machines WHERE arn = ?1",
+        [&machine],
+        |r| r.get(0),
+    )?;
+    let facts = Execution {
+        arn: arn.clone(),
+        name: name.clone(),
+        input: input.clone(),
+        start_time: t,
+        role_arn: role.clone(),
+        state_machine_arn: version.clone().unwrap_or_else(|| machine.clone()),
+        state_machine_name: machine_name(&machine).to_owned(),
+        redrive_count: if express { None } else { Some(0) },
+    };
+    w.conn.execute(
+        "INSERT INTO executions (arn, machine, version, name, status, input, started, facts, next_event) VALUES (?1, ?2, ?3, ?4, 'RUNNING', ?5, ?6, ?7, 1)",
+        params![arn, machine, version, name, input_text, t, serde_json::to_string(&facts).expect("facts serialize")],
+    )?;
+    let Some(sm) = super::machines::load_machine(w, &machine, version.as_deref())? else {
+        return Err(
+            ApiError::invalid_definition("The state machine's definition is not valid").into(),
+        );
+    };
+    w.runs.insert(
+        arn.clone(),
+        Run {
+            facts,
+            machine: sm.clone(),
+            next_event: 1,
+            last: HashMap::new(),
+        },
+    );
+    let started = HistoryEvent {
+        timestamp: t,
+        kind: EventType::ExecutionStarted,
+        thread: "root".into(),
+        details: json!({"input": input_text, "inputDetails": {"truncated": false}, "roleArn": role, "stateMachineArn": version.clone().unwrap_or_else(|| machine.clone())}),
+    };
+    append_history(w, &arn, vec![started])?;
+    let root = Thread::root(&sm.root().start_at, input);
+    insert_thread(w, &arn, &root)?;
+    w.enqueue(&arn, "root", t, &Event::Run)?;
+    if let Some(secs) = sm.timeout_seconds {
+        let error = StatesError {
+            error: Some("States.Timeout".into()),
+            cause: None,
+        };
+        w.enqueue(
+            &arn,
+            "root",
+            t + secs as i64 * 1000,
+            &Event::Stop {
+                error,
+                timed_out: true,
+            },
+        )?;
+    }
+    Ok(json!({"executionArn": arn, "startDate": timestamp(t)}))
+}
+
+pub fn describe(w: &mut Worker, body: &Value) -> Res {
+    let arn = execution(body)?;
+    let row = w
+        .conn
+        .query_row(
+            "SELECT machine, version, name, status, input, output, error, cause, started, stopped, redrive_count, redrive_date FROM executions WHERE arn = ?1",
+            [arn],
+            |r| {
+                let mut o = Map::new();
+                o.insert("executionArn".into(), arn.into());
+                let version: Option<String> = r.get(1)?;
+                o.insert("stateMachineArn".into(), r.get::<_, String>(0)?.into());
+                if let Some(v) = version {
+                    o.insert("stateMachineVersionArn".into(), v.into());
+                }
+                o.insert("name".into(), r.get::<_, String>(2)?.into());
+                let status: String = r.get(3)?;
+                o.insert("status".into(), status.clone().into());
+                o.insert("startDate".into(), timestamp(r.get(8)?));
+                if let Some(stop) = r.get::<_, Option<i64>>(9)? {
+                    o.insert("stopDate".into(), timestamp(stop));
+                }
+                o.insert("input".into(), r.get::<_, String>(4)?.into());
+                o.insert("inputDetails".into(), json!({"included": true}));
+                if let Some(out) = r.get::<_, Option<String>>(5)? {
+                    o.insert("output".into(), out.into());
+                    o.insert("outputDetails".into(), json!({"included": true}));
+                }
+                if let Some(e) = r.get::<_, Option<String>>(6)? {
+                    o.insert("error".into(), e.into());
+                }
+                if let Some(c) = r.get::<_, Option<String>>(7)? {
+                    o.insert("cause".into(), c.into());
+                }
+                o.insert("redriveCount".into(), r.get::<_, i64>(10)?.into());
+                if let Some(d) = r.get::<_, Option<i64>>(11)? {
+                    o.insert("redriveDate".into(), timestamp(d));
+                }
+                let (redrive, reason) = match status.as_str() {
+                    "RUNNING" => ("NOT_REDRIVABLE", "Execution is RUNNING and cannot be redriven"),
+                    "SUCCEEDED" => ("NOT_REDRIVABLE", "Execution is SUCCEEDED and cannot be redriven"),
+                    _ => ("REDRIVABLE", ""),
+                };
+                o.insert("redriveStatus".into(), redrive.into());
+                if !reason.is_empty() {
+                    o.insert("redriveStatusReason".into(), reason.into());
+                }
+                Ok(Value::Object(o))
+            },
+        )
+        .optional()?;
+    row.ok_or_else(|| not_found(arn))
+}
+
+pub fn describe_machine(w: &mut Worker, body: &Value) -> Res {
+    let arn = execution(body)?;
+    let row: Option<(String, Option<String>)> = w
+        .conn
+        .query_row(
+            "SELECT machine, version FROM executions WHERE arn = ?1",
+            [arn],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    let (machine, version) = row.ok_or_else(|| not_found(arn))?;
+    let mut out = super::machines::describe(
+        w,
+        &json!({"stateMachineArn": version.clone().unwrap_or(machine.clone())}),
+    )?;
+    let o = out.as_object_mut().expect("object");
+    let created = o.remove("creationDate").unwrap_or(Value::Null);
+    o.insert("updateDate".into(), created);
+    o.insert("stateMachineArn".into(), machine.into());
+    if let Some(v) = version {
+        o.insert("stateMachineVersionArn".into(), v.into());
+    }
+    for k in ["status", "type", "creationDate"] {
+        o.remove(k);
+    }
+    Ok(out)
+}
+
+pub fn list(w: &mut Worker, body: &Value) -> Res {
+    let (max, offset) = validate::page(body)?;
+    let machine = match (
+        validate::optional_string(body, "stateMachineArn")?,
+        validate::optional_string(body, "mapRunArn")?,
+    ) {
+        (Some(m), _) => m.to_owned(),
+        (None, Some(_)) => return Ok(json!({"executions": []})),
+        (None, None) => {
+            return Err(
+                ApiError::validation("Must provide a StateMachine ARN or MapRun ARN").into(),
+            );
+        }
+    };
+    let (machine_arn, version) = match super::machines::target(&machine)? {
+        super::machines::Target::Machine(m) => (m, None),
+        super::machines::Target::Version(m) => (m, Some(machine.clone())),
+        super::machines::Target::Alias(m) => (m, None),
+    };
+    let kind: Option<String> = w
+        .conn
+        .query_row(
+            "SELECT type FROM state_machines WHERE arn = ?1",
+            [&machine_arn],
+            |r| r.get(0),
+        )
+        .optional()?;
+    match kind.as_deref() {
+        None => {
+            return Err(ApiError::state_machine_does_not_exist(format!(
+                "State Machine Does Not Exist: '{machine}'"
+            ))
+            .into());
+        }
+        Some("EXPRESS") => {
+            return Err(ApiError::state_machine_type_not_supported(
+                "This operation is not supported by this type of state machine",
+            )
+            .into());
+        }
+        _ => {}
+    }
+    let status = validate::optional_string(body, "statusFilter")?;
+    if let Some(s) = status
+        && ![
+            "RUNNING",
+            "SUCCEEDED",
+            "FAILED",
+            "TIMED_OUT",
+            "ABORTED",
+            "PENDING_REDRIVE",
+        ]
+        .contains(&s)
+    {
+        return Err(ApiError::validation(format!("1 validation error detected: Value '{s}' at 'statusFilter' failed to satisfy constraint")).into());
+    }
+    let mut stmt = w.conn.prepare(
+        "SELECT arn, machine, name, status, started, stopped, version, redrive_count FROM executions
+         WHERE machine = ?1 AND (?2 IS NULL OR status = ?2) AND (?3 IS NULL OR version = ?3) ORDER BY started DESC, arn",
+    )?;
+    let all: Vec<Value> = stmt
+        .query_map(params![machine_arn, status, version], |r| {
+            let mut o = json!({
+                "executionArn": r.get::<_, String>(0)?,
+                "stateMachineArn": r.get::<_, String>(1)?,
+                "name": r.get::<_, String>(2)?,
+                "status": r.get::<_, String>(3)?,
+                "startDate": timestamp(r.get(4)?),
+                "redriveCount": r.get::<_, i64>(7)?,
+            });
+            if let Some(s) = r.get::<_, Option<i64>>(5)? {
+                o["stopDate"] = timestamp(s);
+            }
+            if let Some(v) = r.get::<_, Option<String>>(6)? {
+                o["stateMachineVersionArn"] = v.into();
+            }
+            Ok(o)
+        })?
+        .collect::<Result<_, _>>()?;
+    let total = all.len();
+    let mut out = json!({"executions": all.into_iter().skip(offset).take(max).collect::<Vec<_>>()});
+    if let Some(t) = validate::next_token(offset, max, total) {
+        out["nextToken"] = t.into();
+    }
+    Ok(out)
+}
+
+pub fn history(w: &mut Worker, body: &Value) -> Res {
+    let arn = execution(body)?;
+    if w.conn
+        .query_row("SELECT 1 FROM executions WHERE arn = ?1", [arn], |_| Ok(()))
+        .optional()?
+        .is_none()
+    {
+        return Err(not_found(arn));
+    }
+    let (max, offset) = validate::page(body)?;
+    let reverse = body["reverseOrder"].as_bool().unwrap_or(false);
+    let include_data = body["includeExecutionData"].as_bool().unwrap_or(true);
+    let order = if reverse { "DESC" } else { "ASC" };
+    let total: i64 = w.conn.query_row(
+        "SELECT COUNT(*) FROM history WHERE execution = ?1",
+        [arn],
+        |r| r.get(0),
+    )?;
+    let mut stmt = w.conn.prepare(&format!(
+        "SELECT id, previous, ts, type, details FROM history WHERE execution = ?1 ORDER BY id {order} LIMIT ?2 OFFSET ?3"
+    ))?;
+    let events: Vec<Value> = stmt
+        .query_map(params![arn, max as i64, offset as i64], |r| {
+            let kind: String = r.get(3)?;
+            let details: Value =
+                serde_json::from_str(&r.get::<_, String>(4)?).unwrap_or(Value::Null);
+            Ok(event_json(
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                &kind,
+                details,
+                include_data,
+            ))
+        })?
+        .collect::<Result<_, _>>()?;
+    let mut out = json!({"events": events});
+    if let Some(t) = validate::next_token(offset, max, total as usize) {
+        out["nextToken"] = t.into();
+    }
+    Ok(out)
+}
+
+/// A history event as AWS's API shows it.
+fn event_json(
+    id: i64,
+    previous: i64,
+    ts: i64,
+    kind: &str,
+    details: Value,
+    include_data: bool,
+) -> Value {
+    let mut o =
+        json!({"timestamp": timestamp(ts), "type": kind, "id": id, "previousEventId": previous});
+    if let Value::Object(mut d) = details
+        && !d.is_empty()
+    {
+        for key in ["input", "output", "parameters"] {
+            if let Some(v) = d.get_mut(key) {
+                if !include_data {
+                    d.remove(key);
+                    continue;
+                }
+                if !v.is_string() || key != "input" || !kind.starts_with("Execution") {
+                    *v = Value::String(v.to_string());
+                }
+            }
+        }
+        let key = if kind.ends_with("StateEntered") {
+            "stateEnteredEventDetails".to_owned()
+        } else if kind.ends_with("StateExited") {
+            "stateExitedEventDetails".to_owned()
+        } else {
+            let mut c = kind.chars();
+            let first = c
+                .next()
+                .map(|f| f.to_ascii_lowercase().to_string())
+                .unwrap_or_default();
+            format!("{first}{}EventDetails", c.as_str())
+        };
+        o[key] = Value::Object(d);
+    }
+    o
+}
+
+pub fn stop(w: &mut Worker, body: &Value) -> Res {
+    let arn = execution(body)?;
+    let row: Option<(String, Option<i64>)> = w
+        .conn
+        .query_row(
+            "SELECT status, stopped FROM executions WHERE arn = ?1",
+            [arn],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    let (status, stopped) = row.ok_or_else(|| not_found(arn))?;
+    if status != "RUNNING" {
+        return Ok(json!({"stopDate": timestamp(stopped.unwrap_or_else(now))}));
+    }
+    let error = StatesError {
+        error: validate::optional_string(body, "error")?.map(str::to_owned),
+        cause: validate::optional_string(body, "cause")?.map(str::to_owned),
+    };
+    let t = now();
+    w.enqueue(
+        arn,
+        "root",
+        t,
+        &Event::Stop {
+            error,
+            timed_out: false,
+        },
+    )?;
+    Ok(json!({"stopDate": timestamp(t)}))
+}
+
+pub fn redrive(w: &mut Worker, body: &Value) -> Res {
+    let arn = execution(body)?;
+    let row: Option<(String, Option<String>, String, String)> = w
+        .conn
+        .query_row(
+            "SELECT status, redrive_point, facts, machine FROM executions WHERE arn = ?1",
+            [arn],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+        )
+        .optional()?;
+    let (status, point, facts, _machine) = row.ok_or_else(|| not_found(arn))?;
+    let not_redrivable = |why: &str| -> Fail {
+        ApiError::execution_not_redrivable(format!("Execution is {why} and cannot be redriven"))
+            .into()
+    };
+    if !["FAILED", "TIMED_OUT", "ABORTED"].contains(&status.as_str()) || arn.contains(":express:") {
+        return Err(not_redrivable(&status));
+    }
+    let Some(point) = point.and_then(|p| serde_json::from_str::<Value>(&p).ok()) else {
+        return Err(not_redrivable(&status));
+    };
+    let mut facts: Execution = serde_json::from_str(&facts).expect("stored facts parse");
+    facts.redrive_count = Some(facts.redrive_count.unwrap_or(0) + 1);
+    let t = now();
+    w.conn.execute(
+        "UPDATE executions SET status = 'RUNNING', output = NULL, error = NULL, cause = NULL, stopped = NULL, facts = ?1, redrive_count = redrive_count + 1, redrive_date = ?2 WHERE arn = ?3",
+        params![serde_json::to_string(&facts).expect("facts serialize"), t, arn],
+    )?;
+    w.runs.remove(arn);
+    let Some(run) = w.run_for(arn)? else {
+        return Err(not_redrivable(&status));
+    };
+    let state = point["state"]
+        .as_str()
+        .unwrap_or(&run.machine.root().start_at)
+        .to_owned();
+    let mut root = Thread::root(&state, point["input"].clone());
+    if let Some(vars) = point["variables"].as_object() {
+        root.variables = vars.clone();
+    }
+    let redriven = HistoryEvent {
+        timestamp: t,
+        kind: EventType::ExecutionRedriven,
+        thread: "root".into(),
+        details: json!({"redriveCount": facts.redrive_count}),
+    };
+    append_history(w, arn, vec![redriven])?;
+    insert_thread(w, arn, &root)?;
+    w.enqueue(arn, "root", t, &Event::Run)?;
+    Ok(json!({"redriveDate": timestamp(t)}))
+}

@@ -1,0 +1,76 @@
+//! Carrying out tasks outside the worker: a small pool of dispatcher
+//! threads runs each call (mock response, Lambda endpoint) and reports back.
+
+use std::sync::mpsc::{Receiver, Sender};
+use std::sync::{Arc, Mutex};
+
+use stepwise_asl::TaskCall;
+use stepwise_asl::definition::resource::Pattern;
+use stepwise_engine::block_on;
+use stepwise_engine::mock::{Mocks, Response};
+use stepwise_engine::ports::{TaskContext, Tasks};
+
+use crate::lambda::Lambda;
+use crate::worker::Command;
+
+/// A task call to carry out; `message` is its in-flight marker.
+pub struct Dispatch {
+    pub message: i64,
+    pub execution: String,
+    pub thread: String,
+    pub call: TaskCall,
+}
+
+/// How `stepwise serve` runs tasks.
+pub struct Runner {
+    pub mocks: Option<Mocks>,
+    pub lambda: Lambda,
+}
+
+impl Runner {
+    /// The task's result, or `None` when a callback task's request went out
+    /// and the result will come from SendTaskSuccess/SendTaskFailure.
+    fn run(&self, d: &Dispatch) -> Option<stepwise_engine::ports::TaskResult> {
+        let callback = d.call.pattern == Pattern::WaitForTaskToken;
+        if let Some(response) = self.mocks.as_ref().and_then(|m| m.next(&d.call.state)) {
+            // A mocked callback answers with the callback's result itself.
+            return Some(match response {
+                Response::Return(v) => Ok(v),
+                Response::Throw(e) => Err(e),
+            });
+        }
+        let ctx = TaskContext {
+            execution_arn: &d.execution,
+            thread: &d.thread,
+        };
+        match block_on(self.lambda.invoke(&d.call, &ctx)) {
+            Ok(_) if callback => None,
+            other => Some(other),
+        }
+    }
+}
+
+pub fn start(runner: Runner, threads: usize, work: Receiver<Dispatch>, done: Sender<Command>) {
+    let runner = Arc::new(runner);
+    let work = Arc::new(Mutex::new(work));
+    for _ in 0..threads.max(1) {
+        let (runner, work, done) = (runner.clone(), work.clone(), done.clone());
+        std::thread::spawn(move || {
+            loop {
+                let next = work.lock().map(|rx| rx.recv());
+                let Ok(Ok(d)) = next else { return };
+                let result = runner.run(&d);
+                let msg = Command::TaskDone {
+                    message: d.message,
+                    execution: d.execution,
+                    thread: d.thread,
+                    wait: d.call.wait,
+                    result,
+                };
+                if done.send(msg).is_err() {
+                    return;
+                }
+            }
+        });
+    }
+}

@@ -1,0 +1,385 @@
+//! The worker: one thread owns the SQLite connection. It takes API commands
+//! and task results from a channel and due messages from its timer heap,
+//! and handles a batch of them in one transaction (group commit): every
+//! transition is saved with the messages it sends, so a crash at any point
+//! loses nothing and repeats nothing. Replies go out after the commit.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
+
+use rusqlite::{Connection, OptionalExtension, params};
+use serde_json::Value;
+use stepwise_api::ApiError;
+use stepwise_asl::{Event, Execution, StateMachine, TaskCall};
+use tokio::sync::oneshot;
+
+use crate::ids::now;
+use crate::tasks::Dispatch;
+
+pub type Reply = oneshot::Sender<Result<Value, ApiError>>;
+
+pub enum Command {
+    Api {
+        action: String,
+        body: Value,
+        reply: Reply,
+    },
+    /// A dispatched task came back. `result` is `None` for a callback task
+    /// whose request went out: it now waits for SendTaskSuccess/Failure.
+    TaskDone {
+        message: i64,
+        execution: String,
+        thread: String,
+        wait: u64,
+        result: Option<stepwise_engine::ports::TaskResult>,
+    },
+}
+
+/// A message waiting in the heap.
+pub(crate) struct Msg {
+    pub execution: String,
+    pub thread: String,
+    pub event: Event,
+}
+
+/// What the worker keeps about a running execution.
+pub(crate) struct Run {
+    pub facts: Execution,
+    pub machine: Arc<StateMachine>,
+    pub next_event: u64,
+    pub last: HashMap<String, u64>,
+}
+
+pub(crate) struct Poller {
+    pub deadline: i64,
+    pub reply: Reply,
+}
+
+pub struct Worker {
+    pub(crate) conn: Connection,
+    heap: BinaryHeap<Reverse<(i64, i64)>>,
+    msgs: HashMap<i64, Msg>,
+    pub(crate) runs: HashMap<String, Run>,
+    pub(crate) machines: HashMap<String, Arc<StateMachine>>,
+    pub(crate) pollers: HashMap<String, VecDeque<Poller>>,
+    replies: Vec<(Reply, Result<Value, ApiError>)>,
+    pub(crate) to_dispatch: Vec<Dispatch>,
+    dispatcher: Sender<Dispatch>,
+}
+
+/// A message that is not due by time: a task out for dispatch.
+pub(crate) const IN_FLIGHT: i64 = i64::MAX;
+
+impl Worker {
+    pub fn new(conn: Connection, dispatcher: Sender<Dispatch>) -> Worker {
+        Worker {
+            conn,
+            heap: BinaryHeap::new(),
+            msgs: HashMap::new(),
+            runs: HashMap::new(),
+            machines: HashMap::new(),
+            pollers: HashMap::new(),
+            replies: Vec::new(),
+            to_dispatch: Vec::new(),
+            dispatcher,
+        }
+    }
+
+    /// Reloads the queue after a restart and re-sends tasks that were out.
+    fn recover(&mut self) -> rusqlite::Result<()> {
+        let mut stmt = self
+            .conn
+            .prepare("SELECT id, execution, thread, due, event, dispatch FROM messages")?;
+        let rows: Vec<(i64, String, String, i64, String, Option<String>)> = stmt
+            .query_map([], |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                ))
+            })?
+            .collect::<Result<_, _>>()?;
+        drop(stmt);
+        for (id, execution, thread, due, event, dispatch) in rows {
+            match dispatch {
+                Some(call) => {
+                    if let Ok(call) = serde_json::from_str::<TaskCall>(&call) {
+                        self.to_dispatch.push(Dispatch {
+                            message: id,
+                            execution,
+                            thread,
+                            call,
+                        });
+                    }
+                }
+                None => {
+                    if let Ok(event) = serde_json::from_str(&event) {
+                        self.msgs.insert(
+                            id,
+                            Msg {
+                                execution,
+                                thread,
+                                event,
+                            },
+                        );
+                        self.heap.push(Reverse((due, id)));
+                    }
+                }
+            }
+        }
+        self.flush_dispatch();
+        Ok(())
+    }
+
+    pub fn run(mut self, rx: Receiver<Command>) {
+        if let Err(e) = self.recover() {
+            eprintln!("stepwise: could not reload the queue: {e}");
+        }
+        loop {
+            let wait = self
+                .next_wake()
+                .map_or(1000, |at| (at - now()).clamp(0, 1000)) as u64;
+            let mut batch = Vec::new();
+            match rx.recv_timeout(std::time::Duration::from_millis(wait)) {
+                Ok(c) => batch.push(c),
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => return,
+            }
+            while batch.len() < 512 {
+                match rx.try_recv() {
+                    Ok(c) => batch.push(c),
+                    Err(_) => break,
+                }
+            }
+            if let Err(e) = self.batch(batch) {
+                eprintln!("stepwise: a batch failed and was rolled back: {e}");
+                let _ = self.conn.execute_batch("ROLLBACK");
+                // Caches and the heap may hold what the rollback undid.
+                self.heap.clear();
+                self.msgs.clear();
+                self.runs.clear();
+                self.to_dispatch.clear();
+                for (reply, _) in self.replies.drain(..) {
+                    let _ = reply.send(Err(ApiError::internal(format!(
+                        "the request was rolled back: {e}"
+                    ))));
+                }
+                if let Err(e) = self.recover() {
+                    eprintln!("stepwise: could not reload the queue: {e}");
+                }
+            }
+        }
+    }
+
+    fn next_wake(&self) -> Option<i64> {
+        let msg = self.heap.peek().map(|Reverse((due, _))| *due);
+        let poll = self
+            .pollers
+            .values()
+            .flat_map(|q| q.iter().map(|p| p.deadline))
+            .min();
+        match (msg, poll) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    fn batch(&mut self, batch: Vec<Command>) -> rusqlite::Result<()> {
+        self.conn.execute_batch("BEGIN")?;
+        for c in batch {
+            match c {
+                Command::Api {
+                    action,
+                    body,
+                    reply,
+                } => {
+                    self.conn.execute_batch("SAVEPOINT cmd")?;
+                    match self.api(&action, body, reply) {
+                        Ok(None) => self.conn.execute_batch("RELEASE cmd")?,
+                        Ok(Some((reply, result))) => {
+                            if result.is_err() {
+                                // A rejected call writes nothing.
+                                self.conn.execute_batch("ROLLBACK TO cmd; RELEASE cmd")?;
+                            } else {
+                                self.conn.execute_batch("RELEASE cmd")?;
+                            }
+                            self.replies.push((reply, result));
+                        }
+                        Err((reply, e)) => {
+                            self.conn.execute_batch("ROLLBACK TO cmd; RELEASE cmd")?;
+                            self.replies
+                                .push((reply, Err(ApiError::internal(e.to_string()))));
+                        }
+                    }
+                }
+                Command::TaskDone {
+                    message,
+                    execution,
+                    thread,
+                    wait,
+                    result,
+                } => {
+                    let gone = self
+                        .conn
+                        .execute("DELETE FROM messages WHERE id = ?1", [message])?
+                        == 0;
+                    if gone {
+                        continue; // the execution ended or the task was cancelled meanwhile
+                    }
+                    if let Some(result) = result {
+                        let event = match result {
+                            Ok(output) => Event::TaskSucceeded { wait, output },
+                            Err(error) => Event::TaskFailed { wait, error },
+                        };
+                        self.enqueue(&execution, &thread, now(), &event)?;
+                    }
+                }
+            }
+        }
+        self.drain_due()?;
+        self.expire_pollers();
+        self.conn.execute_batch("COMMIT")?;
+        for (reply, result) in self.replies.drain(..) {
+            let _ = reply.send(result);
+        }
+        self.flush_dispatch();
+        Ok(())
+    }
+
+    fn flush_dispatch(&mut self) {
+        for d in self.to_dispatch.drain(..) {
+            let _ = self.dispatcher.send(d);
+        }
+    }
+
+    /// Queues a message in this transaction.
+    pub(crate) fn enqueue(
+        &mut self,
+        execution: &str,
+        thread: &str,
+        due: i64,
+        event: &Event,
+    ) -> rusqlite::Result<i64> {
+        let text = serde_json::to_string(event).expect("events serialize");
+        self.conn.execute(
+            "INSERT INTO messages (execution, thread, due, event) VALUES (?1, ?2, ?3, ?4)",
+            params![execution, thread, due, text],
+        )?;
+        let id = self.conn.last_insert_rowid();
+        self.msgs.insert(
+            id,
+            Msg {
+                execution: execution.to_owned(),
+                thread: thread.to_owned(),
+                event: event.clone(),
+            },
+        );
+        self.heap.push(Reverse((due, id)));
+        Ok(id)
+    }
+
+    /// Processes every message that is due, including those that become due
+    /// while doing so, up to a budget per batch.
+    fn drain_due(&mut self) -> rusqlite::Result<()> {
+        let mut budget = 20_000;
+        while budget > 0 {
+            let t = now();
+            match self.heap.peek() {
+                Some(Reverse((due, _))) if *due <= t => {}
+                _ => break,
+            }
+            let Some(Reverse((_, id))) = self.heap.pop() else {
+                break;
+            };
+            let Some(msg) = self.msgs.remove(&id) else {
+                continue;
+            };
+            self.conn.execute_batch("SAVEPOINT msg")?;
+            match self.deliver(id, msg) {
+                Ok(()) => self.conn.execute_batch("RELEASE msg")?,
+                Err(e) => {
+                    self.conn.execute_batch("ROLLBACK TO msg; RELEASE msg")?;
+                    eprintln!("stepwise: message {id} failed ({e}); it stays queued");
+                    return Err(e);
+                }
+            }
+            budget -= 1;
+        }
+        Ok(())
+    }
+
+    fn deliver(&mut self, id: i64, msg: Msg) -> rusqlite::Result<()> {
+        self.conn
+            .execute("DELETE FROM messages WHERE id = ?1", [id])?;
+        crate::driver::step_thread(self, &msg.execution, &msg.thread, msg.event)
+    }
+
+    fn expire_pollers(&mut self) {
+        let t = now();
+        for queue in self.pollers.values_mut() {
+            while queue.front().is_some_and(|p| p.deadline <= t) {
+                if let Some(p) = queue.pop_front() {
+                    let _ = p.reply.send(Ok(serde_json::json!({})));
+                }
+            }
+        }
+    }
+
+    /// Handles one API call. `Ok(None)` means the reply was kept for later
+    /// (a long poll); errors of the database come back with the reply.
+    #[allow(clippy::type_complexity)]
+    fn api(
+        &mut self,
+        action: &str,
+        body: Value,
+        reply: Reply,
+    ) -> Result<Option<(Reply, Result<Value, ApiError>)>, (Reply, rusqlite::Error)> {
+        if action == "GetActivityTask" {
+            return match crate::ops::activities::get_task(self, &body, reply) {
+                Ok(()) => Ok(None),
+                Err((reply, e)) => Err((reply, e)),
+            };
+        }
+        match crate::ops::dispatch(self, action, &body) {
+            Ok(result) => Ok(Some((reply, result))),
+            Err(e) => Err((reply, e)),
+        }
+    }
+
+    /// The execution's facts and machine, from the cache or the database.
+    pub(crate) fn run_for(&mut self, arn: &str) -> rusqlite::Result<Option<&mut Run>> {
+        if !self.runs.contains_key(arn) {
+            let row: Option<(String, Option<String>, String, i64)> = self
+                .conn
+                .query_row(
+                    "SELECT machine, version, facts, next_event FROM executions WHERE arn = ?1",
+                    [arn],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+                )
+                .optional()?;
+            let Some((machine, version, facts, next_event)) = row else {
+                return Ok(None);
+            };
+            let Some(sm) = crate::ops::machines::load_machine(self, &machine, version.as_deref())?
+            else {
+                return Ok(None);
+            };
+            let facts: Execution = serde_json::from_str(&facts).expect("stored facts parse");
+            self.runs.insert(
+                arn.to_owned(),
+                Run {
+                    facts,
+                    machine: sm,
+                    next_event: next_event as u64,
+                    last: HashMap::new(),
+                },
+            );
+        }
+        Ok(self.runs.get_mut(arn))
+    }
+}
