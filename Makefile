@@ -5,7 +5,7 @@ CARGO ?= cargo
 
 help:
 	@echo "make example      build and run examples/order.json locally"
-	@echo "make test         every test: unit, semantics, conformance (installs what they need)"
+	@echo "make test         every test: unit, semantics, conformance, JSONata differential, API with real clients"
 	@echo "make lint         cargo fmt --check and clippy -D warnings"
 	@echo "make conformance  the AWS-recorded cases, with a per-theme table"
 	@echo "make bench        engine transitions/s and 'stepwise run' wall time"
@@ -17,6 +17,8 @@ example:
 test:
 	./scripts/setup-test-deps
 	$(CARGO) test --workspace
+	$(CARGO) build -p stepwise
+	cd tests/api && python3 -m pytest -q
 	$(MAKE) check-pure
 
 lint:

@@ -274,9 +274,9 @@ impl Builder {
             (Vec::new(), Vec::new())
         };
         f.finish(p);
-        if p.0.len() > before {
-            return None;
-        }
+        // A state with problems is still returned, so that its transitions
+        // are checked too; the machine as a whole is rejected anyway.
+        let _ = before;
         let reads_context = lang == Lang::JsonAta
             || flow.reads_context()
             || kind.reads_context()

@@ -1,0 +1,74 @@
+"""Starts `stepwise serve` for the API tests and hands out real clients."""
+import os
+import re
+import signal
+import subprocess
+import time
+
+import boto3
+from botocore.config import Config
+import pytest
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+BINARY = os.environ.get("STEPWISE_BIN", os.path.join(ROOT, "target", "debug", "stepwise"))
+ROLE = "arn:aws:iam::123456789012:role/stepwise-test"
+
+
+class Server:
+    def __init__(self, args):
+        self.args = args
+        self.proc = None
+        self.url = None
+
+    def start(self):
+        self.proc = subprocess.Popen(
+            [BINARY, "serve", "--addr", "127.0.0.1:0", *self.args],
+            stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
+        )
+        line = self.proc.stderr.readline()
+        m = re.search(r"http://(\S+)", line)
+        assert m, f"stepwise serve did not start: {line!r}"
+        self.url = "http://" + m.group(1)
+        return self
+
+    def kill(self):
+        """kill -9: no chance to clean up."""
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait()
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+
+
+def client(url):
+    # StartSyncExecution's model adds a "sync-" host prefix, which a local
+    # endpoint cannot answer to: turn host prefixes off.
+    return boto3.client(
+        "stepfunctions", endpoint_url=url, region_name="us-east-1",
+        aws_access_key_id="test", aws_secret_access_key="test",
+        config=Config(inject_host_prefix=False),
+    )
+
+
+@pytest.fixture
+def server():
+    s = Server(["--in-memory"]).start()
+    yield s
+    s.stop()
+
+
+@pytest.fixture
+def sfn(server):
+    return client(server.url)
+
+
+def wait_for(sfn, arn, timeout=10.0):
+    """Polls DescribeExecution until the execution is no longer RUNNING."""
+    deadline = time.time() + timeout
+    while True:
+        d = sfn.describe_execution(executionArn=arn)
+        if d["status"] != "RUNNING" or time.time() > deadline:
+            return d
+        time.sleep(0.02)
