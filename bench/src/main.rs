@@ -7,8 +7,11 @@
 //!    included (the release binary must be built first).
 //! 3. JSONata: ns per evaluation against jsonata-js on node, with the ratio.
 //!
-//! `stepwise-bench jsonata` runs only the third.
+//! 4. The API: executions/s and latency of `stepwise serve` and moto server.
+//!
+//! `stepwise-bench jsonata` or `stepwise-bench api` runs only that one.
 
+mod api;
 mod jsonata;
 
 use std::process::Command;
@@ -94,7 +97,10 @@ fn main() {
     if only.as_deref().is_none_or(|o| o == "jsonata") {
         jsonata::run(quick);
     }
-    if only.as_deref() == Some("jsonata") {
+    if only.as_deref().is_none_or(|o| o == "api") {
+        api::run(quick);
+    }
+    if matches!(only.as_deref(), Some("jsonata" | "api")) {
         return;
     }
     let iterations = if quick { 50_000 } else { 500_000 };

@@ -63,5 +63,77 @@ pub fn open(path: Option<&Path>) -> rusqlite::Result<Connection> {
         "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = OFF; PRAGMA busy_timeout = 5000;",
     )?;
     conn.execute_batch(SCHEMA)?;
+    if let Some(p) = path {
+        // The worker never checkpoints (a checkpoint fsyncs); a background
+        // thread does, so commits stay cheap and the WAL stays short.
+        conn.execute_batch("PRAGMA wal_autocheckpoint = 0;")?;
+        start_checkpointer(p.to_path_buf());
+    }
     Ok(conn)
+}
+
+fn start_checkpointer(path: std::path::PathBuf) {
+    std::thread::Builder::new()
+        .name("stepwise-checkpoint".into())
+        .spawn(move || {
+            let Ok(conn) = Connection::open(&path) else {
+                return;
+            };
+            let _ = conn.execute_batch("PRAGMA busy_timeout = 5000;");
+            loop {
+                std::thread::sleep(std::time::Duration::from_millis(500));
+                if conn
+                    .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
+                    .is_err()
+                {
+                    continue;
+                }
+            }
+        })
+        .expect("checkpoint thread starts");
+}
+
+/// A connection that only reads (the worker's writes are visible once committed).
+pub fn open_reader(path: &Path) -> rusqlite::Result<Connection> {
+    let conn = Connection::open_with_flags(
+        path,
+        rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY | rusqlite::OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    conn.execute_batch("PRAGMA busy_timeout = 5000;")?;
+    Ok(conn)
+}
+
+/// The connection, with every statement prepared once and cached: the
+/// worker runs the same few dozen statements over and over.
+pub struct Db(Connection);
+
+impl Db {
+    pub fn new(conn: Connection) -> Db {
+        conn.set_prepared_statement_cache_capacity(256);
+        Db(conn)
+    }
+
+    pub fn execute<P: rusqlite::Params>(&self, sql: &str, params: P) -> rusqlite::Result<usize> {
+        self.0.prepare_cached(sql)?.execute(params)
+    }
+
+    pub fn query_row<T, P, F>(&self, sql: &str, params: P, f: F) -> rusqlite::Result<T>
+    where
+        P: rusqlite::Params,
+        F: FnOnce(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+    {
+        self.0.prepare_cached(sql)?.query_row(params, f)
+    }
+
+    pub fn prepare(&self, sql: &str) -> rusqlite::Result<rusqlite::CachedStatement<'_>> {
+        self.0.prepare_cached(sql)
+    }
+
+    pub fn execute_batch(&self, sql: &str) -> rusqlite::Result<()> {
+        self.0.execute_batch(sql)
+    }
+
+    pub fn last_insert_rowid(&self) -> i64 {
+        self.0.last_insert_rowid()
+    }
 }

@@ -1,41 +1,13 @@
 //! The durable driver: load a thread, step it, save it with the messages and
 //! history the step produced, all in the worker's transaction.
 
-use rusqlite::{OptionalExtension, params};
+use rusqlite::params;
 use stepwise_asl::exec::HistoryEvent;
 use stepwise_asl::{Effect, Env, Event, Outcome, Thread, step};
 
 use crate::ids::{now, random_u64, token_hash};
 use crate::tasks::Dispatch;
 use crate::worker::{IN_FLIGHT, Worker};
-
-pub(crate) fn load_thread(
-    w: &Worker,
-    execution: &str,
-    id: &str,
-) -> rusqlite::Result<Option<Thread>> {
-    let data: Option<String> = w
-        .conn
-        .query_row(
-            "SELECT data FROM threads WHERE execution = ?1 AND id = ?2",
-            [execution, id],
-            |r| r.get(0),
-        )
-        .optional()?;
-    Ok(data.map(|d| serde_json::from_str(&d).expect("stored threads parse")))
-}
-
-pub(crate) fn insert_thread(w: &Worker, execution: &str, t: &Thread) -> rusqlite::Result<()> {
-    w.conn.execute(
-        "INSERT OR REPLACE INTO threads (execution, id, seq, data) VALUES (?1, ?2, 0, ?3)",
-        params![
-            execution,
-            t.id,
-            serde_json::to_string(t).expect("threads serialize")
-        ],
-    )?;
-    Ok(())
-}
 
 /// Appends history events with ids, and each one's previous event.
 pub(crate) fn append_history(
@@ -56,17 +28,17 @@ pub(crate) fn append_history(
             .unwrap_or(id.saturating_sub(1));
         rows.push((id, previous, e));
     }
-    let next = run.next_event;
+    run.events_dirty = true;
     for (id, previous, e) in rows {
-        w.conn.execute(
-            "INSERT INTO history (execution, id, previous, ts, type, details) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![execution, id as i64, previous as i64, e.timestamp, e.kind.as_str(), e.details.to_string()],
-        )?;
+        w.cache.history.push(crate::cache::HistoryRow {
+            execution: execution.to_owned(),
+            id: id as i64,
+            previous: previous as i64,
+            ts: e.timestamp,
+            kind: e.kind.as_str(),
+            details: serde_json::to_string(&e.details).expect("history details serialize"),
+        });
     }
-    w.conn.execute(
-        "UPDATE executions SET next_event = ?1 WHERE arn = ?2",
-        params![next as i64, execution],
-    )?;
     Ok(())
 }
 
@@ -77,7 +49,7 @@ pub(crate) fn step_thread(
     thread_id: &str,
     event: Event,
 ) -> rusqlite::Result<()> {
-    let Some(mut thread) = load_thread(w, execution, thread_id)? else {
+    let Some((mut thread, new)) = w.take_thread(execution, thread_id)? else {
         return Ok(());
     };
     let Some(run) = w.run_for(execution)? else {
@@ -91,31 +63,25 @@ pub(crate) fn step_thread(
     };
     let out = step(&run.machine, &run.facts, &mut thread, event, &env);
     if !out.applied {
+        w.put_thread(execution, thread, new);
         return Ok(());
     }
-    w.conn.execute(
-        "UPDATE threads SET seq = seq + 1, data = ?1 WHERE execution = ?2 AND id = ?3",
-        params![
-            serde_json::to_string(&thread).expect("threads serialize"),
-            execution,
-            thread_id
-        ],
-    )?;
     append_history(w, execution, out.history)?;
+    let mut finished = None;
     for effect in out.effects {
         match effect {
-            Effect::Schedule { at, event } => {
-                w.enqueue(execution, thread_id, at, &event)?;
-            }
+            Effect::Schedule { at, event } => w.enqueue(execution, thread_id, at, &event)?,
             Effect::Invoke(call) => invoke(w, execution, &thread, call)?,
             Effect::Spawn(children) => {
                 for child in children {
-                    insert_thread(w, execution, &child)?;
-                    w.enqueue(execution, &child.id, now(), &Event::Run)?;
+                    let id = child.id.clone();
+                    w.new_thread(execution, child);
+                    w.enqueue(execution, &id, now(), &Event::Run)?;
                 }
             }
             Effect::Cancel(ids) => {
                 for id in ids {
+                    w.drop_cached_below(execution, Some(&id));
                     let prefix = format!("{id}/%");
                     for table in ["threads", "messages", "tokens"] {
                         let col = if table == "threads" { "id" } else { "thread" };
@@ -126,22 +92,25 @@ pub(crate) fn step_thread(
                     }
                 }
             }
-            Effect::Finish(outcome) => match &thread.parent {
-                Some(p) => {
-                    w.conn.execute(
-                        "DELETE FROM threads WHERE execution = ?1 AND id = ?2",
-                        [execution, thread_id],
-                    )?;
-                    let event = Event::ChildFinished {
-                        wait: p.wait,
-                        index: p.index,
-                        outcome,
-                    };
-                    w.enqueue(execution, &p.thread, now(), &event)?;
-                }
-                None => finish_execution(w, execution, &thread, outcome)?,
-            },
+            Effect::Finish(outcome) => finished = Some(outcome),
         }
+    }
+    match (finished, thread.parent.clone()) {
+        (None, _) => w.put_thread(execution, thread, new),
+        (Some(outcome), Some(p)) => {
+            if new {
+                // Created and finished in this batch: never written.
+            } else {
+                w.drop_thread(execution, thread_id);
+            }
+            let event = Event::ChildFinished {
+                wait: p.wait,
+                index: p.index,
+                outcome,
+            };
+            w.enqueue(execution, &p.thread, now(), &event)?;
+        }
+        (Some(outcome), None) => finish_execution(w, execution, &thread, outcome)?,
     }
     Ok(())
 }
@@ -172,6 +141,7 @@ fn invoke(
             ],
         )?;
     }
+    w.mark_persisted(execution);
     if let Some(arn) = activity {
         crate::ops::activities::offer(w, &arn)?;
         return Ok(());
@@ -206,8 +176,12 @@ fn finish_execution(
     };
     // Where a redrive starts again: the state that failed, with its input.
     let redrive_point = error.map(|_| serde_json::json!({"state": root.state, "input": root.input, "variables": root.variables}).to_string());
+    w.drop_cached_below(execution, None);
+    let run = w.runs.remove(execution);
+    let next_event = run.as_ref().map(|r| r.next_event as i64);
     w.conn.execute(
-        "UPDATE executions SET status = ?1, output = ?2, error = ?3, cause = ?4, stopped = ?5, redrive_point = ?6 WHERE arn = ?7",
+        "UPDATE executions SET status = ?1, output = ?2, error = ?3, cause = ?4, stopped = ?5, redrive_point = ?6,
+         next_event = COALESCE(?7, next_event) WHERE arn = ?8",
         params![
             status,
             output,
@@ -215,15 +189,18 @@ fn finish_execution(
             error.and_then(|e| e.cause.clone()),
             now(),
             redrive_point,
+            next_event,
             execution
         ],
     )?;
-    for table in ["threads", "messages", "tokens"] {
-        w.conn.execute(
-            &format!("DELETE FROM {table} WHERE execution = ?1"),
-            [execution],
-        )?;
+    // An execution that lived within one batch never wrote threads or messages.
+    if run.is_none_or(|r| r.persisted) {
+        for table in ["threads", "messages", "tokens"] {
+            w.conn.execute(
+                &format!("DELETE FROM {table} WHERE execution = ?1"),
+                [execution],
+            )?;
+        }
     }
-    w.runs.remove(execution);
     Ok(())
 }

@@ -10,6 +10,8 @@ use std::sync::Arc;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
 
 use rusqlite::{Connection, OptionalExtension, params};
+
+use crate::db::Db;
 use serde_json::Value;
 use stepwise_api::ApiError;
 use stepwise_asl::{Event, Execution, StateMachine, TaskCall};
@@ -50,6 +52,10 @@ pub(crate) struct Run {
     pub machine: Arc<StateMachine>,
     pub next_event: u64,
     pub last: HashMap<String, u64>,
+    /// `next_event` changed since it was last written.
+    pub events_dirty: bool,
+    /// Whether any thread, message or token of it reached the database.
+    pub persisted: bool,
 }
 
 pub(crate) struct Poller {
@@ -58,7 +64,7 @@ pub(crate) struct Poller {
 }
 
 pub struct Worker {
-    pub(crate) conn: Connection,
+    pub(crate) conn: Db,
     heap: BinaryHeap<Reverse<(i64, i64)>>,
     msgs: HashMap<i64, Msg>,
     pub(crate) runs: HashMap<String, Run>,
@@ -67,6 +73,7 @@ pub struct Worker {
     replies: Vec<(Reply, Result<Value, ApiError>)>,
     pub(crate) to_dispatch: Vec<Dispatch>,
     dispatcher: Sender<Dispatch>,
+    pub(crate) cache: crate::cache::Cache,
 }
 
 /// A message that is not due by time: a task out for dispatch.
@@ -75,7 +82,7 @@ pub(crate) const IN_FLIGHT: i64 = i64::MAX;
 impl Worker {
     pub fn new(conn: Connection, dispatcher: Sender<Dispatch>) -> Worker {
         Worker {
-            conn,
+            conn: Db::new(conn),
             heap: BinaryHeap::new(),
             msgs: HashMap::new(),
             runs: HashMap::new(),
@@ -84,6 +91,7 @@ impl Worker {
             replies: Vec::new(),
             to_dispatch: Vec::new(),
             dispatcher,
+            cache: Default::default(),
         }
     }
 
@@ -163,6 +171,7 @@ impl Worker {
                 self.heap.clear();
                 self.msgs.clear();
                 self.runs.clear();
+                self.clear_cache();
                 self.to_dispatch.clear();
                 for (reply, _) in self.replies.drain(..) {
                     let _ = reply.send(Err(ApiError::internal(format!(
@@ -198,15 +207,17 @@ impl Worker {
                     body,
                     reply,
                 } => {
-                    self.conn.execute_batch("SAVEPOINT cmd")?;
+                    self.conn.execute("SAVEPOINT cmd", [])?;
                     match self.api(&action, body, reply) {
-                        Ok(None) => self.conn.execute_batch("RELEASE cmd")?,
+                        Ok(None) => {
+                            self.conn.execute("RELEASE cmd", [])?;
+                        }
                         Ok(Some((reply, result))) => {
                             if result.is_err() {
                                 // A rejected call writes nothing.
                                 self.conn.execute_batch("ROLLBACK TO cmd; RELEASE cmd")?;
                             } else {
-                                self.conn.execute_batch("RELEASE cmd")?;
+                                self.conn.execute("RELEASE cmd", [])?;
                             }
                             self.replies.push((reply, result));
                         }
@@ -243,6 +254,7 @@ impl Worker {
         }
         self.drain_due()?;
         self.expire_pollers();
+        self.flush()?;
         self.conn.execute_batch("COMMIT")?;
         for (reply, result) in self.replies.drain(..) {
             let _ = reply.send(result);
@@ -257,14 +269,36 @@ impl Worker {
         }
     }
 
-    /// Queues a message in this transaction.
+    /// Queues a message in this transaction. One due now is handled in this
+    /// batch, in memory (written only if the batch runs out of budget).
     pub(crate) fn enqueue(
         &mut self,
         execution: &str,
         thread: &str,
         due: i64,
         event: &Event,
-    ) -> rusqlite::Result<i64> {
+    ) -> rusqlite::Result<()> {
+        if due <= now() {
+            let msg = Msg {
+                execution: execution.to_owned(),
+                thread: thread.to_owned(),
+                event: event.clone(),
+            };
+            self.cache.immediate.push_back(msg);
+            return Ok(());
+        }
+        self.persist_message(execution, thread, due, event)
+    }
+
+    /// Writes a message to the queue table and the timer heap.
+    pub(crate) fn persist_message(
+        &mut self,
+        execution: &str,
+        thread: &str,
+        due: i64,
+        event: &Event,
+    ) -> rusqlite::Result<()> {
+        self.mark_persisted(execution);
         let text = serde_json::to_string(event).expect("events serialize");
         self.conn.execute(
             "INSERT INTO messages (execution, thread, due, event) VALUES (?1, ?2, ?3, ?4)",
@@ -280,7 +314,7 @@ impl Worker {
             },
         );
         self.heap.push(Reverse((due, id)));
-        Ok(id)
+        Ok(())
     }
 
     /// Processes every message that is due, including those that become due
@@ -288,6 +322,13 @@ impl Worker {
     fn drain_due(&mut self) -> rusqlite::Result<()> {
         let mut budget = 20_000;
         while budget > 0 {
+            // A failed message fails the whole batch, which is rolled back
+            // and replayed from the database: no savepoint per message.
+            if let Some(msg) = self.cache.immediate.pop_front() {
+                crate::driver::step_thread(self, &msg.execution, &msg.thread, msg.event)?;
+                budget -= 1;
+                continue;
+            }
             let t = now();
             match self.heap.peek() {
                 Some(Reverse((due, _))) if *due <= t => {}
@@ -299,14 +340,9 @@ impl Worker {
             let Some(msg) = self.msgs.remove(&id) else {
                 continue;
             };
-            self.conn.execute_batch("SAVEPOINT msg")?;
-            match self.deliver(id, msg) {
-                Ok(()) => self.conn.execute_batch("RELEASE msg")?,
-                Err(e) => {
-                    self.conn.execute_batch("ROLLBACK TO msg; RELEASE msg")?;
-                    eprintln!("stepwise: message {id} failed ({e}); it stays queued");
-                    return Err(e);
-                }
+            if let Err(e) = self.deliver(id, msg) {
+                eprintln!("stepwise: message {id} failed ({e}); it stays queued");
+                return Err(e);
             }
             budget -= 1;
         }
@@ -339,6 +375,12 @@ impl Worker {
         body: Value,
         reply: Reply,
     ) -> Result<Option<(Reply, Result<Value, ApiError>)>, (Reply, rusqlite::Error)> {
+        // Reads see this batch's history too.
+        if crate::ops::READS.contains(&action)
+            && let Err(e) = self.flush_history()
+        {
+            return Err((reply, e));
+        }
         if action == "GetActivityTask" {
             return match crate::ops::activities::get_task(self, &body, reply) {
                 Ok(()) => Ok(None),
@@ -377,6 +419,8 @@ impl Worker {
                     machine: sm,
                     next_event: next_event as u64,
                     last: HashMap::new(),
+                    events_dirty: false,
+                    persisted: true,
                 },
             );
         }

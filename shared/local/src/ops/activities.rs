@@ -7,17 +7,17 @@ use stepwise_api::{ApiError, timestamp, validate};
 use stepwise_asl::{Event, StatesError};
 
 use super::{Fail, Res};
-use crate::driver::load_thread;
+use crate::db::Db;
 use crate::ids::{activity_arn, now, token_hash};
 use crate::worker::{Poller, Reply, Worker};
 
 /// The longest a GetActivityTask call waits, as on AWS.
 const LONG_POLL_MS: i64 = 60_000;
 
-fn activity<'a>(w: &Worker, body: &'a Value) -> Result<&'a str, Fail> {
+fn activity<'a>(db: &Db, body: &'a Value) -> Result<&'a str, Fail> {
     let arn = validate::string(body, "activityArn")?;
     validate::arn(arn, &["activity"])?;
-    if w.conn
+    if db
         .query_row("SELECT 1 FROM activities WHERE arn = ?1", [arn], |_| Ok(()))
         .optional()?
         .is_none()
@@ -56,9 +56,9 @@ pub fn create(w: &mut Worker, body: &Value) -> Res {
     Ok(json!({"activityArn": arn, "creationDate": timestamp(created)}))
 }
 
-pub fn describe(w: &mut Worker, body: &Value) -> Res {
-    let arn = activity(w, body)?;
-    let (name, created): (String, i64) = w.conn.query_row(
+pub fn describe(db: &Db, body: &Value) -> Res {
+    let arn = activity(db, body)?;
+    let (name, created): (String, i64) = db.query_row(
         "SELECT name, created FROM activities WHERE arn = ?1",
         [arn],
         |r| Ok((r.get(0)?, r.get(1)?)),
@@ -66,11 +66,9 @@ pub fn describe(w: &mut Worker, body: &Value) -> Res {
     Ok(json!({"activityArn": arn, "name": name, "creationDate": timestamp(created)}))
 }
 
-pub fn list(w: &mut Worker, body: &Value) -> Res {
+pub fn list(db: &Db, body: &Value) -> Res {
     let (max, offset) = validate::page(body)?;
-    let mut stmt = w
-        .conn
-        .prepare("SELECT arn, name, created FROM activities ORDER BY created, arn")?;
+    let mut stmt = db.prepare("SELECT arn, name, created FROM activities ORDER BY created, arn")?;
     let all: Vec<Value> = stmt
         .query_map([], |r| Ok(json!({"activityArn": r.get::<_, String>(0)?, "name": r.get::<_, String>(1)?, "creationDate": timestamp(r.get(2)?)})))?
         .collect::<Result<_, _>>()?;
@@ -119,7 +117,7 @@ pub fn get_task(
     body: &Value,
     reply: Reply,
 ) -> Result<(), (Reply, rusqlite::Error)> {
-    let arn = match activity(w, body) {
+    let arn = match activity(&w.conn, body) {
         Ok(a) => a.to_owned(),
         Err(Fail::Api(e)) => {
             let _ = reply.send(Err(e));
@@ -162,7 +160,7 @@ pub fn offer(w: &mut Worker, arn: &str) -> rusqlite::Result<()> {
 }
 
 /// Finds the task a token names; tokens are single use.
-fn task(w: &Worker, body: &Value) -> Result<(String, String, String, u64), Fail> {
+fn task(w: &mut Worker, body: &Value) -> Result<(String, String, String, u64), Fail> {
     let token = validate::string(body, "taskToken")?;
     if token.is_empty() || token.len() > 2048 {
         return Err(ApiError::invalid_token(format!("Invalid Token: '{token}'")).into());
@@ -183,8 +181,10 @@ fn task(w: &Worker, body: &Value) -> Result<(String, String, String, u64), Fail>
         return Err(ApiError::task_does_not_exist("Task Does Not Exist").into());
     };
     // The thread moved on (timeout, heartbeat timeout, stop): too late.
-    let waiting =
-        load_thread(w, &execution, &thread)?.and_then(|t| t.current_wait()) == Some(wait as u64);
+    let waiting = w
+        .peek_thread(&execution, &thread)?
+        .and_then(|t| t.current_wait())
+        == Some(wait as u64);
     if !waiting {
         w.conn
             .execute("DELETE FROM tokens WHERE hash = ?1", [&hash])?;

@@ -10,7 +10,8 @@ use stepwise_asl::{Event, Execution, StatesError, Thread};
 
 use super::machines::resolve;
 use super::{Fail, Res};
-use crate::driver::{append_history, insert_thread};
+use crate::db::Db;
+use crate::driver::append_history;
 use crate::ids::{execution_arn, machine_name, now, uuid};
 use crate::worker::{Run, Worker};
 
@@ -26,7 +27,7 @@ fn not_found(arn: &str) -> Fail {
 
 pub fn start(w: &mut Worker, body: &Value) -> Res {
     let target = validate::string(body, "stateMachineArn")?;
-    let (machine, version, _definition, kind) = resolve(w, target)?;
+    let (machine, version, kind, role) = resolve(&w.conn, target)?;
     let name = match validate::optional_string(body, "name")? {
         Some(n) => n.to_owned(),
         None => uuid(),
@@ -36,29 +37,7 @@ pub fn start(w: &mut Worker, body: &Value) -> Res {
     let input = validate::input(Some(input_text))?;
     let express = kind == "EXPRESS";
     let arn = execution_arn(machine_name(&machine), &name, express);
-    let existing: Option<(String, String, i64)> = w
-        .conn
-        .query_row(
-            "SELECT status, input, started FROM executions WHERE arn = ?1",
-            [&arn],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )
-        .optional()?;
-    if let Some((status, old_input, started)) = existing {
-        if status == "RUNNING" && old_input == input_text {
-            return Ok(json!({"executionArn": arn, "startDate": timestamp(started)}));
-        }
-        return Err(ApiError::execution_already_exists(format!(
-            "Execution Already Exists: '{arn}'"
-        ))
-        .into());
-    }
     let t = now();
-    let role: String = w.conn.query_row(
-        "SELECT role_arn FROM state_machines WHERE arn = ?1",
-        [&machine],
-        |r| r.get(0),
-    )?;
     let facts = Execution {
         arn: arn.clone(),
         name: name.clone(),
@@ -69,10 +48,26 @@ pub fn start(w: &mut Worker, body: &Value) -> Res {
         state_machine_name: machine_name(&machine).to_owned(),
         redrive_count: if express { None } else { Some(0) },
     };
-    w.conn.execute(
-        "INSERT INTO executions (arn, machine, version, name, status, input, started, facts, next_event) VALUES (?1, ?2, ?3, ?4, 'RUNNING', ?5, ?6, ?7, 1)",
+    let inserted = w.conn.execute(
+        "INSERT INTO executions (arn, machine, version, name, status, input, started, facts, next_event) VALUES (?1, ?2, ?3, ?4, 'RUNNING', ?5, ?6, ?7, 1)
+         ON CONFLICT (arn) DO NOTHING",
         params![arn, machine, version, name, input_text, t, serde_json::to_string(&facts).expect("facts serialize")],
     )?;
+    if inserted == 0 {
+        // Same name again: the same execution if it runs with the same input.
+        let (status, old_input, started): (String, String, i64) = w.conn.query_row(
+            "SELECT status, input, started FROM executions WHERE arn = ?1",
+            [&arn],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+        )?;
+        if status == "RUNNING" && old_input == input_text {
+            return Ok(json!({"executionArn": arn, "startDate": timestamp(started)}));
+        }
+        return Err(ApiError::execution_already_exists(format!(
+            "Execution Already Exists: '{arn}'"
+        ))
+        .into());
+    }
     let Some(sm) = super::machines::load_machine(w, &machine, version.as_deref())? else {
         return Err(
             ApiError::invalid_definition("The state machine's definition is not valid").into(),
@@ -85,6 +80,8 @@ pub fn start(w: &mut Worker, body: &Value) -> Res {
             machine: sm.clone(),
             next_event: 1,
             last: HashMap::new(),
+            events_dirty: true,
+            persisted: false,
         },
     );
     let started = HistoryEvent {
@@ -95,7 +92,7 @@ pub fn start(w: &mut Worker, body: &Value) -> Res {
     };
     append_history(w, &arn, vec![started])?;
     let root = Thread::root(&sm.root().start_at, input);
-    insert_thread(w, &arn, &root)?;
+    w.new_thread(&arn, root);
     w.enqueue(&arn, "root", t, &Event::Run)?;
     if let Some(secs) = sm.timeout_seconds {
         let error = StatesError {
@@ -115,10 +112,10 @@ pub fn start(w: &mut Worker, body: &Value) -> Res {
     Ok(json!({"executionArn": arn, "startDate": timestamp(t)}))
 }
 
-pub fn describe(w: &mut Worker, body: &Value) -> Res {
+pub fn describe(db: &Db, body: &Value) -> Res {
     let arn = execution(body)?;
-    let row = w
-        .conn
+    let row = db
+
         .query_row(
             "SELECT machine, version, name, status, input, output, error, cause, started, stopped, redrive_count, redrive_date FROM executions WHERE arn = ?1",
             [arn],
@@ -169,10 +166,9 @@ pub fn describe(w: &mut Worker, body: &Value) -> Res {
     row.ok_or_else(|| not_found(arn))
 }
 
-pub fn describe_machine(w: &mut Worker, body: &Value) -> Res {
+pub fn describe_machine(db: &Db, body: &Value) -> Res {
     let arn = execution(body)?;
-    let row: Option<(String, Option<String>)> = w
-        .conn
+    let row: Option<(String, Option<String>)> = db
         .query_row(
             "SELECT machine, version FROM executions WHERE arn = ?1",
             [arn],
@@ -181,7 +177,7 @@ pub fn describe_machine(w: &mut Worker, body: &Value) -> Res {
         .optional()?;
     let (machine, version) = row.ok_or_else(|| not_found(arn))?;
     let mut out = super::machines::describe(
-        w,
+        db,
         &json!({"stateMachineArn": version.clone().unwrap_or(machine.clone())}),
     )?;
     let o = out.as_object_mut().expect("object");
@@ -197,7 +193,7 @@ pub fn describe_machine(w: &mut Worker, body: &Value) -> Res {
     Ok(out)
 }
 
-pub fn list(w: &mut Worker, body: &Value) -> Res {
+pub fn list(db: &Db, body: &Value) -> Res {
     let (max, offset) = validate::page(body)?;
     let machine = match (
         validate::optional_string(body, "stateMachineArn")?,
@@ -216,8 +212,7 @@ pub fn list(w: &mut Worker, body: &Value) -> Res {
         super::machines::Target::Version(m) => (m, Some(machine.clone())),
         super::machines::Target::Alias(m) => (m, None),
     };
-    let kind: Option<String> = w
-        .conn
+    let kind: Option<String> = db
         .query_row(
             "SELECT type FROM state_machines WHERE arn = ?1",
             [&machine_arn],
@@ -253,7 +248,7 @@ pub fn list(w: &mut Worker, body: &Value) -> Res {
     {
         return Err(ApiError::validation(format!("1 validation error detected: Value '{s}' at 'statusFilter' failed to satisfy constraint")).into());
     }
-    let mut stmt = w.conn.prepare(
+    let mut stmt = db.prepare(
         "SELECT arn, machine, name, status, started, stopped, version, redrive_count FROM executions
          WHERE machine = ?1 AND (?2 IS NULL OR status = ?2) AND (?3 IS NULL OR version = ?3) ORDER BY started DESC, arn",
     )?;
@@ -284,9 +279,9 @@ pub fn list(w: &mut Worker, body: &Value) -> Res {
     Ok(out)
 }
 
-pub fn history(w: &mut Worker, body: &Value) -> Res {
+pub fn history(db: &Db, body: &Value) -> Res {
     let arn = execution(body)?;
-    if w.conn
+    if db
         .query_row("SELECT 1 FROM executions WHERE arn = ?1", [arn], |_| Ok(()))
         .optional()?
         .is_none()
@@ -297,12 +292,12 @@ pub fn history(w: &mut Worker, body: &Value) -> Res {
     let reverse = body["reverseOrder"].as_bool().unwrap_or(false);
     let include_data = body["includeExecutionData"].as_bool().unwrap_or(true);
     let order = if reverse { "DESC" } else { "ASC" };
-    let total: i64 = w.conn.query_row(
+    let total: i64 = db.query_row(
         "SELECT COUNT(*) FROM history WHERE execution = ?1",
         [arn],
         |r| r.get(0),
     )?;
-    let mut stmt = w.conn.prepare(&format!(
+    let mut stmt = db.prepare(&format!(
         "SELECT id, previous, ts, type, details FROM history WHERE execution = ?1 ORDER BY id {order} LIMIT ?2 OFFSET ?3"
     ))?;
     let events: Vec<Value> = stmt
@@ -447,7 +442,7 @@ pub fn redrive(w: &mut Worker, body: &Value) -> Res {
         details: json!({"redriveCount": facts.redrive_count}),
     };
     append_history(w, arn, vec![redriven])?;
-    insert_thread(w, arn, &root)?;
+    w.new_thread(arn, root);
     w.enqueue(arn, "root", t, &Event::Run)?;
     Ok(json!({"redriveDate": timestamp(t)}))
 }

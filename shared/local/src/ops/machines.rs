@@ -8,6 +8,7 @@ use stepwise_api::{ApiError, timestamp, validate};
 use stepwise_asl::{Options, StateMachine};
 
 use super::{Fail, Res};
+use crate::db::Db;
 use crate::ids::{machine_arn, now};
 use crate::worker::Worker;
 
@@ -62,8 +63,8 @@ fn check_role(role: &str) -> Result<(), Fail> {
     }
 }
 
-fn exists(w: &Worker, arn: &str) -> rusqlite::Result<bool> {
-    Ok(w.conn
+fn exists(db: &Db, arn: &str) -> rusqlite::Result<bool> {
+    Ok(db
         .query_row("SELECT 1 FROM state_machines WHERE arn = ?1", [arn], |_| {
             Ok(())
         })
@@ -157,12 +158,12 @@ fn publish_version(w: &Worker, arn: &str, description: Option<&str>) -> Result<S
     Ok(varn)
 }
 
-pub fn describe(w: &mut Worker, body: &Value) -> Res {
+pub fn describe(db: &Db, body: &Value) -> Res {
     let arn = validate::string(body, "stateMachineArn")?;
     match target(arn)? {
         Target::Machine(m) => {
-            let row = w
-                .conn
+            let row = db
+
                 .query_row(
                     "SELECT name, type, definition, role_arn, created, revision, description, logging, tracing FROM state_machines WHERE arn = ?1",
                     [&m],
@@ -190,8 +191,8 @@ pub fn describe(w: &mut Worker, body: &Value) -> Res {
             Ok(out)
         }
         Target::Version(m) => {
-            let row = w
-                .conn
+            let row = db
+
                 .query_row(
                     "SELECT v.definition, v.role_arn, v.created, v.revision, v.description, s.name, s.type FROM versions v JOIN state_machines s ON s.arn = v.machine WHERE v.arn = ?1",
                     [arn],
@@ -306,12 +307,10 @@ pub fn delete(w: &mut Worker, body: &Value) -> Res {
     Ok(json!({}))
 }
 
-pub fn list(w: &mut Worker, body: &Value) -> Res {
+pub fn list(db: &Db, body: &Value) -> Res {
     let (max, offset) = validate::page(body)?;
-    let total: i64 = w
-        .conn
-        .query_row("SELECT COUNT(*) FROM state_machines", [], |r| r.get(0))?;
-    let mut stmt = w.conn.prepare("SELECT arn, name, type, created FROM state_machines ORDER BY created, arn LIMIT ?1 OFFSET ?2")?;
+    let total: i64 = db.query_row("SELECT COUNT(*) FROM state_machines", [], |r| r.get(0))?;
+    let mut stmt = db.prepare("SELECT arn, name, type, created FROM state_machines ORDER BY created, arn LIMIT ?1 OFFSET ?2")?;
     let items: Vec<Value> = stmt
         .query_map(params![max as i64, offset as i64], |r| {
             Ok(json!({"stateMachineArn": r.get::<_, String>(0)?, "name": r.get::<_, String>(1)?, "type": r.get::<_, String>(2)?, "creationDate": timestamp(r.get(3)?)}))
@@ -381,18 +380,17 @@ pub fn publish(w: &mut Worker, body: &Value) -> Res {
     Ok(json!({"stateMachineVersionArn": varn, "creationDate": timestamp(created)}))
 }
 
-pub fn list_versions(w: &mut Worker, body: &Value) -> Res {
+pub fn list_versions(db: &Db, body: &Value) -> Res {
     let arn = validate::string(body, "stateMachineArn")?;
     let Target::Machine(m) = target(arn)? else {
         return Err(ApiError::validation("Expected a state machine ARN").into());
     };
-    if !exists(w, &m)? {
+    if !exists(db, &m)? {
         return Err(not_found(arn));
     }
     let (max, offset) = validate::page(body)?;
-    let mut stmt = w
-        .conn
-        .prepare("SELECT arn, created FROM versions WHERE machine = ?1 ORDER BY version DESC")?;
+    let mut stmt =
+        db.prepare("SELECT arn, created FROM versions WHERE machine = ?1 ORDER BY version DESC")?;
     let all: Vec<Value> = stmt
         .query_map([&m], |r| Ok(json!({"stateMachineVersionArn": r.get::<_, String>(0)?, "creationDate": timestamp(r.get(1)?)})))?
         .collect::<Result<_, _>>()?;
@@ -503,10 +501,10 @@ fn alias_arn(body: &Value) -> Result<(String, String), Fail> {
     }
 }
 
-pub fn describe_alias(w: &mut Worker, body: &Value) -> Res {
+pub fn describe_alias(db: &Db, body: &Value) -> Res {
     let (arn, _) = alias_arn(body)?;
-    let row = w
-        .conn
+    let row = db
+
         .query_row("SELECT name, description, routing, created, updated FROM aliases WHERE arn = ?1", [&arn], |r| {
             Ok(json!({
                 "stateMachineAliasArn": arn,
@@ -558,17 +556,16 @@ pub fn delete_alias(w: &mut Worker, body: &Value) -> Res {
     Ok(json!({}))
 }
 
-pub fn list_aliases(w: &mut Worker, body: &Value) -> Res {
+pub fn list_aliases(db: &Db, body: &Value) -> Res {
     let arn = validate::string(body, "stateMachineArn")?;
     let Target::Machine(m) = target(arn)? else {
         return Err(ApiError::validation("Expected a state machine ARN").into());
     };
-    if !exists(w, &m)? {
+    if !exists(db, &m)? {
         return Err(not_found(arn));
     }
-    let mut stmt = w
-        .conn
-        .prepare("SELECT arn, created FROM aliases WHERE machine = ?1 ORDER BY created")?;
+    let mut stmt =
+        db.prepare("SELECT arn, created FROM aliases WHERE machine = ?1 ORDER BY created")?;
     let items: Vec<Value> = stmt
         .query_map([&m], |r| Ok(json!({"stateMachineAliasArn": r.get::<_, String>(0)?, "creationDate": timestamp(r.get(1)?)})))?
         .collect::<Result<_, _>>()?;
@@ -576,25 +573,23 @@ pub fn list_aliases(w: &mut Worker, body: &Value) -> Res {
 }
 
 /// Resolves what to run for a state machine, version or alias ARN: the
-/// machine ARN, the version ARN (if any), the definition and the type.
-pub fn resolve(w: &Worker, arn: &str) -> Result<(String, Option<String>, String, String), Fail> {
+/// machine ARN, the version ARN (if any), the type and the role.
+pub fn resolve(db: &Db, arn: &str) -> Result<(String, Option<String>, String, String), Fail> {
     let version_arn = match target(arn)? {
         Target::Machine(m) => {
-            let row: Option<(String, String)> = w
-                .conn
+            let row: Option<(String, String)> = db
                 .query_row(
-                    "SELECT definition, type FROM state_machines WHERE arn = ?1",
+                    "SELECT type, role_arn FROM state_machines WHERE arn = ?1",
                     [&m],
                     |r| Ok((r.get(0)?, r.get(1)?)),
                 )
                 .optional()?;
-            let (d, k) = row.ok_or_else(|| not_found(arn))?;
-            return Ok((m, None, d, k));
+            let (k, role) = row.ok_or_else(|| not_found(arn))?;
+            return Ok((m, None, k, role));
         }
         Target::Version(_) => arn.to_owned(),
         Target::Alias(_) => {
-            let routing: Option<String> = w
-                .conn
+            let routing: Option<String> = db
                 .query_row("SELECT routing FROM aliases WHERE arn = ?1", [arn], |r| {
                     r.get(0)
                 })
@@ -617,16 +612,15 @@ pub fn resolve(w: &Worker, arn: &str) -> Result<(String, Option<String>, String,
             chosen
         }
     };
-    let row: Option<(String, String, String)> = w
-        .conn
+    let row: Option<(String, String, String)> = db
         .query_row(
-            "SELECT v.machine, v.definition, s.type FROM versions v JOIN state_machines s ON s.arn = v.machine WHERE v.arn = ?1",
+            "SELECT v.machine, s.type, v.role_arn FROM versions v JOIN state_machines s ON s.arn = v.machine WHERE v.arn = ?1",
             [&version_arn],
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )
         .optional()?;
-    let (m, d, k) = row.ok_or_else(|| not_found(arn))?;
-    Ok((m, Some(version_arn), d, k))
+    let (m, k, role) = row.ok_or_else(|| not_found(arn))?;
+    Ok((m, Some(version_arn), k, role))
 }
 
 /// The parsed machine an execution runs (cached by machine or version ARN).
@@ -669,6 +663,19 @@ pub fn load_machine(
 /// For StartSyncExecution, run outside the worker: the definition and type.
 pub fn for_run(w: &mut Worker, body: &Value) -> Res {
     let arn = validate::string(body, "stateMachineArn")?;
-    let (machine, version, definition, kind) = resolve(w, arn)?;
+    let (machine, version, kind, _) = resolve(&w.conn, arn)?;
+    let definition: String = match &version {
+        Some(v) => {
+            w.conn
+                .query_row("SELECT definition FROM versions WHERE arn = ?1", [v], |r| {
+                    r.get(0)
+                })?
+        }
+        None => w.conn.query_row(
+            "SELECT definition FROM state_machines WHERE arn = ?1",
+            [&machine],
+            |r| r.get(0),
+        )?,
+    };
     Ok(json!({"machine": machine, "version": version, "definition": definition, "type": kind}))
 }

@@ -5,12 +5,13 @@ use serde_json::{Value, json};
 use stepwise_api::{ApiError, validate};
 
 use super::Res;
+use crate::db::Db;
 use crate::worker::Worker;
 
 const MAX_TAGS: i64 = 50;
 
-fn exists(w: &Worker, arn: &str) -> rusqlite::Result<bool> {
-    let n: i64 = w.conn.query_row(
+fn exists(db: &Db, arn: &str) -> rusqlite::Result<bool> {
+    let n: i64 = db.query_row(
         "SELECT (SELECT COUNT(*) FROM state_machines WHERE arn = ?1) + (SELECT COUNT(*) FROM activities WHERE arn = ?1)",
         [arn],
         |r| r.get(0),
@@ -18,10 +19,10 @@ fn exists(w: &Worker, arn: &str) -> rusqlite::Result<bool> {
     Ok(n > 0)
 }
 
-fn resource<'a>(w: &Worker, body: &'a Value) -> Result<&'a str, super::Fail> {
+fn resource<'a>(db: &Db, body: &'a Value) -> Result<&'a str, super::Fail> {
     let arn = validate::string(body, "resourceArn")?;
     validate::arn(arn, &["stateMachine", "activity"])?;
-    if !exists(w, arn)? {
+    if !exists(db, arn)? {
         return Err(ApiError::resource_not_found(format!("Resource not found: '{arn}'")).into());
     }
     Ok(arn)
@@ -55,13 +56,13 @@ pub fn write(w: &Worker, arn: &str, tags: Option<&Value>) -> Result<(), super::F
 }
 
 pub fn tag(w: &mut Worker, body: &Value) -> Res {
-    let arn = resource(w, body)?;
+    let arn = resource(&w.conn, body)?;
     write(w, arn, body.get("tags"))?;
     Ok(json!({}))
 }
 
 pub fn untag(w: &mut Worker, body: &Value) -> Res {
-    let arn = resource(w, body)?;
+    let arn = resource(&w.conn, body)?;
     for k in body["tagKeys"]
         .as_array()
         .into_iter()
@@ -76,11 +77,9 @@ pub fn untag(w: &mut Worker, body: &Value) -> Res {
     Ok(json!({}))
 }
 
-pub fn list(w: &mut Worker, body: &Value) -> Res {
-    let arn = resource(w, body)?;
-    let mut stmt = w
-        .conn
-        .prepare("SELECT key, value FROM tags WHERE resource = ?1 ORDER BY key")?;
+pub fn list(db: &Db, body: &Value) -> Res {
+    let arn = resource(db, body)?;
+    let mut stmt = db.prepare("SELECT key, value FROM tags WHERE resource = ?1 ORDER BY key")?;
     let tags: Vec<Value> = stmt
         .query_map([arn], |r| {
             Ok(json!({"key": r.get::<_, String>(0)?, "value": r.get::<_, String>(1)?}))

@@ -1,0 +1,286 @@
+//! Executions per second and start-to-finish latency through the API, for
+//! `stepwise serve` (durable, SQLite) and moto server's Step Functions, in
+//! one run. The load generator keeps many requests in flight over
+//! keep-alive connections (a minimal HTTP/1.1 client, so that it is not the
+//! bottleneck), each connection running start → describe-until-done loops.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader as TokioBufReader};
+use tokio::net::TcpStream;
+
+const DEFINITION: &str = r#"{"StartAt":"P","States":{"P":{"Type":"Pass","Next":"C"},"C":{"Type":"Choice","Choices":[{"Variable":"$.n","NumericGreaterThan":0,"Next":"W"}],"Default":"W"},"W":{"Type":"Wait","Seconds":0,"Next":"S"},"S":{"Type":"Succeed"}}}"#;
+
+struct Conn {
+    stream: TokioBufReader<TcpStream>,
+    host: String,
+    /// The server closes after each response (HTTP/1.0, as moto's does).
+    closed: bool,
+}
+
+impl Conn {
+    async fn open(addr: &str) -> std::io::Result<Conn> {
+        let s = TcpStream::connect(addr).await?;
+        s.set_nodelay(true)?;
+        Ok(Conn {
+            stream: TokioBufReader::new(s),
+            host: addr.to_owned(),
+            closed: false,
+        })
+    }
+
+    async fn call(&mut self, action: &str, body: &Value) -> std::io::Result<(u16, Value)> {
+        if self.closed {
+            *self = Conn::open(&self.host.clone()).await?;
+        }
+        let body = body.to_string();
+        let req = format!(
+            "POST / HTTP/1.1\r\nHost: {}\r\nX-Amz-Target: AWSStepFunctions.{action}\r\nContent-Type: application/x-amz-json-1.0\r\nAuthorization: AWS4-HMAC-SHA256 Credential=test/20240101/us-east-1/states/aws4_request, SignedHeaders=host, Signature=0\r\nContent-Length: {}\r\n\r\n{body}",
+            self.host,
+            body.len()
+        );
+        self.stream.get_mut().write_all(req.as_bytes()).await?;
+        let mut status_line = String::new();
+        self.stream.read_line(&mut status_line).await?;
+        let status: u16 = status_line
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(0);
+        self.closed = status_line.starts_with("HTTP/1.0");
+        let mut len = 0usize;
+        let mut chunked = false;
+        loop {
+            let mut line = String::new();
+            self.stream.read_line(&mut line).await?;
+            let l = line.trim_end();
+            if l.is_empty() {
+                break;
+            }
+            let lower = l.to_ascii_lowercase();
+            if let Some(v) = lower.strip_prefix("content-length:") {
+                len = v.trim().parse().unwrap_or(0);
+            }
+            if lower.starts_with("transfer-encoding:") && lower.contains("chunked") {
+                chunked = true;
+            }
+            if lower.starts_with("connection:") && lower.contains("close") {
+                self.closed = true;
+            }
+        }
+        let mut buf = Vec::new();
+        if chunked {
+            loop {
+                let mut size = String::new();
+                self.stream.read_line(&mut size).await?;
+                let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+                let mut chunk = vec![0; n + 2];
+                self.stream.read_exact(&mut chunk).await?;
+                if n == 0 {
+                    break;
+                }
+                buf.extend_from_slice(&chunk[..n]);
+            }
+        } else {
+            buf.resize(len, 0);
+            self.stream.read_exact(&mut buf).await?;
+        }
+        Ok((status, serde_json::from_slice(&buf).unwrap_or(Value::Null)))
+    }
+}
+
+pub struct Figures {
+    pub per_second: f64,
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub executions: u64,
+}
+
+async fn load(addr: String, machine: String, connections: usize, duration: Duration) -> Figures {
+    let stop = Arc::new(AtomicBool::new(false));
+    let done = Arc::new(AtomicU64::new(0));
+    let mut tasks = Vec::new();
+    for c in 0..connections {
+        let (addr, machine, stop, done) =
+            (addr.clone(), machine.clone(), stop.clone(), done.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut latencies = Vec::new();
+            let Ok(mut conn) = Conn::open(&addr).await else {
+                return latencies;
+            };
+            let mut i = 0u64;
+            while !stop.load(Ordering::Relaxed) {
+                let t0 = Instant::now();
+                let name = format!("c{c}-{i}-{}", std::process::id());
+                i += 1;
+                let Ok((200, started)) = conn
+                    .call(
+                        "StartExecution",
+                        &json!({"stateMachineArn": machine, "name": name, "input": "{\"n\": 1}"}),
+                    )
+                    .await
+                else {
+                    break;
+                };
+                let arn = started["executionArn"].clone();
+                loop {
+                    let Ok((_, d)) = conn
+                        .call("DescribeExecution", &json!({"executionArn": arn}))
+                        .await
+                    else {
+                        break;
+                    };
+                    match d["status"].as_str() {
+                        Some("RUNNING") | None => {
+                            if stop.load(Ordering::Relaxed) {
+                                break;
+                            }
+                        }
+                        Some(_) => {
+                            latencies.push(t0.elapsed().as_secs_f64() * 1000.0);
+                            done.fetch_add(1, Ordering::Relaxed);
+                            break;
+                        }
+                    }
+                }
+            }
+            latencies
+        }));
+    }
+    let start = Instant::now();
+    tokio::time::sleep(duration).await;
+    let finished = done.load(Ordering::Relaxed);
+    let elapsed = start.elapsed().as_secs_f64();
+    stop.store(true, Ordering::Relaxed);
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.unwrap_or_default());
+    }
+    all.sort_by(f64::total_cmp);
+    let pct = |p: f64| {
+        all.get(((all.len() as f64 * p) as usize).min(all.len().saturating_sub(1)))
+            .copied()
+            .unwrap_or(f64::NAN)
+    };
+    Figures {
+        per_second: finished as f64 / elapsed,
+        p50_ms: pct(0.5),
+        p99_ms: pct(0.99),
+        executions: finished,
+    }
+}
+
+fn read_addr(child: &mut Child) -> String {
+    let mut line = String::new();
+    BufReader::new(child.stderr.take().expect("stderr"))
+        .read_line(&mut line)
+        .expect("a line");
+    line.split_whitespace()
+        .find_map(|w| w.strip_prefix("http://"))
+        .expect("address")
+        .to_owned()
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or(45_000)
+}
+
+async fn create(addr: &str) -> String {
+    let mut conn = Conn::open(addr).await.expect("connect");
+    let (_, out) = conn
+        .call("CreateStateMachine", &json!({"name": "bench", "definition": DEFINITION, "roleArn": "arn:aws:iam::123456789012:role/bench"}))
+        .await
+        .expect("create");
+    out["stateMachineArn"].as_str().expect("an ARN").to_owned()
+}
+
+pub fn run(quick: bool) {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+    let bin = format!("{root}/target/release/stepwise");
+    let duration = Duration::from_secs(if quick { 3 } else { 10 });
+    let data = std::env::temp_dir().join(format!("stepwise-bench-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&data);
+    let mut server = Command::new(&bin)
+        .args(["serve", "--addr", "127.0.0.1:0", "--data"])
+        .arg(&data)
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("build the release binary first: cargo build --release -p stepwise");
+    let addr = read_addr(&mut server);
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    let (ours, ours_alone) = rt.block_on(async {
+        let machine = create(&addr).await;
+        let alone = load(addr.clone(), machine.clone(), 1, Duration::from_secs(1)).await;
+        (load(addr.clone(), machine, 64, duration).await, alone)
+    });
+    let _ = server.kill();
+    let _ = server.wait();
+    let _ = std::fs::remove_dir_all(&data);
+    println!(
+        "api: stepwise serve (SQLite, every transition durable), one client: start-to-finish p50 {:.2} ms, p99 {:.2} ms",
+        ours_alone.p50_ms, ours_alone.p99_ms
+    );
+    println!(
+        "api: stepwise serve, 64 clients: {:.0} executions/s (p50 {:.2} ms under that load, {} executions)",
+        ours.per_second, ours.p50_ms, ours.executions
+    );
+    let port = free_port();
+    let moto = Command::new("python3")
+        .args(["-m", "moto.server", "-p", &port.to_string()])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn();
+    let Ok(mut moto) = moto else {
+        println!("api: moto server not available (pip install 'moto[server]==5.2.5')");
+        return;
+    };
+    let maddr = format!("127.0.0.1:{port}");
+    let theirs = rt.block_on(async {
+        for _ in 0..100 {
+            if TcpStream::connect(&maddr).await.is_ok() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let mut c = TcpStream::connect(&maddr).await.ok()?;
+        let cfg = r#"{"stepfunctions": {"execute_state_machine": true}}"#;
+        let req = format!("POST /moto-api/config HTTP/1.1\r\nHost: {maddr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{cfg}", cfg.len());
+        c.write_all(req.as_bytes()).await.ok()?;
+        let mut sink = Vec::new();
+        let _ = c.read_to_end(&mut sink).await;
+        let machine = create(&maddr).await;
+        let alone = load(maddr.clone(), machine.clone(), 1, Duration::from_secs(2)).await;
+        Some((load(maddr.clone(), machine, 16, duration).await, alone))
+    });
+    let _ = moto.kill();
+    let _ = moto.wait();
+    if theirs.is_none() {
+        println!("api: moto server did not answer");
+    }
+    if let Some((t, alone)) = theirs {
+        println!(
+            "api: moto server 5.2.5 (in memory), one client: start-to-finish p50 {:.2} ms, p99 {:.2} ms",
+            alone.p50_ms, alone.p99_ms
+        );
+        println!(
+            "api: moto server, 16 clients: {:.0} executions/s ({} executions)",
+            t.per_second, t.executions
+        );
+        println!(
+            "api: stepwise serve runs {:.0}x the executions per second of moto server",
+            ours.per_second / t.per_second.max(1e-9)
+        );
+    }
+}
