@@ -42,7 +42,8 @@ pub struct StateMachine {
 pub struct StateScope {
     pub start_at: String,
     pub states: Vec<State>,
-    index: HashMap<String, usize>,
+    /// Looked up on every transition: FxHash, not SipHash.
+    index: HashMap<String, usize, rustc_hash::FxBuildHasher>,
 }
 
 impl StateScope {
@@ -164,7 +165,7 @@ impl Builder {
         self.scopes.push(StateScope {
             start_at: String::new(),
             states: Vec::new(),
-            index: HashMap::new(),
+            index: HashMap::default(),
         });
         let missing: Vec<&str> = ["StartAt", "States"]
             .into_iter()

@@ -249,7 +249,9 @@ impl Step<'_> {
         });
         match target {
             Some(n) => {
-                t.state = n.to_owned();
+                // Reuse the name's buffer: this runs on every transition.
+                t.state.clear();
+                t.state.push_str(n);
                 t.input = output;
                 t.phase = Phase::Ready { entered: false };
                 t.attempts.clear();
