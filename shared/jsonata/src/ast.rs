@@ -75,6 +75,10 @@ pub struct Step {
     pub node: Node,
     pub stages: Vec<Node>,
     pub keep_array: bool,
+    /// `@$v`: bind each result to `$v`, keeping the context.
+    pub focus: Option<Arc<str>>,
+    /// `#$i`: bind each result's position to `$i`.
+    pub index: Option<Arc<str>>,
 }
 
 #[derive(Debug)]

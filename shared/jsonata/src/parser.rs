@@ -26,6 +26,8 @@ enum Raw {
     Placeholder,
     Apply(Box<Raw>, Box<Raw>),
     Transform(Box<Raw>, Box<Raw>, Option<Box<Raw>>),
+    /// `step@$v` (focus) or `step#$i` (index).
+    Binding(Box<Raw>, Arc<str>, bool),
 }
 
 pub fn parse(src: &str) -> Result<Node, Error> {
@@ -349,13 +351,16 @@ impl Parser {
                 })?;
                 Raw::Sort(Box::new(left), terms)
             }
-            "@" | "#" => {
-                return Err(Error::syntax(
-                    "S0216",
-                    t.pos,
-                    "The focus (@) and index (#) binding operators are not supported",
-                ));
-            }
+            "@" | "#" => match self.next().tok {
+                Tok::Var(v) if !v.is_empty() => Raw::Binding(Box::new(left), v.into(), op == "@"),
+                _ => {
+                    return Err(Error::syntax(
+                        "S0214",
+                        t.pos,
+                        &format!("The right side of {op} must be a variable name (start with $)"),
+                    ));
+                }
+            },
             other => {
                 return Err(Error::syntax(
                     "S0201",
@@ -400,6 +405,8 @@ fn process(raw: Raw) -> Result<Node, Error> {
                     node: *node,
                     stages: predicates,
                     keep_array: false,
+                    focus: None,
+                    index: None,
                 }),
                 other => steps.push(step(other)),
             }
@@ -568,6 +575,22 @@ fn process(raw: Raw) -> Result<Node, Error> {
             }
         }
         Raw::Placeholder => Node::Placeholder,
+        Raw::Binding(l, var, focus) => {
+            let mut steps = into_steps(process(*l)?);
+            if let Some(last) = steps.last_mut() {
+                if focus {
+                    last.focus = Some(var);
+                } else {
+                    last.index = Some(var);
+                }
+            }
+            let keep_array = steps.iter().any(|s| s.keep_array);
+            Node::Path {
+                steps,
+                keep_array,
+                group: None,
+            }
+        }
         Raw::Apply(l, r) => Node::Apply(Box::new(process(*l)?), Box::new(process(*r)?)),
         Raw::Transform(p, u, d) => Node::Transform(Arc::new((
             process(*p)?,
@@ -582,6 +605,8 @@ fn step(node: Node) -> Step {
         node,
         stages: Vec::new(),
         keep_array: false,
+        focus: None,
+        index: None,
     }
 }
 
@@ -598,6 +623,8 @@ fn into_steps(n: Node) -> Vec<Step> {
             node: *node,
             stages: predicates,
             keep_array: false,
+            focus: None,
+            index: None,
         }],
         other => vec![step(other)],
     }

@@ -30,6 +30,9 @@ impl Evaluator {
         input: &Value,
         env: &Arc<Frame>,
     ) -> Result<Value, Error> {
+        if steps.iter().any(|s| s.focus.is_some() || s.index.is_some()) {
+            return self.tuple_path(steps, group, input, env);
+        }
         let first_is_var = matches!(steps.first().map(|s| &s.node), Some(Node::Var(_)));
         let mut inputs: Arc<Vec<Value>> = match input {
             Value::Array(a, _) if !first_is_var => a.clone(),
@@ -95,6 +98,90 @@ impl Evaluator {
             result = self.group(g, &result, env)?;
         }
         Ok(result)
+    }
+
+    /// A path with `@` or `#` bindings: each item travels with the
+    /// variables bound so far (jsonata-js's tuple stream).
+    fn tuple_path(
+        &mut self,
+        steps: &[Step],
+        group: Option<&[(Node, Node)]>,
+        input: &Value,
+        env: &Arc<Frame>,
+    ) -> Result<Value, Error> {
+        type Tuple = (Value, Vec<(Arc<str>, Value)>);
+        let first_is_var = matches!(steps.first().map(|s| &s.node), Some(Node::Var(_)));
+        let mut tuples: Vec<Tuple> = match input {
+            Value::Array(a, _) if !first_is_var => {
+                a.iter().map(|v| (v.clone(), Vec::new())).collect()
+            }
+            other => vec![(other.clone(), Vec::new())],
+        };
+        let frame_for = |binds: &[(Arc<str>, Value)]| {
+            let f = Frame::child(env);
+            for (k, v) in binds {
+                f.bind(k.clone(), v.clone());
+            }
+            f
+        };
+        for step in steps {
+            if matches!(step.node, Node::Sort(_)) {
+                return Err(Error::new(
+                    "S0216",
+                    "Sorting a path with @ or # bindings is not supported",
+                ));
+            }
+            let mut next: Vec<Tuple> = Vec::new();
+            for (ctx, binds) in &tuples {
+                let frame = frame_for(binds);
+                let items = match self.eval(&step.node, ctx, &frame)? {
+                    Value::Undefined => Vec::new(),
+                    Value::Array(a, f) if !f.cons => a.to_vec(),
+                    other => vec![other],
+                };
+                for (position, item) in items.into_iter().enumerate() {
+                    let mut b = binds.clone();
+                    let value = match &step.focus {
+                        Some(name) => {
+                            b.push((name.clone(), item));
+                            ctx.clone()
+                        }
+                        None => item,
+                    };
+                    if let Some(name) = &step.index {
+                        b.push((name.clone(), Value::Number(position as f64)));
+                    }
+                    next.push((value, b));
+                }
+            }
+            for stage in &step.stages {
+                let mut kept = Vec::new();
+                let len = next.len() as i64;
+                for (i, (v, b)) in next.into_iter().enumerate() {
+                    let frame = frame_for(&b);
+                    let keep = match self.eval(stage, &v, &frame)? {
+                        Value::Number(n) => {
+                            let k = n.floor() as i64;
+                            (if k < 0 { k + len } else { k }) == i as i64
+                        }
+                        other => functions::boolean(&other).unwrap_or(false),
+                    };
+                    if keep {
+                        kept.push((v, b));
+                    }
+                }
+                next = kept;
+            }
+            tuples = next;
+            if tuples.is_empty() {
+                break;
+            }
+        }
+        let result = Value::sequence(tuples.into_iter().map(|(v, _)| v).collect());
+        match group {
+            Some(g) => self.group(g, &result, env),
+            None => Ok(result),
+        }
     }
 
     fn step(
