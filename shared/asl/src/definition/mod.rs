@@ -226,7 +226,6 @@ impl Builder {
         let mut f = Fields::new(obj, at.to_owned());
         f.string("Comment", p);
         let type_name = f.required_string("Type", p)?;
-        let before = p.0.len();
         let lang = match f.string("QueryLanguage", p).as_deref() {
             None => self.lang,
             Some("JSONata") => Lang::JsonAta,
@@ -277,7 +276,6 @@ impl Builder {
         f.finish(p);
         // A state with problems is still returned, so that its transitions
         // are checked too; the machine as a whole is rejected anyway.
-        let _ = before;
         let reads_context = lang == Lang::JsonAta
             || flow.reads_context()
             || kind.reads_context()

@@ -70,7 +70,7 @@ impl<'a> Step<'a> {
                 }
                 Kind::Map(m) => {
                     let item = std::mem::take(&mut f.items[index]);
-                    let input = m.select(self, t, state, f, index, &item)?;
+                    let input = m.select(self, t, f, index, &item)?;
                     self.record(
                         t,
                         EventType::MapIterationStarted,
@@ -222,6 +222,5 @@ fn empty() -> Fanout {
         results: Vec::new(),
         items: Vec::new(),
         selector_input: Value::Null,
-        first_error: None,
     }
 }

@@ -5,7 +5,6 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::definition::ScopeId;
-use crate::error::StatesError;
 use crate::timestamp::Millis;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -89,7 +88,6 @@ pub struct Fanout {
     pub items: Vec<Value>,
     /// Map only: the state's effective input, which ItemSelector reads.
     pub selector_input: Value,
-    pub first_error: Option<StatesError>,
 }
 
 impl Thread {

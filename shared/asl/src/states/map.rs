@@ -150,7 +150,6 @@ impl Map {
         &self,
         s: &mut Step<'_>,
         t: &Thread,
-        state: &State,
         f: &Fanout,
         index: usize,
         item: &Value,
@@ -177,7 +176,6 @@ impl Map {
                     s.now(),
                     s.random.next_u64(),
                 );
-                let _ = state;
                 sel.eval(&b)
             }
         }
@@ -289,7 +287,6 @@ impl Map {
             } else {
                 Value::Null
             },
-            first_error: None,
         })
     }
 

@@ -55,7 +55,6 @@ impl Parallel {
             results: vec![Value::Null; n],
             items: Vec::new(),
             selector_input: input,
-            first_error: None,
         };
         s.fan_out(t, state, fanout);
     }
