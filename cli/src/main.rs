@@ -1,5 +1,6 @@
 //! `stepwise`: run a workflow locally, or validate a definition.
 
+mod aws;
 mod run;
 mod serve;
 mod validate;

@@ -8,6 +8,8 @@ use serde_json::Value;
 use stepwise_asl::{Options, StateMachine};
 use stepwise_engine::memory::{local_execution, wall_clock};
 use stepwise_engine::mock::Mocks;
+use stepwise_engine::stepper::memory::{MemQueue, MemStore};
+use stepwise_engine::stepper::{Chaos, ExecutionRecord, Stepper, run_to_end};
 use stepwise_engine::tasks::Mocked;
 use stepwise_engine::{Report, Runner, RunnerOptions, block_on};
 
@@ -41,6 +43,24 @@ pub struct Args {
     /// Where Lambda tasks go (default: AWS_ENDPOINT_URL_LAMBDA).
     #[arg(long, env = "AWS_ENDPOINT_URL_LAMBDA")]
     lambda_endpoint: Option<String>,
+    /// Which engine runs it: `memory` (in process), `stepper` (the serverless
+    /// stepper on an in-memory store and queue) or `aws` (the serverless
+    /// stepper on DynamoDB and SQS, at AWS_ENDPOINT_URL or on AWS).
+    #[arg(long, value_enum, default_value_t = Backend::Memory)]
+    backend: Backend,
+    /// Serverless backends: duplicate, delay and reorder messages and abort
+    /// the stepper at random points, deterministically from this seed.
+    #[arg(long)]
+    chaos: Option<u64>,
+    #[command(flatten)]
+    aws: crate::aws::AwsArgs,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Backend {
+    Memory,
+    Stepper,
+    Aws,
 }
 
 pub fn main(args: Args) -> anyhow::Result<ExitCode> {
@@ -86,7 +106,42 @@ pub fn main(args: Args) -> anyhow::Result<ExitCode> {
                 seed: wall_clock() as u64,
                 history: true,
             };
-            block_on(Runner::new(&machine, exec, tasks, options).run())
+            if args.backend == Backend::Memory || args.express {
+                // EXPRESS executions need no durability: they run in one go.
+                block_on(Runner::new(&machine, exec, tasks, options).run())
+            } else {
+                let record = ExecutionRecord {
+                    facts: exec,
+                    definition: text.clone(),
+                    express: false,
+                    status: "RUNNING".into(),
+                    outcome: None,
+                    stopped: None,
+                };
+                let chaos = args.chaos.map(Chaos::new);
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()?;
+                runtime.block_on(async {
+                    if args.backend == Backend::Aws {
+                        crate::aws::run(
+                            &args.aws,
+                            tasks,
+                            chaos,
+                            &record,
+                            &machine,
+                            args.fast_forward,
+                        )
+                        .await
+                    } else {
+                        let (store, queue) = (MemStore::default(), MemQueue::default());
+                        let stepper = Stepper::new(store, &queue, tasks, chaos, options.seed);
+                        run_to_end(&stepper, &queue, &record, &machine, args.fast_forward)
+                            .await
+                            .map_err(|e| anyhow::anyhow!(e))
+                    }
+                })?
+            }
         }
     };
     if args.history {

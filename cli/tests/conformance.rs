@@ -61,13 +61,14 @@ fn load_cases(root: &Path, filter: Option<&str>) -> Vec<Case> {
     out
 }
 
-fn run_case(case: &Case) -> Result<Value, String> {
+fn run_case(case: &Case, extra: &[String]) -> Result<Value, String> {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_stepwise"));
     cmd.arg("run")
         .arg(case.dir.join("definition.json"))
         .arg("--input")
         .arg(case.dir.join("input.json"));
     cmd.arg("--fast-forward");
+    cmd.args(extra);
     if case.expected["state_machine_type"] == "EXPRESS" {
         cmd.arg("--express");
     }
@@ -232,6 +233,29 @@ fn compare(case: &Case, actual: &Value, iso: &Regex) -> Vec<String> {
 
 #[test]
 fn conformance() {
+    suite("memory", |_| Vec::new());
+}
+
+/// The serverless stepper on its in-memory store and queue, calmly and with
+/// chaos (duplicates, late and reordered messages, aborts between the write
+/// and the send): the same results.
+#[test]
+fn conformance_through_the_stepper() {
+    suite("stepper", |_| args("--backend stepper"));
+    for seed in [1, 2, 3] {
+        suite(&format!("stepper, chaos {seed}"), |_| {
+            args(&format!("--backend stepper --chaos {seed}"))
+        });
+    }
+}
+
+fn args(text: &str) -> Vec<String> {
+    text.split_whitespace().map(str::to_owned).collect()
+}
+
+/// Runs every case with the extra `run` arguments `extra(case index)` gives
+/// and fails below the baseline.
+fn suite(label: &str, extra: impl Fn(usize) -> Vec<String> + Sync) {
     let filter = std::env::var("CONFORMANCE_FILTER").ok();
     let cases = load_cases(&cases_dir(), filter.as_deref());
     assert!(
@@ -255,7 +279,7 @@ fn conformance() {
                         *n - 1
                     };
                     let Some(case) = cases.get(i) else { break };
-                    let problems = match run_case(case) {
+                    let problems = match run_case(case, &extra(i)) {
                         Ok(actual) => compare(case, &actual, &iso),
                         Err(e) => vec![e],
                     };
@@ -292,7 +316,7 @@ fn conformance() {
     if filter.is_some() || std::env::var("CONFORMANCE_VERBOSE").is_ok() {
         println!("{}", failures.join("\n"));
     }
-    println!("conformance: {passed} passed, {failed} failed");
+    println!("conformance ({label}): {passed} passed, {failed} failed");
     if filter.is_none() {
         let baseline_file =
             Path::new(env!("CARGO_MANIFEST_DIR")).join("../conformance-baseline.txt");

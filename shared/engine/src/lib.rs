@@ -12,6 +12,7 @@ pub mod memory;
 pub mod mock;
 pub mod ports;
 pub mod report;
+pub mod stepper;
 pub mod tasks;
 
 pub use block_on::block_on;

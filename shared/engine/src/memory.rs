@@ -212,6 +212,7 @@ impl<'m, T: Tasks> Runner<'m, T> {
             seed: self.random.next_u64(),
             event_id: self.history.len() as u64 + 1,
             history: self.options.history,
+            fanout_limit: 0,
         };
         let out = step(self.machine, &self.exec, thread, event, &env);
         if !out.applied {

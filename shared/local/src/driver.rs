@@ -60,6 +60,7 @@ pub(crate) fn step_thread(
         seed: random_u64(),
         event_id: run.next_event,
         history: true,
+        fanout_limit: 0,
     };
     let out = step(&run.machine, &run.facts, &mut thread, event, &env);
     if !out.applied {

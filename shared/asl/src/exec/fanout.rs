@@ -45,9 +45,12 @@ impl<'a> Step<'a> {
         f: &mut Fanout,
     ) -> Result<(), StatesError> {
         let mut children = Vec::new();
-        while f.started < f.total
-            && (f.max_concurrency == 0 || f.started - f.finished < f.max_concurrency)
-        {
+        let limit = match (f.max_concurrency, self.env.fanout_limit) {
+            (0, l) => l,
+            (m, 0) => m,
+            (m, l) => m.min(l),
+        };
+        while f.started < f.total && (limit == 0 || f.started - f.finished < limit) {
             let index = f.started;
             let parent = Some(Parent {
                 thread: t.id.clone(),
@@ -112,6 +115,10 @@ impl<'a> Step<'a> {
             return;
         };
         let wait = *wait;
+        if index >= fanout.total || !fanout.mark_done(index) {
+            self.applied = false;
+            return;
+        }
         let mut f = std::mem::replace(fanout.as_mut(), empty());
         let is_map = matches!(state.kind, Kind::Map(_));
         f.finished += 1;
@@ -222,5 +229,6 @@ fn empty() -> Fanout {
         results: Vec::new(),
         items: Vec::new(),
         selector_input: Value::Null,
+        done: Vec::new(),
     }
 }

@@ -118,6 +118,10 @@ pub struct Env {
     pub event_id: u64,
     /// Whether to build history events at all (EXPRESS executions keep none).
     pub history: bool,
+    /// How many children a Parallel or Map without MaxConcurrency runs at
+    /// once (0: all). AWS runs at most 40 inline Map iterations at a time;
+    /// the serverless engine uses this to keep a spawn within one message.
+    pub fanout_limit: usize,
 }
 
 /// What one step produced.

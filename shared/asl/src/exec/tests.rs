@@ -28,6 +28,7 @@ fn env(now: i64) -> Env {
         seed: 9,
         event_id: 2,
         history: true,
+        fanout_limit: 0,
     }
 }
 

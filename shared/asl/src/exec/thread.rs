@@ -88,6 +88,23 @@ pub struct Fanout {
     pub items: Vec<Value>,
     /// Map only: the state's effective input, which ItemSelector reads.
     pub selector_input: Value,
+    /// Which children have finished, one bit each: a repeated ChildFinished
+    /// (an at-least-once queue redelivers) must not count twice.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub done: Vec<u64>,
+}
+
+impl Fanout {
+    /// Marks child `index` finished; false if it already was.
+    pub fn mark_done(&mut self, index: usize) -> bool {
+        let (word, bit) = (index / 64, 1u64 << (index % 64));
+        if self.done.len() <= word {
+            self.done.resize(word + 1, 0);
+        }
+        let fresh = self.done[word] & bit == 0;
+        self.done[word] |= bit;
+        fresh
+    }
 }
 
 impl Thread {

@@ -287,6 +287,7 @@ impl Map {
             } else {
                 Value::Null
             },
+            done: Vec::new(),
         })
     }
 

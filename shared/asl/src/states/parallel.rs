@@ -55,6 +55,7 @@ impl Parallel {
             results: vec![Value::Null; n],
             items: Vec::new(),
             selector_input: input,
+            done: Vec::new(),
         };
         s.fan_out(t, state, fanout);
     }

@@ -1,0 +1,54 @@
+//! `--backend aws`: the serverless stepper on DynamoDB and SQS (AWS, or a
+//! stand-in at AWS_ENDPOINT_URL), fed by a local poller.
+
+use stepwise_asl::StateMachine;
+use stepwise_aws::{Clients, DynamoStore, SqsQueue};
+use stepwise_engine::Report;
+use stepwise_engine::ports::Tasks;
+use stepwise_engine::stepper::{Chaos, ExecutionRecord, Stepper, run_to_end};
+
+#[derive(clap::Args, Clone)]
+pub struct AwsArgs {
+    /// The DynamoDB table (`--backend aws`).
+    #[arg(long, env = "STEPWISE_TABLE", default_value = "stepwise")]
+    pub table: String,
+    /// The SQS step queue's name (`--backend aws`).
+    #[arg(long, env = "STEPWISE_QUEUE", default_value = "stepwise-steps")]
+    pub queue: String,
+    /// Create the table and the queue when they are missing.
+    #[arg(long)]
+    pub create_resources: bool,
+}
+
+/// Opens the table and the queue named by `args`.
+pub async fn open(args: &AwsArgs, fast_forward: bool) -> anyhow::Result<(DynamoStore, SqsQueue)> {
+    let clients = Clients::from_env()?;
+    let store = DynamoStore::new(clients.dynamodb.clone(), &args.table);
+    if args.create_resources {
+        store
+            .create_table()
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot create the table {}: {e}", args.table))?;
+    }
+    let mut queue = SqsQueue::open(clients.sqs.clone(), &args.queue, args.create_resources)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot open the queue {}: {e}", args.queue))?;
+    queue.virtual_time = fast_forward;
+    Ok((store, queue))
+}
+
+pub async fn run<T: Tasks>(
+    args: &AwsArgs,
+    tasks: T,
+    chaos: Option<Chaos>,
+    record: &ExecutionRecord,
+    machine: &StateMachine,
+    fast_forward: bool,
+) -> anyhow::Result<Report> {
+    let (store, queue) = open(args, fast_forward).await?;
+    let seed = stepwise_engine::memory::wall_clock() as u64;
+    let stepper = Stepper::new(store, &queue, tasks, chaos, seed);
+    run_to_end(&stepper, &queue, record, machine, fast_forward)
+        .await
+        .map_err(|e| anyhow::anyhow!(e))
+}

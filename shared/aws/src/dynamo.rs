@@ -1,0 +1,377 @@
+//! The DynamoDB store: one table, keyed by `pk` (the execution ARN) and `sk`:
+//!
+//! | sk | item |
+//! | --- | --- |
+//! | `exec` | the execution: facts and definition (`body`), `status`, `outcome`, `stopped`, the ExecutionStarted event (`started`) |
+//! | `t#<thread>` | one thread: `seq` and its [`Record`] (`body`: thread, outbox, recent history) |
+//! | `p#<thread>#<n>` | page `n` of a thread's older history events |
+//!
+//! Bodies are deflated JSON. Every item carries `ttl`: a finished execution
+//! expires [`RETENTION_DAYS`](crate::RETENTION_DAYS) after it ends; threads
+//! and pages a year and that after their last write (the longest a Standard
+//! execution may run).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::DisplayErrorContext;
+use aws_sdk_dynamodb::primitives::Blob;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
+    ScalarAttributeType, TimeToLiveSpecification,
+};
+use stepwise_asl::Outcome;
+use stepwise_asl::timestamp::Millis;
+use stepwise_engine::stepper::{
+    ExecutionRecord, Logged, PortError, Record, Saved, Store, status_of,
+};
+
+use crate::RETENTION_DAYS;
+use crate::codec::{pack, unpack};
+use crate::meter::Meter;
+
+/// DynamoDB's item limit is 400 KB; stay clear of it.
+const ITEM_LIMIT: usize = 390 * 1024;
+const DAY: i64 = 86_400;
+
+type Item = HashMap<String, AttributeValue>;
+
+fn port(e: impl std::error::Error + Send + Sync + 'static) -> PortError {
+    format!("{}", DisplayErrorContext(&e)).into()
+}
+
+fn s(v: impl Into<String>) -> AttributeValue {
+    AttributeValue::S(v.into())
+}
+
+fn n(v: i64) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
+fn b(v: Vec<u8>) -> AttributeValue {
+    AttributeValue::B(Blob::new(v))
+}
+
+fn bytes<'a>(item: &'a Item, name: &str) -> Result<&'a [u8], PortError> {
+    match item.get(name) {
+        Some(AttributeValue::B(b)) => Ok(b.as_ref()),
+        _ => Err(format!("stored item lacks its `{name}`").into()),
+    }
+}
+
+/// An item's size as DynamoDB counts it: names plus values.
+fn size(item: &Item) -> usize {
+    item.iter()
+        .map(|(k, v)| {
+            k.len()
+                + match v {
+                    AttributeValue::S(s) => s.len(),
+                    AttributeValue::N(n) => n.len() / 2 + 1,
+                    AttributeValue::B(b) => b.as_ref().len(),
+                    _ => 8,
+                }
+        })
+        .sum()
+}
+
+#[derive(Clone)]
+pub struct DynamoStore {
+    pub client: Client,
+    pub table: String,
+    pub meter: Arc<Meter>,
+}
+
+impl DynamoStore {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        DynamoStore {
+            client,
+            table: table.into(),
+            meter: Arc::new(Meter::default()),
+        }
+    }
+
+    /// Creates the table (on demand, TTL on `ttl`) if it does not exist.
+    pub async fn create_table(&self) -> Result<(), PortError> {
+        let exists = self
+            .client
+            .describe_table()
+            .table_name(&self.table)
+            .send()
+            .await;
+        if exists.is_ok() {
+            return Ok(());
+        }
+        let attr = |name: &str| {
+            AttributeDefinition::builder()
+                .attribute_name(name)
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .map_err(port)
+        };
+        let key = |name: &str, kind| {
+            KeySchemaElement::builder()
+                .attribute_name(name)
+                .key_type(kind)
+                .build()
+                .map_err(port)
+        };
+        self.client
+            .create_table()
+            .table_name(&self.table)
+            .attribute_definitions(attr("pk")?)
+            .attribute_definitions(attr("sk")?)
+            .key_schema(key("pk", KeyType::Hash)?)
+            .key_schema(key("sk", KeyType::Range)?)
+            .billing_mode(BillingMode::PayPerRequest)
+            .send()
+            .await
+            .map_err(port)?;
+        let ttl = TimeToLiveSpecification::builder()
+            .enabled(true)
+            .attribute_name("ttl")
+            .build()
+            .map_err(port)?;
+        self.client
+            .update_time_to_live()
+            .table_name(&self.table)
+            .time_to_live_specification(ttl)
+            .send()
+            .await
+            .map_err(port)?;
+        Ok(())
+    }
+
+    async fn get(&self, pk: &str, sk: &str) -> Result<Option<Item>, PortError> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .key("pk", s(pk))
+            .key("sk", s(sk))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(port)?;
+        self.meter.read(out.item.as_ref().map_or(1, size), true);
+        Ok(out.item)
+    }
+
+    /// Every item of one execution.
+    async fn query(&self, pk: &str) -> Result<Vec<Item>, PortError> {
+        let mut items = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("pk = :pk")
+                .expression_attribute_values(":pk", s(pk))
+                .consistent_read(true)
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(port)?;
+            let page = out.items.unwrap_or_default();
+            self.meter.read(page.iter().map(size).sum(), true);
+            items.extend(page);
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                return Ok(items);
+            }
+        }
+    }
+}
+
+fn thread_key(thread: &str) -> String {
+    format!("t#{thread}")
+}
+
+impl Store for DynamoStore {
+    async fn execution(&self, arn: &str) -> Result<Option<ExecutionRecord>, PortError> {
+        let Some(item) = self.get(arn, "exec").await? else {
+            return Ok(None);
+        };
+        let mut record: ExecutionRecord = unpack(bytes(&item, "body")?)?;
+        if let Some(AttributeValue::S(status)) = item.get("status") {
+            record.status = status.clone();
+        }
+        if let Some(AttributeValue::S(o)) = item.get("outcome") {
+            record.outcome = Some(serde_json::from_str(o)?);
+        }
+        if let Some(AttributeValue::N(t)) = item.get("stopped") {
+            record.stopped = t.parse().ok();
+        }
+        Ok(Some(record))
+    }
+
+    async fn create(&self, record: &ExecutionRecord, started: &Logged) -> Result<bool, PortError> {
+        let mut item = Item::new();
+        item.insert("pk".into(), s(&record.facts.arn));
+        item.insert("sk".into(), s("exec"));
+        item.insert("body".into(), b(pack(record)));
+        item.insert("status".into(), s(&record.status));
+        item.insert("started".into(), b(pack(started)));
+        item.insert("start".into(), n(record.facts.start_time));
+        let bytes = size(&item);
+        let out = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        self.meter.write(bytes);
+        match out {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(port(e)),
+        }
+    }
+
+    async fn load(&self, execution: &str, thread: &str) -> Result<Option<Record>, PortError> {
+        let Some(item) = self.get(execution, &thread_key(thread)).await? else {
+            return Ok(None);
+        };
+        Ok(Some(unpack(bytes(&item, "body")?)?))
+    }
+
+    async fn save(
+        &self,
+        execution: &str,
+        thread: &str,
+        record: &Record,
+        expected: Option<u64>,
+    ) -> Result<Saved, PortError> {
+        let mut item = Item::new();
+        item.insert("pk".into(), s(execution));
+        item.insert("sk".into(), s(thread_key(thread)));
+        item.insert("seq".into(), n(record.seq as i64));
+        item.insert("body".into(), b(pack(record)));
+        let ttl = now_secs() + 365 * DAY + RETENTION_DAYS * DAY;
+        item.insert("ttl".into(), n(ttl));
+        let bytes = size(&item);
+        if bytes > ITEM_LIMIT {
+            return Ok(Saved::TooLarge);
+        }
+        let mut put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item));
+        put = match expected {
+            Some(seq) => put
+                .condition_expression("seq = :seq")
+                .expression_attribute_values(":seq", n(seq as i64)),
+            None => put.condition_expression("attribute_not_exists(pk)"),
+        };
+        let out = put.send().await;
+        self.meter.write(bytes);
+        match out {
+            Ok(_) => Ok(Saved::Done),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(Saved::Conflict)
+            }
+            Err(e) => Err(port(e)),
+        }
+    }
+
+    async fn put_page(
+        &self,
+        execution: &str,
+        thread: &str,
+        page: u32,
+        events: &[Logged],
+    ) -> Result<(), PortError> {
+        let mut item = Item::new();
+        item.insert("pk".into(), s(execution));
+        item.insert("sk".into(), s(format!("p#{thread}#{page:06}")));
+        item.insert("body".into(), b(pack(&events)));
+        let ttl = now_secs() + 365 * DAY + RETENTION_DAYS * DAY;
+        item.insert("ttl".into(), n(ttl));
+        let bytes = size(&item);
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(port)?;
+        self.meter.write(bytes);
+        Ok(())
+    }
+
+    async fn complete(
+        &self,
+        execution: &str,
+        outcome: &Outcome,
+        at: Millis,
+    ) -> Result<(), PortError> {
+        let text = serde_json::to_string(outcome)?;
+        let bytes = text.len() + 64;
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(execution))
+            .key("sk", s("exec"))
+            .update_expression(
+                "SET #status = :status, outcome = :outcome, stopped = :at, #ttl = :ttl",
+            )
+            .condition_expression("#status = :running")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#ttl", "ttl")
+            .expression_attribute_values(":status", s(status_of(outcome)))
+            .expression_attribute_values(":outcome", s(text))
+            .expression_attribute_values(":at", n(at))
+            .expression_attribute_values(":ttl", n(at / 1000 + RETENTION_DAYS * DAY))
+            .expression_attribute_values(":running", s("RUNNING"))
+            .send()
+            .await;
+        self.meter.write(bytes);
+        match out {
+            Ok(_) => Ok(()),
+            // Already ended (a redelivery, or a stop that came first).
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
+            Err(e) => Err(port(e)),
+        }
+    }
+
+    async fn history(&self, execution: &str) -> Result<Vec<Logged>, PortError> {
+        let mut events = Vec::new();
+        for item in self.query(execution).await? {
+            let Some(AttributeValue::S(sk)) = item.get("sk") else {
+                continue;
+            };
+            if sk == "exec" {
+                events.push(unpack(bytes(&item, "started")?)?);
+            } else if sk.starts_with("t#") {
+                let record: Record = unpack(bytes(&item, "body")?)?;
+                events.extend(record.page);
+            } else if sk.starts_with("p#") {
+                let page: Vec<Logged> = unpack(bytes(&item, "body")?)?;
+                events.extend(page);
+            }
+        }
+        Ok(events)
+    }
+}
+
+fn now_secs() -> i64 {
+    stepwise_engine::memory::wall_clock() / 1000
+}

@@ -1,0 +1,161 @@
+//! In-memory [`Store`] and [`Queue`] for the stepper's own tests: the same
+//! conditional-save semantics as the DynamoDB store, no I/O. The queue
+//! delivers in order and ignores delays; drive it with a fast-forward
+//! [`Poller`](super::Poller), which holds messages until they are due.
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::Mutex;
+
+use stepwise_asl::Outcome;
+use stepwise_asl::timestamp::Millis;
+
+use super::{
+    Delivery, Envelope, ExecutionRecord, Inbox, Logged, PortError, Queue, Record, Saved, Store,
+};
+
+#[derive(Default)]
+pub struct MemStore {
+    executions: Mutex<HashMap<String, (ExecutionRecord, Logged)>>,
+    threads: Mutex<HashMap<(String, String), Record>>,
+    pages: Mutex<HashMap<(String, String, u32), Vec<Logged>>>,
+    /// Conditional saves that went through (for tests).
+    pub saves: Mutex<u64>,
+}
+
+impl Store for MemStore {
+    async fn execution(&self, arn: &str) -> Result<Option<ExecutionRecord>, PortError> {
+        Ok(self
+            .executions
+            .lock()
+            .expect("lock")
+            .get(arn)
+            .map(|(r, _)| r.clone()))
+    }
+
+    async fn create(&self, record: &ExecutionRecord, started: &Logged) -> Result<bool, PortError> {
+        let mut all = self.executions.lock().expect("lock");
+        if all.contains_key(&record.facts.arn) {
+            return Ok(false);
+        }
+        all.insert(record.facts.arn.clone(), (record.clone(), started.clone()));
+        Ok(true)
+    }
+
+    async fn load(&self, execution: &str, thread: &str) -> Result<Option<Record>, PortError> {
+        let key = (execution.to_owned(), thread.to_owned());
+        Ok(self.threads.lock().expect("lock").get(&key).cloned())
+    }
+
+    async fn save(
+        &self,
+        execution: &str,
+        thread: &str,
+        record: &Record,
+        expected: Option<u64>,
+    ) -> Result<Saved, PortError> {
+        let key = (execution.to_owned(), thread.to_owned());
+        let mut all = self.threads.lock().expect("lock");
+        if all.get(&key).map(|r| r.seq) != expected {
+            return Ok(Saved::Conflict);
+        }
+        all.insert(key, record.clone());
+        *self.saves.lock().expect("lock") += 1;
+        Ok(Saved::Done)
+    }
+
+    async fn put_page(
+        &self,
+        execution: &str,
+        thread: &str,
+        page: u32,
+        events: &[Logged],
+    ) -> Result<(), PortError> {
+        let key = (execution.to_owned(), thread.to_owned(), page);
+        self.pages
+            .lock()
+            .expect("lock")
+            .insert(key, events.to_vec());
+        Ok(())
+    }
+
+    async fn complete(
+        &self,
+        execution: &str,
+        outcome: &Outcome,
+        at: Millis,
+    ) -> Result<(), PortError> {
+        if let Some((r, _)) = self.executions.lock().expect("lock").get_mut(execution)
+            && r.status == "RUNNING"
+        {
+            r.status = super::status_of(outcome).into();
+            r.outcome = Some(outcome.clone());
+            r.stopped = Some(at);
+        }
+        Ok(())
+    }
+
+    async fn history(&self, execution: &str) -> Result<Vec<Logged>, PortError> {
+        let mut out = Vec::new();
+        if let Some((_, started)) = self.executions.lock().expect("lock").get(execution) {
+            out.push(started.clone());
+        }
+        for ((x, _, _), events) in self.pages.lock().expect("lock").iter() {
+            if x == execution {
+                out.extend(events.iter().cloned());
+            }
+        }
+        for ((x, _), r) in self.threads.lock().expect("lock").iter() {
+            if x == execution {
+                out.extend(r.page.iter().cloned());
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// A FIFO queue of messages, also the poller's inbox.
+#[derive(Default)]
+pub struct MemQueue {
+    messages: Mutex<VecDeque<Envelope>>,
+    /// Messages sent (for tests).
+    pub sent: Mutex<u64>,
+}
+
+impl Queue for MemQueue {
+    async fn send(&self, messages: &[Envelope], _now: Millis) -> Result<(), PortError> {
+        *self.sent.lock().expect("lock") += messages.len() as u64;
+        self.messages
+            .lock()
+            .expect("lock")
+            .extend(messages.iter().cloned());
+        Ok(())
+    }
+}
+
+impl Inbox for MemQueue {
+    /// A received message is out of the queue; releasing puts it back.
+    type Handle = Envelope;
+
+    async fn receive(&self, _wait: bool) -> Result<Vec<Delivery<Envelope>>, PortError> {
+        let mut q = self.messages.lock().expect("lock");
+        let n = q.len().min(10);
+        Ok(q.drain(..n)
+            .map(|envelope| Delivery {
+                handle: envelope.clone(),
+                envelope,
+            })
+            .collect())
+    }
+
+    async fn delete(&self, _: &[Envelope]) -> Result<(), PortError> {
+        Ok(())
+    }
+
+    async fn release(&self, handles: &[Envelope]) -> Result<(), PortError> {
+        self.messages
+            .lock()
+            .expect("lock")
+            .extend(handles.iter().cloned());
+        Ok(())
+    }
+}

@@ -1,0 +1,713 @@
+//! The serverless stepper: advances one thread by one queue message, exactly
+//! once, on a queue that delivers at least once.
+//!
+//! Every thread is a [`Record`] in a [`Store`] with a sequence number. A
+//! message names its thread; a `Run` also names the sequence number it
+//! expects. The stepper loads the record, steps the thread, and saves it on
+//! the condition that the sequence number is still the one it loaded, with the
+//! transition's outbox (the message it must send and, for the root, how the
+//! execution ended) and its history events in the same write. Then it sends
+//! the outbox. A transition sends **one** message: when it has several
+//! (children to start, a timer and the next state), they travel as one bundle
+//! whose receiver handles or forwards each, so a crash can never send half of
+//! an outbox.
+//!
+//! Duplicates and stragglers: a message whose id is the record's `cause` (the
+//! message that made its last transition) was handled but perhaps not
+//! followed through, so its outbox is sent again — and nothing else. A `Run`
+//! for another sequence number is stale. Other events carry the wait id they
+//! answer and the step function ignores them once the thread has moved on.
+//! Task side effects are at least once, as on AWS: a request-response task
+//! runs inline, before the save, so one state costs one write and one send.
+
+pub mod memory;
+mod poller;
+
+use std::collections::{HashMap, VecDeque};
+use std::future::Future;
+use std::sync::{Arc, Mutex};
+
+use serde::{Deserialize, Serialize};
+use stepwise_asl::exec::HistoryEvent;
+use stepwise_asl::random::Random;
+use stepwise_asl::timestamp::Millis;
+use stepwise_asl::{
+    Effect, Env, Event, Execution, Options, Outcome, StateMachine, StatesError, Thread, step,
+};
+
+use crate::ports::{TaskContext, Tasks};
+use crate::report::{Recorded, Report};
+
+pub use poller::{Chaos, Delivery, Inbox, Poller, PollerOptions};
+
+/// Errors from a store or a queue.
+pub type PortError = Box<dyn std::error::Error + Send + Sync>;
+
+/// AWS runs at most this many inline Map iterations at once; without a
+/// MaxConcurrency the stepper starts no more children than this at a time.
+pub const FANOUT_LIMIT: usize = 40;
+
+/// History events kept in a thread's record before they move to a page of
+/// their own (one extra write every this many events).
+pub const PAGE_EVENTS: usize = 24;
+
+/// A queue message.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Envelope {
+    /// Deterministic: the sending thread, the sequence number its transition
+    /// saved, and the position in its outbox. A redelivery has the same id.
+    pub id: String,
+    /// When it is due (epoch milliseconds).
+    pub at: Millis,
+    pub body: Body,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Body {
+    Step(Box<StepMessage>),
+    /// A transition's several messages, handled (or forwarded, when not yet
+    /// due) by whoever receives the bundle.
+    Bundle(Vec<Envelope>),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepMessage {
+    pub execution: String,
+    pub thread: String,
+    /// The sequence number a `Run` expects.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seq: Option<u64>,
+    /// The sender's logical clock, so history events merge in causal order.
+    pub lamport: u64,
+    pub event: Event,
+    /// A child's first `Run` carries the new thread: children are written
+    /// when they first run, not by the parent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub init: Option<Thread>,
+}
+
+/// A history event with its logical time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Logged {
+    pub order: u64,
+    pub event: HistoryEvent,
+}
+
+/// What a transition must do after its save.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Outbox {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub messages: Vec<Envelope>,
+    /// The root thread finished: record how the execution ended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub complete: Option<Outcome>,
+}
+
+/// One thread as stored.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    /// `None`: a tombstone, for a child cancelled before it first ran.
+    pub thread: Option<Thread>,
+    pub seq: u64,
+    pub lamport: u64,
+    /// The id of the message whose transition wrote this record.
+    pub cause: String,
+    pub outbox: Outbox,
+    /// History events not yet moved to a page item.
+    pub page: Vec<Logged>,
+    /// How many page items this thread has written.
+    pub pages: u32,
+}
+
+/// An execution as stored: its facts, its definition and how it ended.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExecutionRecord {
+    pub facts: Execution,
+    pub definition: String,
+    pub express: bool,
+    /// `RUNNING` until the root thread finishes.
+    pub status: String,
+    pub outcome: Option<Outcome>,
+    pub stopped: Option<Millis>,
+}
+
+/// How a conditional save went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Saved {
+    Done,
+    /// Another writer saved first; the message is retried later.
+    Conflict,
+    /// The record is over the store's item limit.
+    TooLarge,
+}
+
+pub trait Store {
+    fn execution(
+        &self,
+        arn: &str,
+    ) -> impl Future<Output = Result<Option<ExecutionRecord>, PortError>>;
+    /// Creates the execution; false if one with this ARN exists.
+    fn create(
+        &self,
+        record: &ExecutionRecord,
+        started: &Logged,
+    ) -> impl Future<Output = Result<bool, PortError>>;
+    fn load(
+        &self,
+        execution: &str,
+        thread: &str,
+    ) -> impl Future<Output = Result<Option<Record>, PortError>>;
+    /// Saves `record` if the stored sequence number is `expected` (`None`:
+    /// if there is no record yet).
+    fn save(
+        &self,
+        execution: &str,
+        thread: &str,
+        record: &Record,
+        expected: Option<u64>,
+    ) -> impl Future<Output = Result<Saved, PortError>>;
+    /// Writes a full page of history events (idempotent: same key, same events).
+    fn put_page(
+        &self,
+        execution: &str,
+        thread: &str,
+        page: u32,
+        events: &[Logged],
+    ) -> impl Future<Output = Result<(), PortError>>;
+    /// Records the outcome if the execution is still running.
+    fn complete(
+        &self,
+        execution: &str,
+        outcome: &Outcome,
+        at: Millis,
+    ) -> impl Future<Output = Result<(), PortError>>;
+    /// Every history event of the execution, in no particular order.
+    fn history(&self, execution: &str) -> impl Future<Output = Result<Vec<Logged>, PortError>>;
+}
+
+pub trait Queue {
+    /// Sends each message to be delivered at or after its `at`; a delay past
+    /// the queue's limit is delivered early and sent on again by the stepper.
+    fn send(
+        &self,
+        messages: &[Envelope],
+        now: Millis,
+    ) -> impl Future<Output = Result<(), PortError>>;
+}
+
+impl<Q: Queue> Queue for &Q {
+    async fn send(&self, messages: &[Envelope], now: Millis) -> Result<(), PortError> {
+        (*self).send(messages, now).await
+    }
+}
+
+/// The execution status AWS reports for an outcome.
+pub fn status_of(outcome: &Outcome) -> &'static str {
+    match outcome {
+        Outcome::Succeeded(_) => "SUCCEEDED",
+        Outcome::Failed(_) => "FAILED",
+        Outcome::TimedOut(_) => "TIMED_OUT",
+        Outcome::Aborted(_) => "ABORTED",
+    }
+}
+
+/// Why a message must be delivered again.
+#[derive(Debug, thiserror::Error)]
+pub enum Retry {
+    #[error("another transition of this thread was saved first")]
+    Conflict,
+    #[error("the message is ahead of its thread")]
+    Early,
+    #[error("chaos: aborted at {0}")]
+    Chaos(&'static str),
+    #[error(transparent)]
+    Port(#[from] PortError),
+}
+
+struct Loaded {
+    machine: StateMachine,
+    record: ExecutionRecord,
+}
+
+/// Decides where chaos aborts the stepper (for tests).
+pub trait Abort {
+    fn abort(&self, point: &'static str) -> bool;
+}
+
+/// Never aborts.
+pub struct NoAbort;
+
+impl Abort for NoAbort {
+    fn abort(&self, _: &'static str) -> bool {
+        false
+    }
+}
+
+pub struct Stepper<S, Q, T, A = NoAbort> {
+    pub store: S,
+    pub queue: Q,
+    pub tasks: T,
+    pub abort: A,
+    machines: Mutex<HashMap<String, Arc<Loaded>>>,
+    random: Mutex<Random>,
+}
+
+impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
+    pub fn new(store: S, queue: Q, tasks: T, abort: A, seed: u64) -> Self {
+        Stepper {
+            store,
+            queue,
+            tasks,
+            abort,
+            machines: Mutex::new(HashMap::new()),
+            random: Mutex::new(Random::new(seed)),
+        }
+    }
+
+    /// Handles one delivered message. `Ok` means delete it from the queue.
+    pub async fn handle(&self, envelope: &Envelope, now: Millis) -> Result<(), Retry> {
+        if envelope.at > now {
+            // A long wait arrives early (the queue's delay limit): send it on.
+            self.queue.send(std::slice::from_ref(envelope), now).await?;
+            return Ok(());
+        }
+        match &envelope.body {
+            Body::Step(m) => self.step(&envelope.id, m, now).await,
+            Body::Bundle(inner) => {
+                let (later, due): (Vec<_>, Vec<_>) = inner.iter().partition(|e| e.at > now);
+                if !later.is_empty() {
+                    let later: Vec<Envelope> = later.into_iter().cloned().collect();
+                    self.queue.send(&later, now).await?;
+                }
+                for e in due {
+                    if let Body::Step(m) = &e.body {
+                        self.step(&e.id, m, now).await?;
+                    }
+                    if self.abort.abort("bundle") {
+                        return Err(Retry::Chaos("bundle"));
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+
+    async fn loaded(&self, arn: &str) -> Result<Option<Arc<Loaded>>, Retry> {
+        if let Some(l) = self.machines.lock().expect("lock").get(arn) {
+            return Ok(Some(l.clone()));
+        }
+        let Some(record) = self.store.execution(arn).await? else {
+            return Ok(None);
+        };
+        let options = Options {
+            express: record.express,
+        };
+        let machine = StateMachine::parse(&record.definition, options)
+            .map_err(|e| Retry::Port(format!("stored definition is invalid: {e}").into()))?;
+        let loaded = Arc::new(Loaded { machine, record });
+        let mut cache = self.machines.lock().expect("lock");
+        if cache.len() > 1024 {
+            cache.clear();
+        }
+        cache.insert(arn.to_owned(), loaded.clone());
+        Ok(Some(loaded))
+    }
+
+    fn seed(&self) -> u64 {
+        self.random.lock().expect("lock").next_u64()
+    }
+
+    async fn step(&self, id: &str, m: &StepMessage, now: Millis) -> Result<(), Retry> {
+        let Some(loaded) = self.loaded(&m.execution).await? else {
+            return Ok(()); // an execution we do not know (expired): drop
+        };
+        let stored = self.store.load(&m.execution, &m.thread).await?;
+        let (mut rec, expected) = match stored {
+            Some(r) => {
+                let seq = r.seq;
+                (r, Some(seq))
+            }
+            None => match (&m.init, &m.event) {
+                (Some(t), _) => (
+                    Record {
+                        thread: Some(t.clone()),
+                        ..Record::default()
+                    },
+                    None,
+                ),
+                (None, Event::Stop { .. }) => {
+                    // Cancelled before it first ran: leave a tombstone so its
+                    // first Run, still on its way, finds it.
+                    let tomb = Record {
+                        seq: 1,
+                        cause: id.to_owned(),
+                        ..Record::default()
+                    };
+                    return match self
+                        .store
+                        .save(&m.execution, &m.thread, &tomb, None)
+                        .await?
+                    {
+                        Saved::Done | Saved::TooLarge => Ok(()),
+                        Saved::Conflict => Err(Retry::Conflict),
+                    };
+                }
+                (None, _) => return Ok(()),
+            },
+        };
+        if rec.cause == id {
+            return self.send_outbox(&m.execution, &rec.outbox, now).await;
+        }
+        if let Some(seq) = m.seq
+            && seq != rec.seq
+        {
+            return if seq > rec.seq {
+                Err(Retry::Early)
+            } else {
+                Ok(())
+            };
+        }
+        let Some(thread) = rec.thread.as_mut() else {
+            return Ok(()); // a tombstone
+        };
+        let lamport = rec.lamport.max(m.lamport);
+        let (machine, facts) = (&loaded.machine, &loaded.record.facts);
+        let history = !loaded.record.express;
+        let env = |next: u64, seed: u64| Env {
+            now,
+            seed,
+            event_id: next,
+            history,
+            fanout_limit: FANOUT_LIMIT,
+        };
+        let out = step(
+            machine,
+            facts,
+            thread,
+            m.event.clone(),
+            &env(lamport + 1, self.seed()),
+        );
+        if !out.applied {
+            return Ok(());
+        }
+        let mut events = out.history;
+        let mut pending: VecDeque<Effect> = out.effects.into();
+        let mut effects = Vec::new();
+        while let Some(effect) = pending.pop_front() {
+            let Effect::Invoke(call) = effect else {
+                effects.push(effect);
+                continue;
+            };
+            let ctx = TaskContext {
+                execution_arn: &m.execution,
+                thread: &m.thread,
+            };
+            let event = match self.tasks.invoke(&call, &ctx).await {
+                Ok(output) => Event::TaskSucceeded {
+                    wait: call.wait,
+                    output,
+                },
+                Err(error) => Event::TaskFailed {
+                    wait: call.wait,
+                    error,
+                },
+            };
+            let next = lamport + 1 + events.len() as u64;
+            let out = step(machine, facts, thread, event, &env(next, self.seed()));
+            if out.applied {
+                events.extend(out.history);
+                pending.extend(out.effects);
+            }
+        }
+        // Timers for waits the inline task already ended would be ignored.
+        let current = thread.current_wait();
+        effects.retain(|e| match e {
+            Effect::Schedule {
+                event: Event::Timer { wait, .. },
+                ..
+            } => Some(*wait) == current,
+            _ => true,
+        });
+        let parent = thread.parent.clone();
+        let seq = rec.seq + 1;
+        let sender = format!("{}@{seq}", m.thread);
+        let new_lamport = lamport + events.len().max(1) as u64;
+        let message = |i: usize, at: Millis, thread: &str, seq, event, init| Envelope {
+            id: format!("{sender}.{i}"),
+            at,
+            body: Body::Step(Box::new(StepMessage {
+                execution: m.execution.clone(),
+                thread: thread.to_owned(),
+                seq,
+                lamport: new_lamport,
+                event,
+                init,
+            })),
+        };
+        let mut messages = Vec::new();
+        let mut complete = None;
+        for effect in effects {
+            let i = messages.len();
+            match effect {
+                Effect::Schedule { at, event } => {
+                    let expect = matches!(event, Event::Run).then_some(seq);
+                    messages.push(message(i, at, &m.thread, expect, event, None));
+                }
+                Effect::Spawn(children) => {
+                    for child in children {
+                        let i = messages.len();
+                        let id = child.id.clone();
+                        messages.push(message(i, now, &id, Some(0), Event::Run, Some(child)));
+                    }
+                }
+                Effect::Cancel(ids) => {
+                    for child in ids {
+                        let i = messages.len();
+                        let stop = Event::Stop {
+                            error: StatesError {
+                                error: None,
+                                cause: None,
+                            },
+                            timed_out: false,
+                        };
+                        messages.push(message(i, now, &child, None, stop, None));
+                    }
+                }
+                Effect::Finish(outcome) => match &parent {
+                    Some(p) => {
+                        let event = Event::ChildFinished {
+                            wait: p.wait,
+                            index: p.index,
+                            outcome,
+                        };
+                        messages.push(message(i, now, &p.thread, None, event, None));
+                    }
+                    None => complete = Some(outcome),
+                },
+                Effect::Invoke(_) => unreachable!("invocations ran inline"),
+            }
+        }
+        let messages = bundle(&sender, messages);
+        if rec.page.len() >= PAGE_EVENTS {
+            self.store
+                .put_page(&m.execution, &m.thread, rec.pages, &rec.page)
+                .await?;
+            rec.pages += 1;
+            rec.page.clear();
+        }
+        rec.page
+            .extend(events.into_iter().enumerate().map(|(i, event)| Logged {
+                order: lamport + 1 + i as u64,
+                event,
+            }));
+        rec.seq = seq;
+        rec.lamport = new_lamport;
+        rec.cause = id.to_owned();
+        rec.outbox = Outbox { messages, complete };
+        match self
+            .store
+            .save(&m.execution, &m.thread, &rec, expected)
+            .await?
+        {
+            Saved::Done => {}
+            Saved::Conflict => return Err(Retry::Conflict),
+            Saved::TooLarge => {
+                let e = StatesError::new(
+                    stepwise_asl::ErrorName::DataLimitExceeded,
+                    format!(
+                        "The state of thread '{}' exceeds the store's item size limit",
+                        m.thread
+                    ),
+                );
+                self.store
+                    .complete(&m.execution, &Outcome::Failed(e), now)
+                    .await?;
+                return Ok(());
+            }
+        }
+        if self.abort.abort("saved") {
+            return Err(Retry::Chaos("saved"));
+        }
+        self.send_outbox(&m.execution, &rec.outbox, now).await
+    }
+
+    async fn send_outbox(
+        &self,
+        execution: &str,
+        outbox: &Outbox,
+        now: Millis,
+    ) -> Result<(), Retry> {
+        if let Some(outcome) = &outbox.complete {
+            self.store.complete(execution, outcome, now).await?;
+            if self.abort.abort("completed") {
+                return Err(Retry::Chaos("completed"));
+            }
+        }
+        if !outbox.messages.is_empty() {
+            self.queue.send(&outbox.messages, now).await?;
+        }
+        Ok(())
+    }
+}
+
+/// The largest bundle sent as one message (SQS allows 256 KiB).
+const BUNDLE_BYTES: usize = 200 * 1024;
+
+/// Turns a transition's messages into as few queue messages as fit: one, as
+/// a rule; a spawn too large for one message is split.
+fn bundle(sender: &str, messages: Vec<Envelope>) -> Vec<Envelope> {
+    if messages.len() <= 1 {
+        return messages;
+    }
+    let mut out = Vec::new();
+    let mut group: Vec<Envelope> = Vec::new();
+    let mut size = 0;
+    for m in messages {
+        let n = serde_json::to_vec(&m).map(|v| v.len()).unwrap_or(0);
+        if !group.is_empty() && size + n > BUNDLE_BYTES {
+            out.push(std::mem::take(&mut group));
+            size = 0;
+        }
+        size += n;
+        group.push(m);
+    }
+    out.push(group);
+    out.into_iter()
+        .enumerate()
+        .map(|(i, group)| Envelope {
+            id: format!("{sender}/b{i}"),
+            at: group.iter().map(|e| e.at).min().unwrap_or(0),
+            body: Body::Bundle(group),
+        })
+        .collect()
+}
+
+/// Creates an execution and sends its first messages: the root's first
+/// `Run` and, with a TimeoutSeconds, the timeout. Starting again with the
+/// same record sends them again (the stepper drops the duplicates).
+pub async fn start<S: Store, Q: Queue>(
+    store: &S,
+    queue: &Q,
+    record: &ExecutionRecord,
+    machine: &StateMachine,
+) -> Result<bool, PortError> {
+    let facts = &record.facts;
+    let now = facts.start_time;
+    let started = Logged {
+        order: 0,
+        event: HistoryEvent {
+            timestamp: now,
+            kind: stepwise_asl::exec::EventType::ExecutionStarted,
+            thread: "root".into(),
+            details: serde_json::json!({
+                "input": facts.input,
+                "inputDetails": {"truncated": false},
+                "roleArn": facts.role_arn,
+                "stateMachineArn": facts.state_machine_arn,
+            }),
+        },
+    };
+    let created = store.create(record, &started).await?;
+    let root = Thread::root(&machine.root().start_at, facts.input.clone());
+    let first = |id: &str, at, event, seq, init| Envelope {
+        id: id.to_owned(),
+        at,
+        body: Body::Step(Box::new(StepMessage {
+            execution: facts.arn.clone(),
+            thread: "root".into(),
+            seq,
+            lamport: 0,
+            event,
+            init,
+        })),
+    };
+    let mut messages = vec![first("start", now, Event::Run, Some(0), Some(root))];
+    if let Some(t) = machine.timeout_seconds {
+        let stop = Event::Stop {
+            error: StatesError {
+                error: Some("States.Timeout".into()),
+                cause: None,
+            },
+            timed_out: true,
+        };
+        messages.push(first("timeout", now + t as i64 * 1000, stop, None, None));
+    }
+    queue.send(&messages, now).await?;
+    Ok(created)
+}
+
+/// The execution's history in AWS's order and numbering: causal order across
+/// threads, each event's `previousEventId` the one before it in its thread.
+pub fn merge_history(mut events: Vec<Logged>) -> Vec<Recorded> {
+    events.sort_by(|a, b| {
+        (a.order, &a.event.thread, a.event.timestamp).cmp(&(
+            b.order,
+            &b.event.thread,
+            b.event.timestamp,
+        ))
+    });
+    let mut last: HashMap<String, u64> = HashMap::new();
+    events
+        .into_iter()
+        .enumerate()
+        .map(|(i, l)| {
+            let id = i as u64 + 1;
+            let previous = last.insert(l.event.thread.clone(), id).unwrap_or(id - 1);
+            Recorded {
+                id,
+                previous,
+                event: l.event,
+            }
+        })
+        .collect()
+}
+
+/// The finished execution as `stepwise run` reports it.
+pub async fn report<S: Store>(store: &S, arn: &str) -> Result<Option<Report>, PortError> {
+    let Some(record) = store.execution(arn).await? else {
+        return Ok(None);
+    };
+    let Some(outcome) = record.outcome else {
+        return Ok(None);
+    };
+    let history = merge_history(store.history(arn).await?);
+    Ok(Some(Report::from_outcome(outcome, history)))
+}
+
+/// Runs one execution to its end through the stepper: create it, feed the
+/// queue's messages to the stepper as Lambda's event source would, report.
+pub async fn run_to_end<S, Q, T, I>(
+    stepper: &Stepper<S, Q, T, Option<Chaos>>,
+    inbox: &I,
+    record: &ExecutionRecord,
+    machine: &StateMachine,
+    fast_forward: bool,
+) -> Result<Report, PortError>
+where
+    S: Store,
+    Q: Queue,
+    T: Tasks,
+    I: Inbox,
+{
+    start(&stepper.store, &stepper.queue, record, machine).await?;
+    let arn = record.facts.arn.clone();
+    let options = PollerOptions {
+        fast_forward,
+        start: record.facts.start_time,
+    };
+    let mut poller = Poller::new(stepper, inbox, options);
+    let finished = poller
+        .run(|| async {
+            let r = stepper.store.execution(&arn).await?;
+            Ok(r.is_some_and(|r| r.status != "RUNNING"))
+        })
+        .await?;
+    if !finished {
+        let e = StatesError::runtime("The execution has nothing left to do but has not finished");
+        let history = merge_history(stepper.store.history(&arn).await?);
+        return Ok(Report::from_outcome(Outcome::Failed(e), history));
+    }
+    Ok(report(&stepper.store, &arn)
+        .await?
+        .expect("a finished execution has an outcome"))
+}
