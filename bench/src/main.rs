@@ -12,6 +12,7 @@
 //! `stepwise-bench jsonata` or `stepwise-bench api` runs only that one.
 
 mod api;
+mod cost;
 mod jsonata;
 
 use std::process::Command;
@@ -100,7 +101,10 @@ fn main() {
     if only.as_deref().is_none_or(|o| o == "api") {
         api::run(quick);
     }
-    if matches!(only.as_deref(), Some("jsonata" | "api")) {
+    if only.as_deref().is_none_or(|o| o == "cost") {
+        cost::run();
+    }
+    if matches!(only.as_deref(), Some("jsonata" | "api" | "cost")) {
         return;
     }
     let iterations = if quick { 50_000 } else { 500_000 };

@@ -90,7 +90,7 @@ pub fn main(args: Args) -> anyhow::Result<ExitCode> {
                 .unwrap_or_else(|| machine_name(&args.definition));
             let exec = local_execution(
                 &name,
-                &format!("run-{:x}", wall_clock()),
+                &format!("run-{:x}-{}", wall_clock(), std::process::id()),
                 input,
                 wall_clock(),
                 args.express,

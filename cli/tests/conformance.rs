@@ -11,6 +11,8 @@ use std::process::Command;
 use std::sync::Mutex;
 
 use regex::Regex;
+
+mod support;
 use serde_json::Value;
 
 struct Case {
@@ -61,8 +63,9 @@ fn load_cases(root: &Path, filter: Option<&str>) -> Vec<Case> {
     out
 }
 
-fn run_case(case: &Case, extra: &[String]) -> Result<Value, String> {
+fn run_case(case: &Case, env: &[(&str, String)], extra: &[String]) -> Result<Value, String> {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_stepwise"));
+    cmd.envs(env.iter().map(|(k, v)| (k, v)));
     cmd.arg("run")
         .arg(case.dir.join("definition.json"))
         .arg("--input")
@@ -233,7 +236,7 @@ fn compare(case: &Case, actual: &Value, iso: &Regex) -> Vec<String> {
 
 #[test]
 fn conformance() {
-    suite("memory", |_| Vec::new());
+    suite("memory", &[], |_| Vec::new());
 }
 
 /// The serverless stepper on its in-memory store and queue, calmly and with
@@ -241,10 +244,53 @@ fn conformance() {
 /// and the send): the same results.
 #[test]
 fn conformance_through_the_stepper() {
-    suite("stepper", |_| args("--backend stepper"));
+    suite("stepper", &[], |_| args("--backend stepper"));
     for seed in [1, 2, 3] {
-        suite(&format!("stepper, chaos {seed}"), |_| {
+        suite(&format!("stepper, chaos {seed}"), &[], |_| {
             args(&format!("--backend stepper --chaos {seed}"))
+        });
+    }
+}
+
+/// The serverless stepper on DynamoDB and SQS (moto server): the same
+/// results, calmly and with chaos.
+#[test]
+fn conformance_through_dynamodb_and_sqs() {
+    let moto = support::Moto::start();
+    let first = Command::new(env!("CARGO_BIN_EXE_stepwise"))
+        .args([
+            "run",
+            "examples/ten-states.json",
+            "--backend",
+            "aws",
+            "--create-resources",
+        ])
+        .current_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join(".."))
+        .envs(moto.env())
+        .output()
+        .expect("stepwise runs");
+    assert!(
+        String::from_utf8_lossy(&first.stdout).contains("SUCCEEDED"),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let seeds: Vec<u64> = std::env::var("CONFORMANCE_CHAOS_SEEDS")
+        .unwrap_or_else(|_| "11 12".into())
+        .split_whitespace()
+        .filter_map(|s| s.parse().ok())
+        .collect();
+    let mut runs = vec![("aws".to_owned(), None)];
+    runs.extend(seeds.iter().map(|s| (format!("aws, chaos {s}"), Some(*s))));
+    for (label, chaos) in runs {
+        suite(&label, &moto.env(), |i| {
+            let mut a = args(&format!(
+                "--backend aws --create-resources --queue q{i}-{}",
+                chaos.unwrap_or(0)
+            ));
+            if let Some(seed) = chaos {
+                a.extend(args(&format!("--chaos {seed}")));
+            }
+            a
         });
     }
 }
@@ -255,7 +301,7 @@ fn args(text: &str) -> Vec<String> {
 
 /// Runs every case with the extra `run` arguments `extra(case index)` gives
 /// and fails below the baseline.
-fn suite(label: &str, extra: impl Fn(usize) -> Vec<String> + Sync) {
+fn suite(label: &str, env: &[(&'static str, String)], extra: impl Fn(usize) -> Vec<String> + Sync) {
     let filter = std::env::var("CONFORMANCE_FILTER").ok();
     let cases = load_cases(&cases_dir(), filter.as_deref());
     assert!(
@@ -279,7 +325,7 @@ fn suite(label: &str, extra: impl Fn(usize) -> Vec<String> + Sync) {
                         *n - 1
                     };
                     let Some(case) = cases.get(i) else { break };
-                    let problems = match run_case(case, &extra(i)) {
+                    let problems = match run_case(case, env, &extra(i)) {
                         Ok(actual) => compare(case, &actual, &iso),
                         Err(e) => vec![e],
                     };

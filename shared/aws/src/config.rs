@@ -38,7 +38,24 @@ impl Clients {
             _ if endpoint.is_some() => Credentials::new("test", "test", None, None, "local"),
             _ => return Err(ConfigError::NoCredentials),
         };
-        let dynamo_endpoint = var("AWS_ENDPOINT_URL_DYNAMODB").or_else(|| endpoint.clone());
+        let dynamo = var("AWS_ENDPOINT_URL_DYNAMODB").or_else(|| endpoint.clone());
+        let sqs = var("AWS_ENDPOINT_URL_SQS").or(endpoint);
+        Ok(Clients::new(region, credentials, dynamo, sqs))
+    }
+
+    /// Clients for a local stand-in (moto server) at `endpoint`.
+    pub fn from_endpoint(endpoint: &str) -> Clients {
+        let credentials = Credentials::new("test", "test", None, None, "local");
+        let e = Some(endpoint.to_owned());
+        Clients::new("us-east-1".into(), credentials, e.clone(), e)
+    }
+
+    fn new(
+        region: String,
+        credentials: Credentials,
+        dynamo_endpoint: Option<String>,
+        sqs_endpoint: Option<String>,
+    ) -> Clients {
         let mut d = aws_sdk_dynamodb::Config::builder()
             .behavior_version(BehaviorVersion::latest())
             .region(Region::new(region.clone()))
@@ -46,7 +63,6 @@ impl Clients {
         if let Some(e) = dynamo_endpoint {
             d = d.endpoint_url(e);
         }
-        let sqs_endpoint = var("AWS_ENDPOINT_URL_SQS").or(endpoint);
         let mut q = aws_sdk_sqs::Config::builder()
             .behavior_version(aws_sdk_sqs::config::BehaviorVersion::latest())
             .region(aws_sdk_sqs::config::Region::new(region.clone()))
@@ -54,10 +70,10 @@ impl Clients {
         if let Some(e) = sqs_endpoint {
             q = q.endpoint_url(e);
         }
-        Ok(Clients {
+        Clients {
             dynamodb: aws_sdk_dynamodb::Client::from_conf(d.build()),
             sqs: aws_sdk_sqs::Client::from_conf(q.build()),
             region,
-        })
+        }
     }
 }

@@ -121,6 +121,21 @@ pub struct MemQueue {
     pub sent: Mutex<u64>,
 }
 
+impl MemQueue {
+    /// The oldest message, out of the queue.
+    pub fn pop(&self) -> Option<Envelope> {
+        self.messages.lock().expect("lock").pop_front()
+    }
+
+    pub fn len(&self) -> usize {
+        self.messages.lock().expect("lock").len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
 impl Queue for MemQueue {
     async fn send(&self, messages: &[Envelope], _now: Millis) -> Result<(), PortError> {
         *self.sent.lock().expect("lock") += messages.len() as u64;

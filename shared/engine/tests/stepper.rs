@@ -1,0 +1,299 @@
+//! The serverless stepper's exactly-once rules, one test per way a queue or a
+//! crash can misbehave, on the in-memory store and queue.
+
+use std::sync::Mutex;
+
+use serde_json::{Value, json};
+use stepwise_asl::{Event, Options, StateMachine, StatesError, TaskCall};
+use stepwise_engine::block_on;
+use stepwise_engine::memory::local_execution;
+use stepwise_engine::ports::TaskResult;
+use stepwise_engine::stepper::memory::{MemQueue, MemStore};
+use stepwise_engine::stepper::{
+    Abort, Body, Envelope, ExecutionRecord, NoAbort, Stepper, Store, merge_history, start,
+};
+use stepwise_engine::tasks::FnTasks;
+
+const ARN: &str = "arn:aws:states:us-east-1:123456789012:execution:m:e";
+
+type Tasks = FnTasks<fn(&TaskCall) -> TaskResult>;
+
+fn echo(c: &TaskCall) -> TaskResult {
+    Ok(c.payload.clone())
+}
+
+struct Fixture<'q, A> {
+    stepper: Stepper<MemStore, &'q MemQueue, Tasks, A>,
+    queue: &'q MemQueue,
+    now: i64,
+}
+
+fn fixture<A: Abort>(queue: &MemQueue, def: Value, abort: A) -> Fixture<'_, A> {
+    let text = def.to_string();
+    let machine = StateMachine::parse(&text, Options::default()).expect("valid");
+    let exec = local_execution("m", "e", json!({"n": 1}), 1_000_000, false);
+    assert_eq!(exec.arn, ARN);
+    let record = ExecutionRecord {
+        facts: exec,
+        definition: text,
+        express: false,
+        status: "RUNNING".into(),
+        outcome: None,
+        stopped: None,
+    };
+    let stepper = Stepper::new(MemStore::default(), queue, FnTasks(echo as _), abort, 7);
+    block_on(start(&stepper.store, &queue, &record, &machine)).expect("started");
+    Fixture {
+        stepper,
+        queue,
+        now: 1_000_000,
+    }
+}
+
+impl<A: Abort> Fixture<'_, A> {
+    fn deliver(&self, e: &Envelope) -> bool {
+        block_on(self.stepper.handle(e, self.now)).is_ok()
+    }
+
+    /// Delivers messages in order (jumping the clock to each) until none is left.
+    fn drain(&mut self) {
+        while let Some(e) = self.queue.pop() {
+            self.now = self.now.max(e.at);
+            if !self.deliver(&e) {
+                self.deliver(&e);
+            }
+        }
+    }
+
+    fn saves(&self) -> u64 {
+        *self.stepper.store.saves.lock().unwrap()
+    }
+
+    fn status(&self) -> String {
+        block_on(self.stepper.store.execution(ARN)).unwrap().unwrap().status
+    }
+
+    fn output(&self) -> Value {
+        let r = block_on(self.stepper.store.execution(ARN)).unwrap().unwrap();
+        match r.outcome {
+            Some(stepwise_asl::Outcome::Succeeded(v)) => v,
+            other => panic!("not succeeded: {other:?}"),
+        }
+    }
+
+    fn entered(&self) -> Vec<String> {
+        let events = block_on(self.stepper.store.history(ARN)).unwrap();
+        merge_history(events)
+            .iter()
+            .filter_map(|r| r.event.entered_state().map(str::to_owned))
+            .collect()
+    }
+}
+
+fn chain() -> Value {
+    json!({"StartAt": "A", "States": {
+        "A": {"Type": "Pass", "Result": 1, "ResultPath": "$.a", "Next": "B"},
+        "B": {"Type": "Pass", "Result": 2, "ResultPath": "$.b", "Next": "C"},
+        "C": {"Type": "Succeed"}}})
+}
+
+#[test]
+fn a_chain_costs_one_save_and_one_send_per_state() {
+    let queue = MemQueue::default();
+    let mut f = fixture(&queue, chain(), NoAbort);
+    f.drain();
+    assert_eq!(f.output(), json!({"n": 1, "a": 1, "b": 2}));
+    assert_eq!(f.entered(), ["A", "B", "C"]);
+    assert_eq!(f.saves(), 3);
+    // The start sends one; A and B send one each; C ends the execution.
+    assert_eq!(*queue.sent.lock().unwrap(), 3);
+}
+
+#[test]
+fn a_duplicate_run_is_applied_once() {
+    let queue = MemQueue::default();
+    let mut f = fixture(&queue, chain(), NoAbort);
+    let first = queue.pop().unwrap();
+    assert!(f.deliver(&first));
+    let next = queue.pop().unwrap();
+    assert!(f.deliver(&next));
+    // Both redelivered after the thread moved on: nothing happens.
+    assert!(f.deliver(&first));
+    assert!(f.deliver(&next));
+    assert_eq!(f.saves(), 2);
+    f.drain();
+    assert_eq!(f.entered(), ["A", "B", "C"]);
+    assert_eq!(f.output(), json!({"n": 1, "a": 1, "b": 2}));
+}
+
+/// Aborts once, at the first chance at `point`.
+struct AbortOnce(Mutex<Option<&'static str>>);
+
+impl Abort for AbortOnce {
+    fn abort(&self, point: &'static str) -> bool {
+        let mut p = self.0.lock().unwrap();
+        if *p == Some(point) {
+            *p = None;
+            return true;
+        }
+        false
+    }
+}
+
+#[test]
+fn a_crash_between_save_and_send_resends_the_outbox_and_nothing_else() {
+    let queue = MemQueue::default();
+    let mut f = fixture(&queue, chain(), AbortOnce(Mutex::new(Some("saved"))));
+    let first = queue.pop().unwrap();
+    assert!(!f.deliver(&first), "the stepper aborted after its write");
+    assert_eq!(f.saves(), 1);
+    assert!(queue.is_empty(), "the next state's message was not sent");
+    // The queue delivers the message again: its transition is not repeated,
+    // its outbox is sent.
+    assert!(f.deliver(&first));
+    assert_eq!(f.saves(), 1);
+    assert_eq!(queue.len(), 1);
+    f.drain();
+    assert_eq!(f.entered(), ["A", "B", "C"]);
+    assert_eq!(f.output(), json!({"n": 1, "a": 1, "b": 2}));
+}
+
+#[test]
+fn a_crash_before_recording_the_end_is_repaired_by_the_redelivery() {
+    let queue = MemQueue::default();
+    let mut f = fixture(&queue, chain(), AbortOnce(Mutex::new(Some("completed"))));
+    let mut last = None;
+    while let Some(e) = queue.pop() {
+        if !f.deliver(&e) {
+            last = Some(e);
+        }
+    }
+    // The end was recorded, then the abort: the message comes back.
+    assert_eq!(f.status(), "SUCCEEDED");
+    assert!(f.deliver(&last.expect("the aborted message")));
+    assert_eq!(f.status(), "SUCCEEDED");
+    f.drain();
+    assert_eq!(f.output(), json!({"n": 1, "a": 1, "b": 2}));
+}
+
+fn parallel() -> Value {
+    json!({"StartAt": "P", "States": {"P": {"Type": "Parallel", "End": true, "Branches": [
+        {"StartAt": "X", "States": {"X": {"Type": "Pass", "Result": "x", "End": true}}},
+        {"StartAt": "Y", "States": {"Y": {"Type": "Wait", "Seconds": 5, "Next": "Z"},
+                                     "Z": {"Type": "Pass", "Result": "z", "End": true}}}]}}})
+}
+
+fn child_finished(e: &Envelope) -> Option<Envelope> {
+    let inner: Vec<Envelope> = match &e.body {
+        Body::Bundle(v) => v.clone(),
+        Body::Step(_) => vec![e.clone()],
+    };
+    inner.into_iter().find(|e| {
+        matches!(&e.body, Body::Step(m) if matches!(m.event, Event::ChildFinished { .. }))
+    })
+}
+
+#[test]
+fn a_repeated_child_result_counts_once() {
+    let queue = MemQueue::default();
+    let def = json!({"StartAt": "P", "States": {"P": {"Type": "Parallel", "End": true, "Branches": [
+        {"StartAt": "X", "States": {"X": {"Type": "Pass", "Result": "x", "End": true}}},
+        {"StartAt": "V", "States": {"V": {"Type": "Pass", "Result": "v", "End": true}}},
+        {"StartAt": "Y", "States": {"Y": {"Type": "Wait", "Seconds": 5, "Next": "Z"},
+                                     "Z": {"Type": "Pass", "Result": "z", "End": true}}}]}}});
+    let mut f = fixture(&queue, def, NoAbort);
+    let mut reports = Vec::new();
+    // Run until branches X and V have reported to the parent.
+    while reports.len() < 2 {
+        let e = queue.pop().expect("a message");
+        f.now = f.now.max(e.at);
+        if let Some(done) = child_finished(&e) {
+            assert!(f.deliver(&done));
+            reports.push(done);
+        } else {
+            assert!(f.deliver(&e));
+        }
+    }
+    // X's report again, after the parent handled V's: not a third result.
+    assert!(f.deliver(&reports[0]));
+    assert_eq!(f.status(), "RUNNING", "branch Y is still waiting");
+    f.drain();
+    assert_eq!(f.output(), json!(["x", "v", "z"]));
+}
+
+#[test]
+fn a_child_cancelled_before_it_ran_never_runs() {
+    let queue = MemQueue::default();
+    let f = fixture(&queue, parallel(), NoAbort);
+    let root = queue.pop().unwrap();
+    assert!(f.deliver(&root));
+    let spawn = queue.pop().unwrap();
+    let Body::Bundle(children) = &spawn.body else {
+        panic!("the two branches travel as one bundle: {spawn:?}")
+    };
+    let Body::Step(first) = &children[0].body else {
+        panic!()
+    };
+    // The stop overtakes the child's first run.
+    let stop = Envelope {
+        id: "stop".into(),
+        at: f.now,
+        body: Body::Step(Box::new(stepwise_engine::stepper::StepMessage {
+            execution: ARN.into(),
+            thread: first.thread.clone(),
+            seq: None,
+            lamport: 0,
+            event: Event::Stop {
+                error: StatesError {
+                    error: None,
+                    cause: None,
+                },
+                timed_out: false,
+            },
+            init: None,
+        })),
+    };
+    assert!(f.deliver(&stop));
+    let saves = f.saves();
+    assert!(f.deliver(&children[0]));
+    assert_eq!(f.saves(), saves, "the tombstone stops the first run");
+    assert!(!f.entered().contains(&"X".to_owned()));
+}
+
+#[test]
+fn a_timer_after_the_thread_moved_on_does_nothing() {
+    let queue = MemQueue::default();
+    let def = json!({"StartAt": "W", "States": {
+        "W": {"Type": "Wait", "Seconds": 3, "Next": "T"},
+        "T": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:f", "TimeoutSeconds": 10, "End": true}}});
+    let mut f = fixture(&queue, def, NoAbort);
+    let root = queue.pop().unwrap();
+    assert!(f.deliver(&root));
+    let timer = queue.pop().unwrap();
+    assert_eq!(timer.at, f.now + 3000);
+    f.now = timer.at;
+    assert!(f.deliver(&timer));
+    let saves = f.saves();
+    // The same timer again, later: the thread has left the Wait.
+    f.now += 1000;
+    assert!(f.deliver(&timer));
+    assert_eq!(f.saves(), saves);
+    f.drain();
+    assert_eq!(f.output(), json!({"n": 1}));
+    assert_eq!(f.entered(), ["W", "T"]);
+}
+
+#[test]
+fn a_message_from_the_future_waits_its_turn() {
+    let queue = MemQueue::default();
+    let f = fixture(&queue, chain(), NoAbort);
+    let first = queue.pop().unwrap();
+    let mut ahead = first.clone();
+    ahead.id = "elsewhere@5.0".into();
+    if let Body::Step(m) = &mut ahead.body {
+        m.seq = Some(5);
+        m.init = None;
+    }
+    assert!(f.deliver(&first));
+    assert!(!f.deliver(&ahead), "a Run for a later sequence number is retried");
+}
