@@ -4,7 +4,7 @@
 //! public on-demand prices (us-east-1) and set next to Step Functions
 //! Standard's $25 per million transitions.
 //!
-//! Twenty executions of each machine run at once, so the stepper sees the
+//! Twenty executions (ten with `--quick`) of each machine run at once, so the stepper sees the
 //! batches it would see at scale. Lambda duration is what the handler took
 //! here against moto, charged as a 128 MB arm64 function.
 
@@ -16,7 +16,7 @@ use stepwise_asl::{Options, StateMachine};
 use stepwise_aws::{Clients, DynamoStore, SqsQueue, Usage};
 use stepwise_engine::memory::{local_execution, wall_clock};
 use stepwise_engine::stepper::{
-    ExecutionRecord, Inbox, NoAbort, Store, Stepper, merge_history, start,
+    ExecutionRecord, Inbox, NoAbort, Stepper, Store, merge_history, start,
 };
 use stepwise_engine::tasks::FnTasks;
 
@@ -27,7 +27,6 @@ const LAMBDA_PER_REQUEST: f64 = 0.20e-6;
 const LAMBDA_ARM_PER_GB_SECOND: f64 = 0.000_013_333_4;
 const LAMBDA_MEMORY_GB: f64 = 0.125;
 const STANDARD_PER_TRANSITION: f64 = 25e-6;
-const CONCURRENT: usize = 20;
 
 fn machines() -> Vec<(&'static str, Value)> {
     let lambda = "arn:aws:states:::lambda:invoke";
@@ -81,10 +80,17 @@ fn free_port() -> u16 {
         .unwrap_or(5999)
 }
 
-pub fn run() {
+pub fn run(quick: bool) {
     let port = free_port();
     let moto = Command::new("python3")
-        .args(["-m", "moto.server", "-H", "127.0.0.1", "-p", &port.to_string()])
+        .args([
+            "-m",
+            "moto.server",
+            "-H",
+            "127.0.0.1",
+            "-p",
+            &port.to_string(),
+        ])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn();
@@ -93,8 +99,7 @@ pub fn run() {
         return;
     };
     let deadline = Instant::now() + Duration::from_secs(30);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() && Instant::now() < deadline
-    {
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(100));
     }
     let endpoint = format!("http://127.0.0.1:{port}");
@@ -102,7 +107,8 @@ pub fn run() {
         .enable_all()
         .build()
         .expect("runtime");
-    let result = runtime.block_on(measure(&endpoint));
+    let concurrent = if quick { 10 } else { 20 };
+    let result = runtime.block_on(measure(&endpoint, concurrent));
     let _ = moto.kill();
     let _ = moto.wait();
     if let Err(e) = result {
@@ -117,13 +123,13 @@ struct Figures {
     handler: Duration,
 }
 
-async fn measure(endpoint: &str) -> Result<(), String> {
+async fn measure(endpoint: &str, concurrent: usize) -> Result<(), String> {
     let clients = Clients::from_endpoint(endpoint);
     let store = DynamoStore::new(clients.dynamodb.clone(), "stepwise-cost");
     store.create_table().await.map_err(|e| e.to_string())?;
     let watcher = DynamoStore::new(clients.dynamodb.clone(), "stepwise-cost");
     println!(
-        "cost: per state transition, {CONCURRENT} executions at once, ~1 KB state, DynamoDB on-demand + SQS standard + Lambda arm64 128 MB:"
+        "cost: per state transition, {concurrent} executions at once, ~1 KB state, DynamoDB on-demand + SQS standard + Lambda arm64 128 MB:"
     );
     let mut total = (0u64, 0.0f64);
     for (i, (name, def)) in machines().into_iter().enumerate() {
@@ -131,7 +137,7 @@ async fn measure(endpoint: &str) -> Result<(), String> {
             .await
             .map_err(|e| e.to_string())?;
         queue.virtual_time = true;
-        let f = run_machine(&store, &watcher, &queue, &def, i == 2).await?;
+        let f = run_machine(&store, &watcher, &queue, &def, i == 2, concurrent).await?;
         let t = f.transitions as f64;
         let u = f.usage;
         let lambda_seconds = f.handler.as_secs_f64();
@@ -170,6 +176,7 @@ async fn run_machine(
     queue: &SqsQueue,
     def: &Value,
     items: bool,
+    concurrent: usize,
 ) -> Result<Figures, String> {
     let text = def.to_string();
     let machine = StateMachine::parse(&text, Options::default()).map_err(|e| e.to_string())?;
@@ -179,7 +186,7 @@ async fn run_machine(
     queue.meter.reset();
     let mut arns = Vec::new();
     let start_time = wall_clock();
-    for n in 0..CONCURRENT {
+    for n in 0..concurrent {
         let name = format!("cost-{}-{n}", wall_clock());
         let facts = local_execution("cost", &name, input(items), start_time, false);
         let record = ExecutionRecord {
@@ -206,7 +213,11 @@ async fn run_machine(
             if held.is_empty() {
                 break;
             }
-            now = held.iter().map(|e: &stepwise_engine::stepper::Envelope| e.at).min().unwrap_or(now);
+            now = held
+                .iter()
+                .map(|e: &stepwise_engine::stepper::Envelope| e.at)
+                .min()
+                .unwrap_or(now);
             let due: Vec<_> = held.iter().filter(|e| e.at <= now).cloned().collect();
             held.retain(|e| e.at > now);
             queue.send(&due, now).await.map_err(|e| e.to_string())?;

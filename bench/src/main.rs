@@ -102,7 +102,7 @@ fn main() {
         api::run(quick);
     }
     if only.as_deref().is_none_or(|o| o == "cost") {
-        cost::run();
+        cost::run(quick);
     }
     if matches!(only.as_deref(), Some("jsonata" | "api" | "cost")) {
         return;

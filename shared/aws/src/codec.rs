@@ -12,7 +12,7 @@ use serde::de::DeserializeOwned;
 
 pub fn pack<T: Serialize>(value: &T) -> Vec<u8> {
     let json = serde_json::to_vec(value).expect("records serialize");
-    let mut e = DeflateEncoder::new(Vec::with_capacity(json.len() / 3), Compression::fast());
+    let mut e = DeflateEncoder::new(Vec::with_capacity(json.len() / 3), Compression::best());
     e.write_all(&json).expect("writing to memory");
     e.finish().expect("writing to memory")
 }

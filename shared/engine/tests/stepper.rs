@@ -70,11 +70,16 @@ impl<A: Abort> Fixture<'_, A> {
     }
 
     fn status(&self) -> String {
-        block_on(self.stepper.store.execution(ARN)).unwrap().unwrap().status
+        block_on(self.stepper.store.execution(ARN))
+            .unwrap()
+            .unwrap()
+            .status
     }
 
     fn output(&self) -> Value {
-        let r = block_on(self.stepper.store.execution(ARN)).unwrap().unwrap();
+        let r = block_on(self.stepper.store.execution(ARN))
+            .unwrap()
+            .unwrap();
         match r.outcome {
             Some(stepwise_asl::Outcome::Succeeded(v)) => v,
             other => panic!("not succeeded: {other:?}"),
@@ -188,19 +193,21 @@ fn child_finished(e: &Envelope) -> Option<Envelope> {
         Body::Bundle(v) => v.clone(),
         Body::Step(_) => vec![e.clone()],
     };
-    inner.into_iter().find(|e| {
-        matches!(&e.body, Body::Step(m) if matches!(m.event, Event::ChildFinished { .. }))
-    })
+    inner.into_iter().find(
+        |e| matches!(&e.body, Body::Step(m) if matches!(m.event, Event::ChildFinished { .. })),
+    )
 }
 
 #[test]
 fn a_repeated_child_result_counts_once() {
     let queue = MemQueue::default();
     let def = json!({"StartAt": "P", "States": {"P": {"Type": "Parallel", "End": true, "Branches": [
-        {"StartAt": "X", "States": {"X": {"Type": "Pass", "Result": "x", "End": true}}},
-        {"StartAt": "V", "States": {"V": {"Type": "Pass", "Result": "v", "End": true}}},
+        {"StartAt": "X", "States": {"X": {"Type": "Pass", "Next": "X2"}, "X2": {"Type": "Pass", "Result": "x", "End": true}}},
+        {"StartAt": "V", "States": {"V": {"Type": "Pass", "Next": "V2"}, "V2": {"Type": "Pass", "Result": "v", "End": true}}},
         {"StartAt": "Y", "States": {"Y": {"Type": "Wait", "Seconds": 5, "Next": "Z"},
                                      "Z": {"Type": "Pass", "Result": "z", "End": true}}}]}}});
+    // Branches of two states report by message (a one-state branch joins
+    // its parent directly, see below).
     let mut f = fixture(&queue, def, NoAbort);
     let mut reports = Vec::new();
     // Run until branches X and V have reported to the parent.
@@ -295,5 +302,38 @@ fn a_message_from_the_future_waits_its_turn() {
         m.init = None;
     }
     assert!(f.deliver(&first));
-    assert!(!f.deliver(&ahead), "a Run for a later sequence number is retried");
+    assert!(
+        !f.deliver(&ahead),
+        "a Run for a later sequence number is retried"
+    );
+}
+
+#[test]
+fn a_child_done_in_one_step_joins_its_parent_in_one_write() {
+    let queue = MemQueue::default();
+    let def = json!({"StartAt": "M", "States": {"M": {"Type": "Map", "ItemsPath": "$.items", "End": true,
+        "ItemProcessor": {"StartAt": "I", "States": {"I": {"Type": "Pass", "End": true}}}}}});
+    let mut f = fixture(&queue, def, NoAbort);
+    let root = queue.pop().unwrap();
+    // The input of the fixture has no items: give the Map three.
+    let Body::Step(mut m) = root.body.clone() else {
+        panic!()
+    };
+    m.init.as_mut().unwrap().input = json!({"items": [1, 2, 3]});
+    let root = Envelope {
+        body: Body::Step(m),
+        ..root
+    };
+    assert!(f.deliver(&root));
+    let spawn = queue.pop().unwrap();
+    assert!(f.deliver(&spawn));
+    // One write for the Map's start, one per item, in the parent's record.
+    assert_eq!(f.saves(), 4);
+    assert_eq!(f.status(), "SUCCEEDED");
+    // The spawn again, after the Map ended: nothing runs twice.
+    assert!(f.deliver(&spawn));
+    assert_eq!(f.saves(), 4);
+    f.drain();
+    assert_eq!(f.output(), json!([1, 2, 3]));
+    assert_eq!(f.entered(), ["M", "I", "I", "I"]);
 }

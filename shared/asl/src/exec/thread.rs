@@ -95,6 +95,12 @@ pub struct Fanout {
 }
 
 impl Fanout {
+    pub fn is_done(&self, index: usize) -> bool {
+        self.done
+            .get(index / 64)
+            .is_some_and(|w| w & (1 << (index % 64)) != 0)
+    }
+
     /// Marks child `index` finished; false if it already was.
     pub fn mark_done(&mut self, index: usize) -> bool {
         let (word, bit) = (index / 64, 1u64 << (index % 64));

@@ -29,6 +29,7 @@ use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
 use stepwise_asl::exec::HistoryEvent;
+use stepwise_asl::exec::Phase;
 use stepwise_asl::random::Random;
 use stepwise_asl::timestamp::Millis;
 use stepwise_asl::{
@@ -370,7 +371,110 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
         let Some(thread) = rec.thread.as_mut() else {
             return Ok(()); // a tombstone
         };
+        // A child's first step may also be its last: then it is never
+        // written, and its result goes straight into its parent's record
+        // (one write, not two). Its parent is read first, to see whether
+        // this child already reported or is no longer wanted.
+        let mut join = None;
+        if expected.is_none()
+            && let Some(p) = thread.parent.clone()
+        {
+            match self.joinable(id, &m.execution, &p, now).await? {
+                Some(parent) => join = Some((p, parent)),
+                None => return Ok(()),
+            }
+        }
         let lamport = rec.lamport.max(m.lamport);
+        let Some((events, effects)) = self
+            .advance(&loaded, &m.execution, thread, m.event.clone(), lamport, now)
+            .await
+        else {
+            return Ok(());
+        };
+        if let Some((p, parent)) = join
+            && let [Effect::Finish(outcome)] = effects.as_slice()
+        {
+            let carried = number(events, lamport);
+            let event = Event::ChildFinished {
+                wait: p.wait,
+                index: p.index,
+                outcome: outcome.clone(),
+            };
+            let msg_lamport = lamport + carried.len().max(1) as u64;
+            let mut parent = parent;
+            let expected = Some(parent.seq);
+            let lamport = parent.lamport.max(msg_lamport);
+            let thread = parent
+                .thread
+                .as_mut()
+                .expect("a joinable parent has its thread");
+            let Some((events, effects)) = self
+                .advance(&loaded, &m.execution, thread, event, lamport, now)
+                .await
+            else {
+                return Ok(());
+            };
+            let t = Transition {
+                id,
+                execution: &m.execution,
+                thread: &p.thread,
+                expected,
+                lamport,
+                carried,
+                events,
+                effects,
+            };
+            return self.commit(parent, t, now).await;
+        }
+        let t = Transition {
+            id,
+            execution: &m.execution,
+            thread: &m.thread,
+            expected,
+            lamport,
+            carried: Vec::new(),
+            events,
+            effects,
+        };
+        self.commit(rec, t, now).await
+    }
+
+    /// The parent record a new child may report to in place of a message;
+    /// `None` when the child must not run (its parent moved on, or it already
+    /// reported — then the parent's outbox is sent again if this very
+    /// message made its last transition).
+    async fn joinable(
+        &self,
+        id: &str,
+        execution: &str,
+        p: &stepwise_asl::exec::Parent,
+        now: Millis,
+    ) -> Result<Option<Record>, Retry> {
+        let Some(parent) = self.store.load(execution, &p.thread).await? else {
+            return Ok(None);
+        };
+        if parent.cause == id {
+            self.send_outbox(execution, &parent.outbox, now).await?;
+            return Ok(None);
+        }
+        let waiting = match parent.thread.as_ref().map(|t| &t.phase) {
+            Some(Phase::Children { wait, fanout }) => *wait == p.wait && !fanout.is_done(p.index),
+            _ => false,
+        };
+        Ok(waiting.then_some(parent))
+    }
+
+    /// Steps `thread` by `event`, running request-response tasks inline;
+    /// `None` when the event does not apply (stale).
+    async fn advance(
+        &self,
+        loaded: &Loaded,
+        execution: &str,
+        thread: &mut Thread,
+        event: Event,
+        lamport: u64,
+        now: Millis,
+    ) -> Option<(Vec<HistoryEvent>, Vec<Effect>)> {
         let (machine, facts) = (&loaded.machine, &loaded.record.facts);
         let history = !loaded.record.express;
         let env = |next: u64, seed: u64| Env {
@@ -384,11 +488,11 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
             machine,
             facts,
             thread,
-            m.event.clone(),
+            event,
             &env(lamport + 1, self.seed()),
         );
         if !out.applied {
-            return Ok(());
+            return None;
         }
         let mut events = out.history;
         let mut pending: VecDeque<Effect> = out.effects.into();
@@ -399,8 +503,8 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
                 continue;
             };
             let ctx = TaskContext {
-                execution_arn: &m.execution,
-                thread: &m.thread,
+                execution_arn: execution,
+                thread: &thread.id,
             };
             let event = match self.tasks.invoke(&call, &ctx).await {
                 Ok(output) => Event::TaskSucceeded {
@@ -428,15 +532,25 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
             } => Some(*wait) == current,
             _ => true,
         });
+        Some((events, effects))
+    }
+
+    /// Saves a transition (the thread, its outbox, its history events) on
+    /// the condition that no other was saved first, then sends its outbox.
+    async fn commit(&self, mut rec: Record, t: Transition<'_>, now: Millis) -> Result<(), Retry> {
+        let thread = rec
+            .thread
+            .as_ref()
+            .expect("a stepped record has its thread");
         let parent = thread.parent.clone();
         let seq = rec.seq + 1;
-        let sender = format!("{}@{seq}", m.thread);
-        let new_lamport = lamport + events.len().max(1) as u64;
+        let sender = format!("{}@{seq}", t.thread);
+        let new_lamport = t.lamport + t.events.len().max(1) as u64;
         let message = |i: usize, at: Millis, thread: &str, seq, event, init| Envelope {
             id: format!("{sender}.{i}"),
             at,
             body: Body::Step(Box::new(StepMessage {
-                execution: m.execution.clone(),
+                execution: t.execution.to_owned(),
                 thread: thread.to_owned(),
                 seq,
                 lamport: new_lamport,
@@ -446,12 +560,12 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
         };
         let mut messages = Vec::new();
         let mut complete = None;
-        for effect in effects {
+        for effect in t.effects {
             let i = messages.len();
             match effect {
                 Effect::Schedule { at, event } => {
                     let expect = matches!(event, Event::Run).then_some(seq);
-                    messages.push(message(i, at, &m.thread, expect, event, None));
+                    messages.push(message(i, at, t.thread, expect, event, None));
                 }
                 Effect::Spawn(children) => {
                     for child in children {
@@ -489,24 +603,23 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
         }
         let messages = bundle(&sender, messages);
         if rec.page.len() >= PAGE_EVENTS {
+            // Only events already saved move: a writer that loses the race
+            // below wrote the same page.
             self.store
-                .put_page(&m.execution, &m.thread, rec.pages, &rec.page)
+                .put_page(t.execution, t.thread, rec.pages, &rec.page)
                 .await?;
             rec.pages += 1;
             rec.page.clear();
         }
-        rec.page
-            .extend(events.into_iter().enumerate().map(|(i, event)| Logged {
-                order: lamport + 1 + i as u64,
-                event,
-            }));
+        rec.page.extend(t.carried);
+        rec.page.extend(number(t.events, t.lamport));
         rec.seq = seq;
         rec.lamport = new_lamport;
-        rec.cause = id.to_owned();
+        rec.cause = t.id.to_owned();
         rec.outbox = Outbox { messages, complete };
         match self
             .store
-            .save(&m.execution, &m.thread, &rec, expected)
+            .save(t.execution, t.thread, &rec, t.expected)
             .await?
         {
             Saved::Done => {}
@@ -516,11 +629,11 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
                     stepwise_asl::ErrorName::DataLimitExceeded,
                     format!(
                         "The state of thread '{}' exceeds the store's item size limit",
-                        m.thread
+                        t.thread
                     ),
                 );
                 self.store
-                    .complete(&m.execution, &Outcome::Failed(e), now)
+                    .complete(t.execution, &Outcome::Failed(e), now)
                     .await?;
                 return Ok(());
             }
@@ -528,7 +641,7 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
         if self.abort.abort("saved") {
             return Err(Retry::Chaos("saved"));
         }
-        self.send_outbox(&m.execution, &rec.outbox, now).await
+        self.send_outbox(t.execution, &rec.outbox, now).await
     }
 
     async fn send_outbox(
@@ -548,6 +661,34 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
         }
         Ok(())
     }
+}
+
+/// One transition on its way to the store.
+struct Transition<'a> {
+    /// The message that caused it.
+    id: &'a str,
+    execution: &'a str,
+    thread: &'a str,
+    /// The sequence number the save is conditional on (`None`: a new record).
+    expected: Option<u64>,
+    /// The logical time its events count from.
+    lamport: u64,
+    /// A finished child's events, joined into this (its parent's) record.
+    carried: Vec<Logged>,
+    events: Vec<HistoryEvent>,
+    effects: Vec<Effect>,
+}
+
+/// Gives a step's events their logical times, after `lamport`.
+fn number(events: Vec<HistoryEvent>, lamport: u64) -> Vec<Logged> {
+    events
+        .into_iter()
+        .enumerate()
+        .map(|(i, event)| Logged {
+            order: lamport + 1 + i as u64,
+            event,
+        })
+        .collect()
 }
 
 /// The largest bundle sent as one message (SQS allows 256 KiB).
