@@ -12,7 +12,6 @@ use std::sync::Mutex;
 
 use regex::Regex;
 
-mod support;
 use serde_json::Value;
 
 struct Case {
@@ -256,7 +255,7 @@ fn conformance_through_the_stepper() {
 /// results, calmly and with chaos.
 #[test]
 fn conformance_through_dynamodb_and_sqs() {
-    let moto = support::Moto::start();
+    let moto = stepwise_aws::moto::Moto::start();
     let first = Command::new(env!("CARGO_BIN_EXE_stepwise"))
         .args([
             "run",

@@ -1,7 +1,7 @@
 //! Clients from the standard AWS environment: `AWS_REGION` (or
 //! `AWS_DEFAULT_REGION`), `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY` /
 //! `AWS_SESSION_TOKEN` (Lambda sets these), and `AWS_ENDPOINT_URL` or the
-//! per-service `AWS_ENDPOINT_URL_DYNAMODB` / `AWS_ENDPOINT_URL_SQS` for a
+//! per-service `AWS_ENDPOINT_URL_DYNAMODB` / `_SQS` / `_LAMBDA` for a
 //! local stand-in such as moto server.
 
 use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
@@ -18,6 +18,7 @@ pub enum ConfigError {
 pub struct Clients {
     pub dynamodb: aws_sdk_dynamodb::Client,
     pub sqs: aws_sdk_sqs::Client,
+    pub lambda: aws_sdk_lambda::Client,
     pub region: String,
 }
 
@@ -39,22 +40,22 @@ impl Clients {
             _ => return Err(ConfigError::NoCredentials),
         };
         let dynamo = var("AWS_ENDPOINT_URL_DYNAMODB").or_else(|| endpoint.clone());
-        let sqs = var("AWS_ENDPOINT_URL_SQS").or(endpoint);
-        Ok(Clients::new(region, credentials, dynamo, sqs))
+        let sqs = var("AWS_ENDPOINT_URL_SQS").or_else(|| endpoint.clone());
+        let lambda = var("AWS_ENDPOINT_URL_LAMBDA").or(endpoint);
+        Ok(Clients::new(region, credentials, [dynamo, sqs, lambda]))
     }
 
     /// Clients for a local stand-in (moto server) at `endpoint`.
     pub fn from_endpoint(endpoint: &str) -> Clients {
         let credentials = Credentials::new("test", "test", None, None, "local");
         let e = Some(endpoint.to_owned());
-        Clients::new("us-east-1".into(), credentials, e.clone(), e)
+        Clients::new("us-east-1".into(), credentials, [e.clone(), e.clone(), e])
     }
 
     fn new(
         region: String,
         credentials: Credentials,
-        dynamo_endpoint: Option<String>,
-        sqs_endpoint: Option<String>,
+        [dynamo_endpoint, sqs_endpoint, lambda_endpoint]: [Option<String>; 3],
     ) -> Clients {
         let mut d = aws_sdk_dynamodb::Config::builder()
             .behavior_version(BehaviorVersion::latest())
@@ -66,13 +67,21 @@ impl Clients {
         let mut q = aws_sdk_sqs::Config::builder()
             .behavior_version(aws_sdk_sqs::config::BehaviorVersion::latest())
             .region(aws_sdk_sqs::config::Region::new(region.clone()))
-            .credentials_provider(credentials);
+            .credentials_provider(credentials.clone());
         if let Some(e) = sqs_endpoint {
             q = q.endpoint_url(e);
+        }
+        let mut l = aws_sdk_lambda::Config::builder()
+            .behavior_version(aws_sdk_lambda::config::BehaviorVersion::latest())
+            .region(aws_sdk_lambda::config::Region::new(region.clone()))
+            .credentials_provider(credentials.clone());
+        if let Some(e) = lambda_endpoint {
+            l = l.endpoint_url(e);
         }
         Clients {
             dynamodb: aws_sdk_dynamodb::Client::from_conf(d.build()),
             sqs: aws_sdk_sqs::Client::from_conf(q.build()),
+            lambda: aws_sdk_lambda::Client::from_conf(l.build()),
             region,
         }
     }

@@ -11,11 +11,14 @@
 mod codec;
 mod config;
 mod dynamo;
+mod lambda;
 mod meter;
+pub mod moto;
 mod sqs;
 
 pub use config::{Clients, ConfigError};
 pub use dynamo::DynamoStore;
+pub use lambda::LambdaTasks;
 pub use meter::{Meter, Usage};
 pub use sqs::SqsQueue;
 

@@ -64,6 +64,16 @@ impl SqsQueue {
         })
     }
 
+    /// The queue at `url` (what the SAM template hands the functions).
+    pub fn from_url(client: Client, url: impl Into<String>) -> SqsQueue {
+        SqsQueue {
+            client,
+            url: url.into(),
+            virtual_time: false,
+            meter: Arc::new(Meter::default()),
+        }
+    }
+
     async fn send_batch(&self, batch: Vec<(String, i32)>) -> Result<(), PortError> {
         let bytes: usize = batch.iter().map(|(b, _)| b.len()).sum();
         let count = batch.len();

@@ -337,3 +337,51 @@ fn a_child_done_in_one_step_joins_its_parent_in_one_write() {
     assert_eq!(f.output(), json!([1, 2, 3]));
     assert_eq!(f.entered(), ["M", "I", "I", "I"]);
 }
+
+#[test]
+fn a_wait_longer_than_the_queue_delay_is_sent_on_until_due() {
+    let queue = MemQueue::default();
+    let year = 365 * 24 * 3600;
+    let def =
+        json!({"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": year, "End": true}}});
+    let mut f = fixture(&queue, def, NoAbort);
+    let root = queue.pop().unwrap();
+    assert!(f.deliver(&root));
+    let timer = queue.pop().unwrap();
+    assert_eq!(timer.at, f.now + year * 1000);
+    // SQS delivers it after at most 900 s: it goes back, unchanged.
+    f.now += 900_000;
+    let saves = f.saves();
+    assert!(f.deliver(&timer));
+    assert_eq!(f.saves(), saves);
+    assert_eq!(queue.pop(), Some(timer.clone()));
+    f.now = timer.at;
+    assert!(f.deliver(&timer));
+    assert_eq!(f.status(), "SUCCEEDED");
+}
+
+#[test]
+fn a_distributed_map_of_two_thousand_items_completes() {
+    let queue = MemQueue::default();
+    let def = json!({"StartAt": "M", "States": {"M": {"Type": "Map", "ItemsPath": "$.items", "End": true,
+        "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"}, "StartAt": "I", "States": {
+            "I": {"Type": "Pass", "Parameters": {"double.$": "States.MathAdd($, $)"}, "Next": "J"},
+            "J": {"Type": "Pass", "OutputPath": "$.double", "End": true}}}}}});
+    let mut f = fixture(&queue, def, NoAbort);
+    let root = queue.pop().unwrap();
+    let Body::Step(mut m) = root.body.clone() else {
+        panic!()
+    };
+    m.init.as_mut().unwrap().input = json!({"items": (0..2_000).collect::<Vec<_>>()});
+    assert!(f.deliver(&Envelope {
+        body: Body::Step(m),
+        ..root
+    }));
+    f.drain();
+    let out = f.output();
+    let out = out.as_array().expect("an array");
+    assert_eq!(out.len(), 2_000);
+    assert_eq!(out[1_999], json!(3_998));
+    // A distributed Map's iterations are child executions, not in this history.
+    assert_eq!(f.entered(), ["M"]);
+}

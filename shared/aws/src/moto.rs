@@ -1,8 +1,7 @@
-//! A moto server (PyPI `moto[server]`, installed by `scripts/setup-test-deps`)
-//! on a free 127.0.0.1 port, for the tests of the AWS backend. It stops when
+//! A moto server (PyPI `moto[server]==5.2.5`, installed by `scripts/setup-test-deps`)
+//! on a free 127.0.0.1 port: the local stand-in for DynamoDB, SQS and Lambda in
+//! tests and benchmarks. It stops when
 //! dropped.
-
-#![allow(dead_code)]
 
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
@@ -14,6 +13,7 @@ pub struct Moto {
 }
 
 impl Moto {
+    /// Starts one; panics if python3 or moto is missing.
     pub fn start() -> Moto {
         let port = TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
@@ -52,6 +52,10 @@ impl Moto {
             ("AWS_SECRET_ACCESS_KEY", "test".into()),
             ("AWS_REGION", "us-east-1".into()),
         ]
+    }
+
+    pub fn clients(&self) -> crate::Clients {
+        crate::Clients::from_endpoint(&self.endpoint)
     }
 }
 

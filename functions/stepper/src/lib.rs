@@ -1,0 +1,68 @@
+//! The stepper Lambda's handler: each SQS record is one step message; the
+//! records that must come back (a conflict, an infrastructure fault) are
+//! reported as batch item failures, so SQS redelivers only those. The
+//! function itself fails only when it cannot start.
+
+use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+use stepwise_aws::{Clients, DynamoStore, LambdaTasks, SqsQueue};
+use stepwise_engine::memory::wall_clock;
+use stepwise_engine::ports::Tasks;
+use stepwise_engine::stepper::{Abort, Envelope, Queue, Stepper, Store};
+
+/// The stepper as deployed: DynamoDB, SQS and Lambda from the environment
+/// (`STEPWISE_TABLE`, `STEPWISE_QUEUE_URL`).
+pub type Deployed = Stepper<DynamoStore, SqsQueue, LambdaTasks>;
+
+pub fn from_env() -> Result<Deployed, String> {
+    let need = |k: &str| std::env::var(k).map_err(|_| format!("the environment lacks {k}"));
+    let clients = Clients::from_env().map_err(|e| e.to_string())?;
+    let store = DynamoStore::new(clients.dynamodb.clone(), need("STEPWISE_TABLE")?);
+    let queue = SqsQueue::from_url(clients.sqs.clone(), need("STEPWISE_QUEUE_URL")?);
+    let tasks = LambdaTasks {
+        client: clients.lambda.clone(),
+    };
+    Ok(Stepper::new(
+        store,
+        queue,
+        tasks,
+        stepwise_engine::stepper::NoAbort,
+        seed(),
+    ))
+}
+
+fn seed() -> u64 {
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0);
+    t ^ (u64::from(std::process::id()) << 32)
+}
+
+/// Handles one SQS event; the response names the records to deliver again.
+pub async fn handle<S: Store, Q: Queue, T: Tasks, A: Abort>(
+    stepper: &Stepper<S, Q, T, A>,
+    event: SqsEvent,
+) -> SqsBatchResponse {
+    let mut response = SqsBatchResponse::default();
+    for record in event.records {
+        let id = record.message_id.clone().unwrap_or_default();
+        let outcome = match record.body.as_deref().map(serde_json::from_str::<Envelope>) {
+            Some(Ok(envelope)) => stepper
+                .handle(&envelope, wall_clock())
+                .await
+                .map_err(|e| e.to_string()),
+            Some(Err(e)) => Err(format!("not a step message: {e}")),
+            None => Err("an SQS record without a body".to_owned()),
+        };
+        if let Err(why) = outcome {
+            eprintln!(
+                "{}",
+                serde_json::json!({"level": "WARN", "message": "step deferred", "messageId": id, "reason": why})
+            );
+            let mut failure = BatchItemFailure::default();
+            failure.item_identifier = id;
+            response.batch_item_failures.push(failure);
+        }
+    }
+    response
+}

@@ -1,0 +1,14 @@
+//! The stepper Lambda on the step queue (see the library for the handler).
+
+use aws_lambda_events::event::sqs::{SqsBatchResponse, SqsEvent};
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() -> Result<(), Error> {
+    let stepper: &'static stepwise_stepper::Deployed =
+        Box::leak(Box::new(stepwise_stepper::from_env()?));
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| async move {
+        Ok::<SqsBatchResponse, Error>(stepwise_stepper::handle(stepper, event.payload).await)
+    }))
+    .await
+}

@@ -1,0 +1,112 @@
+//! The stepper Lambda's handler fed with `events/stepper-sqs.json` and with
+//! the queue's own messages, against DynamoDB and SQS on moto server.
+
+use aws_lambda_events::event::sqs::SqsEvent;
+use serde_json::{Value, json};
+use stepwise_asl::{Options, StateMachine};
+use stepwise_aws::moto::Moto;
+use stepwise_aws::{DynamoStore, SqsQueue};
+use stepwise_engine::memory::local_execution;
+use stepwise_engine::stepper::{ExecutionRecord, Inbox, Stepper, Store};
+use stepwise_engine::tasks::FnTasks;
+
+const MACHINE: &str = r#"{"StartAt": "Greet", "States": {
+    "Greet": {"Type": "Pass", "Parameters": {"greeting.$": "States.Format('hello {}', $.who)"}, "Next": "Done"},
+    "Done": {"Type": "Succeed"}}}"#;
+
+fn event_file() -> SqsEvent {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../events/stepper-sqs.json");
+    serde_json::from_str(&std::fs::read_to_string(path).expect("events/stepper-sqs.json"))
+        .expect("a real-shaped SQS event")
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn the_sample_event_steps_its_execution_and_reports_the_bad_record() {
+    let moto = Moto::start();
+    let clients = moto.clients();
+    let store = DynamoStore::new(clients.dynamodb.clone(), "stepper-test");
+    store.create_table().await.unwrap();
+    let queue = SqsQueue::open(clients.sqs.clone(), "stepper-test", true)
+        .await
+        .unwrap();
+    let tasks = FnTasks(|c: &stepwise_asl::TaskCall| Ok(c.payload.clone()));
+    let stepper = Stepper::new(store.clone(), &queue, tasks, None, 3);
+
+    // The execution the sample event belongs to does not exist yet: its
+    // record is dropped (not retried), the malformed one is reported.
+    let response = stepwise_stepper::handle(&stepper, event_file()).await;
+    let failed: Vec<_> = response
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.as_str())
+        .collect();
+    assert_eq!(failed, ["2e1424d4-f796-459a-8184-9c92662be6da"]);
+
+    StateMachine::parse(MACHINE, Options::default()).expect("valid");
+    let facts = local_execution("hello", "from-events", json!({"who": "events"}), 0, false);
+    let record = ExecutionRecord {
+        facts,
+        definition: MACHINE.into(),
+        express: false,
+        status: "RUNNING".into(),
+        outcome: None,
+        stopped: None,
+    };
+    assert!(store.create(&record, &started()).await.unwrap());
+    let arn = record.facts.arn.clone();
+
+    // Now the sample event runs the first state.
+    let response = stepwise_stepper::handle(&stepper, event_file()).await;
+    assert_eq!(response.batch_item_failures.len(), 1);
+    let root = store.load(&arn, "root").await.unwrap().expect("saved");
+    assert_eq!(root.seq, 1);
+    assert_eq!(
+        root.thread.as_ref().unwrap().input,
+        json!({"greeting": "hello events"})
+    );
+
+    // Lambda's event source delivers what the queue holds until the end.
+    for _ in 0..10 {
+        let batch = queue.receive(false).await.unwrap();
+        if batch.is_empty() {
+            break;
+        }
+        let records: Vec<Value> = batch
+            .iter()
+            .map(|d| {
+                json!({"messageId": d.handle.clone(), "body": serde_json::to_string(&d.envelope).unwrap(),
+                       "eventSource": "aws:sqs", "awsRegion": "us-east-1"})
+            })
+            .collect();
+        let event: SqsEvent = serde_json::from_value(json!({"Records": records})).unwrap();
+        let response = stepwise_stepper::handle(&stepper, event).await;
+        assert!(response.batch_item_failures.is_empty());
+        let handles: Vec<String> = batch.into_iter().map(|d| d.handle).collect();
+        queue.delete(&handles).await.unwrap();
+    }
+    let done = store.execution(&arn).await.unwrap().unwrap();
+    assert_eq!(done.status, "SUCCEEDED");
+    assert_eq!(
+        done.outcome,
+        Some(stepwise_asl::Outcome::Succeeded(
+            json!({"greeting": "hello events"})
+        ))
+    );
+
+    // The same sample event once more, after the end: dropped, nothing changes.
+    let response = stepwise_stepper::handle(&stepper, event_file()).await;
+    assert_eq!(response.batch_item_failures.len(), 1);
+    assert_eq!(store.load(&arn, "root").await.unwrap().unwrap().seq, 2);
+}
+
+fn started() -> stepwise_engine::stepper::Logged {
+    stepwise_engine::stepper::Logged {
+        order: 0,
+        event: stepwise_asl::exec::HistoryEvent {
+            timestamp: 0,
+            kind: stepwise_asl::exec::EventType::ExecutionStarted,
+            thread: "root".into(),
+            details: json!({}),
+        },
+    }
+}
