@@ -59,9 +59,9 @@ pub async fn handle<S: Store, Q: Queue, T: Tasks, A: Abort>(
                 "{}",
                 serde_json::json!({"level": "WARN", "message": "step deferred", "messageId": id, "reason": why})
             );
-            let mut failure = BatchItemFailure::default();
-            failure.item_identifier = id;
-            response.batch_item_failures.push(failure);
+            response.batch_item_failures.push(BatchItemFailure {
+                item_identifier: id,
+            });
         }
     }
     response
