@@ -5,10 +5,10 @@ CARGO ?= cargo
 
 help:
 	@echo "make example      build and run examples/order.json locally"
-	@echo "make test         every test: unit, semantics, conformance, JSONata differential, API with real clients"
+	@echo "make test         every test: unit, semantics, conformance (in memory, through the stepper, on DynamoDB/SQS in moto, with chaos), JSONata differential, API with real clients"
 	@echo "make lint         cargo fmt --check and clippy -D warnings"
 	@echo "make conformance  the AWS-recorded cases, with a per-theme table"
-	@echo "make bench        engine transitions/s and 'stepwise run' wall time"
+	@echo "make bench        engine transitions/s, JSONata vs jsonata-js, the API vs moto, serverless cost per transition"
 
 example:
 	$(CARGO) build --release -p stepwise
@@ -16,7 +16,8 @@ example:
 
 test:
 	./scripts/setup-test-deps
-	$(CARGO) test --workspace
+	$(CARGO) test --workspace --exclude stepwise
+	$(CARGO) test -p stepwise -- --nocapture
 	$(CARGO) build -p stepwise
 	cd tests/api && python3 -m pytest -q
 	$(MAKE) check-pure
