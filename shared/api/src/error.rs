@@ -56,6 +56,12 @@ impl ApiError {
         }
     }
 
+    /// The same error with another HTTP status (404 for an unknown route).
+    pub fn with_status(mut self, status: u16) -> ApiError {
+        self.status = status;
+        self
+    }
+
     pub fn body(&self) -> serde_json::Value {
         serde_json::json!({"__type": self.code, "message": self.message})
     }

@@ -121,3 +121,162 @@ pub async fn handle(service: &dyn Service, target: Option<&str>, body: &[u8]) ->
 pub fn timestamp(ms: i64) -> Value {
     serde_json::Number::from_f64(ms as f64 / 1000.0).map_or(Value::Null, Value::Number)
 }
+
+/// A history event as AWS's API shows it.
+pub fn history_event(
+    id: i64,
+    previous: i64,
+    ts: i64,
+    kind: &str,
+    details: Value,
+    include_data: bool,
+) -> Value {
+    let mut o = serde_json::json!({"timestamp": timestamp(ts), "type": kind, "id": id, "previousEventId": previous});
+    if let Value::Object(mut d) = details
+        && !d.is_empty()
+    {
+        for key in ["input", "output", "parameters"] {
+            if let Some(v) = d.get_mut(key) {
+                if !include_data {
+                    d.remove(key);
+                    continue;
+                }
+                if !v.is_string() || key != "input" || !kind.starts_with("Execution") {
+                    *v = Value::String(v.to_string());
+                }
+            }
+        }
+        let key = if kind.ends_with("StateEntered") {
+            "stateEnteredEventDetails".to_owned()
+        } else if kind.ends_with("StateExited") {
+            "stateExitedEventDetails".to_owned()
+        } else {
+            let mut c = kind.chars();
+            let first = c
+                .next()
+                .map(|f| f.to_ascii_lowercase().to_string())
+                .unwrap_or_default();
+            format!("{first}{}EventDetails", c.as_str())
+        };
+        o[key] = Value::Object(d);
+    }
+    o
+}
+
+/// The REST routes for people and webhooks, beside the JSON protocol:
+///
+/// | route | action |
+/// | --- | --- |
+/// | `POST /` with `X-Amz-Target` | the awsJson1_0 protocol ([`handle`]) |
+/// | `POST /executions` `{"stateMachineArn", "name"?, "input"?}` | StartExecution (`input` may be any JSON value) |
+/// | `GET /executions/{executionArn}` (URL-encoded) | DescribeExecution |
+/// | `POST /tasks/success` `{"taskToken", "output"?}` | SendTaskSuccess |
+/// | `POST /tasks/failure` `{"taskToken", "error"?, "cause"?}` | SendTaskFailure |
+/// | `POST /tasks/heartbeat` `{"taskToken"}` | SendTaskHeartbeat |
+///
+/// Answers are JSON; errors carry AWS's `__type` and `message` and its status.
+pub async fn route(
+    service: &dyn Service,
+    method: &str,
+    path: &str,
+    target: Option<&str>,
+    body: &[u8],
+) -> Response {
+    let path = path.trim_end_matches('/');
+    if path.is_empty() {
+        if method != "POST" {
+            return error_response(ApiError::unknown_operation(
+                "The protocol endpoint takes POST",
+            ));
+        }
+        return handle(service, target, body).await;
+    }
+    let result = async {
+        let parsed = || -> Result<Value, ApiError> {
+            if body.iter().all(u8::is_ascii_whitespace) {
+                return Ok(Value::Object(Default::default()));
+            }
+            let v: Value = serde_json::from_slice(body).map_err(|e| {
+                ApiError::serialization(format!("The request body is not valid JSON: {e}"))
+            })?;
+            if v.is_object() {
+                Ok(v)
+            } else {
+                Err(ApiError::serialization(
+                    "The request body must be a JSON object",
+                ))
+            }
+        };
+        match (method, path) {
+            ("POST", "/executions") => {
+                let mut b = parsed()?;
+                // People send the input as JSON; the API wants it as text.
+                if let Some(input) = b.get("input").filter(|v| !v.is_string()).cloned() {
+                    b["input"] = Value::String(input.to_string());
+                }
+                service.call("StartExecution", b).await
+            }
+            ("GET", p) if p.starts_with("/executions/") => {
+                let arn = percent_decode(&p["/executions/".len()..]);
+                service
+                    .call(
+                        "DescribeExecution",
+                        serde_json::json!({"executionArn": arn}),
+                    )
+                    .await
+            }
+            ("POST", "/tasks/success") => {
+                let mut b = parsed()?;
+                let output = b
+                    .get("output")
+                    .cloned()
+                    .unwrap_or(Value::Object(Default::default()));
+                if !output.is_string() {
+                    b["output"] = Value::String(output.to_string());
+                }
+                service.call("SendTaskSuccess", b).await
+            }
+            ("POST", "/tasks/failure") => service.call("SendTaskFailure", parsed()?).await,
+            ("POST", "/tasks/heartbeat") => service.call("SendTaskHeartbeat", parsed()?).await,
+            _ => Err(ApiError::resource_not_found(format!(
+                "No route for {method} {path}: see the README's API section"
+            ))
+            .with_status(404)),
+        }
+    }
+    .await;
+    match result {
+        Ok(v) => Response {
+            status: 200,
+            body: v.to_string().into_bytes(),
+        },
+        Err(e) => error_response(e),
+    }
+}
+
+fn error_response(e: ApiError) -> Response {
+    Response {
+        status: e.status,
+        body: e.body().to_string().into_bytes(),
+    }
+}
+
+/// `%3A` → `:` (API Gateway hands path parameters over still encoded).
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%'
+            && i + 2 < bytes.len()
+            && let Ok(b) = u8::from_str_radix(&s[i + 1..i + 3], 16)
+        {
+            out.push(b);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}

@@ -18,8 +18,8 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::DisplayErrorContext;
 use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType,
-    ScalarAttributeType, TimeToLiveSpecification,
+    AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement,
+    KeyType, Projection, ProjectionType, ScalarAttributeType, TimeToLiveSpecification,
 };
 use stepwise_asl::Outcome;
 use stepwise_asl::timestamp::Millis;
@@ -30,6 +30,9 @@ use stepwise_engine::stepper::{
 use crate::RETENTION_DAYS;
 use crate::codec::{pack, unpack};
 use crate::meter::Meter;
+
+/// The index of executions by state machine, newest last.
+pub const BY_MACHINE: &str = "by-machine";
 
 /// DynamoDB's item limit is 400 KB; stay clear of it.
 const ITEM_LIMIT: usize = 390 * 1024;
@@ -121,8 +124,26 @@ impl DynamoStore {
             .table_name(&self.table)
             .attribute_definitions(attr("pk")?)
             .attribute_definitions(attr("sk")?)
+            .attribute_definitions(attr("machine")?)
+            .attribute_definitions(attr("start")?)
             .key_schema(key("pk", KeyType::Hash)?)
             .key_schema(key("sk", KeyType::Range)?)
+            .global_secondary_indexes(
+                GlobalSecondaryIndex::builder()
+                    .index_name(BY_MACHINE)
+                    .key_schema(key("machine", KeyType::Hash)?)
+                    .key_schema(key("start", KeyType::Range)?)
+                    .projection(
+                        Projection::builder()
+                            .projection_type(ProjectionType::Include)
+                            .non_key_attributes("name")
+                            .non_key_attributes("status")
+                            .non_key_attributes("stopped")
+                            .build(),
+                    )
+                    .build()
+                    .map_err(port)?,
+            )
             .billing_mode(BillingMode::PayPerRequest)
             .send()
             .await
@@ -184,6 +205,131 @@ impl DynamoStore {
     }
 }
 
+/// A state machine as the API stores it (`pk = "machines"`, `sk` = its ARN).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct MachineItem {
+    pub arn: String,
+    pub name: String,
+    pub definition: String,
+    pub role_arn: String,
+    pub kind: String,
+    pub created: Millis,
+}
+
+/// One line of ListExecutions, from the by-machine index.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExecutionLine {
+    pub arn: String,
+    pub name: String,
+    pub status: String,
+    pub start: Millis,
+    pub stopped: Option<Millis>,
+}
+
+impl DynamoStore {
+    /// Creates a machine; false if one with its ARN exists.
+    pub async fn put_machine(&self, m: &MachineItem) -> Result<bool, PortError> {
+        let mut item = Item::new();
+        item.insert("pk".into(), s("machines"));
+        item.insert("sk".into(), s(&m.arn));
+        item.insert("body".into(), s(serde_json::to_string(m)?));
+        let bytes = size(&item);
+        let out = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        self.meter.write(bytes);
+        match out {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(port(e)),
+        }
+    }
+
+    pub async fn machine(&self, arn: &str) -> Result<Option<MachineItem>, PortError> {
+        let Some(item) = self.get("machines", arn).await? else {
+            return Ok(None);
+        };
+        match item.get("body") {
+            Some(AttributeValue::S(b)) => Ok(Some(serde_json::from_str(b)?)),
+            _ => Err("a machine item lacks its body".into()),
+        }
+    }
+
+    pub async fn machines(&self) -> Result<Vec<MachineItem>, PortError> {
+        let mut out = Vec::new();
+        for item in self.query("machines").await? {
+            if let Some(AttributeValue::S(b)) = item.get("body") {
+                out.push(serde_json::from_str(b)?);
+            }
+        }
+        Ok(out)
+    }
+
+    pub async fn delete_machine(&self, arn: &str) -> Result<(), PortError> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", s("machines"))
+            .key("sk", s(arn))
+            .send()
+            .await
+            .map_err(port)?;
+        self.meter.write(1);
+        Ok(())
+    }
+
+    /// The executions of a state machine, oldest first.
+    pub async fn executions_of(&self, machine: &str) -> Result<Vec<ExecutionLine>, PortError> {
+        let mut lines = Vec::new();
+        let mut start = None;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .index_name(BY_MACHINE)
+                .key_condition_expression("machine = :m")
+                .expression_attribute_values(":m", s(machine))
+                .set_exclusive_start_key(start)
+                .send()
+                .await
+                .map_err(port)?;
+            let items = out.items.unwrap_or_default();
+            self.meter.read(items.iter().map(size).sum(), false);
+            for item in items {
+                let text = |k: &str| match item.get(k) {
+                    Some(AttributeValue::S(v)) => v.clone(),
+                    _ => String::new(),
+                };
+                lines.push(ExecutionLine {
+                    arn: text("pk"),
+                    name: text("name"),
+                    status: text("status"),
+                    start: text("start").parse().unwrap_or(0),
+                    stopped: match item.get("stopped") {
+                        Some(AttributeValue::N(v)) => v.parse().ok(),
+                        _ => None,
+                    },
+                });
+            }
+            start = out.last_evaluated_key;
+            if start.is_none() {
+                return Ok(lines);
+            }
+        }
+    }
+}
+
 fn thread_key(thread: &str) -> String {
     format!("t#{thread}")
 }
@@ -213,7 +359,12 @@ impl Store for DynamoStore {
         item.insert("body".into(), b(pack(record)));
         item.insert("status".into(), s(&record.status));
         item.insert("started".into(), b(pack(started)));
-        item.insert("start".into(), n(record.facts.start_time));
+        item.insert(
+            "start".into(),
+            s(format!("{:015}", record.facts.start_time)),
+        );
+        item.insert("machine".into(), s(&record.facts.state_machine_arn));
+        item.insert("name".into(), s(&record.facts.name));
         let bytes = size(&item);
         let out = self
             .client

@@ -14,10 +14,11 @@ mod dynamo;
 mod lambda;
 mod meter;
 pub mod moto;
+pub mod service;
 mod sqs;
 
 pub use config::{Clients, ConfigError};
-pub use dynamo::DynamoStore;
+pub use dynamo::{DynamoStore, ExecutionLine, MachineItem};
 pub use lambda::LambdaTasks;
 pub use meter::{Meter, Usage};
 pub use sqs::SqsQueue;

@@ -28,3 +28,9 @@ pub trait Tasks {
 pub trait Clock {
     fn now(&self) -> i64;
 }
+
+impl<T: Tasks> Tasks for &T {
+    fn invoke(&self, call: &TaskCall, ctx: &TaskContext<'_>) -> impl Future<Output = TaskResult> {
+        (*self).invoke(call, ctx)
+    }
+}

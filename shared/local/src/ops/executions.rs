@@ -305,7 +305,7 @@ pub fn history(db: &Db, body: &Value) -> Res {
             let kind: String = r.get(3)?;
             let details: Value =
                 serde_json::from_str(&r.get::<_, String>(4)?).unwrap_or(Value::Null);
-            Ok(event_json(
+            Ok(stepwise_api::history_event(
                 r.get(0)?,
                 r.get(1)?,
                 r.get(2)?,
@@ -320,48 +320,6 @@ pub fn history(db: &Db, body: &Value) -> Res {
         out["nextToken"] = t.into();
     }
     Ok(out)
-}
-
-/// A history event as AWS's API shows it.
-fn event_json(
-    id: i64,
-    previous: i64,
-    ts: i64,
-    kind: &str,
-    details: Value,
-    include_data: bool,
-) -> Value {
-    let mut o =
-        json!({"timestamp": timestamp(ts), "type": kind, "id": id, "previousEventId": previous});
-    if let Value::Object(mut d) = details
-        && !d.is_empty()
-    {
-        for key in ["input", "output", "parameters"] {
-            if let Some(v) = d.get_mut(key) {
-                if !include_data {
-                    d.remove(key);
-                    continue;
-                }
-                if !v.is_string() || key != "input" || !kind.starts_with("Execution") {
-                    *v = Value::String(v.to_string());
-                }
-            }
-        }
-        let key = if kind.ends_with("StateEntered") {
-            "stateEnteredEventDetails".to_owned()
-        } else if kind.ends_with("StateExited") {
-            "stateExitedEventDetails".to_owned()
-        } else {
-            let mut c = kind.chars();
-            let first = c
-                .next()
-                .map(|f| f.to_ascii_lowercase().to_string())
-                .unwrap_or_default();
-            format!("{first}{}EventDetails", c.as_str())
-        };
-        o[key] = Value::Object(d);
-    }
-    o
 }
 
 pub fn stop(w: &mut Worker, body: &Value) -> Res {
