@@ -51,13 +51,14 @@ pub async fn handle(
     };
     let mut headers = HeaderMap::new();
     headers.insert("content-type", HeaderValue::from_static(content_type));
-    let mut out = ApiGatewayProxyResponse::default();
-    out.status_code = i64::from(response.status);
-    out.headers = headers;
-    out.body = Some(Body::Text(
-        String::from_utf8_lossy(&response.body).into_owned(),
-    ));
-    out
+    ApiGatewayProxyResponse {
+        status_code: i64::from(response.status),
+        headers,
+        body: Some(Body::Text(
+            String::from_utf8_lossy(&response.body).into_owned(),
+        )),
+        ..Default::default()
+    }
 }
 
 fn decode_base64(text: &str) -> Vec<u8> {
