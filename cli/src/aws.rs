@@ -5,7 +5,9 @@ use stepwise_asl::StateMachine;
 use stepwise_aws::{Clients, DynamoStore, SqsQueue};
 use stepwise_engine::Report;
 use stepwise_engine::ports::Tasks;
-use stepwise_engine::stepper::{Chaos, ExecutionRecord, Stepper, run_to_end};
+use stepwise_engine::stepper::{
+    Chaos, ExecutionRecord, Poller, PollerOptions, Stepper, run_to_end,
+};
 
 #[derive(clap::Args, Clone)]
 pub struct AwsArgs {
@@ -51,4 +53,26 @@ pub async fn run<T: Tasks>(
     run_to_end(&stepper, &queue, record, machine, fast_forward)
         .await
         .map_err(|e| anyhow::anyhow!(e))
+}
+
+/// Runs the stepper on the queue in a thread of its own, for as long as the
+/// process lives (`stepwise serve --backend aws`: the stepper Lambda's part).
+pub fn spawn_stepper<T: Tasks + Send + 'static>(store: DynamoStore, queue: SqsQueue, tasks: T) {
+    std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a runtime");
+        runtime.block_on(async {
+            let seed = stepwise_engine::memory::wall_clock() as u64;
+            let stepper = Stepper::new(store, &queue, tasks, None, seed);
+            let mut poller = Poller::new(&stepper, &queue, PollerOptions::default());
+            loop {
+                if let Err(e) = poller.run(|| async { Ok(false) }).await {
+                    eprintln!("stepwise: the stepper poller failed, retrying: {e}");
+                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                }
+            }
+        });
+    });
 }

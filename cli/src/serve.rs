@@ -1,4 +1,7 @@
-//! `stepwise serve`: the Step Functions API on 127.0.0.1, durable in SQLite.
+//! `stepwise serve`: the Step Functions API on 127.0.0.1, durable in SQLite
+//! (or, with `--backend aws`, over the serverless engine on DynamoDB and SQS
+//! with a local stepper poller). Besides the JSON protocol at `POST /` it
+//! answers the REST routes of [`stepwise_api::route`].
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -8,10 +11,13 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::IntoResponse;
-use axum::routing::post;
+use stepwise_api::Service;
+use stepwise_aws::service::{AwsService, Place};
 use stepwise_engine::mock::Mocks;
+use stepwise_engine::tasks::Mocked;
+use stepwise_local::lambda::Lambda;
 use stepwise_local::{Config, LocalService};
 
 #[derive(clap::Args)]
@@ -36,21 +42,37 @@ pub struct Args {
     /// Where Lambda tasks go (default: AWS_ENDPOINT_URL_LAMBDA).
     #[arg(long, env = "AWS_ENDPOINT_URL_LAMBDA")]
     lambda_endpoint: Option<String>,
+    /// `embedded` (SQLite) or `aws` (DynamoDB + SQS, with a local stepper).
+    #[arg(long, value_enum, default_value_t = Backend::Embedded)]
+    backend: Backend,
+    #[command(flatten)]
+    aws: crate::aws::AwsArgs,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum Backend {
+    Embedded,
+    Aws,
 }
 
 async fn api(
-    State(service): State<Arc<LocalService>>,
+    State(service): State<Arc<dyn Service>>,
+    method: Method,
+    uri: Uri,
     headers: HeaderMap,
     body: Bytes,
 ) -> impl IntoResponse {
     let target = headers.get("x-amz-target").and_then(|v| v.to_str().ok());
-    let response = stepwise_api::handle(service.as_ref(), target, &body).await;
+    let path = uri.path();
+    let response =
+        stepwise_api::route(service.as_ref(), method.as_str(), path, target, &body).await;
     let status = StatusCode::from_u16(response.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-    (
-        status,
-        [(header::CONTENT_TYPE, stepwise_api::CONTENT_TYPE)],
-        response.body,
-    )
+    let kind = if path == "/" {
+        stepwise_api::CONTENT_TYPE
+    } else {
+        "application/json"
+    };
+    (status, [(header::CONTENT_TYPE, kind)], response.body)
 }
 
 pub fn main(args: Args) -> anyhow::Result<ExitCode> {
@@ -62,27 +84,51 @@ pub fn main(args: Args) -> anyhow::Result<ExitCode> {
         }
         _ => None,
     };
-    let path = if args.in_memory {
+    let path = if args.in_memory || args.backend == Backend::Aws {
         None
     } else {
         std::fs::create_dir_all(&args.data)
             .with_context(|| format!("cannot create {}", args.data.display()))?;
         Some(args.data.join("stepwise.db"))
     };
-    let config = Config {
-        mocks,
-        lambda_endpoint: args.lambda_endpoint.clone(),
-        dispatchers: 4,
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let service: Arc<dyn Service> = if args.backend == Backend::Aws {
+        let (store, queue) = runtime.block_on(crate::aws::open(&args.aws, false))?;
+        let tasks = Mocked {
+            mocks,
+            fallback: Lambda {
+                endpoint: args.lambda_endpoint.clone(),
+            },
+        };
+        crate::aws::spawn_stepper(store.clone(), queue.clone(), tasks);
+        let clients = stepwise_aws::Clients::from_env()?;
+        Arc::new(AwsService {
+            store,
+            queue,
+            tasks: Arc::new(stepwise_aws::LambdaTasks {
+                client: clients.lambda,
+            }),
+            place: Place::from_env(),
+        })
+    } else {
+        let config = Config {
+            mocks,
+            lambda_endpoint: args.lambda_endpoint.clone(),
+            dispatchers: 4,
+        };
+        Arc::new(LocalService::open(path.as_deref(), config).context("cannot open the store")?)
     };
-    let service =
-        Arc::new(LocalService::open(path.as_deref(), config).context("cannot open the store")?);
+    drop(runtime);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()?;
     runtime.block_on(async move {
         let app = axum::Router::new()
-            .route("/", post(api))
+            .fallback(api)
             .with_state(service);
         let listener = tokio::net::TcpListener::bind(args.addr)
             .await
