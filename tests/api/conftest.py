@@ -15,15 +15,17 @@ ROLE = "arn:aws:iam::123456789012:role/stepwise-test"
 
 
 class Server:
-    def __init__(self, args):
+    def __init__(self, args, env=None):
         self.args = args
+        self.env = env
         self.proc = None
         self.url = None
 
     def start(self):
+        env = dict(os.environ, **(self.env or {}))
         self.proc = subprocess.Popen(
             [BINARY, "serve", "--addr", "127.0.0.1:0", *self.args],
-            stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True,
+            stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, env=env,
         )
         line = self.proc.stderr.readline()
         m = re.search(r"http://(\S+)", line)
