@@ -1,5 +1,5 @@
 # One command per habit. `make help` lists them.
-.PHONY: help example test lint conformance bench ci check-pure
+.PHONY: help example test lint conformance bench ci check-pure deploy-check
 
 CARGO ?= cargo
 
@@ -8,6 +8,7 @@ help:
 	@echo "make test         every test: unit, semantics, conformance (in memory, through the stepper, on DynamoDB/SQS in moto, with chaos), JSONata differential, API with real clients"
 	@echo "make lint         cargo fmt --check and clippy -D warnings"
 	@echo "make conformance  the AWS-recorded cases, with a per-theme table"
+	@echo "make deploy-check sam validate --lint, cfn-lint, cargo lambda build (arm64 zips), sam build"
 	@echo "make bench        engine transitions/s, JSONata vs jsonata-js, the API vs moto, serverless cost per transition"
 
 example:
@@ -30,8 +31,15 @@ conformance:
 	$(CARGO) test -p stepwise --test conformance -- --nocapture
 
 bench:
-	$(CARGO) build --release -p stepwise -p stepwise-bench
+	$(CARGO) build --release -p stepwise -p stepwise-bench -p stepwise-stepper -p stepwise-api-function
 	./target/release/stepwise-bench
+
+# What `sam build && sam deploy` needs, checked without an AWS account.
+deploy-check:
+	SAM_CLI_TELEMETRY=0 sam validate --lint -t template.yaml
+	cfn-lint template.yaml
+	cargo lambda build --release --arm64 --output-format zip -p stepwise-stepper -p stepwise-api-function
+	SAM_CLI_TELEMETRY=0 sam build --beta-features
 
 # stepwise-asl does no I/O: no tokio or aws crate may enter its dependency
 # tree, and it builds for wasm32 where that target is installed.
@@ -43,5 +51,5 @@ check-pure:
 	else echo "wasm32-unknown-unknown not installed: skipping the wasm build of stepwise-asl"; fi
 
 ci: lint test
-	$(CARGO) build --release -p stepwise -p stepwise-bench
+	$(CARGO) build --release -p stepwise -p stepwise-bench -p stepwise-stepper -p stepwise-api-function
 	./target/release/stepwise-bench --quick

@@ -82,15 +82,9 @@ fn free_port() -> u16 {
 
 pub fn run(quick: bool) {
     let port = free_port();
-    let moto = Command::new("python3")
-        .args([
-            "-m",
-            "moto.server",
-            "-H",
-            "127.0.0.1",
-            "-p",
-            &port.to_string(),
-        ])
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../infra/local-aws");
+    let moto = Command::new("bash")
+        .args([script, &port.to_string()])
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn();

@@ -14,6 +14,7 @@
 mod api;
 mod cost;
 mod jsonata;
+mod lambda;
 
 use std::process::Command;
 use std::time::Instant;
@@ -104,7 +105,10 @@ fn main() {
     if only.as_deref().is_none_or(|o| o == "cost") {
         cost::run(quick);
     }
-    if matches!(only.as_deref(), Some("jsonata" | "api" | "cost")) {
+    if only.as_deref().is_none_or(|o| o == "lambda") {
+        lambda::run(quick);
+    }
+    if matches!(only.as_deref(), Some("jsonata" | "api" | "cost" | "lambda")) {
         return;
     }
     let iterations = if quick { 50_000 } else { 500_000 };

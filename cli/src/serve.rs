@@ -127,9 +127,7 @@ pub fn main(args: Args) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()?;
     runtime.block_on(async move {
-        let app = axum::Router::new()
-            .fallback(api)
-            .with_state(service);
+        let app = axum::Router::new().fallback(api).with_state(service);
         let listener = tokio::net::TcpListener::bind(args.addr)
             .await
             .with_context(|| format!("cannot listen on {}", args.addr))?;

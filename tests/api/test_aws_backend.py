@@ -11,7 +11,7 @@ import urllib.request
 
 import pytest
 
-from conftest import ROLE, Server, client, wait_for
+from conftest import ROLE, ROOT, Server, client, wait_for
 
 
 def free_port():
@@ -24,7 +24,7 @@ def free_port():
 def moto():
     port = free_port()
     proc = subprocess.Popen(
-        ["python3", "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+        ["bash", os.path.join(ROOT, "infra", "local-aws"), str(port)],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     deadline = time.time() + 30

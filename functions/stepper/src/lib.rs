@@ -55,10 +55,7 @@ pub async fn handle<S: Store, Q: Queue, T: Tasks, A: Abort>(
             None => Err("an SQS record without a body".to_owned()),
         };
         if let Err(why) = outcome {
-            eprintln!(
-                "{}",
-                serde_json::json!({"level": "WARN", "message": "step deferred", "messageId": id, "reason": why})
-            );
+            lambda_runtime::tracing::warn!(message_id = %id, reason = %why, "step deferred");
             response.batch_item_failures.push(BatchItemFailure {
                 item_identifier: id,
             });

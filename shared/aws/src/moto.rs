@@ -1,7 +1,6 @@
-//! A moto server (PyPI `moto[server]==5.2.5`, installed by `scripts/setup-test-deps`)
-//! on a free 127.0.0.1 port: the local stand-in for DynamoDB, SQS and Lambda in
-//! tests and benchmarks. It stops when
-//! dropped.
+//! A moto server (PyPI `moto[server]==5.2.5`) on a free 127.0.0.1 port,
+//! started by `infra/local-aws`: the local stand-in for DynamoDB, SQS and
+//! Lambda in tests and benchmarks. It stops when dropped.
 
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
@@ -19,19 +18,13 @@ impl Moto {
             .and_then(|l| l.local_addr())
             .expect("a free port")
             .port();
-        let child = Command::new("python3")
-            .args([
-                "-m",
-                "moto.server",
-                "-H",
-                "127.0.0.1",
-                "-p",
-                &port.to_string(),
-            ])
+        let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../infra/local-aws");
+        let child = Command::new("bash")
+            .args([script, &port.to_string()])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
-            .expect("python3 -m moto.server (run scripts/setup-test-deps)");
+            .expect("infra/local-aws starts moto server (run scripts/setup-test-deps)");
         let endpoint = format!("http://127.0.0.1:{port}");
         let deadline = Instant::now() + Duration::from_secs(30);
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {

@@ -16,5 +16,25 @@ pub mod stepper;
 pub mod tasks;
 
 pub use block_on::block_on;
+
+/// 64 unpredictable bits: the process's random SipHash keys (seeded by the
+/// operating system) over a counter and the time. For task tokens.
+pub fn entropy() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    static KEYS: std::sync::OnceLock<std::collections::hash_map::RandomState> =
+        std::sync::OnceLock::new();
+    let mut h = KEYS
+        .get_or_init(std::collections::hash_map::RandomState::new)
+        .build_hasher();
+    h.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    h.finish()
+}
 pub use memory::{Runner, RunnerOptions};
 pub use report::{Report, Status};

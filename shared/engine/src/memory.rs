@@ -213,6 +213,7 @@ impl<'m, T: Tasks> Runner<'m, T> {
             event_id: self.history.len() as u64 + 1,
             history: self.options.history,
             fanout_limit: 0,
+            nonce: crate::entropy(),
         };
         let out = step(self.machine, &self.exec, thread, event, &env);
         if !out.applied {

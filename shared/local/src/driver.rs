@@ -61,6 +61,7 @@ pub(crate) fn step_thread(
         event_id: run.next_event,
         history: true,
         fanout_limit: 0,
+        nonce: random_u64(),
     };
     let out = step(&run.machine, &run.facts, &mut thread, event, &env);
     if !out.applied {

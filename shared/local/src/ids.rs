@@ -1,9 +1,5 @@
 //! ARNs, names and identifiers for resources this backend creates.
 
-use std::collections::hash_map::RandomState;
-use std::hash::{BuildHasher, Hasher};
-use std::sync::atomic::{AtomicU64, Ordering};
-
 pub const REGION: &str = "us-east-1";
 pub const ACCOUNT: &str = "123456789012";
 
@@ -28,20 +24,9 @@ pub fn machine_name(arn: &str) -> &str {
     arn.split(':').nth(6).unwrap_or("")
 }
 
-/// 64 bits from a per-process random key and a counter: unpredictable
-/// without the key, never repeating within the process.
+/// 64 unpredictable bits (see [`stepwise_engine::entropy`]).
 pub fn random_u64() -> u64 {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    static KEYS: std::sync::OnceLock<RandomState> = std::sync::OnceLock::new();
-    let keys = KEYS.get_or_init(RandomState::new);
-    let mut h = keys.build_hasher();
-    h.write_u64(COUNTER.fetch_add(1, Ordering::Relaxed));
-    h.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos()),
-    );
-    h.finish()
+    stepwise_engine::entropy()
 }
 
 pub fn uuid() -> String {

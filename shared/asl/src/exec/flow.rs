@@ -318,10 +318,13 @@ impl<'a> Step<'a> {
     }
 
     /// A fresh task token: 128 random bits.
+    /// A task token: 64 bits from the seed's stream and the 64-bit nonce,
+    /// so 128 unpredictable bits when the driver draws both at random.
     pub fn new_token(&mut self) -> String {
         format!(
-            "{:016x}{:016x}",
+            "{:016x}{:016x}{:016x}",
             self.random.next_u64(),
+            self.env.nonce,
             self.random.next_u64()
         )
     }

@@ -114,6 +114,9 @@ pub struct Env {
     pub now: Millis,
     /// Seed for this transition's random numbers (UUID, MathRandom, jitter, task tokens).
     pub seed: u64,
+    /// 64 more unpredictable bits, drawn independently of `seed`: a task
+    /// token carries both, so it has 128 random bits.
+    pub nonce: u64,
     /// The id the first history event of this step will get.
     pub event_id: u64,
     /// Whether to build history events at all (EXPRESS executions keep none).

@@ -28,6 +28,7 @@ fn env(now: i64) -> Env {
         seed: 9,
         event_id: 2,
         history: true,
+        nonce: 9,
         fanout_limit: 0,
     }
 }
@@ -67,7 +68,9 @@ fn a_task_invokes_with_a_token_and_sets_its_timers() {
         panic!("{:?}", out.effects)
     };
     let token = call.token.clone().unwrap();
-    assert_eq!(token.len(), 32);
+    // 192 bits shown, 128 of them random: the seed's stream and the nonce.
+    assert_eq!(token.len(), 48);
+    assert_eq!(&token[16..32], format!("{:016x}", 9));
     assert_eq!(call.payload, json!({"token": token}));
     assert_eq!(
         &out.effects[1..],

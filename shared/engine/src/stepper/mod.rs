@@ -483,6 +483,7 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
             event_id: next,
             history,
             fanout_limit: FANOUT_LIMIT,
+            nonce: crate::entropy(),
         };
         let out = step(
             machine,
