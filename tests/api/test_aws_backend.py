@@ -3,7 +3,6 @@ DynamoDB and SQS on a moto server this module starts, with boto3 and the
 AWS CLI as clients."""
 import json
 import os
-import socket
 import subprocess
 import time
 import urllib.parse
@@ -11,33 +10,7 @@ import urllib.request
 
 import pytest
 
-from conftest import ROLE, ROOT, Server, client, wait_for
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def moto():
-    port = free_port()
-    proc = subprocess.Popen(
-        ["bash", os.path.join(ROOT, "infra", "local-aws"), str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )
-    deadline = time.time() + 30
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            assert time.time() < deadline, "moto server did not start"
-            time.sleep(0.1)
-    yield f"http://127.0.0.1:{port}"
-    proc.terminate()
-    proc.wait()
+from conftest import ROLE, Server, client, wait_for
 
 
 @pytest.fixture(scope="module")
