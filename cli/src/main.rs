@@ -1,6 +1,7 @@
 //! `stepwise`: run a workflow locally, or validate a definition.
 
 mod aws;
+mod call;
 mod run;
 mod serve;
 mod validate;
@@ -28,6 +29,8 @@ enum Command {
     Validate(validate::Args),
     /// Serve the AWS Step Functions API (for the AWS CLI, boto3, the SDKs).
     Serve(serve::Args),
+    /// Call a deployed Stepwise API with a SigV4-signed request.
+    Call(call::Args),
 }
 
 fn main() -> ExitCode {
@@ -36,6 +39,7 @@ fn main() -> ExitCode {
         Command::Run(args) => run::main(args),
         Command::Validate(args) => validate::main(args),
         Command::Serve(args) => serve::main(args),
+        Command::Call(args) => call::main(args),
     };
     match result {
         Ok(code) => code,
