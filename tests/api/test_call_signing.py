@@ -53,9 +53,10 @@ def test_the_signature_is_the_one_botocore_computes(tmp_path):
         "X-Amz-Date": headers["x-amz-date"]})
     signer = SigV4Auth(Credentials("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"),
                        "execute-api", "eu-west-1")
-    signer._timestamp = lambda: headers["x-amz-date"]
-    signer.add_auth(request)
-    expected = request.headers["Authorization"].split("Signature=")[1]
+    request.context["timestamp"] = headers["x-amz-date"]
+    signer._modify_request_before_signing(request)
+    canonical = signer.canonical_request(request)
+    expected = signer.signature(signer.string_to_sign(request, canonical), request)
     assert auth.split("Signature=")[1] == expected
 
 

@@ -14,6 +14,7 @@ pub mod ids;
 pub mod lambda;
 mod ops;
 pub mod tasks;
+mod teststate;
 mod worker;
 
 use std::path::Path;
@@ -166,9 +167,18 @@ impl Service for LocalService {
         Box::pin(async move {
             match action {
                 "StartSyncExecution" => self.start_sync(body).await,
-                "TestState" => Err(ApiError::validation(
-                    "TestState is not supported by stepwise serve yet",
-                )),
+                "TestState" => {
+                    let endpoint = self.lambda_endpoint.clone();
+                    tokio::task::spawn_blocking(move || {
+                        let tasks = stepwise_engine::tasks::Mocked {
+                            mocks: None,
+                            fallback: lambda::Lambda { endpoint },
+                        };
+                        teststate::test_state(&body, tasks)
+                    })
+                    .await
+                    .map_err(|e| ApiError::internal(e.to_string()))?
+                }
                 a if ops::READS.contains(&a) && self.readers.is_some() => {
                     match self.read(a, body.clone()).await {
                         Some(out) => out,

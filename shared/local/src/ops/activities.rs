@@ -175,7 +175,7 @@ fn task(w: &mut Worker, body: &Value) -> Result<(String, String, String, u64), F
         )
         .optional()?;
     let Some((execution, thread, wait)) = row else {
-        if token.len() != 32 || !token.chars().all(|c| c.is_ascii_hexdigit()) {
+        if token.len() != 48 || !token.chars().all(|c| c.is_ascii_hexdigit()) {
             return Err(ApiError::invalid_token(format!("Invalid Token: '{token}'")).into());
         }
         return Err(ApiError::task_does_not_exist("Task Does Not Exist").into());

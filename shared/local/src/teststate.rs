@@ -1,0 +1,154 @@
+//! TestState: one state, run alone on an input, as the console's "Test
+//! state" does. The state runs in a small machine of its own in which every
+//! state it can go to is a Succeed placeholder, so the run stops right
+//! after it; a Retry is not waited out: an error a retrier matches is
+//! reported as RETRIABLE.
+
+use serde_json::{Map, Value, json};
+use stepwise_api::{ApiError, validate};
+use stepwise_asl::{Options, StateMachine};
+use stepwise_engine::memory::local_execution;
+use stepwise_engine::ports::Tasks;
+use stepwise_engine::{Runner, RunnerOptions, Status, block_on};
+
+/// The state types TestState runs here.
+const TYPES: &[&str] = &["Pass", "Task", "Choice", "Wait", "Succeed", "Fail"];
+
+pub fn test_state<T: Tasks>(body: &Value, tasks: T) -> Result<Value, ApiError> {
+    let text = validate::string(body, "definition")?;
+    let definition: Value = serde_json::from_str(text)
+        .map_err(|e| ApiError::invalid_definition(format!("The definition is not JSON: {e}")))?;
+    let input_text = validate::optional_string(body, "input")?.unwrap_or("{}");
+    let input = validate::input(Some(input_text))?;
+    if let Some(v) = validate::optional_string(body, "variables")?
+        && serde_json::from_str::<Value>(v)
+            .is_ok_and(|v| v.as_object().is_some_and(|o| !o.is_empty()))
+    {
+        return Err(ApiError::validation(
+            "TestState with variables is not supported by stepwise serve yet",
+        ));
+    }
+    let (name, state, language) = match validate::optional_string(body, "stateName")? {
+        Some(n) => {
+            let s = definition["States"].get(n).cloned().ok_or_else(|| {
+                ApiError::validation(format!("The state '{n}' is not in the definition"))
+            })?;
+            (n.to_owned(), s, definition.get("QueryLanguage").cloned())
+        }
+        None => ("TestState".to_owned(), definition, None),
+    };
+    let kind = state["Type"].as_str().unwrap_or_default();
+    if !TYPES.contains(&kind) {
+        return Err(ApiError::validation(format!(
+            "TestState runs {} states; '{kind}' is not one of them here",
+            TYPES.join(", ")
+        )));
+    }
+    // Retriers are not waited out: the state runs once without them.
+    let mut once = state.clone();
+    let retry = once.as_object_mut().and_then(|o| o.remove("Retry"));
+    let mut states = Map::new();
+    for target in targets(&state) {
+        if target != name {
+            states.insert(target, json!({"Type": "Succeed"}));
+        }
+    }
+    states.insert(name.clone(), once);
+    let mut machine = json!({"StartAt": name, "States": states});
+    if let Some(l) = language {
+        machine["QueryLanguage"] = l;
+    }
+    let sm = StateMachine::from_value(&machine, Options::default()).map_err(|e| {
+        ApiError::invalid_definition(format!("Invalid State Machine Definition: '{e}'"))
+    })?;
+    let exec = local_execution("TestState", "test", input.clone(), crate::ids::now(), false);
+    let options = RunnerOptions {
+        fast_forward: true,
+        seed: crate::ids::random_u64(),
+        history: true,
+    };
+    let report = block_on(Runner::new(&sm, exec, tasks, options).run());
+    let entered = report.states_entered();
+    let next = entered.get(1).cloned();
+    let failed_inside = report.history.iter().any(|r| {
+        r.event.kind.as_str().ends_with("Failed")
+            && r.event.thread == "root"
+            && r.event.kind.as_str() != "ExecutionFailed"
+    });
+    let mut out = Map::new();
+    let status = match (report.status, &next) {
+        (Status::Succeeded, Some(_)) if failed_inside => "CAUGHT_ERROR",
+        (Status::Succeeded, _) => "SUCCEEDED",
+        _ => {
+            let error = report.error.as_ref().and_then(|e| e.error.clone());
+            if retry
+                .as_ref()
+                .is_some_and(|r| retries(r, error.as_deref(), kind == "Task"))
+            {
+                "RETRIABLE"
+            } else {
+                "FAILED"
+            }
+        }
+    };
+    out.insert("status".into(), status.into());
+    if let Some(o) = &report.output {
+        out.insert("output".into(), o.to_string().into());
+    }
+    if let Some(n) = next {
+        out.insert("nextState".into(), n.into());
+    }
+    if let Some(e) = &report.error {
+        if let Some(x) = &e.error {
+            out.insert("error".into(), x.clone().into());
+        }
+        if let Some(x) = &e.cause {
+            out.insert("cause".into(), x.clone().into());
+        }
+    }
+    let level = validate::optional_string(body, "inspectionLevel")?.unwrap_or("INFO");
+    if level != "INFO" {
+        out.insert("inspectionData".into(), json!({"input": input.to_string()}));
+    }
+    Ok(Value::Object(out))
+}
+
+/// Every state name a state can go to.
+fn targets(state: &Value) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut add = |v: &Value| {
+        if let Some(s) = v.as_str() {
+            out.push(s.to_owned());
+        }
+    };
+    add(&state["Next"]);
+    add(&state["Default"]);
+    for list in ["Choices", "Catch"] {
+        if let Some(items) = state[list].as_array() {
+            for i in items {
+                add(&i["Next"]);
+            }
+        }
+    }
+    out
+}
+
+/// Whether a retrier of `retry` matches `error` (and has attempts to give).
+/// `States.TaskFailed` matches a Task's errors but a timeout.
+fn retries(retry: &Value, error: Option<&str>, task: bool) -> bool {
+    let Some(error) = error else {
+        return false;
+    };
+    retry.as_array().is_some_and(|rs| {
+        rs.iter().any(|r| {
+            r["MaxAttempts"].as_u64() != Some(0)
+                && r["ErrorEquals"].as_array().is_some_and(|names| {
+                    names.iter().any(|n| {
+                        n == "States.ALL"
+                            || n.as_str() == Some(error)
+                            || (task && n == "States.TaskFailed" && error != "States.Timeout")
+                    })
+                })
+        })
+    })
+}
