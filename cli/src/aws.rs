@@ -2,6 +2,7 @@
 //! stand-in at AWS_ENDPOINT_URL), fed by a local poller.
 
 use stepwise_asl::StateMachine;
+use stepwise_aws::services::ServiceTasks;
 use stepwise_aws::{Clients, DynamoStore, SqsQueue};
 use stepwise_engine::Report;
 use stepwise_engine::ports::Tasks;
@@ -20,6 +21,12 @@ pub struct AwsArgs {
     /// Create the table and the queue when they are missing.
     #[arg(long)]
     pub create_resources: bool,
+}
+
+/// AWS service integrations for Task states, when the environment names
+/// credentials or an endpoint (`AWS_ENDPOINT_URL` for moto server).
+pub fn services() -> Option<ServiceTasks> {
+    Clients::from_env().ok().map(|c| ServiceTasks::new(&c))
 }
 
 /// Opens the table and the queue named by `args`.

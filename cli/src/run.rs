@@ -13,6 +13,7 @@ use stepwise_engine::stepper::{Chaos, ExecutionRecord, Stepper, run_to_end};
 use stepwise_engine::tasks::Mocked;
 use stepwise_engine::{Report, Runner, RunnerOptions, block_on};
 
+use stepwise_aws::services::WithServices;
 use stepwise_local::lambda::Lambda;
 
 #[derive(clap::Args)]
@@ -97,8 +98,11 @@ pub fn main(args: Args) -> anyhow::Result<ExitCode> {
             );
             let tasks = Mocked {
                 mocks,
-                fallback: Lambda {
-                    endpoint: args.lambda_endpoint.clone(),
+                fallback: WithServices {
+                    services: crate::aws::services(),
+                    fallback: Lambda {
+                        endpoint: args.lambda_endpoint.clone(),
+                    },
                 },
             };
             let options = RunnerOptions {

@@ -15,6 +15,7 @@ use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::IntoResponse;
 use stepwise_api::Service;
 use stepwise_aws::service::{AwsService, Place};
+use stepwise_aws::services::WithServices;
 use stepwise_engine::mock::Mocks;
 use stepwise_engine::tasks::Mocked;
 use stepwise_local::lambda::Lambda;
@@ -99,8 +100,11 @@ pub fn main(args: Args) -> anyhow::Result<ExitCode> {
         let (store, queue) = runtime.block_on(crate::aws::open(&args.aws, false))?;
         let tasks = Mocked {
             mocks,
-            fallback: Lambda {
-                endpoint: args.lambda_endpoint.clone(),
+            fallback: WithServices {
+                services: crate::aws::services(),
+                fallback: Lambda {
+                    endpoint: args.lambda_endpoint.clone(),
+                },
             },
         };
         crate::aws::spawn_stepper(store.clone(), queue.clone(), tasks);
@@ -118,6 +122,11 @@ pub fn main(args: Args) -> anyhow::Result<ExitCode> {
             mocks,
             lambda_endpoint: args.lambda_endpoint.clone(),
             dispatchers: 4,
+            services: crate::aws::services().map(|s| {
+                let f: stepwise_local::tasks::Services =
+                    Arc::new(move |call| s.call_blocking(call));
+                f
+            }),
         };
         Arc::new(LocalService::open(path.as_deref(), config).context("cannot open the store")?)
     };

@@ -4,6 +4,7 @@
 //! function itself fails only when it cannot start.
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+use stepwise_aws::services::{ServiceTasks, WithServices};
 use stepwise_aws::{Clients, DynamoStore, LambdaTasks, SqsQueue};
 use stepwise_engine::memory::wall_clock;
 use stepwise_engine::ports::Tasks;
@@ -11,15 +12,18 @@ use stepwise_engine::stepper::{Abort, Envelope, Queue, Stepper, Store};
 
 /// The stepper as deployed: DynamoDB, SQS and Lambda from the environment
 /// (`STEPWISE_TABLE`, `STEPWISE_QUEUE_URL`).
-pub type Deployed = Stepper<DynamoStore, SqsQueue, LambdaTasks>;
+pub type Deployed = Stepper<DynamoStore, SqsQueue, WithServices<LambdaTasks>>;
 
 pub fn from_env() -> Result<Deployed, String> {
     let need = |k: &str| std::env::var(k).map_err(|_| format!("the environment lacks {k}"));
     let clients = Clients::from_env().map_err(|e| e.to_string())?;
     let store = DynamoStore::new(clients.dynamodb.clone(), need("STEPWISE_TABLE")?);
     let queue = SqsQueue::from_url(clients.sqs.clone(), need("STEPWISE_QUEUE_URL")?);
-    let tasks = LambdaTasks {
-        client: clients.lambda.clone(),
+    let tasks = WithServices {
+        services: Some(ServiceTasks::new(&clients)),
+        fallback: LambdaTasks {
+            client: clients.lambda.clone(),
+        },
     };
     Ok(Stepper::new(
         store,

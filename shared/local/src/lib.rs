@@ -34,6 +34,9 @@ pub struct Config {
     pub mocks: Option<stepwise_engine::mock::Mocks>,
     pub lambda_endpoint: Option<String>,
     pub dispatchers: usize,
+    /// AWS service integrations (SQS, DynamoDB, …): the result, or `None`
+    /// for a resource they do not handle.
+    pub services: Option<tasks::Services>,
 }
 
 pub struct LocalService {
@@ -57,6 +60,7 @@ impl LocalService {
             lambda: lambda::Lambda {
                 endpoint: config.lambda_endpoint.clone(),
             },
+            services: config.services,
         };
         tasks::start(runner, config.dispatchers, dispatch_rx, commands.clone());
         let worker = Worker::new(conn, dispatch_tx);

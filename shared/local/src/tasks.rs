@@ -21,10 +21,15 @@ pub struct Dispatch {
     pub call: TaskCall,
 }
 
+/// Service integrations run from a dispatcher thread.
+pub type Services =
+    Arc<dyn Fn(&TaskCall) -> Option<stepwise_engine::ports::TaskResult> + Send + Sync>;
+
 /// How `stepwise serve` runs tasks.
 pub struct Runner {
     pub mocks: Option<Mocks>,
     pub lambda: Lambda,
+    pub services: Option<Services>,
 }
 
 impl Runner {
@@ -43,7 +48,11 @@ impl Runner {
             execution_arn: &d.execution,
             thread: &d.thread,
         };
-        match block_on(self.lambda.invoke(&d.call, &ctx)) {
+        let result = match self.services.as_ref().and_then(|s| s(&d.call)) {
+            Some(r) => r,
+            None => block_on(self.lambda.invoke(&d.call, &ctx)),
+        };
+        match result {
             Ok(_) if callback => None,
             other => Some(other),
         }
