@@ -116,3 +116,37 @@ def test_the_rest_route_and_the_aws_cli(sfn, aws_server, moto):
          "--execution-arn", started["executionArn"], "--output", "json"],
         capture_output=True, text=True, env=env, check=True)
     assert json.loads(out.stdout)["status"] == "SUCCEEDED"
+
+
+def test_a_human_approval_through_the_serverless_backend(sfn, aws_server, moto):
+    import boto3
+    sqs = boto3.client("sqs", endpoint_url=moto, region_name="us-east-1",
+                       aws_access_key_id="test", aws_secret_access_key="test")
+    url = sqs.create_queue(QueueName="approvals-aws")["QueueUrl"]
+    arn = create(sfn, "approve", {
+        "StartAt": "Ask",
+        "States": {
+            "Ask": {"Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+                    "Parameters": {"QueueUrl": url, "MessageBody": {"token.$": "$$.Task.Token"}},
+                    "HeartbeatSeconds": 60, "ResultPath": "$.decision", "End": True}}})
+    ex = sfn.start_execution(stateMachineArn=arn, input='{"order": 7}')["executionArn"]
+    deadline = time.time() + 20
+    messages = []
+    while not messages and time.time() < deadline:
+        messages = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1).get("Messages", [])
+    token = json.loads(messages[0]["Body"])["token"]
+    assert len(token) == 48
+    with pytest.raises(sfn.exceptions.InvalidToken):
+        sfn.send_task_success(taskToken="forged", output="{}")
+    sfn.send_task_heartbeat(taskToken=token)
+    # The REST callback route, as an approval link would call it.
+    req = urllib.request.Request(
+        aws_server.url + "/tasks/success", method="POST",
+        data=json.dumps({"taskToken": token, "output": {"approved": True}}).encode(),
+        headers={"Content-Type": "application/json"})
+    assert json.load(urllib.request.urlopen(req)) == {}
+    d = wait_for(sfn, ex, timeout=30)
+    assert d["status"] == "SUCCEEDED", d
+    assert json.loads(d["output"]) == {"order": 7, "decision": {"approved": True}}
+    with pytest.raises(sfn.exceptions.TaskDoesNotExist):
+        sfn.send_task_success(taskToken=token, output="{}")

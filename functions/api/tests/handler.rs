@@ -101,16 +101,10 @@ async fn the_sample_events_create_start_and_read_an_execution() {
         json!({"greeting": "hello webhook"})
     );
 
-    // Callbacks need task tokens, which the serverless backend does not
-    // issue yet: a clear refusal, not a crash.
+    // The sample callback's token was never handed out.
     let callback = stepwise_api_function::handle(&service, event("api-task-success.json")).await;
     assert_eq!(callback.status_code, 400);
-    assert!(
-        body(&callback)["message"]
-            .as_str()
-            .unwrap()
-            .contains("SendTaskSuccess")
-    );
+    assert_eq!(body(&callback)["__type"], "InvalidToken");
 
     // An unknown route and a malformed body get AWS-shaped errors.
     let mut lost = event("api-start-execution.json");

@@ -24,7 +24,7 @@ use aws_sdk_dynamodb::types::{
 use stepwise_asl::Outcome;
 use stepwise_asl::timestamp::Millis;
 use stepwise_engine::stepper::{
-    ExecutionRecord, Logged, PortError, Record, Saved, Store, status_of,
+    ExecutionRecord, Logged, PortError, Record, Saved, Store, TokenTarget, status_of,
 };
 
 use crate::RETENTION_DAYS;
@@ -501,6 +501,50 @@ impl Store for DynamoStore {
             }
             Err(e) => Err(port(e)),
         }
+    }
+
+    async fn put_token(&self, hash: &str, target: &TokenTarget) -> Result<(), PortError> {
+        let mut item = Item::new();
+        item.insert("pk".into(), s(format!("token#{hash}")));
+        item.insert("sk".into(), s("token"));
+        item.insert("body".into(), s(serde_json::to_string(target)?));
+        item.insert(
+            "ttl".into(),
+            n(now_secs() + 365 * DAY + RETENTION_DAYS * DAY),
+        );
+        let bytes = size(&item);
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(port)?;
+        self.meter.write(bytes);
+        Ok(())
+    }
+
+    async fn token(&self, hash: &str) -> Result<Option<TokenTarget>, PortError> {
+        let Some(item) = self.get(&format!("token#{hash}"), "token").await? else {
+            return Ok(None);
+        };
+        match item.get("body") {
+            Some(AttributeValue::S(b)) => Ok(Some(serde_json::from_str(b)?)),
+            _ => Ok(None),
+        }
+    }
+
+    async fn delete_token(&self, hash: &str) -> Result<(), PortError> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", s(format!("token#{hash}")))
+            .key("sk", s("token"))
+            .send()
+            .await
+            .map_err(port)?;
+        self.meter.write(1);
+        Ok(())
     }
 
     async fn history(&self, execution: &str) -> Result<Vec<Logged>, PortError> {

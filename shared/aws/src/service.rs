@@ -11,7 +11,7 @@ use stepwise_asl::random::Random;
 use stepwise_asl::{Event, Options, Outcome, StateMachine, StatesError};
 use stepwise_engine::memory::{local_execution, wall_clock};
 use stepwise_engine::stepper::{
-    Body, Envelope, ExecutionRecord, Queue, StepMessage, Store, merge_history, start,
+    Body, Envelope, ExecutionRecord, Queue, StepMessage, Store, merge_history, start, token_hash,
 };
 use stepwise_engine::{Runner, RunnerOptions};
 
@@ -52,6 +52,13 @@ pub struct AwsService {
 
 type Res = Result<Value, ApiError>;
 
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Callback {
+    Success,
+    Failure,
+    Heartbeat,
+}
+
 fn internal(e: impl std::fmt::Display) -> ApiError {
     ApiError::internal(e.to_string())
 }
@@ -78,6 +85,9 @@ impl Service for AwsService {
                 "ListExecutions" => self.list_executions(&body).await,
                 "GetExecutionHistory" => self.history(&body).await,
                 "StopExecution" => self.stop(&body).await,
+                "SendTaskSuccess" => self.callback(&body, Callback::Success).await,
+                "SendTaskFailure" => self.callback(&body, Callback::Failure).await,
+                "SendTaskHeartbeat" => self.callback(&body, Callback::Heartbeat).await,
                 other => Err(ApiError::validation(format!(
                     "{other} is not available on the serverless backend yet; use `stepwise serve` (embedded) for it"
                 ))),
@@ -378,6 +388,61 @@ impl AwsService {
         Ok(out)
     }
 
+    /// SendTaskSuccess/Failure/Heartbeat: the token's thread gets the
+    /// answer as a message (a late or repeated one finds the thread moved on
+    /// and is dropped by the stepper); success and failure use the token up.
+    async fn callback(&self, body: &Value, kind: Callback) -> Res {
+        let token = validate::string(body, "taskToken")?;
+        if token.is_empty() || token.len() > 2048 {
+            return Err(ApiError::invalid_token(format!("Invalid Token: '{token}'")));
+        }
+        let hash = token_hash(token);
+        let Some(target) = self.store.token(&hash).await.map_err(internal)? else {
+            let ours = token.len() == 48 && token.chars().all(|c| c.is_ascii_hexdigit());
+            return Err(if ours {
+                ApiError::task_does_not_exist("Task Does Not Exist")
+            } else {
+                ApiError::invalid_token(format!("Invalid Token: '{token}'"))
+            });
+        };
+        let wait = target.wait;
+        let event = match kind {
+            Callback::Success => {
+                let text = validate::string(body, "output")?;
+                let output: Value = serde_json::from_str(text).map_err(|e| {
+                    ApiError::invalid_output(format!("Invalid Output: the output is not JSON: {e}"))
+                })?;
+                Event::TaskSucceeded { wait, output }
+            }
+            Callback::Failure => Event::TaskFailed {
+                wait,
+                error: StatesError {
+                    error: validate::optional_string(body, "error")?.map(str::to_owned),
+                    cause: validate::optional_string(body, "cause")?.map(str::to_owned),
+                },
+            },
+            Callback::Heartbeat => Event::TaskHeartbeat { wait },
+        };
+        let now = wall_clock();
+        let message = Envelope {
+            id: format!("callback:{}:{now}", &hash[..16]),
+            at: now,
+            body: Body::Step(Box::new(StepMessage {
+                execution: target.execution,
+                thread: target.thread,
+                seq: None,
+                lamport: 0,
+                event,
+                init: None,
+            })),
+        };
+        self.queue.send(&[message], now).await.map_err(internal)?;
+        if kind != Callback::Heartbeat {
+            self.store.delete_token(&hash).await.map_err(internal)?;
+        }
+        Ok(json!({}))
+    }
+
     async fn stop(&self, body: &Value) -> Res {
         let arn = validate::string(body, "executionArn")?;
         validate::arn(arn, &["execution"])?;
@@ -405,7 +470,7 @@ impl AwsService {
                 execution: arn.to_owned(),
                 thread: "root".into(),
                 seq: None,
-                lamport: u64::MAX / 2,
+                lamport: 0,
                 event: Event::Stop {
                     error,
                     timed_out: false,

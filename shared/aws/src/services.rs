@@ -41,6 +41,10 @@ impl<T: Tasks> Tasks for WithServices<T> {
         }
         self.fallback.invoke(call, ctx).await
     }
+
+    fn answers_callbacks(&self, call: &TaskCall) -> bool {
+        self.fallback.answers_callbacks(call)
+    }
 }
 
 impl ServiceTasks {

@@ -23,6 +23,13 @@ pub struct TaskContext<'a> {
 
 pub trait Tasks {
     fn invoke(&self, call: &TaskCall, ctx: &TaskContext<'_>) -> impl Future<Output = TaskResult>;
+
+    /// Whether this runner's answer to a `.waitForTaskToken` call is the
+    /// callback's result itself (a mock response), rather than the request
+    /// having gone out with the token.
+    fn answers_callbacks(&self, _call: &TaskCall) -> bool {
+        false
+    }
 }
 
 pub trait Clock {
@@ -32,5 +39,9 @@ pub trait Clock {
 impl<T: Tasks> Tasks for &T {
     fn invoke(&self, call: &TaskCall, ctx: &TaskContext<'_>) -> impl Future<Output = TaskResult> {
         (*self).invoke(call, ctx)
+    }
+
+    fn answers_callbacks(&self, call: &TaskCall) -> bool {
+        (*self).answers_callbacks(call)
     }
 }

@@ -22,6 +22,11 @@ impl<T: Tasks> Tasks for Mocked<T> {
             None => self.fallback.invoke(call, ctx).await,
         }
     }
+
+    fn answers_callbacks(&self, call: &TaskCall) -> bool {
+        self.mocks.as_ref().is_some_and(|m| m.has(&call.state))
+            || self.fallback.answers_callbacks(call)
+    }
 }
 
 /// A mocked `Return` is the service's response; for a Lambda function ARN the

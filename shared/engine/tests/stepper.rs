@@ -385,3 +385,58 @@ fn a_distributed_map_of_two_thousand_items_completes() {
     // A distributed Map's iterations are child executions, not in this history.
     assert_eq!(f.entered(), ["M"]);
 }
+
+#[test]
+fn a_callback_task_waits_for_its_token() {
+    let queue = MemQueue::default();
+    let def = json!({"StartAt": "Ask", "States": {"Ask": {
+        "Type": "Task", "Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken",
+        "Parameters": {"FunctionName": "ask", "Payload": {"token.$": "$$.Task.Token"}},
+        "End": true}}});
+    let mut f = fixture(&queue, def, NoAbort);
+    f.drain();
+    assert_eq!(
+        f.status(),
+        "RUNNING",
+        "the request went out; the answer has not come"
+    );
+    // The request carried the token (the echo task returns its payload, which
+    // the stepper does not take as the answer).
+    let events = block_on(f.stepper.store.history(ARN)).unwrap();
+    let scheduled = merge_history(events)
+        .into_iter()
+        .find(|r| r.event.kind.as_str() == "TaskScheduled")
+        .expect("scheduled");
+    let token = scheduled.event.details["parameters"]["Payload"]["token"]
+        .as_str()
+        .expect("a token")
+        .to_owned();
+    let target = block_on(
+        f.stepper
+            .store
+            .token(&stepwise_engine::stepper::token_hash(&token)),
+    )
+    .unwrap()
+    .expect("the token is stored, hashed");
+    assert_eq!(
+        (target.thread.as_str(), target.execution.as_str()),
+        ("root", ARN)
+    );
+    let answer = Envelope {
+        id: "callback".into(),
+        at: f.now,
+        body: Body::Step(Box::new(stepwise_engine::stepper::StepMessage {
+            execution: ARN.into(),
+            thread: "root".into(),
+            seq: None,
+            lamport: 0,
+            event: Event::TaskSucceeded {
+                wait: target.wait,
+                output: json!({"approved": true}),
+            },
+            init: None,
+        })),
+    };
+    assert!(f.deliver(&answer));
+    assert_eq!(f.output(), json!({"approved": true}));
+}

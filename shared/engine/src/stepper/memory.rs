@@ -11,6 +11,7 @@ use stepwise_asl::timestamp::Millis;
 
 use super::{
     Delivery, Envelope, ExecutionRecord, Inbox, Logged, PortError, Queue, Record, Saved, Store,
+    TokenTarget,
 };
 
 #[derive(Default)]
@@ -18,6 +19,7 @@ pub struct MemStore {
     executions: Mutex<HashMap<String, (ExecutionRecord, Logged)>>,
     threads: Mutex<HashMap<(String, String), Record>>,
     pages: Mutex<HashMap<(String, String, u32), Vec<Logged>>>,
+    tokens: Mutex<HashMap<String, TokenTarget>>,
     /// Conditional saves that went through (for tests).
     pub saves: Mutex<u64>,
 }
@@ -91,6 +93,23 @@ impl Store for MemStore {
             r.outcome = Some(outcome.clone());
             r.stopped = Some(at);
         }
+        Ok(())
+    }
+
+    async fn put_token(&self, hash: &str, target: &TokenTarget) -> Result<(), PortError> {
+        self.tokens
+            .lock()
+            .expect("lock")
+            .insert(hash.to_owned(), target.clone());
+        Ok(())
+    }
+
+    async fn token(&self, hash: &str) -> Result<Option<TokenTarget>, PortError> {
+        Ok(self.tokens.lock().expect("lock").get(hash).cloned())
+    }
+
+    async fn delete_token(&self, hash: &str) -> Result<(), PortError> {
+        self.tokens.lock().expect("lock").remove(hash);
         Ok(())
     }
 

@@ -28,6 +28,7 @@ use std::future::Future;
 use std::sync::{Arc, Mutex};
 
 use serde::{Deserialize, Serialize};
+use stepwise_asl::definition::resource::Pattern;
 use stepwise_asl::exec::HistoryEvent;
 use stepwise_asl::exec::Phase;
 use stepwise_asl::random::Random;
@@ -132,6 +133,24 @@ pub struct ExecutionRecord {
     pub stopped: Option<Millis>,
 }
 
+/// Where a task token's answer goes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenTarget {
+    pub execution: String,
+    pub thread: String,
+    pub wait: u64,
+}
+
+/// A task token as stored: its SHA-256, so a stolen table does not reveal
+/// live tokens.
+pub fn token_hash(token: &str) -> String {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(token.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 /// How a conditional save went.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Saved {
@@ -182,6 +201,14 @@ pub trait Store {
         outcome: &Outcome,
         at: Millis,
     ) -> impl Future<Output = Result<(), PortError>>;
+    /// Remembers a task token (by its hash) until its thread moves on.
+    fn put_token(
+        &self,
+        hash: &str,
+        target: &TokenTarget,
+    ) -> impl Future<Output = Result<(), PortError>>;
+    fn token(&self, hash: &str) -> impl Future<Output = Result<Option<TokenTarget>, PortError>>;
+    fn delete_token(&self, hash: &str) -> impl Future<Output = Result<(), PortError>>;
     /// Every history event of the execution, in no particular order.
     fn history(&self, execution: &str) -> impl Future<Output = Result<Vec<Logged>, PortError>>;
 }
@@ -385,7 +412,11 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
             }
         }
         let lamport = rec.lamport.max(m.lamport);
-        let Some((events, effects)) = self
+        let Some(Advanced {
+            events,
+            effects,
+            tokens,
+        }) = self
             .advance(&loaded, &m.execution, thread, m.event.clone(), lamport, now)
             .await
         else {
@@ -408,7 +439,11 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
                 .thread
                 .as_mut()
                 .expect("a joinable parent has its thread");
-            let Some((events, effects)) = self
+            let Some(Advanced {
+                events,
+                effects,
+                tokens,
+            }) = self
                 .advance(&loaded, &m.execution, thread, event, lamport, now)
                 .await
             else {
@@ -423,6 +458,7 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
                 carried,
                 events,
                 effects,
+                tokens,
             };
             return self.commit(parent, t, now).await;
         }
@@ -435,6 +471,7 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
             carried: Vec::new(),
             events,
             effects,
+            tokens,
         };
         self.commit(rec, t, now).await
     }
@@ -474,7 +511,7 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
         event: Event,
         lamport: u64,
         now: Millis,
-    ) -> Option<(Vec<HistoryEvent>, Vec<Effect>)> {
+    ) -> Option<Advanced> {
         let (machine, facts) = (&loaded.machine, &loaded.record.facts);
         let history = !loaded.record.express;
         let env = |next: u64, seed: u64| Env {
@@ -498,6 +535,7 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
         let mut events = out.history;
         let mut pending: VecDeque<Effect> = out.effects.into();
         let mut effects = Vec::new();
+        let mut tokens = Vec::new();
         while let Some(effect) = pending.pop_front() {
             let Effect::Invoke(call) = effect else {
                 effects.push(effect);
@@ -507,7 +545,16 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
                 execution_arn: execution,
                 thread: &thread.id,
             };
+            // A callback task: once its request (carrying the token) is out,
+            // the thread waits for SendTaskSuccess/Failure.
+            let callback =
+                call.pattern == Pattern::WaitForTaskToken && !self.tasks.answers_callbacks(&call);
             let event = match self.tasks.invoke(&call, &ctx).await {
+                Ok(_) if callback && call.token.is_some() => {
+                    let token = call.token.clone().unwrap_or_default();
+                    tokens.push((token, call.wait));
+                    continue;
+                }
                 Ok(output) => Event::TaskSucceeded {
                     wait: call.wait,
                     output,
@@ -533,7 +580,12 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
             } => Some(*wait) == current,
             _ => true,
         });
-        Some((events, effects))
+        tokens.retain(|(_, wait)| Some(*wait) == current);
+        Some(Advanced {
+            events,
+            effects,
+            tokens,
+        })
     }
 
     /// Saves a transition (the thread, its outbox, its history events) on
@@ -603,6 +655,16 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
             }
         }
         let messages = bundle(&sender, messages);
+        // Tokens first: a save that loses the race leaves a token nobody
+        // holds, which expires; a save without its token would be stuck.
+        for (token, wait) in &t.tokens {
+            let target = TokenTarget {
+                execution: t.execution.to_owned(),
+                thread: t.thread.to_owned(),
+                wait: *wait,
+            };
+            self.store.put_token(&token_hash(token), &target).await?;
+        }
         if rec.page.len() >= PAGE_EVENTS {
             // Only events already saved move: a writer that loses the race
             // below wrote the same page.
@@ -678,6 +740,15 @@ struct Transition<'a> {
     carried: Vec<Logged>,
     events: Vec<HistoryEvent>,
     effects: Vec<Effect>,
+    /// Task tokens handed out, with the wait each answers.
+    tokens: Vec<(String, u64)>,
+}
+
+/// What stepping a thread (and running its inline tasks) produced.
+struct Advanced {
+    events: Vec<HistoryEvent>,
+    effects: Vec<Effect>,
+    tokens: Vec<(String, u64)>,
 }
 
 /// Gives a step's events their logical times, after `lamport`.
