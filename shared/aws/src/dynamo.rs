@@ -163,6 +163,39 @@ impl DynamoStore {
         Ok(())
     }
 
+    /// Puts `item`, on `condition` if given (an expression and at most one
+    /// value, `:v`); false when the condition failed.
+    async fn put(
+        &self,
+        item: Item,
+        condition: Option<(&str, Option<AttributeValue>)>,
+    ) -> Result<bool, PortError> {
+        let bytes = size(&item);
+        let mut put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item));
+        if let Some((expression, value)) = condition {
+            put = put.condition_expression(expression);
+            if let Some(v) = value {
+                put = put.expression_attribute_values(":v", v);
+            }
+        }
+        let out = put.send().await;
+        self.meter.write(bytes);
+        match out {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(port(e)),
+        }
+    }
+
     async fn get(&self, pk: &str, sk: &str) -> Result<Option<Item>, PortError> {
         let out = self
             .client
@@ -233,26 +266,8 @@ impl DynamoStore {
         item.insert("pk".into(), s("machines"));
         item.insert("sk".into(), s(&m.arn));
         item.insert("body".into(), s(serde_json::to_string(m)?));
-        let bytes = size(&item);
-        let out = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(pk)")
-            .send()
-            .await;
-        self.meter.write(bytes);
-        match out {
-            Ok(_) => Ok(true),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(port(e)),
-        }
+        self.put(item, Some(("attribute_not_exists(pk)", None)))
+            .await
     }
 
     pub async fn machine(&self, arn: &str) -> Result<Option<MachineItem>, PortError> {
@@ -365,26 +380,8 @@ impl Store for DynamoStore {
         );
         item.insert("machine".into(), s(&record.facts.state_machine_arn));
         item.insert("name".into(), s(&record.facts.name));
-        let bytes = size(&item);
-        let out = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(pk)")
-            .send()
-            .await;
-        self.meter.write(bytes);
-        match out {
-            Ok(_) => Ok(true),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(port(e)),
-        }
+        self.put(item, Some(("attribute_not_exists(pk)", None)))
+            .await
     }
 
     async fn load(&self, execution: &str, thread: &str) -> Result<Option<Record>, PortError> {
@@ -408,33 +405,18 @@ impl Store for DynamoStore {
         item.insert("body".into(), b(pack(record)));
         let ttl = now_secs() + 365 * DAY + RETENTION_DAYS * DAY;
         item.insert("ttl".into(), n(ttl));
-        let bytes = size(&item);
-        if bytes > ITEM_LIMIT {
+        if size(&item) > ITEM_LIMIT {
             return Ok(Saved::TooLarge);
         }
-        let mut put = self
-            .client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item));
-        put = match expected {
-            Some(seq) => put
-                .condition_expression("seq = :seq")
-                .expression_attribute_values(":seq", n(seq as i64)),
-            None => put.condition_expression("attribute_not_exists(pk)"),
+        let condition = match expected {
+            Some(seq) => ("seq = :v", Some(n(seq as i64))),
+            None => ("attribute_not_exists(pk)", None),
         };
-        let out = put.send().await;
-        self.meter.write(bytes);
-        match out {
-            Ok(_) => Ok(Saved::Done),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(Saved::Conflict)
-            }
-            Err(e) => Err(port(e)),
-        }
+        Ok(if self.put(item, Some(condition)).await? {
+            Saved::Done
+        } else {
+            Saved::Conflict
+        })
     }
 
     async fn put_page(
@@ -450,16 +432,7 @@ impl Store for DynamoStore {
         item.insert("body".into(), b(pack(&events)));
         let ttl = now_secs() + 365 * DAY + RETENTION_DAYS * DAY;
         item.insert("ttl".into(), n(ttl));
-        let bytes = size(&item);
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .send()
-            .await
-            .map_err(port)?;
-        self.meter.write(bytes);
-        Ok(())
+        self.put(item, None).await.map(|_| ())
     }
 
     async fn complete(
@@ -512,16 +485,7 @@ impl Store for DynamoStore {
             "ttl".into(),
             n(now_secs() + 365 * DAY + RETENTION_DAYS * DAY),
         );
-        let bytes = size(&item);
-        self.client
-            .put_item()
-            .table_name(&self.table)
-            .set_item(Some(item))
-            .send()
-            .await
-            .map_err(port)?;
-        self.meter.write(bytes);
-        Ok(())
+        self.put(item, None).await.map(|_| ())
     }
 
     async fn token(&self, hash: &str) -> Result<Option<TokenTarget>, PortError> {
