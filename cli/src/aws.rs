@@ -2,13 +2,16 @@
 //! stand-in at AWS_ENDPOINT_URL), fed by a local poller.
 
 use stepwise_asl::StateMachine;
-use stepwise_aws::services::ServiceTasks;
+use stepwise_aws::services::{ServiceTasks, WithServices};
 use stepwise_aws::{Clients, DynamoStore, SqsQueue};
 use stepwise_engine::Report;
+use stepwise_engine::mock::Mocks;
 use stepwise_engine::ports::Tasks;
 use stepwise_engine::stepper::{
     Chaos, ExecutionRecord, Poller, PollerOptions, Stepper, run_to_end,
 };
+use stepwise_engine::tasks::Mocked;
+use stepwise_local::lambda::Lambda;
 
 #[derive(clap::Args, Clone)]
 pub struct AwsArgs {
@@ -27,6 +30,23 @@ pub struct AwsArgs {
 /// credentials or an endpoint (`AWS_ENDPOINT_URL` for moto server).
 pub fn services() -> Option<ServiceTasks> {
     Clients::from_env().ok().map(|c| ServiceTasks::new(&c))
+}
+
+/// How local runs answer Task states: the mock configuration first, then
+/// the AWS service integrations, then Lambda at `lambda_endpoint`.
+pub fn local_tasks(
+    mocks: Option<Mocks>,
+    lambda_endpoint: Option<String>,
+) -> Mocked<WithServices<Lambda>> {
+    Mocked {
+        mocks,
+        fallback: WithServices {
+            services: services(),
+            fallback: Lambda {
+                endpoint: lambda_endpoint,
+            },
+        },
+    }
 }
 
 /// Opens the table and the queue named by `args`.

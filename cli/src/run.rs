@@ -10,11 +10,7 @@ use stepwise_engine::memory::{local_execution, wall_clock};
 use stepwise_engine::mock::Mocks;
 use stepwise_engine::stepper::memory::{MemQueue, MemStore};
 use stepwise_engine::stepper::{Chaos, ExecutionRecord, Stepper, run_to_end};
-use stepwise_engine::tasks::Mocked;
 use stepwise_engine::{Report, Runner, RunnerOptions, block_on};
-
-use stepwise_aws::services::WithServices;
-use stepwise_local::lambda::Lambda;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -96,15 +92,7 @@ pub fn main(args: Args) -> anyhow::Result<ExitCode> {
                 wall_clock(),
                 args.express,
             );
-            let tasks = Mocked {
-                mocks,
-                fallback: WithServices {
-                    services: crate::aws::services(),
-                    fallback: Lambda {
-                        endpoint: args.lambda_endpoint.clone(),
-                    },
-                },
-            };
+            let tasks = crate::aws::local_tasks(mocks, args.lambda_endpoint.clone());
             let options = RunnerOptions {
                 fast_forward: args.fast_forward,
                 seed: wall_clock() as u64,

@@ -15,10 +15,7 @@ use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::IntoResponse;
 use stepwise_api::Service;
 use stepwise_aws::service::{AwsService, Place};
-use stepwise_aws::services::WithServices;
 use stepwise_engine::mock::Mocks;
-use stepwise_engine::tasks::Mocked;
-use stepwise_local::lambda::Lambda;
 use stepwise_local::{Config, LocalService};
 
 #[derive(clap::Args)]
@@ -98,15 +95,7 @@ pub fn main(args: Args) -> anyhow::Result<ExitCode> {
         .build()?;
     let service: Arc<dyn Service> = if args.backend == Backend::Aws {
         let (store, queue) = runtime.block_on(crate::aws::open(&args.aws, false))?;
-        let tasks = Mocked {
-            mocks,
-            fallback: WithServices {
-                services: crate::aws::services(),
-                fallback: Lambda {
-                    endpoint: args.lambda_endpoint.clone(),
-                },
-            },
-        };
+        let tasks = crate::aws::local_tasks(mocks, args.lambda_endpoint.clone());
         crate::aws::spawn_stepper(store.clone(), queue.clone(), tasks);
         let clients = stepwise_aws::Clients::from_env()?;
         Arc::new(AwsService {

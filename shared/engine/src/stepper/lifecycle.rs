@@ -1,0 +1,142 @@
+//! An execution's life around the stepper: starting it, reading its history
+//! back in AWS's order, and running one to its end (`stepwise run`).
+
+use std::collections::HashMap;
+
+use stepwise_asl::exec::HistoryEvent;
+use stepwise_asl::{Event, Outcome, StateMachine, StatesError, Thread};
+
+use crate::ports::Tasks;
+use crate::report::{Recorded, Report};
+
+use super::*;
+
+/// Creates an execution and sends its first messages: the root's first
+/// `Run` and, with a TimeoutSeconds, the timeout. Starting again with the
+/// same record sends them again (the stepper drops the duplicates).
+pub async fn start<S: Store, Q: Queue>(
+    store: &S,
+    queue: &Q,
+    record: &ExecutionRecord,
+    machine: &StateMachine,
+) -> Result<bool, PortError> {
+    let facts = &record.facts;
+    let now = facts.start_time;
+    let started = Logged {
+        order: 0,
+        event: HistoryEvent {
+            timestamp: now,
+            kind: stepwise_asl::exec::EventType::ExecutionStarted,
+            thread: "root".into(),
+            details: serde_json::json!({
+                "input": facts.input,
+                "inputDetails": {"truncated": false},
+                "roleArn": facts.role_arn,
+                "stateMachineArn": facts.state_machine_arn,
+            }),
+        },
+    };
+    let created = store.create(record, &started).await?;
+    let root = Thread::root(&machine.root().start_at, facts.input.clone());
+    let first = |id: &str, at, event, seq, init| Envelope {
+        id: id.to_owned(),
+        at,
+        body: Body::Step(Box::new(StepMessage {
+            execution: facts.arn.clone(),
+            thread: "root".into(),
+            seq,
+            lamport: 0,
+            event,
+            init,
+        })),
+    };
+    let mut messages = vec![first("start", now, Event::Run, Some(0), Some(root))];
+    if let Some(t) = machine.timeout_seconds {
+        let stop = Event::Stop {
+            error: StatesError {
+                error: Some("States.Timeout".into()),
+                cause: None,
+            },
+            timed_out: true,
+        };
+        messages.push(first("timeout", now + t as i64 * 1000, stop, None, None));
+    }
+    queue.send(&messages, now).await?;
+    Ok(created)
+}
+
+/// The execution's history in AWS's order and numbering: causal order across
+/// threads, each event's `previousEventId` the one before it in its thread.
+pub fn merge_history(mut events: Vec<Logged>) -> Vec<Recorded> {
+    events.sort_by(|a, b| {
+        (a.order, &a.event.thread, a.event.timestamp).cmp(&(
+            b.order,
+            &b.event.thread,
+            b.event.timestamp,
+        ))
+    });
+    let mut last: HashMap<String, u64> = HashMap::new();
+    events
+        .into_iter()
+        .enumerate()
+        .map(|(i, l)| {
+            let id = i as u64 + 1;
+            let previous = last.insert(l.event.thread.clone(), id).unwrap_or(id - 1);
+            Recorded {
+                id,
+                previous,
+                event: l.event,
+            }
+        })
+        .collect()
+}
+
+/// The finished execution as `stepwise run` reports it.
+pub async fn report<S: Store>(store: &S, arn: &str) -> Result<Option<Report>, PortError> {
+    let Some(record) = store.execution(arn).await? else {
+        return Ok(None);
+    };
+    let Some(outcome) = record.outcome else {
+        return Ok(None);
+    };
+    let history = merge_history(store.history(arn).await?);
+    Ok(Some(Report::from_outcome(outcome, history)))
+}
+
+/// Runs one execution to its end through the stepper: create it, feed the
+/// queue's messages to the stepper as Lambda's event source would, report.
+pub async fn run_to_end<S, Q, T, I>(
+    stepper: &Stepper<S, Q, T, Option<Chaos>>,
+    inbox: &I,
+    record: &ExecutionRecord,
+    machine: &StateMachine,
+    fast_forward: bool,
+) -> Result<Report, PortError>
+where
+    S: Store,
+    Q: Queue,
+    T: Tasks,
+    I: Inbox,
+{
+    start(&stepper.store, &stepper.queue, record, machine).await?;
+    let arn = record.facts.arn.clone();
+    let options = PollerOptions {
+        fast_forward,
+        start: record.facts.start_time,
+    };
+    let mut poller = Poller::new(stepper, inbox, options);
+    let finished = poller
+        .run(|| async {
+            let r = stepper.store.execution(&arn).await?;
+            Ok(r.is_some_and(|r| r.status != "RUNNING"))
+        })
+        .await?;
+    if !finished {
+        let e = StatesError::runtime("The execution has nothing left to do but has not finished");
+        let history = merge_history(stepper.store.history(&arn).await?);
+        return Ok(Report::from_outcome(Outcome::Failed(e), history));
+    }
+    Ok(report(&stepper.store, &arn)
+        .await?
+        .expect("a finished execution has an outcome"))
+}

@@ -1,0 +1,572 @@
+//! The stepper itself: one message in, one conditional save and one send
+//! out (see the module documentation for the rules).
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::{Arc, Mutex};
+
+use stepwise_asl::definition::resource::Pattern;
+use stepwise_asl::exec::HistoryEvent;
+use stepwise_asl::exec::Phase;
+use stepwise_asl::random::Random;
+use stepwise_asl::timestamp::Millis;
+use stepwise_asl::{Effect, Env, Event, Options, Outcome, StateMachine, StatesError, Thread, step};
+
+use crate::ports::{TaskContext, Tasks};
+
+use super::*;
+
+/// Why a message must be delivered again.
+#[derive(Debug, thiserror::Error)]
+pub enum Retry {
+    #[error("another transition of this thread was saved first")]
+    Conflict,
+    #[error("the message is ahead of its thread")]
+    Early,
+    #[error("chaos: aborted at {0}")]
+    Chaos(&'static str),
+    #[error(transparent)]
+    Port(#[from] PortError),
+}
+
+struct Loaded {
+    machine: StateMachine,
+    record: ExecutionRecord,
+}
+
+/// Decides where chaos aborts the stepper (for tests).
+pub trait Abort {
+    fn abort(&self, point: &'static str) -> bool;
+}
+
+/// Never aborts.
+pub struct NoAbort;
+
+impl Abort for NoAbort {
+    fn abort(&self, _: &'static str) -> bool {
+        false
+    }
+}
+
+pub struct Stepper<S, Q, T, A = NoAbort> {
+    pub store: S,
+    pub queue: Q,
+    pub tasks: T,
+    pub abort: A,
+    machines: Mutex<HashMap<String, Arc<Loaded>>>,
+    random: Mutex<Random>,
+}
+
+impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
+    pub fn new(store: S, queue: Q, tasks: T, abort: A, seed: u64) -> Self {
+        Stepper {
+            store,
+            queue,
+            tasks,
+            abort,
+            machines: Mutex::new(HashMap::new()),
+            random: Mutex::new(Random::new(seed)),
+        }
+    }
+
+    /// Handles one delivered message. `Ok` means delete it from the queue.
+    pub async fn handle(&self, envelope: &Envelope, now: Millis) -> Result<(), Retry> {
+        if envelope.at > now {
+            // A long wait arrives early (the queue's delay limit): send it on.
+            self.queue.send(std::slice::from_ref(envelope), now).await?;
+            return Ok(());
+        }
+        match &envelope.body {
+            Body::Step(m) => self.step(&envelope.id, m, now).await,
+            Body::Bundle(inner) => {
+                let (later, due): (Vec<_>, Vec<_>) = inner.iter().partition(|e| e.at > now);
+                if !later.is_empty() {
+                    let later: Vec<Envelope> = later.into_iter().cloned().collect();
+                    self.queue.send(&later, now).await?;
+                }
+                for e in due {
+                    if let Body::Step(m) = &e.body {
+                        self.step(&e.id, m, now).await?;
+                    }
+                    if self.abort.abort("bundle") {
+                        return Err(Retry::Chaos("bundle"));
+                    }
+                }
+                Ok(())
+            }
+        }
+    }
+
+    async fn loaded(&self, arn: &str) -> Result<Option<Arc<Loaded>>, Retry> {
+        if let Some(l) = self.machines.lock().expect("lock").get(arn) {
+            return Ok(Some(l.clone()));
+        }
+        let Some(record) = self.store.execution(arn).await? else {
+            return Ok(None);
+        };
+        let options = Options {
+            express: record.express,
+        };
+        let machine = StateMachine::parse(&record.definition, options)
+            .map_err(|e| Retry::Port(format!("stored definition is invalid: {e}").into()))?;
+        let loaded = Arc::new(Loaded { machine, record });
+        let mut cache = self.machines.lock().expect("lock");
+        if cache.len() > 1024 {
+            cache.clear();
+        }
+        cache.insert(arn.to_owned(), loaded.clone());
+        Ok(Some(loaded))
+    }
+
+    fn seed(&self) -> u64 {
+        self.random.lock().expect("lock").next_u64()
+    }
+
+    async fn step(&self, id: &str, m: &StepMessage, now: Millis) -> Result<(), Retry> {
+        let Some(loaded) = self.loaded(&m.execution).await? else {
+            return Ok(()); // an execution we do not know (expired): drop
+        };
+        let stored = self.store.load(&m.execution, &m.thread).await?;
+        let (mut rec, expected) = match stored {
+            Some(r) => {
+                let seq = r.seq;
+                (r, Some(seq))
+            }
+            None => match (&m.init, &m.event) {
+                (Some(t), _) => (
+                    Record {
+                        thread: Some(t.clone()),
+                        ..Record::default()
+                    },
+                    None,
+                ),
+                (None, Event::Stop { .. }) => {
+                    // Cancelled before it first ran: leave a tombstone so its
+                    // first Run, still on its way, finds it.
+                    let tomb = Record {
+                        seq: 1,
+                        cause: id.to_owned(),
+                        ..Record::default()
+                    };
+                    return match self
+                        .store
+                        .save(&m.execution, &m.thread, &tomb, None)
+                        .await?
+                    {
+                        Saved::Done | Saved::TooLarge => Ok(()),
+                        Saved::Conflict => Err(Retry::Conflict),
+                    };
+                }
+                (None, _) => return Ok(()),
+            },
+        };
+        if rec.cause == id {
+            return self.send_outbox(&m.execution, &rec.outbox, now).await;
+        }
+        if let Some(seq) = m.seq
+            && seq != rec.seq
+        {
+            return if seq > rec.seq {
+                Err(Retry::Early)
+            } else {
+                Ok(())
+            };
+        }
+        let Some(thread) = rec.thread.as_mut() else {
+            return Ok(()); // a tombstone
+        };
+        // A child's first step may also be its last: then it is never
+        // written, and its result goes straight into its parent's record
+        // (one write, not two). Its parent is read first, to see whether
+        // this child already reported or is no longer wanted.
+        let mut join = None;
+        if expected.is_none()
+            && let Some(p) = thread.parent.clone()
+        {
+            match self.joinable(id, &m.execution, &p, now).await? {
+                Some(parent) => join = Some((p, parent)),
+                None => return Ok(()),
+            }
+        }
+        let lamport = rec.lamport.max(m.lamport);
+        let Some(Advanced {
+            events,
+            effects,
+            tokens,
+        }) = self
+            .advance(&loaded, &m.execution, thread, m.event.clone(), lamport, now)
+            .await
+        else {
+            return Ok(());
+        };
+        if let Some((p, parent)) = join
+            && let [Effect::Finish(outcome)] = effects.as_slice()
+        {
+            let carried = number(events, lamport);
+            let event = Event::ChildFinished {
+                wait: p.wait,
+                index: p.index,
+                outcome: outcome.clone(),
+            };
+            let msg_lamport = lamport + carried.len().max(1) as u64;
+            let mut parent = parent;
+            let expected = Some(parent.seq);
+            let lamport = parent.lamport.max(msg_lamport);
+            let thread = parent
+                .thread
+                .as_mut()
+                .expect("a joinable parent has its thread");
+            let Some(Advanced {
+                events,
+                effects,
+                tokens,
+            }) = self
+                .advance(&loaded, &m.execution, thread, event, lamport, now)
+                .await
+            else {
+                return Ok(());
+            };
+            let t = Transition {
+                id,
+                execution: &m.execution,
+                thread: &p.thread,
+                expected,
+                lamport,
+                carried,
+                events,
+                effects,
+                tokens,
+            };
+            return self.commit(parent, t, now).await;
+        }
+        let t = Transition {
+            id,
+            execution: &m.execution,
+            thread: &m.thread,
+            expected,
+            lamport,
+            carried: Vec::new(),
+            events,
+            effects,
+            tokens,
+        };
+        self.commit(rec, t, now).await
+    }
+
+    /// The parent record a new child may report to in place of a message;
+    /// `None` when the child must not run (its parent moved on, or it already
+    /// reported — then the parent's outbox is sent again if this very
+    /// message made its last transition).
+    async fn joinable(
+        &self,
+        id: &str,
+        execution: &str,
+        p: &stepwise_asl::exec::Parent,
+        now: Millis,
+    ) -> Result<Option<Record>, Retry> {
+        let Some(parent) = self.store.load(execution, &p.thread).await? else {
+            return Ok(None);
+        };
+        if parent.cause == id {
+            self.send_outbox(execution, &parent.outbox, now).await?;
+            return Ok(None);
+        }
+        let waiting = match parent.thread.as_ref().map(|t| &t.phase) {
+            Some(Phase::Children { wait, fanout }) => *wait == p.wait && !fanout.is_done(p.index),
+            _ => false,
+        };
+        Ok(waiting.then_some(parent))
+    }
+
+    /// Steps `thread` by `event`, running request-response tasks inline;
+    /// `None` when the event does not apply (stale).
+    async fn advance(
+        &self,
+        loaded: &Loaded,
+        execution: &str,
+        thread: &mut Thread,
+        event: Event,
+        lamport: u64,
+        now: Millis,
+    ) -> Option<Advanced> {
+        let (machine, facts) = (&loaded.machine, &loaded.record.facts);
+        let history = !loaded.record.express;
+        let env = |next: u64, seed: u64| Env {
+            now,
+            seed,
+            event_id: next,
+            history,
+            fanout_limit: FANOUT_LIMIT,
+            nonce: crate::entropy(),
+        };
+        let out = step(
+            machine,
+            facts,
+            thread,
+            event,
+            &env(lamport + 1, self.seed()),
+        );
+        if !out.applied {
+            return None;
+        }
+        let mut events = out.history;
+        let mut pending: VecDeque<Effect> = out.effects.into();
+        let mut effects = Vec::new();
+        let mut tokens = Vec::new();
+        while let Some(effect) = pending.pop_front() {
+            let Effect::Invoke(call) = effect else {
+                effects.push(effect);
+                continue;
+            };
+            let ctx = TaskContext {
+                execution_arn: execution,
+                thread: &thread.id,
+            };
+            // A callback task: once its request (carrying the token) is out,
+            // the thread waits for SendTaskSuccess/Failure.
+            let callback =
+                call.pattern == Pattern::WaitForTaskToken && !self.tasks.answers_callbacks(&call);
+            let event = match self.tasks.invoke(&call, &ctx).await {
+                Ok(_) if callback && call.token.is_some() => {
+                    let token = call.token.clone().unwrap_or_default();
+                    tokens.push((token, call.wait));
+                    continue;
+                }
+                Ok(output) => Event::TaskSucceeded {
+                    wait: call.wait,
+                    output,
+                },
+                Err(error) => Event::TaskFailed {
+                    wait: call.wait,
+                    error,
+                },
+            };
+            let next = lamport + 1 + events.len() as u64;
+            let out = step(machine, facts, thread, event, &env(next, self.seed()));
+            if out.applied {
+                events.extend(out.history);
+                pending.extend(out.effects);
+            }
+        }
+        // Timers for waits the inline task already ended would be ignored.
+        let current = thread.current_wait();
+        effects.retain(|e| match e {
+            Effect::Schedule {
+                event: Event::Timer { wait, .. },
+                ..
+            } => Some(*wait) == current,
+            _ => true,
+        });
+        tokens.retain(|(_, wait)| Some(*wait) == current);
+        Some(Advanced {
+            events,
+            effects,
+            tokens,
+        })
+    }
+
+    /// Saves a transition (the thread, its outbox, its history events) on
+    /// the condition that no other was saved first, then sends its outbox.
+    async fn commit(&self, mut rec: Record, t: Transition<'_>, now: Millis) -> Result<(), Retry> {
+        let thread = rec
+            .thread
+            .as_ref()
+            .expect("a stepped record has its thread");
+        let parent = thread.parent.clone();
+        let seq = rec.seq + 1;
+        let sender = format!("{}@{seq}", t.thread);
+        let new_lamport = t.lamport + t.events.len().max(1) as u64;
+        let message = |i: usize, at: Millis, thread: &str, seq, event, init| Envelope {
+            id: format!("{sender}.{i}"),
+            at,
+            body: Body::Step(Box::new(StepMessage {
+                execution: t.execution.to_owned(),
+                thread: thread.to_owned(),
+                seq,
+                lamport: new_lamport,
+                event,
+                init,
+            })),
+        };
+        let mut messages = Vec::new();
+        let mut complete = None;
+        for effect in t.effects {
+            let i = messages.len();
+            match effect {
+                Effect::Schedule { at, event } => {
+                    let expect = matches!(event, Event::Run).then_some(seq);
+                    messages.push(message(i, at, t.thread, expect, event, None));
+                }
+                Effect::Spawn(children) => {
+                    for child in children {
+                        let i = messages.len();
+                        let id = child.id.clone();
+                        messages.push(message(i, now, &id, Some(0), Event::Run, Some(child)));
+                    }
+                }
+                Effect::Cancel(ids) => {
+                    for child in ids {
+                        let i = messages.len();
+                        let stop = Event::Stop {
+                            error: StatesError {
+                                error: None,
+                                cause: None,
+                            },
+                            timed_out: false,
+                        };
+                        messages.push(message(i, now, &child, None, stop, None));
+                    }
+                }
+                Effect::Finish(outcome) => match &parent {
+                    Some(p) => {
+                        let event = Event::ChildFinished {
+                            wait: p.wait,
+                            index: p.index,
+                            outcome,
+                        };
+                        messages.push(message(i, now, &p.thread, None, event, None));
+                    }
+                    None => complete = Some(outcome),
+                },
+                Effect::Invoke(_) => unreachable!("invocations ran inline"),
+            }
+        }
+        let messages = bundle(&sender, messages);
+        // Tokens first: a save that loses the race leaves a token nobody
+        // holds, which expires; a save without its token would be stuck.
+        for (token, wait) in &t.tokens {
+            let target = TokenTarget {
+                execution: t.execution.to_owned(),
+                thread: t.thread.to_owned(),
+                wait: *wait,
+            };
+            self.store.put_token(&token_hash(token), &target).await?;
+        }
+        if rec.page.len() >= PAGE_EVENTS {
+            // Only events already saved move: a writer that loses the race
+            // below wrote the same page.
+            self.store
+                .put_page(t.execution, t.thread, rec.pages, &rec.page)
+                .await?;
+            rec.pages += 1;
+            rec.page.clear();
+        }
+        rec.page.extend(t.carried);
+        rec.page.extend(number(t.events, t.lamport));
+        rec.seq = seq;
+        rec.lamport = new_lamport;
+        rec.cause = t.id.to_owned();
+        rec.outbox = Outbox { messages, complete };
+        match self
+            .store
+            .save(t.execution, t.thread, &rec, t.expected)
+            .await?
+        {
+            Saved::Done => {}
+            Saved::Conflict => return Err(Retry::Conflict),
+            Saved::TooLarge => {
+                let e = StatesError::new(
+                    stepwise_asl::ErrorName::DataLimitExceeded,
+                    format!(
+                        "The state of thread '{}' exceeds the store's item size limit",
+                        t.thread
+                    ),
+                );
+                self.store
+                    .complete(t.execution, &Outcome::Failed(e), now)
+                    .await?;
+                return Ok(());
+            }
+        }
+        if self.abort.abort("saved") {
+            return Err(Retry::Chaos("saved"));
+        }
+        self.send_outbox(t.execution, &rec.outbox, now).await
+    }
+
+    async fn send_outbox(
+        &self,
+        execution: &str,
+        outbox: &Outbox,
+        now: Millis,
+    ) -> Result<(), Retry> {
+        if let Some(outcome) = &outbox.complete {
+            self.store.complete(execution, outcome, now).await?;
+            if self.abort.abort("completed") {
+                return Err(Retry::Chaos("completed"));
+            }
+        }
+        if !outbox.messages.is_empty() {
+            self.queue.send(&outbox.messages, now).await?;
+        }
+        Ok(())
+    }
+}
+
+/// One transition on its way to the store.
+struct Transition<'a> {
+    /// The message that caused it.
+    id: &'a str,
+    execution: &'a str,
+    thread: &'a str,
+    /// The sequence number the save is conditional on (`None`: a new record).
+    expected: Option<u64>,
+    /// The logical time its events count from.
+    lamport: u64,
+    /// A finished child's events, joined into this (its parent's) record.
+    carried: Vec<Logged>,
+    events: Vec<HistoryEvent>,
+    effects: Vec<Effect>,
+    /// Task tokens handed out, with the wait each answers.
+    tokens: Vec<(String, u64)>,
+}
+
+/// What stepping a thread (and running its inline tasks) produced.
+struct Advanced {
+    events: Vec<HistoryEvent>,
+    effects: Vec<Effect>,
+    tokens: Vec<(String, u64)>,
+}
+
+/// Gives a step's events their logical times, after `lamport`.
+fn number(events: Vec<HistoryEvent>, lamport: u64) -> Vec<Logged> {
+    events
+        .into_iter()
+        .enumerate()
+        .map(|(i, event)| Logged {
+            order: lamport + 1 + i as u64,
+            event,
+        })
+        .collect()
+}
+
+/// The largest bundle sent as one message (SQS allows 256 KiB).
+const BUNDLE_BYTES: usize = 200 * 1024;
+
+/// Turns a transition's messages into as few queue messages as fit: one, as
+/// a rule; a spawn too large for one message is split.
+fn bundle(sender: &str, messages: Vec<Envelope>) -> Vec<Envelope> {
+    if messages.len() <= 1 {
+        return messages;
+    }
+    let mut out = Vec::new();
+    let mut group: Vec<Envelope> = Vec::new();
+    let mut size = 0;
+    for m in messages {
+        let n = serde_json::to_vec(&m).map(|v| v.len()).unwrap_or(0);
+        if !group.is_empty() && size + n > BUNDLE_BYTES {
+            out.push(std::mem::take(&mut group));
+            size = 0;
+        }
+        size += n;
+        group.push(m);
+    }
+    out.push(group);
+    out.into_iter()
+        .enumerate()
+        .map(|(i, group)| Envelope {
+            id: format!("{sender}/b{i}"),
+            at: group.iter().map(|e| e.at).min().unwrap_or(0),
+            body: Body::Bundle(group),
+        })
+        .collect()
+}

@@ -1,0 +1,199 @@
+//! What the stepper keeps and sends: queue messages, thread and execution
+//! records, task tokens, and the `Store` and `Queue` ports the DynamoDB/SQS
+//! and in-memory adapters implement.
+
+use std::future::Future;
+
+use serde::{Deserialize, Serialize};
+use stepwise_asl::exec::HistoryEvent;
+use stepwise_asl::timestamp::Millis;
+use stepwise_asl::{Event, Execution, Outcome, Thread};
+
+/// Errors from a store or a queue.
+pub type PortError = Box<dyn std::error::Error + Send + Sync>;
+
+/// A queue message.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Envelope {
+    /// Deterministic: the sending thread, the sequence number its transition
+    /// saved, and the position in its outbox. A redelivery has the same id.
+    pub id: String,
+    /// When it is due (epoch milliseconds).
+    pub at: Millis,
+    pub body: Body,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum Body {
+    Step(Box<StepMessage>),
+    /// A transition's several messages, handled (or forwarded, when not yet
+    /// due) by whoever receives the bundle.
+    Bundle(Vec<Envelope>),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepMessage {
+    pub execution: String,
+    pub thread: String,
+    /// The sequence number a `Run` expects.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub seq: Option<u64>,
+    /// The sender's logical clock, so history events merge in causal order.
+    pub lamport: u64,
+    pub event: Event,
+    /// A child's first `Run` carries the new thread: children are written
+    /// when they first run, not by the parent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub init: Option<Thread>,
+}
+
+/// A history event with its logical time.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Logged {
+    pub order: u64,
+    pub event: HistoryEvent,
+}
+
+/// What a transition must do after its save.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Outbox {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub messages: Vec<Envelope>,
+    /// The root thread finished: record how the execution ended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub complete: Option<Outcome>,
+}
+
+/// One thread as stored.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Record {
+    /// `None`: a tombstone, for a child cancelled before it first ran.
+    pub thread: Option<Thread>,
+    pub seq: u64,
+    pub lamport: u64,
+    /// The id of the message whose transition wrote this record.
+    pub cause: String,
+    pub outbox: Outbox,
+    /// History events not yet moved to a page item.
+    pub page: Vec<Logged>,
+    /// How many page items this thread has written.
+    pub pages: u32,
+}
+
+/// An execution as stored: its facts, its definition and how it ended.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExecutionRecord {
+    pub facts: Execution,
+    pub definition: String,
+    pub express: bool,
+    /// `RUNNING` until the root thread finishes.
+    pub status: String,
+    pub outcome: Option<Outcome>,
+    pub stopped: Option<Millis>,
+}
+
+/// Where a task token's answer goes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenTarget {
+    pub execution: String,
+    pub thread: String,
+    pub wait: u64,
+}
+
+/// A task token as stored: its SHA-256, so a stolen table does not reveal
+/// live tokens.
+pub fn token_hash(token: &str) -> String {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(token.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// How a conditional save went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Saved {
+    Done,
+    /// Another writer saved first; the message is retried later.
+    Conflict,
+    /// The record is over the store's item limit.
+    TooLarge,
+}
+
+pub trait Store {
+    fn execution(
+        &self,
+        arn: &str,
+    ) -> impl Future<Output = Result<Option<ExecutionRecord>, PortError>>;
+    /// Creates the execution; false if one with this ARN exists.
+    fn create(
+        &self,
+        record: &ExecutionRecord,
+        started: &Logged,
+    ) -> impl Future<Output = Result<bool, PortError>>;
+    fn load(
+        &self,
+        execution: &str,
+        thread: &str,
+    ) -> impl Future<Output = Result<Option<Record>, PortError>>;
+    /// Saves `record` if the stored sequence number is `expected` (`None`:
+    /// if there is no record yet).
+    fn save(
+        &self,
+        execution: &str,
+        thread: &str,
+        record: &Record,
+        expected: Option<u64>,
+    ) -> impl Future<Output = Result<Saved, PortError>>;
+    /// Writes a full page of history events (idempotent: same key, same events).
+    fn put_page(
+        &self,
+        execution: &str,
+        thread: &str,
+        page: u32,
+        events: &[Logged],
+    ) -> impl Future<Output = Result<(), PortError>>;
+    /// Records the outcome if the execution is still running.
+    fn complete(
+        &self,
+        execution: &str,
+        outcome: &Outcome,
+        at: Millis,
+    ) -> impl Future<Output = Result<(), PortError>>;
+    /// Remembers a task token (by its hash) until its thread moves on.
+    fn put_token(
+        &self,
+        hash: &str,
+        target: &TokenTarget,
+    ) -> impl Future<Output = Result<(), PortError>>;
+    fn token(&self, hash: &str) -> impl Future<Output = Result<Option<TokenTarget>, PortError>>;
+    fn delete_token(&self, hash: &str) -> impl Future<Output = Result<(), PortError>>;
+    /// Every history event of the execution, in no particular order.
+    fn history(&self, execution: &str) -> impl Future<Output = Result<Vec<Logged>, PortError>>;
+}
+
+pub trait Queue {
+    /// Sends each message to be delivered at or after its `at`; a delay past
+    /// the queue's limit is delivered early and sent on again by the stepper.
+    fn send(
+        &self,
+        messages: &[Envelope],
+        now: Millis,
+    ) -> impl Future<Output = Result<(), PortError>>;
+}
+
+impl<Q: Queue> Queue for &Q {
+    async fn send(&self, messages: &[Envelope], now: Millis) -> Result<(), PortError> {
+        (*self).send(messages, now).await
+    }
+}
+
+/// The execution status AWS reports for an outcome.
+pub fn status_of(outcome: &Outcome) -> &'static str {
+    match outcome {
+        Outcome::Succeeded(_) => "SUCCEEDED",
+        Outcome::Failed(_) => "FAILED",
+        Outcome::TimedOut(_) => "TIMED_OUT",
+        Outcome::Aborted(_) => "ABORTED",
+    }
+}
