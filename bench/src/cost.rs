@@ -190,6 +190,7 @@ async fn run_machine(
             status: "RUNNING".into(),
             outcome: None,
             stopped: None,
+            parent: None,
         };
         start(store, queue, &record, &machine)
             .await

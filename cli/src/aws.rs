@@ -1,7 +1,11 @@
 //! `--backend aws`: the serverless stepper on DynamoDB and SQS (AWS, or a
 //! stand-in at AWS_ENDPOINT_URL), fed by a local poller.
 
+use std::sync::Arc;
 use stepwise_asl::StateMachine;
+
+use stepwise_aws::nested::WithExecutions;
+use stepwise_aws::service::AwsService;
 use stepwise_aws::services::{ServiceTasks, WithServices};
 use stepwise_aws::{Clients, DynamoStore, SqsQueue};
 use stepwise_engine::Report;
@@ -26,24 +30,30 @@ pub struct AwsArgs {
     pub create_resources: bool,
 }
 
-/// AWS service integrations for Task states, when the environment names
-/// credentials or an endpoint (`AWS_ENDPOINT_URL` for moto server).
-pub fn services() -> Option<ServiceTasks> {
-    Clients::from_env().ok().map(|c| ServiceTasks::new(&c))
+/// AWS service integrations and HTTP tasks, with AWS clients when the
+/// environment names credentials or an endpoint (`AWS_ENDPOINT_URL` for
+/// moto server).
+pub fn services() -> ServiceTasks {
+    ServiceTasks::from_env()
 }
 
 /// How local runs answer Task states: the mock configuration first, then
-/// the AWS service integrations, then Lambda at `lambda_endpoint`.
+/// nested executions (when `executions` can start them), the AWS service
+/// integrations and HTTP tasks, then Lambda at `lambda_endpoint`.
 pub fn local_tasks(
     mocks: Option<Mocks>,
     lambda_endpoint: Option<String>,
-) -> Mocked<WithServices<Lambda>> {
+    executions: Option<Arc<AwsService>>,
+) -> Mocked<WithExecutions<WithServices<Lambda>>> {
     Mocked {
         mocks,
-        fallback: WithServices {
-            services: services(),
-            fallback: Lambda {
-                endpoint: lambda_endpoint,
+        fallback: WithExecutions {
+            service: executions,
+            fallback: WithServices {
+                services: services(),
+                fallback: Lambda {
+                    endpoint: lambda_endpoint,
+                },
             },
         },
     }

@@ -92,7 +92,7 @@ pub fn main(args: Args) -> anyhow::Result<ExitCode> {
                 wall_clock(),
                 args.express,
             );
-            let tasks = crate::aws::local_tasks(mocks, args.lambda_endpoint.clone());
+            let tasks = crate::aws::local_tasks(mocks, args.lambda_endpoint.clone(), None);
             let options = RunnerOptions {
                 fast_forward: args.fast_forward,
                 seed: wall_clock() as u64,
@@ -109,6 +109,7 @@ pub fn main(args: Args) -> anyhow::Result<ExitCode> {
                     status: "RUNNING".into(),
                     outcome: None,
                     stopped: None,
+                    parent: None,
                 };
                 let chaos = args.chaos.map(Chaos::new);
                 let runtime = tokio::runtime::Builder::new_current_thread()

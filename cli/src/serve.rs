@@ -95,27 +95,30 @@ pub fn main(args: Args) -> anyhow::Result<ExitCode> {
         .build()?;
     let service: Arc<dyn Service> = if args.backend == Backend::Aws {
         let (store, queue) = runtime.block_on(crate::aws::open(&args.aws, false))?;
-        let tasks = crate::aws::local_tasks(mocks, args.lambda_endpoint.clone());
-        crate::aws::spawn_stepper(store.clone(), queue.clone(), tasks);
         let clients = stepwise_aws::Clients::from_env()?;
-        Arc::new(AwsService {
-            store,
-            queue,
+        let service = Arc::new(AwsService {
+            store: store.clone(),
+            queue: queue.clone(),
             tasks: Arc::new(stepwise_aws::LambdaTasks {
                 client: clients.lambda,
             }),
             place: Place::from_env(),
-        })
+        });
+        let tasks =
+            crate::aws::local_tasks(mocks, args.lambda_endpoint.clone(), Some(service.clone()));
+        crate::aws::spawn_stepper(store, queue, tasks);
+        service
     } else {
         let config = Config {
             mocks,
             lambda_endpoint: args.lambda_endpoint.clone(),
             dispatchers: 4,
-            services: crate::aws::services().map(|s| {
+            services: {
+                let s = crate::aws::services();
                 let f: stepwise_local::tasks::Services =
                     Arc::new(move |call| s.call_blocking(call));
-                f
-            }),
+                Some(f)
+            },
         };
         Arc::new(LocalService::open(path.as_deref(), config).context("cannot open the store")?)
     };

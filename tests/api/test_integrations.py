@@ -1,9 +1,14 @@
-"""Service integrations in `stepwise serve` (embedded), against moto server:
-a human approval over SQS with a task token answered from the AWS CLI, and
-DynamoDB items with a service error caught by name."""
+"""Task integrations in both backends of `stepwise serve` (embedded, and
+`--backend aws` on DynamoDB/SQS), against moto server: a human approval
+over SQS answered from the AWS CLI, DynamoDB items with a service error
+caught by name, SNS and EventBridge messages that reach a queue, HTTP tasks
+against a local HTTP server, nested executions (`.sync`, `.sync:2`,
+request-response) and a heartbeat timeout caught by a Catch."""
+import http.server
 import json
 import os
 import subprocess
+import threading
 import time
 
 import boto3
@@ -15,10 +20,23 @@ AWS = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_REGION
        "AWS_DEFAULT_REGION": "us-east-1"}
 
 
-@pytest.fixture(scope="module")
-def served(moto):
-    s = Server(["--in-memory"], env=dict(AWS, AWS_ENDPOINT_URL=moto)).start()
-    yield s
+class Served:
+    """A server and the suffix that keeps its AWS resources apart."""
+
+    def __init__(self, server, tag):
+        self.server, self.url, self.tag = server, server.url, tag
+
+
+@pytest.fixture(scope="module", params=["embedded", "aws"])
+def served(request, moto):
+    env = dict(AWS, AWS_ENDPOINT_URL=moto)
+    if request.param == "embedded":
+        args = ["--in-memory"]
+    else:
+        args = ["--backend", "aws", "--create-resources", "--table", "integrations",
+                "--queue", "integrations"]
+    s = Server(args, env=env).start()
+    yield Served(s, request.param)
     s.stop()
 
 
@@ -27,9 +45,23 @@ def aws(moto, service):
                         aws_access_key_id="test", aws_secret_access_key="test")
 
 
+def create(sfn, name, definition):
+    return sfn.create_state_machine(name=name, roleArn=ROLE,
+                                    definition=json.dumps(definition))["stateMachineArn"]
+
+
+def receive(sqs, url, timeout=15):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        messages = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1).get("Messages", [])
+        if messages:
+            return messages
+    raise AssertionError(f"no message on {url}")
+
+
 def test_human_approval_over_sqs_and_the_aws_cli(served, moto):
     sqs = aws(moto, "sqs")
-    url = sqs.create_queue(QueueName="approvals")["QueueUrl"]
+    url = sqs.create_queue(QueueName="approvals-" + served.tag)["QueueUrl"]
     sfn = client(served.url)
     machine = sfn.create_state_machine(name="approval", roleArn=ROLE, definition=json.dumps({
         "StartAt": "Ask",
@@ -41,30 +73,32 @@ def test_human_approval_over_sqs_and_the_aws_cli(served, moto):
             "Done": {"Type": "Succeed"}}}))["stateMachineArn"]
     ex = sfn.start_execution(stateMachineArn=machine, input='{"order": 42}')["executionArn"]
     # The approver's worker reads the request and answers with the AWS CLI.
-    deadline = time.time() + 10
-    messages = []
-    while not messages and time.time() < deadline:
-        messages = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1).get("Messages", [])
-    request = json.loads(messages[0]["Body"])
+    request = json.loads(receive(sqs, url)[0]["Body"])
     assert request["order"] == 42
     assert sfn.describe_execution(executionArn=ex)["status"] == "RUNNING"
     env = dict(os.environ, **AWS)
     subprocess.run(["aws", "stepfunctions", "send-task-success", "--endpoint-url", served.url,
                     "--task-token", request["token"], "--task-output", '{"approved": true}'],
                    env=env, check=True, capture_output=True)
-    d = wait_for(sfn, ex)
+    d = wait_for(sfn, ex, timeout=20)
     assert d["status"] == "SUCCEEDED"
     assert json.loads(d["output"]) == {"order": 42, "decision": {"approved": True}}
+    # The token is used up: a second answer is refused.
+    again = subprocess.run(["aws", "stepfunctions", "send-task-success", "--endpoint-url", served.url,
+                            "--task-token", request["token"], "--task-output", "{}"],
+                           env=env, capture_output=True, text=True)
+    assert again.returncode != 0 and "TaskDoesNotExist" in again.stderr
 
 
 def test_dynamodb_items_and_a_service_error_caught_by_name(served, moto):
     ddb = aws(moto, "dynamodb")
-    ddb.create_table(TableName="orders", BillingMode="PAY_PER_REQUEST",
+    table = "orders-" + served.tag
+    ddb.create_table(TableName=table, BillingMode="PAY_PER_REQUEST",
                      AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
                      KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}])
     sfn = client(served.url)
     put = {"Type": "Task", "Resource": "arn:aws:states:::dynamodb:putItem",
-           "Parameters": {"TableName": "orders", "Item": {"id": {"S.$": "$.id"}, "qty": {"N": "3"}},
+           "Parameters": {"TableName": table, "Item": {"id": {"S.$": "$.id"}, "qty": {"N": "3"}},
                           "ConditionExpression": "attribute_not_exists(id)"},
            "ResultPath": None}
     machine = sfn.create_state_machine(name="orders", roleArn=ROLE, definition=json.dumps({
@@ -74,15 +108,15 @@ def test_dynamodb_items_and_a_service_error_caught_by_name(served, moto):
                 "ErrorEquals": ["DynamoDB.ConditionalCheckFailedException"],
                 "ResultPath": "$.error", "Next": "Duplicate"}]),
             "Get": {"Type": "Task", "Resource": "arn:aws:states:::dynamodb:getItem",
-                    "Parameters": {"TableName": "orders", "Key": {"id": {"S.$": "$.id"}}},
+                    "Parameters": {"TableName": table, "Key": {"id": {"S.$": "$.id"}}},
                     "OutputPath": "$.Item", "End": True},
             "Duplicate": {"Type": "Pass", "Result": "duplicate", "End": True}}}))["stateMachineArn"]
-    first = wait_for(sfn, sfn.start_execution(stateMachineArn=machine, input='{"id": "a1"}')["executionArn"])
+    first = wait_for(sfn, sfn.start_execution(stateMachineArn=machine, input='{"id": "a1"}')["executionArn"], timeout=20)
     assert first["status"] == "SUCCEEDED", first
     assert json.loads(first["output"]) == {"id": {"S": "a1"}, "qty": {"N": "3"}}
-    again = wait_for(sfn, sfn.start_execution(stateMachineArn=machine, input='{"id": "a1"}')["executionArn"])
+    again = wait_for(sfn, sfn.start_execution(stateMachineArn=machine, input='{"id": "a1"}')["executionArn"], timeout=20)
     assert json.loads(again["output"]) == "duplicate"
-    item = ddb.get_item(TableName="orders", Key={"id": {"S": "a1"}})["Item"]
+    item = ddb.get_item(TableName=table, Key={"id": {"S": "a1"}})["Item"]
     assert item["qty"] == {"N": "3"}
 
 
@@ -93,5 +127,193 @@ def test_a_missing_queue_fails_with_the_sqs_error_name(served, moto):
             "Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage",
             "Parameters": {"QueueUrl": moto + "/123456789012/nowhere", "MessageBody": "hi"},
             "End": True}}}))["stateMachineArn"]
-    d = wait_for(sfn, sfn.start_execution(stateMachineArn=machine)["executionArn"])
+    d = wait_for(sfn, sfn.start_execution(stateMachineArn=machine)["executionArn"], timeout=20)
     assert (d["status"], d["error"]) == ("FAILED", "SQS.QueueDoesNotExistException")
+
+
+def test_sns_publish_reaches_a_subscribed_queue(served, moto):
+    sns, sqs = aws(moto, "sns"), aws(moto, "sqs")
+    topic = sns.create_topic(Name="orders-" + served.tag)["TopicArn"]
+    url = sqs.create_queue(QueueName="sns-inbox-" + served.tag)["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn,
+                  Attributes={"RawMessageDelivery": "true"})
+    sfn = client(served.url)
+    machine = create(sfn, "notify", {"StartAt": "Publish", "States": {"Publish": {
+        "Type": "Task", "Resource": "arn:aws:states:::sns:publish",
+        "Parameters": {"TopicArn": topic, "Message.$": "$.note", "Subject": "order"},
+        "End": True}}})
+    d = wait_for(sfn, sfn.start_execution(stateMachineArn=machine, input='{"note": {"id": 7}}')["executionArn"],
+                 timeout=20)
+    assert d["status"] == "SUCCEEDED", d
+    out = json.loads(d["output"])
+    assert len(out["MessageId"]) > 0 and out["SdkHttpMetadata"]["HttpStatusCode"] == 200
+    # A JSON message goes out as its text.
+    assert json.loads(receive(sqs, url)[0]["Body"]) == {"id": 7}
+    missing = create(sfn, "notify-nowhere", {"StartAt": "Publish", "States": {"Publish": {
+        "Type": "Task", "Resource": "arn:aws:states:::sns:publish",
+        "Parameters": {"TopicArn": topic + "-gone", "Message": "x"}, "End": True}}})
+    d = wait_for(sfn, sfn.start_execution(stateMachineArn=missing)["executionArn"], timeout=20)
+    assert d["status"] == "FAILED" and d["error"].startswith("SNS."), d
+
+
+def test_eventbridge_put_events_reaches_a_rule_target(served, moto):
+    events, sqs = aws(moto, "events"), aws(moto, "sqs")
+    url = sqs.create_queue(QueueName="events-inbox-" + served.tag)["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    source = "stepwise.test." + served.tag
+    events.put_rule(Name="rule-" + served.tag, EventPattern=json.dumps({"source": [source]}))
+    events.put_targets(Rule="rule-" + served.tag, Targets=[{"Id": "inbox", "Arn": queue_arn}])
+    sfn = client(served.url)
+    machine = create(sfn, "announce", {"StartAt": "Put", "States": {"Put": {
+        "Type": "Task", "Resource": "arn:aws:states:::events:putEvents",
+        "Parameters": {"Entries": [{"Source": source, "DetailType": "OrderPlaced",
+                                    "Detail": {"order.$": "$.order"}}]},
+        "End": True}}})
+    d = wait_for(sfn, sfn.start_execution(stateMachineArn=machine, input='{"order": 5}')["executionArn"],
+                 timeout=20)
+    assert d["status"] == "SUCCEEDED", d
+    out = json.loads(d["output"])
+    assert out["FailedEntryCount"] == 0 and len(out["Entries"]) == 1 and out["Entries"][0]["EventId"]
+    event = json.loads(receive(sqs, url)[0]["Body"])
+    assert event["detail-type"] == "OrderPlaced" and event["detail"] == {"order": 5}
+
+
+class Echo(http.server.BaseHTTPRequestHandler):
+    """Answers every request with what it received; /missing is a 404."""
+
+    def handle_one(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length).decode() if length else ""
+        status = 404 if self.path.startswith("/missing") else 200
+        reply = json.dumps({"method": self.command, "path": self.path, "body": body,
+                            "type": self.headers.get("Content-Type"),
+                            "key": self.headers.get("X-Api-Key")}).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(reply)))
+        self.end_headers()
+        self.wfile.write(reply)
+
+    do_GET = do_POST = do_PUT = do_DELETE = handle_one
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture(scope="module")
+def echo():
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Echo)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+
+
+def test_http_tasks_call_a_local_server(served, echo):
+    sfn = client(served.url)
+    conn = "arn:aws:events:us-east-1:123456789012:connection/local/1"
+    machine = create(sfn, "http-calls", {"StartAt": "Post", "States": {
+        "Post": {"Type": "Task", "Resource": "arn:aws:states:::http:invoke",
+                 "Parameters": {"ApiEndpoint": echo + "/orders", "Method": "POST",
+                                "Authentication": {"ConnectionArn": conn},
+                                "Headers": {"X-Api-Key": "k1"},
+                                "QueryParameters": {"q": "a b"},
+                                "RequestBody": {"id.$": "$.id"}},
+                 "ResultSelector": {"sent.$": "$.ResponseBody", "status.$": "$.StatusCode",
+                                    "text.$": "$.StatusText"},
+                 "ResultPath": "$.post", "Next": "Form"},
+        "Form": {"Type": "Task", "Resource": "arn:aws:states:::http:invoke",
+                 "Parameters": {"ApiEndpoint": echo + "/form", "Method": "PUT",
+                                "Authentication": {"ConnectionArn": conn},
+                                "RequestBody": {"tags": ["x", "y"]},
+                                "Transform": {"RequestBodyEncoding": "URL_ENCODED",
+                                              "RequestEncodingOptions": {"ArrayFormat": "REPEAT"}}},
+                 "ResultSelector": {"sent.$": "$.ResponseBody"},
+                 "ResultPath": "$.form", "Next": "Missing"},
+        "Missing": {"Type": "Task", "Resource": "arn:aws:states:::http:invoke",
+                    "Parameters": {"ApiEndpoint": echo + "/missing", "Method": "GET",
+                                   "Authentication": {"ConnectionArn": conn}},
+                    "Catch": [{"ErrorEquals": ["States.Http.StatusCode.404"],
+                               "ResultPath": "$.missing", "Next": "Done"}],
+                    "End": True},
+        "Done": {"Type": "Succeed"}}})
+    d = wait_for(sfn, sfn.start_execution(stateMachineArn=machine, input='{"id": 3}')["executionArn"],
+                 timeout=20)
+    assert d["status"] == "SUCCEEDED", d
+    out = json.loads(d["output"])
+    sent = out["post"]["sent"]
+    assert (sent["method"], sent["path"], sent["key"]) == ("POST", "/orders?q=a+b", "k1") \
+        or (sent["method"], sent["path"], sent["key"]) == ("POST", "/orders?q=a%20b", "k1")
+    assert json.loads(sent["body"]) == {"id": 3} and sent["type"] == "application/json"
+    assert (out["post"]["status"], out["post"]["text"]) == (200, "OK")
+    form = out["form"]["sent"]
+    assert (form["method"], form["body"], form["type"]) == \
+        ("PUT", "tags=x&tags=y", "application/x-www-form-urlencoded")
+    assert out["missing"]["Error"] == "States.Http.StatusCode.404"
+    assert json.loads(out["missing"]["Cause"])["StatusCode"] == 404
+
+
+def test_nested_executions_sync_sync2_and_request_response(served):
+    sfn = client(served.url)
+    child = create(sfn, "child-" + served.tag, {"StartAt": "Double", "States": {
+        "Double": {"Type": "Pass", "Parameters": {"n.$": "States.MathAdd($.n, $.n)"}, "Next": "Check"},
+        "Check": {"Type": "Choice", "Choices": [
+            {"Variable": "$.n", "NumericGreaterThan": 100, "Next": "TooBig"}], "Default": "Ok"},
+        "TooBig": {"Type": "Fail", "Error": "TooBig", "Cause": "over 100"},
+        "Ok": {"Type": "Succeed"}}})
+    parent = create(sfn, "parent-" + served.tag, {"StartAt": "Sync", "States": {
+        "Sync": {"Type": "Task", "Resource": "arn:aws:states:::states:startExecution.sync",
+                 "Parameters": {"StateMachineArn": child, "Input": {"n.$": "$.n"}},
+                 "ResultSelector": {"output.$": "$.Output", "status.$": "$.Status"},
+                 "ResultPath": "$.sync", "Next": "Sync2"},
+        "Sync2": {"Type": "Task", "Resource": "arn:aws:states:::states:startExecution.sync:2",
+                  "Parameters": {"StateMachineArn": child, "Input": {"n.$": "$.n"}},
+                  "ResultSelector": {"output.$": "$.Output"},
+                  "ResultPath": "$.sync2", "Next": "Fire"},
+        "Fire": {"Type": "Task", "Resource": "arn:aws:states:::states:startExecution",
+                 "Parameters": {"StateMachineArn": child, "Input": {"n": 1}, "Name": "fired"},
+                 "ResultPath": "$.fired", "Next": "TooBig"},
+        "TooBig": {"Type": "Task", "Resource": "arn:aws:states:::states:startExecution.sync:2",
+                   "Parameters": {"StateMachineArn": child, "Input": {"n": 60}},
+                   "Catch": [{"ErrorEquals": ["States.TaskFailed"], "ResultPath": "$.failed",
+                              "Next": "Done"}],
+                   "End": True},
+        "Done": {"Type": "Succeed"}}})
+    d = wait_for(sfn, sfn.start_execution(stateMachineArn=parent, input='{"n": 4}')["executionArn"],
+                 timeout=30)
+    assert d["status"] == "SUCCEEDED", d
+    out = json.loads(d["output"])
+    assert out["sync"] == {"output": '{"n":8}', "status": "SUCCEEDED"}
+    assert out["sync2"] == {"output": {"n": 8}}
+    assert out["fired"]["ExecutionArn"].endswith(":fired") and isinstance(out["fired"]["StartDate"], int)
+    failed = json.loads(out["failed"]["Cause"])
+    assert out["failed"]["Error"] == "States.TaskFailed"
+    assert (failed["Status"], failed["Error"], failed["Cause"]) == ("FAILED", "TooBig", "over 100")
+    children = sfn.list_executions(stateMachineArn=child)["executions"]
+    assert len(children) == 4
+    missing = create(sfn, "orphan-" + served.tag, {"StartAt": "Go", "States": {"Go": {
+        "Type": "Task", "Resource": "arn:aws:states:::states:startExecution.sync",
+        "Parameters": {"StateMachineArn": child + "-gone"}, "End": True}}})
+    d = wait_for(sfn, sfn.start_execution(stateMachineArn=missing)["executionArn"], timeout=20)
+    assert (d["status"], d["error"]) == ("FAILED", "StepFunctions.StateMachineDoesNotExistException"), d
+
+
+def test_a_missed_heartbeat_is_caught(served, moto):
+    sqs = aws(moto, "sqs")
+    url = sqs.create_queue(QueueName="silent-" + served.tag)["QueueUrl"]
+    sfn = client(served.url)
+    machine = create(sfn, "heartbeat", {"StartAt": "Ask", "States": {
+        "Ask": {"Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+                "Parameters": {"QueueUrl": url, "MessageBody": {"token.$": "$$.Task.Token"}},
+                "HeartbeatSeconds": 1, "TimeoutSeconds": 60,
+                "Catch": [{"ErrorEquals": ["States.HeartbeatTimeout"], "ResultPath": "$.late",
+                           "Next": "Escalate"}],
+                "End": True},
+        "Escalate": {"Type": "Pass", "End": True}}})
+    d = wait_for(sfn, sfn.start_execution(stateMachineArn=machine, input="{}")["executionArn"], timeout=20)
+    assert d["status"] == "SUCCEEDED", d
+    assert json.loads(d["output"])["late"]["Error"] == "States.HeartbeatTimeout"
+    token = json.loads(receive(sqs, url)[0]["Body"])["token"]
+    # A late answer: the task timed out.
+    with pytest.raises(sfn.exceptions.TaskTimedOut):
+        sfn.send_task_success(taskToken=token, output="{}")

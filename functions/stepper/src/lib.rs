@@ -4,6 +4,10 @@
 //! function itself fails only when it cannot start.
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+use std::sync::Arc;
+
+use stepwise_aws::nested::WithExecutions;
+use stepwise_aws::service::{AwsService, Place};
 use stepwise_aws::services::{ServiceTasks, WithServices};
 use stepwise_aws::{Clients, DynamoStore, LambdaTasks, SqsQueue};
 use stepwise_engine::memory::wall_clock;
@@ -11,18 +15,29 @@ use stepwise_engine::ports::Tasks;
 use stepwise_engine::stepper::{Abort, Envelope, Queue, Stepper, Store};
 
 /// The stepper as deployed: DynamoDB, SQS and Lambda from the environment
-/// (`STEPWISE_TABLE`, `STEPWISE_QUEUE_URL`).
-pub type Deployed = Stepper<DynamoStore, SqsQueue, WithServices<LambdaTasks>>;
+/// (`STEPWISE_TABLE`, `STEPWISE_QUEUE_URL`); nested executions start in
+/// the same table.
+pub type Deployed = Stepper<DynamoStore, SqsQueue, WithExecutions<WithServices<Arc<LambdaTasks>>>>;
 
 pub fn from_env() -> Result<Deployed, String> {
     let need = |k: &str| std::env::var(k).map_err(|_| format!("the environment lacks {k}"));
     let clients = Clients::from_env().map_err(|e| e.to_string())?;
     let store = DynamoStore::new(clients.dynamodb.clone(), need("STEPWISE_TABLE")?);
     let queue = SqsQueue::from_url(clients.sqs.clone(), need("STEPWISE_QUEUE_URL")?);
-    let tasks = WithServices {
-        services: Some(ServiceTasks::new(&clients)),
-        fallback: LambdaTasks {
-            client: clients.lambda.clone(),
+    let lambda = Arc::new(LambdaTasks {
+        client: clients.lambda.clone(),
+    });
+    let service = AwsService {
+        store: store.clone(),
+        queue: queue.clone(),
+        tasks: lambda.clone(),
+        place: Place::from_env(),
+    };
+    let tasks = WithExecutions {
+        service: Some(Arc::new(service)),
+        fallback: WithServices {
+            services: ServiceTasks::new(&clients),
+            fallback: lambda,
         },
     };
     Ok(Stepper::new(

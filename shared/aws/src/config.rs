@@ -1,10 +1,10 @@
 //! Clients from the standard AWS environment: `AWS_REGION` (or
 //! `AWS_DEFAULT_REGION`), `AWS_ACCESS_KEY_ID` / `AWS_SECRET_ACCESS_KEY` /
 //! `AWS_SESSION_TOKEN` (Lambda sets these), and `AWS_ENDPOINT_URL` or the
-//! per-service `AWS_ENDPOINT_URL_DYNAMODB` / `_SQS` / `_LAMBDA` for a
-//! local stand-in such as moto server.
+//! per-service `AWS_ENDPOINT_URL_DYNAMODB` / `_SQS` / `_LAMBDA` / `_SNS` /
+//! `_EVENTBRIDGE` for a local stand-in such as moto server.
 
-use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_dynamodb::config::Credentials;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -19,11 +19,41 @@ pub struct Clients {
     pub dynamodb: aws_sdk_dynamodb::Client,
     pub sqs: aws_sdk_sqs::Client,
     pub lambda: aws_sdk_lambda::Client,
+    pub sns: aws_sdk_sns::Client,
+    pub eventbridge: aws_sdk_eventbridge::Client,
     pub region: String,
 }
 
 fn var(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.is_empty())
+}
+
+/// Where each service's requests go: `None` is AWS itself.
+struct Endpoints {
+    default: Option<String>,
+    per_service: fn(&str) -> Option<String>,
+}
+
+impl Endpoints {
+    /// `AWS_ENDPOINT_URL_<SERVICE>`, else `AWS_ENDPOINT_URL`.
+    fn of(&self, service: &str) -> Option<String> {
+        (self.per_service)(service).or_else(|| self.default.clone())
+    }
+}
+
+/// One SDK client configured with the shared region, credentials and
+/// endpoint (each SDK crate has its own config types, hence a macro).
+macro_rules! client {
+    ($sdk:ident, $region:expr, $credentials:expr, $endpoint:expr) => {{
+        let mut c = $sdk::Config::builder()
+            .behavior_version($sdk::config::BehaviorVersion::latest())
+            .region($sdk::config::Region::new($region.clone()))
+            .credentials_provider($credentials.clone());
+        if let Some(e) = $endpoint {
+            c = c.endpoint_url(e);
+        }
+        $sdk::Client::from_conf(c.build())
+    }};
 }
 
 impl Clients {
@@ -39,49 +69,40 @@ impl Clients {
             _ if endpoint.is_some() => Credentials::new("test", "test", None, None, "local"),
             _ => return Err(ConfigError::NoCredentials),
         };
-        let dynamo = var("AWS_ENDPOINT_URL_DYNAMODB").or_else(|| endpoint.clone());
-        let sqs = var("AWS_ENDPOINT_URL_SQS").or_else(|| endpoint.clone());
-        let lambda = var("AWS_ENDPOINT_URL_LAMBDA").or(endpoint);
-        Ok(Clients::new(region, credentials, [dynamo, sqs, lambda]))
+        let endpoints = Endpoints {
+            default: endpoint,
+            per_service: |s| var(&format!("AWS_ENDPOINT_URL_{s}")),
+        };
+        Ok(Clients::new(region, credentials, &endpoints))
     }
 
     /// Clients for a local stand-in (moto server) at `endpoint`.
     pub fn from_endpoint(endpoint: &str) -> Clients {
         let credentials = Credentials::new("test", "test", None, None, "local");
-        let e = Some(endpoint.to_owned());
-        Clients::new("us-east-1".into(), credentials, [e.clone(), e.clone(), e])
+        let endpoints = Endpoints {
+            default: Some(endpoint.to_owned()),
+            per_service: |_| None,
+        };
+        Clients::new("us-east-1".into(), credentials, &endpoints)
     }
 
-    fn new(
-        region: String,
-        credentials: Credentials,
-        [dynamo_endpoint, sqs_endpoint, lambda_endpoint]: [Option<String>; 3],
-    ) -> Clients {
-        let mut d = aws_sdk_dynamodb::Config::builder()
-            .behavior_version(BehaviorVersion::latest())
-            .region(Region::new(region.clone()))
-            .credentials_provider(credentials.clone());
-        if let Some(e) = dynamo_endpoint {
-            d = d.endpoint_url(e);
-        }
-        let mut q = aws_sdk_sqs::Config::builder()
-            .behavior_version(aws_sdk_sqs::config::BehaviorVersion::latest())
-            .region(aws_sdk_sqs::config::Region::new(region.clone()))
-            .credentials_provider(credentials.clone());
-        if let Some(e) = sqs_endpoint {
-            q = q.endpoint_url(e);
-        }
-        let mut l = aws_sdk_lambda::Config::builder()
-            .behavior_version(aws_sdk_lambda::config::BehaviorVersion::latest())
-            .region(aws_sdk_lambda::config::Region::new(region.clone()))
-            .credentials_provider(credentials.clone());
-        if let Some(e) = lambda_endpoint {
-            l = l.endpoint_url(e);
-        }
+    fn new(region: String, credentials: Credentials, endpoints: &Endpoints) -> Clients {
         Clients {
-            dynamodb: aws_sdk_dynamodb::Client::from_conf(d.build()),
-            sqs: aws_sdk_sqs::Client::from_conf(q.build()),
-            lambda: aws_sdk_lambda::Client::from_conf(l.build()),
+            dynamodb: client!(
+                aws_sdk_dynamodb,
+                region,
+                credentials,
+                endpoints.of("DYNAMODB")
+            ),
+            sqs: client!(aws_sdk_sqs, region, credentials, endpoints.of("SQS")),
+            lambda: client!(aws_sdk_lambda, region, credentials, endpoints.of("LAMBDA")),
+            sns: client!(aws_sdk_sns, region, credentials, endpoints.of("SNS")),
+            eventbridge: client!(
+                aws_sdk_eventbridge,
+                region,
+                credentials,
+                endpoints.of("EVENTBRIDGE")
+            ),
             region,
         }
     }

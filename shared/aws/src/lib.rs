@@ -14,6 +14,7 @@ mod dynamo;
 mod lambda;
 mod meter;
 pub mod moto;
+pub mod nested;
 pub mod service;
 pub mod services;
 mod sqs;

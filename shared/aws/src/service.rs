@@ -11,7 +11,8 @@ use stepwise_asl::random::Random;
 use stepwise_asl::{Event, Options, Outcome, StateMachine, StatesError};
 use stepwise_engine::memory::{local_execution, wall_clock};
 use stepwise_engine::stepper::{
-    Body, Envelope, ExecutionRecord, Queue, StepMessage, Store, merge_history, start, token_hash,
+    Body, Envelope, ExecutionRecord, ParentTask, Queue, StepMessage, Store, merge_history, start,
+    token_hash,
 };
 use stepwise_engine::{Runner, RunnerOptions};
 
@@ -216,12 +217,26 @@ impl AwsService {
             status: "RUNNING".into(),
             outcome: None,
             stopped: None,
+            parent: None,
         };
         Ok((record, machine, input_text.to_owned()))
     }
 
     async fn start_execution(&self, body: &Value) -> Res {
-        let (record, machine, _) = self.new_execution(body).await?;
+        let (arn, start) = self.start_child(body, None).await?;
+        Ok(json!({"executionArn": arn, "startDate": timestamp(start)}))
+    }
+
+    /// StartExecution, for the API (`parent: None`) and for nested
+    /// executions: the execution's ARN and start time (the first start's,
+    /// when the same name and input start it again).
+    pub async fn start_child(
+        &self,
+        body: &Value,
+        parent: Option<ParentTask>,
+    ) -> Result<(String, i64), ApiError> {
+        let (mut record, machine, _) = self.new_execution(body).await?;
+        record.parent = parent;
         let arn = record.facts.arn.clone();
         let created = start(&self.store, &self.queue, &record, &machine)
             .await
@@ -234,9 +249,9 @@ impl AwsService {
                     "Execution Already Exists: '{arn}'"
                 )));
             }
-            return Ok(json!({"executionArn": arn, "startDate": timestamp(old.facts.start_time)}));
+            return Ok((arn, old.facts.start_time));
         }
-        Ok(json!({"executionArn": arn, "startDate": timestamp(record.facts.start_time)}))
+        Ok((arn, record.facts.start_time))
     }
 
     async fn start_sync(&self, body: &Value) -> Res {
@@ -406,6 +421,22 @@ impl AwsService {
             });
         };
         let wait = target.wait;
+        // The task is over (a timeout, a heartbeat missed, the execution
+        // ended): too late.
+        // (A thread that has not saved the task yet is still to wait.)
+        let thread = self
+            .store
+            .load(&target.execution, &target.thread)
+            .await
+            .map_err(internal)?
+            .and_then(|r| r.thread);
+        let waiting = thread
+            .as_ref()
+            .is_some_and(|t| t.waits < wait || t.current_wait() == Some(wait));
+        if !waiting {
+            self.store.delete_token(&hash).await.map_err(internal)?;
+            return Err(ApiError::task_timed_out("Task Timed Out"));
+        }
         let event = match kind {
             Callback::Success => {
                 let text = validate::string(body, "output")?;

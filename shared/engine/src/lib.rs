@@ -10,6 +10,7 @@
 mod block_on;
 pub mod memory;
 pub mod mock;
+pub mod nested;
 pub mod ports;
 pub mod report;
 pub mod stepper;

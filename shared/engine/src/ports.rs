@@ -30,6 +30,13 @@ pub trait Tasks {
     fn answers_callbacks(&self, _call: &TaskCall) -> bool {
         false
     }
+
+    /// Whether a successful `invoke` only started the work, the result
+    /// arriving later as a task event for the call's wait (a nested
+    /// `states:startExecution.sync` execution reports when it ends).
+    fn completes_later(&self, _call: &TaskCall) -> bool {
+        false
+    }
 }
 
 pub trait Clock {
@@ -43,5 +50,23 @@ impl<T: Tasks> Tasks for &T {
 
     fn answers_callbacks(&self, call: &TaskCall) -> bool {
         (*self).answers_callbacks(call)
+    }
+
+    fn completes_later(&self, call: &TaskCall) -> bool {
+        (*self).completes_later(call)
+    }
+}
+
+impl<T: Tasks> Tasks for std::sync::Arc<T> {
+    fn invoke(&self, call: &TaskCall, ctx: &TaskContext<'_>) -> impl Future<Output = TaskResult> {
+        (**self).invoke(call, ctx)
+    }
+
+    fn answers_callbacks(&self, call: &TaskCall) -> bool {
+        (**self).answers_callbacks(call)
+    }
+
+    fn completes_later(&self, call: &TaskCall) -> bool {
+        (**self).completes_later(call)
     }
 }

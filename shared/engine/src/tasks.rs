@@ -27,6 +27,11 @@ impl<T: Tasks> Tasks for Mocked<T> {
         self.mocks.as_ref().is_some_and(|m| m.has(&call.state))
             || self.fallback.answers_callbacks(call)
     }
+
+    fn completes_later(&self, call: &TaskCall) -> bool {
+        !self.mocks.as_ref().is_some_and(|m| m.has(&call.state))
+            && self.fallback.completes_later(call)
+    }
 }
 
 /// A mocked `Return` is the service's response; for a Lambda function ARN the

@@ -40,6 +40,7 @@ fn fixture<A: Abort>(queue: &MemQueue, def: Value, abort: A) -> Fixture<'_, A> {
         status: "RUNNING".into(),
         outcome: None,
         stopped: None,
+        parent: None,
     };
     let stepper = Stepper::new(MemStore::default(), queue, FnTasks(echo as _), abort, 7);
     block_on(start(&stepper.store, &queue, &record, &machine)).expect("started");

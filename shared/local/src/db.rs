@@ -24,7 +24,8 @@ CREATE TABLE IF NOT EXISTS executions (
     arn TEXT PRIMARY KEY, machine TEXT NOT NULL, version TEXT, name TEXT NOT NULL, status TEXT NOT NULL,
     input TEXT NOT NULL, output TEXT, error TEXT, cause TEXT, started INTEGER NOT NULL, stopped INTEGER,
     facts TEXT NOT NULL, next_event INTEGER NOT NULL, redrive_count INTEGER NOT NULL DEFAULT 0,
-    redrive_point TEXT, redrive_date INTEGER
+    redrive_point TEXT, redrive_date INTEGER,
+    parent TEXT
 );
 CREATE INDEX IF NOT EXISTS executions_by_machine ON executions (machine, started);
 CREATE TABLE IF NOT EXISTS threads (
@@ -63,6 +64,15 @@ pub fn open(path: Option<&Path>) -> rusqlite::Result<Connection> {
         "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = OFF; PRAGMA busy_timeout = 5000;",
     )?;
     conn.execute_batch(SCHEMA)?;
+    // Stores written before nested executions lack the parent column.
+    let has_parent: i64 = conn.query_row(
+        "SELECT COUNT(*) FROM pragma_table_info('executions') WHERE name = 'parent'",
+        [],
+        |r| r.get(0),
+    )?;
+    if has_parent == 0 {
+        conn.execute_batch("ALTER TABLE executions ADD COLUMN parent TEXT")?;
+    }
     if let Some(p) = path {
         // The worker never checkpoints (a checkpoint fsyncs); a background
         // thread does, so commits stay cheap and the WAL stays short.

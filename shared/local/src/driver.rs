@@ -1,7 +1,7 @@
 //! The durable driver: load a thread, step it, save it with the messages and
 //! history the step produced, all in the worker's transaction.
 
-use rusqlite::params;
+use rusqlite::{OptionalExtension, params};
 use stepwise_asl::exec::HistoryEvent;
 use stepwise_asl::{Effect, Env, Event, Outcome, Thread, step};
 
@@ -195,9 +195,16 @@ fn finish_execution(
             execution
         ],
     )?;
+    report_to_parent(w, execution, &outcome)?;
     // An execution that lived within one batch never wrote threads or messages.
     if run.is_none_or(|r| r.persisted) {
-        for table in ["threads", "messages", "tokens"] {
+        // Its task tokens stay (no longer offered to activity workers), so a
+        // late SendTask* gets TaskTimedOut rather than TaskDoesNotExist.
+        w.conn.execute(
+            "UPDATE tokens SET activity = NULL WHERE execution = ?1",
+            [execution],
+        )?;
+        for table in ["threads", "messages"] {
             w.conn.execute(
                 &format!("DELETE FROM {table} WHERE execution = ?1"),
                 [execution],
@@ -205,4 +212,35 @@ fn finish_execution(
         }
     }
     Ok(())
+}
+
+/// A nested `.sync` execution ended: its parent's task gets the result.
+fn report_to_parent(w: &mut Worker, execution: &str, outcome: &Outcome) -> rusqlite::Result<()> {
+    let row: Option<(Option<String>, String)> = w
+        .conn
+        .query_row(
+            "SELECT parent, facts FROM executions WHERE arn = ?1",
+            [execution],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?;
+    let Some((Some(parent), facts)) = row else {
+        return Ok(());
+    };
+    let (Ok(parent), Ok(facts)) = (
+        serde_json::from_str::<serde_json::Value>(&parent),
+        serde_json::from_str::<stepwise_asl::Execution>(&facts),
+    ) else {
+        return Ok(());
+    };
+    let wait = parent["wait"].as_u64().unwrap_or_default();
+    let json = parent["json"].as_bool().unwrap_or_default();
+    let event = match stepwise_engine::nested::ended(&facts, outcome, now(), json) {
+        Ok(output) => Event::TaskSucceeded { wait, output },
+        Err(error) => Event::TaskFailed { wait, error },
+    };
+    let (Some(e), Some(t)) = (parent["execution"].as_str(), parent["thread"].as_str()) else {
+        return Ok(());
+    };
+    w.enqueue(e, t, now(), &event)
 }

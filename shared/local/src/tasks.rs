@@ -33,6 +33,12 @@ pub struct Runner {
 }
 
 impl Runner {
+    /// A nested execution to start (unless a mock answers the state).
+    fn starts_child(&self, call: &TaskCall) -> bool {
+        stepwise_engine::nested::is_start_execution(call)
+            && !self.mocks.as_ref().is_some_and(|m| m.has(&call.state))
+    }
+
     /// The task's result, or `None` when a callback task's request went out
     /// and the result will come from SendTaskSuccess/SendTaskFailure.
     fn run(&self, d: &Dispatch) -> Option<stepwise_engine::ports::TaskResult> {
@@ -68,13 +74,22 @@ pub fn start(runner: Runner, threads: usize, work: Receiver<Dispatch>, done: Sen
             loop {
                 let next = work.lock().map(|rx| rx.recv());
                 let Ok(Ok(d)) = next else { return };
-                let result = runner.run(&d);
-                let msg = Command::TaskDone {
-                    message: d.message,
-                    execution: d.execution,
-                    thread: d.thread,
-                    wait: d.call.wait,
-                    result,
+                let msg = if runner.starts_child(&d.call) {
+                    Command::StartChild {
+                        message: d.message,
+                        execution: d.execution,
+                        thread: d.thread,
+                        call: d.call,
+                    }
+                } else {
+                    let result = runner.run(&d);
+                    Command::TaskDone {
+                        message: d.message,
+                        execution: d.execution,
+                        thread: d.thread,
+                        wait: d.call.wait,
+                        result,
+                    }
                 };
                 if done.send(msg).is_err() {
                     return;

@@ -37,6 +37,14 @@ pub enum Command {
         wait: u64,
         result: Option<stepwise_engine::ports::TaskResult>,
     },
+    /// A dispatched `states:startExecution` task: the worker starts the
+    /// child (it owns the store).
+    StartChild {
+        message: i64,
+        execution: String,
+        thread: String,
+        call: TaskCall,
+    },
 }
 
 /// A message waiting in the heap.
@@ -243,6 +251,45 @@ impl Worker {
                         continue; // the execution ended or the task was cancelled meanwhile
                     }
                     if let Some(result) = result {
+                        let event = match result {
+                            Ok(output) => Event::TaskSucceeded { wait, output },
+                            Err(error) => Event::TaskFailed { wait, error },
+                        };
+                        self.enqueue(&execution, &thread, now(), &event)?;
+                    }
+                }
+                Command::StartChild {
+                    message,
+                    execution,
+                    thread,
+                    call,
+                } => {
+                    let gone = self
+                        .conn
+                        .execute("DELETE FROM messages WHERE id = ?1", [message])?
+                        == 0;
+                    if gone {
+                        continue;
+                    }
+                    self.conn.execute_batch("SAVEPOINT child")?;
+                    let started =
+                        crate::ops::executions::start_child(self, &execution, &thread, &call);
+                    let result = match started {
+                        Ok(r) => {
+                            self.conn.execute_batch("RELEASE child")?;
+                            r
+                        }
+                        Err(e) => {
+                            self.conn
+                                .execute_batch("ROLLBACK TO child; RELEASE child")?;
+                            Some(Err(stepwise_asl::StatesError::custom(
+                                "States.Runtime",
+                                e.to_string(),
+                            )))
+                        }
+                    };
+                    if let Some(result) = result {
+                        let wait = call.wait;
                         let event = match result {
                             Ok(output) => Event::TaskSucceeded { wait, output },
                             Err(error) => Event::TaskFailed { wait, error },

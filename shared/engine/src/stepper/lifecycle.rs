@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 
 use stepwise_asl::exec::HistoryEvent;
+use stepwise_asl::timestamp::Millis;
 use stepwise_asl::{Event, Outcome, StateMachine, StatesError, Thread};
 
 use crate::ports::Tasks;
@@ -139,4 +140,35 @@ where
     Ok(report(&stepper.store, &arn)
         .await?
         .expect("a finished execution has an outcome"))
+}
+
+/// Tells a `.sync` parent task that its child ended: the parent's thread
+/// gets the task's result (or failure) for the wait it parked on. Sent
+/// again with a redelivered outbox; the parent takes only the first.
+pub(super) async fn report_to_parent<Q: Queue>(
+    queue: &Q,
+    child: &ExecutionRecord,
+    parent: &ParentTask,
+    outcome: &Outcome,
+    now: Millis,
+) -> Result<(), PortError> {
+    let wait = parent.target.wait;
+    let stopped = child.stopped.unwrap_or(now);
+    let event = match crate::nested::ended(&child.facts, outcome, stopped, parent.json) {
+        Ok(output) => Event::TaskSucceeded { wait, output },
+        Err(error) => Event::TaskFailed { wait, error },
+    };
+    let message = Envelope {
+        id: format!("ended:{}", child.facts.arn),
+        at: now,
+        body: Body::Step(Box::new(StepMessage {
+            execution: parent.target.execution.clone(),
+            thread: parent.target.thread.clone(),
+            seq: None,
+            lamport: 0,
+            event,
+            init: None,
+        })),
+    };
+    queue.send(&[message], now).await
 }

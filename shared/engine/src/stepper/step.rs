@@ -160,7 +160,7 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
             },
         };
         if rec.cause == id {
-            return self.send_outbox(&m.execution, &rec.outbox, now).await;
+            return self.send_outbox(&loaded.record, &rec.outbox, now).await;
         }
         if let Some(seq) = m.seq
             && seq != rec.seq
@@ -174,6 +174,14 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
         let Some(thread) = rec.thread.as_mut() else {
             return Ok(()); // a tombstone
         };
+        // An answer for a wait this thread has not saved yet (a callback or
+        // a nested execution quicker than the save that parked the task):
+        // deliver it again later rather than drop it.
+        if let Some(wait) = answered_wait(&m.event)
+            && wait > thread.waits
+        {
+            return Err(Retry::Early);
+        }
         // A child's first step may also be its last: then it is never
         // written, and its result goes straight into its parent's record
         // (one write, not two). Its parent is read first, to see whether
@@ -182,7 +190,7 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
         if expected.is_none()
             && let Some(p) = thread.parent.clone()
         {
-            match self.joinable(id, &m.execution, &p, now).await? {
+            match self.joinable(id, &loaded.record, &p, now).await? {
                 Some(parent) => join = Some((p, parent)),
                 None => return Ok(()),
             }
@@ -227,6 +235,7 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
             };
             let t = Transition {
                 id,
+                record: &loaded.record,
                 execution: &m.execution,
                 thread: &p.thread,
                 expected,
@@ -240,6 +249,7 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
         }
         let t = Transition {
             id,
+            record: &loaded.record,
             execution: &m.execution,
             thread: &m.thread,
             expected,
@@ -259,15 +269,15 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
     async fn joinable(
         &self,
         id: &str,
-        execution: &str,
+        record: &ExecutionRecord,
         p: &stepwise_asl::exec::Parent,
         now: Millis,
     ) -> Result<Option<Record>, Retry> {
-        let Some(parent) = self.store.load(execution, &p.thread).await? else {
+        let Some(parent) = self.store.load(&record.facts.arn, &p.thread).await? else {
             return Ok(None);
         };
         if parent.cause == id {
-            self.send_outbox(execution, &parent.outbox, now).await?;
+            self.send_outbox(record, &parent.outbox, now).await?;
             return Ok(None);
         }
         let waiting = match parent.thread.as_ref().map(|t| &t.phase) {
@@ -325,12 +335,15 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
             // the thread waits for SendTaskSuccess/Failure.
             let callback =
                 call.pattern == Pattern::WaitForTaskToken && !self.tasks.answers_callbacks(&call);
+            // A nested `.sync` execution: its end reports to this wait.
+            let later = self.tasks.completes_later(&call);
             let event = match self.tasks.invoke(&call, &ctx).await {
                 Ok(_) if callback && call.token.is_some() => {
                     let token = call.token.clone().unwrap_or_default();
                     tokens.push((token, call.wait));
                     continue;
                 }
+                Ok(_) if later => continue,
                 Ok(output) => Event::TaskSucceeded {
                     wait: call.wait,
                     output,
@@ -480,19 +493,24 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
         if self.abort.abort("saved") {
             return Err(Retry::Chaos("saved"));
         }
-        self.send_outbox(t.execution, &rec.outbox, now).await
+        self.send_outbox(t.record, &rec.outbox, now).await
     }
 
     async fn send_outbox(
         &self,
-        execution: &str,
+        record: &ExecutionRecord,
         outbox: &Outbox,
         now: Millis,
     ) -> Result<(), Retry> {
         if let Some(outcome) = &outbox.complete {
-            self.store.complete(execution, outcome, now).await?;
+            self.store.complete(&record.facts.arn, outcome, now).await?;
             if self.abort.abort("completed") {
                 return Err(Retry::Chaos("completed"));
+            }
+            if let Some(parent) = &record.parent {
+                // Sent again with the outbox on a redelivery; the parent's
+                // thread takes only the first answer for its wait.
+                report_to_parent(&self.queue, record, parent, outcome, now).await?;
             }
         }
         if !outbox.messages.is_empty() {
@@ -506,6 +524,7 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
 struct Transition<'a> {
     /// The message that caused it.
     id: &'a str,
+    record: &'a ExecutionRecord,
     execution: &'a str,
     thread: &'a str,
     /// The sequence number the save is conditional on (`None`: a new record).
@@ -569,4 +588,14 @@ fn bundle(sender: &str, messages: Vec<Envelope>) -> Vec<Envelope> {
             body: Body::Bundle(group),
         })
         .collect()
+}
+
+/// The wait a task answer is for.
+fn answered_wait(event: &Event) -> Option<u64> {
+    match event {
+        Event::TaskSucceeded { wait, .. }
+        | Event::TaskFailed { wait, .. }
+        | Event::TaskHeartbeat { wait } => Some(*wait),
+        _ => None,
+    }
 }

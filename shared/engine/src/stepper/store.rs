@@ -90,6 +90,18 @@ pub struct ExecutionRecord {
     pub status: String,
     pub outcome: Option<Outcome>,
     pub stopped: Option<Millis>,
+    /// The parent's `states:startExecution.sync` task waiting for this
+    /// execution to end.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<ParentTask>,
+}
+
+/// A task in another execution that waits for this one (`.sync`/`.sync:2`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ParentTask {
+    pub target: TokenTarget,
+    /// `.sync:2`: `Input` and `Output` as JSON rather than JSON text.
+    pub json: bool,
 }
 
 /// Where a task token's answer goes.

@@ -5,8 +5,11 @@ use std::collections::HashMap;
 use rusqlite::{OptionalExtension, params};
 use serde_json::{Map, Value, json};
 use stepwise_api::{ApiError, timestamp, validate};
+use stepwise_asl::definition::resource::Pattern;
 use stepwise_asl::exec::{EventType, HistoryEvent};
-use stepwise_asl::{Event, Execution, StatesError, Thread};
+use stepwise_asl::{Event, Execution, StatesError, TaskCall, Thread};
+use stepwise_engine::nested;
+use stepwise_engine::ports::TaskResult;
 
 use super::machines::resolve;
 use super::{Fail, Res};
@@ -26,6 +29,39 @@ fn not_found(arn: &str) -> Fail {
 }
 
 pub fn start(w: &mut Worker, body: &Value) -> Res {
+    let (arn, started) = start_with(w, body, None)?;
+    Ok(json!({"executionArn": arn, "startDate": timestamp(started)}))
+}
+
+/// A `states:startExecution` task's child: its result for a
+/// request-response task, `None` when the task waits (`.sync` for the
+/// child's end, `.waitForTaskToken` for SendTaskSuccess/Failure).
+pub fn start_child(
+    w: &mut Worker,
+    execution: &str,
+    thread: &str,
+    call: &TaskCall,
+) -> rusqlite::Result<Option<TaskResult>> {
+    let body = match nested::request(call, execution, thread) {
+        Ok(b) => b,
+        Err(e) => return Ok(Some(Err(e))),
+    };
+    let parent = nested::waits_for_end(call).then(|| {
+        json!({"execution": execution, "thread": thread, "wait": call.wait, "json": call.pattern == Pattern::Sync2})
+        .to_string()
+    });
+    let waits = parent.is_some() || call.pattern == Pattern::WaitForTaskToken;
+    match start_with(w, &body, parent) {
+        Ok(_) if waits => Ok(None),
+        Ok((arn, started)) => Ok(Some(Ok(nested::started(&arn, started)))),
+        Err(Fail::Api(e)) => Ok(Some(Err(nested::api_error(e.code, &e.message)))),
+        Err(Fail::Db(e)) => Err(e),
+    }
+}
+
+/// Starts an execution (or finds the one the same name and input started):
+/// its ARN and start time.
+fn start_with(w: &mut Worker, body: &Value, parent: Option<String>) -> Result<(String, i64), Fail> {
     let target = validate::string(body, "stateMachineArn")?;
     let (machine, version, kind, role) = resolve(&w.conn, target)?;
     let name = match validate::optional_string(body, "name")? {
@@ -49,9 +85,9 @@ pub fn start(w: &mut Worker, body: &Value) -> Res {
         redrive_count: if express { None } else { Some(0) },
     };
     let inserted = w.conn.execute(
-        "INSERT INTO executions (arn, machine, version, name, status, input, started, facts, next_event) VALUES (?1, ?2, ?3, ?4, 'RUNNING', ?5, ?6, ?7, 1)
+        "INSERT INTO executions (arn, machine, version, name, status, input, started, facts, next_event, parent) VALUES (?1, ?2, ?3, ?4, 'RUNNING', ?5, ?6, ?7, 1, ?8)
          ON CONFLICT (arn) DO NOTHING",
-        params![arn, machine, version, name, input_text, t, serde_json::to_string(&facts).expect("facts serialize")],
+        params![arn, machine, version, name, input_text, t, serde_json::to_string(&facts).expect("facts serialize"), parent],
     )?;
     if inserted == 0 {
         // Same name again: the same execution if it runs with the same input.
@@ -61,7 +97,7 @@ pub fn start(w: &mut Worker, body: &Value) -> Res {
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
         )?;
         if status == "RUNNING" && old_input == input_text {
-            return Ok(json!({"executionArn": arn, "startDate": timestamp(started)}));
+            return Ok((arn, started));
         }
         return Err(ApiError::execution_already_exists(format!(
             "Execution Already Exists: '{arn}'"
@@ -109,7 +145,7 @@ pub fn start(w: &mut Worker, body: &Value) -> Res {
             },
         )?;
     }
-    Ok(json!({"executionArn": arn, "startDate": timestamp(t)}))
+    Ok((arn, t))
 }
 
 pub fn describe(db: &Db, body: &Value) -> Res {

@@ -1,0 +1,170 @@
+//! Messages out: SQS sendMessage, SNS publish, EventBridge putEvents.
+
+use std::collections::HashMap;
+
+use aws_sdk_eventbridge::types::PutEventsRequestEntry;
+use aws_sdk_sns::types::MessageAttributeValue;
+use aws_sdk_sqs::operation::RequestId;
+use serde_json::{Map, Value, json};
+use stepwise_asl::StatesError;
+use stepwise_engine::ports::TaskResult;
+
+use super::{ServiceTasks, invalid, metadata, missing, service_error, text};
+
+/// A message body as AWS's integrations send it: a string as it is, other
+/// JSON as its text.
+fn body_text(p: &Value, field: &str, op: &str) -> Result<String, StatesError> {
+    match &p[field] {
+        Value::String(s) => Ok(s.clone()),
+        Value::Null => Err(missing(field, op)),
+        other => Ok(other.to_string()),
+    }
+}
+
+fn optional(p: &Value, field: &str) -> Option<String> {
+    p[field].as_str().map(str::to_owned)
+}
+
+impl ServiceTasks {
+    pub(super) async fn send_message(&self, p: &Value) -> TaskResult {
+        const OP: &str = "sqs:sendMessage";
+        let url = text(p, "QueueUrl", OP)?;
+        let out = self
+            .clients()?
+            .sqs
+            .send_message()
+            .queue_url(url)
+            .message_body(body_text(p, "MessageBody", OP)?)
+            .set_delay_seconds(p["DelaySeconds"].as_i64().map(|d| d as i32))
+            .set_message_group_id(optional(p, "MessageGroupId"))
+            .set_message_deduplication_id(optional(p, "MessageDeduplicationId"))
+            .send()
+            .await
+            .map_err(|e| service_error("SQS", &e))?;
+        let mut result = Map::new();
+        result.insert("MD5OfMessageBody".into(), json!(out.md5_of_message_body));
+        result.insert("MessageId".into(), json!(out.message_id));
+        metadata(&mut result, out.request_id(), "application/x-amz-json-1.0");
+        Ok(Value::Object(result))
+    }
+
+    pub(super) async fn publish(&self, p: &Value) -> TaskResult {
+        const OP: &str = "sns:publish";
+        let attributes = match p["MessageAttributes"].as_object() {
+            None => None,
+            Some(o) => Some(
+                o.iter()
+                    .map(|(name, v)| Ok((name.clone(), sns_attribute(v)?)))
+                    .collect::<Result<HashMap<_, _>, StatesError>>()?,
+            ),
+        };
+        let out = self
+            .clients()?
+            .sns
+            .publish()
+            .set_topic_arn(optional(p, "TopicArn"))
+            .set_target_arn(optional(p, "TargetArn"))
+            .set_phone_number(optional(p, "PhoneNumber"))
+            .message(body_text(p, "Message", OP)?)
+            .set_subject(optional(p, "Subject"))
+            .set_message_structure(optional(p, "MessageStructure"))
+            .set_message_attributes(attributes)
+            .set_message_group_id(optional(p, "MessageGroupId"))
+            .set_message_deduplication_id(optional(p, "MessageDeduplicationId"))
+            .send()
+            .await
+            .map_err(|e| service_error("SNS", &e))?;
+        let mut result = Map::new();
+        result.insert("MessageId".into(), json!(out.message_id));
+        if let Some(n) = &out.sequence_number {
+            result.insert("SequenceNumber".into(), json!(n));
+        }
+        metadata(&mut result, out.request_id(), "text/xml");
+        Ok(Value::Object(result))
+    }
+
+    /// PutEvents; an entry EventBridge refuses fails the task with
+    /// `EventBridge.FailedEntry`, as on AWS.
+    pub(super) async fn put_events(&self, p: &Value) -> TaskResult {
+        const OP: &str = "events:putEvents";
+        let entries = p["Entries"]
+            .as_array()
+            .ok_or_else(|| missing("Entries", OP))?
+            .iter()
+            .map(|e| {
+                let detail = match &e["Detail"] {
+                    Value::Null => None,
+                    Value::String(s) => Some(s.clone()),
+                    other => Some(other.to_string()),
+                };
+                let resources = e["Resources"].as_array().map(|r| {
+                    r.iter()
+                        .filter_map(|x| x.as_str().map(str::to_owned))
+                        .collect()
+                });
+                PutEventsRequestEntry::builder()
+                    .set_source(optional(e, "Source"))
+                    .set_detail_type(optional(e, "DetailType"))
+                    .set_detail(detail)
+                    .set_event_bus_name(optional(e, "EventBusName"))
+                    .set_resources(resources)
+                    .set_trace_header(optional(e, "TraceHeader"))
+                    .build()
+            })
+            .collect::<Vec<_>>();
+        let out = self
+            .clients()?
+            .eventbridge
+            .put_events()
+            .set_entries(Some(entries))
+            .send()
+            .await
+            .map_err(|e| service_error("EventBridge", &e))?;
+        let entries: Vec<Value> = out
+            .entries
+            .unwrap_or_default()
+            .into_iter()
+            .map(|e| {
+                let mut o = Map::new();
+                if let Some(id) = e.event_id {
+                    o.insert("EventId".into(), id.into());
+                }
+                if let Some(code) = e.error_code {
+                    o.insert("ErrorCode".into(), code.into());
+                }
+                if let Some(message) = e.error_message {
+                    o.insert("ErrorMessage".into(), message.into());
+                }
+                Value::Object(o)
+            })
+            .collect();
+        let result = json!({"Entries": entries, "FailedEntryCount": out.failed_entry_count});
+        if out.failed_entry_count > 0 {
+            return Err(StatesError::custom(
+                "EventBridge.FailedEntry",
+                result.to_string(),
+            ));
+        }
+        Ok(result)
+    }
+}
+
+/// `{"DataType": "String", "StringValue": "x"}` (or `BinaryValue`, base64).
+fn sns_attribute(v: &Value) -> Result<MessageAttributeValue, StatesError> {
+    let binary = match v["BinaryValue"].as_str() {
+        None => None,
+        Some(b) => {
+            use base64::Engine as _;
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(b)
+                .map_err(|_| invalid(format!("Not base64: {b}")))?;
+            Some(aws_sdk_sns::primitives::Blob::new(bytes))
+        }
+    };
+    MessageAttributeValue::builder()
+        .data_type(v["DataType"].as_str().unwrap_or("String"))
+        .set_string_value(optional(v, "StringValue"))
+        .set_binary_value(binary)
+        .build()
+        .map_err(|e| invalid(e.to_string()))
+}

@@ -1,0 +1,169 @@
+//! AWS service integrations for Task states, with AWS's resource ARNs,
+//! parameters, result shapes and error names:
+//!
+//! | resource | call | result |
+//! | --- | --- | --- |
+//! | `arn:aws:states:::sqs:sendMessage` | SendMessage: `QueueUrl`, `MessageBody` (JSON other than a string is sent as its text), `DelaySeconds`, `MessageGroupId`, `MessageDeduplicationId` | `MD5OfMessageBody`, `MessageId` |
+//! | `arn:aws:states:::sns:publish` | Publish: `TopicArn` / `TargetArn` / `PhoneNumber`, `Message`, `Subject`, `MessageStructure`, `MessageAttributes`, `MessageGroupId`, `MessageDeduplicationId` | `MessageId` (`SequenceNumber`) |
+//! | `arn:aws:states:::events:putEvents` | PutEvents: `Entries` (`Detail` as JSON or text) | `Entries`, `FailedEntryCount`; a refused entry fails with `EventBridge.FailedEntry` |
+//! | `arn:aws:states:::dynamodb:getItem` / `putItem` / `updateItem` / `deleteItem` | the DynamoDB API's parameters, attribute values in DynamoDB JSON | the API's response (`Item`, `Attributes`) |
+//! | `arn:aws:states:::http:invoke` | see [`http`] | `Headers`, `ResponseBody`, `StatusCode`, `StatusText` |
+//!
+//! Each also answers `.waitForTaskToken` (the engine parks the task once
+//! the request is out). SDK responses carry `SdkHttpMetadata` and
+//! `SdkResponseMetadata` as on AWS. A failed call fails the task with
+//! `SQS.<Code>`, `SNS.<Code>`, `EventBridge.<Code>` or `DynamoDB.<Code>`
+//! (e.g. `DynamoDB.ConditionalCheckFailedException`), so Retry and Catch
+//! match them as on AWS.
+
+mod dynamodb;
+pub mod http;
+mod messaging;
+
+use serde_json::{Map, Value, json};
+use stepwise_asl::{StatesError, TaskCall};
+use stepwise_engine::ports::{TaskContext, TaskResult, Tasks};
+
+use crate::Clients;
+
+#[derive(Clone)]
+pub struct ServiceTasks {
+    /// `None` when the environment names no credentials and no endpoint:
+    /// AWS service tasks then fail saying so; HTTP tasks still run.
+    clients: Option<Clients>,
+}
+
+/// Service integrations first; any other resource goes to `fallback`.
+pub struct WithServices<T> {
+    pub services: ServiceTasks,
+    pub fallback: T,
+}
+
+impl<T: Tasks> Tasks for WithServices<T> {
+    async fn invoke(&self, call: &TaskCall, ctx: &TaskContext<'_>) -> TaskResult {
+        if let Some(result) = self.services.call(call).await {
+            return result;
+        }
+        self.fallback.invoke(call, ctx).await
+    }
+
+    fn answers_callbacks(&self, call: &TaskCall) -> bool {
+        self.fallback.answers_callbacks(call)
+    }
+
+    fn completes_later(&self, call: &TaskCall) -> bool {
+        self.fallback.completes_later(call)
+    }
+}
+
+impl ServiceTasks {
+    pub fn new(clients: &Clients) -> ServiceTasks {
+        ServiceTasks {
+            clients: Some(clients.clone()),
+        }
+    }
+
+    /// From the standard AWS environment (`AWS_ENDPOINT_URL` for moto).
+    pub fn from_env() -> ServiceTasks {
+        ServiceTasks {
+            clients: Clients::from_env().ok(),
+        }
+    }
+
+    fn clients(&self) -> Result<&Clients, StatesError> {
+        self.clients.as_ref().ok_or_else(|| {
+            StatesError::custom(
+                "States.TaskFailed",
+                format!(
+                    "AWS service tasks need credentials: {}",
+                    crate::ConfigError::NoCredentials
+                ),
+            )
+        })
+    }
+
+    /// The call's result, or `None` when the resource is not a service
+    /// integration this runs.
+    pub async fn call(&self, call: &TaskCall) -> Option<TaskResult> {
+        let rest = call.resource.strip_prefix("arn:aws:states:::")?;
+        let action = rest.split('.').next().unwrap_or(rest);
+        let p = &call.payload;
+        Some(match action {
+            "sqs:sendMessage" => self.send_message(p).await,
+            "sns:publish" => self.publish(p).await,
+            "events:putEvents" => self.put_events(p).await,
+            "dynamodb:getItem"
+            | "dynamodb:putItem"
+            | "dynamodb:updateItem"
+            | "dynamodb:deleteItem" => self.dynamodb(&action["dynamodb:".len()..], p).await,
+            "http:invoke" => {
+                let p = p.clone();
+                tokio::task::spawn_blocking(move || http::invoke(&p))
+                    .await
+                    .unwrap_or_else(|e| Err(StatesError::custom("States.Runtime", e.to_string())))
+            }
+            _ => return None,
+        })
+    }
+
+    /// The same, from synchronous code (the SDK needs a runtime of its own).
+    pub fn call_blocking(&self, call: &TaskCall) -> Option<TaskResult> {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .ok()?;
+        runtime.block_on(self.call(call))
+    }
+}
+
+fn missing(field: &str, op: &str) -> StatesError {
+    StatesError::custom(
+        "States.Runtime",
+        format!("The {op} task needs the parameter '{field}'"),
+    )
+}
+
+fn invalid(message: String) -> StatesError {
+    StatesError::custom("States.Runtime", message)
+}
+
+fn text<'a>(p: &'a Value, field: &str, op: &str) -> Result<&'a str, StatesError> {
+    p[field].as_str().ok_or_else(|| missing(field, op))
+}
+
+/// The `SdkHttpMetadata` and `SdkResponseMetadata` members AWS's optimized
+/// integrations add to an SDK response.
+fn metadata(out: &mut Map<String, Value>, request_id: Option<&str>, content_type: &str) {
+    let id = request_id.unwrap_or_default();
+    out.insert(
+        "SdkHttpMetadata".into(),
+        json!({
+            "AllHttpHeaders": {"Content-Type": [content_type], "x-amzn-RequestId": [id]},
+            "HttpHeaders": {"Content-Type": content_type, "x-amzn-RequestId": id},
+            "HttpStatusCode": 200,
+        }),
+    );
+    out.insert("SdkResponseMetadata".into(), json!({"RequestId": id}));
+}
+
+/// `SQS.QueueDoesNotExistException`, `DynamoDB.ConditionalCheckFailedException`, …
+fn service_error(
+    service: &str,
+    e: &dyn aws_sdk_dynamodb::error::ProvideErrorMetadata,
+) -> StatesError {
+    let code = e.code().unwrap_or("ServiceException");
+    let code = code.rsplit('.').next().unwrap_or(code);
+    let code = match code {
+        "NonExistentQueue" | "QueueDoesNotExist" => "QueueDoesNotExist",
+        other => other,
+    };
+    let name = if code.ends_with("Exception") {
+        format!("{service}.{code}")
+    } else {
+        format!("{service}.{code}Exception")
+    };
+    StatesError::custom(
+        name,
+        e.message().unwrap_or("the service call failed").to_owned(),
+    )
+}

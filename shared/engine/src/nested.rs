@@ -1,0 +1,204 @@
+//! Nested executions (`arn:aws:states:::states:startExecution`): the
+//! parameters a task passes and the results its parent's task gets, as AWS
+//! shapes them. Both backends start the child their own way and call these.
+
+use serde_json::{Map, Value, json};
+use stepwise_asl::definition::resource::Pattern;
+use stepwise_asl::{Execution, Outcome, StatesError, TaskCall};
+
+use crate::ports::TaskResult;
+
+/// Whether the call starts a nested execution.
+pub fn is_start_execution(call: &TaskCall) -> bool {
+    let rest = call.resource.strip_prefix("arn:aws:states:::states:");
+    rest.is_some_and(|r| r.split('.').next() == Some("startExecution"))
+}
+
+/// Whether the parent's task waits for the child to end (`.sync`, `.sync:2`).
+pub fn waits_for_end(call: &TaskCall) -> bool {
+    is_start_execution(call) && matches!(call.pattern, Pattern::Sync | Pattern::Sync2)
+}
+
+/// StartExecution's request body from the task's parameters: `Input` as
+/// JSON is sent as its text, a string as it is. Without a `Name`, one is
+/// derived from the parent's execution, thread and wait, so a step that
+/// runs again starts the same child (StartExecution is idempotent by name
+/// and input) rather than a second one.
+pub fn request(call: &TaskCall, execution: &str, thread: &str) -> Result<Value, StatesError> {
+    let p = &call.payload;
+    let machine = p["StateMachineArn"].as_str().ok_or_else(|| {
+        StatesError::custom(
+            "States.Runtime",
+            "The states:startExecution task needs the parameter 'StateMachineArn'",
+        )
+    })?;
+    let input = match &p["Input"] {
+        Value::Null => "{}".to_owned(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    let name = match p["Name"].as_str() {
+        Some(n) => n.to_owned(),
+        None => derived_name(&format!("{execution}/{thread}/{}", call.wait)),
+    };
+    Ok(json!({"stateMachineArn": machine, "input": input, "name": name}))
+}
+
+/// A UUID-shaped name from a hash of `key`.
+fn derived_name(key: &str) -> String {
+    use sha2::Digest as _;
+    let h = sha2::Sha256::digest(key.as_bytes());
+    let x: String = h[..16].iter().map(|b| format!("{b:02x}")).collect();
+    format!(
+        "{}-{}-{}-{}-{}",
+        &x[..8],
+        &x[8..12],
+        &x[12..16],
+        &x[16..20],
+        &x[20..32]
+    )
+}
+
+/// The request-response result: `ExecutionArn` and `StartDate` (epoch ms).
+pub fn started(execution_arn: &str, start: i64) -> Value {
+    json!({"ExecutionArn": execution_arn, "StartDate": start})
+}
+
+/// The StartExecution API's error as a task error:
+/// `StepFunctions.ExecutionAlreadyExistsException`, …
+pub fn api_error(code: &str, message: &str) -> StatesError {
+    let name = if code.ends_with("Exception") {
+        format!("StepFunctions.{code}")
+    } else {
+        format!("StepFunctions.{code}Exception")
+    };
+    StatesError::custom(name, message)
+}
+
+/// What a `.sync` (`json: false`) or `.sync:2` (`json: true`) task gets
+/// when its child ends: the child described as DescribeExecution does, in
+/// AWS's capitalised names. A child that did not succeed fails the task
+/// with `States.TaskFailed`, the description as the cause.
+pub fn ended(child: &Execution, outcome: &Outcome, stopped: i64, json: bool) -> TaskResult {
+    let text = |v: &Value| -> Value {
+        if json {
+            v.clone()
+        } else {
+            Value::String(v.to_string())
+        }
+    };
+    let mut o = Map::new();
+    o.insert("ExecutionArn".into(), child.arn.clone().into());
+    o.insert("Input".into(), text(&child.input));
+    o.insert("InputDetails".into(), json!({"Included": true}));
+    o.insert("Name".into(), child.name.clone().into());
+    let (status, error) = match outcome {
+        Outcome::Succeeded(out) => {
+            o.insert("Output".into(), text(out));
+            o.insert("OutputDetails".into(), json!({"Included": true}));
+            ("SUCCEEDED", None)
+        }
+        Outcome::Failed(e) => ("FAILED", Some(e)),
+        Outcome::TimedOut(e) => ("TIMED_OUT", Some(e)),
+        Outcome::Aborted(e) => ("ABORTED", Some(e)),
+    };
+    if let Some(e) = error {
+        if let Some(name) = &e.error {
+            o.insert("Error".into(), name.clone().into());
+        }
+        if let Some(cause) = &e.cause {
+            o.insert("Cause".into(), cause.clone().into());
+        }
+    }
+    o.insert(
+        "RedriveCount".into(),
+        child.redrive_count.unwrap_or(0).into(),
+    );
+    if status == "SUCCEEDED" {
+        o.insert("RedriveStatus".into(), "NOT_REDRIVABLE".into());
+        o.insert(
+            "RedriveStatusReason".into(),
+            "Execution is SUCCEEDED and cannot be redriven".into(),
+        );
+    } else {
+        o.insert("RedriveStatus".into(), "REDRIVABLE".into());
+    }
+    o.insert("StartDate".into(), child.start_time.into());
+    o.insert(
+        "StateMachineArn".into(),
+        child.state_machine_arn.clone().into(),
+    );
+    o.insert("Status".into(), status.into());
+    o.insert("StopDate".into(), stopped.into());
+    let description = Value::Object(o);
+    match error {
+        None => Ok(description),
+        Some(_) => Err(StatesError::custom(
+            "States.TaskFailed",
+            description.to_string(),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn child() -> Execution {
+        Execution {
+            arn: "arn:aws:states:us-east-1:123456789012:execution:Child:c1".into(),
+            name: "c1".into(),
+            input: json!({"a": 1}),
+            start_time: 1000,
+            role_arn: String::new(),
+            state_machine_arn: "arn:aws:states:us-east-1:123456789012:stateMachine:Child".into(),
+            state_machine_name: "Child".into(),
+            redrive_count: Some(0),
+        }
+    }
+
+    #[test]
+    fn sync_gives_json_text_and_sync2_gives_json() {
+        let out = Outcome::Succeeded(json!({"b": 2}));
+        let text = ended(&child(), &out, 2000, false).unwrap();
+        assert_eq!(text["Output"], json!("{\"b\":2}"));
+        assert_eq!(text["Input"], json!("{\"a\":1}"));
+        assert_eq!(text["Status"], "SUCCEEDED");
+        assert_eq!(text["StopDate"], 2000);
+        let doc = ended(&child(), &out, 2000, true).unwrap();
+        assert_eq!(doc["Output"], json!({"b": 2}));
+    }
+
+    #[test]
+    fn a_failed_child_fails_the_task_with_its_description() {
+        let out = Outcome::Failed(StatesError::custom("Boom", "it broke"));
+        let e = ended(&child(), &out, 2000, false).unwrap_err();
+        assert_eq!(e.error.as_deref(), Some("States.TaskFailed"));
+        let cause: Value = serde_json::from_str(e.cause.as_deref().unwrap()).unwrap();
+        assert_eq!(cause["Status"], "FAILED");
+        assert_eq!(cause["Error"], "Boom");
+        assert_eq!(cause["Cause"], "it broke");
+    }
+
+    #[test]
+    fn a_missing_name_is_derived_from_the_parent_task() {
+        let call = TaskCall {
+            wait: 3,
+            state: "S".into(),
+            resource: "arn:aws:states:::states:startExecution.sync".into(),
+            pattern: Pattern::Sync,
+            payload: json!({"StateMachineArn": "arn:m", "Input": {"x": 1}}),
+            token: None,
+            timeout_seconds: None,
+            heartbeat_seconds: None,
+        };
+        let a = request(&call, "arn:e", "root").unwrap();
+        assert_eq!(a, request(&call, "arn:e", "root").unwrap());
+        assert_ne!(
+            a["name"],
+            request(&call, "arn:e", "root/1").unwrap()["name"]
+        );
+        assert_eq!(a["input"], "{\"x\":1}");
+        assert!(waits_for_end(&call));
+    }
+}
