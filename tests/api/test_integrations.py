@@ -12,6 +12,7 @@ import threading
 import time
 
 import boto3
+import botocore.exceptions
 import pytest
 
 from conftest import ROLE, Server, client, wait_for
@@ -317,3 +318,46 @@ def test_a_missed_heartbeat_is_caught(served, moto):
     # A late answer: the task timed out.
     with pytest.raises(sfn.exceptions.TaskTimedOut):
         sfn.send_task_success(taskToken=token, output="{}")
+
+
+def test_an_activity_worker_written_with_boto3(served):
+    sfn = client(served.url)
+    activity = sfn.create_activity(name="pack-" + served.tag)["activityArn"]
+    assert sfn.create_activity(name="pack-" + served.tag)["activityArn"] == activity
+    assert activity in [a["activityArn"] for a in sfn.list_activities()["activities"]]
+    machine = create(sfn, "packing-" + served.tag, {"StartAt": "Pack", "States": {
+        "Pack": {"Type": "Task", "Resource": activity, "HeartbeatSeconds": 30, "TimeoutSeconds": 60,
+                 "Parameters": {"box.$": "$.box"}, "End": True}}})
+    runs = [sfn.start_execution(stateMachineArn=machine, input=json.dumps({"box": i}))["executionArn"]
+            for i in range(3)]
+    seen, lock = [], threading.Lock()
+
+    def worker(name):
+        # Each worker its own client, as separate processes would have.
+        me = client(served.url)
+        while True:
+            try:
+                task = me.get_activity_task(activityArn=activity, workerName=name)
+            except botocore.exceptions.EndpointConnectionError:
+                return  # the server stopped while this worker waited
+            if not task.get("taskToken"):
+                return
+            box = json.loads(task["input"])["box"]
+            me.send_task_heartbeat(taskToken=task["taskToken"])
+            me.send_task_success(taskToken=task["taskToken"], output=json.dumps({"packed": box}))
+            with lock:
+                seen.append(box)
+            if len(seen) == 3:
+                return
+
+    workers = [threading.Thread(target=worker, args=(f"w{i}",), daemon=True) for i in range(2)]
+    for w in workers:
+        w.start()
+    outputs = sorted(json.loads(wait_for(sfn, r, timeout=30)["output"])["packed"] for r in runs)
+    assert outputs == [0, 1, 2]
+    # Every task went to exactly one worker.
+    with lock:
+        assert sorted(seen) == [0, 1, 2]
+    sfn.delete_activity(activityArn=activity)
+    with pytest.raises(sfn.exceptions.ActivityDoesNotExist):
+        sfn.describe_activity(activityArn=activity)

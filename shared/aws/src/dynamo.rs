@@ -6,6 +6,9 @@
 //! | `t#<thread>` | one thread: `seq` and its [`Record`] (`body`: thread, outbox, recent history) |
 //! | `p#<thread>#<n>` | page `n` of a thread's older history events |
 //!
+//! Beside executions: state machines (`pk = "machines"`), task tokens
+//! (`pk = "token#<sha-256>"`) and activities (see [`activities`]).
+//!
 //! Bodies are deflated JSON. Every item carries `ttl`: a finished execution
 //! expires [`RETENTION_DAYS`](crate::RETENTION_DAYS) after it ends; threads
 //! and pages a year and that after their last write (the longest a Standard
@@ -24,8 +27,11 @@ use aws_sdk_dynamodb::types::{
 use stepwise_asl::Outcome;
 use stepwise_asl::timestamp::Millis;
 use stepwise_engine::stepper::{
-    ExecutionRecord, Logged, PortError, Record, Saved, Store, TokenTarget, status_of,
+    ExecutionRecord, Logged, Offer, PortError, Record, Saved, Store, TokenTarget, status_of,
 };
+
+mod activities;
+pub use activities::{ActivityItem, ActivityTask};
 
 use crate::RETENTION_DAYS;
 use crate::codec::{pack, unpack};
@@ -196,6 +202,19 @@ impl DynamoStore {
         }
     }
 
+    async fn delete(&self, pk: &str, sk: &str) -> Result<(), PortError> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", s(pk))
+            .key("sk", s(sk))
+            .send()
+            .await
+            .map_err(port)?;
+        self.meter.write(1);
+        Ok(())
+    }
+
     async fn get(&self, pk: &str, sk: &str) -> Result<Option<Item>, PortError> {
         let out = self
             .client
@@ -291,16 +310,7 @@ impl DynamoStore {
     }
 
     pub async fn delete_machine(&self, arn: &str) -> Result<(), PortError> {
-        self.client
-            .delete_item()
-            .table_name(&self.table)
-            .key("pk", s("machines"))
-            .key("sk", s(arn))
-            .send()
-            .await
-            .map_err(port)?;
-        self.meter.write(1);
-        Ok(())
+        self.delete("machines", arn).await
     }
 
     /// The executions of a state machine, oldest first.
@@ -499,16 +509,11 @@ impl Store for DynamoStore {
     }
 
     async fn delete_token(&self, hash: &str) -> Result<(), PortError> {
-        self.client
-            .delete_item()
-            .table_name(&self.table)
-            .key("pk", s(format!("token#{hash}")))
-            .key("sk", s("token"))
-            .send()
-            .await
-            .map_err(port)?;
-        self.meter.write(1);
-        Ok(())
+        self.delete(&format!("token#{hash}"), "token").await
+    }
+
+    async fn offer(&self, offer: &Offer, token: &str, at: Millis) -> Result<(), PortError> {
+        self.put_offer(offer, token, at).await
     }
 
     async fn history(&self, execution: &str) -> Result<Vec<Logged>, PortError> {

@@ -11,12 +11,14 @@ use stepwise_asl::random::Random;
 use stepwise_asl::{Event, Options, Outcome, StateMachine, StatesError};
 use stepwise_engine::memory::{local_execution, wall_clock};
 use stepwise_engine::stepper::{
-    Body, Envelope, ExecutionRecord, ParentTask, Queue, StepMessage, Store, merge_history, start,
-    token_hash,
+    Body, Envelope, ExecutionRecord, ParentTask, Queue, StepMessage, Store, TokenTarget,
+    merge_history, start, token_hash,
 };
 use stepwise_engine::{Runner, RunnerOptions};
 
 use crate::{DynamoStore, LambdaTasks, MachineItem, SqsQueue};
+
+mod activities;
 
 /// Where the service says it runs: the region and account in its ARNs.
 #[derive(Debug, Clone)]
@@ -89,6 +91,11 @@ impl Service for AwsService {
                 "SendTaskSuccess" => self.callback(&body, Callback::Success).await,
                 "SendTaskFailure" => self.callback(&body, Callback::Failure).await,
                 "SendTaskHeartbeat" => self.callback(&body, Callback::Heartbeat).await,
+                "CreateActivity" => self.create_activity(&body).await,
+                "DescribeActivity" => self.describe_activity(&body).await,
+                "ListActivities" => self.list_activities(&body).await,
+                "DeleteActivity" => self.delete_activity(&body).await,
+                "GetActivityTask" => self.get_activity_task(&body).await,
                 other => Err(ApiError::validation(format!(
                     "{other} is not available on the serverless backend yet; use `stepwise serve` (embedded) for it"
                 ))),
@@ -423,17 +430,7 @@ impl AwsService {
         let wait = target.wait;
         // The task is over (a timeout, a heartbeat missed, the execution
         // ended): too late.
-        // (A thread that has not saved the task yet is still to wait.)
-        let thread = self
-            .store
-            .load(&target.execution, &target.thread)
-            .await
-            .map_err(internal)?
-            .and_then(|r| r.thread);
-        let waiting = thread
-            .as_ref()
-            .is_some_and(|t| t.waits < wait || t.current_wait() == Some(wait));
-        if !waiting {
+        if !self.still_waits(&target).await? {
             self.store.delete_token(&hash).await.map_err(internal)?;
             return Err(ApiError::task_timed_out("Task Timed Out"));
         }
@@ -472,6 +469,20 @@ impl AwsService {
             self.store.delete_token(&hash).await.map_err(internal)?;
         }
         Ok(json!({}))
+    }
+
+    /// Whether the token's thread still waits for its answer (a thread
+    /// that has not saved the task yet is still to wait).
+    async fn still_waits(&self, target: &TokenTarget) -> Result<bool, ApiError> {
+        let thread = self
+            .store
+            .load(&target.execution, &target.thread)
+            .await
+            .map_err(internal)?
+            .and_then(|r| r.thread);
+        Ok(thread
+            .as_ref()
+            .is_some_and(|t| t.waits < target.wait || t.current_wait() == Some(target.wait)))
     }
 
     async fn stop(&self, body: &Value) -> Res {

@@ -10,8 +10,8 @@ use stepwise_asl::Outcome;
 use stepwise_asl::timestamp::Millis;
 
 use super::{
-    Delivery, Envelope, ExecutionRecord, Inbox, Logged, PortError, Queue, Record, Saved, Store,
-    TokenTarget,
+    Delivery, Envelope, ExecutionRecord, Inbox, Logged, Offer, PortError, Queue, Record, Saved,
+    Store, TokenTarget,
 };
 
 #[derive(Default)]
@@ -20,6 +20,8 @@ pub struct MemStore {
     threads: Mutex<HashMap<(String, String), Record>>,
     pages: Mutex<HashMap<(String, String, u32), Vec<Logged>>>,
     tokens: Mutex<HashMap<String, TokenTarget>>,
+    /// Activity tasks offered, oldest first, with their tokens.
+    pub offers: Mutex<Vec<(Offer, String)>>,
     /// Conditional saves that went through (for tests).
     pub saves: Mutex<u64>,
 }
@@ -110,6 +112,14 @@ impl Store for MemStore {
 
     async fn delete_token(&self, hash: &str) -> Result<(), PortError> {
         self.tokens.lock().expect("lock").remove(hash);
+        Ok(())
+    }
+
+    async fn offer(&self, offer: &Offer, token: &str, _at: Millis) -> Result<(), PortError> {
+        self.offers
+            .lock()
+            .expect("lock")
+            .push((offer.clone(), token.to_owned()));
         Ok(())
     }
 

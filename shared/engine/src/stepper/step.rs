@@ -337,10 +337,23 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
                 call.pattern == Pattern::WaitForTaskToken && !self.tasks.answers_callbacks(&call);
             // A nested `.sync` execution: its end reports to this wait.
             let later = self.tasks.completes_later(&call);
+            // An activity task: offered to GetActivityTask pollers with its
+            // token when the transition commits.
+            if call.resource.contains(":activity:")
+                && !self.tasks.answers_callbacks(&call)
+                && let Some(token) = &call.token
+            {
+                let offer = Offer {
+                    activity: call.resource.clone(),
+                    input: call.payload.clone(),
+                };
+                tokens.push((token.clone(), call.wait, Some(offer)));
+                continue;
+            }
             let event = match self.tasks.invoke(&call, &ctx).await {
                 Ok(_) if callback && call.token.is_some() => {
                     let token = call.token.clone().unwrap_or_default();
-                    tokens.push((token, call.wait));
+                    tokens.push((token, call.wait, None));
                     continue;
                 }
                 Ok(_) if later => continue,
@@ -369,7 +382,7 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
             } => Some(*wait) == current,
             _ => true,
         });
-        tokens.retain(|(_, wait)| Some(*wait) == current);
+        tokens.retain(|(_, wait, _)| Some(*wait) == current);
         Some(Advanced {
             events,
             effects,
@@ -446,13 +459,16 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
         let messages = bundle(&sender, messages);
         // Tokens first: a save that loses the race leaves a token nobody
         // holds, which expires; a save without its token would be stuck.
-        for (token, wait) in &t.tokens {
+        for (token, wait, offer) in &t.tokens {
             let target = TokenTarget {
                 execution: t.execution.to_owned(),
                 thread: t.thread.to_owned(),
                 wait: *wait,
             };
             self.store.put_token(&token_hash(token), &target).await?;
+            if let Some(offer) = offer {
+                self.store.offer(offer, token, now).await?;
+            }
         }
         if rec.page.len() >= PAGE_EVENTS {
             // Only events already saved move: a writer that loses the race
@@ -535,15 +551,16 @@ struct Transition<'a> {
     carried: Vec<Logged>,
     events: Vec<HistoryEvent>,
     effects: Vec<Effect>,
-    /// Task tokens handed out, with the wait each answers.
-    tokens: Vec<(String, u64)>,
+    /// Task tokens handed out, with the wait each answers (and the
+    /// activity task to offer with it).
+    tokens: Vec<(String, u64, Option<Offer>)>,
 }
 
 /// What stepping a thread (and running its inline tasks) produced.
 struct Advanced {
     events: Vec<HistoryEvent>,
     effects: Vec<Effect>,
-    tokens: Vec<(String, u64)>,
+    tokens: Vec<(String, u64, Option<Offer>)>,
 }
 
 /// Gives a step's events their logical times, after `lamport`.

@@ -112,6 +112,14 @@ pub struct TokenTarget {
     pub wait: u64,
 }
 
+/// An activity task waiting for a worker.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Offer {
+    /// The activity's ARN.
+    pub activity: String,
+    pub input: serde_json::Value,
+}
+
 /// A task token as stored: its SHA-256, so a stolen table does not reveal
 /// live tokens.
 pub fn token_hash(token: &str) -> String {
@@ -180,6 +188,13 @@ pub trait Store {
     ) -> impl Future<Output = Result<(), PortError>>;
     fn token(&self, hash: &str) -> impl Future<Output = Result<Option<TokenTarget>, PortError>>;
     fn delete_token(&self, hash: &str) -> impl Future<Output = Result<(), PortError>>;
+    /// Offers an activity task (its token and input) to GetActivityTask.
+    fn offer(
+        &self,
+        offer: &Offer,
+        token: &str,
+        at: Millis,
+    ) -> impl Future<Output = Result<(), PortError>>;
     /// Every history event of the execution, in no particular order.
     fn history(&self, execution: &str) -> impl Future<Output = Result<Vec<Logged>, PortError>>;
 }

@@ -1,0 +1,143 @@
+//! Activities in the table: each activity (`pk = "activities"`, `sk` = its
+//! ARN) and the tasks waiting for a worker (`pk = "activity#<arn>"`,
+//! `sk` = the offer time and the token's hash, with the token and input).
+//! A worker claims a task by deleting its item on the condition that it is
+//! still there, so each task goes to exactly one worker.
+
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
+use serde_json::Value;
+use stepwise_asl::timestamp::Millis;
+use stepwise_engine::stepper::{Offer, PortError, token_hash};
+
+use super::{DAY, DynamoStore, Item, n, now_secs, port, s};
+use crate::RETENTION_DAYS;
+
+/// An activity as the API stores it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ActivityItem {
+    pub arn: String,
+    pub name: String,
+    pub created: Millis,
+}
+
+/// A claimed activity task: what GetActivityTask hands the worker.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ActivityTask {
+    pub token: String,
+    pub input: String,
+}
+
+const ACTIVITIES: &str = "activities";
+
+fn tasks_key(activity: &str) -> String {
+    format!("activity#{activity}")
+}
+
+impl DynamoStore {
+    /// Creates the activity; false when it exists.
+    pub async fn put_activity(&self, a: &ActivityItem) -> Result<bool, PortError> {
+        let mut item = Item::new();
+        item.insert("pk".into(), s(ACTIVITIES));
+        item.insert("sk".into(), s(&a.arn));
+        item.insert("body".into(), s(serde_json::to_string(a)?));
+        self.put(item, Some(("attribute_not_exists(pk)", None)))
+            .await
+    }
+
+    pub async fn activity(&self, arn: &str) -> Result<Option<ActivityItem>, PortError> {
+        let Some(item) = self.get(ACTIVITIES, arn).await? else {
+            return Ok(None);
+        };
+        match item.get("body") {
+            Some(AttributeValue::S(b)) => Ok(Some(serde_json::from_str(b)?)),
+            _ => Err("an activity item lacks its body".into()),
+        }
+    }
+
+    pub async fn activities(&self) -> Result<Vec<ActivityItem>, PortError> {
+        let mut out = Vec::new();
+        for item in self.query(ACTIVITIES).await? {
+            if let Some(AttributeValue::S(b)) = item.get("body") {
+                out.push(serde_json::from_str(b)?);
+            }
+        }
+        Ok(out)
+    }
+
+    pub async fn delete_activity(&self, arn: &str) -> Result<(), PortError> {
+        self.delete(ACTIVITIES, arn).await
+    }
+
+    pub(super) async fn put_offer(
+        &self,
+        offer: &Offer,
+        token: &str,
+        at: Millis,
+    ) -> Result<(), PortError> {
+        let mut item = Item::new();
+        item.insert("pk".into(), s(tasks_key(&offer.activity)));
+        item.insert(
+            "sk".into(),
+            s(format!("{at:015}#{}", &token_hash(token)[..16])),
+        );
+        item.insert("token".into(), s(token));
+        item.insert("input".into(), s(offer.input.to_string()));
+        item.insert(
+            "ttl".into(),
+            n(now_secs() + 365 * DAY + RETENTION_DAYS * DAY),
+        );
+        self.put(item, None).await.map(|_| ())
+    }
+
+    /// Claims the oldest task waiting on the activity, if any.
+    pub async fn claim(&self, activity: &str) -> Result<Option<ActivityTask>, PortError> {
+        let out = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .key_condition_expression("pk = :pk")
+            .expression_attribute_values(":pk", s(tasks_key(activity)))
+            .consistent_read(true)
+            .limit(10)
+            .send()
+            .await
+            .map_err(port)?;
+        let items = out.items.unwrap_or_default();
+        self.meter.read(items.iter().map(super::size).sum(), true);
+        for item in items {
+            let (Some(pk), Some(sk)) = (item.get("pk"), item.get("sk")) else {
+                continue;
+            };
+            let taken = self
+                .client
+                .delete_item()
+                .table_name(&self.table)
+                .key("pk", pk.clone())
+                .key("sk", sk.clone())
+                .condition_expression("attribute_exists(pk)")
+                .return_values(ReturnValue::AllOld)
+                .send()
+                .await;
+            self.meter.write(1);
+            let Ok(taken) = taken else {
+                continue; // another worker took it first
+            };
+            let old = taken.attributes.unwrap_or_default();
+            let text = |k: &str| match old.get(k) {
+                Some(AttributeValue::S(v)) => v.clone(),
+                _ => String::new(),
+            };
+            let input = text("input");
+            let input = if input.is_empty() {
+                Value::Object(Default::default()).to_string()
+            } else {
+                input
+            };
+            return Ok(Some(ActivityTask {
+                token: text("token"),
+                input,
+            }));
+        }
+        Ok(None)
+    }
+}
