@@ -29,14 +29,15 @@ class Served:
 
 
 @pytest.fixture(scope="module", params=["embedded", "aws"])
-def served(request, moto):
+def served(request, moto, echo):
     env = dict(AWS, AWS_ENDPOINT_URL=moto)
     if request.param == "embedded":
         args = ["--in-memory"]
     else:
         args = ["--backend", "aws", "--create-resources", "--table", "integrations",
                 "--queue", "integrations"]
-    s = Server(args, env=env).start()
+    # Lambda tasks go to the echo server's Invoke API, as to `cargo lambda watch`.
+    s = Server(args + ["--lambda-endpoint", echo], env=env).start()
     yield Served(s, request.param)
     s.stop()
 
@@ -186,6 +187,8 @@ class Echo(http.server.BaseHTTPRequestHandler):
     def handle_one(self):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length).decode() if length else ""
+        if self.path.startswith("/2015-03-31/functions/"):
+            return self.invoke(self.path.split("/")[3], json.loads(body))
         status = 404 if self.path.startswith("/missing") else 200
         reply = json.dumps({"method": self.command, "path": self.path, "body": body,
                             "type": self.headers.get("Content-Type"),
@@ -195,6 +198,20 @@ class Echo(http.server.BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(reply)))
         self.end_headers()
         self.wfile.write(reply)
+
+    def invoke(self, function, event):
+        """The Lambda Invoke API: `boom` raises (HTTP 500, as `cargo lambda
+        watch` reports a function error), the rest echo their event."""
+        if function == "boom":
+            reply, status = {"errorType": "Boom", "errorMessage": "it broke"}, 500
+        else:
+            reply, status = {"function": function, "event": event}, 200
+        data = json.dumps(reply).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
 
     do_GET = do_POST = do_PUT = do_DELETE = handle_one
 
@@ -361,3 +378,26 @@ def test_an_activity_worker_written_with_boto3(served):
     sfn.delete_activity(activityArn=activity)
     with pytest.raises(sfn.exceptions.ActivityDoesNotExist):
         sfn.describe_activity(activityArn=activity)
+
+
+def test_lambda_tasks_go_to_the_invoke_api(served):
+    sfn = client(served.url)
+    machine = create(sfn, "lambdas", {"StartAt": "Arn", "States": {
+        "Arn": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:echo",
+                "ResultPath": "$.direct", "Next": "Invoke"},
+        "Invoke": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+                   "Parameters": {"FunctionName": "echo", "Payload": {"n.$": "$.n"}},
+                   "ResultSelector": {"payload.$": "$.Payload", "status.$": "$.StatusCode"},
+                   "ResultPath": "$.invoked", "Next": "Boom"},
+        "Boom": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+                 "Parameters": {"FunctionName": "boom", "Payload": {}},
+                 "Catch": [{"ErrorEquals": ["Boom"], "ResultPath": "$.caught", "Next": "Done"}],
+                 "End": True},
+        "Done": {"Type": "Succeed"}}})
+    d = wait_for(sfn, sfn.start_execution(stateMachineArn=machine, input='{"n": 1}')["executionArn"],
+                 timeout=20)
+    assert d["status"] == "SUCCEEDED", d
+    out = json.loads(d["output"])
+    assert out["direct"] == {"function": "echo", "event": {"n": 1}}
+    assert out["invoked"] == {"payload": {"function": "echo", "event": {"n": 1}}, "status": 200}
+    assert out["caught"]["Error"] == "Boom"
