@@ -215,6 +215,35 @@ impl DynamoStore {
         Ok(())
     }
 
+    /// An item's `body` attribute, JSON text, read as `T`.
+    async fn json_body<T: serde::de::DeserializeOwned>(
+        &self,
+        pk: &str,
+        sk: &str,
+    ) -> Result<Option<T>, PortError> {
+        let Some(item) = self.get(pk, sk).await? else {
+            return Ok(None);
+        };
+        match item.get("body") {
+            Some(AttributeValue::S(b)) => Ok(Some(serde_json::from_str(b)?)),
+            _ => Err(format!("the item {pk} / {sk} lacks its body").into()),
+        }
+    }
+
+    /// The `body` of every item under `pk`, read as `T`.
+    async fn json_bodies<T: serde::de::DeserializeOwned>(
+        &self,
+        pk: &str,
+    ) -> Result<Vec<T>, PortError> {
+        let mut out = Vec::new();
+        for item in self.query(pk).await? {
+            if let Some(AttributeValue::S(b)) = item.get("body") {
+                out.push(serde_json::from_str(b)?);
+            }
+        }
+        Ok(out)
+    }
+
     async fn get(&self, pk: &str, sk: &str) -> Result<Option<Item>, PortError> {
         let out = self
             .client
@@ -290,23 +319,11 @@ impl DynamoStore {
     }
 
     pub async fn machine(&self, arn: &str) -> Result<Option<MachineItem>, PortError> {
-        let Some(item) = self.get("machines", arn).await? else {
-            return Ok(None);
-        };
-        match item.get("body") {
-            Some(AttributeValue::S(b)) => Ok(Some(serde_json::from_str(b)?)),
-            _ => Err("a machine item lacks its body".into()),
-        }
+        self.json_body("machines", arn).await
     }
 
     pub async fn machines(&self) -> Result<Vec<MachineItem>, PortError> {
-        let mut out = Vec::new();
-        for item in self.query("machines").await? {
-            if let Some(AttributeValue::S(b)) = item.get("body") {
-                out.push(serde_json::from_str(b)?);
-            }
-        }
-        Ok(out)
+        self.json_bodies("machines").await
     }
 
     pub async fn delete_machine(&self, arn: &str) -> Result<(), PortError> {
@@ -499,13 +516,7 @@ impl Store for DynamoStore {
     }
 
     async fn token(&self, hash: &str) -> Result<Option<TokenTarget>, PortError> {
-        let Some(item) = self.get(&format!("token#{hash}"), "token").await? else {
-            return Ok(None);
-        };
-        match item.get("body") {
-            Some(AttributeValue::S(b)) => Ok(Some(serde_json::from_str(b)?)),
-            _ => Ok(None),
-        }
+        self.json_body(&format!("token#{hash}"), "token").await
     }
 
     async fn delete_token(&self, hash: &str) -> Result<(), PortError> {

@@ -471,18 +471,24 @@ impl AwsService {
         Ok(json!({}))
     }
 
-    /// Whether the token's thread still waits for its answer (a thread
-    /// that has not saved the task yet is still to wait).
+    /// Whether the token's thread still waits for its answer. A thread
+    /// that has not saved the task yet (the token is written first) is
+    /// still to wait, while its execution runs.
     async fn still_waits(&self, target: &TokenTarget) -> Result<bool, ApiError> {
-        let thread = self
+        let record = self
             .store
             .load(&target.execution, &target.thread)
             .await
-            .map_err(internal)?
-            .and_then(|r| r.thread);
-        Ok(thread
-            .as_ref()
-            .is_some_and(|t| t.waits < target.wait || t.current_wait() == Some(target.wait)))
+            .map_err(internal)?;
+        match record.and_then(|r| r.thread) {
+            Some(t) => Ok(t.waits < target.wait || t.current_wait() == Some(target.wait)),
+            None => Ok(self
+                .store
+                .execution(&target.execution)
+                .await
+                .map_err(internal)?
+                .is_some_and(|e| e.status == "RUNNING")),
+        }
     }
 
     async fn stop(&self, body: &Value) -> Res {

@@ -6,6 +6,7 @@ use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 
 use serde_json::{Value, json};
+use stepwise_asl::definition::resource::Pattern;
 use stepwise_asl::exec::{EventType, HistoryEvent};
 use stepwise_asl::random::Random;
 use stepwise_asl::timestamp::Millis;
@@ -77,6 +78,8 @@ pub struct Runner<'m, T> {
     last_event: HashMap<String, u64>,
     /// How many state transitions ran (for benchmarks).
     transitions: u64,
+    /// Callback tasks parked waiting for a token.
+    callbacks: u64,
     /// History events produced so far, kept or not.
     events: u64,
 }
@@ -105,6 +108,7 @@ impl<'m, T: Tasks> Runner<'m, T> {
             history: Vec::new(),
             last_event: HashMap::new(),
             transitions: 0,
+            callbacks: 0,
             events: 1,
         }
     }
@@ -181,9 +185,11 @@ impl<'m, T: Tasks> Runner<'m, T> {
         }
         loop {
             let Some(Reverse(due)) = self.queue.pop() else {
-                let e = StatesError::runtime(
-                    "The execution has nothing left to do but has not finished",
-                );
+                let e = StatesError::runtime(if self.callbacks > 0 {
+                    "The execution waits for a task token (SendTaskSuccess/SendTaskFailure), which `stepwise run` cannot receive: run it under `stepwise serve`, or give the state a mock response"
+                } else {
+                    "The execution has nothing left to do but has not finished"
+                });
                 return Report::from_outcome(Outcome::Failed(e), std::mem::take(&mut self.history));
             };
             if due.at > self.now {
@@ -237,7 +243,16 @@ impl<'m, T: Tasks> Runner<'m, T> {
                         execution_arn: &self.exec.arn,
                         thread: &id,
                     };
+                    // A callback task whose request went out waits for its
+                    // token, which nothing can send here: only its timers
+                    // (TimeoutSeconds, HeartbeatSeconds) can end it.
+                    let callback = call.pattern == Pattern::WaitForTaskToken
+                        && !self.tasks.answers_callbacks(&call);
                     let event = match self.tasks.invoke(&call, &ctx).await {
+                        Ok(_) if callback => {
+                            self.callbacks += 1;
+                            continue;
+                        }
                         Ok(output) => Event::TaskSucceeded {
                             wait: call.wait,
                             output,

@@ -329,3 +329,31 @@ fn standard_executions_stop_at_25000_history_events_and_express_ones_do_not() {
     );
     assert_eq!(r.output, Some(json!({"i": 10000})));
 }
+
+#[test]
+fn a_callback_nobody_answers_ends_only_by_its_timers() {
+    let ask = |extra: Value| {
+        let mut state = json!({"Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+            "Parameters": {"QueueUrl": "q", "MessageBody.$": "$$.Task.Token"}, "End": true});
+        state
+            .as_object_mut()
+            .unwrap()
+            .extend(extra.as_object().unwrap().clone());
+        json!({"StartAt": "Ask", "States": {"Ask": state}})
+    };
+    // The request went out (the runner answered it); the token never comes
+    // back, so its response is not the task's result.
+    fails(
+        ask(json!({"TimeoutSeconds": 30})),
+        json!({}),
+        "States.Timeout",
+    );
+    fails(
+        ask(json!({"HeartbeatSeconds": 5})),
+        json!({}),
+        "States.HeartbeatTimeout",
+    );
+    let r = fails(ask(json!({})), json!({}), "States.Runtime");
+    let cause = r.error.and_then(|e| e.cause).unwrap_or_default();
+    assert!(cause.contains("task token"), "{cause}");
+}

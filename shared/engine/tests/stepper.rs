@@ -441,3 +441,57 @@ fn a_callback_task_waits_for_its_token() {
     assert!(f.deliver(&answer));
     assert_eq!(f.output(), json!({"approved": true}));
 }
+
+fn answer(wait: u64, output: Value) -> Envelope {
+    Envelope {
+        id: format!("callback-{wait}"),
+        at: 0,
+        body: Body::Step(Box::new(stepwise_engine::stepper::StepMessage {
+            execution: ARN.into(),
+            thread: "root".into(),
+            seq: None,
+            lamport: 0,
+            event: Event::TaskSucceeded { wait, output },
+            init: None,
+        })),
+    }
+}
+
+#[test]
+fn an_answer_that_overtakes_the_save_of_its_task_comes_again_later() {
+    // A worker may answer a token before the transition that handed it out
+    // is saved (the token is stored first): the answer must not be lost.
+    let ask = json!({"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken",
+        "Parameters": {"FunctionName": "ask", "Payload": {"token.$": "$$.Task.Token"}}, "End": true});
+    let queue = MemQueue::default();
+    let mut f = fixture(
+        &queue,
+        json!({"StartAt": "Ask", "States": {"Ask": ask}}),
+        NoAbort,
+    );
+    let first_run = queue.pop().unwrap();
+    assert!(
+        !f.deliver(&answer(1, json!("yes"))),
+        "no record of the thread yet: retried, not dropped"
+    );
+    assert!(f.deliver(&first_run));
+    f.drain();
+    assert!(f.deliver(&answer(1, json!("yes"))));
+    assert_eq!(f.output(), json!("yes"));
+
+    // The same when the thread is saved but has not reached the task yet.
+    let queue = MemQueue::default();
+    let def = json!({"StartAt": "Nap", "States": {
+        "Nap": {"Type": "Wait", "Seconds": 5, "Next": "Ask"}, "Ask": ask}});
+    let mut f = fixture(&queue, def, NoAbort);
+    let first_run = queue.pop().unwrap();
+    assert!(f.deliver(&first_run)); // parks in the Wait (wait 1)
+    assert!(
+        !f.deliver(&answer(2, json!("later"))),
+        "wait 2 is ahead of the thread"
+    );
+    f.drain();
+    assert_eq!(f.status(), "RUNNING");
+    assert!(f.deliver(&answer(2, json!("later"))));
+    assert_eq!(f.output(), json!("later"));
+}

@@ -235,12 +235,9 @@ fn report_to_parent(w: &mut Worker, execution: &str, outcome: &Outcome) -> rusql
     };
     let wait = parent["wait"].as_u64().unwrap_or_default();
     let json = parent["json"].as_bool().unwrap_or_default();
-    let event = match stepwise_engine::nested::ended(&facts, outcome, now(), json) {
-        Ok(output) => Event::TaskSucceeded { wait, output },
-        Err(error) => Event::TaskFailed { wait, error },
-    };
+    let result = stepwise_engine::nested::ended(&facts, outcome, now(), json);
     let (Some(e), Some(t)) = (parent["execution"].as_str(), parent["thread"].as_str()) else {
         return Ok(());
     };
-    w.enqueue(e, t, now(), &event)
+    w.deliver_result(e, t, wait, result)
 }

@@ -243,19 +243,11 @@ impl Worker {
                     wait,
                     result,
                 } => {
-                    let gone = self
-                        .conn
-                        .execute("DELETE FROM messages WHERE id = ?1", [message])?
-                        == 0;
-                    if gone {
-                        continue; // the execution ended or the task was cancelled meanwhile
-                    }
-                    if let Some(result) = result {
-                        let event = match result {
-                            Ok(output) => Event::TaskSucceeded { wait, output },
-                            Err(error) => Event::TaskFailed { wait, error },
-                        };
-                        self.enqueue(&execution, &thread, now(), &event)?;
+                    // Gone: the execution ended or the task was cancelled meanwhile.
+                    if self.take_in_flight(message)?
+                        && let Some(result) = result
+                    {
+                        self.deliver_result(&execution, &thread, wait, result)?;
                     }
                 }
                 Command::StartChild {
@@ -264,11 +256,7 @@ impl Worker {
                     thread,
                     call,
                 } => {
-                    let gone = self
-                        .conn
-                        .execute("DELETE FROM messages WHERE id = ?1", [message])?
-                        == 0;
-                    if gone {
+                    if !self.take_in_flight(message)? {
                         continue;
                     }
                     self.conn.execute_batch("SAVEPOINT child")?;
@@ -289,12 +277,7 @@ impl Worker {
                         }
                     };
                     if let Some(result) = result {
-                        let wait = call.wait;
-                        let event = match result {
-                            Ok(output) => Event::TaskSucceeded { wait, output },
-                            Err(error) => Event::TaskFailed { wait, error },
-                        };
-                        self.enqueue(&execution, &thread, now(), &event)?;
+                        self.deliver_result(&execution, &thread, call.wait, result)?;
                     }
                 }
             }
@@ -308,6 +291,29 @@ impl Worker {
         }
         self.flush_dispatch();
         Ok(())
+    }
+
+    /// Removes a dispatched task's in-flight marker; false when it is gone.
+    fn take_in_flight(&mut self, message: i64) -> rusqlite::Result<bool> {
+        let deleted = self
+            .conn
+            .execute("DELETE FROM messages WHERE id = ?1", [message])?;
+        Ok(deleted > 0)
+    }
+
+    /// Queues a task's result for its thread.
+    pub(crate) fn deliver_result(
+        &mut self,
+        execution: &str,
+        thread: &str,
+        wait: u64,
+        result: stepwise_engine::ports::TaskResult,
+    ) -> rusqlite::Result<()> {
+        let event = match result {
+            Ok(output) => Event::TaskSucceeded { wait, output },
+            Err(error) => Event::TaskFailed { wait, error },
+        };
+        self.enqueue(execution, thread, now(), &event)
     }
 
     fn flush_dispatch(&mut self) {

@@ -45,23 +45,11 @@ impl DynamoStore {
     }
 
     pub async fn activity(&self, arn: &str) -> Result<Option<ActivityItem>, PortError> {
-        let Some(item) = self.get(ACTIVITIES, arn).await? else {
-            return Ok(None);
-        };
-        match item.get("body") {
-            Some(AttributeValue::S(b)) => Ok(Some(serde_json::from_str(b)?)),
-            _ => Err("an activity item lacks its body".into()),
-        }
+        self.json_body(ACTIVITIES, arn).await
     }
 
     pub async fn activities(&self) -> Result<Vec<ActivityItem>, PortError> {
-        let mut out = Vec::new();
-        for item in self.query(ACTIVITIES).await? {
-            if let Some(AttributeValue::S(b)) = item.get("body") {
-                out.push(serde_json::from_str(b)?);
-            }
-        }
-        Ok(out)
+        self.json_bodies(ACTIVITIES).await
     }
 
     pub async fn delete_activity(&self, arn: &str) -> Result<(), PortError> {

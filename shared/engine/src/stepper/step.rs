@@ -156,6 +156,9 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
                         Saved::Conflict => Err(Retry::Conflict),
                     };
                 }
+                // An answer for a thread whose first save is still to come
+                // (its task's token went out before): later.
+                (None, event) if answered_wait(event).is_some() => return Err(Retry::Early),
                 (None, _) => return Ok(()),
             },
         };
