@@ -360,11 +360,12 @@ def test_an_activity_worker_written_with_boto3(served):
             if not task.get("taskToken"):
                 return
             box = json.loads(task["input"])["box"]
-            me.send_task_heartbeat(taskToken=task["taskToken"])
-            me.send_task_success(taskToken=task["taskToken"], output=json.dumps({"packed": box}))
             with lock:
                 seen.append(box)
-            if len(seen) == 3:
+                done = len(seen) == 3
+            me.send_task_heartbeat(taskToken=task["taskToken"])
+            me.send_task_success(taskToken=task["taskToken"], output=json.dumps({"packed": box}))
+            if done:
                 return
 
     workers = [threading.Thread(target=worker, args=(f"w{i}",), daemon=True) for i in range(2)]

@@ -4,6 +4,8 @@
 //! per-service `AWS_ENDPOINT_URL_DYNAMODB` / `_SQS` / `_LAMBDA` / `_SNS` /
 //! `_EVENTBRIDGE` for a local stand-in such as moto server.
 
+use std::sync::{Arc, OnceLock};
+
 use aws_sdk_dynamodb::config::Credentials;
 
 #[derive(Debug, thiserror::Error)]
@@ -19,9 +21,19 @@ pub struct Clients {
     pub dynamodb: aws_sdk_dynamodb::Client,
     pub sqs: aws_sdk_sqs::Client,
     pub lambda: aws_sdk_lambda::Client,
-    pub sns: aws_sdk_sns::Client,
-    pub eventbridge: aws_sdk_eventbridge::Client,
     pub region: String,
+    /// Clients only some Task states need, built on first use (each SDK
+    /// client costs start-up time in a Lambda's cold start).
+    later: Arc<Later>,
+}
+
+#[derive(Debug)]
+struct Later {
+    credentials: Credentials,
+    sns_endpoint: Option<String>,
+    eventbridge_endpoint: Option<String>,
+    sns: OnceLock<aws_sdk_sns::Client>,
+    eventbridge: OnceLock<aws_sdk_eventbridge::Client>,
 }
 
 fn var(name: &str) -> Option<String> {
@@ -96,14 +108,38 @@ impl Clients {
             ),
             sqs: client!(aws_sdk_sqs, region, credentials, endpoints.of("SQS")),
             lambda: client!(aws_sdk_lambda, region, credentials, endpoints.of("LAMBDA")),
-            sns: client!(aws_sdk_sns, region, credentials, endpoints.of("SNS")),
-            eventbridge: client!(
-                aws_sdk_eventbridge,
-                region,
+            later: Arc::new(Later {
                 credentials,
-                endpoints.of("EVENTBRIDGE")
-            ),
+                sns_endpoint: endpoints.of("SNS"),
+                eventbridge_endpoint: endpoints.of("EVENTBRIDGE"),
+                sns: OnceLock::new(),
+                eventbridge: OnceLock::new(),
+            }),
             region,
         }
+    }
+
+    pub fn sns(&self) -> &aws_sdk_sns::Client {
+        let l = &self.later;
+        l.sns.get_or_init(|| {
+            client!(
+                aws_sdk_sns,
+                self.region,
+                l.credentials,
+                l.sns_endpoint.clone()
+            )
+        })
+    }
+
+    pub fn eventbridge(&self) -> &aws_sdk_eventbridge::Client {
+        let l = &self.later;
+        l.eventbridge.get_or_init(|| {
+            client!(
+                aws_sdk_eventbridge,
+                self.region,
+                l.credentials,
+                l.eventbridge_endpoint.clone()
+            )
+        })
     }
 }

@@ -60,7 +60,7 @@ impl ServiceTasks {
         };
         let out = self
             .clients()?
-            .sns
+            .sns()
             .publish()
             .set_topic_arn(optional(p, "TopicArn"))
             .set_target_arn(optional(p, "TargetArn"))
@@ -114,7 +114,7 @@ impl ServiceTasks {
             .collect::<Vec<_>>();
         let out = self
             .clients()?
-            .eventbridge
+            .eventbridge()
             .put_events()
             .set_entries(Some(entries))
             .send()
