@@ -191,6 +191,7 @@ async fn run_machine(
             outcome: None,
             stopped: None,
             parent: None,
+            started_by: None,
         };
         start(store, queue, &record, &machine)
             .await

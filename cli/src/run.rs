@@ -110,6 +110,7 @@ pub fn main(args: Args) -> anyhow::Result<ExitCode> {
                     outcome: None,
                     stopped: None,
                     parent: None,
+                    started_by: None,
                 };
                 let chaos = args.chaos.map(Chaos::new);
                 let runtime = tokio::runtime::Builder::new_current_thread()

@@ -52,6 +52,7 @@ async fn the_sample_event_steps_its_execution_and_reports_the_bad_record() {
         outcome: None,
         stopped: None,
         parent: None,
+        started_by: None,
     };
     assert!(store.create(&record, &started()).await.unwrap());
     let arn = record.facts.arn.clone();

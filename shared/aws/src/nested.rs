@@ -26,17 +26,18 @@ impl<T: Tasks> Tasks for WithExecutions<T> {
     async fn invoke(&self, call: &TaskCall, ctx: &TaskContext<'_>) -> TaskResult {
         match &self.service {
             Some(service) if nested::is_start_execution(call) => {
+                let task = TokenTarget {
+                    execution: ctx.execution_arn.to_owned(),
+                    thread: ctx.thread.to_owned(),
+                    wait: call.wait,
+                };
                 let parent = nested::waits_for_end(call).then(|| ParentTask {
-                    target: TokenTarget {
-                        execution: ctx.execution_arn.to_owned(),
-                        thread: ctx.thread.to_owned(),
-                        wait: call.wait,
-                    },
+                    target: task.clone(),
                     json: call.pattern == Pattern::Sync2,
                 });
                 let body = nested::request(call, ctx.execution_arn, ctx.thread)?;
                 let (arn, start) = service
-                    .start_child(&body, parent)
+                    .start_child(&body, parent, Some(task))
                     .await
                     .map_err(|e| nested::api_error(e.code, &e.message))?;
                 Ok(nested::started(&arn, start))

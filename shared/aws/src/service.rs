@@ -225,25 +225,29 @@ impl AwsService {
             outcome: None,
             stopped: None,
             parent: None,
+            started_by: None,
         };
         Ok((record, machine, input_text.to_owned()))
     }
 
     async fn start_execution(&self, body: &Value) -> Res {
-        let (arn, start) = self.start_child(body, None).await?;
+        let (arn, start) = self.start_child(body, None, None).await?;
         Ok(json!({"executionArn": arn, "startDate": timestamp(start)}))
     }
 
-    /// StartExecution, for the API (`parent: None`) and for nested
-    /// executions: the execution's ARN and start time (the first start's,
-    /// when the same name and input start it again).
+    /// StartExecution, for the API (`None`s) and for nested executions
+    /// (the task that starts it, and the `.sync` task that waits for it):
+    /// the execution's ARN and start time (the first start's, when the same
+    /// name and input, or the same task, start it again).
     pub async fn start_child(
         &self,
         body: &Value,
         parent: Option<ParentTask>,
+        started_by: Option<TokenTarget>,
     ) -> Result<(String, i64), ApiError> {
         let (mut record, machine, _) = self.new_execution(body).await?;
         record.parent = parent;
+        record.started_by = started_by;
         let arn = record.facts.arn.clone();
         let created = start(&self.store, &self.queue, &record, &machine)
             .await
@@ -251,6 +255,12 @@ impl AwsService {
         if !created {
             // The same name again: the same execution if its input is the same.
             let old = self.execution(&arn).await?;
+            if record.started_by.is_some() && old.started_by == record.started_by {
+                // The same task again (its step ran twice): the same child,
+                // even if it has ended meanwhile (its report, if any, waits
+                // for the parent's save).
+                return Ok((arn, old.facts.start_time));
+            }
             if old.status != "RUNNING" || old.facts.input != record.facts.input {
                 return Err(ApiError::execution_already_exists(format!(
                     "Execution Already Exists: '{arn}'"

@@ -41,6 +41,7 @@ fn fixture<A: Abort>(queue: &MemQueue, def: Value, abort: A) -> Fixture<'_, A> {
         outcome: None,
         stopped: None,
         parent: None,
+        started_by: None,
     };
     let stepper = Stepper::new(MemStore::default(), queue, FnTasks(echo as _), abort, 7);
     block_on(start(&stepper.store, &queue, &record, &machine)).expect("started");
@@ -470,13 +471,16 @@ fn an_answer_that_overtakes_the_save_of_its_task_comes_again_later() {
         NoAbort,
     );
     let first_run = queue.pop().unwrap();
-    assert!(
-        !f.deliver(&answer(1, json!("yes"))),
-        "no record of the thread yet: retried, not dropped"
-    );
+    assert!(f.deliver(&answer(1, json!("yes"))));
+    let again = queue
+        .pop()
+        .expect("no record of the thread yet: sent again");
+    assert_eq!(again.at, f.now + 1000, "a second later");
     assert!(f.deliver(&first_run));
     f.drain();
-    assert!(f.deliver(&answer(1, json!("yes"))));
+    assert_eq!(f.status(), "RUNNING");
+    f.now = f.now.max(again.at);
+    assert!(f.deliver(&again));
     assert_eq!(f.output(), json!("yes"));
 
     // The same when the thread is saved but has not reached the task yet.
@@ -486,12 +490,33 @@ fn an_answer_that_overtakes_the_save_of_its_task_comes_again_later() {
     let mut f = fixture(&queue, def, NoAbort);
     let first_run = queue.pop().unwrap();
     assert!(f.deliver(&first_run)); // parks in the Wait (wait 1)
-    assert!(
-        !f.deliver(&answer(2, json!("later"))),
-        "wait 2 is ahead of the thread"
-    );
+    let nap = queue.pop().unwrap();
+    assert!(f.deliver(&answer(2, json!("later"))));
+    let again = queue
+        .pop()
+        .expect("wait 2 is ahead of the thread: sent again");
+    assert!(f.deliver(&nap));
     f.drain();
     assert_eq!(f.status(), "RUNNING");
-    assert!(f.deliver(&answer(2, json!("later"))));
+    f.now = f.now.max(again.at);
+    assert!(f.deliver(&again));
     assert_eq!(f.output(), json!("later"));
+
+    // An answer whose thread never comes stops after a minute of tries.
+    let queue = MemQueue::default();
+    let mut f = fixture(
+        &queue,
+        json!({"StartAt": "Ask", "States": {"Ask": ask}}),
+        NoAbort,
+    );
+    queue.pop().unwrap();
+    let mut e = answer(1, json!("lost"));
+    let mut tries = 0;
+    while f.deliver(&e) {
+        let Some(next) = queue.pop() else { break };
+        f.now = next.at;
+        e = next;
+        tries += 1;
+    }
+    assert_eq!(tries, 60);
 }

@@ -158,7 +158,9 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
                 }
                 // An answer for a thread whose first save is still to come
                 // (its task's token went out before): later.
-                (None, event) if answered_wait(event).is_some() => return Err(Retry::Early),
+                (None, event) if answered_wait(event).is_some() => {
+                    return self.answer_later(id, m, now).await;
+                }
                 (None, _) => return Ok(()),
             },
         };
@@ -183,7 +185,7 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
         if let Some(wait) = answered_wait(&m.event)
             && wait > thread.waits
         {
-            return Err(Retry::Early);
+            return self.answer_later(id, m, now).await;
         }
         // A child's first step may also be its last: then it is never
         // written, and its result goes straight into its parent's record
@@ -515,6 +517,27 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
         self.send_outbox(t.record, &rec.outbox, now).await
     }
 
+    /// A task's answer that came before its thread saved the task (the
+    /// token went out first, or a nested execution was quicker): sent
+    /// again a second later, up to a minute, rather than dropped or left to
+    /// the queue's visibility timeout.
+    async fn answer_later(&self, id: &str, m: &StepMessage, now: Millis) -> Result<(), Retry> {
+        let (base, tries) = match id.rsplit_once("~again") {
+            Some((base, n)) => (base, n.parse::<u32>().unwrap_or(u32::MAX)),
+            None => (id, 0),
+        };
+        if tries >= ANSWER_RETRIES {
+            return Ok(()); // its thread never came: drop it
+        }
+        let again = Envelope {
+            id: format!("{base}~again{}", tries + 1),
+            at: now + 1000,
+            body: Body::Step(Box::new(m.clone())),
+        };
+        self.queue.send(&[again], now).await?;
+        Ok(())
+    }
+
     async fn send_outbox(
         &self,
         record: &ExecutionRecord,
@@ -609,6 +632,9 @@ fn bundle(sender: &str, messages: Vec<Envelope>) -> Vec<Envelope> {
         })
         .collect()
 }
+
+/// How many times an early answer is sent again, a second apart.
+const ANSWER_RETRIES: u32 = 60;
 
 /// The wait a task answer is for.
 fn answered_wait(event: &Event) -> Option<u64> {

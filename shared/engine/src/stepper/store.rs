@@ -94,6 +94,10 @@ pub struct ExecutionRecord {
     /// execution to end.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parent: Option<ParentTask>,
+    /// The task (any pattern) that started this execution: starting it
+    /// again from the same task, after a crash, is the same start.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_by: Option<TokenTarget>,
 }
 
 /// A task in another execution that waits for this one (`.sync`/`.sync:2`).
