@@ -6,7 +6,6 @@ use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 
 use serde_json::{Value, json};
-use stepwise_asl::definition::resource::Pattern;
 use stepwise_asl::exec::{EventType, HistoryEvent};
 use stepwise_asl::random::Random;
 use stepwise_asl::timestamp::Millis;
@@ -246,21 +245,13 @@ impl<'m, T: Tasks> Runner<'m, T> {
                     // A callback task whose request went out waits for its
                     // token, which nothing can send here: only its timers
                     // (TimeoutSeconds, HeartbeatSeconds) can end it.
-                    let callback = call.pattern == Pattern::WaitForTaskToken
-                        && !self.tasks.answers_callbacks(&call);
+                    let callback = self.tasks.awaits_token(&call);
                     let event = match self.tasks.invoke(&call, &ctx).await {
                         Ok(_) if callback => {
                             self.callbacks += 1;
                             continue;
                         }
-                        Ok(output) => Event::TaskSucceeded {
-                            wait: call.wait,
-                            output,
-                        },
-                        Err(error) => Event::TaskFailed {
-                            wait: call.wait,
-                            error,
-                        },
+                        result => Event::task_result(call.wait, result),
                     };
                     self.push(self.now, id.clone(), event);
                 }

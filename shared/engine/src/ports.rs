@@ -9,6 +9,7 @@
 use std::future::Future;
 
 use serde_json::Value;
+use stepwise_asl::definition::resource::Pattern;
 use stepwise_asl::{StatesError, TaskCall};
 
 /// The answer to a task invocation.
@@ -36,6 +37,12 @@ pub trait Tasks {
     /// `states:startExecution.sync` execution reports when it ends).
     fn completes_later(&self, _call: &TaskCall) -> bool {
         false
+    }
+
+    /// Whether the call, once its request is out, waits for its task
+    /// token (`.waitForTaskToken` that no mock answers).
+    fn awaits_token(&self, call: &TaskCall) -> bool {
+        call.pattern == Pattern::WaitForTaskToken && !self.answers_callbacks(call)
     }
 }
 

@@ -309,11 +309,7 @@ impl Worker {
         wait: u64,
         result: stepwise_engine::ports::TaskResult,
     ) -> rusqlite::Result<()> {
-        let event = match result {
-            Ok(output) => Event::TaskSucceeded { wait, output },
-            Err(error) => Event::TaskFailed { wait, error },
-        };
-        self.enqueue(execution, thread, now(), &event)
+        self.enqueue(execution, thread, now(), &Event::task_result(wait, result))
     }
 
     fn flush_dispatch(&mut self) {

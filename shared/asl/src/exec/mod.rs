@@ -61,6 +61,16 @@ pub enum Event {
     },
 }
 
+impl Event {
+    /// A task's result for the wait it answers.
+    pub fn task_result(wait: u64, result: Result<Value, StatesError>) -> Event {
+        match result {
+            Ok(output) => Event::TaskSucceeded { wait, output },
+            Err(error) => Event::TaskFailed { wait, error },
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum TimerKind {
     /// A Wait state or a retry back-off is due.

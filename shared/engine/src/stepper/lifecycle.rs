@@ -154,10 +154,10 @@ pub(super) async fn report_to_parent<Q: Queue>(
 ) -> Result<(), PortError> {
     let wait = parent.target.wait;
     let stopped = child.stopped.unwrap_or(now);
-    let event = match crate::nested::ended(&child.facts, outcome, stopped, parent.json) {
-        Ok(output) => Event::TaskSucceeded { wait, output },
-        Err(error) => Event::TaskFailed { wait, error },
-    };
+    let event = Event::task_result(
+        wait,
+        crate::nested::ended(&child.facts, outcome, stopped, parent.json),
+    );
     let message = Envelope {
         id: format!("ended:{}", child.facts.arn),
         at: now,

@@ -4,7 +4,6 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
-use stepwise_asl::definition::resource::Pattern;
 use stepwise_asl::exec::HistoryEvent;
 use stepwise_asl::exec::Phase;
 use stepwise_asl::random::Random;
@@ -338,8 +337,7 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
             };
             // A callback task: once its request (carrying the token) is out,
             // the thread waits for SendTaskSuccess/Failure.
-            let callback =
-                call.pattern == Pattern::WaitForTaskToken && !self.tasks.answers_callbacks(&call);
+            let callback = self.tasks.awaits_token(&call);
             // A nested `.sync` execution: its end reports to this wait.
             let later = self.tasks.completes_later(&call);
             // An activity task: offered to GetActivityTask pollers with its
@@ -362,14 +360,7 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
                     continue;
                 }
                 Ok(_) if later => continue,
-                Ok(output) => Event::TaskSucceeded {
-                    wait: call.wait,
-                    output,
-                },
-                Err(error) => Event::TaskFailed {
-                    wait: call.wait,
-                    error,
-                },
+                result => Event::task_result(call.wait, result),
             };
             let next = lamport + 1 + events.len() as u64;
             let out = step(machine, facts, thread, event, &env(next, self.seed()));
