@@ -7,6 +7,7 @@ import subprocess
 import time
 import urllib.parse
 import urllib.request
+import uuid
 
 import pytest
 
@@ -122,7 +123,7 @@ def test_a_human_approval_through_the_serverless_backend(sfn, aws_server, moto):
     import boto3
     sqs = boto3.client("sqs", endpoint_url=moto, region_name="us-east-1",
                        aws_access_key_id="test", aws_secret_access_key="test")
-    url = sqs.create_queue(QueueName="approvals-aws")["QueueUrl"]
+    url = sqs.create_queue(QueueName="serverless-approvals-" + uuid.uuid4().hex[:8])["QueueUrl"]
     arn = create(sfn, "approve", {
         "StartAt": "Ask",
         "States": {

@@ -10,6 +10,7 @@ import os
 import subprocess
 import threading
 import time
+import uuid
 
 import boto3
 import botocore.exceptions
@@ -38,7 +39,9 @@ def served(request, moto, echo):
                 "--queue", "integrations"]
     # Lambda tasks go to the echo server's Invoke API, as to `cargo lambda watch`.
     s = Server(args + ["--lambda-endpoint", echo], env=env).start()
-    yield Served(s, request.param)
+    # A fresh suffix: moto outlives this module, and other modules make
+    # queues too; a name met twice would hand this test their messages.
+    yield Served(s, f"{request.param}-{uuid.uuid4().hex[:8]}")
     s.stop()
 
 
