@@ -125,6 +125,70 @@ def test_dynamodb_items_and_a_service_error_caught_by_name(served, moto):
     assert item["qty"] == {"N": "3"}
 
 
+def test_dynamodb_update_and_delete_return_what_was_asked(served, moto):
+    ddb = aws(moto, "dynamodb")
+    table = "stock-" + served.tag
+    ddb.create_table(TableName=table, BillingMode="PAY_PER_REQUEST",
+                     AttributeDefinitions=[{"AttributeName": "sku", "AttributeType": "S"}],
+                     KeySchema=[{"AttributeName": "sku", "KeyType": "HASH"}])
+    ddb.put_item(TableName=table, Item={"sku": {"S": "k1"}, "count": {"N": "5"}, "tag": {"S": "old"}})
+    sfn = client(served.url)
+    key = {"sku": {"S.$": "$.sku"}}
+    machine = create(sfn, "stock", {"StartAt": "Take", "States": {
+        "Take": {"Type": "Task", "Resource": "arn:aws:states:::dynamodb:updateItem",
+                 "Parameters": {"TableName": table, "Key": key,
+                                "UpdateExpression": "SET #c = #c - :n, #t = :t",
+                                "ConditionExpression": "#c >= :n",
+                                "ExpressionAttributeNames": {"#c": "count", "#t": "tag"},
+                                "ExpressionAttributeValues": {":n": {"N.$": "States.Format('{}', $.take)"},
+                                                              ":t": {"S": "new"}},
+                                "ReturnValues": "UPDATED_NEW"},
+                 "ResultSelector": {"left.$": "$.Attributes.count.N", "tag.$": "$.Attributes.tag.S"},
+                 "ResultPath": "$.taken", "Next": "Remove",
+                 "Catch": [{"ErrorEquals": ["DynamoDB.ConditionalCheckFailedException"],
+                            "ResultPath": "$.error", "Next": "Short"}]},
+        "Remove": {"Type": "Task", "Resource": "arn:aws:states:::dynamodb:deleteItem",
+                   "Parameters": {"TableName": table, "Key": key, "ReturnValues": "ALL_OLD"},
+                   "ResultSelector": {"old.$": "$.Attributes"}, "ResultPath": "$.removed", "End": True},
+        "Short": {"Type": "Pass", "Parameters": {"short.$": "$.error.Error"}, "End": True}}})
+    d = wait_for(sfn, sfn.start_execution(stateMachineArn=machine, input='{"sku": "k1", "take": 2}')["executionArn"],
+                 timeout=20)
+    assert d["status"] == "SUCCEEDED", d
+    out = json.loads(d["output"])
+    assert out["taken"] == {"left": "3", "tag": "new"}
+    assert out["removed"] == {"old": {"sku": {"S": "k1"}, "count": {"N": "3"}, "tag": {"S": "new"}}}
+    assert "Item" not in ddb.get_item(TableName=table, Key={"sku": {"S": "k1"}})
+    # Too few left: the condition fails under DynamoDB's name and the Catch takes it.
+    ddb.put_item(TableName=table, Item={"sku": {"S": "k2"}, "count": {"N": "1"}, "tag": {"S": "old"}})
+    d = wait_for(sfn, sfn.start_execution(stateMachineArn=machine, input='{"sku": "k2", "take": 2}')["executionArn"],
+                 timeout=20)
+    assert json.loads(d["output"]) == {"short": "DynamoDB.ConditionalCheckFailedException"}
+    assert ddb.get_item(TableName=table, Key={"sku": {"S": "k2"}})["Item"]["count"] == {"N": "1"}
+
+
+def test_sqs_message_attributes_reach_the_queue(served, moto):
+    sqs = aws(moto, "sqs")
+    url = sqs.create_queue(QueueName="tagged-" + served.tag)["QueueUrl"]
+    sfn = client(served.url)
+    machine = create(sfn, "tagged", {"StartAt": "Send", "States": {"Send": {
+        "Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage",
+        "Parameters": {"QueueUrl": url, "MessageBody.$": "$",
+                       "MessageAttributes": {"kind": {"DataType": "String", "StringValue.$": "$.kind"},
+                                             "size": {"DataType": "Number", "StringValue": "12"}}},
+        "End": True}}})
+    d = wait_for(sfn, sfn.start_execution(stateMachineArn=machine, input='{"kind": "parcel"}')["executionArn"],
+                 timeout=20)
+    assert d["status"] == "SUCCEEDED", d
+    out = json.loads(d["output"])
+    assert len(out["MD5OfMessageAttributes"]) == 32
+    message = sqs.receive_message(QueueUrl=url, MessageAttributeNames=["All"], WaitTimeSeconds=5)["Messages"][0]
+    assert json.loads(message["Body"]) == {"kind": "parcel"}
+    assert message["MessageAttributes"] == {
+        "kind": {"DataType": "String", "StringValue": "parcel"},
+        "size": {"DataType": "Number", "StringValue": "12"}}
+    assert message["MD5OfMessageAttributes"] == out["MD5OfMessageAttributes"]
+
+
 def test_a_missing_queue_fails_with_the_sqs_error_name(served, moto):
     sfn = client(served.url)
     machine = sfn.create_state_machine(name="lost", roleArn=ROLE, definition=json.dumps({

@@ -38,10 +38,14 @@ impl ServiceTasks {
             .set_delay_seconds(p["DelaySeconds"].as_i64().map(|d| d as i32))
             .set_message_group_id(optional(p, "MessageGroupId"))
             .set_message_deduplication_id(optional(p, "MessageDeduplicationId"))
+            .set_message_attributes(attributes(p, sqs_attribute)?)
             .send()
             .await
             .map_err(|e| service_error("SQS", &e))?;
         let mut result = Map::new();
+        if let Some(md5) = &out.md5_of_message_attributes {
+            result.insert("MD5OfMessageAttributes".into(), json!(md5));
+        }
         result.insert("MD5OfMessageBody".into(), json!(out.md5_of_message_body));
         result.insert("MessageId".into(), json!(out.message_id));
         metadata(&mut result, out.request_id(), "application/x-amz-json-1.0");
@@ -50,14 +54,6 @@ impl ServiceTasks {
 
     pub(super) async fn publish(&self, p: &Value) -> TaskResult {
         const OP: &str = "sns:publish";
-        let attributes = match p["MessageAttributes"].as_object() {
-            None => None,
-            Some(o) => Some(
-                o.iter()
-                    .map(|(name, v)| Ok((name.clone(), sns_attribute(v)?)))
-                    .collect::<Result<HashMap<_, _>, StatesError>>()?,
-            ),
-        };
         let out = self
             .clients()?
             .sns()
@@ -68,7 +64,7 @@ impl ServiceTasks {
             .message(body_text(p, "Message", OP)?)
             .set_subject(optional(p, "Subject"))
             .set_message_structure(optional(p, "MessageStructure"))
-            .set_message_attributes(attributes)
+            .set_message_attributes(attributes(p, sns_attribute)?)
             .set_message_group_id(optional(p, "MessageGroupId"))
             .set_message_deduplication_id(optional(p, "MessageDeduplicationId"))
             .send()
@@ -149,22 +145,60 @@ impl ServiceTasks {
     }
 }
 
-/// `{"DataType": "String", "StringValue": "x"}` (or `BinaryValue`, base64).
-fn sns_attribute(v: &Value) -> Result<MessageAttributeValue, StatesError> {
-    let binary = match v["BinaryValue"].as_str() {
-        None => None,
-        Some(b) => {
-            use base64::Engine as _;
-            let bytes = base64::engine::general_purpose::STANDARD
-                .decode(b)
-                .map_err(|_| invalid(format!("Not base64: {b}")))?;
-            Some(aws_sdk_sns::primitives::Blob::new(bytes))
-        }
+/// A message's `MessageAttributes`, each
+/// `{"DataType": "String", "StringValue": "x"}` (or `BinaryValue`, base64),
+/// built into one service's attribute type.
+fn attributes<A>(
+    p: &Value,
+    build: fn(&str, Option<String>, Option<Vec<u8>>) -> Result<A, StatesError>,
+) -> Result<Option<HashMap<String, A>>, StatesError> {
+    let Some(o) = p["MessageAttributes"].as_object() else {
+        return Ok(None);
     };
+    o.iter()
+        .map(|(name, v)| {
+            let binary = match v["BinaryValue"].as_str() {
+                None => None,
+                Some(b) => {
+                    use base64::Engine as _;
+                    let bytes = base64::engine::general_purpose::STANDARD
+                        .decode(b)
+                        .map_err(|_| invalid(format!("Not base64: {b}")))?;
+                    Some(bytes)
+                }
+            };
+            let kind = v["DataType"].as_str().unwrap_or("String");
+            Ok((
+                name.clone(),
+                build(kind, optional(v, "StringValue"), binary)?,
+            ))
+        })
+        .collect::<Result<HashMap<_, _>, _>>()
+        .map(Some)
+}
+
+fn sns_attribute(
+    kind: &str,
+    text: Option<String>,
+    binary: Option<Vec<u8>>,
+) -> Result<MessageAttributeValue, StatesError> {
     MessageAttributeValue::builder()
-        .data_type(v["DataType"].as_str().unwrap_or("String"))
-        .set_string_value(optional(v, "StringValue"))
-        .set_binary_value(binary)
+        .data_type(kind)
+        .set_string_value(text)
+        .set_binary_value(binary.map(aws_sdk_sns::primitives::Blob::new))
+        .build()
+        .map_err(|e| invalid(e.to_string()))
+}
+
+fn sqs_attribute(
+    kind: &str,
+    text: Option<String>,
+    binary: Option<Vec<u8>>,
+) -> Result<aws_sdk_sqs::types::MessageAttributeValue, StatesError> {
+    aws_sdk_sqs::types::MessageAttributeValue::builder()
+        .data_type(kind)
+        .set_string_value(text)
+        .set_binary_value(binary.map(aws_sdk_sqs::primitives::Blob::new))
         .build()
         .map_err(|e| invalid(e.to_string()))
 }
