@@ -150,7 +150,7 @@ impl ServiceTasks {
 /// built into one service's attribute type.
 fn attributes<A>(
     p: &Value,
-    build: fn(&str, Option<String>, Option<Vec<u8>>) -> Result<A, StatesError>,
+    build: fn(Attribute) -> Result<A, StatesError>,
 ) -> Result<Option<HashMap<String, A>>, StatesError> {
     let Some(o) = p["MessageAttributes"].as_object() else {
         return Ok(None);
@@ -167,38 +167,35 @@ fn attributes<A>(
                     Some(bytes)
                 }
             };
-            let kind = v["DataType"].as_str().unwrap_or("String");
-            Ok((
-                name.clone(),
-                build(kind, optional(v, "StringValue"), binary)?,
-            ))
+            let kind = v["DataType"].as_str().unwrap_or("String").to_owned();
+            let text = optional(v, "StringValue");
+            Ok((name.clone(), build(Attribute { kind, text, binary })?))
         })
         .collect::<Result<HashMap<_, _>, _>>()
         .map(Some)
 }
 
-fn sns_attribute(
-    kind: &str,
+/// One message attribute, before it becomes a service's own type.
+struct Attribute {
+    kind: String,
     text: Option<String>,
     binary: Option<Vec<u8>>,
-) -> Result<MessageAttributeValue, StatesError> {
+}
+
+fn sns_attribute(a: Attribute) -> Result<MessageAttributeValue, StatesError> {
     MessageAttributeValue::builder()
-        .data_type(kind)
-        .set_string_value(text)
-        .set_binary_value(binary.map(aws_sdk_sns::primitives::Blob::new))
+        .data_type(a.kind)
+        .set_string_value(a.text)
+        .set_binary_value(a.binary.map(aws_sdk_sns::primitives::Blob::new))
         .build()
         .map_err(|e| invalid(e.to_string()))
 }
 
-fn sqs_attribute(
-    kind: &str,
-    text: Option<String>,
-    binary: Option<Vec<u8>>,
-) -> Result<aws_sdk_sqs::types::MessageAttributeValue, StatesError> {
+fn sqs_attribute(a: Attribute) -> Result<aws_sdk_sqs::types::MessageAttributeValue, StatesError> {
     aws_sdk_sqs::types::MessageAttributeValue::builder()
-        .data_type(kind)
-        .set_string_value(text)
-        .set_binary_value(binary.map(aws_sdk_sqs::primitives::Blob::new))
+        .data_type(a.kind)
+        .set_string_value(a.text)
+        .set_binary_value(a.binary.map(aws_sdk_sqs::primitives::Blob::new))
         .build()
         .map_err(|e| invalid(e.to_string()))
 }
