@@ -383,6 +383,46 @@ def test_nested_executions_sync_sync2_and_request_response(served):
     assert (d["status"], d["error"]) == ("FAILED", "StepFunctions.StateMachineDoesNotExistException"), d
 
 
+def test_a_sync_task_that_gives_up_stops_its_child(served):
+    sfn = client(served.url)
+    slow = create(sfn, "slow-" + served.tag, {"StartAt": "Sleep", "States": {
+        "Sleep": {"Type": "Wait", "Seconds": 300, "End": True}}})
+    sync = {"Type": "Task", "Resource": "arn:aws:states:::states:startExecution.sync:2",
+            "Parameters": {"StateMachineArn": slow, "Name.$": "$.child"}}
+    # The task times out (TimeoutSeconds), a Catch takes it, and the child stops.
+    impatient = create(sfn, "impatient-" + served.tag, {"StartAt": "Run", "States": {
+        "Run": dict(sync, TimeoutSeconds=1, Next="Done",
+                    Catch=[{"ErrorEquals": ["States.Timeout"], "ResultPath": "$.error", "Next": "Gave up"}]),
+        "Gave up": {"Type": "Pass", "Result": "gave up", "End": True},
+        "Done": {"Type": "Succeed"}}})
+    d = wait_for(sfn, sfn.start_execution(stateMachineArn=impatient, input='{"child": "timed"}')["executionArn"],
+                 timeout=20)
+    assert (d["status"], json.loads(d["output"])) == ("SUCCEEDED", "gave up"), d
+    child = slow.replace(":stateMachine:", ":execution:") + ":timed"
+    assert wait_for(sfn, child, timeout=20)["status"] == "ABORTED"
+    # The parent is stopped: its child inside a Parallel branch stops too,
+    # and one started by a request-response task goes on.
+    parent = create(sfn, "stopped-" + served.tag, {"StartAt": "Both", "States": {
+        "Both": {"Type": "Parallel", "End": True, "Branches": [
+            {"StartAt": "Run", "States": {"Run": dict(sync, End=True)}},
+            {"StartAt": "Fire", "States": {"Fire": {
+                "Type": "Task", "Resource": "arn:aws:states:::states:startExecution",
+                "Parameters": {"StateMachineArn": slow, "Name.$": "States.Format('{}-free', $.child)"},
+                "Next": "Hold"},
+                "Hold": {"Type": "Wait", "Seconds": 300, "End": True}}}]}}})
+    ex = sfn.start_execution(stateMachineArn=parent, input='{"child": "stopped"}')["executionArn"]
+    stopped, free = child[:-len("timed")] + "stopped", child[:-len("timed")] + "stopped-free"
+    deadline = time.time() + 20
+    while len(sfn.list_executions(stateMachineArn=slow, statusFilter="RUNNING")["executions"]) < 2:
+        assert time.time() < deadline, "the children did not start"
+        time.sleep(0.05)
+    sfn.stop_execution(executionArn=ex, error="Enough", cause="the test stops it")
+    assert wait_for(sfn, ex, timeout=20)["status"] == "ABORTED"
+    assert wait_for(sfn, stopped, timeout=20)["status"] == "ABORTED"
+    assert sfn.describe_execution(executionArn=free)["status"] == "RUNNING"
+    sfn.stop_execution(executionArn=free)
+
+
 def test_a_missed_heartbeat_is_caught(served, moto):
     sqs = aws(moto, "sqs")
     url = sqs.create_queue(QueueName="silent-" + served.tag)["QueueUrl"]

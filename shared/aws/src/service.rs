@@ -515,28 +515,9 @@ impl AwsService {
             cause: validate::optional_string(body, "cause")?.map(str::to_owned),
         };
         let now = wall_clock();
-        // The status changes at once; the root thread then stops its
-        // children and records ExecutionAborted.
-        self.store
-            .complete(arn, &Outcome::Aborted(error.clone()), now)
+        stepwise_engine::stepper::stop(&self.store, &self.queue, arn, error, now)
             .await
             .map_err(internal)?;
-        let stop = Envelope {
-            id: format!("stop@{now}"),
-            at: now,
-            body: Body::Step(Box::new(StepMessage {
-                execution: arn.to_owned(),
-                thread: "root".into(),
-                seq: None,
-                lamport: 0,
-                event: Event::Stop {
-                    error,
-                    timed_out: false,
-                },
-                init: None,
-            })),
-        };
-        self.queue.send(&[stop], now).await.map_err(internal)?;
         Ok(json!({"stopDate": timestamp(now)}))
     }
 }

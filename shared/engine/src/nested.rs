@@ -3,8 +3,10 @@
 //! shapes them. Both backends start the child their own way and call these.
 
 use serde_json::{Map, Value, json};
-use stepwise_asl::definition::resource::Pattern;
-use stepwise_asl::{Execution, Outcome, StatesError, TaskCall};
+use stepwise_asl::definition::resource::{Pattern, Resource};
+use stepwise_asl::exec::Phase;
+use stepwise_asl::states::Kind;
+use stepwise_asl::{Event, Execution, Outcome, StateMachine, StatesError, TaskCall, Thread};
 
 use crate::ports::TaskResult;
 
@@ -17,6 +19,55 @@ pub fn is_start_execution(call: &TaskCall) -> bool {
 /// Whether the parent's task waits for the child to end (`.sync`, `.sync:2`).
 pub fn waits_for_end(call: &TaskCall) -> bool {
     is_start_execution(call) && matches!(call.pattern, Pattern::Sync | Pattern::Sync2)
+}
+
+/// The wait of `thread`'s task when that task waits for a nested
+/// execution to end (`.sync`, `.sync:2`), read before a step.
+pub fn child_wait(machine: &StateMachine, thread: &Thread) -> Option<u64> {
+    let Phase::Task { wait, .. } = thread.phase else {
+        return None;
+    };
+    let state = machine.scopes.get(thread.scope)?.get(&thread.state)?;
+    let Kind::Task(task) = &state.kind else {
+        return None;
+    };
+    match &task.resource {
+        Resource::Service {
+            service,
+            action,
+            pattern: Pattern::Sync | Pattern::Sync2,
+            ..
+        } if service == "states" && action == "startExecution" => Some(wait),
+        _ => None,
+    }
+}
+
+/// The nested execution a step gave up on: `before` is [`child_wait`]
+/// before the step; when the step left that wait for anything but the
+/// child's own answer (the task timed out, its thread was stopped or
+/// cancelled), the child is stopped, as AWS stops it.
+pub fn abandoned(before: Option<u64>, answered: Option<u64>, after: Option<u64>) -> Option<u64> {
+    let wait = before?;
+    (after != Some(wait) && answered != Some(wait)).then_some(wait)
+}
+
+/// The wait an event answers: a task's result or heartbeat.
+pub fn answered_wait(event: &Event) -> Option<u64> {
+    match event {
+        Event::TaskSucceeded { wait, .. }
+        | Event::TaskFailed { wait, .. }
+        | Event::TaskHeartbeat { wait } => Some(*wait),
+        _ => None,
+    }
+}
+
+/// Whether any Task of the machine waits for a nested execution's end.
+pub fn starts_sync_children(machine: &StateMachine) -> bool {
+    machine.scopes.iter().flat_map(|s| &s.states).any(|state| {
+        matches!(&state.kind, Kind::Task(t) if matches!(&t.resource,
+            Resource::Service { service, action, pattern: Pattern::Sync | Pattern::Sync2, .. }
+                if service == "states" && action == "startExecution"))
+    })
 }
 
 /// StartExecution's request body from the task's parameters: `Input` as

@@ -73,6 +73,11 @@ pub fn open(path: Option<&Path>) -> rusqlite::Result<Connection> {
     if has_parent == 0 {
         conn.execute_batch("ALTER TABLE executions ADD COLUMN parent TEXT")?;
     }
+    // A parent's nested executions, found when its `.sync` task gives up.
+    conn.execute_batch(
+        "CREATE INDEX IF NOT EXISTS executions_by_parent
+         ON executions (json_extract(parent, '$.execution')) WHERE parent IS NOT NULL",
+    )?;
     if let Some(p) = path {
         // The worker never checkpoints (a checkpoint fsyncs); a background
         // thread does, so commits stay cheap and the WAL stays short.

@@ -5,6 +5,8 @@ use rusqlite::{OptionalExtension, params};
 use stepwise_asl::exec::HistoryEvent;
 use stepwise_asl::{Effect, Env, Event, Outcome, Thread, step};
 
+use stepwise_engine::nested;
+
 use crate::ids::{now, random_u64, token_hash};
 use crate::tasks::Dispatch;
 use crate::worker::{IN_FLIGHT, Worker};
@@ -63,6 +65,11 @@ pub(crate) fn step_thread(
         fanout_limit: 0,
         nonce: random_u64(),
     };
+    // A `.sync` task's nested execution is stopped when the task gives up
+    // on it (a timeout, a stop, a cancelled branch), as AWS stops it.
+    let child_wait = nested::child_wait(&run.machine, &thread);
+    let answered = nested::answered_wait(&event);
+    let machine = run.machine.clone();
     let out = step(&run.machine, &run.facts, &mut thread, event, &env);
     if !out.applied {
         w.put_thread(execution, thread, new);
@@ -82,6 +89,11 @@ pub(crate) fn step_thread(
                 }
             }
             Effect::Cancel(ids) => {
+                if nested::starts_sync_children(&machine) {
+                    for id in &ids {
+                        stop_children(w, execution, id, None)?;
+                    }
+                }
                 for id in ids {
                     w.drop_cached_below(execution, Some(&id));
                     let prefix = format!("{id}/%");
@@ -96,6 +108,10 @@ pub(crate) fn step_thread(
             }
             Effect::Finish(outcome) => finished = Some(outcome),
         }
+    }
+    let after = finished.is_none().then(|| thread.current_wait()).flatten();
+    if let Some(wait) = nested::abandoned(child_wait, answered, after) {
+        stop_children(w, execution, thread_id, Some(wait))?;
     }
     match (finished, thread.parent.clone()) {
         (None, _) => w.put_thread(execution, thread, new),
@@ -209,6 +225,47 @@ fn finish_execution(
                 &format!("DELETE FROM {table} WHERE execution = ?1"),
                 [execution],
             )?;
+        }
+    }
+    Ok(())
+}
+
+/// Stops the running nested executions that `thread`'s `.sync` task
+/// waits for at `wait` (any wait of `thread` and the threads below it, when
+/// `None`: the thread was cancelled).
+fn stop_children(
+    w: &mut Worker,
+    execution: &str,
+    thread: &str,
+    wait: Option<u64>,
+) -> rusqlite::Result<()> {
+    let rows: Vec<(String, String)> = w
+        .conn
+        .prepare(
+            "SELECT arn, parent FROM executions WHERE parent IS NOT NULL AND status = 'RUNNING'
+             AND json_extract(parent, '$.execution') = ?1",
+        )?
+        .query_map([execution], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<Vec<(String, String)>, _>>()?;
+    let below = format!("{thread}/");
+    for (arn, parent) in rows {
+        let Ok(p) = serde_json::from_str::<serde_json::Value>(&parent) else {
+            continue;
+        };
+        let t = p["thread"].as_str().unwrap_or_default();
+        let hit = match wait {
+            Some(wait) => t == thread && p["wait"].as_u64() == Some(wait),
+            None => t == thread || t.starts_with(&below),
+        };
+        if hit {
+            let stop = Event::Stop {
+                error: stepwise_asl::StatesError {
+                    error: None,
+                    cause: None,
+                },
+                timed_out: false,
+            };
+            w.enqueue(&arn, "root", now(), &stop)?;
         }
     }
     Ok(())

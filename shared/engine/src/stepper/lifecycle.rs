@@ -172,3 +172,56 @@ pub(super) async fn report_to_parent<Q: Queue>(
     };
     queue.send(&[message], now).await
 }
+
+/// Stops an execution (StopExecution): its status changes at once, then its
+/// root thread stops its children and records ExecutionAborted.
+pub async fn stop<S: Store, Q: Queue>(
+    store: &S,
+    queue: &Q,
+    arn: &str,
+    error: StatesError,
+    now: Millis,
+) -> Result<(), PortError> {
+    store
+        .complete(arn, &Outcome::Aborted(error.clone()), now)
+        .await?;
+    let message = Envelope {
+        id: format!("stop@{now}"),
+        at: now,
+        body: Body::Step(Box::new(StepMessage {
+            execution: arn.to_owned(),
+            thread: "root".into(),
+            seq: None,
+            lamport: 0,
+            event: Event::Stop {
+                error,
+                timed_out: false,
+            },
+            init: None,
+        })),
+    };
+    queue.send(&[message], now).await
+}
+
+/// Stops a nested execution its `.sync` task gave up on (the task timed
+/// out, or the parent was stopped). Sent again with a redelivered outbox:
+/// the stop of an execution that already ended is ignored.
+pub(super) async fn stop_child<S: Store, Q: Queue>(
+    store: &S,
+    queue: &Q,
+    arn: &str,
+    now: Millis,
+) -> Result<(), PortError> {
+    let Some(child) = store.execution(arn).await? else {
+        return Ok(());
+    };
+    let ours = matches!(child.outcome, Some(Outcome::Aborted(_)));
+    if child.status == "RUNNING" || ours {
+        let error = StatesError {
+            error: None,
+            cause: None,
+        };
+        stop(store, queue, arn, error, now).await?;
+    }
+    Ok(())
+}

@@ -26,8 +26,8 @@ mod poller;
 mod step;
 mod store;
 
-use lifecycle::report_to_parent;
-pub use lifecycle::{merge_history, report, run_to_end, start};
+pub use lifecycle::{merge_history, report, run_to_end, start, stop};
+use lifecycle::{report_to_parent, stop_child};
 pub use poller::{Chaos, Delivery, Inbox, Poller, PollerOptions};
 pub use step::{Abort, NoAbort, Retry, Stepper};
 pub use store::*;

@@ -10,6 +10,7 @@ use stepwise_asl::random::Random;
 use stepwise_asl::timestamp::Millis;
 use stepwise_asl::{Effect, Env, Event, Options, Outcome, StateMachine, StatesError, Thread, step};
 
+use crate::nested::{self, answered_wait};
 use crate::ports::{TaskContext, Tasks};
 
 use super::*;
@@ -200,16 +201,20 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
             }
         }
         let lamport = rec.lamport.max(m.lamport);
+        let child_wait = nested::child_wait(&loaded.machine, thread);
         let Some(Advanced {
             events,
             effects,
             tokens,
+            children,
         }) = self
             .advance(&loaded, &m.execution, thread, m.event.clone(), lamport, now)
             .await
         else {
             return Ok(());
         };
+        let abandoned =
+            nested::abandoned(child_wait, answered_wait(&m.event), thread.current_wait());
         if let Some((p, parent)) = join
             && let [Effect::Finish(outcome)] = effects.as_slice()
         {
@@ -231,6 +236,7 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
                 events,
                 effects,
                 tokens,
+                children,
             }) = self
                 .advance(&loaded, &m.execution, thread, event, lamport, now)
                 .await
@@ -248,6 +254,8 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
                 events,
                 effects,
                 tokens,
+                children,
+                abandoned: None,
             };
             return self.commit(parent, t, now).await;
         }
@@ -262,6 +270,8 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
             events,
             effects,
             tokens,
+            children,
+            abandoned,
         };
         self.commit(rec, t, now).await
     }
@@ -326,6 +336,7 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
         let mut pending: VecDeque<Effect> = out.effects.into();
         let mut effects = Vec::new();
         let mut tokens = Vec::new();
+        let mut children = Vec::new();
         while let Some(effect) = pending.pop_front() {
             let Effect::Invoke(call) = effect else {
                 effects.push(effect);
@@ -359,7 +370,15 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
                     tokens.push((token, call.wait, None));
                     continue;
                 }
-                Ok(_) if later => continue,
+                Ok(started) if later => {
+                    if let Some(arn) = started["ExecutionArn"].as_str() {
+                        children.push(Child {
+                            wait: call.wait,
+                            arn: arn.to_owned(),
+                        });
+                    }
+                    continue;
+                }
                 result => Event::task_result(call.wait, result),
             };
             let next = lamport + 1 + events.len() as u64;
@@ -379,10 +398,12 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
             _ => true,
         });
         tokens.retain(|(_, wait, _)| Some(*wait) == current);
+        children.retain(|c| Some(c.wait) == current);
         Some(Advanced {
             events,
             effects,
             tokens,
+            children,
         })
     }
 
@@ -394,6 +415,7 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
             .as_ref()
             .expect("a stepped record has its thread");
         let parent = thread.parent.clone();
+        let current = thread.current_wait();
         let seq = rec.seq + 1;
         let sender = format!("{}@{seq}", t.thread);
         let new_lamport = t.lamport + t.events.len().max(1) as u64;
@@ -480,7 +502,24 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
         rec.seq = seq;
         rec.lamport = new_lamport;
         rec.cause = t.id.to_owned();
-        rec.outbox = Outbox { messages, complete };
+        // Children whose wait is over: answered (they ended), or given up
+        // on by this transition (then stopped after the save).
+        let mut stop = Vec::new();
+        rec.children.retain(|c| {
+            if Some(c.wait) == current {
+                return true;
+            }
+            if Some(c.wait) == t.abandoned {
+                stop.push(c.arn.clone());
+            }
+            false
+        });
+        rec.children.extend(t.children);
+        rec.outbox = Outbox {
+            messages,
+            complete,
+            stop,
+        };
         match self
             .store
             .save(t.execution, t.thread, &rec, t.expected)
@@ -549,6 +588,9 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
         if !outbox.messages.is_empty() {
             self.queue.send(&outbox.messages, now).await?;
         }
+        for child in &outbox.stop {
+            stop_child(&self.store, &self.queue, child, now).await?;
+        }
         Ok(())
     }
 }
@@ -571,6 +613,10 @@ struct Transition<'a> {
     /// Task tokens handed out, with the wait each answers (and the
     /// activity task to offer with it).
     tokens: Vec<(String, u64, Option<Offer>)>,
+    /// Nested executions started for a `.sync` task.
+    children: Vec<Child>,
+    /// The `.sync` task wait this transition gave up on.
+    abandoned: Option<u64>,
 }
 
 /// What stepping a thread (and running its inline tasks) produced.
@@ -578,6 +624,7 @@ struct Advanced {
     events: Vec<HistoryEvent>,
     effects: Vec<Effect>,
     tokens: Vec<(String, u64, Option<Offer>)>,
+    children: Vec<Child>,
 }
 
 /// Gives a step's events their logical times, after `lamport`.
@@ -626,13 +673,3 @@ fn bundle(sender: &str, messages: Vec<Envelope>) -> Vec<Envelope> {
 
 /// How many times an early answer is sent again, a second apart.
 const ANSWER_RETRIES: u32 = 60;
-
-/// The wait a task answer is for.
-fn answered_wait(event: &Event) -> Option<u64> {
-    match event {
-        Event::TaskSucceeded { wait, .. }
-        | Event::TaskFailed { wait, .. }
-        | Event::TaskHeartbeat { wait } => Some(*wait),
-        _ => None,
-    }
-}

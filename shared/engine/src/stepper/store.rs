@@ -62,6 +62,9 @@ pub struct Outbox {
     /// The root thread finished: record how the execution ended.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub complete: Option<Outcome>,
+    /// Nested executions whose `.sync` task gave up on them: stopped.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stop: Vec<String>,
 }
 
 /// One thread as stored.
@@ -78,6 +81,16 @@ pub struct Record {
     pub page: Vec<Logged>,
     /// How many page items this thread has written.
     pub pages: u32,
+    /// Nested executions this thread's `.sync` task waits for.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub children: Vec<Child>,
+}
+
+/// A nested execution a thread's task started and waits for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Child {
+    pub wait: u64,
+    pub arn: String,
 }
 
 /// An execution as stored: its facts, its definition and how it ended.
