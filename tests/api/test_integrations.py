@@ -483,6 +483,14 @@ def test_an_activity_worker_written_with_boto3(served):
     # Every task went to exactly one worker.
     with lock:
         assert sorted(seen) == [0, 1, 2]
+    events = sfn.get_execution_history(executionArn=runs[1])["events"]
+    kinds = [e["type"] for e in events]
+    assert kinds.index("ActivityScheduled") < kinds.index("ActivitySucceeded")
+    scheduled = next(e for e in events if e["type"] == "ActivityScheduled")["activityScheduledEventDetails"]
+    assert scheduled["resource"] == activity and json.loads(scheduled["input"]) == {"box": 1}
+    assert (scheduled["timeoutInSeconds"], scheduled["heartbeatInSeconds"]) == (60, 30)
+    succeeded = next(e for e in events if e["type"] == "ActivitySucceeded")["activitySucceededEventDetails"]
+    assert json.loads(succeeded["output"]) == {"packed": 1}
     sfn.delete_activity(activityArn=activity)
     with pytest.raises(sfn.exceptions.ActivityDoesNotExist):
         sfn.describe_activity(activityArn=activity)

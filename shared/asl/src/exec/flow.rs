@@ -258,7 +258,9 @@ impl<'a> Step<'a> {
     ) {
         let wait = t.next_wait();
         let mut details = json!({"parameters": payload});
-        if let Resource::LambdaFunction { arn } = resource {
+        // Lambda functions and activities are described by ARN and input
+        // (LambdaFunctionScheduled, ActivityScheduled), services by parameters.
+        if let Resource::LambdaFunction { arn } | Resource::Activity { arn } = resource {
             details =
                 json!({"resource": arn, "input": payload, "inputDetails": {"truncated": false}});
         }
