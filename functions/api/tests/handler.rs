@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use stepwise_aws::moto::Moto;
 use stepwise_aws::service::{AwsService, Place};
 use stepwise_aws::{DynamoStore, LambdaTasks, SqsQueue};
-use stepwise_engine::stepper::{Poller, PollerOptions, Stepper, Store};
+use stepwise_engine::stepper::{Poller, PollerOptions, Stepper, Store, TokenTarget};
 use stepwise_engine::tasks::Unavailable;
 
 fn event(name: &str) -> ApiGatewayProxyRequest {
@@ -121,4 +121,78 @@ async fn the_sample_events_create_start_and_read_an_execution() {
         (r.status_code, body(&r)["__type"].clone()),
         (400, json!("SerializationException"))
     );
+}
+
+/// A nested execution's start runs again when its parent's step does (a
+/// crash before the parent's save, a redelivered message): the same task
+/// gets the same child, even when the child has ended meanwhile, where
+/// StartExecution alone would refuse an ended execution's name.
+#[tokio::test(flavor = "current_thread")]
+async fn a_nested_start_repeated_by_its_task_is_the_same_child() {
+    let moto = Moto::start();
+    let clients = moto.clients();
+    let store = DynamoStore::new(clients.dynamodb.clone(), "nested-test");
+    store.create_table().await.unwrap();
+    let queue = SqsQueue::open(clients.sqs.clone(), "nested-test", true)
+        .await
+        .unwrap();
+    let service = AwsService {
+        store: store.clone(),
+        queue: queue.clone(),
+        tasks: Arc::new(LambdaTasks {
+            client: clients.lambda.clone(),
+        }),
+        place: Place {
+            region: "us-east-1".into(),
+            account: "123456789012".into(),
+        },
+    };
+    let definition = json!({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}});
+    let created = stepwise_api::Service::call(
+        &service,
+        "CreateStateMachine",
+        json!({"name": "child", "definition": definition.to_string(),
+               "roleArn": "arn:aws:iam::123456789012:role/stepwise"}),
+    )
+    .await
+    .unwrap();
+    let body = json!({"stateMachineArn": created["stateMachineArn"], "name": "kid", "input": "{}"});
+    let task = TokenTarget {
+        execution: "arn:aws:states:us-east-1:123456789012:execution:parent:p1".into(),
+        thread: "root".into(),
+        wait: 1,
+    };
+    let (arn, started) = service
+        .start_child(&body, None, Some(task.clone()))
+        .await
+        .unwrap();
+
+    let stepper = Stepper::new(store.clone(), &queue, Unavailable, None, 1);
+    let mut poller = Poller::new(&stepper, &queue, PollerOptions::default());
+    let (watch, child) = (store.clone(), arn.clone());
+    poller
+        .run(|| {
+            let (watch, arn) = (watch.clone(), child.clone());
+            async move {
+                Ok(watch
+                    .execution(&arn)
+                    .await?
+                    .is_some_and(|r| r.status != "RUNNING"))
+            }
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        store.execution(&arn).await.unwrap().unwrap().status,
+        "SUCCEEDED"
+    );
+
+    let again = service.start_child(&body, None, Some(task.clone())).await;
+    assert_eq!(again, Ok((arn.clone(), started)));
+    // Another task (or the API) starting that name gets AWS's answer.
+    let other = TokenTarget { wait: 2, ..task };
+    let refused = service.start_child(&body, None, Some(other)).await;
+    assert_eq!(refused.map_err(|e| e.code), Err("ExecutionAlreadyExists"));
+    let api = stepwise_api::Service::call(&service, "StartExecution", body).await;
+    assert_eq!(api.map_err(|e| e.code), Err("ExecutionAlreadyExists"));
 }
