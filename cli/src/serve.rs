@@ -96,14 +96,12 @@ pub fn main(args: Args) -> anyhow::Result<ExitCode> {
     let service: Arc<dyn Service> = if args.backend == Backend::Aws {
         let (store, queue) = runtime.block_on(crate::aws::open(&args.aws, false))?;
         let clients = stepwise_aws::Clients::from_env()?;
-        let service = Arc::new(AwsService {
-            store: store.clone(),
-            queue: queue.clone(),
-            tasks: Arc::new(stepwise_aws::LambdaTasks {
-                client: clients.lambda,
-            }),
-            place: Place::from_env(),
-        });
+        let service = Arc::new(AwsService::new(
+            store.clone(),
+            queue.clone(),
+            &clients,
+            Place::from_env(),
+        ));
         let tasks =
             crate::aws::local_tasks(mocks, args.lambda_endpoint.clone(), Some(service.clone()));
         crate::aws::spawn_stepper(store, queue, tasks);

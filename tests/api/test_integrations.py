@@ -189,6 +189,33 @@ def test_sqs_message_attributes_reach_the_queue(served, moto):
     assert message["MD5OfMessageAttributes"] == out["MD5OfMessageAttributes"]
 
 
+def test_sync_express_executions_and_test_state_call_services(served, moto):
+    sqs = aws(moto, "sqs")
+    url = sqs.create_queue(QueueName="express-" + served.tag)["QueueUrl"]
+    sfn = client(served.url)
+    send = {"Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage",
+            "Parameters": {"QueueUrl": url, "MessageBody.$": "$.note"},
+            "ResultSelector": {"sent.$": "$.MessageId"}, "End": True}
+    definition = json.dumps({"StartAt": "Send", "States": {"Send": send}})
+    assert sfn.validate_state_machine_definition(definition=definition, type="EXPRESS")["result"] == "OK"
+    machine = sfn.create_state_machine(name="express-send", roleArn=ROLE, type="EXPRESS",
+                                       definition=definition)["stateMachineArn"]
+    r = sfn.start_sync_execution(stateMachineArn=machine, input='{"note": "now"}')
+    assert r["status"] == "SUCCEEDED", r
+    message = receive(sqs, url)[0]
+    assert message["Body"] == "now"
+    assert json.loads(r["output"]) == {"sent": message["MessageId"]}
+    sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+    # TestState runs the same state alone, for real.
+    t = sfn.test_state(definition=json.dumps(send), roleArn=ROLE, input='{"note": "test"}')
+    assert t["status"] == "SUCCEEDED", t
+    message = receive(sqs, url)[0]
+    assert message["Body"] == "test"
+    assert json.loads(t["output"]) == {"sent": message["MessageId"]}
+    broken = sfn.validate_state_machine_definition(definition=json.dumps({"StartAt": "Nowhere", "States": {"Send": send}}))
+    assert broken["result"] == "FAIL" and broken["diagnostics"][0]["severity"] == "ERROR"
+
+
 def test_a_missing_queue_fails_with_the_sqs_error_name(served, moto):
     sfn = client(served.url)
     machine = sfn.create_state_machine(name="lost", roleArn=ROLE, definition=json.dumps({

@@ -2,28 +2,24 @@
 //! Step Functions JSON protocol or a REST route answered by
 //! [`stepwise_api::route`] over the serverless backend, a proxy response out.
 
-use std::sync::Arc;
-
 use aws_lambda_events::apigw::{ApiGatewayProxyRequest, ApiGatewayProxyResponse};
 use aws_lambda_events::encodings::Body;
 use aws_lambda_events::http::{HeaderMap, HeaderValue};
 use stepwise_api::Service;
 use stepwise_aws::service::{AwsService, Place};
-use stepwise_aws::{Clients, DynamoStore, LambdaTasks, SqsQueue};
+use stepwise_aws::{Clients, DynamoStore, SqsQueue};
 
 /// The service as deployed: `STEPWISE_TABLE`, `STEPWISE_QUEUE_URL`,
 /// `STEPWISE_ACCOUNT_ID` and the standard AWS environment.
 pub fn from_env() -> Result<AwsService, String> {
     let need = |k: &str| std::env::var(k).map_err(|_| format!("the environment lacks {k}"));
     let clients = Clients::from_env().map_err(|e| e.to_string())?;
-    Ok(AwsService {
-        store: DynamoStore::new(clients.dynamodb.clone(), need("STEPWISE_TABLE")?),
-        queue: SqsQueue::from_url(clients.sqs.clone(), need("STEPWISE_QUEUE_URL")?),
-        tasks: Arc::new(LambdaTasks {
-            client: clients.lambda.clone(),
-        }),
-        place: Place::from_env(),
-    })
+    Ok(AwsService::new(
+        DynamoStore::new(clients.dynamodb.clone(), need("STEPWISE_TABLE")?),
+        SqsQueue::from_url(clients.sqs.clone(), need("STEPWISE_QUEUE_URL")?),
+        &clients,
+        Place::from_env(),
+    ))
 }
 
 pub async fn handle(

@@ -2,14 +2,12 @@
 //! against DynamoDB and SQS on moto server, with the stepper running the
 //! execution it starts.
 
-use std::sync::Arc;
-
 use aws_lambda_events::apigw::{ApiGatewayProxyRequest, ApiGatewayProxyResponse};
 use aws_lambda_events::encodings::Body;
 use serde_json::{Value, json};
 use stepwise_aws::moto::Moto;
 use stepwise_aws::service::{AwsService, Place};
-use stepwise_aws::{DynamoStore, LambdaTasks, SqsQueue};
+use stepwise_aws::{DynamoStore, SqsQueue};
 use stepwise_engine::stepper::{Poller, PollerOptions, Stepper, Store, TokenTarget};
 use stepwise_engine::tasks::Unavailable;
 
@@ -35,17 +33,11 @@ async fn the_sample_events_create_start_and_read_an_execution() {
     let queue = SqsQueue::open(clients.sqs.clone(), "api-test", true)
         .await
         .unwrap();
-    let service = AwsService {
-        store: store.clone(),
-        queue: queue.clone(),
-        tasks: Arc::new(LambdaTasks {
-            client: clients.lambda.clone(),
-        }),
-        place: Place {
-            region: "us-east-1".into(),
-            account: "123456789012".into(),
-        },
+    let place = Place {
+        region: "us-east-1".into(),
+        account: "123456789012".into(),
     };
+    let service = AwsService::new(store.clone(), queue.clone(), &clients, place);
 
     let created =
         stepwise_api_function::handle(&service, event("api-create-state-machine.json")).await;
@@ -136,17 +128,11 @@ async fn a_nested_start_repeated_by_its_task_is_the_same_child() {
     let queue = SqsQueue::open(clients.sqs.clone(), "nested-test", true)
         .await
         .unwrap();
-    let service = AwsService {
-        store: store.clone(),
-        queue: queue.clone(),
-        tasks: Arc::new(LambdaTasks {
-            client: clients.lambda.clone(),
-        }),
-        place: Place {
-            region: "us-east-1".into(),
-            account: "123456789012".into(),
-        },
+    let place = Place {
+        region: "us-east-1".into(),
+        account: "123456789012".into(),
     };
+    let service = AwsService::new(store.clone(), queue.clone(), &clients, place);
     let definition = json!({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}});
     let created = stepwise_api::Service::call(
         &service,

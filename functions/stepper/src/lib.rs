@@ -27,12 +27,7 @@ pub fn from_env() -> Result<Deployed, String> {
     let lambda = Arc::new(LambdaTasks {
         client: clients.lambda.clone(),
     });
-    let service = AwsService {
-        store: store.clone(),
-        queue: queue.clone(),
-        tasks: lambda.clone(),
-        place: Place::from_env(),
-    };
+    let service = AwsService::new(store.clone(), queue.clone(), &clients, Place::from_env());
     let tasks = WithExecutions {
         service: Some(Arc::new(service)),
         fallback: WithServices {

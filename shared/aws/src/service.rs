@@ -16,7 +16,8 @@ use stepwise_engine::stepper::{
 };
 use stepwise_engine::{Runner, RunnerOptions};
 
-use crate::{DynamoStore, LambdaTasks, MachineItem, SqsQueue};
+use crate::services::{ServiceTasks, WithServices};
+use crate::{Clients, DynamoStore, LambdaTasks, MachineItem, SqsQueue};
 
 mod activities;
 
@@ -49,8 +50,29 @@ pub struct AwsService {
     pub store: DynamoStore,
     pub queue: SqsQueue,
     /// Runs the tasks of EXPRESS executions for StartSyncExecution.
-    pub tasks: Arc<LambdaTasks>,
+    pub tasks: Arc<SyncTasks>,
     pub place: Place,
+}
+
+/// What StartSyncExecution's tasks reach: the service integrations, then
+/// Lambda functions.
+pub type SyncTasks = WithServices<LambdaTasks>;
+
+impl AwsService {
+    pub fn new(store: DynamoStore, queue: SqsQueue, clients: &Clients, place: Place) -> Self {
+        let tasks = WithServices {
+            services: ServiceTasks::new(clients),
+            fallback: LambdaTasks {
+                client: clients.lambda.clone(),
+            },
+        };
+        AwsService {
+            store,
+            queue,
+            tasks: Arc::new(tasks),
+            place,
+        }
+    }
 }
 
 type Res = Result<Value, ApiError>;
@@ -96,6 +118,10 @@ impl Service for AwsService {
                 "ListActivities" => self.list_activities(&body).await,
                 "DeleteActivity" => self.delete_activity(&body).await,
                 "GetActivityTask" => self.get_activity_task(&body).await,
+                "ValidateStateMachineDefinition" => {
+                    stepwise_engine::console::validate_definition(&body)
+                }
+                "TestState" => stepwise_engine::console::test_state(&body, &*self.tasks).await,
                 other => Err(ApiError::validation(format!(
                     "{other} is not available on the serverless backend yet; use `stepwise serve` (embedded) for it"
                 ))),

@@ -14,7 +14,6 @@ pub mod ids;
 pub mod lambda;
 mod ops;
 pub mod tasks;
-mod teststate;
 mod worker;
 
 use std::path::Path;
@@ -42,6 +41,7 @@ pub struct Config {
 pub struct LocalService {
     commands: mpsc::Sender<Command>,
     lambda_endpoint: Option<String>,
+    services: Option<tasks::Services>,
     /// Reader connections (file stores only: WAL lets them read committed
     /// data while the worker writes), so reads do not queue behind writes.
     readers: Option<(std::path::PathBuf, std::sync::Mutex<Vec<db::Db>>)>,
@@ -60,7 +60,7 @@ impl LocalService {
             lambda: lambda::Lambda {
                 endpoint: config.lambda_endpoint.clone(),
             },
-            services: config.services,
+            services: config.services.clone(),
         };
         tasks::start(runner, config.dispatchers, dispatch_rx, commands.clone());
         let worker = Worker::new(conn, dispatch_tx);
@@ -72,8 +72,20 @@ impl LocalService {
         Ok(LocalService {
             commands,
             lambda_endpoint: config.lambda_endpoint,
+            services: config.services,
             readers,
         })
+    }
+
+    /// How StartSyncExecution and TestState run tasks: in place, service
+    /// integrations first, then the Lambda endpoint.
+    fn direct(&self) -> tasks::Direct {
+        tasks::Direct {
+            lambda: lambda::Lambda {
+                endpoint: self.lambda_endpoint.clone(),
+            },
+            services: self.services.clone(),
+        }
     }
 
     /// Answers a read on a pooled reader connection.
@@ -128,13 +140,12 @@ impl LocalService {
         let input = stepwise_api::validate::input(Some(&input_text))?;
         let definition = m["definition"].as_str().unwrap_or_default().to_owned();
         let machine_arn = m["machine"].as_str().unwrap_or_default().to_owned();
-        let endpoint = self.lambda_endpoint.clone();
+        let tasks = self.direct();
         tokio::task::spawn_blocking(move || {
             let sm = StateMachine::parse(&definition, Options { express: true }).map_err(|e| ApiError::invalid_definition(e.to_string()))?;
             let start = ids::now();
             let exec = local_execution(ids::machine_name(&machine_arn), &name, input, start, true);
             let arn = exec.arn.clone();
-            let tasks = stepwise_engine::tasks::Mocked { mocks: None, fallback: lambda::Lambda { endpoint } };
             let options = RunnerOptions { fast_forward: false, seed: ids::random_u64(), history: false };
             let report = block_on(Runner::new(&sm, exec, tasks, options).run());
             let mut out = json!({
@@ -172,13 +183,9 @@ impl Service for LocalService {
             match action {
                 "StartSyncExecution" => self.start_sync(body).await,
                 "TestState" => {
-                    let endpoint = self.lambda_endpoint.clone();
+                    let tasks = self.direct();
                     tokio::task::spawn_blocking(move || {
-                        let tasks = stepwise_engine::tasks::Mocked {
-                            mocks: None,
-                            fallback: lambda::Lambda { endpoint },
-                        };
-                        teststate::test_state(&body, tasks)
+                        block_on(stepwise_engine::console::test_state(&body, tasks))
                     })
                     .await
                     .map_err(|e| ApiError::internal(e.to_string()))?

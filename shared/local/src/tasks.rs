@@ -25,6 +25,26 @@ pub struct Dispatch {
 pub type Services =
     Arc<dyn Fn(&TaskCall) -> Option<stepwise_engine::ports::TaskResult> + Send + Sync>;
 
+/// Tasks run in place (StartSyncExecution, TestState): service
+/// integrations first, then the Lambda endpoint.
+pub struct Direct {
+    pub lambda: Lambda,
+    pub services: Option<Services>,
+}
+
+impl Tasks for Direct {
+    async fn invoke(
+        &self,
+        call: &TaskCall,
+        ctx: &TaskContext<'_>,
+    ) -> stepwise_engine::ports::TaskResult {
+        match self.services.as_ref().and_then(|s| s(call)) {
+            Some(result) => result,
+            None => self.lambda.invoke(call, ctx).await,
+        }
+    }
+}
+
 /// How `stepwise serve` runs tasks.
 pub struct Runner {
     pub mocks: Option<Mocks>,

@@ -3,7 +3,7 @@
 //!
 //! | resource | call | result |
 //! | --- | --- | --- |
-//! | `arn:aws:states:::sqs:sendMessage` | SendMessage: `QueueUrl`, `MessageBody` (JSON other than a string is sent as its text), `DelaySeconds`, `MessageGroupId`, `MessageDeduplicationId` | `MD5OfMessageBody`, `MessageId` |
+//! | `arn:aws:states:::sqs:sendMessage` | SendMessage: `QueueUrl`, `MessageBody` (JSON other than a string is sent as its text), `DelaySeconds`, `MessageAttributes`, `MessageGroupId`, `MessageDeduplicationId` | `MD5OfMessageBody`, `MessageId` (`MD5OfMessageAttributes`) |
 //! | `arn:aws:states:::sns:publish` | Publish: `TopicArn` / `TargetArn` / `PhoneNumber`, `Message`, `Subject`, `MessageStructure`, `MessageAttributes`, `MessageGroupId`, `MessageDeduplicationId` | `MessageId` (`SequenceNumber`) |
 //! | `arn:aws:states:::events:putEvents` | PutEvents: `Entries` (`Detail` as JSON or text) | `Entries`, `FailedEntryCount`; a refused entry fails with `EventBridge.FailedEntry` |
 //! | `arn:aws:states:::dynamodb:getItem` / `putItem` / `updateItem` / `deleteItem` | the DynamoDB API's parameters, attribute values in DynamoDB JSON | the API's response (`Item`, `Attributes`) |

@@ -323,32 +323,6 @@ pub fn list(db: &Db, body: &Value) -> Res {
     Ok(out)
 }
 
-pub fn validate_definition(body: &Value) -> Res {
-    let definition = validate::string(body, "definition")?;
-    let express = machine_type(body)? == "EXPRESS";
-    Ok(match StateMachine::parse(definition, Options { express }) {
-        Ok(_) => json!({"result": "OK", "diagnostics": [], "truncated": false}),
-        Err(invalid) => {
-            let diagnostics: Vec<Value> = invalid
-                .0
-                .iter()
-                .map(|p| {
-                    let mut d = json!({"severity": "ERROR", "code": p.code, "message": p.message});
-                    if let Some(at) = &p.pointer {
-                        d["location"] = if at.is_empty() {
-                            "/".into()
-                        } else {
-                            at.clone().into()
-                        };
-                    }
-                    d
-                })
-                .collect();
-            json!({"result": "FAIL", "diagnostics": diagnostics, "truncated": false})
-        }
-    })
-}
-
 pub fn publish(w: &mut Worker, body: &Value) -> Res {
     let arn = validate::string(body, "stateMachineArn")?;
     let Target::Machine(m) = target(arn)? else {

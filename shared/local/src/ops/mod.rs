@@ -62,7 +62,9 @@ pub fn read(db: &Db, action: &str, body: &Value) -> rusqlite::Result<Result<Valu
         "DescribeActivity" => activities::describe(db, body),
         "ListActivities" => activities::list(db, body),
         "ListTagsForResource" => tags::list(db, body),
-        "ValidateStateMachineDefinition" => machines::validate_definition(body),
+        "ValidateStateMachineDefinition" => {
+            stepwise_engine::console::validate_definition(body).map_err(Fail::Api)
+        }
         other => Err(Fail::Api(ApiError::unknown_operation(format!(
             "'{other}' is not a read"
         )))),
@@ -85,7 +87,9 @@ pub fn dispatch(
         "UpdateStateMachine" => machines::update(w, body),
         "DeleteStateMachine" => machines::delete(w, body),
         "ListStateMachines" => machines::list(&w.conn, body),
-        "ValidateStateMachineDefinition" => machines::validate_definition(body),
+        "ValidateStateMachineDefinition" => {
+            stepwise_engine::console::validate_definition(body).map_err(Fail::Api)
+        }
         "PublishStateMachineVersion" => machines::publish(w, body),
         "ListStateMachineVersions" => machines::list_versions(&w.conn, body),
         "DeleteStateMachineVersion" => machines::delete_version(w, body),

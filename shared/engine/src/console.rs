@@ -1,5 +1,6 @@
-//! TestState: one state, run alone on an input, as the console's "Test
-//! state" does. The state runs in a small machine of its own in which every
+//! The API actions that need no store, answered the same way by both
+//! backends: ValidateStateMachineDefinition, and TestState — one state,
+//! run alone on an input, as the console's "Test state" does. The state runs in a small machine of its own in which every
 //! state it can go to is a Succeed placeholder, so the run stops right
 //! after it; a Retry is not waited out: an error a retrier matches is
 //! reported as RETRIABLE.
@@ -7,14 +8,51 @@
 use serde_json::{Map, Value, json};
 use stepwise_api::{ApiError, validate};
 use stepwise_asl::{Options, StateMachine};
-use stepwise_engine::memory::local_execution;
-use stepwise_engine::ports::Tasks;
-use stepwise_engine::{Runner, RunnerOptions, Status, block_on};
+
+use crate::memory::{local_execution, wall_clock};
+use crate::ports::Tasks;
+use crate::{Runner, RunnerOptions, Status};
 
 /// The state types TestState runs here.
 const TYPES: &[&str] = &["Pass", "Task", "Choice", "Wait", "Succeed", "Fail"];
 
-pub fn test_state<T: Tasks>(body: &Value, tasks: T) -> Result<Value, ApiError> {
+/// ValidateStateMachineDefinition: `OK`, or `FAIL` with a diagnostic per
+/// problem (its code, message and JSON pointer).
+pub fn validate_definition(body: &Value) -> Result<Value, ApiError> {
+    let definition = validate::string(body, "definition")?;
+    let express = match validate::optional_string(body, "type")? {
+        None | Some("STANDARD") => false,
+        Some("EXPRESS") => true,
+        Some(other) => {
+            return Err(ApiError::validation(format!(
+                "1 validation error detected: Value '{other}' at 'type' failed to satisfy constraint: Member must satisfy enum value set: [STANDARD, EXPRESS]"
+            )));
+        }
+    };
+    Ok(match StateMachine::parse(definition, Options { express }) {
+        Ok(_) => json!({"result": "OK", "diagnostics": [], "truncated": false}),
+        Err(invalid) => {
+            let diagnostics: Vec<Value> = invalid
+                .0
+                .iter()
+                .map(|p| {
+                    let mut d = json!({"severity": "ERROR", "code": p.code, "message": p.message});
+                    if let Some(at) = &p.pointer {
+                        d["location"] = if at.is_empty() {
+                            "/".into()
+                        } else {
+                            at.clone().into()
+                        };
+                    }
+                    d
+                })
+                .collect();
+            json!({"result": "FAIL", "diagnostics": diagnostics, "truncated": false})
+        }
+    })
+}
+
+pub async fn test_state<T: Tasks>(body: &Value, tasks: T) -> Result<Value, ApiError> {
     let text = validate::string(body, "definition")?;
     let definition: Value = serde_json::from_str(text)
         .map_err(|e| ApiError::invalid_definition(format!("The definition is not JSON: {e}")))?;
@@ -61,13 +99,13 @@ pub fn test_state<T: Tasks>(body: &Value, tasks: T) -> Result<Value, ApiError> {
     let sm = StateMachine::from_value(&machine, Options::default()).map_err(|e| {
         ApiError::invalid_definition(format!("Invalid State Machine Definition: '{e}'"))
     })?;
-    let exec = local_execution("TestState", "test", input.clone(), crate::ids::now(), false);
+    let exec = local_execution("TestState", "test", input.clone(), wall_clock(), false);
     let options = RunnerOptions {
         fast_forward: true,
-        seed: crate::ids::random_u64(),
+        seed: crate::entropy(),
         history: true,
     };
-    let report = block_on(Runner::new(&sm, exec, tasks, options).run());
+    let report = Runner::new(&sm, exec, tasks, options).run().await;
     let entered = report.states_entered();
     let next = entered.get(1).cloned();
     let failed_inside = report.history.iter().any(|r| {
