@@ -55,6 +55,14 @@ def create(sfn, name, definition):
                                     definition=json.dumps(definition))["stateMachineArn"]
 
 
+def table_keyed_by(ddb, name, key):
+    """A DynamoDB table whose items are keyed by the string attribute `key`."""
+    ddb.create_table(TableName=name, BillingMode="PAY_PER_REQUEST",
+                     AttributeDefinitions=[{"AttributeName": key, "AttributeType": "S"}],
+                     KeySchema=[{"AttributeName": key, "KeyType": "HASH"}])
+    return name
+
+
 def receive(sqs, url, timeout=15):
     deadline = time.time() + timeout
     while time.time() < deadline:
@@ -97,10 +105,7 @@ def test_human_approval_over_sqs_and_the_aws_cli(served, moto):
 
 def test_dynamodb_items_and_a_service_error_caught_by_name(served, moto):
     ddb = aws(moto, "dynamodb")
-    table = "orders-" + served.tag
-    ddb.create_table(TableName=table, BillingMode="PAY_PER_REQUEST",
-                     AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
-                     KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}])
+    table = table_keyed_by(ddb, "orders-" + served.tag, "id")
     sfn = client(served.url)
     put = {"Type": "Task", "Resource": "arn:aws:states:::dynamodb:putItem",
            "Parameters": {"TableName": table, "Item": {"id": {"S.$": "$.id"}, "qty": {"N": "3"}},
@@ -127,10 +132,7 @@ def test_dynamodb_items_and_a_service_error_caught_by_name(served, moto):
 
 def test_dynamodb_update_and_delete_return_what_was_asked(served, moto):
     ddb = aws(moto, "dynamodb")
-    table = "stock-" + served.tag
-    ddb.create_table(TableName=table, BillingMode="PAY_PER_REQUEST",
-                     AttributeDefinitions=[{"AttributeName": "sku", "AttributeType": "S"}],
-                     KeySchema=[{"AttributeName": "sku", "KeyType": "HASH"}])
+    table = table_keyed_by(ddb, "stock-" + served.tag, "sku")
     ddb.put_item(TableName=table, Item={"sku": {"S": "k1"}, "count": {"N": "5"}, "tag": {"S": "old"}})
     sfn = client(served.url)
     key = {"sku": {"S.$": "$.sku"}}

@@ -24,20 +24,47 @@ fn body(r: &ApiGatewayProxyResponse) -> Value {
     }
 }
 
-#[tokio::test(flavor = "current_thread")]
-async fn the_sample_events_create_start_and_read_an_execution() {
+/// The serverless API over a table and a queue of its own on moto server
+/// (which stops when the first value is dropped).
+async fn serverless(name: &str) -> (Moto, AwsService) {
     let moto = Moto::start();
     let clients = moto.clients();
-    let store = DynamoStore::new(clients.dynamodb.clone(), "api-test");
+    let store = DynamoStore::new(clients.dynamodb.clone(), name);
     store.create_table().await.unwrap();
-    let queue = SqsQueue::open(clients.sqs.clone(), "api-test", true)
+    let queue = SqsQueue::open(clients.sqs.clone(), name, true)
         .await
         .unwrap();
     let place = Place {
         region: "us-east-1".into(),
         account: "123456789012".into(),
     };
-    let service = AwsService::new(store.clone(), queue.clone(), &clients, place);
+    let service = AwsService::new(store, queue, &clients, place);
+    (moto, service)
+}
+
+/// The stepper runs the execution from the queue (as the stepper Lambda
+/// would) until it ends.
+async fn run_to_end(store: &DynamoStore, queue: &SqsQueue, arn: &str) {
+    let stepper = Stepper::new(store.clone(), queue, Unavailable, None, 1);
+    let mut poller = Poller::new(&stepper, queue, PollerOptions::default());
+    poller
+        .run(|| {
+            let (watch, arn) = (store.clone(), arn.to_owned());
+            async move {
+                Ok(watch
+                    .execution(&arn)
+                    .await?
+                    .is_some_and(|r| r.status != "RUNNING"))
+            }
+        })
+        .await
+        .unwrap();
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn the_sample_events_create_start_and_read_an_execution() {
+    let (_moto, service) = serverless("api-test").await;
+    let (store, queue) = (service.store.clone(), service.queue.clone());
 
     let created =
         stepwise_api_function::handle(&service, event("api-create-state-machine.json")).await;
@@ -66,23 +93,8 @@ async fn the_sample_events_create_start_and_read_an_execution() {
         stepwise_api_function::handle(&service, event("api-describe-execution.json")).await;
     assert_eq!(body(&running)["status"], "RUNNING");
 
-    // The stepper runs it (as the stepper Lambda would, from the queue).
-    let stepper = Stepper::new(store.clone(), &queue, Unavailable, None, 1);
-    let mut poller = Poller::new(&stepper, &queue, PollerOptions::default());
-    let watch = store.clone();
-    let arn2 = arn.clone();
-    poller
-        .run(|| {
-            let (watch, arn) = (watch.clone(), arn2.clone());
-            async move {
-                Ok(watch
-                    .execution(&arn)
-                    .await?
-                    .is_some_and(|r| r.status != "RUNNING"))
-            }
-        })
-        .await
-        .unwrap();
+    // The stepper runs it, from the queue.
+    run_to_end(&store, &queue, &arn).await;
 
     let done = stepwise_api_function::handle(&service, event("api-describe-execution.json")).await;
     assert_eq!(done.status_code, 200);
@@ -121,18 +133,8 @@ async fn the_sample_events_create_start_and_read_an_execution() {
 /// StartExecution alone would refuse an ended execution's name.
 #[tokio::test(flavor = "current_thread")]
 async fn a_nested_start_repeated_by_its_task_is_the_same_child() {
-    let moto = Moto::start();
-    let clients = moto.clients();
-    let store = DynamoStore::new(clients.dynamodb.clone(), "nested-test");
-    store.create_table().await.unwrap();
-    let queue = SqsQueue::open(clients.sqs.clone(), "nested-test", true)
-        .await
-        .unwrap();
-    let place = Place {
-        region: "us-east-1".into(),
-        account: "123456789012".into(),
-    };
-    let service = AwsService::new(store.clone(), queue.clone(), &clients, place);
+    let (_moto, service) = serverless("nested-test").await;
+    let (store, queue) = (service.store.clone(), service.queue.clone());
     let definition = json!({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}});
     let created = stepwise_api::Service::call(
         &service,
@@ -153,21 +155,7 @@ async fn a_nested_start_repeated_by_its_task_is_the_same_child() {
         .await
         .unwrap();
 
-    let stepper = Stepper::new(store.clone(), &queue, Unavailable, None, 1);
-    let mut poller = Poller::new(&stepper, &queue, PollerOptions::default());
-    let (watch, child) = (store.clone(), arn.clone());
-    poller
-        .run(|| {
-            let (watch, arn) = (watch.clone(), child.clone());
-            async move {
-                Ok(watch
-                    .execution(&arn)
-                    .await?
-                    .is_some_and(|r| r.status != "RUNNING"))
-            }
-        })
-        .await
-        .unwrap();
+    run_to_end(&store, &queue, &arn).await;
     assert_eq!(
         store.execution(&arn).await.unwrap().unwrap().status,
         "SUCCEEDED"
