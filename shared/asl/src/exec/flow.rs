@@ -319,9 +319,10 @@ impl<'a> Step<'a> {
         });
     }
 
-    /// A fresh task token: 128 random bits.
-    /// A task token: 64 bits from the seed's stream and the 64-bit nonce,
-    /// so 128 unpredictable bits when the driver draws both at random.
+    /// A task token: 48 hex digits, two draws from the step's seeded stream
+    /// around the driver's 64-bit nonce; at least 128 unpredictable bits
+    /// when the driver draws the seed and the nonce at random (both
+    /// backends do).
     pub fn new_token(&mut self) -> String {
         format!(
             "{:016x}{:016x}{:016x}",
