@@ -69,7 +69,6 @@ pub(crate) fn step_thread(
     // on it (a timeout, a stop, a cancelled branch), as AWS stops it.
     let child_wait = nested::child_wait(&run.machine, &thread);
     let answered = nested::answered_wait(&event);
-    let machine = run.machine.clone();
     let out = step(&run.machine, &run.facts, &mut thread, event, &env);
     if !out.applied {
         w.put_thread(execution, thread, new);
@@ -89,7 +88,8 @@ pub(crate) fn step_thread(
                 }
             }
             Effect::Cancel(ids) => {
-                if nested::starts_sync_children(&machine) {
+                let run = w.runs.get(execution);
+                if run.is_some_and(|r| nested::starts_sync_children(&r.machine)) {
                     for id in &ids {
                         stop_children(w, execution, id, None)?;
                     }
