@@ -192,6 +192,8 @@ async fn run_machine(
             stopped: None,
             parent: None,
             started_by: None,
+            version: None,
+            alias: None,
         };
         start(store, queue, &record, &machine)
             .await

@@ -111,6 +111,8 @@ pub fn main(args: Args) -> anyhow::Result<ExitCode> {
                     stopped: None,
                     parent: None,
                     started_by: None,
+                    version: None,
+                    alias: None,
                 };
                 let chaos = args.chaos.map(Chaos::new);
                 let runtime = tokio::runtime::Builder::new_current_thread()

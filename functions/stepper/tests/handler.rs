@@ -53,6 +53,8 @@ async fn the_sample_event_steps_its_execution_and_reports_the_bad_record() {
         stopped: None,
         parent: None,
         started_by: None,
+        version: None,
+        alias: None,
     };
     assert!(store.create(&record, &started()).await.unwrap());
     let arn = record.facts.arn.clone();

@@ -45,6 +45,8 @@ constructors! {
     serialization => "SerializationException",
     invalid_logging => "InvalidLoggingConfiguration",
     too_many_tags => "TooManyTags",
+    missing_required_parameter => "MissingRequiredParameter",
+    invalid_encryption => "InvalidEncryptionConfiguration",
 }
 
 impl ApiError {

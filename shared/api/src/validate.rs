@@ -97,20 +97,35 @@ pub fn input(text: Option<&str>) -> Result<Value, ApiError> {
 pub fn page(body: &Value) -> Result<(usize, usize), ApiError> {
     let max = match body.get("maxResults") {
         None | Some(Value::Null) => 100,
-        Some(v) => match v.as_u64() {
+        Some(Value::Number(n)) => match n.as_i64() {
             Some(0) => 100,
-            Some(n) if n <= 1000 => n as usize,
+            Some(n @ 1..=1000) => n as usize,
+            Some(n) if n > 1000 => {
+                return Err(ApiError::validation(format!(
+                    "1 validation error detected: Value '{n}' at 'maxResults' failed to satisfy constraint: Member must have value less than or equal to 1000"
+                )));
+            }
             _ => {
-                return Err(ApiError::validation(
-                    "1 validation error detected: Value at 'maxResults' failed to satisfy constraint: Member must have value less than or equal to 1000",
-                ));
+                return Err(ApiError::validation(format!(
+                    "1 validation error detected: Value '{n}' at 'maxResults' failed to satisfy constraint: Member must have value greater than or equal to 0"
+                )));
             }
         },
+        Some(_) => {
+            return Err(ApiError::serialization(
+                "The member 'maxResults' must be an integer",
+            ));
+        }
     };
     let offset = match optional_string(body, "nextToken")? {
         None => 0,
+        Some(t) if t.is_empty() || t.len() > 1024 => {
+            return Err(ApiError::validation(format!(
+                "1 validation error detected: Value '{t}' at 'nextToken' failed to satisfy constraint: Member must have length between 1 and 1024"
+            )));
+        }
         Some(t) => decode_token(t)
-            .ok_or_else(|| ApiError::validation("Invalid Token: the nextToken is not valid"))?,
+            .ok_or_else(|| ApiError::invalid_token("Invalid Token: 'Invalid token'"))?,
     };
     Ok((max, offset))
 }

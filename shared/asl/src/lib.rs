@@ -44,9 +44,11 @@ pub mod scope;
 pub mod states;
 pub mod template;
 pub mod timestamp;
+pub mod variable_refs;
 
 pub use definition::{Invalid, Options, Problem, StateMachine};
 pub use error::{ErrorName, StatesError};
 pub use exec::{
     Effect, Env, Event, Execution, HistoryEvent, Outcome, Output, TaskCall, Thread, TimerKind, step,
 };
+pub use variable_refs::variable_references;

@@ -31,7 +31,8 @@ use stepwise_engine::stepper::{
 };
 
 mod activities;
-pub use activities::{ActivityItem, ActivityTask};
+mod catalog;
+pub use activities::ActivityTask;
 
 use crate::RETENTION_DAYS;
 use crate::codec::{pack, unpack};
@@ -230,20 +231,6 @@ impl DynamoStore {
         }
     }
 
-    /// The `body` of every item under `pk`, read as `T`.
-    async fn json_bodies<T: serde::de::DeserializeOwned>(
-        &self,
-        pk: &str,
-    ) -> Result<Vec<T>, PortError> {
-        let mut out = Vec::new();
-        for item in self.query(pk).await? {
-            if let Some(AttributeValue::S(b)) = item.get("body") {
-                out.push(serde_json::from_str(b)?);
-            }
-        }
-        Ok(out)
-    }
-
     async fn get(&self, pk: &str, sk: &str) -> Result<Option<Item>, PortError> {
         let out = self
             .client
@@ -286,17 +273,6 @@ impl DynamoStore {
     }
 }
 
-/// A state machine as the API stores it (`pk = "machines"`, `sk` = its ARN).
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct MachineItem {
-    pub arn: String,
-    pub name: String,
-    pub definition: String,
-    pub role_arn: String,
-    pub kind: String,
-    pub created: Millis,
-}
-
 /// One line of ListExecutions, from the by-machine index.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ExecutionLine {
@@ -308,28 +284,6 @@ pub struct ExecutionLine {
 }
 
 impl DynamoStore {
-    /// Creates a machine; false if one with its ARN exists.
-    pub async fn put_machine(&self, m: &MachineItem) -> Result<bool, PortError> {
-        let mut item = Item::new();
-        item.insert("pk".into(), s("machines"));
-        item.insert("sk".into(), s(&m.arn));
-        item.insert("body".into(), s(serde_json::to_string(m)?));
-        self.put(item, Some(("attribute_not_exists(pk)", None)))
-            .await
-    }
-
-    pub async fn machine(&self, arn: &str) -> Result<Option<MachineItem>, PortError> {
-        self.json_body("machines", arn).await
-    }
-
-    pub async fn machines(&self) -> Result<Vec<MachineItem>, PortError> {
-        self.json_bodies("machines").await
-    }
-
-    pub async fn delete_machine(&self, arn: &str) -> Result<(), PortError> {
-        self.delete("machines", arn).await
-    }
-
     /// The executions of a state machine, oldest first.
     pub async fn executions_of(&self, machine: &str) -> Result<Vec<ExecutionLine>, PortError> {
         let mut lines = Vec::new();

@@ -20,7 +20,7 @@ pub mod services;
 mod sqs;
 
 pub use config::{Clients, ConfigError};
-pub use dynamo::{ActivityItem, ActivityTask, DynamoStore, ExecutionLine, MachineItem};
+pub use dynamo::{ActivityTask, DynamoStore, ExecutionLine};
 pub use lambda::LambdaTasks;
 pub use meter::{Meter, Usage};
 pub use sqs::SqsQueue;

@@ -17,7 +17,8 @@ use stepwise_engine::stepper::{
 use stepwise_engine::{Runner, RunnerOptions};
 
 use crate::services::{ServiceTasks, WithServices};
-use crate::{Clients, DynamoStore, LambdaTasks, MachineItem, SqsQueue};
+use crate::{Clients, DynamoStore, LambdaTasks, SqsQueue};
+use stepwise_engine::catalog::{self, Scope};
 
 mod activities;
 
@@ -38,11 +39,12 @@ impl Place {
         }
     }
 
-    fn machine_arn(&self, name: &str) -> String {
-        format!(
-            "arn:aws:states:{}:{}:stateMachine:{name}",
-            self.region, self.account
-        )
+    pub fn scope(&self) -> Scope {
+        Scope {
+            partition: "aws".into(),
+            region: self.region.clone(),
+            account: self.account.clone(),
+        }
     }
 }
 
@@ -100,10 +102,6 @@ impl Service for AwsService {
     fn call<'a>(&'a self, action: &'a str, body: Value) -> Reply<'a> {
         Box::pin(async move {
             match action {
-                "CreateStateMachine" => self.create_machine(&body).await,
-                "DescribeStateMachine" => self.describe_machine(&body).await,
-                "ListStateMachines" => self.list_machines(&body).await,
-                "DeleteStateMachine" => self.delete_machine(&body).await,
                 "StartExecution" => self.start_execution(&body).await,
                 "StartSyncExecution" => self.start_sync(&body).await,
                 "DescribeExecution" => self.describe_execution(&body).await,
@@ -113,121 +111,31 @@ impl Service for AwsService {
                 "SendTaskSuccess" => self.callback(&body, Callback::Success).await,
                 "SendTaskFailure" => self.callback(&body, Callback::Failure).await,
                 "SendTaskHeartbeat" => self.callback(&body, Callback::Heartbeat).await,
-                "CreateActivity" => self.create_activity(&body).await,
-                "DescribeActivity" => self.describe_activity(&body).await,
-                "ListActivities" => self.list_activities(&body).await,
-                "DeleteActivity" => self.delete_activity(&body).await,
                 "GetActivityTask" => self.get_activity_task(&body).await,
-                "ValidateStateMachineDefinition" => {
-                    stepwise_engine::console::validate_definition(&body)
-                }
+                "DescribeStateMachineForExecution" => self.describe_for_execution(&body).await,
                 "TestState" => stepwise_engine::console::test_state(&body, &*self.tasks).await,
-                other => Err(ApiError::validation(format!(
-                    "{other} is not available on the serverless backend yet; use `stepwise serve` (embedded) for it"
-                ))),
+                other => {
+                    match catalog::call(&self.store, &self.place.scope(), other, &body).await {
+                        Some(r) => r,
+                        None => Err(ApiError::validation(format!(
+                            "{other} is not available on the serverless backend yet; use `stepwise serve` (embedded) for it"
+                        ))),
+                    }
+                }
             }
         })
     }
 }
 
 impl AwsService {
-    async fn machine_item(&self, arn: &str) -> Result<MachineItem, ApiError> {
-        validate::arn(arn, &["stateMachine"])?;
-        self.store
-            .machine(arn)
-            .await
-            .map_err(internal)?
-            .ok_or_else(|| {
-                ApiError::state_machine_does_not_exist(format!(
-                    "State Machine Does Not Exist: '{arn}'"
-                ))
-            })
-    }
-
-    async fn create_machine(&self, body: &Value) -> Res {
-        let name = validate::string(body, "name")?;
-        validate::name("state machine", name)?;
-        let definition = validate::string(body, "definition")?;
-        let role = validate::string(body, "roleArn")?;
-        let kind = validate::optional_string(body, "type")?.unwrap_or("STANDARD");
-        if kind != "STANDARD" && kind != "EXPRESS" {
-            return Err(ApiError::validation(format!(
-                "1 validation error detected: Value '{kind}' at 'type' failed to satisfy constraint: Member must satisfy enum value set: [STANDARD, EXPRESS]"
-            )));
-        }
-        let options = Options {
-            express: kind == "EXPRESS",
-        };
-        StateMachine::parse(definition, options).map_err(|e| {
-            ApiError::invalid_definition(format!("Invalid State Machine Definition: '{e}'"))
-        })?;
-        let item = MachineItem {
-            arn: self.place.machine_arn(name),
-            name: name.to_owned(),
-            definition: definition.to_owned(),
-            role_arn: role.to_owned(),
-            kind: kind.to_owned(),
-            created: wall_clock(),
-        };
-        if !self.store.put_machine(&item).await.map_err(internal)? {
-            let old = self.machine_item(&item.arn).await?;
-            if (&old.definition, &old.role_arn, &old.kind)
-                != (&item.definition, &item.role_arn, &item.kind)
-            {
-                return Err(ApiError::state_machine_already_exists(format!(
-                    "State Machine Already Exists: '{}'",
-                    item.arn
-                )));
-            }
-            return Ok(json!({"stateMachineArn": old.arn, "creationDate": timestamp(old.created)}));
-        }
-        Ok(json!({"stateMachineArn": item.arn, "creationDate": timestamp(item.created)}))
-    }
-
-    async fn describe_machine(&self, body: &Value) -> Res {
-        let m = self
-            .machine_item(validate::string(body, "stateMachineArn")?)
-            .await?;
-        Ok(json!({
-            "stateMachineArn": m.arn, "name": m.name, "status": "ACTIVE",
-            "definition": m.definition, "roleArn": m.role_arn, "type": m.kind,
-            "creationDate": timestamp(m.created),
-            "loggingConfiguration": {"level": "OFF", "includeExecutionData": false},
-            "tracingConfiguration": {"enabled": false},
-        }))
-    }
-
-    async fn list_machines(&self, body: &Value) -> Res {
-        let (max, offset) = validate::page(body)?;
-        let all = self.store.machines().await.map_err(internal)?;
-        let page: Vec<Value> = all
-            .iter()
-            .skip(offset)
-            .take(max)
-            .map(|m| json!({"stateMachineArn": m.arn, "name": m.name, "type": m.kind, "creationDate": timestamp(m.created)}))
-            .collect();
-        let mut out = json!({"stateMachines": page});
-        if let Some(t) = validate::next_token(offset, max, all.len()) {
-            out["nextToken"] = t.into();
-        }
-        Ok(out)
-    }
-
-    async fn delete_machine(&self, body: &Value) -> Res {
-        let arn = validate::string(body, "stateMachineArn")?;
-        validate::arn(arn, &["stateMachine"])?;
-        self.store.delete_machine(arn).await.map_err(internal)?;
-        Ok(json!({}))
-    }
-
     /// The record a new execution of `body["stateMachineArn"]` would have.
     async fn new_execution(
         &self,
         body: &Value,
     ) -> Result<(ExecutionRecord, StateMachine, String), ApiError> {
-        let m = self
-            .machine_item(validate::string(body, "stateMachineArn")?)
-            .await?;
+        let target = validate::string(body, "stateMachineArn")?;
+        let pick = stepwise_engine::entropy() % 100;
+        let m = catalog::resolve(&self.store, target, pick).await?;
         let name = match validate::optional_string(body, "name")? {
             Some(n) => n.to_owned(),
             None => uuid(),
@@ -235,23 +143,25 @@ impl AwsService {
         validate::name("execution", &name)?;
         let input_text = validate::optional_string(body, "input")?.unwrap_or("{}");
         let input = validate::input(Some(input_text))?;
-        let express = m.kind == "EXPRESS";
-        let machine = StateMachine::parse(&m.definition, Options { express })
+        let express = m.express;
+        let machine = StateMachine::parse(&m.settings.definition, Options { express })
             .map_err(|e| ApiError::invalid_definition(e.to_string()))?;
         let mut facts = local_execution(&m.name, &name, input, wall_clock(), express);
         let region_account = format!("{}:{}", self.place.region, self.place.account);
         facts.arn = facts.arn.replace("us-east-1:123456789012", &region_account);
-        facts.state_machine_arn = m.arn.clone();
-        facts.role_arn = m.role_arn.clone();
+        facts.state_machine_arn = m.machine_arn.clone();
+        facts.role_arn = m.settings.role_arn.clone();
         let record = ExecutionRecord {
             facts,
-            definition: m.definition.clone(),
+            definition: m.settings.definition.clone(),
             express,
             status: "RUNNING".into(),
             outcome: None,
             stopped: None,
             parent: None,
             started_by: None,
+            version: m.version_arn.clone(),
+            alias: m.alias_arn.clone(),
         };
         Ok((record, machine, input_text.to_owned()))
     }
@@ -357,6 +267,12 @@ impl AwsService {
             "stateMachineArn".into(),
             r.facts.state_machine_arn.clone().into(),
         );
+        if let Some(v) = &r.version {
+            o.insert("stateMachineVersionArn".into(), v.clone().into());
+        }
+        if let Some(a) = &r.alias {
+            o.insert("stateMachineAliasArn".into(), a.clone().into());
+        }
         o.insert("name".into(), r.facts.name.clone().into());
         o.insert("status".into(), r.status.clone().into());
         o.insert("startDate".into(), timestamp(r.facts.start_time));
@@ -381,12 +297,45 @@ impl AwsService {
             None => {}
         }
         o.insert("redriveCount".into(), 0.into());
+        let status = r.status.as_str();
+        if r.express {
+            o.remove("redriveCount");
+        } else if matches!(status, "RUNNING" | "SUCCEEDED") {
+            o.insert("redriveStatus".into(), "NOT_REDRIVABLE".into());
+            o.insert(
+                "redriveStatusReason".into(),
+                format!("Execution is {status} and cannot be redriven").into(),
+            );
+        } else {
+            o.insert("redriveStatus".into(), "REDRIVABLE".into());
+        }
         Ok(Value::Object(o))
+    }
+
+    async fn describe_for_execution(&self, body: &Value) -> Res {
+        let arn = validate::string(body, "executionArn")?;
+        validate::arn(arn, &["execution", "express"])?;
+        let r = self.execution(arn).await?;
+        catalog::describe_for_execution(
+            &self.store,
+            &r.facts.state_machine_arn,
+            r.version.as_deref(),
+            Some(&r.definition),
+            r.facts.start_time,
+        )
+        .await
     }
 
     async fn list_executions(&self, body: &Value) -> Res {
         let machine = validate::string(body, "stateMachineArn")?;
-        self.machine_item(machine).await?;
+        let t = catalog::target(machine)?;
+        let m = catalog::machine(&self.store, t.machine(), machine).await?;
+        if m.kind == "EXPRESS" {
+            return Err(ApiError::state_machine_type_not_supported(
+                "This operation is not supported by this type of state machine",
+            ));
+        }
+        let machine = t.machine();
         let filter = validate::optional_string(body, "statusFilter")?;
         let (max, offset) = validate::page(body)?;
         let mut lines = self.store.executions_of(machine).await.map_err(internal)?;

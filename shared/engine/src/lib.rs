@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 mod block_on;
+pub mod catalog;
 pub mod console;
 pub mod memory;
 pub mod mock;

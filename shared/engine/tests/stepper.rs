@@ -42,6 +42,8 @@ fn fixture<A: Abort>(queue: &MemQueue, def: Value, abort: A) -> Fixture<'_, A> {
         stopped: None,
         parent: None,
         started_by: None,
+        version: None,
+        alias: None,
     };
     let stepper = Stepper::new(MemStore::default(), queue, FnTasks(echo as _), abort, 7);
     block_on(start(&stepper.store, &queue, &record, &machine)).expect("started");

@@ -7,19 +7,10 @@ use std::path::Path;
 use rusqlite::Connection;
 
 const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS state_machines (
-    arn TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, type TEXT NOT NULL, definition TEXT NOT NULL,
-    role_arn TEXT NOT NULL, created INTEGER NOT NULL, updated INTEGER NOT NULL, revision INTEGER NOT NULL,
-    description TEXT, logging TEXT NOT NULL, tracing TEXT NOT NULL, next_version INTEGER NOT NULL DEFAULT 1
+CREATE TABLE IF NOT EXISTS catalog (
+    arn TEXT PRIMARY KEY, kind TEXT NOT NULL, parent TEXT NOT NULL, rev INTEGER NOT NULL, body TEXT NOT NULL
 );
-CREATE TABLE IF NOT EXISTS versions (
-    arn TEXT PRIMARY KEY, machine TEXT NOT NULL, version INTEGER NOT NULL, definition TEXT NOT NULL,
-    role_arn TEXT NOT NULL, revision INTEGER NOT NULL, description TEXT, created INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS aliases (
-    arn TEXT PRIMARY KEY, machine TEXT NOT NULL, name TEXT NOT NULL, description TEXT,
-    routing TEXT NOT NULL, created INTEGER NOT NULL, updated INTEGER NOT NULL
-);
+CREATE INDEX IF NOT EXISTS catalog_by_parent ON catalog (kind, parent);
 CREATE TABLE IF NOT EXISTS executions (
     arn TEXT PRIMARY KEY, machine TEXT NOT NULL, version TEXT, name TEXT NOT NULL, status TEXT NOT NULL,
     input TEXT NOT NULL, output TEXT, error TEXT, cause TEXT, started INTEGER NOT NULL, stopped INTEGER,
@@ -47,12 +38,6 @@ CREATE TABLE IF NOT EXISTS tokens (
     token TEXT
 );
 CREATE INDEX IF NOT EXISTS tokens_by_activity ON tokens (activity, claimed, created);
-CREATE TABLE IF NOT EXISTS activities (
-    arn TEXT PRIMARY KEY, name TEXT NOT NULL UNIQUE, created INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS tags (
-    resource TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, PRIMARY KEY (resource, key)
-);
 ";
 
 pub fn open(path: Option<&Path>) -> rusqlite::Result<Connection> {
@@ -72,6 +57,17 @@ pub fn open(path: Option<&Path>) -> rusqlite::Result<Connection> {
     )?;
     if has_parent == 0 {
         conn.execute_batch("ALTER TABLE executions ADD COLUMN parent TEXT")?;
+    }
+    // Stores written before the catalog lack what an execution ran.
+    let has_definition: i64 = conn.query_row(
+        "SELECT COUNT(*) FROM pragma_table_info('executions') WHERE name = 'definition'",
+        [],
+        |r| r.get(0),
+    )?;
+    if has_definition == 0 {
+        conn.execute_batch(
+            "ALTER TABLE executions ADD COLUMN definition TEXT; ALTER TABLE executions ADD COLUMN alias TEXT;",
+        )?;
     }
     // A parent's nested executions, found when its `.sync` task gives up.
     conn.execute_batch(

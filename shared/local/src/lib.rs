@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 mod cache;
+mod catalog;
 mod db;
 mod driver;
 pub mod ids;
@@ -190,7 +191,7 @@ impl Service for LocalService {
                     .await
                     .map_err(|e| ApiError::internal(e.to_string()))?
                 }
-                a if ops::READS.contains(&a) && self.readers.is_some() => {
+                a if ops::is_read(a) && self.readers.is_some() => {
                     match self.read(a, body.clone()).await {
                         Some(out) => out,
                         None => self.ask(action, body).await,

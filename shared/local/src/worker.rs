@@ -425,7 +425,7 @@ impl Worker {
         reply: Reply,
     ) -> Result<Option<(Reply, Result<Value, ApiError>)>, (Reply, rusqlite::Error)> {
         // Reads see this batch's history too.
-        if crate::ops::READS.contains(&action)
+        if crate::ops::is_read(action)
             && let Err(e) = self.flush_history()
         {
             return Err((reply, e));
@@ -442,22 +442,51 @@ impl Worker {
         }
     }
 
+    /// The parsed machine for a definition, cached: executions of one
+    /// machine share it.
+    pub(crate) fn load_machine(
+        &mut self,
+        definition: &str,
+        express: bool,
+    ) -> Option<Arc<StateMachine>> {
+        let key = format!("{}{definition}", if express { 'E' } else { 'S' });
+        if let Some(m) = self.machines.get(&key) {
+            return Some(m.clone());
+        }
+        let sm = Arc::new(StateMachine::parse(definition, stepwise_asl::Options { express }).ok()?);
+        self.machines.insert(key, sm.clone());
+        Some(sm)
+    }
+
     /// The execution's facts and machine, from the cache or the database.
     pub(crate) fn run_for(&mut self, arn: &str) -> rusqlite::Result<Option<&mut Run>> {
         if !self.runs.contains_key(arn) {
-            let row: Option<(String, Option<String>, String, i64)> = self
+            let row: Option<(String, Option<String>, String, i64, Option<String>)> = self
                 .conn
                 .query_row(
-                    "SELECT machine, version, facts, next_event FROM executions WHERE arn = ?1",
+                    "SELECT machine, version, facts, next_event, definition FROM executions WHERE arn = ?1",
                     [arn],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
                 )
                 .optional()?;
-            let Some((machine, version, facts, next_event)) = row else {
+            let Some((machine, version, facts, next_event, definition)) = row else {
                 return Ok(None);
             };
-            let Some(sm) = crate::ops::machines::load_machine(self, &machine, version.as_deref())?
-            else {
+            let definition = match definition {
+                Some(d) => d,
+                // Written before executions kept their definition.
+                None => {
+                    let cat = crate::catalog::SqlCatalog(&self.conn);
+                    let target = version.unwrap_or(machine);
+                    match stepwise_engine::block_on(stepwise_engine::catalog::resolve(
+                        &cat, &target, 0,
+                    )) {
+                        Ok(r) => r.settings.definition,
+                        Err(_) => return Ok(None),
+                    }
+                }
+            };
+            let Some(sm) = self.load_machine(&definition, arn.contains(":express:")) else {
                 return Ok(None);
             };
             let facts: Execution = serde_json::from_str(&facts).expect("stored facts parse");

@@ -1,5 +1,5 @@
-//! Activities in the table: each activity (`pk = "activities"`, `sk` = its
-//! ARN) and the tasks waiting for a worker (`pk = "activity#<arn>"`,
+//! Activity tasks in the table (the activities themselves are catalog
+//! entries): the tasks waiting for a worker (`pk = "activity#<arn>"`,
 //! `sk` = the offer time and the token's hash, with the token and input).
 //! A worker claims a task by deleting its item on the condition that it is
 //! still there, so each task goes to exactly one worker.
@@ -12,14 +12,6 @@ use stepwise_engine::stepper::{Offer, PortError, token_hash};
 use super::{DAY, DynamoStore, Item, n, now_secs, port, s};
 use crate::RETENTION_DAYS;
 
-/// An activity as the API stores it.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct ActivityItem {
-    pub arn: String,
-    pub name: String,
-    pub created: Millis,
-}
-
 /// A claimed activity task: what GetActivityTask hands the worker.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ActivityTask {
@@ -27,35 +19,11 @@ pub struct ActivityTask {
     pub input: String,
 }
 
-const ACTIVITIES: &str = "activities";
-
 fn tasks_key(activity: &str) -> String {
     format!("activity#{activity}")
 }
 
 impl DynamoStore {
-    /// Creates the activity; false when it exists.
-    pub async fn put_activity(&self, a: &ActivityItem) -> Result<bool, PortError> {
-        let mut item = Item::new();
-        item.insert("pk".into(), s(ACTIVITIES));
-        item.insert("sk".into(), s(&a.arn));
-        item.insert("body".into(), s(serde_json::to_string(a)?));
-        self.put(item, Some(("attribute_not_exists(pk)", None)))
-            .await
-    }
-
-    pub async fn activity(&self, arn: &str) -> Result<Option<ActivityItem>, PortError> {
-        self.json_body(ACTIVITIES, arn).await
-    }
-
-    pub async fn activities(&self) -> Result<Vec<ActivityItem>, PortError> {
-        self.json_bodies(ACTIVITIES).await
-    }
-
-    pub async fn delete_activity(&self, arn: &str) -> Result<(), PortError> {
-        self.delete(ACTIVITIES, arn).await
-    }
-
     pub(super) async fn put_offer(
         &self,
         offer: &Offer,

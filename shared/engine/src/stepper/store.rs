@@ -111,6 +111,11 @@ pub struct ExecutionRecord {
     /// again from the same task, after a crash, is the same start.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub started_by: Option<TokenTarget>,
+    /// The version that runs (given, or picked by an alias), and the alias.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alias: Option<String>,
 }
 
 /// A task in another execution that waits for this one (`.sync`/`.sync:2`).

@@ -1,93 +1,24 @@
 //! Activities (workers poll with GetActivityTask) and task tokens
 //! (SendTaskSuccess, SendTaskFailure, SendTaskHeartbeat).
 
-use rusqlite::{OptionalExtension, params};
+use rusqlite::OptionalExtension;
 use serde_json::{Value, json};
-use stepwise_api::{ApiError, timestamp, validate};
+use stepwise_api::{ApiError, validate};
 use stepwise_asl::{Event, StatesError};
 
 use super::{Fail, Res};
+use crate::catalog::SqlCatalog;
 use crate::db::Db;
-use crate::ids::{activity_arn, now, token_hash};
+use crate::ids::{now, token_hash};
 use crate::worker::{Poller, Reply, Worker};
+use stepwise_engine::block_on;
+use stepwise_engine::catalog;
 
 /// The longest a GetActivityTask call waits, as on AWS.
 const LONG_POLL_MS: i64 = 60_000;
 
 fn activity<'a>(db: &Db, body: &'a Value) -> Result<&'a str, Fail> {
-    let arn = validate::string(body, "activityArn")?;
-    validate::arn(arn, &["activity"])?;
-    if db
-        .query_row("SELECT 1 FROM activities WHERE arn = ?1", [arn], |_| Ok(()))
-        .optional()?
-        .is_none()
-    {
-        return Err(
-            ApiError::activity_does_not_exist(format!("Activity Does Not Exist: '{arn}'")).into(),
-        );
-    }
-    Ok(arn)
-}
-
-pub fn create(w: &mut Worker, body: &Value) -> Res {
-    let name = validate::string(body, "name")?;
-    validate::name("activity", name)?;
-    let arn = activity_arn(name);
-    let created: Option<i64> = w
-        .conn
-        .query_row(
-            "SELECT created FROM activities WHERE arn = ?1",
-            [&arn],
-            |r| r.get(0),
-        )
-        .optional()?;
-    let created = match created {
-        Some(c) => c,
-        None => {
-            let t = now();
-            w.conn.execute(
-                "INSERT INTO activities (arn, name, created) VALUES (?1, ?2, ?3)",
-                params![arn, name, t],
-            )?;
-            t
-        }
-    };
-    super::tags::write(w, &arn, body.get("tags"))?;
-    Ok(json!({"activityArn": arn, "creationDate": timestamp(created)}))
-}
-
-pub fn describe(db: &Db, body: &Value) -> Res {
-    let arn = activity(db, body)?;
-    let (name, created): (String, i64) = db.query_row(
-        "SELECT name, created FROM activities WHERE arn = ?1",
-        [arn],
-        |r| Ok((r.get(0)?, r.get(1)?)),
-    )?;
-    Ok(json!({"activityArn": arn, "name": name, "creationDate": timestamp(created)}))
-}
-
-pub fn list(db: &Db, body: &Value) -> Res {
-    let (max, offset) = validate::page(body)?;
-    let mut stmt = db.prepare("SELECT arn, name, created FROM activities ORDER BY created, arn")?;
-    let all: Vec<Value> = stmt
-        .query_map([], |r| Ok(json!({"activityArn": r.get::<_, String>(0)?, "name": r.get::<_, String>(1)?, "creationDate": timestamp(r.get(2)?)})))?
-        .collect::<Result<_, _>>()?;
-    let total = all.len();
-    let mut out = json!({"activities": all.into_iter().skip(offset).take(max).collect::<Vec<_>>()});
-    if let Some(t) = validate::next_token(offset, max, total) {
-        out["nextToken"] = t.into();
-    }
-    Ok(out)
-}
-
-pub fn delete(w: &mut Worker, body: &Value) -> Res {
-    let arn = validate::string(body, "activityArn")?;
-    validate::arn(arn, &["activity"])?;
-    w.conn
-        .execute("DELETE FROM activities WHERE arn = ?1", [arn])?;
-    w.conn
-        .execute("DELETE FROM tags WHERE resource = ?1", [arn])?;
-    Ok(json!({}))
+    Ok(block_on(catalog::existing_activity(&SqlCatalog(db), body))?)
 }
 
 /// Claims the oldest waiting task of an activity: its token and input.

@@ -11,12 +11,14 @@ use stepwise_asl::{Event, Execution, StatesError, TaskCall, Thread};
 use stepwise_engine::nested;
 use stepwise_engine::ports::TaskResult;
 
-use super::machines::resolve;
 use super::{Fail, Res};
+use crate::catalog::SqlCatalog;
 use crate::db::Db;
 use crate::driver::append_history;
-use crate::ids::{execution_arn, machine_name, now, uuid};
+use crate::ids::{execution_arn, machine_name, now, random_u64, uuid};
 use crate::worker::{Run, Worker};
+use stepwise_engine::block_on;
+use stepwise_engine::catalog;
 
 fn execution(body: &Value) -> Result<&str, Fail> {
     let arn = validate::string(body, "executionArn")?;
@@ -63,7 +65,19 @@ pub fn start_child(
 /// its ARN and start time.
 fn start_with(w: &mut Worker, body: &Value, parent: Option<String>) -> Result<(String, i64), Fail> {
     let target = validate::string(body, "stateMachineArn")?;
-    let (machine, version, kind, role) = resolve(&w.conn, target)?;
+    let resolved = block_on(catalog::resolve(
+        &SqlCatalog(&w.conn),
+        target,
+        random_u64() % 100,
+    ))?;
+    let (machine, version, alias) = (
+        resolved.machine_arn,
+        resolved.version_arn,
+        resolved.alias_arn,
+    );
+    let express = resolved.express;
+    let role = resolved.settings.role_arn;
+    let definition = resolved.settings.definition;
     let name = match validate::optional_string(body, "name")? {
         Some(n) => n.to_owned(),
         None => uuid(),
@@ -71,7 +85,6 @@ fn start_with(w: &mut Worker, body: &Value, parent: Option<String>) -> Result<(S
     validate::name("execution", &name)?;
     let input_text = validate::optional_string(body, "input")?.unwrap_or("{}");
     let input = validate::input(Some(input_text))?;
-    let express = kind == "EXPRESS";
     let arn = execution_arn(machine_name(&machine), &name, express);
     let t = now();
     let facts = Execution {
@@ -85,9 +98,9 @@ fn start_with(w: &mut Worker, body: &Value, parent: Option<String>) -> Result<(S
         redrive_count: if express { None } else { Some(0) },
     };
     let inserted = w.conn.execute(
-        "INSERT INTO executions (arn, machine, version, name, status, input, started, facts, next_event, parent) VALUES (?1, ?2, ?3, ?4, 'RUNNING', ?5, ?6, ?7, 1, ?8)
+        "INSERT INTO executions (arn, machine, version, name, status, input, started, facts, next_event, parent, definition, alias) VALUES (?1, ?2, ?3, ?4, 'RUNNING', ?5, ?6, ?7, 1, ?8, ?9, ?10)
          ON CONFLICT (arn) DO NOTHING",
-        params![arn, machine, version, name, input_text, t, serde_json::to_string(&facts).expect("facts serialize"), parent],
+        params![arn, machine, version, name, input_text, t, serde_json::to_string(&facts).expect("facts serialize"), parent, definition, alias],
     )?;
     if inserted == 0 {
         // Same name again: the same execution if it runs with the same input.
@@ -104,7 +117,7 @@ fn start_with(w: &mut Worker, body: &Value, parent: Option<String>) -> Result<(S
         ))
         .into());
     }
-    let Some(sm) = super::machines::load_machine(w, &machine, version.as_deref())? else {
+    let Some(sm) = w.load_machine(&definition, express) else {
         return Err(
             ApiError::invalid_definition("The state machine's definition is not valid").into(),
         );
@@ -153,7 +166,7 @@ pub fn describe(db: &Db, body: &Value) -> Res {
     let row = db
 
         .query_row(
-            "SELECT machine, version, name, status, input, output, error, cause, started, stopped, redrive_count, redrive_date FROM executions WHERE arn = ?1",
+            "SELECT machine, version, name, status, input, output, error, cause, started, stopped, redrive_count, redrive_date, alias FROM executions WHERE arn = ?1",
             [arn],
             |r| {
                 let mut o = Map::new();
@@ -162,6 +175,9 @@ pub fn describe(db: &Db, body: &Value) -> Res {
                 o.insert("stateMachineArn".into(), r.get::<_, String>(0)?.into());
                 if let Some(v) = version {
                     o.insert("stateMachineVersionArn".into(), v.into());
+                }
+                if let Some(a) = r.get::<_, Option<String>>(12)? {
+                    o.insert("stateMachineAliasArn".into(), a.into());
                 }
                 o.insert("name".into(), r.get::<_, String>(2)?.into());
                 let status: String = r.get(3)?;
@@ -204,29 +220,35 @@ pub fn describe(db: &Db, body: &Value) -> Res {
 
 pub fn describe_machine(db: &Db, body: &Value) -> Res {
     let arn = execution(body)?;
-    let row: Option<(String, Option<String>)> = db
+    let row: Option<(String, Option<String>, Option<String>, i64)> = db
         .query_row(
-            "SELECT machine, version FROM executions WHERE arn = ?1",
+            "SELECT machine, version, definition, started FROM executions WHERE arn = ?1",
             [arn],
-            |r| Ok((r.get(0)?, r.get(1)?)),
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
         )
         .optional()?;
-    let (machine, version) = row.ok_or_else(|| not_found(arn))?;
-    let mut out = super::machines::describe(
-        db,
-        &json!({"stateMachineArn": version.clone().unwrap_or(machine.clone())}),
-    )?;
-    let o = out.as_object_mut().expect("object");
-    let created = o.remove("creationDate").unwrap_or(Value::Null);
-    o.insert("updateDate".into(), created);
-    o.insert("stateMachineArn".into(), machine.into());
-    if let Some(v) = version {
-        o.insert("stateMachineVersionArn".into(), v.into());
-    }
-    for k in ["status", "type", "creationDate"] {
-        o.remove(k);
-    }
-    Ok(out)
+    let (machine, version, definition, started) = row.ok_or_else(|| not_found(arn))?;
+    Ok(block_on(catalog::describe_for_execution(
+        &SqlCatalog(db),
+        &machine,
+        version.as_deref(),
+        definition.as_deref(),
+        started,
+    ))?)
+}
+
+/// For StartSyncExecution, run outside the worker: the definition and type.
+pub fn for_run(w: &mut Worker, body: &Value) -> Res {
+    let arn = validate::string(body, "stateMachineArn")?;
+    let r = block_on(catalog::resolve(
+        &SqlCatalog(&w.conn),
+        arn,
+        random_u64() % 100,
+    ))?;
+    Ok(json!({
+        "machine": r.machine_arn, "version": r.version_arn, "alias": r.alias_arn,
+        "definition": r.settings.definition, "type": if r.express { "EXPRESS" } else { "STANDARD" },
+    }))
 }
 
 pub fn list(db: &Db, body: &Value) -> Res {
@@ -243,32 +265,15 @@ pub fn list(db: &Db, body: &Value) -> Res {
             );
         }
     };
-    let (machine_arn, version) = match super::machines::target(&machine)? {
-        super::machines::Target::Machine(m) => (m, None),
-        super::machines::Target::Version(m) => (m, Some(machine.clone())),
-        super::machines::Target::Alias(m) => (m, None),
-    };
-    let kind: Option<String> = db
-        .query_row(
-            "SELECT type FROM state_machines WHERE arn = ?1",
-            [&machine_arn],
-            |r| r.get(0),
+    let t = catalog::target(&machine)?;
+    let machine_arn = t.machine().to_owned();
+    let version = matches!(t, catalog::Target::Version(_)).then(|| machine.clone());
+    let m = block_on(catalog::machine(&SqlCatalog(db), &machine_arn, &machine))?;
+    if m.kind == "EXPRESS" {
+        return Err(ApiError::state_machine_type_not_supported(
+            "This operation is not supported by this type of state machine",
         )
-        .optional()?;
-    match kind.as_deref() {
-        None => {
-            return Err(ApiError::state_machine_does_not_exist(format!(
-                "State Machine Does Not Exist: '{machine}'"
-            ))
-            .into());
-        }
-        Some("EXPRESS") => {
-            return Err(ApiError::state_machine_type_not_supported(
-                "This operation is not supported by this type of state machine",
-            )
-            .into());
-        }
-        _ => {}
+        .into());
     }
     let status = validate::optional_string(body, "statusFilter")?;
     if let Some(s) = status
@@ -285,7 +290,7 @@ pub fn list(db: &Db, body: &Value) -> Res {
         return Err(ApiError::validation(format!("1 validation error detected: Value '{s}' at 'statusFilter' failed to satisfy constraint")).into());
     }
     let mut stmt = db.prepare(
-        "SELECT arn, machine, name, status, started, stopped, version, redrive_count FROM executions
+        "SELECT arn, machine, name, status, started, stopped, version, redrive_count, alias FROM executions
          WHERE machine = ?1 AND (?2 IS NULL OR status = ?2) AND (?3 IS NULL OR version = ?3) ORDER BY started DESC, arn",
     )?;
     let all: Vec<Value> = stmt
@@ -303,6 +308,9 @@ pub fn list(db: &Db, body: &Value) -> Res {
             }
             if let Some(v) = r.get::<_, Option<String>>(6)? {
                 o["stateMachineVersionArn"] = v.into();
+            }
+            if let Some(a) = r.get::<_, Option<String>>(8)? {
+                o["stateMachineAliasArn"] = a.into();
             }
             Ok(o)
         })?
