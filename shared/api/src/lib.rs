@@ -132,8 +132,14 @@ pub fn history_event(
     include_data: bool,
 ) -> Value {
     let mut o = serde_json::json!({"timestamp": timestamp(ts), "type": kind, "id": id, "previousEventId": previous});
+    // A failed or stopped execution has its details member even when it
+    // is empty; other events leave an empty one out.
     if let Value::Object(mut d) = details
-        && !d.is_empty()
+        && (!d.is_empty()
+            || matches!(
+                kind,
+                "ExecutionFailed" | "ExecutionAborted" | "ExecutionTimedOut"
+            ))
     {
         for key in ["input", "output", "parameters"] {
             if let Some(v) = d.get_mut(key) {

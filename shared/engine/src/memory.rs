@@ -5,8 +5,8 @@
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 
-use serde_json::{Value, json};
-use stepwise_asl::exec::{EventType, HistoryEvent};
+use serde_json::Value;
+use stepwise_asl::exec::{HistoryEvent, previous_event_id};
 use stepwise_asl::random::Random;
 use stepwise_asl::timestamp::Millis;
 use stepwise_asl::{
@@ -128,10 +128,7 @@ impl<'m, T: Tasks> Runner<'m, T> {
         }
         for event in events {
             let id = self.history.len() as u64 + 1;
-            let previous = self
-                .last_event
-                .insert(event.thread.clone(), id)
-                .unwrap_or(id - 1);
+            let previous = previous_event_id(&mut self.last_event, &event, id);
             self.history.push(Recorded {
                 id,
                 previous,
@@ -152,18 +149,7 @@ impl<'m, T: Tasks> Runner<'m, T> {
     }
 
     async fn drive(&mut self) -> Report {
-        let details = json!({
-            "input": self.exec.input,
-            "inputDetails": {"truncated": false},
-            "roleArn": self.exec.role_arn,
-            "stateMachineArn": self.exec.state_machine_arn,
-        });
-        let started = HistoryEvent {
-            timestamp: self.now,
-            kind: EventType::ExecutionStarted,
-            thread: "root".into(),
-            details,
-        };
+        let started = HistoryEvent::execution_started(&self.exec);
         self.append(vec![started]);
         let root = Thread::root(&self.machine.root().start_at, self.exec.input.clone());
         self.threads.insert(root.id.clone(), root);

@@ -24,10 +24,7 @@ pub(crate) fn append_history(
     for e in events {
         let id = run.next_event;
         run.next_event += 1;
-        let previous = run
-            .last
-            .insert(e.thread.clone(), id)
-            .unwrap_or(id.saturating_sub(1));
+        let previous = stepwise_asl::exec::previous_event_id(&mut run.last, &e, id);
         rows.push((id, previous, e));
     }
     run.events_dirty = true;

@@ -81,7 +81,41 @@ pub struct HistoryEvent {
     pub details: Value,
 }
 
+/// AWS's `previousEventId` for event `id`, given the last event id of each
+/// thread so far (updated here): the thread's previous event, or the event
+/// before it for a thread's first. ExecutionStarted and the first event
+/// after it have none (0), as AWS numbers them.
+pub fn previous_event_id<S: std::hash::BuildHasher>(
+    last: &mut std::collections::HashMap<String, u64, S>,
+    event: &HistoryEvent,
+    id: u64,
+) -> u64 {
+    if event.kind == EventType::ExecutionStarted {
+        return 0;
+    }
+    match last.insert(event.thread.clone(), id) {
+        Some(p) => p,
+        None if id <= 2 => 0,
+        None => id - 1,
+    }
+}
+
 impl HistoryEvent {
+    /// ExecutionStarted as AWS records it: the input and the role (AWS's
+    /// history leaves the state machine's ARN out).
+    pub fn execution_started(exec: &super::Execution) -> HistoryEvent {
+        HistoryEvent {
+            timestamp: exec.start_time,
+            kind: EventType::ExecutionStarted,
+            thread: "root".into(),
+            details: serde_json::json!({
+                "input": exec.input,
+                "inputDetails": {"truncated": false},
+                "roleArn": exec.role_arn,
+            }),
+        }
+    }
+
     /// The name of the details member AWS uses for this type, e.g.
     /// `stateEnteredEventDetails` for every `…StateEntered`.
     pub fn details_key(&self) -> String {

@@ -19,7 +19,7 @@ use serde_json::Value;
 
 pub use context::Execution;
 pub use flow::Step;
-pub use history::{EventType, HistoryEvent};
+pub use history::{EventType, HistoryEvent, previous_event_id};
 pub use thread::{Fanout, MapItem, Parent, Phase, Thread};
 
 use crate::definition::StateMachine;

@@ -129,7 +129,7 @@ fn logging(given: Option<&Value>) -> Result<Value, ApiError> {
             "Invalid Logging Configuration: Must specify exactly one Log Destination.",
         ));
     }
-    if !destinations.is_empty() {
+    if given.contains_key("destinations") {
         out["destinations"] = Value::Array(destinations);
     }
     Ok(out)
@@ -263,7 +263,7 @@ fn settings_json(o: &mut Map<String, Value>, s: &Settings) {
     if let Some(r) = &s.revision_id {
         o.insert("revisionId".into(), r.clone().into());
     }
-    let refs = variable_references(&s.definition);
+    let refs = stepwise_asl::variable_references(&s.definition);
     if refs.as_object().is_some_and(|r| !r.is_empty()) {
         o.insert("variableReferences".into(), refs);
     }
@@ -453,8 +453,4 @@ pub async fn list<C: Catalog>(cat: &C, scope: &Scope, body: &Value) -> Res {
         })
         .collect();
     page(body, "stateMachines", items)
-}
-
-fn variable_references(_definition: &str) -> Value {
-    Value::Object(Map::new())
 }

@@ -25,17 +25,7 @@ pub async fn start<S: Store, Q: Queue>(
     let now = facts.start_time;
     let started = Logged {
         order: 0,
-        event: HistoryEvent {
-            timestamp: now,
-            kind: stepwise_asl::exec::EventType::ExecutionStarted,
-            thread: "root".into(),
-            details: serde_json::json!({
-                "input": facts.input,
-                "inputDetails": {"truncated": false},
-                "roleArn": facts.role_arn,
-                "stateMachineArn": facts.state_machine_arn,
-            }),
-        },
+        event: HistoryEvent::execution_started(facts),
     };
     let created = store.create(record, &started).await?;
     let root = Thread::root(&machine.root().start_at, facts.input.clone());
@@ -82,7 +72,7 @@ pub fn merge_history(mut events: Vec<Logged>) -> Vec<Recorded> {
         .enumerate()
         .map(|(i, l)| {
             let id = i as u64 + 1;
-            let previous = last.insert(l.event.thread.clone(), id).unwrap_or(id - 1);
+            let previous = stepwise_asl::exec::previous_event_id(&mut last, &l.event, id);
             Recorded {
                 id,
                 previous,

@@ -133,12 +133,7 @@ fn start_with(w: &mut Worker, body: &Value, parent: Option<String>) -> Result<(S
             persisted: false,
         },
     );
-    let started = HistoryEvent {
-        timestamp: t,
-        kind: EventType::ExecutionStarted,
-        thread: "root".into(),
-        details: json!({"input": input_text, "inputDetails": {"truncated": false}, "roleArn": role, "stateMachineArn": version.clone().unwrap_or_else(|| machine.clone())}),
-    };
+    let started = HistoryEvent::execution_started(&w.runs[&arn].facts);
     append_history(w, &arn, vec![started])?;
     let root = Thread::root(&sm.root().start_at, input);
     w.new_thread(&arn, root);
