@@ -96,9 +96,9 @@ pub async fn test_state<T: Tasks>(body: &Value, tasks: T) -> Result<Value, ApiEr
     if let Some(l) = language {
         machine["QueryLanguage"] = l;
     }
-    let sm = StateMachine::from_value(&machine, Options::default()).map_err(|e| {
-        ApiError::invalid_definition(format!("Invalid State Machine Definition: '{e}'"))
-    })?;
+    // The parse error already reads "Invalid State Machine Definition: '…'".
+    let sm = StateMachine::from_value(&machine, Options::default())
+        .map_err(|e| ApiError::invalid_definition(e.to_string()))?;
     let exec = local_execution("TestState", "test", input.clone(), wall_clock(), false);
     let options = RunnerOptions {
         fast_forward: true,
@@ -118,10 +118,8 @@ pub async fn test_state<T: Tasks>(body: &Value, tasks: T) -> Result<Value, ApiEr
         (Status::Succeeded, Some(_)) if failed_inside => "CAUGHT_ERROR",
         (Status::Succeeded, _) => "SUCCEEDED",
         _ => {
-            let error = report.error.as_ref().and_then(|e| e.error.clone());
-            if retry
-                .as_ref()
-                .is_some_and(|r| retries(r, error.as_deref(), kind == "Task"))
+            if let (Some(r), Some(e)) = (&retry, &report.error)
+                && retries(r, e)
             {
                 "RETRIABLE"
             } else {
@@ -171,22 +169,19 @@ fn targets(state: &Value) -> Vec<String> {
     out
 }
 
-/// Whether a retrier of `retry` matches `error` (and has attempts to give).
-/// `States.TaskFailed` matches a Task's errors but a timeout.
-fn retries(retry: &Value, error: Option<&str>, task: bool) -> bool {
-    let Some(error) = error else {
-        return false;
-    };
+/// Whether a retrier of `retry` matches `error` (and has attempts to give),
+/// by the language's own matching: `States.ALL` does not retry the terminal
+/// `States.Runtime` or `States.DataLimitExceeded`.
+fn retries(retry: &Value, error: &stepwise_asl::StatesError) -> bool {
     retry.as_array().is_some_and(|rs| {
         rs.iter().any(|r| {
-            r["MaxAttempts"].as_u64() != Some(0)
-                && r["ErrorEquals"].as_array().is_some_and(|names| {
-                    names.iter().any(|n| {
-                        n == "States.ALL"
-                            || n.as_str() == Some(error)
-                            || (task && n == "States.TaskFailed" && error != "States.Timeout")
-                    })
-                })
+            let names: Vec<String> = r["ErrorEquals"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|n| n.as_str().map(str::to_owned))
+                .collect();
+            r["MaxAttempts"].as_u64() != Some(0) && stepwise_asl::retry::matches_any(&names, error)
         })
     })
 }

@@ -36,7 +36,7 @@ impl<T: Tasks> Tasks for Mocked<T> {
 
 /// A mocked `Return` is the service's response; for a Lambda function ARN the
 /// state's result is only its `Payload`, and a `FunctionError` is an error.
-fn shape_mocked(call: &TaskCall, v: Value) -> TaskResult {
+pub fn shape_mocked(call: &TaskCall, v: Value) -> TaskResult {
     let is_lambda = call.resource.starts_with("arn:aws:lambda:")
         || call.resource.starts_with("arn:aws:states:::lambda:");
     if is_lambda {

@@ -65,8 +65,10 @@ impl Runner {
         let callback = d.call.pattern == Pattern::WaitForTaskToken;
         if let Some(response) = self.mocks.as_ref().and_then(|m| m.next(&d.call.state)) {
             // A mocked callback answers with the callback's result itself.
+            // The same shaping as every other runner's mocks (a Lambda
+            // function ARN's result is the mocked Payload).
             return Some(match response {
-                Response::Return(v) => Ok(v),
+                Response::Return(v) => stepwise_engine::tasks::shape_mocked(&d.call, v),
                 Response::Throw(e) => Err(e),
             });
         }

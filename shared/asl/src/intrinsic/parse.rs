@@ -9,7 +9,11 @@ use crate::path::Path;
 
 /// Parses an intrinsic function call; the error is a sentence for the user.
 pub fn parse(text: &str) -> Result<Expr, String> {
-    let mut p = Parser { t: text, i: 0 };
+    let mut p = Parser {
+        t: text,
+        i: 0,
+        depth: 0,
+    };
     let e = p.call()?;
     p.ws();
     if p.i != text.len() {
@@ -21,15 +25,25 @@ pub fn parse(text: &str) -> Result<Expr, String> {
     Ok(e)
 }
 
+/// How deep calls may nest: the parser recurses once per level, and no
+/// real definition comes near it.
+const MAX_DEPTH: usize = 100;
+
 struct Parser<'a> {
     t: &'a str,
     i: usize,
+    depth: usize,
 }
 
 impl Parser<'_> {
     fn ws(&mut self) {
-        while self.t[self.i..].starts_with(|c: char| c.is_whitespace()) {
-            self.i += 1;
+        // Whitespace may be more than one byte (U+00A0, U+2028 …).
+        while let Some(c) = self.t[self.i..]
+            .chars()
+            .next()
+            .filter(|c| c.is_whitespace())
+        {
+            self.i += c.len_utf8();
         }
     }
 
@@ -98,7 +112,15 @@ impl Parser<'_> {
             return Ok(Expr::Path(path));
         }
         if rest.starts_with("States.") {
-            return self.call();
+            if self.depth >= MAX_DEPTH {
+                return Err(format!(
+                    "intrinsic functions nest more than {MAX_DEPTH} deep"
+                ));
+            }
+            self.depth += 1;
+            let call = self.call();
+            self.depth -= 1;
+            return call;
         }
         let len = rest.find([',', ')']).unwrap_or(rest.len());
         let word = rest[..len].trim();

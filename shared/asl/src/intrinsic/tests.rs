@@ -189,3 +189,25 @@ fn missing_paths_are_not_function_failures() {
         Err(Failure::Path(..))
     ));
 }
+
+#[test]
+fn non_ascii_whitespace_between_arguments_is_not_a_panic() {
+    for ws in ["\u{85}", "\u{a0}", "\u{2028}", "\u{3000}"] {
+        let expr = format!("States.Format({ws}'x{{}}',{ws}$.a{ws})");
+        gives(&expr, json!({"a": 1}), json!("x1"));
+    }
+}
+
+#[test]
+fn calls_nested_past_the_limit_are_an_error_not_a_stack_overflow() {
+    let deep = |n: usize| {
+        format!(
+            "{}'x'{}",
+            "States.StringToJson(States.JsonToString(".repeat(n),
+            "))".repeat(n)
+        )
+    };
+    assert!(parse(&deep(20)).is_ok());
+    let err = parse(&deep(3000)).unwrap_err();
+    assert!(err.contains("nest more than"), "{err}");
+}

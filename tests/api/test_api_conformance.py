@@ -1,0 +1,63 @@
+"""The API conversations recorded on AWS (`../shared/conformance/api`),
+replayed by its `run_api.py` against both `stepwise serve` backends: the
+embedded SQLite one and `--backend aws` on moto server. Each backend must
+pass at least as many cases as `api-conformance-baseline.json` says (raise
+it as cases start to pass; never lower it)."""
+import json
+import os
+import re
+import subprocess
+import sys
+import uuid
+
+import pytest
+
+from conftest import ROOT, Server
+
+RUNNER = os.path.join(ROOT, "..", "shared", "conformance", "api", "run_api.py")
+BASELINE = os.path.join(ROOT, "api-conformance-baseline.json")
+
+if not os.path.exists(RUNNER):
+    if os.environ.get("CI") == "true":
+        raise RuntimeError(f"CI needs the recorded API corpus at {RUNNER}")
+    pytest.skip(f"SKIPPED: the AWS-recorded API corpus is not at {RUNNER}", allow_module_level=True)
+
+
+def replay(url):
+    out = subprocess.run(
+        [sys.executable, RUNNER, "--endpoint", url, "-j", "4"],
+        capture_output=True, text=True, timeout=600,
+    )
+    print(out.stdout[-3000:])
+    m = re.search(r"^(\d+) passed, (\d+) failed$", out.stdout, re.M)
+    assert m, f"run_api.py printed no result line:\n{out.stdout[-2000:]}\n{out.stderr[-2000:]}"
+    return int(m.group(1))
+
+
+def baseline(backend):
+    with open(BASELINE) as f:
+        return json.load(f)[backend]
+
+
+def test_recorded_api_conversations_on_the_embedded_backend():
+    s = Server(["--in-memory"]).start()
+    try:
+        passed = replay(s.url)
+    finally:
+        s.stop()
+    assert passed >= baseline("embedded")
+
+
+def test_recorded_api_conversations_on_the_serverless_backend(moto):
+    env = {
+        "AWS_ENDPOINT_URL": moto, "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test", "AWS_REGION": "us-east-1",
+    }
+    name = "api-replay-" + uuid.uuid4().hex[:8]
+    s = Server(["--backend", "aws", "--create-resources", "--table", name, "--queue", name],
+               env=env).start()
+    try:
+        passed = replay(s.url)
+    finally:
+        s.stop()
+    assert passed >= baseline("aws")

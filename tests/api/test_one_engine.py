@@ -1,0 +1,136 @@
+"""One implementation of each action: the same calls, the same answers, on
+both `stepwise serve` backends (embedded SQLite; `--backend aws` on moto).
+Each test here is a regression test for a way the backends once differed."""
+import json
+import os
+import subprocess
+import tempfile
+import uuid
+
+import pytest
+
+from conftest import BINARY, ROLE, Server, client, wait_for
+
+AWS = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_REGION": "us-east-1"}
+PASS = {"StartAt": "P", "States": {"P": {"Type": "Pass", "Result": "one", "End": True}}}
+WAIT = {"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 2, "Next": "P"},
+                                   "P": {"Type": "Pass", "Result": "one", "End": True}}}
+LAMBDA = {"StartAt": "T", "States": {"T": {
+    "Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:f", "End": True}}}
+MOCKS = {"StateMachines": {"M": {"TestCases": {"Happy": {"T": "Ok"}}}},
+         "MockedResponses": {"Ok": {"0": {"Return": {"StatusCode": 200, "Payload": {"x": 1}}}}}}
+
+
+@pytest.fixture(scope="module", params=["embedded", "aws"])
+def backend(request, moto):
+    mocks = tempfile.NamedTemporaryFile("w", suffix=".json", delete=False)
+    json.dump(MOCKS, mocks)
+    mocks.close()
+    args = ["--mock-config", mocks.name, "--test-case", "Happy", "--mock-machine", "M"]
+    if request.param == "embedded":
+        s = Server(["--in-memory"] + args).start()
+    else:
+        name = "one-engine-" + uuid.uuid4().hex[:8]
+        s = Server(["--backend", "aws", "--create-resources", "--table", name, "--queue", name] + args,
+                   env=dict(AWS, AWS_ENDPOINT_URL=moto)).start()
+    yield client(s.url)
+    s.stop()
+    os.unlink(mocks.name)
+
+
+def fresh(prefix="m"):
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def create(sfn, definition, **kw):
+    return sfn.create_state_machine(name=fresh(), roleArn=ROLE, definition=json.dumps(definition), **kw)
+
+
+def test_describe_state_machine_for_execution_is_what_ran_not_the_update(backend):
+    arn = create(backend, WAIT)["stateMachineArn"]
+    ex = backend.start_execution(stateMachineArn=arn)["executionArn"]
+    backend.update_state_machine(stateMachineArn=arn, definition=json.dumps(PASS))
+    ran = backend.describe_state_machine_for_execution(executionArn=ex)
+    assert json.loads(ran["definition"]) == WAIT
+    assert json.loads(backend.describe_state_machine(stateMachineArn=arn)["definition"]) == PASS
+    assert wait_for(backend, ex)["status"] == "SUCCEEDED"
+
+
+def test_revision_id_appears_only_once_an_update_changes_something(backend):
+    arn = create(backend, PASS)["stateMachineArn"]
+    assert "revisionId" not in backend.describe_state_machine(stateMachineArn=arn)
+    first = backend.update_state_machine(stateMachineArn=arn, definition=json.dumps(WAIT))["revisionId"]
+    again = backend.update_state_machine(stateMachineArn=arn, definition=json.dumps(WAIT))["revisionId"]
+    assert first == again == backend.describe_state_machine(stateMachineArn=arn)["revisionId"]
+    d = backend.describe_state_machine(stateMachineArn=arn)
+    assert d["encryptionConfiguration"] == {"type": "AWS_OWNED_KEY"}
+    assert d["loggingConfiguration"] == {"level": "OFF", "includeExecutionData": False}
+
+
+def test_versions_aliases_and_tags_work_alike(backend):
+    created = create(backend, PASS, publish=True, tags=[{"key": "team", "value": "a"}])
+    arn, v1 = created["stateMachineArn"], created["stateMachineVersionArn"]
+    assert v1 == arn + ":1"
+    # Publishing an unchanged revision again is the same version.
+    assert backend.publish_state_machine_version(stateMachineArn=arn)["stateMachineVersionArn"] == v1
+    v2 = backend.update_state_machine(stateMachineArn=arn, definition=json.dumps(WAIT),
+                                      publish=True, versionDescription="two")["stateMachineVersionArn"]
+    assert v2 == arn + ":2"
+    assert backend.describe_state_machine(stateMachineArn=v2)["description"] == "two"
+    listed = backend.list_state_machine_versions(stateMachineArn=arn)["stateMachineVersions"]
+    assert [v["stateMachineVersionArn"] for v in listed] == [v2, v1]
+    alias = backend.create_state_machine_alias(
+        name="live", routingConfiguration=[{"stateMachineVersionArn": v1, "weight": 100}])["stateMachineAliasArn"]
+    ex = backend.start_execution(stateMachineArn=alias)["executionArn"]
+    d = wait_for(backend, ex)
+    assert (d["status"], d["stateMachineAliasArn"], d["stateMachineVersionArn"]) == ("SUCCEEDED", alias, v1)
+    with pytest.raises(backend.exceptions.ConflictException):
+        backend.delete_state_machine_version(stateMachineVersionArn=v1)
+    with pytest.raises(backend.exceptions.ValidationException):
+        backend.create_state_machine_alias(
+            name="123", routingConfiguration=[{"stateMachineVersionArn": v1, "weight": 100}])
+    backend.tag_resource(resourceArn=arn, tags=[{"key": "env", "value": "dev"}])
+    backend.untag_resource(resourceArn=arn, tagKeys=["team"])
+    assert backend.list_tags_for_resource(resourceArn=arn)["tags"] == [{"key": "env", "value": "dev"}]
+    with pytest.raises(backend.exceptions.ResourceNotFound):
+        backend.tag_resource(resourceArn=v1, tags=[{"key": "k", "value": "v"}])
+    with pytest.raises(backend.exceptions.ValidationException):
+        backend.tag_resource(resourceArn=arn, tags=[{"key": "k" * 129, "value": "v"}])
+    with pytest.raises(backend.exceptions.InvalidLoggingConfiguration):
+        create(backend, PASS, loggingConfiguration={"level": "ALL"})
+    with pytest.raises(backend.exceptions.ValidationException):
+        create(backend, PASS, versionDescription="without publish")
+    with pytest.raises(backend.exceptions.InvalidToken):
+        backend.list_state_machine_versions(stateMachineArn=arn, nextToken="not-ours")
+
+
+def test_a_mocked_lambda_answers_alike_in_run_and_in_serve(backend):
+    arn = backend.create_state_machine(name="M", roleArn=ROLE, definition=json.dumps(LAMBDA))["stateMachineArn"]
+    d = wait_for(backend, backend.start_execution(stateMachineArn=arn)["executionArn"])
+    assert json.loads(d["output"]) == {"x": 1}
+    with tempfile.TemporaryDirectory() as tmp:
+        path, mocks = os.path.join(tmp, "m.json"), os.path.join(tmp, "mocks.json")
+        json.dump(LAMBDA, open(path, "w"))
+        json.dump(MOCKS, open(mocks, "w"))
+        out = subprocess.run([BINARY, "run", path, "--name", "M", "--mock-config", mocks,
+                              "--test-case", "Happy"], capture_output=True, text=True, timeout=30)
+    assert json.loads(out.stdout.strip().splitlines()[-1])["output"] == {"x": 1}
+
+
+def test_test_state_does_not_retry_a_runtime_error_under_states_all(backend):
+    task = {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+            "Parameters": {"FunctionName": "f", "Payload.$": "$.missing"},
+            "Retry": [{"ErrorEquals": ["States.ALL"], "MaxAttempts": 3}], "End": True}
+    r = backend.test_state(definition=json.dumps(task), roleArn=ROLE, input="{}")
+    assert (r["status"], r["error"]) == ("FAILED", "States.Runtime")
+
+
+def test_an_invalid_definition_is_named_once(backend):
+    bad_state = json.dumps({"Type": "Pass", "Next": 3})
+    bad_machine = json.dumps({"StartAt": "A", "States": {"A": {"Type": "Pass", "Next": "Nowhere"}}})
+    for call in (lambda: backend.test_state(definition=bad_state, roleArn=ROLE, input="{}"),
+                 lambda: backend.create_state_machine(name=fresh(), roleArn=ROLE, definition=bad_machine)):
+        with pytest.raises(backend.exceptions.InvalidDefinition) as e:
+            call()
+        message = e.value.response["Error"]["Message"]
+        assert message.count("Invalid State Machine Definition") == 1, message
