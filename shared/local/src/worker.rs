@@ -66,6 +66,10 @@ pub(crate) struct Run {
     pub persisted: bool,
 }
 
+/// An execution's row as `run_for` reads it: machine, version, facts,
+/// next event id, and the definition it runs.
+type StoredRun = (String, Option<String>, String, i64, Option<String>);
+
 pub(crate) struct Poller {
     pub deadline: i64,
     pub reply: Reply,
@@ -461,7 +465,7 @@ impl Worker {
     /// The execution's facts and machine, from the cache or the database.
     pub(crate) fn run_for(&mut self, arn: &str) -> rusqlite::Result<Option<&mut Run>> {
         if !self.runs.contains_key(arn) {
-            let row: Option<(String, Option<String>, String, i64, Option<String>)> = self
+            let row: Option<StoredRun> = self
                 .conn
                 .query_row(
                     "SELECT machine, version, facts, next_event, definition FROM executions WHERE arn = ?1",

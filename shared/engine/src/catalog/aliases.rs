@@ -265,18 +265,8 @@ pub async fn delete<C: Catalog>(cat: &C, body: &Value) -> Res {
 }
 
 pub async fn list<C: Catalog>(cat: &C, body: &Value) -> Res {
-    let arn = validate::string(body, "stateMachineArn")?;
-    let Target::Machine(m) = target(arn)? else {
-        return Err(ApiError::validation(format!(
-            "Invalid Arn: '{arn}' is not a state machine ARN"
-        )));
-    };
-    validate::page(body)?;
-    machines::load(cat, &m, arn).await?;
-    let mut all: Vec<(i64, String)> = cat
-        .list(Kind::Alias, &m)
-        .await
-        .map_err(internal)?
+    let mut all: Vec<_> = machines::children(cat, body, Kind::Alias)
+        .await?
         .into_iter()
         .filter_map(|e| match e.body {
             Resource::Alias(a) => Some((a.created, e.key.arn)),

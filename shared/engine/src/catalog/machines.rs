@@ -454,3 +454,21 @@ pub async fn list<C: Catalog>(cat: &C, scope: &Scope, body: &Value) -> Res {
         .collect();
     page(body, "stateMachines", items)
 }
+
+/// The versions or aliases (`kind`) of the machine `body["stateMachineArn"]`
+/// names, for the List actions (after checking the ARN and the paging).
+pub(crate) async fn children<C: Catalog>(
+    cat: &C,
+    body: &Value,
+    kind: Kind,
+) -> Result<Vec<Entry>, ApiError> {
+    let arn = validate::string(body, "stateMachineArn")?;
+    let Target::Machine(m) = target(arn)? else {
+        return Err(ApiError::validation(format!(
+            "Invalid Arn: '{arn}' is not a state machine ARN"
+        )));
+    };
+    validate::page(body)?;
+    load(cat, &m, arn).await?;
+    cat.list(kind, &m).await.map_err(internal)
+}

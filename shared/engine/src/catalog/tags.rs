@@ -135,6 +135,7 @@ pub async fn list<C: Catalog>(cat: &C, body: &Value) -> Res {
         .map_err(internal)?
         .ok_or_else(missing(&arn))?;
     let tags = tags_of(&mut entry.body).ok_or_else(missing(&arn))?;
+    tags.sort();
     let list: Vec<Value> = tags
         .iter()
         .map(|(k, v)| json!({"key": k, "value": v}))

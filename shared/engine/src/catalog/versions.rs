@@ -107,18 +107,8 @@ pub async fn publish<C: Catalog>(cat: &C, body: &Value) -> Res {
 }
 
 pub async fn list<C: Catalog>(cat: &C, body: &Value) -> Res {
-    let arn = validate::string(body, "stateMachineArn")?;
-    let Target::Machine(m) = target(arn)? else {
-        return Err(ApiError::validation(format!(
-            "Invalid Arn: '{arn}' is not a state machine ARN"
-        )));
-    };
-    validate::page(body)?;
-    machines::load(cat, &m, arn).await?;
-    let mut all: Vec<(u64, String, i64)> = cat
-        .list(Kind::Version, &m)
-        .await
-        .map_err(internal)?
+    let mut all: Vec<_> = machines::children(cat, body, Kind::Version)
+        .await?
         .into_iter()
         .filter_map(|e| match e.body {
             Resource::Version(v) => Some((v.number, e.key.arn, v.created)),
@@ -126,7 +116,7 @@ pub async fn list<C: Catalog>(cat: &C, body: &Value) -> Res {
         })
         .collect();
     // Newest first, as AWS lists them.
-    all.sort_by(|a, b| b.0.cmp(&a.0));
+    all.sort_by_key(|v| std::cmp::Reverse(v.0));
     let items = all
         .into_iter()
         .map(|(_, arn, created)| json!({"stateMachineVersionArn": arn, "creationDate": timestamp(created)}))
