@@ -1,0 +1,32 @@
+"""GetExecutionHistory as AWS writes it: `run.py --compare-history` over
+every recorded case that kept AWS's whole history (`../shared/conformance`),
+through `stepwise run --history`. At least `history-baseline.txt` cases must
+match event for event (raise it as more match; never lower it)."""
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+from conftest import BINARY, ROOT
+
+RUNNER = os.path.join(ROOT, "..", "shared", "conformance", "run.py")
+
+if not os.path.exists(RUNNER):
+    if os.environ.get("CI") == "true":
+        raise RuntimeError(f"CI needs the recorded corpus at {RUNNER}")
+    pytest.skip(f"SKIPPED: the AWS-recorded corpus is not at {RUNNER}", allow_module_level=True)
+
+
+def test_histories_match_aws_event_for_event():
+    cmd = (f"{BINARY} run {{definition}} --input @{{input}} --fast-forward --history "
+           "((--express)) [[--mock-config {mock_config} --test-case {mock_test_case}]]")
+    out = subprocess.run([sys.executable, RUNNER, "--jobs", "2", "--compare-history", "--cmd", cmd],
+                         capture_output=True, text=True, timeout=900)
+    print(out.stdout[-2500:])
+    m = re.search(r"^(\d+) passed, (\d+) failed$", out.stdout, re.M)
+    assert m, out.stdout[-2000:] + out.stderr[-2000:]
+    with open(os.path.join(ROOT, "history-baseline.txt")) as f:
+        baseline = int(f.read().strip())
+    assert int(m.group(1)) >= baseline
