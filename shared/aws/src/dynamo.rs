@@ -32,7 +32,9 @@ use stepwise_engine::stepper::{
 
 mod activities;
 mod catalog;
+mod executions;
 pub use activities::ActivityTask;
+pub use executions::view_of;
 
 use crate::RETENTION_DAYS;
 use crate::codec::{pack, unpack};
@@ -146,6 +148,8 @@ impl DynamoStore {
                             .non_key_attributes("name")
                             .non_key_attributes("status")
                             .non_key_attributes("stopped")
+                            .non_key_attributes("version")
+                            .non_key_attributes("alias")
                             .build(),
                     )
                     .build()
@@ -281,6 +285,8 @@ pub struct ExecutionLine {
     pub status: String,
     pub start: Millis,
     pub stopped: Option<Millis>,
+    pub version: Option<String>,
+    pub alias: Option<String>,
 }
 
 impl DynamoStore {
@@ -316,6 +322,8 @@ impl DynamoStore {
                         Some(AttributeValue::N(v)) => v.parse().ok(),
                         _ => None,
                     },
+                    version: item.get("version").and_then(|v| v.as_s().ok()).cloned(),
+                    alias: item.get("alias").and_then(|v| v.as_s().ok()).cloned(),
                 });
             }
             start = out.last_evaluated_key;
@@ -359,8 +367,22 @@ impl Store for DynamoStore {
             "start".into(),
             s(format!("{:015}", record.facts.start_time)),
         );
-        item.insert("machine".into(), s(&record.facts.state_machine_arn));
+        // Listed by machine (a version's executions too, filtered by `version`).
+        let machine = record
+            .facts
+            .state_machine_arn
+            .split(':')
+            .take(7)
+            .collect::<Vec<_>>()
+            .join(":");
+        item.insert("machine".into(), s(machine));
         item.insert("name".into(), s(&record.facts.name));
+        if let Some(v) = &record.version {
+            item.insert("version".into(), s(v));
+        }
+        if let Some(a) = &record.alias {
+            item.insert("alias".into(), s(a));
+        }
         self.put(item, Some(("attribute_not_exists(pk)", None)))
             .await
     }

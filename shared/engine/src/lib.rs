@@ -10,6 +10,7 @@
 mod block_on;
 pub mod catalog;
 pub mod console;
+pub mod executions;
 pub mod memory;
 pub mod mock;
 pub mod nested;

@@ -8,7 +8,7 @@ use super::{Catalog, Settings, aliases, versions};
 
 /// A resolved start: the machine, the version (given, or picked by an
 /// alias's routing) and the settings that run.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Resolved {
     pub machine_arn: String,
     pub version_arn: Option<String>,

@@ -1,9 +1,11 @@
-//! Executions: start, describe, list, history, stop, redrive.
+//! Executions on SQLite: the [`ExecutionStore`] port the shared execution
+//! actions read through, and how this backend starts, stops and redrives
+//! them (through its worker).
 
 use std::collections::HashMap;
 
 use rusqlite::{OptionalExtension, params};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use stepwise_api::{ApiError, timestamp, validate};
 use stepwise_asl::definition::resource::Pattern;
 use stepwise_asl::exec::{EventType, HistoryEvent};
@@ -15,10 +17,11 @@ use super::{Fail, Res};
 use crate::catalog::SqlCatalog;
 use crate::db::Db;
 use crate::driver::append_history;
-use crate::ids::{execution_arn, machine_name, now, random_u64, uuid};
+use crate::ids::{now, uuid};
 use crate::worker::{Run, Worker};
 use stepwise_engine::block_on;
-use stepwise_engine::catalog;
+use stepwise_engine::executions::{self, ExecutionStore, ExecutionView, HistoryRow};
+use stepwise_engine::stepper::PortError;
 
 fn execution(body: &Value) -> Result<&str, Fail> {
     let arn = validate::string(body, "executionArn")?;
@@ -64,60 +67,31 @@ pub fn start_child(
 /// Starts an execution (or finds the one the same name and input started):
 /// its ARN and start time.
 fn start_with(w: &mut Worker, body: &Value, parent: Option<String>) -> Result<(String, i64), Fail> {
-    let target = validate::string(body, "stateMachineArn")?;
-    let resolved = block_on(catalog::resolve(
+    let plan = block_on(executions::plan_start(
         &SqlCatalog(&w.conn),
-        target,
-        random_u64() % 100,
+        body,
+        uuid,
+        now(),
     ))?;
-    let (machine, version, alias) = (
-        resolved.machine_arn,
-        resolved.version_arn,
-        resolved.alias_arn,
-    );
-    let express = resolved.express;
-    let role = resolved.settings.role_arn;
-    let definition = resolved.settings.definition;
-    let name = match validate::optional_string(body, "name")? {
-        Some(n) => n.to_owned(),
-        None => uuid(),
-    };
-    validate::name("execution", &name)?;
-    let input_text = validate::optional_string(body, "input")?.unwrap_or("{}");
-    let input = validate::input(Some(input_text))?;
-    let arn = execution_arn(machine_name(&machine), &name, express);
-    let t = now();
-    let facts = Execution {
-        arn: arn.clone(),
-        name: name.clone(),
-        input: input.clone(),
-        start_time: t,
-        role_arn: role.clone(),
-        state_machine_arn: version.clone().unwrap_or_else(|| machine.clone()),
-        state_machine_name: machine_name(&machine).to_owned(),
-        redrive_count: if express { None } else { Some(0) },
-    };
+    let (facts, r) = (plan.facts, plan.resolved);
+    let (arn, t, express) = (facts.arn.clone(), facts.start_time, r.express);
+    let (machine, version, alias) = (&r.machine_arn, &r.version_arn, &r.alias_arn);
+    let definition = &r.settings.definition;
     let inserted = w.conn.execute(
         "INSERT INTO executions (arn, machine, version, name, status, input, started, facts, next_event, parent, definition, alias) VALUES (?1, ?2, ?3, ?4, 'RUNNING', ?5, ?6, ?7, 1, ?8, ?9, ?10)
          ON CONFLICT (arn) DO NOTHING",
-        params![arn, machine, version, name, input_text, t, serde_json::to_string(&facts).expect("facts serialize"), parent, definition, alias],
+        params![arn, machine, version, facts.name, plan.input_text, t, serde_json::to_string(&facts).expect("facts serialize"), parent, definition, alias],
     )?;
     if inserted == 0 {
         // Same name again: the same execution if it runs with the same input.
-        let (status, old_input, started): (String, String, i64) = w.conn.query_row(
-            "SELECT status, input, started FROM executions WHERE arn = ?1",
-            [&arn],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )?;
-        if status == "RUNNING" && old_input == input_text {
-            return Ok((arn, started));
-        }
-        return Err(ApiError::execution_already_exists(format!(
-            "Execution Already Exists: '{arn}'"
-        ))
-        .into());
+        let old = view(&w.conn, &arn)?.ok_or_else(|| executions::not_found(&arn))?;
+        return Ok((
+            arn.clone(),
+            executions::start_again(&arn, &old, &plan.input_text)?,
+        ));
     }
-    let Some(sm) = w.load_machine(&definition, express) else {
+    let input = facts.input.clone();
+    let Some(sm) = w.load_machine(definition, express) else {
         return Err(
             ApiError::invalid_definition("The state machine's definition is not valid").into(),
         );
@@ -156,232 +130,137 @@ fn start_with(w: &mut Worker, body: &Value, parent: Option<String>) -> Result<(S
     Ok((arn, t))
 }
 
-pub fn describe(db: &Db, body: &Value) -> Res {
-    let arn = execution(body)?;
-    let row = db
+const VIEW: &str = "SELECT arn, machine, version, alias, name, status, input, output, error, cause, started, stopped, redrive_count, redrive_date, definition FROM executions";
 
-        .query_row(
-            "SELECT machine, version, name, status, input, output, error, cause, started, stopped, redrive_count, redrive_date, alias FROM executions WHERE arn = ?1",
+fn view_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ExecutionView> {
+    let arn: String = r.get(0)?;
+    Ok(ExecutionView {
+        express: arn.contains(":express:"),
+        arn,
+        machine_arn: r.get(1)?,
+        version: r.get(2)?,
+        alias: r.get(3)?,
+        name: r.get(4)?,
+        status: r.get(5)?,
+        input: r.get(6)?,
+        output: r.get(7)?,
+        error: r.get(8)?,
+        cause: r.get(9)?,
+        started: r.get(10)?,
+        stopped: r.get(11)?,
+        redrive_count: r.get::<_, i64>(12)? as u32,
+        redrive_date: r.get(13)?,
+        definition: r.get(14)?,
+    })
+}
+
+fn view(db: &Db, arn: &str) -> rusqlite::Result<Option<ExecutionView>> {
+    db.query_row(&format!("{VIEW} WHERE arn = ?1"), [arn], view_row)
+        .optional()
+}
+
+/// The execution port ([`ExecutionStore`]) on the SQLite tables.
+pub struct SqlExecutions<'a>(pub &'a Db);
+
+impl ExecutionStore for SqlExecutions<'_> {
+    async fn view(&self, arn: &str) -> Result<Option<ExecutionView>, PortError> {
+        Ok(view(self.0, arn)?)
+    }
+
+    async fn list(
+        &self,
+        machine: &str,
+        version: Option<&str>,
+        status: Option<&str>,
+    ) -> Result<Vec<ExecutionView>, PortError> {
+        let mut stmt = self.0.prepare(&format!(
+            "{VIEW} WHERE machine = ?1 AND (?2 IS NULL OR status = ?2) AND (?3 IS NULL OR version = ?3) ORDER BY started DESC, arn"
+        ))?;
+        let rows = stmt
+            .query_map(params![machine, status, version], |r| {
+                let mut v = view_row(r)?;
+                v.definition = None;
+                Ok(v)
+            })?
+            .collect::<Result<_, _>>()?;
+        Ok(rows)
+    }
+
+    async fn history(
+        &self,
+        arn: &str,
+        reverse: bool,
+        offset: usize,
+        max: usize,
+    ) -> Result<(Vec<HistoryRow>, usize), PortError> {
+        let total: i64 = self.0.query_row(
+            "SELECT COUNT(*) FROM history WHERE execution = ?1",
             [arn],
-            |r| {
-                let mut o = Map::new();
-                o.insert("executionArn".into(), arn.into());
-                let version: Option<String> = r.get(1)?;
-                o.insert("stateMachineArn".into(), r.get::<_, String>(0)?.into());
-                if let Some(v) = version {
-                    o.insert("stateMachineVersionArn".into(), v.into());
-                }
-                if let Some(a) = r.get::<_, Option<String>>(12)? {
-                    o.insert("stateMachineAliasArn".into(), a.into());
-                }
-                o.insert("name".into(), r.get::<_, String>(2)?.into());
-                let status: String = r.get(3)?;
-                o.insert("status".into(), status.clone().into());
-                o.insert("startDate".into(), timestamp(r.get(8)?));
-                if let Some(stop) = r.get::<_, Option<i64>>(9)? {
-                    o.insert("stopDate".into(), timestamp(stop));
-                }
-                o.insert("input".into(), r.get::<_, String>(4)?.into());
-                o.insert("inputDetails".into(), json!({"included": true}));
-                if let Some(out) = r.get::<_, Option<String>>(5)? {
-                    o.insert("output".into(), out.into());
-                    o.insert("outputDetails".into(), json!({"included": true}));
-                }
-                if let Some(e) = r.get::<_, Option<String>>(6)? {
-                    o.insert("error".into(), e.into());
-                }
-                if let Some(c) = r.get::<_, Option<String>>(7)? {
-                    o.insert("cause".into(), c.into());
-                }
-                o.insert("redriveCount".into(), r.get::<_, i64>(10)?.into());
-                if let Some(d) = r.get::<_, Option<i64>>(11)? {
-                    o.insert("redriveDate".into(), timestamp(d));
-                }
-                let (redrive, reason) = match status.as_str() {
-                    "RUNNING" => ("NOT_REDRIVABLE", "Execution is RUNNING and cannot be redriven"),
-                    "SUCCEEDED" => ("NOT_REDRIVABLE", "Execution is SUCCEEDED and cannot be redriven"),
-                    _ => ("REDRIVABLE", ""),
-                };
-                o.insert("redriveStatus".into(), redrive.into());
-                if !reason.is_empty() {
-                    o.insert("redriveStatusReason".into(), reason.into());
-                }
-                Ok(Value::Object(o))
-            },
-        )
-        .optional()?;
-    row.ok_or_else(|| not_found(arn))
+            |r| r.get(0),
+        )?;
+        let order = if reverse { "DESC" } else { "ASC" };
+        let mut stmt = self.0.prepare(&format!(
+            "SELECT id, previous, ts, type, details FROM history WHERE execution = ?1 ORDER BY id {order} LIMIT ?2 OFFSET ?3"
+        ))?;
+        let rows = stmt
+            .query_map(params![arn, max as i64, offset as i64], |r| {
+                Ok(HistoryRow {
+                    id: r.get::<_, i64>(0)? as u64,
+                    previous: r.get::<_, i64>(1)? as u64,
+                    timestamp: r.get(2)?,
+                    kind: r.get(3)?,
+                    details: serde_json::from_str(&r.get::<_, String>(4)?).unwrap_or(Value::Null),
+                })
+            })?
+            .collect::<Result<_, _>>()?;
+        Ok((rows, total as usize))
+    }
+}
+
+pub fn describe(db: &Db, body: &Value) -> Res {
+    Ok(block_on(executions::describe(&SqlExecutions(db), body))?)
 }
 
 pub fn describe_machine(db: &Db, body: &Value) -> Res {
-    let arn = execution(body)?;
-    let row: Option<(String, Option<String>, Option<String>, i64)> = db
-        .query_row(
-            "SELECT machine, version, definition, started FROM executions WHERE arn = ?1",
-            [arn],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
-        )
-        .optional()?;
-    let (machine, version, definition, started) = row.ok_or_else(|| not_found(arn))?;
-    Ok(block_on(catalog::describe_for_execution(
+    Ok(block_on(executions::describe_machine(
+        &SqlExecutions(db),
         &SqlCatalog(db),
-        &machine,
-        version.as_deref(),
-        definition.as_deref(),
-        started,
+        body,
     ))?)
 }
 
-/// For StartSyncExecution, run outside the worker: the definition and type.
-pub fn for_run(w: &mut Worker, body: &Value) -> Res {
-    let arn = validate::string(body, "stateMachineArn")?;
-    let r = block_on(catalog::resolve(
-        &SqlCatalog(&w.conn),
-        arn,
-        random_u64() % 100,
-    ))?;
-    Ok(json!({
-        "machine": r.machine_arn, "version": r.version_arn, "alias": r.alias_arn,
-        "definition": r.settings.definition, "type": if r.express { "EXPRESS" } else { "STANDARD" },
-    }))
-}
-
 pub fn list(db: &Db, body: &Value) -> Res {
-    let (max, offset) = validate::page(body)?;
-    let machine = match (
-        validate::optional_string(body, "stateMachineArn")?,
-        validate::optional_string(body, "mapRunArn")?,
-    ) {
-        (Some(m), _) => m.to_owned(),
-        (None, Some(_)) => return Ok(json!({"executions": []})),
-        (None, None) => {
-            return Err(
-                ApiError::validation("Must provide a StateMachine ARN or MapRun ARN").into(),
-            );
-        }
-    };
-    let t = catalog::target(&machine)?;
-    let machine_arn = t.machine().to_owned();
-    let version = matches!(t, catalog::Target::Version(_)).then(|| machine.clone());
-    let m = block_on(catalog::machine(&SqlCatalog(db), &machine_arn, &machine))?;
-    if m.kind == "EXPRESS" {
-        return Err(ApiError::state_machine_type_not_supported(
-            "This operation is not supported by this type of state machine",
-        )
-        .into());
-    }
-    let status = validate::optional_string(body, "statusFilter")?;
-    if let Some(s) = status
-        && ![
-            "RUNNING",
-            "SUCCEEDED",
-            "FAILED",
-            "TIMED_OUT",
-            "ABORTED",
-            "PENDING_REDRIVE",
-        ]
-        .contains(&s)
-    {
-        return Err(ApiError::validation(format!("1 validation error detected: Value '{s}' at 'statusFilter' failed to satisfy constraint")).into());
-    }
-    let mut stmt = db.prepare(
-        "SELECT arn, machine, name, status, started, stopped, version, redrive_count, alias FROM executions
-         WHERE machine = ?1 AND (?2 IS NULL OR status = ?2) AND (?3 IS NULL OR version = ?3) ORDER BY started DESC, arn",
-    )?;
-    let all: Vec<Value> = stmt
-        .query_map(params![machine_arn, status, version], |r| {
-            let mut o = json!({
-                "executionArn": r.get::<_, String>(0)?,
-                "stateMachineArn": r.get::<_, String>(1)?,
-                "name": r.get::<_, String>(2)?,
-                "status": r.get::<_, String>(3)?,
-                "startDate": timestamp(r.get(4)?),
-                "redriveCount": r.get::<_, i64>(7)?,
-            });
-            if let Some(s) = r.get::<_, Option<i64>>(5)? {
-                o["stopDate"] = timestamp(s);
-            }
-            if let Some(v) = r.get::<_, Option<String>>(6)? {
-                o["stateMachineVersionArn"] = v.into();
-            }
-            if let Some(a) = r.get::<_, Option<String>>(8)? {
-                o["stateMachineAliasArn"] = a.into();
-            }
-            Ok(o)
-        })?
-        .collect::<Result<_, _>>()?;
-    let total = all.len();
-    let mut out = json!({"executions": all.into_iter().skip(offset).take(max).collect::<Vec<_>>()});
-    if let Some(t) = validate::next_token(offset, max, total) {
-        out["nextToken"] = t.into();
-    }
-    Ok(out)
+    Ok(block_on(executions::list(
+        &SqlExecutions(db),
+        &SqlCatalog(db),
+        body,
+    ))?)
 }
 
 pub fn history(db: &Db, body: &Value) -> Res {
-    let arn = execution(body)?;
-    if db
-        .query_row("SELECT 1 FROM executions WHERE arn = ?1", [arn], |_| Ok(()))
-        .optional()?
-        .is_none()
-    {
-        return Err(not_found(arn));
-    }
-    let (max, offset) = validate::page(body)?;
-    let reverse = body["reverseOrder"].as_bool().unwrap_or(false);
-    let include_data = body["includeExecutionData"].as_bool().unwrap_or(true);
-    let order = if reverse { "DESC" } else { "ASC" };
-    let total: i64 = db.query_row(
-        "SELECT COUNT(*) FROM history WHERE execution = ?1",
-        [arn],
-        |r| r.get(0),
-    )?;
-    let mut stmt = db.prepare(&format!(
-        "SELECT id, previous, ts, type, details FROM history WHERE execution = ?1 ORDER BY id {order} LIMIT ?2 OFFSET ?3"
+    Ok(block_on(executions::history(&SqlExecutions(db), body))?)
+}
+
+/// For StartSyncExecution, run outside the worker: the checked plan.
+pub fn plan(w: &mut Worker, body: &Value) -> Res {
+    let plan = block_on(executions::plan_start(
+        &SqlCatalog(&w.conn),
+        body,
+        uuid,
+        now(),
     ))?;
-    let events: Vec<Value> = stmt
-        .query_map(params![arn, max as i64, offset as i64], |r| {
-            let kind: String = r.get(3)?;
-            let details: Value =
-                serde_json::from_str(&r.get::<_, String>(4)?).unwrap_or(Value::Null);
-            Ok(stepwise_api::history_event(
-                r.get(0)?,
-                r.get(1)?,
-                r.get(2)?,
-                &kind,
-                details,
-                include_data,
-            ))
-        })?
-        .collect::<Result<_, _>>()?;
-    let mut out = json!({"events": events});
-    if let Some(t) = validate::next_token(offset, max, total as usize) {
-        out["nextToken"] = t.into();
-    }
-    Ok(out)
+    serde_json::to_value(plan).map_err(|e| ApiError::internal(e.to_string()).into())
 }
 
 pub fn stop(w: &mut Worker, body: &Value) -> Res {
-    let arn = execution(body)?;
-    let row: Option<(String, Option<i64>)> = w
-        .conn
-        .query_row(
-            "SELECT status, stopped FROM executions WHERE arn = ?1",
-            [arn],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .optional()?;
-    let (status, stopped) = row.ok_or_else(|| not_found(arn))?;
-    if status != "RUNNING" {
-        return Ok(json!({"stopDate": timestamp(stopped.unwrap_or_else(now))}));
-    }
-    let error = StatesError {
-        error: validate::optional_string(body, "error")?.map(str::to_owned),
-        cause: validate::optional_string(body, "cause")?.map(str::to_owned),
+    let (arn, request) = block_on(executions::stop_request(&SqlExecutions(&w.conn), body))?;
+    let error = match request {
+        Ok(error) => error,
+        Err(stopped) => return Ok(json!({"stopDate": timestamp(stopped)})),
     };
     let t = now();
     w.enqueue(
-        arn,
+        &arn,
         "root",
         t,
         &Event::Stop {

@@ -1,0 +1,103 @@
+//! The execution port ([`ExecutionStore`]) on the table: an execution's
+//! item for DescribeExecution, the by-machine index for ListExecutions, and
+//! the merged history pages for GetExecutionHistory.
+
+use stepwise_asl::Outcome;
+use stepwise_engine::executions::{ExecutionStore, ExecutionView, HistoryRow};
+use stepwise_engine::stepper::{ExecutionRecord, PortError, Store, merge_history};
+
+use super::DynamoStore;
+
+/// What the API shows of a stored execution.
+pub fn view_of(r: &ExecutionRecord) -> ExecutionView {
+    let f = &r.facts;
+    let mut v = ExecutionView {
+        arn: f.arn.clone(),
+        machine_arn: f
+            .state_machine_arn
+            .split(':')
+            .take(7)
+            .collect::<Vec<_>>()
+            .join(":"),
+        version: r.version.clone(),
+        alias: r.alias.clone(),
+        name: f.name.clone(),
+        status: r.status.clone(),
+        input: f.input.to_string(),
+        started: f.start_time,
+        stopped: r.stopped,
+        redrive_count: f.redrive_count.unwrap_or(0),
+        express: r.express,
+        definition: Some(r.definition.clone()),
+        ..ExecutionView::default()
+    };
+    match &r.outcome {
+        Some(Outcome::Succeeded(out)) => v.output = Some(out.to_string()),
+        Some(Outcome::Failed(e) | Outcome::TimedOut(e) | Outcome::Aborted(e)) => {
+            v.error = e.error.clone();
+            v.cause = e.cause.clone();
+        }
+        None => {}
+    }
+    v
+}
+
+impl ExecutionStore for DynamoStore {
+    async fn view(&self, arn: &str) -> Result<Option<ExecutionView>, PortError> {
+        Ok(Store::execution(self, arn).await?.as_ref().map(view_of))
+    }
+
+    async fn list(
+        &self,
+        machine: &str,
+        version: Option<&str>,
+        status: Option<&str>,
+    ) -> Result<Vec<ExecutionView>, PortError> {
+        let mut lines = self.executions_of(machine).await?;
+        lines.reverse(); // newest first, as AWS lists them
+        Ok(lines
+            .into_iter()
+            .filter(|l| status.is_none_or(|s| s == l.status))
+            .filter(|l| version.is_none_or(|v| l.version.as_deref() == Some(v)))
+            .map(|l| ExecutionView {
+                express: l.arn.contains(":express:"),
+                arn: l.arn,
+                machine_arn: machine.to_owned(),
+                version: l.version,
+                alias: l.alias,
+                name: l.name,
+                status: l.status,
+                started: l.start,
+                stopped: l.stopped,
+                ..ExecutionView::default()
+            })
+            .collect())
+    }
+
+    async fn history(
+        &self,
+        arn: &str,
+        reverse: bool,
+        offset: usize,
+        max: usize,
+    ) -> Result<(Vec<HistoryRow>, usize), PortError> {
+        let mut events = merge_history(Store::history(self, arn).await?);
+        if reverse {
+            events.reverse();
+        }
+        let total = events.len();
+        let rows = events
+            .into_iter()
+            .skip(offset)
+            .take(max)
+            .map(|r| HistoryRow {
+                id: r.id,
+                previous: r.previous,
+                timestamp: r.event.timestamp,
+                kind: r.event.kind.as_str().to_owned(),
+                details: r.event.details,
+            })
+            .collect();
+        Ok((rows, total))
+    }
+}

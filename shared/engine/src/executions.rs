@@ -1,0 +1,438 @@
+//! The execution actions' rules and answers, written once for every
+//! backend: what StartExecution checks and builds, and how
+//! DescribeExecution, DescribeStateMachineForExecution, ListExecutions,
+//! GetExecutionHistory and StopExecution read and answer. A backend keeps
+//! executions its own way (SQLite rows, DynamoDB items) behind the
+//! [`ExecutionStore`] port; starting and stopping then go through its
+//! driver.
+
+use std::future::Future;
+
+use serde_json::{Map, Value, json};
+use stepwise_api::{ApiError, timestamp, validate};
+use stepwise_asl::{Execution, StatesError};
+
+use crate::catalog::{self, Catalog, Resolved};
+use crate::stepper::PortError;
+
+/// One execution as the API shows it.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct ExecutionView {
+    pub arn: String,
+    pub machine_arn: String,
+    pub version: Option<String>,
+    pub alias: Option<String>,
+    pub name: String,
+    pub status: String,
+    /// JSON text, as given.
+    pub input: String,
+    pub output: Option<String>,
+    pub error: Option<String>,
+    pub cause: Option<String>,
+    pub started: i64,
+    pub stopped: Option<i64>,
+    pub redrive_count: u32,
+    pub redrive_date: Option<i64>,
+    pub express: bool,
+    /// The definition it runs (for DescribeStateMachineForExecution; `None`
+    /// in listings, or for executions stored before it was kept).
+    pub definition: Option<String>,
+}
+
+/// A history event, numbered.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HistoryRow {
+    pub id: u64,
+    pub previous: u64,
+    pub timestamp: i64,
+    pub kind: String,
+    pub details: Value,
+}
+
+/// How a backend reads its executions.
+pub trait ExecutionStore {
+    fn view(&self, arn: &str) -> impl Future<Output = Result<Option<ExecutionView>, PortError>>;
+    /// The executions of a machine (of one version of it, when given), with
+    /// `status` if given, newest first.
+    fn list(
+        &self,
+        machine: &str,
+        version: Option<&str>,
+        status: Option<&str>,
+    ) -> impl Future<Output = Result<Vec<ExecutionView>, PortError>>;
+    /// A page of the history (`offset`, at most `max`, newest first when
+    /// `reverse`) and how many events there are in all.
+    fn history(
+        &self,
+        arn: &str,
+        reverse: bool,
+        offset: usize,
+        max: usize,
+    ) -> impl Future<Output = Result<(Vec<HistoryRow>, usize), PortError>>;
+}
+
+type Res = Result<Value, ApiError>;
+
+fn internal(e: PortError) -> ApiError {
+    ApiError::internal(e.to_string())
+}
+
+/// The `executionArn` of a request: a standard or express execution ARN.
+pub fn execution_arn(body: &Value) -> Result<&str, ApiError> {
+    let arn = validate::string(body, "executionArn")?;
+    validate::arn(arn, &["execution", "express"])?;
+    Ok(arn)
+}
+
+pub fn not_found(arn: &str) -> ApiError {
+    ApiError::execution_does_not_exist(format!("Execution Does Not Exist: '{arn}'"))
+}
+
+async fn view<S: ExecutionStore>(store: &S, arn: &str) -> Result<ExecutionView, ApiError> {
+    store
+        .view(arn)
+        .await
+        .map_err(internal)?
+        .ok_or_else(|| not_found(arn))
+}
+
+/// What StartExecution (and StartSyncExecution, and a nested start) will
+/// run: checked, resolved, named, with the execution's facts. The caller
+/// parses the definition (a backend may cache parsed machines).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct StartPlan {
+    pub resolved: Resolved,
+    pub facts: Execution,
+    /// The input as the caller wrote it.
+    pub input_text: String,
+}
+
+/// Checks a start request and builds what the execution will be. `name`
+/// is generated (`fresh_name`) when the request gives none; `now` is the
+/// start time.
+pub async fn plan_start<C: Catalog>(
+    cat: &C,
+    body: &Value,
+    fresh_name: impl FnOnce() -> String,
+    now: i64,
+) -> Result<StartPlan, ApiError> {
+    let target = validate::string(body, "stateMachineArn")?;
+    let resolved = catalog::resolve(cat, target, crate::entropy() % 100).await?;
+    let name = match validate::optional_string(body, "name")? {
+        Some(n) => n.to_owned(),
+        None => fresh_name(),
+    };
+    validate::name("execution", &name)?;
+    let input_text = validate::optional_string(body, "input")?
+        .unwrap_or("{}")
+        .to_owned();
+    let input = validate::input(Some(&input_text))?;
+    let express = resolved.express;
+    let scope = resolved
+        .machine_arn
+        .split(":stateMachine:")
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    let arn = if express {
+        format!("{scope}:express:{}:{name}:{name}", resolved.name)
+    } else {
+        format!("{scope}:execution:{}:{name}", resolved.name)
+    };
+    let facts = Execution {
+        arn,
+        name,
+        input,
+        start_time: now,
+        role_arn: resolved.settings.role_arn.clone(),
+        state_machine_arn: resolved
+            .version_arn
+            .clone()
+            .unwrap_or_else(|| resolved.machine_arn.clone()),
+        state_machine_name: resolved.name.clone(),
+        redrive_count: if express { None } else { Some(0) },
+    };
+    Ok(StartPlan {
+        resolved,
+        facts,
+        input_text,
+    })
+}
+
+/// The answer to starting `arn` again under a name that exists: the same
+/// execution while it runs with the same input, else ExecutionAlreadyExists.
+pub fn start_again(arn: &str, old: &ExecutionView, input_text: &str) -> Result<i64, ApiError> {
+    let same_input = old.input == input_text
+        || serde_json::from_str::<Value>(&old.input).ok()
+            == serde_json::from_str::<Value>(input_text).ok();
+    if old.status == "RUNNING" && same_input {
+        return Ok(old.started);
+    }
+    Err(ApiError::execution_already_exists(format!(
+        "Execution Already Exists: '{arn}'"
+    )))
+}
+
+fn redrive_fields(o: &mut Map<String, Value>, v: &ExecutionView) {
+    if v.express {
+        return;
+    }
+    o.insert("redriveCount".into(), v.redrive_count.into());
+    if let Some(d) = v.redrive_date {
+        o.insert("redriveDate".into(), timestamp(d));
+    }
+}
+
+pub async fn describe<S: ExecutionStore>(store: &S, body: &Value) -> Res {
+    let arn = execution_arn(body)?;
+    let v = view(store, arn).await?;
+    let mut o = Map::new();
+    o.insert("executionArn".into(), arn.into());
+    o.insert("stateMachineArn".into(), v.machine_arn.clone().into());
+    if let Some(x) = &v.version {
+        o.insert("stateMachineVersionArn".into(), x.clone().into());
+    }
+    if let Some(x) = &v.alias {
+        o.insert("stateMachineAliasArn".into(), x.clone().into());
+    }
+    o.insert("name".into(), v.name.clone().into());
+    o.insert("status".into(), v.status.clone().into());
+    o.insert("startDate".into(), timestamp(v.started));
+    if let Some(s) = v.stopped {
+        o.insert("stopDate".into(), timestamp(s));
+    }
+    o.insert("input".into(), v.input.clone().into());
+    o.insert("inputDetails".into(), json!({"included": true}));
+    if let Some(out) = &v.output {
+        o.insert("output".into(), out.clone().into());
+        o.insert("outputDetails".into(), json!({"included": true}));
+    }
+    if let Some(e) = &v.error {
+        o.insert("error".into(), e.clone().into());
+    }
+    if let Some(c) = &v.cause {
+        o.insert("cause".into(), c.clone().into());
+    }
+    redrive_fields(&mut o, &v);
+    if !v.express {
+        match v.status.as_str() {
+            s @ ("RUNNING" | "SUCCEEDED") => {
+                o.insert("redriveStatus".into(), "NOT_REDRIVABLE".into());
+                o.insert(
+                    "redriveStatusReason".into(),
+                    format!("Execution is {s} and cannot be redriven").into(),
+                );
+            }
+            _ => {
+                o.insert("redriveStatus".into(), "REDRIVABLE".into());
+            }
+        }
+    }
+    Ok(Value::Object(o))
+}
+
+pub async fn describe_machine<S: ExecutionStore, C: Catalog>(
+    store: &S,
+    cat: &C,
+    body: &Value,
+) -> Res {
+    let arn = execution_arn(body)?;
+    let v = view(store, arn).await?;
+    catalog::describe_for_execution(
+        cat,
+        &v.machine_arn,
+        v.version.as_deref(),
+        v.definition.as_deref(),
+        v.started,
+    )
+    .await
+}
+
+pub async fn list<S: ExecutionStore, C: Catalog>(store: &S, cat: &C, body: &Value) -> Res {
+    let (max, offset) = validate::page(body)?;
+    let target = match (
+        validate::optional_string(body, "stateMachineArn")?,
+        validate::optional_string(body, "mapRunArn")?,
+    ) {
+        (Some(m), _) => m,
+        (None, Some(_)) => return Ok(json!({"executions": []})),
+        (None, None) => {
+            return Err(ApiError::validation(
+                "Must provide a StateMachine ARN or MapRun ARN",
+            ));
+        }
+    };
+    let t = catalog::target(target)?;
+    let version = matches!(t, catalog::Target::Version(_)).then_some(target);
+    let m = catalog::machine(cat, t.machine(), target).await?;
+    if m.kind == "EXPRESS" {
+        return Err(ApiError::state_machine_type_not_supported(
+            "This operation is not supported by this type of state machine",
+        ));
+    }
+    let status = validate::optional_string(body, "statusFilter")?;
+    if let Some(s) = status
+        && ![
+            "RUNNING",
+            "SUCCEEDED",
+            "FAILED",
+            "TIMED_OUT",
+            "ABORTED",
+            "PENDING_REDRIVE",
+        ]
+        .contains(&s)
+    {
+        return Err(ApiError::validation(format!(
+            "1 validation error detected: Value '{s}' at 'statusFilter' failed to satisfy constraint: Member must satisfy enum value set: [SUCCEEDED, TIMED_OUT, PENDING_REDRIVE, ABORTED, FAILED, RUNNING]"
+        )));
+    }
+    let all = store
+        .list(t.machine(), version, status)
+        .await
+        .map_err(internal)?;
+    let total = all.len();
+    let items: Vec<Value> = all
+        .into_iter()
+        .skip(offset)
+        .take(max)
+        .map(|v| {
+            let mut o = Map::new();
+            o.insert("executionArn".into(), v.arn.clone().into());
+            o.insert("stateMachineArn".into(), v.machine_arn.clone().into());
+            o.insert("name".into(), v.name.clone().into());
+            o.insert("status".into(), v.status.clone().into());
+            o.insert("startDate".into(), timestamp(v.started));
+            if let Some(s) = v.stopped {
+                o.insert("stopDate".into(), timestamp(s));
+            }
+            if let Some(x) = &v.version {
+                o.insert("stateMachineVersionArn".into(), x.clone().into());
+            }
+            if let Some(x) = &v.alias {
+                o.insert("stateMachineAliasArn".into(), x.clone().into());
+            }
+            redrive_fields(&mut o, &v);
+            Value::Object(o)
+        })
+        .collect();
+    let mut out = json!({"executions": items});
+    if let Some(t) = validate::next_token(offset, max, total) {
+        out["nextToken"] = t.into();
+    }
+    Ok(out)
+}
+
+pub async fn history<S: ExecutionStore>(store: &S, body: &Value) -> Res {
+    let arn = execution_arn(body)?;
+    let (max, offset) = validate::page(body)?;
+    let flag = |member: &str, default: bool| match body.get(member) {
+        None | Some(Value::Null) => Ok(default),
+        Some(Value::Bool(b)) => Ok(*b),
+        Some(_) => Err(ApiError::serialization(format!(
+            "The member '{member}' must be a boolean"
+        ))),
+    };
+    let reverse = flag("reverseOrder", false)?;
+    let include = flag("includeExecutionData", true)?;
+    view(store, arn).await?;
+    let (rows, total) = store
+        .history(arn, reverse, offset, max)
+        .await
+        .map_err(internal)?;
+    let events: Vec<Value> = rows
+        .into_iter()
+        .map(|r| {
+            stepwise_api::history_event(
+                r.id as i64,
+                r.previous as i64,
+                r.timestamp,
+                &r.kind,
+                r.details,
+                include,
+            )
+        })
+        .collect();
+    let mut out = json!({"events": events});
+    if let Some(t) = validate::next_token(offset, max, total) {
+        out["nextToken"] = t.into();
+    }
+    Ok(out)
+}
+
+/// StopExecution's checks: the execution, and the error and cause to stop
+/// it with. `Ok(None)`: it has ended already (the answer is its stop date).
+pub async fn stop_request<S: ExecutionStore>(
+    store: &S,
+    body: &Value,
+) -> Result<(String, Result<StatesError, i64>), ApiError> {
+    let arn = execution_arn(body)?;
+    let error = validate::optional_string(body, "error")?.map(str::to_owned);
+    let cause = validate::optional_string(body, "cause")?.map(str::to_owned);
+    if error.as_ref().is_some_and(|e| e.chars().count() > 256) {
+        return Err(ApiError::validation(
+            "1 validation error detected: Value at 'error' failed to satisfy constraint: Member must have length less than or equal to 256",
+        ));
+    }
+    if cause.as_ref().is_some_and(|c| c.chars().count() > 32768) {
+        return Err(ApiError::validation(
+            "1 validation error detected: Value at 'cause' failed to satisfy constraint: Member must have length less than or equal to 32768",
+        ));
+    }
+    let v = view(store, arn).await?;
+    if v.status != "RUNNING" {
+        return Ok((arn.to_owned(), Err(v.stopped.unwrap_or(v.started))));
+    }
+    Ok((arn.to_owned(), Ok(StatesError { error, cause })))
+}
+
+/// StartSyncExecution: an EXPRESS execution run whole, in memory, with
+/// `tasks`; the answer AWS gives (no history is kept).
+pub async fn run_sync<T: crate::ports::Tasks>(plan: StartPlan, tasks: T) -> Res {
+    if !plan.resolved.express {
+        return Err(ApiError::state_machine_type_not_supported(
+            "This operation is not supported by this type of state machine",
+        ));
+    }
+    let machine = stepwise_asl::StateMachine::parse(
+        &plan.resolved.settings.definition,
+        stepwise_asl::Options { express: true },
+    )
+    .map_err(|e| ApiError::invalid_definition(e.to_string()))?;
+    let facts = plan.facts;
+    let options = crate::RunnerOptions {
+        fast_forward: false,
+        seed: crate::entropy(),
+        history: false,
+    };
+    let started = std::time::Instant::now();
+    let report = crate::Runner::new(&machine, facts.clone(), tasks, options)
+        .run()
+        .await;
+    let billed = (started.elapsed().as_millis() as u64).div_ceil(100).max(1) * 100;
+    let mut o = Map::new();
+    o.insert("executionArn".into(), facts.arn.into());
+    o.insert("stateMachineArn".into(), facts.state_machine_arn.into());
+    o.insert("name".into(), facts.name.into());
+    o.insert("startDate".into(), timestamp(facts.start_time));
+    o.insert("stopDate".into(), timestamp(crate::memory::wall_clock()));
+    o.insert("status".into(), report.status.as_str().into());
+    o.insert("input".into(), plan.input_text.into());
+    o.insert("inputDetails".into(), json!({"included": true}));
+    if let Some(out) = &report.output {
+        o.insert("output".into(), out.to_string().into());
+        o.insert("outputDetails".into(), json!({"included": true}));
+    }
+    if let Some(e) = &report.error {
+        if let Some(name) = &e.error {
+            o.insert("error".into(), name.clone().into());
+        }
+        if let Some(cause) = &e.cause {
+            o.insert("cause".into(), cause.clone().into());
+        }
+    }
+    o.insert(
+        "billingDetails".into(),
+        json!({"billedMemoryUsedInMB": 64, "billedDurationInMilliseconds": billed}),
+    );
+    Ok(Value::Object(o))
+}
