@@ -61,9 +61,18 @@ async fn api(
     body: Bytes,
 ) -> impl IntoResponse {
     let target = headers.get("x-amz-target").and_then(|v| v.to_str().ok());
+    let authorization = headers.get("authorization").and_then(|v| v.to_str().ok());
+    let region = stepwise_api::region_of(authorization);
     let path = uri.path();
-    let response =
-        stepwise_api::route(service.as_ref(), method.as_str(), path, target, &body).await;
+    let response = stepwise_api::route(
+        service.as_ref(),
+        region,
+        method.as_str(),
+        path,
+        target,
+        &body,
+    )
+    .await;
     let status = StatusCode::from_u16(response.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let kind = if path == "/" {
         stepwise_api::CONTENT_TYPE

@@ -45,11 +45,11 @@ class Server:
             self.proc.wait(timeout=10)
 
 
-def client(url):
+def client(url, region="us-east-1"):
     # StartSyncExecution's model adds a "sync-" host prefix, which a local
     # endpoint cannot answer to: turn host prefixes off.
     return boto3.client(
-        "stepfunctions", endpoint_url=url, region_name="us-east-1",
+        "stepfunctions", endpoint_url=url, region_name=region,
         aws_access_key_id="test", aws_secret_access_key="test",
         config=Config(inject_host_prefix=False),
     )

@@ -134,3 +134,20 @@ def test_an_invalid_definition_is_named_once(backend):
             call()
         message = e.value.response["Error"]["Message"]
         assert message.count("Invalid State Machine Definition") == 1, message
+
+
+def test_the_region_comes_from_the_request(backend):
+    """A client signing for us-west-2 gets us-west-2 ARNs, and its machines are
+    listed there only; cn-north-1 is in the aws-cn partition."""
+    url = backend.meta.endpoint_url
+    west, china = client(url, "us-west-2"), client(url, "cn-north-1")
+    name = fresh()
+    arn = west.create_state_machine(name=name, roleArn=ROLE, definition=json.dumps(PASS))["stateMachineArn"]
+    assert arn.startswith("arn:aws:states:us-west-2:") and arn.endswith(":stateMachine:" + name)
+    assert arn in [m["stateMachineArn"] for m in west.list_state_machines()["stateMachines"]]
+    assert arn not in [m["stateMachineArn"] for m in backend.list_state_machines()["stateMachines"]]
+    ex = west.start_execution(stateMachineArn=arn)["executionArn"]
+    assert ex.startswith("arn:aws:states:us-west-2:")
+    assert wait_for(west, ex)["status"] == "SUCCEEDED"
+    cn = china.create_state_machine(name=name, roleArn=ROLE, definition=json.dumps(PASS))["stateMachineArn"]
+    assert cn.startswith("arn:aws-cn:states:cn-north-1:")

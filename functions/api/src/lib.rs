@@ -39,7 +39,9 @@ pub async fn handle(
         (Some(b), false) => b.clone().into_bytes(),
         (None, _) => Vec::new(),
     };
-    let response = stepwise_api::route(service, &method, &path, target.as_deref(), &body).await;
+    // The deployment's region (its ARNs), whatever the caller signed for.
+    let response =
+        stepwise_api::route(service, None, &method, &path, target.as_deref(), &body).await;
     let content_type = if target.is_some() && path.trim_end_matches('/').is_empty() {
         stepwise_api::CONTENT_TYPE
     } else {

@@ -60,6 +60,26 @@ pub type Reply<'a> = Pin<Box<dyn Future<Output = Result<Value, ApiError>> + Send
 /// A backend: one call per action, with the request body already parsed.
 pub trait Service: Send + Sync + 'static {
     fn call<'a>(&'a self, action: &'a str, body: Value) -> Reply<'a>;
+
+    /// The call made in `region` (the request's SigV4 credential scope): a
+    /// backend that keeps resources per region answers there.
+    fn call_in<'a>(&'a self, region: Option<&'a str>, action: &'a str, body: Value) -> Reply<'a> {
+        let _ = region;
+        self.call(action, body)
+    }
+}
+
+/// The region of a SigV4 `Authorization` header's credential scope
+/// (`Credential=<key>/<date>/<region>/<service>/aws4_request`).
+pub fn region_of(authorization: Option<&str>) -> Option<&str> {
+    let credential = authorization?.split("Credential=").nth(1)?;
+    let region = credential.split(['/', ',', ' ']).nth(2)?;
+    let ok = !region.is_empty()
+        && region.len() <= 32
+        && region
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    ok.then_some(region)
 }
 
 /// An HTTP response: status, content type, body.
@@ -87,7 +107,12 @@ pub fn action(target: Option<&str>) -> Result<&str, ApiError> {
 }
 
 /// The whole protocol exchange for one request.
-pub async fn handle(service: &dyn Service, target: Option<&str>, body: &[u8]) -> Response {
+pub async fn handle(
+    service: &dyn Service,
+    region: Option<&str>,
+    target: Option<&str>,
+    body: &[u8],
+) -> Response {
     let result = async {
         let action = action(target)?;
         let parsed: Value = if body.iter().all(u8::is_ascii_whitespace) {
@@ -102,7 +127,7 @@ pub async fn handle(service: &dyn Service, target: Option<&str>, body: &[u8]) ->
                 "The request body must be a JSON object",
             ));
         }
-        service.call(action, parsed).await
+        service.call_in(region, action, parsed).await
     }
     .await;
     match result {
@@ -183,6 +208,7 @@ pub fn history_event(
 /// Answers are JSON; errors carry AWS's `__type` and `message` and its status.
 pub async fn route(
     service: &dyn Service,
+    region: Option<&str>,
     method: &str,
     path: &str,
     target: Option<&str>,
@@ -195,7 +221,7 @@ pub async fn route(
                 "The protocol endpoint takes POST",
             ));
         }
-        return handle(service, target, body).await;
+        return handle(service, region, target, body).await;
     }
     let result = async {
         let parsed = || -> Result<Value, ApiError> {
@@ -220,12 +246,13 @@ pub async fn route(
                 if let Some(input) = b.get("input").filter(|v| !v.is_string()).cloned() {
                     b["input"] = Value::String(input.to_string());
                 }
-                service.call("StartExecution", b).await
+                service.call_in(region, "StartExecution", b).await
             }
             ("GET", p) if p.starts_with("/executions/") => {
                 let arn = percent_decode(&p["/executions/".len()..]);
                 service
-                    .call(
+                    .call_in(
+                        region,
                         "DescribeExecution",
                         serde_json::json!({"executionArn": arn}),
                     )
@@ -240,10 +267,16 @@ pub async fn route(
                 if !output.is_string() {
                     b["output"] = Value::String(output.to_string());
                 }
-                service.call("SendTaskSuccess", b).await
+                service.call_in(region, "SendTaskSuccess", b).await
             }
-            ("POST", "/tasks/failure") => service.call("SendTaskFailure", parsed()?).await,
-            ("POST", "/tasks/heartbeat") => service.call("SendTaskHeartbeat", parsed()?).await,
+            ("POST", "/tasks/failure") => {
+                service.call_in(region, "SendTaskFailure", parsed()?).await
+            }
+            ("POST", "/tasks/heartbeat") => {
+                service
+                    .call_in(region, "SendTaskHeartbeat", parsed()?)
+                    .await
+            }
             _ => Err(ApiError::resource_not_found(format!(
                 "No route for {method} {path}: see the README's API section"
             ))

@@ -5,20 +5,21 @@
 
 use std::sync::Arc;
 
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use stepwise_api::{ApiError, Reply, Service, timestamp, validate};
 use stepwise_asl::random::Random;
-use stepwise_asl::{Event, Options, Outcome, StateMachine, StatesError};
-use stepwise_engine::memory::{local_execution, wall_clock};
+use stepwise_asl::{Event, Options, StateMachine, StatesError};
+use stepwise_engine::memory::wall_clock;
 use stepwise_engine::stepper::{
-    Body, Envelope, ExecutionRecord, ParentTask, Queue, StepMessage, Store, TokenTarget,
-    merge_history, start, token_hash,
+    Body, Envelope, ExecutionRecord, ParentTask, Queue, StepMessage, Store, TokenTarget, start,
+    token_hash,
 };
-use stepwise_engine::{Runner, RunnerOptions};
 
+use crate::dynamo::view_of;
 use crate::services::{ServiceTasks, WithServices};
 use crate::{Clients, DynamoStore, LambdaTasks, SqsQueue};
 use stepwise_engine::catalog::{self, Scope};
+use stepwise_engine::executions;
 
 mod activities;
 
@@ -100,28 +101,36 @@ static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new
 
 impl Service for AwsService {
     fn call<'a>(&'a self, action: &'a str, body: Value) -> Reply<'a> {
+        self.call_in(None, action, body)
+    }
+
+    fn call_in<'a>(&'a self, region: Option<&'a str>, action: &'a str, body: Value) -> Reply<'a> {
         Box::pin(async move {
+            let scope = match region {
+                Some(r) => Scope::in_region(r, &self.place.account),
+                None => self.place.scope(),
+            };
             match action {
                 "StartExecution" => self.start_execution(&body).await,
                 "StartSyncExecution" => self.start_sync(&body).await,
-                "DescribeExecution" => self.describe_execution(&body).await,
-                "ListExecutions" => self.list_executions(&body).await,
-                "GetExecutionHistory" => self.history(&body).await,
+                "DescribeExecution" => executions::describe(&self.store, &body).await,
+                "ListExecutions" => executions::list(&self.store, &self.store, &body).await,
+                "GetExecutionHistory" => executions::history(&self.store, &body).await,
                 "StopExecution" => self.stop(&body).await,
                 "SendTaskSuccess" => self.callback(&body, Callback::Success).await,
                 "SendTaskFailure" => self.callback(&body, Callback::Failure).await,
                 "SendTaskHeartbeat" => self.callback(&body, Callback::Heartbeat).await,
                 "GetActivityTask" => self.get_activity_task(&body).await,
-                "DescribeStateMachineForExecution" => self.describe_for_execution(&body).await,
-                "TestState" => stepwise_engine::console::test_state(&body, &*self.tasks).await,
-                other => {
-                    match catalog::call(&self.store, &self.place.scope(), other, &body).await {
-                        Some(r) => r,
-                        None => Err(ApiError::validation(format!(
-                            "{other} is not available on the serverless backend yet; use `stepwise serve` (embedded) for it"
-                        ))),
-                    }
+                "DescribeStateMachineForExecution" => {
+                    executions::describe_machine(&self.store, &self.store, &body).await
                 }
+                "TestState" => stepwise_engine::console::test_state(&body, &*self.tasks).await,
+                other => match catalog::call(&self.store, &scope, other, &body).await {
+                    Some(r) => r,
+                    None => Err(ApiError::validation(format!(
+                        "{other} is not available on the serverless backend yet; use `stepwise serve` (embedded) for it"
+                    ))),
+                },
             }
         })
     }
@@ -133,37 +142,23 @@ impl AwsService {
         &self,
         body: &Value,
     ) -> Result<(ExecutionRecord, StateMachine, String), ApiError> {
-        let target = validate::string(body, "stateMachineArn")?;
-        let pick = stepwise_engine::entropy() % 100;
-        let m = catalog::resolve(&self.store, target, pick).await?;
-        let name = match validate::optional_string(body, "name")? {
-            Some(n) => n.to_owned(),
-            None => uuid(),
-        };
-        validate::name("execution", &name)?;
-        let input_text = validate::optional_string(body, "input")?.unwrap_or("{}");
-        let input = validate::input(Some(input_text))?;
-        let express = m.express;
-        let machine = StateMachine::parse(&m.settings.definition, Options { express })
+        let plan = executions::plan_start(&self.store, body, uuid, wall_clock()).await?;
+        let r = plan.resolved;
+        let machine = StateMachine::parse(&r.settings.definition, Options { express: r.express })
             .map_err(|e| ApiError::invalid_definition(e.to_string()))?;
-        let mut facts = local_execution(&m.name, &name, input, wall_clock(), express);
-        let region_account = format!("{}:{}", self.place.region, self.place.account);
-        facts.arn = facts.arn.replace("us-east-1:123456789012", &region_account);
-        facts.state_machine_arn = m.machine_arn.clone();
-        facts.role_arn = m.settings.role_arn.clone();
         let record = ExecutionRecord {
-            facts,
-            definition: m.settings.definition.clone(),
-            express,
+            facts: plan.facts,
+            definition: r.settings.definition,
+            express: r.express,
             status: "RUNNING".into(),
             outcome: None,
             stopped: None,
             parent: None,
             started_by: None,
-            version: m.version_arn.clone(),
-            alias: m.alias_arn.clone(),
+            version: r.version_arn,
+            alias: r.alias_arn,
         };
-        Ok((record, machine, input_text.to_owned()))
+        Ok((record, machine, plan.input_text))
     }
 
     async fn start_execution(&self, body: &Value) -> Res {
@@ -181,7 +176,7 @@ impl AwsService {
         parent: Option<ParentTask>,
         started_by: Option<TokenTarget>,
     ) -> Result<(String, i64), ApiError> {
-        let (mut record, machine, _) = self.new_execution(body).await?;
+        let (mut record, machine, input_text) = self.new_execution(body).await?;
         record.parent = parent;
         record.started_by = started_by;
         let arn = record.facts.arn.clone();
@@ -197,54 +192,15 @@ impl AwsService {
                 // for the parent's save).
                 return Ok((arn, old.facts.start_time));
             }
-            if old.status != "RUNNING" || old.facts.input != record.facts.input {
-                return Err(ApiError::execution_already_exists(format!(
-                    "Execution Already Exists: '{arn}'"
-                )));
-            }
-            return Ok((arn, old.facts.start_time));
+            let started = executions::start_again(&arn, &view_of(&old), &input_text)?;
+            return Ok((arn, started));
         }
         Ok((arn, record.facts.start_time))
     }
 
     async fn start_sync(&self, body: &Value) -> Res {
-        let (record, machine, input_text) = self.new_execution(body).await?;
-        if !record.express {
-            return Err(ApiError::state_machine_type_not_supported(
-                "This operation is not supported by this type of state machine",
-            ));
-        }
-        let facts = record.facts.clone();
-        let options = RunnerOptions {
-            fast_forward: false,
-            seed: wall_clock() as u64,
-            history: false,
-        };
-        let report = Runner::new(&machine, facts.clone(), &*self.tasks, options)
-            .run()
-            .await;
-        let mut o = Map::new();
-        o.insert("executionArn".into(), facts.arn.into());
-        o.insert("stateMachineArn".into(), facts.state_machine_arn.into());
-        o.insert("name".into(), facts.name.into());
-        o.insert("startDate".into(), timestamp(facts.start_time));
-        o.insert("stopDate".into(), timestamp(wall_clock()));
-        o.insert("status".into(), report.status.as_str().into());
-        o.insert("input".into(), input_text.into());
-        o.insert("inputDetails".into(), json!({"included": true}));
-        if let Some(out) = &report.output {
-            o.insert("output".into(), out.to_string().into());
-            o.insert("outputDetails".into(), json!({"included": true}));
-        }
-        if let Some(e) = &report.error {
-            if let Some(name) = &e.error {
-                o.insert("error".into(), name.clone().into());
-            }
-            if let Some(cause) = &e.cause {
-                o.insert("cause".into(), cause.clone().into());
-            }
-        }
-        Ok(Value::Object(o))
+        let plan = executions::plan_start(&self.store, body, uuid, wall_clock()).await?;
+        executions::run_sync(plan, &*self.tasks).await
     }
 
     async fn execution(&self, arn: &str) -> Result<ExecutionRecord, ApiError> {
@@ -255,144 +211,6 @@ impl AwsService {
             .ok_or_else(|| {
                 ApiError::execution_does_not_exist(format!("Execution Does Not Exist: '{arn}'"))
             })
-    }
-
-    async fn describe_execution(&self, body: &Value) -> Res {
-        let arn = validate::string(body, "executionArn")?;
-        validate::arn(arn, &["execution", "express"])?;
-        let r = self.execution(arn).await?;
-        let mut o = Map::new();
-        o.insert("executionArn".into(), arn.into());
-        o.insert(
-            "stateMachineArn".into(),
-            r.facts.state_machine_arn.clone().into(),
-        );
-        if let Some(v) = &r.version {
-            o.insert("stateMachineVersionArn".into(), v.clone().into());
-        }
-        if let Some(a) = &r.alias {
-            o.insert("stateMachineAliasArn".into(), a.clone().into());
-        }
-        o.insert("name".into(), r.facts.name.clone().into());
-        o.insert("status".into(), r.status.clone().into());
-        o.insert("startDate".into(), timestamp(r.facts.start_time));
-        if let Some(stop) = r.stopped {
-            o.insert("stopDate".into(), timestamp(stop));
-        }
-        o.insert("input".into(), r.facts.input.to_string().into());
-        o.insert("inputDetails".into(), json!({"included": true}));
-        match &r.outcome {
-            Some(Outcome::Succeeded(v)) => {
-                o.insert("output".into(), v.to_string().into());
-                o.insert("outputDetails".into(), json!({"included": true}));
-            }
-            Some(Outcome::Failed(e) | Outcome::TimedOut(e) | Outcome::Aborted(e)) => {
-                if let Some(name) = &e.error {
-                    o.insert("error".into(), name.clone().into());
-                }
-                if let Some(cause) = &e.cause {
-                    o.insert("cause".into(), cause.clone().into());
-                }
-            }
-            None => {}
-        }
-        o.insert("redriveCount".into(), 0.into());
-        let status = r.status.as_str();
-        if r.express {
-            o.remove("redriveCount");
-        } else if matches!(status, "RUNNING" | "SUCCEEDED") {
-            o.insert("redriveStatus".into(), "NOT_REDRIVABLE".into());
-            o.insert(
-                "redriveStatusReason".into(),
-                format!("Execution is {status} and cannot be redriven").into(),
-            );
-        } else {
-            o.insert("redriveStatus".into(), "REDRIVABLE".into());
-        }
-        Ok(Value::Object(o))
-    }
-
-    async fn describe_for_execution(&self, body: &Value) -> Res {
-        let arn = validate::string(body, "executionArn")?;
-        validate::arn(arn, &["execution", "express"])?;
-        let r = self.execution(arn).await?;
-        catalog::describe_for_execution(
-            &self.store,
-            &r.facts.state_machine_arn,
-            r.version.as_deref(),
-            Some(&r.definition),
-            r.facts.start_time,
-        )
-        .await
-    }
-
-    async fn list_executions(&self, body: &Value) -> Res {
-        let machine = validate::string(body, "stateMachineArn")?;
-        let t = catalog::target(machine)?;
-        let m = catalog::machine(&self.store, t.machine(), machine).await?;
-        if m.kind == "EXPRESS" {
-            return Err(ApiError::state_machine_type_not_supported(
-                "This operation is not supported by this type of state machine",
-            ));
-        }
-        let machine = t.machine();
-        let filter = validate::optional_string(body, "statusFilter")?;
-        let (max, offset) = validate::page(body)?;
-        let mut lines = self.store.executions_of(machine).await.map_err(internal)?;
-        lines.reverse(); // newest first, as AWS lists them
-        lines.retain(|l| filter.is_none_or(|f| f == l.status));
-        let page: Vec<Value> = lines
-            .iter()
-            .skip(offset)
-            .take(max)
-            .map(|l| {
-                let mut v = json!({"executionArn": l.arn, "stateMachineArn": machine, "name": l.name,
-                                   "status": l.status, "startDate": timestamp(l.start)});
-                if let Some(s) = l.stopped {
-                    v["stopDate"] = timestamp(s);
-                }
-                v
-            })
-            .collect();
-        let mut out = json!({"executions": page});
-        if let Some(t) = validate::next_token(offset, max, lines.len()) {
-            out["nextToken"] = t.into();
-        }
-        Ok(out)
-    }
-
-    async fn history(&self, body: &Value) -> Res {
-        let arn = validate::string(body, "executionArn")?;
-        validate::arn(arn, &["execution", "express"])?;
-        self.execution(arn).await?;
-        let (max, offset) = validate::page(body)?;
-        let reverse = body["reverseOrder"].as_bool().unwrap_or(false);
-        let include = body["includeExecutionData"].as_bool().unwrap_or(true);
-        let mut events = merge_history(self.store.history(arn).await.map_err(internal)?);
-        if reverse {
-            events.reverse();
-        }
-        let total = events.len();
-        let page: Vec<Value> = events
-            .into_iter()
-            .skip(offset)
-            .take(max)
-            .map(|r| {
-                stepwise_api::history_event(
-                    r.id as i64,
-                    r.previous as i64,
-                    r.event.timestamp,
-                    r.event.kind.as_str(),
-                    r.event.details,
-                    include,
-                )
-            })
-            .collect();
-        let mut out = json!({"events": page});
-        if let Some(t) = validate::next_token(offset, max, total) {
-            out["nextToken"] = t.into();
-        }
-        Ok(out)
     }
 
     /// SendTaskSuccess/Failure/Heartbeat: the token's thread gets the
@@ -477,20 +295,13 @@ impl AwsService {
     }
 
     async fn stop(&self, body: &Value) -> Res {
-        let arn = validate::string(body, "executionArn")?;
-        validate::arn(arn, &["execution"])?;
-        let r = self.execution(arn).await?;
-        if r.status != "RUNNING" {
-            return Err(ApiError::validation(format!(
-                "Execution Does Not Exist or is not running: '{arn}'"
-            )));
-        }
-        let error = StatesError {
-            error: validate::optional_string(body, "error")?.map(str::to_owned),
-            cause: validate::optional_string(body, "cause")?.map(str::to_owned),
+        let (arn, request) = executions::stop_request(&self.store, body).await?;
+        let error = match request {
+            Ok(error) => error,
+            Err(stopped) => return Ok(json!({"stopDate": timestamp(stopped)})),
         };
         let now = wall_clock();
-        stepwise_engine::stepper::stop(&self.store, &self.queue, arn, error, now)
+        stepwise_engine::stepper::stop(&self.store, &self.queue, &arn, error, now)
             .await
             .map_err(internal)?;
         Ok(json!({"stopDate": timestamp(now)}))

@@ -20,11 +20,9 @@ mod worker;
 use std::path::Path;
 use std::sync::mpsc;
 
-use serde_json::{Value, json};
-use stepwise_api::{ApiError, Reply, Service, timestamp};
-use stepwise_asl::{Options, StateMachine};
-use stepwise_engine::memory::local_execution;
-use stepwise_engine::{Runner, RunnerOptions, Status, block_on};
+use serde_json::Value;
+use stepwise_api::{ApiError, Reply, Service};
+use stepwise_engine::block_on;
 use tokio::sync::oneshot;
 
 use crate::worker::{Command, Worker};
@@ -90,7 +88,12 @@ impl LocalService {
     }
 
     /// Answers a read on a pooled reader connection.
-    async fn read(&self, action: &str, body: Value) -> Option<Result<Value, ApiError>> {
+    async fn read(
+        &self,
+        region: Option<&str>,
+        action: &str,
+        body: Value,
+    ) -> Option<Result<Value, ApiError>> {
         let (path, pool) = self.readers.as_ref()?;
         let conn = pool.lock().ok()?.pop();
         let conn = match conn {
@@ -99,7 +102,7 @@ impl LocalService {
         };
         // A read takes tens of microseconds: cheaper done here than handed
         // to the blocking pool.
-        let out = ops::read(&conn, action, &body);
+        let out = ops::read(&conn, &ops::scope(region), action, &body);
         if let Ok(mut p) = pool.lock() {
             p.push(conn);
         }
@@ -107,9 +110,19 @@ impl LocalService {
     }
 
     async fn ask(&self, action: &str, body: Value) -> Result<Value, ApiError> {
+        self.ask_in(None, action, body).await
+    }
+
+    async fn ask_in(
+        &self,
+        region: Option<&str>,
+        action: &str,
+        body: Value,
+    ) -> Result<Value, ApiError> {
         let (reply, rx) = oneshot::channel();
         self.commands
             .send(Command::Api {
+                region: region.map(str::to_owned),
                 action: action.to_owned(),
                 body,
                 reply,
@@ -119,59 +132,15 @@ impl LocalService {
             .map_err(|_| ApiError::internal("the worker dropped the request"))?
     }
 
-    /// StartSyncExecution: EXPRESS machines run whole, in memory, off the worker.
+    /// StartSyncExecution: the worker checks and plans it (it owns the
+    /// store); EXPRESS machines then run whole, in memory, off the worker.
     async fn start_sync(&self, body: Value) -> Result<Value, ApiError> {
-        let target = stepwise_api::validate::string(&body, "stateMachineArn")?.to_owned();
-        let m = self
-            .ask("Internal.MachineForRun", json!({"stateMachineArn": target}))
-            .await?;
-        if m["type"] != "EXPRESS" {
-            return Err(ApiError::state_machine_type_not_supported(
-                "This operation is not supported by this type of state machine",
-            ));
-        }
-        let name = match stepwise_api::validate::optional_string(&body, "name")? {
-            Some(n) => n.to_owned(),
-            None => ids::uuid(),
-        };
-        stepwise_api::validate::name("execution", &name)?;
-        let input_text = stepwise_api::validate::optional_string(&body, "input")?
-            .unwrap_or("{}")
-            .to_owned();
-        let input = stepwise_api::validate::input(Some(&input_text))?;
-        let definition = m["definition"].as_str().unwrap_or_default().to_owned();
-        let machine_arn = m["machine"].as_str().unwrap_or_default().to_owned();
+        let plan = self.ask("Internal.PlanStart", body).await?;
+        let plan: stepwise_engine::executions::StartPlan =
+            serde_json::from_value(plan).map_err(|e| ApiError::internal(e.to_string()))?;
         let tasks = self.direct();
         tokio::task::spawn_blocking(move || {
-            let sm = StateMachine::parse(&definition, Options { express: true }).map_err(|e| ApiError::invalid_definition(e.to_string()))?;
-            let start = ids::now();
-            let exec = local_execution(ids::machine_name(&machine_arn), &name, input, start, true);
-            let arn = exec.arn.clone();
-            let options = RunnerOptions { fast_forward: false, seed: ids::random_u64(), history: false };
-            let report = block_on(Runner::new(&sm, exec, tasks, options).run());
-            let mut out = json!({
-                "executionArn": arn, "stateMachineArn": machine_arn, "name": name,
-                "startDate": timestamp(start), "stopDate": timestamp(ids::now()),
-                "status": report.status.as_str(), "input": input_text, "inputDetails": {"included": true},
-                "billingDetails": {"billedMemoryUsedInMB": 64, "billedDurationInMilliseconds": 100},
-            });
-            match report.status {
-                Status::Succeeded => {
-                    out["output"] = report.output.map_or(Value::Null, |o| o.to_string().into());
-                    out["outputDetails"] = json!({"included": true});
-                }
-                _ => {
-                    if let Some(e) = report.error {
-                        if let Some(x) = e.error {
-                            out["error"] = x.into();
-                        }
-                        if let Some(x) = e.cause {
-                            out["cause"] = x.into();
-                        }
-                    }
-                }
-            }
-            Ok(out)
+            block_on(stepwise_engine::executions::run_sync(plan, tasks))
         })
         .await
         .map_err(|e| ApiError::internal(e.to_string()))?
@@ -180,6 +149,10 @@ impl LocalService {
 
 impl Service for LocalService {
     fn call<'a>(&'a self, action: &'a str, body: Value) -> Reply<'a> {
+        self.call_in(None, action, body)
+    }
+
+    fn call_in<'a>(&'a self, region: Option<&'a str>, action: &'a str, body: Value) -> Reply<'a> {
         Box::pin(async move {
             match action {
                 "StartSyncExecution" => self.start_sync(body).await,
@@ -192,12 +165,12 @@ impl Service for LocalService {
                     .map_err(|e| ApiError::internal(e.to_string()))?
                 }
                 a if ops::is_read(a) && self.readers.is_some() => {
-                    match self.read(a, body.clone()).await {
+                    match self.read(region, a, body.clone()).await {
                         Some(out) => out,
-                        None => self.ask(action, body).await,
+                        None => self.ask_in(region, action, body).await,
                     }
                 }
-                _ => self.ask(action, body).await,
+                _ => self.ask_in(region, action, body).await,
             }
         })
     }

@@ -24,6 +24,8 @@ pub type Reply = oneshot::Sender<Result<Value, ApiError>>;
 
 pub enum Command {
     Api {
+        /// The request's region (its SigV4 scope), if it named one.
+        region: Option<String>,
         action: String,
         body: Value,
         reply: Reply,
@@ -215,12 +217,13 @@ impl Worker {
         for c in batch {
             match c {
                 Command::Api {
+                    region,
                     action,
                     body,
                     reply,
                 } => {
                     self.conn.execute("SAVEPOINT cmd", [])?;
-                    match self.api(&action, body, reply) {
+                    match self.api(region.as_deref(), &action, body, reply) {
                         Ok(None) => {
                             self.conn.execute("RELEASE cmd", [])?;
                         }
@@ -424,6 +427,7 @@ impl Worker {
     #[allow(clippy::type_complexity)]
     fn api(
         &mut self,
+        region: Option<&str>,
         action: &str,
         body: Value,
         reply: Reply,
@@ -440,7 +444,7 @@ impl Worker {
                 Err((reply, e)) => Err((reply, e)),
             };
         }
-        match crate::ops::dispatch(self, action, &body) {
+        match crate::ops::dispatch(self, &crate::ops::scope(region), action, &body) {
             Ok(result) => Ok(Some((reply, result))),
             Err(e) => Err((reply, e)),
         }

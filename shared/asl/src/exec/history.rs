@@ -83,14 +83,18 @@ pub struct HistoryEvent {
 
 /// AWS's `previousEventId` for event `id`, given the last event id of each
 /// thread so far (updated here): the thread's previous event, or the event
-/// before it for a thread's first. ExecutionStarted and the first event
-/// after it have none (0), as AWS numbers them.
+/// before it for a thread's first. ExecutionStarted, the first event after
+/// it, and ExecutionAborted (a stop comes from outside the execution) have
+/// none (0), as AWS numbers them.
 pub fn previous_event_id<S: std::hash::BuildHasher>(
     last: &mut std::collections::HashMap<String, u64, S>,
     event: &HistoryEvent,
     id: u64,
 ) -> u64 {
-    if event.kind == EventType::ExecutionStarted {
+    if matches!(
+        event.kind,
+        EventType::ExecutionStarted | EventType::ExecutionAborted
+    ) {
         return 0;
     }
     match last.insert(event.thread.clone(), id) {

@@ -209,6 +209,23 @@ impl Default for Scope {
 }
 
 impl Scope {
+    /// The scope of `region` in its partition (`cn-…` is `aws-cn`,
+    /// `us-gov-…` is `aws-us-gov`).
+    pub fn in_region(region: &str, account: &str) -> Scope {
+        let partition = if region.starts_with("cn-") {
+            "aws-cn"
+        } else if region.starts_with("us-gov-") {
+            "aws-us-gov"
+        } else {
+            "aws"
+        };
+        Scope {
+            partition: partition.into(),
+            region: region.into(),
+            account: account.into(),
+        }
+    }
+
     /// `arn:<partition>:states:<region>:<account>`: the parent of machines
     /// and activities.
     pub fn root(&self) -> String {

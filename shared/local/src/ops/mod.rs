@@ -32,13 +32,10 @@ impl From<rusqlite::Error> for Fail {
 
 pub type Res = Result<Value, Fail>;
 
-/// Where this backend answers: its ARNs' partition, region and account.
-pub fn scope() -> Scope {
-    Scope {
-        partition: "aws".into(),
-        region: crate::ids::REGION.into(),
-        account: crate::ids::ACCOUNT.into(),
-    }
+/// Where a request is answered: its region (the SigV4 scope it was signed
+/// for), or this backend's default, in this backend's account.
+pub fn scope(region: Option<&str>) -> Scope {
+    Scope::in_region(region.unwrap_or(crate::ids::REGION), crate::ids::ACCOUNT)
 }
 
 /// Actions that only read, answered on a reader connection beside the worker.
@@ -53,13 +50,18 @@ pub fn is_read(action: &str) -> bool {
         .contains(&action)
 }
 
-pub fn read(db: &Db, action: &str, body: &Value) -> rusqlite::Result<Result<Value, ApiError>> {
+pub fn read(
+    db: &Db,
+    scope: &Scope,
+    action: &str,
+    body: &Value,
+) -> rusqlite::Result<Result<Value, ApiError>> {
     let out = match action {
         "DescribeExecution" => executions::describe(db, body),
         "DescribeStateMachineForExecution" => executions::describe_machine(db, body),
         "ListExecutions" => executions::list(db, body),
         "GetExecutionHistory" => executions::history(db, body),
-        other => match block_on(catalog::call(&SqlCatalog(db), &scope(), other, body)) {
+        other => match block_on(catalog::call(&SqlCatalog(db), scope, other, body)) {
             Some(r) => r.map_err(Fail::Api),
             None => Err(Fail::Api(ApiError::unknown_operation(format!(
                 "'{other}' is not a read"
@@ -75,6 +77,7 @@ pub fn read(db: &Db, action: &str, body: &Value) -> rusqlite::Result<Result<Valu
 
 pub fn dispatch(
     w: &mut Worker,
+    scope: &Scope,
     action: &str,
     body: &Value,
 ) -> rusqlite::Result<Result<Value, ApiError>> {
@@ -89,8 +92,8 @@ pub fn dispatch(
         "SendTaskSuccess" => activities::send_success(w, body),
         "SendTaskFailure" => activities::send_failure(w, body),
         "SendTaskHeartbeat" => activities::send_heartbeat(w, body),
-        "Internal.MachineForRun" => executions::for_run(w, body),
-        other => match block_on(catalog::call(&SqlCatalog(&w.conn), &scope(), other, body)) {
+        "Internal.PlanStart" => executions::plan(w, body),
+        other => match block_on(catalog::call(&SqlCatalog(&w.conn), scope, other, body)) {
             Some(r) => r.map_err(Fail::Api),
             None => Err(Fail::Api(ApiError::unknown_operation(format!(
                 "The action '{other}' is not supported"
