@@ -229,18 +229,29 @@ def test_unknown_action_and_malformed_json():
         s.stop()
 
 
-def test_kill_9_loses_no_execution(tmp_path):
-    s = Server(["--data", str(tmp_path)]).start()
+@pytest.mark.parametrize("backend", ["embedded", "aws"])
+def test_kill_9_loses_no_execution(tmp_path, backend, request):
+    """kill -9 of the server with executions in a Wait: a restarted server
+    finishes each once, from SQLite or (aws) from the table and the queue."""
+    if backend == "embedded":
+        args, env = ["--data", str(tmp_path)], None
+    else:
+        moto = request.getfixturevalue("moto")
+        name = "kill9-" + tmp_path.name[-8:].replace("_", "-")
+        args = ["--backend", "aws", "--create-resources", "--table", name, "--queue", name]
+        env = {"AWS_ENDPOINT_URL": moto, "AWS_ACCESS_KEY_ID": "test",
+               "AWS_SECRET_ACCESS_KEY": "test", "AWS_REGION": "us-east-1"}
+    s = Server(args, env=env).start()
     sfn = client(s.url)
     m = machine(sfn, "durable", json.dumps({"StartAt": "W", "States": {
         "W": {"Type": "Wait", "Seconds": 1, "Next": "P"}, "P": {"Type": "Pass", "Result": "done", "End": True}}}))
     arns = [sfn.start_execution(stateMachineArn=m, name=f"e{i}")["executionArn"] for i in range(20)]
     s.kill()
-    s2 = Server(["--data", str(tmp_path)]).start()
+    s2 = Server(args, env=env).start()
     try:
         sfn2 = client(s2.url)
         for arn in arns:
-            d = wait_for(sfn2, arn, timeout=10)
+            d = wait_for(sfn2, arn, timeout=30)
             assert (d["status"], d["output"]) == ("SUCCEEDED", '"done"'), arn
             types = [e["type"] for e in sfn2.get_execution_history(executionArn=arn)["events"]]
             assert types == ["ExecutionStarted", "WaitStateEntered", "WaitStateExited", "PassStateEntered", "PassStateExited", "ExecutionSucceeded"]
