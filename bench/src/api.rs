@@ -264,8 +264,16 @@ pub fn run(quick: bool) {
         let alone = load(maddr.clone(), machine.clone(), 1, Duration::from_secs(2)).await;
         Some((load(maddr.clone(), machine, 16, duration).await, alone))
     });
+    // The serverless backend on the same moto server (DynamoDB + SQS).
+    let serverless = serverless(&rt, &bin, &maddr, duration);
     let _ = moto.kill();
     let _ = moto.wait();
+    if let Some((t, alone)) = serverless {
+        println!(
+            "api: stepwise serve --backend aws (DynamoDB + SQS in moto), one client: start-to-finish p50 {:.2} ms; 4 clients: {:.1} executions/s ({} executions)",
+            alone.p50_ms, t.per_second, t.executions
+        );
+    }
     if theirs.is_none() {
         println!("api: moto server did not answer");
     }
@@ -283,4 +291,44 @@ pub fn run(quick: bool) {
             ours.per_second / t.per_second.max(1e-9)
         );
     }
+}
+
+/// `stepwise serve --backend aws` against moto at `maddr`: the same load,
+/// every transition a DynamoDB write and an SQS message.
+fn serverless(
+    rt: &tokio::runtime::Runtime,
+    bin: &str,
+    maddr: &str,
+    duration: Duration,
+) -> Option<(Figures, Figures)> {
+    let name = format!("bench-{}", std::process::id());
+    let mut server = Command::new(bin)
+        .args([
+            "serve",
+            "--addr",
+            "127.0.0.1:0",
+            "--backend",
+            "aws",
+            "--create-resources",
+        ])
+        .args(["--table", &name, "--queue", &name])
+        .env("AWS_ENDPOINT_URL", format!("http://{maddr}"))
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_REGION", "us-east-1")
+        .stderr(Stdio::piped())
+        .spawn()
+        .ok()?;
+    let addr = read_addr(&mut server);
+    let out = rt.block_on(async {
+        let machine = create(&addr).await;
+        let alone = load(addr.clone(), machine.clone(), 1, Duration::from_secs(2)).await;
+        // moto answers each DynamoDB/SQS call in milliseconds: a few
+        // clients, for long enough that executions finish.
+        let long = duration.max(Duration::from_secs(8));
+        (load(addr.clone(), machine, 4, long).await, alone)
+    });
+    let _ = server.kill();
+    let _ = server.wait();
+    Some(out)
 }
