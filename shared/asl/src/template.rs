@@ -4,7 +4,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::definition::problem::{INTRINSIC, Problems, pointer};
+use crate::definition::problem::{Problems, pointer};
 use crate::error::StatesError;
 use crate::intrinsic::{self, Expr};
 use crate::path::{Path, Root};
@@ -132,7 +132,7 @@ fn dynamic_field(key: &str, v: &Value, at: &str, p: &mut Problems) -> Template {
                 expr,
             },
             Err(e) => {
-                p.push(INTRINSIC, at, format!("The value for the field '{key}' must be a valid JSONPath or a valid intrinsic function call: {e}"));
+                p.push(e.code, at, format!("The value for the field '{key}' must be a valid JSONPath or a valid intrinsic function call: {e}"));
                 Template::Literal(Value::Null)
             }
         }

@@ -18,9 +18,12 @@ pub struct LambdaTasks {
 
 impl Tasks for LambdaTasks {
     async fn invoke(&self, call: &TaskCall, ctx: &TaskContext<'_>) -> TaskResult {
-        let (function, payload, wrap) = if call.resource.starts_with("arn:aws:lambda:") {
+        let (function, payload, wrap) = if call.is_lambda_function() {
             (call.resource.clone(), call.payload.clone(), false)
-        } else if call.resource.starts_with("arn:aws:states:::lambda:invoke") {
+        } else if call
+            .canonical_resource()
+            .starts_with("arn:aws:states:::lambda:invoke")
+        {
             let Some(f) = call.payload.get("FunctionName").and_then(Value::as_str) else {
                 return Err(StatesError::custom(
                     "States.Runtime",

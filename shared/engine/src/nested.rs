@@ -12,7 +12,8 @@ use crate::ports::TaskResult;
 
 /// Whether the call starts a nested execution.
 pub fn is_start_execution(call: &TaskCall) -> bool {
-    let rest = call.resource.strip_prefix("arn:aws:states:::states:");
+    let resource = call.canonical_resource();
+    let rest = resource.strip_prefix("arn:aws:states:::states:");
     rest.is_some_and(|r| r.split('.').next() == Some("startExecution"))
 }
 

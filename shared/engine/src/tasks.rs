@@ -37,14 +37,16 @@ impl<T: Tasks> Tasks for Mocked<T> {
 /// A mocked `Return` is the service's response; for a Lambda function ARN the
 /// state's result is only its `Payload`, and a `FunctionError` is an error.
 pub fn shape_mocked(call: &TaskCall, v: Value) -> TaskResult {
-    let is_lambda = call.resource.starts_with("arn:aws:lambda:")
-        || call.resource.starts_with("arn:aws:states:::lambda:");
+    let is_lambda = call.is_lambda_function()
+        || call
+            .canonical_resource()
+            .starts_with("arn:aws:states:::lambda:");
     if is_lambda {
         if let Some(kind) = v.get("FunctionError").and_then(Value::as_str) {
             let payload = v.get("Payload").cloned().unwrap_or(Value::Null);
             return Err(function_error(kind, &payload));
         }
-        if call.resource.starts_with("arn:aws:lambda:")
+        if call.is_lambda_function()
             && let Some(p) = v.get("Payload")
         {
             return Ok(p.clone());

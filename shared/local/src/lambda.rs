@@ -15,9 +15,12 @@ impl Tasks for Lambda {
         let Some(endpoint) = &self.endpoint else {
             return Unavailable.invoke(call, ctx).await;
         };
-        let (function, payload, wrap) = if call.resource.starts_with("arn:aws:lambda:") {
+        let (function, payload, wrap) = if call.is_lambda_function() {
             (call.resource.clone(), call.payload.clone(), false)
-        } else if call.resource.starts_with("arn:aws:states:::lambda:invoke") {
+        } else if call
+            .canonical_resource()
+            .starts_with("arn:aws:states:::lambda:invoke")
+        {
             let f = call
                 .payload
                 .get("FunctionName")

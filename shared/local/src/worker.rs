@@ -178,7 +178,21 @@ impl Worker {
                     Err(_) => break,
                 }
             }
-            if let Err(e) = self.batch(batch) {
+            // A bug that panics while handling a batch must not stop the
+            // worker (every later write would fail): it rolls back like an
+            // error, and its callers get an internal error.
+            let handled =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.batch(batch)))
+                    .unwrap_or_else(|_| {
+                        Err(rusqlite::Error::SqliteFailure(
+                            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_INTERNAL),
+                            Some(
+                                "an internal error (a bug in Stepwise) interrupted the batch"
+                                    .into(),
+                            ),
+                        ))
+                    });
+            if let Err(e) = handled {
                 eprintln!("stepwise: a batch failed and was rolled back: {e}");
                 let _ = self.conn.execute_batch("ROLLBACK");
                 // Caches and the heap may hold what the rollback undid.

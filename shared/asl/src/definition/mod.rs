@@ -5,6 +5,7 @@
 
 mod assign;
 pub mod fields;
+mod integrations;
 pub mod io;
 pub mod problem;
 pub mod resource;
@@ -88,7 +89,11 @@ impl StateMachine {
         let value: Value = serde_json::from_str(text).map_err(|e| {
             Invalid(vec![Problem {
                 code: SCHEMA,
-                message: format!("The definition is not valid JSON: {e}"),
+                message: if text.trim().is_empty() {
+                    "Definition must be a valid JSON object".to_owned()
+                } else {
+                    format!("Definition must be a valid JSON object: {e}")
+                },
                 pointer: None,
             }])
         })?;
@@ -167,7 +172,8 @@ impl Builder {
             states: Vec::new(),
             index: HashMap::default(),
         });
-        let missing: Vec<&str> = ["StartAt", "States"]
+        // AWS lists them in this order.
+        let missing: Vec<&str> = ["States", "StartAt"]
             .into_iter()
             .filter(|k| !f.has(k))
             .collect();
@@ -231,8 +237,8 @@ impl Builder {
             Some("JSONata") => Lang::JsonAta,
             Some("JSONPath") if self.lang == Lang::JsonAta => {
                 p.schema(
-                    &f.ptr("QueryLanguage"),
-                    "A state cannot use JSONPath when the state machine's QueryLanguage is JSONata",
+                    at,
+                    "'QueryLanguage' can not be 'JSONPath' if set to 'JSONata' for whole state machine",
                 );
                 Lang::JsonAta
             }
@@ -374,8 +380,10 @@ fn check_graph(
         }
         edges.insert(&s.name, targets.iter().map(|(_, t)| *t).collect());
     }
-    if states.len() != raw.len() {
-        return; // some states did not parse; reachability would mislead
+    if states.len() != raw.len() || start_at.is_empty() {
+        // Some states did not parse, or there is no StartAt (already
+        // reported): reachability would mislead.
+        return;
     }
     if !terminal {
         p.0.push(Problem {

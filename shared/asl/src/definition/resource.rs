@@ -1,4 +1,12 @@
 //! Task `Resource` ARNs: what they name and whether AWS recognises them.
+//!
+//! AWS accepts a service integration in any partition and with or without a
+//! region and account (`arn:aws-cn:states:cn-north-1:123456789012:sqs:sendMessage`);
+//! [`canonical`] gives the one spelling the integrations match on.
+
+use std::borrow::Cow;
+
+use super::integrations;
 
 /// How a service integration waits for its work.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -18,7 +26,9 @@ pub enum Resource {
     LambdaFunction { arn: String },
     /// `arn:aws:states:<region>:<account>:activity:<name>`
     Activity { arn: String },
-    /// `arn:aws:states:::<service>:<action>[.sync|.sync:2|.waitForTaskToken]`
+    /// `arn:<partition>:states:<region>:<account>:<service>:<action>[.sync|.sync:2|.waitForTaskToken]`,
+    /// region and account usually empty; `service` is `aws-sdk:<name>` for
+    /// an SDK integration.
     Service {
         arn: String,
         service: String,
@@ -26,107 +36,6 @@ pub enum Resource {
         pattern: Pattern,
     },
 }
-
-/// Optimized integrations and the patterns each supports.
-const INTEGRATIONS: &[(&str, &[&str], &[Pattern])] = {
-    use Pattern::*;
-    &[
-        ("lambda", &["invoke"], &[RequestResponse, WaitForTaskToken]),
-        (
-            "sqs",
-            &["sendMessage"],
-            &[RequestResponse, WaitForTaskToken],
-        ),
-        ("sns", &["publish"], &[RequestResponse, WaitForTaskToken]),
-        (
-            "dynamodb",
-            &["getItem", "putItem", "updateItem", "deleteItem"],
-            &[RequestResponse],
-        ),
-        (
-            "states",
-            &["startExecution"],
-            &[RequestResponse, Sync, Sync2, WaitForTaskToken],
-        ),
-        (
-            "events",
-            &["putEvents"],
-            &[RequestResponse, WaitForTaskToken],
-        ),
-        ("http", &["invoke"], &[RequestResponse]),
-        (
-            "ecs",
-            &["runTask"],
-            &[RequestResponse, Sync, WaitForTaskToken],
-        ),
-        (
-            "batch",
-            &["submitJob"],
-            &[RequestResponse, Sync, WaitForTaskToken],
-        ),
-        (
-            "glue",
-            &["startJobRun"],
-            &[RequestResponse, Sync, WaitForTaskToken],
-        ),
-        (
-            "apigateway",
-            &["invoke"],
-            &[RequestResponse, WaitForTaskToken],
-        ),
-        (
-            "codebuild",
-            &[
-                "startBuild",
-                "stopBuild",
-                "batchDeleteBuilds",
-                "batchGetReports",
-            ],
-            &[RequestResponse, Sync],
-        ),
-        (
-            "athena",
-            &[
-                "startQueryExecution",
-                "stopQueryExecution",
-                "getQueryExecution",
-                "getQueryResults",
-            ],
-            &[RequestResponse, Sync],
-        ),
-        (
-            "bedrock",
-            &["invokeModel", "createModelCustomizationJob"],
-            &[RequestResponse, Sync, WaitForTaskToken],
-        ),
-        (
-            "eks",
-            &["runJob", "call", "createCluster", "deleteCluster"],
-            &[RequestResponse, Sync],
-        ),
-        (
-            "sagemaker",
-            &[
-                "createTrainingJob",
-                "createTransformJob",
-                "createProcessingJob",
-                "createEndpoint",
-            ],
-            &[RequestResponse, Sync],
-        ),
-        (
-            "emr",
-            &["addStep", "createCluster", "terminateCluster"],
-            &[RequestResponse, Sync],
-        ),
-        ("mediaconvert", &["createJob"], &[RequestResponse, Sync]),
-        (
-            "elasticmapreduce",
-            &["addStep", "createCluster", "terminateCluster"],
-            &[RequestResponse, Sync],
-        ),
-    ]
-};
 
 impl Resource {
     /// Reads a resource ARN; the error is AWS's sentence.
@@ -150,7 +59,16 @@ impl Resource {
                     _ => Err(not_recognized()),
                 }
             }
-            ("states", "", "") => {
+            ("states", region, account)
+                if parts[5].starts_with("activity:")
+                    && !region.is_empty()
+                    && !account.is_empty() =>
+            {
+                Ok(Resource::Activity {
+                    arn: arn.to_owned(),
+                })
+            }
+            ("states", _, _) => {
                 let rest = parts[5];
                 let (service, action) = match rest.strip_prefix("aws-sdk:") {
                     Some(sdk) => {
@@ -171,9 +89,7 @@ impl Resource {
                 let known = if let Some(sdk) = service.strip_prefix("aws-sdk:") {
                     !sdk.is_empty() && !action.is_empty()
                 } else {
-                    INTEGRATIONS.iter().any(|(s, actions, patterns)| {
-                        *s == service && actions.contains(&action) && patterns.contains(&pattern)
-                    })
+                    integrations::optimized(service, action, pattern)
                 };
                 if !known {
                     return Err(not_recognized());
@@ -184,15 +100,6 @@ impl Resource {
                     action: action.to_owned(),
                     pattern,
                 })
-            }
-            ("states", region, account) if !region.is_empty() && !account.is_empty() => {
-                if parts[5].starts_with("activity:") {
-                    Ok(Resource::Activity {
-                        arn: arn.to_owned(),
-                    })
-                } else {
-                    Err(not_recognized())
-                }
             }
             _ => Err(not_recognized()),
         }
@@ -206,11 +113,32 @@ impl Resource {
         }
     }
 
+    /// The ARN as the integrations match it: see [`canonical`].
+    pub fn canonical_arn(&self) -> Cow<'_, str> {
+        canonical(self.arn())
+    }
+
     pub fn pattern(&self) -> Pattern {
         match self {
             Resource::Service { pattern, .. } => *pattern,
             _ => Pattern::RequestResponse,
         }
+    }
+}
+
+/// A service integration ARN spelled as `arn:aws:states:::<service>:<action>[.pattern]`,
+/// whatever its partition, region and account; Lambda function and activity
+/// ARNs (which name a real resource) and anything else come back unchanged.
+pub fn canonical(arn: &str) -> Cow<'_, str> {
+    let parts: Vec<&str> = arn.splitn(6, ':').collect();
+    match parts[..] {
+        ["arn", "aws", "states", "", "", _] => Cow::Borrowed(arn),
+        ["arn", partition, "states", _, _, rest]
+            if !partition.is_empty() && rest.contains(':') && !rest.starts_with("activity:") =>
+        {
+            Cow::Owned(format!("arn:aws:states:::{rest}"))
+        }
+        _ => Cow::Borrowed(arn),
     }
 }
 
@@ -229,12 +157,86 @@ mod tests {
     }
 
     #[test]
+    fn service_integrations_may_name_a_partition_region_and_account() {
+        for (arn, canonical) in [
+            (
+                "arn:aws:states:us-east-1:123456789012:aws-sdk:s3:getObject",
+                "arn:aws:states:::aws-sdk:s3:getObject",
+            ),
+            (
+                "arn:aws:states:eu-west-1:123456789012:lambda:invoke",
+                "arn:aws:states:::lambda:invoke",
+            ),
+            (
+                "arn:aws-cn:states:::sqs:sendMessage.waitForTaskToken",
+                "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+            ),
+            (
+                "arn:aws-us-gov:states:us-gov-west-1::states:startExecution.sync:2",
+                "arn:aws:states:::states:startExecution.sync:2",
+            ),
+        ] {
+            let r = Resource::parse(arn).unwrap_or_else(|e| panic!("{arn}: {e}"));
+            assert_eq!(r.arn(), arn);
+            assert_eq!(r.canonical_arn(), canonical, "{arn}");
+        }
+        let Resource::Service {
+            service, action, ..
+        } = Resource::parse("arn:aws:states:us-east-1:123456789012:aws-sdk:s3:getObject").unwrap()
+        else {
+            panic!("not a service integration")
+        };
+        assert_eq!(
+            (service.as_str(), action.as_str()),
+            ("aws-sdk:s3", "getObject")
+        );
+    }
+
+    #[test]
+    fn real_resources_keep_their_arn() {
+        for arn in [
+            "arn:aws:states:::lambda:invoke",
+            "arn:aws-cn:lambda:cn-north-1:123456789012:function:f",
+            "arn:aws:states:us-east-1:123456789012:activity:a",
+        ] {
+            assert_eq!(Resource::parse(arn).unwrap().canonical_arn(), arn);
+        }
+    }
+
+    #[test]
+    fn every_optimized_integration_aws_lists_is_known() {
+        for arn in [
+            "arn:aws:states:::sagemaker:createModel",
+            "arn:aws:states:::sagemaker:createEndpointConfig",
+            "arn:aws:states:::sagemaker:createHyperParameterTuningJob.sync",
+            "arn:aws:states:::sagemaker:updateEndpoint",
+            "arn:aws:states:::elasticmapreduce:addStep.sync",
+            "arn:aws:states:::elasticmapreduce:modifyInstanceFleetByName",
+            "arn:aws:states:::emr-containers:startJobRun.sync",
+            "arn:aws:states:::emr-serverless:createApplication.sync",
+            "arn:aws:states:::eks:createNodegroup.sync",
+            "arn:aws:states:::codebuild:startBuildBatch.sync",
+            "arn:aws:states:::databrew:startJobRun.sync",
+            "arn:aws:states:::bedrock:createModelCustomizationJob.sync",
+            "arn:aws:states:::mediaconvert:createJob.sync",
+            "arn:aws:states:::http:invoke",
+            "arn:aws:states:::aws-sdk:scheduler:createSchedule",
+        ] {
+            assert!(Resource::parse(arn).is_ok(), "{arn}");
+        }
+    }
+
+    #[test]
     fn rejects_what_aws_does_not_know() {
         for bad in [
             "arn:aws:states:::dynamodb:query",
             "arn:aws:states:::dynamodb:getItem.sync",
             "nope",
             "arn:aws:lambda:::function:",
+            "arn:aws:states:us-east-1:123456789012:dynamodb:query",
+            "arn:aws:states:::sagemaker:createModel.waitForTaskToken",
+            "arn:aws:states:::http:invoke.sync",
+            "arn:aws:states:::activity:a",
         ] {
             assert!(Resource::parse(bad).is_err(), "{bad}");
         }

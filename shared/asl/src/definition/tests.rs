@@ -152,3 +152,28 @@ fn never_panics_on_odd_json() {
         let _ = StateMachine::parse(def, Options::default());
     }
 }
+
+#[test]
+fn accepts_a_dot_before_a_bracket_wherever_a_path_goes() {
+    valid(
+        r#"{"StartAt": "P", "States": {
+            "P": {"Type": "Pass", "InputPath": "$.[0]", "Parameters": {"b.$": "$.Snapshots.[0].State", "k.$": "$.[*].['bucket', 'key']"},
+                  "ResultPath": "$.out.[0]", "OutputPath": "$.[?(@.OU > 0)]", "Next": "C"},
+            "C": {"Type": "Choice", "Choices": [{"Variable": "$.a.[0]", "IsPresent": true, "Next": "M"}], "Default": "M"},
+            "M": {"Type": "Map", "ItemsPath": "$.items.[0]", "ItemProcessor": {"StartAt": "B", "States": {"B": {"Type": "Pass", "End": true}}}, "End": true}
+        }}"#,
+    );
+}
+
+#[test]
+fn refuses_an_escaped_double_quote_in_an_intrinsic_literal() {
+    invalid(
+        r#"{"StartAt": "I", "States": {"I": {"Type": "Pass", "End": true, "Parameters": {
+            "parsed.$": "States.StringToJson('{\"text\":\"An \\\"escaped double quote\\\" here\"}')"}}}}"#,
+        "SCHEMA_VALIDATION_FAILED: The value for the field 'parsed.$' must be a valid JSONPath or a valid intrinsic function call: the string literal escapes '\"'",
+    );
+    invalid(
+        r#"{"StartAt": "F", "States": {"F": {"Type": "Fail", "CausePath": "States.Format('\\\"{}\\\"', 'x')"}}}"#,
+        "SCHEMA_VALIDATION_FAILED: the string literal escapes '\"' at position 15",
+    );
+}

@@ -23,7 +23,7 @@ pub use history::{EventType, HistoryEvent, previous_event_id};
 pub use thread::{Fanout, MapItem, Parent, Phase, Thread};
 
 use crate::definition::StateMachine;
-use crate::definition::resource::Pattern;
+use crate::definition::resource::{self, Pattern};
 use crate::error::StatesError;
 use crate::timestamp::Millis;
 
@@ -118,6 +118,23 @@ pub struct TaskCall {
     pub heartbeat_seconds: Option<u64>,
 }
 
+impl TaskCall {
+    /// The resource as integrations should match it: a service integration
+    /// written with a partition, region or account
+    /// (`arn:aws:states:eu-west-1:123456789012:lambda:invoke`) as
+    /// `arn:aws:states:::lambda:invoke`; Lambda function and activity ARNs as
+    /// they are. `resource` keeps the text the definition holds.
+    pub fn canonical_resource(&self) -> std::borrow::Cow<'_, str> {
+        resource::canonical(&self.resource)
+    }
+
+    /// Whether the resource is a Lambda function's ARN (in any partition).
+    pub fn is_lambda_function(&self) -> bool {
+        let mut parts = self.resource.split(':');
+        parts.next() == Some("arn") && parts.nth(1) == Some("lambda")
+    }
+}
+
 /// The world as the step sees it.
 #[derive(Debug, Clone, Copy)]
 pub struct Env {
@@ -148,6 +165,11 @@ pub struct Output {
 }
 
 /// Advances `thread` by one event.
+///
+/// A bug here (a panic) must not take the process, or every execution, down
+/// with it: the thread then fails with `States.Runtime` (which no Catch
+/// takes), cancelling its children, and its execution ends as failed. The
+/// bug itself is still a bug to fix; this is the second line.
 pub fn step(
     machine: &StateMachine,
     exec: &Execution,
@@ -155,13 +177,55 @@ pub fn step(
     event: Event,
     env: &Env,
 ) -> Output {
-    let mut s = Step::new(machine, exec, env);
-    s.handle(thread, event);
-    Output {
-        applied: s.applied,
-        effects: s.effects,
-        history: s.history,
-    }
+    let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let mut s = Step::new(machine, exec, env);
+        s.handle(thread, event);
+        Output {
+            applied: s.applied,
+            effects: s.effects,
+            history: s.history,
+        }
+    }));
+    run.unwrap_or_else(|panic| {
+        let what = panic
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        internal_failure(machine, exec, thread, env, &what)
+    })
+}
+
+/// The step that ends a thread whose step panicked.
+fn internal_failure(
+    machine: &StateMachine,
+    exec: &Execution,
+    thread: &mut Thread,
+    env: &Env,
+    what: &str,
+) -> Output {
+    let error = StatesError::runtime(format!(
+        "An internal error occurred in Stepwise while running the state '{}' ({what}); the execution cannot continue",
+        thread.state
+    ));
+    let ended = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let mut s = Step::new(machine, exec, env);
+        s.cancel_children(thread);
+        s.finish(thread, Outcome::Failed(error.clone()));
+        Output {
+            applied: true,
+            effects: s.effects,
+            history: s.history,
+        }
+    }));
+    ended.unwrap_or_else(|_| {
+        thread.phase = Phase::Done;
+        Output {
+            applied: true,
+            effects: vec![Effect::Finish(Outcome::Failed(error))],
+            history: Vec::new(),
+        }
+    })
 }
 
 #[cfg(test)]

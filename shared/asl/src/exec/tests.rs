@@ -94,6 +94,26 @@ fn a_task_invokes_with_a_token_and_sets_its_timers() {
 }
 
 #[test]
+fn a_regional_integration_arn_reaches_the_driver_as_written_and_canonically() {
+    let m = machine(
+        json!({"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": "arn:aws-cn:states:cn-north-1:123456789012:sqs:sendMessage", "End": true}}}),
+    );
+    let mut t = Thread::root("T", json!({}));
+    let out = step(&m, &exec(), &mut t, Event::Run, &env(0));
+    let Effect::Invoke(call) = &out.effects[0] else {
+        panic!("{:?}", out.effects)
+    };
+    assert_eq!(
+        call.resource,
+        "arn:aws-cn:states:cn-north-1:123456789012:sqs:sendMessage"
+    );
+    assert_eq!(
+        call.canonical_resource(),
+        "arn:aws:states:::sqs:sendMessage"
+    );
+}
+
+#[test]
 fn a_heartbeat_pushes_the_deadline_and_a_missed_one_fails_the_task() {
     let m = task_machine();
     let mut t = Thread::root("T", json!({}));

@@ -17,9 +17,11 @@ pub fn add(a: &mut Args<'_>) -> Result<Value, String> {
         .ok_or_else(|| format!("{} overflowed", a.name))
 }
 
+/// Non-integer start and end numbers are rounded off to the nearest integer,
+/// as AWS documents for MathRandom and as MathAdd does its operands.
 pub fn random(a: &mut Args<'_>) -> Result<Value, String> {
-    let start = a.integer(0)?;
-    let end = a.integer(1)?;
+    let start = java_round(a.number(0)?);
+    let end = java_round(a.number(1)?);
     if end <= start {
         return Err(format!(
             "The end of the range of {} must be greater than its start",
@@ -30,8 +32,10 @@ pub fn random(a: &mut Args<'_>) -> Result<Value, String> {
         let seed = a.integer(2)?;
         *a.random = crate::random::Random::new(seed as u64);
     }
-    let span = (end - start) as f64;
-    Ok(Value::from(start + (a.random.next_f64() * span) as i64))
+    // In i128: the span of two i64 bounds may not fit an i64.
+    let span = (i128::from(end) - i128::from(start)) as f64;
+    let n = i128::from(start) + (a.random.next_f64() * span) as i128;
+    Ok(Value::from(n.min(i128::from(end) - 1) as i64))
 }
 
 pub fn uuid(a: &mut Args<'_>) -> Result<Value, String> {

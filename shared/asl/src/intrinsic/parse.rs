@@ -2,25 +2,57 @@
 //! quotes (`\'`, `\{`, `\}` and `\\` escape), numbers, `true`/`false`/`null`,
 //! paths (`$.x`, `$$.x`, `$var`) and nested calls.
 
+use std::fmt;
+
 use serde_json::Value;
 
 use super::{Expr, FUNCTIONS};
+use crate::definition::problem::{INTRINSIC, SCHEMA};
 use crate::path::Path;
 
-/// Parses an intrinsic function call; the error is a sentence for the user.
-pub fn parse(text: &str) -> Result<Expr, String> {
+/// Why a text is not an intrinsic call: a sentence for the user and the
+/// diagnostic code AWS reports it under.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Error {
+    pub code: &'static str,
+    pub message: String,
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+/// Parses an intrinsic function call.
+pub fn parse(text: &str) -> Result<Expr, Error> {
     let mut p = Parser {
         t: text,
         i: 0,
         depth: 0,
+        escaped_double_quote: None,
     };
-    let e = p.call()?;
+    let invalid = |message| Error {
+        code: INTRINSIC,
+        message,
+    };
+    let e = p.call().map_err(invalid)?;
     p.ws();
     if p.i != text.len() {
-        return Err(format!(
+        return Err(invalid(format!(
             "unexpected text after the function call at position {}",
             p.i
-        ));
+        )));
+    }
+    // AWS refuses `\"` in a string literal when the machine is created
+    // (SCHEMA_VALIDATION_FAILED), not when the call runs.
+    if let Some(at) = p.escaped_double_quote {
+        return Err(Error {
+            code: SCHEMA,
+            message: format!(
+                "the string literal escapes '\"' at position {at}, which is not allowed; write the quote without a backslash (the escapes are \\', \\{{, \\}} and \\\\)"
+            ),
+        });
     }
     Ok(e)
 }
@@ -33,6 +65,8 @@ struct Parser<'a> {
     t: &'a str,
     i: usize,
     depth: usize,
+    /// Where the first `\"` in a string literal is.
+    escaped_double_quote: Option<usize>,
 }
 
 impl Parser<'_> {
@@ -142,6 +176,10 @@ impl Parser<'_> {
                     return Ok(out);
                 }
                 '\\' => match chars.next() {
+                    Some((_, '"')) => {
+                        self.escaped_double_quote.get_or_insert(self.i + at);
+                        out.push('"');
+                    }
                     Some((_, e @ ('\'' | '{' | '}' | '\\'))) => {
                         // In a Format template, braces stay escaped so they differ from `{}`.
                         if keep_braces && (e == '{' || e == '}') {
@@ -162,12 +200,17 @@ impl Parser<'_> {
     }
 }
 
-/// Length of a path argument: up to a `,` or `)` outside brackets and quotes.
+/// Length of a path argument: up to a `,` or `)` outside brackets and quotes
+/// (in which a backslash keeps the next character from closing the quote,
+/// as in the path itself: `$['it\'s']`).
 fn path_len(s: &str) -> usize {
     let mut depth = 0;
     let mut quote: Option<char> = None;
+    let mut escaped = false;
     for (i, c) in s.char_indices() {
         match (quote, c) {
+            (Some(_), _) if escaped => escaped = false,
+            (Some(_), '\\') => escaped = true,
             (Some(q), c) if c == q => quote = None,
             (Some(_), _) => {}
             (None, '\'' | '"') => quote = Some(c),

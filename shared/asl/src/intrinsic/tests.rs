@@ -155,6 +155,20 @@ fn math_rounds_like_java() {
         .as_i64()
         .unwrap();
     assert!((10..20).contains(&r));
+    for (expr, range) in [
+        ("States.MathRandom(1.4, 3.6)", 1..4),
+        ("States.MathRandom(-2.5, 0.5)", -2..1),
+        ("States.MathRandom($.a, $.b, 3)", 0..2),
+    ] {
+        let r = eval(expr, json!({"a": 0.2, "b": 1.5})).unwrap();
+        assert!(range.contains(&r.as_i64().unwrap()), "{expr}: {r}");
+    }
+    fails("States.MathRandom(1.2, 1.4)", json!({}));
+    let wide = eval(
+        "States.MathRandom(-9223372036854775808, 9223372036854775807)",
+        json!({}),
+    );
+    assert!(wide.unwrap().is_i64());
     let u = eval("States.UUID()", json!({})).unwrap();
     assert_eq!(u.as_str().unwrap().len(), 36);
 }
@@ -209,5 +223,37 @@ fn calls_nested_past_the_limit_are_an_error_not_a_stack_overflow() {
     };
     assert!(parse(&deep(20)).is_ok());
     let err = parse(&deep(3000)).unwrap_err();
-    assert!(err.contains("nest more than"), "{err}");
+    assert!(err.message.contains("nest more than"), "{err}");
+}
+
+#[test]
+fn an_escaped_double_quote_in_a_literal_is_refused_at_creation() {
+    for text in [
+        r#"States.StringToJson('{"text":"An \"escaped double quote\" here"}')"#,
+        r#"States.Format('He said, \"Hello, {}!\"', 'Test \"Name\" Here')"#,
+    ] {
+        let err = parse(text).unwrap_err();
+        assert_eq!(err.code, crate::definition::problem::SCHEMA, "{text}");
+        assert!(err.message.contains("escapes '\"'"), "{err}");
+    }
+    // The quote itself needs no backslash.
+    gives(
+        r#"States.Format('say "{}"', 'hi')"#,
+        json!({}),
+        json!("say \"hi\""),
+    );
+}
+
+#[test]
+fn a_path_argument_may_hold_an_escaped_quote() {
+    gives(
+        r"States.Format('{}', $['it\'s'])",
+        json!({"it\\'s": 1}),
+        json!("1"),
+    );
+    gives(
+        r#"States.Array($["a\"b"], 2)"#,
+        json!({"a\\\"b": 1}),
+        json!([1, 2]),
+    );
 }

@@ -88,6 +88,9 @@ impl<'a> Cursor<'a> {
                             self.dot_name(in_filter)?
                         };
                         out.push(Segment::Descendants(Box::new(inner)));
+                    } else if self.eat(b'[') {
+                        // Jayway reads `.[0]` as `[0]`: `$.[0].body`, `$.a.['b']`.
+                        out.push(self.bracket()?);
                     } else {
                         let seg = self.dot_name(in_filter)?;
                         out.push(seg);
@@ -127,34 +130,34 @@ impl<'a> Cursor<'a> {
         Ok(Segment::Child(name.to_owned()))
     }
 
+    /// A quoted name in brackets, kept as written: a backslash only stops
+    /// the character after it from closing the name, as in the Jayway
+    /// version AWS runs (which does not unescape bracket names). So the
+    /// JSON string `"$['a\\b']"` (the path `$['a\b']`) selects the key
+    /// `a\b`, and the path `$['Test\""Name"']` the key `Test\""Name"`.
     fn quoted(&mut self) -> Result<String, SyntaxError> {
         let q = self.peek().ok_or_else(|| self.error("expected a quote"))?;
         self.i += 1;
-        let mut out = String::new();
+        let start = self.i;
         loop {
-            let c = self.text[self.i..]
-                .chars()
-                .next()
-                .ok_or_else(|| self.error("unterminated string"))?;
-            self.i += c.len_utf8();
-            if c as u32 == u32::from(q) {
-                return Ok(out);
-            }
-            if c == '\\' {
-                let e = self.text[self.i..]
-                    .chars()
-                    .next()
-                    .ok_or_else(|| self.error("unterminated escape"))?;
-                self.i += e.len_utf8();
-                out.push(match e {
-                    'n' => '\n',
-                    't' => '\t',
-                    other => other,
-                });
-            } else {
-                out.push(c);
+            match self.peek() {
+                None => return Err(self.error("unterminated string")),
+                Some(c) if c == q => break,
+                Some(b'\\') => {
+                    self.i += 1;
+                    if self.peek().is_none() {
+                        return Err(self.error("unterminated escape"));
+                    }
+                    self.i += 1;
+                }
+                Some(_) => self.i += 1,
             }
         }
+        // Both ends are ASCII quotes, so the slice falls on char boundaries
+        // even when an escaped byte was the first of a multi-byte character.
+        let name = self.text[start..self.i].to_owned();
+        self.i += 1;
+        Ok(name)
     }
 
     fn int(&mut self) -> Result<Option<i64>, SyntaxError> {

@@ -102,3 +102,44 @@ fn normalizes_like_jayway() {
         "$['NoSuch']['x'][0]"
     );
 }
+
+#[test]
+fn a_dot_before_a_bracket_reads_as_the_bracket() {
+    let doc = json!([{"body": "b0", "bucket": "x", "key": "k", "OU": 1}, {"OU": 0}]);
+    assert_eq!(sel("$.[0].body", doc.clone()), Some(json!("b0")));
+    assert_eq!(
+        sel(
+            "$.Snapshots.[0].State",
+            json!({"Snapshots": [{"State": "done"}]})
+        ),
+        Some(json!("done"))
+    );
+    assert_eq!(
+        sel("$.[*].['bucket', 'key']", doc.clone()),
+        Some(json!(["x", "k"]))
+    );
+    assert_eq!(
+        sel("$.[?(@.OU > 0)]", doc),
+        Some(json!([{"body": "b0", "bucket": "x", "key": "k", "OU": 1}]))
+    );
+    assert_eq!(
+        Path::parse("$.a.[0]").unwrap().segments,
+        Path::parse("$.a[0]").unwrap().segments
+    );
+    assert!(Path::parse("$.a.['b'].[0]").unwrap().is_reference());
+    assert!(Path::parse("$.[").is_err());
+}
+
+#[test]
+fn bracket_names_keep_backslashes_as_written() {
+    let doc = json!({"a\"b": 1, "a\\b": 2, "ab": 3, "Test\\\"\"Name\"": 4, "a\\'b": 5});
+    // Path texts as a definition's JSON strings decode: "$['a\"b']", "$['a\\b']".
+    assert_eq!(sel("$['a\"b']", doc.clone()), Some(json!(1)));
+    assert_eq!(sel("$['a\\b']", doc.clone()), Some(json!(2)));
+    assert_eq!(sel("$['Test\\\"\"Name\"']", doc.clone()), Some(json!(4)));
+    // An escaped quote does not end the name, and stays in it.
+    assert_eq!(sel("$['a\\'b']", doc.clone()), Some(json!(5)));
+    assert_eq!(sel("$[\"a\\\"b\"]", json!({"a\\\"b": 6})), Some(json!(6)));
+    assert_eq!(sel("$['é\\é']", json!({"é\\é": 7})), Some(json!(7)));
+    assert!(Path::parse("$['a\\']").is_err());
+}

@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 use crate::definition::fields::Fields;
-use crate::definition::problem::{INTRINSIC, Problems};
+use crate::definition::problem::Problems;
 use crate::definition::{Builder, Lang, State};
 use crate::error::StatesError;
 use crate::exec::{Step, Thread};
@@ -149,7 +149,7 @@ fn text(
         (None, Some(s)) => match intrinsic::parse(&s) {
             Ok(e) => Some(Text::Intrinsic(s, e)),
             Err(e) => {
-                p.push(INTRINSIC, &f.ptr(path), e);
+                p.push(e.code, &f.ptr(path), e.message);
                 None
             }
         },

@@ -42,6 +42,9 @@ impl Task {
         };
         if b.options.express {
             let unsupported = match resource.pattern() {
+                _ if matches!(resource, Resource::Activity { .. }) => {
+                    Some("Express state machine does not support Activity ARN")
+                }
                 Pattern::Sync | Pattern::Sync2 => {
                     Some("Express state machine does not support '.sync' service integration")
                 }

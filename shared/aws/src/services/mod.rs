@@ -85,7 +85,8 @@ impl ServiceTasks {
     /// The call's result, or `None` when the resource is not a service
     /// integration this runs.
     pub async fn call(&self, call: &TaskCall) -> Option<TaskResult> {
-        let rest = call.resource.strip_prefix("arn:aws:states:::")?;
+        let resource = call.canonical_resource();
+        let rest = resource.strip_prefix("arn:aws:states:::")?;
         let action = rest.split('.').next().unwrap_or(rest);
         let p = &call.payload;
         Some(match action {
@@ -97,6 +98,12 @@ impl ServiceTasks {
             | "dynamodb:updateItem"
             | "dynamodb:deleteItem" => self.dynamodb(&action["dynamodb:".len()..], p).await,
             "http:invoke" => {
+                // The request blocks: off the runtime's threads when there is
+                // a runtime (serve), in place when there is none (`stepwise
+                // run` drives its executions without one).
+                if tokio::runtime::Handle::try_current().is_err() {
+                    return Some(http::invoke(p));
+                }
                 let p = p.clone();
                 tokio::task::spawn_blocking(move || http::invoke(&p))
                     .await
