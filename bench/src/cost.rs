@@ -192,6 +192,7 @@ async fn run_machine(
             stopped: None,
             parent: None,
             started_by: None,
+            redriven: None,
             version: None,
             alias: None,
         };

@@ -111,6 +111,7 @@ pub fn main(args: Args) -> anyhow::Result<ExitCode> {
                     stopped: None,
                     parent: None,
                     started_by: None,
+                    redriven: None,
                     version: None,
                     alias: None,
                 };

@@ -17,8 +17,11 @@ WAIT = {"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 2, "Next": "
                                    "P": {"Type": "Pass", "Result": "one", "End": True}}}
 LAMBDA = {"StartAt": "T", "States": {"T": {
     "Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:f", "End": True}}}
-MOCKS = {"StateMachines": {"M": {"TestCases": {"Happy": {"T": "Ok"}}}},
-         "MockedResponses": {"Ok": {"0": {"Return": {"StatusCode": 200, "Payload": {"x": 1}}}}}}
+MOCKS = {"StateMachines": {"M": {"TestCases": {"Happy": {"T": "Ok", "Flaky": "FailsOnce"}}}},
+         "MockedResponses": {
+             "Ok": {"0": {"Return": {"StatusCode": 200, "Payload": {"x": 1}}}},
+             "FailsOnce": {"0": {"Throw": {"Error": "Flaky.Boom", "Cause": "first time"}},
+                           "1": {"Return": {"StatusCode": 200, "Payload": {"y": 2}}}}}}
 
 
 @pytest.fixture(scope="module", params=["embedded", "aws"])
@@ -151,3 +154,24 @@ def test_the_region_comes_from_the_request(backend):
     assert wait_for(west, ex)["status"] == "SUCCEEDED"
     cn = china.create_state_machine(name=name, roleArn=ROLE, definition=json.dumps(PASS))["stateMachineArn"]
     assert cn.startswith("arn:aws-cn:states:cn-north-1:")
+
+
+def test_redrive_runs_a_failed_execution_again_from_the_state_that_failed(backend):
+    machine = {"StartAt": "Before", "States": {
+        "Before": {"Type": "Pass", "Result": {"n": 1}, "Next": "Flaky"},
+        "Flaky": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:f", "End": True}}}
+    arn = create(backend, machine)["stateMachineArn"]
+    ex = backend.start_execution(stateMachineArn=arn)["executionArn"]
+    failed = wait_for(backend, ex)
+    assert (failed["status"], failed["error"], failed["redriveStatus"]) == ("FAILED", "Flaky.Boom", "REDRIVABLE")
+    backend.redrive_execution(executionArn=ex)
+    d = wait_for(backend, ex)
+    assert (d["status"], json.loads(d["output"]), d["redriveCount"]) == ("SUCCEEDED", {"y": 2}, 1)
+    assert "redriveDate" in d
+    types = [e["type"] for e in backend.get_execution_history(executionArn=ex)["events"]]
+    assert types.count("PassStateEntered") == 1, types  # Before is not run again
+    after = types[types.index("ExecutionRedriven"):]
+    assert after[0] == "ExecutionRedriven" and after[1] == "TaskStateEntered", types
+    assert after[-2:] == ["TaskStateExited", "ExecutionSucceeded"], types
+    with pytest.raises(backend.exceptions.ExecutionNotRedrivable):
+        backend.redrive_execution(executionArn=ex)

@@ -53,6 +53,7 @@ async fn the_sample_event_steps_its_execution_and_reports_the_bad_record() {
         stopped: None,
         parent: None,
         started_by: None,
+        redriven: None,
         version: None,
         alias: None,
     };

@@ -438,6 +438,37 @@ impl Store for DynamoStore {
         self.put(item, None).await.map(|_| ())
     }
 
+    async fn reopen(&self, record: &ExecutionRecord, from: &str) -> Result<bool, PortError> {
+        let body = pack(record);
+        let bytes = body.len() + 64;
+        let out = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", s(&record.facts.arn))
+            .key("sk", s("exec"))
+            .update_expression("SET body = :body, #status = :running REMOVE outcome, stopped, #ttl")
+            .condition_expression("#status = :from")
+            .expression_attribute_names("#status", "status")
+            .expression_attribute_names("#ttl", "ttl")
+            .expression_attribute_values(":body", b(body))
+            .expression_attribute_values(":running", s("RUNNING"))
+            .expression_attribute_values(":from", s(from))
+            .send()
+            .await;
+        self.meter.write(bytes);
+        match out {
+            Ok(_) => Ok(true),
+            Err(e)
+                if e.as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(e) => Err(port(e)),
+        }
+    }
+
     async fn complete(
         &self,
         execution: &str,

@@ -117,6 +117,7 @@ impl Service for AwsService {
                 "ListExecutions" => executions::list(&self.store, &self.store, &body).await,
                 "GetExecutionHistory" => executions::history(&self.store, &body).await,
                 "StopExecution" => self.stop(&body).await,
+                "RedriveExecution" => self.redrive(&body).await,
                 "SendTaskSuccess" => self.callback(&body, Callback::Success).await,
                 "SendTaskFailure" => self.callback(&body, Callback::Failure).await,
                 "SendTaskHeartbeat" => self.callback(&body, Callback::Heartbeat).await,
@@ -155,6 +156,7 @@ impl AwsService {
             stopped: None,
             parent: None,
             started_by: None,
+            redriven: None,
             version: r.version_arn,
             alias: r.alias_arn,
         };
@@ -291,6 +293,19 @@ impl AwsService {
                 .await
                 .map_err(internal)?
                 .is_some_and(|e| e.status == "RUNNING")),
+        }
+    }
+
+    async fn redrive(&self, body: &Value) -> Res {
+        let arn = executions::execution_arn(body)?;
+        let status = executions::view(&self.store, arn).await?.status;
+        let now = wall_clock();
+        match stepwise_engine::stepper::redrive(&self.store, &self.queue, arn, now)
+            .await
+            .map_err(internal)?
+        {
+            Some(at) => Ok(json!({"redriveDate": timestamp(at)})),
+            None => Err(executions::not_redrivable(&status)),
         }
     }
 

@@ -88,7 +88,8 @@ pub fn not_found(arn: &str) -> ApiError {
     ApiError::execution_does_not_exist(format!("Execution Does Not Exist: '{arn}'"))
 }
 
-async fn view<S: ExecutionStore>(store: &S, arn: &str) -> Result<ExecutionView, ApiError> {
+/// The execution, or ExecutionDoesNotExist.
+pub async fn view<S: ExecutionStore>(store: &S, arn: &str) -> Result<ExecutionView, ApiError> {
     store
         .view(arn)
         .await
@@ -435,4 +436,9 @@ pub async fn run_sync<T: crate::ports::Tasks>(plan: StartPlan, tasks: T) -> Res 
         json!({"billedMemoryUsedInMB": 64, "billedDurationInMilliseconds": billed}),
     );
     Ok(Value::Object(o))
+}
+
+/// RedriveExecution's refusal for an execution in `status`.
+pub fn not_redrivable(status: &str) -> ApiError {
+    ApiError::execution_not_redrivable(format!("Execution is {status} and cannot be redriven"))
 }

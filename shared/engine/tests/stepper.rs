@@ -42,6 +42,7 @@ fn fixture<A: Abort>(queue: &MemQueue, def: Value, abort: A) -> Fixture<'_, A> {
         stopped: None,
         parent: None,
         started_by: None,
+        redriven: None,
         version: None,
         alias: None,
     };

@@ -27,6 +27,7 @@ pub fn view_of(r: &ExecutionRecord) -> ExecutionView {
         started: f.start_time,
         stopped: r.stopped,
         redrive_count: f.redrive_count.unwrap_or(0),
+        redrive_date: r.redriven,
         express: r.express,
         definition: Some(r.definition.clone()),
         ..ExecutionView::default()

@@ -163,6 +163,79 @@ pub(super) async fn report_to_parent<Q: Queue>(
     queue.send(&[message], now).await
 }
 
+/// RedriveExecution: an execution that failed, timed out or was stopped runs
+/// again from the state where it ended, with that state's input and
+/// variables. Its status changes at once; its root thread is written anew
+/// (ExecutionRedriven in its history) and its first `Run` sent. `Ok(None)`:
+/// it cannot be redriven (it runs, it succeeded, or it is an EXPRESS one).
+pub async fn redrive<S: Store, Q: Queue>(
+    store: &S,
+    queue: &Q,
+    arn: &str,
+    now: Millis,
+) -> Result<Option<Millis>, PortError> {
+    let Some(mut record) = store.execution(arn).await? else {
+        return Ok(None);
+    };
+    let from = record.status.clone();
+    if record.express || !matches!(from.as_str(), "FAILED" | "TIMED_OUT" | "ABORTED") {
+        return Ok(None);
+    }
+    let Some(mut rec) = store.load(arn, "root").await? else {
+        return Ok(None);
+    };
+    let Some(ended) = rec.thread.take() else {
+        return Ok(None);
+    };
+    let mut root = Thread::root(&ended.state, ended.input.clone());
+    root.variables = ended.variables.clone();
+    let count = record.facts.redrive_count.unwrap_or(0) + 1;
+    record.facts.redrive_count = Some(count);
+    record.status = "RUNNING".into();
+    record.outcome = None;
+    record.stopped = None;
+    record.redriven = Some(now);
+    if !store.reopen(&record, &from).await? {
+        return Ok(None); // redriven (or changed) by another call meanwhile
+    }
+    let expected = rec.seq;
+    rec.seq += 1;
+    rec.lamport += 1;
+    rec.cause = format!("redrive:{count}");
+    let run = Envelope {
+        id: format!("redrive:{count}:run"),
+        at: now,
+        body: Body::Step(Box::new(StepMessage {
+            execution: arn.to_owned(),
+            thread: "root".into(),
+            seq: Some(rec.seq),
+            lamport: rec.lamport,
+            event: Event::Run,
+            init: None,
+        })),
+    };
+    rec.page.push(Logged {
+        order: rec.lamport,
+        event: HistoryEvent {
+            timestamp: now,
+            kind: stepwise_asl::exec::EventType::ExecutionRedriven,
+            thread: "root".into(),
+            details: serde_json::json!({"redriveCount": count}),
+        },
+    });
+    rec.thread = Some(root);
+    rec.children.clear();
+    rec.outbox = Outbox {
+        messages: vec![run.clone()],
+        ..Outbox::default()
+    };
+    if store.save(arn, "root", &rec, Some(expected)).await? != Saved::Done {
+        return Err(format!("the root thread of {arn} changed while it was redriven").into());
+    }
+    queue.send(&[run], now).await?;
+    Ok(Some(now))
+}
+
 /// Stops an execution (StopExecution): its status changes at once, then its
 /// root thread stops its children and records ExecutionAborted.
 pub async fn stop<S: Store, Q: Queue>(

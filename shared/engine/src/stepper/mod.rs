@@ -26,7 +26,7 @@ mod poller;
 mod step;
 mod store;
 
-pub use lifecycle::{merge_history, report, run_to_end, start, stop};
+pub use lifecycle::{merge_history, redrive, report, run_to_end, start, stop};
 use lifecycle::{report_to_parent, stop_child};
 pub use poller::{Chaos, Delivery, Inbox, Poller, PollerOptions};
 pub use step::{Abort, NoAbort, Retry, Stepper};

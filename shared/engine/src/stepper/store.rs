@@ -111,6 +111,9 @@ pub struct ExecutionRecord {
     /// again from the same task, after a crash, is the same start.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub started_by: Option<TokenTarget>,
+    /// When it was last redriven.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redriven: Option<Millis>,
     /// The version that runs (given, or picked by an alias), and the alias.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
@@ -195,6 +198,13 @@ pub trait Store {
         page: u32,
         events: &[Logged],
     ) -> impl Future<Output = Result<(), PortError>>;
+    /// RedriveExecution: makes an ended execution (status `from`) run again
+    /// with `record`'s facts; false if its status is no longer `from`.
+    fn reopen(
+        &self,
+        record: &ExecutionRecord,
+        from: &str,
+    ) -> impl Future<Output = Result<bool, PortError>>;
     /// Records the outcome if the execution is still running.
     fn complete(
         &self,

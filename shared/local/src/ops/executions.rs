@@ -282,10 +282,7 @@ pub fn redrive(w: &mut Worker, body: &Value) -> Res {
         )
         .optional()?;
     let (status, point, facts, _machine) = row.ok_or_else(|| not_found(arn))?;
-    let not_redrivable = |why: &str| -> Fail {
-        ApiError::execution_not_redrivable(format!("Execution is {why} and cannot be redriven"))
-            .into()
-    };
+    let not_redrivable = |why: &str| -> Fail { executions::not_redrivable(why).into() };
     if !["FAILED", "TIMED_OUT", "ABORTED"].contains(&status.as_str()) || arn.contains(":express:") {
         return Err(not_redrivable(&status));
     }
