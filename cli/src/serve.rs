@@ -58,8 +58,12 @@ async fn api(
     method: Method,
     uri: Uri,
     headers: HeaderMap,
-    body: Bytes,
+    body: axum::body::Body,
 ) -> impl IntoResponse {
+    let body = match read_body(body).await {
+        Ok(b) => b,
+        Err(response) => return response,
+    };
     let target = headers.get("x-amz-target").and_then(|v| v.to_str().ok());
     let authorization = headers.get("authorization").and_then(|v| v.to_str().ok());
     let region = stepwise_api::region_of(authorization);
@@ -80,6 +84,47 @@ async fn api(
         "application/json"
     };
     (status, [(header::CONTENT_TYPE, kind)], response.body)
+}
+
+/// The largest request body taken: a 1 MB definition, JSON-escaped, with
+/// the other members of its request.
+const MAX_BODY: usize = 2 * 1024 * 1024;
+/// How much of an oversized body is read and dropped so that its sender gets
+/// the error rather than a reset connection.
+const DRAIN: usize = 64 * 1024 * 1024;
+
+type Reply = (StatusCode, [(header::HeaderName, &'static str); 1], Vec<u8>);
+
+/// The request body, or the AWS-shaped error for one that is too large.
+async fn read_body(body: axum::body::Body) -> Result<Bytes, Reply> {
+    use http_body_util::BodyExt as _;
+    let mut body = body;
+    let mut kept = Vec::new();
+    let mut seen = 0usize;
+    while let Some(frame) = body.frame().await {
+        let Ok(frame) = frame else { break };
+        let Ok(data) = frame.into_data() else {
+            continue;
+        };
+        seen += data.len();
+        if seen <= MAX_BODY {
+            kept.extend_from_slice(&data);
+        } else if seen > DRAIN {
+            break;
+        }
+    }
+    if seen <= MAX_BODY {
+        return Ok(Bytes::from(kept));
+    }
+    let error = stepwise_api::ApiError::validation(format!(
+        "The request body is larger than {MAX_BODY} bytes"
+    ))
+    .with_status(413);
+    Err((
+        StatusCode::PAYLOAD_TOO_LARGE,
+        [(header::CONTENT_TYPE, stepwise_api::CONTENT_TYPE)],
+        error.body().to_string().into_bytes(),
+    ))
 }
 
 pub fn main(args: Args) -> anyhow::Result<ExitCode> {

@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 pub mod error;
+pub mod shape;
 pub mod validate;
 
 use std::future::Future;
@@ -106,6 +107,17 @@ pub fn action(target: Option<&str>) -> Result<&str, ApiError> {
         })
 }
 
+/// One action, its members' types and lengths checked first.
+async fn call(
+    service: &dyn Service,
+    region: Option<&str>,
+    action: &str,
+    body: Value,
+) -> Result<Value, ApiError> {
+    shape::check(action, &body)?;
+    service.call_in(region, action, body).await
+}
+
 /// The whole protocol exchange for one request.
 pub async fn handle(
     service: &dyn Service,
@@ -127,7 +139,7 @@ pub async fn handle(
                 "The request body must be a JSON object",
             ));
         }
-        service.call_in(region, action, parsed).await
+        call(service, region, action, parsed).await
     }
     .await;
     match result {
@@ -246,17 +258,17 @@ pub async fn route(
                 if let Some(input) = b.get("input").filter(|v| !v.is_string()).cloned() {
                     b["input"] = Value::String(input.to_string());
                 }
-                service.call_in(region, "StartExecution", b).await
+                call(service, region, "StartExecution", b).await
             }
             ("GET", p) if p.starts_with("/executions/") => {
                 let arn = percent_decode(&p["/executions/".len()..]);
-                service
-                    .call_in(
-                        region,
-                        "DescribeExecution",
-                        serde_json::json!({"executionArn": arn}),
-                    )
-                    .await
+                call(
+                    service,
+                    region,
+                    "DescribeExecution",
+                    serde_json::json!({"executionArn": arn}),
+                )
+                .await
             }
             ("POST", "/tasks/success") => {
                 let mut b = parsed()?;
@@ -267,11 +279,9 @@ pub async fn route(
                 if !output.is_string() {
                     b["output"] = Value::String(output.to_string());
                 }
-                service.call_in(region, "SendTaskSuccess", b).await
+                call(service, region, "SendTaskSuccess", b).await
             }
-            ("POST", "/tasks/failure") => {
-                service.call_in(region, "SendTaskFailure", parsed()?).await
-            }
+            ("POST", "/tasks/failure") => call(service, region, "SendTaskFailure", parsed()?).await,
             ("POST", "/tasks/heartbeat") => {
                 service
                     .call_in(region, "SendTaskHeartbeat", parsed()?)
