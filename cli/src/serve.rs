@@ -190,10 +190,27 @@ pub fn main(args: Args) -> anyhow::Result<ExitCode> {
         );
         axum::serve(listener, app)
             .with_graceful_shutdown(async {
-                let _ = tokio::signal::ctrl_c().await;
+                // Ctrl-C, or SIGTERM (what a service manager or `kill` sends).
+                let mut term =
+                    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate());
+                match term.as_mut() {
+                    Ok(t) => {
+                        tokio::select! {
+                            _ = tokio::signal::ctrl_c() => {}
+                            _ = t.recv() => {}
+                        }
+                    }
+                    Err(_) => {
+                        let _ = tokio::signal::ctrl_c().await;
+                    }
+                }
             })
             .await?;
         Ok::<_, anyhow::Error>(())
     })?;
+    // A clean stop leaves no write-ahead log behind.
+    if let Some(p) = &path {
+        stepwise_local::truncate_wal(p);
+    }
     Ok(ExitCode::SUCCESS)
 }

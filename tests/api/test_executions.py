@@ -257,3 +257,19 @@ def test_kill_9_loses_no_execution(tmp_path, backend, request):
             assert types == ["ExecutionStarted", "WaitStateEntered", "WaitStateExited", "PassStateEntered", "PassStateExited", "ExecutionSucceeded"]
     finally:
         s2.stop()
+
+
+def test_a_clean_stop_leaves_no_write_ahead_log(tmp_path):
+    s = Server(["--data", str(tmp_path)]).start()
+    sfn = client(s.url)
+    m = machine(sfn, "walled", json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}))
+    arns = [sfn.start_execution(stateMachineArn=m)["executionArn"] for _ in range(100)]
+    wal = tmp_path / "stepwise.db-wal"
+    assert wal.exists() and wal.stat().st_size > 0
+    s.stop()  # SIGTERM
+    assert not wal.exists() or wal.stat().st_size == 0
+    s2 = Server(["--data", str(tmp_path)]).start()
+    try:
+        assert wait_for(client(s2.url), arns[-1])["status"] == "SUCCEEDED"
+    finally:
+        s2.stop()

@@ -77,11 +77,17 @@ pub fn open(path: Option<&Path>) -> rusqlite::Result<Connection> {
     if let Some(p) = path {
         // The worker never checkpoints (a checkpoint fsyncs); a background
         // thread does, so commits stay cheap and the WAL stays short.
-        conn.execute_batch("PRAGMA wal_autocheckpoint = 0;")?;
+        // After a checkpoint restarts the log, its file is cut back to this.
+        conn.execute_batch("PRAGMA wal_autocheckpoint = 0; PRAGMA journal_size_limit = 67108864;")?;
         start_checkpointer(p.to_path_buf());
     }
     Ok(conn)
 }
+
+/// When the write-ahead log passes this size, the checkpointer truncates it
+/// (a passive checkpoint never shrinks the file, and under steady load it
+/// may never find a moment to start the log over).
+const WAL_LIMIT: u64 = 64 * 1024 * 1024;
 
 fn start_checkpointer(path: std::path::PathBuf) {
     std::thread::Builder::new()
@@ -91,14 +97,13 @@ fn start_checkpointer(path: std::path::PathBuf) {
                 return;
             };
             let _ = conn.execute_batch("PRAGMA busy_timeout = 5000;");
+            let mut wal = path.clone().into_os_string();
+            wal.push("-wal");
             loop {
                 std::thread::sleep(std::time::Duration::from_millis(500));
-                if conn
-                    .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()))
-                    .is_err()
-                {
-                    continue;
-                }
+                let large = std::fs::metadata(&wal).is_ok_and(|m| m.len() > WAL_LIMIT);
+                let mode = if large { "TRUNCATE" } else { "PASSIVE" };
+                let _ = conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |_| Ok(()));
             }
         })
         .expect("checkpoint thread starts");

@@ -27,6 +27,15 @@ use tokio::sync::oneshot;
 
 use crate::worker::{Command, Worker};
 
+/// Checkpoints the store at `path` and empties its write-ahead log (for a
+/// clean stop; committed data is in the log already either way).
+pub fn truncate_wal(path: &Path) {
+    if let Ok(conn) = rusqlite::Connection::open(path) {
+        let _ = conn.execute_batch("PRAGMA busy_timeout = 2000;");
+        let _ = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+    }
+}
+
 /// How tasks run in this backend.
 pub struct Config {
     pub mocks: Option<stepwise_engine::mock::Mocks>,
