@@ -175,3 +175,37 @@ def test_redrive_runs_a_failed_execution_again_from_the_state_that_failed(backen
     assert after[-2:] == ["TaskStateExited", "ExecutionSucceeded"], types
     with pytest.raises(backend.exceptions.ExecutionNotRedrivable):
         backend.redrive_execution(executionArn=ex)
+
+
+def test_test_state_with_mocks_variables_and_retry_counts(backend):
+    def test(state, **kw):
+        return backend.test_state(definition=json.dumps(state), input=json.dumps({"k": 1}), **kw)
+
+    wait = {"Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+            "Parameters": {"QueueUrl": "q", "MessageBody": {"t.$": "$$.Task.Token"}},
+            "ResultPath": "$.answer", "End": True}
+    r = test(wait, mock={"result": json.dumps({"approved": True})})
+    assert (r["status"], json.loads(r["output"])) == ("SUCCEEDED", {"k": 1, "answer": {"approved": True}})
+    with pytest.raises(backend.exceptions.ValidationException):
+        test(wait, roleArn=ROLE)  # .waitForTaskToken needs a mock, as on AWS
+
+    flaky = dict(wait, Retry=[{"ErrorEquals": ["Boom"], "MaxAttempts": 2}],
+                 Catch=[{"ErrorEquals": ["States.ALL"], "Next": "Recover"}])
+    del flaky["End"]
+    flaky["Next"] = "Done"
+    boom = {"errorOutput": {"error": "Boom", "cause": "no"}}
+    r = test(flaky, mock=boom, stateConfiguration={"retrierRetryCount": 1})
+    assert (r["status"], r["error"]) == ("RETRIABLE", "Boom")
+    r = test(flaky, mock=boom, stateConfiguration={"retrierRetryCount": 2})
+    assert (r["status"], r["nextState"], r["error"]) == ("CAUGHT_ERROR", "Recover", "Boom")
+
+    mapped = {"Type": "Map", "ItemsPath": "$.items", "ItemProcessor": {
+        "StartAt": "I", "States": {"I": {"Type": "Pass", "End": True}}}, "ResultPath": "$.done", "End": True}
+    r = test(mapped, mock={"result": "[1, 2]"})
+    assert json.loads(r["output"]) == {"k": 1, "done": [1, 2]}
+    with pytest.raises(backend.exceptions.ValidationException):
+        test(mapped, roleArn=ROLE)
+
+    r = test({"Type": "Pass", "Parameters": {"v.$": "$x"}, "End": True}, roleArn=ROLE,
+             variables=json.dumps({"x": 5}))
+    assert json.loads(r["output"]) == {"v": 5}

@@ -1,9 +1,16 @@
 //! The API actions that need no store, answered the same way by both
 //! backends: ValidateStateMachineDefinition, and TestState — one state,
-//! run alone on an input, as the console's "Test state" does. The state runs in a small machine of its own in which every
-//! state it can go to is a Succeed placeholder, so the run stops right
-//! after it; a Retry is not waited out: an error a retrier matches is
-//! reported as RETRIABLE.
+//! run alone on an input, as the console's "Test state" does. The state
+//! runs in a small machine of its own in which every state it can go to is
+//! a Succeed placeholder, so the run stops right after it. A Retry is not
+//! waited out: an error a retrier still has attempts for (after
+//! `stateConfiguration.retrierRetryCount`) is reported as RETRIABLE.
+//!
+//! With a `mock` (`result`, or `errorOutput`), the state's invocation is
+//! answered by it: a Task of any pattern (activities, `.sync`,
+//! `.waitForTaskToken` need one, as on AWS), and a Map or Parallel state,
+//! whose mocked result is the whole state's result before its
+//! ResultSelector, ResultPath and OutputPath (or Output) apply.
 
 use serde_json::{Map, Value, json};
 use stepwise_api::{ApiError, validate};
@@ -13,8 +20,86 @@ use crate::memory::{local_execution, wall_clock};
 use crate::ports::Tasks;
 use crate::{Runner, RunnerOptions, Status};
 
-/// The state types TestState runs here.
-const TYPES: &[&str] = &["Pass", "Task", "Choice", "Wait", "Succeed", "Fail"];
+/// The state types TestState runs here; Map and Parallel with a mock.
+const TYPES: &[&str] = &[
+    "Pass", "Task", "Choice", "Wait", "Succeed", "Fail", "Map", "Parallel",
+];
+
+/// TestState's `mock`: what the state's invocation answers.
+struct Mock(Result<Value, stepwise_asl::StatesError>);
+
+impl Tasks for Mock {
+    async fn invoke(
+        &self,
+        _call: &stepwise_asl::TaskCall,
+        _ctx: &crate::ports::TaskContext<'_>,
+    ) -> crate::ports::TaskResult {
+        self.0.clone()
+    }
+
+    fn answers_callbacks(&self, _call: &stepwise_asl::TaskCall) -> bool {
+        true
+    }
+}
+
+/// Reads `mock`: a JSON `result`, or an `errorOutput`.
+fn mock(body: &Value) -> Result<Option<Mock>, ApiError> {
+    let Some(m) = body.get("mock").filter(|m| !m.is_null()) else {
+        return Ok(None);
+    };
+    if let Some(mode) = validate::optional_string(m, "fieldValidationMode")?
+        && !["STRICT", "PRESENT", "NONE"].contains(&mode)
+    {
+        return Err(ApiError::validation(format!(
+            "1 validation error detected: Value '{mode}' at 'mock.fieldValidationMode' failed to satisfy constraint: Member must satisfy enum value set: [STRICT, PRESENT, NONE]"
+        )));
+    }
+    match (
+        validate::optional_string(m, "result")?,
+        m.get("errorOutput"),
+    ) {
+        (Some(text), None) => {
+            let v = serde_json::from_str(text).map_err(|e| {
+                ApiError::validation(format!("The mocked result is not valid JSON: {e}"))
+            })?;
+            Ok(Some(Mock(Ok(v))))
+        }
+        (None, Some(e)) => Ok(Some(Mock(Err(stepwise_asl::StatesError {
+            error: validate::optional_string(e, "error")?.map(str::to_owned),
+            cause: validate::optional_string(e, "cause")?.map(str::to_owned),
+        })))),
+        _ => Err(ApiError::validation(
+            "A mock needs exactly one of 'result' and 'errorOutput'",
+        )),
+    }
+}
+
+/// A Map or Parallel state whose result is mocked, as a Task with the same
+/// data flow: the mock answers for all its iterations or branches.
+fn as_mocked_task(state: &Value) -> Value {
+    let mut task = Map::new();
+    task.insert("Type".into(), "Task".into());
+    task.insert("Resource".into(), "arn:aws:states:::lambda:invoke".into());
+    for k in [
+        "Comment",
+        "QueryLanguage",
+        "InputPath",
+        "ResultSelector",
+        "ResultPath",
+        "OutputPath",
+        "Output",
+        "Assign",
+        "Retry",
+        "Catch",
+        "Next",
+        "End",
+    ] {
+        if let Some(v) = state.get(k) {
+            task.insert(k.into(), v.clone());
+        }
+    }
+    Value::Object(task)
+}
 
 /// ValidateStateMachineDefinition: `OK`, or `FAIL` with a diagnostic per
 /// problem (its code, message and JSON pointer).
@@ -58,12 +143,30 @@ pub async fn test_state<T: Tasks>(body: &Value, tasks: T) -> Result<Value, ApiEr
         .map_err(|e| ApiError::invalid_definition(format!("The definition is not JSON: {e}")))?;
     let input_text = validate::optional_string(body, "input")?.unwrap_or("{}");
     let input = validate::input(Some(input_text))?;
-    if let Some(v) = validate::optional_string(body, "variables")?
-        && serde_json::from_str::<Value>(v)
-            .is_ok_and(|v| v.as_object().is_some_and(|o| !o.is_empty()))
+    let variables = match validate::optional_string(body, "variables")? {
+        None => Map::new(),
+        Some(v) => match serde_json::from_str::<Value>(v) {
+            Ok(Value::Object(o)) => o,
+            _ => {
+                return Err(ApiError::validation(
+                    "The variables must be a JSON object of variable names and values",
+                ));
+            }
+        },
+    };
+    let mocked = mock(body)?;
+    let retried = match body
+        .get("stateConfiguration")
+        .and_then(|c| c.get("retrierRetryCount"))
     {
+        None | Some(Value::Null) => 0,
+        Some(n) => n.as_u64().ok_or_else(|| {
+            ApiError::validation("retrierRetryCount must be a whole number, 0 or more")
+        })?,
+    };
+    if mocked.is_none() && validate::optional_string(body, "roleArn")?.is_none() {
         return Err(ApiError::validation(
-            "TestState with variables is not supported by stepwise serve yet",
+            "1 validation error detected: Value null at 'roleArn' failed to satisfy constraint: Member must not be null (it may be left out only with a mock)",
         ));
     }
     let (name, state, language) = match validate::optional_string(body, "stateName")? {
@@ -75,13 +178,27 @@ pub async fn test_state<T: Tasks>(body: &Value, tasks: T) -> Result<Value, ApiEr
         }
         None => ("TestState".to_owned(), definition, None),
     };
-    let kind = state["Type"].as_str().unwrap_or_default();
-    if !TYPES.contains(&kind) {
+    let kind = state["Type"].as_str().unwrap_or_default().to_owned();
+    if !TYPES.contains(&kind.as_str()) {
         return Err(ApiError::validation(format!(
             "TestState runs {} states; '{kind}' is not one of them here",
             TYPES.join(", ")
         )));
     }
+    let needs_mock = matches!(kind.as_str(), "Map" | "Parallel")
+        || state["Resource"].as_str().is_some_and(|r| {
+            r.contains(":activity:") || r.contains(".sync") || r.ends_with(".waitForTaskToken")
+        });
+    if needs_mock && mocked.is_none() {
+        return Err(ApiError::validation(format!(
+            "TestState runs this {kind} state only with a mock of its result (mock.result or mock.errorOutput)"
+        )));
+    }
+    let state = if matches!(kind.as_str(), "Map" | "Parallel") {
+        as_mocked_task(&state)
+    } else {
+        state
+    };
     // Retriers are not waited out: the state runs once without them.
     let mut once = state.clone();
     let retry = once.as_object_mut().and_then(|o| o.remove("Retry"));
@@ -105,36 +222,51 @@ pub async fn test_state<T: Tasks>(body: &Value, tasks: T) -> Result<Value, ApiEr
         seed: crate::entropy(),
         history: true,
     };
-    let report = Runner::new(&sm, exec, tasks, options).run().await;
-    let entered = report.states_entered();
-    let next = entered.get(1).cloned();
-    let failed_inside = report.history.iter().any(|r| {
-        r.event.kind.as_str().ends_with("Failed")
-            && r.event.thread == "root"
-            && r.event.kind.as_str() != "ExecutionFailed"
-    });
-    let mut out = Map::new();
-    let status = match (report.status, &next) {
-        (Status::Succeeded, Some(_)) if failed_inside => "CAUGHT_ERROR",
-        (Status::Succeeded, _) => "SUCCEEDED",
-        _ => {
-            if let (Some(r), Some(e)) = (&retry, &report.error)
-                && retries(r, e)
-            {
-                "RETRIABLE"
-            } else {
-                "FAILED"
-            }
+    let report = match mocked {
+        Some(m) => {
+            Runner::new(&sm, exec, m, options)
+                .with_variables(variables)
+                .run()
+                .await
+        }
+        None => {
+            Runner::new(&sm, exec, tasks, options)
+                .with_variables(variables)
+                .run()
+                .await
         }
     };
+    let entered = report.states_entered();
+    let next = entered.get(1).cloned();
+    // The state's own error: the execution's, or the one a Catch took.
+    let state_error = report.error.clone().or_else(|| {
+        report.history.iter().find_map(|r| {
+            let kind = r.event.kind.as_str();
+            (kind.ends_with("Failed") && r.event.thread == "root" && kind != "ExecutionFailed")
+                .then(|| stepwise_asl::StatesError {
+                    error: r.event.details["error"].as_str().map(str::to_owned),
+                    cause: r.event.details["cause"].as_str().map(str::to_owned),
+                })
+        })
+    });
+    let retriable = matches!((&retry, &state_error), (Some(r), Some(e)) if retries(r, e, retried));
+    let mut out = Map::new();
+    let status = match (report.status, &state_error) {
+        _ if retriable => "RETRIABLE",
+        (Status::Succeeded, Some(_)) => "CAUGHT_ERROR",
+        (Status::Succeeded, None) => "SUCCEEDED",
+        _ => "FAILED",
+    };
     out.insert("status".into(), status.into());
-    if let Some(o) = &report.output {
+    if !retriable && let Some(o) = &report.output {
         out.insert("output".into(), o.to_string().into());
     }
-    if let Some(n) = next {
+    if !retriable && let Some(n) = next {
         out.insert("nextState".into(), n.into());
     }
-    if let Some(e) = &report.error {
+    if let Some(e) = &state_error
+        && status != "SUCCEEDED"
+    {
         if let Some(x) = &e.error {
             out.insert("error".into(), x.clone().into());
         }
@@ -172,16 +304,16 @@ fn targets(state: &Value) -> Vec<String> {
 /// Whether a retrier of `retry` matches `error` (and has attempts to give),
 /// by the language's own matching: `States.ALL` does not retry the terminal
 /// `States.Runtime` or `States.DataLimitExceeded`.
-fn retries(retry: &Value, error: &stepwise_asl::StatesError) -> bool {
-    retry.as_array().is_some_and(|rs| {
-        rs.iter().any(|r| {
-            let names: Vec<String> = r["ErrorEquals"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|n| n.as_str().map(str::to_owned))
-                .collect();
-            r["MaxAttempts"].as_u64() != Some(0) && stepwise_asl::retry::matches_any(&names, error)
-        })
-    })
+fn retries(retry: &Value, error: &stepwise_asl::StatesError, done: u64) -> bool {
+    // The first retrier whose ErrorEquals matches is the one that applies.
+    let applies = retry.as_array().into_iter().flatten().find(|r| {
+        let names: Vec<String> = r["ErrorEquals"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|n| n.as_str().map(str::to_owned))
+            .collect();
+        stepwise_asl::retry::matches_any(&names, error)
+    });
+    applies.is_some_and(|r| r["MaxAttempts"].as_u64().unwrap_or(3) > done)
 }

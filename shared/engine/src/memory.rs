@@ -81,6 +81,8 @@ pub struct Runner<'m, T> {
     callbacks: u64,
     /// History events produced so far, kept or not.
     events: u64,
+    /// The variables the root starts with (TestState's `variables`).
+    variables: serde_json::Map<String, Value>,
 }
 
 /// AWS's limit on the history of one Standard execution.
@@ -109,7 +111,14 @@ impl<'m, T: Tasks> Runner<'m, T> {
             transitions: 0,
             callbacks: 0,
             events: 1,
+            variables: serde_json::Map::new(),
         }
+    }
+
+    /// Starts the root with these variables in scope.
+    pub fn with_variables(mut self, variables: serde_json::Map<String, Value>) -> Self {
+        self.variables = variables;
+        self
     }
 
     fn push(&mut self, at: Millis, thread: String, event: Event) {
@@ -151,7 +160,8 @@ impl<'m, T: Tasks> Runner<'m, T> {
     async fn drive(&mut self) -> Report {
         let started = HistoryEvent::execution_started(&self.exec);
         self.append(vec![started]);
-        let root = Thread::root(&self.machine.root().start_at, self.exec.input.clone());
+        let mut root = Thread::root(&self.machine.root().start_at, self.exec.input.clone());
+        root.variables = std::mem::take(&mut self.variables);
         self.threads.insert(root.id.clone(), root);
         self.push(self.now, "root".into(), Event::Run);
         if let Some(t) = self.machine.timeout_seconds {
