@@ -53,6 +53,27 @@ fn port(e: impl std::error::Error + Send + Sync + 'static) -> PortError {
     format!("{}", DisplayErrorContext(&e)).into()
 }
 
+/// A conditional write's outcome: done (true), or its condition failed
+/// (false: another writer came first, or the state moved on).
+fn conditional<O, E, R>(
+    out: Result<O, aws_sdk_dynamodb::error::SdkError<E, R>>,
+) -> Result<bool, PortError>
+where
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug + Send + Sync + 'static,
+{
+    match out {
+        Ok(_) => Ok(true),
+        Err(e)
+            if e.as_service_error().and_then(|e| e.code())
+                == Some("ConditionalCheckFailedException") =>
+        {
+            Ok(false)
+        }
+        Err(e) => Err(port(e)),
+    }
+}
+
 fn s(v: impl Into<String>) -> AttributeValue {
     AttributeValue::S(v.into())
 }
@@ -195,16 +216,7 @@ impl DynamoStore {
         }
         let out = put.send().await;
         self.meter.write(bytes);
-        match out {
-            Ok(_) => Ok(true),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(port(e)),
-        }
+        conditional(out)
     }
 
     async fn delete(&self, pk: &str, sk: &str) -> Result<(), PortError> {
@@ -457,16 +469,7 @@ impl Store for DynamoStore {
             .send()
             .await;
         self.meter.write(bytes);
-        match out {
-            Ok(_) => Ok(true),
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(e) => Err(port(e)),
-        }
+        conditional(out)
     }
 
     async fn complete(
@@ -497,17 +500,9 @@ impl Store for DynamoStore {
             .send()
             .await;
         self.meter.write(bytes);
-        match out {
-            Ok(_) => Ok(()),
-            // Already ended (a redelivery, or a stop that came first).
-            Err(e)
-                if e.as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(())
-            }
-            Err(e) => Err(port(e)),
-        }
+        // A failed condition: already ended (a redelivery, or a stop that
+        // came first).
+        conditional(out).map(|_| ())
     }
 
     async fn put_token(&self, hash: &str, target: &TokenTarget) -> Result<(), PortError> {

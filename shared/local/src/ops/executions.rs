@@ -8,7 +8,7 @@ use rusqlite::{OptionalExtension, params};
 use serde_json::{Value, json};
 use stepwise_api::{ApiError, timestamp, validate};
 use stepwise_asl::definition::resource::Pattern;
-use stepwise_asl::exec::{EventType, HistoryEvent};
+use stepwise_asl::exec::HistoryEvent;
 use stepwise_asl::{Event, Execution, StatesError, TaskCall, Thread};
 use stepwise_engine::nested;
 use stepwise_engine::ports::TaskResult;
@@ -67,12 +67,7 @@ pub fn start_child(
 /// Starts an execution (or finds the one the same name and input started):
 /// its ARN and start time.
 fn start_with(w: &mut Worker, body: &Value, parent: Option<String>) -> Result<(String, i64), Fail> {
-    let plan = block_on(executions::plan_start(
-        &SqlCatalog(&w.conn),
-        body,
-        uuid,
-        now(),
-    ))?;
+    let plan = plan_start(w, body)?;
     let (facts, r) = (plan.facts, plan.resolved);
     let (arn, t, express) = (facts.arn.clone(), facts.start_time, r.express);
     let (machine, version, alias) = (&r.machine_arn, &r.version_arn, &r.alias_arn);
@@ -243,13 +238,17 @@ pub fn history(db: &Db, body: &Value) -> Res {
 
 /// For StartSyncExecution, run outside the worker: the checked plan.
 pub fn plan(w: &mut Worker, body: &Value) -> Res {
-    let plan = block_on(executions::plan_start(
+    let plan = plan_start(w, body)?;
+    serde_json::to_value(plan).map_err(|e| ApiError::internal(e.to_string()).into())
+}
+
+fn plan_start(w: &Worker, body: &Value) -> Result<executions::StartPlan, ApiError> {
+    block_on(executions::plan_start(
         &SqlCatalog(&w.conn),
         body,
         uuid,
         now(),
-    ))?;
-    serde_json::to_value(plan).map_err(|e| ApiError::internal(e.to_string()).into())
+    ))
 }
 
 pub fn stop(w: &mut Worker, body: &Value) -> Res {
@@ -308,12 +307,7 @@ pub fn redrive(w: &mut Worker, body: &Value) -> Res {
     if let Some(vars) = point["variables"].as_object() {
         root.variables = vars.clone();
     }
-    let redriven = HistoryEvent {
-        timestamp: t,
-        kind: EventType::ExecutionRedriven,
-        thread: "root".into(),
-        details: json!({"redriveCount": facts.redrive_count}),
-    };
+    let redriven = HistoryEvent::execution_redriven(t, facts.redrive_count.unwrap_or_default());
     append_history(w, arn, vec![redriven])?;
     w.new_thread(arn, root);
     w.enqueue(arn, "root", t, &Event::Run)?;
