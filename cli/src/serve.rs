@@ -179,6 +179,7 @@ pub fn main(args: Args) -> anyhow::Result<ExitCode> {
         .worker_threads(2)
         .enable_all()
         .build()?;
+    let wal = path.clone();
     runtime.block_on(async move {
         let app = axum::Router::new().fallback(api).with_state(service);
         let listener = tokio::net::TcpListener::bind(args.addr)
@@ -204,6 +205,15 @@ pub fn main(args: Args) -> anyhow::Result<ExitCode> {
                         let _ = tokio::signal::ctrl_c().await;
                     }
                 }
+                // Requests in flight get a moment to finish, but a long poll
+                // (GetActivityTask, up to a minute) does not hold the stop.
+                tokio::spawn(async move {
+                    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+                    if let Some(p) = &wal {
+                        stepwise_local::truncate_wal(p);
+                    }
+                    std::process::exit(0);
+                });
             })
             .await?;
         Ok::<_, anyhow::Error>(())
