@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use serde_json::Value;
 use stepwise_asl::{Options, StateMachine};
-use stepwise_engine::memory::{local_execution, wall_clock};
+use stepwise_engine::memory::{local_execution_in, wall_clock};
 use stepwise_engine::mock::Mocks;
 use stepwise_engine::stepper::memory::{MemQueue, MemStore};
 use stepwise_engine::stepper::{Chaos, ExecutionRecord, Stepper, run_to_end};
@@ -49,6 +49,12 @@ pub struct Args {
     /// the stepper at random points, deterministically from this seed.
     #[arg(long)]
     chaos: Option<u64>,
+    /// The account in the execution's ARNs (and `$$` context).
+    #[arg(long, env = "STEPWISE_ACCOUNT_ID", default_value = "123456789012")]
+    account: String,
+    /// The region in the execution's ARNs.
+    #[arg(long, default_value = "us-east-1")]
+    region: String,
     #[command(flatten)]
     aws: crate::aws::AwsArgs,
 }
@@ -85,7 +91,9 @@ pub fn main(args: Args) -> anyhow::Result<ExitCode> {
                 .name
                 .clone()
                 .unwrap_or_else(|| machine_name(&args.definition));
-            let exec = local_execution(
+            let exec = local_execution_in(
+                &args.region,
+                &args.account,
                 &name,
                 &format!("run-{:x}-{}", wall_clock(), std::process::id()),
                 input,

@@ -20,7 +20,10 @@ if not os.path.exists(RUNNER):
 
 
 def test_histories_match_aws_event_for_event():
+    # The recordings' ARNs hold the account they were made in (111111111111
+    # once scrubbed): run in that account, as a user runs in theirs.
     cmd = (f"{BINARY} run {{definition}} --input @{{input}} --fast-forward --history "
+           "--account 111111111111 "
            "((--express)) [[--mock-config {mock_config} --test-case {mock_test_case}]]")
     out = subprocess.run([sys.executable, RUNNER, "--jobs", "2", "--compare-history", "--cmd", cmd],
                          capture_output=True, text=True, timeout=900)

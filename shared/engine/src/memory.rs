@@ -299,8 +299,27 @@ pub fn local_execution(
     start_time: Millis,
     express: bool,
 ) -> Execution {
-    let account = "123456789012";
-    let region = "us-east-1";
+    local_execution_in(
+        "us-east-1",
+        "123456789012",
+        machine_name,
+        execution_name,
+        input,
+        start_time,
+        express,
+    )
+}
+
+/// The same, in `region` of `account`.
+pub fn local_execution_in(
+    region: &str,
+    account: &str,
+    machine_name: &str,
+    execution_name: &str,
+    input: Value,
+    start_time: Millis,
+    express: bool,
+) -> Execution {
     Execution {
         arn: if express {
             format!(
