@@ -1,7 +1,8 @@
-//! `stepwise`: run a workflow locally, or validate a definition.
+//! `stepwise`: run a workflow locally, validate or draw a definition, serve the API.
 
 mod aws;
 mod call;
+mod graph;
 mod run;
 mod serve;
 mod validate;
@@ -31,6 +32,8 @@ enum Command {
     Serve(serve::Args),
     /// Call a deployed Stepwise API with a SigV4-signed request.
     Call(call::Args),
+    /// Draw a definition (Mermaid, DOT or SVG), coloured by a history if given.
+    Graph(graph::Args),
 }
 
 fn main() -> ExitCode {
@@ -40,6 +43,7 @@ fn main() -> ExitCode {
         Command::Validate(args) => validate::main(args),
         Command::Serve(args) => serve::main(args),
         Command::Call(args) => call::main(args),
+        Command::Graph(args) => graph::main(args),
     };
     match result {
         Ok(code) => code,
