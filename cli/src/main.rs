@@ -2,6 +2,7 @@
 
 mod aws;
 mod call;
+mod console;
 mod graph;
 mod run;
 mod serve;

@@ -181,7 +181,7 @@ pub fn main(args: Args) -> anyhow::Result<ExitCode> {
         .build()?;
     let wal = path.clone();
     runtime.block_on(async move {
-        let app = axum::Router::new().fallback(api).with_state(service);
+        let app = crate::console::router().fallback(api).with_state(service);
         let listener = tokio::net::TcpListener::bind(args.addr)
             .await
             .with_context(|| format!("cannot listen on {}", args.addr))?;

@@ -79,6 +79,12 @@ use serde_json::Value;
 
 pub use model::MAX_DEPTH;
 
+/// The web console's style sheet, served by `stepwise serve` at
+/// `/console/console.css`: the pages work offline, with no build step.
+pub const CSS: &str = include_str!("../assets/console.css");
+/// The web console's script (vanilla JavaScript), at `/console/console.js`.
+pub const JS: &str = include_str!("../assets/console.js");
+
 /// The output format of [`graph`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
