@@ -178,15 +178,21 @@ pub fn history_event(
                 "ExecutionFailed" | "ExecutionAborted" | "ExecutionTimedOut"
             ))
     {
-        for key in ["input", "output", "parameters"] {
-            if let Some(v) = d.get_mut(key) {
-                if !include_data {
-                    d.remove(key);
-                    continue;
+        // AWS sends inputs, outputs, parameters and each assigned
+        // variable's value as JSON text; the engine keeps them as values.
+        for key in ["input", "output", "parameters", "assignedVariables"] {
+            let Some(v) = d.get_mut(key) else { continue };
+            if !include_data {
+                d.remove(key);
+                continue;
+            }
+            match v {
+                Value::Object(vars) if key == "assignedVariables" => {
+                    for value in vars.values_mut() {
+                        *value = Value::String(value.to_string());
+                    }
                 }
-                if !v.is_string() || key != "input" || !kind.starts_with("Execution") {
-                    *v = Value::String(v.to_string());
-                }
+                _ => *v = Value::String(v.to_string()),
             }
         }
         let key = if kind.ends_with("StateEntered") {

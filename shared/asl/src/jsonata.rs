@@ -7,6 +7,7 @@ use stepwise_jsonata::{Context, Expression, Value as Jv};
 
 use crate::definition::problem::{Problems, pointer};
 use crate::error::{ErrorName, StatesError};
+use crate::limits::{Budget, MAX_DEFINITION_DEPTH, MAX_VALUE_BYTES, too_large};
 
 /// A JSON value some of whose strings are JSONata expressions.
 #[derive(Debug, Clone)]
@@ -31,6 +32,19 @@ pub fn expression_text(s: &str) -> Option<&str> {
 impl JTemplate {
     /// `field` names the value in error messages (`Output/result`).
     pub fn parse(v: &Value, field: &str, at: &str, p: &mut Problems) -> JTemplate {
+        JTemplate::parse_at(v, field, at, p, 0)
+    }
+
+    fn parse_at(v: &Value, field: &str, at: &str, p: &mut Problems, depth: usize) -> JTemplate {
+        if depth >= MAX_DEFINITION_DEPTH && matches!(v, Value::Object(_) | Value::Array(_)) {
+            p.schema(
+                at,
+                format!(
+                    "The value of '{field}' is nested more than {MAX_DEFINITION_DEPTH} levels deep"
+                ),
+            );
+            return JTemplate::Literal(Value::Null);
+        }
         match v {
             Value::String(s) => match expression_text(s) {
                 Some(src) => match Expression::parse(src) {
@@ -55,7 +69,13 @@ impl JTemplate {
                     .map(|(k, v)| {
                         (
                             k.clone(),
-                            JTemplate::parse(v, &format!("{field}/{k}"), &pointer(at, k), p),
+                            JTemplate::parse_at(
+                                v,
+                                &format!("{field}/{k}"),
+                                &pointer(at, k),
+                                p,
+                                depth + 1,
+                            ),
                         )
                     })
                     .collect();
@@ -73,7 +93,13 @@ impl JTemplate {
                     .iter()
                     .enumerate()
                     .map(|(i, v)| {
-                        JTemplate::parse(v, &format!("{field}[{i}]"), &format!("{at}[{i}]"), p)
+                        JTemplate::parse_at(
+                            v,
+                            &format!("{field}[{i}]"),
+                            &format!("{at}[{i}]"),
+                            p,
+                            depth + 1,
+                        )
                     })
                     .collect();
                 if items.iter().all(|t| matches!(t, JTemplate::Literal(_))) {
@@ -97,50 +123,36 @@ impl JTemplate {
     }
 
     pub fn eval(&self, env: &Bindings) -> Result<Value, StatesError> {
+        self.eval_within(env, &mut Budget::new(MAX_VALUE_BYTES))
+    }
+
+    /// What expressions return counts against `budget` (literals are bounded
+    /// by the definition).
+    fn eval_within(&self, env: &Bindings, budget: &mut Budget) -> Result<Value, StatesError> {
         match self {
             JTemplate::Literal(v) => Ok(v.clone()),
             JTemplate::Object(fields) => {
                 let mut m = Map::with_capacity(fields.len());
                 for (k, t) in fields {
-                    m.insert(k.clone(), t.eval(env)?);
+                    m.insert(k.clone(), t.eval_within(env, budget)?);
                 }
                 Ok(Value::Object(m))
             }
-            JTemplate::Array(items) => items
-                .iter()
-                .map(|t| t.eval(env))
-                .collect::<Result<_, _>>()
-                .map(Value::Array),
+            JTemplate::Array(items) => {
+                let mut out = Vec::with_capacity(items.len());
+                for t in items {
+                    out.push(t.eval_within(env, budget)?);
+                }
+                Ok(Value::Array(out))
+            }
             JTemplate::Expr { field, src, expr } => {
-                let bindings: Vec<(&str, Jv)> = env
-                    .values
-                    .iter()
-                    .map(|(k, v)| (k.as_str(), v.clone()))
-                    .collect();
-                let out = expr.evaluate_value(env.input.clone(), &bindings, env.ctx.clone()).map_err(|e| {
-                    StatesError::new(
-                        ErrorName::QueryEvaluationError,
-                        format!("The JSONata expression '{src}' specified for the field '{field}' threw an error during evaluation. {} {}", e.code, e.message),
-                    )
-                })?;
-                if out.is_function() {
-                    return Err(StatesError::new(
-                        ErrorName::QueryEvaluationError,
-                        format!(
-                            "The JSONata expression '{src}' specified for the field '{field}' returned an unsupported result type."
-                        ),
-                    ));
+                let v = evaluate(field, src, expr, env)?;
+                if !budget.take(&v) {
+                    return Err(too_large(&format!(
+                        "The JSONata expression '{src:.100}' specified for the field '{field}'"
+                    )));
                 }
-                match out.to_json() {
-                    Ok(Some(v)) => Ok(v),
-                    Ok(None) => Err(StatesError::new(
-                        ErrorName::QueryEvaluationError,
-                        format!(
-                            "The JSONata expression '{src}' specified for the field '{field}' returned nothing (undefined)."
-                        ),
-                    )),
-                    Err(e) => Err(StatesError::new(ErrorName::QueryEvaluationError, e.message)),
-                }
+                Ok(v)
             }
         }
     }
@@ -152,6 +164,44 @@ impl JTemplate {
             JTemplate::Literal(v) => v.to_string(),
             _ => String::new(),
         }
+    }
+}
+
+/// One `{% … %}` expression's JSON result.
+fn evaluate(
+    field: &str,
+    src: &str,
+    expr: &Expression,
+    env: &Bindings,
+) -> Result<Value, StatesError> {
+    let bindings: Vec<(&str, Jv)> = env
+        .values
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.clone()))
+        .collect();
+    let out = expr.evaluate_value(env.input.clone(), &bindings, env.ctx.clone()).map_err(|e| {
+            StatesError::new(
+                ErrorName::QueryEvaluationError,
+                format!("The JSONata expression '{src}' specified for the field '{field}' threw an error during evaluation. {} {}", e.code, e.message),
+            )
+        })?;
+    if out.is_function() {
+        return Err(StatesError::new(
+            ErrorName::QueryEvaluationError,
+            format!(
+                "The JSONata expression '{src}' specified for the field '{field}' returned an unsupported result type."
+            ),
+        ));
+    }
+    match out.to_json() {
+        Ok(Some(v)) => Ok(v),
+        Ok(None) => Err(StatesError::new(
+            ErrorName::QueryEvaluationError,
+            format!(
+                "The JSONata expression '{src}' specified for the field '{field}' returned nothing (undefined)."
+            ),
+        )),
+        Err(e) => Err(StatesError::new(ErrorName::QueryEvaluationError, e.message)),
     }
 }
 

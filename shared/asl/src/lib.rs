@@ -37,6 +37,7 @@ pub mod error;
 pub mod exec;
 pub mod intrinsic;
 pub mod jsonata;
+pub mod limits;
 pub mod path;
 pub mod random;
 pub mod retry;

@@ -20,6 +20,22 @@ pub enum Unresolved {
     Missing,
     /// `$name` is not a declared variable.
     UndefinedVariable(String),
+    /// An indefinite path matched too much (see [`path::NoSelection`]).
+    TooMany,
+}
+
+impl Unresolved {
+    /// `States.DataLimitExceeded` for [`Unresolved::TooMany`].
+    pub fn too_many(path: &Path, field: &str) -> crate::error::StatesError {
+        crate::error::StatesError::new(
+            crate::error::ErrorName::DataLimitExceeded,
+            format!(
+                "The JSONPath '{path}' specified for the field '{field}' matches more than {} values or {} MiB of JSON",
+                path::MAX_MATCHES,
+                crate::limits::MAX_VALUE_BYTES >> 20
+            ),
+        )
+    }
 }
 
 impl Scope<'_> {
@@ -36,7 +52,10 @@ impl Scope<'_> {
     }
 
     pub fn select(&self, path: &Path) -> Result<Selection, Unresolved> {
-        path::select(path, self.root(path)?).map_err(|_| Unresolved::Missing)
+        path::select(path, self.root(path)?).map_err(|e| match e {
+            path::NoSelection::Missing => Unresolved::Missing,
+            path::NoSelection::TooMany => Unresolved::TooMany,
+        })
     }
 
     pub fn resolve(&self, path: &Path) -> Result<Value, Unresolved> {

@@ -7,6 +7,7 @@ use serde_json::{Map, Value};
 use crate::definition::problem::{Problems, pointer};
 use crate::error::StatesError;
 use crate::intrinsic::{self, Expr};
+use crate::limits::{Budget, MAX_DEFINITION_DEPTH, MAX_VALUE_BYTES, too_large};
 use crate::path::{Path, Root};
 use crate::scope::{Scope, Unresolved};
 
@@ -30,6 +31,19 @@ pub enum Template {
 impl Template {
     /// Reads a template, reporting bad `.$` values as problems at `at`.
     pub fn parse(v: &Value, at: &str, p: &mut Problems) -> Template {
+        Template::parse_at(v, at, p, 0)
+    }
+
+    fn parse_at(v: &Value, at: &str, p: &mut Problems, depth: usize) -> Template {
+        if depth >= MAX_DEFINITION_DEPTH && matches!(v, Value::Object(_) | Value::Array(_)) {
+            p.schema(
+                at,
+                format!(
+                    "The payload template is nested more than {MAX_DEFINITION_DEPTH} levels deep"
+                ),
+            );
+            return Template::Literal(Value::Null);
+        }
         match v {
             Value::Object(m) => {
                 let mut fields = Vec::with_capacity(m.len());
@@ -42,7 +56,7 @@ impl Template {
                             let parsed = dynamic_field(k, v, &here, p);
                             (name.to_owned(), parsed)
                         }
-                        None => (k.clone(), Template::parse(v, &here, p)),
+                        None => (k.clone(), Template::parse_at(v, &here, p, depth + 1)),
                     };
                     dynamic |= !matches!(t.1, Template::Literal(_));
                     fields.push(t);
@@ -57,7 +71,7 @@ impl Template {
                 let items: Vec<Template> = a
                     .iter()
                     .enumerate()
-                    .map(|(i, v)| Template::parse(v, &format!("{at}[{i}]"), p))
+                    .map(|(i, v)| Template::parse_at(v, &format!("{at}[{i}]"), p, depth + 1))
                     .collect();
                 if items.iter().all(|t| matches!(t, Template::Literal(_))) {
                     Template::Literal(v.clone())
@@ -70,27 +84,50 @@ impl Template {
     }
 
     pub fn eval(&self, scope: &mut Scope<'_>) -> Result<Value, StatesError> {
-        match self {
-            Template::Literal(v) => Ok(v.clone()),
+        self.eval_within(scope, &mut Budget::new(MAX_VALUE_BYTES))
+    }
+
+    /// Values read from the input count against `budget` (literals are
+    /// bounded by the definition).
+    fn eval_within(
+        &self,
+        scope: &mut Scope<'_>,
+        budget: &mut Budget,
+    ) -> Result<Value, StatesError> {
+        let (field, v) = match self {
+            Template::Literal(v) => return Ok(v.clone()),
             Template::Object(fields) => {
                 let mut m = Map::with_capacity(fields.len());
                 for (k, t) in fields {
-                    m.insert(k.clone(), t.eval(scope)?);
+                    m.insert(k.clone(), t.eval_within(scope, budget)?);
                 }
-                Ok(Value::Object(m))
+                return Ok(Value::Object(m));
             }
-            Template::Array(items) => items
-                .iter()
-                .map(|t| t.eval(scope))
-                .collect::<Result<_, _>>()
-                .map(Value::Array),
-            Template::Path { field, path } => scope
-                .resolve(path)
-                .map_err(|u| path_failure(field, path, u, scope)),
-            Template::Intrinsic { field, text, expr } => expr
-                .eval(scope)
-                .map_err(|f| f.into_states_error(field, text)),
+            Template::Array(items) => {
+                let mut out = Vec::with_capacity(items.len());
+                for t in items {
+                    out.push(t.eval_within(scope, budget)?);
+                }
+                return Ok(Value::Array(out));
+            }
+            Template::Path { field, path } => (
+                field,
+                scope
+                    .resolve(path)
+                    .map_err(|u| path_failure(field, path, u, scope))?,
+            ),
+            Template::Intrinsic { field, text, expr } => (
+                field,
+                expr.eval(scope)
+                    .map_err(|f| f.into_states_error(field, text))?,
+            ),
+        };
+        if !budget.take(&v) {
+            return Err(too_large(&format!(
+                "The payload template, at the field '{field}',"
+            )));
         }
+        Ok(v)
     }
 
     /// Whether anything here reads the context object (so it must be built).
@@ -144,6 +181,7 @@ fn path_failure(field: &str, path: &Path, u: Unresolved, scope: &Scope<'_>) -> S
         Unresolved::UndefinedVariable(name) => StatesError::runtime(format!(
             "The variable '${name}' specified for the field '{field}' is not defined"
         )),
+        Unresolved::TooMany => Unresolved::too_many(path, field),
         Unresolved::Missing => {
             let doc = scope.root(path).map(|v| v.to_string()).unwrap_or_default();
             StatesError::runtime(format!(

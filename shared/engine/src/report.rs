@@ -34,25 +34,20 @@ pub struct Recorded {
 }
 
 impl Recorded {
-    /// AWS's `HistoryEvent` shape.
+    /// AWS's `HistoryEvent` shape, as the API answers GetExecutionHistory
+    /// (details as JSON text where AWS sends text), with the timestamp
+    /// written as ISO-8601 for people reading `stepwise run`.
     pub fn to_json(&self) -> Value {
-        let mut m = Map::new();
-        m.insert(
-            "timestamp".into(),
-            stepwise_asl::timestamp::format(self.event.timestamp).into(),
+        let mut v = stepwise_api::history_event(
+            self.id as i64,
+            self.previous as i64,
+            self.event.timestamp,
+            self.event.kind.as_str(),
+            self.event.details.clone(),
+            true,
         );
-        m.insert("type".into(), self.event.kind.as_str().into());
-        m.insert("id".into(), self.id.into());
-        m.insert("previousEventId".into(), self.previous.into());
-        if self
-            .event
-            .details
-            .as_object()
-            .is_some_and(|d| !d.is_empty())
-        {
-            m.insert(self.event.details_key(), self.event.details.clone());
-        }
-        Value::Object(m)
+        v["timestamp"] = stepwise_asl::timestamp::format(self.event.timestamp).into();
+        v
     }
 }
 
@@ -117,9 +112,58 @@ impl Report {
             }
             (None, None) => {}
         }
-        if self.status != Status::InvalidDefinition {
+        // Only when the history was kept (it costs memory on long runs).
+        if self.status != Status::InvalidDefinition && !self.history.is_empty() {
             m.insert("states_entered".into(), json!(self.states_entered()));
         }
         Value::Object(m)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use stepwise_asl::exec::EventType;
+
+    fn recorded(kind: EventType, details: Value) -> Recorded {
+        Recorded {
+            id: 3,
+            previous: 2,
+            event: HistoryEvent {
+                timestamp: 0,
+                kind,
+                thread: "root".into(),
+                details,
+                with_entry: false,
+            },
+        }
+    }
+
+    #[test]
+    fn events_print_as_the_api_shows_them_with_data_as_json_text() {
+        let exited = recorded(
+            EventType::PassStateExited,
+            json!({"name": "A", "output": "s", "outputDetails": {"truncated": false},
+                   "assignedVariables": {"x": 1, "s": "a"}, "assignedVariablesDetails": {"truncated": false}}),
+        );
+        assert_eq!(
+            exited.to_json(),
+            json!({"timestamp": "1970-01-01T00:00:00.000Z", "type": "PassStateExited", "id": 3, "previousEventId": 2,
+                   "stateExitedEventDetails": {"name": "A", "output": "\"s\"", "outputDetails": {"truncated": false},
+                   "assignedVariables": {"x": "1", "s": "\"a\""}, "assignedVariablesDetails": {"truncated": false}}})
+        );
+    }
+
+    #[test]
+    fn a_failed_execution_keeps_its_empty_details() {
+        let failed = recorded(EventType::ExecutionFailed, json!({}));
+        assert_eq!(failed.to_json()["executionFailedEventDetails"], json!({}));
+        let succeeded = recorded(EventType::MapStateSucceeded, json!({}));
+        assert!(
+            succeeded
+                .to_json()
+                .get("mapStateSucceededEventDetails")
+                .is_none()
+        );
     }
 }

@@ -7,6 +7,7 @@ use crate::ast::{BinOp, Node};
 use crate::env::Frame;
 use crate::error::Error;
 use crate::functions;
+use crate::limits::{self, Budget};
 use crate::ops;
 use crate::value::{Flags, Function, Value};
 
@@ -21,16 +22,65 @@ pub struct Context {
 /// Nesting limit for function calls, so deep recursion is an error, not a crash.
 const MAX_DEPTH: usize = 400;
 
+/// The stack one evaluation may use before it fails with U1001, whatever
+/// recursed: function calls, nested expressions or both. Evaluation recurses
+/// (as jsonata-js does), and how many frames fit depends on the build, so
+/// the guard measures bytes: half of the 2 MiB a Rust thread (and a tokio
+/// worker) gets by default, and the parser's depth limit keeps what a single
+/// expression needs well below it.
+pub const MAX_STACK_BYTES: usize = 1 << 20;
+
+/// Where the stack is now: the address of a local, which is all a guard
+/// needs (stacks grow one way; the guard compares distances).
+#[inline(never)]
+fn stack_position() -> usize {
+    let marker = 0u8;
+    std::hint::black_box(&marker) as *const u8 as usize
+}
+
+fn stack_overflow() -> Error {
+    Error::new(
+        "U1001",
+        "Stack overflow error: Check for non-terminating recursive function. Consider rewriting as tail-recursive.",
+    )
+}
+
 pub struct Evaluator {
     pub ctx: Context,
     pub(crate) rng: u64,
     depth: usize,
+    /// [`stack_position`] when the evaluator was made.
+    stack_base: usize,
+    /// Frames still referenced when their block or call ended: captured by
+    /// a closure, possibly in a cycle; cleared by [`Evaluator::release`].
+    captured: Vec<Arc<Frame>>,
 }
 
 impl Evaluator {
     pub fn new(ctx: Context) -> Evaluator {
         let rng = ctx.seed | 1;
-        Evaluator { ctx, rng, depth: 0 }
+        Evaluator {
+            ctx,
+            rng,
+            depth: 0,
+            stack_base: stack_position(),
+            captured: Vec::new(),
+        }
+    }
+
+    /// A block's or call's frame, at its end.
+    pub(crate) fn retire(&mut self, frame: Arc<Frame>) {
+        if Arc::strong_count(&frame) > 1 {
+            self.captured.push(frame);
+        }
+    }
+
+    /// Breaks the cycles closures made with the frames they captured. The
+    /// functions made by this evaluation must not be called afterwards.
+    pub fn release(&mut self) {
+        for frame in std::mem::take(&mut self.captured) {
+            frame.clear();
+        }
     }
 
     pub fn next_random(&mut self) -> f64 {
@@ -44,140 +94,204 @@ impl Evaluator {
     }
 
     pub fn eval(&mut self, node: &Node, input: &Value, env: &Arc<Frame>) -> Result<Value, Error> {
-        Ok(self.eval_raw(node, input, env)?.collapse())
+        self.check_stack()?;
+        let v = self.eval_raw(node, input, env)?.collapse();
+        limits::check(&v)?;
+        Ok(v)
     }
 
+    /// Fails with U1001 once this evaluation has used [`MAX_STACK_BYTES`].
+    fn check_stack(&self) -> Result<(), Error> {
+        if stack_position().abs_diff(self.stack_base) > MAX_STACK_BYTES {
+            return Err(stack_overflow());
+        }
+        Ok(())
+    }
+
+    // A dispatcher: every arm that does more than build a value has a
+    // function of its own, so the frame that recurses stays small (see
+    // [`MAX_STACK_BYTES`]).
     fn eval_raw(&mut self, node: &Node, input: &Value, env: &Arc<Frame>) -> Result<Value, Error> {
-        Ok(match node {
-            Node::Num(n) => Value::Number(*n),
-            Node::Str(s) => Value::String(s.clone()),
-            Node::Bool(b) => Value::Bool(*b),
-            Node::Null => Value::Null,
-            Node::Regex(r) => Value::Regex(r.clone()),
-            Node::Name(n) => ops::lookup(input, n),
-            Node::Var(name) => self.variable(name, input, env),
-            Node::Wildcard => ops::wildcard(input),
-            Node::Descendants => ops::descendants(input),
-            Node::Parent => {
-                return Err(Error::new(
-                    "S0217",
-                    "The parent operator (%) is not supported",
-                ));
-            }
+        match node {
+            Node::Num(n) => Ok(Value::Number(*n)),
+            Node::Str(s) => Ok(Value::String(s.clone())),
+            Node::Bool(b) => Ok(Value::Bool(*b)),
+            Node::Null => Ok(Value::Null),
+            Node::Regex(r) => Ok(Value::Regex(r.clone())),
+            Node::Name(n) => Ok(ops::lookup(input, n)),
+            Node::Var(name) => Ok(self.variable(name, input, env)),
+            Node::Wildcard => Ok(ops::wildcard(input)),
+            Node::Descendants => Ok(ops::descendants(input)),
+            Node::Parent => Err(Error::new(
+                "S0217",
+                "The parent operator (%) is not supported",
+            )),
             Node::Path {
                 steps,
                 keep_array,
                 group,
-            } => self.path(steps, *keep_array, group.as_deref(), input, env)?,
-            Node::Neg(e) => match self.eval(e, input, env)? {
-                Value::Undefined => Value::Undefined,
-                Value::Number(n) => Value::Number(-n),
-                _ => return Err(Error::new("D1002", "Cannot negate a non-numeric value")),
-            },
-            Node::Array { items, cons } => {
-                let mut out = Vec::with_capacity(items.len());
-                for item in items {
-                    let v = self.eval(item, input, env)?;
-                    match (v, item) {
-                        (Value::Undefined, _) => {}
-                        (v, Node::Array { .. }) => out.push(v),
-                        (Value::Array(a, _), _) => out.extend(a.iter().cloned()),
-                        (v, _) => out.push(v),
-                    }
-                }
-                Value::Array(
-                    Arc::new(out),
-                    Flags {
-                        cons: *cons,
-                        ..Flags::default()
-                    },
-                )
-            }
-            Node::Object(pairs) => self.group(pairs, input, env)?,
-            Node::Binary(op, l, r) => self.binary(*op, l, r, input, env)?,
-            Node::Cond(c, t, e) => {
-                let cond = self.eval(c, input, env)?;
-                if functions::boolean(&cond).unwrap_or(false) {
-                    self.eval(t, input, env)?
-                } else if let Some(e) = e {
-                    self.eval(e, input, env)?
-                } else {
-                    Value::Undefined
-                }
-            }
-            Node::Block(items) => {
-                let frame = Frame::child(env);
-                let mut last = Value::Undefined;
-                for item in items {
-                    last = self.eval(item, input, &frame)?;
-                }
-                last
-            }
-            Node::Bind(name, v) => {
-                let value = self.eval(v, input, env)?;
-                env.bind(name.clone(), value.clone());
-                value
-            }
-            Node::Lambda(def) => Value::Function(Arc::new(Function::Lambda {
+            } => self.path(steps, *keep_array, group.as_deref(), input, env),
+            Node::Neg(e) => self.negate(e, input, env),
+            Node::Array { items, cons } => self.array(items, *cons, input, env),
+            Node::Object(pairs) => self.group(pairs, input, env),
+            Node::Binary(op, l, r) => self.binary(*op, l, r, input, env),
+            Node::Cond(c, t, e) => self.condition(c, t, e.as_deref(), input, env),
+            Node::Block(items) => self.block(items, input, env),
+            Node::Bind(name, v) => self.bind(name, v, input, env),
+            Node::Lambda(def) => Ok(Value::Function(Arc::new(Function::Lambda {
                 def: def.clone(),
                 env: env.clone(),
                 input: input.clone(),
-            })),
+            }))),
             Node::Call {
                 func,
                 args,
                 partial,
-            } => self.call(func, args, *partial, None, input, env)?,
-            Node::Placeholder => {
-                return Err(Error::new(
-                    "S0218",
-                    "A '?' placeholder is only allowed as a function argument",
-                ));
-            }
-            Node::Apply(l, r) => {
-                let lhs = self.eval(l, input, env)?;
-                match &**r {
-                    Node::Call {
-                        func,
-                        args,
-                        partial: false,
-                    } => self.call(func, args, false, Some(lhs), input, env)?,
-                    other => {
-                        let f = self.eval(other, input, env)?;
-                        if !f.is_function() {
-                            return Err(Error::new(
-                                "T2006",
-                                "The right side of the function application operator ~> must be a function",
-                            ));
-                        }
-                        if lhs.is_function() {
-                            self.apply(&chain(), vec![lhs, f], &Value::Undefined)?
-                        } else {
-                            self.apply(&f, vec![lhs], &Value::Undefined)?
-                        }
-                    }
-                }
-            }
-            Node::Transform(t) => Value::Function(Arc::new(Function::Transform {
+            } => self.call(func, args, *partial, None, input, env),
+            Node::Placeholder => Err(Error::new(
+                "S0218",
+                "A '?' placeholder is only allowed as a function argument",
+            )),
+            Node::Apply(l, r) => self.apply_operator(l, r, input, env),
+            Node::Transform(t) => Ok(Value::Function(Arc::new(Function::Transform {
                 node: t.clone(),
                 env: env.clone(),
-            })),
-            Node::Sort(_) => return Err(Error::new("S0219", "A sort must follow a path")),
+            }))),
+            Node::Sort(_) => Err(Error::new("S0219", "A sort must follow a path")),
             Node::Filtered {
                 node,
                 predicates,
                 group,
-            } => {
-                let mut v = self.eval(node, input, env)?;
-                for p in predicates {
-                    v = self.filter(p, v, env)?.collapse();
-                }
-                match group {
-                    Some(g) => self.group(g, &v, env)?,
-                    None => v,
-                }
+            } => self.filtered(node, predicates, group.as_deref(), input, env),
+        }
+    }
+
+    fn negate(&mut self, e: &Node, input: &Value, env: &Arc<Frame>) -> Result<Value, Error> {
+        match self.eval(e, input, env)? {
+            Value::Undefined => Ok(Value::Undefined),
+            Value::Number(n) => Ok(Value::Number(-n)),
+            _ => Err(Error::new("D1002", "Cannot negate a non-numeric value")),
+        }
+    }
+
+    fn array(
+        &mut self,
+        items: &[Node],
+        cons: bool,
+        input: &Value,
+        env: &Arc<Frame>,
+    ) -> Result<Value, Error> {
+        let mut out = Vec::with_capacity(items.len());
+        let mut budget = Budget::new();
+        for item in items {
+            let v = self.eval(item, input, env)?;
+            budget.add(&v, "an array constructor")?;
+            match (v, item) {
+                (Value::Undefined, _) => {}
+                (v, Node::Array { .. }) => out.push(v),
+                (Value::Array(a, _), _) => out.extend(a.iter().cloned()),
+                (v, _) => out.push(v),
             }
-        })
+        }
+        Ok(Value::array_with(
+            out,
+            Flags {
+                cons,
+                ..Flags::default()
+            },
+        ))
+    }
+
+    fn condition(
+        &mut self,
+        c: &Node,
+        t: &Node,
+        e: Option<&Node>,
+        input: &Value,
+        env: &Arc<Frame>,
+    ) -> Result<Value, Error> {
+        let cond = self.eval(c, input, env)?;
+        if functions::boolean(&cond).unwrap_or(false) {
+            self.eval(t, input, env)
+        } else if let Some(e) = e {
+            self.eval(e, input, env)
+        } else {
+            Ok(Value::Undefined)
+        }
+    }
+
+    fn block(&mut self, items: &[Node], input: &Value, env: &Arc<Frame>) -> Result<Value, Error> {
+        let frame = Frame::child(env);
+        let mut last = Ok(Value::Undefined);
+        for item in items {
+            last = self.eval(item, input, &frame);
+            if last.is_err() {
+                break;
+            }
+        }
+        self.retire(frame);
+        last
+    }
+
+    fn bind(
+        &mut self,
+        name: &Arc<str>,
+        v: &Node,
+        input: &Value,
+        env: &Arc<Frame>,
+    ) -> Result<Value, Error> {
+        let value = self.eval(v, input, env)?;
+        env.bind(name.clone(), value.clone());
+        Ok(value)
+    }
+
+    /// `l ~> r`.
+    fn apply_operator(
+        &mut self,
+        l: &Node,
+        r: &Node,
+        input: &Value,
+        env: &Arc<Frame>,
+    ) -> Result<Value, Error> {
+        let lhs = self.eval(l, input, env)?;
+        if let Node::Call {
+            func,
+            args,
+            partial: false,
+        } = r
+        {
+            return self.call(func, args, false, Some(lhs), input, env);
+        }
+        let f = self.eval(r, input, env)?;
+        if !f.is_function() {
+            return Err(Error::new(
+                "T2006",
+                "The right side of the function application operator ~> must be a function",
+            ));
+        }
+        if lhs.is_function() {
+            self.apply(&chain(), vec![lhs, f], &Value::Undefined)
+        } else {
+            self.apply(&f, vec![lhs], &Value::Undefined)
+        }
+    }
+
+    fn filtered(
+        &mut self,
+        node: &Node,
+        predicates: &[Node],
+        group: Option<&[(Node, Node)]>,
+        input: &Value,
+        env: &Arc<Frame>,
+    ) -> Result<Value, Error> {
+        let mut v = self.eval(node, input, env)?;
+        for p in predicates {
+            v = self.filter(p, v, env)?.collapse();
+        }
+        match group {
+            Some(g) => self.group(g, &v, env),
+            None => Ok(v),
+        }
     }
 
     fn variable(&mut self, name: &str, input: &Value, env: &Arc<Frame>) -> Value {
@@ -280,17 +394,16 @@ impl Evaluator {
     /// Calls a function value with arguments; `context` fills a missing first
     /// argument of built-ins whose signature allows it.
     pub fn apply(&mut self, f: &Value, args: Vec<Value>, context: &Value) -> Result<Value, Error> {
-        self.depth += 1;
-        if self.depth > MAX_DEPTH {
-            self.depth = 0;
-            return Err(Error::new(
-                "U1001",
-                "Stack overflow error: Check for non-terminating recursive function. Consider rewriting as tail-recursive.",
-            ));
+        if self.depth >= MAX_DEPTH {
+            return Err(stack_overflow());
         }
+        self.check_stack()?;
+        self.depth += 1;
         let out = self.apply_inner(f, args, context);
-        self.depth = self.depth.saturating_sub(1);
-        out
+        self.depth -= 1;
+        let out = out?;
+        limits::check(&out)?;
+        Ok(out)
     }
 
     fn apply_inner(
@@ -317,7 +430,9 @@ impl Evaluator {
                 for p in &def.params {
                     frame.bind(p.clone(), args.next().unwrap_or_default());
                 }
-                self.eval(&def.body, input, &frame)
+                let out = self.eval(&def.body, input, &frame);
+                self.retire(frame);
+                out
             }
             Function::Partial { func, args: bound } => {
                 let mut supplied = args.into_iter();

@@ -26,10 +26,13 @@ mod env;
 mod error;
 mod eval;
 pub mod functions;
+mod graveyard;
 mod lexer;
+pub mod limits;
 mod ops;
 mod parser;
 mod path;
+mod process;
 mod signature;
 mod transform;
 mod value;
@@ -80,8 +83,8 @@ impl Expression {
         let input = match input {
             Value::Array(a, f) if !f.sequence => {
                 let wrapped = Value::Array(a, f);
-                Value::Array(
-                    Arc::new(vec![wrapped]),
+                Value::array_with(
+                    vec![wrapped],
                     value::Flags {
                         sequence: true,
                         outer_wrapper: true,
@@ -96,8 +99,10 @@ impl Expression {
             env.bind(*k, v.clone());
         }
         let mut e = Evaluator::new(ctx);
-        let out = e.eval(&self.root, &input, &env)?;
-        Ok(match out {
+        let out = e.eval(&self.root, &input, &env);
+        e.release();
+        env.clear();
+        Ok(match out? {
             // An outer wrapper that comes back unchanged is the input array.
             Value::Array(a, f) if f.outer_wrapper && a.len() == 1 => a[0].clone(),
             other => other,

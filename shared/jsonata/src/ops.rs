@@ -5,6 +5,7 @@ use std::sync::Arc;
 use crate::ast::BinOp;
 use crate::error::Error;
 use crate::functions;
+use crate::limits;
 use crate::value::Value;
 
 /// `name` against the input: objects give their field; arrays map over items.
@@ -152,6 +153,7 @@ pub fn binary(op: BinOp, lhs: Value, rhs: Value) -> Result<Value, Error> {
             } else {
                 functions::strings::to_string(&rhs)?
             };
+            limits::string(l.len().saturating_add(r.len()), "the & operator")?;
             Value::string(l + &r)
         }
         Range => {
@@ -169,16 +171,20 @@ pub fn binary(op: BinOp, lhs: Value, rhs: Value) -> Result<Value, Error> {
             if a > b {
                 return Ok(Value::Undefined);
             }
-            if b - a + 1 > 10_000_000 {
+            let count = b.saturating_sub(a).saturating_add(1);
+            if count > 10_000_000 {
                 return Err(Error::new(
                     "D2014",
                     "The size of the sequence allocated by the range operator (..) must not exceed 1e7",
                 ));
             }
-            Value::Array(
-                Arc::new((a..=b).map(|i| Value::Number(i as f64)).collect()),
-                Default::default(),
-            )
+            let bytes = count as usize * std::mem::size_of::<Value>();
+            if bytes > limits::MAX_BYTES {
+                return Err(limits::too_large(&format!(
+                    "the range operator (..) would build {count} items"
+                )));
+            }
+            Value::array((a..=b).map(|i| Value::Number(i as f64)).collect())
         }
         In => {
             if lhs.is_undefined() || rhs.is_undefined() {

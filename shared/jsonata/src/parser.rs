@@ -1,13 +1,21 @@
-//! Pratt parser (jsonata-js's binding powers) and the post-processing that
-//! turns `.` chains into paths with per-step predicates.
+//! Pratt parser (jsonata-js's binding powers) into a raw tree, which
+//! [`crate::process`] turns into [`Node`]s.
+//!
+//! Nesting is bounded: the parser tracks the height of the tree it builds
+//! and refuses one taller than [`MAX_DEPTH`], so neither it, the
+//! post-processing nor the evaluator (all recursive) can run out of stack on
+//! `((((…))))`, `-----1` or `1+1+…+1`. The big matches live in small
+//! functions of their own: a debug build gives every arm of a match its own
+//! stack slots, and these functions recurse (hence also the boxed operands).
+#![allow(clippy::boxed_local)]
 
 use std::sync::Arc;
 
-use crate::ast::{BinOp, LambdaDef, Node, Step};
+use crate::ast::{BinOp, Node};
 use crate::error::Error;
 use crate::lexer::{Tok, Token, tokenize};
 
-enum Raw {
+pub(crate) enum Raw {
     Leaf(Node),
     Name(Arc<str>),
     Neg(Box<Raw>),
@@ -30,19 +38,72 @@ enum Raw {
     Binding(Box<Raw>, Arc<str>, bool),
 }
 
+/// How deeply an expression may nest: brackets, operators, steps, calls.
+/// Real expressions stay below 20; jsonata-js has no limit of its own but the
+/// JavaScript stack's.
+pub const MAX_DEPTH: usize = 200;
+
 pub fn parse(src: &str) -> Result<Node, Error> {
     let tokens = tokenize(src)?;
-    let mut p = Parser { tokens, i: 0 };
+    let mut p = Parser {
+        tokens,
+        i: 0,
+        heights: Vec::new(),
+    };
     let raw = p.expression(0)?;
     if p.peek() != &Tok::End {
         return Err(p.error("S0201", "Syntax error: unexpected token"));
     }
-    process(raw)
+    crate::process::process(raw)
 }
 
 struct Parser {
     tokens: Vec<Token>,
     i: usize,
+    /// One entry per `expression` in progress: the height of the tallest
+    /// subexpression it has parsed so far.
+    heights: Vec<usize>,
+}
+
+fn regex(pattern: &str, flags: &str, pos: usize) -> Result<Raw, Error> {
+    let mut b = regex::RegexBuilder::new(pattern);
+    b.case_insensitive(flags.contains('i'))
+        .multi_line(flags.contains('m'));
+    let re = b
+        .build()
+        .map_err(|e| Error::syntax("S0303", pos, &format!("Invalid regular expression: {e}")))?;
+    Ok(Raw::Leaf(Node::Regex(Arc::new(re))))
+}
+
+/// The operators that stand alone as operands.
+fn leaf(op: &'static str) -> Option<Raw> {
+    Some(match op {
+        "true" => Raw::Leaf(Node::Bool(true)),
+        "false" => Raw::Leaf(Node::Bool(false)),
+        "null" => Raw::Leaf(Node::Null),
+        "and" | "or" | "in" => Raw::Name(op.into()),
+        "*" => Raw::Leaf(Node::Wildcard),
+        "**" => Raw::Leaf(Node::Descendants),
+        "%" => Raw::Leaf(Node::Parent),
+        "?" => Raw::Placeholder,
+        _ => return None,
+    })
+}
+
+fn not_unary(op: &str, pos: usize) -> Error {
+    Error::syntax(
+        "S0211",
+        pos,
+        &format!("The symbol {op} cannot be used as a unary operator"),
+    )
+}
+
+fn too_deep(position: usize) -> Error {
+    Error::syntax(
+        "S0220",
+        position,
+        &format!("The expression is nested more than {MAX_DEPTH} levels deep"),
+    )
 }
 
 fn lbp(t: &Tok) -> u8 {
@@ -56,7 +117,7 @@ fn lbp(t: &Tok) -> u8 {
             "=" | "!=" | "<" | "<=" | ">" | ">=" | "^" | "~>" | "in" => 40,
             "and" => 30,
             "or" => 25,
-            "?" | "|" => 20,
+            "?" => 20,
             ":=" => 10,
             _ => 0,
         },
@@ -103,22 +164,34 @@ impl Parser {
         matches!(self.peek(), Tok::Op(o) if *o == op)
     }
 
+    /// Parses one expression and reports its height to the enclosing one.
     fn expression(&mut self, rbp: u8) -> Result<Raw, Error> {
+        if self.heights.len() >= MAX_DEPTH {
+            return Err(too_deep(self.pos()));
+        }
+        self.heights.push(0);
         let t = self.next();
         let mut left = self.nud(t)?;
+        let mut height = self.heights.pop().unwrap_or_default() + 1;
         while rbp < lbp(self.peek()) {
+            // The left operand is a child of the node `led` builds.
+            self.heights.push(height);
             let t = self.next();
             left = self.led(t, left)?;
+            height = self.heights.pop().unwrap_or_default() + 1;
+            if height > MAX_DEPTH {
+                return Err(too_deep(self.pos()));
+            }
+        }
+        if let Some(parent) = self.heights.last_mut() {
+            *parent = (*parent).max(height);
         }
         Ok(left)
     }
 
-    fn list<T>(
-        &mut self,
-        close: &str,
-        mut item: impl FnMut(&mut Self) -> Result<T, Error>,
-    ) -> Result<Vec<T>, Error> {
-        let mut out = Vec::new();
+    /// Opens a comma-separated list closed by `close`: false when it is
+    /// empty (and already closed).
+    fn open_list(&mut self, close: &str) -> Result<bool, Error> {
         if self.peek() == &Tok::End {
             return Err(self.error(
                 "S0203",
@@ -127,111 +200,142 @@ impl Parser {
         }
         if self.at(close) {
             self.next();
-            return Ok(out);
+            return Ok(false);
         }
-        loop {
-            out.push(item(self)?);
-            if self.at(",") {
-                self.next();
-                continue;
-            }
-            self.expect(close)?;
-            return Ok(out);
+        Ok(true)
+    }
+
+    /// After an item: true if another follows, false once `close` is read.
+    fn list_continues(&mut self, close: &str) -> Result<bool, Error> {
+        if self.at(",") {
+            self.next();
+            return Ok(true);
         }
+        self.expect(close)?;
+        Ok(false)
+    }
+
+    /// A list of plain expressions (call arguments).
+    fn expressions(&mut self, close: &str) -> Result<Vec<Raw>, Error> {
+        let mut out = Vec::new();
+        let mut more = self.open_list(close)?;
+        while more {
+            out.push(self.expression(0)?);
+            more = self.list_continues(close)?;
+        }
+        Ok(out)
     }
 
     fn nud(&mut self, t: Token) -> Result<Raw, Error> {
         let pos = t.pos;
-        Ok(match t.tok {
-            Tok::Num(n) => Raw::Leaf(Node::Num(n)),
-            Tok::Str(s) => Raw::Leaf(Node::Str(s.into())),
-            Tok::Name(n) => Raw::Name(n.into()),
-            Tok::Var(v) => Raw::Leaf(Node::Var(v.into())),
-            Tok::Regex(pattern, flags) => {
-                let mut b = regex::RegexBuilder::new(&pattern);
-                b.case_insensitive(flags.contains('i'))
-                    .multi_line(flags.contains('m'));
-                let re = b.build().map_err(|e| {
-                    Error::syntax("S0303", pos, &format!("Invalid regular expression: {e}"))
-                })?;
-                Raw::Leaf(Node::Regex(Arc::new(re)))
+        match t.tok {
+            Tok::Num(n) => Ok(Raw::Leaf(Node::Num(n))),
+            Tok::Str(s) => Ok(Raw::Leaf(Node::Str(s.into()))),
+            Tok::Name(n) => Ok(Raw::Name(n.into())),
+            Tok::Var(v) => Ok(Raw::Leaf(Node::Var(v.into()))),
+            Tok::Regex(pattern, flags) => regex(&pattern, &flags, pos),
+            Tok::End => Err(Error::syntax("S0207", pos, "Unexpected end of expression")),
+            Tok::Op(op) => self.prefix(op, pos),
+        }
+    }
+
+    fn prefix(&mut self, op: &'static str, pos: usize) -> Result<Raw, Error> {
+        match op {
+            "-" => self.negation(),
+            "(" => self.block(),
+            "[" => self.array(),
+            "{" => self.object(),
+            "|" => self.transform(),
+            "function" => self.lambda(),
+            other => leaf(other).ok_or_else(|| not_unary(other, pos)),
+        }
+    }
+
+    fn object(&mut self) -> Result<Raw, Error> {
+        Ok(Raw::Object(self.pairs()?))
+    }
+
+    fn negation(&mut self) -> Result<Raw, Error> {
+        Ok(Raw::Neg(Box::new(self.expression(70)?)))
+    }
+
+    fn block(&mut self) -> Result<Raw, Error> {
+        let mut items = Vec::new();
+        while !self.at(")") {
+            items.push(self.expression(0)?);
+            if !self.at(";") {
+                break;
             }
-            Tok::End => return Err(Error::syntax("S0207", pos, "Unexpected end of expression")),
-            Tok::Op(op) => match op {
-                "true" => Raw::Leaf(Node::Bool(true)),
-                "false" => Raw::Leaf(Node::Bool(false)),
-                "null" => Raw::Leaf(Node::Null),
-                "and" | "or" | "in" => Raw::Name(op.into()),
-                "-" => Raw::Neg(Box::new(self.expression(70)?)),
-                "*" => Raw::Leaf(Node::Wildcard),
-                "**" => Raw::Leaf(Node::Descendants),
-                "%" => Raw::Leaf(Node::Parent),
-                "?" => Raw::Placeholder,
-                "(" => {
-                    let mut items = Vec::new();
-                    while !self.at(")") {
-                        items.push(self.expression(0)?);
-                        if !self.at(";") {
-                            break;
-                        }
-                        self.next();
-                    }
-                    self.expect(")")?;
-                    Raw::Block(items)
-                }
-                "[" => Raw::Array(self.list("]", |p| {
-                    let item = p.expression(0)?;
-                    if p.at("..") {
-                        p.next();
-                        let end = p.expression(0)?;
-                        return Ok(Raw::Bin(BinOp::Range, Box::new(item), Box::new(end)));
-                    }
-                    Ok(item)
-                })?),
-                "{" => Raw::Object(self.pairs()?),
-                "|" => {
-                    let pattern = self.expression(0)?;
-                    self.expect("|")?;
-                    let update = self.expression(0)?;
-                    let delete = if self.at(",") {
-                        self.next();
-                        Some(Box::new(self.expression(0)?))
-                    } else {
-                        None
-                    };
-                    self.expect("|")?;
-                    Raw::Transform(Box::new(pattern), Box::new(update), delete)
-                }
-                "function" => self.lambda()?,
-                other => {
-                    return Err(Error::syntax(
-                        "S0211",
-                        pos,
-                        &format!("The symbol {other} cannot be used as a unary operator"),
-                    ));
-                }
-            },
-        })
+            self.next();
+        }
+        self.expect(")")?;
+        Ok(Raw::Block(items))
+    }
+
+    fn array(&mut self) -> Result<Raw, Error> {
+        let mut items = Vec::new();
+        let mut more = self.open_list("]")?;
+        while more {
+            items.push(self.array_item()?);
+            more = self.list_continues("]")?;
+        }
+        Ok(Raw::Array(items))
+    }
+
+    /// An item, or a range `a..b`.
+    fn array_item(&mut self) -> Result<Raw, Error> {
+        let item = self.expression(0)?;
+        if !self.at("..") {
+            return Ok(item);
+        }
+        self.next();
+        let end = self.expression(0)?;
+        Ok(Raw::Bin(BinOp::Range, Box::new(item), Box::new(end)))
+    }
+
+    fn transform(&mut self) -> Result<Raw, Error> {
+        let pattern = self.expression(0)?;
+        self.expect("|")?;
+        let update = self.expression(0)?;
+        let delete = if self.at(",") {
+            self.next();
+            Some(Box::new(self.expression(0)?))
+        } else {
+            None
+        };
+        self.expect("|")?;
+        Ok(Raw::Transform(Box::new(pattern), Box::new(update), delete))
     }
 
     fn pairs(&mut self) -> Result<Vec<(Raw, Raw)>, Error> {
-        self.list("}", |p| {
-            let k = p.expression(0)?;
-            p.expect(":")?;
-            let v = p.expression(0)?;
-            Ok((k, v))
-        })
+        let mut out = Vec::new();
+        let mut more = self.open_list("}")?;
+        while more {
+            let k = self.expression(0)?;
+            self.expect(":")?;
+            let v = self.expression(0)?;
+            out.push((k, v));
+            more = self.list_continues("}")?;
+        }
+        Ok(out)
     }
 
     fn lambda(&mut self) -> Result<Raw, Error> {
         self.expect("(")?;
-        let params = self.list(")", |p| match p.next().tok {
-            Tok::Var(v) => Ok(Arc::<str>::from(v)),
-            _ => Err(p.error(
-                "S0208",
-                "Parameter of a function definition must be a variable name (start with $)",
-            )),
-        })?;
+        let mut params = Vec::new();
+        let mut more = self.open_list(")")?;
+        while more {
+            match self.next().tok {
+                Tok::Var(v) => params.push(Arc::<str>::from(v)),
+                _ => {
+                    return Err(self.error(
+                        "S0208",
+                        "Parameter of a function definition must be a variable name (start with $)",
+                    ));
+                }
+            }
+            more = self.list_continues(")")?;
+        }
         let mut signature = None;
         if self.at("<") {
             // A signature like <n-n:n>: kept as text, checked loosely.
@@ -269,370 +373,140 @@ impl Parser {
     }
 
     fn led(&mut self, t: Token, left: Raw) -> Result<Raw, Error> {
-        let op = match t.tok {
-            Tok::Op(op) => op,
-            _ => return Err(Error::syntax("S0201", t.pos, "Syntax error")),
+        let Tok::Op(op) = t.tok else {
+            return Err(Error::syntax("S0201", t.pos, "Syntax error"));
         };
-        let bin = |o| -> Option<BinOp> {
-            Some(match o {
-                "+" => BinOp::Add,
-                "-" => BinOp::Sub,
-                "*" => BinOp::Mul,
-                "/" => BinOp::Div,
-                "%" => BinOp::Mod,
-                "=" => BinOp::Eq,
-                "!=" => BinOp::Ne,
-                "<" => BinOp::Lt,
-                "<=" => BinOp::Le,
-                ">" => BinOp::Gt,
-                ">=" => BinOp::Ge,
-                "and" => BinOp::And,
-                "or" => BinOp::Or,
-                "&" => BinOp::Concat,
-                "in" => BinOp::In,
-                _ => return None,
-            })
-        };
-        if let Some(b) = bin(op) {
-            let right = self.expression(lbp(&Tok::Op(op)))?;
-            return Ok(Raw::Bin(b, Box::new(left), Box::new(right)));
-        }
-        Ok(match op {
-            "." => Raw::Dot(Box::new(left), Box::new(self.expression(75)?)),
-            "[" => {
-                if self.peek() == &Tok::End {
-                    return Err(self.error("S0203", "Expected \"]\" before end of expression"));
-                }
-                if self.at("]") {
-                    self.next();
-                    Raw::Pred(Box::new(left), None)
-                } else {
-                    let e = self.expression(0)?;
-                    self.expect("]")?;
-                    Raw::Pred(Box::new(left), Some(Box::new(e)))
-                }
-            }
-            "{" => Raw::Group(Box::new(left), self.pairs()?),
-            "(" => Raw::Call(Box::new(left), self.list(")", |p| p.expression(0))?),
-            "?" => {
-                let then = self.expression(0)?;
-                let otherwise = if self.at(":") {
-                    self.next();
-                    Some(Box::new(self.expression(0)?))
-                } else {
-                    None
-                };
-                Raw::Cond(Box::new(left), Box::new(then), otherwise)
-            }
-            ":=" => {
-                let Raw::Leaf(Node::Var(name)) = left else {
-                    return Err(Error::syntax(
-                        "S0212",
-                        t.pos,
-                        "The left side of := must be a variable name (start with $)",
-                    ));
-                };
-                Raw::Bind(name, Box::new(self.expression(9)?))
-            }
-            "~>" => Raw::Apply(Box::new(left), Box::new(self.expression(40)?)),
-            "^" => {
-                self.expect("(")?;
-                let terms = self.list(")", |p| {
-                    let desc = if p.at("<") {
-                        p.next();
-                        false
-                    } else if p.at(">") {
-                        p.next();
-                        true
-                    } else {
-                        false
-                    };
-                    Ok((p.expression(0)?, desc))
-                })?;
-                Raw::Sort(Box::new(left), terms)
-            }
-            "@" | "#" => match self.next().tok {
-                Tok::Var(v) if !v.is_empty() => Raw::Binding(Box::new(left), v.into(), op == "@"),
-                _ => {
-                    return Err(Error::syntax(
-                        "S0214",
-                        t.pos,
-                        &format!("The right side of {op} must be a variable name (start with $)"),
-                    ));
-                }
-            },
-            other => {
-                return Err(Error::syntax(
+        let left = Box::new(left);
+        match op {
+            "." => self.dot(left),
+            "[" => self.predicate(left),
+            "{" => self.group(left),
+            "(" => self.call(left),
+            "?" => self.condition(left),
+            ":=" => self.bind(left, t.pos),
+            "~>" => self.apply(left),
+            "^" => self.sort(left),
+            "@" | "#" => self.binding(left, op, t.pos),
+            other => match binary(other) {
+                Some(b) => self.binary(b, other, left),
+                None => Err(Error::syntax(
                     "S0201",
                     t.pos,
                     &format!("Syntax error: \"{other}\""),
-                ));
-            }
-        })
+                )),
+            },
+        }
+    }
+
+    fn binary(&mut self, b: BinOp, op: &'static str, left: Box<Raw>) -> Result<Raw, Error> {
+        let right = self.expression(lbp(&Tok::Op(op)))?;
+        Ok(Raw::Bin(b, left, Box::new(right)))
+    }
+
+    fn dot(&mut self, left: Box<Raw>) -> Result<Raw, Error> {
+        Ok(Raw::Dot(left, Box::new(self.expression(75)?)))
+    }
+
+    fn group(&mut self, left: Box<Raw>) -> Result<Raw, Error> {
+        Ok(Raw::Group(left, self.pairs()?))
+    }
+
+    fn call(&mut self, left: Box<Raw>) -> Result<Raw, Error> {
+        Ok(Raw::Call(left, self.expressions(")")?))
+    }
+
+    fn apply(&mut self, left: Box<Raw>) -> Result<Raw, Error> {
+        Ok(Raw::Apply(left, Box::new(self.expression(40)?)))
+    }
+
+    fn bind(&mut self, left: Box<Raw>, pos: usize) -> Result<Raw, Error> {
+        match *left {
+            Raw::Leaf(Node::Var(name)) => Ok(Raw::Bind(name, Box::new(self.expression(9)?))),
+            _ => Err(Error::syntax(
+                "S0212",
+                pos,
+                "The left side of := must be a variable name (start with $)",
+            )),
+        }
+    }
+
+    fn binding(&mut self, left: Box<Raw>, op: &str, pos: usize) -> Result<Raw, Error> {
+        match self.next().tok {
+            Tok::Var(v) if !v.is_empty() => Ok(Raw::Binding(left, v.into(), op == "@")),
+            _ => Err(not_a_variable(op, pos)),
+        }
+    }
+
+    fn predicate(&mut self, left: Box<Raw>) -> Result<Raw, Error> {
+        if self.peek() == &Tok::End {
+            return Err(self.error("S0203", "Expected \"]\" before end of expression"));
+        }
+        if self.at("]") {
+            self.next();
+            return Ok(Raw::Pred(left, None));
+        }
+        let e = self.expression(0)?;
+        self.expect("]")?;
+        Ok(Raw::Pred(left, Some(Box::new(e))))
+    }
+
+    fn condition(&mut self, left: Box<Raw>) -> Result<Raw, Error> {
+        let then = self.expression(0)?;
+        let otherwise = if self.at(":") {
+            self.next();
+            Some(Box::new(self.expression(0)?))
+        } else {
+            None
+        };
+        Ok(Raw::Cond(left, Box::new(then), otherwise))
+    }
+
+    fn sort(&mut self, left: Box<Raw>) -> Result<Raw, Error> {
+        self.expect("(")?;
+        let mut terms = Vec::new();
+        let mut more = self.open_list(")")?;
+        while more {
+            let desc = if self.at("<") {
+                self.next();
+                false
+            } else if self.at(">") {
+                self.next();
+                true
+            } else {
+                false
+            };
+            terms.push((self.expression(0)?, desc));
+            more = self.list_continues(")")?;
+        }
+        Ok(Raw::Sort(left, terms))
     }
 }
 
-fn process(raw: Raw) -> Result<Node, Error> {
-    Ok(match raw {
-        Raw::Leaf(n) => n,
-        Raw::Name(n) => Node::Path {
-            steps: vec![step(Node::Name(n))],
-            keep_array: false,
-            group: None,
-        },
-        Raw::Neg(e) => match process(*e)? {
-            Node::Num(n) => Node::Num(-n),
-            other => Node::Neg(Box::new(other)),
-        },
-        Raw::Array(items) => Node::Array {
-            items: items.into_iter().map(process).collect::<Result<_, _>>()?,
-            cons: false,
-        },
-        Raw::Object(pairs) => Node::Object(process_pairs(pairs)?),
-        Raw::Dot(l, r) => {
-            let mut steps = into_steps(process(*l)?);
-            match process(*r)? {
-                Node::Path {
-                    steps: more,
-                    group: None,
-                    ..
-                } => steps.extend(more),
-                Node::Filtered {
-                    node,
-                    predicates,
-                    group: None,
-                } => steps.push(Step {
-                    node: *node,
-                    stages: predicates,
-                    keep_array: false,
-                    focus: None,
-                    index: None,
-                }),
-                other => steps.push(step(other)),
-            }
-            for s in &mut steps {
-                match &s.node {
-                    Node::Str(name) => s.node = Node::Name(name.clone()),
-                    Node::Num(_) | Node::Bool(_) | Node::Null => {
-                        return Err(Error::new(
-                            "S0213",
-                            "The literal value cannot be used as a step within a path expression",
-                        ));
-                    }
-                    _ => {}
-                }
-            }
-            if let Some(Step {
-                node: Node::Array { cons, .. },
-                ..
-            }) = steps.first_mut()
-            {
-                *cons = true;
-            }
-            if let Some(Step {
-                node: Node::Array { cons, .. },
-                ..
-            }) = steps.last_mut()
-            {
-                *cons = true;
-            }
-            let keep_array = steps.iter().any(|s| s.keep_array);
-            Node::Path {
-                steps,
-                keep_array,
-                group: None,
-            }
-        }
-        Raw::Pred(l, pred) => {
-            let node = process(*l)?;
-            match (node, pred) {
-                (
-                    Node::Path {
-                        mut steps,
-                        group: None,
-                        ..
-                    },
-                    None,
-                ) => {
-                    if let Some(last) = steps.last_mut() {
-                        last.keep_array = true;
-                    }
-                    Node::Path {
-                        steps,
-                        keep_array: true,
-                        group: None,
-                    }
-                }
-                (other, None) => other,
-                (
-                    Node::Path {
-                        mut steps,
-                        keep_array,
-                        group: None,
-                    },
-                    Some(p),
-                ) => {
-                    let p = process(*p)?;
-                    if let Some(last) = steps.last_mut() {
-                        last.stages.push(p);
-                    }
-                    Node::Path {
-                        steps,
-                        keep_array,
-                        group: None,
-                    }
-                }
-                (
-                    Node::Filtered {
-                        node,
-                        mut predicates,
-                        group: None,
-                    },
-                    Some(p),
-                ) => {
-                    predicates.push(process(*p)?);
-                    Node::Filtered {
-                        node,
-                        predicates,
-                        group: None,
-                    }
-                }
-                (other, Some(p)) => Node::Filtered {
-                    node: Box::new(other),
-                    predicates: vec![process(*p)?],
-                    group: None,
-                },
-            }
-        }
-        Raw::Group(l, pairs) => {
-            let pairs = process_pairs(pairs)?;
-            match process(*l)? {
-                Node::Path {
-                    steps,
-                    keep_array,
-                    group: None,
-                } => Node::Path {
-                    steps,
-                    keep_array,
-                    group: Some(pairs),
-                },
-                Node::Path { .. } | Node::Filtered { group: Some(_), .. } => {
-                    return Err(Error::new(
-                        "S0210",
-                        "Each step can only have one grouping expression",
-                    ));
-                }
-                Node::Filtered {
-                    node,
-                    predicates,
-                    group: None,
-                } => Node::Filtered {
-                    node,
-                    predicates,
-                    group: Some(pairs),
-                },
-                other => Node::Filtered {
-                    node: Box::new(other),
-                    predicates: Vec::new(),
-                    group: Some(pairs),
-                },
-            }
-        }
-        Raw::Sort(l, terms) => {
-            let mut steps = into_steps(process(*l)?);
-            let terms = terms
-                .into_iter()
-                .map(|(t, d)| Ok((process(t)?, d)))
-                .collect::<Result<_, Error>>()?;
-            steps.push(step(Node::Sort(terms)));
-            let keep_array = steps.iter().any(|s| s.keep_array);
-            Node::Path {
-                steps,
-                keep_array,
-                group: None,
-            }
-        }
-        Raw::Bin(op, l, r) => Node::Binary(op, Box::new(process(*l)?), Box::new(process(*r)?)),
-        Raw::Cond(c, t, e) => Node::Cond(
-            Box::new(process(*c)?),
-            Box::new(process(*t)?),
-            e.map(|e| process(*e)).transpose()?.map(Box::new),
-        ),
-        Raw::Block(items) => Node::Block(items.into_iter().map(process).collect::<Result<_, _>>()?),
-        Raw::Bind(name, v) => Node::Bind(name, Box::new(process(*v)?)),
-        Raw::Lambda(params, body, signature) => Node::Lambda(Arc::new(LambdaDef {
-            params,
-            body: process(*body)?,
-            signature,
-        })),
-        Raw::Call(f, args) => {
-            let partial = args.iter().any(|a| matches!(a, Raw::Placeholder));
-            let func = process(*f)?;
-            Node::Call {
-                func: Box::new(func),
-                args: args.into_iter().map(process).collect::<Result<_, _>>()?,
-                partial,
-            }
-        }
-        Raw::Placeholder => Node::Placeholder,
-        Raw::Binding(l, var, focus) => {
-            let mut steps = into_steps(process(*l)?);
-            if let Some(last) = steps.last_mut() {
-                if focus {
-                    last.focus = Some(var);
-                } else {
-                    last.index = Some(var);
-                }
-            }
-            let keep_array = steps.iter().any(|s| s.keep_array);
-            Node::Path {
-                steps,
-                keep_array,
-                group: None,
-            }
-        }
-        Raw::Apply(l, r) => Node::Apply(Box::new(process(*l)?), Box::new(process(*r)?)),
-        Raw::Transform(p, u, d) => Node::Transform(Arc::new((
-            process(*p)?,
-            process(*u)?,
-            d.map(|d| process(*d)).transpose()?,
-        ))),
+fn binary(op: &str) -> Option<BinOp> {
+    Some(match op {
+        "+" => BinOp::Add,
+        "-" => BinOp::Sub,
+        "*" => BinOp::Mul,
+        "/" => BinOp::Div,
+        "%" => BinOp::Mod,
+        "=" => BinOp::Eq,
+        "!=" => BinOp::Ne,
+        "<" => BinOp::Lt,
+        "<=" => BinOp::Le,
+        ">" => BinOp::Gt,
+        ">=" => BinOp::Ge,
+        "and" => BinOp::And,
+        "or" => BinOp::Or,
+        "&" => BinOp::Concat,
+        "in" => BinOp::In,
+        _ => return None,
     })
 }
 
-fn step(node: Node) -> Step {
-    Step {
-        node,
-        stages: Vec::new(),
-        keep_array: false,
-        focus: None,
-        index: None,
-    }
-}
-
-fn into_steps(n: Node) -> Vec<Step> {
-    match n {
-        Node::Path {
-            steps, group: None, ..
-        } => steps,
-        Node::Filtered {
-            node,
-            predicates,
-            group: None,
-        } => vec![Step {
-            node: *node,
-            stages: predicates,
-            keep_array: false,
-            focus: None,
-            index: None,
-        }],
-        other => vec![step(other)],
-    }
-}
-
-fn process_pairs(pairs: Vec<(Raw, Raw)>) -> Result<Vec<(Node, Node)>, Error> {
-    pairs
-        .into_iter()
-        .map(|(k, v)| Ok((process(k)?, process(v)?)))
-        .collect()
+fn not_a_variable(op: &str, pos: usize) -> Error {
+    Error::syntax(
+        "S0214",
+        pos,
+        &format!("The right side of {op} must be a variable name (start with $)"),
+    )
 }

@@ -11,7 +11,8 @@ use crate::env::Frame;
 use crate::error::Error;
 use crate::eval::Evaluator;
 use crate::functions;
-use crate::value::{Flags, Object, Value};
+use crate::limits::Budget;
+use crate::value::{Flags, List, Object, Value};
 
 fn items(v: &Value) -> Vec<Value> {
     match v {
@@ -34,9 +35,9 @@ impl Evaluator {
             return self.tuple_path(steps, group, input, env);
         }
         let first_is_var = matches!(steps.first().map(|s| &s.node), Some(Node::Var(_)));
-        let mut inputs: Arc<Vec<Value>> = match input {
+        let mut inputs: Arc<List> = match input {
             Value::Array(a, _) if !first_is_var => a.clone(),
-            other => Arc::new(vec![other.clone()]),
+            other => Arc::new(List::new(vec![other.clone()])),
         };
         let mut result = Value::Undefined;
         for (i, step) in steps.iter().enumerate() {
@@ -63,7 +64,7 @@ impl Evaluator {
             }
             inputs = match &result {
                 Value::Array(a, _) => a.clone(),
-                other => Arc::new(vec![other.clone()]),
+                other => Arc::new(List::new(vec![other.clone()])),
             };
         }
         if keep_array {
@@ -84,8 +85,8 @@ impl Evaluator {
                     },
                 ),
                 Value::Undefined => Value::Undefined,
-                other => Value::Array(
-                    Arc::new(vec![other]),
+                other => Value::array_with(
+                    vec![other],
                     Flags {
                         sequence: true,
                         keep_singleton: true,
@@ -132,9 +133,12 @@ impl Evaluator {
                 ));
             }
             let mut next: Vec<Tuple> = Vec::new();
+            let mut budget = Budget::new();
             for (ctx, binds) in &tuples {
                 let frame = frame_for(binds);
-                let items = match self.eval(&step.node, ctx, &frame)? {
+                let items = self.eval(&step.node, ctx, &frame);
+                self.retire(frame);
+                let items = match items? {
                     Value::Undefined => Vec::new(),
                     Value::Array(a, f) if !f.cons => a.to_vec(),
                     other => vec![other],
@@ -151,6 +155,8 @@ impl Evaluator {
                     if let Some(name) = &step.index {
                         b.push((name.clone(), Value::Number(position as f64)));
                     }
+                    budget.add(&value, "a path")?;
+                    budget.add_bytes(b.len() * std::mem::size_of::<Value>(), "a path")?;
                     next.push((value, b));
                 }
             }
@@ -159,7 +165,9 @@ impl Evaluator {
                 let len = next.len() as i64;
                 for (i, (v, b)) in next.into_iter().enumerate() {
                     let frame = frame_for(&b);
-                    let keep = match self.eval(stage, &v, &frame)? {
+                    let keep = self.eval(stage, &v, &frame);
+                    self.retire(frame);
+                    let keep = match keep? {
                         Value::Number(n) => {
                             let k = n.floor() as i64;
                             (if k < 0 { k + len } else { k }) == i as i64
@@ -199,12 +207,14 @@ impl Evaluator {
             return Ok(v);
         }
         let mut results = Vec::with_capacity(inputs.len());
+        let mut budget = Budget::new();
         for item in inputs {
             let mut v = self.eval(&step.node, item, env)?;
             for stage in &step.stages {
                 v = self.filter(stage, v, env)?;
             }
             if !v.is_undefined() {
+                budget.add(&v, "a path")?;
                 results.push(v);
             }
         }
@@ -235,8 +245,8 @@ impl Evaluator {
     ) -> Result<Value, Error> {
         let list = match &input {
             Value::Array(a, _) => a.clone(),
-            Value::Undefined => Arc::new(Vec::new()),
-            other => Arc::new(vec![other.clone()]),
+            Value::Undefined => Arc::new(List::default()),
+            other => Arc::new(List::new(vec![other.clone()])),
         };
         let len = list.len() as i64;
         if let Node::Num(n) = pred {
@@ -253,6 +263,7 @@ impl Evaluator {
             );
         }
         let mut out = Vec::new();
+        let mut budget = Budget::new();
         for (index, item) in list.iter().enumerate() {
             let res = self.eval(pred, item, env)?;
             let numbers: Option<Vec<f64>> = match &res {
@@ -272,6 +283,7 @@ impl Evaluator {
                             ii += len;
                         }
                         if ii == index as i64 {
+                            budget.add(item, "a predicate")?;
                             out.push(item.clone());
                         }
                     }
@@ -297,7 +309,9 @@ impl Evaluator {
         if list.is_empty() {
             list.push(Value::Undefined);
         }
-        let mut groups: IndexMap<String, (Value, usize)> = IndexMap::new();
+        // Each key's items, gathered as jsonata-js's `append` would (arrays
+        // spread) but without copying the list per item.
+        let mut groups: IndexMap<String, (Vec<Value>, usize)> = IndexMap::new();
         for item in &list {
             for (i, (k, _)) in pairs.iter().enumerate() {
                 let key = match self.eval(k, item, env)? {
@@ -321,18 +335,22 @@ impl Evaluator {
                                 format!("Multiple key definitions evaluate to same key: \"{key}\""),
                             ));
                         }
-                        *data = functions::append(std::mem::take(data), item.clone());
+                        data.push(item.clone());
                     }
                     None => {
-                        groups.insert(key, (item.clone(), i));
+                        groups.insert(key, (vec![item.clone()], i));
                     }
                 }
             }
         }
         let mut out = Object::with_capacity_and_hasher(groups.len(), Default::default());
-        for (key, (data, i)) in groups {
+        let mut budget = Budget::new();
+        for (key, (items, i)) in groups {
+            let data = appended(items);
             let v = self.eval(&pairs[i].1, &data, env)?;
             if !v.is_undefined() {
+                budget.add(&v, "an object constructor")?;
+                budget.add_bytes(key.len(), "an object constructor")?;
                 out.insert(key, v);
             }
         }
@@ -376,6 +394,22 @@ impl Evaluator {
         }
         Ok(Value::sequence(keyed.into_iter().map(|(_, v)| v).collect()))
     }
+}
+
+/// `items` folded with [`functions::append`]: one item stays as it is.
+fn appended(mut items: Vec<Value>) -> Value {
+    items.retain(|v| !v.is_undefined());
+    if items.len() <= 1 {
+        return items.pop().unwrap_or_default();
+    }
+    let mut out = Vec::with_capacity(items.len());
+    for item in items {
+        match item {
+            Value::Array(a, _) => out.extend(a.iter().cloned()),
+            other => out.push(other),
+        }
+    }
+    Value::array(out)
 }
 
 fn compare_keys(a: &Value, b: &Value) -> Result<std::cmp::Ordering, Error> {

@@ -9,9 +9,9 @@ use crate::env::Frame;
 use crate::error::Error;
 use crate::eval::Evaluator;
 use crate::functions::objects::deep_clone;
-use crate::value::{Object, Value};
+use crate::value::{Map, Object, Value};
 
-type Edit = (Option<Arc<Object>>, Vec<String>);
+type Edit = (Option<Arc<Map>>, Vec<String>);
 
 pub fn apply(
     e: &mut Evaluator,
@@ -29,7 +29,7 @@ pub fn apply(
         Value::Array(a, _) => a.to_vec(),
         other => vec![other],
     };
-    let mut edits: HashMap<*const Object, Edit> = HashMap::new();
+    let mut edits: HashMap<*const Map, Edit> = HashMap::new();
     for m in &matches {
         let Value::Object(obj) = m else { continue };
         let upd = match e.eval(update, m, env)? {
@@ -69,11 +69,9 @@ pub fn apply(
     Ok(rebuild(&copy, &edits))
 }
 
-fn rebuild(v: &Value, edits: &HashMap<*const Object, Edit>) -> Value {
+fn rebuild(v: &Value, edits: &HashMap<*const Map, Edit>) -> Value {
     match v {
-        Value::Array(a, f) => {
-            Value::Array(Arc::new(a.iter().map(|x| rebuild(x, edits)).collect()), *f)
-        }
+        Value::Array(a, f) => Value::array_with(a.iter().map(|x| rebuild(x, edits)).collect(), *f),
         Value::Object(m) => {
             let mut out: Object = m
                 .iter()

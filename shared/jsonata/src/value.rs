@@ -1,6 +1,11 @@
 //! JSONata values: JSON plus `undefined`, functions and regexes. Arrays carry
 //! jsonata-js's flags (a *sequence* collapses when it holds one item).
+//!
+//! Arrays and objects know their nesting depth and an estimate of their size
+//! ([`Size`]), computed once when they are built, so the limits of
+//! [`crate::limits`] cost nothing to check however often values are shared.
 
+use std::ops::Deref;
 use std::sync::Arc;
 
 use indexmap::IndexMap;
@@ -10,6 +15,7 @@ use crate::ast::{LambdaDef, Node};
 use crate::env::Frame;
 use crate::error::Error;
 use crate::functions::Builtin;
+use crate::limits;
 
 /// Objects keep their key order; keys hash with FxHash (fast for short keys).
 pub type Object = IndexMap<String, Value, rustc_hash::FxBuildHasher>;
@@ -30,8 +36,8 @@ pub enum Value {
     Bool(bool),
     Number(f64),
     String(Arc<str>),
-    Array(Arc<Vec<Value>>, Flags),
-    Object(Arc<Object>),
+    Array(Arc<List>, Flags),
+    Object(Arc<Map>),
     Function(Arc<Function>),
     Regex(Arc<regex::Regex>),
 }
@@ -57,18 +63,112 @@ pub enum Function {
     Matcher(Arc<regex::Regex>),
 }
 
+/// How deep a value nests and roughly how much memory it takes (shared
+/// parts counted each time they appear, as they would be once written out).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Size {
+    /// 0 for scalars, 1 for an array or object of scalars, …
+    pub depth: usize,
+    pub bytes: usize,
+}
+
+/// What one value costs besides its contents: the enum itself.
+const SLOT: usize = std::mem::size_of::<Value>();
+/// What an object's entry costs besides its key's and value's bytes.
+const ENTRY: usize = 32;
+
+/// An array's items, and their [`Size`].
+#[derive(Debug, Default)]
+pub struct List {
+    items: Vec<Value>,
+    size: Size,
+}
+
+impl List {
+    pub fn new(items: Vec<Value>) -> List {
+        let mut size = Size::default();
+        for v in &items {
+            size.depth = size.depth.max(v.depth());
+            size.bytes = size.bytes.saturating_add(v.bytes());
+        }
+        size.depth += 1;
+        List { items, size }
+    }
+
+    pub fn size(&self) -> Size {
+        self.size
+    }
+
+    /// Stands for JSON nested deeper than the limit (see [`Value::from_json`]).
+    fn too_deep() -> List {
+        List {
+            items: Vec::new(),
+            size: Size {
+                depth: usize::MAX / 2,
+                bytes: 0,
+            },
+        }
+    }
+}
+
+impl Deref for List {
+    type Target = [Value];
+
+    fn deref(&self) -> &[Value] {
+        &self.items
+    }
+}
+
+/// An object's entries, and their [`Size`].
+#[derive(Debug, Default)]
+pub struct Map {
+    entries: Object,
+    size: Size,
+}
+
+impl Map {
+    pub fn new(entries: Object) -> Map {
+        let mut size = Size::default();
+        for (k, v) in &entries {
+            size.depth = size.depth.max(v.depth());
+            size.bytes = size
+                .bytes
+                .saturating_add(k.len() + ENTRY)
+                .saturating_add(v.bytes());
+        }
+        size.depth += 1;
+        Map { entries, size }
+    }
+
+    pub fn size(&self) -> Size {
+        self.size
+    }
+}
+
+impl Deref for Map {
+    type Target = Object;
+
+    fn deref(&self) -> &Object {
+        &self.entries
+    }
+}
+
 impl Value {
     pub fn string(s: impl Into<Arc<str>>) -> Value {
         Value::String(s.into())
     }
 
     pub fn array(items: Vec<Value>) -> Value {
-        Value::Array(Arc::new(items), Flags::default())
+        Value::array_with(items, Flags::default())
+    }
+
+    pub fn array_with(items: Vec<Value>, flags: Flags) -> Value {
+        Value::Array(Arc::new(List::new(items)), flags)
     }
 
     pub fn sequence(items: Vec<Value>) -> Value {
-        Value::Array(
-            Arc::new(items),
+        Value::array_with(
+            items,
             Flags {
                 sequence: true,
                 ..Flags::default()
@@ -77,7 +177,26 @@ impl Value {
     }
 
     pub fn object(o: Object) -> Value {
-        Value::Object(Arc::new(o))
+        Value::Object(Arc::new(Map::new(o)))
+    }
+
+    /// Nesting depth: 0 for anything but an array or object.
+    pub fn depth(&self) -> usize {
+        match self {
+            Value::Array(a, _) => a.size.depth,
+            Value::Object(m) => m.size.depth,
+            _ => 0,
+        }
+    }
+
+    /// Estimated memory, shared parts counted every time.
+    pub fn bytes(&self) -> usize {
+        SLOT + match self {
+            Value::String(s) => s.len(),
+            Value::Array(a, _) => a.size.bytes,
+            Value::Object(m) => m.size.bytes,
+            _ => 0,
+        }
     }
 
     pub fn is_undefined(&self) -> bool {
@@ -176,18 +295,39 @@ impl Value {
         }
     }
 
+    /// A JSON value as JSONata sees it. Nesting deeper than
+    /// [`limits::MAX_DEPTH`] is not copied: the array or object there is
+    /// replaced by an empty one marked too deep, so evaluating against it
+    /// fails (U1003) instead of recursing without bound.
     pub fn from_json(v: &serde_json::Value) -> Value {
+        Value::from_json_at(v, 0)
+    }
+
+    fn from_json_at(v: &serde_json::Value, depth: usize) -> Value {
         match v {
             serde_json::Value::Null => Value::Null,
             serde_json::Value::Bool(b) => Value::Bool(*b),
             serde_json::Value::Number(n) => Value::Number(n.as_f64().unwrap_or(0.0)),
             serde_json::Value::String(s) => Value::String(s.as_str().into()),
-            serde_json::Value::Array(a) => Value::array(a.iter().map(Value::from_json).collect()),
-            serde_json::Value::Object(m) => Value::object(
-                m.iter()
-                    .map(|(k, v)| (k.clone(), Value::from_json(v)))
-                    .collect(),
-            ),
+            serde_json::Value::Array(_) | serde_json::Value::Object(_)
+                if depth >= limits::MAX_DEPTH =>
+            {
+                Value::Array(Arc::new(List::too_deep()), Flags::default())
+            }
+            serde_json::Value::Array(a) => {
+                let mut items = Vec::with_capacity(a.len());
+                for x in a {
+                    items.push(Value::from_json_at(x, depth + 1));
+                }
+                Value::array(items)
+            }
+            serde_json::Value::Object(m) => {
+                let mut o = Object::with_capacity_and_hasher(m.len(), Default::default());
+                for (k, x) in m {
+                    o.insert(k.clone(), Value::from_json_at(x, depth + 1));
+                }
+                Value::object(o)
+            }
         }
     }
 

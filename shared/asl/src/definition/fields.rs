@@ -5,6 +5,7 @@
 use serde_json::{Map, Value};
 
 use super::problem::{Problems, pointer};
+use crate::limits::MAX_PAYLOAD_DEPTH;
 use crate::path::Path;
 
 pub struct Fields<'a> {
@@ -181,6 +182,12 @@ pub fn parse_path(s: &str, reference: bool) -> Result<Path, String> {
     if reference && !path.is_reference() {
         return Err(format!(
             "The value '{s}' must be a reference path (no '*', '..', ',', ':', '?' or '@')"
+        ));
+    }
+    // A ResultPath creates an object per step: no deeper than a payload may be.
+    if reference && path.segments.len() > MAX_PAYLOAD_DEPTH {
+        return Err(format!(
+            "The reference path '{s:.80}' has more than {MAX_PAYLOAD_DEPTH} steps"
         ));
     }
     Ok(path)

@@ -7,7 +7,7 @@ use super::fields::Fields;
 use super::problem::Problems;
 use crate::error::{ErrorName, StatesError};
 use crate::path::{self, Path, Root};
-use crate::scope::Scope;
+use crate::scope::{Scope, Unresolved};
 use crate::states::Kind;
 use crate::template::Template;
 
@@ -139,11 +139,12 @@ pub fn select(selector: &Selector, scope: &mut Scope<'_>) -> Result<Value, State
     match selector {
         Selector::Whole => Ok(scope.input.clone()),
         Selector::Null => Ok(Value::Object(Map::new())),
-        Selector::Path(p) => scope.resolve(p).map_err(|_| {
-            StatesError::runtime(format!(
+        Selector::Path(p) => scope.resolve(p).map_err(|u| match u {
+            Unresolved::TooMany => Unresolved::too_many(p, "InputPath/OutputPath"),
+            _ => StatesError::runtime(format!(
                 "Invalid path '{p}' : No results for path: {}",
                 p.normalized()
-            ))
+            )),
         }),
     }
 }

@@ -20,6 +20,7 @@ pub use problem::{Invalid, Problem};
 pub use resource::Resource;
 
 use crate::catch::Catcher;
+use crate::limits::MAX_DEFINITION_DEPTH;
 use crate::retry::Retrier;
 use crate::states::{self, Kind};
 use fields::Fields;
@@ -101,6 +102,16 @@ impl StateMachine {
     }
 
     pub fn from_value(value: &Value, options: Options) -> Result<StateMachine, Invalid> {
+        // Everything below recurses over the definition: measured first.
+        if let Some(at) = crate::limits::too_deep_at(value, MAX_DEFINITION_DEPTH) {
+            return Err(Invalid(vec![Problem {
+                code: SCHEMA,
+                message: format!(
+                    "The definition is nested more than {MAX_DEFINITION_DEPTH} levels deep here"
+                ),
+                pointer: Some(at),
+            }]));
+        }
         let mut p = Problems::default();
         let Some(obj) = value.as_object() else {
             return Err(Invalid(vec![Problem {

@@ -11,6 +11,7 @@ use crate::definition::{Assign, Selector, State, Transition};
 use crate::error::{ErrorName, StatesError};
 use crate::exec::flow::{MAX_PAYLOAD_BYTES, exceeds};
 use crate::jsonata::{Bindings, JTemplate};
+use crate::limits::{MAX_PAYLOAD_DEPTH, deeper_than, too_deep};
 use crate::scope::Scope;
 use crate::states::Kind;
 
@@ -81,8 +82,25 @@ impl Step<'_> {
     }
 
     /// The input a state works on: InputPath then Parameters (JSONPath), or
-    /// Arguments (JSONata).
+    /// Arguments (JSONata). It goes out as a task's payload or into a child's
+    /// input, so it is held to a payload's nesting limit.
     pub fn effective_input(
+        &mut self,
+        t: &Thread,
+        state: &State,
+        token: Option<&str>,
+    ) -> Result<Value, StatesError> {
+        let input = self.build_input(t, state, token)?;
+        if deeper_than(&input, MAX_PAYLOAD_DEPTH) {
+            return Err(too_deep(&format!(
+                "The input the state '{}' built",
+                state.name
+            )));
+        }
+        Ok(input)
+    }
+
+    fn build_input(
         &mut self,
         t: &Thread,
         state: &State,
@@ -196,6 +214,12 @@ impl Step<'_> {
         let Value::Object(m) = assigned else {
             return Ok(());
         };
+        if m.values().any(|v| deeper_than(v, MAX_PAYLOAD_DEPTH)) {
+            return Err(too_deep(&format!(
+                "A variable assigned by the state '{}'",
+                state.name
+            )));
+        }
         if exceeds(&Value::Object(m.clone()), MAX_ASSIGN_BYTES) {
             return Err(StatesError::new(
                 ErrorName::DataLimitExceeded,
@@ -216,6 +240,12 @@ impl Step<'_> {
         output: Value,
         next: Option<&str>,
     ) {
+        // Depth first: what measures the size recurses.
+        if deeper_than(&output, MAX_PAYLOAD_DEPTH) {
+            let e = too_deep(&format!("The output of the state/task '{}'", state.name));
+            self.pending.clear();
+            return self.fail_thread(t, state, e);
+        }
         if exceeds(&output, MAX_PAYLOAD_BYTES) {
             let e = StatesError::new(
                 ErrorName::DataLimitExceeded,
@@ -227,10 +257,10 @@ impl Step<'_> {
             self.pending.clear();
             return self.fail_thread(t, state, e);
         }
-        if !self.pending.is_empty() {
-            let pending = std::mem::take(&mut self.pending);
+        let assigned = std::mem::take(&mut self.pending);
+        if !assigned.is_empty() {
             let mut vars = t.variables.clone();
-            vars.extend(pending);
+            vars.extend(assigned.clone());
             if exceeds(&Value::Object(vars.clone()), MAX_VARIABLES_BYTES) {
                 let e = StatesError::new(
                     ErrorName::DataLimitExceeded,
@@ -241,7 +271,15 @@ impl Step<'_> {
             t.variables = vars;
         }
         if let Some(kind) = state.kind.exited() {
-            self.record(t, kind, || serde_json::json!({"name": state.name, "output": output, "outputDetails": {"truncated": false}}));
+            self.record(t, kind, || {
+                let mut details = serde_json::json!({"name": state.name, "output": output, "outputDetails": {"truncated": false}});
+                // The API shows each value as JSON text, as AWS does.
+                if !assigned.is_empty() {
+                    details["assignedVariables"] = Value::Object(assigned);
+                    details["assignedVariablesDetails"] = serde_json::json!({"truncated": false});
+                }
+                details
+            });
         }
         let target = next.or(match &state.next {
             Transition::Next(n) => Some(n.as_str()),
@@ -265,29 +303,52 @@ impl Step<'_> {
         }
     }
 
+    /// Whether `error` will be retried: the first retrier that matches it
+    /// has attempts left.
+    pub(crate) fn retries(&self, t: &Thread, state: &State, error: &StatesError) -> bool {
+        state
+            .retry
+            .iter()
+            .position(|r| r.matches(error))
+            .is_some_and(|i| {
+                u64::from(t.attempts.get(i).copied().unwrap_or(0)) < state.retry[i].max_attempts
+            })
+    }
+
     /// A state raised `error`: retry it, catch it, or fail the thread.
     pub fn fail_state(&mut self, t: &mut Thread, state: &State, error: StatesError) {
         self.pending.clear();
+        if self.evaluation_failed(t, state, &error)
+            && matches!(state.kind, Kind::Map(_))
+            && matches!(t.phase, Phase::Ready { .. })
+            && !self.retries(t, state, &error)
+        {
+            // A Map whose items or settings fail to evaluate ends before
+            // its iterations start.
+            self.record(t, super::EventType::MapStateFailed, || {
+                Value::Object(Map::new())
+            });
+        }
         let error = self.locate(t, state, error);
-        if let Some(i) = state.retry.iter().position(|r| r.matches(&error)) {
+        if self.retries(t, state, &error)
+            && let Some(i) = state.retry.iter().position(|r| r.matches(&error))
+        {
             let r = &state.retry[i];
             t.attempts.resize(state.retry.len(), 0);
-            if u64::from(t.attempts[i]) < r.max_attempts {
-                let delay = r.delay_millis(t.attempts[i], self.random.next_f64());
-                t.attempts[i] += 1;
-                t.retry_count += 1;
-                let wait = t.next_wait();
-                t.phase = Phase::Backoff { wait };
-                let at = self.env.now.saturating_add(delay as i64);
-                self.effects.push(Effect::Schedule {
-                    at,
-                    event: Event::Timer {
-                        wait,
-                        kind: TimerKind::Due,
-                    },
-                });
-                return;
-            }
+            let delay = r.delay_millis(t.attempts[i], self.random.next_f64());
+            t.attempts[i] += 1;
+            t.retry_count += 1;
+            let wait = t.next_wait();
+            t.phase = Phase::Backoff { wait };
+            let at = self.env.now.saturating_add(delay as i64);
+            self.effects.push(Effect::Schedule {
+                at,
+                event: Event::Timer {
+                    wait,
+                    kind: TimerKind::Due,
+                },
+            });
+            return;
         }
         let Some(c) = state.catch.iter().find(|c| c.matches(&error)) else {
             return self.fail_thread(t, state, error);
@@ -311,6 +372,7 @@ impl Step<'_> {
             }
             Err(e) => {
                 self.pending.clear();
+                self.evaluation_failed(t, state, &e);
                 let e = self.locate(t, state, e);
                 self.fail_thread(t, state, e)
             }

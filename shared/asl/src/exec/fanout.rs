@@ -8,6 +8,7 @@ use super::thread::{Fanout, MapItem, Parent, Phase, Thread};
 use super::{Effect, EventType, Outcome, Step};
 use crate::definition::State;
 use crate::error::{ErrorName, StatesError};
+use crate::limits::{MAX_PAYLOAD_DEPTH, deeper_than, too_deep};
 use crate::states::Kind;
 
 impl<'a> Step<'a> {
@@ -15,17 +16,18 @@ impl<'a> Step<'a> {
     pub fn fan_out(&mut self, t: &mut Thread, state: &State, mut fanout: Fanout) {
         let wait = t.next_wait();
         let is_map = matches!(state.kind, Kind::Map(_));
-        if is_map {
-            self.record(
-                t,
-                EventType::MapStateStarted,
-                || json!({"length": fanout.total}),
-            );
-        } else {
+        // A Map has recorded MapStateStarted once it had its items.
+        if !is_map {
             self.record(t, EventType::ParallelStateStarted, || json!({}));
         }
+        if let Kind::Map(m) = &state.kind
+            && m.distributed
+        {
+            let arn = self.map_run_arn(m.label.as_deref());
+            self.record(t, EventType::MapRunStarted, || json!({"mapRunArn": arn}));
+        }
         if fanout.total == 0 {
-            self.record(t, EventType::MapStateSucceeded, || json!({}));
+            self.map_ended(t, state, true);
             return self.complete(t, state, Value::Array(Vec::new()));
         }
         if let Err(e) = self.spawn_more(t, state, wait, &mut fanout) {
@@ -74,11 +76,13 @@ impl<'a> Step<'a> {
                 Kind::Map(m) => {
                     let item = std::mem::take(&mut f.items[index]);
                     let input = m.select(self, t, f, index, &item)?;
-                    self.record(
-                        t,
-                        EventType::MapIterationStarted,
-                        || json!({"name": state.name, "index": index}),
-                    );
+                    if deeper_than(&input, MAX_PAYLOAD_DEPTH) {
+                        return Err(too_deep(&format!(
+                            "The input of the Map iteration {index} of '{}'",
+                            state.name
+                        )));
+                    }
+                    self.iteration_event(t, state, EventType::MapIterationStarted, index);
                     let scope = &self.machine.scopes[m.processor];
                     let item = Some(MapItem { index, value: item });
                     Thread::new(
@@ -124,24 +128,12 @@ impl<'a> Step<'a> {
         f.finished += 1;
         match outcome {
             Outcome::Succeeded(v) => {
-                if is_map {
-                    self.record(
-                        t,
-                        EventType::MapIterationSucceeded,
-                        || json!({"name": state.name, "index": index}),
-                    );
-                }
+                self.iteration_event(t, state, EventType::MapIterationSucceeded, index);
                 f.results[index] = v;
             }
             Outcome::Failed(e) | Outcome::TimedOut(e) | Outcome::Aborted(e) => {
                 f.failed += 1;
-                if is_map {
-                    self.record(
-                        t,
-                        EventType::MapIterationFailed,
-                        || json!({"name": state.name, "index": index}),
-                    );
-                }
+                self.iteration_event(t, state, EventType::MapIterationFailed, index);
                 let tolerated = is_map && within_tolerance(&f);
                 if !tolerated {
                     self.cancel_started(t, wait, &f);
@@ -155,24 +147,26 @@ impl<'a> Step<'a> {
                     } else {
                         e
                     };
-                    let kind = if is_map {
-                        EventType::MapStateFailed
-                    } else {
-                        EventType::ParallelStateFailed
-                    };
-                    self.record(t, kind, || json!({}));
+                    // The state fails once: a retried attempt has no
+                    // MapStateFailed (AWS records MapStateStarted again).
+                    if !self.retries(t, state, &error) {
+                        if is_map {
+                            self.map_ended(t, state, false);
+                        } else {
+                            self.record(t, EventType::ParallelStateFailed, || json!({}));
+                        }
+                    }
                     return self.fail_state(t, state, error);
                 }
                 f.results[index] = e.to_output();
             }
         }
         if f.finished == f.total {
-            let kind = if is_map {
-                EventType::MapStateSucceeded
-            } else {
-                EventType::ParallelStateSucceeded
-            };
-            self.record(t, kind, || json!({}));
+            // AWS closes a Map with MapStateSucceeded but a Parallel state
+            // only with its Exited event (no ParallelStateSucceeded).
+            if is_map {
+                self.map_ended(t, state, true);
+            }
             let results = std::mem::take(&mut f.results);
             return self.complete(t, state, Value::Array(results));
         }
@@ -184,6 +178,54 @@ impl<'a> Step<'a> {
             wait,
             fanout: Box::new(f),
         };
+    }
+
+    /// MapIteration… events: an inline Map's iterations are part of the
+    /// execution's history; a distributed Map's are child executions of
+    /// its Map Run, with histories of their own.
+    fn iteration_event(&mut self, t: &Thread, state: &State, kind: EventType, index: usize) {
+        if let Kind::Map(m) = &state.kind
+            && !m.distributed
+        {
+            self.record(t, kind, || json!({"name": state.name, "index": index}));
+        }
+    }
+
+    /// The events that end a Map's iterations: MapRunSucceeded/Failed for a
+    /// distributed Map's Map Run, then MapStateSucceeded/Failed.
+    fn map_ended(&mut self, t: &Thread, state: &State, succeeded: bool) {
+        if let Kind::Map(m) = &state.kind
+            && m.distributed
+        {
+            let run = if succeeded {
+                EventType::MapRunSucceeded
+            } else {
+                EventType::MapRunFailed
+            };
+            self.record(t, run, || json!({}));
+        }
+        let kind = if succeeded {
+            EventType::MapStateSucceeded
+        } else {
+            EventType::MapStateFailed
+        };
+        self.record(t, kind, || json!({}));
+    }
+
+    /// A Map Run's ARN, AWS's `…:mapRun:<state machine>/<label>:<id>`
+    /// beside the execution's (the label defaults to a fresh id).
+    fn map_run_arn(&mut self, label: Option<&str>) -> String {
+        let arn = &self.exec.arn;
+        let prefix = [":execution:", ":express:"]
+            .iter()
+            .find_map(|k| arn.split_once(k).map(|(p, _)| p))
+            .unwrap_or(arn);
+        let id = self.random.uuid();
+        let label = label.map_or_else(|| self.random.uuid(), str::to_owned);
+        format!(
+            "{prefix}:mapRun:{}/{label}:{id}",
+            self.exec.state_machine_name
+        )
     }
 
     pub(super) fn cancel_children(&mut self, t: &Thread) {

@@ -182,6 +182,16 @@ impl<'a> Step<'a> {
 
     /// Appends a history event of `t` and returns its id.
     pub fn record(&mut self, t: &Thread, kind: EventType, details: impl FnOnce() -> Value) -> u64 {
+        self.record_event(t, kind, false, details)
+    }
+
+    fn record_event(
+        &mut self,
+        t: &Thread,
+        kind: EventType,
+        with_entry: bool,
+        details: impl FnOnce() -> Value,
+    ) -> u64 {
         let id = self.env.event_id + self.history.len() as u64;
         if t.recorded && self.env.history {
             let details = details();
@@ -190,9 +200,37 @@ impl<'a> Step<'a> {
                 kind,
                 thread: t.id.clone(),
                 details,
+                with_entry,
             });
         }
         id
+    }
+
+    /// EvaluationFailed, when `error` (as the state raised it, before
+    /// [`locate`](Self::locate)) is a JSONata expression's failure or its
+    /// value's: the error, the state and the field that failed. Returns
+    /// whether it was one.
+    pub(crate) fn evaluation_failed(
+        &mut self,
+        t: &Thread,
+        state: &State,
+        error: &StatesError,
+    ) -> bool {
+        if !error.is(ErrorName::QueryEvaluationError) {
+            return false;
+        }
+        let location = error.cause.as_deref().and_then(evaluated_field);
+        let mut details = error_details(&self.locate(t, state, error.clone()));
+        details["state"] = state.name.clone().into();
+        if let Some(field) = location {
+            details["location"] = field.into();
+        }
+        // AWS numbers a failure as the state starts like the state's entry;
+        // a Wait state's Timestamp or Seconds is evaluated after it.
+        let with_entry =
+            t.entered_event >= self.env.event_id && !matches!(state.kind, Kind::Wait(_));
+        self.record_event(t, EventType::EvaluationFailed, with_entry, || details);
+        true
     }
 
     /// Fails the whole thread, past any Retry or Catch.
@@ -258,6 +296,14 @@ impl<'a> Step<'a> {
     ) {
         let wait = t.next_wait();
         let mut details = json!({"parameters": payload});
+        if let Resource::Service { arn, .. } = resource {
+            // The region the integration is called in: the one its ARN
+            // names, else the execution's.
+            let region = arn_region(arn).or_else(|| arn_region(&self.exec.arn));
+            if let Some(r) = region {
+                details["region"] = r.to_owned().into();
+            }
+        }
         // Lambda functions and activities are described by ARN and input
         // (LambdaFunctionScheduled, ActivityScheduled), services by parameters.
         if let Resource::LambdaFunction { arn } | Resource::Activity { arn } = resource {
@@ -342,6 +388,21 @@ pub(super) fn error_details(e: &StatesError) -> Value {
         m.insert("cause".into(), x.clone().into());
     }
     Value::Object(m)
+}
+
+/// The region an ARN names, if it names one.
+fn arn_region(arn: &str) -> Option<&str> {
+    arn.split(':').nth(3).filter(|r| !r.is_empty())
+}
+
+/// The field an evaluation error names, as AWS's messages name it:
+/// "… specified for the field 'Output/result' …" or "The Timestamp field …".
+fn evaluated_field(cause: &str) -> Option<&str> {
+    if let Some((_, rest)) = cause.split_once("specified for the field '") {
+        return rest.split_once('\'').map(|(field, _)| field);
+    }
+    let (field, _) = cause.strip_prefix("The ")?.split_once(" field ")?;
+    (!field.is_empty() && !field.contains(' ')).then_some(field)
 }
 
 fn resource_type(r: &Resource) -> String {

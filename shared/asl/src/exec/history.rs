@@ -53,6 +53,11 @@ event_types!(
     MapIterationSucceeded,
     MapIterationFailed,
     MapIterationAborted,
+    MapRunStarted,
+    MapRunSucceeded,
+    MapRunFailed,
+    MapRunAborted,
+    EvaluationFailed,
     TaskScheduled,
     TaskStarted,
     TaskSucceeded,
@@ -79,13 +84,20 @@ pub struct HistoryEvent {
     pub thread: String,
     /// The `…EventDetails` member, keyed as AWS keys it.
     pub details: Value,
+    /// Whether the event belongs with its state's entry rather than after
+    /// it: AWS gives an EvaluationFailed raised as a state starts the same
+    /// `previousEventId` as the state's Entered event.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub with_entry: bool,
 }
 
 /// AWS's `previousEventId` for event `id`, given the last event id of each
 /// thread so far (updated here): the thread's previous event, or the event
 /// before it for a thread's first. ExecutionStarted, the first event after
 /// it, and ExecutionAborted (a stop comes from outside the execution) have
-/// none (0), as AWS numbers them.
+/// none (0), as AWS numbers them. An event [`with_entry`](HistoryEvent::with_entry)
+/// shares its state's Entered event's previous event, which `last` keeps
+/// under the thread's [`entry_key`] until the state exits.
 pub fn previous_event_id<S: std::hash::BuildHasher>(
     last: &mut std::collections::HashMap<String, u64, S>,
     event: &HistoryEvent,
@@ -97,11 +109,29 @@ pub fn previous_event_id<S: std::hash::BuildHasher>(
     ) {
         return 0;
     }
-    match last.insert(event.thread.clone(), id) {
+    let entry = event
+        .with_entry
+        .then(|| last.get(&entry_key(&event.thread)).copied())
+        .flatten();
+    let previous = match last.insert(event.thread.clone(), id) {
+        _ if entry.is_some() => entry.unwrap_or_default(),
         Some(p) => p,
         None if id <= 2 => 0,
         None => id - 1,
+    };
+    let kind = event.kind.as_str();
+    if kind.ends_with("StateEntered") {
+        last.insert(entry_key(&event.thread), previous);
+    } else if kind.ends_with("StateExited") {
+        last.remove(&entry_key(&event.thread));
     }
+    previous
+}
+
+/// Where [`previous_event_id`] keeps the previous event of the Entered
+/// event of `thread`'s current state (a NUL cannot occur in a thread id).
+fn entry_key(thread: &str) -> String {
+    format!("{thread}\0entry")
 }
 
 impl HistoryEvent {
@@ -117,6 +147,18 @@ impl HistoryEvent {
                 "inputDetails": {"truncated": false},
                 "roleArn": exec.role_arn,
             }),
+            with_entry: false,
+        }
+    }
+
+    /// ExecutionRedriven: the execution runs again, for the `count`th time.
+    pub fn execution_redriven(now: Millis, count: u32) -> HistoryEvent {
+        HistoryEvent {
+            timestamp: now,
+            kind: EventType::ExecutionRedriven,
+            thread: "root".into(),
+            details: serde_json::json!({"redriveCount": count}),
+            with_entry: false,
         }
     }
 

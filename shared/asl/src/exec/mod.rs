@@ -229,4 +229,6 @@ fn internal_failure(
 }
 
 #[cfg(test)]
+mod history_tests;
+#[cfg(test)]
 mod tests;

@@ -20,8 +20,9 @@ pub fn partition(a: &mut Args<'_>) -> Result<Value, String> {
             a.name
         ));
     }
+    // try_from: on a 32-bit target a huge size must not wrap to 0.
     let chunks = items
-        .chunks(size as usize)
+        .chunks(usize::try_from(size).unwrap_or(usize::MAX))
         .map(|c| Value::Array(c.to_vec()));
     Ok(Value::Array(chunks.collect()))
 }
@@ -36,19 +37,23 @@ pub fn range(a: &mut Args<'_>) -> Result<Value, String> {
     if step == 0 {
         return Err(format!("The step of {} cannot be 0", a.name));
     }
+    // In i128: `end - start` of two i64 overflows one.
+    let (start, end, step) = (i128::from(start), i128::from(end), i128::from(step));
     let count = if (step > 0 && end < start) || (step < 0 && end > start) {
         0
     } else {
         (end - start) / step + 1
     };
-    if count > MAX_RANGE {
+    if count > i128::from(MAX_RANGE) {
         return Err(format!(
             "{} cannot produce more than {MAX_RANGE} elements",
             a.name
         ));
     }
     Ok(Value::Array(
-        (0..count).map(|i| Value::from(start + i * step)).collect(),
+        (0..count)
+            .map(|i| Value::from((start + i * step) as i64))
+            .collect(),
     ))
 }
 

@@ -2,12 +2,17 @@
 
 use serde_json::Value;
 
-use super::Args;
+use super::{Args, too_large};
+use crate::limits::{MAX_VALUE_BYTES, json_len};
 
 pub fn string_to_json(a: &mut Args<'_>) -> Result<Value, String> {
     let s = a.string(0)?;
     if s.trim().is_empty() {
         return Ok(Value::Null);
+    }
+    // serde_json's tree can take many times the text ("[0,0,…]").
+    if s.len() > MAX_VALUE_BYTES / 16 {
+        return Err(too_large(a.name, "input"));
     }
     let v: Value =
         serde_json::from_str(s).map_err(|e| format!("The input '{s}' is not valid JSON: {e}"))?;
@@ -24,6 +29,10 @@ fn normalize_negative_zero(v: Value) -> Value {
 }
 
 pub fn json_to_string(a: &mut Args<'_>) -> Result<Value, String> {
+    // Measured first: each nested JsonToString doubles the backslashes.
+    if json_len(a.get(0), MAX_VALUE_BYTES).is_none() {
+        return Err(too_large(a.name, "result"));
+    }
     Ok(Value::String(a.get(0).to_string()))
 }
 

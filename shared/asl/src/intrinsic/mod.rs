@@ -12,6 +12,7 @@ mod string;
 use serde_json::Value;
 
 use crate::error::{ErrorName, StatesError};
+use crate::limits::{Budget, MAX_VALUE_BYTES};
 use crate::path::Path;
 use crate::scope::{Scope, Unresolved};
 
@@ -192,6 +193,15 @@ impl Args<'_> {
     }
 }
 
+/// The cause of the `States.IntrinsicFailure` for a function that would
+/// build `what` over [`MAX_VALUE_BYTES`]; checked before it is built.
+pub fn too_large(function: &str, what: &str) -> String {
+    format!(
+        "The {what} of {function} would take more than {} MiB of JSON",
+        MAX_VALUE_BYTES >> 20
+    )
+}
+
 /// How evaluating an intrinsic failed.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Failure {
@@ -207,9 +217,15 @@ impl Expr {
             Expr::Literal(v) => Ok(v.clone()),
             Expr::Path(p) => scope.resolve(p).map_err(|u| Failure::Path(p.clone(), u)),
             Expr::Call(f, args) => {
+                // `States.Array($, $, …)`: copies of the input add up.
+                let mut budget = Budget::new(MAX_VALUE_BYTES);
                 let mut values = Vec::with_capacity(args.len());
                 for a in args {
-                    values.push(a.eval(scope)?);
+                    let v = a.eval(scope)?;
+                    if !budget.take(&v) {
+                        return Err(Failure::Function(too_large(f.name, "arguments")));
+                    }
+                    values.push(v);
                 }
                 let mut call = Args {
                     name: f.name,
@@ -230,6 +246,7 @@ impl Failure {
             Failure::Path(_, Unresolved::UndefinedVariable(v)) => StatesError::runtime(format!(
                 "The variable '${v}' used in the intrinsic function {expression} for the field '{field}' is undefined"
             )),
+            Failure::Path(p, Unresolved::TooMany) => Unresolved::too_many(&p, field),
             Failure::Path(p, Unresolved::Missing) => StatesError::runtime(format!(
                 "The JSONPath '{p}' specified for the field '{field}' could not be found in the input"
             )),

@@ -2,10 +2,13 @@
 
 use serde_json::Value;
 
-use super::Args;
+use super::{Args, too_large};
+use crate::limits::MAX_VALUE_BYTES;
 
 pub fn format(a: &mut Args<'_>) -> Result<Value, String> {
     let template = a.string(0)?.to_owned();
+    // The arguments were counted as they were evaluated; the template is
+    // checked as it expands.
     let mut out = String::new();
     let mut next = 1;
     let mut chars = template.chars().peekable();
@@ -22,6 +25,9 @@ pub fn format(a: &mut Args<'_>) -> Result<Value, String> {
                     format!("Number of arguments in {} do not match the number of placeholders in the template", a.name)
                 })?;
                 out.push_str(&java_string(v));
+                if out.len() > MAX_VALUE_BYTES {
+                    return Err(too_large(a.name, "result"));
+                }
                 next += 1;
             }
             c => out.push(c),
@@ -64,9 +70,14 @@ pub fn java_string(v: &Value) -> String {
 pub fn split(a: &mut Args<'_>) -> Result<Value, String> {
     let s = a.string(0)?;
     let delims: Vec<char> = a.string(1)?.chars().collect();
-    let parts = s
-        .split(|c| delims.contains(&c))
-        .filter(|p| !p.is_empty())
-        .map(|p| Value::String(p.to_owned()));
-    Ok(Value::Array(parts.collect()))
+    let pieces = || s.split(|c| delims.contains(&c)).filter(|p| !p.is_empty());
+    // Counted first: "a,a,a,…" is two bytes of text per piece but a Value
+    // and a String each here. A payload's worth always splits.
+    let count = pieces().count();
+    if count > MAX_VALUE_BYTES / 16 || s.len() + 3 * count > MAX_VALUE_BYTES {
+        return Err(too_large(a.name, "result"));
+    }
+    Ok(Value::Array(
+        pieces().map(|p| Value::String(p.to_owned())).collect(),
+    ))
 }

@@ -257,3 +257,27 @@ fn a_path_argument_may_hold_an_escaped_quote() {
         json!([1, 2]),
     );
 }
+
+#[test]
+fn array_range_over_the_whole_i64_range_fails_instead_of_overflowing() {
+    fails(
+        "States.ArrayRange(-9223372036854775808, 9223372036854775807, 1)",
+        json!({}),
+    );
+    gives(
+        "States.ArrayRange(9223372036854775806, 9223372036854775807, 9223372036854775807)",
+        json!({}),
+        json!([9223372036854775806i64]),
+    );
+}
+
+#[test]
+fn splitting_a_payload_of_one_character_pieces_still_works() {
+    let s = "a,".repeat(128 * 1024);
+    let out = eval("States.StringSplit($.s, ',')", json!({ "s": s })).unwrap();
+    assert_eq!(out.as_array().map(Vec::len), Some(128 * 1024));
+    fails(
+        "States.StringSplit($.s, ',')",
+        json!({ "s": "a,".repeat(1 << 20) }),
+    );
+}

@@ -3,6 +3,7 @@
 use serde_json::{Map, Value};
 
 use super::{Key, Path, Segment};
+use crate::limits::{Budget, MAX_VALUE_BYTES};
 
 /// What a path selected.
 #[derive(Debug, Clone, PartialEq)]
@@ -26,22 +27,40 @@ impl Selection {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Missing;
 
+/// Why [`select`] gave nothing.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum NoSelection {
+    /// The definite path selected nothing.
+    Missing,
+    /// An indefinite path matched more than [`MAX_MATCHES`] times on the
+    /// way, or more than [`MAX_VALUE_BYTES`] of JSON in all.
+    TooMany,
+}
+
+/// How many matches a step of an indefinite path may hold: each deep scan
+/// can multiply them (`$..*..*..*`), and a selection larger than a payload
+/// is of no use.
+pub const MAX_MATCHES: usize = 1_000_000;
+
 /// Selects from `doc`. The caller picks `doc` by the path's root.
-pub fn select(path: &Path, doc: &Value) -> Result<Selection, Missing> {
+pub fn select(path: &Path, doc: &Value) -> Result<Selection, NoSelection> {
     if path.is_definite() {
         let mut cur = doc;
         for seg in &path.segments {
             match seg {
                 Segment::Child(name) => {
-                    cur = cur.as_object().and_then(|m| m.get(name)).ok_or(Missing)?
+                    cur = cur
+                        .as_object()
+                        .and_then(|m| m.get(name))
+                        .ok_or(NoSelection::Missing)?
                 }
-                Segment::Index(i) => cur = index(cur, *i).ok_or(Missing)?,
+                Segment::Index(i) => cur = index(cur, *i).ok_or(NoSelection::Missing)?,
                 Segment::Length => {
                     return match cur {
                         Value::Array(a) => Ok(Selection::One(a.len().into())),
                         Value::Object(m) => Ok(Selection::One(m.len().into())),
                         Value::String(s) => Ok(Selection::One(s.chars().count().into())),
-                        _ => Err(Missing),
+                        _ => Err(NoSelection::Missing),
                     };
                 }
                 _ => unreachable!("definite paths hold only children and indexes"),
@@ -54,8 +73,16 @@ pub fn select(path: &Path, doc: &Value) -> Result<Selection, Missing> {
         let mut next = Vec::new();
         for v in current {
             step(seg, v, doc, &mut next);
+            if next.len() > MAX_MATCHES {
+                return Err(NoSelection::TooMany);
+            }
         }
         current = next;
+    }
+    // `$['a','a',…]` copies the same value many times: measured first.
+    let mut budget = Budget::new(MAX_VALUE_BYTES);
+    if !current.iter().all(|v| budget.take(v)) {
+        return Err(NoSelection::TooMany);
     }
     Ok(Selection::Many(current.into_iter().cloned().collect()))
 }

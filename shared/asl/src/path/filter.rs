@@ -85,7 +85,24 @@ fn and(c: &mut Cursor<'_>) -> Result<Filter, SyntaxError> {
     })
 }
 
+/// How deeply filters may nest (`!`, parentheses, filters in filters): the
+/// parser and [`Filter::test`] recurse once per level.
+pub const MAX_DEPTH: usize = 64;
+
+/// Every recursion of the filter grammar passes through here: counted.
 fn unary(c: &mut Cursor<'_>) -> Result<Filter, SyntaxError> {
+    if c.depth >= MAX_DEPTH {
+        return Err(c.error(&format!(
+            "filter expressions nested more than {MAX_DEPTH} levels deep"
+        )));
+    }
+    c.depth += 1;
+    let f = unary_term(c);
+    c.depth -= 1;
+    f
+}
+
+fn unary_term(c: &mut Cursor<'_>) -> Result<Filter, SyntaxError> {
     c.skip_ws();
     if c.peek() == Some(b'!') && c.s.get(c.i + 1) != Some(&b'=') {
         c.i += 1;

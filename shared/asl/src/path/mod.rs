@@ -9,7 +9,7 @@ mod eval;
 mod filter;
 mod parse;
 
-pub use eval::{Missing, Selection, select, set};
+pub use eval::{MAX_MATCHES, Missing, NoSelection, Selection, select, set};
 pub use filter::Filter;
 
 use std::fmt;

@@ -8,6 +8,7 @@ pub(super) fn path(text: &str) -> Result<Path, SyntaxError> {
         s: text.as_bytes(),
         i: 0,
         text,
+        depth: 0,
     };
     let root = p.root()?;
     let segments = p.segments(false)?;
@@ -25,6 +26,8 @@ pub(super) struct Cursor<'a> {
     pub s: &'a [u8],
     pub i: usize,
     pub text: &'a str,
+    /// Filter nesting so far (see `filter::MAX_DEPTH`).
+    pub depth: usize,
 }
 
 impl<'a> Cursor<'a> {

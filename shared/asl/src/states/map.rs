@@ -1,13 +1,13 @@
 //! Map: runs its ItemProcessor once per item, `MaxConcurrency` at a time, and
 //! tolerates up to `ToleratedFailureCount`/`Percentage` failed items.
 
-use serde_json::Value;
+use serde_json::{Value, json};
 
 use crate::definition::fields::{Fields, parse_path};
 use crate::definition::problem::Problems;
 use crate::definition::{Builder, Lang, ScopeId, State};
 use crate::error::{ErrorName, StatesError};
-use crate::exec::{Fanout, Step, Thread};
+use crate::exec::{EventType, Fanout, Step, Thread};
 use crate::jsonata::{JTemplate, expression_text, type_name};
 use crate::path::{Path, Root};
 use crate::template::Template;
@@ -222,6 +222,9 @@ impl Map {
         }
     }
 
+    /// The items and settings of the iterations, recording MapStateStarted
+    /// in AWS's order: failures of the items and MaxConcurrency come before
+    /// it, those of the tolerated failure settings after.
     fn prepare(
         &self,
         s: &mut Step<'_>,
@@ -241,6 +244,11 @@ impl Map {
                 }
                 Some(n) => n as usize,
             };
+        s.record(
+            t,
+            EventType::MapStateStarted,
+            || json!({"length": items.len()}),
+        );
         let tolerated_count = match self.amount(
             s,
             t,

@@ -216,12 +216,7 @@ pub async fn redrive<S: Store, Q: Queue>(
     };
     rec.page.push(Logged {
         order: rec.lamport,
-        event: HistoryEvent {
-            timestamp: now,
-            kind: stepwise_asl::exec::EventType::ExecutionRedriven,
-            thread: "root".into(),
-            details: serde_json::json!({"redriveCount": count}),
-        },
+        event: HistoryEvent::execution_redriven(now, count),
     });
     rec.thread = Some(root);
     rec.children.clear();

@@ -3,6 +3,7 @@
 use crate::error::Error;
 use crate::eval::Evaluator;
 use crate::functions::append;
+use crate::limits::{self, Budget};
 use crate::value::Value;
 
 pub fn count(_: &mut Evaluator, a: Vec<Value>, _: &Value) -> Result<Value, Error> {
@@ -16,6 +17,9 @@ pub fn count(_: &mut Evaluator, a: Vec<Value>, _: &Value) -> Result<Value, Error
 pub fn append_fn(_: &mut Evaluator, mut a: Vec<Value>, _: &Value) -> Result<Value, Error> {
     let b = a.pop().unwrap_or_default();
     let x = a.pop().unwrap_or_default();
+    if x.bytes().saturating_add(b.bytes()) > limits::MAX_BYTES {
+        return Err(limits::too_large("$append would build too large an array"));
+    }
     Ok(append(x, b))
 }
 
@@ -56,15 +60,21 @@ pub fn distinct(_: &mut Evaluator, a: Vec<Value>, _: &Value) -> Result<Value, Er
 }
 
 pub fn zip(_: &mut Evaluator, a: Vec<Value>, _: &Value) -> Result<Value, Error> {
-    let lists: Vec<Vec<Value>> = a
+    let lists: Vec<&[Value]> = a
         .iter()
         .map(|v| match v {
-            Value::Array(x, _) => x.to_vec(),
-            Value::Undefined => Vec::new(),
-            other => vec![other.clone()],
+            Value::Array(x, _) => &x[..],
+            Value::Undefined => &[],
+            other => std::slice::from_ref(other),
         })
         .collect();
-    let n = lists.iter().map(Vec::len).min().unwrap_or(0);
+    let n = lists.iter().map(|l| l.len()).min().unwrap_or(0);
+    let mut budget = Budget::new();
+    for l in &lists {
+        for v in &l[..n] {
+            budget.add(v, "$zip")?;
+        }
+    }
     Ok(Value::array(
         (0..n)
             .map(|i| Value::array(lists.iter().map(|l| l[i].clone()).collect()))

@@ -5,6 +5,7 @@ use sha2::Digest as _;
 
 use crate::error::Error;
 use crate::eval::Evaluator;
+use crate::limits;
 use crate::value::Value;
 
 pub fn partition(_: &mut Evaluator, a: Vec<Value>, _: &Value) -> Result<Value, Error> {
@@ -115,6 +116,9 @@ pub fn parse(_: &mut Evaluator, a: Vec<Value>, _: &Value) -> Result<Value, Error
     let Value::String(s) = &a[0] else {
         return Ok(Value::Undefined);
     };
+    // Every two bytes of JSON text (`0,`) can be a value of 16 bytes here and
+    // more in serde_json's tree: checked before parsing.
+    limits::string(s.len().saturating_mul(8), "$parse")?;
     let v: serde_json::Value = serde_json::from_str(s).map_err(|e| {
         Error::new(
             "D3084",

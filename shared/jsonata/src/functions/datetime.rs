@@ -164,12 +164,15 @@ fn tz_offset(tz: Option<&Value>) -> Result<i64, Error> {
     if b.len() != 5 || !(b[0] == b'+' || b[0] == b'-') {
         return Err(Error::new("D3135", format!("Invalid timezone: {s}")));
     }
-    let h: i64 = s[1..3]
-        .parse()
-        .map_err(|_| Error::new("D3135", "Invalid timezone"))?;
-    let m: i64 = s[3..5]
-        .parse()
-        .map_err(|_| Error::new("D3135", "Invalid timezone"))?;
+    // `get`: five bytes need not be five characters.
+    let h: i64 = s
+        .get(1..3)
+        .and_then(|h| h.parse().ok())
+        .ok_or_else(|| Error::new("D3135", "Invalid timezone"))?;
+    let m: i64 = s
+        .get(3..5)
+        .and_then(|m| m.parse().ok())
+        .ok_or_else(|| Error::new("D3135", "Invalid timezone"))?;
     Ok((h * 60 + m) * if b[0] == b'-' { -1 } else { 1 })
 }
 
@@ -212,7 +215,7 @@ fn name_with(name: &str, pres: &str, width: Option<usize>) -> String {
 }
 
 fn format_picture(ms: i64, picture: &str, offset_minutes: i64) -> Result<String, Error> {
-    let c = civil(ms + offset_minutes * 60_000);
+    let c = civil(ms.saturating_add(offset_minutes * 60_000));
     let mut out = String::new();
     let mut rest = picture;
     while let Some(i) = rest.find(['[', ']']) {
@@ -255,8 +258,9 @@ fn format_picture(ms: i64, picture: &str, offset_minutes: i64) -> Result<String,
             ),
             None => (marker.clone(), None),
         };
+        // An empty marker (`[]`) names no component: D3132, not a panic.
         let component = spec.chars().next().unwrap_or(' ');
-        let pres = &spec[component.len_utf8()..];
+        let pres = spec.get(component.len_utf8()..).unwrap_or("");
         let piece = match component {
             'Y' => {
                 let y = c.year;
@@ -436,6 +440,16 @@ pub fn to_millis(_: &mut Evaluator, a: Vec<Value>, _: &Value) -> Result<Value, E
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn odd_pictures_and_timezones_fail_instead_of_panicking() {
+        // Found by fuzzing: an empty marker, a timezone whose five bytes
+        // split a character, an instant at the end of an i64.
+        assert_eq!(format_picture(0, "[D1] []", 0).unwrap_err().code, "D3132");
+        let tz = Value::string("+1\u{fc}2");
+        assert_eq!(tz_offset(Some(&tz)).unwrap_err().code, "D3135");
+        assert!(format_picture(i64::MAX, "[Y]", 60).is_ok());
+    }
 
     #[test]
     fn iso_round_trip_and_pictures() {

@@ -3,6 +3,7 @@
 
 use crate::error::Error;
 use crate::eval::Evaluator;
+use crate::limits;
 use crate::value::Value;
 
 pub fn roman(mut n: i64) -> String {
@@ -133,6 +134,10 @@ pub fn format_integer(_: &mut Evaluator, a: Vec<Value>, _: &Value) -> Result<Val
         Some((p, m)) => (p, m.starts_with('o')),
         None => (&**picture, false),
     };
+    if matches!(pic, "I" | "i") {
+        // One M per thousand: 1e18 would be a petabyte of them.
+        limits::string(usize::try_from(n / 1000).unwrap_or(0), "$formatInteger")?;
+    }
     let s = match pic {
         "I" => roman(n),
         "i" => roman(n).to_lowercase(),
@@ -235,13 +240,14 @@ pub fn format_base(_: &mut Evaluator, a: Vec<Value>, _: &Value) -> Result<Value,
             ),
         ));
     }
-    let mut v = crate::functions::numeric::round_half_even(n) as i64;
+    let v = crate::functions::numeric::round_half_even(n) as i64;
     let neg = v < 0;
-    v = v.abs();
+    // unsigned_abs: abs() of i64::MIN (from -1e19) overflows.
+    let mut v = v.unsigned_abs();
     let mut digits = Vec::new();
     loop {
-        digits.push(std::char::from_digit((v % i64::from(radix)) as u32, radix).unwrap_or('0'));
-        v /= i64::from(radix);
+        digits.push(std::char::from_digit((v % u64::from(radix)) as u32, radix).unwrap_or('0'));
+        v /= u64::from(radix);
         if v == 0 {
             break;
         }
@@ -283,9 +289,15 @@ pub fn parse_integer(_: &mut Evaluator, a: Vec<Value>, _: &Value) -> Result<Valu
                     .sum(),
             )
         }
-        "A" | "a" => Some(s.chars().fold(0, |acc, c| {
-            acc * 26 + (c.to_ascii_uppercase() as i64 - 'A' as i64 + 1)
-        })),
+        // As jsonata-js: character codes relative to the picture's letter,
+        // in floating point (long words overflow an i64).
+        "A" | "a" => {
+            let base = f64::from(u32::from(pic.chars().next().unwrap_or('A')));
+            return Ok(Value::Number(
+                s.encode_utf16()
+                    .fold(0.0, |acc, c| acc * 26.0 + f64::from(c) - base + 1.0),
+            ));
+        }
         "w" | "W" | "Ww" => parse_words(&s.to_lowercase()),
         _ => s
             .chars()
@@ -422,8 +434,9 @@ pub fn format_number(_: &mut Evaluator, a: Vec<Value>, _: &Value) -> Result<Valu
         frac_part.push('0');
     }
     let mut int_part = int_part.trim_start_matches('0').to_owned();
-    while int_part.len() < min_int {
-        int_part.insert(0, '0');
+    if int_part.len() < min_int {
+        // Not one insert(0, …) per digit: that is quadratic in the picture.
+        int_part = "0".repeat(min_int - int_part.len()) + &int_part;
     }
     if int_part.is_empty() && frac_part.is_empty() {
         int_part.push('0');

@@ -6,6 +6,7 @@ use std::cell::RefCell;
 use crate::error::Error;
 use crate::eval::Evaluator;
 use crate::functions::boolean;
+use crate::limits::Budget;
 use crate::value::{Object, Value};
 
 fn list(v: &Value) -> Vec<Value> {
@@ -34,9 +35,11 @@ pub fn map(e: &mut Evaluator, a: Vec<Value>, ctx: &Value) -> Result<Value, Error
         return Ok(Value::Undefined);
     }
     let mut out = Vec::new();
+    let mut budget = Budget::new();
     for (i, v) in list(&a[0]).into_iter().enumerate() {
         let r = e.apply(&a[1], args(&a[1], v, Value::Number(i as f64), &a[0]), ctx)?;
         if !r.is_undefined() {
+            budget.add(&r, "$map")?;
             out.push(r);
         }
     }
@@ -148,6 +151,7 @@ pub fn each(e: &mut Evaluator, a: Vec<Value>, ctx: &Value) -> Result<Value, Erro
         return Ok(Value::Undefined);
     };
     let mut out = Vec::new();
+    let mut budget = Budget::new();
     for (k, v) in m.iter() {
         let r = e.apply(
             &a[1],
@@ -155,6 +159,7 @@ pub fn each(e: &mut Evaluator, a: Vec<Value>, ctx: &Value) -> Result<Value, Erro
             ctx,
         )?;
         if !r.is_undefined() {
+            budget.add(&r, "$each")?;
             out.push(r);
         }
     }

@@ -5,12 +5,13 @@ use crate::eval::Evaluator;
 use crate::value::{Object, Value};
 
 pub fn keys(_: &mut Evaluator, a: Vec<Value>, _: &Value) -> Result<Value, Error> {
-    let mut out: Vec<String> = Vec::new();
+    // An ordered set: `contains` on a vector made this quadratic.
+    let mut out: indexmap::IndexSet<String, rustc_hash::FxBuildHasher> = Default::default();
     let mut add = |v: &Value| {
         if let Value::Object(m) = v {
             for k in m.keys() {
                 if !out.contains(k) {
-                    out.push(k.clone());
+                    out.insert(k.clone());
                 }
             }
         }
@@ -74,9 +75,7 @@ pub fn merge(_: &mut Evaluator, a: Vec<Value>, _: &Value) -> Result<Value, Error
 /// A deep copy (fresh identities, so `|…|` transforms can tell nodes apart).
 pub fn deep_clone(v: &Value) -> Value {
     match v {
-        Value::Array(x, f) => {
-            Value::Array(std::sync::Arc::new(x.iter().map(deep_clone).collect()), *f)
-        }
+        Value::Array(x, f) => Value::array_with(x.iter().map(deep_clone).collect(), *f),
         Value::Object(m) => {
             Value::object(m.iter().map(|(k, v)| (k.clone(), deep_clone(v))).collect())
         }

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use crate::error::Error;
 use crate::eval::Evaluator;
+use crate::limits::{self, Budget};
 use crate::value::{Object, Value};
 
 /// JavaScript's `Number.prototype.toString`.
@@ -67,9 +68,14 @@ pub fn number_15(n: f64) -> String {
     js_number(rounded)
 }
 
-fn escape_json(s: &str, out: &mut String) {
+fn escape_json(s: &str, out: &mut String) -> Result<(), Error> {
+    // Escapes can make a string six times longer: checked as it grows.
+    limits::string(out.len().saturating_add(s.len()), "$string")?;
     out.push('"');
-    for c in s.chars() {
+    for (i, c) in s.chars().enumerate() {
+        if i % 4096 == 4095 {
+            limits::string(out.len(), "$string")?;
+        }
         match c {
             '"' => out.push_str("\\\""),
             '\\' => out.push_str("\\\\"),
@@ -83,6 +89,7 @@ fn escape_json(s: &str, out: &mut String) {
         }
     }
     out.push('"');
+    limits::string(out.len(), "$string")
 }
 
 /// `JSON.stringify` with jsonata's replacer (numbers to 15 digits, functions as "").
@@ -105,7 +112,7 @@ pub fn stringify(v: &Value, pretty: bool, indent: usize, out: &mut String) -> Re
             }
             out.push_str(&number_15(*n))
         }
-        Value::String(s) => escape_json(s, out),
+        Value::String(s) => escape_json(s, out)?,
         Value::Function(_) | Value::Regex(_) => out.push_str("\"\""),
         Value::Array(a, _) => {
             if a.is_empty() {
@@ -119,6 +126,7 @@ pub fn stringify(v: &Value, pretty: bool, indent: usize, out: &mut String) -> Re
                 }
                 nl(out, indent + 1);
                 stringify(x, pretty, indent + 1, out)?;
+                limits::string(out.len(), "$string")?;
             }
             nl(out, indent);
             out.push(']');
@@ -135,12 +143,13 @@ pub fn stringify(v: &Value, pretty: bool, indent: usize, out: &mut String) -> Re
                     out.push(',');
                 }
                 nl(out, indent + 1);
-                escape_json(k, out);
+                escape_json(k, out)?;
                 out.push(':');
                 if pretty {
                     out.push(' ');
                 }
                 stringify(x, pretty, indent + 1, out)?;
+                limits::string(out.len(), "$string")?;
             }
             nl(out, indent);
             out.push('}');
@@ -309,10 +318,18 @@ pub fn pad(_: &mut Evaluator, a: Vec<Value>, _: &Value) -> Result<Value, Error> 
         Some(Value::String(c)) if !c.is_empty() => c.to_string(),
         _ => " ".into(),
     };
-    let pad_len = width.abs() - s.chars().count() as i64;
+    let pad_len = width.saturating_abs() - s.chars().count() as i64;
     if pad_len <= 0 {
         return Ok(Value::string(s));
     }
+    // Characters of up to 4 bytes each: checked before the padding is built.
+    let max_char = ch.chars().map(char::len_utf8).max().unwrap_or(1);
+    limits::string(
+        (pad_len as usize)
+            .saturating_mul(max_char)
+            .saturating_add(s.len()),
+        "$pad",
+    )?;
     let padding: String = ch.chars().cycle().take(pad_len as usize).collect();
     Ok(Value::string(if width > 0 {
         format!("{s}{padding}")
@@ -352,6 +369,7 @@ fn match_object(s: &str, c: &regex::Captures<'_>) -> Value {
 /// Every match of `re` in `s`, refusing zero-length matches as jsonata does.
 fn all_matches<'s>(re: &regex::Regex, s: &'s str) -> Result<Vec<regex::Captures<'s>>, Error> {
     let mut out = Vec::new();
+    let mut budget = Budget::new();
     for c in re.captures_iter(s) {
         if c.get(0).is_some_and(|m| m.start() == m.end()) {
             return Err(Error::new(
@@ -359,10 +377,19 @@ fn all_matches<'s>(re: &regex::Regex, s: &'s str) -> Result<Vec<regex::Captures<
                 "Regular expression matches zero length string",
             ));
         }
+        // What a match object (`{match, index, groups}`) will cost.
+        budget.add_bytes(
+            MATCH_BYTES + c.len() * SLOT,
+            "a regular expression's matches",
+        )?;
         out.push(c);
     }
     Ok(out)
 }
+
+/// Estimated bytes of one match object besides its groups.
+const MATCH_BYTES: usize = 256;
+const SLOT: usize = std::mem::size_of::<Value>();
 
 fn limit(a: Option<&Value>, code: &'static str, name: &str) -> Result<Option<usize>, Error> {
     match a {
@@ -491,6 +518,7 @@ pub fn replace(e: &mut Evaluator, a: Vec<Value>, ctx: &Value) -> Result<Value, E
         let mut count = 0;
         while count < lim {
             let Some(i) = rest.find(&**p) else { break };
+            limits::string(out.len() + i + rep.len(), "$replace")?;
             out.push_str(&rest[..i]);
             out.push_str(&rep);
             rest = &rest[i + p.len()..];
@@ -507,6 +535,7 @@ pub fn replace(e: &mut Evaluator, a: Vec<Value>, ctx: &Value) -> Result<Value, E
     let mut pos = 0;
     for c in matches.iter().take(lim) {
         let m = c.get(0).expect("group 0");
+        limits::string(out.len(), "$replace")?;
         out.push_str(&s[pos..m.start()]);
         match &a[2] {
             Value::String(r) => out.push_str(&substitute(r, c)),
@@ -530,29 +559,45 @@ pub fn split(_: &mut Evaluator, a: Vec<Value>, _: &Value) -> Result<Value, Error
     let Some(s) = str_arg(&a[0]) else {
         return Ok(Value::Undefined);
     };
-    let lim = limit(a.get(2), "D3020", "split")?;
-    let parts: Vec<String> = match &a[1] {
-        Value::String(sep) if sep.is_empty() => s.chars().map(String::from).collect(),
-        Value::String(sep) => s.split(&**sep).map(str::to_owned).collect(),
+    let take = limit(a.get(2), "D3020", "split")?.unwrap_or(usize::MAX);
+    // Counted before anything is allocated: a string of n characters splits
+    // into n strings of 32 bytes or more each.
+    let count = match &a[1] {
+        Value::String(sep) if sep.is_empty() => s.chars().count(),
+        Value::String(sep) => s.matches(&**sep).count() + 1,
+        _ => 0,
+    };
+    let pieces = count.min(take);
+    limits::string(
+        pieces
+            .saturating_mul(SLOT + std::mem::size_of::<Arc<str>>())
+            .saturating_add(s.len()),
+        "$split",
+    )?;
+    let parts: Vec<Value> = match &a[1] {
+        Value::String(sep) if sep.is_empty() => s
+            .chars()
+            .take(take)
+            .map(|c| Value::string(c.to_string()))
+            .collect(),
+        Value::String(sep) => s.split(&**sep).take(take).map(Value::string).collect(),
         other => match as_regex(other) {
             Some(re) => {
                 let mut out = Vec::new();
                 let mut pos = 0;
                 for c in all_matches(&re, s)? {
                     let m = c.get(0).expect("group 0");
-                    out.push(s[pos..m.start()].to_owned());
+                    out.push(Value::string(&s[pos..m.start()]));
                     pos = m.end();
                 }
-                out.push(s[pos..].to_owned());
+                out.push(Value::string(&s[pos..]));
+                out.truncate(take);
                 out
             }
-            None => vec![s.to_owned()],
+            None => [Value::string(s)].into_iter().take(take).collect(),
         },
     };
-    let take = lim.unwrap_or(usize::MAX);
-    Ok(Value::array(
-        parts.into_iter().take(take).map(Value::string).collect(),
-    ))
+    Ok(Value::array(parts))
 }
 
 pub fn join(_: &mut Evaluator, a: Vec<Value>, _: &Value) -> Result<Value, Error> {
@@ -561,6 +606,12 @@ pub fn join(_: &mut Evaluator, a: Vec<Value>, _: &Value) -> Result<Value, Error>
     };
     let sep = str_arg(a.get(1).unwrap_or(&Value::Undefined)).unwrap_or("");
     let parts: Vec<&str> = items.iter().filter_map(str_arg).collect();
+    let len = parts
+        .iter()
+        .map(|p| p.len())
+        .sum::<usize>()
+        .saturating_add(sep.len().saturating_mul(parts.len().saturating_sub(1)));
+    limits::string(len, "$join")?;
     Ok(Value::string(parts.join(sep)))
 }
 

@@ -1,0 +1,289 @@
+//! The history events a step decides, in AWS's types, details and order.
+
+use std::collections::HashMap;
+
+use serde_json::{Value, json};
+
+use super::*;
+use crate::definition::Options;
+
+fn machine(def: Value) -> StateMachine {
+    StateMachine::from_value(&def, Options::default()).unwrap()
+}
+
+fn exec() -> Execution {
+    Execution {
+        arn: "arn:aws:states:eu-west-1:1:execution:m:e".into(),
+        name: "e".into(),
+        input: json!({}),
+        start_time: 0,
+        role_arn: String::new(),
+        state_machine_arn: "arn:aws:states:eu-west-1:1:stateMachine:m".into(),
+        state_machine_name: "m".into(),
+        redrive_count: Some(0),
+    }
+}
+
+fn env(event_id: u64) -> Env {
+    Env {
+        now: 0,
+        seed: 9,
+        event_id,
+        history: true,
+        nonce: 9,
+        fanout_limit: 0,
+    }
+}
+
+/// Runs `thread` once from its first event id 2 (after ExecutionStarted).
+fn run(m: &StateMachine, t: &mut Thread) -> Output {
+    step(m, &exec(), t, Event::Run, &env(2))
+}
+
+fn kinds(out: &Output) -> Vec<&'static str> {
+    out.history.iter().map(|h| h.kind.as_str()).collect()
+}
+
+fn event<'o>(out: &'o Output, kind: &str) -> &'o HistoryEvent {
+    out.history
+        .iter()
+        .find(|h| h.kind.as_str() == kind)
+        .unwrap_or_else(|| panic!("no {kind} in {:?}", kinds(out)))
+}
+
+/// Each child's outcome as its parent hears it, `results[i]` for child `i`.
+fn finish_children(m: &StateMachine, t: &mut Thread, out: &Output, results: &[Outcome]) -> Output {
+    let Effect::Spawn(children) = &out.effects[0] else {
+        panic!("{:?}", out.effects)
+    };
+    let wait = children[0].parent.as_ref().unwrap().wait;
+    let mut last = None;
+    for (index, outcome) in results.iter().enumerate() {
+        let finished = Event::ChildFinished {
+            wait,
+            index,
+            outcome: outcome.clone(),
+        };
+        last = Some(step(m, &exec(), t, finished, &env(100)));
+    }
+    last.unwrap()
+}
+
+#[test]
+fn an_exited_event_lists_the_variables_the_state_assigned() {
+    let m = machine(json!({"StartAt": "A", "States": {
+        "A": {"Type": "Pass", "Assign": {"x": 42, "s": "a"}, "Next": "B"},
+        "B": {"Type": "Pass", "Assign": {}, "End": true}}}));
+    let mut t = Thread::root("A", json!({}));
+    let out = run(&m, &mut t);
+    let exited = &event(&out, "PassStateExited").details;
+    assert_eq!(exited["assignedVariables"], json!({"x": 42, "s": "a"}));
+    assert_eq!(
+        exited["assignedVariablesDetails"],
+        json!({"truncated": false})
+    );
+    let out = run(&m, &mut t);
+    let exited = event(&out, "PassStateExited").details.as_object().unwrap();
+    assert!(!exited.contains_key("assignedVariables"), "{exited:?}");
+}
+
+#[test]
+fn a_failed_jsonata_output_is_an_evaluation_failed_event_beside_the_entry() {
+    let m = machine(
+        json!({"QueryLanguage": "JSONata", "StartAt": "A", "States": {
+        "A": {"Type": "Pass", "Output": "{% $nothing %}", "End": true}}}),
+    );
+    let mut t = Thread::root("A", json!({}));
+    let out = run(&m, &mut t);
+    assert_eq!(
+        kinds(&out),
+        ["PassStateEntered", "EvaluationFailed", "ExecutionFailed"]
+    );
+    let failed = event(&out, "EvaluationFailed");
+    assert_eq!(failed.details["error"], "States.QueryEvaluationError");
+    assert_eq!(failed.details["state"], "A");
+    assert_eq!(failed.details["location"], "Output");
+    assert!(failed.details["cause"].as_str().unwrap().starts_with(
+        "An error occurred while executing the state 'A' (entered at the event id #2)."
+    ));
+    assert!(failed.with_entry);
+}
+
+#[test]
+fn a_wait_timestamp_that_does_not_parse_fails_after_the_entry() {
+    let m = machine(
+        json!({"QueryLanguage": "JSONata", "StartAt": "W", "States": {
+        "W": {"Type": "Wait", "Timestamp": "{% 'soon' %}", "End": true}}}),
+    );
+    let mut t = Thread::root("W", json!({}));
+    let out = run(&m, &mut t);
+    let failed = event(&out, "EvaluationFailed");
+    assert_eq!(failed.details["location"], "Timestamp");
+    assert!(!failed.with_entry);
+}
+
+#[test]
+fn evaluation_failed_is_numbered_like_its_states_entry() {
+    let m = machine(
+        json!({"QueryLanguage": "JSONata", "StartAt": "A", "States": {
+        "A": {"Type": "Pass", "Next": "B"},
+        "B": {"Type": "Pass", "Output": "{% $nothing %}", "End": true}}}),
+    );
+    let mut t = Thread::root("A", json!({}));
+    let mut events = vec![HistoryEvent::execution_started(&exec())];
+    events.extend(run(&m, &mut t).history);
+    events.extend(step(&m, &exec(), &mut t, Event::Run, &env(4)).history);
+    let mut last = HashMap::new();
+    let numbered: Vec<(&str, u64)> = events
+        .iter()
+        .zip(1..)
+        .map(|(e, id)| (e.kind.as_str(), previous_event_id(&mut last, e, id)))
+        .collect();
+    assert_eq!(
+        numbered,
+        [
+            ("ExecutionStarted", 0),
+            ("PassStateEntered", 0),
+            ("PassStateExited", 2),
+            ("PassStateEntered", 3),
+            ("EvaluationFailed", 3),
+            ("ExecutionFailed", 5),
+        ]
+    );
+}
+
+#[test]
+fn a_map_whose_items_fail_to_evaluate_fails_before_it_starts() {
+    let m = machine(
+        json!({"QueryLanguage": "JSONata", "StartAt": "M", "States": {
+        "M": {"Type": "Map", "Items": "{% 'one' %}", "End": true,
+              "ItemProcessor": {"StartAt": "X", "States": {"X": {"Type": "Pass", "End": true}}}}}}),
+    );
+    let mut t = Thread::root("M", json!({}));
+    let out = run(&m, &mut t);
+    assert_eq!(
+        kinds(&out),
+        [
+            "MapStateEntered",
+            "EvaluationFailed",
+            "MapStateFailed",
+            "ExecutionFailed"
+        ]
+    );
+    assert_eq!(event(&out, "EvaluationFailed").details["location"], "Items");
+}
+
+#[test]
+fn a_map_has_started_when_its_tolerated_failures_are_refused() {
+    let m = machine(json!({"StartAt": "M", "States": {
+        "M": {"Type": "Map", "ToleratedFailureCountPath": "$.n", "ItemsPath": "$.items", "End": true,
+              "ItemProcessor": {"StartAt": "X", "States": {"X": {"Type": "Pass", "End": true}}}}}}));
+    let mut t = Thread::root("M", json!({"n": -1, "items": [1]}));
+    let out = run(&m, &mut t);
+    assert_eq!(
+        kinds(&out),
+        ["MapStateEntered", "MapStateStarted", "ExecutionFailed"]
+    );
+    assert_eq!(event(&out, "MapStateStarted").details, json!({"length": 1}));
+}
+
+#[test]
+fn a_map_whose_max_concurrency_is_refused_has_not_started() {
+    let m = machine(json!({"StartAt": "M", "States": {
+        "M": {"Type": "Map", "MaxConcurrencyPath": "$.n", "ItemsPath": "$.items", "End": true,
+              "ItemProcessor": {"StartAt": "X", "States": {"X": {"Type": "Pass", "End": true}}}}}}));
+    let mut t = Thread::root("M", json!({"n": "many", "items": [1]}));
+    let out = run(&m, &mut t);
+    assert_eq!(kinds(&out), ["MapStateEntered", "ExecutionFailed"]);
+}
+
+#[test]
+fn a_parallel_that_succeeds_records_no_parallel_state_succeeded() {
+    let m = machine(
+        json!({"StartAt": "P", "States": {"P": {"Type": "Parallel", "End": true, "Branches": [
+        {"StartAt": "A", "States": {"A": {"Type": "Pass", "End": true}}}]}}}),
+    );
+    let mut t = Thread::root("P", json!({}));
+    let out = run(&m, &mut t);
+    assert_eq!(
+        kinds(&out),
+        ["ParallelStateEntered", "ParallelStateStarted"]
+    );
+    let done = finish_children(&m, &mut t, &out, &[Outcome::Succeeded(json!(1))]);
+    assert_eq!(kinds(&done), ["ParallelStateExited", "ExecutionSucceeded"]);
+}
+
+#[test]
+fn a_distributed_map_records_its_map_run_not_its_iterations() {
+    let m = machine(json!({"StartAt": "M", "States": {
+        "M": {"Type": "Map", "Label": "run", "End": true,
+              "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                                "StartAt": "X", "States": {"X": {"Type": "Pass", "End": true}}}}}}));
+    let mut t = Thread::root("M", json!([1, 2]));
+    let out = run(&m, &mut t);
+    assert_eq!(
+        kinds(&out),
+        ["MapStateEntered", "MapStateStarted", "MapRunStarted"]
+    );
+    let arn = event(&out, "MapRunStarted").details["mapRunArn"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        arn.starts_with("arn:aws:states:eu-west-1:1:mapRun:m/run:"),
+        "{arn}"
+    );
+    let ok = [Outcome::Succeeded(json!(1)), Outcome::Succeeded(json!(2))];
+    let done = finish_children(&m, &mut t, &out, &ok);
+    assert_eq!(
+        kinds(&done),
+        [
+            "MapRunSucceeded",
+            "MapStateSucceeded",
+            "MapStateExited",
+            "ExecutionSucceeded"
+        ]
+    );
+}
+
+#[test]
+fn a_retried_map_fails_once_not_per_attempt() {
+    let m = machine(json!({"StartAt": "M", "States": {
+        "M": {"Type": "Map", "End": true, "Retry": [{"ErrorEquals": ["E"], "MaxAttempts": 1}],
+              "ItemProcessor": {"StartAt": "X", "States": {"X": {"Type": "Pass", "End": true}}}}}}));
+    let mut t = Thread::root("M", json!([1]));
+    let failed = [Outcome::Failed(StatesError::custom("E", "c"))];
+    let out = run(&m, &mut t);
+    let retried = finish_children(&m, &mut t, &out, &failed);
+    assert_eq!(kinds(&retried), ["MapIterationFailed"]);
+    let Effect::Schedule { event, .. } = retried.effects[0].clone() else {
+        panic!("{:?}", retried.effects)
+    };
+    let again = step(&m, &exec(), &mut t, event, &env(50));
+    assert_eq!(kinds(&again), ["MapStateStarted", "MapIterationStarted"]);
+    let last = finish_children(&m, &mut t, &again, &failed);
+    assert_eq!(
+        kinds(&last),
+        ["MapIterationFailed", "MapStateFailed", "ExecutionFailed"]
+    );
+}
+
+#[test]
+fn a_service_task_is_scheduled_in_a_region() {
+    let m = machine(json!({"StartAt": "T", "States": {
+        "T": {"Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage", "Next": "U"},
+        "U": {"Type": "Task", "Resource": "arn:aws:states:us-west-2:1:sns:publish", "End": true}}}));
+    let mut t = Thread::root("T", json!({}));
+    let out = run(&m, &mut t);
+    assert_eq!(event(&out, "TaskScheduled").details["region"], "eu-west-1");
+    let Effect::Invoke(call) = &out.effects[0] else {
+        panic!("{:?}", out.effects)
+    };
+    let done = Event::TaskSucceeded {
+        wait: call.wait,
+        output: json!({}),
+    };
+    step(&m, &exec(), &mut t, done, &env(10));
+    let out = step(&m, &exec(), &mut t, Event::Run, &env(20));
+    assert_eq!(event(&out, "TaskScheduled").details["region"], "us-west-2");
+}
