@@ -88,9 +88,35 @@ pub fn input(text: Option<&str>) -> Result<Value, ApiError> {
             "1 validation error detected: Value at 'input' failed to satisfy constraint: Member must have length less than or equal to {MAX_PAYLOAD}"
         )));
     }
-    serde_json::from_str(text).map_err(|e| {
+    let value: Value = serde_json::from_str(text).map_err(|e| {
         ApiError::invalid_execution_input(format!("Invalid State Machine Execution Input: '{e}'"))
-    })
+    })?;
+    if depth(&value) > MAX_DEPTH {
+        return Err(ApiError::invalid_execution_input(format!(
+            "Invalid State Machine Execution Input: it is nested more than {MAX_DEPTH} levels deep"
+        )));
+    }
+    Ok(value)
+}
+
+/// How deep a payload may nest: a state's input and output are refused
+/// past it, so an execution is refused at the start rather than at its
+/// first state (and stored records stay readable).
+pub const MAX_DEPTH: usize = 100;
+
+/// The nesting depth of a value, without recursion.
+fn depth(v: &Value) -> usize {
+    let mut deepest = 0;
+    let mut todo = vec![(v, 1usize)];
+    while let Some((v, d)) = todo.pop() {
+        deepest = deepest.max(d);
+        match v {
+            Value::Array(a) => todo.extend(a.iter().map(|x| (x, d + 1))),
+            Value::Object(o) => todo.extend(o.values().map(|x| (x, d + 1))),
+            _ => {}
+        }
+    }
+    deepest
 }
 
 /// `maxResults` (0 means the default of 100) and the offset in `nextToken`.

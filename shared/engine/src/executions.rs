@@ -52,14 +52,18 @@ pub struct HistoryRow {
 /// How a backend reads its executions.
 pub trait ExecutionStore {
     fn view(&self, arn: &str) -> impl Future<Output = Result<Option<ExecutionView>, PortError>>;
-    /// The executions of a machine (of one version of it, when given), with
-    /// `status` if given, newest first.
+    /// A page of the executions of a machine (of one version of it, when
+    /// given), with `status` if given, newest first: at most `max` from
+    /// `offset`, and whether more follow. A store reads what it returns,
+    /// not every execution there is.
     fn list(
         &self,
         machine: &str,
         version: Option<&str>,
         status: Option<&str>,
-    ) -> impl Future<Output = Result<Vec<ExecutionView>, PortError>>;
+        offset: usize,
+        max: usize,
+    ) -> impl Future<Output = Result<(Vec<ExecutionView>, bool), PortError>>;
     /// A page of the history (`offset`, at most `max`, newest first when
     /// `reverse`) and how many events there are in all.
     fn history(
@@ -287,15 +291,12 @@ pub async fn list<S: ExecutionStore, C: Catalog>(store: &S, cat: &C, body: &Valu
             "1 validation error detected: Value '{s}' at 'statusFilter' failed to satisfy constraint: Member must satisfy enum value set: [SUCCEEDED, TIMED_OUT, PENDING_REDRIVE, ABORTED, FAILED, RUNNING]"
         )));
     }
-    let all = store
-        .list(t.machine(), version, status)
+    let (page, more) = store
+        .list(t.machine(), version, status, offset, max)
         .await
         .map_err(internal)?;
-    let total = all.len();
-    let items: Vec<Value> = all
+    let items: Vec<Value> = page
         .into_iter()
-        .skip(offset)
-        .take(max)
         .map(|v| {
             let mut o = Map::new();
             o.insert("executionArn".into(), v.arn.clone().into());
@@ -317,7 +318,7 @@ pub async fn list<S: ExecutionStore, C: Catalog>(store: &S, cat: &C, body: &Valu
         })
         .collect();
     let mut out = json!({"executions": items});
-    if let Some(t) = validate::next_token(offset, max, total) {
+    if more && let Some(t) = validate::next_token(offset, max, offset + max + 1) {
         out["nextToken"] = t.into();
     }
     Ok(out)

@@ -53,13 +53,17 @@ impl ExecutionStore for DynamoStore {
         machine: &str,
         version: Option<&str>,
         status: Option<&str>,
-    ) -> Result<Vec<ExecutionView>, PortError> {
+        offset: usize,
+        max: usize,
+    ) -> Result<(Vec<ExecutionView>, bool), PortError> {
         let mut lines = self.executions_of(machine).await?;
         lines.reverse(); // newest first, as AWS lists them
-        Ok(lines
+        let mut page: Vec<ExecutionView> = lines
             .into_iter()
             .filter(|l| status.is_none_or(|s| s == l.status))
             .filter(|l| version.is_none_or(|v| l.version.as_deref() == Some(v)))
+            .skip(offset)
+            .take(max + 1)
             .map(|l| ExecutionView {
                 express: l.arn.contains(":express:"),
                 arn: l.arn,
@@ -72,7 +76,10 @@ impl ExecutionStore for DynamoStore {
                 stopped: l.stopped,
                 ..ExecutionView::default()
             })
-            .collect())
+            .collect();
+        let more = page.len() > max;
+        page.truncate(max);
+        Ok((page, more))
     }
 
     async fn history(

@@ -167,18 +167,27 @@ impl ExecutionStore for SqlExecutions<'_> {
         machine: &str,
         version: Option<&str>,
         status: Option<&str>,
-    ) -> Result<Vec<ExecutionView>, PortError> {
+        offset: usize,
+        max: usize,
+    ) -> Result<(Vec<ExecutionView>, bool), PortError> {
+        // One more than the page says whether another follows; the index on
+        // (machine, started) makes a page cost what it returns.
         let mut stmt = self.0.prepare(&format!(
-            "{VIEW} WHERE machine = ?1 AND (?2 IS NULL OR status = ?2) AND (?3 IS NULL OR version = ?3) ORDER BY started DESC, arn"
+            "{VIEW} WHERE machine = ?1 AND (?2 IS NULL OR status = ?2) AND (?3 IS NULL OR version = ?3) ORDER BY started DESC, arn LIMIT ?4 OFFSET ?5"
         ))?;
-        let rows = stmt
-            .query_map(params![machine, status, version], |r| {
-                let mut v = view_row(r)?;
-                v.definition = None;
-                Ok(v)
-            })?
+        let mut rows: Vec<ExecutionView> = stmt
+            .query_map(
+                params![machine, status, version, max as i64 + 1, offset as i64],
+                |r| {
+                    let mut v = view_row(r)?;
+                    v.definition = None;
+                    Ok(v)
+                },
+            )?
             .collect::<Result<_, _>>()?;
-        Ok(rows)
+        let more = rows.len() > max;
+        rows.truncate(max);
+        Ok((rows, more))
     }
 
     async fn history(
