@@ -93,6 +93,60 @@ fn run_wall_times(runs: usize) -> Option<(f64, f64)> {
     Some((times[runs / 2], times[runs * 95 / 100]))
 }
 
+/// `stepwise run` of the loop machine as an EXPRESS execution of about a
+/// million transitions: transitions/s and the process's peak resident memory
+/// (its `VmHWM`, read while it runs), without and with `--history`.
+fn run_loop(iterations: u64, history: bool) -> Option<(f64, u64)> {
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
+    let bin = format!("{root}/target/release/stepwise");
+    if !std::path::Path::new(&bin).exists() {
+        return None;
+    }
+    let dir = std::env::temp_dir().join(format!("stepwise-bench-loop-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).ok()?;
+    let def = dir.join("loop.json");
+    let machine = json!({
+        "StartAt": "Init",
+        "States": {
+            "Init": {"Type": "Pass", "Parameters": {"i": 0, "n.$": "$.n"}, "Next": "Check"},
+            "Check": {"Type": "Choice", "Choices": [{"Variable": "$.i", "NumericLessThanPath": "$.n", "Next": "Inc"}], "Default": "Done"},
+            "Inc": {"Type": "Pass", "Parameters": {"i.$": "States.MathAdd($.i, 1)", "n.$": "$.n"}, "Next": "Check"},
+            "Done": {"Type": "Succeed"}
+        }
+    });
+    std::fs::write(&def, machine.to_string()).ok()?;
+    let mut cmd = Command::new(&bin);
+    cmd.args(["run", def.to_str()?, "--express", "--fast-forward", "--input"])
+        .arg(json!({"n": iterations}).to_string())
+        .stdout(std::process::Stdio::null());
+    if history {
+        cmd.arg("--history");
+    }
+    let start = Instant::now();
+    let mut child = cmd.spawn().ok()?;
+    let status = format!("/proc/{}/status", child.id());
+    let mut peak_kb = 0u64;
+    loop {
+        if let Ok(text) = std::fs::read_to_string(&status)
+            && let Some(kb) = text
+                .lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        {
+            peak_kb = peak_kb.max(kb);
+        }
+        if child.try_wait().ok()?.is_some() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    let secs = start.elapsed().as_secs_f64();
+    let _ = std::fs::remove_dir_all(&dir);
+    // Init, then Check and Inc per iteration, then Check and Done.
+    let transitions = 2 * iterations + 3;
+    Some((transitions as f64 / secs, peak_kb))
+}
+
 fn main() {
     let quick = std::env::args().any(|a| a == "--quick");
     let only: Option<String> = std::env::args().skip(1).find(|a| !a.starts_with("--"));
@@ -121,6 +175,17 @@ fn main() {
     println!(
         "engine: {n} transitions of the same loop, every history event kept: {rate:.0} transitions/s"
     );
+    let loop_iterations = 500_000; // about a million transitions
+    for history in [false, true] {
+        if let Some((rate, peak_kb)) = run_loop(loop_iterations, history) {
+            println!(
+                "stepwise run, EXPRESS loop of {} transitions{}: {rate:.0} transitions/s, peak RSS {:.1} MB (in process, above: the engine alone)",
+                2 * loop_iterations + 3,
+                if history { ", --history to /dev/null" } else { "" },
+                peak_kb as f64 / 1024.0
+            );
+        }
+    }
     if let Some((p50, p95)) = run_wall_times(if quick { 10 } else { 50 }) {
         println!(
             "stepwise run examples/ten-states.json (process start included): p50 {p50:.2} ms, p95 {p95:.2} ms"

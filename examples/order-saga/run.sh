@@ -11,4 +11,4 @@ root="$(cd "$here/../.." && pwd)"
 stepwise="${STEPWISE_BIN:-$root/target/release/stepwise}"
 [ -x "$stepwise" ] || (cd "$root" && cargo build --release -q -p stepwise)
 "$stepwise" run "$here/definition.json" --name order-saga --input "@$here/input.json" \
-  --mock-config "$here/mocks.json" --test-case "${1:-HappyPath}"
+  --mock-config "$here/mocks.json" --test-case "${1:-HappyPath}" --states-entered

@@ -83,6 +83,11 @@ pub struct Runner<'m, T> {
     events: u64,
     /// The variables the root starts with (TestState's `variables`).
     variables: serde_json::Map<String, Value>,
+    /// Where numbered history events go as they happen (`stepwise run
+    /// --history` streams them rather than keeping them).
+    sink: Option<Box<dyn FnMut(&Recorded) + Send + 'm>>,
+    /// History events numbered so far.
+    numbered: u64,
 }
 
 /// AWS's limit on the history of one Standard execution.
@@ -112,7 +117,20 @@ impl<'m, T: Tasks> Runner<'m, T> {
             callbacks: 0,
             events: 1,
             variables: serde_json::Map::new(),
+            sink: None,
+            numbered: 0,
         }
+    }
+
+    /// Hands each history event, numbered, to `sink` as it happens.
+    pub fn with_sink(mut self, sink: impl FnMut(&Recorded) + Send + 'm) -> Self {
+        self.sink = Some(Box::new(sink));
+        self
+    }
+
+    /// Whether history events are made at all: kept, or streamed.
+    fn records(&self) -> bool {
+        self.options.history || self.sink.is_some()
     }
 
     /// Starts the root with these variables in scope.
@@ -132,17 +150,24 @@ impl<'m, T: Tasks> Runner<'m, T> {
     }
 
     fn append(&mut self, events: Vec<HistoryEvent>) {
-        if !self.options.history {
+        if !self.records() {
             return;
         }
         for event in events {
-            let id = self.history.len() as u64 + 1;
+            self.numbered += 1;
+            let id = self.numbered;
             let previous = previous_event_id(&mut self.last_event, &event, id);
-            self.history.push(Recorded {
+            let r = Recorded {
                 id,
                 previous,
                 event,
-            });
+            };
+            if let Some(sink) = self.sink.as_mut() {
+                sink(&r);
+            }
+            if self.options.history {
+                self.history.push(r);
+            }
         }
     }
 
@@ -211,8 +236,8 @@ impl<'m, T: Tasks> Runner<'m, T> {
         let env = Env {
             now: self.now,
             seed: self.random.next_u64(),
-            event_id: self.history.len() as u64 + 1,
-            history: self.options.history,
+            event_id: self.numbered + 1,
+            history: self.options.history || self.sink.is_some(),
             fanout_limit: 0,
             nonce: crate::entropy(),
         };
