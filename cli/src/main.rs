@@ -6,6 +6,7 @@ mod console;
 mod graph;
 mod run;
 mod serve;
+mod template;
 mod validate;
 
 use std::process::ExitCode;
@@ -52,5 +53,16 @@ fn main() -> ExitCode {
             eprintln!("stepwise: {e:#}");
             ExitCode::from(2)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// clap checks its definitions only when a command parses: check them
+    /// all here (two flattened groups of one name once panicked at run time).
+    #[test]
+    fn the_command_line_is_well_formed() {
+        use clap::CommandFactory as _;
+        super::Cli::command().debug_assert();
     }
 }

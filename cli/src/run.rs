@@ -14,8 +14,14 @@ use stepwise_engine::{Report, Runner, RunnerOptions, block_on};
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// The definition file (ASL JSON).
-    definition: PathBuf,
+    /// The definition file (ASL JSON); or --template.
+    #[arg(conflicts_with = "template")]
+    definition: Option<PathBuf>,
+    #[command(flatten)]
+    template: crate::template::deploy::Args,
+    /// The template's state machine to run (its logical id).
+    #[arg(long, requires = "template", conflicts_with = "definition")]
+    state_machine: Option<String>,
     /// The execution input: JSON text, `@file`, or a file name.
     #[arg(long, default_value = "{}")]
     input: String,
@@ -34,9 +40,13 @@ pub struct Args {
     /// The test case of the mock configuration to use.
     #[arg(long)]
     test_case: Option<String>,
-    /// Print the history events (one JSON object per line) before the result.
+    /// Print the history events (one JSON object per line) as they happen,
+    /// before the result.
     #[arg(long)]
     history: bool,
+    /// Add `states_entered` to the result line (keeps the history in memory).
+    #[arg(long)]
+    states_entered: bool,
     /// Where Lambda tasks go (default: AWS_ENDPOINT_URL_LAMBDA).
     #[arg(long, env = "AWS_ENDPOINT_URL_LAMBDA")]
     lambda_endpoint: Option<String>,
@@ -66,10 +76,22 @@ enum Backend {
     Aws,
 }
 
-pub fn main(args: Args) -> anyhow::Result<ExitCode> {
-    let text = std::fs::read_to_string(&args.definition)
-        .with_context(|| format!("cannot read the definition {}", args.definition.display()))?;
+pub fn main(mut args: Args) -> anyhow::Result<ExitCode> {
+    let Some(definition) = args.definition.clone() else {
+        // A template's machine runs under its name and type.
+        let machine = crate::template::deploy::pick(&args.template, args.state_machine.as_deref())?;
+        args.name.get_or_insert(machine.name);
+        args.express |= machine.express;
+        return run(args, machine.definition);
+    };
+    let text = std::fs::read_to_string(&definition)
+        .with_context(|| format!("cannot read the definition {}", definition.display()))?;
+    run(args, text)
+}
+
+fn run(args: Args, text: String) -> anyhow::Result<ExitCode> {
     let input = read_input(&args.input)?;
+    let mut streamed = false;
     let report = match StateMachine::parse(
         &text,
         Options {
@@ -87,10 +109,9 @@ pub fn main(args: Args) -> anyhow::Result<ExitCode> {
                 }
                 _ => None,
             };
-            let name = args
-                .name
-                .clone()
-                .unwrap_or_else(|| machine_name(&args.definition));
+            let name = args.name.clone().unwrap_or_else(|| {
+                machine_name(args.definition.as_deref().unwrap_or(Path::new("")))
+            });
             let exec = local_execution_in(
                 &args.region,
                 &args.account,
@@ -104,11 +125,22 @@ pub fn main(args: Args) -> anyhow::Result<ExitCode> {
             let options = RunnerOptions {
                 fast_forward: args.fast_forward,
                 seed: wall_clock() as u64,
-                history: true,
+                history: args.states_entered,
             };
             if args.backend == Backend::Memory || args.express {
-                // EXPRESS executions need no durability: they run in one go.
-                block_on(Runner::new(&machine, exec, tasks, options).run())
+                // EXPRESS executions need no durability: they run in one go,
+                // their history streamed (when asked for) and not kept.
+                let mut runner = Runner::new(&machine, exec, tasks, options);
+                if args.history {
+                    let mut out = std::io::BufWriter::new(std::io::stdout());
+                    runner = runner.with_sink(move |r| {
+                        use std::io::Write as _;
+                        let _ = writeln!(out, "{}", r.to_json());
+                    });
+                }
+                let report = block_on(runner.run());
+                streamed = true;
+                report
             } else {
                 let record = ExecutionRecord {
                     facts: exec,
@@ -149,7 +181,7 @@ pub fn main(args: Args) -> anyhow::Result<ExitCode> {
             }
         }
     };
-    if args.history {
+    if args.history && !streamed {
         for event in &report.history {
             println!("{}", event.to_json());
         }

@@ -45,6 +45,11 @@ pub struct Args {
     backend: Backend,
     #[command(flatten)]
     aws: crate::aws::AwsArgs,
+    #[command(flatten)]
+    template: crate::template::deploy::Args,
+    /// Poll the template and its definitions every second; update the machines on a change.
+    #[arg(long, requires = "template")]
+    watch: bool,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -181,6 +186,7 @@ pub fn main(args: Args) -> anyhow::Result<ExitCode> {
         .build()?;
     let wal = path.clone();
     runtime.block_on(async move {
+        crate::template::deploy::serve(&service, &args.template, args.watch).await?;
         let app = crate::console::router().fallback(api).with_state(service);
         let listener = tokio::net::TcpListener::bind(args.addr)
             .await
