@@ -1,5 +1,5 @@
 # One command per habit. `make help` lists them.
-.PHONY: help example test lint conformance bench ci check-pure deploy-check
+.PHONY: help example test lint conformance bench fuzz ci check-pure deploy-check
 
 CARGO ?= cargo
 
@@ -10,6 +10,7 @@ help:
 	@echo "make conformance  the AWS-recorded cases, with a per-theme table"
 	@echo "make deploy-check sam validate --lint, cfn-lint, cargo lambda build (arm64 zips), sam build"
 	@echo "make bench        engine transitions/s, JSONata vs jsonata-js, the API vs moto, serverless cost per transition"
+	@echo "make fuzz         the long fuzz run: every target for 10 minutes (FUZZ_SECONDS)"
 
 example:
 	$(CARGO) build --release -p stepwise
@@ -50,6 +51,12 @@ check-pure:
 		$(CARGO) build -p stepwise-asl --target wasm32-unknown-unknown; \
 	else echo "wasm32-unknown-unknown not installed: skipping the wasm build of stepwise-asl"; fi
 
+FUZZ_SECONDS ?= 600
+fuzz:
+	$(CARGO) build --release -p stepwise-fuzz
+	./target/release/stepwise-fuzz --seconds $(FUZZ_SECONDS)
+
 ci: lint test
-	$(CARGO) build --release -p stepwise -p stepwise-bench -p stepwise-stepper -p stepwise-api-function
+	$(CARGO) build --release -p stepwise -p stepwise-bench -p stepwise-stepper -p stepwise-api-function -p stepwise-fuzz
 	./target/release/stepwise-bench --quick
+	./target/release/stepwise-fuzz --seconds 10
