@@ -116,9 +116,15 @@ fn run_loop(iterations: u64, history: bool) -> Option<(f64, u64)> {
     });
     std::fs::write(&def, machine.to_string()).ok()?;
     let mut cmd = Command::new(&bin);
-    cmd.args(["run", def.to_str()?, "--express", "--fast-forward", "--input"])
-        .arg(json!({"n": iterations}).to_string())
-        .stdout(std::process::Stdio::null());
+    cmd.args([
+        "run",
+        def.to_str()?,
+        "--express",
+        "--fast-forward",
+        "--input",
+    ])
+    .arg(json!({"n": iterations}).to_string())
+    .stdout(std::process::Stdio::null());
     if history {
         cmd.arg("--history");
     }
@@ -181,7 +187,11 @@ fn main() {
             println!(
                 "stepwise run, EXPRESS loop of {} transitions{}: {rate:.0} transitions/s, peak RSS {:.1} MB (in process, above: the engine alone)",
                 2 * loop_iterations + 3,
-                if history { ", --history to /dev/null" } else { "" },
+                if history {
+                    ", --history to /dev/null"
+                } else {
+                    ""
+                },
                 peak_kb as f64 / 1024.0
             );
         }

@@ -112,6 +112,7 @@ fn started() -> stepwise_engine::stepper::Logged {
             kind: stepwise_asl::exec::EventType::ExecutionStarted,
             thread: "root".into(),
             details: json!({}),
+            with_entry: false,
         },
     }
 }

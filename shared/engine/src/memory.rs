@@ -62,6 +62,9 @@ impl Ord for Due {
     }
 }
 
+/// Where a runner hands its numbered history events as they happen.
+type Sink<'m> = Box<dyn FnMut(&Recorded) + Send + 'm>;
+
 /// Runs one execution to its end, in memory.
 pub struct Runner<'m, T> {
     machine: &'m StateMachine,
@@ -85,7 +88,7 @@ pub struct Runner<'m, T> {
     variables: serde_json::Map<String, Value>,
     /// Where numbered history events go as they happen (`stepwise run
     /// --history` streams them rather than keeping them).
-    sink: Option<Box<dyn FnMut(&Recorded) + Send + 'm>>,
+    sink: Option<Sink<'m>>,
     /// History events numbered so far.
     numbered: u64,
 }
