@@ -26,8 +26,9 @@ use stepwise_engine::memory::local_execution;
 use stepwise_engine::tasks::FnTasks;
 use stepwise_engine::{Runner, RunnerOptions, Status};
 
-fn loop_machine() -> StateMachine {
-    let def = json!({
+/// A Pass → Choice → Pass(`States.MathAdd`) loop of `$.n` rounds.
+fn loop_definition() -> serde_json::Value {
+    json!({
         "Comment": "Pass/Choice/intrinsic loop",
         "StartAt": "Init",
         "States": {
@@ -36,7 +37,11 @@ fn loop_machine() -> StateMachine {
             "Inc": {"Type": "Pass", "Parameters": {"i.$": "States.MathAdd($.i, 1)", "n.$": "$.n"}, "Next": "Check"},
             "Done": {"Type": "Succeed"}
         }
-    });
+    })
+}
+
+fn loop_machine() -> StateMachine {
+    let def = loop_definition();
     // Express: a Standard execution stops at 25,000 history events.
     StateMachine::from_value(&def, Options { express: true }).expect("valid loop")
 }
@@ -105,16 +110,7 @@ fn run_loop(iterations: u64, history: bool) -> Option<(f64, u64)> {
     let dir = std::env::temp_dir().join(format!("stepwise-bench-loop-{}", std::process::id()));
     std::fs::create_dir_all(&dir).ok()?;
     let def = dir.join("loop.json");
-    let machine = json!({
-        "StartAt": "Init",
-        "States": {
-            "Init": {"Type": "Pass", "Parameters": {"i": 0, "n.$": "$.n"}, "Next": "Check"},
-            "Check": {"Type": "Choice", "Choices": [{"Variable": "$.i", "NumericLessThanPath": "$.n", "Next": "Inc"}], "Default": "Done"},
-            "Inc": {"Type": "Pass", "Parameters": {"i.$": "States.MathAdd($.i, 1)", "n.$": "$.n"}, "Next": "Check"},
-            "Done": {"Type": "Succeed"}
-        }
-    });
-    std::fs::write(&def, machine.to_string()).ok()?;
+    std::fs::write(&def, loop_definition().to_string()).ok()?;
     let mut cmd = Command::new(&bin);
     cmd.args([
         "run",

@@ -305,8 +305,22 @@ pub fn substitute(definition: &str, substitutions: &Map<String, Value>) -> Resul
     if substitutions.is_empty() {
         return Ok(definition.to_owned());
     }
-    let mut out = String::with_capacity(definition.len());
-    let mut rest = definition;
+    placeholders(definition, |name| match substitutions.get(name) {
+        Some(Value::String(s)) => Ok(Some(s.clone())),
+        Some(v @ (Value::Number(_) | Value::Bool(_))) => Ok(Some(v.to_string())),
+        Some(_) => Err(format!("{name}: must be a string, a number or a boolean")),
+        None => Ok(None),
+    })
+}
+
+/// `text` with each `${name}` replaced by what `value` gives for it (`None`:
+/// left as written); an unclosed `${` and what follows stay as they are.
+pub(crate) fn placeholders(
+    text: &str,
+    mut value: impl FnMut(&str) -> Result<Option<String>, String>,
+) -> Result<String, String> {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
     while let Some(start) = rest.find("${") {
         out.push_str(&rest[..start]);
         let after = &rest[start + 2..];
@@ -315,10 +329,8 @@ pub fn substitute(definition: &str, substitutions: &Map<String, Value>) -> Resul
             break;
         };
         let name = &after[..end];
-        match substitutions.get(name) {
-            Some(Value::String(s)) => out.push_str(s),
-            Some(v @ (Value::Number(_) | Value::Bool(_))) => out.push_str(&v.to_string()),
-            Some(_) => return Err(format!("{name}: must be a string, a number or a boolean")),
+        match value(name)? {
+            Some(v) => out.push_str(&v),
             None => out.push_str(&rest[start..start + 3 + end]),
         }
         rest = &after[end + 1..];

@@ -276,37 +276,23 @@ impl Stack<'_> {
             Value::Array(parts) => match parts.as_slice() {
                 [Value::String(s), vars @ Value::Object(_)] => match self.value(vars, depth)? {
                     Value::Object(map) => (s.as_str(), map),
-                    _ => unreachable!("an object resolves to an object"),
+                    _ => return Err("Fn::Sub's variables must be an object".into()),
                 },
                 _ => return Err("Fn::Sub takes a string or [string, {variables}]".into()),
             },
             _ => return Err("Fn::Sub takes a string or [string, {variables}]".into()),
         };
-        let mut out = String::with_capacity(text.len());
-        let mut rest = text;
-        while let Some(start) = rest.find("${") {
-            out.push_str(&rest[..start]);
-            let after = &rest[start + 2..];
-            let Some(end) = after.find('}') else {
-                rest = &rest[start..];
-                break;
-            };
-            let name = &after[..end];
-            if let Some(literal) = name.strip_prefix('!') {
-                out.push_str("${");
-                out.push_str(literal);
-                out.push('}');
+        super::placeholders(text, |name| {
+            Ok(Some(if let Some(literal) = name.strip_prefix('!') {
+                format!("${{{literal}}}")
             } else if let Some(v) = variables.get(name) {
-                out.push_str(&scalar(v)?);
+                scalar(v)?
             } else if let Some((id, attribute)) = name.split_once('.') {
-                out.push_str(&self.attribute(id, attribute, depth + 1)?);
+                self.attribute(id, attribute, depth + 1)?
             } else {
-                out.push_str(&scalar(&self.reference(name, depth + 1)?)?);
-            }
-            rest = &after[end + 1..];
-        }
-        out.push_str(rest);
-        Ok(out)
+                scalar(&self.reference(name, depth + 1)?)?
+            }))
+        })
     }
 
     fn kind(&self, id: &str) -> Option<&str> {
