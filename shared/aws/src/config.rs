@@ -34,6 +34,8 @@ struct Later {
     eventbridge_endpoint: Option<String>,
     sns: OnceLock<aws_sdk_sns::Client>,
     eventbridge: OnceLock<aws_sdk_eventbridge::Client>,
+    /// Where each service's requests go, for the AWS SDK integrations.
+    endpoints: Endpoints,
 }
 
 fn var(name: &str) -> Option<String> {
@@ -41,6 +43,7 @@ fn var(name: &str) -> Option<String> {
 }
 
 /// Where each service's requests go: `None` is AWS itself.
+#[derive(Debug, Clone)]
 struct Endpoints {
     default: Option<String>,
     per_service: fn(&str) -> Option<String>,
@@ -114,9 +117,21 @@ impl Clients {
                 eventbridge_endpoint: endpoints.of("EVENTBRIDGE"),
                 sns: OnceLock::new(),
                 eventbridge: OnceLock::new(),
+                endpoints: endpoints.clone(),
             }),
             region,
         }
+    }
+
+    /// The credentials the clients sign with.
+    pub fn credentials(&self) -> &Credentials {
+        &self.later.credentials
+    }
+
+    /// Where a service's requests go (`AWS_ENDPOINT_URL_<SERVICE>`, else
+    /// `AWS_ENDPOINT_URL`); `None`: AWS itself.
+    pub fn endpoint(&self, service: &str) -> Option<String> {
+        self.later.endpoints.of(service)
     }
 
     pub fn sns(&self) -> &aws_sdk_sns::Client {

@@ -15,6 +15,7 @@ mod lambda;
 mod meter;
 pub mod moto;
 pub mod nested;
+mod sdk;
 pub mod service;
 pub mod services;
 mod sqs;

@@ -87,6 +87,9 @@ impl ServiceTasks {
     pub async fn call(&self, call: &TaskCall) -> Option<TaskResult> {
         let resource = call.canonical_resource();
         let rest = resource.strip_prefix("arn:aws:states:::")?;
+        if let Some(sdk) = rest.strip_prefix("aws-sdk:") {
+            return Some(self.sdk(sdk, &call.payload).await);
+        }
         let action = rest.split('.').next().unwrap_or(rest);
         let p = &call.payload;
         Some(match action {
@@ -111,6 +114,26 @@ impl ServiceTasks {
             }
             _ => return None,
         })
+    }
+
+    /// `aws-sdk:<service>:<action>[.pattern]`: one signed call, off the
+    /// runtime's threads when there is a runtime.
+    async fn sdk(&self, sdk: &str, parameters: &Value) -> TaskResult {
+        let Some((service, action)) = sdk.split_once(':') else {
+            return Err(invalid(format!("'aws-sdk:{sdk}' names no action")));
+        };
+        let action = action.split('.').next().unwrap_or(action).to_owned();
+        let (clients, service, p) = (
+            self.clients()?.clone(),
+            service.to_owned(),
+            parameters.clone(),
+        );
+        if tokio::runtime::Handle::try_current().is_err() {
+            return crate::sdk::call(&clients, &service, &action, &p);
+        }
+        tokio::task::spawn_blocking(move || crate::sdk::call(&clients, &service, &action, &p))
+            .await
+            .unwrap_or_else(|e| Err(StatesError::custom("States.Runtime", e.to_string())))
     }
 
     /// The same, from synchronous code (the SDK needs a runtime of its own).

@@ -1,0 +1,88 @@
+"""AWS SDK integrations (`arn:aws:states:::aws-sdk:<service>:<action>`) against
+moto server, on both serve backends and in `stepwise run`: results as the
+API gives them, errors `<Service>.<Error>Exception` caught by name."""
+import json
+import os
+import subprocess
+import uuid
+
+import pytest
+
+from conftest import BINARY, ROLE, Server, client, wait_for
+
+AWS = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_REGION": "us-east-1"}
+
+
+def machine(tag):
+    sdk = "arn:aws:states:::aws-sdk:"
+    return {"StartAt": "Create", "States": {
+        "Create": {"Type": "Task", "Resource": sdk + "secretsmanager:createSecret",
+                   "Parameters": {"Name": f"db-{tag}", "SecretString": "hunter2"},
+                   "ResultSelector": {"name.$": "$.Name"}, "ResultPath": "$.created", "Next": "Get"},
+        "Get": {"Type": "Task", "Resource": sdk + "secretsmanager:getSecretValue",
+                "Parameters": {"SecretId": f"db-{tag}"},
+                "ResultSelector": {"value.$": "$.SecretString"}, "ResultPath": "$.secret", "Next": "Put"},
+        "Put": {"Type": "Task", "Resource": sdk + "ssm:putParameter",
+                "Parameters": {"Name": f"/app/{tag}", "Value": "42", "Type": "String"},
+                "ResultPath": None, "Next": "Param"},
+        "Param": {"Type": "Task", "Resource": sdk + "ssm:getParameter",
+                  "Parameters": {"Name": f"/app/{tag}"},
+                  "ResultSelector": {"value.$": "$.Parameter.Value"}, "ResultPath": "$.param", "Next": "Missing"},
+        "Missing": {"Type": "Task", "Resource": sdk + "secretsmanager:getSecretValue",
+                    "Parameters": {"SecretId": f"nothing-{tag}"},
+                    "Catch": [{"ErrorEquals": ["SecretsManager.ResourceNotFoundException"],
+                               "ResultPath": "$.missing", "Next": "Machines"}],
+                    "End": True},
+        "Machines": {"Type": "Task", "Resource": sdk + "sfn:listStateMachines", "Parameters": {},
+                     "ResultSelector": {"listed.$": "States.ArrayLength($.StateMachines)"},
+                     "ResultPath": "$.sfn", "End": True}}}
+
+
+def check(out, tag):
+    assert out["created"] == {"name": f"db-{tag}"}
+    assert out["secret"] == {"value": "hunter2"}
+    assert out["param"] == {"value": "42"}
+    assert out["missing"]["Error"] == "SecretsManager.ResourceNotFoundException"
+    assert "Service: SecretsManager" in out["missing"]["Cause"]
+    assert isinstance(out["sfn"]["listed"], int)
+
+
+@pytest.mark.parametrize("backend", ["embedded", "aws"])
+def test_sdk_calls_on_both_backends(moto, backend):
+    env = dict(AWS, AWS_ENDPOINT_URL=moto)
+    tag = uuid.uuid4().hex[:8]
+    if backend == "embedded":
+        s = Server(["--in-memory"], env=env).start()
+    else:
+        s = Server(["--backend", "aws", "--create-resources", "--table", f"sdk-{tag}",
+                    "--queue", f"sdk-{tag}"], env=env).start()
+    try:
+        sfn = client(s.url)
+        arn = sfn.create_state_machine(name=f"sdk-{tag}", roleArn=ROLE,
+                                       definition=json.dumps(machine(tag)))["stateMachineArn"]
+        d = wait_for(sfn, sfn.start_execution(stateMachineArn=arn)["executionArn"], timeout=30)
+        assert d["status"] == "SUCCEEDED", d
+        check(json.loads(d["output"]), tag)
+    finally:
+        s.stop()
+
+
+def test_sdk_calls_in_stepwise_run(moto, tmp_path):
+    tag = uuid.uuid4().hex[:8]
+    path = tmp_path / "m.json"
+    path.write_text(json.dumps(machine(tag)))
+    out = subprocess.run([BINARY, "run", str(path)], capture_output=True, text=True, timeout=60,
+                         env=dict(os.environ, **AWS, AWS_ENDPOINT_URL=moto))
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["status"] == "SUCCEEDED", result
+    check(result["output"], tag)
+
+
+def test_a_service_of_another_protocol_fails_with_a_message(tmp_path):
+    path = tmp_path / "m.json"
+    path.write_text(json.dumps({"StartAt": "T", "States": {"T": {
+        "Type": "Task", "Resource": "arn:aws:states:::aws-sdk:s3:listBuckets", "End": True}}}))
+    out = subprocess.run([BINARY, "run", str(path)], capture_output=True, text=True, timeout=60,
+                         env=dict(os.environ, **AWS, AWS_ENDPOINT_URL="http://127.0.0.1:9"))
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["status"] == "FAILED" and "not available" in result["cause"], result
