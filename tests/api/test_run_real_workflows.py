@@ -1,6 +1,7 @@
 """`stepwise run` on Task resources from published workflows: a result or a
 failed execution with an error a user can act on, never a crashed process."""
 import json
+import os
 import subprocess
 
 import pytest
@@ -38,3 +39,49 @@ def test_resources_aws_accepts_validate_and_run_to_an_actionable_error(tmp_path,
     r = run(tmp_path, task(resource, {"Bucket": "b", "Key": "k"}))
     assert r["status"] == "FAILED", r
     assert r["cause"], r
+
+
+RESOURCES = [
+    "arn:aws:lambda:us-east-1:123456789012:function:f",
+    "arn:aws:states:::lambda:invoke",
+    "arn:aws:states:::lambda:invoke.waitForTaskToken",
+    "arn:aws:states:::sqs:sendMessage",
+    "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+    "arn:aws:states:::sns:publish",
+    "arn:aws:states:::events:putEvents",
+    "arn:aws:states:::dynamodb:getItem",
+    "arn:aws:states:::dynamodb:putItem",
+    "arn:aws:states:::dynamodb:updateItem",
+    "arn:aws:states:::dynamodb:deleteItem",
+    "arn:aws:states:::states:startExecution",
+    "arn:aws:states:::states:startExecution.sync",
+    "arn:aws:states:::states:startExecution.sync:2",
+    "arn:aws:states:::http:invoke",
+    "arn:aws:states:::aws-sdk:secretsmanager:getSecretValue",
+    "arn:aws:states:::aws-sdk:dynamodb:listTables",
+    "arn:aws:states:::aws-sdk:s3:listBuckets",
+    "arn:aws:states:::athena:startQueryExecution.sync",
+    "arn:aws:states:::glue:startJobRun.sync",
+    "arn:aws:states:::batch:submitJob.sync",
+    "arn:aws:states:::ecs:runTask.waitForTaskToken",
+    "arn:aws:states:::bedrock:invokeModel",
+    "arn:aws:states:us-east-1:123456789012:activity:worker",
+]
+
+
+@pytest.mark.parametrize("resource", RESOURCES)
+def test_every_resource_with_empty_parameters_gives_a_result_or_an_error(tmp_path, moto, resource):
+    path = tmp_path / "machine.json"
+    state = {"Type": "Task", "Resource": resource, "TimeoutSeconds": 2, "End": True}
+    if ".waitForTaskToken" in resource:
+        state["Parameters"] = {"Token.$": "$$.Task.Token"}
+    path.write_text(json.dumps({"StartAt": "T", "States": {"T": state}}))
+    env = dict(os.environ, AWS_ENDPOINT_URL=moto, AWS_ACCESS_KEY_ID="test",
+               AWS_SECRET_ACCESS_KEY="test", AWS_REGION="us-east-1")
+    out = subprocess.run([BINARY, "run", str(path), "--fast-forward"], capture_output=True,
+                         text=True, timeout=60, env=env)
+    assert out.returncode == 0 and "panicked" not in out.stderr, out.stderr[-2000:]
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["status"] in ("SUCCEEDED", "FAILED", "TIMED_OUT"), result
+    if result["status"] != "SUCCEEDED":
+        assert result["error"] and result["cause"], result
