@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context as _;
 use axum::body::Bytes;
@@ -16,7 +17,9 @@ use axum::response::IntoResponse;
 use stepwise_api::Service;
 use stepwise_aws::service::{AwsService, Place};
 use stepwise_engine::mock::Mocks;
-use stepwise_local::{Config, LocalService};
+use stepwise_local::{Config, LocalService, Retention};
+
+mod listener;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -50,6 +53,25 @@ pub struct Args {
     /// Poll the template and its definitions every second; update the machines on a change.
     #[arg(long, requires = "template")]
     watch: bool,
+    /// Delete executions (with their history) this many days after they
+    /// end; 0 keeps them forever. Embedded backend only.
+    #[arg(long, default_value_t = 90.0, value_parser = retention_days)]
+    retention_days: f64,
+    /// How often the retention sweep runs (tests shorten it).
+    #[arg(
+        long,
+        hide = true,
+        env = "STEPWISE_RETENTION_SWEEP_SECONDS",
+        default_value_t = 3600
+    )]
+    retention_sweep_seconds: u64,
+}
+
+fn retention_days(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(d) if d.is_finite() && d >= 0.0 && d * 86_400.0 < u64::MAX as f64 => Ok(d),
+        _ => Err("expected a number of days, 0 or more".into()),
+    }
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -65,7 +87,7 @@ async fn api(
     headers: HeaderMap,
     body: axum::body::Body,
 ) -> impl IntoResponse {
-    let body = match read_body(body).await {
+    let body = match read_body(body, BODY_TIMEOUT).await {
         Ok(b) => b,
         Err(response) => return response,
     };
@@ -94,20 +116,30 @@ async fn api(
 /// The largest request body taken: a 1 MB definition, JSON-escaped, with
 /// the other members of its request.
 const MAX_BODY: usize = 2 * 1024 * 1024;
+/// How long a request's body may take to arrive once its head has.
+const BODY_TIMEOUT: Duration = Duration::from_secs(30);
 /// How much of an oversized body is read and dropped so that its sender gets
 /// the error rather than a reset connection.
 const DRAIN: usize = 64 * 1024 * 1024;
 
 type Reply = (StatusCode, [(header::HeaderName, &'static str); 1], Vec<u8>);
 
-/// The request body, or the AWS-shaped error for one that is too large.
-async fn read_body(body: axum::body::Body) -> Result<Bytes, Reply> {
+/// The request body, or the AWS-shaped error for one that is too large or
+/// too slow to arrive (the connection is then closed, not kept alive).
+async fn read_body(body: axum::body::Body, timeout: Duration) -> Result<Bytes, Reply> {
     use http_body_util::BodyExt as _;
     let mut body = body;
     let mut kept = Vec::new();
     let mut seen = 0usize;
-    while let Some(frame) = body.frame().await {
-        let Ok(frame) = frame else { break };
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        let Ok(frame) = tokio::time::timeout_at(deadline, body.frame()).await else {
+            return Err(error_reply(
+                StatusCode::REQUEST_TIMEOUT,
+                format!("The request body did not arrive within {timeout:?}"),
+            ));
+        };
+        let Some(Ok(frame)) = frame else { break };
         let Ok(data) = frame.into_data() else {
             continue;
         };
@@ -121,15 +153,19 @@ async fn read_body(body: axum::body::Body) -> Result<Bytes, Reply> {
     if seen <= MAX_BODY {
         return Ok(Bytes::from(kept));
     }
-    let error = stepwise_api::ApiError::validation(format!(
-        "The request body is larger than {MAX_BODY} bytes"
-    ))
-    .with_status(413);
-    Err((
+    Err(error_reply(
         StatusCode::PAYLOAD_TOO_LARGE,
+        format!("The request body is larger than {MAX_BODY} bytes"),
+    ))
+}
+
+fn error_reply(status: StatusCode, message: String) -> Reply {
+    let error = stepwise_api::ApiError::validation(message).with_status(status.as_u16());
+    (
+        status,
         [(header::CONTENT_TYPE, stepwise_api::CONTENT_TYPE)],
         error.body().to_string().into_bytes(),
-    ))
+    )
 }
 
 pub fn main(args: Args) -> anyhow::Result<ExitCode> {
@@ -176,6 +212,10 @@ pub fn main(args: Args) -> anyhow::Result<ExitCode> {
                     Arc::new(move |call| s.call_blocking(call));
                 Some(f)
             },
+            retention: (args.retention_days > 0.0).then(|| Retention {
+                keep: Duration::from_secs_f64(args.retention_days * 86_400.0),
+                every: Duration::from_secs(args.retention_sweep_seconds.max(1)),
+            }),
         };
         Arc::new(LocalService::open(path.as_deref(), config).context("cannot open the store")?)
     };
@@ -195,33 +235,32 @@ pub fn main(args: Args) -> anyhow::Result<ExitCode> {
             "stepwise: serving the Step Functions API on http://{}",
             listener.local_addr()?
         );
-        axum::serve(listener, app)
-            .with_graceful_shutdown(async {
-                // Ctrl-C, or SIGTERM (what a service manager or `kill` sends).
-                let mut term =
-                    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate());
-                match term.as_mut() {
-                    Ok(t) => {
-                        tokio::select! {
-                            _ = tokio::signal::ctrl_c() => {}
-                            _ = t.recv() => {}
-                        }
-                    }
-                    Err(_) => {
-                        let _ = tokio::signal::ctrl_c().await;
+        let shutdown = async {
+            // Ctrl-C, or SIGTERM (what a service manager or `kill` sends).
+            let mut term =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate());
+            match term.as_mut() {
+                Ok(t) => {
+                    tokio::select! {
+                        _ = tokio::signal::ctrl_c() => {}
+                        _ = t.recv() => {}
                     }
                 }
-                // Requests in flight get a moment to finish, but a long poll
-                // (GetActivityTask, up to a minute) does not hold the stop.
-                tokio::spawn(async move {
-                    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
-                    if let Some(p) = &wal {
-                        stepwise_local::truncate_wal(p);
-                    }
-                    std::process::exit(0);
-                });
-            })
-            .await?;
+                Err(_) => {
+                    let _ = tokio::signal::ctrl_c().await;
+                }
+            }
+            // Requests in flight get a moment to finish, but a long poll
+            // (GetActivityTask, up to a minute) does not hold the stop.
+            tokio::spawn(async move {
+                tokio::time::sleep(Duration::from_secs(2)).await;
+                if let Some(p) = &wal {
+                    stepwise_local::truncate_wal(p);
+                }
+                std::process::exit(0);
+            });
+        };
+        listener::serve(listener, app, listener::Limits::default(), shutdown).await;
         Ok::<_, anyhow::Error>(())
     })?;
     // A clean stop leaves no write-ahead log behind.
@@ -229,4 +268,47 @@ pub fn main(args: Args) -> anyhow::Result<ExitCode> {
         stepwise_local::truncate_wal(p);
     }
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::convert::Infallible;
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
+
+    use hyper::body::Frame;
+
+    use super::*;
+
+    /// A body whose sender went quiet.
+    struct Stalled;
+
+    impl hyper::body::Body for Stalled {
+        type Data = Bytes;
+        type Error = Infallible;
+
+        fn poll_frame(
+            self: Pin<&mut Self>,
+            _: &mut Context<'_>,
+        ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+            Poll::Pending
+        }
+    }
+
+    #[tokio::test]
+    async fn a_stalled_body_times_out() {
+        let body = axum::body::Body::new(Stalled);
+        let Err((status, _, text)) = read_body(body, Duration::from_millis(50)).await else {
+            panic!("a stalled body is read");
+        };
+        assert_eq!(status, StatusCode::REQUEST_TIMEOUT);
+        assert!(String::from_utf8_lossy(&text).contains("did not arrive"));
+    }
+
+    #[tokio::test]
+    async fn a_body_is_read_whole() {
+        let body = axum::body::Body::from("{\"a\": 1}");
+        let read = read_body(body, Duration::from_secs(1)).await;
+        assert_eq!(read.ok().as_deref(), Some(&b"{\"a\": 1}"[..]));
+    }
 }

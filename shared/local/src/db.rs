@@ -38,6 +38,9 @@ CREATE TABLE IF NOT EXISTS tokens (
     token TEXT
 );
 CREATE INDEX IF NOT EXISTS tokens_by_activity ON tokens (activity, claimed, created);
+-- What the retention sweep looks up and deletes by.
+CREATE INDEX IF NOT EXISTS executions_by_stopped ON executions (stopped) WHERE stopped IS NOT NULL;
+CREATE INDEX IF NOT EXISTS tokens_by_execution ON tokens (execution);
 ";
 
 pub fn open(path: Option<&Path>) -> rusqlite::Result<Connection> {

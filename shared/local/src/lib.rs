@@ -14,6 +14,7 @@ mod driver;
 pub mod ids;
 pub mod lambda;
 mod ops;
+mod retention;
 pub mod tasks;
 mod worker;
 
@@ -25,6 +26,7 @@ use stepwise_api::{ApiError, Reply, Service};
 use stepwise_engine::block_on;
 use tokio::sync::oneshot;
 
+pub use crate::retention::Retention;
 use crate::worker::{Command, Worker};
 
 /// Checkpoints the store at `path` and empties its write-ahead log (for a
@@ -44,6 +46,8 @@ pub struct Config {
     /// AWS service integrations (SQS, DynamoDB, …): the result, or `None`
     /// for a resource they do not handle.
     pub services: Option<tasks::Services>,
+    /// Delete ended executions after a while (`None`: keep them forever).
+    pub retention: Option<Retention>,
 }
 
 pub struct LocalService {
@@ -76,6 +80,9 @@ impl LocalService {
             .name("stepwise-worker".into())
             .spawn(move || worker.run(rx))
             .expect("worker thread starts");
+        if let Some(r) = config.retention {
+            retention::start(commands.clone(), r);
+        }
         let readers = path.map(|p| (p.to_path_buf(), std::sync::Mutex::new(Vec::new())));
         Ok(LocalService {
             commands,

@@ -93,6 +93,7 @@ pub fn dispatch(
         "SendTaskFailure" => activities::send_failure(w, body),
         "SendTaskHeartbeat" => activities::send_heartbeat(w, body),
         "Internal.PlanStart" => executions::plan(w, body),
+        crate::retention::ACTION => crate::retention::expire(w, body),
         other => match block_on(catalog::call(&SqlCatalog(&w.conn), scope, other, body)) {
             Some(r) => r.map_err(Fail::Api),
             None => Err(Fail::Api(ApiError::unknown_operation(format!(
