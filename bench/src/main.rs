@@ -71,6 +71,33 @@ fn transitions_per_second(iterations: u64, history: bool) -> (u64, f64) {
     (transitions, transitions as f64 / secs)
 }
 
+/// Seconds to run an inline Map of `items` Pass iterations in process
+/// (EXPRESS, no history): each iteration must cost the same however many
+/// there are (it once copied all the items, making this minutes).
+fn inline_map_seconds(items: u64) -> f64 {
+    let def = json!({"StartAt": "M", "States": {"M": {"Type": "Map", "ItemsPath": "$.items",
+        "ItemProcessor": {"ProcessorConfig": {"Mode": "INLINE"},
+            "StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}},
+        "End": true}}});
+    let machine = StateMachine::from_value(&def, Options { express: true }).expect("valid map");
+    let items: Vec<serde_json::Value> = (0..items).map(Into::into).collect();
+    let input = json!({ "items": items });
+    let exec = local_execution("bench", "map", input, 0, true);
+    let options = RunnerOptions {
+        fast_forward: true,
+        seed: 1,
+        history: false,
+    };
+    let tasks = FnTasks(|c: &TaskCall| Ok(c.payload.clone()));
+    let runner = Runner::new(&machine, exec, tasks, options);
+    let start = Instant::now();
+    let report = block_on(runner.run());
+    let secs = start.elapsed().as_secs_f64();
+    assert_eq!(report.status, Status::Succeeded, "{:?}", report.error);
+    assert_eq!(report.output, Some(json!(items)));
+    secs
+}
+
 fn run_wall_times(runs: usize) -> Option<(f64, f64)> {
     let root = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
     let bin = format!("{root}/target/release/stepwise");
@@ -176,6 +203,11 @@ fn main() {
     let (n, rate) = transitions_per_second(iterations, true);
     println!(
         "engine: {n} transitions of the same loop, every history event kept: {rate:.0} transitions/s"
+    );
+    let map_items = 100_000;
+    println!(
+        "engine: inline Map of {map_items} Pass iterations, no history (EXPRESS): {:.2} s",
+        inline_map_seconds(map_items)
     );
     let loop_iterations = 500_000; // about a million transitions
     for history in [false, true] {

@@ -140,6 +140,17 @@ impl Template {
             Template::Intrinsic { text, .. } => text.contains("$$"),
         }
     }
+
+    /// Whether anything here may read `$$.Execution.Input`.
+    pub fn reads_execution_input(&self) -> bool {
+        match self {
+            Template::Literal(_) => false,
+            Template::Object(f) => f.iter().any(|(_, t)| t.reads_execution_input()),
+            Template::Array(a) => a.iter().any(Template::reads_execution_input),
+            Template::Path { path, .. } => path.reads_execution_input(),
+            Template::Intrinsic { expr, .. } => expr.reads_execution_input(),
+        }
+    }
 }
 
 fn dynamic_field(key: &str, v: &Value, at: &str, p: &mut Problems) -> Template {

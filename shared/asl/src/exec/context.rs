@@ -24,14 +24,30 @@ impl Execution {
     /// The context object for a state of `thread`. Task states also see
     /// `$$.State.RetryCount` (and `$$.Task.Token` when there is a token).
     pub fn context(&self, thread: &Thread, is_task: bool, token: Option<&str>) -> Value {
+        self.build_context(thread, is_task, token, true)
+    }
+
+    /// The context object, without `Execution.Input` unless `with_input`.
+    fn build_context(
+        &self,
+        thread: &Thread,
+        is_task: bool,
+        token: Option<&str>,
+        with_input: bool,
+    ) -> Value {
         let mut c = Map::new();
-        let mut execution = json!({
-            "Id": self.arn,
-            "Input": self.input,
-            "StartTime": timestamp::format(self.start_time),
-            "Name": self.name,
-            "RoleArn": self.role_arn,
-        });
+        let mut execution = Map::new();
+        execution.insert("Id".into(), self.arn.clone().into());
+        if with_input {
+            execution.insert("Input".into(), self.input.clone());
+        }
+        execution.insert(
+            "StartTime".into(),
+            timestamp::format(self.start_time).into(),
+        );
+        execution.insert("Name".into(), self.name.clone().into());
+        execution.insert("RoleArn".into(), self.role_arn.clone().into());
+        let mut execution = Value::Object(execution);
         if let Some(n) = self.redrive_count {
             execution["RedriveCount"] = n.into();
         }
@@ -60,9 +76,17 @@ impl Execution {
         Value::Object(c)
     }
 
-    /// The context a Map's ItemSelector sees for one item.
-    pub fn item_context(&self, thread: &Thread, index: usize, value: &Value) -> Value {
-        let mut c = self.context(thread, false, None);
+    /// The context a Map's ItemSelector sees for one item; `Execution.Input`
+    /// only `with_input` (it is built once per item, and copying the
+    /// execution's input each time made a Map quadratic).
+    pub fn item_context(
+        &self,
+        thread: &Thread,
+        index: usize,
+        value: &Value,
+        with_input: bool,
+    ) -> Value {
+        let mut c = self.build_context(thread, false, None, with_input);
         c["Map"] = json!({"Item": {"Index": index, "Value": value}});
         c
     }

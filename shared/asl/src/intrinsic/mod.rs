@@ -212,6 +212,15 @@ pub enum Failure {
 }
 
 impl Expr {
+    /// Whether a path among the arguments may read `$$.Execution.Input`.
+    pub fn reads_execution_input(&self) -> bool {
+        match self {
+            Expr::Literal(_) => false,
+            Expr::Path(p) => p.reads_execution_input(),
+            Expr::Call(_, args) => args.iter().any(Expr::reads_execution_input),
+        }
+    }
+
     pub fn eval(&self, scope: &mut Scope<'_>) -> Result<Value, Failure> {
         match self {
             Expr::Literal(v) => Ok(v.clone()),

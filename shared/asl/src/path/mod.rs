@@ -91,6 +91,20 @@ impl Path {
             .all(|s| matches!(s, Segment::Child(_) | Segment::Index(_)))
     }
 
+    /// Whether this path may select `$$.Execution.Input` or a value holding
+    /// it. The context object leaves the execution's input (often a Map's
+    /// items) out when nothing can, since copying it per Map item is costly.
+    pub fn reads_execution_input(&self) -> bool {
+        if self.root != Root::Context {
+            return false;
+        }
+        match self.segments.as_slice() {
+            [Segment::Child(first), ..] if first != "Execution" => false,
+            [Segment::Child(_), Segment::Child(second), ..] => second == "Input",
+            _ => true,
+        }
+    }
+
     /// Jayway's normalized form, used in AWS's error texts: `$['a']['b'][0]`.
     pub fn normalized(&self) -> String {
         let mut s = String::from("$");

@@ -143,3 +143,30 @@ fn bracket_names_keep_backslashes_as_written() {
     assert_eq!(sel("$['é\\é']", json!({"é\\é": 7})), Some(json!(7)));
     assert!(Path::parse("$['a\\']").is_err());
 }
+
+#[test]
+fn only_context_paths_that_can_reach_the_execution_input_read_it() {
+    let reads = |p: &str| Path::parse(p).unwrap().reads_execution_input();
+    for p in [
+        "$$",
+        "$$.Execution",
+        "$$.Execution.Input",
+        "$$.Execution.Input.items[0]",
+        "$$.Execution.length()",
+        "$$.*",
+        "$$..items",
+        "$$['Execution']['Input']",
+    ] {
+        assert!(reads(p), "{p}");
+    }
+    for p in [
+        "$",
+        "$.Execution.Input",
+        "$$.Map.Item.Value",
+        "$$.Execution.Id",
+        "$$.Execution.Name",
+        "$$.State.EnteredTime",
+    ] {
+        assert!(!reads(p), "{p}");
+    }
+}

@@ -154,10 +154,18 @@ impl Map {
         index: usize,
         item: &Value,
     ) -> Result<Value, StatesError> {
-        let context = s.exec.item_context(t, index, item);
         match &self.item_selector {
             None => Ok(item.clone()),
             Some(Selector::Path(sel)) => {
+                // The context object is built for every item, and the
+                // execution's input in it is often all the items: copied
+                // each time, it made a Map's time grow with their square.
+                let context = if sel.reads_context() {
+                    s.exec
+                        .item_context(t, index, item, sel.reads_execution_input())
+                } else {
+                    Value::Null
+                };
                 let mut scope = crate::scope::Scope {
                     input: &f.selector_input,
                     context: &context,
@@ -167,6 +175,8 @@ impl Map {
                 sel.eval(&mut scope)
             }
             Some(Selector::Ata(sel)) => {
+                // A JSONata expression may read anything in `$states.context`.
+                let context = s.exec.item_context(t, index, item, true);
                 let mut states = serde_json::Map::new();
                 states.insert("input".into(), f.selector_input.clone());
                 states.insert("context".into(), context);
