@@ -173,7 +173,7 @@ impl ExecutionStore for SqlExecutions<'_> {
         // One more than the page says whether another follows; the index on
         // (machine, started) makes a page cost what it returns.
         let mut stmt = self.0.prepare(&format!(
-            "{VIEW} WHERE machine = ?1 AND (?2 IS NULL OR status = ?2) AND (?3 IS NULL OR version = ?3) ORDER BY started DESC, arn LIMIT ?4 OFFSET ?5"
+            "{VIEW} WHERE machine = ?1 AND (?2 IS NULL OR status = ?2) AND (?3 IS NULL OR version = ?3) ORDER BY started DESC, rowid DESC LIMIT ?4 OFFSET ?5"
         ))?;
         let mut rows: Vec<ExecutionView> = stmt
             .query_map(
