@@ -139,7 +139,10 @@ impl<'a> Cursor<'a> {
     /// JSON string `"$['a\\b']"` (the path `$['a\b']`) selects the key
     /// `a\b`, and the path `$['Test\""Name"']` the key `Test\""Name"`.
     fn quoted(&mut self) -> Result<String, SyntaxError> {
-        let q = self.peek().ok_or_else(|| self.error("expected a quote"))?;
+        let q = self
+            .peek()
+            .filter(|c| *c == b'\'' || *c == b'"')
+            .ok_or_else(|| self.error("expected a quote"))?;
         self.i += 1;
         let start = self.i;
         loop {

@@ -170,3 +170,19 @@ fn only_context_paths_that_can_reach_the_execution_input_read_it() {
         assert!(!reads(p), "{p}");
     }
 }
+
+/// Found by stepwise-fuzz: a union member that starts with a non-ASCII
+/// character (a multi-byte letter, or U+2028) was taken for its opening
+/// quote, and the name was sliced inside that character.
+#[test]
+fn a_union_member_starting_with_a_multi_byte_character_is_an_error_not_a_panic() {
+    for p in [
+        "$['a',\u{2028}'&'\u{2028}'&'\u{2028}'&'?]",
+        "$['a',\u{2028}'x',\u{2028}'x'l",
+        "$['a\u{e9}',\u{e9}',\u{e9}',\u{e9}','x']",
+        "$['a',\u{e9}'x'\u{e9}'g'",
+    ] {
+        assert!(Path::parse(p).is_err(), "{p}");
+    }
+    assert!(Path::parse("$['a', 'b']").is_ok());
+}
