@@ -2,6 +2,7 @@
 //! machine's graph, definition, executions and a form to start one.
 
 use std::fmt::Write as _;
+use stepwise_engine::executions::STATUSES;
 
 use axum::extract::Path;
 use axum::http::Uri;
@@ -11,17 +12,6 @@ use stepwise_api::{ApiError, Service};
 
 use super::html::{esc, execution_href, machine_href, options, pre, status, time};
 use super::{Shared, error_page, page};
-
-/// The execution statuses ListExecutions filters by ("" for all).
-const STATUSES: [&str; 7] = [
-    "",
-    "RUNNING",
-    "SUCCEEDED",
-    "FAILED",
-    "TIMED_OUT",
-    "ABORTED",
-    "PENDING_REDRIVE",
-];
 
 /// How many of a list's items a page shows.
 const SHOWN: u64 = 100;
@@ -192,7 +182,7 @@ async fn machine_main(
         machine_status = esc(m["status"].as_str().unwrap_or_default()),
         created = time(m.get("creationDate")),
         role = esc(m["roleArn"].as_str().unwrap_or_default()),
-        statuses = options(&STATUSES, filter),
+        statuses = options(&[&[""][..], &STATUSES[..]].concat(), filter),
         enc = super::html::encode(arn),
         definition = pre(m.get("definition")),
     );

@@ -15,6 +15,16 @@ use stepwise_asl::{Execution, StatesError};
 use crate::catalog::{self, Catalog, Resolved};
 use crate::stepper::PortError;
 
+/// The statuses ListExecutions filters by.
+pub const STATUSES: [&str; 6] = [
+    "RUNNING",
+    "SUCCEEDED",
+    "FAILED",
+    "TIMED_OUT",
+    "ABORTED",
+    "PENDING_REDRIVE",
+];
+
 /// One execution as the API shows it.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct ExecutionView {
@@ -277,15 +287,7 @@ pub async fn list<S: ExecutionStore, C: Catalog>(store: &S, cat: &C, body: &Valu
     }
     let status = validate::optional_string(body, "statusFilter")?;
     if let Some(s) = status
-        && ![
-            "RUNNING",
-            "SUCCEEDED",
-            "FAILED",
-            "TIMED_OUT",
-            "ABORTED",
-            "PENDING_REDRIVE",
-        ]
-        .contains(&s)
+        && !STATUSES.contains(&s)
     {
         return Err(ApiError::validation(format!(
             "1 validation error detected: Value '{s}' at 'statusFilter' failed to satisfy constraint: Member must satisfy enum value set: [SUCCEEDED, TIMED_OUT, PENDING_REDRIVE, ABORTED, FAILED, RUNNING]"
