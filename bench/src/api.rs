@@ -99,16 +99,28 @@ pub struct Figures {
     pub p50_ms: f64,
     pub p99_ms: f64,
     pub executions: u64,
+    /// Executions started (some still running when the load stopped).
+    pub started: u64,
 }
 
 async fn load(addr: String, machine: String, connections: usize, duration: Duration) -> Figures {
+    // Execution names are unique across the loads of one run.
+    static LOADS: AtomicU64 = AtomicU64::new(0);
+    let run = LOADS.fetch_add(1, Ordering::Relaxed);
     let stop = Arc::new(AtomicBool::new(false));
     let done = Arc::new(AtomicU64::new(0));
+    let started_count = Arc::new(AtomicU64::new(0));
     let mut tasks = Vec::new();
     for c in 0..connections {
-        let (addr, machine, stop, done) =
-            (addr.clone(), machine.clone(), stop.clone(), done.clone());
+        let (addr, machine, stop, done, started_count) = (
+            addr.clone(),
+            machine.clone(),
+            stop.clone(),
+            done.clone(),
+            started_count.clone(),
+        );
         tasks.push(tokio::spawn(async move {
+            let run = run;
             let mut latencies = Vec::new();
             let Ok(mut conn) = Conn::open(&addr).await else {
                 return latencies;
@@ -116,7 +128,7 @@ async fn load(addr: String, machine: String, connections: usize, duration: Durat
             let mut i = 0u64;
             while !stop.load(Ordering::Relaxed) {
                 let t0 = Instant::now();
-                let name = format!("c{c}-{i}-{}", std::process::id());
+                let name = format!("c{c}-{i}-{run}-{}", std::process::id());
                 i += 1;
                 let Ok((200, started)) = conn
                     .call(
@@ -127,6 +139,7 @@ async fn load(addr: String, machine: String, connections: usize, duration: Durat
                 else {
                     break;
                 };
+                started_count.fetch_add(1, Ordering::Relaxed);
                 let arn = started["executionArn"].clone();
                 loop {
                     let Ok((_, d)) = conn
@@ -172,18 +185,64 @@ async fn load(addr: String, machine: String, connections: usize, duration: Durat
         p50_ms: pct(0.5),
         p99_ms: pct(0.99),
         executions: finished,
+        started: started_count.load(Ordering::Relaxed),
     }
 }
 
+/// The address the server prints first; the rest of what it prints is
+/// read (and counted) as it comes, so that a full pipe never blocks it.
 fn read_addr(child: &mut Child) -> String {
     let mut line = String::new();
-    BufReader::new(child.stderr.take().expect("stderr"))
-        .read_line(&mut line)
-        .expect("a line");
+    let mut err = BufReader::new(child.stderr.take().expect("stderr"));
+    err.read_line(&mut line).expect("a line");
+    std::thread::spawn(move || {
+        let mut shown = 0;
+        for l in err.lines().map_while(Result::ok) {
+            if shown < 5 {
+                eprintln!("server: {l}");
+                shown += 1;
+            }
+        }
+    });
     line.split_whitespace()
         .find_map(|w| w.strip_prefix("http://"))
         .expect("address")
         .to_owned()
+}
+
+/// A field of the process's `/proc/<pid>/status`, in kB (0 where there is none).
+fn vm_kb(pid: u32, field: &str) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find_map(|l| l.strip_prefix(field))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// The median time of ListExecutions asking for the first page of 100.
+async fn list_page_ms(addr: &str, machine: &str) -> f64 {
+    let Ok(mut conn) = Conn::open(addr).await else {
+        return f64::NAN;
+    };
+    let mut times = Vec::new();
+    for _ in 0..21 {
+        let t0 = Instant::now();
+        let Ok((200, _)) = conn
+            .call(
+                "ListExecutions",
+                &json!({"stateMachineArn": machine, "maxResults": 100}),
+            )
+            .await
+        else {
+            return f64::NAN;
+        };
+        times.push(t0.elapsed().as_secs_f64() * 1000.0);
+    }
+    times.sort_by(f64::total_cmp);
+    times[times.len() / 2]
 }
 
 fn free_port() -> u16 {
@@ -220,22 +279,67 @@ pub fn run(quick: bool) {
         .enable_all()
         .build()
         .expect("runtime");
-    let (ours, ours_alone) = rt.block_on(async {
+    let (ours, sustained, ours_alone, list_ms) = rt.block_on(async {
         let machine = create(&addr).await;
         let alone = load(addr.clone(), machine.clone(), 1, Duration::from_secs(1)).await;
-        (load(addr.clone(), machine, 64, duration).await, alone)
+        let ours = load(addr.clone(), machine.clone(), 64, duration).await;
+        // The same load for longer: what the store costs on disk, and the
+        // memory the server keeps, after a sustained load (not in --quick).
+        let sustained = match quick {
+            true => None,
+            false => Some(load(addr.clone(), machine.clone(), 64, Duration::from_secs(20)).await),
+        };
+        (ours, sustained, alone, list_page_ms(&addr, &machine).await)
     });
-    let _ = server.kill();
+    let rss = |field: &str| vm_kb(server.id(), field) as f64 / 1024.0;
+    let peak = rss("VmHWM:");
+    // Memory once the load has passed: what the server gives back.
+    std::thread::sleep(Duration::from_secs(3));
+    let after = rss("VmRSS:");
+    // A clean stop checkpoints and truncates the log: what is left on
+    // disk is what the executions cost.
+    let _ = Command::new("kill")
+        .args(["-TERM", &server.id().to_string()])
+        .status();
     let _ = server.wait();
+    let bytes: u64 = std::fs::read_dir(&data)
+        .map(|d| {
+            d.flatten()
+                .filter_map(|e| e.metadata().ok())
+                .map(|m| m.len())
+                .sum()
+        })
+        .unwrap_or(0);
+    let stored = ours.started + ours_alone.started + sustained.as_ref().map_or(0, |f| f.started);
     let _ = std::fs::remove_dir_all(&data);
     println!(
         "api: stepwise serve (SQLite, every transition durable), one client: start-to-finish p50 {:.2} ms, p99 {:.2} ms",
         ours_alone.p50_ms, ours_alone.p99_ms
     );
     println!(
-        "api: stepwise serve, 64 clients: {:.0} executions/s (p50 {:.2} ms under that load, {} executions)",
-        ours.per_second, ours.p50_ms, ours.executions
+        "api: stepwise serve, 64 clients for {} s: {:.0} executions/s (p50 {:.2} ms under that load, {} executions)",
+        duration.as_secs(),
+        ours.per_second,
+        ours.p50_ms,
+        ours.executions
     );
+    if let Some(s) = &sustained {
+        println!(
+            "api: stepwise serve, the same for 20 s more ({} s in all): {:.0} executions/s (p50 {:.2} ms, {} executions; the store grows to {} executions)",
+            duration.as_secs() + 20,
+            s.per_second,
+            s.p50_ms,
+            s.executions,
+            stored
+        );
+    }
+    println!(
+        "api: stepwise serve after that load: peak RSS {peak:.0} MB, {after:.0} MB 3 s later; {:.2} KB on disk per four-state execution ({stored} stored, {:.1} MB after a clean stop); ListExecutions of one page of 100 among them: {list_ms:.2} ms",
+        bytes as f64 / 1024.0 / stored.max(1) as f64,
+        bytes as f64 / 1024.0 / 1024.0
+    );
+    // The peers are slower by orders of magnitude: ten seconds say enough.
+    let peers = duration.min(Duration::from_secs(10));
     let port = free_port();
     let moto = Command::new("python3")
         .args(["-m", "moto.server", "-p", &port.to_string()])
@@ -262,10 +366,10 @@ pub fn run(quick: bool) {
         let _ = c.read_to_end(&mut sink).await;
         let machine = create(&maddr).await;
         let alone = load(maddr.clone(), machine.clone(), 1, Duration::from_secs(2)).await;
-        Some((load(maddr.clone(), machine, 16, duration).await, alone))
+        Some((load(maddr.clone(), machine, 16, peers).await, alone))
     });
     // The serverless backend on the same moto server (DynamoDB + SQS).
-    let serverless = serverless(&rt, &bin, &maddr, duration);
+    let serverless = serverless(&rt, &bin, &maddr, peers);
     let _ = moto.kill();
     let _ = moto.wait();
     if let Some((t, alone)) = serverless {

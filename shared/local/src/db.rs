@@ -87,11 +87,16 @@ pub fn open(path: Option<&Path>) -> rusqlite::Result<Connection> {
     Ok(conn)
 }
 
-/// When the write-ahead log passes this size, the checkpointer truncates it
-/// (a passive checkpoint never shrinks the file, and under steady load it
-/// may never find a moment to start the log over).
+/// When the write-ahead log passes this size, the worker lets it start over
+/// (see [`WalLimit`]); a restarted log's file is cut back to it.
 const WAL_LIMIT: u64 = 64 * 1024 * 1024;
 
+/// Copies the log into the database in the background, so that commits
+/// stay cheap (a checkpoint fsyncs). It never waits on anyone: a passive
+/// checkpoint copies what no reader still needs. Restarting the log is the
+/// worker's job ([`WalLimit`]): a checkpoint that tried it (TRUNCATE) would
+/// wait for the API's readers while holding the write lock, stalling every
+/// commit, and under steady load it would rarely find a moment anyway.
 fn start_checkpointer(path: std::path::PathBuf) {
     std::thread::Builder::new()
         .name("stepwise-checkpoint".into())
@@ -99,17 +104,49 @@ fn start_checkpointer(path: std::path::PathBuf) {
             let Ok(conn) = Connection::open(&path) else {
                 return;
             };
-            let _ = conn.execute_batch("PRAGMA busy_timeout = 5000;");
-            let mut wal = path.clone().into_os_string();
-            wal.push("-wal");
+            let _ = conn.execute_batch("PRAGMA busy_timeout = 0;");
             loop {
-                std::thread::sleep(std::time::Duration::from_millis(500));
-                let large = std::fs::metadata(&wal).is_ok_and(|m| m.len() > WAL_LIMIT);
-                let mode = if large { "TRUNCATE" } else { "PASSIVE" };
-                let _ = conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |_| Ok(()));
+                std::thread::sleep(std::time::Duration::from_millis(250));
+                let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
             }
         })
         .expect("checkpoint thread starts");
+}
+
+/// Keeps the write-ahead log short under steady load. The log can only
+/// start over from its beginning once every frame in it has been copied
+/// while no writer added more; the worker is the only writer, so when the
+/// log has grown past [`WAL_LIMIT`] it checkpoints itself between two
+/// batches. Its next commit then restarts the log (readers that began
+/// after the copy read the database file, so they do not hold it), and
+/// `journal_size_limit` cuts the file back.
+pub struct WalLimit {
+    wal: Option<std::path::PathBuf>,
+    checked: std::time::Instant,
+}
+
+impl WalLimit {
+    pub fn new(conn: &Connection) -> WalLimit {
+        WalLimit {
+            wal: conn
+                .path()
+                .filter(|p| !p.is_empty())
+                .map(|p| format!("{p}-wal").into()),
+            checked: std::time::Instant::now(),
+        }
+    }
+
+    /// After a commit: a few times a second, a look at the log's size.
+    pub fn after_commit(&mut self, conn: &Db) {
+        let Some(wal) = &self.wal else { return };
+        if self.checked.elapsed() < std::time::Duration::from_millis(200) {
+            return;
+        }
+        self.checked = std::time::Instant::now();
+        if std::fs::metadata(wal).is_ok_and(|m| m.len() > WAL_LIMIT) {
+            let _ = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+        }
+    }
 }
 
 /// A connection that only reads (the worker's writes are visible once committed).

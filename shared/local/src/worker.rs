@@ -88,6 +88,7 @@ pub struct Worker {
     pub(crate) to_dispatch: Vec<Dispatch>,
     dispatcher: Sender<Dispatch>,
     pub(crate) cache: crate::cache::Cache,
+    wal: crate::db::WalLimit,
 }
 
 /// A message that is not due by time: a task out for dispatch.
@@ -96,6 +97,7 @@ pub(crate) const IN_FLIGHT: i64 = i64::MAX;
 impl Worker {
     pub fn new(conn: Connection, dispatcher: Sender<Dispatch>) -> Worker {
         Worker {
+            wal: crate::db::WalLimit::new(&conn),
             conn: Db::new(conn),
             heap: BinaryHeap::new(),
             msgs: HashMap::new(),
@@ -311,6 +313,7 @@ impl Worker {
             let _ = reply.send(result);
         }
         self.flush_dispatch();
+        self.wal.after_commit(&self.conn);
         Ok(())
     }
 
