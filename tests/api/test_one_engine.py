@@ -209,3 +209,35 @@ def test_test_state_with_mocks_variables_and_retry_counts(backend):
     r = test({"Type": "Pass", "Parameters": {"v.$": "$x"}, "End": True}, roleArn=ROLE,
              variables=json.dumps({"x": 5}))
     assert json.loads(r["output"]) == {"v": 5}
+
+
+def test_list_executions_pages_continue_after_the_last_execution(backend):
+    """ListExecutions pages by position (keyset), not by a count read again:
+    every execution once, newest first, even when executions start between
+    two pages; a token that is not a ListExecutions token is InvalidToken."""
+    arn = create(backend, PASS)["stateMachineArn"]
+    names = [f"e{i}" for i in range(7)]
+    for n in names:
+        wait_for(backend, backend.start_execution(stateMachineArn=arn, name=n)["executionArn"])
+    seen, token = [], None
+    while True:
+        kw = {"nextToken": token} if token else {}
+        page = backend.list_executions(stateMachineArn=arn, maxResults=3, **kw)
+        assert len(page["executions"]) <= 3
+        seen += [e["name"] for e in page["executions"]]
+        if len(seen) == 3:
+            # One started now is newer than the first page: not listed later.
+            wait_for(backend, backend.start_execution(stateMachineArn=arn, name="late")["executionArn"])
+        token = page.get("nextToken")
+        if not token:
+            break
+    assert sorted(seen) == sorted(names) and len(seen) == 7
+    starts = [e["startDate"] for e in backend.list_executions(stateMachineArn=arn)["executions"]]
+    assert starts == sorted(starts, reverse=True)
+    failed = backend.list_executions(stateMachineArn=arn, statusFilter="FAILED", maxResults=2)
+    assert failed["executions"] == [] and "nextToken" not in failed
+    backend.create_state_machine(name=fresh(), roleArn=ROLE, definition=json.dumps(PASS))
+    backend.create_state_machine(name=fresh(), roleArn=ROLE, definition=json.dumps(PASS))
+    other = backend.list_state_machines(maxResults=1)["nextToken"]
+    with pytest.raises(backend.exceptions.InvalidToken):
+        backend.list_executions(stateMachineArn=arn, nextToken=other)

@@ -121,6 +121,18 @@ fn depth(v: &Value) -> usize {
 
 /// `maxResults` (0 means the default of 100) and the offset in `nextToken`.
 pub fn page(body: &Value) -> Result<(usize, usize), ApiError> {
+    let (max, at) = page_at(body)?;
+    let offset = match at {
+        None => 0,
+        Some(at) => at.parse().map_err(|_| bad_token())?,
+    };
+    Ok((max, offset))
+}
+
+/// `maxResults` (0 means the default of 100) and where `nextToken` says the
+/// last page ended, as [`token_at`] wrote it: an offset, or a listing's own
+/// position (ListExecutions continues after an execution, not at a count).
+pub fn page_at(body: &Value) -> Result<(usize, Option<String>), ApiError> {
     let max = match body.get("maxResults") {
         None | Some(Value::Null) => 100,
         Some(Value::Number(n)) => match n.as_i64() {
@@ -143,37 +155,44 @@ pub fn page(body: &Value) -> Result<(usize, usize), ApiError> {
             ));
         }
     };
-    let offset = match optional_string(body, "nextToken")? {
-        None => 0,
+    let at = match optional_string(body, "nextToken")? {
+        None => None,
         Some(t) if t.is_empty() || t.len() > 1024 => {
             return Err(ApiError::validation(format!(
                 "1 validation error detected: Value '{t}' at 'nextToken' failed to satisfy constraint: Member must have length between 1 and 1024"
             )));
         }
-        Some(t) => decode_token(t)
-            .ok_or_else(|| ApiError::invalid_token("Invalid Token: 'Invalid token'"))?,
+        Some(t) => Some(decode_token(t).ok_or_else(bad_token)?),
     };
-    Ok((max, offset))
+    Ok((max, at))
+}
+
+/// What AWS answers for a `nextToken` it did not hand out.
+pub fn bad_token() -> ApiError {
+    ApiError::invalid_token("Invalid Token: 'Invalid token'")
 }
 
 pub fn next_token(offset: usize, max: usize, total: usize) -> Option<String> {
-    use base64::Engine as _;
-    (offset + max < total).then(|| {
-        base64::engine::general_purpose::URL_SAFE_NO_PAD
-            .encode(format!("stepwise:{}", offset + max))
-    })
+    (offset + max < total).then(|| token_at(&(offset + max).to_string()))
 }
 
-fn decode_token(t: &str) -> Option<usize> {
+/// The `nextToken` that continues at `position`.
+pub fn token_at(position: &str) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("stepwise:{position}"))
+}
+
+fn decode_token(t: &str) -> Option<String> {
     use base64::Engine as _;
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
         .decode(t)
         .ok()?;
-    String::from_utf8(bytes)
-        .ok()?
-        .strip_prefix("stepwise:")?
-        .parse()
-        .ok()
+    Some(
+        String::from_utf8(bytes)
+            .ok()?
+            .strip_prefix("stepwise:")?
+            .to_owned(),
+    )
 }
 
 #[cfg(test)]

@@ -302,18 +302,57 @@ pub struct ExecutionLine {
 }
 
 impl DynamoStore {
-    /// The executions of a state machine, oldest first.
-    pub async fn executions_of(&self, machine: &str) -> Result<Vec<ExecutionLine>, PortError> {
+    /// A page of a state machine's executions from the by-machine index,
+    /// newest first: at most `max` with `status` and `version` (when
+    /// given), after the execution `after` names (its start and ARN), and
+    /// whether more follow. Reads what it returns (and what the filters
+    /// pass over), not the whole index.
+    pub async fn executions_page(
+        &self,
+        machine: &str,
+        status: Option<&str>,
+        version: Option<&str>,
+        after: Option<(i64, &str)>,
+        max: usize,
+    ) -> Result<(Vec<ExecutionLine>, bool), PortError> {
         let mut lines = Vec::new();
-        let mut start = None;
+        let mut start = after.map(|(started, arn)| {
+            Item::from([
+                ("pk".to_owned(), s(arn)),
+                ("sk".to_owned(), s("exec")),
+                ("machine".to_owned(), s(machine)),
+                ("start".to_owned(), s(format!("{started:015}"))),
+            ])
+        });
+        let mut filters = Vec::new();
+        let mut query = self
+            .client
+            .query()
+            .table_name(&self.table)
+            .index_name(BY_MACHINE)
+            .key_condition_expression("machine = :m")
+            .expression_attribute_values(":m", s(machine))
+            .scan_index_forward(false);
+        if let Some(st) = status {
+            filters.push("#st = :st");
+            query = query
+                .expression_attribute_names("#st", "status")
+                .expression_attribute_values(":st", s(st));
+        }
+        if let Some(v) = version {
+            filters.push("#v = :v");
+            query = query
+                .expression_attribute_names("#v", "version")
+                .expression_attribute_values(":v", s(v));
+        }
+        if !filters.is_empty() {
+            query = query.filter_expression(filters.join(" AND "));
+        }
         loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .index_name(BY_MACHINE)
-                .key_condition_expression("machine = :m")
-                .expression_attribute_values(":m", s(machine))
+            // One more than the page says whether another follows.
+            let out = query
+                .clone()
+                .limit((max + 1 - lines.len()) as i32)
                 .set_exclusive_start_key(start)
                 .send()
                 .await
@@ -339,8 +378,10 @@ impl DynamoStore {
                 });
             }
             start = out.last_evaluated_key;
-            if start.is_none() {
-                return Ok(lines);
+            if lines.len() > max || start.is_none() {
+                let more = lines.len() > max;
+                lines.truncate(max);
+                return Ok((lines, more));
             }
         }
     }

@@ -63,15 +63,17 @@ pub struct HistoryRow {
 pub trait ExecutionStore {
     fn view(&self, arn: &str) -> impl Future<Output = Result<Option<ExecutionView>, PortError>>;
     /// A page of the executions of a machine (of one version of it, when
-    /// given), with `status` if given, newest first: at most `max` from
-    /// `offset`, and whether more follow. A store reads what it returns,
-    /// not every execution there is.
+    /// given), with `status` if given, newest first (by start, then
+    /// newest stored): at most `max`, after the execution `after` names
+    /// (its start and ARN) when given, and whether more follow. A store
+    /// reads what it returns, not every execution there is, however deep
+    /// the page.
     fn list(
         &self,
         machine: &str,
         version: Option<&str>,
         status: Option<&str>,
-        offset: usize,
+        after: Option<(i64, &str)>,
         max: usize,
     ) -> impl Future<Output = Result<(Vec<ExecutionView>, bool), PortError>>;
     /// A page of the history (`offset`, at most `max`, newest first when
@@ -264,7 +266,19 @@ pub async fn describe_machine<S: ExecutionStore, C: Catalog>(
 }
 
 pub async fn list<S: ExecutionStore, C: Catalog>(store: &S, cat: &C, body: &Value) -> Res {
-    let (max, offset) = validate::page(body)?;
+    let (max, at) = validate::page_at(body)?;
+    // A page continues after the last execution of the one before (keyset
+    // pagination: no count of what came before is read again).
+    let after = match &at {
+        None => None,
+        Some(at) => {
+            let (started, arn) = at.split_once('/').ok_or_else(validate::bad_token)?;
+            Some((
+                started.parse::<i64>().map_err(|_| validate::bad_token())?,
+                arn,
+            ))
+        }
+    };
     let target = match (
         validate::optional_string(body, "stateMachineArn")?,
         validate::optional_string(body, "mapRunArn")?,
@@ -294,9 +308,10 @@ pub async fn list<S: ExecutionStore, C: Catalog>(store: &S, cat: &C, body: &Valu
         )));
     }
     let (page, more) = store
-        .list(t.machine(), version, status, offset, max)
+        .list(t.machine(), version, status, after, max)
         .await
         .map_err(internal)?;
+    let next = page.last().map(|v| format!("{}/{}", v.started, v.arn));
     let items: Vec<Value> = page
         .into_iter()
         .map(|v| {
@@ -320,8 +335,8 @@ pub async fn list<S: ExecutionStore, C: Catalog>(store: &S, cat: &C, body: &Valu
         })
         .collect();
     let mut out = json!({"executions": items});
-    if more && let Some(t) = validate::next_token(offset, max, offset + max + 1) {
-        out["nextToken"] = t.into();
+    if more && let Some(next) = next {
+        out["nextToken"] = validate::token_at(&next).into();
     }
     Ok(out)
 }

@@ -53,17 +53,14 @@ impl ExecutionStore for DynamoStore {
         machine: &str,
         version: Option<&str>,
         status: Option<&str>,
-        offset: usize,
+        after: Option<(i64, &str)>,
         max: usize,
     ) -> Result<(Vec<ExecutionView>, bool), PortError> {
-        let mut lines = self.executions_of(machine).await?;
-        lines.reverse(); // newest first, as AWS lists them
-        let mut page: Vec<ExecutionView> = lines
+        let (lines, more) = self
+            .executions_page(machine, status, version, after, max)
+            .await?;
+        let page = lines
             .into_iter()
-            .filter(|l| status.is_none_or(|s| s == l.status))
-            .filter(|l| version.is_none_or(|v| l.version.as_deref() == Some(v)))
-            .skip(offset)
-            .take(max + 1)
             .map(|l| ExecutionView {
                 express: l.arn.contains(":express:"),
                 arn: l.arn,
@@ -77,8 +74,6 @@ impl ExecutionStore for DynamoStore {
                 ..ExecutionView::default()
             })
             .collect();
-        let more = page.len() > max;
-        page.truncate(max);
         Ok((page, more))
     }
 

@@ -167,17 +167,36 @@ impl ExecutionStore for SqlExecutions<'_> {
         machine: &str,
         version: Option<&str>,
         status: Option<&str>,
-        offset: usize,
+        after: Option<(i64, &str)>,
         max: usize,
     ) -> Result<(Vec<ExecutionView>, bool), PortError> {
         // One more than the page says whether another follows; the index on
-        // (machine, started) makes a page cost what it returns.
+        // (machine, started), with the rowid it carries, makes a page cost
+        // what it returns, however deep: it starts right after the last
+        // execution of the page before (one with the same start stored
+        // earlier, or one that started earlier).
+        // (Two statements: a condition that may be absent would keep the
+        // index from seeking to the cursor.)
+        let cursor = if after.is_some() {
+            "AND started <= ?5 AND (started < ?5 OR rowid < (SELECT rowid FROM executions WHERE arn = ?6))"
+        } else {
+            "AND ?5 IS NULL AND ?6 IS NULL"
+        };
         let mut stmt = self.0.prepare(&format!(
-            "{VIEW} WHERE machine = ?1 AND (?2 IS NULL OR status = ?2) AND (?3 IS NULL OR version = ?3) ORDER BY started DESC, rowid DESC LIMIT ?4 OFFSET ?5"
+            "{VIEW} WHERE machine = ?1 AND (?2 IS NULL OR status = ?2) AND (?3 IS NULL OR version = ?3) {cursor}
+             ORDER BY started DESC, rowid DESC LIMIT ?4"
         ))?;
+        let (after_started, after_arn) = after.unzip();
         let mut rows: Vec<ExecutionView> = stmt
             .query_map(
-                params![machine, status, version, max as i64 + 1, offset as i64],
+                params![
+                    machine,
+                    status,
+                    version,
+                    max as i64 + 1,
+                    after_started,
+                    after_arn
+                ],
                 |r| {
                     let mut v = view_row(r)?;
                     v.definition = None;
