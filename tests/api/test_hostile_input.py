@@ -1,6 +1,7 @@
 """What a hostile or careless user sends: every request gets a 4xx in AWS's
 shape or a failed execution, on both backends, and the server keeps serving."""
 import json
+import time
 import urllib.error
 import urllib.request
 import uuid
@@ -97,3 +98,130 @@ def test_intrinsics_nested_thousands_deep_are_an_invalid_definition(served):
         sfn.create_state_machine(name="deep-" + uuid.uuid4().hex[:8], roleArn=ROLE,
                                  definition=json.dumps(definition))
     still_serving(served)
+
+
+def definition_error(sfn, definition: str):
+    with pytest.raises(sfn.exceptions.InvalidDefinition) as e:
+        sfn.create_state_machine(name="bad-" + uuid.uuid4().hex[:8], roleArn=ROLE, definition=definition)
+    return e.value.response["Error"]["Message"]
+
+
+def test_jsonata_and_templates_nested_a_thousand_deep_are_an_invalid_definition(served):
+    """Once a stack overflow that killed the server in CreateStateMachine."""
+    sfn = client(served.url)
+    deep = "{% " + "(" * 1000 + "1" + ")" * 1000 + " %}"
+    message = definition_error(sfn, json.dumps({"QueryLanguage": "JSONata", "StartAt": "P", "States": {
+        "P": {"Type": "Pass", "Output": deep, "End": True}}}))
+    assert "JSONata" in message
+    template = '{"a":' * 1000 + '"x"' + "}" * 1000
+    message = definition_error(
+        sfn, '{"StartAt":"P","States":{"P":{"Type":"Pass","Parameters":' + template + ',"End":true}}}')
+    assert "recursion limit" in message
+    still_serving(served)
+
+
+def test_a_string_of_a_billion_characters_fails_the_execution_not_the_server(served):
+    """`$pad('x', -1e9)`: 1 GB from a 40-byte expression, refused before it allocates."""
+    sfn = client(served.url)
+    arn = sfn.create_state_machine(name="pad-" + uuid.uuid4().hex[:8], roleArn=ROLE, definition=json.dumps({
+        "QueryLanguage": "JSONata", "StartAt": "P",
+        "States": {"P": {"Type": "Pass", "Output": "{% $pad('x', -1e9) %}", "End": True}}}))["stateMachineArn"]
+    d = wait_for(sfn, sfn.start_execution(stateMachineArn=arn)["executionArn"])
+    assert (d["status"], d["error"]) == ("FAILED", "States.QueryEvaluationError")
+    still_serving(served)
+
+
+# JsonToString 32 times over: each doubles the escaping, a string of
+# gigabytes. After a Wait, so that the execution is stored before it runs.
+POISON = {"StartAt": "W", "States": {
+    "W": {"Type": "Wait", "Seconds": 1, "Next": "P"},
+    "P": {"Type": "Pass", "Parameters": {"v.$": "States.JsonToString(" * 32 + "$.s" + ")" * 32}, "End": True}}}
+
+
+@pytest.mark.parametrize("kind", ["embedded", "aws"])
+def test_a_poison_execution_fails_and_the_server_restarts_cleanly(kind, moto, tmp_path):
+    """Once a crash loop: the durable execution killed the restarted server
+    on the same step. Now it fails, before and after a kill -9 mid-Wait."""
+    if kind == "embedded":
+        args, env = ["--data", str(tmp_path)], None
+    else:
+        name = "poison-" + uuid.uuid4().hex[:8]
+        args = ["--backend", "aws", "--create-resources", "--table", name, "--queue", name]
+        env = dict(AWS, AWS_ENDPOINT_URL=moto)
+    s = Server(args, env=env).start()
+    sfn = client(s.url)
+    arn = sfn.create_state_machine(name="poison", roleArn=ROLE, definition=json.dumps(POISON))["stateMachineArn"]
+    ex = sfn.start_execution(stateMachineArn=arn, input=json.dumps({"s": 'a"b\\c'}))["executionArn"]
+    # Killed in the Wait: the step that fails is the restarted server's.
+    deadline = time.time() + 10
+    while "WaitStateEntered" not in [e["type"] for e in sfn.get_execution_history(executionArn=ex)["events"]]:
+        assert time.time() < deadline
+        time.sleep(0.02)
+    s.kill()
+    s = Server(args, env=env).start()
+    try:
+        sfn = client(s.url)
+        d = wait_for(sfn, ex, timeout=30)
+        assert d["status"] == "FAILED" and d["error"].startswith("States."), d
+        still_serving(s)
+        assert s.proc.poll() is None, "the server died"
+    finally:
+        s.stop()
+
+
+WAITS = {"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 1, "Next": "P"},
+                                    "P": {"Type": "Pass", "Result": "done", "End": True}}}
+
+
+@pytest.mark.parametrize("kind", ["embedded", "aws"])
+def test_an_execution_whose_stored_state_is_unreadable_fails_alone(kind, moto, tmp_path):
+    """A stored thread that cannot be read once made every batch of the
+    SQLite worker fail and be replayed, forever (no write succeeded again),
+    and cycled a step message to the dead-letter queue with the execution
+    RUNNING for ever. Now its execution fails with States.Runtime and every
+    other one goes on."""
+    import sqlite3
+    import boto3
+    if kind == "embedded":
+        args, env = ["--data", str(tmp_path)], None
+    else:
+        table = "unreadable-" + uuid.uuid4().hex[:8]
+        args = ["--backend", "aws", "--create-resources", "--table", table, "--queue", table]
+        env = dict(AWS, AWS_ENDPOINT_URL=moto)
+    s = Server(args, env=env).start()
+    sfn = client(s.url)
+    arn = sfn.create_state_machine(name="waits", roleArn=ROLE, definition=json.dumps(WAITS))["stateMachineArn"]
+    bad = sfn.start_execution(stateMachineArn=arn, name="bad")["executionArn"]
+    good = sfn.start_execution(stateMachineArn=arn, name="good")["executionArn"]
+    if kind == "embedded":
+        s.kill()
+        db = sqlite3.connect(tmp_path / "stepwise.db")
+        assert db.execute("UPDATE threads SET data = '{not json' WHERE execution = ?", (bad,)).rowcount == 1
+        db.commit()
+        db.close()
+        s = Server(args, env=env).start()
+    else:
+        # In the Wait: the thread is saved, its next message a second away.
+        deadline = time.time() + 10
+        while "WaitStateEntered" not in [e["type"] for e in sfn.get_execution_history(executionArn=bad)["events"]]:
+            assert time.time() < deadline
+            time.sleep(0.02)
+        ddb = boto3.client("dynamodb", endpoint_url=moto, region_name="us-east-1",
+                           aws_access_key_id="test", aws_secret_access_key="test")
+        ddb.update_item(TableName=table, Key={"pk": {"S": bad}, "sk": {"S": "t#root"}},
+                        UpdateExpression="SET body = :b", ExpressionAttributeValues={":b": {"B": b"\xffnot a record"}},
+                        ConditionExpression="attribute_exists(pk)")
+    try:
+        sfn = client(s.url)
+        d = wait_for(sfn, bad, timeout=30)
+        assert (d["status"], d["error"]) == ("FAILED", "States.Runtime"), d
+        assert "could not be stepped" in d["cause"]
+        events = sfn.get_execution_history(executionArn=bad)["events"]
+        assert events[-1]["type"] == "ExecutionFailed"
+        assert events[-1]["executionFailedEventDetails"]["error"] == "States.Runtime"
+        assert (wait_for(sfn, good, timeout=15)["status"]) == "SUCCEEDED"
+        still = sfn.start_execution(stateMachineArn=arn, name="after")["executionArn"]
+        assert wait_for(sfn, still, timeout=15)["status"] == "SUCCEEDED"
+        assert s.proc.poll() is None
+    finally:
+        s.stop()

@@ -60,9 +60,14 @@ pub async fn handle<S: Store, Q: Queue, T: Tasks, A: Abort>(
     let mut response = SqsBatchResponse::default();
     for record in event.records {
         let id = record.message_id.clone().unwrap_or_default();
+        let receives = record
+            .attributes
+            .get("ApproximateReceiveCount")
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(1);
         let outcome = match record.body.as_deref().map(serde_json::from_str::<Envelope>) {
             Some(Ok(envelope)) => stepper
-                .handle(&envelope, wall_clock())
+                .handle_delivered(&envelope, receives, wall_clock())
                 .await
                 .map_err(|e| e.to_string()),
             Some(Err(e)) => Err(format!("not a step message: {e}")),

@@ -152,6 +152,9 @@ impl Inbox for SqsQueue {
             .queue_url(&self.url)
             .max_number_of_messages(10)
             .wait_time_seconds(if wait { 1 } else { 0 })
+            .message_system_attribute_names(
+                aws_sdk_sqs::types::MessageSystemAttributeName::ApproximateReceiveCount,
+            )
             .send()
             .await
             .map_err(port)?;
@@ -162,13 +165,31 @@ impl Inbox for SqsQueue {
             .sum();
         self.meter.sqs(0, bytes);
         let mut deliveries = Vec::with_capacity(messages.len());
+        let mut foreign = Vec::new();
         for m in messages {
+            let receives = m
+                .attributes
+                .as_ref()
+                .and_then(|a| {
+                    a.get(&aws_sdk_sqs::types::MessageSystemAttributeName::ApproximateReceiveCount)
+                })
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(1);
             let (Some(handle), Some(body)) = (m.receipt_handle, m.body) else {
                 continue;
             };
-            let envelope: Envelope = serde_json::from_str(&body)
-                .map_err(|e| format!("a message on the step queue is not a step message: {e}"))?;
-            deliveries.push(Delivery { handle, envelope });
+            match serde_json::from_str::<Envelope>(&body) {
+                Ok(envelope) => deliveries.push(Delivery {
+                    handle,
+                    envelope,
+                    receives,
+                }),
+                // Not ours: it would come back for ever and hold up the rest.
+                Err(_) => foreign.push(handle),
+            }
+        }
+        if !foreign.is_empty() {
+            self.delete(&foreign).await?;
         }
         Ok(deliveries)
     }

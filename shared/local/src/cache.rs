@@ -67,12 +67,18 @@ impl Worker {
                 |r| r.get(0),
             )
             .optional()?;
-        Ok(data.map(|d| {
-            (
-                serde_json::from_str(&d).expect("stored threads parse"),
-                false,
-            )
-        }))
+        match data {
+            None => Ok(None),
+            Some(d) => serde_json::from_str(&d)
+                .map(|t| Some((t, false)))
+                .map_err(|e| {
+                    rusqlite::Error::FromSqlConversionFailure(
+                        0,
+                        rusqlite::types::Type::Text,
+                        format!("the stored thread {id} cannot be read: {e}").into(),
+                    )
+                }),
+        }
     }
 
     /// Puts a stepped thread back; `new` if it was created in this batch.

@@ -295,3 +295,37 @@ fn report_to_parent(w: &mut Worker, execution: &str, outcome: &Outcome) -> rusql
     };
     w.deliver_result(e, t, wait, result)
 }
+
+/// Fails an execution that cannot be stepped (its stored state is
+/// unreadable, or a bug fails its step every time): `States.Runtime` with
+/// `cause`, an ExecutionFailed event, its threads and messages gone, and
+/// its parent (a `.sync` task) told. Nothing is done to one already ended.
+pub(crate) fn fail_unsteppable(
+    w: &mut Worker,
+    execution: &str,
+    cause: &str,
+) -> rusqlite::Result<()> {
+    let error = stepwise_asl::StatesError::custom("States.Runtime", cause);
+    let failed = w.conn.execute(
+        "UPDATE executions SET status = 'FAILED', error = ?1, cause = ?2, stopped = ?3 WHERE arn = ?4 AND status = 'RUNNING'",
+        params![error.error, error.cause, now(), execution],
+    )?;
+    if failed > 0 && w.run_for(execution)?.is_some() {
+        let event = HistoryEvent {
+            timestamp: now(),
+            kind: stepwise_asl::exec::EventType::ExecutionFailed,
+            thread: "root".to_owned(),
+            details: serde_json::json!({"error": error.error, "cause": error.cause}),
+            with_entry: false,
+        };
+        append_history(w, execution, vec![event])?;
+        report_to_parent(w, execution, &Outcome::Failed(error))?;
+    }
+    for table in ["threads", "messages"] {
+        w.conn.execute(
+            &format!("DELETE FROM {table} WHERE execution = ?1"),
+            [execution],
+        )?;
+    }
+    Ok(())
+}

@@ -89,6 +89,30 @@ pub struct Worker {
     dispatcher: Sender<Dispatch>,
     pub(crate) cache: crate::cache::Cache,
     wal: crate::db::WalLimit,
+    /// After a batch failed: one queued message per batch, so that one that
+    /// fails again is known ([`Worker::fail_unsteppable`]).
+    careful: bool,
+    /// The queued message this batch delivered (careful batches only).
+    delivering: Option<(i64, String)>,
+}
+
+/// Whether a failed batch may succeed when tried again as it was (the disk,
+/// a lock, memory), rather than failing for what one message holds.
+fn transient(e: &rusqlite::Error) -> bool {
+    use rusqlite::ErrorCode::*;
+    matches!(
+        e.sqlite_error_code(),
+        Some(
+            DiskFull
+                | SystemIoFailure
+                | DatabaseBusy
+                | DatabaseLocked
+                | ReadOnly
+                | CannotOpen
+                | OutOfMemory
+                | FileLockingProtocolFailed
+        )
+    )
 }
 
 /// A message that is not due by time: a task out for dispatch.
@@ -98,6 +122,8 @@ impl Worker {
     pub fn new(conn: Connection, dispatcher: Sender<Dispatch>) -> Worker {
         Worker {
             wal: crate::db::WalLimit::new(&conn),
+            careful: false,
+            delivering: None,
             conn: Db::new(conn),
             heap: BinaryHeap::new(),
             msgs: HashMap::new(),
@@ -194,9 +220,18 @@ impl Worker {
                             ),
                         ))
                     });
+            let blamed = self.delivering.take();
             if let Err(e) = handled {
                 eprintln!("stepwise: a batch failed and was rolled back: {e}");
                 let _ = self.conn.execute_batch("ROLLBACK");
+                // The same messages come back from the database: a bad one
+                // would fail every batch from now on. Careful batches find
+                // it, and its execution fails instead of the server.
+                let blame = match blamed {
+                    Some(m) if self.careful && !transient(&e) => Some(m),
+                    _ => None,
+                };
+                self.careful = true;
                 // Caches and the heap may hold what the rollback undid.
                 self.heap.clear();
                 self.msgs.clear();
@@ -208,11 +243,40 @@ impl Worker {
                         "the request was rolled back: {e}"
                     ))));
                 }
+                if let Some((id, execution)) = blame
+                    && let Err(e2) = self.fail_unsteppable(id, &execution, &e)
+                {
+                    eprintln!("stepwise: could not fail {execution}: {e2}");
+                    let _ = self.conn.execute_batch("ROLLBACK");
+                }
                 if let Err(e) = self.recover() {
                     eprintln!("stepwise: could not reload the queue: {e}");
                 }
             }
         }
+    }
+
+    /// Fails the execution whose queued message `id` cannot be handled (its
+    /// stored state is unreadable, or a bug in Stepwise fails its step
+    /// every time): `States.Runtime`, in a transaction of its own, with its
+    /// messages gone so that nothing delivers them again.
+    fn fail_unsteppable(
+        &mut self,
+        id: i64,
+        execution: &str,
+        why: &rusqlite::Error,
+    ) -> rusqlite::Result<()> {
+        eprintln!("stepwise: message {id} cannot be handled ({why}): {execution} fails");
+        self.clear_cache();
+        self.runs.clear();
+        self.conn.execute_batch("BEGIN")?;
+        crate::driver::fail_unsteppable(
+            self,
+            execution,
+            &format!("An internal error occurred: the execution could not be stepped ({why})"),
+        )?;
+        self.flush()?;
+        self.conn.execute_batch("COMMIT")
     }
 
     fn next_wake(&self) -> Option<i64> {
@@ -394,6 +458,7 @@ impl Worker {
     /// while doing so, up to a budget per batch.
     fn drain_due(&mut self) -> rusqlite::Result<()> {
         let mut budget = 20_000;
+        let careful = self.careful;
         while budget > 0 {
             // A failed message fails the whole batch, which is rolled back
             // and replayed from the database: no savepoint per message.
@@ -407,17 +472,29 @@ impl Worker {
                 Some(Reverse((due, _))) if *due <= t => {}
                 _ => break,
             }
-            let Some(Reverse((_, id))) = self.heap.pop() else {
+            let Some(Reverse((due, id))) = self.heap.pop() else {
                 break;
             };
             let Some(msg) = self.msgs.remove(&id) else {
                 continue;
             };
+            if self.careful {
+                if self.delivering.is_some() {
+                    // One per careful batch: put it back for the next.
+                    self.heap.push(Reverse((due, id)));
+                    self.msgs.insert(id, msg);
+                    return Ok(());
+                }
+                self.delivering = Some((id, msg.execution.clone()));
+            }
             if let Err(e) = self.deliver(id, msg) {
                 eprintln!("stepwise: message {id} failed ({e}); it stays queued");
                 return Err(e);
             }
             budget -= 1;
+        }
+        if careful && self.delivering.is_none() {
+            self.careful = false; // nothing was due: the bad one is dealt with
         }
         Ok(())
     }

@@ -198,6 +198,7 @@ impl Inbox for MemQueue {
             .map(|envelope| Delivery {
                 handle: envelope.clone(),
                 envelope,
+                receives: 1,
             })
             .collect())
     }

@@ -29,7 +29,7 @@ mod store;
 pub use lifecycle::{merge_history, redrive, report, run_to_end, start, stop};
 use lifecycle::{report_to_parent, stop_child};
 pub use poller::{Chaos, Delivery, Inbox, Poller, PollerOptions};
-pub use step::{Abort, NoAbort, Retry, Stepper};
+pub use step::{Abort, NoAbort, POISON_RECEIVES, Retry, Stepper};
 pub use store::*;
 
 /// AWS runs at most this many inline Map iterations at once; without a

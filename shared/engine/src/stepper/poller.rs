@@ -20,6 +20,8 @@ use crate::ports::Tasks;
 pub struct Delivery<H> {
     pub handle: H,
     pub envelope: Envelope,
+    /// How many times the queue has delivered it (1 the first time).
+    pub receives: u32,
 }
 
 /// The receiving side of the step queue.
@@ -193,7 +195,7 @@ impl<'a, S: Store, Q: Queue, T: Tasks, I: Inbox> Poller<'a, S, Q, T, I> {
                 }
                 let now = self.clock();
                 self.handled += 1;
-                match self.stepper.handle(&e, now).await {
+                match self.stepper.handle_delivered(&e, d.receives, now).await {
                     Ok(()) => delete.push(d.handle),
                     Err(_) => release.push(d.handle),
                 }
