@@ -293,7 +293,7 @@ impl Builder {
         f.finish(p);
         // A state with problems is still returned, so that its transitions
         // are checked too; the machine as a whole is rejected anyway.
-        let reads_context = lang == Lang::JsonAta
+        let reads_context = (lang == Lang::JsonAta && jsonata_reads_context(obj))
             || flow.reads_context()
             || kind.reads_context()
             || assign.as_ref().is_some_and(Assign::reads_context)
@@ -427,3 +427,74 @@ fn check_graph(
 
 #[cfg(test)]
 mod tests;
+
+/// Whether a JSONata state's expressions may read `$states.context` (the
+/// context holds the execution's input: building it for every expression of
+/// every Map iteration made a Map's time grow with the square of its
+/// items). Conservative, as [`states_beyond`] is; the states nested in a
+/// Map or Parallel count too.
+fn jsonata_reads_context(obj: &Map<String, Value>) -> bool {
+    obj.values()
+        .any(|v| states_beyond(v, &[".input", ".result", ".errorOutput"]))
+}
+
+/// Whether any JSONata text in `v` refers to `$states` other than through
+/// one of `allowed` (member paths such as `.input` or `.context.Map`): a
+/// bare `$states`, or one followed by anything else, counts.
+pub fn states_beyond(v: &Value, allowed: &[&str]) -> bool {
+    let mut todo = vec![v];
+    while let Some(v) = todo.pop() {
+        match v {
+            Value::String(s) => {
+                let mut rest = s.as_str();
+                while let Some(i) = rest.find("$states") {
+                    rest = &rest[i + "$states".len()..];
+                    let within = allowed.iter().any(|a| {
+                        rest.strip_prefix(a).is_some_and(|after| {
+                            !after.starts_with(|c: char| c.is_alphanumeric() || c == '_')
+                        })
+                    });
+                    if !within {
+                        return true;
+                    }
+                }
+            }
+            Value::Array(a) => todo.extend(a),
+            Value::Object(o) => todo.extend(o.values()),
+            _ => {}
+        }
+    }
+    false
+}
+
+#[cfg(test)]
+mod reads_tests {
+    use serde_json::json;
+
+    use super::states_beyond;
+
+    #[test]
+    fn only_references_outside_the_allowed_members_count() {
+        let allowed = [".input", ".result", ".errorOutput"];
+        for (text, beyond) in [
+            ("{% $states.input.a + 1 %}", false),
+            ("{% $states.result %}", false),
+            ("{% $states.errorOutput.Cause %}", false),
+            ("{% $states.context.Execution.Input %}", true),
+            ("{% $states.inputs %}", true),
+            ("{% $keys($states) %}", true),
+            ("{% ($s := $states; $s.input) %}", true),
+            ("{% $states.input %} and {% $states.context.Map %}", true),
+            ("no JSONata at all", false),
+        ] {
+            assert_eq!(states_beyond(&json!(text), &allowed), beyond, "{text}");
+        }
+        let nested = json!({"a": [{"b": "{% $states.context.Task.Token %}"}]});
+        assert!(states_beyond(&nested, &allowed));
+        assert!(!states_beyond(&nested, &[".context.Task"]));
+        assert!(states_beyond(
+            &json!("{% $states.context.Execution.Input %}"),
+            &[".context.Map", ".context.Task"]
+        ));
+    }
+}

@@ -55,11 +55,13 @@ impl Step<'_> {
     ) -> Bindings {
         let mut states = Map::new();
         states.insert("input".into(), t.input.clone());
-        states.insert(
-            "context".into(),
-            self.exec
-                .context(t, matches!(state.kind, Kind::Task(_)), token),
-        );
+        if state.reads_context {
+            states.insert(
+                "context".into(),
+                self.exec
+                    .context(t, matches!(state.kind, Kind::Task(_)), token),
+            );
+        }
         for (k, v) in extra {
             states.insert((*k).into(), (*v).clone());
         }

@@ -24,7 +24,15 @@ pub enum Amount {
 #[derive(Debug, Clone)]
 pub enum Selector {
     Path(Template),
-    Ata(JTemplate),
+    /// A JSONata ItemSelector, and what it may read: `$states.input` (the
+    /// Map's input) and the execution's input in `$states.context` are
+    /// built for each item only when it does (each is as large as the
+    /// items together).
+    Ata {
+        template: JTemplate,
+        reads_input: bool,
+        reads_execution: bool,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -69,9 +77,20 @@ impl Map {
             let at = f.ptr("Items");
             map.items = f.raw("Items").map(|v| JTemplate::parse(v, "Items", &at, p));
             let at = f.ptr("ItemSelector");
-            map.item_selector = f
-                .raw("ItemSelector")
-                .map(|v| Selector::Ata(JTemplate::parse(v, "ItemSelector", &at, p)));
+            map.item_selector = f.raw("ItemSelector").map(|v| Selector::Ata {
+                template: JTemplate::parse(v, "ItemSelector", &at, p),
+                reads_input: crate::definition::states_beyond(v, &[".context"]),
+                reads_execution: crate::definition::states_beyond(
+                    v,
+                    &[
+                        ".input",
+                        ".context.Map",
+                        ".context.State",
+                        ".context.StateMachine",
+                        ".context.Task",
+                    ],
+                ),
+            });
             map.max_concurrency = ata_amount(f, "MaxConcurrency", p);
             map.tolerated_count = ata_amount(f, "ToleratedFailureCount", p);
             map.tolerated_percentage = ata_amount(f, "ToleratedFailurePercentage", p);
@@ -174,11 +193,16 @@ impl Map {
                 };
                 sel.eval(&mut scope)
             }
-            Some(Selector::Ata(sel)) => {
-                // A JSONata expression may read anything in `$states.context`.
-                let context = s.exec.item_context(t, index, item, true);
+            Some(Selector::Ata {
+                template: sel,
+                reads_input,
+                reads_execution,
+            }) => {
+                let context = s.exec.item_context(t, index, item, *reads_execution);
                 let mut states = serde_json::Map::new();
-                states.insert("input".into(), f.selector_input.clone());
+                if *reads_input {
+                    states.insert("input".into(), f.selector_input.clone());
+                }
                 states.insert("context".into(), context);
                 let b = crate::jsonata::Bindings::new(
                     states,
