@@ -78,10 +78,65 @@ def test_sdk_calls_in_stepwise_run(moto, tmp_path):
     check(result["output"], tag)
 
 
-def test_a_service_of_another_protocol_fails_with_a_message(tmp_path):
+def protocols(tag):
+    """One call or more of each protocol: restXml (S3), awsQuery (SNS, IAM
+    on its partition-wide endpoint), ec2Query (EC2), restJson1 (Lambda)."""
+    sdk = "arn:aws:states:::aws-sdk:"
+    bucket = f"in-{tag}"
+
+    def task(resource, parameters, result_path, nxt, **kw):
+        return {"Type": "Task", "Resource": sdk + resource, "Parameters": parameters,
+                "ResultPath": result_path, "Next": nxt, **kw}
+    return {"StartAt": "Bucket", "States": {
+        "Bucket": task("s3:createBucket", {"Bucket": bucket}, None, "Put"),
+        "Put": task("s3:putObject", {"Bucket": bucket, "Key": "orders/1.json", "Body.$": "States.JsonToString($.order)",
+                                     "ContentType": "application/json", "Metadata": {"source": "stepwise"}},
+                    "$.put", "Get"),
+        "Get": task("s3:getObject", {"Bucket": bucket, "Key": "orders/1.json"}, "$.got", "List"),
+        "List": task("s3:listObjectsV2", {"Bucket": bucket, "Prefix": "orders/"}, "$.listed", "Missing"),
+        "Missing": task("s3:getObject", {"Bucket": bucket, "Key": "nope"}, "$.unused", "Topic",
+                        Catch=[{"ErrorEquals": ["S3.NoSuchKeyException"], "ResultPath": "$.missing", "Next": "Topic"}]),
+        "Topic": task("sns:createTopic", {"Name": f"t-{tag}"}, "$.topic", "Publish"),
+        "Publish": task("sns:publish", {"TopicArn.$": "$.topic.TopicArn", "Message": "hello",
+                                        "MessageAttributes": {"kind": {"DataType": "String", "StringValue": "test"}}},
+                        "$.published", "Role"),
+        "Role": task("iam:createRole", {"RoleName": f"r-{tag}", "AssumeRolePolicyDocument": "{}"}, "$.role", "Vpcs"),
+        "Vpcs": task("ec2:describeVpcs", {"Filters": [{"Name": "is-default", "Values": ["true"]}]}, "$.vpcs", "Functions"),
+        "Functions": task("lambda:listFunctions", {"MaxItems": 5}, "$.functions", "Done"),
+        "Done": {"Type": "Succeed"}}}
+
+
+def test_services_of_every_protocol_against_moto(moto, tmp_path):
+    tag = uuid.uuid4().hex[:8]
+    path = tmp_path / "m.json"
+    path.write_text(json.dumps(protocols(tag)))
+    out = subprocess.run([BINARY, "run", str(path), "--input", json.dumps({"order": {"id": 7}})],
+                         capture_output=True, text=True, timeout=60,
+                         env=dict(os.environ, **AWS, AWS_ENDPOINT_URL=moto))
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["status"] == "SUCCEEDED", result
+    o = result["output"]
+    assert o["put"]["ETag"].startswith('"')
+    assert json.loads(o["got"]["Body"]) == {"id": 7}
+    assert o["got"]["ContentType"] == "application/json"
+    assert o["got"]["ContentLength"] == len('{"id":7}')
+    assert o["got"]["Metadata"] == {"source": "stepwise"}
+    assert o["listed"]["KeyCount"] == 1 and o["listed"]["IsTruncated"] is False
+    assert [c["Key"] for c in o["listed"]["Contents"]] == ["orders/1.json"]
+    assert o["listed"]["Contents"][0]["Size"] == len('{"id":7}')
+    assert o["missing"]["Error"] == "S3.NoSuchKeyException"
+    assert o["topic"]["TopicArn"].endswith(f":t-{tag}")
+    assert len(o["published"]["MessageId"]) > 0
+    assert o["role"]["Role"]["RoleName"] == f"r-{tag}"
+    assert o["role"]["Role"]["Arn"].endswith(f":role/r-{tag}")
+    assert [v["IsDefault"] for v in o["vpcs"]["Vpcs"]] == [True]
+    assert o["functions"]["Functions"] == []
+
+
+def test_an_unknown_service_fails_with_a_message(tmp_path):
     path = tmp_path / "m.json"
     path.write_text(json.dumps({"StartAt": "T", "States": {"T": {
-        "Type": "Task", "Resource": "arn:aws:states:::aws-sdk:s3:listBuckets", "End": True}}}))
+        "Type": "Task", "Resource": "arn:aws:states:::aws-sdk:nosuchservice:listThings", "End": True}}}))
     out = subprocess.run([BINARY, "run", str(path)], capture_output=True, text=True, timeout=60,
                          env=dict(os.environ, **AWS, AWS_ENDPOINT_URL="http://127.0.0.1:9"))
     result = json.loads(out.stdout.strip().splitlines()[-1])

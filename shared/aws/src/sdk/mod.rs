@@ -12,7 +12,8 @@
 //! API returns them, errors named `<Service>.<Error>` with an `Exception`
 //! suffix (`SecretsManager.ResourceNotFoundException`), so Retry and Catch
 //! match them. Services of the other protocols (restJson1, restXml,
-//! awsQuery, ec2Query) fail with a message saying so.
+//! awsQuery, ec2Query: S3, SNS, EC2, Lambda, …) are in [`rest`], driven by
+//! their operations' HTTP bindings and shapes.
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
@@ -26,6 +27,9 @@ use stepwise_asl::StatesError;
 use stepwise_engine::ports::TaskResult;
 
 use crate::Clients;
+
+mod rest;
+mod xml;
 
 #[derive(Deserialize)]
 struct Models {
@@ -71,11 +75,18 @@ fn runtime(message: String) -> StatesError {
 pub fn call(clients: &Clients, service: &str, action: &str, parameters: &Value) -> TaskResult {
     let m = models();
     let name = m.aliases.get(service).map_or(service, String::as_str);
-    let Some(svc) = m.services.get(name) else {
-        return Err(runtime(format!(
-            "The AWS SDK integration aws-sdk:{service} is not available in Stepwise: it calls services that speak AWS JSON (such as dynamodb, secretsmanager, ssm, kms, glue, athena, sfn, sqs); other protocols are not there yet"
-        )));
-    };
+    if let Some(svc) = m.services.get(name) {
+        return call_json(clients, svc, action, parameters);
+    }
+    if let Some(svc) = rest::service(name) {
+        return call_rest(clients, &svc, service, action, parameters);
+    }
+    Err(runtime(format!(
+        "The AWS SDK integration aws-sdk:{service} is not available: no AWS service model has that name"
+    )))
+}
+
+fn call_json(clients: &Clients, svc: &Service, action: &str, parameters: &Value) -> TaskResult {
     let mut operation = String::new();
     let mut chars = action.chars();
     if let Some(c) = chars.next() {
@@ -99,87 +110,246 @@ pub fn call(clients: &Clients, service: &str, action: &str, parameters: &Value) 
     let url = format!("{}/", endpoint.trim_end_matches('/'));
     let target = format!("{}.{operation}", svc.t);
     let content_type = format!("application/x-amz-json-{}", svc.v);
-    let headers = [
-        ("content-type", content_type.as_str()),
-        ("x-amz-target", target.as_str()),
+    let headers = vec![
+        ("content-type".to_owned(), content_type),
+        ("x-amz-target".to_owned(), target),
     ];
-    let identity = clients.credentials().clone().into();
-    let signed = v4::SigningParams::builder()
-        .identity(&identity)
-        .region(&clients.region)
-        .name(&svc.s)
-        .time(SystemTime::now())
-        .settings(SigningSettings::default())
-        .build()
-        .map_err(|e| runtime(format!("cannot sign the request: {e}")))?
-        .into();
-    let signable = SignableRequest::new(
+    let signing = Signing {
+        name: &svc.s,
+        region: &clients.region,
+        s3: false,
+    };
+    let answer = send(
+        clients,
+        &signing,
         "POST",
         &url,
-        headers.iter().copied(),
-        SignableBody::Bytes(body.as_bytes()),
-    )
-    .map_err(|e| runtime(format!("cannot sign the request: {e}")))?;
-    let (instructions, _) = sign(signable, &signed)
-        .map_err(|e| runtime(format!("cannot sign the request: {e}")))?
-        .into_parts();
-    let agent = ureq::AgentBuilder::new().timeout(TIMEOUT).build();
-    let mut request = agent.post(&url);
-    for (k, v) in headers {
-        request = request.set(k, v);
-    }
-    for (k, v) in instructions.headers() {
-        request = request.set(k, v);
-    }
-    let response = match request.send_string(&body) {
-        Ok(r) => r,
-        Err(ureq::Error::Status(_, r)) => r,
-        Err(ureq::Error::Transport(t)) => {
-            return Err(StatesError::custom(
-                format!("{}.SdkClientException", svc.n),
-                format!("Unable to execute HTTP request: {t}"),
-            ));
-        }
-    };
-    let status = response.status();
-    let request_id = response
-        .header("x-amzn-requestid")
-        .unwrap_or_default()
-        .to_owned();
-    let error_header = response.header("x-amzn-errortype").map(str::to_owned);
-    let text = response.into_string().unwrap_or_default();
-    let parsed: Value = if text.trim().is_empty() {
+        &headers,
+        body.as_bytes(),
+        &svc.n,
+    )?;
+    let parsed: Value = if answer.body.trim().is_empty() {
         Value::Object(Map::new())
     } else {
-        serde_json::from_str(&text).unwrap_or(Value::String(text))
+        serde_json::from_str(&answer.body).unwrap_or(Value::String(answer.body.clone()))
     };
-    if status < 300 {
+    if answer.status < 300 {
         return Ok(if svc.c { recase(&parsed, true) } else { parsed });
     }
     let code = parsed
         .get("__type")
         .and_then(Value::as_str)
         .map(str::to_owned)
-        .or(error_header)
-        .unwrap_or_else(|| format!("Http{status}"));
+        .or(answer.header("x-amzn-errortype").map(str::to_owned))
+        .unwrap_or_else(|| format!("Http{}", answer.status));
     let code = code.rsplit('#').next().unwrap_or(&code);
     let code = code.split(':').next().unwrap_or(code);
+    let message = ["message", "Message"]
+        .iter()
+        .find_map(|k| parsed.get(*k).and_then(Value::as_str))
+        .unwrap_or_default();
+    Err(service_error(&svc.n, code, message, &answer))
+}
+
+fn call_rest(
+    clients: &Clients,
+    svc: &rest::RestService,
+    service: &str,
+    action: &str,
+    parameters: &Value,
+) -> TaskResult {
+    let Some((operation, op)) = svc.operation(action) else {
+        return Err(runtime(format!(
+            "The AWS SDK integration aws-sdk:{service} has no action {action}"
+        )));
+    };
+    let request = svc.request(operation, op, parameters)?;
+    let custom = clients.endpoint(&svc.u);
+    let (region, host) = match (&custom, &svc.g) {
+        (None, Some((host, region))) => (region.clone(), format!("https://{host}")),
+        _ => (
+            clients.region.clone(),
+            custom
+                .clone()
+                .unwrap_or_else(|| format!("https://{}.{}.amazonaws.com", svc.e, clients.region)),
+        ),
+    };
+    let s3 = svc.s == "s3";
+    let mut path = request.path.clone();
+    let mut base = host.trim_end_matches('/').to_owned();
+    // S3 on AWS: the bucket in the host name (virtual-hosted style), as new
+    // buckets require; a custom endpoint (a local S3) keeps it in the path.
+    if s3
+        && custom.is_none()
+        && let Some(bucket) = parameters.get("Bucket").and_then(Value::as_str)
+        && !bucket.is_empty()
+        && bucket
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && let Some(rest) = path.strip_prefix(&format!("/{bucket}"))
+    {
+        path = if rest.is_empty() || rest.starts_with('?') {
+            format!("/{rest}")
+        } else {
+            rest.to_owned()
+        };
+        base = base.replacen("https://", &format!("https://{bucket}."), 1);
+    }
+    let url = format!("{base}{path}");
+    let signing = Signing {
+        name: &svc.s,
+        region: &region,
+        s3,
+    };
+    let answer = send(
+        clients,
+        &signing,
+        &request.method,
+        &url,
+        &request.headers,
+        &request.body,
+        &svc.n,
+    )?;
+    if answer.status < 300 {
+        return Ok(svc.result(op, answer.status, &answer.headers, &answer.body));
+    }
+    let (mut code, message) = rest::error_code(
+        &svc.p,
+        answer.status,
+        answer.header("x-amzn-errortype"),
+        &answer.body,
+    );
+    // A HEAD has no body to name the error: what the SDK names it.
+    if s3 && answer.status == 404 && request.method == "HEAD" {
+        code = if operation == "HeadBucket" {
+            "NoSuchBucket".into()
+        } else {
+            "NoSuchKey".into()
+        };
+    }
+    Err(service_error(&svc.n, &code, &message, &answer))
+}
+
+/// How a request is signed.
+struct Signing<'a> {
+    name: &'a str,
+    region: &'a str,
+    /// S3's SigV4: the payload's hash in a header, the path encoded once.
+    s3: bool,
+}
+
+/// A response, read whole.
+struct Answer {
+    status: u16,
+    headers: Vec<(String, String)>,
+    body: String,
+}
+
+impl Answer {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// `<Service>.<Code>` with the SDK's `Exception` suffix, as Retry and Catch
+/// see it.
+fn service_error(service: &str, code: &str, message: &str, answer: &Answer) -> StatesError {
     let suffix = if code.ends_with("Exception") {
         ""
     } else {
         "Exception"
     };
-    let message = ["message", "Message"]
-        .iter()
-        .find_map(|k| parsed.get(*k).and_then(Value::as_str))
+    let request_id = answer
+        .header("x-amzn-requestid")
+        .or(answer.header("x-amz-request-id"))
         .unwrap_or_default();
-    Err(StatesError::custom(
-        format!("{}.{code}{suffix}", svc.n),
+    StatesError::custom(
+        format!("{service}.{code}{suffix}"),
         format!(
-            "{message} (Service: {}, Status Code: {status}, Request ID: {request_id})",
-            svc.n
+            "{message} (Service: {service}, Status Code: {}, Request ID: {request_id})",
+            answer.status
         ),
-    ))
+    )
+}
+
+/// Signs (SigV4, the standard credential chain's keys) and sends a request.
+fn send(
+    clients: &Clients,
+    signing: &Signing<'_>,
+    method: &str,
+    url: &str,
+    headers: &[(String, String)],
+    body: &[u8],
+    service: &str,
+) -> Result<Answer, StatesError> {
+    use aws_sigv4::http_request::{
+        PayloadChecksumKind, PercentEncodingMode, UriPathNormalizationMode,
+    };
+    let identity = clients.credentials().clone().into();
+    let mut settings = SigningSettings::default();
+    if signing.s3 {
+        settings.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
+        settings.percent_encoding_mode = PercentEncodingMode::Single;
+        settings.uri_path_normalization_mode = UriPathNormalizationMode::Disabled;
+    }
+    let params = v4::SigningParams::builder()
+        .identity(&identity)
+        .region(signing.region)
+        .name(signing.name)
+        .time(SystemTime::now())
+        .settings(settings)
+        .build()
+        .map_err(|e| runtime(format!("cannot sign the request: {e}")))?
+        .into();
+    let signable = SignableRequest::new(
+        method,
+        url,
+        headers.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        SignableBody::Bytes(body),
+    )
+    .map_err(|e| runtime(format!("cannot sign the request: {e}")))?;
+    let (instructions, _) = sign(signable, &params)
+        .map_err(|e| runtime(format!("cannot sign the request: {e}")))?
+        .into_parts();
+    let agent = ureq::AgentBuilder::new().timeout(TIMEOUT).build();
+    let mut request = agent.request(method, url);
+    for (k, v) in headers {
+        request = request.set(k, v);
+    }
+    for (k, v) in instructions.headers() {
+        request = request.set(k, v);
+    }
+    let response = match request.send_bytes(body) {
+        Ok(r) => r,
+        Err(ureq::Error::Status(_, r)) => r,
+        Err(ureq::Error::Transport(t)) => {
+            return Err(StatesError::custom(
+                format!("{service}.SdkClientException"),
+                format!("Unable to execute HTTP request: {t}"),
+            ));
+        }
+    };
+    let status = response.status();
+    let headers = response
+        .headers_names()
+        .into_iter()
+        .filter_map(|n| response.header(&n).map(|v| (n.clone(), v.to_owned())))
+        .collect();
+    // A result over Step Functions' 256 KiB fails the task anyway: read a
+    // little past it, not whatever the object holds.
+    let mut bytes = Vec::new();
+    let _ = std::io::Read::read_to_end(
+        &mut std::io::Read::take(response.into_reader(), 8 * 1024 * 1024),
+        &mut bytes,
+    );
+    Ok(Answer {
+        status,
+        headers,
+        body: String::from_utf8_lossy(&bytes).into_owned(),
+    })
 }
 
 /// `SecretsManager` → `SECRETS_MANAGER`: the service's part of
