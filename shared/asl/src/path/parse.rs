@@ -133,35 +133,59 @@ impl<'a> Cursor<'a> {
         Ok(Segment::Child(name.to_owned()))
     }
 
-    /// A quoted name in brackets, kept as written: a backslash only stops
-    /// the character after it from closing the name, as in the Jayway
-    /// version AWS runs (which does not unescape bracket names). So the
-    /// JSON string `"$['a\\b']"` (the path `$['a\b']`) selects the key
-    /// `a\b`, and the path `$['Test\""Name"']` the key `Test\""Name"`.
+    /// A quoted name in brackets, unescaped as Jayway does: `\"`, `\'`
+    /// and `\\` stand for the character, as do `\/`, `\b`, `\f`, `\n`,
+    /// `\r`, `\t` and `\uXXXX`; any other escaped character is itself.
+    /// So the path `$['a\"b']` (the JSON string `"$['a\\\"b']"`) selects
+    /// the key `a"b`.
     fn quoted(&mut self) -> Result<String, SyntaxError> {
         let q = self
             .peek()
             .filter(|c| *c == b'\'' || *c == b'"')
             .ok_or_else(|| self.error("expected a quote"))?;
         self.i += 1;
-        let start = self.i;
+        let mut name = String::new();
+        let mut start = self.i;
         loop {
             match self.peek() {
                 None => return Err(self.error("unterminated string")),
                 Some(c) if c == q => break,
                 Some(b'\\') => {
+                    name.push_str(&self.text[start..self.i]);
                     self.i += 1;
-                    if self.peek().is_none() {
+                    let Some(c) = self.text[self.i..].chars().next() else {
                         return Err(self.error("unterminated escape"));
+                    };
+                    self.i += c.len_utf8();
+                    match c {
+                        'b' => name.push('\u{8}'),
+                        'f' => name.push('\u{c}'),
+                        'n' => name.push('\n'),
+                        'r' => name.push('\r'),
+                        't' => name.push('\t'),
+                        'u' => {
+                            let hex = self.text.get(self.i..self.i + 4);
+                            match hex
+                                .and_then(|h| u32::from_str_radix(h, 16).ok())
+                                .and_then(char::from_u32)
+                            {
+                                Some(u) => {
+                                    name.push(u);
+                                    self.i += 4;
+                                }
+                                None => return Err(self.error("invalid unicode escape")),
+                            }
+                        }
+                        other => name.push(other),
                     }
-                    self.i += 1;
+                    start = self.i;
                 }
                 Some(_) => self.i += 1,
             }
         }
-        // Both ends are ASCII quotes, so the slice falls on char boundaries
-        // even when an escaped byte was the first of a multi-byte character.
-        let name = self.text[start..self.i].to_owned();
+        // The quotes are ASCII and escapes end on a character's end, so the
+        // slices fall on char boundaries.
+        name.push_str(&self.text[start..self.i]);
         self.i += 1;
         Ok(name)
     }

@@ -131,17 +131,20 @@ fn a_dot_before_a_bracket_reads_as_the_bracket() {
 }
 
 #[test]
-fn bracket_names_keep_backslashes_as_written() {
-    let doc = json!({"a\"b": 1, "a\\b": 2, "ab": 3, "Test\\\"\"Name\"": 4, "a\\'b": 5});
-    // Path texts as a definition's JSON strings decode: "$['a\"b']", "$['a\\b']".
+fn bracket_names_are_unescaped_as_jayway_does() {
+    let doc = json!({"a\"b": 1, "a\\b": 2, "ab": 3, "Test\\\"\"Name\"": 4, "a'b": 5});
+    // Path texts as a definition's JSON strings decode: `$['a\"b']` is the
+    // JSON string "$['a\\\"b']".
+    assert_eq!(sel("$['a\\\"b']", doc.clone()), Some(json!(1)));
     assert_eq!(sel("$['a\"b']", doc.clone()), Some(json!(1)));
-    assert_eq!(sel("$['a\\b']", doc.clone()), Some(json!(2)));
-    assert_eq!(sel("$['Test\\\"\"Name\"']", doc.clone()), Some(json!(4)));
-    // An escaped quote does not end the name, and stays in it.
+    assert_eq!(sel("$['a\\\\b']", doc.clone()), Some(json!(2)));
+    assert_eq!(sel("$['Test\\\\\\\"\"Name\"']", doc.clone()), Some(json!(4)));
     assert_eq!(sel("$['a\\'b']", doc.clone()), Some(json!(5)));
-    assert_eq!(sel("$[\"a\\\"b\"]", json!({"a\\\"b": 6})), Some(json!(6)));
-    assert_eq!(sel("$['é\\é']", json!({"é\\é": 7})), Some(json!(7)));
+    assert_eq!(sel("$[\"a\\\"b\"]", doc.clone()), Some(json!(1)));
+    assert_eq!(sel("$['tab\\there\\u00e9']", json!({"tab\there\u{e9}": 6})), Some(json!(6)));
+    assert_eq!(sel("$['é\\é']", json!({"éé": 7})), Some(json!(7)));
     assert!(Path::parse("$['a\\']").is_err());
+    assert!(Path::parse("$['a\\u12']").is_err());
 }
 
 #[test]
