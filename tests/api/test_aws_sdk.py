@@ -141,3 +141,40 @@ def test_an_unknown_service_fails_with_a_message(tmp_path):
                          env=dict(os.environ, **AWS, AWS_ENDPOINT_URL="http://127.0.0.1:9"))
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert result["status"] == "FAILED" and "not available" in result["cause"], result
+
+
+def test_optimized_job_integrations_follow_their_jobs(moto, tmp_path):
+    """Optimized integrations that are one API call run through the service
+    models; `.sync` follows the job to its end (moto ends them at once)."""
+    import boto3
+    tag = uuid.uuid4().hex[:8]
+    glue = boto3.client("glue", endpoint_url=moto, region_name="us-east-1",
+                        aws_access_key_id="test", aws_secret_access_key="test")
+    glue.create_job(Name=f"etl-{tag}", Role="arn:aws:iam::123456789012:role/glue",
+                    Command={"Name": "glueetl", "ScriptLocation": "s3://scripts/etl.py"})
+    definition = {"StartAt": "Query", "States": {
+        "Query": {"Type": "Task", "Resource": "arn:aws:states:::athena:startQueryExecution.sync",
+                  "Parameters": {"QueryString": "SELECT 1", "WorkGroup": "primary",
+                                 "ResultConfiguration": {"OutputLocation": "s3://results/"}},
+                  "ResultPath": "$.query", "Next": "Start"},
+        "Start": {"Type": "Task", "Resource": "arn:aws:states:::glue:startJobRun",
+                  "Parameters": {"JobName": f"etl-{tag}"}, "ResultPath": "$.started", "Next": "Run"},
+        "Run": {"Type": "Task", "Resource": "arn:aws:states:::glue:startJobRun.sync",
+                "Parameters": {"JobName": f"etl-{tag}"}, "ResultPath": "$.run", "Next": "Missing"},
+        "Missing": {"Type": "Task", "Resource": "arn:aws:states:::glue:startJobRun.sync",
+                    "Parameters": {"JobName": f"none-{tag}"}, "End": True,
+                    "Catch": [{"ErrorEquals": ["Glue.EntityNotFoundException"], "ResultPath": "$.missing",
+                               "Next": "Done"}]},
+        "Done": {"Type": "Succeed"}}}
+    path = tmp_path / "m.json"
+    path.write_text(json.dumps(definition))
+    out = subprocess.run([BINARY, "run", str(path)], capture_output=True, text=True, timeout=60,
+                         env=dict(os.environ, **AWS, AWS_ENDPOINT_URL=moto))
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["status"] == "SUCCEEDED", result
+    o = result["output"]
+    assert o["query"]["QueryExecution"]["Status"]["State"] == "SUCCEEDED"
+    assert o["query"]["QueryExecution"]["Query"] == "SELECT 1"
+    assert o["started"]["JobName"] == f"etl-{tag}" and o["started"]["JobRunId"]
+    assert o["run"]["JobRunState"] == "SUCCEEDED" and o["run"]["JobName"] == f"etl-{tag}"
+    assert o["missing"]["Error"] == "Glue.EntityNotFoundException"

@@ -18,6 +18,7 @@
 
 mod dynamodb;
 pub mod http;
+mod jobs;
 mod messaging;
 
 use serde_json::{Map, Value, json};
@@ -112,8 +113,27 @@ impl ServiceTasks {
                     .await
                     .unwrap_or_else(|e| Err(StatesError::custom("States.Runtime", e.to_string())))
             }
-            _ => return None,
+            _ => return self.job(rest, p).await,
         })
+    }
+
+    /// An optimized integration that is one API call (and, with `.sync`, a
+    /// job followed to its end): off the runtime's threads when there is a
+    /// runtime.
+    async fn job(&self, resource: &str, parameters: &Value) -> Option<TaskResult> {
+        let service = resource.split(':').next().unwrap_or_default();
+        let clients = match self.clients() {
+            Ok(c) => c.clone(),
+            // Only a resource this runs needs credentials.
+            Err(e) => return jobs::handles(service).then_some(Err(e)),
+        };
+        if tokio::runtime::Handle::try_current().is_err() {
+            return jobs::call(&clients, resource, parameters);
+        }
+        let (resource, p) = (resource.to_owned(), parameters.clone());
+        tokio::task::spawn_blocking(move || jobs::call(&clients, &resource, &p))
+            .await
+            .unwrap_or_else(|e| Some(Err(StatesError::custom("States.Runtime", e.to_string()))))
     }
 
     /// `aws-sdk:<service>:<action>[.pattern]`: one signed call, off the

@@ -1,0 +1,260 @@
+//! The optimized integrations that are one service API call (Athena, Glue,
+//! Batch, ECS, CodeBuild, SageMaker, EMR, EMR Serverless, EKS, MediaConvert,
+//! Bedrock, DataBrew, …): `arn:aws:states:::<service>:<action>` calls the
+//! action through the model-driven SDK integration, with the parameters as
+//! given; `.sync` then polls the job it started as Step Functions does,
+//! until it ends, and answers with what the job's describe action says (or
+//! fails the task with `States.TaskFailed` and that description).
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use stepwise_asl::StatesError;
+use stepwise_engine::ports::TaskResult;
+
+use crate::Clients;
+
+/// A Step Functions service name → the model's name.
+fn model_name(service: &str, action: &str) -> Option<&'static str> {
+    Some(match (service, action) {
+        ("bedrock", "invokeModel") => "bedrock-runtime",
+        ("bedrock", _) => "bedrock",
+        ("athena", _) => "athena",
+        ("glue", _) => "glue",
+        ("batch", _) => "batch",
+        ("ecs", _) => "ecs",
+        ("eks", _) => "eks",
+        ("codebuild", _) => "codebuild",
+        ("sagemaker", _) => "sagemaker",
+        ("elasticmapreduce", _) => "emr",
+        ("emr-serverless", _) => "emr-serverless",
+        ("emr-containers", _) => "emr-containers",
+        ("mediaconvert", _) => "mediaconvert",
+        ("databrew", _) => "databrew",
+        ("evidently", _) => "evidently",
+        ("apigateway", "invoke") => return None,
+        _ => return None,
+    })
+}
+
+/// Whether `service` is one of these integrations.
+pub fn handles(service: &str) -> bool {
+    model_name(service, "").is_some()
+}
+
+/// How a `.sync` task follows the job it started.
+struct Follow {
+    /// The describe action.
+    describe: &'static str,
+    /// Its parameters, from the start's parameters and answer.
+    request: fn(&Value, &Value) -> Value,
+    /// The job's description within the describe answer.
+    job: fn(&Value) -> Value,
+    /// Its status within the job.
+    status: fn(&Value) -> Option<String>,
+    succeeded: &'static [&'static str],
+    failed: &'static [&'static str],
+    /// The task's result from the describe answer.
+    result: fn(&Value) -> Value,
+}
+
+fn follow(service: &str, action: &str) -> Option<Follow> {
+    fn at(v: &Value, path: &[&str]) -> Option<String> {
+        let mut v = v;
+        for p in path {
+            v = v.get(*p)?;
+        }
+        v.as_str().map(str::to_owned)
+    }
+    Some(match (service, action) {
+        ("athena", "startQueryExecution") => Follow {
+            describe: "getQueryExecution",
+            request: |_, a| json!({"QueryExecutionId": a["QueryExecutionId"]}),
+            job: |d| d["QueryExecution"].clone(),
+            status: |j| at(j, &["Status", "State"]),
+            succeeded: &["SUCCEEDED"],
+            failed: &["FAILED", "CANCELLED"],
+            result: Value::clone,
+        },
+        ("glue", "startJobRun") => Follow {
+            describe: "getJobRun",
+            request: |p, a| json!({"JobName": p["JobName"], "RunId": a["JobRunId"]}),
+            job: |d| d["JobRun"].clone(),
+            status: |j| at(j, &["JobRunState"]),
+            succeeded: &["SUCCEEDED"],
+            failed: &["FAILED", "ERROR", "TIMEOUT", "STOPPED"],
+            result: |d| d["JobRun"].clone(),
+        },
+        ("batch", "submitJob") => Follow {
+            describe: "describeJobs",
+            request: |_, a| json!({"Jobs": [a["JobId"]]}),
+            job: |d| d["Jobs"][0].clone(),
+            status: |j| at(j, &["Status"]),
+            succeeded: &["SUCCEEDED"],
+            failed: &["FAILED"],
+            result: |d| d["Jobs"][0].clone(),
+        },
+        ("ecs", "runTask") => Follow {
+            describe: "describeTasks",
+            request: |p, a| {
+                json!({"Cluster": p.get("Cluster").cloned().unwrap_or(Value::Null),
+                       "Tasks": [a["Tasks"][0]["TaskArn"]]})
+            },
+            job: |d| d["Tasks"][0].clone(),
+            status: |j| at(j, &["LastStatus"]),
+            succeeded: &["STOPPED"],
+            failed: &[],
+            result: |d| json!({"Tasks": d["Tasks"]}),
+        },
+        ("codebuild", "startBuild") => Follow {
+            describe: "batchGetBuilds",
+            request: |_, a| json!({"Ids": [a["Build"]["Id"]]}),
+            job: |d| d["Builds"][0].clone(),
+            status: |j| at(j, &["BuildStatus"]),
+            succeeded: &["SUCCEEDED"],
+            failed: &["FAILED", "FAULT", "STOPPED", "TIMED_OUT"],
+            result: |d| json!({"Build": d["Builds"][0]}),
+        },
+        ("sagemaker", "createTrainingJob") => Follow {
+            describe: "describeTrainingJob",
+            request: |p, _| json!({"TrainingJobName": p["TrainingJobName"]}),
+            job: Value::clone,
+            status: |j| at(j, &["TrainingJobStatus"]),
+            succeeded: &["Completed"],
+            failed: &["Failed", "Stopped"],
+            result: Value::clone,
+        },
+        ("sagemaker", "createTransformJob") => Follow {
+            describe: "describeTransformJob",
+            request: |p, _| json!({"TransformJobName": p["TransformJobName"]}),
+            job: Value::clone,
+            status: |j| at(j, &["TransformJobStatus"]),
+            succeeded: &["Completed"],
+            failed: &["Failed", "Stopped"],
+            result: Value::clone,
+        },
+        ("sagemaker", "createProcessingJob") => Follow {
+            describe: "describeProcessingJob",
+            request: |p, _| json!({"ProcessingJobName": p["ProcessingJobName"]}),
+            job: Value::clone,
+            status: |j| at(j, &["ProcessingJobStatus"]),
+            succeeded: &["Completed"],
+            failed: &["Failed", "Stopped"],
+            result: Value::clone,
+        },
+        ("mediaconvert", "createJob") => Follow {
+            describe: "getJob",
+            request: |_, a| json!({"Id": a["Job"]["Id"]}),
+            job: |d| d["Job"].clone(),
+            status: |j| at(j, &["Status"]),
+            succeeded: &["COMPLETE"],
+            failed: &["ERROR", "CANCELED"],
+            result: Value::clone,
+        },
+        ("emr-serverless", "startJobRun") => Follow {
+            describe: "getJobRun",
+            request: |_, a| json!({"ApplicationId": a["ApplicationId"], "JobRunId": a["JobRunId"]}),
+            job: |d| d["JobRun"].clone(),
+            status: |j| at(j, &["State"]),
+            succeeded: &["SUCCESS"],
+            failed: &["FAILED", "CANCELLED"],
+            result: Value::clone,
+        },
+        ("elasticmapreduce", "addStep") => Follow {
+            describe: "describeStep",
+            request: |p, a| json!({"ClusterId": p["ClusterId"], "StepId": a["StepIds"][0]}),
+            job: |d| d["Step"].clone(),
+            status: |j| at(j, &["Status", "State"]),
+            succeeded: &["COMPLETED"],
+            failed: &["FAILED", "CANCELLED", "INTERRUPTED"],
+            result: Value::clone,
+        },
+        ("bedrock", "createModelCustomizationJob") => Follow {
+            describe: "getModelCustomizationJob",
+            request: |_, a| json!({"JobIdentifier": a["JobArn"]}),
+            job: Value::clone,
+            status: |j| at(j, &["Status"]),
+            succeeded: &["Completed"],
+            failed: &["Failed", "Stopped"],
+            result: Value::clone,
+        },
+        ("databrew", "startJobRun") => Follow {
+            describe: "describeJobRun",
+            request: |p, a| json!({"Name": p["Name"], "RunId": a["RunId"]}),
+            job: Value::clone,
+            status: |j| at(j, &["State"]),
+            succeeded: &["SUCCEEDED"],
+            failed: &["FAILED", "STOPPED", "TIMEOUT"],
+            result: Value::clone,
+        },
+        _ => return None,
+    })
+}
+
+/// How long a `.sync` task follows a job, at most.
+const MAX_FOLLOW: Duration = Duration::from_secs(24 * 3600);
+
+/// `<service>:<action>[.sync|.waitForTaskToken]`, blocking; `None` if it is
+/// not one of these integrations.
+pub fn call(clients: &Clients, resource: &str, parameters: &Value) -> Option<TaskResult> {
+    let (service, rest) = resource.split_once(':')?;
+    let (action, pattern) = rest.split_once('.').unwrap_or((rest, ""));
+    let model = model_name(service, action)?;
+    let sync = pattern.starts_with("sync");
+    let follow = follow(service, action);
+    if sync && follow.is_none() {
+        return Some(Err(StatesError::custom(
+            "States.Runtime",
+            format!("Stepwise does not follow {service}:{action} jobs (.sync) yet"),
+        )));
+    }
+    let mut started = match crate::sdk::call(clients, model, action, parameters) {
+        Ok(v) => v,
+        Err(e) => return Some(Err(e)),
+    };
+    if (service, action) == ("glue", "startJobRun")
+        && let (Some(o), Some(name)) = (started.as_object_mut(), parameters.get("JobName"))
+    {
+        // As Step Functions does: the job's name beside its run id.
+        o.insert("JobName".into(), name.clone());
+    }
+    if (service, action) == ("bedrock", "invokeModel")
+        && let Some(Value::String(body)) = started.get("Body")
+        && let Ok(parsed) = serde_json::from_str::<Value>(body)
+    {
+        started["Body"] = parsed;
+    }
+    let Some(f) = follow.filter(|_| sync) else {
+        return Some(Ok(started));
+    };
+    let request = (f.request)(parameters, &started);
+    let begun = Instant::now();
+    let mut pause = Duration::from_millis(500);
+    loop {
+        let described = match crate::sdk::call(clients, model, f.describe, &request) {
+            Ok(v) => v,
+            Err(e) => return Some(Err(e)),
+        };
+        let job = (f.job)(&described);
+        match (f.status)(&job) {
+            Some(s) if f.succeeded.contains(&s.as_str()) => {
+                return Some(Ok((f.result)(&described)));
+            }
+            Some(s) if f.failed.contains(&s.as_str()) => {
+                return Some(Err(StatesError::custom(
+                    "States.TaskFailed",
+                    job.to_string(),
+                )));
+            }
+            _ => {}
+        }
+        if begun.elapsed() > MAX_FOLLOW {
+            return Some(Err(StatesError::custom(
+                "States.Timeout",
+                format!("the {service} job was still running after a day"),
+            )));
+        }
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_secs(30));
+    }
+}
