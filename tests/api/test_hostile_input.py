@@ -131,6 +131,23 @@ def test_a_string_of_a_billion_characters_fails_the_execution_not_the_server(ser
     still_serving(served)
 
 
+def durable(kind, moto, tmp_path):
+    """Arguments and environment of a server whose store outlives it: a
+    SQLite file, or a DynamoDB table and SQS queue in moto; and the table's name."""
+    if kind == "embedded":
+        return ["--data", str(tmp_path)], None, None
+    table = "durable-" + uuid.uuid4().hex[:8]
+    args = ["--backend", "aws", "--create-resources", "--table", table, "--queue", table]
+    return args, dict(AWS, AWS_ENDPOINT_URL=moto), table
+
+
+def wait_until_in_the_wait(sfn, ex):
+    deadline = time.time() + 10
+    while "WaitStateEntered" not in [e["type"] for e in sfn.get_execution_history(executionArn=ex)["events"]]:
+        assert time.time() < deadline
+        time.sleep(0.02)
+
+
 # JsonToString 32 times over: each doubles the escaping, a string of
 # gigabytes. After a Wait, so that the execution is stored before it runs.
 POISON = {"StartAt": "W", "States": {
@@ -142,21 +159,13 @@ POISON = {"StartAt": "W", "States": {
 def test_a_poison_execution_fails_and_the_server_restarts_cleanly(kind, moto, tmp_path):
     """Once a crash loop: the durable execution killed the restarted server
     on the same step. Now it fails, before and after a kill -9 mid-Wait."""
-    if kind == "embedded":
-        args, env = ["--data", str(tmp_path)], None
-    else:
-        name = "poison-" + uuid.uuid4().hex[:8]
-        args = ["--backend", "aws", "--create-resources", "--table", name, "--queue", name]
-        env = dict(AWS, AWS_ENDPOINT_URL=moto)
+    args, env, _ = durable(kind, moto, tmp_path)
     s = Server(args, env=env).start()
     sfn = client(s.url)
     arn = sfn.create_state_machine(name="poison", roleArn=ROLE, definition=json.dumps(POISON))["stateMachineArn"]
     ex = sfn.start_execution(stateMachineArn=arn, input=json.dumps({"s": 'a"b\\c'}))["executionArn"]
     # Killed in the Wait: the step that fails is the restarted server's.
-    deadline = time.time() + 10
-    while "WaitStateEntered" not in [e["type"] for e in sfn.get_execution_history(executionArn=ex)["events"]]:
-        assert time.time() < deadline
-        time.sleep(0.02)
+    wait_until_in_the_wait(sfn, ex)
     s.kill()
     s = Server(args, env=env).start()
     try:
@@ -182,12 +191,7 @@ def test_an_execution_whose_stored_state_is_unreadable_fails_alone(kind, moto, t
     other one goes on."""
     import sqlite3
     import boto3
-    if kind == "embedded":
-        args, env = ["--data", str(tmp_path)], None
-    else:
-        table = "unreadable-" + uuid.uuid4().hex[:8]
-        args = ["--backend", "aws", "--create-resources", "--table", table, "--queue", table]
-        env = dict(AWS, AWS_ENDPOINT_URL=moto)
+    args, env, table = durable(kind, moto, tmp_path)
     s = Server(args, env=env).start()
     sfn = client(s.url)
     arn = sfn.create_state_machine(name="waits", roleArn=ROLE, definition=json.dumps(WAITS))["stateMachineArn"]
@@ -202,10 +206,7 @@ def test_an_execution_whose_stored_state_is_unreadable_fails_alone(kind, moto, t
         s = Server(args, env=env).start()
     else:
         # In the Wait: the thread is saved, its next message a second away.
-        deadline = time.time() + 10
-        while "WaitStateEntered" not in [e["type"] for e in sfn.get_execution_history(executionArn=bad)["events"]]:
-            assert time.time() < deadline
-            time.sleep(0.02)
+        wait_until_in_the_wait(sfn, bad)
         ddb = boto3.client("dynamodb", endpoint_url=moto, region_name="us-east-1",
                            aws_access_key_id="test", aws_secret_access_key="test")
         ddb.update_item(TableName=table, Key={"pk": {"S": bad}, "sk": {"S": "t#root"}},

@@ -217,12 +217,18 @@ fn finish_execution(
             "UPDATE tokens SET activity = NULL WHERE execution = ?1",
             [execution],
         )?;
-        for table in ["threads", "messages"] {
-            w.conn.execute(
-                &format!("DELETE FROM {table} WHERE execution = ?1"),
-                [execution],
-            )?;
-        }
+        forget_threads(w, execution)?;
+    }
+    Ok(())
+}
+
+/// Deletes an ended execution's threads and queued messages.
+fn forget_threads(w: &mut Worker, execution: &str) -> rusqlite::Result<()> {
+    for table in ["threads", "messages"] {
+        w.conn.execute(
+            &format!("DELETE FROM {table} WHERE execution = ?1"),
+            [execution],
+        )?;
     }
     Ok(())
 }
@@ -321,11 +327,5 @@ pub(crate) fn fail_unsteppable(
         append_history(w, execution, vec![event])?;
         report_to_parent(w, execution, &Outcome::Failed(error))?;
     }
-    for table in ["threads", "messages"] {
-        w.conn.execute(
-            &format!("DELETE FROM {table} WHERE execution = ?1"),
-            [execution],
-        )?;
-    }
-    Ok(())
+    forget_threads(w, execution)
 }
