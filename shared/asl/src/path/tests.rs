@@ -138,10 +138,16 @@ fn bracket_names_are_unescaped_as_jayway_does() {
     assert_eq!(sel("$['a\\\"b']", doc.clone()), Some(json!(1)));
     assert_eq!(sel("$['a\"b']", doc.clone()), Some(json!(1)));
     assert_eq!(sel("$['a\\\\b']", doc.clone()), Some(json!(2)));
-    assert_eq!(sel("$['Test\\\\\\\"\"Name\"']", doc.clone()), Some(json!(4)));
+    assert_eq!(
+        sel("$['Test\\\\\\\"\"Name\"']", doc.clone()),
+        Some(json!(4))
+    );
     assert_eq!(sel("$['a\\'b']", doc.clone()), Some(json!(5)));
     assert_eq!(sel("$[\"a\\\"b\"]", doc.clone()), Some(json!(1)));
-    assert_eq!(sel("$['tab\\there\\u00e9']", json!({"tab\there\u{e9}": 6})), Some(json!(6)));
+    assert_eq!(
+        sel("$['tab\\there\\u00e9']", json!({"tab\there\u{e9}": 6})),
+        Some(json!(6))
+    );
     assert_eq!(sel("$['é\\é']", json!({"éé": 7})), Some(json!(7)));
     assert!(Path::parse("$['a\\']").is_err());
     assert!(Path::parse("$['a\\u12']").is_err());
