@@ -90,6 +90,29 @@ impl<'a> Step<'a> {
                 _ => self.applied = false,
             },
             Event::TaskSucceeded { wait: w, output }
+                if Some(w) == wait && matches!(t.phase, Phase::Reading { .. }) =>
+            {
+                match &state.kind {
+                    Kind::Map(m) => m.items_read(self, t, state, output),
+                    _ => self.applied = false,
+                }
+            }
+            Event::TaskFailed { wait: w, error }
+                if Some(w) == wait && matches!(t.phase, Phase::Reading { .. }) =>
+            {
+                // As AWS names it, whatever stopped the read.
+                let cause = match (&error.error, &error.cause) {
+                    (Some(e), Some(c)) => format!("{e}: {c}"),
+                    (Some(e), None) => e.clone(),
+                    (None, c) => c.clone().unwrap_or_default(),
+                };
+                self.fail_state(
+                    t,
+                    state,
+                    StatesError::new(ErrorName::ItemReaderFailed, cause),
+                );
+            }
+            Event::TaskSucceeded { wait: w, output }
                 if Some(w) == wait && matches!(t.phase, Phase::Task { .. }) =>
             {
                 self.task_event(
@@ -268,6 +291,29 @@ impl<'a> Step<'a> {
             self.record(t, kind, || details);
         }
         self.effects.push(Effect::Finish(outcome));
+    }
+
+    /// Sends a Map's ItemReader call (`resource`, with `payload`); the
+    /// items come back as the call's result.
+    pub(crate) fn read_items(
+        &mut self,
+        t: &mut Thread,
+        state: &State,
+        resource: &str,
+        payload: Value,
+    ) {
+        let wait = t.next_wait();
+        t.phase = Phase::Reading { wait };
+        self.effects.push(Effect::Invoke(TaskCall {
+            wait,
+            state: state.name.clone(),
+            resource: resource.to_owned(),
+            pattern: crate::definition::resource::Pattern::RequestResponse,
+            payload,
+            token: None,
+            timeout_seconds: None,
+            heartbeat_seconds: None,
+        }));
     }
 
     /// A task-flavoured event: `which` indexes scheduled/started/succeeded/failed/timed-out.

@@ -66,6 +66,8 @@ pub enum Phase {
     Waiting { wait: u64 },
     /// A retrier's back-off; the state runs again when the timer fires.
     Backoff { wait: u64 },
+    /// A Map's ItemReader call is out; its items are awaited.
+    Reading { wait: u64 },
     /// Parallel branches or Map iterations are running.
     Children { wait: u64, fanout: Box<Fanout> },
     /// The thread is done.
@@ -158,9 +160,10 @@ impl Thread {
     /// The wait id the thread is blocked on, if any.
     pub fn current_wait(&self) -> Option<u64> {
         match &self.phase {
-            Phase::Task { wait, .. } | Phase::Waiting { wait } | Phase::Backoff { wait } => {
-                Some(*wait)
-            }
+            Phase::Task { wait, .. }
+            | Phase::Waiting { wait }
+            | Phase::Backoff { wait }
+            | Phase::Reading { wait } => Some(*wait),
             Phase::Children { wait, .. } => Some(*wait),
             Phase::Ready { .. } | Phase::Done => None,
         }

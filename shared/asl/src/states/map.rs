@@ -35,6 +35,32 @@ pub enum Selector {
     },
 }
 
+/// Where a Distributed Map reads its items: an S3 object (`s3:getObject`,
+/// JSON, JSONL, CSV or a manifest, as `ReaderConfig` says) or a listing
+/// (`s3:listObjectsV2`). The call goes out as a task of the Map state; its
+/// result is the items.
+#[derive(Debug, Clone)]
+pub struct Reader {
+    pub resource: String,
+    pub parameters: Option<ReaderArgs>,
+    /// `ReaderConfig` as written (JSONata: evaluated).
+    pub config: Option<ReaderArgs>,
+    /// JSONPath `ReaderConfig.MaxItemsPath`.
+    pub max_items_path: Option<Path>,
+}
+
+#[derive(Debug, Clone)]
+pub enum ReaderArgs {
+    Path(Template),
+    Ata(JTemplate),
+}
+
+/// The resources an ItemReader may name.
+const READERS: [&str; 2] = [
+    "arn:aws:states:::s3:getObject",
+    "arn:aws:states:::s3:listObjectsV2",
+];
+
 #[derive(Debug, Clone)]
 pub struct Map {
     pub processor: ScopeId,
@@ -48,6 +74,7 @@ pub struct Map {
     pub tolerated_percentage: Option<Amount>,
     pub label: Option<String>,
     pub batcher: Option<Value>,
+    pub reader: Option<Reader>,
 }
 
 impl Map {
@@ -65,13 +92,11 @@ impl Map {
             tolerated_percentage: None,
             label: f.string("Label", p),
             batcher: f.raw("ItemBatcher").cloned(),
+            reader: None,
         };
         f.raw("ResultWriter");
-        if f.raw("ItemReader").is_some() {
-            p.schema(
-                &f.ptr("ItemReader"),
-                "ItemReader (reading items from S3) is not supported by Stepwise yet",
-            );
+        if let Some(r) = f.raw("ItemReader") {
+            map.reader = reader(r, &f.ptr("ItemReader"), lang, p);
         }
         if lang == Lang::JsonAta {
             let at = f.ptr("Items");
@@ -158,10 +183,71 @@ impl Map {
     }
 
     pub fn run(&self, s: &mut Step<'_>, t: &mut Thread, state: &State) {
-        match self.prepare(s, t, state) {
+        if let Some(r) = &self.reader {
+            match self.reader_call(s, t, state, r) {
+                Ok(payload) => s.read_items(t, state, &r.resource, payload),
+                Err(e) => s.fail_state(t, state, e),
+            }
+            return;
+        }
+        match self.prepare(s, t, state, None) {
             Ok(fanout) => s.fan_out(t, state, fanout),
             Err(e) => s.fail_state(t, state, e),
         }
+    }
+
+    /// The ItemReader's answer: the items (an array; anything else is one).
+    pub fn items_read(&self, s: &mut Step<'_>, t: &mut Thread, state: &State, read: Value) {
+        let items = match read {
+            Value::Array(a) => a,
+            other => vec![other],
+        };
+        match self.prepare(s, t, state, Some(items)) {
+            Ok(fanout) => s.fan_out(t, state, fanout),
+            Err(e) => s.fail_state(t, state, e),
+        }
+    }
+
+    /// What the ItemReader call sends: its parameters, with the
+    /// `ReaderConfig` (its `MaxItemsPath` resolved to `MaxItems`).
+    fn reader_call(
+        &self,
+        s: &mut Step<'_>,
+        t: &Thread,
+        state: &State,
+        r: &Reader,
+    ) -> Result<Value, StatesError> {
+        let input = s.effective_input(t, state, None)?;
+        let eval = |args: &ReaderArgs, s: &mut Step<'_>| match args {
+            ReaderArgs::Path(tpl) => s.with_scope(t, state, &input, None, |scope| tpl.eval(scope)),
+            ReaderArgs::Ata(j) => s.eval_ata(t, state, j, &[]),
+        };
+        let mut payload = match &r.parameters {
+            Some(a) => eval(a, s)?,
+            None => json!({}),
+        };
+        let mut config = match &r.config {
+            Some(a) => eval(a, s)?,
+            None => json!({}),
+        };
+        if let Some(path) = &r.max_items_path {
+            let n = s.with_scope(t, state, &input, None, |scope| {
+                scope.resolve(path).map_err(|_| {
+                    StatesError::runtime(format!(
+                        "Invalid path '{path}' : No results for path: {}",
+                        path.normalized()
+                    ))
+                })
+            })?;
+            if let Some(c) = config.as_object_mut() {
+                c.remove("MaxItemsPath");
+                c.insert("MaxItems".into(), n);
+            }
+        }
+        if let Some(o) = payload.as_object_mut() {
+            o.insert("ReaderConfig".into(), config);
+        }
+        Ok(payload)
     }
 
     /// The input of iteration `index`: the item, or ItemSelector over it.
@@ -264,9 +350,13 @@ impl Map {
         s: &mut Step<'_>,
         t: &mut Thread,
         state: &State,
+        read: Option<Vec<Value>>,
     ) -> Result<Fanout, StatesError> {
         let input = s.effective_input(t, state, None)?;
-        let mut items = self.items(s, t, state, &input)?;
+        let mut items = match read {
+            Some(items) => items,
+            None => self.items(s, t, state, &input)?,
+        };
         if let Some(b) = &self.batcher {
             items = batch(items, b);
         }
@@ -373,6 +463,69 @@ impl Map {
             StatesError::runtime(format!("The {field}Path field refers to value \"{shown}\" which is not a valid {kind}: {path}"))
         })
     }
+}
+
+/// An `ItemReader`: its resource (one of [`READERS`], in any partition,
+/// region and account), `Parameters` (JSONPath) or `Arguments` (JSONata),
+/// and `ReaderConfig`.
+fn reader(v: &Value, at: &str, lang: Lang, p: &mut Problems) -> Option<Reader> {
+    let Some(o) = v.as_object() else {
+        p.schema(at, "The field 'ItemReader' must be an object");
+        return None;
+    };
+    let resource = match o.get("Resource").and_then(Value::as_str) {
+        Some(r) => r.to_owned(),
+        None => {
+            p.schema(at, "The field 'Resource' is required in 'ItemReader'");
+            return None;
+        }
+    };
+    let canonical = crate::definition::resource::canonical(&resource);
+    if !READERS.contains(&canonical.as_ref()) {
+        p.schema(
+            &format!("{at}/Resource"),
+            format!(
+                "The resource '{resource}' cannot read a Map's items: an ItemReader reads with arn:aws:states:::s3:getObject or arn:aws:states:::s3:listObjectsV2"
+            ),
+        );
+        return None;
+    }
+    let args = |key: &str, p: &mut Problems| {
+        o.get(key).map(|v| {
+            let at = format!("{at}/{key}");
+            match lang {
+                Lang::JsonAta => ReaderArgs::Ata(JTemplate::parse(v, key, &at, p)),
+                Lang::JsonPath => ReaderArgs::Path(Template::parse(v, &at, p)),
+            }
+        })
+    };
+    let parameters = match lang {
+        Lang::JsonAta => args("Arguments", p),
+        Lang::JsonPath => args("Parameters", p),
+    };
+    let mut max_items_path = None;
+    let config = match (lang, o.get("ReaderConfig")) {
+        (_, None) => None,
+        (Lang::JsonAta, Some(_)) => args("ReaderConfig", p),
+        (Lang::JsonPath, Some(c)) => {
+            if let Some(mp) = c.get("MaxItemsPath") {
+                match mp.as_str().map(|s| parse_path(s, true)) {
+                    Some(Ok(path)) => max_items_path = Some(path),
+                    _ => p.schema(
+                        &format!("{at}/ReaderConfig/MaxItemsPath"),
+                        "The field 'MaxItemsPath' must be a reference path",
+                    ),
+                }
+            }
+            Some(ReaderArgs::Path(Template::Literal(c.clone())))
+        }
+    };
+    Some(Reader {
+        resource,
+        parameters,
+        config,
+        max_items_path,
+    })
 }
 
 fn number(v: &Value, integer: bool) -> Option<f64> {

@@ -20,6 +20,7 @@ mod dynamodb;
 pub mod http;
 mod jobs;
 mod messaging;
+mod reader;
 
 use serde_json::{Map, Value, json};
 use stepwise_asl::{StatesError, TaskCall};
@@ -113,6 +114,10 @@ impl ServiceTasks {
                     .await
                     .unwrap_or_else(|e| Err(StatesError::custom("States.Runtime", e.to_string())))
             }
+            "s3:getObject" | "s3:listObjectsV2" => {
+                let (action, p) = (action["s3:".len()..].to_owned(), p.clone());
+                self.blocking(move |c| reader::read(c, &action, &p)).await
+            }
             _ => return self.job(rest, p).await,
         })
     }
@@ -122,18 +127,38 @@ impl ServiceTasks {
     /// runtime.
     async fn job(&self, resource: &str, parameters: &Value) -> Option<TaskResult> {
         let service = resource.split(':').next().unwrap_or_default();
-        let clients = match self.clients() {
-            Ok(c) => c.clone(),
-            // Only a resource this runs needs credentials.
-            Err(e) => return jobs::handles(service).then_some(Err(e)),
-        };
-        if tokio::runtime::Handle::try_current().is_err() {
-            return jobs::call(&clients, resource, parameters);
+        // Only a resource this runs needs credentials.
+        if !jobs::handles(service) {
+            return None;
         }
         let (resource, p) = (resource.to_owned(), parameters.clone());
-        tokio::task::spawn_blocking(move || jobs::call(&clients, &resource, &p))
+        Some(
+            self.blocking(move |c| {
+                jobs::call(c, &resource, &p).unwrap_or_else(|| {
+                    Err(StatesError::custom(
+                        "States.Runtime",
+                        format!("'{resource}' is not an integration Stepwise runs"),
+                    ))
+                })
+            })
+            .await,
+        )
+    }
+
+    /// Runs a blocking call with the clients: off the runtime's threads when
+    /// there is a runtime (serve), in place when there is none (`stepwise
+    /// run` drives its executions without one).
+    async fn blocking<F>(&self, f: F) -> TaskResult
+    where
+        F: FnOnce(&Clients) -> TaskResult + Send + 'static,
+    {
+        let clients = self.clients()?.clone();
+        if tokio::runtime::Handle::try_current().is_err() {
+            return f(&clients);
+        }
+        tokio::task::spawn_blocking(move || f(&clients))
             .await
-            .unwrap_or_else(|e| Some(Err(StatesError::custom("States.Runtime", e.to_string()))))
+            .unwrap_or_else(|e| Err(StatesError::custom("States.Runtime", e.to_string())))
     }
 
     /// `aws-sdk:<service>:<action>[.pattern]`: one signed call, off the
@@ -143,17 +168,9 @@ impl ServiceTasks {
             return Err(invalid(format!("'aws-sdk:{sdk}' names no action")));
         };
         let action = action.split('.').next().unwrap_or(action).to_owned();
-        let (clients, service, p) = (
-            self.clients()?.clone(),
-            service.to_owned(),
-            parameters.clone(),
-        );
-        if tokio::runtime::Handle::try_current().is_err() {
-            return crate::sdk::call(&clients, &service, &action, &p);
-        }
-        tokio::task::spawn_blocking(move || crate::sdk::call(&clients, &service, &action, &p))
+        let (service, p) = (service.to_owned(), parameters.clone());
+        self.blocking(move |c| crate::sdk::call(c, &service, &action, &p))
             .await
-            .unwrap_or_else(|e| Err(StatesError::custom("States.Runtime", e.to_string())))
     }
 
     /// The same, from synchronous code (the SDK needs a runtime of its own).

@@ -1,0 +1,107 @@
+"""A Distributed Map's ItemReader on S3 (moto server): JSON with an
+ItemsPointer, JSONL, CSV, a bucket listing, MaxItems, and a read that fails
+(States.ItemReaderFailed), through `stepwise run` and both serve backends."""
+import json
+import os
+import subprocess
+import uuid
+
+import boto3
+import pytest
+
+from conftest import BINARY, ROLE, Server, client, wait_for
+
+AWS = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_REGION": "us-east-1"}
+
+
+def distributed(reader, selector=None):
+    m = {"Type": "Map", "ItemReader": reader,
+         "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                           "StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}},
+         "End": True}
+    if selector:
+        m["ItemSelector"] = selector
+    return m
+
+
+def machine(bucket):
+    get = "arn:aws:states:::s3:getObject"
+    return {"StartAt": "Json", "States": {
+        "Json": {**distributed({"Resource": get, "ReaderConfig": {"InputType": "JSON", "ItemsPointer": "/orders"},
+                                "Parameters": {"Bucket": bucket, "Key": "orders.json"}}),
+                 "ResultPath": "$.json", "End": False, "Next": "Lines"},
+        "Lines": {**distributed({"Resource": get, "ReaderConfig": {"InputType": "JSONL", "MaxItemsPath": "$.max"},
+                                 "Parameters": {"Bucket": bucket, "Key": "lines.jsonl"}}),
+                  "ResultPath": "$.lines", "End": False, "Next": "Csv"},
+        "Csv": {**distributed({"Resource": get, "ReaderConfig": {"InputType": "CSV", "CSVHeaderLocation": "FIRST_ROW"},
+                               "Parameters": {"Bucket": bucket, "Key": "people.csv"}},
+                              {"who.$": "$$.Map.Item.Value.name", "index.$": "$$.Map.Item.Index"}),
+                "ResultPath": "$.csv", "End": False, "Next": "Listing"},
+        "Listing": {**distributed({"Resource": "arn:aws:states:::s3:listObjectsV2",
+                                   "Parameters": {"Bucket": bucket, "Prefix": "in/"}}),
+                    "ResultPath": "$.listed", "End": False, "Next": "Missing"},
+        "Missing": {**distributed({"Resource": get, "ReaderConfig": {"InputType": "JSON"},
+                                   "Parameters": {"Bucket": bucket, "Key": "none.json"}}),
+                    "Catch": [{"ErrorEquals": ["States.ItemReaderFailed"], "ResultPath": "$.missing", "Next": "Done"}],
+                    "End": True},
+        "Done": {"Type": "Succeed"}}}
+
+
+def check(o):
+    assert o["json"] == [{"id": 1}, {"id": 2}]
+    assert o["lines"] == [{"n": 1}, {"n": 2}]
+    assert o["csv"] == [{"who": "Ann", "index": 0}, {"who": "Bo, Jr", "index": 1}]
+    assert sorted(i["Key"] for i in o["listed"]) == ["in/a.txt", "in/b.txt"]
+    item = next(i for i in o["listed"] if i["Key"] == "in/a.txt")
+    assert item["Size"] == 3 and item["Etag"].startswith('"') and isinstance(item["LastModified"], int)
+    assert o["missing"]["Error"] == "States.ItemReaderFailed"
+    assert "NoSuchKey" in o["missing"]["Cause"]
+
+
+@pytest.fixture
+def bucket(moto):
+    s3 = boto3.client("s3", endpoint_url=moto, region_name="us-east-1",
+                      aws_access_key_id="test", aws_secret_access_key="test")
+    name = "items-" + uuid.uuid4().hex[:8]
+    s3.create_bucket(Bucket=name)
+    s3.put_object(Bucket=name, Key="orders.json", Body=json.dumps({"orders": [{"id": 1}, {"id": 2}]}))
+    s3.put_object(Bucket=name, Key="lines.jsonl", Body='{"n": 1}\n{"n": 2}\n{"n": 3}\n')
+    s3.put_object(Bucket=name, Key="people.csv", Body='name,age\nAnn,30\n"Bo, Jr",4\n')
+    s3.put_object(Bucket=name, Key="in/a.txt", Body="abc")
+    s3.put_object(Bucket=name, Key="in/b.txt", Body="de")
+    return name
+
+
+def test_item_reader_in_stepwise_run(moto, bucket, tmp_path):
+    path = tmp_path / "m.json"
+    path.write_text(json.dumps(machine(bucket)))
+    out = subprocess.run([BINARY, "run", str(path), "--input", '{"max": 2}'], capture_output=True, text=True,
+                         timeout=60, env=dict(os.environ, **AWS, AWS_ENDPOINT_URL=moto))
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["status"] == "SUCCEEDED", result
+    check(result["output"])
+
+
+@pytest.mark.parametrize("backend", ["embedded", "aws"])
+def test_item_reader_on_both_backends(moto, bucket, backend):
+    env = dict(AWS, AWS_ENDPOINT_URL=moto)
+    if backend == "embedded":
+        s = Server(["--in-memory"], env=env).start()
+    else:
+        s = Server(["--backend", "aws", "--create-resources", "--table", bucket, "--queue", bucket], env=env).start()
+    try:
+        sfn = client(s.url)
+        arn = sfn.create_state_machine(name=bucket, roleArn=ROLE, definition=json.dumps(machine(bucket)))["stateMachineArn"]
+        d = wait_for(sfn, sfn.start_execution(stateMachineArn=arn, input='{"max": 2}')["executionArn"], timeout=60)
+        assert d["status"] == "SUCCEEDED", d
+        check(json.loads(d["output"]))
+    finally:
+        s.stop()
+
+
+def test_an_item_reader_with_another_resource_is_an_invalid_definition(tmp_path):
+    path = tmp_path / "m.json"
+    path.write_text(json.dumps({"StartAt": "M", "States": {"M": distributed(
+        {"Resource": "arn:aws:states:::s3:putObject", "Parameters": {"Bucket": "b", "Key": "k"}})}}))
+    out = subprocess.run([BINARY, "validate", str(path)], capture_output=True, text=True, timeout=60)
+    assert out.returncode != 0 and "ItemReader reads with" in (out.stdout + out.stderr)
