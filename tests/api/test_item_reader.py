@@ -105,3 +105,58 @@ def test_an_item_reader_with_another_resource_is_an_invalid_definition(tmp_path)
         {"Resource": "arn:aws:states:::s3:putObject", "Parameters": {"Bucket": "b", "Key": "k"}})}}))
     out = subprocess.run([BINARY, "validate", str(path)], capture_output=True, text=True, timeout=60)
     assert out.returncode != 0 and "ItemReader reads with" in (out.stdout + out.stderr)
+
+
+def writer_machine(bucket):
+    """Items read from S3, one failing (tolerated), results written to S3;
+    then the same items shaped by a WriterConfig alone (FLATTEN)."""
+    return {"StartAt": "Write", "States": {
+        "Write": {"Type": "Map", "ToleratedFailureCount": 1,
+                  "ItemReader": {"Resource": "arn:aws:states:::s3:getObject", "ReaderConfig": {"InputType": "JSON"},
+                                 "Parameters": {"Bucket": bucket, "Key": "numbers.json"}},
+                  "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "EXPRESS"},
+                                    "StartAt": "Check", "States": {
+                                        "Check": {"Type": "Choice", "Choices": [
+                                            {"Variable": "$.n", "NumericEquals": 2, "Next": "Bad"}], "Default": "Ok"},
+                                        "Bad": {"Type": "Fail", "Error": "Two", "Cause": "no twos"},
+                                        "Ok": {"Type": "Pass", "Parameters": {"double.$": "States.MathAdd($.n, $.n)"},
+                                               "End": True}}},
+                  "ResultWriter": {"Resource": "arn:aws:states:::s3:putObject",
+                                   "Parameters": {"Bucket": bucket, "Prefix": "out"}},
+                  "ResultPath": "$.written", "Next": "Flat"},
+        "Flat": {"Type": "Map", "Label": "flat",
+                 "ItemReader": {"Resource": "arn:aws:states:::s3:getObject", "ReaderConfig": {"InputType": "JSON"},
+                                "Parameters": {"Bucket": bucket, "Key": "numbers.json"}},
+                 "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "EXPRESS"},
+                                   "StartAt": "Pair", "States": {"Pair": {
+                                       "Type": "Pass", "Parameters": {"pair.$": "States.Array($.n, $.n)"},
+                                       "OutputPath": "$.pair", "End": True}}},
+                 "ResultWriter": {"WriterConfig": {"Transformation": "FLATTEN"}},
+                 "ResultPath": "$.flat", "End": True}}}
+
+
+def test_result_writer_lays_results_out_in_s3(moto, bucket, tmp_path):
+    s3 = boto3.client("s3", endpoint_url=moto, region_name="us-east-1",
+                      aws_access_key_id="test", aws_secret_access_key="test")
+    s3.put_object(Bucket=bucket, Key="numbers.json", Body=json.dumps([{"n": 1}, {"n": 2}, {"n": 3}]))
+    path = tmp_path / "m.json"
+    path.write_text(json.dumps(writer_machine(bucket)))
+    out = subprocess.run([BINARY, "run", str(path)], capture_output=True, text=True, timeout=60,
+                         env=dict(os.environ, **AWS, AWS_ENDPOINT_URL=moto))
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["status"] == "SUCCEEDED", result
+    written = result["output"]["written"]
+    assert ":mapRun:" in written["MapRunArn"]
+    details = written["ResultWriterDetails"]
+    run_id = written["MapRunArn"].rsplit(":", 1)[1]
+    assert details == {"Bucket": bucket, "Key": f"out/{run_id}/manifest.json"}
+    manifest = json.loads(s3.get_object(Bucket=bucket, Key=details["Key"])["Body"].read())
+    assert manifest["DestinationBucket"] == bucket and manifest["MapRunArn"] == written["MapRunArn"]
+    assert [f["Key"] for f in manifest["ResultFiles"]["SUCCEEDED"]] == [f"out/{run_id}/SUCCEEDED_0.json"]
+    assert manifest["ResultFiles"]["PENDING"] == []
+    succeeded = json.loads(s3.get_object(Bucket=bucket, Key=f"out/{run_id}/SUCCEEDED_0.json")["Body"].read())
+    assert [json.loads(e["Output"]) for e in succeeded] == [{"double": 2}, {"double": 6}]
+    assert all(e["Status"] == "SUCCEEDED" and ":execution:" in e["ExecutionArn"] for e in succeeded)
+    failed = json.loads(s3.get_object(Bucket=bucket, Key=f"out/{run_id}/FAILED_0.json")["Body"].read())
+    assert [(e["Error"], e["Cause"]) for e in failed] == [("Two", "no twos")]
+    assert result["output"]["flat"] == [1, 1, 2, 2, 3, 3]

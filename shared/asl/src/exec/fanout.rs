@@ -24,11 +24,12 @@ impl<'a> Step<'a> {
             && m.distributed
         {
             let arn = self.map_run_arn(m.label.as_deref());
+            fanout.map_run = Some(arn.clone());
             self.record(t, EventType::MapRunStarted, || json!({"mapRunArn": arn}));
         }
         if fanout.total == 0 {
             self.map_ended(t, state, true);
-            return self.complete(t, state, Value::Array(Vec::new()));
+            return self.results_done(t, state, fanout);
         }
         if let Err(e) = self.spawn_more(t, state, wait, &mut fanout) {
             return self.fail_state(t, state, e);
@@ -159,6 +160,7 @@ impl<'a> Step<'a> {
                     return self.fail_state(t, state, error);
                 }
                 f.results[index] = e.to_output();
+                f.failed_items.push(index);
             }
         }
         if f.finished == f.total {
@@ -167,8 +169,7 @@ impl<'a> Step<'a> {
             if is_map {
                 self.map_ended(t, state, true);
             }
-            let results = std::mem::take(&mut f.results);
-            return self.complete(t, state, Value::Array(results));
+            return self.results_done(t, state, f);
         }
         if let Err(e) = self.spawn_more(t, state, wait, &mut f) {
             self.cancel_started(t, wait, &f);
@@ -178,6 +179,25 @@ impl<'a> Step<'a> {
             wait,
             fanout: Box::new(f),
         };
+    }
+
+    /// Every child has finished: the state completes with their results,
+    /// or a Map with a ResultWriter writes them first (or transforms them).
+    fn results_done(&mut self, t: &mut Thread, state: &State, mut f: Fanout) {
+        let results = std::mem::take(&mut f.results);
+        let Kind::Map(m) = &state.kind else {
+            return self.complete(t, state, Value::Array(results));
+        };
+        let Some(w) = &m.writer else {
+            return self.complete(t, state, Value::Array(results));
+        };
+        match m.write_call(self, t, state, w, &f, results) {
+            Ok(crate::states::map::Written::Output(v)) => self.complete(t, state, v),
+            Ok(crate::states::map::Written::Call(resource, payload)) => {
+                self.map_call(t, state, &resource, payload, true)
+            }
+            Err(e) => self.fail_state(t, state, e),
+        }
     }
 
     /// MapIteration… events: an inline Map's iterations are part of the
@@ -272,5 +292,7 @@ fn empty() -> Fanout {
         items: Vec::new(),
         selector_input: Value::Null,
         done: Vec::new(),
+        map_run: None,
+        failed_items: Vec::new(),
     }
 }

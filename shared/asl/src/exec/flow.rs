@@ -101,16 +101,19 @@ impl<'a> Step<'a> {
                 if Some(w) == wait && matches!(t.phase, Phase::Reading { .. }) =>
             {
                 // As AWS names it, whatever stopped the read.
-                let cause = match (&error.error, &error.cause) {
-                    (Some(e), Some(c)) => format!("{e}: {c}"),
-                    (Some(e), None) => e.clone(),
-                    (None, c) => c.clone().unwrap_or_default(),
-                };
-                self.fail_state(
-                    t,
-                    state,
-                    StatesError::new(ErrorName::ItemReaderFailed, cause),
-                );
+                let e = StatesError::new(ErrorName::ItemReaderFailed, wrapped_cause(&error));
+                self.fail_state(t, state, e);
+            }
+            Event::TaskSucceeded { wait: w, output }
+                if Some(w) == wait && matches!(t.phase, Phase::Writing { .. }) =>
+            {
+                self.complete(t, state, output);
+            }
+            Event::TaskFailed { wait: w, error }
+                if Some(w) == wait && matches!(t.phase, Phase::Writing { .. }) =>
+            {
+                let e = StatesError::new(ErrorName::ResultWriterFailed, wrapped_cause(&error));
+                self.fail_state(t, state, e);
             }
             Event::TaskSucceeded { wait: w, output }
                 if Some(w) == wait && matches!(t.phase, Phase::Task { .. }) =>
@@ -293,17 +296,23 @@ impl<'a> Step<'a> {
         self.effects.push(Effect::Finish(outcome));
     }
 
-    /// Sends a Map's ItemReader call (`resource`, with `payload`); the
-    /// items come back as the call's result.
-    pub(crate) fn read_items(
+    /// Sends a Map's ItemReader call (`writing`: its ResultWriter call) to
+    /// `resource` with `payload`: its result is the items (the state's
+    /// output).
+    pub(crate) fn map_call(
         &mut self,
         t: &mut Thread,
         state: &State,
         resource: &str,
         payload: Value,
+        writing: bool,
     ) {
         let wait = t.next_wait();
-        t.phase = Phase::Reading { wait };
+        t.phase = if writing {
+            Phase::Writing { wait }
+        } else {
+            Phase::Reading { wait }
+        };
         self.effects.push(Effect::Invoke(TaskCall {
             wait,
             state: state.name.clone(),
@@ -422,6 +431,16 @@ impl<'a> Step<'a> {
             self.env.nonce,
             self.random.next_u64()
         )
+    }
+}
+
+/// The cause of a Map's `States.ItemReaderFailed` or
+/// `States.ResultWriterFailed`: the failed call's error and cause.
+fn wrapped_cause(error: &StatesError) -> String {
+    match (&error.error, &error.cause) {
+        (Some(e), Some(c)) => format!("{e}: {c}"),
+        (Some(e), None) => e.clone(),
+        (None, c) => c.clone().unwrap_or_default(),
     }
 }
 

@@ -68,6 +68,8 @@ pub enum Phase {
     Backoff { wait: u64 },
     /// A Map's ItemReader call is out; its items are awaited.
     Reading { wait: u64 },
+    /// A Map's ResultWriter call is out; the state's output is awaited.
+    Writing { wait: u64 },
     /// Parallel branches or Map iterations are running.
     Children { wait: u64, fanout: Box<Fanout> },
     /// The thread is done.
@@ -94,6 +96,12 @@ pub struct Fanout {
     /// (an at-least-once queue redelivers) must not count twice.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub done: Vec<u64>,
+    /// A distributed Map's Map Run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub map_run: Option<String>,
+    /// Map only: the iterations that failed (within the tolerance).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub failed_items: Vec<usize>,
 }
 
 impl Fanout {
@@ -163,7 +171,8 @@ impl Thread {
             Phase::Task { wait, .. }
             | Phase::Waiting { wait }
             | Phase::Backoff { wait }
-            | Phase::Reading { wait } => Some(*wait),
+            | Phase::Reading { wait }
+            | Phase::Writing { wait } => Some(*wait),
             Phase::Children { wait, .. } => Some(*wait),
             Phase::Ready { .. } | Phase::Done => None,
         }

@@ -55,6 +55,23 @@ pub enum ReaderArgs {
     Ata(JTemplate),
 }
 
+/// Where a Distributed Map writes its results (`ResultWriter`): S3 with
+/// `arn:aws:states:::s3:putObject` and `Parameters`/`Arguments` (`Bucket`,
+/// `Prefix`), and/or how to shape them (`WriterConfig`).
+#[derive(Debug, Clone)]
+pub struct Writer {
+    pub resource: Option<String>,
+    pub parameters: Option<ReaderArgs>,
+    pub config: Option<ReaderArgs>,
+}
+
+/// What a ResultWriter makes of the results: the state's output at once
+/// (a transformation without S3), or a call to make.
+pub enum Written {
+    Output(Value),
+    Call(String, Value),
+}
+
 /// The resources an ItemReader may name.
 const READERS: [&str; 2] = [
     "arn:aws:states:::s3:getObject",
@@ -75,6 +92,7 @@ pub struct Map {
     pub label: Option<String>,
     pub batcher: Option<Value>,
     pub reader: Option<Reader>,
+    pub writer: Option<Writer>,
 }
 
 impl Map {
@@ -93,8 +111,11 @@ impl Map {
             label: f.string("Label", p),
             batcher: f.raw("ItemBatcher").cloned(),
             reader: None,
+            writer: None,
         };
-        f.raw("ResultWriter");
+        if let Some(w) = f.raw("ResultWriter") {
+            map.writer = writer(w, &f.ptr("ResultWriter"), lang, p);
+        }
         if let Some(r) = f.raw("ItemReader") {
             map.reader = reader(r, &f.ptr("ItemReader"), lang, p);
         }
@@ -185,7 +206,7 @@ impl Map {
     pub fn run(&self, s: &mut Step<'_>, t: &mut Thread, state: &State) {
         if let Some(r) = &self.reader {
             match self.reader_call(s, t, state, r) {
-                Ok(payload) => s.read_items(t, state, &r.resource, payload),
+                Ok(payload) => s.map_call(t, state, &r.resource, payload, false),
                 Err(e) => s.fail_state(t, state, e),
             }
             return;
@@ -206,6 +227,73 @@ impl Map {
             Ok(fanout) => s.fan_out(t, state, fanout),
             Err(e) => s.fail_state(t, state, e),
         }
+    }
+
+    /// The results of a Map with a ResultWriter: transformed at once
+    /// (`WriterConfig` alone), or the call that writes them to S3 with
+    /// what it needs (the Map Run, each result and whether it failed).
+    pub fn write_call(
+        &self,
+        s: &mut Step<'_>,
+        t: &Thread,
+        state: &State,
+        w: &Writer,
+        f: &Fanout,
+        results: Vec<Value>,
+    ) -> Result<Written, StatesError> {
+        let input = s.effective_input(t, state, None)?;
+        let eval = |args: &ReaderArgs, s: &mut Step<'_>| match args {
+            ReaderArgs::Path(tpl) => s.with_scope(t, state, &input, None, |scope| tpl.eval(scope)),
+            ReaderArgs::Ata(j) => s.eval_ata(t, state, j, &[]),
+        };
+        let config = match &w.config {
+            Some(a) => eval(a, s)?,
+            None => json!({}),
+        };
+        let Some(resource) = &w.resource else {
+            let flatten = config["Transformation"] == "FLATTEN";
+            return Ok(Written::Output(Value::Array(if flatten {
+                results
+                    .into_iter()
+                    .flat_map(|r| match r {
+                        Value::Array(a) => a,
+                        other => vec![other],
+                    })
+                    .collect()
+            } else {
+                results
+            })));
+        };
+        let mut payload = match &w.parameters {
+            Some(a) => eval(a, s)?,
+            None => json!({}),
+        };
+        let failed: std::collections::HashSet<usize> = f.failed_items.iter().copied().collect();
+        let entries: Vec<Value> = results
+            .into_iter()
+            .enumerate()
+            .map(|(i, r)| {
+                let status = if failed.contains(&i) {
+                    "FAILED"
+                } else {
+                    "SUCCEEDED"
+                };
+                json!({"Index": i, "Status": status, "Output": r})
+            })
+            .collect();
+        if let Some(o) = payload.as_object_mut() {
+            o.insert("WriterConfig".into(), config);
+            o.insert(
+                "MapRunArn".into(),
+                f.map_run.clone().map_or(Value::Null, Value::String),
+            );
+            o.insert(
+                "StateMachineArn".into(),
+                s.exec.state_machine_arn.clone().into(),
+            );
+            o.insert("Results".into(), Value::Array(entries));
+        }
+        Ok(Written::Call(resource.clone(), payload))
     }
 
     /// What the ItemReader call sends: its parameters, with the
@@ -420,6 +508,8 @@ impl Map {
                 Value::Null
             },
             done: Vec::new(),
+            map_run: None,
+            failed_items: Vec::new(),
         })
     }
 
@@ -525,6 +615,46 @@ fn reader(v: &Value, at: &str, lang: Lang, p: &mut Problems) -> Option<Reader> {
         parameters,
         config,
         max_items_path,
+    })
+}
+
+/// A `ResultWriter`: `Resource` (only `s3:putObject`) with its
+/// `Parameters`/`Arguments`, and `WriterConfig`; at least one of them.
+fn writer(v: &Value, at: &str, lang: Lang, p: &mut Problems) -> Option<Writer> {
+    let Some(o) = v.as_object() else {
+        p.schema(at, "The field 'ResultWriter' must be an object");
+        return None;
+    };
+    let resource = o.get("Resource").and_then(Value::as_str).map(str::to_owned);
+    if let Some(r) = &resource
+        && crate::definition::resource::canonical(r) != "arn:aws:states:::s3:putObject"
+    {
+        p.schema(
+            &format!("{at}/Resource"),
+            format!("The resource '{r}' cannot write a Map's results: a ResultWriter writes with arn:aws:states:::s3:putObject"),
+        );
+        return None;
+    }
+    if resource.is_none() && !o.contains_key("WriterConfig") {
+        p.schema(at, "A ResultWriter needs a 'Resource' or a 'WriterConfig'");
+        return None;
+    }
+    let args = |key: &str, p: &mut Problems| {
+        o.get(key).map(|v| {
+            let at = format!("{at}/{key}");
+            match lang {
+                Lang::JsonAta => ReaderArgs::Ata(JTemplate::parse(v, key, &at, p)),
+                Lang::JsonPath => ReaderArgs::Path(Template::parse(v, &at, p)),
+            }
+        })
+    };
+    Some(Writer {
+        resource,
+        parameters: match lang {
+            Lang::JsonAta => args("Arguments", p),
+            Lang::JsonPath => args("Parameters", p),
+        },
+        config: args("WriterConfig", p),
     })
 }
 

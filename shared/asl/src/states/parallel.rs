@@ -56,6 +56,8 @@ impl Parallel {
             items: Vec::new(),
             selector_input: input,
             done: Vec::new(),
+            map_run: None,
+            failed_items: Vec::new(),
         };
         s.fan_out(t, state, fanout);
     }

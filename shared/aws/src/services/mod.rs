@@ -21,6 +21,7 @@ pub mod http;
 mod jobs;
 mod messaging;
 mod reader;
+mod writer;
 
 use serde_json::{Map, Value, json};
 use stepwise_asl::{StatesError, TaskCall};
@@ -117,6 +118,10 @@ impl ServiceTasks {
             "s3:getObject" | "s3:listObjectsV2" => {
                 let (action, p) = (action["s3:".len()..].to_owned(), p.clone());
                 self.blocking(move |c| reader::read(c, &action, &p)).await
+            }
+            "s3:putObject" => {
+                let p = p.clone();
+                self.blocking(move |c| writer::write(c, &p)).await
             }
             _ => return self.job(rest, p).await,
         })
