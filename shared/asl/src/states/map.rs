@@ -55,6 +55,23 @@ pub enum ReaderArgs {
     Ata(JTemplate),
 }
 
+impl ReaderArgs {
+    /// The value, over the state's effective `input` (JSONPath) or its
+    /// `$states` (JSONata).
+    fn eval(
+        &self,
+        s: &mut Step<'_>,
+        t: &Thread,
+        state: &State,
+        input: &Value,
+    ) -> Result<Value, StatesError> {
+        match self {
+            ReaderArgs::Path(tpl) => s.with_scope(t, state, input, None, |scope| tpl.eval(scope)),
+            ReaderArgs::Ata(j) => s.eval_ata(t, state, j, &[]),
+        }
+    }
+}
+
 /// Where a Distributed Map writes its results (`ResultWriter`): S3 with
 /// `arn:aws:states:::s3:putObject` and `Parameters`/`Arguments` (`Bucket`,
 /// `Prefix`), and/or how to shape them (`WriterConfig`).
@@ -242,10 +259,7 @@ impl Map {
         results: Vec<Value>,
     ) -> Result<Written, StatesError> {
         let input = s.effective_input(t, state, None)?;
-        let eval = |args: &ReaderArgs, s: &mut Step<'_>| match args {
-            ReaderArgs::Path(tpl) => s.with_scope(t, state, &input, None, |scope| tpl.eval(scope)),
-            ReaderArgs::Ata(j) => s.eval_ata(t, state, j, &[]),
-        };
+        let eval = |args: &ReaderArgs, s: &mut Step<'_>| args.eval(s, t, state, &input);
         let config = match &w.config {
             Some(a) => eval(a, s)?,
             None => json!({}),
@@ -306,10 +320,7 @@ impl Map {
         r: &Reader,
     ) -> Result<Value, StatesError> {
         let input = s.effective_input(t, state, None)?;
-        let eval = |args: &ReaderArgs, s: &mut Step<'_>| match args {
-            ReaderArgs::Path(tpl) => s.with_scope(t, state, &input, None, |scope| tpl.eval(scope)),
-            ReaderArgs::Ata(j) => s.eval_ata(t, state, j, &[]),
-        };
+        let eval = |args: &ReaderArgs, s: &mut Step<'_>| args.eval(s, t, state, &input);
         let mut payload = match &r.parameters {
             Some(a) => eval(a, s)?,
             None => json!({}),
@@ -580,15 +591,7 @@ fn reader(v: &Value, at: &str, lang: Lang, p: &mut Problems) -> Option<Reader> {
         );
         return None;
     }
-    let args = |key: &str, p: &mut Problems| {
-        o.get(key).map(|v| {
-            let at = format!("{at}/{key}");
-            match lang {
-                Lang::JsonAta => ReaderArgs::Ata(JTemplate::parse(v, key, &at, p)),
-                Lang::JsonPath => ReaderArgs::Path(Template::parse(v, &at, p)),
-            }
-        })
-    };
+    let args = |key: &str, p: &mut Problems| args_of(o, key, at, lang, p);
     let parameters = match lang {
         Lang::JsonAta => args("Arguments", p),
         Lang::JsonPath => args("Parameters", p),
@@ -618,6 +621,24 @@ fn reader(v: &Value, at: &str, lang: Lang, p: &mut Problems) -> Option<Reader> {
     })
 }
 
+/// A field of an ItemReader or ResultWriter that may hold paths (JSONPath)
+/// or expressions (JSONata).
+fn args_of(
+    o: &serde_json::Map<String, Value>,
+    key: &str,
+    at: &str,
+    lang: Lang,
+    p: &mut Problems,
+) -> Option<ReaderArgs> {
+    o.get(key).map(|v| {
+        let at = format!("{at}/{key}");
+        match lang {
+            Lang::JsonAta => ReaderArgs::Ata(JTemplate::parse(v, key, &at, p)),
+            Lang::JsonPath => ReaderArgs::Path(Template::parse(v, &at, p)),
+        }
+    })
+}
+
 /// A `ResultWriter`: `Resource` (only `s3:putObject`) with its
 /// `Parameters`/`Arguments`, and `WriterConfig`; at least one of them.
 fn writer(v: &Value, at: &str, lang: Lang, p: &mut Problems) -> Option<Writer> {
@@ -639,15 +660,7 @@ fn writer(v: &Value, at: &str, lang: Lang, p: &mut Problems) -> Option<Writer> {
         p.schema(at, "A ResultWriter needs a 'Resource' or a 'WriterConfig'");
         return None;
     }
-    let args = |key: &str, p: &mut Problems| {
-        o.get(key).map(|v| {
-            let at = format!("{at}/{key}");
-            match lang {
-                Lang::JsonAta => ReaderArgs::Ata(JTemplate::parse(v, key, &at, p)),
-                Lang::JsonPath => ReaderArgs::Path(Template::parse(v, &at, p)),
-            }
-        })
-    };
+    let args = |key: &str, p: &mut Problems| args_of(o, key, at, lang, p);
     Some(Writer {
         resource,
         parameters: match lang {
