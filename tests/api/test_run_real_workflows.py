@@ -65,6 +65,17 @@ RESOURCES = [
     "arn:aws:states:::batch:submitJob.sync",
     "arn:aws:states:::ecs:runTask.waitForTaskToken",
     "arn:aws:states:::bedrock:invokeModel",
+    "arn:aws:states:::apigateway:invoke",
+    "arn:aws:states:::codebuild:startBuild.sync",
+    "arn:aws:states:::sagemaker:createTrainingJob.sync",
+    "arn:aws:states:::ecs:runTask.sync",
+    "arn:aws:states:::elasticmapreduce:addStep.sync",
+    "arn:aws:states:::emr-serverless:startJobRun.sync",
+    "arn:aws:states:::mediaconvert:createJob.sync",
+    "arn:aws:states:::eks:createCluster",
+    "arn:aws:states:::aws-sdk:ec2:describeInstances",
+    "arn:aws:states:::aws-sdk:sns:listTopics",
+    "arn:aws:states:::aws-sdk:lambda:listFunctions",
     "arn:aws:states:us-east-1:123456789012:activity:worker",
 ]
 

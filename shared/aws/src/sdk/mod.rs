@@ -231,22 +231,22 @@ fn call_rest(
 }
 
 /// How a request is signed.
-struct Signing<'a> {
-    name: &'a str,
-    region: &'a str,
+pub(crate) struct Signing<'a> {
+    pub name: &'a str,
+    pub region: &'a str,
     /// S3's SigV4: the payload's hash in a header, the path encoded once.
-    s3: bool,
+    pub s3: bool,
 }
 
 /// A response, read whole.
-struct Answer {
-    status: u16,
-    headers: Vec<(String, String)>,
-    body: String,
+pub(crate) struct Answer {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
 }
 
 impl Answer {
-    fn header(&self, name: &str) -> Option<&str> {
+    pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
             .find(|(k, _)| k.eq_ignore_ascii_case(name))
@@ -275,16 +275,15 @@ fn service_error(service: &str, code: &str, message: &str, answer: &Answer) -> S
     )
 }
 
-/// Signs (SigV4, the standard credential chain's keys) and sends a request.
-fn send(
+/// The headers SigV4 adds to a request.
+fn sign_request(
     clients: &Clients,
     signing: &Signing<'_>,
     method: &str,
     url: &str,
     headers: &[(String, String)],
     body: &[u8],
-    service: &str,
-) -> Result<Answer, StatesError> {
+) -> Result<Vec<(String, String)>, StatesError> {
     use aws_sigv4::http_request::{
         PayloadChecksumKind, PercentEncodingMode, UriPathNormalizationMode,
     };
@@ -314,12 +313,46 @@ fn send(
     let (instructions, _) = sign(signable, &params)
         .map_err(|e| runtime(format!("cannot sign the request: {e}")))?
         .into_parts();
+    Ok(instructions
+        .headers()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect())
+}
+
+/// Signs (SigV4, the standard credential chain's keys) and sends a request.
+fn send(
+    clients: &Clients,
+    signing: &Signing<'_>,
+    method: &str,
+    url: &str,
+    headers: &[(String, String)],
+    body: &[u8],
+    service: &str,
+) -> Result<Answer, StatesError> {
+    send_maybe_signed(clients, Some(signing), method, url, headers, body, service)
+}
+
+/// Sends a request, signed when `signing` is given; a request that cannot
+/// be made is `<service>.SdkClientException`.
+pub(crate) fn send_maybe_signed(
+    clients: &Clients,
+    signing: Option<&Signing<'_>>,
+    method: &str,
+    url: &str,
+    headers: &[(String, String)],
+    body: &[u8],
+    service: &str,
+) -> Result<Answer, StatesError> {
+    let signed: Vec<(String, String)> = match signing {
+        Some(signing) => sign_request(clients, signing, method, url, headers, body)?,
+        None => Vec::new(),
+    };
     let agent = ureq::AgentBuilder::new().timeout(TIMEOUT).build();
     let mut request = agent.request(method, url);
     for (k, v) in headers {
         request = request.set(k, v);
     }
-    for (k, v) in instructions.headers() {
+    for (k, v) in &signed {
         request = request.set(k, v);
     }
     let response = match request.send_bytes(body) {
@@ -336,7 +369,13 @@ fn send(
     let headers = response
         .headers_names()
         .into_iter()
-        .filter_map(|n| response.header(&n).map(|v| (n.clone(), v.to_owned())))
+        .flat_map(|n| {
+            response
+                .all(&n)
+                .into_iter()
+                .map(|v| (n.clone(), v.to_owned()))
+                .collect::<Vec<_>>()
+        })
         .collect();
     // A result over Step Functions' 256 KiB fails the task anyway: read a
     // little past it, not whatever the object holds.

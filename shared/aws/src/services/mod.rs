@@ -16,6 +16,7 @@
 //! (e.g. `DynamoDB.ConditionalCheckFailedException`), so Retry and Catch
 //! match them as on AWS.
 
+mod apigateway;
 mod dynamodb;
 pub mod http;
 mod jobs;
@@ -118,6 +119,10 @@ impl ServiceTasks {
             "s3:getObject" | "s3:listObjectsV2" => {
                 let (action, p) = (action["s3:".len()..].to_owned(), p.clone());
                 self.blocking(move |c| reader::read(c, &action, &p)).await
+            }
+            "apigateway:invoke" => {
+                let p = p.clone();
+                self.blocking(move |c| apigateway::invoke(c, &p)).await
             }
             "s3:putObject" => {
                 let p = p.clone();
