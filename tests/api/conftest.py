@@ -1,4 +1,5 @@
 """Starts `stepwise serve` for the API tests and hands out real clients."""
+import json
 import os
 import re
 import signal
@@ -43,6 +44,15 @@ class Server:
         if self.proc and self.proc.poll() is None:
             self.proc.terminate()
             self.proc.wait(timeout=10)
+
+
+def run_machine(path, *args, env=None, timeout=60):
+    """`stepwise run <path> <args>`: the result line, parsed. `env` is added
+    to this process's environment."""
+    out = subprocess.run([BINARY, "run", str(path), *args], capture_output=True, text=True,
+                         timeout=timeout, env=dict(os.environ, **(env or {})))
+    assert "panicked" not in out.stderr, out.stderr[-2000:]
+    return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def client(url, region="us-east-1"):

@@ -2,14 +2,12 @@
 in for an API Gateway stage: the URL, headers, query and body it sends, the
 result's shape, SigV4 for IAM_ROLE, and ApiGateway.<status> errors."""
 import json
-import os
-import subprocess
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
-from conftest import BINARY
+from conftest import run_machine
 
 SEEN = []
 
@@ -60,10 +58,8 @@ def test_invoke_sends_the_request_and_shapes_the_answer(stage, tmp_path):
         "Done": {"Type": "Succeed"}}}
     path = tmp_path / "m.json"
     path.write_text(json.dumps(definition))
-    env = dict(os.environ, AWS_ACCESS_KEY_ID="test", AWS_SECRET_ACCESS_KEY="test", AWS_REGION="us-east-1")
-    out = subprocess.run([BINARY, "run", str(path), "--input", '{"bill": "b-1"}'], capture_output=True,
-                         text=True, timeout=60, env=env)
-    result = json.loads(out.stdout.strip().splitlines()[-1])
+    env = dict(AWS_ACCESS_KEY_ID="test", AWS_SECRET_ACCESS_KEY="test", AWS_REGION="us-east-1")
+    result = run_machine(path, "--input", '{"bill": "b-1"}', env=env)
     assert result["status"] == "SUCCEEDED", result
     called = result["output"]["called"]
     assert called["StatusCode"] == 200 and called["StatusText"] == "OK"

@@ -2,13 +2,11 @@
 moto server, on both serve backends and in `stepwise run`: results as the
 API gives them, errors `<Service>.<Error>Exception` caught by name."""
 import json
-import os
-import subprocess
 import uuid
 
 import pytest
 
-from conftest import BINARY, ROLE, Server, client, wait_for
+from conftest import ROLE, Server, client, run_machine, wait_for
 
 AWS = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_REGION": "us-east-1"}
 
@@ -71,9 +69,7 @@ def test_sdk_calls_in_stepwise_run(moto, tmp_path):
     tag = uuid.uuid4().hex[:8]
     path = tmp_path / "m.json"
     path.write_text(json.dumps(machine(tag)))
-    out = subprocess.run([BINARY, "run", str(path)], capture_output=True, text=True, timeout=60,
-                         env=dict(os.environ, **AWS, AWS_ENDPOINT_URL=moto))
-    result = json.loads(out.stdout.strip().splitlines()[-1])
+    result = run_machine(path, env=dict(AWS, AWS_ENDPOINT_URL=moto))
     assert result["status"] == "SUCCEEDED", result
     check(result["output"], tag)
 
@@ -110,10 +106,7 @@ def test_services_of_every_protocol_against_moto(moto, tmp_path):
     tag = uuid.uuid4().hex[:8]
     path = tmp_path / "m.json"
     path.write_text(json.dumps(protocols(tag)))
-    out = subprocess.run([BINARY, "run", str(path), "--input", json.dumps({"order": {"id": 7}})],
-                         capture_output=True, text=True, timeout=60,
-                         env=dict(os.environ, **AWS, AWS_ENDPOINT_URL=moto))
-    result = json.loads(out.stdout.strip().splitlines()[-1])
+    result = run_machine(path, "--input", json.dumps({"order": {"id": 7}}), env=dict(AWS, AWS_ENDPOINT_URL=moto))
     assert result["status"] == "SUCCEEDED", result
     o = result["output"]
     assert o["put"]["ETag"].startswith('"')
@@ -137,9 +130,7 @@ def test_an_unknown_service_fails_with_a_message(tmp_path):
     path = tmp_path / "m.json"
     path.write_text(json.dumps({"StartAt": "T", "States": {"T": {
         "Type": "Task", "Resource": "arn:aws:states:::aws-sdk:nosuchservice:listThings", "End": True}}}))
-    out = subprocess.run([BINARY, "run", str(path)], capture_output=True, text=True, timeout=60,
-                         env=dict(os.environ, **AWS, AWS_ENDPOINT_URL="http://127.0.0.1:9"))
-    result = json.loads(out.stdout.strip().splitlines()[-1])
+    result = run_machine(path, env=dict(AWS, AWS_ENDPOINT_URL="http://127.0.0.1:9"))
     assert result["status"] == "FAILED" and "not available" in result["cause"], result
 
 
@@ -168,9 +159,7 @@ def test_optimized_job_integrations_follow_their_jobs(moto, tmp_path):
         "Done": {"Type": "Succeed"}}}
     path = tmp_path / "m.json"
     path.write_text(json.dumps(definition))
-    out = subprocess.run([BINARY, "run", str(path)], capture_output=True, text=True, timeout=60,
-                         env=dict(os.environ, **AWS, AWS_ENDPOINT_URL=moto))
-    result = json.loads(out.stdout.strip().splitlines()[-1])
+    result = run_machine(path, env=dict(AWS, AWS_ENDPOINT_URL=moto))
     assert result["status"] == "SUCCEEDED", result
     o = result["output"]
     assert o["query"]["QueryExecution"]["Status"]["State"] == "SUCCEEDED"

@@ -2,14 +2,13 @@
 ItemsPointer, JSONL, CSV, a bucket listing, MaxItems, and a read that fails
 (States.ItemReaderFailed), through `stepwise run` and both serve backends."""
 import json
-import os
 import subprocess
 import uuid
 
 import boto3
 import pytest
 
-from conftest import BINARY, ROLE, Server, client, wait_for
+from conftest import BINARY, ROLE, Server, client, run_machine, wait_for
 
 AWS = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_REGION": "us-east-1"}
 
@@ -75,9 +74,7 @@ def bucket(moto):
 def test_item_reader_in_stepwise_run(moto, bucket, tmp_path):
     path = tmp_path / "m.json"
     path.write_text(json.dumps(machine(bucket)))
-    out = subprocess.run([BINARY, "run", str(path), "--input", '{"max": 2}'], capture_output=True, text=True,
-                         timeout=60, env=dict(os.environ, **AWS, AWS_ENDPOINT_URL=moto))
-    result = json.loads(out.stdout.strip().splitlines()[-1])
+    result = run_machine(path, "--input", '{"max": 2}', env=dict(AWS, AWS_ENDPOINT_URL=moto))
     assert result["status"] == "SUCCEEDED", result
     check(result["output"])
 
@@ -141,9 +138,7 @@ def test_result_writer_lays_results_out_in_s3(moto, bucket, tmp_path):
     s3.put_object(Bucket=bucket, Key="numbers.json", Body=json.dumps([{"n": 1}, {"n": 2}, {"n": 3}]))
     path = tmp_path / "m.json"
     path.write_text(json.dumps(writer_machine(bucket)))
-    out = subprocess.run([BINARY, "run", str(path)], capture_output=True, text=True, timeout=60,
-                         env=dict(os.environ, **AWS, AWS_ENDPOINT_URL=moto))
-    result = json.loads(out.stdout.strip().splitlines()[-1])
+    result = run_machine(path, env=dict(AWS, AWS_ENDPOINT_URL=moto))
     assert result["status"] == "SUCCEEDED", result
     written = result["output"]["written"]
     assert ":mapRun:" in written["MapRunArn"]

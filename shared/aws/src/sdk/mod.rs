@@ -119,9 +119,9 @@ fn call_json(clients: &Clients, svc: &Service, action: &str, parameters: &Value)
         region: &clients.region,
         s3: false,
     };
-    let answer = send(
+    let answer = send_maybe_signed(
         clients,
-        &signing,
+        Some(&signing),
         "POST",
         &url,
         &headers,
@@ -201,9 +201,9 @@ fn call_rest(
         region: &region,
         s3,
     };
-    let answer = send(
+    let answer = send_maybe_signed(
         clients,
-        &signing,
+        Some(&signing),
         &request.method,
         &url,
         &request.headers,
@@ -319,21 +319,9 @@ fn sign_request(
         .collect())
 }
 
-/// Signs (SigV4, the standard credential chain's keys) and sends a request.
-fn send(
-    clients: &Clients,
-    signing: &Signing<'_>,
-    method: &str,
-    url: &str,
-    headers: &[(String, String)],
-    body: &[u8],
-    service: &str,
-) -> Result<Answer, StatesError> {
-    send_maybe_signed(clients, Some(signing), method, url, headers, body, service)
-}
-
-/// Sends a request, signed when `signing` is given; a request that cannot
-/// be made is `<service>.SdkClientException`.
+/// Sends a request, signed (SigV4, the standard credential chain's keys)
+/// when `signing` is given; a request that cannot be made is
+/// `<service>.SdkClientException`.
 pub(crate) fn send_maybe_signed(
     clients: &Clients,
     signing: Option<&Signing<'_>>,
