@@ -167,3 +167,30 @@ def test_optimized_job_integrations_follow_their_jobs(moto, tmp_path):
     assert o["started"]["JobName"] == f"etl-{tag}" and o["started"]["JobRunId"]
     assert o["run"]["JobRunState"] == "SUCCEEDED" and o["run"]["JobName"] == f"etl-{tag}"
     assert o["missing"]["Error"] == "Glue.EntityNotFoundException"
+
+
+def test_emr_actions_are_step_functions_own_over_emr(moto, tmp_path):
+    """elasticmapreduce:createCluster is RunJobFlow answering ClusterId,
+    .sync waits for WAITING; addStep takes one Step and answers StepId;
+    terminateCluster.sync waits for TERMINATED."""
+    emr = "arn:aws:states:::elasticmapreduce:"
+    definition = {"StartAt": "Create", "States": {
+        "Create": {"Type": "Task", "Resource": emr + "createCluster.sync", "ResultPath": "$.cluster",
+                   "Parameters": {"Name": "c", "ReleaseLabel": "emr-6.0.0", "JobFlowRole": "r", "ServiceRole": "s",
+                                  "Instances": {"KeepJobFlowAliveWhenNoSteps": True, "InstanceCount": 1,
+                                                "MasterInstanceType": "m4.large"}},
+                   "Next": "Step"},
+        "Step": {"Type": "Task", "Resource": emr + "addStep", "ResultPath": "$.step",
+                 "Parameters": {"ClusterId.$": "$.cluster.Cluster.Id",
+                                "Step": {"Name": "s", "ActionOnFailure": "CONTINUE", "HadoopJarStep": {"Jar": "a.jar"}}},
+                 "Next": "Terminate"},
+        "Terminate": {"Type": "Task", "Resource": emr + "terminateCluster.sync", "ResultPath": "$.terminated",
+                      "Parameters": {"ClusterId.$": "$.cluster.Cluster.Id"}, "End": True}}}
+    path = tmp_path / "m.json"
+    path.write_text(json.dumps(definition))
+    result = run_machine(path, env=dict(AWS, AWS_ENDPOINT_URL=moto))
+    assert result["status"] == "SUCCEEDED", result
+    o = result["output"]
+    assert o["cluster"]["Cluster"]["Status"]["State"] == "WAITING"
+    assert o["step"]["StepId"].startswith("s-")
+    assert o["terminated"]["Cluster"]["Status"]["State"] == "TERMINATED"

@@ -162,11 +162,30 @@ fn follow(service: &str, action: &str) -> Option<Follow> {
         },
         ("elasticmapreduce", "addStep") => Follow {
             describe: "describeStep",
-            request: |p, a| json!({"ClusterId": p["ClusterId"], "StepId": a["StepIds"][0]}),
+            request: |p, a| json!({"ClusterId": p["ClusterId"], "StepId": a["StepId"]}),
             job: |d| d["Step"].clone(),
             status: |j| at(j, &["Status", "State"]),
             succeeded: &["COMPLETED"],
             failed: &["FAILED", "CANCELLED", "INTERRUPTED"],
+            result: Value::clone,
+        },
+        // Ready for steps: the cluster WAITING, as Step Functions waits for.
+        ("elasticmapreduce", "createCluster") => Follow {
+            describe: "describeCluster",
+            request: |_, a| json!({"ClusterId": a["ClusterId"]}),
+            job: |d| d["Cluster"].clone(),
+            status: |j| at(j, &["Status", "State"]),
+            succeeded: &["WAITING"],
+            failed: &["TERMINATED", "TERMINATED_WITH_ERRORS"],
+            result: Value::clone,
+        },
+        ("elasticmapreduce", "terminateCluster") => Follow {
+            describe: "describeCluster",
+            request: |p, _| json!({"ClusterId": p["ClusterId"]}),
+            job: |d| d["Cluster"].clone(),
+            status: |j| at(j, &["Status", "State"]),
+            succeeded: &["TERMINATED", "TERMINATED_WITH_ERRORS"],
+            failed: &[],
             result: Value::clone,
         },
         ("bedrock", "createModelCustomizationJob") => Follow {
@@ -191,6 +210,48 @@ fn follow(service: &str, action: &str) -> Option<Follow> {
     })
 }
 
+/// Step Functions' EMR actions are its own, over EMR's API: the action
+/// and parameters they call.
+fn emr_request(service: &str, action: &str, p: &Value) -> Option<(&'static str, Value)> {
+    if service != "elasticmapreduce" {
+        return None;
+    }
+    Some(match action {
+        "createCluster" => ("runJobFlow", p.clone()),
+        "setClusterTerminationProtection" => (
+            "setTerminationProtection",
+            json!({"JobFlowIds": [p["ClusterId"]], "TerminationProtected": p["TerminationProtected"]}),
+        ),
+        "terminateCluster" => ("terminateJobFlows", json!({"JobFlowIds": [p["ClusterId"]]})),
+        "addStep" => (
+            "addJobFlowSteps",
+            json!({"JobFlowId": p["ClusterId"], "Steps": [p["Step"]]}),
+        ),
+        "cancelStep" => {
+            let mut c = json!({"ClusterId": p["ClusterId"], "StepIds": [p["StepId"]]});
+            if let Some(o) = p.get("StepCancellationOption") {
+                c["StepCancellationOption"] = o.clone();
+            }
+            ("cancelSteps", c)
+        }
+        _ => return None,
+    })
+}
+
+/// EMR's answer as Step Functions' EMR action gives it.
+fn emr_response(service: &str, action: &str, r: Value) -> Value {
+    match (service, action) {
+        ("elasticmapreduce", "createCluster") => {
+            json!({"ClusterId": r["JobFlowId"], "ClusterArn": r["ClusterArn"]})
+        }
+        ("elasticmapreduce", "addStep") => json!({"StepId": r["StepIds"][0]}),
+        ("elasticmapreduce", "cancelStep") => {
+            json!({"CancelStepsInfo": r["CancelStepsInfoList"][0]})
+        }
+        _ => r,
+    }
+}
+
 /// How long a `.sync` task follows a job, at most.
 const MAX_FOLLOW: Duration = Duration::from_secs(24 * 3600);
 
@@ -208,8 +269,10 @@ pub fn call(clients: &Clients, resource: &str, parameters: &Value) -> Option<Tas
             format!("Stepwise does not follow {service}:{action} jobs (.sync) yet"),
         )));
     }
-    let mut started = match crate::sdk::call(clients, model, action, parameters) {
-        Ok(v) => v,
+    let (api_action, api_parameters) =
+        emr_request(service, action, parameters).unwrap_or((action, parameters.clone()));
+    let mut started = match crate::sdk::call(clients, model, api_action, &api_parameters) {
+        Ok(v) => emr_response(service, action, v),
         Err(e) => return Some(Err(e)),
     };
     if (service, action) == ("glue", "startJobRun")
