@@ -194,3 +194,22 @@ def test_emr_actions_are_step_functions_own_over_emr(moto, tmp_path):
     assert o["cluster"]["Cluster"]["Status"]["State"] == "WAITING"
     assert o["step"]["StepId"].startswith("s-")
     assert o["terminated"]["Cluster"]["Status"]["State"] == "TERMINATED"
+
+
+def test_eks_cluster_sync_waits_for_active_and_for_gone(moto, tmp_path):
+    eks = "arn:aws:states:::eks:"
+    name = "c-" + uuid.uuid4().hex[:8]
+    definition = {"StartAt": "Create", "States": {
+        "Create": {"Type": "Task", "Resource": eks + "createCluster.sync", "ResultPath": "$.created",
+                   "Parameters": {"Name": name, "RoleArn": "arn:aws:iam::123456789012:role/eks",
+                                  "ResourcesVpcConfig": {"SubnetIds": ["subnet-1"]}},
+                   "Next": "Delete"},
+        "Delete": {"Type": "Task", "Resource": eks + "deleteCluster.sync", "ResultPath": "$.deleted",
+                   "Parameters": {"Name": name}, "End": True}}}
+    path = tmp_path / "m.json"
+    path.write_text(json.dumps(definition))
+    result = run_machine(path, env=dict(AWS, AWS_ENDPOINT_URL=moto))
+    assert result["status"] == "SUCCEEDED", result
+    assert result["output"]["created"]["Cluster"]["Status"] == "ACTIVE"
+    assert result["output"]["created"]["Cluster"]["Name"] == name
+    assert result["output"]["deleted"]["Cluster"]["Name"] == name

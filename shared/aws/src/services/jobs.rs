@@ -56,6 +56,9 @@ struct Follow {
     failed: &'static [&'static str],
     /// The task's result from the describe answer.
     result: fn(&Value) -> Value,
+    /// A deletion: the job is done once the describe action no longer
+    /// finds it (`…ResourceNotFoundException`).
+    gone: bool,
 }
 
 fn follow(service: &str, action: &str) -> Option<Follow> {
@@ -75,6 +78,7 @@ fn follow(service: &str, action: &str) -> Option<Follow> {
             succeeded: &["SUCCEEDED"],
             failed: &["FAILED", "CANCELLED"],
             result: Value::clone,
+            gone: false,
         },
         ("glue", "startJobRun") => Follow {
             describe: "getJobRun",
@@ -84,6 +88,7 @@ fn follow(service: &str, action: &str) -> Option<Follow> {
             succeeded: &["SUCCEEDED"],
             failed: &["FAILED", "ERROR", "TIMEOUT", "STOPPED"],
             result: |d| d["JobRun"].clone(),
+            gone: false,
         },
         ("batch", "submitJob") => Follow {
             describe: "describeJobs",
@@ -93,6 +98,7 @@ fn follow(service: &str, action: &str) -> Option<Follow> {
             succeeded: &["SUCCEEDED"],
             failed: &["FAILED"],
             result: |d| d["Jobs"][0].clone(),
+            gone: false,
         },
         ("ecs", "runTask") => Follow {
             describe: "describeTasks",
@@ -105,6 +111,7 @@ fn follow(service: &str, action: &str) -> Option<Follow> {
             succeeded: &["STOPPED"],
             failed: &[],
             result: |d| json!({"Tasks": d["Tasks"]}),
+            gone: false,
         },
         ("codebuild", "startBuild") => Follow {
             describe: "batchGetBuilds",
@@ -114,6 +121,7 @@ fn follow(service: &str, action: &str) -> Option<Follow> {
             succeeded: &["SUCCEEDED"],
             failed: &["FAILED", "FAULT", "STOPPED", "TIMED_OUT"],
             result: |d| json!({"Build": d["Builds"][0]}),
+            gone: false,
         },
         ("sagemaker", "createTrainingJob") => Follow {
             describe: "describeTrainingJob",
@@ -123,6 +131,7 @@ fn follow(service: &str, action: &str) -> Option<Follow> {
             succeeded: &["Completed"],
             failed: &["Failed", "Stopped"],
             result: Value::clone,
+            gone: false,
         },
         ("sagemaker", "createTransformJob") => Follow {
             describe: "describeTransformJob",
@@ -132,6 +141,7 @@ fn follow(service: &str, action: &str) -> Option<Follow> {
             succeeded: &["Completed"],
             failed: &["Failed", "Stopped"],
             result: Value::clone,
+            gone: false,
         },
         ("sagemaker", "createProcessingJob") => Follow {
             describe: "describeProcessingJob",
@@ -141,6 +151,7 @@ fn follow(service: &str, action: &str) -> Option<Follow> {
             succeeded: &["Completed"],
             failed: &["Failed", "Stopped"],
             result: Value::clone,
+            gone: false,
         },
         ("mediaconvert", "createJob") => Follow {
             describe: "getJob",
@@ -150,6 +161,7 @@ fn follow(service: &str, action: &str) -> Option<Follow> {
             succeeded: &["COMPLETE"],
             failed: &["ERROR", "CANCELED"],
             result: Value::clone,
+            gone: false,
         },
         ("emr-serverless", "startJobRun") => Follow {
             describe: "getJobRun",
@@ -159,6 +171,7 @@ fn follow(service: &str, action: &str) -> Option<Follow> {
             succeeded: &["SUCCESS"],
             failed: &["FAILED", "CANCELLED"],
             result: Value::clone,
+            gone: false,
         },
         ("elasticmapreduce", "addStep") => Follow {
             describe: "describeStep",
@@ -168,6 +181,7 @@ fn follow(service: &str, action: &str) -> Option<Follow> {
             succeeded: &["COMPLETED"],
             failed: &["FAILED", "CANCELLED", "INTERRUPTED"],
             result: Value::clone,
+            gone: false,
         },
         // Ready for steps: the cluster WAITING, as Step Functions waits for.
         ("elasticmapreduce", "createCluster") => Follow {
@@ -178,6 +192,7 @@ fn follow(service: &str, action: &str) -> Option<Follow> {
             succeeded: &["WAITING"],
             failed: &["TERMINATED", "TERMINATED_WITH_ERRORS"],
             result: Value::clone,
+            gone: false,
         },
         ("elasticmapreduce", "terminateCluster") => Follow {
             describe: "describeCluster",
@@ -187,6 +202,7 @@ fn follow(service: &str, action: &str) -> Option<Follow> {
             succeeded: &["TERMINATED", "TERMINATED_WITH_ERRORS"],
             failed: &[],
             result: Value::clone,
+            gone: false,
         },
         ("bedrock", "createModelCustomizationJob") => Follow {
             describe: "getModelCustomizationJob",
@@ -196,6 +212,7 @@ fn follow(service: &str, action: &str) -> Option<Follow> {
             succeeded: &["Completed"],
             failed: &["Failed", "Stopped"],
             result: Value::clone,
+            gone: false,
         },
         ("databrew", "startJobRun") => Follow {
             describe: "describeJobRun",
@@ -205,6 +222,47 @@ fn follow(service: &str, action: &str) -> Option<Follow> {
             succeeded: &["SUCCEEDED"],
             failed: &["FAILED", "STOPPED", "TIMEOUT"],
             result: Value::clone,
+            gone: false,
+        },
+        ("eks", "createCluster") => Follow {
+            describe: "describeCluster",
+            request: |p, _| json!({"Name": p["Name"]}),
+            job: |d| d["Cluster"].clone(),
+            status: |j| at(j, &["Status"]),
+            succeeded: &["ACTIVE"],
+            failed: &["FAILED"],
+            result: Value::clone,
+            gone: false,
+        },
+        ("eks", "createNodegroup") => Follow {
+            describe: "describeNodegroup",
+            request: |p, _| json!({"ClusterName": p["ClusterName"], "NodegroupName": p["NodegroupName"]}),
+            job: |d| d["Nodegroup"].clone(),
+            status: |j| at(j, &["Status"]),
+            succeeded: &["ACTIVE"],
+            failed: &["CREATE_FAILED", "DEGRADED"],
+            result: Value::clone,
+            gone: false,
+        },
+        ("eks", "deleteCluster") => Follow {
+            describe: "describeCluster",
+            request: |p, _| json!({"Name": p["Name"]}),
+            job: |d| d["Cluster"].clone(),
+            status: |j| at(j, &["Status"]),
+            succeeded: &[],
+            failed: &["FAILED"],
+            result: Value::clone,
+            gone: true,
+        },
+        ("eks", "deleteNodegroup") => Follow {
+            describe: "describeNodegroup",
+            request: |p, _| json!({"ClusterName": p["ClusterName"], "NodegroupName": p["NodegroupName"]}),
+            job: |d| d["Nodegroup"].clone(),
+            status: |j| at(j, &["Status"]),
+            succeeded: &[],
+            failed: &["DELETE_FAILED"],
+            result: Value::clone,
+            gone: true,
         },
         _ => return None,
     })
@@ -296,6 +354,14 @@ pub fn call(clients: &Clients, resource: &str, parameters: &Value) -> Option<Tas
     loop {
         let described = match crate::sdk::call(clients, model, f.describe, &request) {
             Ok(v) => v,
+            Err(e)
+                if f.gone
+                    && e.error
+                        .as_deref()
+                        .is_some_and(|n| n.ends_with("ResourceNotFoundException")) =>
+            {
+                return Some(Ok(started));
+            }
             Err(e) => return Some(Err(e)),
         };
         let job = (f.job)(&described);
