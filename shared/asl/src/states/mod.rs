@@ -4,6 +4,7 @@
 pub mod choice;
 pub mod fail;
 pub mod map;
+mod map_io;
 pub mod parallel;
 pub mod pass;
 pub mod succeed;

@@ -25,12 +25,14 @@ pub mod memory;
 mod poller;
 mod step;
 mod store;
+mod unsteppable;
 
 pub use lifecycle::{merge_history, redrive, report, run_to_end, start, stop};
 use lifecycle::{report_to_parent, stop_child};
 pub use poller::{Chaos, Delivery, Inbox, Poller, PollerOptions};
-pub use step::{Abort, NoAbort, POISON_RECEIVES, Retry, Stepper};
+pub use step::{Abort, NoAbort, Retry, Stepper};
 pub use store::*;
+pub use unsteppable::POISON_RECEIVES;
 
 /// AWS runs at most this many inline Map iterations at once; without a
 /// MaxConcurrency the stepper starts no more children than this at a time.

@@ -15,11 +15,6 @@ use crate::ports::{TaskContext, Tasks};
 
 use super::*;
 
-/// How many deliveries of a message that keeps failing make it
-/// unsteppable (the template's queue moves it to the dead-letter queue
-/// after 10).
-pub const POISON_RECEIVES: u32 = 5;
-
 /// Why a message must be delivered again.
 #[derive(Debug, thiserror::Error)]
 pub enum Retry {
@@ -99,76 +94,6 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
                 Ok(())
             }
         }
-    }
-
-    /// Handles a message delivered for the `receives`-th time (SQS's
-    /// ApproximateReceiveCount). One that has failed for a reason other
-    /// than a conflict or an early arrival [`POISON_RECEIVES`] times is
-    /// taken to be unsteppable — its stored state cannot be read, or a bug
-    /// fails it every time — and its execution fails (`States.Runtime`),
-    /// rather than the message cycling to the dead-letter queue while the
-    /// execution stays RUNNING for ever.
-    pub async fn handle_delivered(
-        &self,
-        envelope: &Envelope,
-        receives: u32,
-        now: Millis,
-    ) -> Result<(), Retry> {
-        match self.handle(envelope, now).await {
-            Err(Retry::Port(e)) if receives >= POISON_RECEIVES => {
-                let cause =
-                    format!("An internal error occurred: the execution could not be stepped ({e})");
-                let mut executions: Vec<&str> = match &envelope.body {
-                    Body::Step(m) => vec![&m.execution],
-                    Body::Bundle(inner) => inner
-                        .iter()
-                        .filter_map(|e| match &e.body {
-                            Body::Step(m) => Some(m.execution.as_str()),
-                            Body::Bundle(_) => None,
-                        })
-                        .collect(),
-                };
-                executions.dedup();
-                for arn in executions {
-                    self.fail_unsteppable(arn, &cause, now).await?;
-                }
-                Ok(())
-            }
-            other => other,
-        }
-    }
-
-    /// Ends a running execution as FAILED with `States.Runtime`: its
-    /// outcome, an ExecutionFailed event after every other, and its parent
-    /// (a `.sync` task) told.
-    async fn fail_unsteppable(&self, arn: &str, cause: &str, now: Millis) -> Result<(), Retry> {
-        let Some(record) = self.store.execution(arn).await? else {
-            return Ok(());
-        };
-        if record.outcome.is_some() {
-            return Ok(());
-        }
-        let error = StatesError::custom("States.Runtime", cause);
-        let event = HistoryEvent {
-            timestamp: now,
-            kind: stepwise_asl::exec::EventType::ExecutionFailed,
-            thread: "root".to_owned(),
-            details: serde_json::json!({"error": error.error, "cause": error.cause}),
-            with_entry: false,
-        };
-        let logged = Logged {
-            order: u64::MAX,
-            event,
-        };
-        self.store
-            .put_page(arn, "unsteppable", 0, std::slice::from_ref(&logged))
-            .await?;
-        let outcome = Outcome::Failed(error);
-        self.store.complete(arn, &outcome, now).await?;
-        if let Some(parent) = &record.parent {
-            report_to_parent(&self.queue, &record, parent, &outcome, now).await?;
-        }
-        Ok(())
     }
 
     async fn loaded(&self, arn: &str) -> Result<Option<Arc<Loaded>>, Retry> {
