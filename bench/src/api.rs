@@ -211,7 +211,7 @@ fn read_addr(child: &mut Child) -> String {
 }
 
 /// A field of the process's `/proc/<pid>/status`, in kB (0 where there is none).
-fn vm_kb(pid: u32, field: &str) -> u64 {
+pub fn vm_kb(pid: u32, field: &str) -> u64 {
     std::fs::read_to_string(format!("/proc/{pid}/status"))
         .ok()
         .and_then(|t| {

@@ -166,17 +166,9 @@ fn run_loop(iterations: u64, history: bool) -> Option<(f64, u64)> {
     }
     let start = Instant::now();
     let mut child = cmd.spawn().ok()?;
-    let status = format!("/proc/{}/status", child.id());
     let mut peak_kb = 0u64;
     loop {
-        if let Ok(text) = std::fs::read_to_string(&status)
-            && let Some(kb) = text
-                .lines()
-                .find_map(|l| l.strip_prefix("VmHWM:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        {
-            peak_kb = peak_kb.max(kb);
-        }
+        peak_kb = peak_kb.max(api::vm_kb(child.id(), "VmHWM:"));
         if child.try_wait().ok()?.is_some() {
             break;
         }

@@ -31,6 +31,8 @@ use crate::Clients;
 mod rest;
 mod xml;
 
+pub(crate) use rest::uri_encode;
+
 #[derive(Deserialize)]
 struct Models {
     aliases: HashMap<String, String>,

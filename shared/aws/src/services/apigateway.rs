@@ -11,7 +11,7 @@ use stepwise_asl::StatesError;
 use stepwise_engine::ports::TaskResult;
 
 use crate::Clients;
-use crate::sdk::{Signing, send_maybe_signed};
+use crate::sdk::{Signing, send_maybe_signed, uri_encode};
 
 const METHODS: [&str; 7] = ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "OPTIONS"];
 
@@ -41,19 +41,6 @@ fn forbidden(name: &str) -> bool {
 
 fn invalid(message: String) -> StatesError {
     StatesError::custom("States.Runtime", message)
-}
-
-fn encode(s: &str) -> String {
-    let mut out = String::new();
-    for b in s.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(b as char)
-            }
-            _ => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
 }
 
 /// A header or query parameter's values: a list, or one value.
@@ -108,7 +95,7 @@ pub fn invoke(clients: &Clients, p: &Value) -> TaskResult {
             .flat_map(|(k, v)| {
                 values(v)
                     .into_iter()
-                    .map(move |x| format!("{}={}", encode(k), encode(&x)))
+                    .map(move |x| format!("{}={}", uri_encode(k, true), uri_encode(&x, true)))
             })
             .collect();
         url = format!("{url}?{}", pairs.join("&"));

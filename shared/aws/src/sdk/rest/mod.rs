@@ -220,7 +220,7 @@ pub(super) fn typed(text: &str, kind: &str) -> Value {
 }
 
 /// RFC 3986 percent-encoding; `/` kept in a greedy label.
-pub(super) fn uri_encode(s: &str, slash: bool) -> String {
+pub(crate) fn uri_encode(s: &str, slash: bool) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         match b {
