@@ -92,24 +92,37 @@ pub async fn run<T: Tasks>(
         .map_err(|e| anyhow::anyhow!(e))
 }
 
-/// Runs the stepper on the queue in a thread of its own, for as long as the
-/// process lives (`stepwise serve --backend aws`: the stepper Lambda's part).
-pub fn spawn_stepper<T: Tasks + Send + 'static>(store: DynamoStore, queue: SqsQueue, tasks: T) {
-    std::thread::spawn(move || {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("a runtime");
-        runtime.block_on(async {
-            let seed = stepwise_engine::memory::wall_clock() as u64;
-            let stepper = Stepper::new(store, &queue, tasks, None, seed);
-            let mut poller = Poller::new(&stepper, &queue, PollerOptions::default());
-            loop {
-                if let Err(e) = poller.run(|| async { Ok(false) }).await {
-                    eprintln!("stepwise: the stepper poller failed, retrying: {e}");
-                    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+/// Runs the stepper on the queue for as long as the process lives
+/// (`stepwise serve --backend aws`: the stepper Lambda's part), in a few
+/// threads of their own, as Lambda runs several invocations at once: a
+/// `.sync` task following a long job holds one, not all.
+pub fn spawn_stepper<T: Tasks + Send + Sync + 'static>(
+    store: DynamoStore,
+    queue: SqsQueue,
+    tasks: T,
+) {
+    let tasks = std::sync::Arc::new(tasks);
+    for _ in 0..STEPPERS {
+        let (store, queue, tasks) = (store.clone(), queue.clone(), tasks.clone());
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("a runtime");
+            runtime.block_on(async {
+                let seed = stepwise_engine::entropy();
+                let stepper = Stepper::new(store, &queue, tasks, None, seed);
+                let mut poller = Poller::new(&stepper, &queue, PollerOptions::default());
+                loop {
+                    if let Err(e) = poller.run(|| async { Ok(false) }).await {
+                        eprintln!("stepwise: the stepper poller failed, retrying: {e}");
+                        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+                    }
                 }
-            }
+            });
         });
-    });
+    }
 }
+
+/// How many stepper loops `serve --backend aws` runs.
+const STEPPERS: usize = 3;

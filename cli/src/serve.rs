@@ -209,7 +209,7 @@ pub fn main(args: Args) -> anyhow::Result<ExitCode> {
             services: {
                 let s = crate::aws::services();
                 let f: stepwise_local::tasks::Services =
-                    Arc::new(move |call| s.call_blocking(call));
+                    Arc::new(move |call, abandoned| s.call_blocking(call, abandoned));
                 Some(f)
             },
             retention: (args.retention_days > 0.0).then(|| Retention {

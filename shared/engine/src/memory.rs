@@ -262,20 +262,18 @@ impl<'m, T: Tasks> Runner<'m, T> {
             match effect {
                 Effect::Schedule { at, event } => self.push(at, id.clone(), event),
                 Effect::Invoke(call) => {
-                    let ctx = TaskContext {
-                        execution_arn: &self.exec.arn,
-                        thread: &id,
-                    };
+                    let ctx = TaskContext::new(&self.exec.arn, &id);
                     // A callback task whose request went out waits for its
                     // token, which nothing can send here: only its timers
                     // (TimeoutSeconds, HeartbeatSeconds) can end it.
                     let callback = self.tasks.awaits_token(&call);
+                    let began = std::time::Instant::now();
                     let event = match self.tasks.invoke(&call, &ctx).await {
                         Ok(_) if callback => {
                             self.callbacks += 1;
                             continue;
                         }
-                        result => Event::task_result(call.wait, result),
+                        result => crate::tasks::inline_event(&call, began.elapsed(), result),
                     };
                     self.push(self.now, id.clone(), event);
                 }

@@ -7,6 +7,8 @@
 //! write, and a queue that delivers a message at or after a time.
 
 use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use serde_json::Value;
 use stepwise_asl::definition::resource::Pattern;
@@ -20,6 +22,35 @@ pub type TaskResult = Result<Value, StatesError>;
 pub struct TaskContext<'a> {
     pub execution_arn: &'a str,
     pub thread: &'a str,
+    /// Raised by the driver when the task no longer waits for this call
+    /// (it timed out, its branch was cancelled, its execution stopped): a
+    /// `.sync` task stops the job it follows, as AWS does.
+    pub abandoned: Abandoned,
+}
+
+impl<'a> TaskContext<'a> {
+    pub fn new(execution_arn: &'a str, thread: &'a str) -> Self {
+        TaskContext {
+            execution_arn,
+            thread,
+            abandoned: Abandoned::default(),
+        }
+    }
+}
+
+/// A flag one side raises and the other reads: the driver says a task's
+/// call is no longer wanted; the runner following a job sees it.
+#[derive(Debug, Clone, Default)]
+pub struct Abandoned(Arc<AtomicBool>);
+
+impl Abandoned {
+    pub fn raise(&self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+
+    pub fn is_raised(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
 }
 
 pub trait Tasks {

@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 use stepwise_asl::definition::resource::Pattern;
-use stepwise_asl::{ErrorName, StatesError, TaskCall};
+use stepwise_asl::{ErrorName, Event, StatesError, TaskCall};
 
 use crate::mock::{Mocks, Response};
 use crate::ports::{TaskContext, TaskResult, Tasks};
@@ -99,5 +99,19 @@ pub struct FnTasks<F>(pub F);
 impl<F: Fn(&TaskCall) -> TaskResult> Tasks for FnTasks<F> {
     async fn invoke(&self, call: &TaskCall, _ctx: &TaskContext<'_>) -> TaskResult {
         (self.0)(call)
+    }
+}
+
+/// The event an inline call's answer gives its task: the answer, unless
+/// the call outlasted the task's `TimeoutSeconds` — then the task timed
+/// out (TaskTimedOut), as its timer, which could not fire while the call
+/// ran in place, would have said.
+pub fn inline_event(call: &TaskCall, took: std::time::Duration, result: TaskResult) -> Event {
+    match call.timeout_seconds {
+        Some(s) if took.as_secs() >= s => Event::Timer {
+            wait: call.wait,
+            kind: stepwise_asl::exec::TimerKind::Timeout,
+        },
+        _ => Event::task_result(call.wait, result),
     }
 }

@@ -8,7 +8,6 @@ use stepwise_asl::{Effect, Env, Event, Outcome, Thread, step};
 use stepwise_engine::nested;
 
 use crate::ids::{now, random_u64, token_hash};
-use crate::tasks::Dispatch;
 use crate::worker::{IN_FLIGHT, Worker};
 
 /// Appends history events with ids, and each one's previous event.
@@ -92,6 +91,8 @@ pub(crate) fn step_thread(
                     }
                 }
                 for id in ids {
+                    let below = format!("{id}/");
+                    w.abandon(execution, |t, _| t == id || t.starts_with(&below));
                     w.drop_cached_below(execution, Some(&id));
                     let prefix = format!("{id}/%");
                     for table in ["threads", "messages", "tokens"] {
@@ -107,6 +108,7 @@ pub(crate) fn step_thread(
         }
     }
     let after = finished.is_none().then(|| thread.current_wait()).flatten();
+    w.abandon(execution, |t, wait| t == thread_id && Some(wait) != after);
     if let Some(wait) = nested::abandoned(child_wait, answered, after) {
         stop_children(w, execution, thread_id, Some(wait))?;
     }
@@ -167,12 +169,7 @@ fn invoke(
         params![execution, thread.id, IN_FLIGHT, text],
     )?;
     let message = w.conn.last_insert_rowid();
-    w.to_dispatch.push(Dispatch {
-        message,
-        execution: execution.to_owned(),
-        thread: thread.id.clone(),
-        call,
-    });
+    w.dispatch(message, execution.to_owned(), thread.id.clone(), call);
     Ok(())
 }
 
@@ -192,6 +189,7 @@ fn finish_execution(
     // Where a redrive starts again: the state that failed, with its input.
     let redrive_point = error.map(|_| serde_json::json!({"state": root.state, "input": root.input, "variables": root.variables}).to_string());
     w.drop_cached_below(execution, None);
+    w.abandon(execution, |_, _| true);
     let run = w.runs.remove(execution);
     let next_event = run.as_ref().map(|r| r.next_event as i64);
     w.conn.execute(
@@ -327,5 +325,6 @@ pub(crate) fn fail_unsteppable(
         append_history(w, execution, vec![event])?;
         report_to_parent(w, execution, &Outcome::Failed(error))?;
     }
+    w.abandon(execution, |_, _| true);
     forget_threads(w, execution)
 }

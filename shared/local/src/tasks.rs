@@ -8,7 +8,7 @@ use stepwise_asl::TaskCall;
 use stepwise_asl::definition::resource::Pattern;
 use stepwise_engine::block_on;
 use stepwise_engine::mock::{Mocks, Response};
-use stepwise_engine::ports::{TaskContext, Tasks};
+use stepwise_engine::ports::{Abandoned, TaskContext, Tasks};
 
 use crate::lambda::Lambda;
 use crate::worker::Command;
@@ -19,11 +19,13 @@ pub struct Dispatch {
     pub execution: String,
     pub thread: String,
     pub call: TaskCall,
+    /// Raised by the worker when the task no longer waits for the call.
+    pub abandoned: Abandoned,
 }
 
 /// Service integrations run from a dispatcher thread.
 pub type Services =
-    Arc<dyn Fn(&TaskCall) -> Option<stepwise_engine::ports::TaskResult> + Send + Sync>;
+    Arc<dyn Fn(&TaskCall, &Abandoned) -> Option<stepwise_engine::ports::TaskResult> + Send + Sync>;
 
 /// Tasks run in place (StartSyncExecution, TestState): service
 /// integrations first, then the Lambda endpoint.
@@ -38,7 +40,7 @@ impl Tasks for Direct {
         call: &TaskCall,
         ctx: &TaskContext<'_>,
     ) -> stepwise_engine::ports::TaskResult {
-        match self.services.as_ref().and_then(|s| s(call)) {
+        match self.services.as_ref().and_then(|s| s(call, &ctx.abandoned)) {
             Some(result) => result,
             None => self.lambda.invoke(call, ctx).await,
         }
@@ -73,10 +75,14 @@ impl Runner {
             });
         }
         let ctx = TaskContext {
-            execution_arn: &d.execution,
-            thread: &d.thread,
+            abandoned: d.abandoned.clone(),
+            ..TaskContext::new(&d.execution, &d.thread)
         };
-        let result = match self.services.as_ref().and_then(|s| s(&d.call)) {
+        let result = match self
+            .services
+            .as_ref()
+            .and_then(|s| s(&d.call, &d.abandoned))
+        {
             Some(r) => r,
             None => block_on(self.lambda.invoke(&d.call, &ctx)),
         };

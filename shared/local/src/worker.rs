@@ -19,6 +19,8 @@ use tokio::sync::oneshot;
 
 use crate::ids::now;
 use crate::tasks::Dispatch;
+use stepwise_asl::definition::resource::Pattern;
+use stepwise_engine::ports::Abandoned;
 
 pub type Reply = oneshot::Sender<Result<Value, ApiError>>;
 
@@ -85,7 +87,7 @@ pub struct Worker {
     pub(crate) machines: HashMap<String, Arc<StateMachine>>,
     pub(crate) pollers: HashMap<String, VecDeque<Poller>>,
     replies: Vec<(Reply, Result<Value, ApiError>)>,
-    pub(crate) to_dispatch: Vec<Dispatch>,
+    to_dispatch: Vec<Dispatch>,
     dispatcher: Sender<Dispatch>,
     pub(crate) cache: crate::cache::Cache,
     wal: crate::db::WalLimit,
@@ -94,6 +96,19 @@ pub struct Worker {
     careful: bool,
     /// The queued message this batch delivered (careful batches only).
     delivering: Option<(i64, String)>,
+    /// Dispatched `.sync` calls by in-flight message: the flag that tells
+    /// the dispatcher following the job to stop it.
+    followers: HashMap<i64, Follower>,
+    /// Flags to raise once the batch that abandoned their calls commits.
+    to_abandon: Vec<Abandoned>,
+}
+
+/// A dispatched `.sync` call and the wait it answers.
+struct Follower {
+    execution: String,
+    thread: String,
+    wait: u64,
+    abandoned: Abandoned,
 }
 
 /// Whether a failed batch may succeed when tried again as it was (the disk,
@@ -124,6 +139,8 @@ impl Worker {
             wal: crate::db::WalLimit::new(&conn),
             careful: false,
             delivering: None,
+            followers: HashMap::new(),
+            to_abandon: Vec::new(),
             conn: Db::new(conn),
             heap: BinaryHeap::new(),
             msgs: HashMap::new(),
@@ -159,12 +176,7 @@ impl Worker {
             match dispatch {
                 Some(call) => {
                     if let Ok(call) = serde_json::from_str::<TaskCall>(&call) {
-                        self.to_dispatch.push(Dispatch {
-                            message: id,
-                            execution,
-                            thread,
-                            call,
-                        });
+                        self.dispatch(id, execution, thread, call);
                     }
                 }
                 None => {
@@ -238,6 +250,7 @@ impl Worker {
                 self.runs.clear();
                 self.clear_cache();
                 self.to_dispatch.clear();
+                self.to_abandon.clear();
                 for (reply, _) in self.replies.drain(..) {
                     let _ = reply.send(Err(ApiError::internal(format!(
                         "the request was rolled back: {e}"
@@ -330,6 +343,7 @@ impl Worker {
                     wait,
                     result,
                 } => {
+                    self.followers.remove(&message);
                     // Gone: the execution ended or the task was cancelled meanwhile.
                     if self.take_in_flight(message)?
                         && let Some(result) = result
@@ -403,6 +417,57 @@ impl Worker {
     fn flush_dispatch(&mut self) {
         for d in self.to_dispatch.drain(..) {
             let _ = self.dispatcher.send(d);
+        }
+        for a in self.to_abandon.drain(..) {
+            a.raise();
+        }
+    }
+
+    /// Sends a task call out (after the commit), `message` being its
+    /// in-flight marker; a `.sync` call can be told it is abandoned.
+    pub(crate) fn dispatch(
+        &mut self,
+        message: i64,
+        execution: String,
+        thread: String,
+        call: TaskCall,
+    ) {
+        let abandoned = Abandoned::default();
+        if matches!(call.pattern, Pattern::Sync | Pattern::Sync2) {
+            let follower = Follower {
+                execution: execution.clone(),
+                thread: thread.clone(),
+                wait: call.wait,
+                abandoned: abandoned.clone(),
+            };
+            self.followers.insert(message, follower);
+        }
+        self.to_dispatch.push(Dispatch {
+            message,
+            execution,
+            thread,
+            call,
+            abandoned,
+        });
+    }
+
+    /// Tells the dispatched `.sync` calls of `execution` for which
+    /// `gone(thread, wait)` holds that their tasks no longer wait for them
+    /// (once this batch commits): the jobs they follow are stopped.
+    pub(crate) fn abandon(&mut self, execution: &str, gone: impl Fn(&str, u64) -> bool) {
+        if self.followers.is_empty() {
+            return;
+        }
+        let hit: Vec<i64> = self
+            .followers
+            .iter()
+            .filter(|(_, f)| f.execution == execution && gone(&f.thread, f.wait))
+            .map(|(m, _)| *m)
+            .collect();
+        for m in hit {
+            if let Some(f) = self.followers.remove(&m) {
+                self.to_abandon.push(f.abandoned);
+            }
         }
     }
 

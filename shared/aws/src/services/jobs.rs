@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use stepwise_asl::StatesError;
-use stepwise_engine::ports::TaskResult;
+use stepwise_engine::ports::{Abandoned, TaskResult};
 
 use crate::Clients;
 
@@ -268,6 +268,129 @@ fn follow(service: &str, action: &str) -> Option<Follow> {
     })
 }
 
+/// What stops a job a `.sync` task gave up on (it timed out, was cancelled,
+/// or its execution stopped), as Step Functions stops it: the action and
+/// its parameters from the start's parameters and answer.
+type Stop = (&'static str, fn(&Value, &Value) -> Value);
+
+fn stop(service: &str, action: &str) -> Option<Stop> {
+    Some(match (service, action) {
+        ("athena", "startQueryExecution") => (
+            "stopQueryExecution",
+            |_, a| json!({"QueryExecutionId": a["QueryExecutionId"]}),
+        ),
+        ("glue", "startJobRun") => (
+            "batchStopJobRun",
+            |p, a| json!({"JobName": p["JobName"], "JobRunIds": [a["JobRunId"]]}),
+        ),
+        ("batch", "submitJob") => (
+            "terminateJob",
+            |_, a| json!({"JobId": a["JobId"], "Reason": "Stopped by Step Functions"}),
+        ),
+        ("ecs", "runTask") => ("stopTask", |p, a| {
+            let mut r =
+                json!({"Task": a["Tasks"][0]["TaskArn"], "Reason": "Stopped by Step Functions"});
+            if let Some(c) = p.get("Cluster") {
+                r["Cluster"] = c.clone();
+            }
+            r
+        }),
+        ("codebuild", "startBuild") => ("stopBuild", |_, a| json!({"Id": a["Build"]["Id"]})),
+        ("sagemaker", "createTrainingJob") => (
+            "stopTrainingJob",
+            |p, _| json!({"TrainingJobName": p["TrainingJobName"]}),
+        ),
+        ("sagemaker", "createTransformJob") => (
+            "stopTransformJob",
+            |p, _| json!({"TransformJobName": p["TransformJobName"]}),
+        ),
+        ("sagemaker", "createProcessingJob") => (
+            "stopProcessingJob",
+            |p, _| json!({"ProcessingJobName": p["ProcessingJobName"]}),
+        ),
+        ("mediaconvert", "createJob") => ("cancelJob", |_, a| json!({"Id": a["Job"]["Id"]})),
+        ("emr-serverless", "startJobRun") => (
+            "cancelJobRun",
+            |_, a| json!({"ApplicationId": a["ApplicationId"], "JobRunId": a["JobRunId"]}),
+        ),
+        ("emr-containers", "startJobRun") => (
+            "cancelJobRun",
+            |_, a| json!({"Id": a["Id"], "VirtualClusterId": a["VirtualClusterId"]}),
+        ),
+        ("elasticmapreduce", "addStep") => (
+            "cancelSteps",
+            |p, a| json!({"ClusterId": p["ClusterId"], "StepIds": [a["StepId"]]}),
+        ),
+        ("elasticmapreduce", "createCluster") => (
+            "terminateJobFlows",
+            |_, a| json!({"JobFlowIds": [a["ClusterId"]]}),
+        ),
+        ("bedrock", "createModelCustomizationJob") => (
+            "stopModelCustomizationJob",
+            |_, a| json!({"JobIdentifier": a["JobArn"]}),
+        ),
+        ("databrew", "startJobRun") => (
+            "stopJobRun",
+            |p, a| json!({"Name": p["Name"], "RunId": a["RunId"]}),
+        ),
+        _ => return None,
+    })
+}
+
+/// When a `.sync` task stops following its job: its driver raised
+/// `abandoned`, or the task's `TimeoutSeconds` passed (with a little
+/// grace, so that the driver's own timer, which records TaskTimedOut,
+/// comes first where it runs beside the call).
+pub struct Watch {
+    deadline: Option<Instant>,
+    abandoned: Abandoned,
+}
+
+impl Watch {
+    pub fn new(timeout_seconds: Option<u64>, abandoned: Abandoned) -> Watch {
+        let deadline =
+            timeout_seconds.map(|s| Instant::now() + Duration::from_secs(s) + TIMEOUT_GRACE);
+        Watch {
+            deadline,
+            abandoned,
+        }
+    }
+
+    /// Why to stop following, if it is time to.
+    fn over(&self) -> Option<StatesError> {
+        if self.abandoned.is_raised() {
+            return Some(StatesError::custom(
+                "States.TaskFailed",
+                "The task no longer waits for the job: it was stopped",
+            ));
+        }
+        self.deadline.filter(|d| Instant::now() >= *d).map(|_| {
+            StatesError::custom(
+                "States.Timeout",
+                "The task's TimeoutSeconds passed: the job was stopped",
+            )
+        })
+    }
+
+    /// Sleeps `pause`, or less when it is time to stop following.
+    fn sleep(&self, pause: Duration) -> Option<StatesError> {
+        let until = Instant::now() + pause;
+        loop {
+            if let Some(why) = self.over() {
+                return Some(why);
+            }
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return None;
+            }
+            std::thread::sleep(left.min(WATCH_EVERY));
+        }
+    }
+}
+
+const TIMEOUT_GRACE: Duration = Duration::from_secs(2);
+const WATCH_EVERY: Duration = Duration::from_millis(100);
+
 /// Step Functions' EMR actions are its own, over EMR's API: the action
 /// and parameters they call.
 fn emr_request(service: &str, action: &str, p: &Value) -> Option<(&'static str, Value)> {
@@ -315,7 +438,12 @@ const MAX_FOLLOW: Duration = Duration::from_secs(24 * 3600);
 
 /// `<service>:<action>[.sync|.waitForTaskToken]`, blocking; `None` if it is
 /// not one of these integrations.
-pub fn call(clients: &Clients, resource: &str, parameters: &Value) -> Option<TaskResult> {
+pub fn call(
+    clients: &Clients,
+    resource: &str,
+    parameters: &Value,
+    watch: &Watch,
+) -> Option<TaskResult> {
     let (service, rest) = resource.split_once(':')?;
     let (action, pattern) = rest.split_once('.').unwrap_or((rest, ""));
     let model = model_name(service, action)?;
@@ -383,7 +511,16 @@ pub fn call(clients: &Clients, resource: &str, parameters: &Value) -> Option<Tas
                 format!("the {service} job was still running after a day"),
             )));
         }
-        std::thread::sleep(pause);
+        if let Some(why) = watch.sleep(pause) {
+            if let Some((action, request)) = stop(service, action) {
+                // Best effort, as the task has already ended.
+                let (action, request) =
+                    emr_request(service, action, &request(parameters, &started))
+                        .unwrap_or((action, request(parameters, &started)));
+                let _ = crate::sdk::call(clients, model, action, &request);
+            }
+            return Some(Err(why));
+        }
         pause = (pause * 2).min(Duration::from_secs(30));
     }
 }

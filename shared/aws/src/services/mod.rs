@@ -26,7 +26,7 @@ mod writer;
 
 use serde_json::{Map, Value, json};
 use stepwise_asl::{StatesError, TaskCall};
-use stepwise_engine::ports::{TaskContext, TaskResult, Tasks};
+use stepwise_engine::ports::{Abandoned, TaskContext, TaskResult, Tasks};
 
 use crate::Clients;
 
@@ -45,7 +45,7 @@ pub struct WithServices<T> {
 
 impl<T: Tasks> Tasks for WithServices<T> {
     async fn invoke(&self, call: &TaskCall, ctx: &TaskContext<'_>) -> TaskResult {
-        if let Some(result) = self.services.call(call).await {
+        if let Some(result) = self.services.call(call, &ctx.abandoned).await {
             return result;
         }
         self.fallback.invoke(call, ctx).await
@@ -87,8 +87,9 @@ impl ServiceTasks {
     }
 
     /// The call's result, or `None` when the resource is not a service
-    /// integration this runs.
-    pub async fn call(&self, call: &TaskCall) -> Option<TaskResult> {
+    /// integration this runs. A `.sync` job is stopped once `abandoned` is
+    /// raised or the task's `TimeoutSeconds` pass.
+    pub async fn call(&self, call: &TaskCall, abandoned: &Abandoned) -> Option<TaskResult> {
         let resource = call.canonical_resource();
         let rest = resource.strip_prefix("arn:aws:states:::")?;
         if let Some(sdk) = rest.strip_prefix("aws-sdk:") {
@@ -128,14 +129,22 @@ impl ServiceTasks {
                 let p = p.clone();
                 self.blocking(move |c| writer::write(c, &p)).await
             }
-            _ => return self.job(rest, p).await,
+            _ => {
+                let watch = jobs::Watch::new(call.timeout_seconds, abandoned.clone());
+                return self.job(rest, p, watch).await;
+            }
         })
     }
 
     /// An optimized integration that is one API call (and, with `.sync`, a
     /// job followed to its end): off the runtime's threads when there is a
     /// runtime.
-    async fn job(&self, resource: &str, parameters: &Value) -> Option<TaskResult> {
+    async fn job(
+        &self,
+        resource: &str,
+        parameters: &Value,
+        watch: jobs::Watch,
+    ) -> Option<TaskResult> {
         let service = resource.split(':').next().unwrap_or_default();
         // Only a resource this runs needs credentials.
         if !jobs::handles(service) {
@@ -144,7 +153,7 @@ impl ServiceTasks {
         let (resource, p) = (resource.to_owned(), parameters.clone());
         Some(
             self.blocking(move |c| {
-                jobs::call(c, &resource, &p).unwrap_or_else(|| {
+                jobs::call(c, &resource, &p, &watch).unwrap_or_else(|| {
                     Err(StatesError::custom(
                         "States.Runtime",
                         format!("'{resource}' is not an integration Stepwise runs"),
@@ -184,12 +193,12 @@ impl ServiceTasks {
     }
 
     /// The same, from synchronous code (the SDK needs a runtime of its own).
-    pub fn call_blocking(&self, call: &TaskCall) -> Option<TaskResult> {
+    pub fn call_blocking(&self, call: &TaskCall, abandoned: &Abandoned) -> Option<TaskResult> {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
             .ok()?;
-        runtime.block_on(self.call(call))
+        runtime.block_on(self.call(call, abandoned))
     }
 }
 

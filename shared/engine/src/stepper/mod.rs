@@ -20,8 +20,10 @@
 //! Task side effects are at least once, as on AWS: a request-response task
 //! runs inline, before the save, so one state costs one write and one send.
 
+mod inline;
 mod lifecycle;
 pub mod memory;
+mod outbox;
 mod poller;
 mod step;
 mod store;

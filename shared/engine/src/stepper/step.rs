@@ -13,6 +13,8 @@ use stepwise_asl::{Effect, Env, Event, Options, Outcome, StateMachine, StatesErr
 use crate::nested::{self, answered_wait};
 use crate::ports::{TaskContext, Tasks};
 
+use super::inline::join_all;
+use super::outbox::{bundle, number};
 use super::*;
 
 /// Why a message must be delivered again.
@@ -83,15 +85,28 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
                     let later: Vec<Envelope> = later.into_iter().cloned().collect();
                     self.queue.send(&later, now).await?;
                 }
+                // Each thread's messages in order, the threads side by side:
+                // one whose task follows a long job does not hold the others.
+                let mut threads: Vec<(&str, Vec<&Envelope>)> = Vec::new();
                 for e in due {
-                    if let Body::Step(m) = &e.body {
-                        self.step(&e.id, m, now).await?;
-                    }
-                    if self.abort.abort("bundle") {
-                        return Err(Retry::Chaos("bundle"));
+                    let Body::Step(m) = &e.body else { continue };
+                    match threads.iter_mut().find(|(t, _)| *t == m.thread) {
+                        Some((_, list)) => list.push(e),
+                        None => threads.push((&m.thread, vec![e])),
                     }
                 }
-                Ok(())
+                let runs = threads.into_iter().map(|(_, list)| async move {
+                    for e in list {
+                        if let Body::Step(m) = &e.body {
+                            self.step(&e.id, m, now).await?;
+                        }
+                        if self.abort.abort("bundle") {
+                            return Err(Retry::Chaos("bundle"));
+                        }
+                    }
+                    Ok(())
+                });
+                join_all(runs.collect()).await.into_iter().collect()
             }
         }
     }
@@ -208,7 +223,14 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
             tokens,
             children,
         }) = self
-            .advance(&loaded, &m.execution, thread, m.event.clone(), lamport, now)
+            .advance(
+                &loaded,
+                &m.execution,
+                thread,
+                m.event.clone(),
+                (lamport, expected),
+                now,
+            )
             .await
         else {
             return Ok(());
@@ -238,7 +260,14 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
                 tokens,
                 children,
             }) = self
-                .advance(&loaded, &m.execution, thread, event, lamport, now)
+                .advance(
+                    &loaded,
+                    &m.execution,
+                    thread,
+                    event,
+                    (lamport, expected),
+                    now,
+                )
                 .await
             else {
                 return Ok(());
@@ -302,14 +331,15 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
     }
 
     /// Steps `thread` by `event`, running request-response tasks inline;
-    /// `None` when the event does not apply (stale).
+    /// `None` when the event does not apply (stale). `expected` is the
+    /// stored sequence number the transition builds on.
     async fn advance(
         &self,
         loaded: &Loaded,
         execution: &str,
         thread: &mut Thread,
         event: Event,
-        lamport: u64,
+        (lamport, expected): (u64, Option<u64>),
         now: Millis,
     ) -> Option<Advanced> {
         let (machine, facts) = (&loaded.machine, &loaded.record.facts);
@@ -342,10 +372,7 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
                 effects.push(effect);
                 continue;
             };
-            let ctx = TaskContext {
-                execution_arn: execution,
-                thread: &thread.id,
-            };
+            let ctx = TaskContext::new(execution, &thread.id);
             // A callback task: once its request (carrying the token) is out,
             // the thread waits for SendTaskSuccess/Failure.
             let callback = self.tasks.awaits_token(&call);
@@ -364,7 +391,8 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
                 tokens.push((token.clone(), call.wait, Some(offer)));
                 continue;
             }
-            let event = match self.tasks.invoke(&call, &ctx).await {
+            let began = std::time::Instant::now();
+            let event = match self.invoke_watched(&call, &ctx, expected).await {
                 Ok(_) if callback && call.token.is_some() => {
                     let token = call.token.clone().unwrap_or_default();
                     tokens.push((token, call.wait, None));
@@ -379,7 +407,7 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
                     }
                     continue;
                 }
-                result => Event::task_result(call.wait, result),
+                result => crate::tasks::inline_event(&call, began.elapsed(), result),
             };
             let next = lamport + 1 + events.len() as u64;
             let out = step(machine, facts, thread, event, &env(next, self.seed()));
@@ -625,50 +653,6 @@ struct Advanced {
     effects: Vec<Effect>,
     tokens: Vec<(String, u64, Option<Offer>)>,
     children: Vec<Child>,
-}
-
-/// Gives a step's events their logical times, after `lamport`.
-fn number(events: Vec<HistoryEvent>, lamport: u64) -> Vec<Logged> {
-    events
-        .into_iter()
-        .enumerate()
-        .map(|(i, event)| Logged {
-            order: lamport + 1 + i as u64,
-            event,
-        })
-        .collect()
-}
-
-/// The largest bundle sent as one message (SQS allows 256 KiB).
-const BUNDLE_BYTES: usize = 200 * 1024;
-
-/// Turns a transition's messages into as few queue messages as fit: one, as
-/// a rule; a spawn too large for one message is split.
-fn bundle(sender: &str, messages: Vec<Envelope>) -> Vec<Envelope> {
-    if messages.len() <= 1 {
-        return messages;
-    }
-    let mut out = Vec::new();
-    let mut group: Vec<Envelope> = Vec::new();
-    let mut size = 0;
-    for m in messages {
-        let n = serde_json::to_vec(&m).map(|v| v.len()).unwrap_or(0);
-        if !group.is_empty() && size + n > BUNDLE_BYTES {
-            out.push(std::mem::take(&mut group));
-            size = 0;
-        }
-        size += n;
-        group.push(m);
-    }
-    out.push(group);
-    out.into_iter()
-        .enumerate()
-        .map(|(i, group)| Envelope {
-            id: format!("{sender}/b{i}"),
-            at: group.iter().map(|e| e.at).min().unwrap_or(0),
-            body: Body::Bundle(group),
-        })
-        .collect()
 }
 
 /// How many times an early answer is sent again, a second apart.

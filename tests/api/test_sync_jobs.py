@@ -1,0 +1,109 @@
+"""A `.sync` task stops the job it follows once the task gives up on it —
+its TimeoutSeconds pass, its Parallel branch is cancelled, its execution is
+stopped — as Step Functions does, in `stepwise run` and on both serve
+backends. Athena in moto server stands in for the job: its state manager
+keeps queries RUNNING until StopQueryExecution cancels them."""
+import contextlib
+import json
+import time
+import urllib.request
+import uuid
+
+import boto3
+import pytest
+
+from conftest import ROLE, Server, client, run_machine, wait_for
+
+AWS = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_REGION": "us-east-1"}
+QUERY = "arn:aws:states:::athena:startQueryExecution.sync"
+
+
+@contextlib.contextmanager
+def queries_never_finish(moto):
+    """moto's Athena queries stay QUEUED until cancelled, for the block."""
+    def post(path, body):
+        req = urllib.request.Request(f"{moto}/moto-api/state-manager/{path}",
+                                     data=json.dumps(body).encode(), method="POST")
+        urllib.request.urlopen(req).read()
+    post("set-transition", {"model_name": "athena::execution",
+                            "transition": {"progression": "manual", "times": 10**9}})
+    try:
+        yield
+    finally:
+        post("unset-transition", {"model_name": "athena::execution"})
+
+
+def athena(moto):
+    return boto3.client("athena", endpoint_url=moto, region_name="us-east-1",
+                        aws_access_key_id="test", aws_secret_access_key="test")
+
+
+def query_task(tag, **extra):
+    return {"Type": "Task", "Resource": QUERY, "End": True,
+            "Parameters": {"QueryString": f"SELECT '{tag}'", "WorkGroup": "primary",
+                           "ResultConfiguration": {"OutputLocation": "s3://results/"}}, **extra}
+
+
+def query_state(moto, tag, timeout=15.0):
+    """The state of the one query whose text names `tag`, once it is not
+    QUEUED/RUNNING (or when `timeout` passes)."""
+    a = athena(moto)
+    deadline = time.time() + timeout
+    while True:
+        states = []
+        for qid in a.list_query_executions()["QueryExecutionIds"]:
+            q = a.get_query_execution(QueryExecutionId=qid)["QueryExecution"]
+            if tag in q["Query"]:
+                states.append(q["Status"]["State"])
+        if (states and states[0] not in ("QUEUED", "RUNNING")) or time.time() > deadline:
+            return states
+
+
+def test_a_timed_out_sync_task_stops_its_job_in_stepwise_run(moto, tmp_path):
+    tag = uuid.uuid4().hex[:8]
+    path = tmp_path / "m.json"
+    path.write_text(json.dumps({"StartAt": "Q", "States": {"Q": query_task(tag, TimeoutSeconds=1)}}))
+    with queries_never_finish(moto):
+        result = run_machine(path, "--history", env=dict(AWS, AWS_ENDPOINT_URL=moto))
+        assert result["status"] == "FAILED" and result["error"] == "States.Timeout", result
+        assert query_state(moto, tag) == ["CANCELLED"]
+
+
+@pytest.fixture(scope="module", params=["embedded", "aws"])
+def served(request, moto):
+    env = dict(AWS, AWS_ENDPOINT_URL=moto)
+    args = ["--in-memory"] if request.param == "embedded" else [
+        "--backend", "aws", "--create-resources", "--table", "syncjobs", "--queue", "syncjobs"]
+    s = Server(args, env=env).start()
+    yield s
+    s.stop()
+
+
+def start(served, name, definition):
+    sfn = client(served.url)
+    arn = sfn.create_state_machine(name=f"{name}-{uuid.uuid4().hex[:6]}", roleArn=ROLE,
+                                   definition=json.dumps(definition))["stateMachineArn"]
+    return sfn, sfn.start_execution(stateMachineArn=arn)["executionArn"]
+
+
+def test_a_sync_task_stops_its_job_when_a_sibling_branch_fails(served, moto):
+    tag = uuid.uuid4().hex[:8]
+    definition = {"StartAt": "Both", "States": {"Both": {"Type": "Parallel", "End": True, "Branches": [
+        {"StartAt": "Q", "States": {"Q": query_task(tag)}},
+        {"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 1, "Next": "F"},
+                                    "F": {"Type": "Fail", "Error": "Broken", "Cause": "on purpose"}}}]}}}
+    with queries_never_finish(moto):
+        sfn, arn = start(served, "branch", definition)
+        d = wait_for(sfn, arn, timeout=20)
+        assert d["status"] == "FAILED" and d["error"] == "Broken", d
+        assert query_state(moto, tag) == ["CANCELLED"]
+
+
+def test_a_sync_task_stops_its_job_when_its_execution_is_stopped(served, moto):
+    tag = uuid.uuid4().hex[:8]
+    with queries_never_finish(moto):
+        sfn, arn = start(served, "stop", {"StartAt": "Q", "States": {"Q": query_task(tag)}})
+        assert query_state(moto, tag, timeout=1.5) == ["QUEUED"], "the query should be running"
+        sfn.stop_execution(executionArn=arn, error="Enough")
+        assert wait_for(sfn, arn)["status"] == "ABORTED"
+        assert query_state(moto, tag) == ["CANCELLED"]
