@@ -4,6 +4,7 @@ API gives them, errors `<Service>.<Error>Exception` caught by name."""
 import json
 import uuid
 
+import boto3
 import pytest
 
 from conftest import ROLE, Server, client, run_machine, wait_for
@@ -137,7 +138,6 @@ def test_an_unknown_service_fails_with_a_message(tmp_path):
 def test_optimized_job_integrations_follow_their_jobs(moto, tmp_path):
     """Optimized integrations that are one API call run through the service
     models; `.sync` follows the job to its end (moto ends them at once)."""
-    import boto3
     tag = uuid.uuid4().hex[:8]
     glue = boto3.client("glue", endpoint_url=moto, region_name="us-east-1",
                         aws_access_key_id="test", aws_secret_access_key="test")
@@ -171,15 +171,28 @@ def test_optimized_job_integrations_follow_their_jobs(moto, tmp_path):
 
 def test_emr_actions_are_step_functions_own_over_emr(moto, tmp_path):
     """elasticmapreduce:createCluster is RunJobFlow answering ClusterId,
-    .sync waits for WAITING; addStep takes one Step and answers StepId;
+    .sync waits for WAITING; modifyInstanceGroupByName finds the group by
+    its name (a missing one fails the task); addStep takes one Step and answers StepId;
     terminateCluster.sync waits for TERMINATED."""
     emr = "arn:aws:states:::elasticmapreduce:"
     definition = {"StartAt": "Create", "States": {
         "Create": {"Type": "Task", "Resource": emr + "createCluster.sync", "ResultPath": "$.cluster",
                    "Parameters": {"Name": "c", "ReleaseLabel": "emr-6.0.0", "JobFlowRole": "r", "ServiceRole": "s",
-                                  "Instances": {"KeepJobFlowAliveWhenNoSteps": True, "InstanceCount": 1,
-                                                "MasterInstanceType": "m4.large"}},
-                   "Next": "Step"},
+                                  "Instances": {"KeepJobFlowAliveWhenNoSteps": True, "InstanceGroups": [
+                                      {"Name": "Main", "InstanceRole": "MASTER", "InstanceType": "m4.large",
+                                       "InstanceCount": 1},
+                                      {"Name": "Core", "InstanceRole": "CORE", "InstanceType": "m4.large",
+                                       "InstanceCount": 2}]}},
+                   "Next": "Resize"},
+        "Resize": {"Type": "Task", "Resource": emr + "modifyInstanceGroupByName", "ResultPath": "$.resized",
+                   "Parameters": {"ClusterId.$": "$.cluster.Cluster.Id", "InstanceGroupName": "Core",
+                                  "InstanceGroup": {"InstanceCount": 5}},
+                   "Next": "NoSuchGroup"},
+        "NoSuchGroup": {"Type": "Task", "Resource": emr + "modifyInstanceGroupByName", "ResultPath": "$.nosuch",
+                        "Parameters": {"ClusterId.$": "$.cluster.Cluster.Id",
+                                       "InstanceGroup": {"InstanceGroupName": "Task", "InstanceCount": 1}},
+                        "Catch": [{"ErrorEquals": ["States.TaskFailed"], "ResultPath": "$.nosuch", "Next": "Step"}],
+                        "Next": "Step"},
         "Step": {"Type": "Task", "Resource": emr + "addStep", "ResultPath": "$.step",
                  "Parameters": {"ClusterId.$": "$.cluster.Cluster.Id",
                                 "Step": {"Name": "s", "ActionOnFailure": "CONTINUE", "HadoopJarStep": {"Jar": "a.jar"}}},
@@ -192,6 +205,11 @@ def test_emr_actions_are_step_functions_own_over_emr(moto, tmp_path):
     assert result["status"] == "SUCCEEDED", result
     o = result["output"]
     assert o["cluster"]["Cluster"]["Status"]["State"] == "WAITING"
+    # The group found by its name, and changed: moto's EMR answers with its state.
+    groups = boto3.client("emr", endpoint_url=moto, region_name="us-east-1", aws_access_key_id="test",
+                          aws_secret_access_key="test").list_instance_groups(ClusterId=o["cluster"]["Cluster"]["Id"])
+    assert {g["Name"]: g["RequestedInstanceCount"] for g in groups["InstanceGroups"]} == {"Main": 1, "Core": 5}
+    assert "no InstanceGroup named 'Task'" in o["nosuch"]["Cause"], o["nosuch"]
     assert o["step"]["StepId"].startswith("s-")
     assert o["terminated"]["Cluster"]["Status"]["State"] == "TERMINATED"
 
