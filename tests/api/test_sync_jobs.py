@@ -107,3 +107,24 @@ def test_a_sync_task_stops_its_job_when_its_execution_is_stopped(served, moto):
         sfn.stop_execution(executionArn=arn, error="Enough")
         assert wait_for(sfn, arn)["status"] == "ABORTED"
         assert query_state(moto, tag) == ["CANCELLED"]
+
+
+def test_an_emr_on_eks_job_is_followed_and_cancelled_when_its_task_times_out(moto, tmp_path):
+    """emr-containers (a camelCase restJson API): the job run started with
+    Step Functions' PascalCase parameters, followed with describeJobRun
+    (moto keeps it RUNNING), cancelled with cancelJobRun on the timeout."""
+    emr = boto3.client("emr-containers", endpoint_url=moto, region_name="us-east-1",
+                       aws_access_key_id="test", aws_secret_access_key="test")
+    cluster = emr.create_virtual_cluster(
+        name=f"vc-{uuid.uuid4().hex[:6]}",
+        containerProvider={"type": "EKS", "id": "eks-cluster", "info": {"eksInfo": {"namespace": "jobs"}}})["id"]
+    path = tmp_path / "m.json"
+    path.write_text(json.dumps({"StartAt": "Run", "States": {"Run": {
+        "Type": "Task", "Resource": "arn:aws:states:::emr-containers:startJobRun.sync", "TimeoutSeconds": 1,
+        "End": True, "Parameters": {
+            "VirtualClusterId": cluster, "Name": "spark", "ExecutionRoleArn": ROLE, "ReleaseLabel": "emr-6.2.0-latest",
+            "JobDriver": {"SparkSubmitJobDriver": {"EntryPoint": "s3://code/pi.py"}}}}}}))
+    result = run_machine(path, env=dict(AWS, AWS_ENDPOINT_URL=moto))
+    assert result["status"] == "FAILED" and result["error"] == "States.Timeout", result
+    runs = emr.list_job_runs(virtualClusterId=cluster)["jobRuns"]
+    assert [(r["name"], r["state"]) for r in runs] == [("spark", "CANCELLED")]

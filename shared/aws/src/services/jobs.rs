@@ -173,6 +173,16 @@ fn follow(service: &str, action: &str) -> Option<Follow> {
             result: Value::clone,
             gone: false,
         },
+        ("emr-containers", "startJobRun") => Follow {
+            describe: "describeJobRun",
+            request: |_, a| json!({"Id": a["Id"], "VirtualClusterId": a["VirtualClusterId"]}),
+            job: |d| d["JobRun"].clone(),
+            status: |j| at(j, &["State"]),
+            succeeded: &["COMPLETED"],
+            failed: &["FAILED", "CANCELLED"],
+            result: Value::clone,
+            gone: false,
+        },
         ("elasticmapreduce", "addStep") => Follow {
             describe: "describeStep",
             request: |p, a| json!({"ClusterId": p["ClusterId"], "StepId": a["StepId"]}),
@@ -373,7 +383,7 @@ impl Watch {
     }
 
     /// Sleeps `pause`, or less when it is time to stop following.
-    fn sleep(&self, pause: Duration) -> Option<StatesError> {
+    pub(super) fn sleep(&self, pause: Duration) -> Option<StatesError> {
         let until = Instant::now() + pause;
         loop {
             if let Some(why) = self.over() {
@@ -458,7 +468,8 @@ fn emr_by_name(
             format!("elasticmapreduce:{action} needs the parameter '{name_field}'"),
         )));
     };
-    let listed = match crate::sdk::call(clients, "emr", list, &json!({"ClusterId": p["ClusterId"]})) {
+    let listed = match crate::sdk::call(clients, "emr", list, &json!({"ClusterId": p["ClusterId"]}))
+    {
         Ok(v) => v,
         Err(e) => return Some(Err(e)),
     };
@@ -471,7 +482,10 @@ fn emr_by_name(
     let Some(id) = found else {
         return Some(Err(StatesError::custom(
             "States.TaskFailed",
-            format!("The cluster {} has no {config} named '{name}'", p["ClusterId"]),
+            format!(
+                "The cluster {} has no {config} named '{name}'",
+                p["ClusterId"]
+            ),
         )));
     };
     if let Some(c) = change.as_object_mut() {
@@ -513,6 +527,14 @@ pub fn call(
 ) -> Option<TaskResult> {
     let (service, rest) = resource.split_once(':')?;
     let (action, pattern) = rest.split_once('.').unwrap_or((rest, ""));
+    match (service, action) {
+        ("eks", "call") => return Some(super::eks::call(clients, parameters)),
+        ("eks", "runJob") => {
+            let sync = pattern.starts_with("sync");
+            return Some(super::eks::run_job(clients, parameters, sync, watch));
+        }
+        _ => {}
+    }
     let model = model_name(service, action)?;
     let sync = pattern.starts_with("sync");
     let follow = follow(service, action);

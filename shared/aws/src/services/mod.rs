@@ -18,6 +18,7 @@
 
 mod apigateway;
 mod dynamodb;
+mod eks;
 pub mod http;
 mod jobs;
 mod messaging;
