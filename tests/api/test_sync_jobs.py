@@ -128,3 +128,22 @@ def test_an_emr_on_eks_job_is_followed_and_cancelled_when_its_task_times_out(mot
     assert result["status"] == "FAILED" and result["error"] == "States.Timeout", result
     runs = emr.list_job_runs(virtualClusterId=cluster)["jobRuns"]
     assert [(r["name"], r["state"]) for r in runs] == [("spark", "CANCELLED")]
+
+
+def test_running_jobs_hold_no_stepper(served, moto):
+    """Four `.sync` jobs that never end (more than `serve --backend aws`
+    runs stepper loops) while another execution runs to its end: a job is
+    looked at by delayed messages, not waited for inside a step."""
+    with queries_never_finish(moto):
+        tags = [uuid.uuid4().hex[:8] for _ in range(4)]
+        jobs = [start(served, "held", {"StartAt": "Q", "States": {"Q": query_task(t)}}) for t in tags]
+        for t in tags:
+            assert query_state(moto, t, timeout=1.0) == ["QUEUED"], "the queries should be running"
+        sfn, arn = start(served, "quick", {"StartAt": "W", "States": {
+            "W": {"Type": "Wait", "Seconds": 1, "Next": "P"}, "P": {"Type": "Pass", "End": True}}})
+        assert wait_for(sfn, arn, timeout=10)["status"] == "SUCCEEDED"
+        for sfn, job in jobs:
+            assert sfn.describe_execution(executionArn=job)["status"] == "RUNNING"
+            sfn.stop_execution(executionArn=job)
+        for t in tags:
+            assert query_state(moto, t) == ["CANCELLED"]

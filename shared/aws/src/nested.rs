@@ -7,10 +7,11 @@
 
 use std::sync::Arc;
 
+use serde_json::Value;
 use stepwise_asl::TaskCall;
 use stepwise_asl::definition::resource::Pattern;
 use stepwise_engine::nested;
-use stepwise_engine::ports::{TaskContext, TaskResult, Tasks};
+use stepwise_engine::ports::{Progress, TaskContext, TaskResult, Tasks};
 use stepwise_engine::stepper::{ParentTask, TokenTarget};
 
 use crate::service::AwsService;
@@ -53,5 +54,13 @@ impl<T: Tasks> Tasks for WithExecutions<T> {
     fn completes_later(&self, call: &TaskCall) -> bool {
         (self.service.is_some() && nested::waits_for_end(call))
             || self.fallback.completes_later(call)
+    }
+
+    fn follows(&self, call: &TaskCall) -> bool {
+        self.fallback.follows(call)
+    }
+
+    async fn progress(&self, call: &TaskCall, started: &Value, stop: bool) -> Progress {
+        self.fallback.progress(call, started, stop).await
     }
 }

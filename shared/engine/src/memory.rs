@@ -268,13 +268,18 @@ impl<'m, T: Tasks> Runner<'m, T> {
                     // (TimeoutSeconds, HeartbeatSeconds) can end it.
                     let callback = self.tasks.awaits_token(&call);
                     let began = std::time::Instant::now();
-                    let event = match self.tasks.invoke(&call, &ctx).await {
+                    let result = match self.tasks.invoke(&call, &ctx).await {
                         Ok(_) if callback => {
                             self.callbacks += 1;
                             continue;
                         }
-                        result => crate::tasks::inline_event(&call, began.elapsed(), result),
+                        // A `.sync` job: followed here to its end.
+                        Ok(started) if self.tasks.follows(&call) => {
+                            crate::tasks::follow_in_place(&self.tasks, &call, &started).await
+                        }
+                        result => result,
                     };
+                    let event = crate::tasks::inline_event(&call, began.elapsed(), result);
                     self.push(self.now, id.clone(), event);
                 }
                 Effect::Spawn(children) => {

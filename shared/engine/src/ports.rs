@@ -70,11 +70,47 @@ pub trait Tasks {
         false
     }
 
+    /// Whether a successful `invoke` only started a job that [`Tasks::progress`]
+    /// then follows to its end (a `.sync` job integration): the driver
+    /// looks again after [`follow_pause`] until the job ends, or stops it
+    /// when the task gives up on it.
+    fn follows(&self, _call: &TaskCall) -> bool {
+        false
+    }
+
+    /// One look at the job `invoke` started (`started` is its answer); with
+    /// `stop`, the task gave up on it: it is stopped (best effort).
+    fn progress(
+        &self,
+        _call: &TaskCall,
+        _started: &Value,
+        _stop: bool,
+    ) -> impl Future<Output = Progress> {
+        std::future::ready(Progress::Done(Err(StatesError::runtime(
+            "this task runner follows no jobs",
+        ))))
+    }
+
     /// Whether the call, once its request is out, waits for its task
     /// token (`.waitForTaskToken` that no mock answers).
     fn awaits_token(&self, call: &TaskCall) -> bool {
         call.pattern == Pattern::WaitForTaskToken && !self.answers_callbacks(call)
     }
+}
+
+/// What one look at a `.sync` job found.
+#[derive(Debug)]
+pub enum Progress {
+    Running,
+    /// It ended: the task's result (or, stopped, why).
+    Done(TaskResult),
+}
+
+/// How long after its `looks`-th look a running job is looked at again:
+/// half a second, doubling up to 30 s.
+pub fn follow_pause(looks: u32) -> std::time::Duration {
+    let ms = 500u64.saturating_mul(1 << looks.min(6));
+    std::time::Duration::from_millis(ms.min(30_000))
 }
 
 pub trait Clock {
@@ -93,6 +129,19 @@ impl<T: Tasks> Tasks for &T {
     fn completes_later(&self, call: &TaskCall) -> bool {
         (*self).completes_later(call)
     }
+
+    fn follows(&self, call: &TaskCall) -> bool {
+        (*self).follows(call)
+    }
+
+    fn progress(
+        &self,
+        call: &TaskCall,
+        started: &Value,
+        stop: bool,
+    ) -> impl Future<Output = Progress> {
+        (*self).progress(call, started, stop)
+    }
 }
 
 impl<T: Tasks> Tasks for std::sync::Arc<T> {
@@ -106,5 +155,18 @@ impl<T: Tasks> Tasks for std::sync::Arc<T> {
 
     fn completes_later(&self, call: &TaskCall) -> bool {
         (**self).completes_later(call)
+    }
+
+    fn follows(&self, call: &TaskCall) -> bool {
+        (**self).follows(call)
+    }
+
+    fn progress(
+        &self,
+        call: &TaskCall,
+        started: &Value,
+        stop: bool,
+    ) -> impl Future<Output = Progress> {
+        (**self).progress(call, started, stop)
     }
 }

@@ -6,7 +6,7 @@ use stepwise_asl::definition::resource::Pattern;
 use stepwise_asl::{ErrorName, Event, StatesError, TaskCall};
 
 use crate::mock::{Mocks, Response};
-use crate::ports::{TaskContext, TaskResult, Tasks};
+use crate::ports::{Progress, TaskContext, TaskResult, Tasks, follow_pause};
 
 /// Answers mocked states from a mock configuration, the rest from `fallback`.
 pub struct Mocked<T> {
@@ -31,6 +31,14 @@ impl<T: Tasks> Tasks for Mocked<T> {
     fn completes_later(&self, call: &TaskCall) -> bool {
         !self.mocks.as_ref().is_some_and(|m| m.has(&call.state))
             && self.fallback.completes_later(call)
+    }
+
+    fn follows(&self, call: &TaskCall) -> bool {
+        !self.mocks.as_ref().is_some_and(|m| m.has(&call.state)) && self.fallback.follows(call)
+    }
+
+    async fn progress(&self, call: &TaskCall, started: &Value, stop: bool) -> Progress {
+        self.fallback.progress(call, started, stop).await
     }
 }
 
@@ -113,5 +121,36 @@ pub fn inline_event(call: &TaskCall, took: std::time::Duration, result: TaskResu
             kind: stepwise_asl::exec::TimerKind::Timeout,
         },
         _ => Event::task_result(call.wait, result),
+    }
+}
+
+/// Follows in place, to its end, the job a `.sync` task's `invoke` started
+/// (`started`), looking again after [`follow_pause`]; once the task's
+/// `TimeoutSeconds` pass the job is stopped and the task fails with
+/// `States.Timeout` (a driver records that as TaskTimedOut, see
+/// [`inline_event`]). For drivers that run tasks in place.
+pub async fn follow_in_place<T: Tasks>(tasks: &T, call: &TaskCall, started: &Value) -> TaskResult {
+    let begun = std::time::Instant::now();
+    let deadline = call.timeout_seconds.map(std::time::Duration::from_secs);
+    let mut looks = 0;
+    loop {
+        if let Progress::Done(result) = tasks.progress(call, started, false).await {
+            return result;
+        }
+        looks += 1;
+        let pause = follow_pause(looks);
+        if let Some(d) = deadline {
+            let left = d.saturating_sub(begun.elapsed());
+            if left.is_zero() {
+                let _ = tasks.progress(call, started, true).await;
+                return Err(StatesError::custom(
+                    "States.Timeout",
+                    "The task's TimeoutSeconds passed: the job was stopped",
+                ));
+            }
+            std::thread::sleep(pause.min(left));
+        } else {
+            std::thread::sleep(pause);
+        }
     }
 }

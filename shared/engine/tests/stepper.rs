@@ -196,7 +196,7 @@ fn parallel() -> Value {
 fn child_finished(e: &Envelope) -> Option<Envelope> {
     let inner: Vec<Envelope> = match &e.body {
         Body::Bundle(v) => v.clone(),
-        Body::Step(_) => vec![e.clone()],
+        Body::Step(_) | Body::Poll(_) => vec![e.clone()],
     };
     inner.into_iter().find(
         |e| matches!(&e.body, Body::Step(m) if matches!(m.event, Event::ChildFinished { .. })),

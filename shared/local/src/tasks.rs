@@ -102,27 +102,44 @@ pub fn start(runner: Runner, threads: usize, work: Receiver<Dispatch>, done: Sen
             loop {
                 let next = work.lock().map(|rx| rx.recv());
                 let Ok(Ok(d)) = next else { return };
-                let msg = if runner.starts_child(&d.call) {
-                    Command::StartChild {
-                        message: d.message,
-                        execution: d.execution,
-                        thread: d.thread,
-                        call: d.call,
-                    }
-                } else {
-                    let result = runner.run(&d);
-                    Command::TaskDone {
-                        message: d.message,
-                        execution: d.execution,
-                        thread: d.thread,
-                        wait: d.call.wait,
-                        result,
-                    }
-                };
-                if done.send(msg).is_err() {
+                // A `.sync` job is followed to its end in a thread of its
+                // own, not one of the pool's.
+                if matches!(d.call.pattern, Pattern::Sync | Pattern::Sync2)
+                    && !runner.starts_child(&d.call)
+                {
+                    let (runner, done) = (runner.clone(), done.clone());
+                    std::thread::spawn(move || {
+                        let _ = done.send(runner.finished(d));
+                    });
+                    continue;
+                }
+                if done.send(runner.finished(d)).is_err() {
                     return;
                 }
             }
         });
+    }
+}
+
+impl Runner {
+    /// What the worker hears once `d` ran.
+    fn finished(&self, d: Dispatch) -> Command {
+        if self.starts_child(&d.call) {
+            Command::StartChild {
+                message: d.message,
+                execution: d.execution,
+                thread: d.thread,
+                call: d.call,
+            }
+        } else {
+            let result = self.run(&d);
+            Command::TaskDone {
+                message: d.message,
+                execution: d.execution,
+                thread: d.thread,
+                wait: d.call.wait,
+                result,
+            }
+        }
     }
 }

@@ -18,14 +18,13 @@
 //! `CertificateAuthority`.
 
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use base64::Engine;
 use serde_json::{Map, Value, json};
 use stepwise_asl::StatesError;
-use stepwise_engine::ports::TaskResult;
+use stepwise_engine::ports::{Progress, TaskResult};
 
-use super::jobs::Watch;
 use crate::Clients;
 use crate::sdk::{Answer, Signing, presign, send_on, uri_encode};
 
@@ -228,10 +227,9 @@ fn query(parameters: &Value) -> String {
     out
 }
 
-/// `eks:runJob` (`.sync` when `sync`).
-pub fn run_job(clients: &Clients, p: &Value, sync: bool, watch: &Watch) -> TaskResult {
+/// `eks:runJob`: creates the Job; the answer is the Job as created.
+pub fn start_job(clients: &Clients, p: &Value) -> TaskResult {
     let cluster = Cluster::from(clients, p, "runJob")?;
-    let namespace = p["Namespace"].as_str().unwrap_or("default").to_owned();
     let job = match &p["Job"] {
         Value::String(s) => serde_json::from_str(s).map_err(|e| {
             StatesError::custom("States.Runtime", format!("The Job is not JSON: {e}"))
@@ -244,22 +242,41 @@ pub fn run_job(clients: &Clients, p: &Value, sync: bool, watch: &Watch) -> TaskR
             ));
         }
     };
-    let jobs = format!(
+    let created = answered(cluster.send("POST", &jobs(p), Some(&job))?)?;
+    Ok(created["ResponseBody"].clone())
+}
+
+/// The namespace's jobs: `/apis/batch/v1/namespaces/<Namespace>/jobs`.
+fn jobs(p: &Value) -> String {
+    let namespace = p["Namespace"].as_str().unwrap_or("default");
+    format!(
         "/apis/batch/v1/namespaces/{}/jobs",
-        uri_encode(&namespace, true)
-    );
-    let created = answered(cluster.send("POST", &jobs, Some(&job))?)?;
-    let created = created["ResponseBody"].clone();
-    if !sync {
-        return Ok(created);
-    }
-    let Some(name) = created["metadata"]["name"].as_str() else {
-        return Ok(created);
-    };
-    let at = format!("{jobs}/{}", uri_encode(name, true));
-    let begun = Instant::now();
-    let mut pause = Duration::from_millis(500);
-    loop {
+        uri_encode(namespace, true)
+    )
+}
+
+/// One look at a Job `eks:runJob.sync` created (`created`): running, or
+/// ended (`Complete`: the Job, with its logs when asked; `Failed`:
+/// `States.TaskFailed` with the Job). With `stop`: deleted.
+pub fn look_job(clients: &Clients, p: &Value, created: &Value, stop: bool) -> Progress {
+    let looked = (|| {
+        let cluster = Cluster::from(clients, p, "runJob")?;
+        let Some(name) = created["metadata"]["name"].as_str() else {
+            return Ok(Progress::Done(Ok(created.clone())));
+        };
+        let at = format!("{}/{}", jobs(p), uri_encode(name, true));
+        if stop {
+            // Best effort: the task has already ended.
+            let _ = cluster.send(
+                "DELETE",
+                &format!("{at}?propagationPolicy=Foreground"),
+                None,
+            );
+            return Err(StatesError::custom(
+                "States.TaskFailed",
+                "The task no longer waits for the job: it was deleted",
+            ));
+        }
         let mut job = answered(cluster.send("GET", &at, None)?)?["ResponseBody"].take();
         let ended = |kind: &str| {
             job["status"]["conditions"]
@@ -269,33 +286,20 @@ pub fn run_job(clients: &Clients, p: &Value, sync: bool, watch: &Watch) -> TaskR
                 .any(|c| c["type"] == kind && c["status"] == "True")
         };
         let (complete, failed) = (ended("Complete"), ended("Failed"));
-        if complete || failed {
-            if p["LogOptions"]["RetrieveLogs"] == true {
-                job["logs"] = logs(&cluster, &namespace, name, &p["LogOptions"]);
-            }
-            return if complete {
-                Ok(job)
-            } else {
-                Err(StatesError::custom("States.TaskFailed", job.to_string()))
-            };
+        if !complete && !failed {
+            return Ok(Progress::Running);
         }
-        if begun.elapsed() > Duration::from_secs(24 * 3600) {
-            return Err(StatesError::custom(
-                "States.Timeout",
-                "the Kubernetes job was still running after a day",
-            ));
+        if p["LogOptions"]["RetrieveLogs"] == true {
+            let namespace = p["Namespace"].as_str().unwrap_or("default");
+            job["logs"] = logs(&cluster, namespace, name, &p["LogOptions"]);
         }
-        if let Some(why) = watch.sleep(pause) {
-            // Best effort: the task has already ended.
-            let _ = cluster.send(
-                "DELETE",
-                &format!("{at}?propagationPolicy=Foreground"),
-                None,
-            );
-            return Err(why);
-        }
-        pause = (pause * 2).min(Duration::from_secs(30));
-    }
+        Ok(Progress::Done(if complete {
+            Ok(job)
+        } else {
+            Err(StatesError::custom("States.TaskFailed", job.to_string()))
+        }))
+    })();
+    looked.unwrap_or_else(|e| Progress::Done(Err(e)))
 }
 
 /// `{"pods": {<pod>: {"containers": {<container>: {"log": …}}}}}` for the

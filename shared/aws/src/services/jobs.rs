@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use stepwise_asl::StatesError;
-use stepwise_engine::ports::{Abandoned, TaskResult};
+use stepwise_engine::ports::{Abandoned, Progress, TaskResult, follow_pause};
 
 use crate::Clients;
 
@@ -514,31 +514,28 @@ fn emr_response(service: &str, action: &str, r: Value) -> Value {
     }
 }
 
-/// How long a `.sync` task follows a job, at most.
-const MAX_FOLLOW: Duration = Duration::from_secs(24 * 3600);
+/// Whether `resource` (`<service>:<action>[.pattern]`) is a `.sync` job
+/// this follows with [`look`] once [`start`] started it.
+pub fn follows(resource: &str) -> bool {
+    let (service, rest) = resource.split_once(':').unwrap_or((resource, ""));
+    let (action, pattern) = rest.split_once('.').unwrap_or((rest, ""));
+    pattern.starts_with("sync")
+        && (follow(service, action).is_some() || (service, action) == ("eks", "runJob"))
+}
 
-/// `<service>:<action>[.sync|.waitForTaskToken]`, blocking; `None` if it is
-/// not one of these integrations.
-pub fn call(
-    clients: &Clients,
-    resource: &str,
-    parameters: &Value,
-    watch: &Watch,
-) -> Option<TaskResult> {
+/// `<service>:<action>[.sync|.waitForTaskToken]`: the call (for `.sync`,
+/// the one that starts the job), blocking; `None` if it is not one of
+/// these integrations.
+pub fn start(clients: &Clients, resource: &str, parameters: &Value) -> Option<TaskResult> {
     let (service, rest) = resource.split_once(':')?;
     let (action, pattern) = rest.split_once('.').unwrap_or((rest, ""));
     match (service, action) {
         ("eks", "call") => return Some(super::eks::call(clients, parameters)),
-        ("eks", "runJob") => {
-            let sync = pattern.starts_with("sync");
-            return Some(super::eks::run_job(clients, parameters, sync, watch));
-        }
+        ("eks", "runJob") => return Some(super::eks::start_job(clients, parameters)),
         _ => {}
     }
     let model = model_name(service, action)?;
-    let sync = pattern.starts_with("sync");
-    let follow = follow(service, action);
-    if sync && follow.is_none() {
+    if pattern.starts_with("sync") && follow(service, action).is_none() {
         return Some(Err(StatesError::custom(
             "States.Runtime",
             format!("Stepwise does not follow {service}:{action} jobs (.sync) yet"),
@@ -565,54 +562,88 @@ pub fn call(
     {
         started["Body"] = parsed;
     }
-    let Some(f) = follow.filter(|_| sync) else {
-        return Some(Ok(started));
+    Some(Ok(started))
+}
+
+/// One look at the job a `.sync` task started (`started`: the start's
+/// answer): still running, or its end as the task's result (a job that
+/// failed is `States.TaskFailed` with its description). With `stop`, the
+/// task gave up on it: it is stopped, best effort.
+pub fn look(
+    clients: &Clients,
+    resource: &str,
+    parameters: &Value,
+    started: &Value,
+    stop: bool,
+) -> Progress {
+    let (service, rest) = resource.split_once(':').unwrap_or((resource, ""));
+    let action = rest.split('.').next().unwrap_or(rest);
+    if (service, action) == ("eks", "runJob") {
+        return super::eks::look_job(clients, parameters, started, stop);
+    }
+    let (Some(model), Some(f)) = (model_name(service, action), follow(service, action)) else {
+        return Progress::Done(Err(StatesError::runtime(format!(
+            "Stepwise does not follow {service}:{action} jobs (.sync)"
+        ))));
     };
-    let request = (f.request)(parameters, &started);
-    let begun = Instant::now();
-    let mut pause = Duration::from_millis(500);
+    if stop {
+        if let Some((stop_action, request)) = self::stop(service, action) {
+            let _ = crate::sdk::call(clients, model, stop_action, &request(parameters, started));
+        }
+        return Progress::Done(Err(StatesError::custom(
+            "States.TaskFailed",
+            "The task no longer waits for the job: it was stopped",
+        )));
+    }
+    let request = (f.request)(parameters, started);
+    let described = match crate::sdk::call(clients, model, f.describe, &request) {
+        Ok(v) => v,
+        Err(e)
+            if f.gone
+                && e.error
+                    .as_deref()
+                    .is_some_and(|n| n.ends_with("ResourceNotFoundException")) =>
+        {
+            return Progress::Done(Ok(started.clone()));
+        }
+        Err(e) => return Progress::Done(Err(e)),
+    };
+    let job = (f.job)(&described);
+    match (f.status)(&job) {
+        Some(s) if f.succeeded.contains(&s.as_str()) => Progress::Done(Ok((f.result)(&described))),
+        Some(s) if f.failed.contains(&s.as_str()) => Progress::Done(Err(StatesError::custom(
+            "States.TaskFailed",
+            job.to_string(),
+        ))),
+        _ => Progress::Running,
+    }
+}
+
+/// The call and, for a `.sync` job, its following to the end in place
+/// (blocking), until `watch` says the task gave up on it: then the job is
+/// stopped.
+pub fn call(
+    clients: &Clients,
+    resource: &str,
+    parameters: &Value,
+    watch: &Watch,
+) -> Option<TaskResult> {
+    let started = match start(clients, resource, parameters)? {
+        Ok(started) => started,
+        Err(e) => return Some(Err(e)),
+    };
+    if !follows(resource) {
+        return Some(Ok(started));
+    }
+    let mut looks = 0;
     loop {
-        let described = match crate::sdk::call(clients, model, f.describe, &request) {
-            Ok(v) => v,
-            Err(e)
-                if f.gone
-                    && e.error
-                        .as_deref()
-                        .is_some_and(|n| n.ends_with("ResourceNotFoundException")) =>
-            {
-                return Some(Ok(started));
-            }
-            Err(e) => return Some(Err(e)),
-        };
-        let job = (f.job)(&described);
-        match (f.status)(&job) {
-            Some(s) if f.succeeded.contains(&s.as_str()) => {
-                return Some(Ok((f.result)(&described)));
-            }
-            Some(s) if f.failed.contains(&s.as_str()) => {
-                return Some(Err(StatesError::custom(
-                    "States.TaskFailed",
-                    job.to_string(),
-                )));
-            }
-            _ => {}
+        if let Progress::Done(result) = look(clients, resource, parameters, &started, false) {
+            return Some(result);
         }
-        if begun.elapsed() > MAX_FOLLOW {
-            return Some(Err(StatesError::custom(
-                "States.Timeout",
-                format!("the {service} job was still running after a day"),
-            )));
-        }
-        if let Some(why) = watch.sleep(pause) {
-            if let Some((action, request)) = stop(service, action) {
-                // Best effort, as the task has already ended.
-                let (action, request) =
-                    emr_request(service, action, &request(parameters, &started))
-                        .unwrap_or((action, request(parameters, &started)));
-                let _ = crate::sdk::call(clients, model, action, &request);
-            }
+        looks += 1;
+        if let Some(why) = watch.sleep(follow_pause(looks)) {
+            let _ = look(clients, resource, parameters, &started, true);
             return Some(Err(why));
         }
-        pause = (pause * 2).min(Duration::from_secs(30));
     }
 }

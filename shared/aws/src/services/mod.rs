@@ -27,7 +27,7 @@ mod writer;
 
 use serde_json::{Map, Value, json};
 use stepwise_asl::{StatesError, TaskCall};
-use stepwise_engine::ports::{Abandoned, TaskContext, TaskResult, Tasks};
+use stepwise_engine::ports::{Abandoned, Progress, TaskContext, TaskResult, Tasks};
 
 use crate::Clients;
 
@@ -46,10 +46,39 @@ pub struct WithServices<T> {
 
 impl<T: Tasks> Tasks for WithServices<T> {
     async fn invoke(&self, call: &TaskCall, ctx: &TaskContext<'_>) -> TaskResult {
+        // A `.sync` job is started here and followed by the driver.
+        if self.services.follows(call) {
+            let (resource, p) = (service_resource(call), call.payload.clone());
+            return self
+                .services
+                .blocking(move |c| {
+                    jobs::start(c, &resource, &p).unwrap_or_else(|| Err(not_run(&resource)))
+                })
+                .await;
+        }
         if let Some(result) = self.services.call(call, &ctx.abandoned).await {
             return result;
         }
         self.fallback.invoke(call, ctx).await
+    }
+
+    fn follows(&self, call: &TaskCall) -> bool {
+        self.services.follows(call) || self.fallback.follows(call)
+    }
+
+    async fn progress(&self, call: &TaskCall, started: &Value, stop: bool) -> Progress {
+        if !self.services.follows(call) {
+            return self.fallback.progress(call, started, stop).await;
+        }
+        let (resource, p, started) = (
+            service_resource(call),
+            call.payload.clone(),
+            started.clone(),
+        );
+        self.services
+            .off_runtime(move |c| jobs::look(c, &resource, &p, &started, stop))
+            .await
+            .unwrap_or_else(|e| Progress::Done(Err(e)))
     }
 
     fn answers_callbacks(&self, call: &TaskCall) -> bool {
@@ -61,7 +90,31 @@ impl<T: Tasks> Tasks for WithServices<T> {
     }
 }
 
+/// `<service>:<action>[.pattern]` of an optimized integration's resource.
+fn service_resource(call: &TaskCall) -> String {
+    let resource = call.canonical_resource();
+    resource
+        .strip_prefix("arn:aws:states:::")
+        .unwrap_or(&resource)
+        .to_owned()
+}
+
+fn not_run(resource: &str) -> StatesError {
+    StatesError::custom(
+        "States.Runtime",
+        format!("'{resource}' is not an integration Stepwise runs"),
+    )
+}
+
 impl ServiceTasks {
+    /// Whether the call is a `.sync` job this starts and then follows.
+    pub fn follows(&self, call: &TaskCall) -> bool {
+        let resource = service_resource(call);
+        !resource.starts_with("aws-sdk:")
+            && jobs::handles(resource.split(':').next().unwrap_or_default())
+            && jobs::follows(&resource)
+    }
+
     pub fn new(clients: &Clients) -> ServiceTasks {
         ServiceTasks {
             clients: Some(clients.clone()),
@@ -154,12 +207,7 @@ impl ServiceTasks {
         let (resource, p) = (resource.to_owned(), parameters.clone());
         Some(
             self.blocking(move |c| {
-                jobs::call(c, &resource, &p, &watch).unwrap_or_else(|| {
-                    Err(StatesError::custom(
-                        "States.Runtime",
-                        format!("'{resource}' is not an integration Stepwise runs"),
-                    ))
-                })
+                jobs::call(c, &resource, &p, &watch).unwrap_or_else(|| Err(not_run(&resource)))
             })
             .await,
         )
@@ -172,13 +220,23 @@ impl ServiceTasks {
     where
         F: FnOnce(&Clients) -> TaskResult + Send + 'static,
     {
+        self.off_runtime(f).await.and_then(|r| r)
+    }
+
+    /// The same for any answer: `Err` when there are no credentials or the
+    /// call could not run.
+    async fn off_runtime<F, R>(&self, f: F) -> Result<R, StatesError>
+    where
+        F: FnOnce(&Clients) -> R + Send + 'static,
+        R: Send + 'static,
+    {
         let clients = self.clients()?.clone();
         if tokio::runtime::Handle::try_current().is_err() {
-            return f(&clients);
+            return Ok(f(&clients));
         }
         tokio::task::spawn_blocking(move || f(&clients))
             .await
-            .unwrap_or_else(|e| Err(StatesError::custom("States.Runtime", e.to_string())))
+            .map_err(|e| StatesError::custom("States.Runtime", e.to_string()))
     }
 
     /// `aws-sdk:<service>:<action>[.pattern]`: one signed call, off the

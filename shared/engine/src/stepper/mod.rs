@@ -20,7 +20,7 @@
 //! Task side effects are at least once, as on AWS: a request-response task
 //! runs inline, before the save, so one state costs one write and one send.
 
-mod inline;
+mod follow;
 mod lifecycle;
 pub mod memory;
 mod outbox;

@@ -4,17 +4,19 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
+use serde_json::Value;
 use stepwise_asl::exec::HistoryEvent;
 use stepwise_asl::exec::Phase;
 use stepwise_asl::random::Random;
 use stepwise_asl::timestamp::Millis;
-use stepwise_asl::{Effect, Env, Event, Options, Outcome, StateMachine, StatesError, Thread, step};
+use stepwise_asl::{
+    Effect, Env, Event, Options, Outcome, StateMachine, StatesError, TaskCall, Thread, step,
+};
 
 use crate::nested::{self, answered_wait};
-use crate::ports::{TaskContext, Tasks};
+use crate::ports::{TaskContext, Tasks, follow_pause};
 
-use super::inline::join_all;
-use super::outbox::{bundle, number};
+use super::outbox::{bundle, join_all, number};
 use super::*;
 
 /// Why a message must be delivered again.
@@ -79,6 +81,7 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
         }
         match &envelope.body {
             Body::Step(m) => self.step(&envelope.id, m, now).await,
+            Body::Poll(p) => self.look(&envelope.id, p, now).await,
             Body::Bundle(inner) => {
                 let (later, due): (Vec<_>, Vec<_>) = inner.iter().partition(|e| e.at > now);
                 if !later.is_empty() {
@@ -89,16 +92,20 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
                 // one whose task follows a long job does not hold the others.
                 let mut threads: Vec<(&str, Vec<&Envelope>)> = Vec::new();
                 for e in due {
-                    let Body::Step(m) = &e.body else { continue };
-                    match threads.iter_mut().find(|(t, _)| *t == m.thread) {
+                    let Some(thread) = e.body.thread() else {
+                        continue;
+                    };
+                    match threads.iter_mut().find(|(t, _)| *t == thread) {
                         Some((_, list)) => list.push(e),
-                        None => threads.push((&m.thread, vec![e])),
+                        None => threads.push((thread, vec![e])),
                     }
                 }
                 let runs = threads.into_iter().map(|(_, list)| async move {
                     for e in list {
-                        if let Body::Step(m) = &e.body {
-                            self.step(&e.id, m, now).await?;
+                        match &e.body {
+                            Body::Step(m) => self.step(&e.id, m, now).await?,
+                            Body::Poll(p) => self.look(&e.id, p, now).await?,
+                            Body::Bundle(_) => {}
                         }
                         if self.abort.abort("bundle") {
                             return Err(Retry::Chaos("bundle"));
@@ -136,7 +143,7 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
         self.random.lock().expect("lock").next_u64()
     }
 
-    async fn step(&self, id: &str, m: &StepMessage, now: Millis) -> Result<(), Retry> {
+    pub(super) async fn step(&self, id: &str, m: &StepMessage, now: Millis) -> Result<(), Retry> {
         let Some(loaded) = self.loaded(&m.execution).await? else {
             return Ok(()); // an execution we do not know (expired): drop
         };
@@ -222,15 +229,9 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
             effects,
             tokens,
             children,
+            follows,
         }) = self
-            .advance(
-                &loaded,
-                &m.execution,
-                thread,
-                m.event.clone(),
-                (lamport, expected),
-                now,
-            )
+            .advance(&loaded, &m.execution, thread, m.event.clone(), lamport, now)
             .await
         else {
             return Ok(());
@@ -259,15 +260,9 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
                 effects,
                 tokens,
                 children,
+                follows,
             }) = self
-                .advance(
-                    &loaded,
-                    &m.execution,
-                    thread,
-                    event,
-                    (lamport, expected),
-                    now,
-                )
+                .advance(&loaded, &m.execution, thread, event, lamport, now)
                 .await
             else {
                 return Ok(());
@@ -284,6 +279,7 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
                 effects,
                 tokens,
                 children,
+                follows,
                 abandoned: None,
             };
             return self.commit(parent, t, now).await;
@@ -300,6 +296,7 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
             effects,
             tokens,
             children,
+            follows,
             abandoned,
         };
         self.commit(rec, t, now).await
@@ -331,15 +328,14 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
     }
 
     /// Steps `thread` by `event`, running request-response tasks inline;
-    /// `None` when the event does not apply (stale). `expected` is the
-    /// stored sequence number the transition builds on.
+    /// `None` when the event does not apply (stale).
     async fn advance(
         &self,
         loaded: &Loaded,
         execution: &str,
         thread: &mut Thread,
         event: Event,
-        (lamport, expected): (u64, Option<u64>),
+        lamport: u64,
         now: Millis,
     ) -> Option<Advanced> {
         let (machine, facts) = (&loaded.machine, &loaded.record.facts);
@@ -367,6 +363,7 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
         let mut effects = Vec::new();
         let mut tokens = Vec::new();
         let mut children = Vec::new();
+        let mut follows = Vec::new();
         while let Some(effect) = pending.pop_front() {
             let Effect::Invoke(call) = effect else {
                 effects.push(effect);
@@ -392,10 +389,15 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
                 continue;
             }
             let began = std::time::Instant::now();
-            let event = match self.invoke_watched(&call, &ctx, expected).await {
+            let event = match self.tasks.invoke(&call, &ctx).await {
                 Ok(_) if callback && call.token.is_some() => {
                     let token = call.token.clone().unwrap_or_default();
                     tokens.push((token, call.wait, None));
+                    continue;
+                }
+                // A `.sync` job started: looked at later, by messages.
+                Ok(started) if self.tasks.follows(&call) => {
+                    follows.push((call, started));
                     continue;
                 }
                 Ok(started) if later => {
@@ -427,11 +429,13 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
         });
         tokens.retain(|(_, wait, _)| Some(*wait) == current);
         children.retain(|c| Some(c.wait) == current);
+        follows.retain(|(call, _)| Some(call.wait) == current);
         Some(Advanced {
             events,
             effects,
             tokens,
             children,
+            follows,
         })
     }
 
@@ -501,6 +505,21 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
                 },
                 Effect::Invoke(_) => unreachable!("invocations ran inline"),
             }
+        }
+        for (call, started) in t.follows {
+            let i = messages.len();
+            messages.push(Envelope {
+                id: format!("{sender}.{i}"),
+                at: now + follow_pause(0).as_millis() as Millis,
+                body: Body::Poll(Box::new(PollMessage {
+                    execution: t.execution.to_owned(),
+                    thread: t.thread.to_owned(),
+                    call,
+                    started,
+                    looks: 0,
+                    lamport: new_lamport,
+                })),
+            });
         }
         let messages = bundle(&sender, messages);
         // Tokens first: a save that loses the race leaves a token nobody
@@ -643,6 +662,8 @@ struct Transition<'a> {
     tokens: Vec<(String, u64, Option<Offer>)>,
     /// Nested executions started for a `.sync` task.
     children: Vec<Child>,
+    /// Jobs a `.sync` task started (its call and the start's answer).
+    follows: Vec<(TaskCall, Value)>,
     /// The `.sync` task wait this transition gave up on.
     abandoned: Option<u64>,
 }
@@ -653,6 +674,7 @@ struct Advanced {
     effects: Vec<Effect>,
     tokens: Vec<(String, u64, Option<Offer>)>,
     children: Vec<Child>,
+    follows: Vec<(TaskCall, Value)>,
 }
 
 /// How many times an early answer is sent again, a second apart.

@@ -5,9 +5,10 @@
 use std::future::Future;
 
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 use stepwise_asl::exec::HistoryEvent;
 use stepwise_asl::timestamp::Millis;
-use stepwise_asl::{Event, Execution, Outcome, Thread};
+use stepwise_asl::{Event, Execution, Outcome, TaskCall, Thread};
 
 /// Errors from a store or a queue.
 pub type PortError = Box<dyn std::error::Error + Send + Sync>;
@@ -29,6 +30,45 @@ pub enum Body {
     /// A transition's several messages, handled (or forwarded, when not yet
     /// due) by whoever receives the bundle.
     Bundle(Vec<Envelope>),
+    /// A look at the job a thread's `.sync` task follows.
+    Poll(Box<PollMessage>),
+}
+
+impl Body {
+    /// The executions whose threads the message is for.
+    pub fn executions(&self) -> Vec<&str> {
+        match self {
+            Body::Step(m) => vec![&m.execution],
+            Body::Poll(p) => vec![&p.execution],
+            Body::Bundle(inner) => inner.iter().flat_map(|e| e.body.executions()).collect(),
+        }
+    }
+
+    /// The thread a step or a look is for.
+    pub fn thread(&self) -> Option<&str> {
+        match self {
+            Body::Step(m) => Some(&m.thread),
+            Body::Poll(p) => Some(&p.thread),
+            Body::Bundle(_) => None,
+        }
+    }
+}
+
+/// A look at the job a `.sync` task started, due a while after the last:
+/// the job's end answers the task; while it runs, the next look is sent;
+/// once the task no longer waits for it, the job is stopped.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PollMessage {
+    pub execution: String,
+    pub thread: String,
+    /// The task's call (its wait, resource and parameters).
+    pub call: TaskCall,
+    /// The answer of the call that started the job.
+    pub started: Value,
+    /// How many looks came before this one.
+    pub looks: u32,
+    /// The sender's logical clock.
+    pub lamport: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

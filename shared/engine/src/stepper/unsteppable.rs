@@ -32,16 +32,7 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
             Err(Retry::Port(e)) if receives >= POISON_RECEIVES => {
                 let cause =
                     format!("An internal error occurred: the execution could not be stepped ({e})");
-                let mut executions: Vec<&str> = match &envelope.body {
-                    Body::Step(m) => vec![&m.execution],
-                    Body::Bundle(inner) => inner
-                        .iter()
-                        .filter_map(|e| match &e.body {
-                            Body::Step(m) => Some(m.execution.as_str()),
-                            Body::Bundle(_) => None,
-                        })
-                        .collect(),
-                };
+                let mut executions = envelope.body.executions();
                 executions.dedup();
                 for arn in executions {
                     self.fail_unsteppable(arn, &cause, now).await?;
