@@ -207,10 +207,9 @@ pub fn main(args: Args) -> anyhow::Result<ExitCode> {
             lambda_endpoint: args.lambda_endpoint.clone(),
             dispatchers: 4,
             services: {
-                let s = crate::aws::services();
-                let f: stepwise_local::tasks::Services =
-                    Arc::new(move |call, abandoned| s.call_blocking(call, abandoned));
-                Some(f)
+                let s: stepwise_local::tasks::Services =
+                    Arc::new(crate::aws::EmbeddedServices(crate::aws::services()));
+                Some(s)
             },
             retention: (args.retention_days > 0.0).then(|| Retention {
                 keep: Duration::from_secs_f64(args.retention_days * 86_400.0),

@@ -96,6 +96,14 @@ def test_human_approval_over_sqs_and_the_aws_cli(served, moto):
     d = wait_for(sfn, ex, timeout=20)
     assert d["status"] == "SUCCEEDED"
     assert json.loads(d["output"]) == {"order": 42, "decision": {"approved": True}}
+    # As AWS writes it: the request's answer in TaskSubmitted, before the callback's result.
+    events = sfn.get_execution_history(executionArn=ex)["events"]
+    tasks = [e for e in events if e["type"].startswith("Task") and e["type"] != "TaskStateEntered"]
+    assert [e["type"] for e in tasks] == ["TaskScheduled", "TaskStarted", "TaskSubmitted", "TaskSucceeded",
+                                          "TaskStateExited"]
+    submitted = tasks[2]["taskSubmittedEventDetails"]
+    assert (submitted["resourceType"], submitted["resource"]) == ("sqs", "sendMessage.waitForTaskToken")
+    assert json.loads(submitted["output"])["MessageId"] and submitted["outputDetails"] == {"truncated": False}
     # The token is used up: a second answer is refused.
     again = subprocess.run(["aws", "stepfunctions", "send-task-success", "--endpoint-url", served.url,
                             "--task-token", request["token"], "--task-output", "{}"],
@@ -405,6 +413,13 @@ def test_nested_executions_sync_sync2_and_request_response(served):
     assert (failed["Status"], failed["Error"], failed["Cause"]) == ("FAILED", "TooBig", "over 100")
     children = sfn.list_executions(stateMachineArn=child)["executions"]
     assert len(children) == 4
+    # Each waiting task's start answer, in TaskSubmitted.
+    events = sfn.get_execution_history(executionArn=d["executionArn"], maxResults=1000)["events"]
+    submitted = [json.loads(e["taskSubmittedEventDetails"]["output"]) for e in events
+                 if e["type"] == "TaskSubmitted"]
+    assert len(submitted) == 3
+    assert sorted(o["ExecutionArn"] for o in submitted) == sorted(
+        c["executionArn"] for c in children if not c["executionArn"].endswith(":fired"))
     missing = create(sfn, "orphan-" + served.tag, {"StartAt": "Go", "States": {"Go": {
         "Type": "Task", "Resource": "arn:aws:states:::states:startExecution.sync",
         "Parameters": {"StateMachineArn": child + "-gone"}, "End": True}}})

@@ -5,6 +5,8 @@ backends. Athena in moto server stands in for the job: its state manager
 keeps queries RUNNING until StopQueryExecution cancels them."""
 import contextlib
 import json
+import os
+import subprocess
 import time
 import urllib.request
 import uuid
@@ -12,7 +14,7 @@ import uuid
 import boto3
 import pytest
 
-from conftest import ROLE, Server, client, run_machine, wait_for
+from conftest import BINARY, ROLE, Server, client, run_machine, wait_for
 
 AWS = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_REGION": "us-east-1"}
 QUERY = "arn:aws:states:::athena:startQueryExecution.sync"
@@ -147,3 +149,39 @@ def test_running_jobs_hold_no_stepper(served, moto):
             sfn.stop_execution(executionArn=job)
         for t in tags:
             assert query_state(moto, t) == ["CANCELLED"]
+
+
+def task_events(events):
+    return [(e["type"], e.get("taskSubmittedEventDetails") or e.get("taskSucceededEventDetails"))
+            for e in events if e["type"] in ("TaskScheduled", "TaskStarted", "TaskSubmitted", "TaskSucceeded")]
+
+
+def check_sync_history(events):
+    """TaskScheduled, TaskStarted, TaskSubmitted (the start's answer),
+    TaskSucceeded (the job), as AWS writes a `.sync` task's history."""
+    kinds = task_events(events)
+    assert [k for k, _ in kinds] == ["TaskScheduled", "TaskStarted", "TaskSubmitted", "TaskSucceeded"], kinds
+    submitted, succeeded = kinds[2][1], kinds[3][1]
+    out = submitted["output"]
+    out = json.loads(out) if isinstance(out, str) else out
+    done = succeeded["output"]
+    done = json.loads(done) if isinstance(done, str) else done
+    assert out["QueryExecutionId"] == done["QueryExecution"]["QueryExecutionId"]
+    assert submitted["resource"] == "startQueryExecution.sync" and submitted["resourceType"] == "athena"
+
+
+def test_a_sync_task_history_has_task_submitted_in_stepwise_run(moto, tmp_path):
+    tag = uuid.uuid4().hex[:8]
+    path = tmp_path / "m.json"
+    path.write_text(json.dumps({"StartAt": "Q", "States": {"Q": query_task(tag)}}))
+    out = subprocess.run([BINARY, "run", str(path), "--history"], capture_output=True, text=True,
+                         timeout=60, env=dict(os.environ, AWS_ENDPOINT_URL=moto, **AWS))
+    lines = [json.loads(line) for line in out.stdout.strip().splitlines()]
+    assert lines[-1]["status"] == "SUCCEEDED", lines[-1]
+    check_sync_history(lines[:-1])
+
+
+def test_a_sync_task_history_has_task_submitted(served, moto):
+    sfn, arn = start(served, "hist", {"StartAt": "Q", "States": {"Q": query_task(uuid.uuid4().hex[:8])}})
+    assert wait_for(sfn, arn, timeout=20)["status"] == "SUCCEEDED"
+    check_sync_history(sfn.get_execution_history(executionArn=arn)["events"])

@@ -268,14 +268,25 @@ impl<'m, T: Tasks> Runner<'m, T> {
                     // (TimeoutSeconds, HeartbeatSeconds) can end it.
                     let callback = self.tasks.awaits_token(&call);
                     let began = std::time::Instant::now();
+                    let submitted = |output| Event::TaskSubmitted {
+                        wait: call.wait,
+                        output,
+                    };
                     let result = match self.tasks.invoke(&call, &ctx).await {
-                        Ok(_) if callback => {
+                        Ok(answer) if callback => {
                             self.callbacks += 1;
+                            self.push(self.now, id.clone(), submitted(answer));
                             continue;
                         }
                         // A `.sync` job: followed here to its end.
                         Ok(started) if self.tasks.follows(&call) => {
-                            crate::tasks::follow_in_place(&self.tasks, &call, &started).await
+                            self.push(self.now, id.clone(), submitted(started.clone()));
+                            let tasks = &self.tasks;
+                            crate::tasks::follow_blocking(
+                                |stop| crate::block_on(tasks.progress(&call, &started, stop)),
+                                call.timeout_seconds,
+                                &Default::default(),
+                            )
                         }
                         result => result,
                     };

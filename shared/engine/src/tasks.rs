@@ -6,7 +6,7 @@ use stepwise_asl::definition::resource::Pattern;
 use stepwise_asl::{ErrorName, Event, StatesError, TaskCall};
 
 use crate::mock::{Mocks, Response};
-use crate::ports::{Progress, TaskContext, TaskResult, Tasks, follow_pause};
+use crate::ports::{Abandoned, Progress, TaskContext, TaskResult, Tasks, follow_pause};
 
 /// Answers mocked states from a mock configuration, the rest from `fallback`.
 pub struct Mocked<T> {
@@ -124,33 +124,52 @@ pub fn inline_event(call: &TaskCall, took: std::time::Duration, result: TaskResu
     }
 }
 
-/// Follows in place, to its end, the job a `.sync` task's `invoke` started
-/// (`started`), looking again after [`follow_pause`]; once the task's
-/// `TimeoutSeconds` pass the job is stopped and the task fails with
-/// `States.Timeout` (a driver records that as TaskTimedOut, see
-/// [`inline_event`]). For drivers that run tasks in place.
-pub async fn follow_in_place<T: Tasks>(tasks: &T, call: &TaskCall, started: &Value) -> TaskResult {
-    let begun = std::time::Instant::now();
-    let deadline = call.timeout_seconds.map(std::time::Duration::from_secs);
+/// Follows in place, to its end, a job a `.sync` task started: `look(false)`
+/// asks it once, again after each [`follow_pause`], until it ends; once
+/// `abandoned` is raised, or the task's `TimeoutSeconds` (and a little
+/// grace, so that a driver's own timer, which records TaskTimedOut, comes
+/// first) pass, `look(true)` stops it. For drivers that follow a job in a
+/// thread (`stepwise run`, the embedded worker's job threads).
+pub fn follow_blocking(
+    mut look: impl FnMut(bool) -> Progress,
+    timeout_seconds: Option<u64>,
+    abandoned: &Abandoned,
+) -> TaskResult {
+    use std::time::{Duration, Instant};
+    let deadline = timeout_seconds.map(|s| Instant::now() + Duration::from_secs(s) + TIMEOUT_GRACE);
+    let over = || {
+        if abandoned.is_raised() {
+            return Some(StatesError::custom(
+                "States.TaskFailed",
+                "The task no longer waits for the job: it was stopped",
+            ));
+        }
+        deadline.filter(|d| Instant::now() >= *d).map(|_| {
+            StatesError::custom(
+                "States.Timeout",
+                "The task's TimeoutSeconds passed: the job was stopped",
+            )
+        })
+    };
     let mut looks = 0;
     loop {
-        if let Progress::Done(result) = tasks.progress(call, started, false).await {
+        if let Progress::Done(result) = look(false) {
             return result;
         }
         looks += 1;
-        let pause = follow_pause(looks);
-        if let Some(d) = deadline {
-            let left = d.saturating_sub(begun.elapsed());
-            if left.is_zero() {
-                let _ = tasks.progress(call, started, true).await;
-                return Err(StatesError::custom(
-                    "States.Timeout",
-                    "The task's TimeoutSeconds passed: the job was stopped",
-                ));
+        let until = Instant::now() + follow_pause(looks);
+        loop {
+            if let Some(why) = over() {
+                let _ = look(true);
+                return Err(why);
             }
-            std::thread::sleep(pause.min(left));
-        } else {
-            std::thread::sleep(pause);
+            let left = until.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                break;
+            }
+            std::thread::sleep(left.min(Duration::from_millis(100)));
         }
     }
 }
+
+const TIMEOUT_GRACE: std::time::Duration = std::time::Duration::from_secs(2);

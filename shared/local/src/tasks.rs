@@ -4,11 +4,13 @@
 use std::sync::mpsc::{Receiver, Sender};
 use std::sync::{Arc, Mutex};
 
+use serde_json::Value;
 use stepwise_asl::TaskCall;
 use stepwise_asl::definition::resource::Pattern;
 use stepwise_engine::block_on;
 use stepwise_engine::mock::{Mocks, Response};
-use stepwise_engine::ports::{Abandoned, TaskContext, Tasks};
+use stepwise_engine::ports::{Abandoned, Progress, TaskContext, TaskResult, Tasks};
+use stepwise_engine::tasks::follow_blocking;
 
 use crate::lambda::Lambda;
 use crate::worker::Command;
@@ -23,9 +25,44 @@ pub struct Dispatch {
     pub abandoned: Abandoned,
 }
 
-/// Service integrations run from a dispatcher thread.
-pub type Services =
-    Arc<dyn Fn(&TaskCall, &Abandoned) -> Option<stepwise_engine::ports::TaskResult> + Send + Sync>;
+/// The AWS service integrations, called from the worker's threads.
+pub trait ServiceCalls: Send + Sync {
+    /// The call's result (for a `.sync` job: the answer of the call that
+    /// started it), or `None` when it is not a service integration.
+    fn call(&self, call: &TaskCall) -> Option<TaskResult>;
+    /// Whether the call is a `.sync` job that [`ServiceCalls::progress`] follows.
+    fn follows(&self, call: &TaskCall) -> bool;
+    /// One look at the job (`started`: the start's answer); with `stop`, stopped.
+    fn progress(&self, call: &TaskCall, started: &Value, stop: bool) -> Progress;
+}
+
+pub type Services = Arc<dyn ServiceCalls>;
+
+/// A service integration's result, a `.sync` job followed to its end in
+/// this thread (`submitted` hears the start's answer first), until its
+/// task gives up on it (`abandoned`, its TimeoutSeconds): then stopped.
+/// `None` when the call is not a service integration.
+fn run_service(
+    services: &dyn ServiceCalls,
+    call: &TaskCall,
+    abandoned: &Abandoned,
+    submitted: impl FnOnce(&Value),
+) -> Option<TaskResult> {
+    let answer = services.call(call)?;
+    if !services.follows(call) {
+        return Some(answer);
+    }
+    let started = match answer {
+        Ok(v) => v,
+        Err(e) => return Some(Err(e)),
+    };
+    submitted(&started);
+    Some(follow_blocking(
+        |stop| services.progress(call, &started, stop),
+        call.timeout_seconds,
+        abandoned,
+    ))
+}
 
 /// Tasks run in place (StartSyncExecution, TestState): service
 /// integrations first, then the Lambda endpoint.
@@ -40,7 +77,9 @@ impl Tasks for Direct {
         call: &TaskCall,
         ctx: &TaskContext<'_>,
     ) -> stepwise_engine::ports::TaskResult {
-        match self.services.as_ref().and_then(|s| s(call, &ctx.abandoned)) {
+        let ran = (self.services.as_ref())
+            .and_then(|s| run_service(s.as_ref(), call, &ctx.abandoned, |_| {}));
+        match ran {
             Some(result) => result,
             None => self.lambda.invoke(call, ctx).await,
         }
@@ -62,8 +101,10 @@ impl Runner {
     }
 
     /// The task's result, or `None` when a callback task's request went out
-    /// and the result will come from SendTaskSuccess/SendTaskFailure.
-    fn run(&self, d: &Dispatch) -> Option<stepwise_engine::ports::TaskResult> {
+    /// and the result will come from SendTaskSuccess/SendTaskFailure; a
+    /// task that waits after its call (a callback, a `.sync` job) tells
+    /// `submitted` what the call answered first.
+    fn run(&self, d: &Dispatch, submitted: impl FnOnce(&Value)) -> Option<TaskResult> {
         let callback = d.call.pattern == Pattern::WaitForTaskToken;
         if let Some(response) = self.mocks.as_ref().and_then(|m| m.next(&d.call.state)) {
             // A mocked callback answers with the callback's result itself.
@@ -78,17 +119,54 @@ impl Runner {
             abandoned: d.abandoned.clone(),
             ..TaskContext::new(&d.execution, &d.thread)
         };
-        let result = match self
-            .services
-            .as_ref()
-            .and_then(|s| s(&d.call, &d.abandoned))
-        {
+        let mut submitted = Some(submitted);
+        let ran = self.services.as_ref().and_then(|s| {
+            run_service(s.as_ref(), &d.call, &d.abandoned, |v| {
+                if let Some(f) = submitted.take() {
+                    f(v)
+                }
+            })
+        });
+        let result = match ran {
             Some(r) => r,
             None => block_on(self.lambda.invoke(&d.call, &ctx)),
         };
         match result {
-            Ok(_) if callback => None,
+            Ok(answer) if callback => {
+                if let Some(f) = submitted.take() {
+                    f(&answer)
+                }
+                None
+            }
             other => Some(other),
+        }
+    }
+
+    /// What the worker hears once `d` ran (`done` also hears, before,
+    /// what a task that waits after its call submitted).
+    fn finished(&self, d: Dispatch, done: &Sender<Command>) -> Command {
+        if self.starts_child(&d.call) {
+            return Command::StartChild {
+                message: d.message,
+                execution: d.execution,
+                thread: d.thread,
+                call: d.call,
+            };
+        }
+        let result = self.run(&d, |output| {
+            let _ = done.send(Command::Submitted {
+                execution: d.execution.clone(),
+                thread: d.thread.clone(),
+                wait: d.call.wait,
+                output: output.clone(),
+            });
+        });
+        Command::TaskDone {
+            message: d.message,
+            execution: d.execution,
+            thread: d.thread,
+            wait: d.call.wait,
+            result,
         }
     }
 }
@@ -109,37 +187,14 @@ pub fn start(runner: Runner, threads: usize, work: Receiver<Dispatch>, done: Sen
                 {
                     let (runner, done) = (runner.clone(), done.clone());
                     std::thread::spawn(move || {
-                        let _ = done.send(runner.finished(d));
+                        let _ = done.send(runner.finished(d, &done));
                     });
                     continue;
                 }
-                if done.send(runner.finished(d)).is_err() {
+                if done.send(runner.finished(d, &done)).is_err() {
                     return;
                 }
             }
         });
-    }
-}
-
-impl Runner {
-    /// What the worker hears once `d` ran.
-    fn finished(&self, d: Dispatch) -> Command {
-        if self.starts_child(&d.call) {
-            Command::StartChild {
-                message: d.message,
-                execution: d.execution,
-                thread: d.thread,
-                call: d.call,
-            }
-        } else {
-            let result = self.run(&d);
-            Command::TaskDone {
-                message: d.message,
-                execution: d.execution,
-                thread: d.thread,
-                wait: d.call.wait,
-                result,
-            }
-        }
     }
 }

@@ -41,6 +41,14 @@ pub enum Command {
         wait: u64,
         result: Option<stepwise_engine::ports::TaskResult>,
     },
+    /// A task that waits after its call (a callback, a `.sync` job) made
+    /// the call: TaskSubmitted with its answer.
+    Submitted {
+        execution: String,
+        thread: String,
+        wait: u64,
+        output: Value,
+    },
     /// A dispatched `states:startExecution` task: the worker starts the
     /// child (it owns the store).
     StartChild {
@@ -350,6 +358,15 @@ impl Worker {
                     {
                         self.deliver_result(&execution, &thread, wait, result)?;
                     }
+                }
+                Command::Submitted {
+                    execution,
+                    thread,
+                    wait,
+                    output,
+                } => {
+                    let event = Event::TaskSubmitted { wait, output };
+                    self.enqueue(&execution, &thread, now(), &event)?;
                 }
                 Command::StartChild {
                     message,

@@ -160,6 +160,22 @@ impl<'a> Step<'a> {
                 }
                 _ => self.applied = false,
             },
+            Event::TaskSubmitted { wait: w, output }
+                if Some(w) == wait && matches!(t.phase, Phase::Task { .. }) =>
+            {
+                match &state.kind {
+                    Kind::Task(task) if matches!(task.resource, Resource::Service { .. }) => {
+                        let details = json!({
+                            "output": output,
+                            "outputDetails": {"truncated": false},
+                            "resource": resource_name(&task.resource),
+                            "resourceType": resource_type(&task.resource),
+                        });
+                        self.record(t, EventType::TaskSubmitted, || details);
+                    }
+                    _ => self.applied = false,
+                }
+            }
             Event::TaskHeartbeat { wait: w } if Some(w) == wait => match &mut t.phase {
                 Phase::Task {
                     heartbeat: Some((secs, deadline)),

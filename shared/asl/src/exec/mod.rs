@@ -48,6 +48,12 @@ pub enum Event {
     TaskHeartbeat {
         wait: u64,
     },
+    /// A task that waits after its call (`.sync`, `.waitForTaskToken`)
+    /// made the call: `output` is what it answered (TaskSubmitted).
+    TaskSubmitted {
+        wait: u64,
+        output: Value,
+    },
     /// A child thread (Parallel branch, Map iteration) finished.
     ChildFinished {
         wait: u64,

@@ -6,11 +6,10 @@
 //! until it ends, and answers with what the job's describe action says (or
 //! fails the task with `States.TaskFailed` and that description).
 
-use std::time::{Duration, Instant};
-
 use serde_json::{Value, json};
 use stepwise_asl::StatesError;
-use stepwise_engine::ports::{Abandoned, Progress, TaskResult, follow_pause};
+use stepwise_engine::ports::{Abandoned, Progress, TaskResult};
+use stepwise_engine::tasks::follow_blocking;
 
 use crate::Clients;
 
@@ -347,60 +346,6 @@ fn stop(service: &str, action: &str) -> Option<Stop> {
     })
 }
 
-/// When a `.sync` task stops following its job: its driver raised
-/// `abandoned`, or the task's `TimeoutSeconds` passed (with a little
-/// grace, so that the driver's own timer, which records TaskTimedOut,
-/// comes first where it runs beside the call).
-pub struct Watch {
-    deadline: Option<Instant>,
-    abandoned: Abandoned,
-}
-
-impl Watch {
-    pub fn new(timeout_seconds: Option<u64>, abandoned: Abandoned) -> Watch {
-        let deadline =
-            timeout_seconds.map(|s| Instant::now() + Duration::from_secs(s) + TIMEOUT_GRACE);
-        Watch {
-            deadline,
-            abandoned,
-        }
-    }
-
-    /// Why to stop following, if it is time to.
-    fn over(&self) -> Option<StatesError> {
-        if self.abandoned.is_raised() {
-            return Some(StatesError::custom(
-                "States.TaskFailed",
-                "The task no longer waits for the job: it was stopped",
-            ));
-        }
-        self.deadline.filter(|d| Instant::now() >= *d).map(|_| {
-            StatesError::custom(
-                "States.Timeout",
-                "The task's TimeoutSeconds passed: the job was stopped",
-            )
-        })
-    }
-
-    /// Sleeps `pause`, or less when it is time to stop following.
-    pub(super) fn sleep(&self, pause: Duration) -> Option<StatesError> {
-        let until = Instant::now() + pause;
-        loop {
-            if let Some(why) = self.over() {
-                return Some(why);
-            }
-            let left = until.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                return None;
-            }
-            std::thread::sleep(left.min(WATCH_EVERY));
-        }
-    }
-}
-
-const TIMEOUT_GRACE: Duration = Duration::from_secs(2);
-const WATCH_EVERY: Duration = Duration::from_millis(100);
-
 /// Step Functions' EMR actions are its own, over EMR's API: the action
 /// and parameters they call.
 fn emr_request(service: &str, action: &str, p: &Value) -> Option<(&'static str, Value)> {
@@ -620,13 +565,14 @@ pub fn look(
 }
 
 /// The call and, for a `.sync` job, its following to the end in place
-/// (blocking), until `watch` says the task gave up on it: then the job is
-/// stopped.
+/// (blocking), until its task gives up on it (`abandoned`, its
+/// `TimeoutSeconds`): then the job is stopped.
 pub fn call(
     clients: &Clients,
     resource: &str,
     parameters: &Value,
-    watch: &Watch,
+    timeout_seconds: Option<u64>,
+    abandoned: &Abandoned,
 ) -> Option<TaskResult> {
     let started = match start(clients, resource, parameters)? {
         Ok(started) => started,
@@ -635,15 +581,9 @@ pub fn call(
     if !follows(resource) {
         return Some(Ok(started));
     }
-    let mut looks = 0;
-    loop {
-        if let Progress::Done(result) = look(clients, resource, parameters, &started, false) {
-            return Some(result);
-        }
-        looks += 1;
-        if let Some(why) = watch.sleep(follow_pause(looks)) {
-            let _ = look(clients, resource, parameters, &started, true);
-            return Some(Err(why));
-        }
-    }
+    Some(follow_blocking(
+        |stop| look(clients, resource, parameters, &started, stop),
+        timeout_seconds,
+        abandoned,
+    ))
 }

@@ -46,17 +46,7 @@ pub struct WithServices<T> {
 
 impl<T: Tasks> Tasks for WithServices<T> {
     async fn invoke(&self, call: &TaskCall, ctx: &TaskContext<'_>) -> TaskResult {
-        // A `.sync` job is started here and followed by the driver.
-        if self.services.follows(call) {
-            let (resource, p) = (service_resource(call), call.payload.clone());
-            return self
-                .services
-                .blocking(move |c| {
-                    jobs::start(c, &resource, &p).unwrap_or_else(|| Err(not_run(&resource)))
-                })
-                .await;
-        }
-        if let Some(result) = self.services.call(call, &ctx.abandoned).await {
+        if let Some(result) = self.services.start(call).await {
             return result;
         }
         self.fallback.invoke(call, ctx).await
@@ -70,15 +60,7 @@ impl<T: Tasks> Tasks for WithServices<T> {
         if !self.services.follows(call) {
             return self.fallback.progress(call, started, stop).await;
         }
-        let (resource, p, started) = (
-            service_resource(call),
-            call.payload.clone(),
-            started.clone(),
-        );
-        self.services
-            .off_runtime(move |c| jobs::look(c, &resource, &p, &started, stop))
-            .await
-            .unwrap_or_else(|e| Progress::Done(Err(e)))
+        self.services.progress(call, started, stop).await
     }
 
     fn answers_callbacks(&self, call: &TaskCall) -> bool {
@@ -183,10 +165,7 @@ impl ServiceTasks {
                 let p = p.clone();
                 self.blocking(move |c| writer::write(c, &p)).await
             }
-            _ => {
-                let watch = jobs::Watch::new(call.timeout_seconds, abandoned.clone());
-                return self.job(rest, p, watch).await;
-            }
+            _ => return self.job(rest, p, call.timeout_seconds, abandoned).await,
         })
     }
 
@@ -197,17 +176,19 @@ impl ServiceTasks {
         &self,
         resource: &str,
         parameters: &Value,
-        watch: jobs::Watch,
+        timeout_seconds: Option<u64>,
+        abandoned: &Abandoned,
     ) -> Option<TaskResult> {
         let service = resource.split(':').next().unwrap_or_default();
         // Only a resource this runs needs credentials.
         if !jobs::handles(service) {
             return None;
         }
-        let (resource, p) = (resource.to_owned(), parameters.clone());
+        let (resource, p, abandoned) = (resource.to_owned(), parameters.clone(), abandoned.clone());
         Some(
             self.blocking(move |c| {
-                jobs::call(c, &resource, &p, &watch).unwrap_or_else(|| Err(not_run(&resource)))
+                jobs::call(c, &resource, &p, timeout_seconds, &abandoned)
+                    .unwrap_or_else(|| Err(not_run(&resource)))
             })
             .await,
         )
@@ -251,13 +232,33 @@ impl ServiceTasks {
             .await
     }
 
-    /// The same, from synchronous code (the SDK needs a runtime of its own).
-    pub fn call_blocking(&self, call: &TaskCall, abandoned: &Abandoned) -> Option<TaskResult> {
-        let runtime = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .ok()?;
-        runtime.block_on(self.call(call, abandoned))
+    /// The call's result, except for a `.sync` job: the answer of the call
+    /// that started it, which [`ServiceTasks::progress`] then follows.
+    /// `None` when the resource is not a service integration this runs.
+    pub async fn start(&self, call: &TaskCall) -> Option<TaskResult> {
+        if !self.follows(call) {
+            return self.call(call, &Abandoned::default()).await;
+        }
+        let (resource, p) = (service_resource(call), call.payload.clone());
+        Some(
+            self.blocking(move |c| {
+                jobs::start(c, &resource, &p).unwrap_or_else(|| Err(not_run(&resource)))
+            })
+            .await,
+        )
+    }
+
+    /// One look at the job a `.sync` call started (`started`: its answer);
+    /// with `stop`, the task gave up on it: stopped.
+    pub async fn progress(&self, call: &TaskCall, started: &Value, stop: bool) -> Progress {
+        let (resource, p, started) = (
+            service_resource(call),
+            call.payload.clone(),
+            started.clone(),
+        );
+        self.off_runtime(move |c| jobs::look(c, &resource, &p, &started, stop))
+            .await
+            .unwrap_or_else(|e| Progress::Done(Err(e)))
     }
 }
 

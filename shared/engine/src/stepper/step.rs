@@ -389,25 +389,36 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
                 continue;
             }
             let began = std::time::Instant::now();
+            let wait = call.wait;
+            // A task that waits after its call: TaskSubmitted, then the wait.
             let event = match self.tasks.invoke(&call, &ctx).await {
-                Ok(_) if callback && call.token.is_some() => {
+                Ok(answer) if callback && call.token.is_some() => {
                     let token = call.token.clone().unwrap_or_default();
-                    tokens.push((token, call.wait, None));
-                    continue;
+                    tokens.push((token, wait, None));
+                    Event::TaskSubmitted {
+                        wait,
+                        output: answer,
+                    }
                 }
                 // A `.sync` job started: looked at later, by messages.
                 Ok(started) if self.tasks.follows(&call) => {
-                    follows.push((call, started));
-                    continue;
+                    follows.push((call, started.clone()));
+                    Event::TaskSubmitted {
+                        wait,
+                        output: started,
+                    }
                 }
                 Ok(started) if later => {
                     if let Some(arn) = started["ExecutionArn"].as_str() {
                         children.push(Child {
-                            wait: call.wait,
+                            wait,
                             arn: arn.to_owned(),
                         });
                     }
-                    continue;
+                    Event::TaskSubmitted {
+                        wait,
+                        output: started,
+                    }
                 }
                 result => crate::tasks::inline_event(&call, began.elapsed(), result),
             };

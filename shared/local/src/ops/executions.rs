@@ -57,7 +57,16 @@ pub fn start_child(
     });
     let waits = parent.is_some() || call.pattern == Pattern::WaitForTaskToken;
     match start_with(w, &body, parent) {
-        Ok(_) if waits => Ok(None),
+        Ok((arn, started)) if waits => {
+            // The task waits for the child (or its token): TaskSubmitted first.
+            let output = nested::started(&arn, started);
+            let event = Event::TaskSubmitted {
+                wait: call.wait,
+                output,
+            };
+            w.enqueue(execution, thread, crate::ids::now(), &event)?;
+            Ok(None)
+        }
         Ok((arn, started)) => Ok(Some(Ok(nested::started(&arn, started)))),
         Err(Fail::Api(e)) => Ok(Some(Err(nested::api_error(e.code, &e.message)))),
         Err(Fail::Db(e)) => Err(e),
