@@ -231,3 +231,29 @@ def test_eks_cluster_sync_waits_for_active_and_for_gone(moto, tmp_path):
     assert result["output"]["created"]["Cluster"]["Status"] == "ACTIVE"
     assert result["output"]["created"]["Cluster"]["Name"] == name
     assert result["output"]["deleted"]["Cluster"]["Name"] == name
+
+
+def test_emr_serverless_application_lifecycle_sync(moto, tmp_path):
+    """emr-serverless application actions with `.sync`: each waits for the
+    state it asks for (CREATED, STARTED, STOPPED, TERMINATED)."""
+    es = "arn:aws:states:::emr-serverless:"
+    definition = {"StartAt": "Create", "States": {
+        "Create": {"Type": "Task", "Resource": es + "createApplication.sync", "ResultPath": "$.created",
+                   "Parameters": {"Name": "app", "ReleaseLabel": "emr-6.6.0", "Type": "SPARK"}, "Next": "Start"},
+        "Start": {"Type": "Task", "Resource": es + "startApplication.sync", "ResultPath": "$.started",
+                  "Parameters": {"ApplicationId.$": "$.created.ApplicationId"}, "Next": "Stop"},
+        "Stop": {"Type": "Task", "Resource": es + "stopApplication.sync", "ResultPath": "$.stopped",
+                 "Parameters": {"ApplicationId.$": "$.created.ApplicationId"}, "Next": "Delete"},
+        "Delete": {"Type": "Task", "Resource": es + "deleteApplication.sync", "ResultPath": "$.deleted",
+                   "Parameters": {"ApplicationId.$": "$.created.ApplicationId"}, "End": True}}}
+    path = tmp_path / "m.json"
+    path.write_text(json.dumps(definition))
+    result = run_machine(path, env=dict(AWS, AWS_ENDPOINT_URL=moto))
+    assert result["status"] == "SUCCEEDED", result
+    o = result["output"]
+    # The result is the action's answer, given once the application is there.
+    assert set(o["created"]) >= {"ApplicationId", "Name", "Arn"} and o["created"]["Name"] == "app"
+    es = boto3.client("emr-serverless", endpoint_url=moto, region_name="us-east-1",
+                      aws_access_key_id="test", aws_secret_access_key="test")
+    app = es.get_application(applicationId=o["created"]["ApplicationId"])["application"]
+    assert app["state"] == "TERMINATED"

@@ -19,7 +19,9 @@
 mod apigateway;
 mod dynamodb;
 mod eks;
+mod emr;
 pub mod http;
+mod job_table;
 mod jobs;
 mod messaging;
 mod reader;
