@@ -257,3 +257,27 @@ def test_emr_serverless_application_lifecycle_sync(moto, tmp_path):
                       aws_access_key_id="test", aws_secret_access_key="test")
     app = es.get_application(applicationId=o["created"]["ApplicationId"])["application"]
     assert app["state"] == "TERMINATED"
+
+
+def test_equals_members_are_named_equals_value(moto, tmp_path):
+    """AWS's naming rule for SDK integrations: a member called `Equals` is
+    `EqualsValue` in the state machine, both ways (GuardDuty, restJson1)."""
+    path = tmp_path / "m.json"
+    path.write_text(json.dumps({"StartAt": "D", "States": {
+        "D": {"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:guardduty:createDetector",
+              "Parameters": {"Enable": True}, "ResultPath": "$.d", "Next": "F"},
+        "F": {"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:guardduty:createFilter",
+              "Parameters": {"DetectorId.$": "$.d.DetectorId", "Name": "high", "Action": "ARCHIVE",
+                             "FindingCriteria": {"Criterion": {"severity": {"EqualsValue": ["8"]}}}},
+              "ResultPath": "$.f", "Next": "G"},
+        "G": {"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:guardduty:getFilter",
+              "Parameters": {"DetectorId.$": "$.d.DetectorId", "FilterName": "high"},
+              "ResultPath": "$.g", "End": True}}}))
+    result = run_machine(path, env=dict(AWS, AWS_ENDPOINT_URL=moto))
+    assert result["status"] == "SUCCEEDED", result
+    o = result["output"]
+    assert o["g"]["FindingCriteria"]["Criterion"]["severity"] == {"EqualsValue": ["8"]}
+    gd = boto3.client("guardduty", endpoint_url=moto, region_name="us-east-1",
+                      aws_access_key_id="test", aws_secret_access_key="test")
+    stored = gd.get_filter(DetectorId=o["d"]["DetectorId"], FilterName="high")
+    assert stored["FindingCriteria"]["Criterion"]["severity"]["Equals"] == ["8"]

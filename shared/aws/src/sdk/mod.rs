@@ -95,6 +95,8 @@ fn call_json(clients: &Clients, svc: &Service, action: &str, parameters: &Value)
         operation.extend(c.to_uppercase());
     }
     operation.push_str(chars.as_str());
+    // AWS's `EqualsValue` is the API's `Equals` (see `rest::field`).
+    let parameters = &rename_key(parameters, "EqualsValue", "Equals", 0);
     let body = if svc.c {
         recase(parameters, false)
     } else {
@@ -445,6 +447,26 @@ fn env_name(name: &str) -> String {
         out.push(c.to_ascii_uppercase());
     }
     out
+}
+
+/// `v` with the object key `from` named `to`, at every depth (bounded).
+fn rename_key(v: &Value, from: &str, to: &str, depth: usize) -> Value {
+    match v {
+        Value::Object(o) if depth < 128 => Value::Object(
+            o.iter()
+                .map(|(k, x)| {
+                    let k = if k == from { to.to_owned() } else { k.clone() };
+                    (k, rename_key(x, from, to, depth + 1))
+                })
+                .collect(),
+        ),
+        Value::Array(a) if depth < 128 => Value::Array(
+            a.iter()
+                .map(|x| rename_key(x, from, to, depth + 1))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
 }
 
 /// Object keys with their first letter upper-cased (`up`, AWS's results as

@@ -89,7 +89,7 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
                     self.queue.send(&later, now).await?;
                 }
                 // Each thread's messages in order, the threads side by side:
-                // one whose task follows a long job does not hold the others.
+                // one whose inline task is slow (a Lambda) holds no other.
                 let mut threads: Vec<(&str, Vec<&Envelope>)> = Vec::new();
                 for e in due {
                     let Some(thread) = e.body.thread() else {

@@ -4,7 +4,7 @@
 use serde_json::{Map, Value};
 
 use super::xml::{self, Node};
-use super::{Operation, Ref, RestService, Shape, typed, upper};
+use super::{Operation, Ref, RestService, Shape, field, typed, upper};
 
 impl RestService {
     /// The task's result from a successful response.
@@ -33,7 +33,7 @@ impl RestService {
             match r.l.as_deref() {
                 Some("header") => {
                     if let Some(v) = header(wire) {
-                        out.insert(upper(name), typed(v, &r.s));
+                        out.insert(field(name), typed(v, &r.s));
                     }
                 }
                 Some("headers") => {
@@ -46,10 +46,10 @@ impl RestService {
                                 .map(|rest| (rest.to_owned(), Value::String(v.clone())))
                         })
                         .collect();
-                    out.insert(upper(name), Value::Object(map));
+                    out.insert(field(name), Value::Object(map));
                 }
                 Some("statusCode") => {
-                    out.insert(upper(name), status.into());
+                    out.insert(field(name), status.into());
                 }
                 _ => {}
             }
@@ -67,7 +67,7 @@ impl RestService {
                     .map(|v: Value| self.read_json(&v, r, 0)),
             };
             if let Some(v) = value {
-                out.insert(upper(p), v);
+                out.insert(field(p), v);
             }
             return Value::Object(out);
         }
@@ -109,7 +109,7 @@ impl RestService {
                         .find(|(name, mr)| mr.n.as_deref().unwrap_or(name) == key)
                     {
                         Some((name, mr)) => {
-                            out.insert(upper(name), self.read_json(x, mr, depth + 1));
+                            out.insert(field(name), self.read_json(x, mr, depth + 1));
                         }
                         None => {
                             out.insert(upper(key), x.clone());
@@ -151,18 +151,18 @@ impl RestService {
                                 .map(|c| self.read_xml(c, lm, depth + 1))
                                 .collect();
                             if !items.is_empty() {
-                                out.insert(upper(name), Value::Array(items));
+                                out.insert(field(name), Value::Array(items));
                             }
                         }
                         Some(Shape::Map { f: Some(_), .. }) => {
                             let entries: Vec<&Node> = node.all(wire).collect();
                             if !entries.is_empty() {
-                                out.insert(upper(name), self.map_entries(&entries, mr, depth));
+                                out.insert(field(name), self.map_entries(&entries, mr, depth));
                             }
                         }
                         _ => {
                             if let Some(c) = node.child(wire) {
-                                out.insert(upper(name), self.read_xml(c, mr, depth + 1));
+                                out.insert(field(name), self.read_xml(c, mr, depth + 1));
                             }
                         }
                     }

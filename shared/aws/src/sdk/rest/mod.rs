@@ -168,11 +168,25 @@ pub(super) fn member<'a>(
     members: &'a BTreeMap<String, Ref>,
     key: &str,
 ) -> Option<(&'a String, &'a Ref)> {
-    members.get_key_value(key).or_else(|| {
-        members
-            .iter()
-            .find(|(name, _)| name.eq_ignore_ascii_case(key))
-    })
+    members
+        .get_key_value(key)
+        .or_else(|| {
+            members
+                .iter()
+                .find(|(name, _)| name.eq_ignore_ascii_case(key))
+        })
+        // AWS's name for a member called `Equals` (see [`field`]).
+        .or_else(|| (key == "EqualsValue").then(|| members.get_key_value("Equals"))?)
+}
+
+/// A member's name in a state's result: PascalCase, and `EqualsValue` for
+/// `Equals`, as Step Functions' SDK integrations name it (a Java naming
+/// rule).
+pub(super) fn field(name: &str) -> String {
+    match upper(name) {
+        up if up == "Equals" => "EqualsValue".to_owned(),
+        up => up,
+    }
 }
 
 /// An ec2Query field name: `queryName`, else the XML name capitalised.
