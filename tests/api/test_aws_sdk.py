@@ -281,3 +281,35 @@ def test_equals_members_are_named_equals_value(moto, tmp_path):
                       aws_access_key_id="test", aws_secret_access_key="test")
     stored = gd.get_filter(DetectorId=o["d"]["DetectorId"], FilterName="high")
     assert stored["FindingCriteria"]["Criterion"]["severity"]["Equals"] == ["8"]
+
+
+def test_codebuild_and_sagemaker_jobs_sync(moto, tmp_path):
+    """codebuild:startBuild.sync and sagemaker:createTrainingJob.sync follow
+    their jobs (moto ends them on the first look) and answer as AWS does:
+    `{Build}` and the training job's description."""
+    tag = uuid.uuid4().hex[:8]
+    cb = boto3.client("codebuild", endpoint_url=moto, region_name="us-east-1",
+                      aws_access_key_id="test", aws_secret_access_key="test")
+    cb.create_project(name=f"p-{tag}", source={"type": "S3", "location": "bucket/src.zip"},
+                      artifacts={"type": "NO_ARTIFACTS"}, serviceRole="arn:aws:iam::123456789012:role/r",
+                      environment={"type": "LINUX_CONTAINER", "image": "aws/codebuild/standard:7.0",
+                                   "computeType": "BUILD_GENERAL1_SMALL"})
+    definition = {"StartAt": "Build", "States": {
+        "Build": {"Type": "Task", "Resource": "arn:aws:states:::codebuild:startBuild.sync",
+                  "Parameters": {"ProjectName": f"p-{tag}"}, "ResultPath": "$.build", "Next": "Train"},
+        "Train": {"Type": "Task", "Resource": "arn:aws:states:::sagemaker:createTrainingJob.sync",
+                  "ResultPath": "$.train", "End": True,
+                  "Parameters": {"TrainingJobName": f"t-{tag}", "RoleArn": "arn:aws:iam::123456789012:role/r",
+                                 "AlgorithmSpecification": {"TrainingImage": "img", "TrainingInputMode": "File"},
+                                 "OutputDataConfig": {"S3OutputPath": "s3://b/o"},
+                                 "ResourceConfig": {"InstanceType": "ml.m5.large", "InstanceCount": 1,
+                                                    "VolumeSizeInGB": 1},
+                                 "StoppingCondition": {"MaxRuntimeInSeconds": 60}}}}}
+    path = tmp_path / "m.json"
+    path.write_text(json.dumps(definition))
+    result = run_machine(path, env=dict(AWS, AWS_ENDPOINT_URL=moto))
+    assert result["status"] == "SUCCEEDED", result
+    o = result["output"]
+    assert o["build"]["Build"]["BuildStatus"] == "SUCCEEDED"
+    assert o["build"]["Build"]["Id"].startswith(f"p-{tag}:")
+    assert o["train"]["TrainingJobStatus"] == "Completed" and o["train"]["TrainingJobName"] == f"t-{tag}"
