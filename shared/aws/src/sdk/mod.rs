@@ -291,32 +291,13 @@ fn sign_request(
     use aws_sigv4::http_request::{
         PayloadChecksumKind, PercentEncodingMode, UriPathNormalizationMode,
     };
-    let identity = clients.credentials().clone().into();
     let mut settings = SigningSettings::default();
     if signing.s3 {
         settings.payload_checksum_kind = PayloadChecksumKind::XAmzSha256;
         settings.percent_encoding_mode = PercentEncodingMode::Single;
         settings.uri_path_normalization_mode = UriPathNormalizationMode::Disabled;
     }
-    let params = v4::SigningParams::builder()
-        .identity(&identity)
-        .region(signing.region)
-        .name(signing.name)
-        .time(SystemTime::now())
-        .settings(settings)
-        .build()
-        .map_err(|e| runtime(format!("cannot sign the request: {e}")))?
-        .into();
-    let signable = SignableRequest::new(
-        method,
-        url,
-        headers.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-        SignableBody::Bytes(body),
-    )
-    .map_err(|e| runtime(format!("cannot sign the request: {e}")))?;
-    let (instructions, _) = sign(signable, &params)
-        .map_err(|e| runtime(format!("cannot sign the request: {e}")))?
-        .into_parts();
+    let instructions = sign_with(clients, signing, settings, (method, url, headers, body))?;
     Ok(instructions
         .headers()
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
@@ -332,30 +313,10 @@ pub(crate) fn presign(
     headers: &[(String, String)],
     expires: Duration,
 ) -> Result<String, StatesError> {
-    use aws_sigv4::http_request::SignatureLocation;
-    let identity = clients.credentials().clone().into();
     let mut settings = SigningSettings::default();
-    settings.signature_location = SignatureLocation::QueryParams;
+    settings.signature_location = aws_sigv4::http_request::SignatureLocation::QueryParams;
     settings.expires_in = Some(expires);
-    let params = v4::SigningParams::builder()
-        .identity(&identity)
-        .region(signing.region)
-        .name(signing.name)
-        .time(SystemTime::now())
-        .settings(settings)
-        .build()
-        .map_err(|e| runtime(format!("cannot sign the request: {e}")))?
-        .into();
-    let signable = SignableRequest::new(
-        "GET",
-        url,
-        headers.iter().map(|(k, v)| (k.as_str(), v.as_str())),
-        SignableBody::Bytes(&[]),
-    )
-    .map_err(|e| runtime(format!("cannot sign the request: {e}")))?;
-    let (instructions, _) = sign(signable, &params)
-        .map_err(|e| runtime(format!("cannot sign the request: {e}")))?
-        .into_parts();
+    let instructions = sign_with(clients, signing, settings, ("GET", url, headers, &[]))?;
     let mut out = url.to_owned();
     for (k, v) in instructions.params() {
         out.push(if out.contains('?') { '&' } else { '?' });
@@ -364,6 +325,40 @@ pub(crate) fn presign(
         out.push_str(&uri_encode(v, true));
     }
     Ok(out)
+}
+
+/// A request's method, URL, headers and body.
+type Signable<'a> = (&'a str, &'a str, &'a [(String, String)], &'a [u8]);
+
+/// SigV4 for a request, with the environment's credentials, now.
+fn sign_with(
+    clients: &Clients,
+    signing: &Signing<'_>,
+    settings: SigningSettings,
+    (method, url, headers, body): Signable<'_>,
+) -> Result<aws_sigv4::http_request::SigningInstructions, StatesError> {
+    let failed = |e: &dyn std::fmt::Display| runtime(format!("cannot sign the request: {e}"));
+    let identity = clients.credentials().clone().into();
+    let params = v4::SigningParams::builder()
+        .identity(&identity)
+        .region(signing.region)
+        .name(signing.name)
+        .time(SystemTime::now())
+        .settings(settings)
+        .build()
+        .map_err(|e| failed(&e))?
+        .into();
+    let signable = SignableRequest::new(
+        method,
+        url,
+        headers.iter().map(|(k, v)| (k.as_str(), v.as_str())),
+        SignableBody::Bytes(body),
+    )
+    .map_err(|e| failed(&e))?;
+    let (instructions, _) = sign(signable, &params)
+        .map_err(|e| failed(&e))?
+        .into_parts();
+    Ok(instructions)
 }
 
 /// Sends a request, signed (SigV4, the standard credential chain's keys)

@@ -10,6 +10,7 @@ use serde_json::{Map, Value, json};
 use stepwise_asl::StatesError;
 use stepwise_engine::ports::TaskResult;
 
+use super::status_text;
 use crate::Clients;
 use crate::sdk::{Signing, send_maybe_signed, uri_encode};
 
@@ -166,14 +167,4 @@ pub fn invoke(clients: &Clients, p: &Value) -> TaskResult {
         "StatusCode": answer.status,
         "StatusText": status_text(answer.status),
     }))
-}
-
-fn status_text(status: u16) -> &'static str {
-    match status {
-        200 => "OK",
-        201 => "Created",
-        202 => "Accepted",
-        204 => "No Content",
-        _ => "",
-    }
 }

@@ -25,6 +25,7 @@ use serde_json::{Map, Value, json};
 use stepwise_asl::StatesError;
 use stepwise_engine::ports::{Progress, TaskResult};
 
+use super::status_text;
 use crate::Clients;
 use crate::sdk::{Answer, Signing, presign, send_on, uri_encode};
 
@@ -157,29 +158,6 @@ fn answered(answer: Answer) -> TaskResult {
         ));
     }
     Ok(out)
-}
-
-fn status_text(status: u16) -> &'static str {
-    match status {
-        200 => "OK",
-        201 => "Created",
-        202 => "Accepted",
-        204 => "No Content",
-        400 => "Bad Request",
-        401 => "Unauthorized",
-        403 => "Forbidden",
-        404 => "Not Found",
-        405 => "Method Not Allowed",
-        409 => "Conflict",
-        410 => "Gone",
-        422 => "Unprocessable Entity",
-        429 => "Too Many Requests",
-        500 => "Internal Server Error",
-        502 => "Bad Gateway",
-        503 => "Service Unavailable",
-        504 => "Gateway Timeout",
-        _ => "",
-    }
 }
 
 /// `eks:call`.
