@@ -183,19 +183,7 @@ async fn run_machine(
     for n in 0..concurrent {
         let name = format!("cost-{}-{n}", wall_clock());
         let facts = local_execution("cost", &name, input(items), start_time, false);
-        let record = ExecutionRecord {
-            facts,
-            definition: text.clone(),
-            express: false,
-            status: "RUNNING".into(),
-            outcome: None,
-            stopped: None,
-            parent: None,
-            started_by: None,
-            redriven: None,
-            version: None,
-            alias: None,
-        };
+        let record = ExecutionRecord::running(facts, text.clone(), false);
         start(store, queue, &record, &machine)
             .await
             .map_err(|e| e.to_string())?;

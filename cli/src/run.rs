@@ -142,19 +142,7 @@ fn run(args: Args, text: String) -> anyhow::Result<ExitCode> {
                 streamed = true;
                 report
             } else {
-                let record = ExecutionRecord {
-                    facts: exec,
-                    definition: text.clone(),
-                    express: false,
-                    status: "RUNNING".into(),
-                    outcome: None,
-                    stopped: None,
-                    parent: None,
-                    started_by: None,
-                    redriven: None,
-                    version: None,
-                    alias: None,
-                };
+                let record = ExecutionRecord::running(exec, text.clone(), false);
                 let chaos = args.chaos.map(Chaos::new);
                 let runtime = tokio::runtime::Builder::new_current_thread()
                     .enable_all()

@@ -44,19 +44,7 @@ async fn the_sample_event_steps_its_execution_and_reports_the_bad_record() {
 
     StateMachine::parse(MACHINE, Options::default()).expect("valid");
     let facts = local_execution("hello", "from-events", json!({"who": "events"}), 0, false);
-    let record = ExecutionRecord {
-        facts,
-        definition: MACHINE.into(),
-        express: false,
-        status: "RUNNING".into(),
-        outcome: None,
-        stopped: None,
-        parent: None,
-        started_by: None,
-        redriven: None,
-        version: None,
-        alias: None,
-    };
+    let record = ExecutionRecord::running(facts, MACHINE.into(), false);
     assert!(store.create(&record, &started()).await.unwrap());
     let arn = record.facts.arn.clone();
 

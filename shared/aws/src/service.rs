@@ -148,17 +148,9 @@ impl AwsService {
         let machine = StateMachine::parse(&r.settings.definition, Options { express: r.express })
             .map_err(|e| ApiError::invalid_definition(e.to_string()))?;
         let record = ExecutionRecord {
-            facts: plan.facts,
-            definition: r.settings.definition,
-            express: r.express,
-            status: "RUNNING".into(),
-            outcome: None,
-            stopped: None,
-            parent: None,
-            started_by: None,
-            redriven: None,
             version: r.version_arn,
             alias: r.alias_arn,
+            ..ExecutionRecord::running(plan.facts, r.settings.definition, r.express)
         };
         Ok((record, machine, plan.input_text))
     }

@@ -53,19 +53,8 @@ fn run(task: Value, job: &Job) -> (String, Value, Vec<i64>) {
     let def = json!({"StartAt": "T", "States": {"T": task}}).to_string();
     let machine = StateMachine::parse(&def, Options::default()).expect("valid");
     let queue = MemQueue::default();
-    let record = ExecutionRecord {
-        facts: local_execution("m", "e", json!({"n": 1}), 1_000_000, false),
-        definition: def,
-        express: false,
-        status: "RUNNING".into(),
-        outcome: None,
-        stopped: None,
-        parent: None,
-        started_by: None,
-        redriven: None,
-        version: None,
-        alias: None,
-    };
+    let facts = local_execution("m", "e", json!({"n": 1}), 1_000_000, false);
+    let record = ExecutionRecord::running(facts, def, false);
     let stepper = Stepper::new(MemStore::default(), &queue, job, NoAbort, 7);
     block_on(start(&stepper.store, &&queue, &record, &machine)).expect("started");
     let mut now = 1_000_000;

@@ -33,19 +33,7 @@ fn fixture<A: Abort>(queue: &MemQueue, def: Value, abort: A) -> Fixture<'_, A> {
     let machine = StateMachine::parse(&text, Options::default()).expect("valid");
     let exec = local_execution("m", "e", json!({"n": 1}), 1_000_000, false);
     assert_eq!(exec.arn, ARN);
-    let record = ExecutionRecord {
-        facts: exec,
-        definition: text,
-        express: false,
-        status: "RUNNING".into(),
-        outcome: None,
-        stopped: None,
-        parent: None,
-        started_by: None,
-        redriven: None,
-        version: None,
-        alias: None,
-    };
+    let record = ExecutionRecord::running(exec, text, false);
     let stepper = Stepper::new(MemStore::default(), queue, FnTasks(echo as _), abort, 7);
     block_on(start(&stepper.store, &queue, &record, &machine)).expect("started");
     Fixture {

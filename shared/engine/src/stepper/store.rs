@@ -161,6 +161,25 @@ pub struct ExecutionRecord {
     pub alias: Option<String>,
 }
 
+impl ExecutionRecord {
+    /// A new execution, RUNNING, of `definition`.
+    pub fn running(facts: Execution, definition: String, express: bool) -> ExecutionRecord {
+        ExecutionRecord {
+            facts,
+            definition,
+            express,
+            status: "RUNNING".into(),
+            outcome: None,
+            stopped: None,
+            parent: None,
+            started_by: None,
+            redriven: None,
+            version: None,
+            alias: None,
+        }
+    }
+}
+
 /// A task in another execution that waits for this one (`.sync`/`.sync:2`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ParentTask {
