@@ -41,28 +41,38 @@ def athena(moto):
 
 
 def query_task(tag, **extra):
+    """A `.sync` query in a work group of its own, named by `tag`."""
     return {"Type": "Task", "Resource": QUERY, "End": True,
-            "Parameters": {"QueryString": f"SELECT '{tag}'", "WorkGroup": "primary",
+            "Parameters": {"QueryString": f"SELECT '{tag}'", "WorkGroup": work_group(tag),
                            "ResultConfiguration": {"OutputLocation": "s3://results/"}}, **extra}
 
 
-def query_state(moto, tag, timeout=15.0):
-    """The state of the one query whose text names `tag`, once it is not
-    QUEUED/RUNNING (or when `timeout` passes)."""
+def work_group(tag):
+    return f"wg-{tag}"
+
+
+@pytest.fixture
+def tag(moto):
+    """A fresh tag, with its Athena work group."""
+    t = uuid.uuid4().hex[:8]
+    athena(moto).create_work_group(Name=work_group(t))
+    return t
+
+
+def query_state(moto, tag, until=("SUCCEEDED", "FAILED", "CANCELLED"), timeout=15.0):
+    """The states of the queries in `tag`'s work group, once there is one in
+    a state of `until` (or when `timeout` passes)."""
     a = athena(moto)
     deadline = time.time() + timeout
     while True:
-        states = []
-        for qid in a.list_query_executions()["QueryExecutionIds"]:
-            q = a.get_query_execution(QueryExecutionId=qid)["QueryExecution"]
-            if tag in q["Query"]:
-                states.append(q["Status"]["State"])
-        if (states and states[0] not in ("QUEUED", "RUNNING")) or time.time() > deadline:
+        ids = a.list_query_executions(WorkGroup=work_group(tag))["QueryExecutionIds"]
+        states = [a.get_query_execution(QueryExecutionId=q)["QueryExecution"]["Status"]["State"] for q in ids]
+        if (states and states[0] in until) or time.time() > deadline:
             return states
+        time.sleep(0.1)
 
 
-def test_a_timed_out_sync_task_stops_its_job_in_stepwise_run(moto, tmp_path):
-    tag = uuid.uuid4().hex[:8]
+def test_a_timed_out_sync_task_stops_its_job_in_stepwise_run(moto, tag, tmp_path):
     path = tmp_path / "m.json"
     path.write_text(json.dumps({"StartAt": "Q", "States": {"Q": query_task(tag, TimeoutSeconds=1)}}))
     with queries_never_finish(moto):
@@ -88,8 +98,7 @@ def start(served, name, definition):
     return sfn, sfn.start_execution(stateMachineArn=arn)["executionArn"]
 
 
-def test_a_sync_task_stops_its_job_when_a_sibling_branch_fails(served, moto):
-    tag = uuid.uuid4().hex[:8]
+def test_a_sync_task_stops_its_job_when_a_sibling_branch_fails(served, moto, tag):
     definition = {"StartAt": "Both", "States": {"Both": {"Type": "Parallel", "End": True, "Branches": [
         {"StartAt": "Q", "States": {"Q": query_task(tag)}},
         {"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 1, "Next": "F"},
@@ -101,11 +110,10 @@ def test_a_sync_task_stops_its_job_when_a_sibling_branch_fails(served, moto):
         assert query_state(moto, tag) == ["CANCELLED"]
 
 
-def test_a_sync_task_stops_its_job_when_its_execution_is_stopped(served, moto):
-    tag = uuid.uuid4().hex[:8]
+def test_a_sync_task_stops_its_job_when_its_execution_is_stopped(served, moto, tag):
     with queries_never_finish(moto):
         sfn, arn = start(served, "stop", {"StartAt": "Q", "States": {"Q": query_task(tag)}})
-        assert query_state(moto, tag, timeout=1.5) == ["QUEUED"], "the query should be running"
+        assert query_state(moto, tag, until=("QUEUED",)) == ["QUEUED"], "the query should be running"
         sfn.stop_execution(executionArn=arn, error="Enough")
         assert wait_for(sfn, arn)["status"] == "ABORTED"
         assert query_state(moto, tag) == ["CANCELLED"]
@@ -138,9 +146,11 @@ def test_running_jobs_hold_no_stepper(served, moto):
     looked at by delayed messages, not waited for inside a step."""
     with queries_never_finish(moto):
         tags = [uuid.uuid4().hex[:8] for _ in range(4)]
+        for t in tags:
+            athena(moto).create_work_group(Name=work_group(t))
         jobs = [start(served, "held", {"StartAt": "Q", "States": {"Q": query_task(t)}}) for t in tags]
         for t in tags:
-            assert query_state(moto, t, timeout=1.0) == ["QUEUED"], "the queries should be running"
+            assert query_state(moto, t, until=("QUEUED",)) == ["QUEUED"], "the queries should be running"
         sfn, arn = start(served, "quick", {"StartAt": "W", "States": {
             "W": {"Type": "Wait", "Seconds": 1, "Next": "P"}, "P": {"Type": "Pass", "End": True}}})
         assert wait_for(sfn, arn, timeout=10)["status"] == "SUCCEEDED"
@@ -170,8 +180,7 @@ def check_sync_history(events):
     assert submitted["resource"] == "startQueryExecution.sync" and submitted["resourceType"] == "athena"
 
 
-def test_a_sync_task_history_has_task_submitted_in_stepwise_run(moto, tmp_path):
-    tag = uuid.uuid4().hex[:8]
+def test_a_sync_task_history_has_task_submitted_in_stepwise_run(moto, tag, tmp_path):
     path = tmp_path / "m.json"
     path.write_text(json.dumps({"StartAt": "Q", "States": {"Q": query_task(tag)}}))
     out = subprocess.run([BINARY, "run", str(path), "--history"], capture_output=True, text=True,
@@ -181,7 +190,7 @@ def test_a_sync_task_history_has_task_submitted_in_stepwise_run(moto, tmp_path):
     check_sync_history(lines[:-1])
 
 
-def test_a_sync_task_history_has_task_submitted(served, moto):
-    sfn, arn = start(served, "hist", {"StartAt": "Q", "States": {"Q": query_task(uuid.uuid4().hex[:8])}})
+def test_a_sync_task_history_has_task_submitted(served, moto, tag):
+    sfn, arn = start(served, "hist", {"StartAt": "Q", "States": {"Q": query_task(tag)}})
     assert wait_for(sfn, arn, timeout=20)["status"] == "SUCCEEDED"
     check_sync_history(sfn.get_execution_history(executionArn=arn)["events"])
