@@ -1,6 +1,7 @@
 """A Distributed Map's ItemReader on S3 (moto server): JSON with an
 ItemsPointer, JSONL, CSV, a bucket listing, MaxItems, and a read that fails
 (States.ItemReaderFailed), through `stepwise run` and both serve backends."""
+import gzip
 import json
 import subprocess
 import uuid
@@ -38,7 +39,15 @@ def machine(bucket):
                 "ResultPath": "$.csv", "End": False, "Next": "Listing"},
         "Listing": {**distributed({"Resource": "arn:aws:states:::s3:listObjectsV2",
                                    "Parameters": {"Bucket": bucket, "Prefix": "in/"}}),
-                    "ResultPath": "$.listed", "End": False, "Next": "Missing"},
+                    "ResultPath": "$.listed", "End": False, "Next": "Inventory"},
+        "Inventory": {**distributed({"Resource": get, "ReaderConfig": {"InputType": "MANIFEST"},
+                                     "Parameters": {"Bucket": bucket, "Key": "inv/manifest.json"}}),
+                      "ResultPath": "$.inventory", "End": False, "Next": "Athena"},
+        "Athena": {**distributed({"Resource": get, "ReaderConfig": {
+                                      "ManifestType": "ATHENA_DATA", "InputType": "CSV",
+                                      "CSVHeaderLocation": "GIVEN", "CSVHeaders": ["id", "name"]},
+                                  "Parameters": {"Bucket": bucket, "Key": "athena/q1-manifest.csv"}}),
+                   "ResultPath": "$.athena", "End": False, "Next": "Missing"},
         "Missing": {**distributed({"Resource": get, "ReaderConfig": {"InputType": "JSON"},
                                    "Parameters": {"Bucket": bucket, "Key": "none.json"}}),
                     "Catch": [{"ErrorEquals": ["States.ItemReaderFailed"], "ResultPath": "$.missing", "Next": "Done"}],
@@ -53,6 +62,13 @@ def check(o):
     assert sorted(i["Key"] for i in o["listed"]) == ["in/a.txt", "in/b.txt"]
     item = next(i for i in o["listed"] if i["Key"] == "in/a.txt")
     assert item["Size"] == 3 and item["Etag"].startswith('"') and isinstance(item["LastModified"], int)
+    # An S3 Inventory report: its gzip CSV files' rows, named by fileSchema, all text.
+    assert o["inventory"] == [
+        {"Bucket": "src", "Key": "a.txt", "Size": "3", "LastModifiedDate": "2026-01-02T03:04:05.000Z"},
+        {"Bucket": "src", "Key": "b/c.txt", "Size": "10", "LastModifiedDate": "2026-01-02T03:04:06.000Z"},
+        {"Bucket": "src", "Key": "d.txt", "Size": "0", "LastModifiedDate": "2026-01-02T03:04:07.000Z"}]
+    # An Athena data manifest: the rows of the files it lists, in order.
+    assert o["athena"] == [{"id": "1", "name": "x"}, {"id": "2", "name": "y"}, {"id": "3", "name": "z"}]
     assert o["missing"]["Error"] == "States.ItemReaderFailed"
     assert "NoSuchKey" in o["missing"]["Cause"]
 
@@ -68,6 +84,21 @@ def bucket(moto):
     s3.put_object(Bucket=name, Key="people.csv", Body='name,age\nAnn,30\n"Bo, Jr",4\n')
     s3.put_object(Bucket=name, Key="in/a.txt", Body="abc")
     s3.put_object(Bucket=name, Key="in/b.txt", Body="de")
+    # An S3 Inventory report: manifest.json and two gzip CSV files without headers.
+    s3.put_object(Bucket=name, Key="inv/manifest.json", Body=json.dumps({
+        "sourceBucket": "src", "destinationBucket": f"arn:aws:s3:::{name}", "version": "2016-11-30",
+        "fileFormat": "CSV", "fileSchema": "Bucket, Key, Size, LastModifiedDate",
+        "files": [{"key": "inv/data/1.csv.gz", "size": 1, "MD5checksum": "x"},
+                  {"key": "inv/data/2.csv.gz", "size": 1, "MD5checksum": "y"}]}))
+    s3.put_object(Bucket=name, Key="inv/data/1.csv.gz", Body=gzip.compress(
+        b'"src","a.txt","3","2026-01-02T03:04:05.000Z"\n"src","b/c.txt","10","2026-01-02T03:04:06.000Z"\n'))
+    s3.put_object(Bucket=name, Key="inv/data/2.csv.gz", Body=gzip.compress(
+        b'"src","d.txt","0","2026-01-02T03:04:07.000Z"\n'))
+    # An Athena data manifest (what UNLOAD writes) listing two CSV files.
+    s3.put_object(Bucket=name, Key="athena/q1-manifest.csv",
+                  Body=f"s3://{name}/athena/part-0.csv\ns3://{name}/athena/part-1.csv\n")
+    s3.put_object(Bucket=name, Key="athena/part-0.csv", Body="1,x\n2,y\n")
+    s3.put_object(Bucket=name, Key="athena/part-1.csv", Body="3,z\n")
     return name
 
 

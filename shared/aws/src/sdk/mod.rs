@@ -132,10 +132,11 @@ fn call_json(clients: &Clients, svc: &Service, action: &str, parameters: &Value)
         body.as_bytes(),
         &svc.n,
     )?;
-    let parsed: Value = if answer.body.trim().is_empty() {
+    let body = answer.body();
+    let parsed: Value = if body.trim().is_empty() {
         Value::Object(Map::new())
     } else {
-        serde_json::from_str(&answer.body).unwrap_or(Value::String(answer.body.clone()))
+        serde_json::from_str(&body).unwrap_or(Value::String(body.to_string()))
     };
     if answer.status < 300 {
         return Ok(if svc.c { recase(&parsed, true) } else { parsed });
@@ -162,6 +163,40 @@ fn call_rest(
     action: &str,
     parameters: &Value,
 ) -> TaskResult {
+    let (op, answer) = send_rest(clients, svc, service, action, parameters)?;
+    Ok(svc.result(op, answer.status, &answer.headers, &answer.body()))
+}
+
+/// Calls `<service>:<action>` of a restJson1/restXml/query service with
+/// `parameters`, blocking: the answer's bytes as they came (an S3 object
+/// that is not text, say).
+pub(crate) fn call_raw(
+    clients: &Clients,
+    service: &str,
+    action: &str,
+    parameters: &Value,
+) -> Result<Vec<u8>, StatesError> {
+    let name = models()
+        .aliases
+        .get(service)
+        .map_or(service, String::as_str);
+    let Some(svc) = rest::service(name) else {
+        return Err(runtime(format!("aws-sdk:{service} has no raw answers")));
+    };
+    Ok(send_rest(clients, &svc, service, action, parameters)?
+        .1
+        .bytes)
+}
+
+/// A successful answer to a rest service's call, with the operation's
+/// model; a failed one as its `<Service>.<Code>` error.
+fn send_rest<'s>(
+    clients: &Clients,
+    svc: &'s rest::RestService,
+    service: &str,
+    action: &str,
+    parameters: &Value,
+) -> Result<(&'s rest::Operation, Answer), StatesError> {
     let Some((operation, op)) = svc.operation(action) else {
         return Err(runtime(format!(
             "The AWS SDK integration aws-sdk:{service} has no action {action}"
@@ -215,13 +250,13 @@ fn call_rest(
         &svc.n,
     )?;
     if answer.status < 300 {
-        return Ok(svc.result(op, answer.status, &answer.headers, &answer.body));
+        return Ok((op, answer));
     }
     let (mut code, message) = rest::error_code(
         &svc.p,
         answer.status,
         answer.header("x-amzn-errortype"),
-        &answer.body,
+        &answer.body(),
     );
     // A HEAD has no body to name the error: what the SDK names it.
     if s3 && answer.status == 404 && request.method == "HEAD" {
@@ -246,10 +281,15 @@ pub(crate) struct Signing<'a> {
 pub(crate) struct Answer {
     pub status: u16,
     pub headers: Vec<(String, String)>,
-    pub body: String,
+    pub bytes: Vec<u8>,
 }
 
 impl Answer {
+    /// The body as text (bytes that are not UTF-8 replaced).
+    pub fn body(&self) -> std::borrow::Cow<'_, str> {
+        String::from_utf8_lossy(&self.bytes)
+    }
+
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
@@ -427,7 +467,7 @@ pub(crate) fn send_on(
     Ok(Answer {
         status,
         headers,
-        body: String::from_utf8_lossy(&bytes).into_owned(),
+        bytes,
     })
 }
 

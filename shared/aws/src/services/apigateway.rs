@@ -147,7 +147,7 @@ pub fn invoke(clients: &Clients, p: &Value) -> TaskResult {
     if !(200..300).contains(&answer.status) {
         return Err(StatesError::custom(
             format!("ApiGateway.{}", answer.status),
-            answer.body,
+            answer.body(),
         ));
     }
     let mut listed: Map<String, Value> = Map::new();
@@ -156,10 +156,11 @@ pub fn invoke(clients: &Clients, p: &Value) -> TaskResult {
             a.push(v.clone().into());
         }
     }
-    let response_body = if answer.body.is_empty() {
+    let response_body = if answer.bytes.is_empty() {
         Value::String(String::new())
     } else {
-        serde_json::from_str(&answer.body).unwrap_or(Value::String(answer.body.clone()))
+        serde_json::from_str(&answer.body())
+            .unwrap_or_else(|_| Value::String(answer.body().into_owned()))
     };
     Ok(json!({
         "ResponseBody": response_body,

@@ -144,7 +144,8 @@ fn token(clients: &Clients, cluster: &str) -> Result<String, StatesError> {
 
 /// `{ResponseBody, StatusCode, StatusText}`, or `EKS.<status>` with it.
 fn answered(answer: Answer) -> TaskResult {
-    let body = serde_json::from_str(&answer.body).unwrap_or(Value::String(answer.body.clone()));
+    let body = serde_json::from_str(&answer.body())
+        .unwrap_or_else(|_| Value::String(answer.body().into_owned()));
     let status = answer.status;
     let out = json!({
         "ResponseBody": body,
@@ -320,10 +321,10 @@ fn logs(cluster: &Cluster, namespace: &str, job: &str, options: &Value) -> Value
             );
             let entry = match cluster.send("GET", &path, None) {
                 Ok(a) if a.status < 400 => {
-                    let parsed = serde_json::from_str::<Value>(&a.body).ok();
+                    let parsed = serde_json::from_str::<Value>(&a.body()).ok();
                     match parsed.filter(|_| options["RawLogs"] != true) {
                         Some(v) => json!({"log": v}),
-                        None => json!({"log": a.body}),
+                        None => json!({"log": a.body()}),
                     }
                 }
                 Ok(a) => match answered(a) {

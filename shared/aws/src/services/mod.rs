@@ -23,6 +23,7 @@ mod emr;
 pub mod http;
 mod job_table;
 mod jobs;
+mod manifest;
 mod messaging;
 mod reader;
 mod writer;

@@ -4,7 +4,8 @@
 //! FIRST_ROW or GIVEN and `CSVDelimiter`), `s3:listObjectsV2` lists a bucket
 //! and prefix (each item an object's summary, as AWS gives it; with
 //! `Transformation: LOAD_AND_FLATTEN`, the items each object holds),
-//! `MaxItems` at most. A failure here is the Map's `States.ItemReaderFailed`.
+//! `MaxItems` at most; manifests in [`super::manifest`]. A failure here is
+//! the Map's `States.ItemReaderFailed`.
 
 use serde_json::{Map, Value, json};
 use stepwise_asl::StatesError;
@@ -12,7 +13,7 @@ use stepwise_engine::ports::TaskResult;
 
 use crate::Clients;
 
-fn failed(message: String) -> StatesError {
+pub(super) fn failed(message: String) -> StatesError {
     StatesError::custom("States.ItemReaderFailed", message)
 }
 
@@ -45,6 +46,9 @@ fn object_items(
     config: &Value,
     max: usize,
 ) -> Result<Vec<Value>, StatesError> {
+    if let Some(kind) = super::manifest::kind(config) {
+        return super::manifest::items(clients, kind, parameters, config, max);
+    }
     let got = crate::sdk::call(clients, "s3", "getObject", parameters)?;
     let body = got["Body"].as_str().unwrap_or_default();
     parse(body, config, max)
