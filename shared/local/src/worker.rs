@@ -374,6 +374,7 @@ impl Worker {
                     thread,
                     call,
                 } => {
+                    self.followers.remove(&message);
                     if !self.take_in_flight(message)? {
                         continue;
                     }
