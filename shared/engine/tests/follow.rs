@@ -50,6 +50,13 @@ impl Tasks for Job {
 /// jumping to each message; the execution's status and output (or error),
 /// and the times the looks were due, after the start.
 fn run(task: Value, job: &Job) -> (String, Value, Vec<i64>) {
+    let (status, out, looks, _) = run_again(task, job, false);
+    (status, out, looks)
+}
+
+/// The same; with `again`, every look is delivered once more at the end
+/// (SQS delivers at least once).
+fn run_again(task: Value, job: &Job, again: bool) -> (String, Value, Vec<i64>, usize) {
     let def = json!({"StartAt": "T", "States": {"T": task}}).to_string();
     let machine = StateMachine::parse(&def, Options::default()).expect("valid");
     let queue = MemQueue::default();
@@ -59,12 +66,22 @@ fn run(task: Value, job: &Job) -> (String, Value, Vec<i64>) {
     block_on(start(&stepper.store, &&queue, &record, &machine)).expect("started");
     let mut now = 1_000_000;
     let mut looks = Vec::new();
+    let mut polls = Vec::new();
     while let Some(e) = queue.pop() {
         now = now.max(e.at);
         if matches!(e.body, Body::Poll(_)) {
             looks.push(e.at - 1_000_000);
+            polls.push(e.clone());
         }
         block_on(stepper.handle(&e, now)).expect("handled");
+    }
+    if again {
+        for e in &polls {
+            block_on(stepper.handle(e, now)).expect("handled");
+        }
+        while let Some(e) = queue.pop() {
+            block_on(stepper.handle(&e, now.max(e.at))).expect("handled");
+        }
     }
     let r = block_on(stepper.store.execution(ARN)).unwrap().unwrap();
     let out = match r.outcome {
@@ -74,7 +91,7 @@ fn run(task: Value, job: &Job) -> (String, Value, Vec<i64>) {
         }
         other => json!(format!("{other:?}")),
     };
-    (r.status, out, looks)
+    (r.status, out, looks, polls.len())
 }
 
 fn job(runs: Option<u32>) -> Job {
@@ -109,4 +126,17 @@ fn a_sync_job_whose_task_times_out_is_stopped() {
         ("FAILED", json!("States.Timeout"))
     );
     assert_eq!(*j.stops.lock().unwrap(), 1, "the job is stopped once");
+}
+
+#[test]
+fn a_look_delivered_again_after_its_job_ended_stops_nothing() {
+    // createCluster.sync's stop terminates the cluster the next states use:
+    // a stale look must not stop a job that ended.
+    let task = json!({"Type": "Task", "Resource": "arn:aws:states:::elasticmapreduce:createCluster.sync",
+                      "Parameters": {"Name": "c"}, "End": true});
+    let j = job(Some(2));
+    let (status, _, _, polls) = run_again(task, &j, true);
+    assert_eq!(status, "SUCCEEDED");
+    assert_eq!(polls, 3);
+    assert_eq!(*j.stops.lock().unwrap(), 0, "no look stopped the ended job");
 }

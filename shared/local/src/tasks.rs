@@ -16,6 +16,7 @@ use crate::lambda::Lambda;
 use crate::worker::Command;
 
 /// A task call to carry out; `message` is its in-flight marker.
+#[derive(Clone)]
 pub struct Dispatch {
     pub message: i64,
     pub execution: String,
@@ -185,11 +186,16 @@ pub fn start(runner: Runner, threads: usize, work: Receiver<Dispatch>, done: Sen
                 if matches!(d.call.pattern, Pattern::Sync | Pattern::Sync2)
                     && !runner.starts_child(&d.call)
                 {
-                    let (runner, done) = (runner.clone(), done.clone());
-                    std::thread::spawn(move || {
-                        let _ = done.send(runner.finished(d, &done));
-                    });
-                    continue;
+                    let (runner2, done2, d2) = (runner.clone(), done.clone(), d.clone());
+                    let spawned = std::thread::Builder::new()
+                        .name("stepwise-job".into())
+                        .spawn(move || {
+                            let _ = done2.send(runner2.finished(d2, &done2));
+                        });
+                    if spawned.is_ok() {
+                        continue;
+                    }
+                    // No thread to be had: followed here, holding this one.
                 }
                 if done.send(runner.finished(d, &done)).is_err() {
                     return;

@@ -95,8 +95,6 @@ fn call_json(clients: &Clients, svc: &Service, action: &str, parameters: &Value)
         operation.extend(c.to_uppercase());
     }
     operation.push_str(chars.as_str());
-    // AWS's `EqualsValue` is the API's `Equals` (see `rest::field`).
-    let parameters = &rename_key(parameters, "EqualsValue", "Equals", 0);
     let body = if svc.c {
         recase(parameters, false)
     } else {
@@ -163,7 +161,7 @@ fn call_rest(
     action: &str,
     parameters: &Value,
 ) -> TaskResult {
-    let (op, answer) = send_rest(clients, svc, service, action, parameters)?;
+    let (op, answer) = send_rest(clients, svc, service, action, parameters, ANSWER_LIMIT)?;
     Ok(svc.result(op, answer.status, &answer.headers, &answer.body()))
 }
 
@@ -183,9 +181,14 @@ pub(crate) fn call_raw(
     let Some(svc) = rest::service(name) else {
         return Err(runtime(format!("aws-sdk:{service} has no raw answers")));
     };
-    Ok(send_rest(clients, &svc, service, action, parameters)?
-        .1
-        .bytes)
+    let (_, answer) = send_rest(clients, &svc, service, action, parameters, RAW_LIMIT)?;
+    if answer.truncated {
+        return Err(runtime(format!(
+            "The {service} answer is larger than {} MiB, the most Stepwise reads",
+            RAW_LIMIT / 1024 / 1024
+        )));
+    }
+    Ok(answer.bytes)
 }
 
 /// A successful answer to a rest service's call, with the operation's
@@ -196,6 +199,7 @@ fn send_rest<'s>(
     service: &str,
     action: &str,
     parameters: &Value,
+    limit: u64,
 ) -> Result<(&'s rest::Operation, Answer), StatesError> {
     let Some((operation, op)) = svc.operation(action) else {
         return Err(runtime(format!(
@@ -240,14 +244,24 @@ fn send_rest<'s>(
         region: &region,
         s3,
     };
-    let answer = send_maybe_signed(
+    let mut headers = request.headers.clone();
+    headers.extend(sign_request(
         clients,
-        Some(&signing),
+        &signing,
         &request.method,
         &url,
-        &request.headers,
+        &headers,
+        &request.body,
+    )?);
+    let agent = ureq::AgentBuilder::new().timeout(TIMEOUT).build();
+    let answer = send_on(
+        &agent,
+        &request.method,
+        &url,
+        &headers,
         &request.body,
         &svc.n,
+        limit,
     )?;
     if answer.status < 300 {
         return Ok((op, answer));
@@ -282,6 +296,8 @@ pub(crate) struct Answer {
     pub status: u16,
     pub headers: Vec<(String, String)>,
     pub bytes: Vec<u8>,
+    /// The body was longer than the limit it was read to.
+    pub truncated: bool,
 }
 
 impl Answer {
@@ -418,11 +434,20 @@ pub(crate) fn send_maybe_signed(
         headers.extend(sign_request(clients, signing, method, url, &headers, body)?);
     }
     let agent = ureq::AgentBuilder::new().timeout(TIMEOUT).build();
-    send_on(&agent, method, url, &headers, body, service)
+    send_on(&agent, method, url, &headers, body, service, ANSWER_LIMIT)
 }
+
+/// The most of an answer read: a result over Step Functions' 256 KiB
+/// fails the task anyway, so a little past it, not whatever an object holds.
+pub(crate) const ANSWER_LIMIT: u64 = 8 * 1024 * 1024;
+
+/// The most of an answer read as bytes ([`call_raw`]: an ItemReader's
+/// data files); a larger one is an error, never a silent prefix.
+const RAW_LIMIT: u64 = 64 * 1024 * 1024;
 
 /// Sends a request on `agent` (one that trusts a given certificate, say);
 /// one that cannot be made is `<service>.SdkClientException`.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn send_on(
     agent: &ureq::Agent,
     method: &str,
@@ -430,6 +455,7 @@ pub(crate) fn send_on(
     headers: &[(String, String)],
     body: &[u8],
     service: &str,
+    limit: u64,
 ) -> Result<Answer, StatesError> {
     let mut request = agent.request(method, url);
     for (k, v) in headers {
@@ -457,17 +483,24 @@ pub(crate) fn send_on(
                 .collect::<Vec<_>>()
         })
         .collect();
-    // A result over Step Functions' 256 KiB fails the task anyway: read a
-    // little past it, not whatever the object holds.
     let mut bytes = Vec::new();
-    let _ = std::io::Read::read_to_end(
-        &mut std::io::Read::take(response.into_reader(), 8 * 1024 * 1024),
+    std::io::Read::read_to_end(
+        &mut std::io::Read::take(response.into_reader(), limit + 1),
         &mut bytes,
-    );
+    )
+    .map_err(|e| {
+        StatesError::custom(
+            format!("{service}.SdkClientException"),
+            format!("Unable to read the HTTP response: {e}"),
+        )
+    })?;
+    let truncated = bytes.len() as u64 > limit;
+    bytes.truncate(limit as usize);
     Ok(Answer {
         status,
         headers,
         bytes,
+        truncated,
     })
 }
 
@@ -482,26 +515,6 @@ fn env_name(name: &str) -> String {
         out.push(c.to_ascii_uppercase());
     }
     out
-}
-
-/// `v` with the object key `from` named `to`, at every depth (bounded).
-fn rename_key(v: &Value, from: &str, to: &str, depth: usize) -> Value {
-    match v {
-        Value::Object(o) if depth < 128 => Value::Object(
-            o.iter()
-                .map(|(k, x)| {
-                    let k = if k == from { to.to_owned() } else { k.clone() };
-                    (k, rename_key(x, from, to, depth + 1))
-                })
-                .collect(),
-        ),
-        Value::Array(a) if depth < 128 => Value::Array(
-            a.iter()
-                .map(|x| rename_key(x, from, to, depth + 1))
-                .collect(),
-        ),
-        other => other.clone(),
-    }
 }
 
 /// Object keys with their first letter upper-cased (`up`, AWS's results as

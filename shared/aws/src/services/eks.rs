@@ -27,7 +27,7 @@ use stepwise_engine::ports::{Progress, TaskResult};
 
 use super::status_text;
 use crate::Clients;
-use crate::sdk::{Answer, Signing, presign, send_on, uri_encode};
+use crate::sdk::{ANSWER_LIMIT, Answer, Signing, presign, send_on, uri_encode};
 
 /// One cluster's API: where it is, what it trusts, who we are.
 struct Cluster {
@@ -82,7 +82,15 @@ impl Cluster {
             headers.push(("Content-Type".to_owned(), kind.to_owned()));
         }
         let url = format!("{}{path}", self.endpoint);
-        send_on(&self.agent, method, &url, &headers, &bytes, "EKS")
+        send_on(
+            &self.agent,
+            method,
+            &url,
+            &headers,
+            &bytes,
+            "EKS",
+            ANSWER_LIMIT,
+        )
     }
 }
 

@@ -135,6 +135,8 @@ pub fn look(
         {
             return Progress::Done(Ok(started.clone()));
         }
+        // A passing failure (throttled, the service busy): look again later.
+        Err(e) if passing(&e) => return Progress::Running,
         Err(e) => return Progress::Done(Err(e)),
     };
     let job = (f.job)(&described);
@@ -148,7 +150,14 @@ pub fn look(
             "States.TaskFailed",
             job.to_string(),
         ))),
-        _ => Progress::Running,
+        Some(_) => Progress::Running,
+        // The describe action does not know the job (an empty list, a
+        // not-found entry): it will not end.
+        None if job.is_null() => Progress::Done(Err(StatesError::custom(
+            "States.TaskFailed",
+            format!("The {service} job could not be found: {described}"),
+        ))),
+        None => Progress::Running,
     }
 }
 
@@ -174,4 +183,21 @@ pub fn call(
         timeout_seconds,
         abandoned,
     ))
+}
+
+/// Whether a failed describe call may succeed when made again: throttling
+/// or the service's own failure (not a missing job, not a bad request).
+fn passing(e: &StatesError) -> bool {
+    let name = e.error.as_deref().unwrap_or_default();
+    [
+        "Throttling",
+        "TooManyRequests",
+        "RequestLimitExceeded",
+        "ServiceUnavailable",
+        "InternalServer",
+        "InternalFailure",
+        "InternalError",
+    ]
+    .iter()
+    .any(|kind| name.contains(kind))
 }

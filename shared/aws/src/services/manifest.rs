@@ -135,7 +135,7 @@ fn left(max: usize, have: usize) -> usize {
 fn uncompressed(bytes: &[u8], key: &str) -> Result<String, StatesError> {
     let mut out = Vec::new();
     let read = if bytes.starts_with(&[0x1f, 0x8b]) {
-        flate2::read::GzDecoder::new(bytes)
+        flate2::read::MultiGzDecoder::new(bytes)
             .take(MAX_FILE + 1)
             .read_to_end(&mut out)
     } else if bytes.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {

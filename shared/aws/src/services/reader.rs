@@ -49,9 +49,10 @@ fn object_items(
     if let Some(kind) = super::manifest::kind(config) {
         return super::manifest::items(clients, kind, parameters, config, max);
     }
-    let got = crate::sdk::call(clients, "s3", "getObject", parameters)?;
-    let body = got["Body"].as_str().unwrap_or_default();
-    parse(body, config, max)
+    // Read as bytes: an object too large to read whole fails, rather than
+    // being read in part.
+    let bytes = crate::sdk::call_raw(clients, "s3", "getObject", parameters)?;
+    parse(&String::from_utf8_lossy(&bytes), config, max)
 }
 
 /// The items of one object's text, as `ReaderConfig` says to read them.

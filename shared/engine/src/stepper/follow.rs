@@ -37,7 +37,11 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
             .and_then(|r| r.thread.as_ref())
             .is_some_and(|t| t.current_wait() == Some(wait));
         if !waiting {
-            let _ = self.tasks.progress(&p.call, &p.started, true).await;
+            // The task gave up on the job (or this look is a stale copy of
+            // one that answered it): stop the job only if it still runs.
+            if let Progress::Running = self.tasks.progress(&p.call, &p.started, false).await {
+                let _ = self.tasks.progress(&p.call, &p.started, true).await;
+            }
             return Ok(());
         }
         match self.tasks.progress(&p.call, &p.started, false).await {

@@ -1,5 +1,4 @@
-//! A transition's outbox: events numbered, messages bundled, and a
-//! received bundle's threads stepped side by side.
+//! A transition's outbox: events numbered, messages bundled.
 
 use stepwise_asl::exec::HistoryEvent;
 
@@ -47,29 +46,4 @@ pub(super) fn bundle(sender: &str, messages: Vec<Envelope>) -> Vec<Envelope> {
             body: Body::Bundle(group),
         })
         .collect()
-}
-
-/// Runs futures side by side; their outputs in their order.
-pub(super) async fn join_all<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output> {
-    use std::task::Poll;
-    let mut futures: Vec<_> = futures.into_iter().map(Box::pin).collect();
-    let mut outputs: Vec<Option<F::Output>> = futures.iter().map(|_| None).collect();
-    std::future::poll_fn(|cx| {
-        let mut pending = false;
-        for (f, out) in futures.iter_mut().zip(outputs.iter_mut()) {
-            if out.is_none() {
-                match f.as_mut().poll(cx) {
-                    Poll::Ready(v) => *out = Some(v),
-                    Poll::Pending => pending = true,
-                }
-            }
-        }
-        if pending {
-            Poll::Pending
-        } else {
-            Poll::Ready(())
-        }
-    })
-    .await;
-    outputs.into_iter().flatten().collect()
 }

@@ -16,7 +16,7 @@ use stepwise_asl::{
 use crate::nested::{self, answered_wait};
 use crate::ports::{TaskContext, Tasks, follow_pause};
 
-use super::outbox::{bundle, join_all, number};
+use super::outbox::{bundle, number};
 use super::*;
 
 /// Why a message must be delivered again.
@@ -88,32 +88,20 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
                     let later: Vec<Envelope> = later.into_iter().cloned().collect();
                     self.queue.send(&later, now).await?;
                 }
-                // Each thread's messages in order, the threads side by side:
-                // one whose inline task is slow (a Lambda) holds no other.
-                let mut threads: Vec<(&str, Vec<&Envelope>)> = Vec::new();
+                // One after another: siblings that finish in their first
+                // step join their parent's record, which only one of them
+                // at a time can write.
                 for e in due {
-                    let Some(thread) = e.body.thread() else {
-                        continue;
-                    };
-                    match threads.iter_mut().find(|(t, _)| *t == thread) {
-                        Some((_, list)) => list.push(e),
-                        None => threads.push((thread, vec![e])),
+                    match &e.body {
+                        Body::Step(m) => self.step(&e.id, m, now).await?,
+                        Body::Poll(p) => self.look(&e.id, p, now).await?,
+                        Body::Bundle(_) => {}
+                    }
+                    if self.abort.abort("bundle") {
+                        return Err(Retry::Chaos("bundle"));
                     }
                 }
-                let runs = threads.into_iter().map(|(_, list)| async move {
-                    for e in list {
-                        match &e.body {
-                            Body::Step(m) => self.step(&e.id, m, now).await?,
-                            Body::Poll(p) => self.look(&e.id, p, now).await?,
-                            Body::Bundle(_) => {}
-                        }
-                        if self.abort.abort("bundle") {
-                            return Err(Retry::Chaos("bundle"));
-                        }
-                    }
-                    Ok(())
-                });
-                join_all(runs.collect()).await.into_iter().collect()
+                Ok(())
             }
         }
     }
