@@ -52,7 +52,7 @@ fn on_runtime<F: std::future::Future>(f: F) -> Option<F::Output> {
 
 impl stepwise_local::tasks::ServiceCalls for EmbeddedServices {
     fn call(&self, call: &TaskCall) -> Option<TaskResult> {
-        on_runtime(self.0.start(call)).flatten()
+        on_runtime(self.0.call(call)).flatten()
     }
 
     fn follows(&self, call: &TaskCall) -> bool {
@@ -136,10 +136,16 @@ pub fn spawn_stepper<T: Tasks + Send + Sync + 'static>(
     for _ in 0..STEPPERS {
         let (store, queue, tasks) = (store.clone(), queue.clone(), tasks.clone());
         std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
+            let runtime = match tokio::runtime::Builder::new_current_thread()
                 .enable_all()
                 .build()
-                .expect("a runtime");
+            {
+                Ok(r) => r,
+                Err(e) => {
+                    eprintln!("stepwise: a stepper loop cannot start: {e}");
+                    return;
+                }
+            };
             runtime.block_on(async {
                 let seed = stepwise_engine::entropy();
                 let stepper = Stepper::new(store, &queue, tasks, None, seed);

@@ -8,8 +8,7 @@
 
 use serde_json::Value;
 use stepwise_asl::StatesError;
-use stepwise_engine::ports::{Abandoned, Progress, TaskResult};
-use stepwise_engine::tasks::follow_blocking;
+use stepwise_engine::ports::{Progress, TaskResult};
 
 use super::emr::{emr_by_name, emr_request, emr_response};
 use super::job_table::{follow, stop};
@@ -159,30 +158,6 @@ pub fn look(
         ))),
         None => Progress::Running,
     }
-}
-
-/// The call and, for a `.sync` job, its following to the end in place
-/// (blocking), until its task gives up on it (`abandoned`, its
-/// `TimeoutSeconds`): then the job is stopped.
-pub fn call(
-    clients: &Clients,
-    resource: &str,
-    parameters: &Value,
-    timeout_seconds: Option<u64>,
-    abandoned: &Abandoned,
-) -> Option<TaskResult> {
-    let started = match start(clients, resource, parameters)? {
-        Ok(started) => started,
-        Err(e) => return Some(Err(e)),
-    };
-    if !follows(resource) {
-        return Some(Ok(started));
-    }
-    Some(follow_blocking(
-        |stop| look(clients, resource, parameters, &started, stop),
-        timeout_seconds,
-        abandoned,
-    ))
 }
 
 /// Whether a failed describe call may succeed when made again: throttling

@@ -30,7 +30,7 @@ mod writer;
 
 use serde_json::{Map, Value, json};
 use stepwise_asl::{StatesError, TaskCall};
-use stepwise_engine::ports::{Abandoned, Progress, TaskContext, TaskResult, Tasks};
+use stepwise_engine::ports::{Progress, TaskContext, TaskResult, Tasks};
 
 use crate::Clients;
 
@@ -49,7 +49,7 @@ pub struct WithServices<T> {
 
 impl<T: Tasks> Tasks for WithServices<T> {
     async fn invoke(&self, call: &TaskCall, ctx: &TaskContext<'_>) -> TaskResult {
-        if let Some(result) = self.services.start(call).await {
+        if let Some(result) = self.services.call(call).await {
             return result;
         }
         self.fallback.invoke(call, ctx).await
@@ -125,10 +125,10 @@ impl ServiceTasks {
         })
     }
 
-    /// The call's result, or `None` when the resource is not a service
-    /// integration this runs. A `.sync` job is stopped once `abandoned` is
-    /// raised or the task's `TimeoutSeconds` pass.
-    pub async fn call(&self, call: &TaskCall, abandoned: &Abandoned) -> Option<TaskResult> {
+    /// The call's result — for a `.sync` job, the answer of the call that
+    /// started it, which [`ServiceTasks::progress`] then follows — or
+    /// `None` when the resource is not a service integration this runs.
+    pub async fn call(&self, call: &TaskCall) -> Option<TaskResult> {
         let resource = call.canonical_resource();
         let rest = resource.strip_prefix("arn:aws:states:::")?;
         if let Some(sdk) = rest.strip_prefix("aws-sdk:") {
@@ -168,30 +168,23 @@ impl ServiceTasks {
                 let p = p.clone();
                 self.blocking(move |c| writer::write(c, &p)).await
             }
-            _ => return self.job(rest, p, call.timeout_seconds, abandoned).await,
+            _ => return self.job(rest, p).await,
         })
     }
 
-    /// An optimized integration that is one API call (and, with `.sync`, a
-    /// job followed to its end): off the runtime's threads when there is a
+    /// An optimized integration that is one API call (for `.sync`, the one
+    /// that starts the job): off the runtime's threads when there is a
     /// runtime.
-    async fn job(
-        &self,
-        resource: &str,
-        parameters: &Value,
-        timeout_seconds: Option<u64>,
-        abandoned: &Abandoned,
-    ) -> Option<TaskResult> {
+    async fn job(&self, resource: &str, parameters: &Value) -> Option<TaskResult> {
         let service = resource.split(':').next().unwrap_or_default();
         // Only a resource this runs needs credentials.
         if !jobs::handles(service) {
             return None;
         }
-        let (resource, p, abandoned) = (resource.to_owned(), parameters.clone(), abandoned.clone());
+        let (resource, p) = (resource.to_owned(), parameters.clone());
         Some(
             self.blocking(move |c| {
-                jobs::call(c, &resource, &p, timeout_seconds, &abandoned)
-                    .unwrap_or_else(|| Err(not_run(&resource)))
+                jobs::start(c, &resource, &p).unwrap_or_else(|| Err(not_run(&resource)))
             })
             .await,
         )
@@ -233,22 +226,6 @@ impl ServiceTasks {
         let (service, p) = (service.to_owned(), parameters.clone());
         self.blocking(move |c| crate::sdk::call(c, &service, &action, &p))
             .await
-    }
-
-    /// The call's result, except for a `.sync` job: the answer of the call
-    /// that started it, which [`ServiceTasks::progress`] then follows.
-    /// `None` when the resource is not a service integration this runs.
-    pub async fn start(&self, call: &TaskCall) -> Option<TaskResult> {
-        if !self.follows(call) {
-            return self.call(call, &Abandoned::default()).await;
-        }
-        let (resource, p) = (service_resource(call), call.payload.clone());
-        Some(
-            self.blocking(move |c| {
-                jobs::start(c, &resource, &p).unwrap_or_else(|| Err(not_run(&resource)))
-            })
-            .await,
-        )
     }
 
     /// One look at the job a `.sync` call started (`started`: its answer);
