@@ -188,6 +188,7 @@ pub fn main(args: Args) -> anyhow::Result<ExitCode> {
         .worker_threads(2)
         .enable_all()
         .build()?;
+    let mut local = None;
     let service: Arc<dyn Service> = if args.backend == Backend::Aws {
         let (store, queue) = runtime.block_on(crate::aws::open(&args.aws, false))?;
         let clients = stepwise_aws::Clients::from_env()?;
@@ -216,14 +217,28 @@ pub fn main(args: Args) -> anyhow::Result<ExitCode> {
                 every: Duration::from_secs(args.retention_sweep_seconds.max(1)),
             }),
         };
-        Arc::new(LocalService::open(path.as_deref(), config).context("cannot open the store")?)
+        let service =
+            Arc::new(LocalService::open(path.as_deref(), config).context("cannot open the store")?);
+        local = Some(service.clone());
+        service
     };
+    // A clean stop commits what the worker holds and leaves no write-ahead
+    // log behind.
+    let close = move || {
+        if let Some(service) = &local {
+            service.close(Duration::from_secs(3));
+        }
+        if let Some(p) = &path {
+            stepwise_local::truncate_wal(p);
+        }
+    };
+    let closing = Arc::new(close);
+    let close_late = closing.clone();
     drop(runtime);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()?;
-    let wal = path.clone();
     runtime.block_on(async move {
         crate::template::deploy::serve(&service, &args.template, args.watch).await?;
         let app = crate::console::router().fallback(api).with_state(service);
@@ -253,19 +268,14 @@ pub fn main(args: Args) -> anyhow::Result<ExitCode> {
             // (GetActivityTask, up to a minute) does not hold the stop.
             tokio::spawn(async move {
                 tokio::time::sleep(Duration::from_secs(2)).await;
-                if let Some(p) = &wal {
-                    stepwise_local::truncate_wal(p);
-                }
+                let _ = tokio::task::spawn_blocking(move || close_late()).await;
                 std::process::exit(0);
             });
         };
         listener::serve(listener, app, listener::Limits::default(), shutdown).await;
         Ok::<_, anyhow::Error>(())
     })?;
-    // A clean stop leaves no write-ahead log behind.
-    if let Some(p) = &path {
-        stepwise_local::truncate_wal(p);
-    }
+    closing();
     Ok(ExitCode::SUCCESS)
 }
 

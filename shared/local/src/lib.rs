@@ -92,6 +92,15 @@ impl LocalService {
         })
     }
 
+    /// Stops the worker cleanly: what it was handling is committed and the
+    /// write-ahead log emptied (waits up to `patience`).
+    pub fn close(&self, patience: std::time::Duration) {
+        let (done, wait) = mpsc::channel();
+        if self.commands.send(Command::Close(done)).is_ok() {
+            let _ = wait.recv_timeout(patience);
+        }
+    }
+
     /// How StartSyncExecution and TestState run tasks: in place, service
     /// integrations first, then the Lambda endpoint.
     fn direct(&self) -> tasks::Direct {

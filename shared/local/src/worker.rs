@@ -57,6 +57,8 @@ pub enum Command {
         thread: String,
         call: TaskCall,
     },
+    /// A clean stop: the worker empties the write-ahead log, says so, ends.
+    Close(Sender<()>),
 }
 
 /// A message waiting in the heap.
@@ -226,6 +228,8 @@ impl Worker {
                     Err(_) => break,
                 }
             }
+            let close = batch.iter().position(|c| matches!(c, Command::Close(_)));
+            let close = close.map(|i| batch.remove(i));
             // A bug that panics while handling a batch must not stop the
             // worker (every later write would fail): it rolls back like an
             // error, and its callers get an internal error.
@@ -273,6 +277,11 @@ impl Worker {
                 if let Err(e) = self.recover() {
                     eprintln!("stepwise: could not reload the queue: {e}");
                 }
+            }
+            if let Some(Command::Close(done)) = close {
+                let _ = (self.conn).query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+                let _ = done.send(());
+                return;
             }
         }
     }
@@ -368,6 +377,7 @@ impl Worker {
                     let event = Event::TaskSubmitted { wait, output };
                     self.enqueue(&execution, &thread, now(), &event)?;
                 }
+                Command::Close(_) => {}
                 Command::StartChild {
                     message,
                     execution,
