@@ -24,7 +24,8 @@ pub(crate) enum Slot {
 
 /// A history event waiting to be written with the batch.
 pub(crate) struct HistoryRow {
-    pub execution: String,
+    /// The execution's number (`Run::eid`).
+    pub eid: i64,
     pub id: i64,
     pub previous: i64,
     pub ts: i64,
@@ -153,12 +154,12 @@ impl Worker {
         for chunk in rows.chunks(HISTORY_CHUNK) {
             let values = vec!["(?, ?, ?, ?, ?, ?)"; chunk.len()].join(", ");
             let sql = format!(
-                "INSERT INTO history (execution, id, previous, ts, type, details) VALUES {values}"
+                "INSERT INTO events (eid, id, previous, ts, type, details) VALUES {values}"
             );
             let mut params: Vec<&dyn rusqlite::ToSql> = Vec::with_capacity(chunk.len() * 6);
             for r in chunk {
                 params.extend([
-                    &r.execution as &dyn rusqlite::ToSql,
+                    &r.eid as &dyn rusqlite::ToSql,
                     &r.id,
                     &r.previous,
                     &r.ts,

@@ -28,10 +28,14 @@ CREATE TABLE IF NOT EXISTS messages (
     due INTEGER NOT NULL, event TEXT NOT NULL, dispatch TEXT
 );
 CREATE INDEX IF NOT EXISTS messages_by_execution ON messages (execution);
-CREATE TABLE IF NOT EXISTS history (
-    execution TEXT NOT NULL, id INTEGER NOT NULL, previous INTEGER NOT NULL, ts INTEGER NOT NULL,
-    type TEXT NOT NULL, details TEXT NOT NULL, PRIMARY KEY (execution, id)
+-- History events, in the order they were written (`eid` is the execution's
+-- number, executions.eid): the events of executions that run together land
+-- in the same pages, and the index's entries are two integers.
+CREATE TABLE IF NOT EXISTS events (
+    eid INTEGER NOT NULL, id INTEGER NOT NULL, previous INTEGER NOT NULL, ts INTEGER NOT NULL,
+    type TEXT NOT NULL, details TEXT NOT NULL
 );
+CREATE UNIQUE INDEX IF NOT EXISTS events_by_execution ON events (eid, id);
 CREATE TABLE IF NOT EXISTS tokens (
     hash TEXT PRIMARY KEY, execution TEXT NOT NULL, thread TEXT NOT NULL, wait INTEGER NOT NULL,
     heartbeat INTEGER, activity TEXT, input TEXT, claimed INTEGER NOT NULL DEFAULT 0, created INTEGER NOT NULL,
@@ -52,24 +56,42 @@ pub fn open(path: Option<&Path>) -> rusqlite::Result<Connection> {
         "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = OFF; PRAGMA busy_timeout = 5000;",
     )?;
     conn.execute_batch(SCHEMA)?;
+    let has = |table: &str, column: &str| -> rusqlite::Result<bool> {
+        conn.query_row(
+            "SELECT COUNT(*) > 0 FROM pragma_table_info(?1) WHERE name = ?2",
+            [table, column],
+            |r| r.get(0),
+        )
+    };
     // Stores written before nested executions lack the parent column.
-    let has_parent: i64 = conn.query_row(
-        "SELECT COUNT(*) FROM pragma_table_info('executions') WHERE name = 'parent'",
-        [],
-        |r| r.get(0),
-    )?;
-    if has_parent == 0 {
+    if !has("executions", "parent")? {
         conn.execute_batch("ALTER TABLE executions ADD COLUMN parent TEXT")?;
     }
     // Stores written before the catalog lack what an execution ran.
-    let has_definition: i64 = conn.query_row(
-        "SELECT COUNT(*) FROM pragma_table_info('executions') WHERE name = 'definition'",
-        [],
-        |r| r.get(0),
-    )?;
-    if has_definition == 0 {
+    if !has("executions", "definition")? {
         conn.execute_batch(
             "ALTER TABLE executions ADD COLUMN definition TEXT; ALTER TABLE executions ADD COLUMN alias TEXT;",
+        )?;
+    }
+    // Stores written before executions were numbered kept their history
+    // under the execution's ARN: numbered, and the history moved over.
+    if !has("executions", "eid")? {
+        conn.execute_batch(
+            "BEGIN;
+             ALTER TABLE executions ADD COLUMN eid INTEGER;
+             UPDATE executions SET eid = rowid;
+             COMMIT;",
+        )?;
+    }
+    conn.execute_batch("CREATE UNIQUE INDEX IF NOT EXISTS executions_by_eid ON executions (eid);")?;
+    if has("history", "execution")? {
+        conn.execute_batch(
+            "BEGIN;
+             INSERT INTO events (eid, id, previous, ts, type, details)
+               SELECT e.eid, h.id, h.previous, h.ts, h.type, h.details
+               FROM history h JOIN executions e ON e.arn = h.execution ORDER BY e.eid, h.id;
+             DROP TABLE history;
+             COMMIT;",
         )?;
     }
     // A parent's nested executions, found when its `.sync` task gives up.
@@ -191,5 +213,63 @@ impl Db {
 
     pub fn last_insert_rowid(&self) -> i64 {
         self.0.last_insert_rowid()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A store written before executions were numbered: its history, kept
+    /// under each execution's ARN, is moved under the execution's number.
+    #[test]
+    fn an_older_store_keeps_its_history() {
+        let dir = std::env::temp_dir().join(format!("stepwise-migrate-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("stepwise.db");
+        let old = Connection::open(&path).unwrap();
+        old.execute_batch(
+            "CREATE TABLE executions (arn TEXT PRIMARY KEY, machine TEXT NOT NULL, version TEXT, name TEXT NOT NULL,
+               status TEXT NOT NULL, input TEXT NOT NULL, output TEXT, error TEXT, cause TEXT, started INTEGER NOT NULL,
+               stopped INTEGER, facts TEXT NOT NULL, next_event INTEGER NOT NULL, redrive_count INTEGER NOT NULL DEFAULT 0,
+               redrive_point TEXT, redrive_date INTEGER);
+             CREATE TABLE history (execution TEXT NOT NULL, id INTEGER NOT NULL, previous INTEGER NOT NULL,
+               ts INTEGER NOT NULL, type TEXT NOT NULL, details TEXT NOT NULL, PRIMARY KEY (execution, id));
+             INSERT INTO executions (arn, machine, name, status, input, started, facts, next_event)
+               VALUES ('b', 'm', 'b', 'SUCCEEDED', '{}', 1, '{}', 3), ('a', 'm', 'a', 'RUNNING', '{}', 2, '{}', 2);
+             INSERT INTO history VALUES ('a', 1, 0, 5, 'ExecutionStarted', '{}'),
+               ('b', 1, 0, 3, 'ExecutionStarted', '{}'), ('b', 2, 1, 4, 'ExecutionSucceeded', '{\"output\":1}');",
+        )
+        .unwrap();
+        drop(old);
+        let conn = open(Some(&path)).unwrap();
+        let rows: Vec<(String, i64, i64, String)> = conn
+            .prepare(
+                "SELECT x.arn, e.id, e.ts, e.details FROM events e JOIN executions x ON x.eid = e.eid ORDER BY x.arn, e.id",
+            )
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(
+            rows,
+            [
+                ("a".into(), 1, 5, "{}".into()),
+                ("b".into(), 1, 3, "{}".into()),
+                ("b".into(), 2, 4, "{\"output\":1}".into()),
+            ]
+        );
+        let old_table: i64 = conn
+            .query_row(
+                "SELECT COUNT(*) FROM sqlite_schema WHERE name = 'history'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(old_table, 0);
+        drop(conn);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -27,9 +27,10 @@ pub(crate) fn append_history(
         rows.push((id, previous, e));
     }
     run.events_dirty = true;
+    let eid = run.eid;
     for (id, previous, e) in rows {
         w.cache.history.push(crate::cache::HistoryRow {
-            execution: execution.to_owned(),
+            eid,
             id: id as i64,
             previous: previous as i64,
             ts: e.timestamp,

@@ -15,6 +15,7 @@ pub mod ids;
 pub mod lambda;
 mod ops;
 mod retention;
+mod runs;
 pub mod tasks;
 mod worker;
 

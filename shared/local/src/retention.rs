@@ -93,7 +93,11 @@ pub(crate) fn expire(w: &mut Worker, body: &Value) -> Res {
         .query_map(rusqlite::params![before, limit], |r| r.get(0))?
         .collect::<Result<_, _>>()?;
     for arn in &arns {
-        for table in ["history", "threads", "messages", "tokens"] {
+        w.conn.execute(
+            "DELETE FROM events WHERE eid = (SELECT eid FROM executions WHERE arn = ?1)",
+            [arn],
+        )?;
+        for table in ["threads", "messages", "tokens"] {
             w.conn
                 .execute(&format!("DELETE FROM {table} WHERE execution = ?1"), [arn])?;
         }

@@ -9,15 +9,16 @@ use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::sync::Arc;
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, params};
 
 use crate::db::Db;
 use serde_json::Value;
 use stepwise_api::ApiError;
-use stepwise_asl::{Event, Execution, StateMachine, TaskCall};
+use stepwise_asl::{Event, StateMachine, TaskCall};
 use tokio::sync::oneshot;
 
 use crate::ids::now;
+use crate::runs::Run;
 use crate::tasks::Dispatch;
 use stepwise_asl::definition::resource::Pattern;
 use stepwise_engine::ports::Abandoned;
@@ -69,21 +70,6 @@ pub(crate) struct Msg {
 }
 
 /// What the worker keeps about a running execution.
-pub(crate) struct Run {
-    pub facts: Execution,
-    pub machine: Arc<StateMachine>,
-    pub next_event: u64,
-    pub last: HashMap<String, u64>,
-    /// `next_event` changed since it was last written.
-    pub events_dirty: bool,
-    /// Whether any thread, message or token of it reached the database.
-    pub persisted: bool,
-}
-
-/// An execution's row as `run_for` reads it: machine, version, facts,
-/// next event id, and the definition it runs.
-type StoredRun = (String, Option<String>, String, i64, Option<String>);
-
 pub(crate) struct Poller {
     pub deadline: i64,
     pub reply: Reply,
@@ -100,6 +86,8 @@ pub struct Worker {
     to_dispatch: Vec<Dispatch>,
     dispatcher: Sender<Dispatch>,
     pub(crate) cache: crate::cache::Cache,
+    /// The number the next execution started gets (see `Run::eid`).
+    pub(crate) next_eid: i64,
     wal: crate::db::WalLimit,
     /// After a batch failed: one queued message per batch, so that one that
     /// fails again is known ([`Worker::fail_unsteppable`]).
@@ -145,7 +133,11 @@ pub(crate) const IN_FLIGHT: i64 = i64::MAX;
 
 impl Worker {
     pub fn new(conn: Connection, dispatcher: Sender<Dispatch>) -> Worker {
+        let last: Option<i64> = conn
+            .query_row("SELECT MAX(eid) FROM executions", [], |r| r.get(0))
+            .unwrap_or(None);
         Worker {
+            next_eid: last.unwrap_or(0) + 1,
             wal: crate::db::WalLimit::new(&conn),
             careful: false,
             delivering: None,
@@ -635,68 +627,5 @@ impl Worker {
             Ok(result) => Ok(Some((reply, result))),
             Err(e) => Err((reply, e)),
         }
-    }
-
-    /// The parsed machine for a definition, cached: executions of one
-    /// machine share it.
-    pub(crate) fn load_machine(
-        &mut self,
-        definition: &str,
-        express: bool,
-    ) -> Option<Arc<StateMachine>> {
-        let key = format!("{}{definition}", if express { 'E' } else { 'S' });
-        if let Some(m) = self.machines.get(&key) {
-            return Some(m.clone());
-        }
-        let sm = Arc::new(StateMachine::parse(definition, stepwise_asl::Options { express }).ok()?);
-        self.machines.insert(key, sm.clone());
-        Some(sm)
-    }
-
-    /// The execution's facts and machine, from the cache or the database.
-    pub(crate) fn run_for(&mut self, arn: &str) -> rusqlite::Result<Option<&mut Run>> {
-        if !self.runs.contains_key(arn) {
-            let row: Option<StoredRun> = self
-                .conn
-                .query_row(
-                    "SELECT machine, version, facts, next_event, definition FROM executions WHERE arn = ?1",
-                    [arn],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)),
-                )
-                .optional()?;
-            let Some((machine, version, facts, next_event, definition)) = row else {
-                return Ok(None);
-            };
-            let definition = match definition {
-                Some(d) => d,
-                // Written before executions kept their definition.
-                None => {
-                    let cat = crate::catalog::SqlCatalog(&self.conn);
-                    let target = version.unwrap_or(machine);
-                    match stepwise_engine::block_on(stepwise_engine::catalog::resolve(
-                        &cat, &target, 0,
-                    )) {
-                        Ok(r) => r.settings.definition,
-                        Err(_) => return Ok(None),
-                    }
-                }
-            };
-            let Some(sm) = self.load_machine(&definition, arn.contains(":express:")) else {
-                return Ok(None);
-            };
-            let facts: Execution = serde_json::from_str(&facts).expect("stored facts parse");
-            self.runs.insert(
-                arn.to_owned(),
-                Run {
-                    facts,
-                    machine: sm,
-                    next_event: next_event as u64,
-                    last: HashMap::new(),
-                    events_dirty: false,
-                    persisted: true,
-                },
-            );
-        }
-        Ok(self.runs.get_mut(arn))
     }
 }

@@ -18,7 +18,8 @@ use crate::catalog::SqlCatalog;
 use crate::db::Db;
 use crate::driver::append_history;
 use crate::ids::{now, uuid};
-use crate::worker::{Run, Worker};
+use crate::runs::Run;
+use crate::worker::Worker;
 use stepwise_engine::block_on;
 use stepwise_engine::executions::{self, ExecutionStore, ExecutionView, HistoryRow};
 use stepwise_engine::stepper::PortError;
@@ -82,9 +83,9 @@ fn start_with(w: &mut Worker, body: &Value, parent: Option<String>) -> Result<(S
     let (machine, version, alias) = (&r.machine_arn, &r.version_arn, &r.alias_arn);
     let definition = &r.settings.definition;
     let inserted = w.conn.execute(
-        "INSERT INTO executions (arn, machine, version, name, status, input, started, facts, next_event, parent, definition, alias) VALUES (?1, ?2, ?3, ?4, 'RUNNING', ?5, ?6, ?7, 1, ?8, ?9, ?10)
+        "INSERT INTO executions (arn, machine, version, name, status, input, started, facts, next_event, parent, definition, alias, eid) VALUES (?1, ?2, ?3, ?4, 'RUNNING', ?5, ?6, ?7, 1, ?8, ?9, ?10, ?11)
          ON CONFLICT (arn) DO NOTHING",
-        params![arn, machine, version, facts.name, plan.input_text, t, serde_json::to_string(&facts).expect("facts serialize"), parent, definition, alias],
+        params![arn, machine, version, facts.name, plan.input_text, t, serde_json::to_string(&facts).expect("facts serialize"), parent, definition, alias, w.next_eid],
     )?;
     if inserted == 0 {
         // Same name again: the same execution if it runs with the same input.
@@ -94,6 +95,8 @@ fn start_with(w: &mut Worker, body: &Value, parent: Option<String>) -> Result<(S
             executions::start_again(&arn, &old, &plan.input_text)?,
         ));
     }
+    let eid = w.next_eid;
+    w.next_eid += 1;
     let input = facts.input.clone();
     let Some(sm) = w.load_machine(definition, express) else {
         return Err(
@@ -103,6 +106,7 @@ fn start_with(w: &mut Worker, body: &Value, parent: Option<String>) -> Result<(S
     w.runs.insert(
         arn.clone(),
         Run {
+            eid,
             facts,
             machine: sm.clone(),
             next_event: 1,
@@ -226,13 +230,13 @@ impl ExecutionStore for SqlExecutions<'_> {
         max: usize,
     ) -> Result<(Vec<HistoryRow>, usize), PortError> {
         let total: i64 = self.0.query_row(
-            "SELECT COUNT(*) FROM history WHERE execution = ?1",
+            "SELECT COUNT(*) FROM events WHERE eid = (SELECT eid FROM executions WHERE arn = ?1)",
             [arn],
             |r| r.get(0),
         )?;
         let order = if reverse { "DESC" } else { "ASC" };
         let mut stmt = self.0.prepare(&format!(
-            "SELECT id, previous, ts, type, details FROM history WHERE execution = ?1 ORDER BY id {order} LIMIT ?2 OFFSET ?3"
+            "SELECT id, previous, ts, type, details FROM events WHERE eid = (SELECT eid FROM executions WHERE arn = ?1) ORDER BY id {order} LIMIT ?2 OFFSET ?3"
         ))?;
         let rows = stmt
             .query_map(params![arn, max as i64, offset as i64], |r| {

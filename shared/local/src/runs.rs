@@ -1,0 +1,95 @@
+//! The executions the worker steps: what it keeps of each between
+//! batches (facts, parsed machine, next event number), loaded on demand.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use rusqlite::OptionalExtension;
+use stepwise_asl::{Execution, StateMachine};
+
+use crate::worker::Worker;
+
+pub(crate) struct Run {
+    /// The execution's number in the store: its history is kept under it,
+    /// so that the events of executions that run together are written side
+    /// by side (an ARN key scatters them over the whole index).
+    pub eid: i64,
+    pub facts: Execution,
+    pub machine: Arc<StateMachine>,
+    pub next_event: u64,
+    pub last: HashMap<String, u64>,
+    /// `next_event` changed since it was last written.
+    pub events_dirty: bool,
+    /// Whether any thread, message or token of it reached the database.
+    pub persisted: bool,
+}
+
+/// An execution's row as `run_for` reads it: machine, version, facts,
+/// next event id, the definition it runs and its number.
+type StoredRun = (String, Option<String>, String, i64, Option<String>, i64);
+
+impl Worker {
+    /// The parsed machine for a definition, cached: executions of one
+    /// machine share it.
+    pub(crate) fn load_machine(
+        &mut self,
+        definition: &str,
+        express: bool,
+    ) -> Option<Arc<StateMachine>> {
+        let key = format!("{}{definition}", if express { 'E' } else { 'S' });
+        if let Some(m) = self.machines.get(&key) {
+            return Some(m.clone());
+        }
+        let sm = Arc::new(StateMachine::parse(definition, stepwise_asl::Options { express }).ok()?);
+        self.machines.insert(key, sm.clone());
+        Some(sm)
+    }
+
+    /// The execution's facts and machine, from the cache or the database.
+    pub(crate) fn run_for(&mut self, arn: &str) -> rusqlite::Result<Option<&mut Run>> {
+        if !self.runs.contains_key(arn) {
+            let row: Option<StoredRun> = self
+                .conn
+                .query_row(
+                    "SELECT machine, version, facts, next_event, definition, eid FROM executions WHERE arn = ?1",
+                    [arn],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)),
+                )
+                .optional()?;
+            let Some((machine, version, facts, next_event, definition, eid)) = row else {
+                return Ok(None);
+            };
+            let definition = match definition {
+                Some(d) => d,
+                // Written before executions kept their definition.
+                None => {
+                    let cat = crate::catalog::SqlCatalog(&self.conn);
+                    let target = version.unwrap_or(machine);
+                    match stepwise_engine::block_on(stepwise_engine::catalog::resolve(
+                        &cat, &target, 0,
+                    )) {
+                        Ok(r) => r.settings.definition,
+                        Err(_) => return Ok(None),
+                    }
+                }
+            };
+            let Some(sm) = self.load_machine(&definition, arn.contains(":express:")) else {
+                return Ok(None);
+            };
+            let facts: Execution = serde_json::from_str(&facts).expect("stored facts parse");
+            self.runs.insert(
+                arn.to_owned(),
+                Run {
+                    eid,
+                    facts,
+                    machine: sm,
+                    next_event: next_event as u64,
+                    last: HashMap::new(),
+                    events_dirty: false,
+                    persisted: true,
+                },
+            );
+        }
+        Ok(self.runs.get_mut(arn))
+    }
+}
