@@ -194,3 +194,31 @@ def test_a_sync_task_history_has_task_submitted(served, moto, tag):
     sfn, arn = start(served, "hist", {"StartAt": "Q", "States": {"Q": query_task(tag)}})
     assert wait_for(sfn, arn, timeout=20)["status"] == "SUCCEEDED"
     check_sync_history(sfn.get_execution_history(executionArn=arn)["events"])
+
+
+@pytest.mark.parametrize("backend", ["embedded", "aws"])
+def test_a_job_running_when_the_server_is_killed_is_followed_not_started_again(backend, moto, tag, tmp_path):
+    env = dict(AWS, AWS_ENDPOINT_URL=moto)
+    table = f"restart{tag}"
+    args = ["--data", str(tmp_path)] if backend == "embedded" else [
+        "--backend", "aws", "--create-resources", "--table", table, "--queue", table]
+    s = Server(args, env=env).start()
+    try:
+        with queries_never_finish(moto):
+            sfn, arn = start(s, "restart", {"StartAt": "Q", "States": {"Q": query_task(tag)}})
+            assert query_state(moto, tag, until=("QUEUED",)) == ["QUEUED"], "the query should be running"
+            deadline = time.time() + 10
+            while "TaskSubmitted" not in [e["type"] for e in sfn.get_execution_history(executionArn=arn)["events"]]:
+                assert time.time() < deadline, "no TaskSubmitted"
+                time.sleep(0.1)
+            s.kill()
+            s = Server(args, env=env).start()
+            sfn = client(s.url)
+            time.sleep(1.5)  # the restarted server takes up the job
+        d = wait_for(sfn, arn, timeout=30)
+        assert d["status"] == "SUCCEEDED", d
+        assert query_state(moto, tag) == ["SUCCEEDED"], "one query, followed to its end"
+        types = [e["type"] for e in sfn.get_execution_history(executionArn=arn)["events"]]
+        assert types.count("TaskSubmitted") == 1 and types.count("TaskStarted") == 1, types
+    finally:
+        s.stop()

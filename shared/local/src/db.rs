@@ -73,6 +73,10 @@ pub fn open(path: Option<&Path>) -> rusqlite::Result<Connection> {
             "ALTER TABLE executions ADD COLUMN definition TEXT; ALTER TABLE executions ADD COLUMN alias TEXT;",
         )?;
     }
+    // A `.sync` job's start answer, kept with its message.
+    if !has("messages", "started")? {
+        conn.execute_batch("ALTER TABLE messages ADD COLUMN started TEXT")?;
+    }
     // Stores written before executions were numbered kept their history
     // under the execution's ARN: numbered, and the history moved over.
     if !has("executions", "eid")? {

@@ -24,6 +24,9 @@ pub struct Dispatch {
     pub call: TaskCall,
     /// Raised by the worker when the task no longer waits for the call.
     pub abandoned: Abandoned,
+    /// A `.sync` job started before the server stopped: the start's answer.
+    /// The job is followed again, not started again.
+    pub started: Option<Value>,
 }
 
 /// The AWS service integrations, called from the worker's threads.
@@ -47,9 +50,14 @@ fn run_service(
     services: &dyn ServiceCalls,
     call: &TaskCall,
     abandoned: &Abandoned,
+    resumed: Option<&Value>,
     submitted: impl FnOnce(&Value),
 ) -> Option<TaskResult> {
-    let answer = services.call(call)?;
+    let resumed = resumed.filter(|_| services.follows(call));
+    let answer = match resumed {
+        Some(started) => Ok(started.clone()),
+        None => services.call(call)?,
+    };
     if !services.follows(call) {
         return Some(answer);
     }
@@ -57,7 +65,9 @@ fn run_service(
         Ok(v) => v,
         Err(e) => return Some(Err(e)),
     };
-    submitted(&started);
+    if resumed.is_none() {
+        submitted(&started);
+    }
     Some(follow_blocking(
         |stop| services.progress(call, &started, stop),
         call.timeout_seconds,
@@ -79,7 +89,7 @@ impl Tasks for Direct {
         ctx: &TaskContext<'_>,
     ) -> stepwise_engine::ports::TaskResult {
         let ran = (self.services.as_ref())
-            .and_then(|s| run_service(s.as_ref(), call, &ctx.abandoned, |_| {}));
+            .and_then(|s| run_service(s.as_ref(), call, &ctx.abandoned, None, |_| {}));
         match ran {
             Some(result) => result,
             None => self.lambda.invoke(call, ctx).await,
@@ -122,7 +132,7 @@ impl Runner {
         };
         let mut submitted = Some(submitted);
         let ran = self.services.as_ref().and_then(|s| {
-            run_service(s.as_ref(), &d.call, &d.abandoned, |v| {
+            run_service(s.as_ref(), &d.call, &d.abandoned, d.started.as_ref(), |v| {
                 if let Some(f) = submitted.take() {
                     f(v)
                 }
@@ -156,6 +166,7 @@ impl Runner {
         }
         let result = self.run(&d, |output| {
             let _ = done.send(Command::Submitted {
+                message: d.message,
                 execution: d.execution.clone(),
                 thread: d.thread.clone(),
                 wait: d.call.wait,

@@ -45,6 +45,7 @@ pub enum Command {
     /// A task that waits after its call (a callback, a `.sync` job) made
     /// the call: TaskSubmitted with its answer.
     Submitted {
+        message: i64,
         execution: String,
         thread: String,
         wait: u64,
@@ -128,6 +129,18 @@ fn transient(e: &rusqlite::Error) -> bool {
     )
 }
 
+/// A queued message as stored: id, execution, thread, due, event, the task
+/// call out for dispatch, and a `.sync` job's start answer.
+type Queued = (
+    i64,
+    String,
+    String,
+    i64,
+    String,
+    Option<String>,
+    Option<String>,
+);
+
 /// A message that is not due by time: a task out for dispatch.
 pub(crate) const IN_FLIGHT: i64 = i64::MAX;
 
@@ -160,8 +173,8 @@ impl Worker {
     fn recover(&mut self) -> rusqlite::Result<()> {
         let mut stmt = self
             .conn
-            .prepare("SELECT id, execution, thread, due, event, dispatch FROM messages")?;
-        let rows: Vec<(i64, String, String, i64, String, Option<String>)> = stmt
+            .prepare("SELECT id, execution, thread, due, event, dispatch, started FROM messages")?;
+        let rows: Vec<Queued> = stmt
             .query_map([], |r| {
                 Ok((
                     r.get(0)?,
@@ -170,15 +183,17 @@ impl Worker {
                     r.get(3)?,
                     r.get(4)?,
                     r.get(5)?,
+                    r.get(6)?,
                 ))
             })?
             .collect::<Result<_, _>>()?;
         drop(stmt);
-        for (id, execution, thread, due, event, dispatch) in rows {
+        for (id, execution, thread, due, event, dispatch, started) in rows {
             match dispatch {
                 Some(call) => {
                     if let Ok(call) = serde_json::from_str::<TaskCall>(&call) {
-                        self.dispatch(id, execution, thread, call);
+                        let started = started.and_then(|s| serde_json::from_str(&s).ok());
+                        self.dispatch(id, execution, thread, call, started);
                     }
                 }
                 None => {
@@ -361,11 +376,20 @@ impl Worker {
                     }
                 }
                 Command::Submitted {
+                    message,
                     execution,
                     thread,
                     wait,
                     output,
                 } => {
+                    // A job followed: kept with its message, so that a
+                    // restart follows it again instead of starting another.
+                    if self.followers.contains_key(&message) {
+                        self.conn.execute(
+                            "UPDATE messages SET started = ?1 WHERE id = ?2",
+                            params![output.to_string(), message],
+                        )?;
+                    }
                     let event = Event::TaskSubmitted { wait, output };
                     self.enqueue(&execution, &thread, now(), &event)?;
                 }
@@ -451,6 +475,7 @@ impl Worker {
         execution: String,
         thread: String,
         call: TaskCall,
+        started: Option<Value>,
     ) {
         let abandoned = Abandoned::default();
         if matches!(call.pattern, Pattern::Sync | Pattern::Sync2) {
@@ -468,6 +493,7 @@ impl Worker {
             thread,
             call,
             abandoned,
+            started,
         });
     }
 
