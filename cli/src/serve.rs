@@ -223,14 +223,18 @@ pub fn main(args: Args) -> anyhow::Result<ExitCode> {
         service
     };
     // A clean stop commits what the worker holds and leaves no write-ahead
-    // log behind.
+    // log behind; once, however it comes (the requests in flight ended, or
+    // the 2 s they are given passed): a second caller waits for the first.
+    let once = std::sync::Once::new();
     let close = move || {
-        if let Some(service) = &local {
-            service.close(Duration::from_secs(3));
-        }
-        if let Some(p) = &path {
-            stepwise_local::truncate_wal(p);
-        }
+        once.call_once(|| {
+            if let Some(service) = &local {
+                service.close(Duration::from_secs(3));
+            }
+            if let Some(p) = &path {
+                stepwise_local::truncate_wal(p);
+            }
+        })
     };
     let closing = Arc::new(close);
     let close_late = closing.clone();

@@ -79,19 +79,20 @@ pub fn open(path: Option<&Path>) -> rusqlite::Result<Connection> {
     }
     // Stores written before executions were numbered kept their history
     // under the execution's ARN: numbered, and the history moved over.
+    // (An older binary that opened the store since wrote its executions
+    // without a number and its history under the ARN again.)
     if !has("executions", "eid")? {
-        conn.execute_batch(
-            "BEGIN;
-             ALTER TABLE executions ADD COLUMN eid INTEGER;
-             UPDATE executions SET eid = rowid;
-             COMMIT;",
-        )?;
+        conn.execute_batch("ALTER TABLE executions ADD COLUMN eid INTEGER")?;
     }
-    conn.execute_batch("CREATE UNIQUE INDEX IF NOT EXISTS executions_by_eid ON executions (eid);")?;
+    conn.execute_batch(
+        "CREATE UNIQUE INDEX IF NOT EXISTS executions_by_eid ON executions (eid);
+         UPDATE executions SET eid = (SELECT COALESCE(MAX(eid), 0) FROM executions) + rowid
+         WHERE eid IS NULL;",
+    )?;
     if has("history", "execution")? {
         conn.execute_batch(
             "BEGIN;
-             INSERT INTO events (eid, id, previous, ts, type, details)
+             INSERT OR IGNORE INTO events (eid, id, previous, ts, type, details)
                SELECT e.eid, h.id, h.previous, h.ts, h.type, h.details
                FROM history h JOIN executions e ON e.arn = h.execution ORDER BY e.eid, h.id;
              DROP TABLE history;
@@ -273,6 +274,29 @@ mod tests {
             )
             .unwrap();
         assert_eq!(old_table, 0);
+        // An older binary opens it again: an execution without a number,
+        // its history under the ARN.
+        conn.execute_batch(
+            "CREATE TABLE history (execution TEXT NOT NULL, id INTEGER NOT NULL, previous INTEGER NOT NULL,
+               ts INTEGER NOT NULL, type TEXT NOT NULL, details TEXT NOT NULL, PRIMARY KEY (execution, id));
+             INSERT INTO executions (arn, machine, name, status, input, started, facts, next_event)
+               VALUES ('c', 'm', 'c', 'RUNNING', '{}', 3, '{}', 2);
+             INSERT INTO history VALUES ('c', 1, 0, 6, 'ExecutionStarted', '{}');",
+        )
+        .unwrap();
+        drop(conn);
+        let conn = open(Some(&path)).unwrap();
+        let eids: Vec<(String, i64, i64)> = conn
+            .prepare("SELECT x.arn, x.eid, COUNT(e.id) FROM executions x LEFT JOIN events e ON e.eid = x.eid GROUP BY x.arn ORDER BY x.arn")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        let numbers: std::collections::HashSet<i64> = eids.iter().map(|e| e.1).collect();
+        assert_eq!(numbers.len(), 3, "each execution its own number: {eids:?}");
+        let counts: Vec<i64> = eids.iter().map(|e| e.2).collect();
+        assert_eq!(counts, [1, 2, 1]);
         drop(conn);
         let _ = std::fs::remove_dir_all(&dir);
     }

@@ -170,7 +170,7 @@ fn invoke(
         params![execution, thread.id, IN_FLIGHT, text],
     )?;
     let message = w.conn.last_insert_rowid();
-    w.dispatch(message, execution.to_owned(), thread.id.clone(), call, None);
+    let _ = w.dispatch(message, execution.to_owned(), thread.id.clone(), call, None);
     Ok(())
 }
 

@@ -76,7 +76,7 @@ impl LocalService {
             services: config.services.clone(),
         };
         tasks::start(runner, config.dispatchers, dispatch_rx, commands.clone());
-        let worker = Worker::new(conn, dispatch_tx);
+        let worker = Worker::new(conn, dispatch_tx)?;
         std::thread::Builder::new()
             .name("stepwise-worker".into())
             .spawn(move || worker.run(rx))

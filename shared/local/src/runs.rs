@@ -92,4 +92,75 @@ impl Worker {
         }
         Ok(self.runs.get_mut(arn))
     }
+
+    /// Whether the stored thread still waits for the answer to `wait`.
+    pub(crate) fn waits_for(
+        &self,
+        execution: &str,
+        thread: &str,
+        wait: u64,
+    ) -> rusqlite::Result<bool> {
+        let data: Option<String> = (self.conn)
+            .query_row(
+                "SELECT data FROM threads WHERE execution = ?1 AND id = ?2",
+                [execution, thread],
+                |r| r.get(0),
+            )
+            .optional()?;
+        Ok(data.is_some_and(|d| {
+            serde_json::from_str::<stepwise_asl::Thread>(&d)
+                .map_or(true, |t| t.current_wait() == Some(wait))
+        }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::mpsc;
+
+    use serde_json::json;
+    use stepwise_asl::TaskCall;
+    use stepwise_asl::definition::resource::Pattern;
+
+    use crate::worker::{IN_FLIGHT, Worker};
+
+    /// A server stopped after a task gave up on its `.sync` job, before the
+    /// job was stopped: on the restart the job is followed only to be
+    /// stopped, and a call not made yet is not made.
+    #[test]
+    fn a_call_its_task_gave_up_on_is_not_followed_after_a_restart() {
+        let conn = crate::db::open(None).unwrap();
+        let call = |wait| TaskCall {
+            wait,
+            state: "Q".into(),
+            resource: "arn:aws:states:::athena:startQueryExecution.sync".into(),
+            pattern: Pattern::Sync,
+            payload: json!({}),
+            token: None,
+            timeout_seconds: None,
+            heartbeat_seconds: None,
+        };
+        let text = |wait| serde_json::to_string(&call(wait)).unwrap();
+        conn.execute(
+            "INSERT INTO messages (id, execution, thread, due, event, dispatch, started) VALUES
+             (1, 'e', 'root', ?1, 'null', ?2, '{\"QueryExecutionId\":\"q-1\"}'),
+             (2, 'e', 'root', ?1, 'null', ?3, NULL)",
+            rusqlite::params![IN_FLIGHT, text(3), text(4)],
+        )
+        .unwrap();
+        let (tx, rx) = mpsc::channel();
+        let mut w = Worker::new(conn, tx).unwrap();
+        w.recover().unwrap();
+        let sent: Vec<_> = rx.try_iter().collect();
+        assert_eq!(sent.len(), 1, "only the job that was started goes out");
+        assert_eq!(sent[0].started, Some(json!({"QueryExecutionId": "q-1"})));
+        assert!(
+            sent[0].abandoned.is_raised(),
+            "to be stopped at its first look"
+        );
+        let left: i64 = (w.conn)
+            .query_row("SELECT COUNT(*) FROM messages", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(left, 1, "the call never made is forgotten");
+    }
 }

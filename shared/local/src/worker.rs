@@ -145,11 +145,15 @@ type Queued = (
 pub(crate) const IN_FLIGHT: i64 = i64::MAX;
 
 impl Worker {
-    pub fn new(conn: Connection, dispatcher: Sender<Dispatch>) -> Worker {
-        let last: Option<i64> = conn
-            .query_row("SELECT MAX(eid) FROM executions", [], |r| r.get(0))
-            .unwrap_or(None);
-        Worker {
+    pub fn new(conn: Connection, dispatcher: Sender<Dispatch>) -> rusqlite::Result<Worker> {
+        // Past every number in use (events written by a command that was
+        // rolled back may outlive their execution's row).
+        let last: Option<i64> = conn.query_row(
+            "SELECT MAX(n) FROM (SELECT MAX(eid) AS n FROM executions UNION ALL SELECT MAX(eid) FROM events)",
+            [],
+            |r| r.get(0),
+        )?;
+        Ok(Worker {
             next_eid: last.unwrap_or(0) + 1,
             wal: crate::db::WalLimit::new(&conn),
             careful: false,
@@ -166,11 +170,11 @@ impl Worker {
             to_dispatch: Vec::new(),
             dispatcher,
             cache: Default::default(),
-        }
+        })
     }
 
     /// Reloads the queue after a restart and re-sends tasks that were out.
-    fn recover(&mut self) -> rusqlite::Result<()> {
+    pub(crate) fn recover(&mut self) -> rusqlite::Result<()> {
         let mut stmt = self
             .conn
             .prepare("SELECT id, execution, thread, due, event, dispatch, started FROM messages")?;
@@ -191,9 +195,23 @@ impl Worker {
         for (id, execution, thread, due, event, dispatch, started) in rows {
             match dispatch {
                 Some(call) => {
-                    if let Ok(call) = serde_json::from_str::<TaskCall>(&call) {
-                        let started = started.and_then(|s| serde_json::from_str(&s).ok());
-                        self.dispatch(id, execution, thread, call, started);
+                    let Ok(call) = serde_json::from_str::<TaskCall>(&call) else {
+                        continue;
+                    };
+                    let started: Option<Value> =
+                        started.and_then(|s| serde_json::from_str(&s).ok());
+                    // Its task gave up on it before the stop (the flag that
+                    // said so was not kept): a job it started is stopped, a
+                    // call not made yet is not made.
+                    let waits = self.waits_for(&execution, &thread, call.wait)?;
+                    if !waits && started.is_none() {
+                        self.conn
+                            .execute("DELETE FROM messages WHERE id = ?1", [id])?;
+                        continue;
+                    }
+                    let abandoned = self.dispatch(id, execution, thread, call, started);
+                    if !waits {
+                        abandoned.raise();
                     }
                 }
                 None => {
@@ -235,8 +253,8 @@ impl Worker {
                     Err(_) => break,
                 }
             }
-            let close = batch.iter().position(|c| matches!(c, Command::Close(_)));
-            let close = close.map(|i| batch.remove(i));
+            let (closes, batch): (Vec<_>, Vec<_>) =
+                (batch.into_iter()).partition(|c| matches!(c, Command::Close(_)));
             // A bug that panics while handling a batch must not stop the
             // worker (every later write would fail): it rolls back like an
             // error, and its callers get an internal error.
@@ -285,9 +303,13 @@ impl Worker {
                     eprintln!("stepwise: could not reload the queue: {e}");
                 }
             }
-            if let Some(Command::Close(done)) = close {
+            if !closes.is_empty() {
                 let _ = (self.conn).query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
-                let _ = done.send(());
+                for c in closes {
+                    if let Command::Close(done) = c {
+                        let _ = done.send(());
+                    }
+                }
                 return;
             }
         }
@@ -476,7 +498,7 @@ impl Worker {
         thread: String,
         call: TaskCall,
         started: Option<Value>,
-    ) {
+    ) -> Abandoned {
         let abandoned = Abandoned::default();
         if matches!(call.pattern, Pattern::Sync | Pattern::Sync2) {
             let follower = Follower {
@@ -492,9 +514,10 @@ impl Worker {
             execution,
             thread,
             call,
-            abandoned,
+            abandoned: abandoned.clone(),
             started,
         });
+        abandoned
     }
 
     /// Tells the dispatched `.sync` calls of `execution` for which

@@ -82,10 +82,14 @@ fn start_with(w: &mut Worker, body: &Value, parent: Option<String>) -> Result<(S
     let (arn, t, express) = (facts.arn.clone(), facts.start_time, r.express);
     let (machine, version, alias) = (&r.machine_arn, &r.version_arn, &r.alias_arn);
     let definition = &r.settings.definition;
+    // Taken before the insert: a failed insert leaves a gap, not a number
+    // the next start would collide with.
+    let eid = w.next_eid;
+    w.next_eid += 1;
     let inserted = w.conn.execute(
         "INSERT INTO executions (arn, machine, version, name, status, input, started, facts, next_event, parent, definition, alias, eid) VALUES (?1, ?2, ?3, ?4, 'RUNNING', ?5, ?6, ?7, 1, ?8, ?9, ?10, ?11)
          ON CONFLICT (arn) DO NOTHING",
-        params![arn, machine, version, facts.name, plan.input_text, t, serde_json::to_string(&facts).expect("facts serialize"), parent, definition, alias, w.next_eid],
+        params![arn, machine, version, facts.name, plan.input_text, t, serde_json::to_string(&facts).expect("facts serialize"), parent, definition, alias, eid],
     )?;
     if inserted == 0 {
         // Same name again: the same execution if it runs with the same input.
@@ -95,8 +99,6 @@ fn start_with(w: &mut Worker, body: &Value, parent: Option<String>) -> Result<(S
             executions::start_again(&arn, &old, &plan.input_text)?,
         ));
     }
-    let eid = w.next_eid;
-    w.next_eid += 1;
     let input = facts.input.clone();
     let Some(sm) = w.load_machine(definition, express) else {
         return Err(
