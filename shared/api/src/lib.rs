@@ -54,6 +54,8 @@ pub const ACTIONS: &[&str] = &[
     "UntagResource",
     "ListTagsForResource",
     "TestState",
+    "ListMapRuns",
+    "DescribeMapRun",
 ];
 
 pub type Reply<'a> = Pin<Box<dyn Future<Output = Result<Value, ApiError>> + Send + 'a>>;

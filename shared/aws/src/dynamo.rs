@@ -5,6 +5,7 @@
 //! | `exec` | the execution: facts and definition (`body`), `status`, `outcome`, `stopped`, the ExecutionStarted event (`started`) |
 //! | `t#<thread>` | one thread: `seq` and its [`Record`] (`body`: thread, outbox, recent history) |
 //! | `p#<thread>#<n>` | page `n` of a thread's older history events |
+//! | `mr#<start>#<arn>` | a Distributed Map run as it started or ended (`body`), found by its ARN through `pk = "maprun#<arn>"` |
 //!
 //! Beside executions: state machines (`pk = "machines"`), task tokens
 //! (`pk = "token#<sha-256>"`) and activities (see [`activities`]).
@@ -568,6 +569,28 @@ impl Store for DynamoStore {
 
     async fn offer(&self, offer: &Offer, token: &str, at: Millis) -> Result<(), PortError> {
         self.put_offer(offer, token, at).await
+    }
+
+    async fn put_map_run(
+        &self,
+        execution: &str,
+        run: &stepwise_asl::MapRun,
+    ) -> Result<(), PortError> {
+        let ttl = n(now_secs() + 365 * DAY + RETENTION_DAYS * DAY);
+        let mut item = Item::new();
+        item.insert("pk".into(), s(execution));
+        item.insert("sk".into(), s(executions::map_run_key(run.start, &run.arn)));
+        item.insert("body".into(), s(serde_json::to_string(run)?));
+        item.insert("ttl".into(), ttl.clone());
+        self.put(item, None).await?;
+        let mut by_arn = Item::new();
+        by_arn.insert("pk".into(), s(format!("maprun#{}", run.arn)));
+        by_arn.insert("sk".into(), s("maprun"));
+        by_arn.insert("execution".into(), s(execution));
+        by_arn.insert("start".into(), n(run.start));
+        by_arn.insert("ttl".into(), ttl);
+        self.put(by_arn, None).await?;
+        Ok(())
     }
 
     async fn history(&self, execution: &str) -> Result<Vec<Logged>, PortError> {

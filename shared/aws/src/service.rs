@@ -116,6 +116,8 @@ impl Service for AwsService {
                 "DescribeExecution" => executions::describe(&self.store, &body).await,
                 "ListExecutions" => executions::list(&self.store, &self.store, &body).await,
                 "GetExecutionHistory" => executions::history(&self.store, &body).await,
+                "ListMapRuns" => stepwise_engine::map_runs::list(&self.store, &body).await,
+                "DescribeMapRun" => stepwise_engine::map_runs::describe(&self.store, &body).await,
                 "StopExecution" => self.stop(&body).await,
                 "RedriveExecution" => self.redrive(&body).await,
                 "SendTaskSuccess" => self.callback(&body, Callback::Success).await,

@@ -10,7 +10,7 @@ use std::future::Future;
 
 use serde_json::{Map, Value, json};
 use stepwise_api::{ApiError, timestamp, validate};
-use stepwise_asl::{Execution, StatesError};
+use stepwise_asl::{Execution, MapRun, StatesError, Thread};
 
 use crate::catalog::{self, Catalog, Resolved};
 use crate::stepper::PortError;
@@ -85,6 +85,21 @@ pub trait ExecutionStore {
         offset: usize,
         max: usize,
     ) -> impl Future<Output = Result<(Vec<HistoryRow>, usize), PortError>>;
+    /// The Distributed Map runs of an execution, in the order they started,
+    /// as they were kept when they started or ended.
+    fn map_runs(&self, execution: &str) -> impl Future<Output = Result<Vec<MapRun>, PortError>>;
+    /// A Map Run by its ARN, with its execution's ARN.
+    fn map_run(
+        &self,
+        arn: &str,
+    ) -> impl Future<Output = Result<Option<(String, MapRun)>, PortError>>;
+    /// A thread of an execution as stored now (a running Map Run's counts
+    /// are in its Map state's thread).
+    fn thread(
+        &self,
+        execution: &str,
+        id: &str,
+    ) -> impl Future<Output = Result<Option<Thread>, PortError>>;
 }
 
 type Res = Result<Value, ApiError>;

@@ -307,6 +307,8 @@ impl<'m, T: Tasks> Runner<'m, T> {
                             .retain(|k, _| k != &cid && !k.starts_with(&prefix));
                     }
                 }
+                // `stepwise run` has no Map Run API to show it to.
+                Effect::MapRun(_) => {}
                 Effect::Finish(outcome) => match &parent {
                     None => return Some(outcome),
                     Some(p) => {

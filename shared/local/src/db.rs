@@ -36,6 +36,12 @@ CREATE TABLE IF NOT EXISTS events (
     type TEXT NOT NULL, details TEXT NOT NULL
 );
 CREATE UNIQUE INDEX IF NOT EXISTS events_by_execution ON events (eid, id);
+-- Distributed Map runs, as they started or ended (running counts are in
+-- the Map state's thread).
+CREATE TABLE IF NOT EXISTS map_runs (
+    arn TEXT PRIMARY KEY, execution TEXT NOT NULL, start INTEGER NOT NULL, body TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS map_runs_by_execution ON map_runs (execution, start);
 CREATE TABLE IF NOT EXISTS tokens (
     hash TEXT PRIMARY KEY, execution TEXT NOT NULL, thread TEXT NOT NULL, wait INTEGER NOT NULL,
     heartbeat INTEGER, activity TEXT, input TEXT, claimed INTEGER NOT NULL DEFAULT 0, created INTEGER NOT NULL,

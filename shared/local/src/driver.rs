@@ -106,6 +106,18 @@ pub(crate) fn step_thread(
                 }
             }
             Effect::Finish(outcome) => finished = Some(outcome),
+            Effect::MapRun(run) => {
+                w.conn.execute(
+                    "INSERT INTO map_runs (arn, execution, start, body) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT (arn) DO UPDATE SET body = excluded.body",
+                    params![
+                        run.arn,
+                        execution,
+                        run.start,
+                        serde_json::to_string(&run).expect("map runs serialize")
+                    ],
+                )?;
+            }
         }
     }
     let after = finished.is_none().then(|| thread.current_wait()).flatten();

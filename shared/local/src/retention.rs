@@ -97,7 +97,7 @@ pub(crate) fn expire(w: &mut Worker, body: &Value) -> Res {
             "DELETE FROM events WHERE eid = (SELECT eid FROM executions WHERE arn = ?1)",
             [arn],
         )?;
-        for table in ["threads", "messages", "tokens"] {
+        for table in ["threads", "messages", "tokens", "map_runs"] {
             w.conn
                 .execute(&format!("DELETE FROM {table} WHERE execution = ?1"), [arn])?;
         }

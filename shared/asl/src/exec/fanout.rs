@@ -25,15 +25,17 @@ impl<'a> Step<'a> {
         {
             let arn = self.map_run_arn(m.label.as_deref());
             fanout.map_run = Some(arn.clone());
+            fanout.run_started = self.env.now;
             self.record(t, EventType::MapRunStarted, || json!({"mapRunArn": arn}));
         }
         if fanout.total == 0 {
-            self.map_ended(t, state, true);
+            self.map_ended(t, state, &fanout, true);
             return self.results_done(t, state, fanout);
         }
         if let Err(e) = self.spawn_more(t, state, wait, &mut fanout) {
             return self.fail_state(t, state, e);
         }
+        self.map_run(t, &fanout, "RUNNING");
         t.phase = Phase::Children {
             wait,
             fanout: Box::new(fanout),
@@ -138,6 +140,8 @@ impl<'a> Step<'a> {
                 let tolerated = is_map && within_tolerance(&f);
                 if !tolerated {
                     self.cancel_started(t, wait, &f);
+                    // A retried Map starts a Map Run of its own.
+                    self.map_run(t, &f, "FAILED");
                     let error = if is_map
                         && (f.tolerated_count.is_some() || f.tolerated_percentage.is_some())
                     {
@@ -152,7 +156,7 @@ impl<'a> Step<'a> {
                     // MapStateFailed (AWS records MapStateStarted again).
                     if !self.retries(t, state, &error) {
                         if is_map {
-                            self.map_ended(t, state, false);
+                            self.map_ended(t, state, &f, false);
                         } else {
                             self.record(t, EventType::ParallelStateFailed, || json!({}));
                         }
@@ -167,7 +171,7 @@ impl<'a> Step<'a> {
             // AWS closes a Map with MapStateSucceeded but a Parallel state
             // only with its Exited event (no ParallelStateSucceeded).
             if is_map {
-                self.map_ended(t, state, true);
+                self.map_ended(t, state, &f, true);
             }
             return self.results_done(t, state, f);
         }
@@ -213,10 +217,13 @@ impl<'a> Step<'a> {
 
     /// The events that end a Map's iterations: MapRunSucceeded/Failed for a
     /// distributed Map's Map Run, then MapStateSucceeded/Failed.
-    fn map_ended(&mut self, t: &Thread, state: &State, succeeded: bool) {
+    fn map_ended(&mut self, t: &Thread, state: &State, f: &Fanout, succeeded: bool) {
         if let Kind::Map(m) = &state.kind
             && m.distributed
         {
+            if succeeded {
+                self.map_run(t, f, "SUCCEEDED");
+            }
             let run = if succeeded {
                 EventType::MapRunSucceeded
             } else {
@@ -252,6 +259,7 @@ impl<'a> Step<'a> {
         if let Phase::Children { wait, fanout } = &t.phase {
             let f = fanout.as_ref().clone();
             self.cancel_started(t, *wait, &f);
+            self.map_run(t, &f, "ABORTED");
         }
     }
 
@@ -293,6 +301,7 @@ fn empty() -> Fanout {
         selector_input: Value::Null,
         done: Vec::new(),
         map_run: None,
+        run_started: 0,
         failed_items: Vec::new(),
     }
 }

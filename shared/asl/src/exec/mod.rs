@@ -12,6 +12,7 @@ mod dataflow;
 mod fanout;
 mod flow;
 pub mod history;
+mod map_run;
 mod thread;
 
 use serde::{Deserialize, Serialize};
@@ -20,6 +21,7 @@ use serde_json::Value;
 pub use context::Execution;
 pub use flow::Step;
 pub use history::{EventType, HistoryEvent, previous_event_id};
+pub use map_run::{MapRun, MapRunCounts};
 pub use thread::{Fanout, MapItem, Parent, Phase, Thread};
 
 use crate::definition::StateMachine;
@@ -109,6 +111,9 @@ pub enum Effect {
     Cancel(Vec<String>),
     /// This thread is done: tell the parent, or end the execution.
     Finish(Outcome),
+    /// Keep this Distributed Map run for the Map Run API (it started, or
+    /// it ended).
+    MapRun(Box<MapRun>),
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -96,9 +96,11 @@ pub struct Fanout {
     /// (an at-least-once queue redelivers) must not count twice.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub done: Vec<u64>,
-    /// A distributed Map's Map Run.
+    /// A distributed Map's Map Run, and when it started.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub map_run: Option<String>,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub run_started: crate::timestamp::Millis,
     /// Map only: the iterations that failed (within the tolerance).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub failed_items: Vec<usize>,
@@ -177,4 +179,8 @@ impl Thread {
             Phase::Ready { .. } | Phase::Done => None,
         }
     }
+}
+
+fn is_zero(n: &crate::timestamp::Millis) -> bool {
+    *n == 0
 }

@@ -348,6 +348,7 @@ impl Map {
             },
             done: Vec::new(),
             map_run: None,
+            run_started: 0,
             failed_items: Vec::new(),
         })
     }

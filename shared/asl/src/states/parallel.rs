@@ -57,6 +57,7 @@ impl Parallel {
             selector_input: input,
             done: Vec::new(),
             map_run: None,
+            run_started: 0,
             failed_items: Vec::new(),
         };
         s.fan_out(t, state, fanout);

@@ -2,11 +2,18 @@
 //! item for DescribeExecution, the by-machine index for ListExecutions, and
 //! the merged history pages for GetExecutionHistory.
 
-use stepwise_asl::Outcome;
+use aws_sdk_dynamodb::types::AttributeValue;
+use stepwise_asl::{MapRun, Outcome, Thread};
 use stepwise_engine::executions::{ExecutionStore, ExecutionView, HistoryRow};
 use stepwise_engine::stepper::{ExecutionRecord, PortError, Store, merge_history};
 
 use super::DynamoStore;
+
+/// The sort key of a Map Run's item in its execution's partition: runs
+/// list in the order they started.
+pub(super) fn map_run_key(start: i64, arn: &str) -> String {
+    format!("mr#{start:013}#{arn}")
+}
 
 /// What the API shows of a stored execution.
 pub fn view_of(r: &ExecutionRecord) -> ExecutionView {
@@ -44,6 +51,40 @@ pub fn view_of(r: &ExecutionRecord) -> ExecutionView {
 }
 
 impl ExecutionStore for DynamoStore {
+    async fn map_runs(&self, execution: &str) -> Result<Vec<MapRun>, PortError> {
+        let mut runs = Vec::new();
+        for item in self.query(execution).await? {
+            let run =
+                matches!(item.get("sk"), Some(AttributeValue::S(sk)) if sk.starts_with("mr#"));
+            if let (true, Some(AttributeValue::S(body))) = (run, item.get("body")) {
+                runs.push(serde_json::from_str(body)?);
+            }
+        }
+        Ok(runs)
+    }
+
+    async fn map_run(&self, arn: &str) -> Result<Option<(String, MapRun)>, PortError> {
+        let Some(item) = self.get(&format!("maprun#{arn}"), "maprun").await? else {
+            return Ok(None);
+        };
+        let (Some(AttributeValue::S(execution)), Some(AttributeValue::N(start))) =
+            (item.get("execution"), item.get("start"))
+        else {
+            return Ok(None);
+        };
+        let start: i64 = start
+            .parse()
+            .map_err(|_| "a Map Run item's start is not a number")?;
+        let run: Option<MapRun> = self.json_body(execution, &map_run_key(start, arn)).await?;
+        Ok(run.map(|r| (execution.clone(), r)))
+    }
+
+    async fn thread(&self, execution: &str, id: &str) -> Result<Option<Thread>, PortError> {
+        Ok(Store::load(self, execution, id)
+            .await?
+            .and_then(|r| r.thread))
+    }
+
     async fn view(&self, arn: &str) -> Result<Option<ExecutionView>, PortError> {
         Ok(Store::execution(self, arn).await?.as_ref().map(view_of))
     }

@@ -6,8 +6,8 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 
-use stepwise_asl::Outcome;
 use stepwise_asl::timestamp::Millis;
+use stepwise_asl::{MapRun, Outcome};
 
 use super::{
     Delivery, Envelope, ExecutionRecord, Inbox, Logged, Offer, PortError, Queue, Record, Saved,
@@ -24,6 +24,8 @@ pub struct MemStore {
     pub offers: Mutex<Vec<(Offer, String)>>,
     /// Conditional saves that went through (for tests).
     pub saves: Mutex<u64>,
+    /// Distributed Map runs kept, by ARN, with their execution's ARN.
+    pub map_runs: Mutex<HashMap<String, (String, MapRun)>>,
 }
 
 impl Store for MemStore {
@@ -131,6 +133,12 @@ impl Store for MemStore {
             .lock()
             .expect("lock")
             .push((offer.clone(), token.to_owned()));
+        Ok(())
+    }
+
+    async fn put_map_run(&self, execution: &str, run: &MapRun) -> Result<(), PortError> {
+        let mut runs = self.map_runs.lock().expect("lock");
+        runs.insert(run.arn.clone(), (execution.to_owned(), run.clone()));
         Ok(())
     }
 

@@ -464,6 +464,7 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
         };
         let mut messages = Vec::new();
         let mut complete = None;
+        let mut map_runs = Vec::new();
         for effect in t.effects {
             let i = messages.len();
             match effect {
@@ -502,6 +503,7 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
                     }
                     None => complete = Some(outcome),
                 },
+                Effect::MapRun(run) => map_runs.push(*run),
                 Effect::Invoke(_) => unreachable!("invocations ran inline"),
             }
         }
@@ -565,6 +567,7 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
             messages,
             complete,
             stop,
+            map_runs,
         };
         match self
             .store
@@ -636,6 +639,9 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
         }
         for child in &outbox.stop {
             stop_child(&self.store, &self.queue, child, now).await?;
+        }
+        for run in &outbox.map_runs {
+            self.store.put_map_run(&record.facts.arn, run).await?;
         }
         Ok(())
     }

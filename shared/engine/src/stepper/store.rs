@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use stepwise_asl::exec::HistoryEvent;
 use stepwise_asl::timestamp::Millis;
-use stepwise_asl::{Event, Execution, Outcome, TaskCall, Thread};
+use stepwise_asl::{Event, Execution, MapRun, Outcome, TaskCall, Thread};
 
 /// Errors from a store or a queue.
 pub type PortError = Box<dyn std::error::Error + Send + Sync>;
@@ -105,6 +105,9 @@ pub struct Outbox {
     /// Nested executions whose `.sync` task gave up on them: stopped.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub stop: Vec<String>,
+    /// Distributed Map runs that started or ended: kept for the Map Run API.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub map_runs: Vec<MapRun>,
 }
 
 /// One thread as stored.
@@ -288,6 +291,13 @@ pub trait Store {
     ) -> impl Future<Output = Result<(), PortError>>;
     /// Every history event of the execution, in no particular order.
     fn history(&self, execution: &str) -> impl Future<Output = Result<Vec<Logged>, PortError>>;
+    /// Keeps a Distributed Map run of `execution` (idempotent: the run's
+    /// ARN is its key, the later write wins).
+    fn put_map_run(
+        &self,
+        execution: &str,
+        run: &MapRun,
+    ) -> impl Future<Output = Result<(), PortError>>;
 }
 
 pub trait Queue {

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use stepwise_api::{ApiError, timestamp, validate};
 use stepwise_asl::definition::resource::Pattern;
 use stepwise_asl::exec::HistoryEvent;
-use stepwise_asl::{Event, Execution, StatesError, TaskCall, Thread};
+use stepwise_asl::{Event, Execution, MapRun, StatesError, TaskCall, Thread};
 use stepwise_engine::nested;
 use stepwise_engine::ports::TaskResult;
 
@@ -224,6 +224,49 @@ impl ExecutionStore for SqlExecutions<'_> {
         Ok((rows, more))
     }
 
+    async fn map_runs(&self, execution: &str) -> Result<Vec<MapRun>, PortError> {
+        let mut stmt = self
+            .0
+            .prepare("SELECT body FROM map_runs WHERE execution = ?1 ORDER BY start, arn")?;
+        let bodies: Vec<String> = stmt
+            .query_map([execution], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        Ok(bodies
+            .iter()
+            .map(|b| serde_json::from_str(b))
+            .collect::<Result<_, _>>()?)
+    }
+
+    async fn map_run(&self, arn: &str) -> Result<Option<(String, MapRun)>, PortError> {
+        let row: Option<(String, String)> = self
+            .0
+            .query_row(
+                "SELECT execution, body FROM map_runs WHERE arn = ?1",
+                [arn],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        Ok(match row {
+            Some((execution, body)) => Some((execution, serde_json::from_str(&body)?)),
+            None => None,
+        })
+    }
+
+    async fn thread(&self, execution: &str, id: &str) -> Result<Option<Thread>, PortError> {
+        let data: Option<String> = self
+            .0
+            .query_row(
+                "SELECT data FROM threads WHERE execution = ?1 AND id = ?2",
+                [execution, id],
+                |r| r.get(0),
+            )
+            .optional()?;
+        Ok(match data {
+            Some(d) => Some(serde_json::from_str(&d)?),
+            None => None,
+        })
+    }
+
     async fn history(
         &self,
         arn: &str,
@@ -277,6 +320,20 @@ pub fn list(db: &Db, body: &Value) -> Res {
 
 pub fn history(db: &Db, body: &Value) -> Res {
     Ok(block_on(executions::history(&SqlExecutions(db), body))?)
+}
+
+pub fn map_runs(db: &Db, body: &Value) -> Res {
+    Ok(block_on(stepwise_engine::map_runs::list(
+        &SqlExecutions(db),
+        body,
+    ))?)
+}
+
+pub fn map_run(db: &Db, body: &Value) -> Res {
+    Ok(block_on(stepwise_engine::map_runs::describe(
+        &SqlExecutions(db),
+        body,
+    ))?)
 }
 
 /// For StartSyncExecution, run outside the worker: the checked plan.

@@ -46,6 +46,8 @@ pub fn is_read(action: &str) -> bool {
             "DescribeStateMachineForExecution",
             "ListExecutions",
             "GetExecutionHistory",
+            "ListMapRuns",
+            "DescribeMapRun",
         ]
         .contains(&action)
 }
@@ -61,6 +63,8 @@ pub fn read(
         "DescribeStateMachineForExecution" => executions::describe_machine(db, body),
         "ListExecutions" => executions::list(db, body),
         "GetExecutionHistory" => executions::history(db, body),
+        "ListMapRuns" => executions::map_runs(db, body),
+        "DescribeMapRun" => executions::map_run(db, body),
         other => match block_on(catalog::call(&SqlCatalog(db), scope, other, body)) {
             Some(r) => r.map_err(Fail::Api),
             None => Err(Fail::Api(ApiError::unknown_operation(format!(
@@ -87,6 +91,8 @@ pub fn dispatch(
         "DescribeStateMachineForExecution" => executions::describe_machine(&w.conn, body),
         "ListExecutions" => executions::list(&w.conn, body),
         "GetExecutionHistory" => executions::history(&w.conn, body),
+        "ListMapRuns" => executions::map_runs(&w.conn, body),
+        "DescribeMapRun" => executions::map_run(&w.conn, body),
         "StopExecution" => executions::stop(w, body),
         "RedriveExecution" => executions::redrive(w, body),
         "SendTaskSuccess" => activities::send_success(w, body),

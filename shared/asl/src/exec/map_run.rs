@@ -1,0 +1,93 @@
+//! A Distributed Map's Map Run as the Map Run API shows it. The step
+//! function hands it to its driver ([`Effect::MapRun`]) when the run starts
+//! and when it ends; while it runs, its counts are read from the fan-out of
+//! the thread that runs the Map state ([`MapRun::live`]), so that no write
+//! follows a child's end.
+
+use serde::{Deserialize, Serialize};
+
+use super::thread::{Fanout, Phase, Thread};
+use super::{Effect, Step};
+use crate::timestamp::Millis;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MapRun {
+    pub arn: String,
+    /// The thread that runs the Map state.
+    pub thread: String,
+    /// RUNNING, SUCCEEDED, FAILED or ABORTED.
+    pub status: String,
+    pub start: Millis,
+    pub stop: Option<Millis>,
+    /// 0: no limit.
+    pub max_concurrency: usize,
+    pub tolerated_count: u64,
+    pub tolerated_percentage: f64,
+    pub counts: MapRunCounts,
+}
+
+/// Items (and the child executions that run them) by where they are.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct MapRunCounts {
+    pub total: usize,
+    pub pending: usize,
+    pub running: usize,
+    pub succeeded: usize,
+    pub failed: usize,
+    pub aborted: usize,
+}
+
+impl MapRunCounts {
+    pub fn of(f: &Fanout) -> MapRunCounts {
+        MapRunCounts {
+            total: f.total,
+            pending: f.total.saturating_sub(f.started),
+            running: f.started.saturating_sub(f.finished),
+            succeeded: f.finished.saturating_sub(f.failed),
+            failed: f.failed,
+            aborted: 0,
+        }
+    }
+}
+
+impl MapRun {
+    fn of(f: &Fanout, arn: &str, thread: &Thread, status: &str, stop: Option<Millis>) -> Self {
+        MapRun {
+            arn: arn.to_owned(),
+            thread: thread.id.clone(),
+            status: status.to_owned(),
+            start: f.run_started,
+            stop,
+            max_concurrency: f.max_concurrency,
+            tolerated_count: f.tolerated_count.unwrap_or(0),
+            tolerated_percentage: f.tolerated_percentage.unwrap_or(0.0),
+            counts: MapRunCounts::of(f),
+        }
+    }
+
+    /// The run as `thread` (its Map state's thread, as stored now) shows
+    /// it, if it still runs there.
+    pub fn live(&self, thread: &Thread) -> Option<MapRun> {
+        let Phase::Children { fanout, .. } = &thread.phase else {
+            return None;
+        };
+        (fanout.map_run.as_deref() == Some(self.arn.as_str()))
+            .then(|| MapRun::of(fanout, &self.arn, thread, "RUNNING", None))
+    }
+}
+
+impl Step<'_> {
+    /// Hands the driver the Map Run of fan-out `f` as it now is: `status`
+    /// RUNNING when it starts, else how it ended.
+    pub(super) fn map_run(&mut self, t: &Thread, f: &Fanout, status: &str) {
+        let Some(arn) = &f.map_run else { return };
+        let stop = (status != "RUNNING").then_some(self.env.now);
+        let mut run = MapRun::of(f, arn, t, status, stop);
+        // An ended run's children still running were stopped with it.
+        if stop.is_some() {
+            run.counts.aborted += run.counts.running;
+            run.counts.running = 0;
+        }
+        self.effects.push(Effect::MapRun(Box::new(run)));
+    }
+}

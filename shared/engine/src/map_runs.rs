@@ -1,0 +1,132 @@
+//! The Map Run API, written once for every backend: ListMapRuns and
+//! DescribeMapRun over the [`ExecutionStore`] port. A backend keeps each
+//! Distributed Map run as the step function hands it over when the run
+//! starts and when it ends; while it runs, its counts are read from the
+//! thread that runs the Map state, so that a child's end writes nothing more.
+
+use serde_json::{Value, json};
+use stepwise_api::{ApiError, timestamp, validate};
+use stepwise_asl::MapRun;
+
+use crate::executions::{ExecutionStore, execution_arn, view};
+
+type Res = Result<Value, ApiError>;
+
+fn internal(e: crate::stepper::PortError) -> ApiError {
+    ApiError::internal(e.to_string())
+}
+
+/// The state machine a Map Run's child executions run:
+/// `…:stateMachine:<machine>/<label>` for `…:mapRun:<machine>/<label>:<id>`.
+fn child_machine(arn: &str) -> String {
+    let machine = arn.replacen(":mapRun:", ":stateMachine:", 1);
+    match machine.rsplit_once(':') {
+        Some((m, _)) if m.contains(":stateMachine:") => m.to_owned(),
+        _ => machine,
+    }
+}
+
+/// The run as it is now: from its Map state's thread while it runs there.
+/// One whose execution ended, or that no longer runs in its thread, without
+/// having said how it ended (its execution was stopped, its branch
+/// cancelled; the serverless backend says so a moment after the stop) was
+/// aborted.
+async fn current<S: ExecutionStore>(
+    store: &S,
+    execution: &str,
+    run: MapRun,
+) -> Result<MapRun, ApiError> {
+    if run.status != "RUNNING" {
+        return Ok(run);
+    }
+    let thread = store
+        .thread(execution, &run.thread)
+        .await
+        .map_err(internal)?;
+    let live = thread.as_ref().and_then(|t| run.live(t));
+    let ended = view(store, execution).await?;
+    let mut run = match live {
+        Some(live) if ended.status == "RUNNING" => {
+            return Ok(MapRun {
+                start: run.start,
+                ..live
+            });
+        }
+        Some(live) => MapRun {
+            start: run.start,
+            ..live
+        },
+        None => run,
+    };
+    run.status = "ABORTED".into();
+    run.stop = ended.stopped.or(Some(run.start));
+    run.counts.aborted += run.counts.running;
+    run.counts.running = 0;
+    Ok(run)
+}
+
+pub async fn list<S: ExecutionStore>(store: &S, body: &Value) -> Res {
+    let execution = execution_arn(body)?;
+    let (max, offset) = validate::page(body)?;
+    view(store, execution).await?;
+    let runs = store.map_runs(execution).await.map_err(internal)?;
+    let total = runs.len();
+    let mut page = Vec::new();
+    for run in runs.into_iter().skip(offset).take(max) {
+        let run = current(store, execution, run).await?;
+        let mut line = json!({
+            "executionArn": execution,
+            "mapRunArn": run.arn,
+            "stateMachineArn": child_machine(&run.arn),
+            "startDate": timestamp(run.start),
+        });
+        if let Some(stop) = run.stop {
+            line["stopDate"] = timestamp(stop);
+        }
+        page.push(line);
+    }
+    let mut out = json!({"mapRuns": page});
+    if let Some(t) = validate::next_token(offset, max, total) {
+        out["nextToken"] = t.into();
+    }
+    Ok(out)
+}
+
+pub async fn describe<S: ExecutionStore>(store: &S, body: &Value) -> Res {
+    let arn = validate::string(body, "mapRunArn")?;
+    validate::arn(arn, &["mapRun"])?;
+    let not_found = || ApiError::resource_not_found(format!("Resource not found: '{arn}'"));
+    let Some((execution, run)) = store.map_run(arn).await.map_err(internal)? else {
+        return Err(not_found());
+    };
+    let run = current(store, &execution, run).await?;
+    let c = &run.counts;
+    let written = if run.status == "SUCCEEDED" {
+        c.succeeded + c.failed
+    } else {
+        0
+    };
+    // Each item runs as a child execution of its own.
+    let counts = json!({
+        "pending": c.pending, "running": c.running, "succeeded": c.succeeded,
+        "failed": c.failed, "timedOut": 0, "aborted": c.aborted, "total": c.total,
+        "resultsWritten": written,
+        "failuresNotRedrivable": 0, "pendingRedrive": 0,
+    });
+    let mut out = json!({
+        "mapRunArn": run.arn,
+        "executionArn": execution,
+        "status": run.status,
+        "startDate": timestamp(run.start),
+        "maxConcurrency": run.max_concurrency,
+        "toleratedFailurePercentage": run.tolerated_percentage,
+        "toleratedFailureCount": run.tolerated_count,
+        "itemCounts": counts,
+        "executionCounts": counts,
+        "redriveCount": 0,
+    });
+    if let Some(stop) = run.stop {
+        out["stopDate"] = timestamp(stop);
+    }
+    Ok(out)
+}
