@@ -173,7 +173,8 @@ pub fn bad_token() -> ApiError {
 }
 
 pub fn next_token(offset: usize, max: usize, total: usize) -> Option<String> {
-    (offset + max < total).then(|| token_at(&(offset + max).to_string()))
+    let next = offset.saturating_add(max);
+    (next < total).then(|| token_at(&next.to_string()))
 }
 
 /// The `nextToken` that continues at `position`.

@@ -581,8 +581,11 @@ impl Store for DynamoStore {
         item.insert("pk".into(), s(execution));
         item.insert("sk".into(), s(executions::map_run_key(run.start, &run.arn)));
         item.insert("body".into(), s(serde_json::to_string(run)?));
+        item.insert("run_status".into(), s(&run.status));
         item.insert("ttl".into(), ttl.clone());
-        self.put(item, None).await?;
+        // A late write of the start never replaces how the run ended.
+        let only = "attribute_not_exists(pk) OR run_status = :v";
+        self.put(item, Some((only, Some(s("RUNNING"))))).await?;
         let mut by_arn = Item::new();
         by_arn.insert("pk".into(), s(format!("maprun#{}", run.arn)));
         by_arn.insert("sk".into(), s("maprun"));

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use stepwise_api::{ApiError, timestamp, validate};
 use stepwise_asl::MapRun;
 
-use crate::executions::{ExecutionStore, execution_arn, view};
+use crate::executions::{ExecutionStore, ExecutionView, execution_arn, view};
 
 type Res = Result<Value, ApiError>;
 
@@ -33,18 +33,17 @@ fn child_machine(arn: &str) -> String {
 /// aborted.
 async fn current<S: ExecutionStore>(
     store: &S,
-    execution: &str,
+    ended: &ExecutionView,
     run: MapRun,
 ) -> Result<MapRun, ApiError> {
     if run.status != "RUNNING" {
         return Ok(run);
     }
     let thread = store
-        .thread(execution, &run.thread)
+        .thread(&ended.arn, &run.thread)
         .await
         .map_err(internal)?;
     let live = thread.as_ref().and_then(|t| run.live(t));
-    let ended = view(store, execution).await?;
     let mut run = match live {
         Some(live) if ended.status == "RUNNING" => {
             return Ok(MapRun {
@@ -68,12 +67,12 @@ async fn current<S: ExecutionStore>(
 pub async fn list<S: ExecutionStore>(store: &S, body: &Value) -> Res {
     let execution = execution_arn(body)?;
     let (max, offset) = validate::page(body)?;
-    view(store, execution).await?;
+    let ex = view(store, execution).await?;
     let runs = store.map_runs(execution).await.map_err(internal)?;
     let total = runs.len();
     let mut page = Vec::new();
     for run in runs.into_iter().skip(offset).take(max) {
-        let run = current(store, execution, run).await?;
+        let run = current(store, &ex, run).await?;
         let mut line = json!({
             "executionArn": execution,
             "mapRunArn": run.arn,
@@ -99,7 +98,9 @@ pub async fn describe<S: ExecutionStore>(store: &S, body: &Value) -> Res {
     let Some((execution, run)) = store.map_run(arn).await.map_err(internal)? else {
         return Err(not_found());
     };
-    let run = current(store, &execution, run).await?;
+    // Kept no longer than its execution.
+    let ex = (store.view(&execution).await.map_err(internal)?).ok_or_else(not_found)?;
+    let run = current(store, &ex, run).await?;
     let c = &run.counts;
     let written = if run.status == "SUCCEEDED" {
         c.succeeded + c.failed

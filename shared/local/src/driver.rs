@@ -109,7 +109,8 @@ pub(crate) fn step_thread(
             Effect::MapRun(run) => {
                 w.conn.execute(
                     "INSERT INTO map_runs (arn, execution, start, body) VALUES (?1, ?2, ?3, ?4)
-                     ON CONFLICT (arn) DO UPDATE SET body = excluded.body",
+                     ON CONFLICT (arn) DO UPDATE SET body = excluded.body
+                     WHERE json_extract(map_runs.body, '$.status') = 'RUNNING'",
                     params![
                         run.arn,
                         execution,

@@ -33,6 +33,7 @@ impl<'a> Step<'a> {
             return self.results_done(t, state, fanout);
         }
         if let Err(e) = self.spawn_more(t, state, wait, &mut fanout) {
+            self.map_run(t, &fanout, "FAILED");
             return self.fail_state(t, state, e);
         }
         self.map_run(t, &fanout, "RUNNING");
@@ -177,6 +178,7 @@ impl<'a> Step<'a> {
         }
         if let Err(e) = self.spawn_more(t, state, wait, &mut f) {
             self.cancel_started(t, wait, &f);
+            self.map_run(t, &f, "FAILED");
             return self.fail_state(t, state, e);
         }
         t.phase = Phase::Children {

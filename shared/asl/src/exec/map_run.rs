@@ -83,6 +83,10 @@ impl Step<'_> {
         let Some(arn) = &f.map_run else { return };
         let stop = (status != "RUNNING").then_some(self.env.now);
         let mut run = MapRun::of(f, arn, t, status, stop);
+        if run.start == 0 {
+            // Started before runs were kept with their start.
+            run.start = self.env.now;
+        }
         // An ended run's children still running were stopped with it.
         if stop.is_some() {
             run.counts.aborted += run.counts.running;

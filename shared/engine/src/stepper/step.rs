@@ -623,6 +623,11 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
         outbox: &Outbox,
         now: Millis,
     ) -> Result<(), Retry> {
+        // First: before the children it starts can end it, and before the
+        // execution's end says it is over.
+        for run in &outbox.map_runs {
+            self.store.put_map_run(&record.facts.arn, run).await?;
+        }
         if let Some(outcome) = &outbox.complete {
             self.store.complete(&record.facts.arn, outcome, now).await?;
             if self.abort.abort("completed") {
@@ -639,9 +644,6 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
         }
         for child in &outbox.stop {
             stop_child(&self.store, &self.queue, child, now).await?;
-        }
-        for run in &outbox.map_runs {
-            self.store.put_map_run(&record.facts.arn, run).await?;
         }
         Ok(())
     }
