@@ -263,8 +263,20 @@ impl DynamoStore {
         Ok(out.item)
     }
 
-    /// Every item of one execution.
+    /// Every item of one partition.
     async fn query(&self, pk: &str) -> Result<Vec<Item>, PortError> {
+        self.query_prefix(pk, "").await
+    }
+
+    /// The items of one partition whose sort key begins with `prefix`.
+    async fn query_prefix(&self, pk: &str, prefix: &str) -> Result<Vec<Item>, PortError> {
+        let mut values = HashMap::from([(":pk".to_owned(), s(pk))]);
+        let condition = if prefix.is_empty() {
+            "pk = :pk"
+        } else {
+            values.insert(":prefix".to_owned(), s(prefix));
+            "pk = :pk AND begins_with(sk, :prefix)"
+        };
         let mut items = Vec::new();
         let mut start = None;
         loop {
@@ -272,8 +284,8 @@ impl DynamoStore {
                 .client
                 .query()
                 .table_name(&self.table)
-                .key_condition_expression("pk = :pk")
-                .expression_attribute_values(":pk", s(pk))
+                .key_condition_expression(condition)
+                .set_expression_attribute_values(Some(values.clone()))
                 .consistent_read(true)
                 .set_exclusive_start_key(start)
                 .send()

@@ -104,7 +104,7 @@ pub trait ExecutionStore {
 
 type Res = Result<Value, ApiError>;
 
-fn internal(e: PortError) -> ApiError {
+pub(crate) fn internal(e: PortError) -> ApiError {
     ApiError::internal(e.to_string())
 }
 

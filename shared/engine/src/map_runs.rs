@@ -8,13 +8,9 @@ use serde_json::{Value, json};
 use stepwise_api::{ApiError, timestamp, validate};
 use stepwise_asl::MapRun;
 
-use crate::executions::{ExecutionStore, ExecutionView, execution_arn, view};
+use crate::executions::{ExecutionStore, ExecutionView, execution_arn, internal, view};
 
 type Res = Result<Value, ApiError>;
-
-fn internal(e: crate::stepper::PortError) -> ApiError {
-    ApiError::internal(e.to_string())
-}
 
 /// The state machine a Map Run's child executions run:
 /// `…:stateMachine:<machine>/<label>` for `…:mapRun:<machine>/<label>:<id>`.

@@ -6,7 +6,7 @@
 
 use std::collections::{HashMap, VecDeque};
 
-use rusqlite::{OptionalExtension, params};
+use rusqlite::params;
 use stepwise_asl::Thread;
 
 use crate::worker::{Msg, Worker};
@@ -60,15 +60,7 @@ impl Worker {
             }
             None => {}
         }
-        let data: Option<String> = self
-            .conn
-            .query_row(
-                "SELECT data FROM threads WHERE execution = ?1 AND id = ?2",
-                [execution, id],
-                |r| r.get(0),
-            )
-            .optional()?;
-        match data {
+        match crate::db::stored_thread(&self.conn, execution, id)? {
             None => Ok(None),
             Some(d) => serde_json::from_str(&d)
                 .map(|t| Some((t, false)))

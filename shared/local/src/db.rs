@@ -182,6 +182,17 @@ impl WalLimit {
     }
 }
 
+/// A stored thread's state (JSON), if the thread is stored.
+pub fn stored_thread(conn: &Db, execution: &str, id: &str) -> rusqlite::Result<Option<String>> {
+    use rusqlite::OptionalExtension;
+    conn.query_row(
+        "SELECT data FROM threads WHERE execution = ?1 AND id = ?2",
+        [execution, id],
+        |r| r.get(0),
+    )
+    .optional()
+}
+
 /// A connection that only reads (the worker's writes are visible once committed).
 pub fn open_reader(path: &Path) -> rusqlite::Result<Connection> {
     let conn = Connection::open_with_flags(

@@ -100,13 +100,7 @@ impl Worker {
         thread: &str,
         wait: u64,
     ) -> rusqlite::Result<bool> {
-        let data: Option<String> = (self.conn)
-            .query_row(
-                "SELECT data FROM threads WHERE execution = ?1 AND id = ?2",
-                [execution, thread],
-                |r| r.get(0),
-            )
-            .optional()?;
+        let data = crate::db::stored_thread(&self.conn, execution, thread)?;
         Ok(data.is_some_and(|d| {
             serde_json::from_str::<stepwise_asl::Thread>(&d)
                 .map_or(true, |t| t.current_wait() == Some(wait))

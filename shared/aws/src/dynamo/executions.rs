@@ -53,30 +53,12 @@ pub fn view_of(r: &ExecutionRecord) -> ExecutionView {
 impl ExecutionStore for DynamoStore {
     async fn map_runs(&self, execution: &str) -> Result<Vec<MapRun>, PortError> {
         let mut runs = Vec::new();
-        let mut start = None;
-        loop {
-            let out = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("pk = :pk AND begins_with(sk, :mr)")
-                .expression_attribute_values(":pk", AttributeValue::S(execution.to_owned()))
-                .expression_attribute_values(":mr", AttributeValue::S("mr#".into()))
-                .consistent_read(true)
-                .set_exclusive_start_key(start)
-                .send()
-                .await
-                .map_err(super::port)?;
-            for item in out.items.unwrap_or_default() {
-                if let Some(AttributeValue::S(body)) = item.get("body") {
-                    runs.push(serde_json::from_str(body)?);
-                }
-            }
-            start = out.last_evaluated_key;
-            if start.is_none() {
-                return Ok(runs);
+        for item in self.query_prefix(execution, "mr#").await? {
+            if let Some(AttributeValue::S(body)) = item.get("body") {
+                runs.push(serde_json::from_str(body)?);
             }
         }
+        Ok(runs)
     }
 
     async fn map_run(&self, arn: &str) -> Result<Option<(String, MapRun)>, PortError> {

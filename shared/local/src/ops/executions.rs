@@ -253,15 +253,7 @@ impl ExecutionStore for SqlExecutions<'_> {
     }
 
     async fn thread(&self, execution: &str, id: &str) -> Result<Option<Thread>, PortError> {
-        let data: Option<String> = self
-            .0
-            .query_row(
-                "SELECT data FROM threads WHERE execution = ?1 AND id = ?2",
-                [execution, id],
-                |r| r.get(0),
-            )
-            .optional()?;
-        Ok(match data {
+        Ok(match crate::db::stored_thread(self.0, execution, id)? {
             Some(d) => Some(serde_json::from_str(&d)?),
             None => None,
         })
