@@ -5,7 +5,9 @@ import json
 import time
 import uuid
 
+import boto3
 import pytest
+from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from conftest import ROLE, Server, client, wait_for
@@ -101,3 +103,83 @@ def test_map_run_errors(sfn):
     with pytest.raises(ClientError) as e:
         sfn.list_map_runs(executionArn=arn + "-gone")
     assert e.value.response["Error"]["Code"] == "ExecutionDoesNotExist"
+
+
+def counts_of(sfn, run):
+    c = sfn.describe_map_run(mapRunArn=run)["itemCounts"]
+    return {k: c[k] for k in ("pending", "running", "succeeded", "failed")}
+
+
+def eventually(read, want, timeout=15):
+    deadline = time.time() + timeout
+    while True:
+        got = read()
+        if got == want or time.time() > deadline:
+            assert got == want
+            return
+        time.sleep(0.05)
+
+
+def test_update_map_run_raises_the_concurrency_of_a_running_run(sfn):
+    processor = {"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 60, "End": True}}}
+    _, arn = start(sfn, distributed(processor, MaxConcurrency=1), ["a", "b", "c", "d"])
+    run = only_run(sfn, arn)["mapRunArn"]
+    eventually(lambda: counts_of(sfn, run), {"pending": 3, "running": 1, "succeeded": 0, "failed": 0})
+    sfn.update_map_run(mapRunArn=run, maxConcurrency=3)
+    eventually(lambda: counts_of(sfn, run), {"pending": 1, "running": 3, "succeeded": 0, "failed": 0})
+    assert sfn.describe_map_run(mapRunArn=run)["maxConcurrency"] == 3
+    # 0 is no limit, as in the definition.
+    sfn.update_map_run(mapRunArn=run, maxConcurrency=0)
+    eventually(lambda: counts_of(sfn, run), {"pending": 0, "running": 4, "succeeded": 0, "failed": 0})
+    sfn.stop_execution(executionArn=arn)
+    assert wait_for(sfn, arn)["status"] == "ABORTED"
+
+
+def test_update_map_run_lowering_the_tolerance_below_the_failures_fails_the_run(sfn):
+    processor = {"StartAt": "C", "States": {
+        "C": {"Type": "Choice", "Choices": [{"Variable": "$", "NumericEquals": 1, "Next": "Bad"}],
+              "Default": "W"},
+        "Bad": {"Type": "Fail", "Error": "One"},
+        "W": {"Type": "Wait", "Seconds": 60, "End": True}}}
+    _, arn = start(sfn, distributed(processor, ToleratedFailureCount=2), [1, 2, 3])
+    run = only_run(sfn, arn)["mapRunArn"]
+    eventually(lambda: counts_of(sfn, run), {"pending": 0, "running": 2, "succeeded": 0, "failed": 1})
+    # Still within a count of 1.
+    sfn.update_map_run(mapRunArn=run, toleratedFailureCount=1)
+    eventually(lambda: sfn.describe_map_run(mapRunArn=run)["toleratedFailureCount"], 1)
+    assert sfn.describe_execution(executionArn=arn)["status"] == "RUNNING"
+    sfn.update_map_run(mapRunArn=run, toleratedFailureCount=0)
+    d = wait_for(sfn, arn, timeout=15)
+    assert (d["status"], d["error"]) == ("FAILED", "States.ExceedToleratedFailureThreshold")
+    d = sfn.describe_map_run(mapRunArn=run)
+    assert (d["status"], d["toleratedFailureCount"]) == ("FAILED", 0)
+    assert (d["itemCounts"]["failed"], d["itemCounts"]["aborted"]) == (1, 2)
+    # An ended run takes no update.
+    with pytest.raises(ClientError) as e:
+        sfn.update_map_run(mapRunArn=run, maxConcurrency=5)
+    assert e.value.response["Error"]["Code"] == "ValidationException"
+
+
+def test_update_map_run_errors_change_nothing(sfn):
+    processor = {"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 60, "End": True}}}
+    _, arn = start(sfn, distributed(processor, MaxConcurrency=1), ["a", "b"])
+    run = only_run(sfn, arn)["mapRunArn"]
+    # boto3 checks ranges itself: send what another client could.
+    raw = boto3.client("stepfunctions", endpoint_url=sfn.meta.endpoint_url, region_name="us-east-1",
+                       aws_access_key_id="test", aws_secret_access_key="test",
+                       config=Config(parameter_validation=False))
+    for bad in ({}, {"maxConcurrency": -1}, {"toleratedFailurePercentage": 100.5},
+                {"toleratedFailureCount": -3}):
+        with pytest.raises(ClientError) as e:
+            raw.update_map_run(mapRunArn=run, **bad)
+        assert e.value.response["Error"]["Code"] == "ValidationException", bad
+    with pytest.raises(ClientError) as e:
+        sfn.update_map_run(mapRunArn=run + "x", maxConcurrency=2)
+    assert e.value.response["Error"]["Code"] == "ResourceNotFound"
+    with pytest.raises(ClientError) as e:
+        sfn.update_map_run(mapRunArn=arn, maxConcurrency=2)
+    assert e.value.response["Error"]["Code"] == "InvalidArn"
+    time.sleep(0.3)
+    d = sfn.describe_map_run(mapRunArn=run)
+    assert (d["maxConcurrency"], d["itemCounts"]["running"], d["itemCounts"]["pending"]) == (1, 1, 1)
+    sfn.stop_execution(executionArn=arn)

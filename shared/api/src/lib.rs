@@ -56,6 +56,7 @@ pub const ACTIONS: &[&str] = &[
     "TestState",
     "ListMapRuns",
     "DescribeMapRun",
+    "UpdateMapRun",
 ];
 
 pub type Reply<'a> = Pin<Box<dyn Future<Output = Result<Value, ApiError>> + Send + 'a>>;

@@ -118,6 +118,7 @@ impl Service for AwsService {
                 "GetExecutionHistory" => executions::history(&self.store, &body).await,
                 "ListMapRuns" => stepwise_engine::map_runs::list(&self.store, &body).await,
                 "DescribeMapRun" => stepwise_engine::map_runs::describe(&self.store, &body).await,
+                "UpdateMapRun" => self.update_map_run(&body).await,
                 "StopExecution" => self.stop(&body).await,
                 "RedriveExecution" => self.redrive(&body).await,
                 "SendTaskSuccess" => self.callback(&body, Callback::Success).await,
@@ -301,6 +302,28 @@ impl AwsService {
             Some(at) => Ok(json!({"redriveDate": timestamp(at)})),
             None => Err(executions::not_redrivable(&status)),
         }
+    }
+
+    /// UpdateMapRun: a message to the Map state's thread, which takes the
+    /// new settings in order with its other events.
+    async fn update_map_run(&self, body: &Value) -> Res {
+        let (execution, thread, event) =
+            stepwise_engine::map_runs::update(&self.store, body).await?;
+        let now = wall_clock();
+        let message = Envelope {
+            id: format!("update-map-run:{}", uuid()),
+            at: now,
+            body: Body::Step(Box::new(StepMessage {
+                execution,
+                thread,
+                seq: None,
+                lamport: 0,
+                event,
+                init: None,
+            })),
+        };
+        self.queue.send(&[message], now).await.map_err(internal)?;
+        Ok(json!({}))
     }
 
     async fn stop(&self, body: &Value) -> Res {

@@ -6,7 +6,7 @@
 
 use serde_json::{Value, json};
 use stepwise_api::{ApiError, timestamp, validate};
-use stepwise_asl::MapRun;
+use stepwise_asl::{Event, MapRun, MapRunUpdate};
 
 use crate::executions::{ExecutionStore, ExecutionView, execution_arn, internal, view};
 
@@ -87,7 +87,8 @@ pub async fn list<S: ExecutionStore>(store: &S, body: &Value) -> Res {
     Ok(out)
 }
 
-pub async fn describe<S: ExecutionStore>(store: &S, body: &Value) -> Res {
+/// The run `body["mapRunArn"]` names, as it is now, with its execution.
+async fn named<S: ExecutionStore>(store: &S, body: &Value) -> Result<(String, MapRun), ApiError> {
     let arn = validate::string(body, "mapRunArn")?;
     validate::arn(arn, &["mapRun"])?;
     let not_found = || ApiError::resource_not_found(format!("Resource not found: '{arn}'"));
@@ -96,7 +97,11 @@ pub async fn describe<S: ExecutionStore>(store: &S, body: &Value) -> Res {
     };
     // Kept no longer than its execution.
     let ex = (store.view(&execution).await.map_err(internal)?).ok_or_else(not_found)?;
-    let run = current(store, &ex, run).await?;
+    Ok((execution, current(store, &ex, run).await?))
+}
+
+pub async fn describe<S: ExecutionStore>(store: &S, body: &Value) -> Res {
+    let (execution, run) = named(store, body).await?;
     let c = &run.counts;
     let written = if run.status == "SUCCEEDED" {
         c.succeeded + c.failed
@@ -126,4 +131,60 @@ pub async fn describe<S: ExecutionStore>(store: &S, body: &Value) -> Res {
         out["stopDate"] = timestamp(stop);
     }
     Ok(out)
+}
+
+/// UpdateMapRun's checks, once for every backend: the execution and thread
+/// (the Map state's) to tell, and the event that tells it. Each backend
+/// queues the event as it queues a stop; the run changes when its thread
+/// takes it.
+pub async fn update<S: ExecutionStore>(
+    store: &S,
+    body: &Value,
+) -> Result<(String, String, Event), ApiError> {
+    let at_least = |member: &str, n: f64, min: f64, max: Option<f64>| {
+        let bad = n < min || max.is_some_and(|m| n > m);
+        let (word, bound) = match max {
+            Some(m) if n > m => ("less", m),
+            _ => ("greater", min),
+        };
+        if bad {
+            Err(ApiError::validation(format!(
+                "1 validation error detected: Value '{n}' at '{member}' failed to satisfy constraint: Member must have value {word} than or equal to {bound}"
+            )))
+        } else {
+            Ok(())
+        }
+    };
+    let number = |member: &str| body.get(member).and_then(Value::as_f64);
+    let max_concurrency = number("maxConcurrency");
+    let count = number("toleratedFailureCount");
+    let percentage = number("toleratedFailurePercentage");
+    if let Some(n) = max_concurrency {
+        at_least("maxConcurrency", n, 0.0, Some(i32::MAX as f64))?;
+    }
+    if let Some(n) = count {
+        at_least("toleratedFailureCount", n, 0.0, None)?;
+    }
+    if let Some(n) = percentage {
+        at_least("toleratedFailurePercentage", n, 0.0, Some(100.0))?;
+    }
+    if max_concurrency.is_none() && count.is_none() && percentage.is_none() {
+        return Err(ApiError::validation(
+            "At least one of maxConcurrency, toleratedFailureCount and toleratedFailurePercentage must be given",
+        ));
+    }
+    let (execution, run) = named(store, body).await?;
+    if run.status != "RUNNING" {
+        return Err(ApiError::validation(format!(
+            "The Map Run '{}' has ended ({}): only a running Map Run can be updated",
+            run.arn, run.status
+        )));
+    }
+    let event = Event::UpdateMapRun(Box::new(MapRunUpdate {
+        run: run.arn,
+        max_concurrency: max_concurrency.map(|n| n as usize),
+        tolerated_count: count.map(|n| n as u64),
+        tolerated_percentage: percentage,
+    }));
+    Ok((execution, run.thread, event))
 }

@@ -5,7 +5,7 @@
 use serde_json::{Value, json};
 
 use super::thread::{Fanout, MapItem, Parent, Phase, Thread};
-use super::{Effect, EventType, Outcome, Step};
+use super::{Effect, EventType, MapRunUpdate, Outcome, Step};
 use crate::definition::State;
 use crate::error::{ErrorName, StatesError};
 use crate::limits::{MAX_PAYLOAD_DEPTH, deeper_than, too_deep};
@@ -140,29 +140,14 @@ impl<'a> Step<'a> {
                 self.iteration_event(t, state, EventType::MapIterationFailed, index);
                 let tolerated = is_map && within_tolerance(&f);
                 if !tolerated {
-                    self.cancel_started(t, wait, &f);
-                    // A retried Map starts a Map Run of its own.
-                    self.map_run(t, &f, "FAILED");
                     let error = if is_map
                         && (f.tolerated_count.is_some() || f.tolerated_percentage.is_some())
                     {
-                        StatesError::new(
-                            ErrorName::ExceedToleratedFailureThreshold,
-                            "The specified tolerated failure threshold was exceeded",
-                        )
+                        threshold_exceeded()
                     } else {
                         e
                     };
-                    // The state fails once: a retried attempt has no
-                    // MapStateFailed (AWS records MapStateStarted again).
-                    if !self.retries(t, state, &error) {
-                        if is_map {
-                            self.map_ended(t, state, &f, false);
-                        } else {
-                            self.record(t, EventType::ParallelStateFailed, || json!({}));
-                        }
-                    }
-                    return self.fail_state(t, state, error);
+                    return self.fanout_failed(t, state, wait, &f, error);
                 }
                 f.results[index] = e.to_output();
                 f.failed_items.push(index);
@@ -175,6 +160,69 @@ impl<'a> Step<'a> {
                 self.map_ended(t, state, &f, true);
             }
             return self.results_done(t, state, f);
+        }
+        if let Err(e) = self.spawn_more(t, state, wait, &mut f) {
+            self.cancel_started(t, wait, &f);
+            self.map_run(t, &f, "FAILED");
+            return self.fail_state(t, state, e);
+        }
+        t.phase = Phase::Children {
+            wait,
+            fanout: Box::new(f),
+        };
+    }
+
+    /// The fan-out fails with `error`: its children still running are
+    /// stopped, its Map Run ends FAILED, and the state fails (or retries).
+    fn fanout_failed(
+        &mut self,
+        t: &mut Thread,
+        state: &State,
+        wait: u64,
+        f: &Fanout,
+        error: StatesError,
+    ) {
+        let is_map = matches!(state.kind, Kind::Map(_));
+        self.cancel_started(t, wait, f);
+        // A retried Map starts a Map Run of its own.
+        self.map_run(t, f, "FAILED");
+        // The state fails once: a retried attempt has no MapStateFailed (AWS
+        // records MapStateStarted again).
+        if !self.retries(t, state, &error) {
+            if is_map {
+                self.map_ended(t, state, f, false);
+            } else {
+                self.record(t, EventType::ParallelStateFailed, || json!({}));
+            }
+        }
+        self.fail_state(t, state, error)
+    }
+
+    /// UpdateMapRun: the running Map Run takes its new concurrency (more
+    /// children start at once if it grew) and tolerance (the run fails now
+    /// if the failures so far exceed it).
+    pub(super) fn update_map_run(&mut self, t: &mut Thread, state: &State, u: &MapRunUpdate) {
+        let Phase::Children { wait, fanout } = &mut t.phase else {
+            self.applied = false;
+            return;
+        };
+        if fanout.map_run.as_deref() != Some(u.run.as_str()) {
+            self.applied = false;
+            return;
+        }
+        let wait = *wait;
+        let mut f = std::mem::replace(fanout.as_mut(), empty());
+        if let Some(m) = u.max_concurrency {
+            f.max_concurrency = m;
+        }
+        if let Some(c) = u.tolerated_count {
+            f.tolerated_count = Some(c);
+        }
+        if let Some(p) = u.tolerated_percentage {
+            f.tolerated_percentage = Some(p);
+        }
+        if f.failed > 0 && !within_tolerance(&f) {
+            return self.fanout_failed(t, state, wait, &f, threshold_exceeded());
         }
         if let Err(e) = self.spawn_more(t, state, wait, &mut f) {
             self.cancel_started(t, wait, &f);
@@ -273,6 +321,13 @@ impl<'a> Step<'a> {
             self.effects.push(Effect::Cancel(ids));
         }
     }
+}
+
+fn threshold_exceeded() -> StatesError {
+    StatesError::new(
+        ErrorName::ExceedToleratedFailureThreshold,
+        "The specified tolerated failure threshold was exceeded",
+    )
 }
 
 /// Whether the failures so far stay within ToleratedFailureCount/Percentage.

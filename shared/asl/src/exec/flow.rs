@@ -198,6 +198,7 @@ impl<'a> Step<'a> {
                 index,
                 outcome,
             } if Some(w) == wait => self.child_finished(t, state, index, outcome),
+            Event::UpdateMapRun(update) => self.update_map_run(t, state, &update),
             _ => self.applied = false,
         }
     }

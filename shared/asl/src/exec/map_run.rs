@@ -26,6 +26,15 @@ pub struct MapRun {
     pub counts: MapRunCounts,
 }
 
+/// UpdateMapRun's new settings for a running Map Run (`None`: unchanged).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MapRunUpdate {
+    pub run: String,
+    pub max_concurrency: Option<usize>,
+    pub tolerated_count: Option<u64>,
+    pub tolerated_percentage: Option<f64>,
+}
+
 /// Items (and the child executions that run them) by where they are.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct MapRunCounts {

@@ -21,7 +21,7 @@ use serde_json::Value;
 pub use context::Execution;
 pub use flow::Step;
 pub use history::{EventType, HistoryEvent, previous_event_id};
-pub use map_run::{MapRun, MapRunCounts};
+pub use map_run::{MapRun, MapRunCounts, MapRunUpdate};
 pub use thread::{Fanout, MapItem, Parent, Phase, Thread};
 
 use crate::definition::StateMachine;
@@ -62,6 +62,9 @@ pub enum Event {
         index: usize,
         outcome: Outcome,
     },
+    /// UpdateMapRun: the Map Run `run` (of the Map state this thread runs)
+    /// takes the settings given.
+    UpdateMapRun(Box<MapRunUpdate>),
     /// StopExecution, or the machine's TimeoutSeconds (on the root thread).
     Stop {
         error: StatesError,

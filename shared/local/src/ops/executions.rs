@@ -328,6 +328,17 @@ pub fn map_run(db: &Db, body: &Value) -> Res {
     ))?)
 }
 
+/// UpdateMapRun: the Map state's thread takes the new settings in order
+/// with its other messages.
+pub fn update_map_run(w: &mut Worker, body: &Value) -> Res {
+    let (execution, thread, event) = block_on(stepwise_engine::map_runs::update(
+        &SqlExecutions(&w.conn),
+        body,
+    ))?;
+    w.enqueue(&execution, &thread, now(), &event)?;
+    Ok(json!({}))
+}
+
 /// For StartSyncExecution, run outside the worker: the checked plan.
 pub fn plan(w: &mut Worker, body: &Value) -> Res {
     let plan = plan_start(w, body)?;

@@ -93,6 +93,7 @@ pub fn dispatch(
         "GetExecutionHistory" => executions::history(&w.conn, body),
         "ListMapRuns" => executions::map_runs(&w.conn, body),
         "DescribeMapRun" => executions::map_run(&w.conn, body),
+        "UpdateMapRun" => executions::update_map_run(w, body),
         "StopExecution" => executions::stop(w, body),
         "RedriveExecution" => executions::redrive(w, body),
         "SendTaskSuccess" => activities::send_success(w, body),
