@@ -16,7 +16,7 @@ use tokio::net::TcpStream;
 
 const DEFINITION: &str = r#"{"StartAt":"P","States":{"P":{"Type":"Pass","Next":"C"},"C":{"Type":"Choice","Choices":[{"Variable":"$.n","NumericGreaterThan":0,"Next":"W"}],"Default":"W"},"W":{"Type":"Wait","Seconds":0,"Next":"S"},"S":{"Type":"Succeed"}}}"#;
 
-struct Conn {
+pub(crate) struct Conn {
     stream: TokioBufReader<TcpStream>,
     host: String,
     /// The server closes after each response (HTTP/1.0, as moto's does).
@@ -24,7 +24,7 @@ struct Conn {
 }
 
 impl Conn {
-    async fn open(addr: &str) -> std::io::Result<Conn> {
+    pub(crate) async fn open(addr: &str) -> std::io::Result<Conn> {
         let s = TcpStream::connect(addr).await?;
         s.set_nodelay(true)?;
         Ok(Conn {
@@ -34,7 +34,11 @@ impl Conn {
         })
     }
 
-    async fn call(&mut self, action: &str, body: &Value) -> std::io::Result<(u16, Value)> {
+    pub(crate) async fn call(
+        &mut self,
+        action: &str,
+        body: &Value,
+    ) -> std::io::Result<(u16, Value)> {
         if self.closed {
             *self = Conn::open(&self.host.clone()).await?;
         }
@@ -191,7 +195,7 @@ async fn load(addr: String, machine: String, connections: usize, duration: Durat
 
 /// The address the server prints first; the rest of what it prints is
 /// read (and counted) as it comes, so that a full pipe never blocks it.
-fn read_addr(child: &mut Child) -> String {
+pub(crate) fn read_addr(child: &mut Child) -> String {
     let mut line = String::new();
     let mut err = BufReader::new(child.stderr.take().expect("stderr"));
     err.read_line(&mut line).expect("a line");

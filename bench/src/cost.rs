@@ -102,7 +102,8 @@ pub fn run(quick: bool) {
         .build()
         .expect("runtime");
     let concurrent = if quick { 10 } else { 20 };
-    let result = runtime.block_on(measure(&endpoint, concurrent));
+    let map_items = if quick { 2_000 } else { 10_000 };
+    let result = runtime.block_on(measure(&endpoint, concurrent, map_items));
     let _ = moto.kill();
     let _ = moto.wait();
     if let Err(e) = result {
@@ -115,9 +116,23 @@ struct Figures {
     usage: Usage,
     batches: u64,
     handler: Duration,
+    arns: Vec<String>,
+    elapsed: Duration,
 }
 
-async fn measure(endpoint: &str, concurrent: usize) -> Result<(), String> {
+impl Figures {
+    /// At AWS's public prices: DynamoDB, SQS, Lambda requests and duration.
+    fn cost(&self) -> f64 {
+        let u = &self.usage;
+        u.sqs_requests as f64 * SQS_PER_REQUEST
+            + u.write_units * DYNAMO_PER_WRITE_UNIT
+            + u.read_units * DYNAMO_PER_READ_UNIT
+            + self.batches as f64 * LAMBDA_PER_REQUEST
+            + self.handler.as_secs_f64() * LAMBDA_MEMORY_GB * LAMBDA_ARM_PER_GB_SECOND
+    }
+}
+
+async fn measure(endpoint: &str, concurrent: usize, map_items: usize) -> Result<(), String> {
     let clients = Clients::from_endpoint(endpoint);
     let store = DynamoStore::new(clients.dynamodb.clone(), "stepwise-cost");
     store.create_table().await.map_err(|e| e.to_string())?;
@@ -131,15 +146,11 @@ async fn measure(endpoint: &str, concurrent: usize) -> Result<(), String> {
             .await
             .map_err(|e| e.to_string())?;
         queue.virtual_time = true;
-        let f = run_machine(&store, &watcher, &queue, &def, i == 2, concurrent).await?;
+        let f = run_machine(&store, &watcher, &queue, &def, input(i == 2), concurrent).await?;
         let t = f.transitions as f64;
         let u = f.usage;
         let lambda_seconds = f.handler.as_secs_f64();
-        let cost = u.sqs_requests as f64 * SQS_PER_REQUEST
-            + u.write_units * DYNAMO_PER_WRITE_UNIT
-            + u.read_units * DYNAMO_PER_READ_UNIT
-            + f.batches as f64 * LAMBDA_PER_REQUEST
-            + lambda_seconds * LAMBDA_MEMORY_GB * LAMBDA_ARM_PER_GB_SECOND;
+        let cost = f.cost();
         let per_million = cost / t * 1e6;
         println!(
             "cost: {name:<24} {:>6} transitions | per transition: {:.2} DynamoDB writes ({:.2} WCU), {:.2} reads ({:.2} RCU), {:.2} SQS requests, {:.2} Lambda invocations, {:.1} ms handler | ${per_million:.2} per million transitions ({:.0}x cheaper than Standard's $25)",
@@ -161,6 +172,43 @@ async fn measure(endpoint: &str, concurrent: usize) -> Result<(), String> {
         "cost: all machines: ${per_million:.2} per million transitions, {:.0}x cheaper than Step Functions Standard ($25)",
         25.0 / per_million
     );
+    let mut queue = SqsQueue::open(clients.sqs.clone(), "cost-distributed", true)
+        .await
+        .map_err(|e| e.to_string())?;
+    queue.virtual_time = true;
+    distributed_map(&store, &watcher, &queue, map_items).await
+}
+
+/// A Distributed Map of `items` one-step children (MaxConcurrency 1,000)
+/// through the stepper on moto: items/s, DynamoDB writes per item, writes
+/// to the parent's item per child, and the AWS bill per 1,000 items.
+async fn distributed_map(
+    store: &DynamoStore,
+    watcher: &DynamoStore,
+    queue: &SqsQueue,
+    items: usize,
+) -> Result<(), String> {
+    let def = json!({"StartAt": "Each", "States": {"Each": {"Type": "Map", "ItemsPath": "$.items",
+        "MaxConcurrency": 1000, "ResultSelector": {"count.$": "States.ArrayLength($)"}, "End": true,
+        "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+            "StartAt": "Item", "States": {"Item": {"Type": "Pass", "Parameters": {"id.$": "$.id", "done": true}, "End": true}}}}}});
+    let input = json!({"items": (0..items).map(|i| json!({"id": i})).collect::<Vec<_>>()});
+    let f = run_machine(store, watcher, queue, &def, input, 1).await?;
+    let arn = f.arns.first().cloned().unwrap_or_default();
+    // Every write to a thread's item raises its sequence number.
+    let parent_writes = watcher
+        .load(&arn, "root")
+        .await
+        .map_err(|e| e.to_string())?
+        .map_or(0, |r| r.seq);
+    let n = items as f64;
+    println!(
+        "cost: Distributed Map of {items} items (MaxConcurrency 1,000), serverless on moto: {:.0} items/s, {:.2} DynamoDB writes per item, {:.4} writes to the parent's item per child ({parent_writes} in all), ${:.4} per 1,000 items (Step Functions Standard: $0.025, a transition per child)",
+        n / f.elapsed.as_secs_f64(),
+        f.usage.dynamo_writes as f64 / n,
+        parent_writes as f64 / n,
+        f.cost() / n * 1000.0
+    );
     Ok(())
 }
 
@@ -169,9 +217,10 @@ async fn run_machine(
     watcher: &DynamoStore,
     queue: &SqsQueue,
     def: &Value,
-    items: bool,
+    input: Value,
     concurrent: usize,
 ) -> Result<Figures, String> {
+    let began = Instant::now();
     let text = def.to_string();
     let machine = StateMachine::parse(&text, Options::default()).map_err(|e| e.to_string())?;
     let tasks = FnTasks(|c: &stepwise_asl::TaskCall| Ok(json!({"Payload": c.payload["Payload"]})));
@@ -182,7 +231,7 @@ async fn run_machine(
     let start_time = wall_clock();
     for n in 0..concurrent {
         let name = format!("cost-{}-{n}", wall_clock());
-        let facts = local_execution("cost", &name, input(items), start_time, false);
+        let facts = local_execution("cost", &name, input.clone(), start_time, false);
         let record = ExecutionRecord::running(facts, text.clone(), false);
         start(store, queue, &record, &machine)
             .await
@@ -246,6 +295,8 @@ async fn run_machine(
         usage,
         batches,
         handler,
+        arns,
+        elapsed: began.elapsed(),
     })
 }
 

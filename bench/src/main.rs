@@ -15,6 +15,7 @@ mod api;
 mod cost;
 mod jsonata;
 mod lambda;
+mod map;
 
 use std::process::Command;
 use std::time::Instant;
@@ -196,7 +197,13 @@ fn main() {
     if only.as_deref().is_none_or(|o| o == "lambda") {
         lambda::run(quick);
     }
-    if matches!(only.as_deref(), Some("jsonata" | "api" | "cost" | "lambda")) {
+    if only.as_deref().is_none_or(|o| o == "map") {
+        map::run(quick);
+    }
+    if matches!(
+        only.as_deref(),
+        Some("jsonata" | "api" | "cost" | "lambda" | "map")
+    ) {
         return;
     }
     let iterations = if quick { 50_000 } else { 500_000 };

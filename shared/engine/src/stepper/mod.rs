@@ -21,6 +21,7 @@
 //! runs inline, before the save, so one state costs one write and one send.
 
 mod follow;
+mod join;
 mod lifecycle;
 pub mod memory;
 mod outbox;

@@ -1,6 +1,7 @@
 //! The stepper itself: one message in, one conditional save and one send
 //! out (see the module documentation for the rules).
 
+use std::collections::hash_map::Entry;
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
@@ -16,6 +17,7 @@ use stepwise_asl::{
 use crate::nested::{self, answered_wait};
 use crate::ports::{TaskContext, Tasks, follow_pause};
 
+use super::join::{Joined, Parents};
 use super::outbox::{bundle, number};
 use super::*;
 
@@ -32,9 +34,9 @@ pub enum Retry {
     Port(#[from] PortError),
 }
 
-struct Loaded {
-    machine: StateMachine,
-    record: ExecutionRecord,
+pub(super) struct Loaded {
+    pub(super) machine: StateMachine,
+    pub(super) record: ExecutionRecord,
 }
 
 /// Decides where chaos aborts the stepper (for tests).
@@ -88,12 +90,14 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
                     let later: Vec<Envelope> = later.into_iter().cloned().collect();
                     self.queue.send(&later, now).await?;
                 }
-                // One after another: siblings that finish in their first
-                // step join their parent's record, which only one of them
-                // at a time can write.
+                // One after another; siblings that finish in their first
+                // step join their parent's record together, in one write.
+                let (mut joins, mut parents) = (Vec::new(), Parents::new());
                 for e in due {
                     match &e.body {
-                        Body::Step(m) => self.step(&e.id, m, now).await?,
+                        Body::Step(m) => {
+                            joins.extend(self.step_or_join(&e.id, m, &mut parents, now).await?)
+                        }
                         Body::Poll(p) => self.look(&e.id, p, now).await?,
                         Body::Bundle(_) => {}
                     }
@@ -101,12 +105,12 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
                         return Err(Retry::Chaos("bundle"));
                     }
                 }
-                Ok(())
+                self.join_all(joins, parents, now).await
             }
         }
     }
 
-    async fn loaded(&self, arn: &str) -> Result<Option<Arc<Loaded>>, Retry> {
+    pub(super) async fn loaded(&self, arn: &str) -> Result<Option<Arc<Loaded>>, Retry> {
         if let Some(l) = self.machines.lock().expect("lock").get(arn) {
             return Ok(Some(l.clone()));
         }
@@ -132,8 +136,25 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
     }
 
     pub(super) async fn step(&self, id: &str, m: &StepMessage, now: Millis) -> Result<(), Retry> {
+        let mut parents = Parents::new();
+        let joined = self.step_or_join(id, m, &mut parents, now).await?;
+        self.join_all(joined.into_iter().collect(), parents, now)
+            .await
+    }
+
+    /// Steps the thread `m` names and saves it, unless it is a new child
+    /// that finished in this first step: then it is never written, and what
+    /// it [`Joined`] its parent with is returned to be saved in the parent's
+    /// record.
+    async fn step_or_join(
+        &self,
+        id: &str,
+        m: &StepMessage,
+        parents: &mut Parents,
+        now: Millis,
+    ) -> Result<Option<Joined>, Retry> {
         let Some(loaded) = self.loaded(&m.execution).await? else {
-            return Ok(()); // an execution we do not know (expired): drop
+            return Ok(None); // an execution we do not know (expired): drop
         };
         let stored = self.store.load(&m.execution, &m.thread).await?;
         let (mut rec, expected) = match stored {
@@ -162,20 +183,23 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
                         .save(&m.execution, &m.thread, &tomb, None)
                         .await?
                     {
-                        Saved::Done | Saved::TooLarge => Ok(()),
+                        Saved::Done | Saved::TooLarge => Ok(None),
                         Saved::Conflict => Err(Retry::Conflict),
                     };
                 }
                 // An answer for a thread whose first save is still to come
                 // (its task's token went out before): later.
                 (None, event) if answered_wait(event).is_some() => {
-                    return self.answer_later(id, m, now).await;
+                    return self.answer_later(id, m, now).await.map(|()| None);
                 }
-                (None, _) => return Ok(()),
+                (None, _) => return Ok(None),
             },
         };
         if rec.cause == id {
-            return self.send_outbox(&loaded.record, &rec.outbox, now).await;
+            return self
+                .send_outbox(&loaded.record, &rec.outbox, now)
+                .await
+                .map(|()| None);
         }
         if let Some(seq) = m.seq
             && seq != rec.seq
@@ -183,11 +207,11 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
             return if seq > rec.seq {
                 Err(Retry::Early)
             } else {
-                Ok(())
+                Ok(None)
             };
         }
         let Some(thread) = rec.thread.as_mut() else {
-            return Ok(()); // a tombstone
+            return Ok(None); // a tombstone
         };
         // An answer for a wait this thread has not saved yet (a callback or
         // a nested execution quicker than the save that parked the task):
@@ -195,7 +219,7 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
         if let Some(wait) = answered_wait(&m.event)
             && wait > thread.waits
         {
-            return self.answer_later(id, m, now).await;
+            return self.answer_later(id, m, now).await.map(|()| None);
         }
         // A child's first step may also be its last: then it is never
         // written, and its result goes straight into its parent's record
@@ -205,10 +229,10 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
         if expected.is_none()
             && let Some(p) = thread.parent.clone()
         {
-            match self.joinable(id, &loaded.record, &p, now).await? {
-                Some(parent) => join = Some((p, parent)),
-                None => return Ok(()),
+            if !self.joinable(id, &loaded.record, &p, parents, now).await? {
+                return Ok(None);
             }
+            join = Some(p);
         }
         let lamport = rec.lamport.max(m.lamport);
         let child_wait = nested::child_wait(&loaded.machine, thread);
@@ -222,55 +246,21 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
             .advance(&loaded, &m.execution, thread, m.event.clone(), lamport, now)
             .await
         else {
-            return Ok(());
+            return Ok(None);
         };
         let abandoned =
             nested::abandoned(child_wait, answered_wait(&m.event), thread.current_wait());
-        if let Some((p, parent)) = join
+        if let Some(p) = join
             && let [Effect::Finish(outcome)] = effects.as_slice()
         {
-            let carried = number(events, lamport);
-            let event = Event::ChildFinished {
-                wait: p.wait,
-                index: p.index,
+            return Ok(Some(Joined {
+                id: id.to_owned(),
+                execution: m.execution.clone(),
+                parent: p,
                 outcome: outcome.clone(),
-            };
-            let msg_lamport = lamport + carried.len().max(1) as u64;
-            let mut parent = parent;
-            let expected = Some(parent.seq);
-            let lamport = parent.lamport.max(msg_lamport);
-            let thread = parent
-                .thread
-                .as_mut()
-                .expect("a joinable parent has its thread");
-            let Some(Advanced {
                 events,
-                effects,
-                tokens,
-                children,
-                follows,
-            }) = self
-                .advance(&loaded, &m.execution, thread, event, lamport, now)
-                .await
-            else {
-                return Ok(());
-            };
-            let t = Transition {
-                id,
-                record: &loaded.record,
-                execution: &m.execution,
-                thread: &p.thread,
-                expected,
                 lamport,
-                carried,
-                events,
-                effects,
-                tokens,
-                children,
-                follows,
-                abandoned: None,
-            };
-            return self.commit(parent, t, now).await;
+            }));
         }
         let t = Transition {
             id,
@@ -287,7 +277,7 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
             follows,
             abandoned,
         };
-        self.commit(rec, t, now).await
+        self.commit(rec, t, now).await.map(|()| None)
     }
 
     /// The parent record a new child may report to in place of a message;
@@ -299,25 +289,30 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
         id: &str,
         record: &ExecutionRecord,
         p: &stepwise_asl::exec::Parent,
+        parents: &mut Parents,
         now: Millis,
-    ) -> Result<Option<Record>, Retry> {
-        let Some(parent) = self.store.load(&record.facts.arn, &p.thread).await? else {
-            return Ok(None);
+    ) -> Result<bool, Retry> {
+        let key = (record.facts.arn.clone(), p.thread.clone());
+        let parent = match parents.entry(key) {
+            Entry::Occupied(e) => e.into_mut(),
+            Entry::Vacant(e) => match self.store.load(&record.facts.arn, &p.thread).await? {
+                Some(parent) => e.insert(parent),
+                None => return Ok(false),
+            },
         };
         if parent.cause == id {
             self.send_outbox(record, &parent.outbox, now).await?;
-            return Ok(None);
+            return Ok(false);
         }
-        let waiting = match parent.thread.as_ref().map(|t| &t.phase) {
+        Ok(match parent.thread.as_ref().map(|t| &t.phase) {
             Some(Phase::Children { wait, fanout }) => *wait == p.wait && !fanout.is_done(p.index),
             _ => false,
-        };
-        Ok(waiting.then_some(parent))
+        })
     }
 
     /// Steps `thread` by `event`, running request-response tasks inline;
     /// `None` when the event does not apply (stale).
-    async fn advance(
+    pub(super) async fn advance(
         &self,
         loaded: &Loaded,
         execution: &str,
@@ -440,7 +435,12 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
 
     /// Saves a transition (the thread, its outbox, its history events) on
     /// the condition that no other was saved first, then sends its outbox.
-    async fn commit(&self, mut rec: Record, t: Transition<'_>, now: Millis) -> Result<(), Retry> {
+    pub(super) async fn commit(
+        &self,
+        mut rec: Record,
+        t: Transition<'_>,
+        now: Millis,
+    ) -> Result<(), Retry> {
         let thread = rec
             .thread
             .as_ref()
@@ -650,38 +650,39 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
 }
 
 /// One transition on its way to the store.
-struct Transition<'a> {
+pub(super) struct Transition<'a> {
     /// The message that caused it.
-    id: &'a str,
-    record: &'a ExecutionRecord,
-    execution: &'a str,
-    thread: &'a str,
+    pub(super) id: &'a str,
+    pub(super) record: &'a ExecutionRecord,
+    pub(super) execution: &'a str,
+    pub(super) thread: &'a str,
     /// The sequence number the save is conditional on (`None`: a new record).
-    expected: Option<u64>,
+    pub(super) expected: Option<u64>,
     /// The logical time its events count from.
-    lamport: u64,
+    pub(super) lamport: u64,
     /// A finished child's events, joined into this (its parent's) record.
-    carried: Vec<Logged>,
-    events: Vec<HistoryEvent>,
-    effects: Vec<Effect>,
+    pub(super) carried: Vec<Logged>,
+    pub(super) events: Vec<HistoryEvent>,
+    pub(super) effects: Vec<Effect>,
     /// Task tokens handed out, with the wait each answers (and the
     /// activity task to offer with it).
-    tokens: Vec<(String, u64, Option<Offer>)>,
+    pub(super) tokens: Vec<(String, u64, Option<Offer>)>,
     /// Nested executions started for a `.sync` task.
-    children: Vec<Child>,
+    pub(super) children: Vec<Child>,
     /// Jobs a `.sync` task started (its call and the start's answer).
-    follows: Vec<(TaskCall, Value)>,
+    pub(super) follows: Vec<(TaskCall, Value)>,
     /// The `.sync` task wait this transition gave up on.
-    abandoned: Option<u64>,
+    pub(super) abandoned: Option<u64>,
 }
 
 /// What stepping a thread (and running its inline tasks) produced.
-struct Advanced {
-    events: Vec<HistoryEvent>,
-    effects: Vec<Effect>,
-    tokens: Vec<(String, u64, Option<Offer>)>,
-    children: Vec<Child>,
-    follows: Vec<(TaskCall, Value)>,
+#[derive(Default)]
+pub(super) struct Advanced {
+    pub(super) events: Vec<HistoryEvent>,
+    pub(super) effects: Vec<Effect>,
+    pub(super) tokens: Vec<(String, u64, Option<Offer>)>,
+    pub(super) children: Vec<Child>,
+    pub(super) follows: Vec<(TaskCall, Value)>,
 }
 
 /// How many times an early answer is sent again, a second apart.
