@@ -401,6 +401,16 @@ pub fn run(quick: bool) {
     }
 }
 
+/// A `stepwise` process whose AWS calls go to moto at `maddr`; its
+/// address is read from its standard error.
+pub(crate) fn on_moto<'a>(cmd: &'a mut Command, maddr: &str) -> &'a mut Command {
+    cmd.env("AWS_ENDPOINT_URL", format!("http://{maddr}"))
+        .env("AWS_ACCESS_KEY_ID", "test")
+        .env("AWS_SECRET_ACCESS_KEY", "test")
+        .env("AWS_REGION", "us-east-1")
+        .stderr(Stdio::piped())
+}
+
 /// `stepwise serve --backend aws` against moto at `maddr`: the same load,
 /// every transition a DynamoDB write and an SQS message.
 fn serverless(
@@ -410,7 +420,8 @@ fn serverless(
     duration: Duration,
 ) -> Option<(Figures, Figures)> {
     let name = format!("bench-{}", std::process::id());
-    let mut server = Command::new(bin)
+    let mut server = Command::new(bin);
+    server
         .args([
             "serve",
             "--addr",
@@ -419,14 +430,8 @@ fn serverless(
             "aws",
             "--create-resources",
         ])
-        .args(["--table", &name, "--queue", &name])
-        .env("AWS_ENDPOINT_URL", format!("http://{maddr}"))
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env("AWS_REGION", "us-east-1")
-        .stderr(Stdio::piped())
-        .spawn()
-        .ok()?;
+        .args(["--table", &name, "--queue", &name]);
+    let mut server = on_moto(&mut server, maddr).spawn().ok()?;
     let addr = read_addr(&mut server);
     let out = rt.block_on(async {
         let machine = create(&addr).await;

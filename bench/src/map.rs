@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::api::{Conn, read_addr};
+use crate::api::{Conn, on_moto, read_addr};
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -78,14 +78,11 @@ fn measure(bin: &str, maddr: &str, items: usize) -> Result<f64, String> {
     put(maddr, &format!("/{bucket}/items.json"), body.as_bytes()).map_err(|e| e.to_string())?;
     let data =
         std::env::temp_dir().join(format!("stepwise-bench-map-{}-{items}", std::process::id()));
-    let mut server = Command::new(bin)
+    let mut server = Command::new(bin);
+    server
         .args(["serve", "--addr", "127.0.0.1:0", "--data"])
-        .arg(&data)
-        .env("AWS_ENDPOINT_URL", format!("http://{maddr}"))
-        .env("AWS_ACCESS_KEY_ID", "test")
-        .env("AWS_SECRET_ACCESS_KEY", "test")
-        .env("AWS_REGION", "us-east-1")
-        .stderr(Stdio::piped())
+        .arg(&data);
+    let mut server = on_moto(&mut server, maddr)
         .spawn()
         .map_err(|e| e.to_string())?;
     let addr = read_addr(&mut server);

@@ -58,6 +58,14 @@ pub async fn handle<S: Store, Q: Queue, T: Tasks, A: Abort>(
     event: SqsEvent,
 ) -> SqsBatchResponse {
     let mut response = SqsBatchResponse::default();
+    let mut messages = Vec::new();
+    let mut ids = Vec::new();
+    let mut fail = |id: String, why: String| {
+        lambda_runtime::tracing::warn!(message_id = %id, reason = %why, "step deferred");
+        response.batch_item_failures.push(BatchItemFailure {
+            item_identifier: id,
+        });
+    };
     for record in event.records {
         let id = record.message_id.clone().unwrap_or_default();
         let receives = record
@@ -65,19 +73,20 @@ pub async fn handle<S: Store, Q: Queue, T: Tasks, A: Abort>(
             .get("ApproximateReceiveCount")
             .and_then(|n| n.parse().ok())
             .unwrap_or(1);
-        let outcome = match record.body.as_deref().map(serde_json::from_str::<Envelope>) {
-            Some(Ok(envelope)) => stepper
-                .handle_delivered(&envelope, receives, wall_clock())
-                .await
-                .map_err(|e| e.to_string()),
-            Some(Err(e)) => Err(format!("not a step message: {e}")),
-            None => Err("an SQS record without a body".to_owned()),
-        };
-        if let Err(why) = outcome {
-            lambda_runtime::tracing::warn!(message_id = %id, reason = %why, "step deferred");
-            response.batch_item_failures.push(BatchItemFailure {
-                item_identifier: id,
-            });
+        match record.body.as_deref().map(serde_json::from_str::<Envelope>) {
+            Some(Ok(envelope)) => {
+                messages.push((envelope, receives));
+                ids.push(id);
+            }
+            Some(Err(e)) => fail(id, format!("not a step message: {e}")),
+            None => fail(id, "an SQS record without a body".to_owned()),
+        }
+    }
+    // Children's ends for one thread among them join it together.
+    let results = stepper.handle_batch(&messages, wall_clock()).await;
+    for (result, id) in results.into_iter().zip(ids) {
+        if let Err(e) = result {
+            fail(id, e.to_string());
         }
     }
     response

@@ -74,6 +74,7 @@ fn fails(def: Value, input: Value, steps: usize) -> (String, String) {
                 event_id: 2,
                 history: false,
                 fanout_limit: 0,
+                spawn_bytes: 0,
                 nonce: 9,
             };
             let out = step(&machine, &exec, &mut t, Event::Run, &env);

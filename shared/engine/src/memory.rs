@@ -242,6 +242,7 @@ impl<'m, T: Tasks> Runner<'m, T> {
             event_id: self.numbered + 1,
             history: self.options.history || self.sink.is_some(),
             fanout_limit: 0,
+            spawn_bytes: 0,
             nonce: crate::entropy(),
         };
         let out = step(self.machine, &self.exec, thread, event, &env);

@@ -512,3 +512,101 @@ fn an_answer_that_overtakes_the_save_of_its_task_comes_again_later() {
     }
     assert_eq!(tries, 60);
 }
+
+#[test]
+fn a_fan_out_past_forty_starts_its_children_in_chunks_each_joined_in_one_write() {
+    let queue = MemQueue::default();
+    let def = json!({"StartAt": "M", "States": {"M": {"Type": "Map", "ItemsPath": "$.items",
+        "MaxConcurrency": 1000, "End": true, "ResultSelector": {"n.$": "States.ArrayLength($)"},
+        "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+            "StartAt": "I", "States": {"I": {"Type": "Pass", "End": true}}}}}});
+    let mut f = fixture(&queue, def, NoAbort);
+    let root = queue.pop().unwrap();
+    let Body::Step(mut m) = root.body.clone() else {
+        panic!()
+    };
+    let items: Vec<Value> = (0..1000)
+        .map(|i| json!({"id": i, "pad": "x".repeat(100)}))
+        .collect();
+    m.init.as_mut().unwrap().input = json!({ "items": items });
+    let root = Envelope {
+        body: Body::Step(m),
+        ..root
+    };
+    assert!(f.deliver(&root));
+    let spawn = queue.pop().unwrap();
+    let Body::Bundle(inner) = &spawn.body else {
+        panic!("the children travel in a bundle")
+    };
+    let started = |inner: &[Envelope]| {
+        inner
+            .iter()
+            .filter(|e| matches!(&e.body, Body::Step(s) if s.init.is_some()))
+            .count()
+    };
+    // MaxConcurrency 1,000 is not held to 40, nor started all at once.
+    let chunk = started(inner);
+    assert!(
+        chunk > 40 && chunk < 1000,
+        "{chunk} children in the first spawn"
+    );
+    let rest = |e: &Envelope| matches!(&e.body, Body::Step(s) if s.thread == "root" && matches!(s.event, Event::Timer { .. }));
+    assert!(
+        inner.iter().any(rest),
+        "the rest start in a step of their own"
+    );
+    assert!(f.deliver(&spawn));
+    f.drain();
+    assert_eq!(f.output(), json!({"n": 1000}));
+    // A write starts each chunk, one more joins it (one-step children are
+    // never written).
+    let chunks = 1000 / chunk as u64 + 1;
+    assert!(
+        f.saves() <= 2 * chunks + 2,
+        "{} saves for {chunks} chunks",
+        f.saves()
+    );
+}
+
+#[test]
+fn children_ends_received_together_join_their_parent_in_one_write() {
+    let queue = MemQueue::default();
+    let def = json!({"StartAt": "M", "States": {"M": {"Type": "Map", "ItemsPath": "$.items", "End": true,
+        "ItemProcessor": {"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 1, "End": true}}}}}});
+    let mut f = fixture(&queue, def, NoAbort);
+    let root = queue.pop().unwrap();
+    let Body::Step(mut m) = root.body.clone() else {
+        panic!()
+    };
+    m.init.as_mut().unwrap().input = json!({"items": [1, 2, 3]});
+    let root = Envelope {
+        body: Body::Step(m),
+        ..root
+    };
+    assert!(f.deliver(&root));
+    // The children start, and wait; then their timers end them.
+    for _ in 0..2 {
+        let e = queue.pop().unwrap();
+        f.now = f.now.max(e.at);
+        assert!(f.deliver(&e));
+    }
+    let mut ends = Vec::new();
+    while let Some(e) = queue.pop() {
+        f.now = f.now.max(e.at);
+        match &e.body {
+            Body::Step(s) if matches!(s.event, Event::ChildFinished { .. }) => ends.push((e, 1)),
+            _ => assert!(f.deliver(&e)),
+        }
+    }
+    assert_eq!(ends.len(), 3, "three children's ends");
+    let before = f.saves();
+    let results = block_on(f.stepper.handle_batch(&ends, f.now));
+    assert!(results.iter().all(Result::is_ok));
+    assert_eq!(f.saves(), before + 1, "one write for the three ends");
+    // Delivered again (a batch SQS did not see deleted): nothing more.
+    let results = block_on(f.stepper.handle_batch(&ends, f.now));
+    assert!(results.iter().all(Result::is_ok));
+    assert_eq!(f.saves(), before + 1);
+    f.drain();
+    assert_eq!(f.output(), json!([1, 2, 3]));
+}

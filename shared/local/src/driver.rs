@@ -60,6 +60,7 @@ pub(crate) fn step_thread(
         event_id: run.next_event,
         history: true,
         fanout_limit: 0,
+        spawn_bytes: 0,
         nonce: random_u64(),
     };
     // A `.sync` task's nested execution is stopped when the task gives up

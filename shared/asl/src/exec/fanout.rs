@@ -5,7 +5,7 @@
 use serde_json::{Value, json};
 
 use super::thread::{Fanout, MapItem, Parent, Phase, Thread};
-use super::{Effect, EventType, MapRunUpdate, Outcome, Step};
+use super::{Effect, Event, EventType, MapRunUpdate, Outcome, Step, TimerKind};
 use crate::definition::State;
 use crate::error::{ErrorName, StatesError};
 use crate::limits::{MAX_PAYLOAD_DEPTH, deeper_than, too_deep};
@@ -51,12 +51,25 @@ impl<'a> Step<'a> {
         f: &mut Fanout,
     ) -> Result<(), StatesError> {
         let mut children = Vec::new();
-        let limit = match (f.max_concurrency, self.env.fanout_limit) {
-            (0, l) => l,
-            (m, 0) => m,
-            (m, l) => m.min(l),
+        let limit = match f.max_concurrency {
+            0 => self.env.fanout_limit,
+            m => m,
         };
-        while f.started < f.total && (limit == 0 || f.started - f.finished < limit) {
+        let room =
+            |f: &Fanout| f.started < f.total && (limit == 0 || f.started - f.finished < limit);
+        let mut bytes = 0;
+        while room(f) {
+            if self.env.spawn_bytes > 0 && bytes >= self.env.spawn_bytes {
+                // The rest in a step of their own, at once.
+                self.effects.push(Effect::Schedule {
+                    at: self.env.now,
+                    event: Event::Timer {
+                        wait,
+                        kind: TimerKind::Due,
+                    },
+                });
+                break;
+            }
             let index = f.started;
             let parent = Some(Parent {
                 thread: t.id.clone(),
@@ -103,6 +116,9 @@ impl<'a> Step<'a> {
             };
             let mut child = child;
             child.variables = t.variables.clone();
+            if self.env.spawn_bytes > 0 {
+                bytes += serde_json::to_vec(&child).map_or(0, |v| v.len());
+            }
             children.push(child);
             f.started += 1;
         }
@@ -161,6 +177,30 @@ impl<'a> Step<'a> {
             }
             return self.results_done(t, state, f);
         }
+        self.keep_running(t, state, wait, f);
+    }
+
+    /// The rest of a spawn that was too large for one step: more children
+    /// start, up to the fan-out's concurrency (none may fit any more: then
+    /// nothing changes).
+    pub(super) fn spawn_rest(&mut self, t: &mut Thread, state: &State) {
+        let Phase::Children { wait, fanout } = &mut t.phase else {
+            self.applied = false;
+            return;
+        };
+        let (wait, started) = (*wait, fanout.started);
+        let f = std::mem::replace(fanout.as_mut(), empty());
+        self.keep_running(t, state, wait, f);
+        if let Phase::Children { fanout, .. } = &t.phase
+            && fanout.started == started
+        {
+            self.applied = false;
+        }
+    }
+
+    /// The fan-out goes on: children start up to its concurrency (a child
+    /// whose input cannot be built fails the state).
+    fn keep_running(&mut self, t: &mut Thread, state: &State, wait: u64, mut f: Fanout) {
         if let Err(e) = self.spawn_more(t, state, wait, &mut f) {
             self.cancel_started(t, wait, &f);
             self.map_run(t, &f, "FAILED");
@@ -224,15 +264,7 @@ impl<'a> Step<'a> {
         if f.failed > 0 && !within_tolerance(&f) {
             return self.fanout_failed(t, state, wait, &f, threshold_exceeded());
         }
-        if let Err(e) = self.spawn_more(t, state, wait, &mut f) {
-            self.cancel_started(t, wait, &f);
-            self.map_run(t, &f, "FAILED");
-            return self.fail_state(t, state, e);
-        }
-        t.phase = Phase::Children {
-            wait,
-            fanout: Box::new(f),
-        };
+        self.keep_running(t, state, wait, f);
     }
 
     /// Every child has finished: the state completes with their results,

@@ -87,6 +87,7 @@ impl<'a> Step<'a> {
                     Ok(input) => self.complete(t, state, input),
                     Err(e) => self.fail_state(t, state, e),
                 },
+                Phase::Children { .. } => self.spawn_rest(t, state),
                 _ => self.applied = false,
             },
             Event::TaskSucceeded { wait: w, output }

@@ -32,6 +32,7 @@ fn env(event_id: u64) -> Env {
         history: true,
         nonce: 9,
         fanout_limit: 0,
+        spawn_bytes: 0,
     }
 }
 

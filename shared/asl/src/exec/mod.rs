@@ -163,9 +163,13 @@ pub struct Env {
     /// Whether to build history events at all (EXPRESS executions keep none).
     pub history: bool,
     /// How many children a Parallel or Map without MaxConcurrency runs at
-    /// once (0: all). AWS runs at most 40 inline Map iterations at a time;
-    /// the serverless engine uses this to keep a spawn within one message.
+    /// once (0: all). AWS runs at most 40 inline Map iterations at a time.
     pub fanout_limit: usize,
+    /// How large (in bytes of JSON) the children one step starts may be in
+    /// all (0: no bound). Past it, the rest start in steps of their own (a
+    /// `Timer` for the fan-out's wait, due at once), so that a fan-out of
+    /// MaxConcurrency 1,000 never puts a thousand children in one outbox.
+    pub spawn_bytes: usize,
 }
 
 /// What one step produced.

@@ -30,6 +30,7 @@ fn env(now: i64) -> Env {
         history: true,
         nonce: 9,
         fanout_limit: 0,
+        spawn_bytes: 0,
     }
 }
 

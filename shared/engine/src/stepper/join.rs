@@ -31,6 +31,31 @@ pub(super) struct Joined {
     pub lamport: u64,
 }
 
+impl Joined {
+    /// A child's end that came as a message (the child took several steps;
+    /// its events are in its own record).
+    pub(super) fn reported(
+        id: &str,
+        m: &StepMessage,
+        wait: u64,
+        index: usize,
+        outcome: Outcome,
+    ) -> Joined {
+        Joined {
+            id: id.to_owned(),
+            execution: m.execution.clone(),
+            parent: Parent {
+                thread: m.thread.clone(),
+                wait,
+                index,
+            },
+            outcome,
+            events: Vec::new(),
+            lamport: m.lamport,
+        }
+    }
+}
+
 /// Parents' records as the children of one message found them, by
 /// execution and thread: read once for all of their children.
 pub(super) type Parents = std::collections::HashMap<(String, String), Record>;
@@ -196,5 +221,59 @@ impl<S: Store, Q: Queue, T: Tasks, A: step::Abort> Stepper<S, Q, T, A> {
             abandoned: None,
         };
         self.commit(parent, t, now).await.map(|()| taken)
+    }
+}
+
+impl<S: Store, Q: Queue, T: Tasks, A: step::Abort> Stepper<S, Q, T, A> {
+    /// Handles the messages one receive brought, each with how many times it
+    /// was delivered: the children's ends among them that are for one thread
+    /// join it together (one write); the rest are handled one by one. One
+    /// result per message, in order.
+    pub async fn handle_batch(
+        &self,
+        batch: &[(Envelope, u32)],
+        now: Millis,
+    ) -> Vec<Result<(), Retry>> {
+        let mut groups: Vec<((&str, &str), Vec<usize>)> = Vec::new();
+        for (i, (e, receives)) in batch.iter().enumerate() {
+            // One that keeps failing goes alone (it may be unsteppable).
+            let Body::Step(m) = &e.body else { continue };
+            if !matches!(m.event, Event::ChildFinished { .. })
+                || e.at > now
+                || *receives + 1 >= POISON_RECEIVES
+            {
+                continue;
+            }
+            let key = (m.execution.as_str(), m.thread.as_str());
+            match groups.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, members)) => members.push(i),
+                None => groups.push((key, vec![i])),
+            }
+        }
+        let mut results: Vec<Option<Result<(), Retry>>> = batch.iter().map(|_| None).collect();
+        for (_, members) in groups.iter().filter(|(_, m)| m.len() > 1) {
+            let inner = members.iter().map(|&i| batch[i].0.clone()).collect();
+            let together = Envelope {
+                id: format!("together:{}", batch[members[0]].0.id),
+                at: now,
+                body: Body::Bundle(inner),
+            };
+            let outcome = self.handle(&together, now).await;
+            let failed = outcome.is_err();
+            let mut first = Some(outcome);
+            for &i in members {
+                // All are delivered again if they failed together.
+                let copy = if failed { Err(Retry::Conflict) } else { Ok(()) };
+                results[i] = Some(first.take().unwrap_or(copy));
+            }
+        }
+        let mut out = Vec::with_capacity(batch.len());
+        for (i, (e, receives)) in batch.iter().enumerate() {
+            out.push(match results[i].take() {
+                Some(r) => r,
+                None => self.handle_delivered(e, *receives, now).await,
+            });
+        }
+        out
     }
 }

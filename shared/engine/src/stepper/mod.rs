@@ -41,6 +41,11 @@ pub use unsteppable::POISON_RECEIVES;
 /// MaxConcurrency the stepper starts no more children than this at a time.
 pub const FANOUT_LIMIT: usize = 40;
 
+/// The children one transition starts add up to about this many bytes of
+/// JSON (the rest start in the transitions that follow): its outbox stays
+/// well within a DynamoDB item, and its bundle within an SQS message.
+pub const SPAWN_BYTES: usize = 120 * 1024;
+
 /// History events kept in a thread's record before they move to a page of
 /// their own (one extra write every this many events).
 pub const PAGE_EVENTS: usize = 24;

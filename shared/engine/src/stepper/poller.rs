@@ -174,6 +174,7 @@ impl<'a, S: Store, Q: Queue, T: Tasks, I: Inbox> Poller<'a, S, Q, T, I> {
             idle = 0;
             let mut delete = Vec::new();
             let mut release = Vec::new();
+            let mut ready = Vec::new();
             for d in batch {
                 let e = d.envelope;
                 if e.at > self.clock() {
@@ -193,11 +194,15 @@ impl<'a, S: Store, Q: Queue, T: Tasks, I: Inbox> Poller<'a, S, Q, T, I> {
                         self.late.push(e.clone());
                     }
                 }
-                let now = self.clock();
-                self.handled += 1;
-                match self.stepper.handle_delivered(&e, d.receives, now).await {
-                    Ok(()) => delete.push(d.handle),
-                    Err(_) => release.push(d.handle),
+                ready.push(((e, d.receives), d.handle));
+            }
+            let (messages, handles): (Vec<_>, Vec<_>) = ready.into_iter().unzip();
+            self.handled += messages.len() as u64;
+            let results = self.stepper.handle_batch(&messages, self.clock()).await;
+            for (result, handle) in results.into_iter().zip(handles) {
+                match result {
+                    Ok(()) => delete.push(handle),
+                    Err(_) => release.push(handle),
                 }
             }
             if !delete.is_empty() {

@@ -210,8 +210,23 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
                 Ok(None)
             };
         }
-        let Some(thread) = rec.thread.as_mut() else {
+        if rec.thread.is_none() {
             return Ok(None); // a tombstone
+        }
+        // A child's end joins this thread with the other ends that came
+        // with it (one write for all).
+        if let Event::ChildFinished {
+            wait,
+            index,
+            outcome,
+        } = &m.event
+        {
+            let joined = Joined::reported(id, m, *wait, *index, outcome.clone());
+            parents.insert((m.execution.clone(), m.thread.clone()), rec);
+            return Ok(Some(joined));
+        }
+        let Some(thread) = rec.thread.as_mut() else {
+            return Ok(None);
         };
         // An answer for a wait this thread has not saved yet (a callback or
         // a nested execution quicker than the save that parked the task):
@@ -329,6 +344,7 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
             event_id: next,
             history,
             fanout_limit: FANOUT_LIMIT,
+            spawn_bytes: SPAWN_BYTES,
             nonce: crate::entropy(),
         };
         let out = step(
