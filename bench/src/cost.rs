@@ -262,16 +262,18 @@ async fn run_machine(
         batches += 1;
         let began = Instant::now();
         let mut handles = Vec::new();
+        let mut ready = Vec::new();
         for d in batch {
             if d.envelope.at > now {
                 held.push(d.envelope);
             } else {
-                stepper
-                    .handle(&d.envelope, now)
-                    .await
-                    .map_err(|e| e.to_string())?;
+                ready.push((d.envelope, d.receives));
             }
             handles.push(d.handle);
+        }
+        // As the Lambda does: children's ends for one thread together.
+        for result in stepper.handle_batch(&ready, now).await {
+            result.map_err(|e| e.to_string())?;
         }
         handler += began.elapsed();
         queue.delete(&handles).await.map_err(|e| e.to_string())?;
