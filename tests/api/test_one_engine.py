@@ -5,6 +5,8 @@ import json
 import os
 import subprocess
 import tempfile
+import urllib.error
+import urllib.request
 import uuid
 
 import pytest
@@ -241,3 +243,15 @@ def test_list_executions_pages_continue_after_the_last_execution(backend):
     other = backend.list_state_machines(maxResults=1)["nextToken"]
     with pytest.raises(backend.exceptions.InvalidToken):
         backend.list_executions(stateMachineArn=arn, nextToken=other)
+
+
+def test_an_unknown_action_is_an_unknown_operation_on_both_backends(backend):
+    req = urllib.request.Request(backend.meta.endpoint_url, data=b"{}", method="POST", headers={
+        "X-Amz-Target": "AWSStepFunctions.Nope", "Content-Type": "application/x-amz-json-1.0"})
+    try:
+        urllib.request.urlopen(req)
+        raise AssertionError("an unknown action was answered")
+    except urllib.error.HTTPError as e:
+        assert e.code == 400
+        assert json.loads(e.read()) == {"__type": "UnknownOperationException",
+                                        "message": "The action 'Nope' is not supported"}

@@ -131,8 +131,8 @@ impl Service for AwsService {
                 "TestState" => stepwise_engine::console::test_state(&body, &*self.tasks).await,
                 other => match catalog::call(&self.store, &scope, other, &body).await {
                     Some(r) => r,
-                    None => Err(ApiError::validation(format!(
-                        "{other} is not available on the serverless backend yet; use `stepwise serve` (embedded) for it"
+                    None => Err(ApiError::unknown_operation(format!(
+                        "The action '{other}' is not supported"
                     ))),
                 },
             }
