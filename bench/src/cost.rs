@@ -102,7 +102,11 @@ pub fn run(quick: bool) {
         .build()
         .expect("runtime");
     let concurrent = if quick { 10 } else { 20 };
-    let map_items = if quick { 2_000 } else { 10_000 };
+    // STEPWISE_BENCH_MAP_ITEMS=100000 for the figure the README gives.
+    let map_items = std::env::var("STEPWISE_BENCH_MAP_ITEMS")
+        .ok()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(if quick { 2_000 } else { 10_000 });
     let result = runtime.block_on(measure(&endpoint, concurrent, map_items));
     let _ = moto.kill();
     let _ = moto.wait();
@@ -179,8 +183,8 @@ async fn measure(endpoint: &str, concurrent: usize, map_items: usize) -> Result<
     distributed_map(&store, &watcher, &queue, map_items).await
 }
 
-/// A Distributed Map of `items` one-step children (MaxConcurrency 1,000)
-/// through the stepper on moto: items/s, DynamoDB writes per item, writes
+/// A Distributed Map of `items` one-step children (MaxConcurrency 1,000;
+/// its ItemReader answered in process) through the stepper on moto: items/s, DynamoDB writes per item, writes
 /// to the parent's item per child, and the AWS bill per 1,000 items.
 async fn distributed_map(
     store: &DynamoStore,
@@ -188,12 +192,13 @@ async fn distributed_map(
     queue: &SqsQueue,
     items: usize,
 ) -> Result<(), String> {
-    let def = json!({"StartAt": "Each", "States": {"Each": {"Type": "Map", "ItemsPath": "$.items",
+    let reader = json!({"Resource": "arn:aws:states:::s3:getObject", "ReaderConfig": {"InputType": "JSON"},
+        "Parameters": {"Bucket": "bench", "Key": format!("items-{items}")}});
+    let def = json!({"StartAt": "Each", "States": {"Each": {"Type": "Map", "ItemReader": reader,
         "MaxConcurrency": 1000, "ResultSelector": {"count.$": "States.ArrayLength($)"}, "End": true,
         "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
             "StartAt": "Item", "States": {"Item": {"Type": "Pass", "Parameters": {"id.$": "$.id", "done": true}, "End": true}}}}}});
-    let input = json!({"items": (0..items).map(|i| json!({"id": i})).collect::<Vec<_>>()});
-    let f = run_machine(store, watcher, queue, &def, input, 1).await?;
+    let f = run_machine(store, watcher, queue, &def, json!({}), 1).await?;
     let arn = f.arns.first().cloned().unwrap_or_default();
     // Every write to a thread's item raises its sequence number.
     let parent_writes = watcher
@@ -223,7 +228,17 @@ async fn run_machine(
     let began = Instant::now();
     let text = def.to_string();
     let machine = StateMachine::parse(&text, Options::default()).map_err(|e| e.to_string())?;
-    let tasks = FnTasks(|c: &stepwise_asl::TaskCall| Ok(json!({"Payload": c.payload["Payload"]})));
+    let tasks = FnTasks(|c: &stepwise_asl::TaskCall| {
+        Ok(match c.resource.as_str() {
+            // A Distributed Map's ItemReader: object `items-<n>` holds n items.
+            "arn:aws:states:::s3:getObject" => {
+                let key = c.payload["Key"].as_str().unwrap_or_default();
+                let n: usize = key.trim_start_matches("items-").parse().unwrap_or(0);
+                Value::Array((0..n).map(|i| json!({"id": i})).collect())
+            }
+            _ => json!({"Payload": c.payload["Payload"]}),
+        })
+    });
     let stepper = Stepper::new(store.clone(), queue, tasks, NoAbort, 1);
     store.meter.reset();
     queue.meter.reset();

@@ -525,9 +525,7 @@ fn a_fan_out_past_forty_starts_its_children_in_chunks_each_joined_in_one_write()
     let Body::Step(mut m) = root.body.clone() else {
         panic!()
     };
-    let items: Vec<Value> = (0..1000)
-        .map(|i| json!({"id": i, "pad": "x".repeat(100)}))
-        .collect();
+    let items: Vec<Value> = (0..20_000).map(|i| json!({ "id": i })).collect();
     m.init.as_mut().unwrap().input = json!({ "items": items });
     let root = Envelope {
         body: Body::Step(m),
@@ -557,15 +555,11 @@ fn a_fan_out_past_forty_starts_its_children_in_chunks_each_joined_in_one_write()
     );
     assert!(f.deliver(&spawn));
     f.drain();
-    assert_eq!(f.output(), json!({"n": 1000}));
-    // A write starts each chunk, one more joins it (one-step children are
-    // never written).
-    let chunks = 1000 / chunk as u64 + 1;
-    assert!(
-        f.saves() <= 2 * chunks + 2,
-        "{} saves for {chunks} chunks",
-        f.saves()
-    );
+    assert_eq!(f.output(), json!({"n": 20_000}));
+    // One-step children are never written; their parent is, once per group
+    // that ends together, and groups do not crumble (a quarter of the
+    // concurrency at least): under 0.005 writes per item.
+    assert!(f.saves() <= 100, "{} saves for 20,000 items", f.saves());
 }
 
 #[test]

@@ -51,10 +51,7 @@ impl<'a> Step<'a> {
         f: &mut Fanout,
     ) -> Result<(), StatesError> {
         let mut children = Vec::new();
-        let limit = match f.max_concurrency {
-            0 => self.env.fanout_limit,
-            m => m,
-        };
+        let limit = self.concurrency(f);
         let room =
             |f: &Fanout| f.started < f.total && (limit == 0 || f.started - f.finished < limit);
         let mut bytes = 0;
@@ -177,7 +174,13 @@ impl<'a> Step<'a> {
             }
             return self.results_done(t, state, f);
         }
-        self.keep_running(t, state, wait, f);
+        if self.worth_spawning(&f) {
+            return self.keep_running(t, state, wait, f);
+        }
+        t.phase = Phase::Children {
+            wait,
+            fanout: Box::new(f),
+        };
     }
 
     /// The rest of a spawn that was too large for one step: more children
@@ -188,6 +191,10 @@ impl<'a> Step<'a> {
             self.applied = false;
             return;
         };
+        if !self.worth_spawning(fanout) {
+            self.applied = false;
+            return;
+        }
         let (wait, started) = (*wait, fanout.started);
         let f = std::mem::replace(fanout.as_mut(), empty());
         self.keep_running(t, state, wait, f);
@@ -195,6 +202,34 @@ impl<'a> Step<'a> {
             && fanout.started == started
         {
             self.applied = false;
+        }
+    }
+
+    /// Whether to start more children now. On a backend that bounds what
+    /// one step starts (the serverless one), children start in groups of at
+    /// least a quarter of the concurrency (or all that are left, or when
+    /// none runs): children that end together join their parent in one
+    /// write, and a group started together ends together, so groups must
+    /// not crumble into ones and twos.
+    fn worth_spawning(&self, f: &Fanout) -> bool {
+        if self.env.spawn_bytes == 0 {
+            return true;
+        }
+        let limit = self.concurrency(f);
+        let pending = f.total.saturating_sub(f.started);
+        let running = f.started.saturating_sub(f.finished);
+        let room = match limit {
+            0 => pending,
+            l => pending.min(l.saturating_sub(running)),
+        };
+        room >= pending || running == 0 || room >= (limit / 4).max(1)
+    }
+
+    /// How many children of `f` may run at once (0: all).
+    fn concurrency(&self, f: &Fanout) -> usize {
+        match f.max_concurrency {
+            0 => self.env.fanout_limit,
+            m => m,
         }
     }
 
