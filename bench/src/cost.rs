@@ -102,11 +102,11 @@ pub fn run(quick: bool) {
         .build()
         .expect("runtime");
     let concurrent = if quick { 10 } else { 20 };
-    // STEPWISE_BENCH_MAP_ITEMS=100000 for the figure the README gives.
+    // STEPWISE_BENCH_MAP_ITEMS sets another count.
     let map_items = std::env::var("STEPWISE_BENCH_MAP_ITEMS")
         .ok()
         .and_then(|n| n.parse().ok())
-        .unwrap_or(if quick { 2_000 } else { 10_000 });
+        .unwrap_or(if quick { 2_000 } else { 100_000 });
     let result = runtime.block_on(measure(&endpoint, concurrent, map_items));
     let _ = moto.kill();
     let _ = moto.wait();
@@ -208,7 +208,7 @@ async fn distributed_map(
         .map_or(0, |r| r.seq);
     let n = items as f64;
     println!(
-        "cost: Distributed Map of {items} items (MaxConcurrency 1,000), serverless on moto: {:.0} items/s, {:.2} DynamoDB writes per item, {:.4} writes to the parent's item per child ({parent_writes} in all), ${:.4} per 1,000 items (Step Functions Standard: $0.025, a transition per child)",
+        "cost: Distributed Map of {items} items (MaxConcurrency 1,000), serverless on moto: {:.0} items/s, {:.4} DynamoDB writes per item, {:.4} writes to the parent's item per child ({parent_writes} in all), ${:.4} per 1,000 items (Step Functions Standard: $0.025, a transition per child)",
         n / f.elapsed.as_secs_f64(),
         f.usage.dynamo_writes as f64 / n,
         parent_writes as f64 / n,
