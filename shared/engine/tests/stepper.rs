@@ -44,6 +44,20 @@ fn fixture<A: Abort>(queue: &MemQueue, def: Value, abort: A) -> Fixture<'_, A> {
 }
 
 impl<A: Abort> Fixture<'_, A> {
+    /// Runs the first step with `input` in place of the fixture's.
+    fn start_with(&self, input: Value) {
+        let root = self.queue.pop().unwrap();
+        let Body::Step(mut m) = root.body.clone() else {
+            panic!("the first message is a step")
+        };
+        m.init.as_mut().unwrap().input = input;
+        let root = Envelope {
+            body: Body::Step(m),
+            ..root
+        };
+        assert!(self.deliver(&root));
+    }
+
     fn deliver(&self, e: &Envelope) -> bool {
         block_on(self.stepper.handle(e, self.now)).is_ok()
     }
@@ -307,17 +321,7 @@ fn children_done_in_one_step_join_their_parent_together_in_one_write() {
     let def = json!({"StartAt": "M", "States": {"M": {"Type": "Map", "ItemsPath": "$.items", "End": true,
         "ItemProcessor": {"StartAt": "I", "States": {"I": {"Type": "Pass", "End": true}}}}}});
     let mut f = fixture(&queue, def, NoAbort);
-    let root = queue.pop().unwrap();
-    // The input of the fixture has no items: give the Map three.
-    let Body::Step(mut m) = root.body.clone() else {
-        panic!()
-    };
-    m.init.as_mut().unwrap().input = json!({"items": [1, 2, 3]});
-    let root = Envelope {
-        body: Body::Step(m),
-        ..root
-    };
-    assert!(f.deliver(&root));
+    f.start_with(json!({"items": [1, 2, 3]}));
     let spawn = queue.pop().unwrap();
     assert!(f.deliver(&spawn));
     // One write for the Map's start, one for the three items that ended at
@@ -521,17 +525,8 @@ fn a_fan_out_past_forty_starts_its_children_in_chunks_each_joined_in_one_write()
         "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
             "StartAt": "I", "States": {"I": {"Type": "Pass", "End": true}}}}}});
     let mut f = fixture(&queue, def, NoAbort);
-    let root = queue.pop().unwrap();
-    let Body::Step(mut m) = root.body.clone() else {
-        panic!()
-    };
     let items: Vec<Value> = (0..20_000).map(|i| json!({ "id": i })).collect();
-    m.init.as_mut().unwrap().input = json!({ "items": items });
-    let root = Envelope {
-        body: Body::Step(m),
-        ..root
-    };
-    assert!(f.deliver(&root));
+    f.start_with(json!({ "items": items }));
     let spawn = queue.pop().unwrap();
     let Body::Bundle(inner) = &spawn.body else {
         panic!("the children travel in a bundle")
@@ -568,16 +563,7 @@ fn children_ends_received_together_join_their_parent_in_one_write() {
     let def = json!({"StartAt": "M", "States": {"M": {"Type": "Map", "ItemsPath": "$.items", "End": true,
         "ItemProcessor": {"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 1, "End": true}}}}}});
     let mut f = fixture(&queue, def, NoAbort);
-    let root = queue.pop().unwrap();
-    let Body::Step(mut m) = root.body.clone() else {
-        panic!()
-    };
-    m.init.as_mut().unwrap().input = json!({"items": [1, 2, 3]});
-    let root = Envelope {
-        body: Body::Step(m),
-        ..root
-    };
-    assert!(f.deliver(&root));
+    f.start_with(json!({"items": [1, 2, 3]}));
     // The children start, and wait; then their timers end them.
     for _ in 0..2 {
         let e = queue.pop().unwrap();
