@@ -5,6 +5,8 @@
 //! request-response task) writes its parent once per bundle, not once per
 //! child.
 
+use std::collections::hash_map::Entry;
+
 use stepwise_asl::exec::{HistoryEvent, Parent, Phase};
 use stepwise_asl::timestamp::Millis;
 use stepwise_asl::{Effect, Event, Outcome};
@@ -61,6 +63,36 @@ impl Joined {
 pub(super) type Parents = std::collections::HashMap<(String, String), Record>;
 
 impl<S: Store, Q: Queue, T: Tasks, A: step::Abort> Stepper<S, Q, T, A> {
+    /// The parent record a new child may report to in place of a message;
+    /// `None` when the child must not run (its parent moved on, or it already
+    /// reported — then the parent's outbox is sent again if this very
+    /// message made its last transition).
+    pub(super) async fn joinable(
+        &self,
+        id: &str,
+        record: &ExecutionRecord,
+        p: &stepwise_asl::exec::Parent,
+        parents: &mut Parents,
+        now: Millis,
+    ) -> Result<bool, Retry> {
+        let key = (record.facts.arn.clone(), p.thread.clone());
+        let parent = match parents.entry(key) {
+            Entry::Occupied(e) => e.into_mut(),
+            Entry::Vacant(e) => match self.store.load(&record.facts.arn, &p.thread).await? {
+                Some(parent) => e.insert(parent),
+                None => return Ok(false),
+            },
+        };
+        if parent.cause == id {
+            self.send_outbox(record, &parent.outbox, now).await?;
+            return Ok(false);
+        }
+        Ok(match parent.thread.as_ref().map(|t| &t.phase) {
+            Some(Phase::Children { wait, fanout }) => *wait == p.wait && !fanout.is_done(p.index),
+            _ => false,
+        })
+    }
+
     /// Saves each parent with the children that joined it, in their order.
     pub(super) async fn join_all(
         &self,

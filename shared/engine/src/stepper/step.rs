@@ -1,13 +1,11 @@
 //! The stepper itself: one message in, one conditional save and one send
 //! out (see the module documentation for the rules).
 
-use std::collections::hash_map::Entry;
 use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
 use stepwise_asl::exec::HistoryEvent;
-use stepwise_asl::exec::Phase;
 use stepwise_asl::random::Random;
 use stepwise_asl::timestamp::Millis;
 use stepwise_asl::{
@@ -293,36 +291,6 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
             abandoned,
         };
         self.commit(rec, t, now).await.map(|()| None)
-    }
-
-    /// The parent record a new child may report to in place of a message;
-    /// `None` when the child must not run (its parent moved on, or it already
-    /// reported — then the parent's outbox is sent again if this very
-    /// message made its last transition).
-    async fn joinable(
-        &self,
-        id: &str,
-        record: &ExecutionRecord,
-        p: &stepwise_asl::exec::Parent,
-        parents: &mut Parents,
-        now: Millis,
-    ) -> Result<bool, Retry> {
-        let key = (record.facts.arn.clone(), p.thread.clone());
-        let parent = match parents.entry(key) {
-            Entry::Occupied(e) => e.into_mut(),
-            Entry::Vacant(e) => match self.store.load(&record.facts.arn, &p.thread).await? {
-                Some(parent) => e.insert(parent),
-                None => return Ok(false),
-            },
-        };
-        if parent.cause == id {
-            self.send_outbox(record, &parent.outbox, now).await?;
-            return Ok(false);
-        }
-        Ok(match parent.thread.as_ref().map(|t| &t.phase) {
-            Some(Phase::Children { wait, fanout }) => *wait == p.wait && !fanout.is_done(p.index),
-            _ => false,
-        })
     }
 
     /// Steps `thread` by `event`, running request-response tasks inline;
@@ -633,7 +601,7 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
         Ok(())
     }
 
-    async fn send_outbox(
+    pub(super) async fn send_outbox(
         &self,
         record: &ExecutionRecord,
         outbox: &Outbox,
