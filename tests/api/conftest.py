@@ -6,6 +6,7 @@ import signal
 import socket
 import subprocess
 import time
+import uuid
 
 import boto3
 from botocore.config import Config
@@ -44,6 +45,19 @@ class Server:
         if self.proc and self.proc.poll() is None:
             self.proc.terminate()
             self.proc.wait(timeout=10)
+
+
+AWS = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_REGION": "us-east-1"}
+
+
+def serve_on(backend, moto, prefix, args=()):
+    """`stepwise serve` on `backend`: "embedded" (in memory) or "aws"
+    (DynamoDB and SQS in moto, a table and queue of its own), started."""
+    if backend == "embedded":
+        return Server(["--in-memory", *args]).start()
+    name = prefix + "-" + uuid.uuid4().hex[:8]
+    return Server(["--backend", "aws", "--create-resources", "--table", name, "--queue", name, *args],
+                  env=dict(AWS, AWS_ENDPOINT_URL=moto)).start()
 
 
 def run_machine(path, *args, env=None, timeout=60):

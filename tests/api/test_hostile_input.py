@@ -8,19 +8,11 @@ import uuid
 
 import pytest
 
-from conftest import ROLE, Server, client, wait_for
-
-AWS = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_REGION": "us-east-1"}
-
+from conftest import AWS, ROLE, Server, client, serve_on, wait_for
 
 @pytest.fixture(scope="module", params=["embedded", "aws"])
 def served(request, moto):
-    if request.param == "embedded":
-        s = Server(["--in-memory"]).start()
-    else:
-        name = "hostile-" + uuid.uuid4().hex[:8]
-        s = Server(["--backend", "aws", "--create-resources", "--table", name, "--queue", name],
-                   env=dict(AWS, AWS_ENDPOINT_URL=moto)).start()
+    s = serve_on(request.param, moto, "hostile")
     yield s
     assert s.proc.poll() is None, "the server died"
     s.stop()

@@ -10,19 +10,11 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from conftest import ROLE, Server, client, wait_for
-
-AWS = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_REGION": "us-east-1"}
-
+from conftest import ROLE, client, serve_on, wait_for
 
 @pytest.fixture(scope="module", params=["embedded", "aws"])
 def sfn(request, moto):
-    if request.param == "embedded":
-        s = Server(["--in-memory"]).start()
-    else:
-        name = "map-runs-" + uuid.uuid4().hex[:8]
-        s = Server(["--backend", "aws", "--create-resources", "--table", name, "--queue", name],
-                   env=dict(AWS, AWS_ENDPOINT_URL=moto)).start()
+    s = serve_on(request.param, moto, "map-runs")
     yield client(s.url)
     s.stop()
 

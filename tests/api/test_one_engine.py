@@ -11,9 +11,8 @@ import uuid
 
 import pytest
 
-from conftest import BINARY, ROLE, Server, client, wait_for
+from conftest import BINARY, ROLE, client, serve_on, wait_for
 
-AWS = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_REGION": "us-east-1"}
 PASS = {"StartAt": "P", "States": {"P": {"Type": "Pass", "Result": "one", "End": True}}}
 WAIT = {"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 2, "Next": "P"},
                                    "P": {"Type": "Pass", "Result": "one", "End": True}}}
@@ -32,12 +31,7 @@ def backend(request, moto):
     json.dump(MOCKS, mocks)
     mocks.close()
     args = ["--mock-config", mocks.name, "--test-case", "Happy", "--mock-machine", "M"]
-    if request.param == "embedded":
-        s = Server(["--in-memory"] + args).start()
-    else:
-        name = "one-engine-" + uuid.uuid4().hex[:8]
-        s = Server(["--backend", "aws", "--create-resources", "--table", name, "--queue", name] + args,
-                   env=dict(AWS, AWS_ENDPOINT_URL=moto)).start()
+    s = serve_on(request.param, moto, "one-engine", args)
     yield client(s.url)
     s.stop()
     os.unlink(mocks.name)

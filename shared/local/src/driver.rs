@@ -116,7 +116,8 @@ pub(crate) fn step_thread(
                         run.arn,
                         execution,
                         run.start,
-                        serde_json::to_string(&run).expect("map runs serialize")
+                        serde_json::to_string(&run)
+                            .map_err(|e| rusqlite::Error::ToSqlConversionFailure(e.into()))?
                     ],
                 )?;
             }
