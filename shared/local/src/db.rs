@@ -146,6 +146,26 @@ fn start_checkpointer(path: std::path::PathBuf) {
         .expect("checkpoint thread starts");
 }
 
+/// Copies the whole write-ahead log into the database and empties it (a
+/// clean stop). SQLite runs one checkpoint at a time and answers "busy"
+/// (in its result row, not as an error) when the periodic one is running,
+/// so this tries again until one succeeds or `patience` has passed.
+pub fn checkpoint_truncate(conn: &Db, patience: std::time::Duration) -> bool {
+    let until = std::time::Instant::now() + patience;
+    loop {
+        let busy = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |r| {
+            r.get::<_, i64>(0)
+        });
+        if matches!(busy, Ok(0)) {
+            return true;
+        }
+        if std::time::Instant::now() >= until {
+            return false;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
 /// Keeps the write-ahead log short under steady load. The log can only
 /// start over from its beginning once every frame in it has been copied
 /// while no writer added more; the worker is the only writer, so when the

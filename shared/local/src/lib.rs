@@ -35,7 +35,7 @@ use crate::worker::{Command, Worker};
 pub fn truncate_wal(path: &Path) {
     if let Ok(conn) = rusqlite::Connection::open(path) {
         let _ = conn.execute_batch("PRAGMA busy_timeout = 2000;");
-        let _ = conn.query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+        db::checkpoint_truncate(&db::Db::new(conn), std::time::Duration::from_secs(2));
     }
 }
 

@@ -304,7 +304,7 @@ impl Worker {
                 }
             }
             if !closes.is_empty() {
-                let _ = (self.conn).query_row("PRAGMA wal_checkpoint(TRUNCATE)", [], |_| Ok(()));
+                crate::db::checkpoint_truncate(&self.conn, std::time::Duration::from_secs(1));
                 for c in closes {
                     if let Command::Close(done) = c {
                         let _ = done.send(());
