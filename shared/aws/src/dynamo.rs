@@ -593,11 +593,13 @@ impl Store for DynamoStore {
         item.insert("pk".into(), s(execution));
         item.insert("sk".into(), s(executions::map_run_key(run.start, &run.arn)));
         item.insert("body".into(), s(serde_json::to_string(run)?));
-        item.insert("run_status".into(), s(&run.status));
+        // A late write of the start never replaces how the run ended, but a
+        // redrive's start does: stages go start, end, redriven start, end…
+        let stage = 2 * i64::from(run.redrive_count) + i64::from(run.status != "RUNNING");
+        item.insert("run_stage".into(), n(stage));
         item.insert("ttl".into(), ttl.clone());
-        // A late write of the start never replaces how the run ended.
-        let only = "attribute_not_exists(pk) OR run_status = :v";
-        self.put(item, Some((only, Some(s("RUNNING"))))).await?;
+        let only = "attribute_not_exists(pk) OR attribute_not_exists(run_stage) OR run_stage <= :v";
+        self.put(item, Some((only, Some(n(stage))))).await?;
         let mut by_arn = Item::new();
         by_arn.insert("pk".into(), s(format!("maprun#{}", run.arn)));
         by_arn.insert("sk".into(), s("maprun"));

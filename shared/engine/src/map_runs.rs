@@ -125,10 +125,13 @@ pub async fn describe<S: ExecutionStore>(store: &S, body: &Value) -> Res {
         "toleratedFailureCount": run.tolerated_count,
         "itemCounts": counts,
         "executionCounts": counts,
-        "redriveCount": 0,
+        "redriveCount": run.redrive_count,
     });
     if let Some(stop) = run.stop {
         out["stopDate"] = timestamp(stop);
+    }
+    if let Some(at) = run.redriven {
+        out["redriveDate"] = timestamp(at);
     }
     Ok(out)
 }

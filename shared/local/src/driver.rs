@@ -111,7 +111,9 @@ pub(crate) fn step_thread(
                 w.conn.execute(
                     "INSERT INTO map_runs (arn, execution, start, body) VALUES (?1, ?2, ?3, ?4)
                      ON CONFLICT (arn) DO UPDATE SET body = excluded.body
-                     WHERE json_extract(map_runs.body, '$.status') = 'RUNNING'",
+                     WHERE json_extract(map_runs.body, '$.status') = 'RUNNING'
+                        OR COALESCE(json_extract(map_runs.body, '$.redrive_count'), 0)
+                           < json_extract(excluded.body, '$.redrive_count')",
                     params![
                         run.arn,
                         execution,
@@ -203,7 +205,7 @@ fn finish_execution(
         Outcome::Aborted(e) => ("ABORTED", None, Some(e)),
     };
     // Where a redrive starts again: the state that failed, with its input.
-    let redrive_point = error.map(|_| serde_json::json!({"state": root.state, "input": root.input, "variables": root.variables}).to_string());
+    let redrive_point = error.and_then(|_| serde_json::to_string(&root.redrive_point()).ok());
     w.drop_cached_below(execution, None);
     w.abandon(execution, |_, _| true);
     let run = w.runs.remove(execution);

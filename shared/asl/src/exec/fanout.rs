@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 
-use super::thread::{Fanout, MapItem, Parent, Phase, Thread};
+use super::thread::{Fanout, Kept, MapItem, Parent, Phase, Thread};
 use super::{Effect, Event, EventType, MapRunUpdate, Outcome, Step, TimerKind};
 use crate::definition::State;
 use crate::error::{ErrorName, StatesError};
@@ -16,19 +16,44 @@ impl<'a> Step<'a> {
     pub fn fan_out(&mut self, t: &mut Thread, state: &State, mut fanout: Fanout) {
         let wait = t.next_wait();
         let is_map = matches!(state.kind, Kind::Map(_));
+        // A redrive runs only the children that did not succeed before.
+        let kept =
+            (t.kept.take()).filter(|k| k.armed && k.state == state.name && k.total == fanout.total);
         // A Map has recorded MapStateStarted once it had its items.
         if !is_map {
             self.record(t, EventType::ParallelStateStarted, || json!({}));
         }
+        let mut run = None;
+        if let Some(k) = kept {
+            run = k
+                .map_run
+                .clone()
+                .map(|arn| (arn, k.run_started, k.redrives));
+            fanout.resume(*k);
+        }
         if let Kind::Map(m) = &state.kind
             && m.distributed
         {
-            let arn = self.map_run_arn(m.label.as_deref());
-            fanout.map_run = Some(arn.clone());
-            fanout.run_started = self.env.now;
-            self.record(t, EventType::MapRunStarted, || json!({"mapRunArn": arn}));
+            if let Some((arn, started, redrives)) = run {
+                // The same Map Run carries on.
+                fanout.map_run = Some(arn.clone());
+                fanout.run_started = started;
+                fanout.redrives = redrives + 1;
+                fanout.redriven = self.env.now;
+                let count = fanout.redrives;
+                self.record(
+                    t,
+                    EventType::MapRunRedriven,
+                    || json!({"mapRunArn": arn, "redriveCount": count}),
+                );
+            } else {
+                let arn = self.map_run_arn(m.label.as_deref());
+                fanout.map_run = Some(arn.clone());
+                fanout.run_started = self.env.now;
+                self.record(t, EventType::MapRunStarted, || json!({"mapRunArn": arn}));
+            }
         }
-        if fanout.total == 0 {
+        if fanout.finished == fanout.total {
             self.map_ended(t, state, &fanout, true);
             return self.results_done(t, state, fanout);
         }
@@ -67,7 +92,17 @@ impl<'a> Step<'a> {
                 });
                 break;
             }
-            let index = f.started;
+            let index = match f.next {
+                None => f.started,
+                // Redriven: the next child that has not succeeded.
+                Some(from) => match (from..f.total).find(|&i| !f.is_done(i)) {
+                    Some(i) => i,
+                    None => break,
+                },
+            };
+            if f.next.is_some() {
+                f.next = Some(index + 1);
+            }
             let parent = Some(Parent {
                 thread: t.id.clone(),
                 wait,
@@ -160,6 +195,7 @@ impl<'a> Step<'a> {
                     } else {
                         e
                     };
+                    f.failed_items.push(index);
                     return self.fanout_failed(t, state, wait, &f, error);
                 }
                 f.results[index] = e.to_output();
@@ -264,6 +300,7 @@ impl<'a> Step<'a> {
         // The state fails once: a retried attempt has no MapStateFailed (AWS
         // records MapStateStarted again).
         if !self.retries(t, state, &error) {
+            keep(t, state, f);
             if is_map {
                 self.map_ended(t, state, f, false);
             } else {
@@ -372,22 +409,62 @@ impl<'a> Step<'a> {
         )
     }
 
-    pub(super) fn cancel_children(&mut self, t: &Thread) {
+    pub(super) fn cancel_children(&mut self, t: &mut Thread) {
         if let Phase::Children { wait, fanout } = &t.phase {
-            let f = fanout.as_ref().clone();
-            self.cancel_started(t, *wait, &f);
+            let (wait, f) = (*wait, fanout.as_ref().clone());
+            self.cancel_started(t, wait, &f);
             self.map_run(t, &f, "ABORTED");
+            if let Some(state) = self.state_of(t) {
+                keep(t, state, &f);
+            }
         }
     }
 
     fn cancel_started(&mut self, t: &Thread, wait: u64, f: &Fanout) {
         if f.started > f.finished {
-            let ids = (0..f.started)
+            // Children start in index order (a redriven fan-out from `next`).
+            let ids = (0..f.next.unwrap_or(f.started))
+                .filter(|&i| !f.is_done(i))
                 .map(|i| format!("{}/{}.{}", t.id, wait, i))
                 .collect();
             self.effects.push(Effect::Cancel(ids));
         }
     }
+}
+
+/// What fan-out `f` of `state` keeps for a redrive, once it failed or was
+/// stopped: the children that succeeded and their results (the failed ones
+/// are in `failed_items`), and its Map Run.
+fn keep(t: &mut Thread, state: &State, f: &Fanout) {
+    let mut succeeded = f.done.clone();
+    for &i in &f.failed_items {
+        if let Some(w) = succeeded.get_mut(i / 64) {
+            *w &= !(1u64 << (i % 64));
+        }
+    }
+    let any = succeeded.iter().any(|w| *w != 0);
+    if !any && f.map_run.is_none() {
+        t.kept = None;
+        return;
+    }
+    let bit = |i: usize| {
+        succeeded
+            .get(i / 64)
+            .is_some_and(|w| w & (1 << (i % 64)) != 0)
+    };
+    let results = (f.results.iter().enumerate())
+        .map(|(i, r)| if bit(i) { r.clone() } else { Value::Null })
+        .collect();
+    t.kept = Some(Box::new(Kept {
+        state: state.name.clone(),
+        total: f.total,
+        results,
+        succeeded,
+        map_run: f.map_run.clone(),
+        run_started: f.run_started,
+        redrives: f.redrives,
+        armed: false,
+    }));
 }
 
 fn threshold_exceeded() -> StatesError {
@@ -427,5 +504,8 @@ fn empty() -> Fanout {
         map_run: None,
         run_started: 0,
         failed_items: Vec::new(),
+        next: None,
+        redrives: 0,
+        redriven: 0,
     }
 }

@@ -47,7 +47,7 @@ impl<'a> Step<'a> {
         self.env.now
     }
 
-    fn state_of(&self, t: &Thread) -> Option<&'a State> {
+    pub(super) fn state_of(&self, t: &Thread) -> Option<&'a State> {
         self.machine.scopes.get(t.scope)?.get(&t.state)
     }
 

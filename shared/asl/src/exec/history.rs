@@ -57,6 +57,7 @@ event_types!(
     MapRunSucceeded,
     MapRunFailed,
     MapRunAborted,
+    MapRunRedriven,
     EvaluationFailed,
     TaskScheduled,
     TaskStarted,

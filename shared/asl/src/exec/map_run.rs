@@ -24,6 +24,11 @@ pub struct MapRun {
     pub tolerated_count: u64,
     pub tolerated_percentage: f64,
     pub counts: MapRunCounts,
+    /// How many times a redrive of its execution redrove it, and when last.
+    #[serde(default)]
+    pub redrive_count: u32,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redriven: Option<Millis>,
 }
 
 /// UpdateMapRun's new settings for a running Map Run (`None`: unchanged).
@@ -71,6 +76,8 @@ impl MapRun {
             tolerated_count: f.tolerated_count.unwrap_or(0),
             tolerated_percentage: f.tolerated_percentage.unwrap_or(0.0),
             counts: MapRunCounts::of(f),
+            redrive_count: f.redrives,
+            redriven: (f.redrives > 0).then_some(f.redriven),
         }
     }
 

@@ -22,7 +22,7 @@ pub use context::Execution;
 pub use flow::Step;
 pub use history::{EventType, HistoryEvent, previous_event_id};
 pub use map_run::{MapRun, MapRunCounts, MapRunUpdate};
-pub use thread::{Fanout, MapItem, Parent, Phase, Thread};
+pub use thread::{Fanout, Kept, MapItem, Parent, Phase, RedrivePoint, Thread};
 
 use crate::definition::StateMachine;
 use crate::definition::resource::{self, Pattern};

@@ -37,6 +37,50 @@ pub struct Thread {
     /// of its parent's and cannot change them).
     #[serde(default, skip_serializing_if = "serde_json::Map::is_empty")]
     pub variables: serde_json::Map<String, Value>,
+    /// What the Parallel or Map state this thread last saw fail or stop
+    /// keeps for a redrive.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kept: Option<Box<Kept>>,
+}
+
+/// The children of a Parallel or Map state that succeeded before the state
+/// failed or was stopped, with their results: a redrive runs only the
+/// others (AWS redrives only the branches and iterations that failed or
+/// were aborted, and a Distributed Map's Map Run carries on).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Kept {
+    pub state: String,
+    pub total: usize,
+    /// By child index; `null` where the child did not succeed.
+    pub results: Vec<Value>,
+    /// Which children succeeded, one bit each.
+    pub succeeded: Vec<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub map_run: Option<String>,
+    #[serde(default)]
+    pub run_started: Millis,
+    /// How many times the Map Run was redriven before.
+    #[serde(default)]
+    pub redrives: u32,
+    /// Set by a redrive: the state's next fan-out starts from this.
+    #[serde(default)]
+    pub armed: bool,
+}
+
+/// Where a redrive starts again: the state the root thread ended in, its
+/// input and variables, and what that state kept.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RedrivePoint {
+    pub state: String,
+    pub input: Value,
+    #[serde(default)]
+    pub variables: serde_json::Map<String, Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kept: Option<Box<Kept>>,
+    /// The ended thread's wait ids, which the redriven one continues (its
+    /// children's ids must not be those of the attempt before).
+    #[serde(default)]
+    pub waits: u64,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -104,6 +148,15 @@ pub struct Fanout {
     /// Map only: the iterations that failed (within the tolerance).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub failed_items: Vec<usize>,
+    /// A redriven fan-out: the next child to start is the first not done
+    /// from here (`None`: child `started`, as children start in order).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next: Option<usize>,
+    /// How many times the Map Run was redriven, and when last.
+    #[serde(default, skip_serializing_if = "is_zero_u32")]
+    pub redrives: u32,
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub redriven: Millis,
 }
 
 impl Fanout {
@@ -111,6 +164,20 @@ impl Fanout {
         self.done
             .get(index / 64)
             .is_some_and(|w| w & (1 << (index % 64)) != 0)
+    }
+
+    /// A redriven fan-out: the children `kept` says succeeded are done,
+    /// with their results; the others start from the first.
+    pub fn resume(&mut self, kept: Kept) {
+        for (i, result) in kept.results.into_iter().enumerate() {
+            let succeeded = (kept.succeeded.get(i / 64)).is_some_and(|w| w & (1 << (i % 64)) != 0);
+            if succeeded && i < self.total && self.mark_done(i) {
+                self.results[i] = result;
+                self.started += 1;
+                self.finished += 1;
+            }
+        }
+        self.next = Some(0);
     }
 
     /// Marks child `index` finished; false if it already was.
@@ -126,6 +193,26 @@ impl Fanout {
 }
 
 impl Thread {
+    /// Where a redrive of the execution this root thread ended starts.
+    pub fn redrive_point(&self) -> RedrivePoint {
+        RedrivePoint {
+            state: self.state.clone(),
+            input: self.input.clone(),
+            variables: self.variables.clone(),
+            kept: self.kept.clone().filter(|k| k.state == self.state),
+            waits: self.waits,
+        }
+    }
+
+    /// The root thread of a redriven execution.
+    pub fn redriven(point: RedrivePoint) -> Thread {
+        let mut root = Thread::root(&point.state, point.input);
+        root.variables = point.variables;
+        root.waits = point.waits;
+        root.kept = point.kept.map(|k| Box::new(Kept { armed: true, ..*k }));
+        root
+    }
+
     /// The root thread of a new execution.
     pub fn root(start_at: &str, input: Value) -> Thread {
         Thread::new("root".to_owned(), 0, None, None, true, start_at, input)
@@ -155,6 +242,7 @@ impl Thread {
             retry_count: 0,
             waits: 0,
             variables: serde_json::Map::new(),
+            kept: None,
         }
     }
 
@@ -182,5 +270,9 @@ impl Thread {
 }
 
 fn is_zero(n: &crate::timestamp::Millis) -> bool {
+    *n == 0
+}
+
+fn is_zero_u32(n: &u32) -> bool {
     *n == 0
 }

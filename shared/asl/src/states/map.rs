@@ -350,6 +350,9 @@ impl Map {
             map_run: None,
             run_started: 0,
             failed_items: Vec::new(),
+            next: None,
+            redrives: 0,
+            redriven: 0,
         })
     }
 

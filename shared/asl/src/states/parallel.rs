@@ -59,6 +59,9 @@ impl Parallel {
             map_run: None,
             run_started: 0,
             failed_items: Vec::new(),
+            next: None,
+            redrives: 0,
+            redriven: 0,
         };
         s.fan_out(t, state, fanout);
     }

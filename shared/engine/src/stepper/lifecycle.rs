@@ -187,8 +187,7 @@ pub async fn redrive<S: Store, Q: Queue>(
     let Some(ended) = rec.thread.take() else {
         return Ok(None);
     };
-    let mut root = Thread::root(&ended.state, ended.input.clone());
-    root.variables = ended.variables.clone();
+    let root = Thread::redriven(ended.redrive_point());
     let count = record.facts.redrive_count.unwrap_or(0) + 1;
     record.facts.redrive_count = Some(count);
     record.status = "RUNNING".into();

@@ -8,7 +8,7 @@ use rusqlite::{OptionalExtension, params};
 use serde_json::{Value, json};
 use stepwise_api::{ApiError, timestamp, validate};
 use stepwise_asl::definition::resource::Pattern;
-use stepwise_asl::exec::HistoryEvent;
+use stepwise_asl::exec::{HistoryEvent, RedrivePoint};
 use stepwise_asl::{Event, Execution, MapRun, StatesError, TaskCall, Thread};
 use stepwise_engine::nested;
 use stepwise_engine::ports::TaskResult;
@@ -388,7 +388,7 @@ pub fn redrive(w: &mut Worker, body: &Value) -> Res {
     if !["FAILED", "TIMED_OUT", "ABORTED"].contains(&status.as_str()) || arn.contains(":express:") {
         return Err(not_redrivable(&status));
     }
-    let Some(point) = point.and_then(|p| serde_json::from_str::<Value>(&p).ok()) else {
+    let Some(point) = point.and_then(|p| serde_json::from_str::<RedrivePoint>(&p).ok()) else {
         return Err(not_redrivable(&status));
     };
     let mut facts: Execution = serde_json::from_str(&facts).expect("stored facts parse");
@@ -399,17 +399,10 @@ pub fn redrive(w: &mut Worker, body: &Value) -> Res {
         params![serde_json::to_string(&facts).expect("facts serialize"), t, arn],
     )?;
     w.runs.remove(arn);
-    let Some(run) = w.run_for(arn)? else {
+    if w.run_for(arn)?.is_none() {
         return Err(not_redrivable(&status));
-    };
-    let state = point["state"]
-        .as_str()
-        .unwrap_or(&run.machine.root().start_at)
-        .to_owned();
-    let mut root = Thread::root(&state, point["input"].clone());
-    if let Some(vars) = point["variables"].as_object() {
-        root.variables = vars.clone();
     }
+    let root = Thread::redriven(point);
     let redriven = HistoryEvent::execution_redriven(t, facts.redrive_count.unwrap_or_default());
     append_history(w, arn, vec![redriven])?;
     w.new_thread(arn, root);
