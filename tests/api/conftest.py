@@ -50,11 +50,12 @@ class Server:
 AWS = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_REGION": "us-east-1"}
 
 
-def serve_on(backend, moto, prefix, args=()):
+def serve_on(backend, moto, prefix, args=(), services=False):
     """`stepwise serve` on `backend`: "embedded" (in memory) or "aws"
-    (DynamoDB and SQS in moto, a table and queue of its own), started."""
+    (DynamoDB and SQS in moto, a table and queue of its own), started.
+    `services`: the embedded server's service integrations call moto too."""
     if backend == "embedded":
-        return Server(["--in-memory", *args]).start()
+        return Server(["--in-memory", *args], env=dict(AWS, AWS_ENDPOINT_URL=moto) if services else None).start()
     name = prefix + "-" + uuid.uuid4().hex[:8]
     return Server(["--backend", "aws", "--create-resources", "--table", name, "--queue", name, *args],
                   env=dict(AWS, AWS_ENDPOINT_URL=moto)).start()

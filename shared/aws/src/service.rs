@@ -4,6 +4,7 @@
 //! `start`, and reads come from the execution's items.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use serde_json::{Value, json};
 use stepwise_api::{ApiError, Reply, Service, timestamp, validate};
@@ -11,8 +12,8 @@ use stepwise_asl::random::Random;
 use stepwise_asl::{Event, Options, StateMachine, StatesError};
 use stepwise_engine::memory::wall_clock;
 use stepwise_engine::stepper::{
-    Body, Envelope, ExecutionRecord, ParentTask, Queue, StepMessage, Store, TokenTarget, start,
-    token_hash,
+    Body, Envelope, ExecutionRecord, ParentTask, Queue, Redrive, StepMessage, Store, TokenTarget,
+    start, token_hash,
 };
 
 use crate::dynamo::view_of;
@@ -294,14 +295,22 @@ impl AwsService {
     async fn redrive(&self, body: &Value) -> Res {
         let arn = executions::execution_arn(body)?;
         let status = executions::view(&self.store, arn).await?.status;
-        let now = wall_clock();
-        match stepwise_engine::stepper::redrive(&self.store, &self.queue, arn, now)
-            .await
-            .map_err(internal)?
-        {
-            Some(at) => Ok(json!({"redriveDate": timestamp(at)})),
-            None => Err(executions::not_redrivable(&status)),
+        // A stop takes effect when the root thread takes its message: a
+        // redrive right after one waits for that (up to a few seconds).
+        for _ in 0..50 {
+            let now = wall_clock();
+            match stepwise_engine::stepper::redrive(&self.store, &self.queue, arn, now)
+                .await
+                .map_err(internal)?
+            {
+                Redrive::At(at) => return Ok(json!({"redriveDate": timestamp(at)})),
+                Redrive::NotRedrivable => return Err(executions::not_redrivable(&status)),
+                Redrive::Stopping => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
         }
+        Err(ApiError::execution_not_redrivable(format!(
+            "Execution {arn} is still stopping; try the redrive again in a moment"
+        )))
     }
 
     /// UpdateMapRun: a message to the Map state's thread, which takes the

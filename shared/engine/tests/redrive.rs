@@ -13,7 +13,7 @@ use stepwise_engine::memory::local_execution;
 use stepwise_engine::ports::TaskResult;
 use stepwise_engine::stepper::memory::{MemQueue, MemStore};
 use stepwise_engine::stepper::{
-    ExecutionRecord, NoAbort, Stepper, Store, merge_history, redrive, start,
+    ExecutionRecord, NoAbort, Redrive, Stepper, Store, merge_history, redrive, start,
 };
 use stepwise_engine::tasks::FnTasks;
 
@@ -61,11 +61,8 @@ fn run_and_redrive(def: Value, input: Value) -> (Vec<Value>, Vec<Value>, Fixed) 
     let before = std::mem::take(&mut *CALLS.lock().unwrap());
     FAILING.store(false, Ordering::SeqCst);
     now += 1000;
-    assert!(
-        block_on(redrive(&stepper.store, &queue, ARN, now))
-            .unwrap()
-            .is_some()
-    );
+    let redriven = block_on(redrive(&stepper.store, &queue, ARN, now)).unwrap();
+    assert_eq!(redriven, Redrive::At(now));
     drain(&mut now);
     let after = std::mem::take(&mut *CALLS.lock().unwrap());
     (before, after, stepper)

@@ -49,7 +49,7 @@ impl Execution {
         execution.insert("RoleArn".into(), self.role_arn.clone().into());
         let mut execution = Value::Object(execution);
         if let Some(n) = self.redrive_count {
-            execution["RedriveCount"] = n.into();
+            execution["RedriveCount"] = n.max(thread.redrives).into();
         }
         c.insert("Execution".into(), execution);
         let mut state = json!({

@@ -148,6 +148,7 @@ impl<'a> Step<'a> {
             };
             let mut child = child;
             child.variables = t.variables.clone();
+            child.redrives = t.redrives;
             if self.env.spawn_bytes > 0 {
                 bytes += serde_json::to_vec(&child).map_or(0, |v| v.len());
             }

@@ -41,6 +41,11 @@ pub struct Thread {
     /// keeps for a redrive.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kept: Option<Box<Kept>>,
+    /// Which redrive of its execution this thread runs in (a child's is
+    /// its parent's): `$$.Execution.RedriveCount` is at least this, however
+    /// stale a driver's copy of the execution's facts.
+    #[serde(default, skip_serializing_if = "is_zero_u32")]
+    pub redrives: u32,
 }
 
 /// The children of a Parallel or Map state that succeeded before the state
@@ -204,9 +209,10 @@ impl Thread {
         }
     }
 
-    /// The root thread of a redriven execution.
-    pub fn redriven(point: RedrivePoint) -> Thread {
+    /// The root thread of the `count`th redrive of an execution.
+    pub fn redriven(point: RedrivePoint, count: u32) -> Thread {
         let mut root = Thread::root(&point.state, point.input);
+        root.redrives = count;
         root.variables = point.variables;
         root.waits = point.waits;
         root.kept = point.kept.map(|k| Box::new(Kept { armed: true, ..*k }));
@@ -243,6 +249,7 @@ impl Thread {
             waits: 0,
             variables: serde_json::Map::new(),
             kept: None,
+            redrives: 0,
         }
     }
 

@@ -166,36 +166,39 @@ pub(super) async fn report_to_parent<Q: Queue>(
 /// RedriveExecution: an execution that failed, timed out or was stopped runs
 /// again from the state where it ended, with that state's input and
 /// variables. Its status changes at once; its root thread is written anew
-/// (ExecutionRedriven in its history) and its first `Run` sent. `Ok(None)`:
-/// it cannot be redriven (it runs, it succeeded, or it is an EXPRESS one).
+/// (ExecutionRedriven in its history) and its first `Run` sent.
 pub async fn redrive<S: Store, Q: Queue>(
     store: &S,
     queue: &Q,
     arn: &str,
     now: Millis,
-) -> Result<Option<Millis>, PortError> {
+) -> Result<Redrive, PortError> {
     let Some(mut record) = store.execution(arn).await? else {
-        return Ok(None);
+        return Ok(Redrive::NotRedrivable);
     };
     let from = record.status.clone();
     if record.express || !matches!(from.as_str(), "FAILED" | "TIMED_OUT" | "ABORTED") {
-        return Ok(None);
+        return Ok(Redrive::NotRedrivable);
     }
     let Some(mut rec) = store.load(arn, "root").await? else {
-        return Ok(None);
+        return Ok(Redrive::NotRedrivable);
     };
     let Some(ended) = rec.thread.take() else {
-        return Ok(None);
+        return Ok(Redrive::NotRedrivable);
     };
-    let root = Thread::redriven(ended.redrive_point());
+    if !ended.is_done() {
+        // Stopped, but its root thread has not taken the stop yet.
+        return Ok(Redrive::Stopping);
+    }
     let count = record.facts.redrive_count.unwrap_or(0) + 1;
+    let root = Thread::redriven(ended.redrive_point(), count);
     record.facts.redrive_count = Some(count);
     record.status = "RUNNING".into();
     record.outcome = None;
     record.stopped = None;
     record.redriven = Some(now);
     if !store.reopen(&record, &from).await? {
-        return Ok(None); // redriven (or changed) by another call meanwhile
+        return Ok(Redrive::NotRedrivable); // redriven (or changed) by another call meanwhile
     }
     let expected = rec.seq;
     rec.seq += 1;
@@ -227,7 +230,19 @@ pub async fn redrive<S: Store, Q: Queue>(
         return Err(format!("the root thread of {arn} changed while it was redriven").into());
     }
     queue.send(&[run], now).await?;
-    Ok(Some(now))
+    Ok(Redrive::At(now))
+}
+
+/// What a RedriveExecution did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Redrive {
+    /// The execution runs again since then.
+    At(Millis),
+    /// It cannot be redriven: it runs, it succeeded, or it is an EXPRESS one.
+    NotRedrivable,
+    /// It was stopped a moment ago and its root thread is still stopping:
+    /// ask again shortly.
+    Stopping,
 }
 
 /// Stops an execution (StopExecution): its status changes at once, then its

@@ -30,7 +30,7 @@ mod step;
 mod store;
 mod unsteppable;
 
-pub use lifecycle::{merge_history, redrive, report, run_to_end, start, stop};
+pub use lifecycle::{Redrive, merge_history, redrive, report, run_to_end, start, stop};
 use lifecycle::{report_to_parent, stop_child};
 pub use poller::{Chaos, Delivery, Inbox, Poller, PollerOptions};
 pub use step::{Abort, NoAbort, Retry, Stepper};

@@ -402,7 +402,7 @@ pub fn redrive(w: &mut Worker, body: &Value) -> Res {
     if w.run_for(arn)?.is_none() {
         return Err(not_redrivable(&status));
     }
-    let root = Thread::redriven(point);
+    let root = Thread::redriven(point, facts.redrive_count.unwrap_or_default());
     let redriven = HistoryEvent::execution_redriven(t, facts.redrive_count.unwrap_or_default());
     append_history(w, arn, vec![redriven])?;
     w.new_thread(arn, root);

@@ -1,0 +1,127 @@
+"""RedriveExecution of a Parallel or Map that failed or was stopped runs only
+the branches and iterations that did not succeed (AWS's rule), and a
+Distributed Map's Map Run carries on — on both `stepwise serve` backends.
+Each iteration counts its runs in a DynamoDB table in moto, so a run too
+many shows."""
+import json
+import time
+import uuid
+
+import boto3
+import pytest
+
+from conftest import AWS, ROLE, client, serve_on, wait_for
+
+
+@pytest.fixture(scope="module", params=["embedded", "aws"])
+def sfn(request, moto):
+    s = serve_on(request.param, moto, "redrive", services=True)
+    yield client(s.url)
+    s.stop()
+
+
+@pytest.fixture()
+def table(moto):
+    ddb = boto3.client("dynamodb", endpoint_url=moto, **{
+        "region_name": AWS["AWS_REGION"], "aws_access_key_id": "test", "aws_secret_access_key": "test"})
+    name = "runs-" + uuid.uuid4().hex[:8]
+    ddb.create_table(TableName=name, KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+                     AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+                     BillingMode="PAY_PER_REQUEST")
+
+    def runs():
+        items = ddb.scan(TableName=name)["Items"]
+        return {i["id"]["S"]: int(i["n"]["N"]) for i in items}
+    return name, runs
+
+
+def counted(table, then):
+    """An iteration on {"id": …}: counts its run, then `then`."""
+    return {"Type": "Task", "Resource": "arn:aws:states:::dynamodb:updateItem",
+            "Parameters": {"TableName": table, "Key": {"id": {"S.$": "$.id"}},
+                           "UpdateExpression": "ADD n :one",
+                           "ExpressionAttributeValues": {":one": {"N": "1"}}, "ReturnValues": "UPDATED_NEW"},
+            "ResultSelector": {"n.$": "$.Attributes.n.N"}, "ResultPath": "$.count", **then}
+
+
+def flaky_processor(table):
+    """"bad" fails the first time it runs; every item counts its runs."""
+    return {"StartAt": "Count", "States": {
+        "Count": counted(table, {"Next": "Check"}),
+        "Check": {"Type": "Choice", "Choices": [{"And": [
+            {"Variable": "$.id", "StringEquals": "bad"},
+            {"Variable": "$.count.n", "StringEquals": "1"}], "Next": "Fail"}], "Default": "Done"},
+        "Fail": {"Type": "Fail", "Error": "Flaky", "Cause": "first run"},
+        "Done": {"Type": "Pass", "OutputPath": "$.id", "End": True}}}
+
+
+def start(sfn, definition):
+    m = sfn.create_state_machine(name="rd-" + uuid.uuid4().hex[:8], roleArn=ROLE,
+                                 definition=json.dumps(definition))["stateMachineArn"]
+    return sfn.start_execution(stateMachineArn=m, input=json.dumps({"items": ["a", "b", "bad", "d"]}))["executionArn"]
+
+
+def redrive(sfn, arn):
+    sfn.redrive_execution(executionArn=arn)
+    d = wait_for(sfn, arn, timeout=30)
+    assert (d["status"], d["redriveCount"]) == ("SUCCEEDED", 1), \
+        [e["type"] for e in sfn.get_execution_history(executionArn=arn)["events"]]
+    return d
+
+
+@pytest.mark.parametrize("mode", ["INLINE", "DISTRIBUTED"])
+def test_a_redriven_map_runs_only_the_iterations_that_did_not_succeed(sfn, table, mode):
+    name, runs = table
+    processor = dict(flaky_processor(name), ProcessorConfig={"Mode": mode, "ExecutionType": "STANDARD"})
+    arn = start(sfn, {"StartAt": "M", "States": {"M": {
+        "Type": "Map", "ItemsPath": "$.items", "MaxConcurrency": 1, "End": True,
+        "ItemSelector": {"id.$": "$$.Map.Item.Value"}, "ItemProcessor": processor}}})
+    failed = wait_for(sfn, arn, timeout=30)
+    assert (failed["status"], failed["error"]) == ("FAILED", "Flaky")
+    # One at a time: "d" never started.
+    assert runs() == {"a": 1, "b": 1, "bad": 1}
+    d = redrive(sfn, arn)
+    assert json.loads(d["output"]) == ["a", "b", "bad", "d"]
+    assert runs() == {"a": 1, "b": 1, "bad": 2, "d": 1}
+    events = sfn.get_execution_history(executionArn=arn)["events"]
+    types = [e["type"] for e in events]
+    if mode == "INLINE":
+        after = types[types.index("ExecutionRedriven"):]
+        assert after.count("MapIterationStarted") == 2, after
+        return
+    started = [e["mapRunStartedEventDetails"]["mapRunArn"] for e in events if e["type"] == "MapRunStarted"]
+    redriven = [e["mapRunRedrivenEventDetails"] for e in events if e["type"] == "MapRunRedriven"]
+    assert len(started) == 1 and redriven == [{"mapRunArn": started[0], "redriveCount": 1}]
+    assert [r["mapRunArn"] for r in sfn.list_map_runs(executionArn=arn)["mapRuns"]] == started
+    run = sfn.describe_map_run(mapRunArn=started[0])
+    assert (run["status"], run["redriveCount"]) == ("SUCCEEDED", 1)
+    assert run["redriveDate"] >= run["startDate"]
+    counts = {k: run["itemCounts"][k] for k in ("total", "succeeded", "failed", "pending", "running")}
+    assert counts == {"total": 4, "succeeded": 4, "failed": 0, "pending": 0, "running": 0}
+
+
+def test_a_redriven_stopped_parallel_runs_only_the_branch_that_was_stopped(sfn, table):
+    name, runs = table
+    # The second branch waits a minute on the first attempt only.
+    waits = {"StartAt": "First", "States": {
+        "First": {"Type": "Choice", "Choices": [
+            {"Variable": "$$.Execution.RedriveCount", "NumericEquals": 0, "Next": "Wait"}], "Default": "Count"},
+        "Wait": {"Type": "Wait", "Seconds": 60, "Next": "Count"},
+        "Count": counted(name, {"End": True, "Parameters": {
+            "TableName": name, "Key": {"id": {"S": "slow"}}, "UpdateExpression": "ADD n :one",
+            "ExpressionAttributeValues": {":one": {"N": "1"}}, "ReturnValues": "UPDATED_NEW"}})}}
+    quick = {"StartAt": "Count", "States": {"Count": counted(name, {"End": True, "Parameters": {
+        "TableName": name, "Key": {"id": {"S": "quick"}}, "UpdateExpression": "ADD n :one",
+        "ExpressionAttributeValues": {":one": {"N": "1"}}, "ReturnValues": "UPDATED_NEW"}})}}
+    arn = start(sfn, {"StartAt": "P", "States": {"P": {"Type": "Parallel", "End": True,
+                                                      "Branches": [quick, waits]}}})
+    deadline = time.time() + 20
+    while runs().get("quick") != 1 and time.time() < deadline:
+        time.sleep(0.1)
+    time.sleep(0.5)  # the quick branch's end reaches the Parallel state
+    sfn.stop_execution(executionArn=arn)
+    assert wait_for(sfn, arn)["status"] == "ABORTED"
+    d = redrive(sfn, arn)
+    assert runs() == {"quick": 1, "slow": 1}
+    out = json.loads(d["output"])
+    assert [b["count"]["n"] for b in out] == ["1", "1"]
