@@ -357,3 +357,83 @@ fn a_callback_nobody_answers_ends_only_by_its_timers() {
     let cause = r.error.and_then(|e| e.cause).unwrap_or_default();
     assert!(cause.contains("task token"), "{cause}");
 }
+
+/// A Distributed Map whose child returns its batch as it got it.
+fn batched(batcher: Value) -> Value {
+    json!({"StartAt": "M", "States": {"M": {"Type": "Map", "ItemsPath": "$.items", "End": true,
+        "ItemBatcher": batcher,
+        "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+            "StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}}}})
+}
+
+#[test]
+fn item_batcher_limits_items_and_bytes_and_adds_batch_input() {
+    let input = json!({"items": ["aaaa", "bbbb", "cccc", "dddd", "eeee"], "per": 2, "job": "j1"});
+    // {"Items":["aaaa","bbbb"]} is 25 bytes; a third item would make it 32.
+    succeeds(
+        batched(json!({"MaxInputBytesPerBatch": 30})),
+        input.clone(),
+        json!([{"Items": ["aaaa", "bbbb"]}, {"Items": ["cccc", "dddd"]}, {"Items": ["eeee"]}]),
+    );
+    succeeds(
+        batched(
+            json!({"MaxItemsPerBatchPath": "$.per", "BatchInput": {"job.$": "$.job", "fixed": 1}}),
+        ),
+        input.clone(),
+        json!([
+            {"BatchInput": {"job": "j1", "fixed": 1}, "Items": ["aaaa", "bbbb"]},
+            {"BatchInput": {"job": "j1", "fixed": 1}, "Items": ["cccc", "dddd"]},
+            {"BatchInput": {"job": "j1", "fixed": 1}, "Items": ["eeee"]}]),
+    );
+    // No limit given: one batch, up to 256 KiB.
+    succeeds(
+        batched(json!({})),
+        input.clone(),
+        json!([{"Items": ["aaaa", "bbbb", "cccc", "dddd", "eeee"]}]),
+    );
+    // An item larger than a batch may be fails the state.
+    let r = fails(
+        batched(json!({"MaxInputBytesPerBatch": 15})),
+        input.clone(),
+        "States.Runtime",
+    );
+    let cause = r.error.and_then(|e| e.cause).unwrap_or_default();
+    assert!(cause.contains("index 0"), "{cause}");
+    fails(
+        batched(json!({"MaxItemsPerBatchPath": "$.job"})),
+        input,
+        "States.Runtime",
+    );
+}
+
+#[test]
+fn item_batcher_takes_jsonata_limits_and_batch_input() {
+    let def = json!({"QueryLanguage": "JSONata", "StartAt": "M", "States": {"M": {"Type": "Map",
+        "Items": "{% $states.input.items %}", "End": true,
+        "ItemBatcher": {"MaxItemsPerBatch": "{% $states.input.per + 1 %}",
+                        "BatchInput": {"job": "{% $states.input.job %}"}},
+        "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+            "StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}}}});
+    succeeds(
+        def,
+        json!({"items": [1, 2, 3, 4], "per": 2, "job": "j"}),
+        json!([{"BatchInput": {"job": "j"}, "Items": [1, 2, 3]}, {"BatchInput": {"job": "j"}, "Items": [4]}]),
+    );
+}
+
+#[test]
+fn an_item_batcher_with_bad_limits_is_an_invalid_definition() {
+    for batcher in [
+        json!({"MaxItemsPerBatch": 0}),
+        json!({"MaxItemsPerBatch": 2, "MaxItemsPerBatchPath": "$.n"}),
+        json!({"MaxInputBytesPerBatch": 300000}),
+        json!({"MaxItemsPerBatchPath": "not a path"}),
+        json!({"Unknown": 1}),
+    ] {
+        let def = batched(batcher.clone());
+        assert!(
+            StateMachine::from_value(&def, Options::default()).is_err(),
+            "{batcher}"
+        );
+    }
+}

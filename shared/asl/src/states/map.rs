@@ -12,6 +12,7 @@ use crate::jsonata::{JTemplate, expression_text, type_name};
 use crate::path::{Path, Root};
 use crate::template::Template;
 
+use super::batcher::Batcher;
 pub(crate) use super::map_io::{Reader, Writer, Written};
 use super::map_io::{reader, writer};
 
@@ -50,7 +51,7 @@ pub struct Map {
     pub tolerated_count: Option<Amount>,
     pub tolerated_percentage: Option<Amount>,
     pub label: Option<String>,
-    pub batcher: Option<Value>,
+    pub batcher: Option<Batcher>,
     pub reader: Option<Reader>,
     pub writer: Option<Writer>,
 }
@@ -69,10 +70,13 @@ impl Map {
             tolerated_count: None,
             tolerated_percentage: None,
             label: f.string("Label", p),
-            batcher: f.raw("ItemBatcher").cloned(),
+            batcher: None,
             reader: None,
             writer: None,
         };
+        if let Some(b) = f.raw("ItemBatcher") {
+            map.batcher = Batcher::parse(b, &f.ptr("ItemBatcher"), lang, p);
+        }
         if let Some(w) = f.raw("ResultWriter") {
             map.writer = writer(w, &f.ptr("ResultWriter"), lang, p);
         }
@@ -285,7 +289,7 @@ impl Map {
             None => self.items(s, t, state, &input)?,
         };
         if let Some(b) = &self.batcher {
-            items = batch(items, b);
+            items = b.batch(s, t, state, self, &input, items)?;
         }
         let max_concurrency =
             match self.amount(s, t, state, &self.max_concurrency, "MaxConcurrency", true)? {
@@ -357,7 +361,7 @@ impl Map {
     }
 
     /// Resolves an amount; strings holding a number are accepted, as AWS does.
-    fn amount(
+    pub(super) fn amount(
         &self,
         s: &mut Step<'_>,
         t: &Thread,
@@ -509,25 +513,4 @@ fn ata_amount(f: &mut Fields<'_>, key: &'static str, p: &mut Problems) -> Option
             None
         }
     }
-}
-
-/// ItemBatcher: groups items into `{"Items": [...]}` batches (plus BatchInput).
-fn batch(items: Vec<Value>, cfg: &Value) -> Vec<Value> {
-    let per = cfg
-        .get("MaxItemsPerBatch")
-        .and_then(Value::as_u64)
-        .unwrap_or(u64::MAX)
-        .max(1) as usize;
-    let input = cfg.get("BatchInput").cloned();
-    items
-        .chunks(per.min(items.len().max(1)))
-        .map(|c| {
-            let mut m = serde_json::Map::new();
-            if let Some(i) = &input {
-                m.insert("BatchInput".into(), i.clone());
-            }
-            m.insert("Items".into(), Value::Array(c.to_vec()));
-            Value::Object(m)
-        })
-        .collect()
 }

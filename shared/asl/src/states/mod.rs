@@ -1,6 +1,7 @@
 //! One module per state type: each reads its own fields and runs itself
 //! through the [`Step`](crate::exec::Step) it is given.
 
+mod batcher;
 pub mod choice;
 pub mod fail;
 pub mod map;
