@@ -175,3 +175,26 @@ def test_update_map_run_errors_change_nothing(sfn):
     d = sfn.describe_map_run(mapRunArn=run)
     assert (d["maxConcurrency"], d["itemCounts"]["running"], d["itemCounts"]["pending"]) == (1, 1, 1)
     sfn.stop_execution(executionArn=arn)
+
+
+def test_a_batched_run_counts_items_and_child_executions_apart(sfn):
+    processor = {"StartAt": "C", "States": {
+        "C": {"Type": "Choice", "Choices": [{"Variable": "$.Items[0]", "NumericEquals": 3, "Next": "Bad"}],
+              "Default": "Good"},
+        "Bad": {"Type": "Fail", "Error": "Three"},
+        "Good": {"Type": "Pass", "End": True}}}
+    _, arn = start(sfn, distributed(processor, ItemBatcher={"MaxItemsPerBatch": 2}, ToleratedFailureCount=1),
+                   [1, 2, 3, 4, 5])
+    assert wait_for(sfn, arn, timeout=30)["status"] == "SUCCEEDED"
+    d = sfn.describe_map_run(mapRunArn=only_run(sfn, arn)["mapRunArn"])
+    keys = ("total", "succeeded", "failed", "resultsWritten")
+    # Batches [1, 2], [3, 4] (failed) and [5].
+    assert {k: d["itemCounts"][k] for k in keys} == {"total": 5, "succeeded": 3, "failed": 2, "resultsWritten": 0}
+    assert {k: d["executionCounts"][k] for k in keys} == {"total": 3, "succeeded": 2, "failed": 1, "resultsWritten": 0}
+    # A ResultWriter's results are counted as written.
+    passed = {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}
+    writer = {"WriterConfig": {"Transformation": "FLATTEN", "OutputType": "JSON"}}
+    _, arn = start(sfn, distributed(passed, ItemBatcher={"MaxItemsPerBatch": 2}, ResultWriter=writer), [1, 2, 3])
+    assert wait_for(sfn, arn, timeout=30)["status"] == "SUCCEEDED"
+    d = sfn.describe_map_run(mapRunArn=only_run(sfn, arn)["mapRunArn"])
+    assert (d["itemCounts"]["resultsWritten"], d["executionCounts"]["resultsWritten"]) == (3, 2)

@@ -6,6 +6,7 @@
 
 use serde_json::{Value, json};
 use stepwise_api::{ApiError, timestamp, validate};
+use stepwise_asl::exec::MapRunCounts;
 use stepwise_asl::{Event, MapRun, MapRunUpdate};
 
 use crate::executions::{ExecutionStore, ExecutionView, execution_arn, internal, view};
@@ -55,8 +56,10 @@ async fn current<S: ExecutionStore>(
     };
     run.status = "ABORTED".into();
     run.stop = ended.stopped.or(Some(run.start));
-    run.counts.aborted += run.counts.running;
-    run.counts.running = 0;
+    run.counts.abort_running();
+    if let Some(items) = &mut run.items {
+        items.abort_running();
+    }
     Ok(run)
 }
 
@@ -102,19 +105,25 @@ async fn named<S: ExecutionStore>(store: &S, body: &Value) -> Result<(String, Ma
 
 pub async fn describe<S: ExecutionStore>(store: &S, body: &Value) -> Res {
     let (execution, run) = named(store, body).await?;
-    let c = &run.counts;
-    let written = if run.status == "SUCCEEDED" {
-        c.succeeded + c.failed
-    } else {
-        0
+    // Each child execution runs one item, or one batch of them.
+    let counts = |c: &MapRunCounts| {
+        let written = if run.writes && run.status == "SUCCEEDED" {
+            c.succeeded + c.failed
+        } else {
+            0
+        };
+        json!({
+            "pending": c.pending, "running": c.running, "succeeded": c.succeeded,
+            "failed": c.failed, "timedOut": 0, "aborted": c.aborted, "total": c.total,
+            "resultsWritten": written,
+            "failuresNotRedrivable": 0, "pendingRedrive": 0,
+        })
     };
-    // Each item runs as a child execution of its own.
-    let counts = json!({
-        "pending": c.pending, "running": c.running, "succeeded": c.succeeded,
-        "failed": c.failed, "timedOut": 0, "aborted": c.aborted, "total": c.total,
-        "resultsWritten": written,
-        "failuresNotRedrivable": 0, "pendingRedrive": 0,
-    });
+    let executions = counts(&run.counts);
+    let items = run
+        .items
+        .as_ref()
+        .map_or_else(|| executions.clone(), counts);
     let mut out = json!({
         "mapRunArn": run.arn,
         "executionArn": execution,
@@ -123,8 +132,8 @@ pub async fn describe<S: ExecutionStore>(store: &S, body: &Value) -> Res {
         "maxConcurrency": run.max_concurrency,
         "toleratedFailurePercentage": run.tolerated_percentage,
         "toleratedFailureCount": run.tolerated_count,
-        "itemCounts": counts,
-        "executionCounts": counts,
+        "itemCounts": items,
+        "executionCounts": executions,
         "redriveCount": run.redrive_count,
     });
     if let Some(stop) = run.stop {

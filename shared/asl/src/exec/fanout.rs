@@ -508,5 +508,7 @@ fn empty() -> Fanout {
         next: None,
         redrives: 0,
         redriven: 0,
+        sizes: Vec::new(),
+        writes: false,
     }
 }

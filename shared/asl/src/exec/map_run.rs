@@ -29,6 +29,13 @@ pub struct MapRun {
     pub redrive_count: u32,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub redriven: Option<Millis>,
+    /// Items by where they are, when each child runs a batch of them
+    /// (`None`: one item per child, as `counts`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub items: Option<MapRunCounts>,
+    /// Whether a ResultWriter writes its results.
+    #[serde(default)]
+    pub writes: bool,
 }
 
 /// UpdateMapRun's new settings for a running Map Run (`None`: unchanged).
@@ -52,6 +59,37 @@ pub struct MapRunCounts {
 }
 
 impl MapRunCounts {
+    /// Items by where they are, for a fan-out whose children run batches.
+    pub fn items_of(f: &Fanout) -> Option<MapRunCounts> {
+        if f.sizes.is_empty() {
+            return None;
+        }
+        let mut c = MapRunCounts::default();
+        let started = f.next.unwrap_or(f.started);
+        for (i, &n) in f.sizes.iter().enumerate() {
+            let n = n as usize;
+            c.total += n;
+            if f.is_done(i) {
+                if f.failed_items.contains(&i) {
+                    c.failed += n;
+                } else {
+                    c.succeeded += n;
+                }
+            } else if i < started {
+                c.running += n;
+            } else {
+                c.pending += n;
+            }
+        }
+        Some(c)
+    }
+
+    /// A run that ended: what still ran was stopped with it.
+    pub fn abort_running(&mut self) {
+        self.aborted += self.running;
+        self.running = 0;
+    }
+
     pub fn of(f: &Fanout) -> MapRunCounts {
         MapRunCounts {
             total: f.total,
@@ -76,6 +114,8 @@ impl MapRun {
             tolerated_count: f.tolerated_count.unwrap_or(0),
             tolerated_percentage: f.tolerated_percentage.unwrap_or(0.0),
             counts: MapRunCounts::of(f),
+            items: MapRunCounts::items_of(f),
+            writes: f.writes,
             redrive_count: f.redrives,
             redriven: (f.redrives > 0).then_some(f.redriven),
         }
@@ -105,8 +145,10 @@ impl Step<'_> {
         }
         // An ended run's children still running were stopped with it.
         if stop.is_some() {
-            run.counts.aborted += run.counts.running;
-            run.counts.running = 0;
+            run.counts.abort_running();
+            if let Some(items) = &mut run.items {
+                items.abort_running();
+            }
         }
         self.effects.push(Effect::MapRun(Box::new(run)));
     }

@@ -162,6 +162,12 @@ pub struct Fanout {
     pub redrives: u32,
     #[serde(default, skip_serializing_if = "is_zero")]
     pub redriven: Millis,
+    /// Map with an ItemBatcher: how many items each child runs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sizes: Vec<u32>,
+    /// Map with a ResultWriter.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub writes: bool,
 }
 
 impl Fanout {

@@ -335,6 +335,14 @@ impl Map {
             other => other,
         };
         let n = items.len();
+        // With batches, how many items each child runs (for the Map Run's
+        // item counts).
+        let sizes = match &self.batcher {
+            Some(_) => (items.iter())
+                .map(|b| b["Items"].as_array().map_or(0, |a| a.len() as u32))
+                .collect(),
+            None => Vec::new(),
+        };
         Ok(Fanout {
             total: n,
             started: 0,
@@ -357,6 +365,8 @@ impl Map {
             next: None,
             redrives: 0,
             redriven: 0,
+            sizes,
+            writes: self.writer.is_some(),
         })
     }
 

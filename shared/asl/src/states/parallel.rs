@@ -62,6 +62,8 @@ impl Parallel {
             next: None,
             redrives: 0,
             redriven: 0,
+            sizes: Vec::new(),
+            writes: false,
         };
         s.fan_out(t, state, fanout);
     }
