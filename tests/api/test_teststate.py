@@ -51,3 +51,56 @@ def test_a_state_of_a_whole_machine_and_bad_definitions(sfn):
         run(sfn, {"Type": "Pass", "Next": 3}, {})
     with pytest.raises(sfn.exceptions.ValidationException):
         run(sfn, {"Type": "Parallel", "Branches": [], "End": True}, {})
+
+
+def test_debug_inspection_shows_each_stage_of_the_data_flow(sfn):
+    task = {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "InputPath": "$.order",
+            "Parameters": {"FunctionName": "f", "Payload.$": "$"},
+            "ResultSelector": {"total.$": "$.Payload.total"}, "ResultPath": "$.priced",
+            "OutputPath": "$.priced", "End": True}
+    mock = {"result": json.dumps({"StatusCode": 200, "Payload": {"total": 12}})}
+    data = {"order": {"id": 7}, "other": 1}
+    r = sfn.test_state(definition=json.dumps(task), input=json.dumps(data), inspectionLevel="DEBUG",
+                       mock=mock, variables=json.dumps({"x": 1}))
+    d = {k: json.loads(v) for k, v in r["inspectionData"].items() if isinstance(v, str)}
+    assert d == {
+        "input": data,
+        "afterInputPath": {"id": 7},
+        "afterParameters": {"FunctionName": "f", "Payload": {"id": 7}},
+        "result": {"StatusCode": 200, "Payload": {"total": 12}},
+        "afterResultSelector": {"total": 12},
+        "afterResultPath": {"order": {"id": 7}, "other": 1, "priced": {"total": 12}},
+        "variables": {"x": 1},
+    }
+    assert json.loads(r["output"]) == {"total": 12}
+    # At INFO (the default) there is no inspection data.
+    assert "inspectionData" not in sfn.test_state(definition=json.dumps(task), input=json.dumps(data), mock=mock)
+    # A Pass state's result is its Result.
+    p = run(sfn, {"Type": "Pass", "InputPath": "$.order", "Result": {"r": 1}, "ResultPath": "$.res", "End": True},
+            data, inspectionLevel="TRACE")["inspectionData"]
+    assert (json.loads(p["result"]), json.loads(p["afterResultPath"])) == ({"r": 1}, dict(data, res={"r": 1}))
+
+
+def test_debug_inspection_of_jsonata_and_of_errors(sfn):
+    ata = {"QueryLanguage": "JSONata", "Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+           "Arguments": {"FunctionName": "f", "Payload": "{% $states.input.n * 2 %}"},
+           "Assign": {"doubled": "{% $states.result.Payload %}"}, "End": True}
+    r = sfn.test_state(definition=json.dumps(ata), input='{"n": 2}', inspectionLevel="DEBUG",
+                       mock={"result": json.dumps({"Payload": 4})})["inspectionData"]
+    assert json.loads(r["afterArguments"]) == {"FunctionName": "f", "Payload": 4}
+    assert json.loads(r["result"]) == {"Payload": 4}
+    assert json.loads(r["variables"]) == {"doubled": 4}
+    assert "afterInputPath" not in r
+    task = {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:f", "End": True,
+            "Retry": [{"ErrorEquals": ["Other"]},
+                      {"ErrorEquals": ["Boom"], "IntervalSeconds": 2, "BackoffRate": 3, "MaxAttempts": 5}],
+            "Catch": [{"ErrorEquals": ["Other"], "Next": "A"}, {"ErrorEquals": ["Boom"], "Next": "B"}]}
+    boom = {"errorOutput": {"error": "Boom", "cause": "bad"}}
+    r = sfn.test_state(definition=json.dumps(task), input="{}", inspectionLevel="DEBUG", mock=boom,
+                       stateConfiguration={"retrierRetryCount": 1})
+    assert r["status"] == "RETRIABLE"
+    assert r["inspectionData"]["errorDetails"] == {"retryIndex": 1, "retryBackoffIntervalSeconds": 6}
+    r = sfn.test_state(definition=json.dumps(task), input="{}", inspectionLevel="DEBUG", mock=boom,
+                       stateConfiguration={"retrierRetryCount": 5})
+    assert (r["status"], r["nextState"]) == ("CAUGHT_ERROR", "B")
+    assert r["inspectionData"]["errorDetails"] == {"catchIndex": 1}

@@ -217,6 +217,7 @@ pub async fn test_state<T: Tasks>(body: &Value, tasks: T) -> Result<Value, ApiEr
     let sm = StateMachine::from_value(&machine, Options::default())
         .map_err(|e| ApiError::invalid_definition(e.to_string()))?;
     let exec = local_execution("TestState", "test", input.clone(), wall_clock(), false);
+    let facts = exec.clone();
     let options = RunnerOptions {
         fast_forward: true,
         seed: crate::entropy(),
@@ -225,13 +226,13 @@ pub async fn test_state<T: Tasks>(body: &Value, tasks: T) -> Result<Value, ApiEr
     let report = match mocked {
         Some(m) => {
             Runner::new(&sm, exec, m, options)
-                .with_variables(variables)
+                .with_variables(variables.clone())
                 .run()
                 .await
         }
         None => {
             Runner::new(&sm, exec, tasks, options)
-                .with_variables(variables)
+                .with_variables(variables.clone())
                 .run()
                 .await
         }
@@ -275,10 +276,155 @@ pub async fn test_state<T: Tasks>(body: &Value, tasks: T) -> Result<Value, ApiEr
         }
     }
     let level = validate::optional_string(body, "inspectionLevel")?.unwrap_or("INFO");
-    if level != "INFO" {
-        out.insert("inspectionData".into(), json!({"input": input.to_string()}));
+    if !["INFO", "DEBUG", "TRACE"].contains(&level) {
+        return Err(ApiError::validation(format!(
+            "1 validation error detected: Value '{level}' at 'inspectionLevel' failed to satisfy constraint: Member must satisfy enum value set: [INFO, DEBUG, TRACE]"
+        )));
+    }
+    if level != "INFO"
+        && let Some(st) = sm.root().get(&name)
+    {
+        let seen = Seen {
+            state: st,
+            raw: &state,
+            input: &input,
+            facts: &facts,
+            variables: &variables,
+            report: &report,
+        };
+        let mut data = seen.inspection();
+        if let Some(e) = &state_error {
+            let details = if retriable {
+                retry.as_ref().and_then(|r| retry_details(r, e, retried))
+            } else if status == "CAUGHT_ERROR" {
+                (st.catch.iter().position(|c| c.matches(e))).map(|i| json!({"catchIndex": i}))
+            } else {
+                None
+            };
+            if let Some(d) = details {
+                data.insert("errorDetails".into(), d);
+            }
+        }
+        out.insert("inspectionData".into(), Value::Object(data));
     }
     Ok(Value::Object(out))
+}
+
+/// What TestState saw of the state it ran, for its inspection data.
+struct Seen<'a> {
+    state: &'a stepwise_asl::definition::State,
+    /// The state as given (a Pass state's `Result`).
+    raw: &'a Value,
+    input: &'a Value,
+    facts: &'a stepwise_asl::Execution,
+    variables: &'a Map<String, Value>,
+    report: &'a crate::Report,
+}
+
+impl Seen<'_> {
+    /// `inspectionData` at DEBUG and TRACE: the input at each stage of the
+    /// data flow (JSONPath), or after Arguments (JSONata), the raw result,
+    /// and the variables after the state; each value as JSON text.
+    fn inspection(&self) -> Map<String, Value> {
+        let mut data = Map::new();
+        data.insert("input".into(), self.input.to_string().into());
+        let root = |kind: &str| {
+            (self.report.history.iter())
+                .find(|r| r.event.thread == "root" && r.event.kind.as_str() == kind)
+                .map(|r| &r.event.details)
+        };
+        let task_result = [
+            "TaskSucceeded",
+            "LambdaFunctionSucceeded",
+            "ActivitySucceeded",
+        ]
+        .iter()
+        .find_map(|k| root(k))
+        .map(|d| json_of(&d["output"]));
+        if self.state.ata.is_some() {
+            let scheduled = (root("TaskScheduled").map(|d| &d["parameters"]))
+                .or_else(|| root("LambdaFunctionScheduled").map(|d| &d["input"]))
+                .or_else(|| root("ActivityScheduled").map(|d| &d["input"]));
+            if let Some(args) = scheduled {
+                data.insert("afterArguments".into(), json_of(args).to_string().into());
+            }
+            if let Some(r) = &task_result {
+                data.insert("result".into(), r.to_string().into());
+            }
+        } else {
+            let thread = stepwise_asl::Thread::root(&self.state.name, self.input.clone());
+            let context = self.facts.context(&thread, task_result.is_some(), None);
+            let mut random = stepwise_asl::random::Random::new(crate::entropy());
+            let mut scope = stepwise_asl::scope::Scope {
+                input: self.input,
+                context: &context,
+                variables: self.variables,
+                random: &mut random,
+            };
+            let flow = &self.state.flow;
+            let stages = stepwise_asl::definition::io::stages;
+            let mut seen = stages(flow, self.input, None, &mut scope);
+            // A Pass state's result is its Result, or its effective input.
+            let result = match self.state.kind {
+                stepwise_asl::states::Kind::Pass(_) => {
+                    (self.raw.get("Result").cloned()).or_else(|| {
+                        seen.iter()
+                            .find(|(k, _)| *k == "afterParameters")
+                            .map(|(_, v)| v.clone())
+                    })
+                }
+                _ => task_result,
+            };
+            if result.is_some() {
+                seen = stages(flow, self.input, result, &mut scope);
+            }
+            for (k, v) in seen {
+                data.insert(k.into(), v.to_string().into());
+            }
+        }
+        // The variables after the state: those given, and its assignments.
+        let mut variables = self.variables.clone();
+        let exited = (self.report.history.iter())
+            .find(|r| r.event.thread == "root" && r.event.kind.as_str().ends_with("StateExited"));
+        if let Some(Value::Object(assigned)) = exited.map(|r| &r.event.details["assignedVariables"])
+        {
+            variables.extend(assigned.clone());
+        }
+        if !variables.is_empty() {
+            data.insert(
+                "variables".into(),
+                Value::Object(variables).to_string().into(),
+            );
+        }
+        data
+    }
+}
+
+/// A history detail that holds JSON either as a value or as its text.
+fn json_of(v: &Value) -> Value {
+    match v {
+        Value::String(s) => serde_json::from_str(s).unwrap_or_else(|_| v.clone()),
+        other => other.clone(),
+    }
+}
+
+/// errorDetails of a RETRIABLE answer: the retrier that applies and the
+/// interval before its next attempt.
+fn retry_details(retry: &Value, error: &stepwise_asl::StatesError, done: u64) -> Option<Value> {
+    let index = retry.as_array()?.iter().position(|r| {
+        let names: Vec<String> = (r["ErrorEquals"].as_array().into_iter().flatten())
+            .filter_map(|n| n.as_str().map(str::to_owned))
+            .collect();
+        stepwise_asl::retry::matches_any(&names, error)
+    })?;
+    let r = &retry[index];
+    let interval = r["IntervalSeconds"].as_f64().unwrap_or(1.0);
+    let rate = r["BackoffRate"].as_f64().unwrap_or(2.0);
+    let mut seconds = interval * rate.powi(i32::try_from(done).unwrap_or(i32::MAX));
+    if let Some(max) = r["MaxDelaySeconds"].as_f64() {
+        seconds = seconds.min(max);
+    }
+    Some(json!({"retryIndex": index, "retryBackoffIntervalSeconds": seconds.round() as i64}))
 }
 
 /// Every state name a state can go to.

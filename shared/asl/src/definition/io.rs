@@ -134,6 +134,58 @@ impl DataFlow {
     }
 }
 
+/// The data flow of a JSONPath state stage by stage, as TestState's
+/// inspection data shows it: the input after InputPath and after
+/// Parameters, then, for a state with a raw `result`, that result, after
+/// ResultSelector and after ResultPath. A stage that fails ends the list.
+pub fn stages(
+    flow: &DataFlow,
+    input: &Value,
+    result: Option<Value>,
+    scope: &mut Scope<'_>,
+) -> Vec<(&'static str, Value)> {
+    let mut out = Vec::new();
+    let Some(selected) = at(input, scope, &|s| select(&flow.input_path, s)) else {
+        return out;
+    };
+    out.push(("afterInputPath", selected.clone()));
+    let parameters = match &flow.parameters {
+        None => Some(selected.clone()),
+        Some(t) => at(&selected, scope, &|s| t.eval(s)),
+    };
+    let Some(parameters) = parameters else {
+        return out;
+    };
+    out.push(("afterParameters", parameters));
+    let Some(result) = result else { return out };
+    out.push(("result", result.clone()));
+    let selected = match &flow.result_selector {
+        None => Some(result),
+        Some(t) => at(&result, scope, &|s| t.eval(s)),
+    };
+    let Some(selected) = selected else { return out };
+    out.push(("afterResultSelector", selected.clone()));
+    if let Ok(combined) = apply_result_path(&flow.result_path, input, selected) {
+        out.push(("afterResultPath", combined));
+    }
+    out
+}
+
+/// `f` in `scope` with `$` = `input`; `None` if it fails.
+fn at(
+    input: &Value,
+    scope: &mut Scope<'_>,
+    f: &dyn Fn(&mut Scope<'_>) -> Result<Value, StatesError>,
+) -> Option<Value> {
+    let mut inner = Scope {
+        input,
+        context: scope.context,
+        variables: scope.variables,
+        random: scope.random,
+    };
+    f(&mut inner).ok()
+}
+
 /// Applies an InputPath/OutputPath-style selector to the scope's input.
 pub fn select(selector: &Selector, scope: &mut Scope<'_>) -> Result<Value, StatesError> {
     match selector {
