@@ -104,3 +104,29 @@ def test_debug_inspection_of_jsonata_and_of_errors(sfn):
                        stateConfiguration={"retrierRetryCount": 5})
     assert (r["status"], r["nextState"]) == ("CAUGHT_ERROR", "B")
     assert r["inspectionData"]["errorDetails"] == {"catchIndex": 1}
+
+
+def test_a_mocked_map_shows_its_items_and_fails_past_its_tolerance(sfn):
+    m = {"Type": "Map", "ItemsPath": "$.xs", "ItemSelector": {"v.$": "$$.Map.Item.Value", "k.$": "$.k"},
+         "MaxConcurrency": 2, "ToleratedFailureCount": 1, "ResultPath": "$.out", "End": True,
+         "ItemProcessor": {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}}
+    data = {"xs": [10, 20, 30], "k": "a"}
+
+    def test(**kw):
+        return sfn.test_state(definition=json.dumps(m), input=json.dumps(data), inspectionLevel="DEBUG",
+                              mock={"result": json.dumps([1, 2, 3])}, **kw)
+    r = test()
+    assert r["status"] == "SUCCEEDED" and json.loads(r["output"]) == dict(data, out=[1, 2, 3])
+    d = r["inspectionData"]
+    assert json.loads(d["afterItemsPath"]) == [10, 20, 30]
+    assert json.loads(d["afterItemSelector"]) == [{"v": 10, "k": "a"}, {"v": 20, "k": "a"}, {"v": 30, "k": "a"}]
+    assert (d["toleratedFailureCount"], d["maxConcurrency"]) == (1, 2)
+    assert test(stateConfiguration={"mapIterationFailureCount": 1})["status"] == "SUCCEEDED"
+    r = test(stateConfiguration={"mapIterationFailureCount": 2})
+    assert (r["status"], r["error"]) == ("FAILED", "States.ExceedToleratedFailureThreshold")
+    batched = dict(m, ItemBatcher={"MaxItemsPerBatch": 2})
+    del batched["ItemSelector"]
+    batched["ItemProcessor"] = dict(m["ItemProcessor"], ProcessorConfig={"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"})
+    r = sfn.test_state(definition=json.dumps(batched), input=json.dumps(data), inspectionLevel="DEBUG",
+                       mock={"result": "[]"})
+    assert json.loads(r["inspectionData"]["afterItemBatcher"]) == [{"Items": [10, 20]}, {"Items": [30]}]

@@ -155,15 +155,7 @@ pub async fn test_state<T: Tasks>(body: &Value, tasks: T) -> Result<Value, ApiEr
         },
     };
     let mocked = mock(body)?;
-    let retried = match body
-        .get("stateConfiguration")
-        .and_then(|c| c.get("retrierRetryCount"))
-    {
-        None | Some(Value::Null) => 0,
-        Some(n) => n.as_u64().ok_or_else(|| {
-            ApiError::validation("retrierRetryCount must be a whole number, 0 or more")
-        })?,
-    };
+    let retried = config(body, "retrierRetryCount")?.unwrap_or(0);
     if mocked.is_none() && validate::optional_string(body, "roleArn")?.is_none() {
         return Err(ApiError::validation(
             "1 validation error detected: Value null at 'roleArn' failed to satisfy constraint: Member must not be null (it may be left out only with a mock)",
@@ -194,30 +186,48 @@ pub async fn test_state<T: Tasks>(body: &Value, tasks: T) -> Result<Value, ApiEr
             "TestState runs this {kind} state only with a mock of its result (mock.result or mock.errorOutput)"
         )));
     }
+    let original = state;
     let state = if matches!(kind.as_str(), "Map" | "Parallel") {
-        as_mocked_task(&state)
+        as_mocked_task(&original)
     } else {
-        state
+        original.clone()
     };
-    // Retriers are not waited out: the state runs once without them.
-    let mut once = state.clone();
-    let retry = once.as_object_mut().and_then(|o| o.remove("Retry"));
-    let mut states = Map::new();
-    for target in targets(&state) {
-        if target != name {
-            states.insert(target, json!({"Type": "Succeed"}));
-        }
-    }
-    states.insert(name.clone(), once);
-    let mut machine = json!({"StartAt": name, "States": states});
-    if let Some(l) = language {
-        machine["QueryLanguage"] = l;
-    }
-    // The parse error already reads "Invalid State Machine Definition: '…'".
-    let sm = StateMachine::from_value(&machine, Options::default())
-        .map_err(|e| ApiError::invalid_definition(e.to_string()))?;
+    let (sm, retry) = alone(&name, &state, language.as_ref())?;
     let exec = local_execution("TestState", "test", input.clone(), wall_clock(), false);
     let facts = exec.clone();
+    // A Map's own input processing runs as it would (its items, ItemSelector,
+    // ItemBatcher, tolerance); `mapIterationFailureCount` failed iterations
+    // past the tolerance fail it in place of the mocked result.
+    let mut map_fields = Map::new();
+    let mut mocked = mocked;
+    if kind == "Map" && original.get("ItemReader").is_none() {
+        let (map_sm, _) = alone(&name, &original, language.as_ref())?;
+        let failures = match config(body, "mapIterationFailureCount")? {
+            Some(n) => usize::try_from(n).unwrap_or(usize::MAX),
+            None => 0,
+        };
+        let mut thread = stepwise_asl::Thread::root(&name, input.clone());
+        thread.variables = variables.clone();
+        let env = stepwise_asl::Env {
+            now: facts.start_time,
+            seed: crate::entropy(),
+            nonce: crate::entropy(),
+            event_id: 2,
+            history: false,
+            fanout_limit: 0,
+            spawn_bytes: 0,
+        };
+        match stepwise_asl::exec::inspect_map(&map_sm, &facts, &thread, &env, failures) {
+            Some(Ok(seen)) => {
+                map_fields = seen.fields;
+                if let Some(e) = seen.failure {
+                    mocked = Some(Mock(Err(e)));
+                }
+            }
+            Some(Err(e)) => mocked = Some(Mock(Err(e))),
+            None => {}
+        }
+    }
     let options = RunnerOptions {
         fast_forward: true,
         seed: crate::entropy(),
@@ -293,6 +303,7 @@ pub async fn test_state<T: Tasks>(body: &Value, tasks: T) -> Result<Value, ApiEr
             report: &report,
         };
         let mut data = seen.inspection();
+        data.extend(map_fields);
         if let Some(e) = &state_error {
             let details = if retriable {
                 retry.as_ref().and_then(|r| retry_details(r, e, retried))
@@ -425,6 +436,43 @@ fn retry_details(retry: &Value, error: &stepwise_asl::StatesError, done: u64) ->
         seconds = seconds.min(max);
     }
     Some(json!({"retryIndex": index, "retryBackoffIntervalSeconds": seconds.round() as i64}))
+}
+
+/// `stateConfiguration.<key>`, a whole number.
+fn config(body: &Value, key: &str) -> Result<Option<u64>, ApiError> {
+    match body.get("stateConfiguration").and_then(|c| c.get(key)) {
+        None | Some(Value::Null) => Ok(None),
+        Some(n) => n.as_u64().map(Some).ok_or_else(|| {
+            ApiError::validation(format!("{key} must be a whole number, 0 or more"))
+        }),
+    }
+}
+
+/// `state` alone in a machine of its own, in which every state it can go
+/// to is a Succeed placeholder; its Retry is taken out (retriers are not
+/// waited out: the state runs once) and returned.
+fn alone(
+    name: &str,
+    state: &Value,
+    language: Option<&Value>,
+) -> Result<(StateMachine, Option<Value>), ApiError> {
+    let mut once = state.clone();
+    let retry = once.as_object_mut().and_then(|o| o.remove("Retry"));
+    let mut states = Map::new();
+    for target in targets(state) {
+        if target != name {
+            states.insert(target, json!({"Type": "Succeed"}));
+        }
+    }
+    states.insert(name.to_owned(), once);
+    let mut machine = json!({"StartAt": name, "States": states});
+    if let Some(l) = language {
+        machine["QueryLanguage"] = l.clone();
+    }
+    // The parse error already reads "Invalid State Machine Definition: '…'".
+    let sm = StateMachine::from_value(&machine, Options::default())
+        .map_err(|e| ApiError::invalid_definition(e.to_string()))?;
+    Ok((sm, retry))
 }
 
 /// Every state name a state can go to.

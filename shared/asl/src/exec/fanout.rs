@@ -468,7 +468,7 @@ fn keep(t: &mut Thread, state: &State, f: &Fanout) {
     }));
 }
 
-fn threshold_exceeded() -> StatesError {
+pub(crate) fn threshold_exceeded() -> StatesError {
     StatesError::new(
         ErrorName::ExceedToleratedFailureThreshold,
         "The specified tolerated failure threshold was exceeded",
@@ -476,7 +476,7 @@ fn threshold_exceeded() -> StatesError {
 }
 
 /// Whether the failures so far stay within ToleratedFailureCount/Percentage.
-fn within_tolerance(f: &Fanout) -> bool {
+pub(crate) fn within_tolerance(f: &Fanout) -> bool {
     if f.tolerated_count.is_none() && f.tolerated_percentage.is_none() {
         return false;
     }

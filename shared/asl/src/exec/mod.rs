@@ -12,6 +12,7 @@ mod dataflow;
 mod fanout;
 mod flow;
 pub mod history;
+mod inspect;
 mod map_run;
 mod thread;
 
@@ -21,6 +22,7 @@ use serde_json::Value;
 pub use context::Execution;
 pub use flow::Step;
 pub use history::{EventType, HistoryEvent, previous_event_id};
+pub use inspect::{MapInspection, inspect_map};
 pub use map_run::{MapRun, MapRunCounts, MapRunUpdate};
 pub use thread::{Fanout, Kept, MapItem, Parent, Phase, RedrivePoint, Thread};
 

@@ -371,6 +371,52 @@ impl Map {
     }
 
     /// Resolves an amount; strings holding a number are accepted, as AWS does.
+    /// TestState's inspection of this Map on its input: its items after
+    /// ItemsPath (JSONPath), after ItemBatcher and each iteration's input
+    /// after ItemSelector, and its settings; with the fan-out it would run.
+    pub(crate) fn inspect(
+        &self,
+        s: &mut Step<'_>,
+        t: &mut Thread,
+        state: &State,
+    ) -> Result<(serde_json::Map<String, Value>, Fanout), StatesError> {
+        let mut data = serde_json::Map::new();
+        let input = s.effective_input(t, state, None)?;
+        let items = self.items(s, t, state, &input)?;
+        if self.items.is_none() {
+            data.insert(
+                "afterItemsPath".into(),
+                Value::Array(items.clone()).to_string().into(),
+            );
+        }
+        let f = self.prepare(s, t, state, Some(items))?;
+        if self.batcher.is_some() {
+            data.insert(
+                "afterItemBatcher".into(),
+                Value::Array(f.items.clone()).to_string().into(),
+            );
+        }
+        if self.item_selector.is_some() {
+            let selected = (f.items.iter().enumerate())
+                .map(|(i, item)| self.select(s, t, &f, i, item))
+                .collect::<Result<Vec<Value>, StatesError>>()?;
+            data.insert(
+                "afterItemSelector".into(),
+                Value::Array(selected).to_string().into(),
+            );
+        }
+        if let Some(n) = f.tolerated_count {
+            data.insert("toleratedFailureCount".into(), n.into());
+        }
+        if let Some(p) = f.tolerated_percentage {
+            data.insert("toleratedFailurePercentage".into(), p.into());
+        }
+        if self.max_concurrency.is_some() {
+            data.insert("maxConcurrency".into(), f.max_concurrency.into());
+        }
+        Ok((data, f))
+    }
+
     pub(super) fn amount(
         &self,
         s: &mut Step<'_>,
