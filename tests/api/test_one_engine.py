@@ -198,7 +198,10 @@ def test_test_state_with_mocks_variables_and_retry_counts(backend):
     mapped = {"Type": "Map", "ItemsPath": "$.items", "ItemProcessor": {
         "StartAt": "I", "States": {"I": {"Type": "Pass", "End": True}}}, "ResultPath": "$.done", "End": True}
     r = test(mapped, mock={"result": "[1, 2]"})
-    assert json.loads(r["output"]) == {"k": 1, "done": [1, 2]}
+    # The Map's own input processing runs: its items are not there.
+    assert (r["status"], r["error"]) == ("FAILED", "States.Runtime")
+    r = backend.test_state(definition=json.dumps(mapped), input='{"items": [7, 8]}', mock={"result": "[1, 2]"})
+    assert json.loads(r["output"]) == {"items": [7, 8], "done": [1, 2]}
     with pytest.raises(backend.exceptions.ValidationException):
         test(mapped, roleArn=ROLE)
 
