@@ -251,7 +251,9 @@ def test_kill_9_loses_no_execution(tmp_path, backend, request):
     try:
         sfn2 = client(s2.url)
         for arn in arns:
-            d = wait_for(sfn2, arn, timeout=30)
+            # Messages the killed process had received come back when their
+            # visibility timeout (30 s, SQS's default) runs out.
+            d = wait_for(sfn2, arn, timeout=75)
             assert (d["status"], d["output"]) == ("SUCCEEDED", '"done"'), arn
             types = [e["type"] for e in sfn2.get_execution_history(executionArn=arn)["events"]]
             assert types == ["ExecutionStarted", "WaitStateEntered", "WaitStateExited", "PassStateEntered", "PassStateExited", "ExecutionSucceeded"]
