@@ -130,3 +130,23 @@ def test_a_mocked_map_shows_its_items_and_fails_past_its_tolerance(sfn):
     r = sfn.test_state(definition=json.dumps(batched), input=json.dumps(data), inspectionLevel="DEBUG",
                        mock={"result": "[]"})
     assert json.loads(r["inspectionData"]["afterItemBatcher"]) == [{"Items": [10, 20]}, {"Items": [30]}]
+
+
+def test_a_mocked_map_reads_its_item_reader_data(sfn):
+    m = {"Type": "Map", "End": True,
+         "ItemReader": {"Resource": "arn:aws:states:::s3:getObject",
+                        "ReaderConfig": {"InputType": "CSV", "CSVHeaderLocation": "FIRST_ROW", "MaxItems": 2},
+                        "Parameters": {"Bucket": "b", "Key": "k.csv"}},
+         "ItemSelector": {"name.$": "$$.Map.Item.Value.name"},
+         "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                           "StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}}
+    r = sfn.test_state(definition=json.dumps(m), input="{}", inspectionLevel="DEBUG", mock={"result": "[]"},
+                       stateConfiguration={"mapItemReaderData": "name,n\nada,1\nbob,2\ncy,3\n"})
+    assert r["status"] == "SUCCEEDED"
+    assert json.loads(r["inspectionData"]["afterItemSelector"]) == [{"name": "ada"}, {"name": "bob"}]
+    pointed = dict(m, ItemReader=dict(m["ItemReader"], ReaderConfig={"InputType": "JSON", "ItemsPointer": "/rows"}))
+    r = sfn.test_state(definition=json.dumps(pointed), input="{}", inspectionLevel="DEBUG", mock={"result": "[]"},
+                       stateConfiguration={"mapItemReaderData": json.dumps({"rows": [{"name": "z"}]})})
+    assert json.loads(r["inspectionData"]["afterItemsPointer"]) == [{"name": "z"}]
+    r = sfn.test_state(definition=json.dumps(m), input="{}", mock={"result": "[]"})
+    assert (r["status"], r["error"]) == ("FAILED", "States.ItemReaderFailed")

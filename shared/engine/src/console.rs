@@ -200,7 +200,7 @@ pub async fn test_state<T: Tasks>(body: &Value, tasks: T) -> Result<Value, ApiEr
     // past the tolerance fail it in place of the mocked result.
     let mut map_fields = Map::new();
     let mut mocked = mocked;
-    if kind == "Map" && original.get("ItemReader").is_none() {
+    if kind == "Map" {
         let (map_sm, _) = alone(&name, &original, language.as_ref())?;
         let failures = match config(body, "mapIterationFailureCount")? {
             Some(n) => usize::try_from(n).unwrap_or(usize::MAX),
@@ -217,7 +217,21 @@ pub async fn test_state<T: Tasks>(body: &Value, tasks: T) -> Result<Value, ApiEr
             fanout_limit: 0,
             spawn_bytes: 0,
         };
-        match stepwise_asl::exec::inspect_map(&map_sm, &facts, &thread, &env, failures) {
+        let data = (body.get("stateConfiguration"))
+            .and_then(|c| c.get("mapItemReaderData"))
+            .and_then(Value::as_str);
+        // An ItemReader reads `mapItemReaderData`, as its ReaderConfig says.
+        let read = |call: &Value| match data {
+            Some(text) => {
+                let config = &call["ReaderConfig"];
+                crate::items::parse(text, config, crate::items::max_items(config))
+            }
+            None => Err(crate::items::failed(
+                "TestState reads a Map's ItemReader from stateConfiguration.mapItemReaderData"
+                    .into(),
+            )),
+        };
+        match stepwise_asl::exec::inspect_map(&map_sm, &facts, &thread, &env, failures, &read) {
             Some(Ok(seen)) => {
                 map_fields = seen.fields;
                 if let Some(e) = seen.failure {

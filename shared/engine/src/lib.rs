@@ -11,6 +11,7 @@ mod block_on;
 pub mod catalog;
 pub mod console;
 pub mod executions;
+pub mod items;
 pub mod map_runs;
 pub mod memory;
 pub mod mock;

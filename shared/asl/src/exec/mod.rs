@@ -22,7 +22,7 @@ use serde_json::Value;
 pub use context::Execution;
 pub use flow::Step;
 pub use history::{EventType, HistoryEvent, previous_event_id};
-pub use inspect::{MapInspection, inspect_map};
+pub use inspect::{MapInspection, ReadData, inspect_map};
 pub use map_run::{MapRun, MapRunCounts, MapRunUpdate};
 pub use thread::{Fanout, Kept, MapItem, Parent, Phase, RedrivePoint, Thread};
 

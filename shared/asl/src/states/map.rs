@@ -16,6 +16,10 @@ use super::batcher::Batcher;
 pub(crate) use super::map_io::{Reader, Writer, Written};
 use super::map_io::{reader, writer};
 
+/// What an ItemReader reads, given its call (`Parameters` and the
+/// evaluated `ReaderConfig`): TestState's `mapItemReaderData`.
+pub type ReadData<'r> = dyn Fn(&Value) -> Result<Vec<Value>, StatesError> + 'r;
+
 /// A number given literally, read from the input by a path (JSONPath), or
 /// computed by an expression (JSONata).
 #[derive(Debug, Clone)]
@@ -379,16 +383,29 @@ impl Map {
         s: &mut Step<'_>,
         t: &mut Thread,
         state: &State,
+        read: &ReadData<'_>,
     ) -> Result<(serde_json::Map<String, Value>, Fanout), StatesError> {
         let mut data = serde_json::Map::new();
-        let input = s.effective_input(t, state, None)?;
-        let items = self.items(s, t, state, &input)?;
-        if self.items.is_none() {
-            data.insert(
-                "afterItemsPath".into(),
-                Value::Array(items.clone()).to_string().into(),
-            );
-        }
+        let items = match &self.reader {
+            Some(r) => {
+                let payload = self.reader_call(s, t, state, r)?;
+                let items = read(&payload)?;
+                if payload["ReaderConfig"].get("ItemsPointer").is_some() {
+                    let shown = Value::Array(items.clone()).to_string();
+                    data.insert("afterItemsPointer".into(), shown.into());
+                }
+                items
+            }
+            None => {
+                let input = s.effective_input(t, state, None)?;
+                let items = self.items(s, t, state, &input)?;
+                if self.items.is_none() {
+                    let shown = Value::Array(items.clone()).to_string();
+                    data.insert("afterItemsPath".into(), shown.into());
+                }
+                items
+            }
+        };
         let f = self.prepare(s, t, state, Some(items))?;
         if self.batcher.is_some() {
             data.insert(
