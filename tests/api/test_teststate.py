@@ -150,3 +150,20 @@ def test_a_mocked_map_reads_its_item_reader_data(sfn):
     assert json.loads(r["inspectionData"]["afterItemsPointer"]) == [{"name": "z"}]
     r = sfn.test_state(definition=json.dumps(m), input="{}", mock={"result": "[]"})
     assert (r["status"], r["error"]) == ("FAILED", "States.ItemReaderFailed")
+
+
+def test_error_caused_by_state_names_a_state_inside_the_map_or_parallel(sfn):
+    par = {"Type": "Parallel", "End": True, "Branches": [
+        {"StartAt": "A", "States": {"A": {"Type": "Pass", "End": True}}},
+        {"StartAt": "B", "States": {"B": {"Type": "Map", "End": True, "ItemProcessor": {
+            "StartAt": "Deep", "States": {"Deep": {"Type": "Pass", "End": True}}}}}}]}
+    boom = {"errorOutput": {"error": "Boom", "cause": "deep down"}}
+
+    def test(cause, mock=boom):
+        return sfn.test_state(definition=json.dumps(par), input="{}", mock=mock,
+                              stateConfiguration={"errorCausedByState": cause})
+    r = test("Deep")
+    assert (r["status"], r["error"], r["cause"]) == ("FAILED", "Boom", "deep down")
+    for cause, mock in (("Nowhere", boom), ("A", {"result": "[]"})):
+        with pytest.raises(sfn.exceptions.ValidationException):
+            test(cause, mock)

@@ -186,6 +186,24 @@ pub async fn test_state<T: Tasks>(body: &Value, tasks: T) -> Result<Value, ApiEr
             "TestState runs this {kind} state only with a mock of its result (mock.result or mock.errorOutput)"
         )));
     }
+    if let Some(cause) = (body.get("stateConfiguration"))
+        .and_then(|c| c.get("errorCausedByState"))
+        .and_then(Value::as_str)
+    {
+        let error_mocked = body
+            .get("mock")
+            .is_some_and(|m| m.get("errorOutput").is_some());
+        if !matches!(kind.as_str(), "Map" | "Parallel") || !error_mocked {
+            return Err(ApiError::validation(
+                "errorCausedByState applies to a Map or Parallel state whose error is mocked (mock.errorOutput)",
+            ));
+        }
+        if !contains_state(&state, cause) {
+            return Err(ApiError::validation(format!(
+                "errorCausedByState: the state '{cause}' is not in the {kind} state's branches or item processor"
+            )));
+        }
+    }
     let original = state;
     let state = if matches!(kind.as_str(), "Map" | "Parallel") {
         as_mocked_task(&original)
@@ -487,6 +505,18 @@ fn alone(
     let sm = StateMachine::from_value(&machine, Options::default())
         .map_err(|e| ApiError::invalid_definition(e.to_string()))?;
     Ok((sm, retry))
+}
+
+/// Whether a state named `name` is inside Parallel or Map state `state`
+/// (in its branches or item processor, at any depth).
+fn contains_state(state: &Value, name: &str) -> bool {
+    let scopes = (state["Branches"].as_array().into_iter().flatten())
+        .chain(state.get("ItemProcessor").or_else(|| state.get("Iterator")));
+    scopes
+        .filter_map(|s| s["States"].as_object())
+        .any(|states| {
+            states.contains_key(name) || states.values().any(|inner| contains_state(inner, name))
+        })
 }
 
 /// Every state name a state can go to.
