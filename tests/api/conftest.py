@@ -80,9 +80,10 @@ def client(url, region="us-east-1"):
     )
 
 
-@pytest.fixture
-def server():
-    s = Server(["--in-memory"]).start()
+@pytest.fixture(params=["embedded", "aws"])
+def server(request, moto):
+    """`stepwise serve` on each backend in turn, a server per test."""
+    s = serve_on(request.param, moto, "api")
     yield s
     s.stop()
 

@@ -31,12 +31,13 @@ def test_a_fail_state_fails_with_its_error(sfn):
 
 
 def test_a_task_error_is_caught_or_retriable(sfn):
-    # No Lambda endpoint is configured: the task fails with States.TaskFailed.
+    # No Lambda function f: the task fails (States.TaskFailed with no Lambda
+    # endpoint; Lambda.ResourceNotFoundException from moto's Lambda).
     task = {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:f", "End": True}
     caught = dict(task, Catch=[{"ErrorEquals": ["States.ALL"], "ResultPath": "$.err", "Next": "Recover"}])
     r = run(sfn, caught, {"k": 1})
     assert (r["status"], r["nextState"]) == ("CAUGHT_ERROR", "Recover")
-    assert json.loads(r["output"])["err"]["Error"] == "States.TaskFailed"
+    assert json.loads(r["output"])["err"]["Error"] in ("States.TaskFailed", "Lambda.ResourceNotFoundException")
     retried = dict(task, Retry=[{"ErrorEquals": ["States.TaskFailed"], "MaxAttempts": 3}])
     assert run(sfn, retried, {})["status"] == "RETRIABLE"
     assert run(sfn, task, {})["status"] == "FAILED"

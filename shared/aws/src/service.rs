@@ -345,6 +345,16 @@ impl AwsService {
         stepwise_engine::stepper::stop(&self.store, &self.queue, &arn, error, now)
             .await
             .map_err(internal)?;
+        // The root thread records ExecutionAborted when it takes the stop's
+        // message: on AWS the history has it once StopExecution answers, so
+        // the answer waits for it (a few seconds at most).
+        for _ in 0..50 {
+            let root = self.store.load(&arn, "root").await.map_err(internal)?;
+            if root.and_then(|r| r.thread).is_none_or(|t| t.is_done()) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
         Ok(json!({"stopDate": timestamp(now)}))
     }
 }
