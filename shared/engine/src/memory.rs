@@ -251,6 +251,12 @@ impl<'m, T: Tasks> Runner<'m, T> {
         }
         self.transitions += 1;
         let parent = thread.parent.clone();
+        let mut resume = (out.effects.iter())
+            .find_map(|e| match e {
+                Effect::Finish(o) => Some(thread.resume_point(o)),
+                _ => None,
+            })
+            .flatten();
         self.events += out.history.len() as u64;
         self.append(out.history);
         if !self.machine.express && self.events > MAX_STANDARD_EVENTS {
@@ -318,6 +324,7 @@ impl<'m, T: Tasks> Runner<'m, T> {
                             wait: p.wait,
                             index: p.index,
                             outcome,
+                            resume: resume.take(),
                         };
                         self.push(self.now, p.thread.clone(), event);
                     }

@@ -202,3 +202,27 @@ fn a_redriven_distributed_map_carries_its_map_run_on() {
     );
     assert!(run.redriven.is_some_and(|at| at > run.start));
 }
+
+#[test]
+fn a_redriven_branch_takes_up_where_it_failed() {
+    let _one = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let mut first = task("first");
+    first["ResultPath"] = Value::Null;
+    first["Next"] = json!("Bad");
+    first.as_object_mut().unwrap().remove("End");
+    let def = json!({"StartAt": "P", "States": {"P": {"Type": "Parallel", "End": true, "Branches": [
+        {"StartAt": "A", "States": {"A": task("a")}},
+        {"StartAt": "First", "States": {"First": first, "Bad": task("bad")}}]}}});
+    let (before, after, s) = run_and_redrive(def, json!({}));
+    assert_eq!(sorted(before), [json!("a"), json!("bad"), json!("first")]);
+    // "first" succeeded before "bad" failed in the same branch: not again.
+    assert_eq!(after, [json!("bad")]);
+    assert_eq!(output(&s), json!([{"done": "a"}, {"done": "bad"}]));
+    let h = history(&s);
+    let again = after_redrive(&h);
+    let entered: Vec<&Value> = (h.iter().skip_while(|(k, _)| k != "ExecutionRedriven"))
+        .filter(|(k, _)| k == "TaskStateEntered")
+        .map(|(_, d)| &d["name"])
+        .collect();
+    assert_eq!(entered, [&json!("Bad")], "{again:?}");
+}

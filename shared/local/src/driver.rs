@@ -141,6 +141,7 @@ pub(crate) fn step_thread(
             let event = Event::ChildFinished {
                 wait: p.wait,
                 index: p.index,
+                resume: thread.resume_point(&outcome),
                 outcome,
             };
             w.enqueue(execution, &p.thread, now(), &event)?;

@@ -4,7 +4,9 @@
 
 use serde_json::{Value, json};
 
-use super::thread::{Fanout, Kept, MapItem, Parent, Phase, Thread};
+use super::thread::{
+    Fanout, Kept, MapItem, Parent, Phase, RESUME_POINT_BYTES, RESUME_POINTS, RedrivePoint, Thread,
+};
 use super::{Effect, Event, EventType, MapRunUpdate, Outcome, Step, TimerKind};
 use crate::definition::State;
 use crate::error::{ErrorName, StatesError};
@@ -109,8 +111,23 @@ impl<'a> Step<'a> {
                 index,
             });
             let id = format!("{}/{}.{}", t.id, wait, index);
-            let child = match &state.kind {
-                Kind::Parallel(p) => {
+            // Redriven: a child that failed is taken up where it failed.
+            let resumed = (f.resume.iter().position(|(i, _)| *i == index))
+                .map(|at| f.resume.swap_remove(at).1);
+            let is_resumed = resumed.is_some();
+            let child = match (&state.kind, resumed) {
+                (Kind::Parallel(p), Some(point)) => {
+                    resumed_child(id, p.branches[index], parent, None, t, point)
+                }
+                (Kind::Map(m), Some(point)) => {
+                    let value = std::mem::take(&mut f.items[index]);
+                    self.iteration_event(t, state, EventType::MapIterationStarted, index);
+                    let item = Some(MapItem { index, value });
+                    let mut child = resumed_child(id, m.processor, parent, item, t, point);
+                    child.recorded = t.recorded && !m.distributed;
+                    child
+                }
+                (Kind::Parallel(p), None) => {
                     let scope = &self.machine.scopes[p.branches[index]];
                     Thread::new(
                         id,
@@ -122,7 +139,7 @@ impl<'a> Step<'a> {
                         f.selector_input.clone(),
                     )
                 }
-                Kind::Map(m) => {
+                (Kind::Map(m), None) => {
                     let item = std::mem::take(&mut f.items[index]);
                     let input = m.select(self, t, f, index, &item)?;
                     if deeper_than(&input, MAX_PAYLOAD_DEPTH) {
@@ -147,7 +164,9 @@ impl<'a> Step<'a> {
                 _ => unreachable!("only Parallel and Map fan out"),
             };
             let mut child = child;
-            child.variables = t.variables.clone();
+            if !is_resumed {
+                child.variables = t.variables.clone();
+            }
             child.redrives = t.redrives;
             if self.env.spawn_bytes > 0 {
                 bytes += serde_json::to_vec(&child).map_or(0, |v| v.len());
@@ -167,6 +186,7 @@ impl<'a> Step<'a> {
         state: &State,
         index: usize,
         outcome: Outcome,
+        resume: Option<Box<RedrivePoint>>,
     ) {
         let Phase::Children { wait, fanout } = &mut t.phase else {
             return;
@@ -186,6 +206,12 @@ impl<'a> Step<'a> {
             }
             Outcome::Failed(e) | Outcome::TimedOut(e) | Outcome::Aborted(e) => {
                 f.failed += 1;
+                if let Some(point) = resume
+                    && f.resume.len() < RESUME_POINTS
+                    && serde_json::to_vec(&point).is_ok_and(|b| b.len() <= RESUME_POINT_BYTES)
+                {
+                    f.resume.push((index, *point));
+                }
                 self.iteration_event(t, state, EventType::MapIterationFailed, index);
                 let tolerated = is_map && within_tolerance(&f);
                 if !tolerated {
@@ -465,7 +491,33 @@ fn keep(t: &mut Thread, state: &State, f: &Fanout) {
         run_started: f.run_started,
         redrives: f.redrives,
         armed: false,
+        resume: f.resume.clone(),
     }));
+}
+
+/// A child a redrive takes up where it failed: its state, that state's
+/// input and its variables, and what a fan-out of its own there kept.
+fn resumed_child(
+    id: String,
+    scope: crate::definition::ScopeId,
+    parent: Option<Parent>,
+    item: Option<MapItem>,
+    t: &Thread,
+    point: RedrivePoint,
+) -> Thread {
+    let mut child = Thread::new(
+        id,
+        scope,
+        parent,
+        item,
+        t.recorded,
+        &point.state,
+        point.input,
+    );
+    child.variables = point.variables;
+    child.waits = point.waits;
+    child.kept = point.kept.map(|k| Box::new(Kept { armed: true, ..*k }));
+    child
 }
 
 pub(crate) fn threshold_exceeded() -> StatesError {
@@ -510,5 +562,6 @@ fn empty() -> Fanout {
         redriven: 0,
         sizes: Vec::new(),
         writes: false,
+        resume: Vec::new(),
     }
 }

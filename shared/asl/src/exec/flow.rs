@@ -198,7 +198,8 @@ impl<'a> Step<'a> {
                 wait: w,
                 index,
                 outcome,
-            } if Some(w) == wait => self.child_finished(t, state, index, outcome),
+                resume,
+            } if Some(w) == wait => self.child_finished(t, state, index, outcome, resume),
             Event::UpdateMapRun(update) => self.update_map_run(t, state, &update),
             _ => self.applied = false,
         }

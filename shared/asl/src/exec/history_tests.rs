@@ -64,6 +64,7 @@ fn finish_children(m: &StateMachine, t: &mut Thread, out: &Output, results: &[Ou
             wait,
             index,
             outcome: outcome.clone(),
+            resume: None,
         };
         last = Some(step(m, &exec(), t, finished, &env(100)));
     }

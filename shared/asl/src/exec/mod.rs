@@ -63,6 +63,9 @@ pub enum Event {
         wait: u64,
         index: usize,
         outcome: Outcome,
+        /// A child that failed: where a redrive would take it up again.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        resume: Option<Box<RedrivePoint>>,
     },
     /// UpdateMapRun: the Map Run `run` (of the Map state this thread runs)
     /// takes the settings given.

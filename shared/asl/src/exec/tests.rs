@@ -264,6 +264,7 @@ fn a_parallel_spawns_one_child_per_branch() {
             wait,
             index: 1,
             outcome: Outcome::Succeeded(json!("b")),
+            resume: None,
         },
         &env(1),
     );
@@ -276,6 +277,7 @@ fn a_parallel_spawns_one_child_per_branch() {
             wait,
             index: 0,
             outcome: Outcome::Succeeded(json!("a")),
+            resume: None,
         },
         &env(2),
     );
@@ -309,6 +311,7 @@ fn map_concurrency_starts_the_next_item_as_one_finishes() {
             wait,
             index: 0,
             outcome: Outcome::Succeeded(json!(1)),
+            resume: None,
         },
         &env(1),
     );

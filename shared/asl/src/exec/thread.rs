@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::{Event, Outcome};
 use crate::definition::ScopeId;
 use crate::timestamp::Millis;
 
@@ -70,6 +71,10 @@ pub struct Kept {
     /// Set by a redrive: the state's next fan-out starts from this.
     #[serde(default)]
     pub armed: bool,
+    /// Children that failed, by index, and where each failed: a redrive
+    /// takes them up there (the others that did not succeed start over).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub resume: Vec<(usize, RedrivePoint)>,
 }
 
 /// Where a redrive starts again: the state the root thread ended in, its
@@ -168,7 +173,18 @@ pub struct Fanout {
     /// Map with a ResultWriter.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub writes: bool,
+    /// Children that failed and where (at most [`RESUME_POINTS`]): while it
+    /// runs, for a redrive after it fails; in a redriven fan-out, where the
+    /// children start again.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub resume: Vec<(usize, RedrivePoint)>,
 }
+
+/// How many failed children a fan-out remembers where they failed, and how
+/// large (JSON) each such point may be: the fan-out is stored with its
+/// thread (a DynamoDB item holds 400 KB). A redrive starts the others over.
+pub const RESUME_POINTS: usize = 8;
+pub const RESUME_POINT_BYTES: usize = 8 * 1024;
 
 impl Fanout {
     pub fn is_done(&self, index: usize) -> bool {
@@ -189,6 +205,7 @@ impl Fanout {
             }
         }
         self.next = Some(0);
+        self.resume = kept.resume;
     }
 
     /// Marks child `index` finished; false if it already was.
@@ -223,6 +240,28 @@ impl Thread {
         root.waits = point.waits;
         root.kept = point.kept.map(|k| Box::new(Kept { armed: true, ..*k }));
         root
+    }
+
+    /// What a finished child tells its parent: the parent's thread and the
+    /// event (`None` for the root, which has no parent). A failed child
+    /// says where it failed, for a redrive of its parent's state.
+    pub fn finished(&self, outcome: Outcome) -> Option<(String, Event)> {
+        let p = self.parent.as_ref()?;
+        let resume = self.resume_point(&outcome);
+        let event = Event::ChildFinished {
+            wait: p.wait,
+            index: p.index,
+            outcome,
+            resume,
+        };
+        Some((p.thread.clone(), event))
+    }
+
+    /// Where a redrive would take this child up again, if it ended with
+    /// `outcome` (it failed or timed out).
+    pub fn resume_point(&self, outcome: &Outcome) -> Option<Box<RedrivePoint>> {
+        let failed = matches!(outcome, Outcome::Failed(_) | Outcome::TimedOut(_));
+        (failed && self.parent.is_some()).then(|| Box::new(self.redrive_point()))
     }
 
     /// The root thread of a new execution.

@@ -371,6 +371,7 @@ impl Map {
             redriven: 0,
             sizes,
             writes: self.writer.is_some(),
+            resume: Vec::new(),
         })
     }
 

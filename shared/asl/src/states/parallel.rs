@@ -64,6 +64,7 @@ impl Parallel {
             redriven: 0,
             sizes: Vec::new(),
             writes: false,
+            resume: Vec::new(),
         };
         s.fan_out(t, state, fanout);
     }

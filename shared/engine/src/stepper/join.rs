@@ -7,7 +7,7 @@
 
 use std::collections::hash_map::Entry;
 
-use stepwise_asl::exec::{HistoryEvent, Parent, Phase};
+use stepwise_asl::exec::{HistoryEvent, Parent, Phase, RedrivePoint};
 use stepwise_asl::timestamp::Millis;
 use stepwise_asl::{Effect, Event, Outcome};
 
@@ -28,6 +28,8 @@ pub(super) struct Joined {
     pub execution: String,
     pub parent: Parent,
     pub outcome: Outcome,
+    /// A failed child: where a redrive would take it up again.
+    pub resume: Option<Box<RedrivePoint>>,
     /// Its events (its first step, which was its last) and their time.
     pub events: Vec<HistoryEvent>,
     pub lamport: u64,
@@ -39,9 +41,9 @@ impl Joined {
     pub(super) fn reported(
         id: &str,
         m: &StepMessage,
-        wait: u64,
-        index: usize,
+        (wait, index): (u64, usize),
         outcome: Outcome,
+        resume: Option<Box<RedrivePoint>>,
     ) -> Joined {
         Joined {
             id: id.to_owned(),
@@ -52,6 +54,7 @@ impl Joined {
                 index,
             },
             outcome,
+            resume,
             events: Vec::new(),
             lamport: m.lamport,
         }
@@ -196,6 +199,7 @@ impl<S: Store, Q: Queue, T: Tasks, A: step::Abort> Stepper<S, Q, T, A> {
                 wait: j.parent.wait,
                 index: j.parent.index,
                 outcome: j.outcome.clone(),
+                resume: j.resume.clone(),
             };
             let Some(advanced) = self
                 .advance(loaded, execution, thread, event, step_lamport, now)

@@ -217,9 +217,10 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
             wait,
             index,
             outcome,
+            resume,
         } = &m.event
         {
-            let joined = Joined::reported(id, m, *wait, *index, outcome.clone());
+            let joined = Joined::reported(id, m, (*wait, *index), outcome.clone(), resume.clone());
             parents.insert((m.execution.clone(), m.thread.clone()), rec);
             return Ok(Some(joined));
         }
@@ -270,6 +271,7 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
                 id: id.to_owned(),
                 execution: m.execution.clone(),
                 parent: p,
+                resume: thread.resume_point(outcome),
                 outcome: outcome.clone(),
                 events,
                 lamport,
@@ -431,6 +433,12 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
             .expect("a stepped record has its thread");
         let parent = thread.parent.clone();
         let current = thread.current_wait();
+        let mut resume = (t.effects.iter())
+            .find_map(|e| match e {
+                Effect::Finish(o) => Some(thread.resume_point(o)),
+                _ => None,
+            })
+            .flatten();
         let seq = rec.seq + 1;
         let sender = format!("{}@{seq}", t.thread);
         let new_lamport = t.lamport + t.events.len().max(1) as u64;
@@ -482,6 +490,7 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
                             wait: p.wait,
                             index: p.index,
                             outcome,
+                            resume: resume.take(),
                         };
                         messages.push(message(i, now, &p.thread, None, event, None));
                     }
