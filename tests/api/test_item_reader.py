@@ -1,6 +1,7 @@
 """A Distributed Map's ItemReader on S3 (moto server): JSON with an
-ItemsPointer, JSONL, CSV, a bucket listing, MaxItems, and a read that fails
-(States.ItemReaderFailed), through `stepwise run` and both serve backends."""
+ItemsPointer, JSONL, CSV, Parquet (written by pyarrow), a bucket listing,
+MaxItems, and reads that fail (States.ItemReaderFailed), through `stepwise
+run` and both serve backends."""
 import gzip
 import json
 import subprocess
@@ -186,3 +187,127 @@ def test_result_writer_lays_results_out_in_s3(moto, bucket, tmp_path):
     failed = json.loads(s3.get_object(Bucket=bucket, Key=f"out/{run_id}/FAILED_0.json")["Body"].read())
     assert [(e["Error"], e["Cause"]) for e in failed] == [("Two", "no twos")]
     assert result["output"]["flat"] == [1, 1, 2, 2, 3, 3]
+
+
+def parquet_table():
+    """Every type the reader maps, an optional column with nulls, and
+    strings both dictionary-encoded (`name`) and not (`note`, in the gzip
+    file, written without dictionaries)."""
+    import datetime as dt
+    from decimal import Decimal
+    pa = pytest.importorskip("pyarrow")
+    at = [dt.datetime(2024, 1, 2, 3, 4, 5, 123000), dt.datetime(1970, 1, 1), None,
+          dt.datetime(1969, 12, 31, 23, 59, 59, 999000), dt.datetime(2030, 6, 1, 12)]
+    return pa.table({
+        "id": pa.array([1, 2, 3, 4, 5], pa.int32()),
+        "big": pa.array([10**12, -1, 0, 2**62, 7], pa.int64()),
+        "name": pa.array(["ann", "bo", "ann", "cy", "bo"]),
+        "note": pa.array(["x", None, None, "zed", None]),
+        "score": pa.array([1.5, -2.25, 0.0, 1e10, 3.0], pa.float64()),
+        "ok": pa.array([True, False, None, True, False]),
+        "day": pa.array([dt.date(2024, 1, 2), dt.date(1969, 12, 31), None, dt.date(2000, 2, 29),
+                         dt.date(1970, 1, 1)], pa.date32()),
+        "at": pa.array(at, pa.timestamp("ms")),
+        "price": pa.array([Decimal("12.34"), Decimal("-0.05"), None, Decimal("99999999.99"), Decimal("0")],
+                          pa.decimal128(10, 2)),
+    })
+
+
+def as_item(row):
+    """A row as pyarrow's to_pylist() gives it, mapped as Stepwise maps
+    Parquet values: dates ISO, timestamps RFC 3339 UTC to the millisecond,
+    decimals numbers."""
+    import datetime as dt
+    from decimal import Decimal
+
+    def value(v):
+        if isinstance(v, dt.datetime):
+            return v.strftime("%Y-%m-%dT%H:%M:%S.") + f"{v.microsecond // 1000:03d}Z"
+        if isinstance(v, dt.date):
+            return v.isoformat()
+        return float(v) if isinstance(v, Decimal) else v
+    return {k: value(v) for k, v in row.items()}
+
+
+@pytest.fixture
+def parquet_bucket(moto):
+    """pq/: the table as snappy in two row groups, gzip without
+    dictionaries, uncompressed with v2 data pages; bad/: ZSTD, truncated."""
+    pq = pytest.importorskip("pyarrow.parquet")
+    import io
+    s3 = boto3.client("s3", endpoint_url=moto, region_name="us-east-1",
+                      aws_access_key_id="test", aws_secret_access_key="test")
+    name = "parquet-" + uuid.uuid4().hex[:8]
+    s3.create_bucket(Bucket=name)
+    table = parquet_table()
+    files = {"pq/snappy.parquet": {"row_group_size": 3},
+             "pq/gzip.parquet": {"compression": "gzip", "use_dictionary": False},
+             "pq/v2.parquet": {"compression": "none", "data_page_version": "2.0"},
+             "bad/zstd.parquet": {"compression": "zstd"}}
+    for key, options in files.items():
+        out = io.BytesIO()
+        pq.write_table(table, out, **options)
+        s3.put_object(Bucket=name, Key=key, Body=out.getvalue())
+        if key == "pq/snappy.parquet":
+            assert pq.ParquetFile(io.BytesIO(out.getvalue())).num_row_groups == 2
+            s3.put_object(Bucket=name, Key="bad/truncated.parquet", Body=out.getvalue()[:-100])
+    # An Athena data manifest (what UNLOAD ... WITH (format = 'PARQUET') writes).
+    manifest = f"s3://{name}/pq/v2.parquet\ns3://{name}/pq/gzip.parquet\n"
+    s3.put_object(Bucket=name, Key="athena/manifest.csv", Body=manifest)
+    return name
+
+
+def parquet_machine(bucket):
+    """A Distributed Map per Parquet read, each result at $.<name>; the
+    last two fail, caught."""
+    def read(key, **config):
+        return {"Resource": "arn:aws:states:::s3:getObject",
+                "ReaderConfig": {"InputType": "PARQUET", **config},
+                "Parameters": {"Bucket": bucket, "Key": key}}
+    names = ["Snappy", "Gzip", "V2", "Max", "Flatten", "Athena", "Zstd", "Truncated"]
+    readers = [read("pq/snappy.parquet"), read("pq/gzip.parquet"), read("pq/v2.parquet"),
+               read("pq/snappy.parquet", MaxItems=4),
+               {"Resource": "arn:aws:states:::s3:listObjectsV2",
+                "ReaderConfig": {"InputType": "PARQUET", "Transformation": "LOAD_AND_FLATTEN", "MaxItems": 7},
+                "Parameters": {"Bucket": bucket, "Prefix": "pq/"}},
+               read("athena/manifest.csv", ManifestType="ATHENA_DATA", MaxItems=8),
+               read("bad/zstd.parquet"), read("bad/truncated.parquet")]
+    states = {}
+    for i, (name, reader) in enumerate(zip(names, readers)):
+        after = names[i + 1] if i + 1 < len(names) else "Done"
+        state = {**distributed(reader), "ResultPath": "$." + name.lower(), "Next": after}
+        del state["End"]
+        if name in ("Zstd", "Truncated"):
+            state["Catch"] = [{"ErrorEquals": ["States.ItemReaderFailed"], "ResultPath": state["ResultPath"],
+                               "Next": after}]
+        states[name] = state
+    states["Done"] = {"Type": "Succeed"}
+    return {"StartAt": names[0], "States": states}
+
+
+@pytest.mark.parametrize("backend", ["embedded", "aws"])
+def test_parquet_rows_are_items_on_both_backends(moto, parquet_bucket, backend):
+    env = dict(AWS, AWS_ENDPOINT_URL=moto)
+    bucket = parquet_bucket
+    if backend == "embedded":
+        s = Server(["--in-memory"], env=env).start()
+    else:
+        s = Server(["--backend", "aws", "--create-resources", "--table", bucket, "--queue", bucket], env=env).start()
+    try:
+        sfn = client(s.url)
+        arn = sfn.create_state_machine(name=bucket, roleArn=ROLE,
+                                       definition=json.dumps(parquet_machine(bucket)))["stateMachineArn"]
+        d = wait_for(sfn, sfn.start_execution(stateMachineArn=arn, input="{}")["executionArn"], timeout=90)
+        assert d["status"] == "SUCCEEDED", d
+        o = json.loads(d["output"])
+    finally:
+        s.stop()
+    rows = [as_item(r) for r in parquet_table().to_pylist()]
+    assert rows[2]["note"] is None and rows[0]["at"] == "2024-01-02T03:04:05.123Z"
+    assert o["snappy"] == rows and o["gzip"] == rows and o["v2"] == rows
+    assert o["max"] == rows[:4]  # MaxItems across the two row groups
+    assert o["flatten"] == rows + rows[:2]  # gzip, then snappy, in key order
+    assert o["athena"] == (rows + rows)[:8]  # the manifest's files in order
+    assert o["zstd"]["Error"] == "States.ItemReaderFailed" and "ZSTD" in o["zstd"]["Cause"]
+    assert o["truncated"]["Error"] == "States.ItemReaderFailed"
+    assert "not a valid Parquet file" in o["truncated"]["Cause"]

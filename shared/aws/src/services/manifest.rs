@@ -1,6 +1,6 @@
 //! ItemReader manifests: an S3 Inventory report (`ReaderConfig.InputType:
 //! MANIFEST` or `ManifestType: S3_INVENTORY`) and an Athena data manifest
-//! (`ManifestType: ATHENA_DATA`, with `InputType` CSV or JSONL).
+//! (`ManifestType: ATHENA_DATA`, with `InputType` CSV, JSONL or PARQUET).
 //!
 //! An inventory's `manifest.json` lists its data files (`files[].key`, in
 //! the `destinationBucket`), gzip-compressed CSV without a header row whose
@@ -15,7 +15,7 @@ use std::io::Read;
 use serde_json::{Value, json};
 use stepwise_asl::StatesError;
 
-use super::reader::{failed, parse};
+use super::reader::{failed, parse, parse_bytes};
 use crate::Clients;
 
 /// The largest data file read, uncompressed (a larger one fails the read).
@@ -113,8 +113,13 @@ fn athena(
         };
         let object = json!({"Bucket": bucket, "Key": key});
         let bytes = crate::sdk::call_raw(clients, "s3", "getObject", &object)?;
-        let text = uncompressed(&bytes, key)?;
-        items.extend(parse(&text, config, left(max, items.len()))?);
+        let left = left(max, items.len());
+        // Parquet compresses within the file; the text formats may be gzip.
+        if config.get("InputType").and_then(Value::as_str) == Some("PARQUET") {
+            items.extend(parse_bytes(&bytes, config, left)?);
+        } else {
+            items.extend(parse(&uncompressed(&bytes, key)?, config, left)?);
+        }
         if max > 0 && items.len() >= max {
             break;
         }

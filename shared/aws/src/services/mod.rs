@@ -25,6 +25,7 @@ mod job_table;
 mod jobs;
 mod manifest;
 mod messaging;
+mod parquet;
 mod reader;
 mod writer;
 

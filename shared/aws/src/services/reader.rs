@@ -1,30 +1,25 @@
 //! A Distributed Map's ItemReader on S3: `s3:getObject` reads one object's
 //! items (`ReaderConfig.InputType` JSON — an array, or the one
 //! `ItemsPointer` points at —, JSONL, CSV with `CSVHeaderLocation`
-//! FIRST_ROW or GIVEN and `CSVDelimiter`), `s3:listObjectsV2` lists a bucket
+//! FIRST_ROW or GIVEN and `CSVDelimiter`, PARQUET: each row an object, see
+//! [`super::parquet`]), `s3:listObjectsV2` lists a bucket
 //! and prefix (each item an object's summary, as AWS gives it; with
 //! `Transformation: LOAD_AND_FLATTEN`, the items each object holds),
 //! `MaxItems` at most; manifests in [`super::manifest`]. A failure here is
 //! the Map's `States.ItemReaderFailed`.
 
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use stepwise_asl::StatesError;
 use stepwise_engine::ports::TaskResult;
 
 use crate::Clients;
 
-pub(super) fn failed(message: String) -> StatesError {
-    StatesError::custom("States.ItemReaderFailed", message)
-}
+pub(super) use stepwise_engine::items::failed;
 
 /// Reads the items `action` (`getObject` or `listObjectsV2`) names.
 pub fn read(clients: &Clients, action: &str, payload: &Value) -> TaskResult {
     let config = payload.get("ReaderConfig").cloned().unwrap_or(json!({}));
-    let max = match config.get("MaxItems") {
-        Some(Value::Number(n)) => n.as_u64().unwrap_or(0) as usize,
-        Some(Value::String(s)) => s.parse().unwrap_or(0),
-        _ => 0,
-    };
+    let max = stepwise_engine::items::max_items(&config);
     let mut parameters = payload.clone();
     if let Some(o) = parameters.as_object_mut() {
         o.remove("ReaderConfig");
@@ -52,138 +47,21 @@ fn object_items(
     // Read as bytes: an object too large to read whole fails, rather than
     // being read in part.
     let bytes = crate::sdk::call_raw(clients, "s3", "getObject", parameters)?;
-    parse(&String::from_utf8_lossy(&bytes), config, max)
+    parse_bytes(&bytes, config, max)
 }
 
-/// The items of one object's text, as `ReaderConfig` says to read them.
-pub fn parse(body: &str, config: &Value, max: usize) -> Result<Vec<Value>, StatesError> {
-    let kind = config
-        .get("InputType")
-        .and_then(Value::as_str)
-        .unwrap_or("JSON");
-    match kind {
-        "JSON" => {
-            let doc: Value = serde_json::from_str(body)
-                .map_err(|e| failed(format!("The object is not valid JSON: {e}")))?;
-            let at = match config.get("ItemsPointer").and_then(Value::as_str) {
-                Some(ptr) => doc.pointer(ptr).cloned().ok_or_else(|| {
-                    failed(format!(
-                        "The ItemsPointer '{ptr}' points at nothing in the object"
-                    ))
-                })?,
-                None => doc,
-            };
-            match at {
-                Value::Array(a) => Ok(a),
-                _ => Err(failed(
-                    "The object's items must be a JSON array (or ItemsPointer must point at one)"
-                        .into(),
-                )),
-            }
-        }
-        "JSONL" => body
-            .lines()
-            .filter(|l| !l.trim().is_empty())
-            .take(if max > 0 { max } else { usize::MAX })
-            .enumerate()
-            .map(|(i, l)| {
-                serde_json::from_str(l)
-                    .map_err(|e| failed(format!("Line {} is not valid JSON: {e}", i + 1)))
-            })
-            .collect(),
-        "CSV" => csv_items(body, config, max),
-        other => Err(failed(format!(
-            "Stepwise does not read ItemReader InputType {other} yet (JSON, JSONL and CSV)"
-        ))),
+/// The items of one object's bytes: a Parquet file's rows, or the items
+/// of its text, as `ReaderConfig` says to read them.
+pub fn parse_bytes(bytes: &[u8], config: &Value, max: usize) -> Result<Vec<Value>, StatesError> {
+    match config.get("InputType").and_then(Value::as_str) {
+        Some("PARQUET") => super::parquet::items(bytes, max),
+        _ => parse(&String::from_utf8_lossy(bytes), config, max),
     }
 }
 
-fn csv_items(body: &str, config: &Value, max: usize) -> Result<Vec<Value>, StatesError> {
-    let delimiter = match config.get("CSVDelimiter").and_then(Value::as_str) {
-        None | Some("COMMA") => ',',
-        Some("PIPE") => '|',
-        Some("SEMICOLON") => ';',
-        Some("SPACE") => ' ',
-        Some("TAB") => '\t',
-        Some(other) => return Err(failed(format!("Unknown CSVDelimiter {other}"))),
-    };
-    let mut rows = csv_rows(body, delimiter).into_iter();
-    let headers: Vec<String> = match config.get("CSVHeaderLocation").and_then(Value::as_str) {
-        Some("GIVEN") => config
-            .get("CSVHeaders")
-            .and_then(Value::as_array)
-            .map(|a| {
-                a.iter()
-                    .map(|h| h.as_str().unwrap_or_default().to_owned())
-                    .collect()
-            })
-            .ok_or_else(|| failed("CSVHeaderLocation GIVEN needs CSVHeaders".into()))?,
-        _ => rows
-            .next()
-            .ok_or_else(|| failed("The CSV object has no header row".into()))?,
-    };
-    let mut items = Vec::new();
-    for row in rows {
-        if max > 0 && items.len() == max {
-            break;
-        }
-        if row.len() != headers.len() {
-            return Err(failed(format!(
-                "A CSV row has {} fields where the headers name {}",
-                row.len(),
-                headers.len()
-            )));
-        }
-        let item: Map<String, Value> = headers
-            .iter()
-            .cloned()
-            .zip(row.into_iter().map(Value::String))
-            .collect();
-        items.push(Value::Object(item));
-    }
-    Ok(items)
-}
-
-/// RFC 4180 records: quoted fields may hold the delimiter, line breaks
-/// and doubled quotes; blank lines are skipped.
-fn csv_rows(body: &str, delimiter: char) -> Vec<Vec<String>> {
-    let mut rows = Vec::new();
-    let mut row = Vec::new();
-    let mut field = String::new();
-    let mut quoted = false;
-    let mut chars = body.chars().peekable();
-    while let Some(c) = chars.next() {
-        if quoted {
-            match c {
-                '"' if chars.peek() == Some(&'"') => {
-                    field.push('"');
-                    chars.next();
-                }
-                '"' => quoted = false,
-                c => field.push(c),
-            }
-            continue;
-        }
-        match c {
-            '"' if field.is_empty() => quoted = true,
-            c if c == delimiter => row.push(std::mem::take(&mut field)),
-            '\r' => {}
-            '\n' => {
-                row.push(std::mem::take(&mut field));
-                if !(row.len() == 1 && row[0].is_empty()) {
-                    rows.push(std::mem::take(&mut row));
-                }
-                row.clear();
-            }
-            c => field.push(c),
-        }
-    }
-    if !field.is_empty() || !row.is_empty() {
-        row.push(field);
-        rows.push(row);
-    }
-    rows
-}
+/// The items of one object's text, as `ReaderConfig` says to read them
+/// (written once, with TestState's `mapItemReaderData`).
+pub use stepwise_engine::items::parse;
 
 fn listed_items(
     clients: &Clients,
@@ -203,7 +81,8 @@ fn listed_items(
             }
             if flatten {
                 let got = json!({"Bucket": bucket, "Key": o["Key"]});
-                items.extend(object_items(clients, &got, config, 0)?);
+                let left = if max > 0 { max - items.len() } else { 0 };
+                items.extend(object_items(clients, &got, config, left)?);
                 continue;
             }
             let modified = o["LastModified"]
@@ -263,5 +142,8 @@ mod tests {
         assert_eq!(e.error.as_deref(), Some("States.ItemReaderFailed"));
         assert!(parse("{}", &json!({"InputType": "JSON"}), 0).is_err());
         assert!(parse("a,b\n1", &json!({"InputType": "CSV"}), 0).is_err());
+        let parquet = json!({"InputType": "PARQUET"});
+        let e = parse_bytes(b"PAR1, but no more", &parquet, 0).unwrap_err();
+        assert_eq!(e.error.as_deref(), Some("States.ItemReaderFailed"));
     }
 }
