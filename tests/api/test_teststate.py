@@ -74,6 +74,8 @@ def test_debug_inspection_shows_each_stage_of_the_data_flow(sfn):
         "variables": {"x": 1},
     }
     assert json.loads(r["output"]) == {"total": 12}
+    with pytest.raises(sfn.exceptions.ValidationException):
+        sfn.test_state(definition=json.dumps(task), input=json.dumps(data), mock=mock, inspectionLevel="LOUD")
     # At INFO (the default) there is no inspection data.
     assert "inspectionData" not in sfn.test_state(definition=json.dumps(task), input=json.dumps(data), mock=mock)
     # A Pass state's result is its Result.

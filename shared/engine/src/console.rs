@@ -156,6 +156,12 @@ pub async fn test_state<T: Tasks>(body: &Value, tasks: T) -> Result<Value, ApiEr
     };
     let mocked = mock(body)?;
     let retried = config(body, "retrierRetryCount")?.unwrap_or(0);
+    let level = validate::optional_string(body, "inspectionLevel")?.unwrap_or("INFO");
+    if !["INFO", "DEBUG", "TRACE"].contains(&level) {
+        return Err(ApiError::validation(format!(
+            "1 validation error detected: Value '{level}' at 'inspectionLevel' failed to satisfy constraint: Member must satisfy enum value set: [INFO, DEBUG, TRACE]"
+        )));
+    }
     if mocked.is_none() && validate::optional_string(body, "roleArn")?.is_none() {
         return Err(ApiError::validation(
             "1 validation error detected: Value null at 'roleArn' failed to satisfy constraint: Member must not be null (it may be left out only with a mock)",
@@ -316,12 +322,6 @@ pub async fn test_state<T: Tasks>(body: &Value, tasks: T) -> Result<Value, ApiEr
         if let Some(x) = &e.cause {
             out.insert("cause".into(), x.clone().into());
         }
-    }
-    let level = validate::optional_string(body, "inspectionLevel")?.unwrap_or("INFO");
-    if !["INFO", "DEBUG", "TRACE"].contains(&level) {
-        return Err(ApiError::validation(format!(
-            "1 validation error detected: Value '{level}' at 'inspectionLevel' failed to satisfy constraint: Member must satisfy enum value set: [INFO, DEBUG, TRACE]"
-        )));
     }
     if level != "INFO"
         && let Some(st) = sm.root().get(&name)
