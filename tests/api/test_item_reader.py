@@ -10,9 +10,7 @@ import uuid
 import boto3
 import pytest
 
-from conftest import BINARY, ROLE, Server, client, run_machine, wait_for
-
-AWS = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_REGION": "us-east-1"}
+from conftest import AWS, BINARY, ROLE, Server, client, run_machine, serve_on, wait_for
 
 
 def distributed(reader, selector=None):
@@ -113,11 +111,7 @@ def test_item_reader_in_stepwise_run(moto, bucket, tmp_path):
 
 @pytest.mark.parametrize("backend", ["embedded", "aws"])
 def test_item_reader_on_both_backends(moto, bucket, backend):
-    env = dict(AWS, AWS_ENDPOINT_URL=moto)
-    if backend == "embedded":
-        s = Server(["--in-memory"], env=env).start()
-    else:
-        s = Server(["--backend", "aws", "--create-resources", "--table", bucket, "--queue", bucket], env=env).start()
+    s = serve_on(backend, moto, "item-reader", services=True)
     try:
         sfn = client(s.url)
         arn = sfn.create_state_machine(name=bucket, roleArn=ROLE, definition=json.dumps(machine(bucket)))["stateMachineArn"]
@@ -287,12 +281,8 @@ def parquet_machine(bucket):
 
 @pytest.mark.parametrize("backend", ["embedded", "aws"])
 def test_parquet_rows_are_items_on_both_backends(moto, parquet_bucket, backend):
-    env = dict(AWS, AWS_ENDPOINT_URL=moto)
     bucket = parquet_bucket
-    if backend == "embedded":
-        s = Server(["--in-memory"], env=env).start()
-    else:
-        s = Server(["--backend", "aws", "--create-resources", "--table", bucket, "--queue", bucket], env=env).start()
+    s = serve_on(backend, moto, "parquet", services=True)
     try:
         sfn = client(s.url)
         arn = sfn.create_state_machine(name=bucket, roleArn=ROLE,

@@ -542,26 +542,5 @@ pub(crate) fn within_tolerance(f: &Fanout) -> bool {
 }
 
 fn empty() -> Fanout {
-    Fanout {
-        total: 0,
-        started: 0,
-        finished: 0,
-        failed: 0,
-        max_concurrency: 0,
-        tolerated_count: None,
-        tolerated_percentage: None,
-        results: Vec::new(),
-        items: Vec::new(),
-        selector_input: Value::Null,
-        done: Vec::new(),
-        map_run: None,
-        run_started: 0,
-        failed_items: Vec::new(),
-        next: None,
-        redrives: 0,
-        redriven: 0,
-        sizes: Vec::new(),
-        writes: false,
-        resume: Vec::new(),
-    }
+    Fanout::new(0)
 }

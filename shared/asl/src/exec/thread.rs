@@ -187,6 +187,32 @@ pub const RESUME_POINTS: usize = 8;
 pub const RESUME_POINT_BYTES: usize = 8 * 1024;
 
 impl Fanout {
+    /// A fan-out of `total` children, none started, with no limits.
+    pub fn new(total: usize) -> Fanout {
+        Fanout {
+            total,
+            started: 0,
+            finished: 0,
+            failed: 0,
+            max_concurrency: 0,
+            tolerated_count: None,
+            tolerated_percentage: None,
+            results: vec![Value::Null; total],
+            items: Vec::new(),
+            selector_input: Value::Null,
+            done: Vec::new(),
+            map_run: None,
+            run_started: 0,
+            failed_items: Vec::new(),
+            next: None,
+            redrives: 0,
+            redriven: 0,
+            sizes: Vec::new(),
+            writes: false,
+            resume: Vec::new(),
+        }
+    }
+
     pub fn is_done(&self, index: usize) -> bool {
         self.done
             .get(index / 64)

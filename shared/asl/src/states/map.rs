@@ -348,30 +348,18 @@ impl Map {
             None => Vec::new(),
         };
         Ok(Fanout {
-            total: n,
-            started: 0,
-            finished: 0,
-            failed: 0,
             max_concurrency,
             tolerated_count,
             tolerated_percentage,
-            results: vec![Value::Null; n],
             items,
             selector_input: if self.item_selector.is_some() {
                 input
             } else {
                 Value::Null
             },
-            done: Vec::new(),
-            map_run: None,
-            run_started: 0,
-            failed_items: Vec::new(),
-            next: None,
-            redrives: 0,
-            redriven: 0,
             sizes,
             writes: self.writer.is_some(),
-            resume: Vec::new(),
+            ..Fanout::new(n)
         })
     }
 

@@ -1,8 +1,6 @@
 //! Parallel: runs every branch on the same input; the output is the array of
 //! the branches' outputs; the first failing branch fails the state.
 
-use serde_json::Value;
-
 use crate::definition::fields::Fields;
 use crate::definition::problem::Problems;
 use crate::definition::{Builder, ScopeId, State};
@@ -45,26 +43,8 @@ impl Parallel {
         };
         let n = self.branches.len();
         let fanout = Fanout {
-            total: n,
-            started: 0,
-            finished: 0,
-            failed: 0,
-            max_concurrency: 0,
-            tolerated_count: None,
-            tolerated_percentage: None,
-            results: vec![Value::Null; n],
-            items: Vec::new(),
             selector_input: input,
-            done: Vec::new(),
-            map_run: None,
-            run_started: 0,
-            failed_items: Vec::new(),
-            next: None,
-            redrives: 0,
-            redriven: 0,
-            sizes: Vec::new(),
-            writes: false,
-            resume: Vec::new(),
+            ..Fanout::new(n)
         };
         s.fan_out(t, state, fanout);
     }
