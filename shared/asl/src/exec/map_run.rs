@@ -66,11 +66,12 @@ impl MapRunCounts {
         }
         let mut c = MapRunCounts::default();
         let started = f.next.unwrap_or(f.started);
+        let failed: std::collections::HashSet<usize> = f.failed_items.iter().copied().collect();
         for (i, &n) in f.sizes.iter().enumerate() {
             let n = n as usize;
             c.total += n;
             if f.is_done(i) {
-                if f.failed_items.contains(&i) {
+                if failed.contains(&i) {
                     c.failed += n;
                 } else {
                     c.succeeded += n;
