@@ -110,6 +110,17 @@ def test_a_redriven_map_runs_only_the_iterations_that_did_not_succeed(sfn, table
     assert run["redriveDate"] >= run["startDate"]
     counts = {k: run["itemCounts"][k] for k in ("total", "succeeded", "failed", "pending", "running")}
     assert counts == {"total": 4, "succeeded": 4, "failed": 0, "pending": 0, "running": 0}
+    # The failed child execution was redriven, not replaced: its history
+    # goes on after its failure.
+    children = sfn.list_executions(mapRunArn=started[0])["executions"]
+    assert sorted(c["status"] for c in children) == ["SUCCEEDED"] * 4
+    bad = next(c["executionArn"] for c in children
+               if json.loads(sfn.describe_execution(executionArn=c["executionArn"])["input"]) == {"id": "bad"})
+    types = [e["type"] for e in sfn.get_execution_history(executionArn=bad)["events"]]
+    assert types[0] == "ExecutionStarted" and types[-1] == "ExecutionSucceeded", types
+    assert types.index("ExecutionFailed") < types.index("ExecutionRedriven"), types
+    after = types[types.index("ExecutionRedriven"):]
+    assert after[1] == "TaskStateEntered" and "PassStateEntered" in after, types
 
 
 def test_a_redriven_stopped_parallel_runs_only_the_branch_that_was_stopped(sfn, table):

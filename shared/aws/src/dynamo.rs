@@ -33,6 +33,7 @@ use stepwise_engine::stepper::{
 
 mod activities;
 mod catalog;
+mod children;
 mod executions;
 pub use activities::ActivityTask;
 pub use executions::view_of;
@@ -608,6 +609,14 @@ impl Store for DynamoStore {
         by_arn.insert("ttl".into(), ttl);
         self.put(by_arn, None).await?;
         Ok(())
+    }
+
+    async fn put_child(
+        &self,
+        execution: &str,
+        record: &stepwise_asl::ChildRecord,
+    ) -> Result<(), PortError> {
+        self.put_child_record(execution, record).await
     }
 
     async fn history(&self, execution: &str) -> Result<Vec<Logged>, PortError> {

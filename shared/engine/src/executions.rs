@@ -10,7 +10,8 @@ use std::future::Future;
 
 use serde_json::{Map, Value, json};
 use stepwise_api::{ApiError, timestamp, validate};
-use stepwise_asl::{Execution, MapRun, StatesError, Thread};
+use stepwise_asl::exec::HistoryEvent;
+use stepwise_asl::{ChildRecord, Execution, MapRun, StatesError, Thread};
 
 use crate::catalog::{self, Catalog, Resolved};
 use crate::stepper::PortError;
@@ -47,6 +48,8 @@ pub struct ExecutionView {
     /// The definition it runs (for DescribeStateMachineForExecution; `None`
     /// in listings, or for executions stored before it was kept).
     pub definition: Option<String>,
+    /// A Distributed Map's child execution: the Map Run that started it.
+    pub map_run: Option<String>,
 }
 
 /// A history event, numbered.
@@ -100,6 +103,17 @@ pub trait ExecutionStore {
         execution: &str,
         id: &str,
     ) -> impl Future<Output = Result<Option<Thread>, PortError>>;
+    /// The child executions of Distributed Maps kept under these ARNs
+    /// (without their events; any order, the missing left out).
+    fn children(
+        &self,
+        arns: &[String],
+    ) -> impl Future<Output = Result<Vec<ChildRecord>, PortError>>;
+    /// A child execution's history events, page by page in order.
+    fn child_history(
+        &self,
+        arn: &str,
+    ) -> impl Future<Output = Result<Vec<HistoryEvent>, PortError>>;
 }
 
 type Res = Result<Value, ApiError>;
@@ -119,12 +133,14 @@ pub fn not_found(arn: &str) -> ApiError {
     ApiError::execution_does_not_exist(format!("Execution Does Not Exist: '{arn}'"))
 }
 
-/// The execution, or ExecutionDoesNotExist.
+/// The execution (or a Distributed Map's child execution), or
+/// ExecutionDoesNotExist.
 pub async fn view<S: ExecutionStore>(store: &S, arn: &str) -> Result<ExecutionView, ApiError> {
-    store
-        .view(arn)
-        .await
-        .map_err(internal)?
+    if let Some(v) = store.view(arn).await.map_err(internal)? {
+        return Ok(v);
+    }
+    crate::children::view(store, arn)
+        .await?
         .ok_or_else(|| not_found(arn))
 }
 
@@ -245,6 +261,10 @@ pub async fn describe<S: ExecutionStore>(store: &S, body: &Value) -> Res {
     if let Some(c) = &v.cause {
         o.insert("cause".into(), c.clone().into());
     }
+    if let Some(run) = &v.map_run {
+        o.insert("mapRunArn".into(), run.clone().into());
+        return Ok(Value::Object(o));
+    }
     redrive_fields(&mut o, &v);
     if !v.express {
         match v.status.as_str() {
@@ -282,6 +302,13 @@ pub async fn describe_machine<S: ExecutionStore, C: Catalog>(
 
 pub async fn list<S: ExecutionStore, C: Catalog>(store: &S, cat: &C, body: &Value) -> Res {
     let (max, at) = validate::page_at(body)?;
+    let status = status_filter(body)?;
+    if let (None, Some(run)) = (
+        validate::optional_string(body, "stateMachineArn")?,
+        validate::optional_string(body, "mapRunArn")?,
+    ) {
+        return crate::children::list(store, run, status, at.as_deref(), max).await;
+    }
     // A page continues after the last execution of the one before (keyset
     // pagination: no count of what came before is read again).
     let after = match &at {
@@ -298,9 +325,13 @@ pub async fn list<S: ExecutionStore, C: Catalog>(store: &S, cat: &C, body: &Valu
         validate::optional_string(body, "stateMachineArn")?,
         validate::optional_string(body, "mapRunArn")?,
     ) {
-        (Some(m), _) => m,
-        (None, Some(_)) => return Ok(json!({"executions": []})),
-        (None, None) => {
+        (Some(m), None) => m,
+        (Some(_), Some(_)) => {
+            return Err(ApiError::validation(
+                "Must provide only one of StateMachine ARN or MapRun ARN",
+            ));
+        }
+        (None, _) => {
             return Err(ApiError::validation(
                 "Must provide a StateMachine ARN or MapRun ARN",
             ));
@@ -313,14 +344,6 @@ pub async fn list<S: ExecutionStore, C: Catalog>(store: &S, cat: &C, body: &Valu
         return Err(ApiError::state_machine_type_not_supported(
             "This operation is not supported by this type of state machine",
         ));
-    }
-    let status = validate::optional_string(body, "statusFilter")?;
-    if let Some(s) = status
-        && !STATUSES.contains(&s)
-    {
-        return Err(ApiError::validation(format!(
-            "1 validation error detected: Value '{s}' at 'statusFilter' failed to satisfy constraint: Member must satisfy enum value set: [SUCCEEDED, TIMED_OUT, PENDING_REDRIVE, ABORTED, FAILED, RUNNING]"
-        )));
     }
     let (page, more) = store
         .list(t.machine(), version, status, after, max)
@@ -356,6 +379,19 @@ pub async fn list<S: ExecutionStore, C: Catalog>(store: &S, cat: &C, body: &Valu
     Ok(out)
 }
 
+/// ListExecutions' `statusFilter`, checked.
+fn status_filter(body: &Value) -> Result<Option<&str>, ApiError> {
+    let status = validate::optional_string(body, "statusFilter")?;
+    if let Some(s) = status
+        && !STATUSES.contains(&s)
+    {
+        return Err(ApiError::validation(format!(
+            "1 validation error detected: Value '{s}' at 'statusFilter' failed to satisfy constraint: Member must satisfy enum value set: [SUCCEEDED, TIMED_OUT, PENDING_REDRIVE, ABORTED, FAILED, RUNNING]"
+        )));
+    }
+    Ok(status)
+}
+
 pub async fn history<S: ExecutionStore>(store: &S, body: &Value) -> Res {
     let arn = execution_arn(body)?;
     let (max, offset) = validate::page(body)?;
@@ -368,11 +404,15 @@ pub async fn history<S: ExecutionStore>(store: &S, body: &Value) -> Res {
     };
     let reverse = flag("reverseOrder", false)?;
     let include = flag("includeExecutionData", true)?;
-    view(store, arn).await?;
-    let (rows, total) = store
-        .history(arn, reverse, offset, max)
-        .await
-        .map_err(internal)?;
+    let v = view(store, arn).await?;
+    let (rows, total) = if v.map_run.is_some() {
+        crate::children::history(store, arn, reverse, offset, max).await?
+    } else {
+        store
+            .history(arn, reverse, offset, max)
+            .await
+            .map_err(internal)?
+    };
     let events: Vec<Value> = rows
         .into_iter()
         .map(|r| {
@@ -413,6 +453,9 @@ pub async fn stop_request<S: ExecutionStore>(
         ));
     }
     let v = view(store, arn).await?;
+    if let Some(run) = &v.map_run {
+        return Err(crate::children::not_on_its_own(arn, run, "stopped"));
+    }
     if v.status != "RUNNING" {
         return Ok((arn.to_owned(), Err(v.stopped.unwrap_or(v.started))));
     }

@@ -9,6 +9,7 @@
 
 mod block_on;
 pub mod catalog;
+pub mod children;
 pub mod console;
 pub mod executions;
 pub mod items;

@@ -15,7 +15,7 @@ type Res = Result<Value, ApiError>;
 
 /// The state machine a Map Run's child executions run:
 /// `…:stateMachine:<machine>/<label>` for `…:mapRun:<machine>/<label>:<id>`.
-fn child_machine(arn: &str) -> String {
+pub(crate) fn child_machine(arn: &str) -> String {
     let machine = arn.replacen(":mapRun:", ":stateMachine:", 1);
     match machine.rsplit_once(':') {
         Some((m, _)) if m.contains(":stateMachine:") => m.to_owned(),

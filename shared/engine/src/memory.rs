@@ -315,7 +315,7 @@ impl<'m, T: Tasks> Runner<'m, T> {
                     }
                 }
                 // `stepwise run` has no Map Run API to show it to.
-                Effect::MapRun(_) => {}
+                Effect::MapRun(_) | Effect::ChildExecution(_) => {}
                 Effect::Finish(outcome) => match &parent {
                     None => return Some(outcome),
                     Some(p) => {

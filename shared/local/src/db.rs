@@ -42,6 +42,17 @@ CREATE TABLE IF NOT EXISTS map_runs (
     arn TEXT PRIMARY KEY, execution TEXT NOT NULL, start INTEGER NOT NULL, body TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS map_runs_by_execution ON map_runs (execution, start);
+-- A Distributed Map's child executions (ExecutionType STANDARD), as they
+-- started or ended, and their history pages.
+CREATE TABLE IF NOT EXISTS child_executions (
+    arn TEXT PRIMARY KEY, execution TEXT NOT NULL, attempt INTEGER NOT NULL, status TEXT NOT NULL,
+    body TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS child_executions_by_execution ON child_executions (execution);
+CREATE TABLE IF NOT EXISTS child_pages (
+    arn TEXT NOT NULL, attempt INTEGER NOT NULL, page INTEGER NOT NULL, events TEXT NOT NULL,
+    PRIMARY KEY (arn, attempt, page)
+);
 CREATE TABLE IF NOT EXISTS tokens (
     hash TEXT PRIMARY KEY, execution TEXT NOT NULL, thread TEXT NOT NULL, wait INTEGER NOT NULL,
     heartbeat INTEGER, activity TEXT, input TEXT, claimed INTEGER NOT NULL DEFAULT 0, created INTEGER NOT NULL,

@@ -3,7 +3,7 @@
 
 use rusqlite::{OptionalExtension, params};
 use stepwise_asl::exec::HistoryEvent;
-use stepwise_asl::{Effect, Env, Event, Outcome, Thread, step};
+use stepwise_asl::{ChildRecord, Effect, Env, Event, Outcome, Thread, step};
 
 use stepwise_engine::nested;
 
@@ -39,6 +39,77 @@ pub(crate) fn append_history(
         });
     }
     Ok(())
+}
+
+fn json_error(e: serde_json::Error) -> rusqlite::Error {
+    rusqlite::Error::ToSqlConversionFailure(e.into())
+}
+
+/// Keeps a Distributed Map's child execution (a later record replaces an
+/// earlier one, but not an ended one of the same attempt) and its events
+/// as a page of its history.
+fn keep_child(w: &mut Worker, execution: &str, r: &ChildRecord) -> rusqlite::Result<()> {
+    if !r.events.is_empty() {
+        w.conn.execute(
+            "INSERT INTO child_pages (arn, attempt, page, events) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT DO NOTHING",
+            params![
+                r.arn,
+                r.attempt,
+                r.page,
+                serde_json::to_string(&r.events).map_err(json_error)?
+            ],
+        )?;
+    }
+    w.conn.execute(
+        "INSERT INTO child_executions (arn, execution, attempt, status, body) VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (arn) DO UPDATE SET attempt = excluded.attempt, status = excluded.status, body = excluded.body
+         WHERE child_executions.status = 'RUNNING' OR child_executions.attempt < excluded.attempt",
+        params![r.arn, execution, r.attempt, r.status, serde_json::to_string(&r.without_events()).map_err(json_error)?],
+    )?;
+    Ok(())
+}
+
+/// The child executions among cancelled threads end ABORTED, as their
+/// thread's stop records them (their threads are then deleted).
+fn abort_child_executions(w: &mut Worker, execution: &str, ids: &[String]) -> rusqlite::Result<()> {
+    for id in ids {
+        let Some((mut thread, _)) = w.take_thread(execution, id)? else {
+            continue;
+        };
+        let Some(run) = w.runs.get(execution) else {
+            return Ok(());
+        };
+        if thread.child.is_none() {
+            continue;
+        }
+        let stop = Event::Stop {
+            error: stepwise_asl::StatesError {
+                error: None,
+                cause: None,
+            },
+            timed_out: false,
+        };
+        let out = step(&run.machine, &run.facts, &mut thread, stop, &child_env());
+        for effect in out.effects {
+            if let Effect::ChildExecution(r) = effect {
+                keep_child(w, execution, &r)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn child_env() -> Env {
+    Env {
+        now: now(),
+        seed: random_u64(),
+        event_id: 0,
+        history: true,
+        fanout_limit: 0,
+        spawn_bytes: 0,
+        nonce: random_u64(),
+    }
 }
 
 /// Delivers one event to one thread.
@@ -87,10 +158,15 @@ pub(crate) fn step_thread(
             }
             Effect::Cancel(ids) => {
                 let run = w.runs.get(execution);
-                if run.is_some_and(|r| nested::starts_sync_children(&r.machine)) {
+                let nested = run.is_some_and(|r| nested::starts_sync_children(&r.machine));
+                let children = run.is_some_and(|r| r.machine.has_child_executions());
+                if nested {
                     for id in &ids {
                         stop_children(w, execution, id, None)?;
                     }
+                }
+                if children {
+                    abort_child_executions(w, execution, &ids)?;
                 }
                 for id in ids {
                     let below = format!("{id}/");
@@ -107,6 +183,7 @@ pub(crate) fn step_thread(
                 }
             }
             Effect::Finish(outcome) => finished = Some(outcome),
+            Effect::ChildExecution(r) => keep_child(w, execution, &r)?,
             Effect::MapRun(run) => {
                 w.conn.execute(
                     "INSERT INTO map_runs (arn, execution, start, body) VALUES (?1, ?2, ?3, ?4)

@@ -97,7 +97,17 @@ pub(crate) fn expire(w: &mut Worker, body: &Value) -> Res {
             "DELETE FROM events WHERE eid = (SELECT eid FROM executions WHERE arn = ?1)",
             [arn],
         )?;
-        for table in ["threads", "messages", "tokens", "map_runs"] {
+        w.conn.execute(
+            "DELETE FROM child_pages WHERE arn IN (SELECT arn FROM child_executions WHERE execution = ?1)",
+            [arn],
+        )?;
+        for table in [
+            "threads",
+            "messages",
+            "tokens",
+            "map_runs",
+            "child_executions",
+        ] {
             w.conn
                 .execute(&format!("DELETE FROM {table} WHERE execution = ?1"), [arn])?;
         }

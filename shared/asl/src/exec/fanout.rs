@@ -4,6 +4,7 @@
 
 use serde_json::{Value, json};
 
+use super::child::ChildExecution;
 use super::thread::{
     Fanout, Kept, MapItem, Parent, Phase, RESUME_POINT_BYTES, RESUME_POINTS, RedrivePoint, Thread,
 };
@@ -168,6 +169,21 @@ impl<'a> Step<'a> {
                 child.variables = t.variables.clone();
             }
             child.redrives = t.redrives;
+            if let (Kind::Map(m), Some(run)) = (&state.kind, &f.map_run)
+                && m.standard_children
+                && child.child.is_none()
+            {
+                child.child = Some(Box::new(ChildExecution {
+                    map_run: run.clone(),
+                    start: 0,
+                    input: Value::Null,
+                    items: f.sizes.get(index).copied().unwrap_or(1),
+                    recorded: 0,
+                    pages: 0,
+                    journal: Vec::new(),
+                    redriven: is_resumed,
+                }));
+            }
             if self.env.spawn_bytes > 0 {
                 bytes += serde_json::to_vec(&child).map_or(0, |v| v.len());
             }
@@ -516,6 +532,12 @@ fn resumed_child(
     );
     child.variables = point.variables;
     child.waits = point.waits;
+    child.child = point.child.map(|c| {
+        Box::new(ChildExecution {
+            redriven: true,
+            ..*c
+        })
+    });
     child.kept = point.kept.map(|k| Box::new(Kept { armed: true, ..*k }));
     child
 }

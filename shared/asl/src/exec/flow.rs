@@ -237,8 +237,13 @@ impl<'a> Step<'a> {
         with_entry: bool,
         details: impl FnOnce() -> Value,
     ) -> u64 {
-        let id = self.env.event_id + self.history.len() as u64;
-        if t.recorded && self.env.history {
+        // A child execution numbers its own history.
+        let first = t
+            .child
+            .as_ref()
+            .map_or(self.env.event_id, |c| c.recorded + 1);
+        let id = first + self.history.len() as u64;
+        if (t.recorded && self.env.history) || t.child.is_some() {
             let details = details();
             self.history.push(HistoryEvent {
                 timestamp: self.env.now,
@@ -300,7 +305,7 @@ impl<'a> Step<'a> {
 
     pub(super) fn finish(&mut self, t: &mut Thread, outcome: Outcome) {
         t.phase = Phase::Done;
-        if t.parent.is_none() {
+        if t.parent.is_none() || t.child.is_some() {
             let (kind, details) = match &outcome {
                 Outcome::Succeeded(v) => (
                     EventType::ExecutionSucceeded,

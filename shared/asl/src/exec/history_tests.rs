@@ -248,6 +248,101 @@ fn a_distributed_map_records_its_map_run_not_its_iterations() {
     );
 }
 
+/// The events and records of a child execution's steps.
+fn child_records(out: &Output) -> Vec<&ChildRecord> {
+    (out.effects.iter())
+        .filter_map(|e| match e {
+            Effect::ChildExecution(r) => Some(r.as_ref()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_standard_distributed_maps_children_are_executions_with_their_own_history() {
+    let m = machine(json!({"StartAt": "M", "States": {
+        "M": {"Type": "Map", "Label": "run", "End": true,
+              "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                                "StartAt": "W", "States": {
+                                    "W": {"Type": "Wait", "Seconds": 1, "Next": "X"},
+                                    "X": {"Type": "Pass", "Result": "done", "End": true}}}}}}));
+    let mut t = Thread::root("M", json!([7, 8]));
+    let out = run(&m, &mut t);
+    let run_arn = event(&out, "MapRunStarted").details["mapRunArn"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let Effect::Spawn(children) = &out.effects[0] else {
+        panic!("{:?}", out.effects)
+    };
+    let mut child = children[1].clone();
+    let arn = child_arn(&run_arn, 1);
+    assert!(
+        arn.starts_with("arn:aws:states:eu-west-1:1:execution:m/run:"),
+        "{arn}"
+    );
+    assert_ne!(arn, child_arn(&run_arn, 0));
+    // Its first step: nothing in the parent's history; a RUNNING record
+    // with its first events, numbered from its own ExecutionStarted.
+    let first = step(&m, &exec(), &mut child, Event::Run, &env(40));
+    assert!(first.history.is_empty(), "{:?}", first.history);
+    let records = child_records(&first);
+    assert_eq!(records.len(), 1);
+    let r = records[0];
+    assert_eq!(
+        (r.status.as_str(), r.page, &r.input),
+        ("RUNNING", 0, &json!(8))
+    );
+    assert_eq!(r.arn, arn);
+    let kinds: Vec<_> = r.events.iter().map(|e| e.kind.as_str()).collect();
+    assert_eq!(kinds, ["ExecutionStarted", "WaitStateEntered"]);
+    assert_eq!(r.events[0].details["input"], json!(8));
+    assert_eq!(child.child.as_ref().unwrap().recorded, 2);
+    // Its end: the rest of its history and how it ended, before Finish.
+    let wait = child.current_wait().unwrap();
+    let due = Event::Timer {
+        wait,
+        kind: TimerKind::Due,
+    };
+    let mut last = step(&m, &exec(), &mut child, due, &env(40));
+    while !child.is_done() {
+        assert!(child_records(&last).is_empty() && last.history.is_empty());
+        last = step(&m, &exec(), &mut child, Event::Run, &env(40));
+    }
+    assert!(last.history.is_empty());
+    assert!(matches!(last.effects.last(), Some(Effect::Finish(_))));
+    let r = child_records(&last)[0];
+    assert_eq!((r.status.as_str(), r.page), ("SUCCEEDED", 1));
+    assert_eq!(r.output, Some(json!("done")));
+    let kinds: Vec<_> = r.events.iter().map(|e| e.kind.as_str()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "WaitStateExited",
+            "PassStateEntered",
+            "PassStateExited",
+            "ExecutionSucceeded"
+        ]
+    );
+}
+
+#[test]
+fn an_express_distributed_maps_children_keep_no_records() {
+    let m = machine(json!({"StartAt": "M", "States": {
+        "M": {"Type": "Map", "End": true,
+              "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "EXPRESS"},
+                                "StartAt": "X", "States": {"X": {"Type": "Pass", "End": true}}}}}}));
+    let mut t = Thread::root("M", json!([1]));
+    let out = run(&m, &mut t);
+    let Effect::Spawn(children) = &out.effects[0] else {
+        panic!("{:?}", out.effects)
+    };
+    let mut child = children[0].clone();
+    assert!(child.child.is_none());
+    let done = step(&m, &exec(), &mut child, Event::Run, &env(40));
+    assert!(child_records(&done).is_empty() && done.history.is_empty());
+}
+
 #[test]
 fn a_retried_map_fails_once_not_per_attempt() {
     let m = machine(json!({"StartAt": "M", "States": {

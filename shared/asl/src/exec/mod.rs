@@ -7,6 +7,7 @@
 //! (in-memory, SQLite, DynamoDB + SQS) persist the thread and carry out the
 //! effects, and tests assert on them directly.
 
+mod child;
 mod context;
 mod dataflow;
 mod fanout;
@@ -19,6 +20,7 @@ mod thread;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+pub use child::{ChildExecution, ChildRecord, JOURNAL_EVENTS, child_arn};
 pub use context::Execution;
 pub use flow::Step;
 pub use history::{EventType, HistoryEvent, previous_event_id};
@@ -122,6 +124,10 @@ pub enum Effect {
     /// Keep this Distributed Map run for the Map Run API (it started, or
     /// it ended).
     MapRun(Box<MapRun>),
+    /// Keep this child execution of a Distributed Map (it started, ran a
+    /// page of events, or ended), and its events as the next page of its
+    /// history.
+    ChildExecution(Box<ChildRecord>),
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -202,7 +208,11 @@ pub fn step(
 ) -> Output {
     let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
         let mut s = Step::new(machine, exec, env);
+        if event == Event::Run {
+            s.child_begins(thread);
+        }
         s.handle(thread, event);
+        s.child_steps(thread);
         Output {
             applied: s.applied,
             effects: s.effects,
@@ -235,6 +245,7 @@ fn internal_failure(
         let mut s = Step::new(machine, exec, env);
         s.cancel_children(thread);
         s.finish(thread, Outcome::Failed(error.clone()));
+        s.child_steps(thread);
         Output {
             applied: true,
             effects: s.effects,

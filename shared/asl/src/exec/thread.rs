@@ -47,6 +47,10 @@ pub struct Thread {
     /// stale a driver's copy of the execution's facts.
     #[serde(default, skip_serializing_if = "is_zero_u32")]
     pub redrives: u32,
+    /// A distributed Map's child that is an execution of its own (its
+    /// root thread): its record and the history it keeps apart.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub child: Option<Box<super::child::ChildExecution>>,
 }
 
 /// The children of a Parallel or Map state that succeeded before the state
@@ -91,6 +95,10 @@ pub struct RedrivePoint {
     /// children's ids must not be those of the attempt before).
     #[serde(default)]
     pub waits: u64,
+    /// A child execution's record so far: a redrive continues it (its
+    /// input, start and history numbering).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub child: Option<Box<super::child::ChildExecution>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -255,6 +263,10 @@ impl Thread {
             variables: self.variables.clone(),
             kept: self.kept.clone().filter(|k| k.state == self.state),
             waits: self.waits,
+            child: self.child.clone().map(|mut c| {
+                c.journal.clear();
+                c
+            }),
         }
     }
 
@@ -321,6 +333,7 @@ impl Thread {
             variables: serde_json::Map::new(),
             kept: None,
             redrives: 0,
+            child: None,
         }
     }
 

@@ -47,6 +47,9 @@ pub enum Selector {
 pub struct Map {
     pub processor: ScopeId,
     pub distributed: bool,
+    /// A distributed Map whose children are STANDARD executions (with
+    /// records and histories of their own; EXPRESS children keep none).
+    pub standard_children: bool,
     pub items_path: Option<Path>,
     /// JSONata `Items`.
     pub items: Option<JTemplate>,
@@ -63,10 +66,11 @@ pub struct Map {
 impl Map {
     pub fn parse(f: &mut Fields<'_>, b: &mut Builder, p: &mut Problems) -> Option<Map> {
         let lang = b.current;
-        let (processor, distributed) = processor(f, b, p)?;
+        let (processor, distributed, standard_children) = processor(f, b, p)?;
         let mut map = Map {
             processor,
             distributed,
+            standard_children,
             items_path: None,
             items: None,
             item_selector: None,
@@ -473,7 +477,11 @@ fn number(v: &Value, integer: bool) -> Option<f64> {
     (!integer || x.fract() == 0.0).then_some(x)
 }
 
-fn processor(f: &mut Fields<'_>, b: &mut Builder, p: &mut Problems) -> Option<(ScopeId, bool)> {
+fn processor(
+    f: &mut Fields<'_>,
+    b: &mut Builder,
+    p: &mut Problems,
+) -> Option<(ScopeId, bool, bool)> {
     let key = match (f.has("ItemProcessor"), f.has("Iterator")) {
         (true, false) => "ItemProcessor",
         (false, true) => "Iterator",
@@ -502,6 +510,7 @@ fn processor(f: &mut Fields<'_>, b: &mut Builder, p: &mut Problems) -> Option<(S
     pf.string("Comment", p);
     pf.raw("QueryLanguage");
     let mut distributed = false;
+    let mut standard = false;
     if let Some(cfg) = pf.object("ProcessorConfig", p) {
         let mut cf = Fields::new(cfg, pf.ptr("ProcessorConfig"));
         match cf.string("Mode", p).as_deref() {
@@ -513,7 +522,8 @@ fn processor(f: &mut Fields<'_>, b: &mut Builder, p: &mut Problems) -> Option<(S
             ),
         }
         match cf.string("ExecutionType", p).as_deref() {
-            None | Some("STANDARD") | Some("EXPRESS") => {}
+            Some("STANDARD") => standard = true,
+            None | Some("EXPRESS") => {}
             Some(other) => p.schema(
                 &cf.ptr("ExecutionType"),
                 format!("The value '{other}' must be STANDARD or EXPRESS"),
@@ -525,7 +535,7 @@ fn processor(f: &mut Fields<'_>, b: &mut Builder, p: &mut Problems) -> Option<(S
     let scope = b.scope(&mut pf, p);
     b.current = lang;
     pf.finish(p);
-    Some((scope, distributed))
+    Some((scope, distributed, distributed && standard))
 }
 
 fn path_amount(

@@ -3,7 +3,8 @@
 //! the merged history pages for GetExecutionHistory.
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use stepwise_asl::{MapRun, Outcome, Thread};
+use stepwise_asl::exec::HistoryEvent;
+use stepwise_asl::{ChildRecord, MapRun, Outcome, Thread};
 use stepwise_engine::executions::{ExecutionStore, ExecutionView, HistoryRow};
 use stepwise_engine::stepper::{ExecutionRecord, PortError, Store, merge_history};
 
@@ -75,6 +76,14 @@ impl ExecutionStore for DynamoStore {
             .map_err(|_| "a Map Run item's start is not a number")?;
         let run: Option<MapRun> = self.json_body(execution, &map_run_key(start, arn)).await?;
         Ok(run.map(|r| (execution.clone(), r)))
+    }
+
+    async fn children(&self, arns: &[String]) -> Result<Vec<ChildRecord>, PortError> {
+        self.child_records(arns).await
+    }
+
+    async fn child_history(&self, arn: &str) -> Result<Vec<HistoryEvent>, PortError> {
+        self.child_events(arn).await
     }
 
     async fn thread(&self, execution: &str, id: &str) -> Result<Option<Thread>, PortError> {

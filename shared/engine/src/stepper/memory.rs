@@ -7,7 +7,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 
 use stepwise_asl::timestamp::Millis;
-use stepwise_asl::{MapRun, Outcome};
+use stepwise_asl::{ChildRecord, MapRun, Outcome};
 
 use super::{
     Delivery, Envelope, ExecutionRecord, Inbox, Logged, Offer, PortError, Queue, Record, Saved,
@@ -26,6 +26,11 @@ pub struct MemStore {
     pub saves: Mutex<u64>,
     /// Distributed Map runs kept, by ARN, with their execution's ARN.
     pub map_runs: Mutex<HashMap<String, (String, MapRun)>>,
+    /// Child executions kept, by ARN, and their history pages.
+    pub child_runs: Mutex<HashMap<String, ChildRecord>>,
+    pub child_pages: Mutex<
+        std::collections::BTreeMap<(String, u32, u32), Vec<stepwise_asl::exec::HistoryEvent>>,
+    >,
 }
 
 impl Store for MemStore {
@@ -139,6 +144,19 @@ impl Store for MemStore {
     async fn put_map_run(&self, execution: &str, run: &MapRun) -> Result<(), PortError> {
         let mut runs = self.map_runs.lock().expect("lock");
         runs.insert(run.arn.clone(), (execution.to_owned(), run.clone()));
+        Ok(())
+    }
+
+    async fn put_child(&self, _execution: &str, record: &ChildRecord) -> Result<(), PortError> {
+        if !record.events.is_empty() {
+            let key = (record.arn.clone(), record.attempt, record.page);
+            let mut pages = self.child_pages.lock().expect("lock");
+            pages.insert(key, record.events.clone());
+        }
+        let mut all = self.child_runs.lock().expect("lock");
+        if all.get(&record.arn).is_none_or(|r| record.replaces(r)) {
+            all.insert(record.arn.clone(), record.without_events());
+        }
         Ok(())
     }
 

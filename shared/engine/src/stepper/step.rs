@@ -264,9 +264,18 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
         };
         let abandoned =
             nested::abandoned(child_wait, answered_wait(&m.event), thread.current_wait());
+        // A child execution's record goes first, from here: never in the
+        // parent's item.
+        let (records, effects): (Vec<_>, Vec<_>) =
+            (effects.into_iter()).partition(|e| matches!(e, Effect::ChildExecution(_)));
         if let Some(p) = join
             && let [Effect::Finish(outcome)] = effects.as_slice()
         {
+            for r in &records {
+                if let Effect::ChildExecution(r) = r {
+                    self.store.put_child(&m.execution, r).await?;
+                }
+            }
             return Ok(Some(Joined {
                 id: id.to_owned(),
                 execution: m.execution.clone(),
@@ -286,7 +295,7 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
             lamport,
             carried: Vec::new(),
             events,
-            effects,
+            effects: records.into_iter().chain(effects).collect(),
             tokens,
             children,
             follows,
@@ -457,6 +466,7 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
         let mut messages = Vec::new();
         let mut complete = None;
         let mut map_runs = Vec::new();
+        let mut child_runs = Vec::new();
         for effect in t.effects {
             let i = messages.len();
             match effect {
@@ -497,6 +507,7 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
                     None => complete = Some(outcome),
                 },
                 Effect::MapRun(run) => map_runs.push(*run),
+                Effect::ChildExecution(r) => child_runs.push(*r),
                 Effect::Invoke(_) => unreachable!("invocations ran inline"),
             }
         }
@@ -561,6 +572,7 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
             complete,
             stop,
             map_runs,
+            child_runs,
         };
         match self
             .store
@@ -620,6 +632,9 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
         // execution's end says it is over.
         for run in &outbox.map_runs {
             self.store.put_map_run(&record.facts.arn, run).await?;
+        }
+        for child in &outbox.child_runs {
+            self.store.put_child(&record.facts.arn, child).await?;
         }
         if let Some(outcome) = &outbox.complete {
             self.store.complete(&record.facts.arn, outcome, now).await?;

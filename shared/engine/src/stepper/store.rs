@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use stepwise_asl::exec::HistoryEvent;
 use stepwise_asl::timestamp::Millis;
-use stepwise_asl::{Event, Execution, MapRun, Outcome, TaskCall, Thread};
+use stepwise_asl::{ChildRecord, Event, Execution, MapRun, Outcome, TaskCall, Thread};
 
 /// Errors from a store or a queue.
 pub type PortError = Box<dyn std::error::Error + Send + Sync>;
@@ -108,6 +108,10 @@ pub struct Outbox {
     /// Distributed Map runs that started or ended: kept for the Map Run API.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub map_runs: Vec<MapRun>,
+    /// Child executions of a Distributed Map that started, ran a page of
+    /// events or ended: kept by their ARN.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub child_runs: Vec<ChildRecord>,
 }
 
 /// One thread as stored.
@@ -297,6 +301,15 @@ pub trait Store {
         &self,
         execution: &str,
         run: &MapRun,
+    ) -> impl Future<Output = Result<(), PortError>>;
+    /// Keeps a child execution of a Distributed Map of `execution` (by its
+    /// ARN: a record replaces the one kept as [`ChildRecord::replaces`]
+    /// says) and its events as page `(attempt, page)` of its history
+    /// (idempotent).
+    fn put_child(
+        &self,
+        execution: &str,
+        record: &ChildRecord,
     ) -> impl Future<Output = Result<(), PortError>>;
 }
 

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use stepwise_api::{ApiError, timestamp, validate};
 use stepwise_asl::definition::resource::Pattern;
 use stepwise_asl::exec::{HistoryEvent, RedrivePoint};
-use stepwise_asl::{Event, Execution, MapRun, StatesError, TaskCall, Thread};
+use stepwise_asl::{ChildRecord, Event, Execution, MapRun, StatesError, TaskCall, Thread};
 use stepwise_engine::nested;
 use stepwise_engine::ports::TaskResult;
 
@@ -161,6 +161,7 @@ fn view_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ExecutionView> {
         redrive_count: r.get::<_, i64>(12)? as u32,
         redrive_date: r.get(13)?,
         definition: r.get(14)?,
+        map_run: None,
     })
 }
 
@@ -250,6 +251,34 @@ impl ExecutionStore for SqlExecutions<'_> {
             Some((execution, body)) => Some((execution, serde_json::from_str(&body)?)),
             None => None,
         })
+    }
+
+    async fn children(&self, arns: &[String]) -> Result<Vec<ChildRecord>, PortError> {
+        let mut out = Vec::with_capacity(arns.len());
+        let mut stmt = self
+            .0
+            .prepare("SELECT body FROM child_executions WHERE arn = ?1")?;
+        for arn in arns {
+            let body: Option<String> = stmt.query_row([arn], |r| r.get(0)).optional()?;
+            if let Some(b) = &body {
+                out.push(serde_json::from_str(b)?);
+            }
+        }
+        Ok(out)
+    }
+
+    async fn child_history(&self, arn: &str) -> Result<Vec<HistoryEvent>, PortError> {
+        let mut stmt = self
+            .0
+            .prepare("SELECT events FROM child_pages WHERE arn = ?1 ORDER BY attempt, page")?;
+        let pages: Vec<String> = stmt
+            .query_map([arn], |r| r.get(0))?
+            .collect::<Result<_, _>>()?;
+        let mut events = Vec::new();
+        for p in pages {
+            events.extend(serde_json::from_str::<Vec<HistoryEvent>>(&p)?);
+        }
+        Ok(events)
     }
 
     async fn thread(&self, execution: &str, id: &str) -> Result<Option<Thread>, PortError> {

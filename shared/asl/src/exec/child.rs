@@ -1,0 +1,248 @@
+//! A Distributed Map's child executions. With `ExecutionType: STANDARD`
+//! each child (one item, or one batch) is an execution of its own, as on
+//! AWS: an ARN beside the Map Run's, a status, and a history that starts
+//! with ExecutionStarted — while the driver still runs it as a thread of
+//! the parent (so the parent's fan-in stays one write per group of
+//! children).
+//!
+//! The child's root thread keeps its events in a journal rather than in
+//! the parent's history, and hands them to the driver with its record
+//! ([`Effect::ChildExecution`]): when it ends; after its first step if it
+//! did not end in it (so a running child is listed); and whenever
+//! [`JOURNAL_EVENTS`] have gathered. A driver stores the record by the
+//! child's ARN (the later write wins, but never over an ended record of
+//! the same attempt) and each record's events as the next page of the
+//! child's history. States inside a Parallel or inline Map of a child are
+//! not recorded (their branches and iterations run unrecorded, as a
+//! distributed Map's children did before).
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::history::{EventType, HistoryEvent};
+use super::thread::Thread;
+use super::{Effect, Outcome, Step};
+use crate::error::StatesError;
+use crate::timestamp::Millis;
+
+/// How many events a child keeps before it hands them to the driver (the
+/// journal is part of the thread, which every step saves).
+pub const JOURNAL_EVENTS: usize = 32;
+
+/// What a child execution's root thread carries.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChildExecution {
+    /// Its Map Run's ARN (its own is [`child_arn`] of that and its index).
+    pub map_run: String,
+    /// When it started and its input, set by its first step (the children
+    /// a step starts travel lean).
+    #[serde(default)]
+    pub start: Millis,
+    #[serde(default, skip_serializing_if = "Value::is_null")]
+    pub input: Value,
+    /// How many items it runs (a batch's size, or 1).
+    pub items: u32,
+    /// Events recorded so far: the next one's id is this plus one.
+    #[serde(default)]
+    pub recorded: u64,
+    /// Pages (records with events) handed to the driver so far.
+    #[serde(default)]
+    pub pages: u32,
+    /// Events not yet handed to the driver.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub journal: Vec<HistoryEvent>,
+    /// A redrive took it up where it failed: its next step records
+    /// ExecutionRedriven.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub redriven: bool,
+}
+
+/// A child execution as a driver keeps it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ChildRecord {
+    pub arn: String,
+    pub map_run: String,
+    /// RUNNING, SUCCEEDED, FAILED, TIMED_OUT or ABORTED.
+    pub status: String,
+    pub input: Value,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<StatesError>,
+    pub start: Millis,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop: Option<Millis>,
+    pub items: u32,
+    /// Which redrive of the parent this attempt runs in.
+    #[serde(default)]
+    pub attempt: u32,
+    /// The page of history `events` are (pages are read in (attempt,
+    /// page) order); a record without events adds no page.
+    #[serde(default)]
+    pub page: u32,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub events: Vec<HistoryEvent>,
+}
+
+impl ChildRecord {
+    pub fn is_running(&self) -> bool {
+        self.status == "RUNNING"
+    }
+
+    /// Whether a store keeping `stored` takes this record in its place:
+    /// an ended attempt is not replaced by a record of the same attempt
+    /// written later (a redelivered RUNNING record).
+    pub fn replaces(&self, stored: &ChildRecord) -> bool {
+        stored.is_running() || self.attempt > stored.attempt
+    }
+
+    /// The record without its events (what a listing needs).
+    pub fn without_events(&self) -> ChildRecord {
+        ChildRecord {
+            events: Vec::new(),
+            ..self.clone()
+        }
+    }
+}
+
+/// The ARN of child `index` of the Map Run `run`
+/// (`…:mapRun:<machine>/<label>:<id>`): `…:execution:<machine>/<label>:<uuid>`,
+/// the UUID derived from both, so that anyone holding the run can name
+/// its children.
+pub fn child_arn(run: &str, index: usize) -> String {
+    let (base, _) = run.rsplit_once(':').unwrap_or((run, ""));
+    let base = base.replacen(":mapRun:", ":execution:", 1);
+    let (a, b) = (
+        fnv(run.as_bytes(), index as u64, 0xcbf2_9ce4_8422_2325),
+        fnv(run.as_bytes(), index as u64, 0x6c62_272e_07bb_0142),
+    );
+    let mut bytes = [0u8; 16];
+    bytes[..8].copy_from_slice(&a.to_be_bytes());
+    bytes[8..].copy_from_slice(&b.to_be_bytes());
+    bytes[6] = (bytes[6] & 0x0f) | 0x40;
+    bytes[8] = (bytes[8] & 0x3f) | 0x80;
+    let h: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!(
+        "{base}:{}-{}-{}-{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[12..16],
+        &h[16..20],
+        &h[20..32]
+    )
+}
+
+fn fnv(data: &[u8], index: u64, seed: u64) -> u64 {
+    let mut h = seed;
+    for b in data.iter().chain(index.to_be_bytes().iter()) {
+        h ^= u64::from(*b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    // A final mix, so that neighbouring indexes differ in every part.
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^= h >> 33;
+    h
+}
+
+/// The status AWS shows for an outcome.
+pub fn status_of(outcome: &Outcome) -> &'static str {
+    match outcome {
+        Outcome::Succeeded(_) => "SUCCEEDED",
+        Outcome::Failed(_) => "FAILED",
+        Outcome::TimedOut(_) => "TIMED_OUT",
+        Outcome::Aborted(_) => "ABORTED",
+    }
+}
+
+impl Step<'_> {
+    /// A child execution's first event (ExecutionStarted, or
+    /// ExecutionRedriven when a redrive takes it up), before its step runs.
+    pub(super) fn child_begins(&mut self, t: &mut Thread) {
+        let Some(c) = t.child.as_mut() else { return };
+        if !self.history.is_empty() {
+            return;
+        }
+        let now = self.env.now;
+        let event = if c.redriven {
+            c.redriven = false;
+            HistoryEvent::execution_redriven(now, t.redrives)
+        } else if c.recorded == 0 {
+            c.start = now;
+            c.input = t.input.clone();
+            HistoryEvent {
+                timestamp: now,
+                kind: EventType::ExecutionStarted,
+                thread: String::new(),
+                details: json!({
+                    "input": c.input,
+                    "inputDetails": {"truncated": false},
+                    "roleArn": self.exec.role_arn,
+                }),
+                with_entry: false,
+            }
+        } else {
+            return;
+        };
+        self.history.push(HistoryEvent {
+            thread: t.id.clone(),
+            ..event
+        });
+    }
+
+    /// After a child execution's step: its events go to its journal, and
+    /// its record to the driver when it ended, ran its first step or
+    /// gathered a page of events.
+    pub(super) fn child_steps(&mut self, t: &mut Thread) {
+        let Some(c) = t.child.as_mut() else { return };
+        // It began in this step: a running one is listed from now on.
+        let first = self.history.first().is_some_and(|e| {
+            matches!(
+                e.kind,
+                EventType::ExecutionStarted | EventType::ExecutionRedriven
+            )
+        });
+        c.recorded += self.history.len() as u64;
+        c.journal.append(&mut self.history);
+        let ended = self.effects.iter().find_map(|e| match e {
+            Effect::Finish(o) => Some(o.clone()),
+            _ => None,
+        });
+        if ended.is_none() && !first && c.journal.len() < JOURNAL_EVENTS {
+            return;
+        }
+        let (status, output, error) = match &ended {
+            None => ("RUNNING", None, None),
+            Some(o @ Outcome::Succeeded(v)) => (status_of(o), Some(v.clone()), None),
+            Some(o @ (Outcome::Failed(e) | Outcome::TimedOut(e) | Outcome::Aborted(e))) => {
+                (status_of(o), None, Some(e.clone()))
+            }
+        };
+        let events = std::mem::take(&mut c.journal);
+        let page = c.pages;
+        if !events.is_empty() {
+            c.pages += 1;
+        }
+        let index = t.parent.as_ref().map_or(0, |p| p.index);
+        let record = ChildRecord {
+            arn: child_arn(&c.map_run, index),
+            map_run: c.map_run.clone(),
+            status: status.to_owned(),
+            input: c.input.clone(),
+            output,
+            error,
+            start: c.start,
+            stop: ended.is_some().then_some(self.env.now),
+            items: c.items,
+            attempt: t.redrives,
+            page,
+            events,
+        };
+        // Before Finish: a driver writes it before the parent hears of the end.
+        let at = (self.effects.iter())
+            .position(|e| matches!(e, Effect::Finish(_)))
+            .unwrap_or(self.effects.len());
+        self.effects
+            .insert(at, Effect::ChildExecution(Box::new(record)));
+    }
+}

@@ -1,0 +1,180 @@
+//! A Distributed Map's child executions on the table, by their ARN:
+//!
+//! | pk | sk | item |
+//! | --- | --- | --- |
+//! | the child's ARN | `child` | its record (`body`), `status`, `attempt`, and the events of an ended first attempt's last page (`tail`) |
+//! | the child's ARN | `p#<attempt>#<page>#<part>` | a page of its history (`body`) |
+//!
+//! A child that ends in its first step (most do) is one write: its record
+//! with its whole history as the tail. A later attempt (a redrive) first
+//! moves the tail it would replace to a page of its own.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
+use stepwise_asl::ChildRecord;
+use stepwise_asl::exec::HistoryEvent;
+use stepwise_engine::stepper::PortError;
+
+use super::{DAY, DynamoStore, ITEM_LIMIT, Item, b, bytes, n, now_secs, port, s, size};
+use crate::RETENTION_DAYS;
+use crate::codec::{pack, unpack};
+
+/// How many keys one BatchGetItem may ask for.
+const BATCH_GET: usize = 100;
+
+fn page_key(attempt: u32, page: u32, part: usize) -> String {
+    format!("p#{attempt:010}#{page:010}#{part:03}")
+}
+
+/// Events split into parts that each fit an item; an event too large for
+/// one on its own keeps its type and time, its details replaced by a note.
+fn parts(events: &[HistoryEvent]) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut part: Vec<HistoryEvent> = Vec::new();
+    for e in events {
+        let mut e = e.clone();
+        if pack(&e).len() > ITEM_LIMIT / 2 {
+            e.details = serde_json::json!({"truncated": true});
+        }
+        part.push(e);
+        if pack(&part).len() > ITEM_LIMIT / 2 {
+            let last = part.pop();
+            out.push(pack(&part));
+            part = last.into_iter().collect();
+        }
+    }
+    if !part.is_empty() {
+        out.push(pack(&part));
+    }
+    out
+}
+
+impl DynamoStore {
+    pub(super) async fn put_child_record(
+        &self,
+        _execution: &str,
+        r: &ChildRecord,
+    ) -> Result<(), PortError> {
+        let ttl = n(now_secs() + 365 * DAY + RETENTION_DAYS * DAY);
+        let page = |attempt: u32, page: u32, i: usize, body: Vec<u8>| {
+            let mut item = Item::new();
+            item.insert("pk".into(), s(&r.arn));
+            item.insert("sk".into(), s(page_key(attempt, page, i)));
+            item.insert("body".into(), b(body));
+            item.insert("ttl".into(), ttl.clone());
+            item
+        };
+        if r.attempt > 0
+            && let Some(old) = self.get(&r.arn, "child").await?
+            && let Some(AttributeValue::B(tail)) = old.get("tail")
+            && let Some(AttributeValue::N(at)) = old.get("tail_page")
+        {
+            let (attempt, at) = (0, at.parse().unwrap_or(u32::MAX));
+            self.put(page(attempt, at, 0, tail.as_ref().to_vec()), None)
+                .await?;
+        }
+        let packed = parts(&r.events);
+        let inline = r.attempt == 0 && !r.is_running() && packed.len() == 1;
+        if !inline {
+            for (i, body) in packed.iter().enumerate() {
+                self.put(page(r.attempt, r.page, i, body.clone()), None)
+                    .await?;
+            }
+        }
+        let mut item = Item::new();
+        item.insert("pk".into(), s(&r.arn));
+        item.insert("sk".into(), s("child"));
+        item.insert("body".into(), b(pack(&r.without_events())));
+        item.insert("status".into(), s(&r.status));
+        item.insert("attempt".into(), n(i64::from(r.attempt)));
+        if inline && let Some(tail) = packed.into_iter().next() {
+            item.insert("tail".into(), b(tail));
+            item.insert("tail_page".into(), n(i64::from(r.page)));
+        }
+        item.insert("ttl".into(), ttl);
+        if size(&item) > ITEM_LIMIT {
+            item.remove("tail");
+            item.remove("tail_page");
+        }
+        // An ended attempt is not replaced by a later write of the same one.
+        let only = "attribute_not_exists(pk) OR #s = :r OR attempt < :a";
+        let bytes = size(&item);
+        let out = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression(only)
+            .expression_attribute_names("#s", "status")
+            .expression_attribute_values(":r", s("RUNNING"))
+            .expression_attribute_values(":a", n(i64::from(r.attempt)))
+            .send()
+            .await;
+        self.meter.write(bytes);
+        super::conditional(out)?;
+        Ok(())
+    }
+
+    pub(super) async fn child_records(
+        &self,
+        arns: &[String],
+    ) -> Result<Vec<ChildRecord>, PortError> {
+        let mut out = Vec::new();
+        for chunk in arns.chunks(BATCH_GET) {
+            let mut keys: Vec<Item> = chunk
+                .iter()
+                .map(|arn| HashMap::from([("pk".into(), s(arn)), ("sk".into(), s("child"))]))
+                .collect();
+            while !keys.is_empty() {
+                let ask = KeysAndAttributes::builder()
+                    .set_keys(Some(std::mem::take(&mut keys)))
+                    .consistent_read(true)
+                    .build()
+                    .map_err(port)?;
+                let got = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, ask)
+                    .send()
+                    .await
+                    .map_err(port)?;
+                for item in got
+                    .responses
+                    .unwrap_or_default()
+                    .remove(&self.table)
+                    .unwrap_or_default()
+                {
+                    self.meter.read(size(&item), true);
+                    out.push(unpack(bytes(&item, "body")?)?);
+                }
+                if let Some(mut left) = got.unprocessed_keys
+                    && let Some(again) = left.remove(&self.table)
+                {
+                    keys = again.keys;
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    pub(super) async fn child_events(&self, arn: &str) -> Result<Vec<HistoryEvent>, PortError> {
+        let mut pages: Vec<(String, Vec<HistoryEvent>)> = Vec::new();
+        for item in self.query_prefix(arn, "p#").await? {
+            if let Some(AttributeValue::S(sk)) = item.get("sk") {
+                pages.push((sk.clone(), unpack(bytes(&item, "body")?)?));
+            }
+        }
+        if let Some(item) = self.get(arn, "child").await?
+            && let (Some(AttributeValue::B(tail)), Some(AttributeValue::N(at))) =
+                (item.get("tail"), item.get("tail_page"))
+        {
+            let key = page_key(0, at.parse().unwrap_or(u32::MAX), 0);
+            if !pages.iter().any(|(k, _)| *k == key) {
+                pages.push((key, unpack(tail.as_ref())?));
+            }
+        }
+        pages.sort_by(|a, b| a.0.cmp(&b.0));
+        Ok(pages.into_iter().flat_map(|(_, e)| e).collect())
+    }
+}
