@@ -83,6 +83,10 @@ def test_each_child_is_an_execution_with_its_own_history(sfn):
         (4, 3, "FailStateEntered"), (5, 4, "ExecutionFailed")]
     assert history[0]["executionStartedEventDetails"]["input"] == "3"
     assert history[-1]["executionFailedEventDetails"] == {"error": "Three", "cause": "three is bad"}
+    # Its machine: the Map's ItemProcessor, under the Map Run's label.
+    m = sfn.describe_state_machine_for_execution(executionArn=failed[0]["executionArn"])
+    assert (m["stateMachineArn"], m["mapRunArn"], m["label"]) == (machine + "/Each", run, "Each")
+    assert json.loads(m["definition"]) == CHOOSE
     ok = next(c for c in listed if c["status"] == "SUCCEEDED")["executionArn"]
     d = sfn.describe_execution(executionArn=ok)
     assert json.loads(d["output"]) == {"ok": True}

@@ -13,7 +13,8 @@ use stepwise_api::{ApiError, timestamp, validate};
 use stepwise_asl::ChildRecord;
 use stepwise_asl::exec::{child_arn, previous_event_id};
 
-use crate::executions::{ExecutionStore, ExecutionView, HistoryRow, internal};
+use crate::catalog::{self, Catalog};
+use crate::executions::{ExecutionStore, ExecutionView, HistoryRow, internal, not_found};
 use crate::map_runs::child_machine;
 
 /// How many records one read asks for while listing.
@@ -157,4 +158,78 @@ pub async fn history<S: ExecutionStore>(
     }
     let total = rows.len();
     Ok((rows.into_iter().skip(offset).take(max).collect(), total))
+}
+
+/// DescribeStateMachineForExecution of a child execution: its parent's
+/// machine as that execution ran it, the definition being the Map's
+/// ItemProcessor (found by the Map Run's label; without a Label, the
+/// first distributed Map), with the Map Run and its label.
+pub async fn describe_machine<S: ExecutionStore, C: Catalog>(
+    store: &S,
+    cat: &C,
+    child: &ExecutionView,
+) -> Result<Value, ApiError> {
+    let run = child.map_run.as_deref().unwrap_or_default();
+    let Some((parent, _)) = store.map_run(run).await.map_err(internal)? else {
+        return Err(not_found(&child.arn));
+    };
+    let p = (store.view(&parent).await.map_err(internal)?).ok_or_else(|| not_found(&child.arn))?;
+    let mut out = catalog::describe_for_execution(
+        cat,
+        &p.machine_arn,
+        p.version.as_deref(),
+        p.definition.as_deref(),
+        p.started,
+    )
+    .await?;
+    let label = child
+        .machine_arn
+        .rsplit_once('/')
+        .map_or("", |(_, l)| l)
+        .to_owned();
+    let processor = (out["definition"].as_str())
+        .and_then(|d| serde_json::from_str::<Value>(d).ok())
+        .and_then(|d| processor_of(&d, &label));
+    if let Some(p) = processor {
+        out["definition"] = p.to_string().into();
+        if let Some(o) = out.as_object_mut() {
+            o.remove("variableReferences");
+        }
+    }
+    out["stateMachineArn"] = child.machine_arn.clone().into();
+    out["mapRunArn"] = run.into();
+    out["label"] = label.into();
+    Ok(out)
+}
+
+/// The ItemProcessor (without its ProcessorConfig) of the distributed Map
+/// labelled `label` in a definition, or of its first distributed Map.
+fn processor_of(definition: &Value, label: &str) -> Option<Value> {
+    let mut maps = Vec::new();
+    distributed_maps(definition, &mut maps);
+    let map = (maps.iter().find(|m| m["Label"] == label)).or_else(|| maps.first())?;
+    let mut p = map
+        .get("ItemProcessor")
+        .or_else(|| map.get("Iterator"))?
+        .clone();
+    p.as_object_mut()?.remove("ProcessorConfig");
+    Some(p)
+}
+
+fn distributed_maps<'a>(scope: &'a Value, out: &mut Vec<&'a Value>) {
+    let Some(states) = scope["States"].as_object() else {
+        return;
+    };
+    for state in states.values() {
+        let processor = state.get("ItemProcessor").or_else(|| state.get("Iterator"));
+        if let Some(p) = processor {
+            if p["ProcessorConfig"]["Mode"] == "DISTRIBUTED" {
+                out.push(state);
+            }
+            distributed_maps(p, out);
+        }
+        for branch in state["Branches"].as_array().into_iter().flatten() {
+            distributed_maps(branch, out);
+        }
+    }
 }

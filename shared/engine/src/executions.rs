@@ -290,6 +290,9 @@ pub async fn describe_machine<S: ExecutionStore, C: Catalog>(
 ) -> Res {
     let arn = execution_arn(body)?;
     let v = view(store, arn).await?;
+    if v.map_run.is_some() {
+        return crate::children::describe_machine(store, cat, &v).await;
+    }
     catalog::describe_for_execution(
         cat,
         &v.machine_arn,
