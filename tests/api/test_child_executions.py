@@ -123,9 +123,11 @@ def test_a_running_child_is_listed_and_a_stop_aborts_it(sfn):
     assert [c["status"] for c in listed] == ["RUNNING"]
     child = listed[0]["executionArn"]
     assert "stopDate" not in sfn.describe_execution(executionArn=child)
-    with pytest.raises(ClientError) as e:
-        sfn.stop_execution(executionArn=child)
-    assert e.value.response["Error"]["Code"] == "ValidationException"
+    for act in (sfn.stop_execution, sfn.redrive_execution):
+        with pytest.raises(ClientError) as e:
+            act(executionArn=child)
+        assert e.value.response["Error"]["Code"] == "ValidationException"
+        assert run in e.value.response["Error"]["Message"]
     sfn.stop_execution(executionArn=arn)
     assert wait_for(sfn, arn)["status"] == "ABORTED"
     deadline = time.time() + 10

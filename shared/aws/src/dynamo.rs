@@ -619,6 +619,14 @@ impl Store for DynamoStore {
         self.put_child_record(execution, record).await
     }
 
+    async fn put_children(
+        &self,
+        execution: &str,
+        records: &[stepwise_asl::ChildRecord],
+    ) -> Result<(), PortError> {
+        self.put_child_records(execution, records).await
+    }
+
     async fn history(&self, execution: &str) -> Result<Vec<Logged>, PortError> {
         let mut events = Vec::new();
         for item in self.query(execution).await? {

@@ -294,7 +294,11 @@ impl AwsService {
 
     async fn redrive(&self, body: &Value) -> Res {
         let arn = executions::execution_arn(body)?;
-        let status = executions::view(&self.store, arn).await?.status;
+        let v = executions::view(&self.store, arn).await?;
+        if let Some(run) = &v.map_run {
+            return Err(stepwise_engine::children::not_on_its_own(arn, run, "redriven"));
+        }
+        let status = v.status;
         // A stop takes effect when the root thread takes its message: a
         // redrive right after one waits for that (up to a few seconds).
         for _ in 0..50 {

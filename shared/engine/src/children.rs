@@ -75,12 +75,14 @@ pub async fn list<S: ExecutionStore>(
             "Resource not found: '{run_arn}'"
         )));
     };
+    // EXPRESS children are not kept: nothing to read.
+    let total = if run.executions { run.counts.total } else { 0 };
     let mut end = match at {
-        None => run.counts.total,
+        None => total,
         Some(at) => at
             .parse::<usize>()
             .ok()
-            .filter(|&n| n <= run.counts.total)
+            .filter(|&n| n <= total)
             .ok_or_else(validate::bad_token)?,
     };
     let mut page = Vec::new();

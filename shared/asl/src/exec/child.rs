@@ -25,9 +25,11 @@ use super::{Effect, Outcome, Step};
 use crate::error::StatesError;
 use crate::timestamp::Millis;
 
-/// How many events a child keeps before it hands them to the driver (the
-/// journal is part of the thread, which every step saves).
+/// How many events (or bytes of their details) a child keeps before it
+/// hands them to the driver: the journal is part of the thread, which every
+/// step saves, in an item of at most 400 KB on DynamoDB.
 pub const JOURNAL_EVENTS: usize = 32;
+pub const JOURNAL_BYTES: usize = 64 * 1024;
 
 /// What a child execution's root thread carries.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -48,9 +50,11 @@ pub struct ChildExecution {
     /// Pages (records with events) handed to the driver so far.
     #[serde(default)]
     pub pages: u32,
-    /// Events not yet handed to the driver.
+    /// Events not yet handed to the driver, and about how large.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub journal: Vec<HistoryEvent>,
+    #[serde(default)]
+    pub journal_bytes: usize,
     /// A redrive took it up where it failed: its next step records
     /// ExecutionRedriven.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -203,14 +207,19 @@ impl Step<'_> {
             )
         });
         c.recorded += self.history.len() as u64;
+        c.journal_bytes += (self.history.iter())
+            .map(|e| serde_json::to_vec(&e.details).map_or(0, |v| v.len()))
+            .sum::<usize>();
         c.journal.append(&mut self.history);
         let ended = self.effects.iter().find_map(|e| match e {
             Effect::Finish(o) => Some(o.clone()),
             _ => None,
         });
-        if ended.is_none() && !first && c.journal.len() < JOURNAL_EVENTS {
+        let full = c.journal.len() >= JOURNAL_EVENTS || c.journal_bytes >= JOURNAL_BYTES;
+        if ended.is_none() && !first && !full {
             return;
         }
+        c.journal_bytes = 0;
         let (status, output, error) = match &ended {
             None => ("RUNNING", None, None),
             Some(o @ Outcome::Succeeded(v)) => (status_of(o), Some(v.clone()), None),

@@ -181,7 +181,8 @@ impl<'a> Step<'a> {
                     recorded: 0,
                     pages: 0,
                     journal: Vec::new(),
-                    redriven: is_resumed,
+                    journal_bytes: 0,
+                    redriven: false,
                 }));
             }
             if self.env.spawn_bytes > 0 {

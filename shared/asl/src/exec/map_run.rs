@@ -36,6 +36,10 @@ pub struct MapRun {
     /// Whether a ResultWriter writes its results.
     #[serde(default)]
     pub writes: bool,
+    /// Whether its children are kept as executions (ExecutionType
+    /// STANDARD): ListExecutions(mapRunArn) reads them.
+    #[serde(default)]
+    pub executions: bool,
 }
 
 /// UpdateMapRun's new settings for a running Map Run (`None`: unchanged).
@@ -119,6 +123,7 @@ impl MapRun {
             writes: f.writes,
             redrive_count: f.redrives,
             redriven: (f.redrives > 0).then_some(f.redriven),
+            executions: false,
         }
     }
 
@@ -128,8 +133,10 @@ impl MapRun {
         let Phase::Children { fanout, .. } = &thread.phase else {
             return None;
         };
-        (fanout.map_run.as_deref() == Some(self.arn.as_str()))
-            .then(|| MapRun::of(fanout, &self.arn, thread, "RUNNING", None))
+        (fanout.map_run.as_deref() == Some(self.arn.as_str())).then(|| MapRun {
+            executions: self.executions,
+            ..MapRun::of(fanout, &self.arn, thread, "RUNNING", None)
+        })
     }
 }
 
@@ -140,6 +147,9 @@ impl Step<'_> {
         let Some(arn) = &f.map_run else { return };
         let stop = (status != "RUNNING").then_some(self.env.now);
         let mut run = MapRun::of(f, arn, t, status, stop);
+        run.executions = (self.state_of(t)).is_some_and(
+            |s| matches!(&s.kind, crate::states::Kind::Map(m) if m.standard_children),
+        );
         if run.start == 0 {
             // Started before runs were kept with their start.
             run.start = self.env.now;

@@ -11,7 +11,7 @@
 
 use std::collections::HashMap;
 
-use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes};
+use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, PutRequest, WriteRequest};
 use stepwise_asl::ChildRecord;
 use stepwise_asl::exec::HistoryEvent;
 use stepwise_engine::stepper::PortError;
@@ -51,6 +51,79 @@ fn parts(events: &[HistoryEvent]) -> Vec<Vec<u8>> {
 }
 
 impl DynamoStore {
+    /// Child executions that ended in their first step (as most do), each
+    /// one item, 25 to a BatchWriteItem: a first attempt's ended record
+    /// replaces nothing it must not (the only record of it that could be
+    /// there is the same, written before). The others one by one.
+    pub(super) async fn put_child_records(
+        &self,
+        execution: &str,
+        records: &[ChildRecord],
+    ) -> Result<(), PortError> {
+        let mut batch = Vec::new();
+        for r in records {
+            match self.one_item(r) {
+                Some(item) => batch.push(item),
+                None => self.put_child_record(execution, r).await?,
+            }
+        }
+        for chunk in batch.chunks(25) {
+            let mut requests: Vec<WriteRequest> = Vec::new();
+            for item in chunk {
+                self.meter.write(size(item));
+                let put = PutRequest::builder()
+                    .set_item(Some(item.clone()))
+                    .build()
+                    .map_err(port)?;
+                requests.push(WriteRequest::builder().put_request(put).build());
+            }
+            while !requests.is_empty() {
+                let out = self
+                    .client
+                    .batch_write_item()
+                    .request_items(&self.table, std::mem::take(&mut requests))
+                    .send()
+                    .await
+                    .map_err(port)?;
+                if let Some(mut left) = out.unprocessed_items
+                    && let Some(again) = left.remove(&self.table)
+                {
+                    requests = again;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The one item that keeps `r` whole: an ended first attempt whose
+    /// history fits beside its record.
+    fn one_item(&self, r: &ChildRecord) -> Option<Item> {
+        if r.attempt != 0 || r.is_running() {
+            return None;
+        }
+        let mut packed = parts(&r.events);
+        if packed.len() > 1 {
+            return None;
+        }
+        let mut item = self.record_item(r);
+        if let Some(tail) = packed.pop() {
+            item.insert("tail".into(), b(tail));
+            item.insert("tail_page".into(), n(i64::from(r.page)));
+        }
+        (size(&item) <= ITEM_LIMIT).then_some(item)
+    }
+
+    fn record_item(&self, r: &ChildRecord) -> Item {
+        let mut item = Item::new();
+        item.insert("pk".into(), s(&r.arn));
+        item.insert("sk".into(), s("child"));
+        item.insert("body".into(), b(pack(&r.without_events())));
+        item.insert("status".into(), s(&r.status));
+        item.insert("attempt".into(), n(i64::from(r.attempt)));
+        item.insert("ttl".into(), n(now_secs() + 365 * DAY + RETENTION_DAYS * DAY));
+        item
+    }
+
     pub(super) async fn put_child_record(
         &self,
         _execution: &str,
@@ -74,29 +147,17 @@ impl DynamoStore {
             self.put(page(attempt, at, 0, tail.as_ref().to_vec()), None)
                 .await?;
         }
-        let packed = parts(&r.events);
-        let inline = r.attempt == 0 && !r.is_running() && packed.len() == 1;
-        if !inline {
-            for (i, body) in packed.iter().enumerate() {
-                self.put(page(r.attempt, r.page, i, body.clone()), None)
-                    .await?;
+        // An ended first attempt's last page rides in its record (one write)
+        // when it fits.
+        let item = match self.one_item(r) {
+            Some(item) => item,
+            None => {
+                for (i, body) in parts(&r.events).into_iter().enumerate() {
+                    self.put(page(r.attempt, r.page, i, body), None).await?;
+                }
+                self.record_item(r)
             }
-        }
-        let mut item = Item::new();
-        item.insert("pk".into(), s(&r.arn));
-        item.insert("sk".into(), s("child"));
-        item.insert("body".into(), b(pack(&r.without_events())));
-        item.insert("status".into(), s(&r.status));
-        item.insert("attempt".into(), n(i64::from(r.attempt)));
-        if inline && let Some(tail) = packed.into_iter().next() {
-            item.insert("tail".into(), b(tail));
-            item.insert("tail_page".into(), n(i64::from(r.page)));
-        }
-        item.insert("ttl".into(), ttl);
-        if size(&item) > ITEM_LIMIT {
-            item.remove("tail");
-            item.remove("tail_page");
-        }
+        };
         // An ended attempt is not replaced by a later write of the same one.
         let only = "attribute_not_exists(pk) OR #s = :r OR attempt < :a";
         let bytes = size(&item);

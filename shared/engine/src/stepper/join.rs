@@ -9,7 +9,7 @@ use std::collections::hash_map::Entry;
 
 use stepwise_asl::exec::{HistoryEvent, Parent, Phase, RedrivePoint};
 use stepwise_asl::timestamp::Millis;
-use stepwise_asl::{Effect, Event, Outcome};
+use stepwise_asl::{ChildRecord, Effect, Event, Outcome};
 
 use super::outbox::number;
 use super::step::{Advanced, Loaded, Retry, Stepper, Transition};
@@ -32,6 +32,8 @@ pub(super) struct Joined {
     pub resume: Option<Box<RedrivePoint>>,
     /// Its events (its first step, which was its last) and their time.
     pub events: Vec<HistoryEvent>,
+    /// A child execution's record (and history), written before the join.
+    pub records: Vec<ChildRecord>,
     pub lamport: u64,
 }
 
@@ -56,6 +58,7 @@ impl Joined {
             outcome,
             resume,
             events: Vec::new(),
+            records: Vec::new(),
             lamport: m.lamport,
         }
     }
@@ -140,6 +143,12 @@ impl<S: Store, Q: Queue, T: Tasks, A: step::Abort> Stepper<S, Q, T, A> {
                 None => return Ok(()),
             },
         };
+        // Child executions' records first, together (never in the parent's
+        // item): the parent then hears of ends whose records are kept.
+        let records: Vec<ChildRecord> = group.iter().flat_map(|j| j.records.clone()).collect();
+        if !records.is_empty() {
+            self.store.put_children(execution, &records).await?;
+        }
         let mut rest: &[Joined] = &group;
         let mut conflicts = 0;
         loop {

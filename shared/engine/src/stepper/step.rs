@@ -264,19 +264,21 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
         };
         let abandoned =
             nested::abandoned(child_wait, answered_wait(&m.event), thread.current_wait());
-        // A child execution's record goes first, from here: never in the
-        // parent's item.
+        // A child execution's record is written with its siblings' before
+        // their parent hears of them: never in the parent's item.
         let (records, effects): (Vec<_>, Vec<_>) =
             (effects.into_iter()).partition(|e| matches!(e, Effect::ChildExecution(_)));
         if let Some(p) = join
             && let [Effect::Finish(outcome)] = effects.as_slice()
         {
-            for r in &records {
-                if let Effect::ChildExecution(r) = r {
-                    self.store.put_child(&m.execution, r).await?;
-                }
-            }
+            let records = (records.into_iter())
+                .filter_map(|e| match e {
+                    Effect::ChildExecution(r) => Some(*r),
+                    _ => None,
+                })
+                .collect();
             return Ok(Some(Joined {
+                records,
                 id: id.to_owned(),
                 execution: m.execution.clone(),
                 parent: p,

@@ -311,6 +311,19 @@ pub trait Store {
         execution: &str,
         record: &ChildRecord,
     ) -> impl Future<Output = Result<(), PortError>>;
+    /// Keeps several child executions, as [`Store::put_child`] each.
+    fn put_children(
+        &self,
+        execution: &str,
+        records: &[ChildRecord],
+    ) -> impl Future<Output = Result<(), PortError>> {
+        async move {
+            for r in records {
+                self.put_child(execution, r).await?;
+            }
+            Ok(())
+        }
+    }
 }
 
 pub trait Queue {

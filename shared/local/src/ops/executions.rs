@@ -412,7 +412,13 @@ pub fn redrive(w: &mut Worker, body: &Value) -> Res {
             |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
         )
         .optional()?;
-    let (status, point, facts, _machine) = row.ok_or_else(|| not_found(arn))?;
+    let Some((status, point, facts, _machine)) = row else {
+        let child = block_on(stepwise_engine::children::view(&SqlExecutions(&w.conn), arn))?;
+        return Err(match child.and_then(|c| c.map_run) {
+            Some(run) => stepwise_engine::children::not_on_its_own(arn, &run, "redriven").into(),
+            None => not_found(arn),
+        });
+    };
     let not_redrivable = |why: &str| -> Fail { executions::not_redrivable(why).into() };
     if !["FAILED", "TIMED_OUT", "ABORTED"].contains(&status.as_str()) || arn.contains(":express:") {
         return Err(not_redrivable(&status));
