@@ -296,7 +296,9 @@ impl AwsService {
         let arn = executions::execution_arn(body)?;
         let v = executions::view(&self.store, arn).await?;
         if let Some(run) = &v.map_run {
-            return Err(stepwise_engine::children::not_on_its_own(arn, run, "redriven"));
+            return Err(stepwise_engine::children::not_on_its_own(
+                arn, run, "redriven",
+            ));
         }
         let status = v.status;
         // A stop takes effect when the root thread takes its message: a

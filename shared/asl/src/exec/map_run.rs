@@ -147,9 +147,8 @@ impl Step<'_> {
         let Some(arn) = &f.map_run else { return };
         let stop = (status != "RUNNING").then_some(self.env.now);
         let mut run = MapRun::of(f, arn, t, status, stop);
-        run.executions = (self.state_of(t)).is_some_and(
-            |s| matches!(&s.kind, crate::states::Kind::Map(m) if m.standard_children),
-        );
+        run.executions = (self.state_of(t))
+            .is_some_and(|s| matches!(&s.kind, crate::states::Kind::Map(m) if m.standard_children));
         if run.start == 0 {
             // Started before runs were kept with their start.
             run.start = self.env.now;

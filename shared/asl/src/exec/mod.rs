@@ -20,7 +20,7 @@ mod thread;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-pub use child::{ChildExecution, ChildRecord, JOURNAL_EVENTS, child_arn};
+pub use child::{ChildExecution, ChildRecord, JOURNAL_BYTES, JOURNAL_EVENTS, child_arn, status_of};
 pub use context::Execution;
 pub use flow::Step;
 pub use history::{EventType, HistoryEvent, previous_event_id};

@@ -120,7 +120,10 @@ impl DynamoStore {
         item.insert("body".into(), b(pack(&r.without_events())));
         item.insert("status".into(), s(&r.status));
         item.insert("attempt".into(), n(i64::from(r.attempt)));
-        item.insert("ttl".into(), n(now_secs() + 365 * DAY + RETENTION_DAYS * DAY));
+        item.insert(
+            "ttl".into(),
+            n(now_secs() + 365 * DAY + RETENTION_DAYS * DAY),
+        );
         item
     }
 

@@ -343,11 +343,4 @@ impl<Q: Queue> Queue for &Q {
 }
 
 /// The execution status AWS reports for an outcome.
-pub fn status_of(outcome: &Outcome) -> &'static str {
-    match outcome {
-        Outcome::Succeeded(_) => "SUCCEEDED",
-        Outcome::Failed(_) => "FAILED",
-        Outcome::TimedOut(_) => "TIMED_OUT",
-        Outcome::Aborted(_) => "ABORTED",
-    }
-}
+pub use stepwise_asl::exec::status_of;

@@ -413,7 +413,10 @@ pub fn redrive(w: &mut Worker, body: &Value) -> Res {
         )
         .optional()?;
     let Some((status, point, facts, _machine)) = row else {
-        let child = block_on(stepwise_engine::children::view(&SqlExecutions(&w.conn), arn))?;
+        let child = block_on(stepwise_engine::children::view(
+            &SqlExecutions(&w.conn),
+            arn,
+        ))?;
         return Err(match child.and_then(|c| c.map_run) {
             Some(run) => stepwise_engine::children::not_on_its_own(arn, &run, "redriven").into(),
             None => not_found(arn),
