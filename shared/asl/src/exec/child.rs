@@ -120,20 +120,7 @@ pub fn child_arn(run: &str, index: usize) -> String {
         fnv(run.as_bytes(), index as u64, 0xcbf2_9ce4_8422_2325),
         fnv(run.as_bytes(), index as u64, 0x6c62_272e_07bb_0142),
     );
-    let mut bytes = [0u8; 16];
-    bytes[..8].copy_from_slice(&a.to_be_bytes());
-    bytes[8..].copy_from_slice(&b.to_be_bytes());
-    bytes[6] = (bytes[6] & 0x0f) | 0x40;
-    bytes[8] = (bytes[8] & 0x3f) | 0x80;
-    let h: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    format!(
-        "{base}:{}-{}-{}-{}-{}",
-        &h[0..8],
-        &h[8..12],
-        &h[12..16],
-        &h[16..20],
-        &h[20..32]
-    )
+    format!("{base}:{}", crate::random::uuid_of(a, b))
 }
 
 fn fnv(data: &[u8], index: u64, seed: u64) -> u64 {
