@@ -159,3 +159,29 @@ def test_listing_errors(sfn):
     with pytest.raises(ClientError) as e:
         sfn.list_executions(mapRunArn=run, nextToken="bogus")
     assert e.value.response["Error"]["Code"] == "InvalidToken"
+
+
+def test_a_childs_parallel_branches_are_in_its_history(sfn):
+    branch = lambda name, seconds: {"StartAt": name, "States": {  # noqa: E731
+        name: {"Type": "Wait", "Seconds": seconds, "Next": name + "2"},
+        name + "2": {"Type": "Pass", "Result": name, "End": True}}}
+    processor = {"StartAt": "P", "States": {"P": {"Type": "Parallel", "End": True,
+                                                  "Branches": [branch("A", 0), branch("B", 1)]}}}
+    _, arn = start(sfn, processor, ["x"])
+    assert wait_for(sfn, arn, timeout=30)["status"] == "SUCCEEDED"
+    [child] = children(sfn, run_of(sfn, arn))
+    assert json.loads(sfn.describe_execution(executionArn=child["executionArn"])["output"]) == ["A", "B"]
+    events = sfn.get_execution_history(executionArn=child["executionArn"])["events"]
+    types = [e["type"] for e in events]
+    assert [e["id"] for e in events] == list(range(1, len(events) + 1))
+    assert types[:3] == ["ExecutionStarted", "ParallelStateEntered", "ParallelStateStarted"]
+    assert types[-3:] == ["ParallelStateSucceeded", "ParallelStateExited", "ExecutionSucceeded"] \
+        or types[-2:] == ["ParallelStateExited", "ExecutionSucceeded"], types
+    entered = [e["stateEnteredEventDetails"]["name"] for e in events if e["type"].endswith("StateEntered")]
+    assert sorted(entered) == ["A", "A2", "B", "B2", "P"]
+    # Each branch's states in its order; B's second state after its Wait.
+    assert entered.index("A") < entered.index("A2") and entered.index("B") < entered.index("B2")
+    assert types.count("WaitStateExited") == 2 and types.count("PassStateExited") == 2
+    # The parent's history holds none of it.
+    parent = [e["type"] for e in sfn.get_execution_history(executionArn=arn)["events"]]
+    assert "WaitStateEntered" not in parent and "ParallelStateEntered" not in parent

@@ -141,9 +141,12 @@ pub async fn history<S: ExecutionStore>(
     offset: usize,
     max: usize,
 ) -> Result<(Vec<HistoryRow>, usize), ApiError> {
-    let events = store.child_history(arn).await.map_err(internal)?;
+    let mut events = store.child_history(arn).await.map_err(internal)?;
+    // In time, and within a millisecond in the child's logical order (a
+    // branch's events after what started it, before what took its end).
+    events.sort_by_key(|e| (e.event.timestamp, e.order));
     let mut last = HashMap::new();
-    let mut rows: Vec<HistoryRow> = (events.into_iter().enumerate())
+    let mut rows: Vec<HistoryRow> = (events.into_iter().map(|o| o.event).enumerate())
         .map(|(i, e)| {
             let id = i as u64 + 1;
             HistoryRow {

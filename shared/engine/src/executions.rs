@@ -10,7 +10,7 @@ use std::future::Future;
 
 use serde_json::{Map, Value, json};
 use stepwise_api::{ApiError, timestamp, validate};
-use stepwise_asl::exec::HistoryEvent;
+use stepwise_asl::exec::Ordered;
 use stepwise_asl::{ChildRecord, Execution, MapRun, StatesError, Thread};
 
 use crate::catalog::{self, Catalog, Resolved};
@@ -109,11 +109,9 @@ pub trait ExecutionStore {
         &self,
         arns: &[String],
     ) -> impl Future<Output = Result<Vec<ChildRecord>, PortError>>;
-    /// A child execution's history events, page by page in order.
-    fn child_history(
-        &self,
-        arn: &str,
-    ) -> impl Future<Output = Result<Vec<HistoryEvent>, PortError>>;
+    /// A child execution's history events, from every page of every
+    /// thread (any order: each carries its place).
+    fn child_history(&self, arn: &str) -> impl Future<Output = Result<Vec<Ordered>, PortError>>;
 }
 
 type Res = Result<Value, ApiError>;

@@ -251,6 +251,7 @@ impl<'m, T: Tasks> Runner<'m, T> {
         }
         self.transitions += 1;
         let parent = thread.parent.clone();
+        let clock = thread.clock();
         let mut resume = (out.effects.iter())
             .find_map(|e| match e {
                 Effect::Finish(o) => Some(thread.resume_point(o)),
@@ -325,6 +326,7 @@ impl<'m, T: Tasks> Runner<'m, T> {
                             index: p.index,
                             outcome,
                             resume: resume.take(),
+                            clock,
                         };
                         self.push(self.now, p.thread.clone(), event);
                     }

@@ -50,8 +50,8 @@ CREATE TABLE IF NOT EXISTS child_executions (
 );
 CREATE INDEX IF NOT EXISTS child_executions_by_execution ON child_executions (execution);
 CREATE TABLE IF NOT EXISTS child_pages (
-    arn TEXT NOT NULL, attempt INTEGER NOT NULL, page INTEGER NOT NULL, events TEXT NOT NULL,
-    PRIMARY KEY (arn, attempt, page)
+    arn TEXT NOT NULL, attempt INTEGER NOT NULL, thread TEXT NOT NULL, page INTEGER NOT NULL,
+    events TEXT NOT NULL, PRIMARY KEY (arn, attempt, thread, page)
 );
 CREATE TABLE IF NOT EXISTS tokens (
     hash TEXT PRIMARY KEY, execution TEXT NOT NULL, thread TEXT NOT NULL, wait INTEGER NOT NULL,

@@ -51,15 +51,19 @@ fn json_error(e: serde_json::Error) -> rusqlite::Error {
 fn keep_child(w: &mut Worker, execution: &str, r: &ChildRecord) -> rusqlite::Result<()> {
     if !r.events.is_empty() {
         w.conn.execute(
-            "INSERT INTO child_pages (arn, attempt, page, events) VALUES (?1, ?2, ?3, ?4)
+            "INSERT INTO child_pages (arn, attempt, thread, page, events) VALUES (?1, ?2, ?3, ?4, ?5)
              ON CONFLICT DO NOTHING",
             params![
                 r.arn,
                 r.attempt,
+                r.thread.as_deref().unwrap_or_default(),
                 r.page,
                 serde_json::to_string(&r.events).map_err(json_error)?
             ],
         )?;
+    }
+    if r.is_page() {
+        return Ok(());
     }
     w.conn.execute(
         "INSERT INTO child_executions (arn, execution, attempt, status, body) VALUES (?1, ?2, ?3, ?4, ?5)
@@ -219,6 +223,7 @@ pub(crate) fn step_thread(
                 wait: p.wait,
                 index: p.index,
                 resume: thread.resume_point(&outcome),
+                clock: thread.clock(),
                 outcome,
             };
             w.enqueue(execution, &p.thread, now(), &event)?;

@@ -12,9 +12,11 @@
 //! [`JOURNAL_EVENTS`] have gathered. A driver stores the record by the
 //! child's ARN (the later write wins, but never over an ended record of
 //! the same attempt) and each record's events as the next page of the
-//! child's history. States inside a Parallel or inline Map of a child are
-//! not recorded (their branches and iterations run unrecorded, as a
-//! distributed Map's children did before).
+//! child's history. A Parallel's branches and an inline Map's iterations
+//! inside a child record into its history too, each thread handing over
+//! pages of its own; every event carries the child's logical clock (a
+//! branch starts at its parent's, a parent taking a branch's end moves
+//! past it), by which the history is ordered when it is read.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -52,13 +54,27 @@ pub struct ChildExecution {
     pub pages: u32,
     /// Events not yet handed to the driver, and about how large.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub journal: Vec<HistoryEvent>,
+    pub journal: Vec<Ordered>,
     #[serde(default)]
     pub journal_bytes: usize,
     /// A redrive took it up where it failed: its next step records
     /// ExecutionRedriven.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub redriven: bool,
+    /// A branch or iteration inside the child execution whose root is
+    /// child `member` of the Map Run (`None`: the root itself).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub member: Option<usize>,
+}
+
+/// A child execution's history event with its place in the history (its
+/// logical clock).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Ordered {
+    #[serde(default)]
+    pub order: u64,
+    #[serde(flatten)]
+    pub event: HistoryEvent,
 }
 
 /// A child execution as a driver keeps it.
@@ -80,17 +96,26 @@ pub struct ChildRecord {
     /// Which redrive of the parent this attempt runs in.
     #[serde(default)]
     pub attempt: u32,
-    /// The page of history `events` are (pages are read in (attempt,
-    /// page) order); a record without events adds no page.
+    /// The page of history `events` are, of its thread; a record without
+    /// events adds no page.
     #[serde(default)]
     pub page: u32,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub events: Vec<HistoryEvent>,
+    pub events: Vec<Ordered>,
+    /// A page of a branch or iteration inside the child (that thread's id):
+    /// only the page is kept, the record is its root's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thread: Option<String>,
 }
 
 impl ChildRecord {
     pub fn is_running(&self) -> bool {
         self.status == "RUNNING"
+    }
+
+    /// Whether it is only a page of history (of a thread inside the child).
+    pub fn is_page(&self) -> bool {
+        self.thread.is_some()
     }
 
     /// Whether a store keeping `stored` takes this record in its place:
@@ -151,7 +176,7 @@ impl Step<'_> {
     /// ExecutionRedriven when a redrive takes it up), before its step runs.
     pub(super) fn child_begins(&mut self, t: &mut Thread) {
         let Some(c) = t.child.as_mut() else { return };
-        if !self.history.is_empty() {
+        if !self.history.is_empty() || c.member.is_some() {
             return;
         }
         let now = self.env.now;
@@ -193,11 +218,17 @@ impl Step<'_> {
                 EventType::ExecutionStarted | EventType::ExecutionRedriven
             )
         });
-        c.recorded += self.history.len() as u64;
         c.journal_bytes += (self.history.iter())
             .map(|e| serde_json::to_vec(&e.details).map_or(0, |v| v.len()))
             .sum::<usize>();
-        c.journal.append(&mut self.history);
+        let from = c.recorded + 1;
+        c.recorded += self.history.len() as u64;
+        let events = std::mem::take(&mut self.history).into_iter();
+        c.journal.extend(
+            (from..)
+                .zip(events)
+                .map(|(order, event)| Ordered { order, event }),
+        );
         let ended = self.effects.iter().find_map(|e| match e {
             Effect::Finish(o) => Some(o.clone()),
             _ => None,
@@ -215,11 +246,14 @@ impl Step<'_> {
             }
         };
         let events = std::mem::take(&mut c.journal);
+        if c.member.is_some() && events.is_empty() {
+            return;
+        }
         let page = c.pages;
         if !events.is_empty() {
             c.pages += 1;
         }
-        let index = t.parent.as_ref().map_or(0, |p| p.index);
+        let index = (c.member).unwrap_or_else(|| t.parent.as_ref().map_or(0, |p| p.index));
         let record = ChildRecord {
             arn: child_arn(&c.map_run, index),
             map_run: c.map_run.clone(),
@@ -233,6 +267,7 @@ impl Step<'_> {
             attempt: t.redrives,
             page,
             events,
+            thread: c.member.is_some().then(|| t.id.clone()),
         };
         // Before Finish: a driver writes it before the parent hears of the end.
         let at = (self.effects.iter())

@@ -183,6 +183,28 @@ impl<'a> Step<'a> {
                     journal: Vec::new(),
                     journal_bytes: 0,
                     redriven: false,
+                    member: None,
+                }));
+            } else if let Some(pc) = &t.child
+                && child.child.is_none()
+            {
+                // A branch or iteration inside a child execution records
+                // into that execution's history, after what its parent
+                // recorded so far.
+                let root = pc
+                    .member
+                    .unwrap_or_else(|| t.parent.as_ref().map_or(0, |p| p.index));
+                child.child = Some(Box::new(ChildExecution {
+                    map_run: pc.map_run.clone(),
+                    start: pc.start,
+                    input: Value::Null,
+                    items: pc.items,
+                    recorded: pc.recorded + self.history.len() as u64,
+                    pages: 0,
+                    journal: Vec::new(),
+                    journal_bytes: 0,
+                    redriven: false,
+                    member: Some(root),
                 }));
             }
             if self.env.spawn_bytes > 0 {
@@ -534,10 +556,8 @@ fn resumed_child(
     child.variables = point.variables;
     child.waits = point.waits;
     child.child = point.child.map(|c| {
-        Box::new(ChildExecution {
-            redriven: true,
-            ..*c
-        })
+        let redriven = c.member.is_none();
+        Box::new(ChildExecution { redriven, ..*c })
     });
     child.kept = point.kept.map(|k| Box::new(Kept { armed: true, ..*k }));
     child

@@ -199,7 +199,15 @@ impl<'a> Step<'a> {
                 index,
                 outcome,
                 resume,
-            } if Some(w) == wait => self.child_finished(t, state, index, outcome, resume),
+                clock,
+            } if Some(w) == wait => {
+                // What a thread inside a child execution recorded comes
+                // before what its parent records next.
+                if let Some(c) = t.child.as_mut() {
+                    c.recorded = c.recorded.max(clock);
+                }
+                self.child_finished(t, state, index, outcome, resume)
+            }
             Event::UpdateMapRun(update) => self.update_map_run(t, state, &update),
             _ => self.applied = false,
         }
@@ -305,7 +313,8 @@ impl<'a> Step<'a> {
 
     pub(super) fn finish(&mut self, t: &mut Thread, outcome: Outcome) {
         t.phase = Phase::Done;
-        if t.parent.is_none() || t.child.is_some() {
+        let child_root = t.child.as_ref().is_some_and(|c| c.member.is_none());
+        if t.parent.is_none() || child_root {
             let (kind, details) = match &outcome {
                 Outcome::Succeeded(v) => (
                     EventType::ExecutionSucceeded,

@@ -6,6 +6,7 @@ use serde_json::{Value, json};
 
 use super::*;
 use crate::definition::Options;
+use crate::exec::Ordered;
 
 fn machine(def: Value) -> StateMachine {
     StateMachine::from_value(&def, Options::default()).unwrap()
@@ -65,6 +66,7 @@ fn finish_children(m: &StateMachine, t: &mut Thread, out: &Output, results: &[Ou
             index,
             outcome: outcome.clone(),
             resume: None,
+            clock: 0,
         };
         last = Some(step(m, &exec(), t, finished, &env(100)));
     }
@@ -294,9 +296,10 @@ fn a_standard_distributed_maps_children_are_executions_with_their_own_history() 
         ("RUNNING", 0, &json!(8))
     );
     assert_eq!(r.arn, arn);
-    let kinds: Vec<_> = r.events.iter().map(|e| e.kind.as_str()).collect();
+    let kinds: Vec<_> = r.events.iter().map(|e| e.event.kind.as_str()).collect();
     assert_eq!(kinds, ["ExecutionStarted", "WaitStateEntered"]);
-    assert_eq!(r.events[0].details["input"], json!(8));
+    assert_eq!(r.events[0].event.details["input"], json!(8));
+    assert_eq!(r.events.iter().map(|e| e.order).collect::<Vec<_>>(), [1, 2]);
     assert_eq!(child.child.as_ref().unwrap().recorded, 2);
     // Its end: the rest of its history and how it ended, before Finish.
     let wait = child.current_wait().unwrap();
@@ -314,13 +317,82 @@ fn a_standard_distributed_maps_children_are_executions_with_their_own_history() 
     let r = child_records(&last)[0];
     assert_eq!((r.status.as_str(), r.page), ("SUCCEEDED", 1));
     assert_eq!(r.output, Some(json!("done")));
-    let kinds: Vec<_> = r.events.iter().map(|e| e.kind.as_str()).collect();
+    let kinds: Vec<_> = r.events.iter().map(|e| e.event.kind.as_str()).collect();
     assert_eq!(
         kinds,
         [
             "WaitStateExited",
             "PassStateEntered",
             "PassStateExited",
+            "ExecutionSucceeded"
+        ]
+    );
+}
+
+/// Steps `t` by Run until it ends: every effect it produced.
+fn run_to_end(m: &StateMachine, t: &mut Thread) -> Vec<Effect> {
+    let mut effects = Vec::new();
+    while !t.is_done() {
+        effects.extend(step(m, &exec(), t, Event::Run, &env(40)).effects);
+    }
+    effects
+}
+
+#[test]
+fn a_childs_branches_record_into_its_history_in_causal_order() {
+    let branch = |s: &str| json!({"StartAt": s, "States": {s: {"Type": "Pass", "End": true}}});
+    let m = machine(json!({"StartAt": "M", "States": {
+        "M": {"Type": "Map", "End": true,
+              "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                                "StartAt": "P", "States": {"P": {"Type": "Parallel", "End": true,
+                                    "Branches": [branch("A"), branch("B")]}}}}}}));
+    let mut t = Thread::root("M", json!([1]));
+    let out = run(&m, &mut t);
+    let Effect::Spawn(children) = &out.effects[0] else {
+        panic!("{:?}", out.effects)
+    };
+    let mut child = children[0].clone();
+    let first = step(&m, &exec(), &mut child, Event::Run, &env(40));
+    let mut pages: Vec<ChildRecord> = child_records(&first).into_iter().cloned().collect();
+    let branches = (first.effects.iter())
+        .find_map(|e| match e {
+            Effect::Spawn(b) => Some(b.clone()),
+            _ => None,
+        })
+        .unwrap();
+    let mut ends = Vec::new();
+    for mut b in branches {
+        for e in run_to_end(&m, &mut b) {
+            match e {
+                Effect::ChildExecution(r) => pages.push(*r),
+                Effect::Finish(o) => ends.push(b.finished(o).unwrap().1),
+                _ => {}
+            }
+        }
+    }
+    for end in ends {
+        let out = step(&m, &exec(), &mut child, end, &env(40));
+        pages.extend(child_records(&out).into_iter().cloned());
+    }
+    assert!(child.is_done());
+    // Branch pages name their thread; all pages are the same child's.
+    let arn = &pages[0].arn;
+    assert!(pages.iter().all(|p| &p.arn == arn));
+    assert_eq!(pages.iter().filter(|p| p.is_page()).count(), 2);
+    let mut events: Vec<&Ordered> = pages.iter().flat_map(|p| &p.events).collect();
+    events.sort_by_key(|e| e.order);
+    let kinds: Vec<_> = events.iter().map(|e| e.event.kind.as_str()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "ExecutionStarted",
+            "ParallelStateEntered",
+            "ParallelStateStarted",
+            "PassStateEntered",
+            "PassStateEntered",
+            "PassStateExited",
+            "PassStateExited",
+            "ParallelStateExited",
             "ExecutionSucceeded"
         ]
     );

@@ -20,7 +20,9 @@ mod thread;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-pub use child::{ChildExecution, ChildRecord, JOURNAL_BYTES, JOURNAL_EVENTS, child_arn, status_of};
+pub use child::{
+    ChildExecution, ChildRecord, JOURNAL_BYTES, JOURNAL_EVENTS, Ordered, child_arn, status_of,
+};
 pub use context::Execution;
 pub use flow::Step;
 pub use history::{EventType, HistoryEvent, previous_event_id};
@@ -32,6 +34,10 @@ use crate::definition::StateMachine;
 use crate::definition::resource::{self, Pattern};
 use crate::error::StatesError;
 use crate::timestamp::Millis;
+
+fn is_zero_u64(n: &u64) -> bool {
+    *n == 0
+}
 
 /// What the outside world tells a thread.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -68,6 +74,10 @@ pub enum Event {
         /// A child that failed: where a redrive would take it up again.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         resume: Option<Box<RedrivePoint>>,
+        /// A thread inside a child execution: the logical clock of that
+        /// execution's history as the child left it.
+        #[serde(default, skip_serializing_if = "is_zero_u64")]
+        clock: u64,
     },
     /// UpdateMapRun: the Map Run `run` (of the Map state this thread runs)
     /// takes the settings given.

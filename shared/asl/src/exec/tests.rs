@@ -265,6 +265,7 @@ fn a_parallel_spawns_one_child_per_branch() {
             index: 1,
             outcome: Outcome::Succeeded(json!("b")),
             resume: None,
+            clock: 0,
         },
         &env(1),
     );
@@ -278,6 +279,7 @@ fn a_parallel_spawns_one_child_per_branch() {
             index: 0,
             outcome: Outcome::Succeeded(json!("a")),
             resume: None,
+            clock: 0,
         },
         &env(2),
     );
@@ -312,6 +314,7 @@ fn map_concurrency_starts_the_next_item_as_one_finishes() {
             index: 0,
             outcome: Outcome::Succeeded(json!(1)),
             resume: None,
+            clock: 0,
         },
         &env(1),
     );

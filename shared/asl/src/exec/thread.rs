@@ -291,6 +291,7 @@ impl Thread {
             index: p.index,
             outcome,
             resume,
+            clock: self.clock(),
         };
         Some((p.thread.clone(), event))
     }
@@ -335,6 +336,12 @@ impl Thread {
             redrives: 0,
             child: None,
         }
+    }
+
+    /// Inside a child execution: the logical clock of its history (0
+    /// elsewhere).
+    pub fn clock(&self) -> u64 {
+        self.child.as_ref().map_or(0, |c| c.recorded)
     }
 
     pub fn is_done(&self) -> bool {

@@ -3,7 +3,7 @@
 //! | pk | sk | item |
 //! | --- | --- | --- |
 //! | the child's ARN | `child` | its record (`body`), `status`, `attempt`, and the events of an ended first attempt's last page (`tail`) |
-//! | the child's ARN | `p#<attempt>#<page>#<part>` | a page of its history (`body`) |
+//! | the child's ARN | `p#<attempt>#<page>#<part>#<thread>` | a page of its history (`body`; `thread` empty for the child's own, a branch's or iteration's id for one inside it) |
 //!
 //! A child that ends in its first step (most do) is one write: its record
 //! with its whole history as the tail. A later attempt (a redrive) first
@@ -13,7 +13,7 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::{AttributeValue, KeysAndAttributes, PutRequest, WriteRequest};
 use stepwise_asl::ChildRecord;
-use stepwise_asl::exec::HistoryEvent;
+use stepwise_asl::exec::Ordered;
 use stepwise_engine::stepper::PortError;
 
 use super::{DAY, DynamoStore, ITEM_LIMIT, Item, b, bytes, n, now_secs, port, s, size};
@@ -23,19 +23,19 @@ use crate::codec::{pack, unpack};
 /// How many keys one BatchGetItem may ask for.
 const BATCH_GET: usize = 100;
 
-fn page_key(attempt: u32, page: u32, part: usize) -> String {
-    format!("p#{attempt:010}#{page:010}#{part:03}")
+fn page_key(attempt: u32, page: u32, part: usize, thread: &str) -> String {
+    format!("p#{attempt:010}#{page:010}#{part:03}#{thread}")
 }
 
 /// Events split into parts that each fit an item; an event too large for
 /// one on its own keeps its type and time, its details replaced by a note.
-fn parts(events: &[HistoryEvent]) -> Vec<Vec<u8>> {
+fn parts(events: &[Ordered]) -> Vec<Vec<u8>> {
     let mut out = Vec::new();
-    let mut part: Vec<HistoryEvent> = Vec::new();
+    let mut part: Vec<Ordered> = Vec::new();
     for e in events {
         let mut e = e.clone();
         if pack(&e).len() > ITEM_LIMIT / 2 {
-            e.details = serde_json::json!({"truncated": true});
+            e.event.details = serde_json::json!({"truncated": true});
         }
         part.push(e);
         if pack(&part).len() > ITEM_LIMIT / 2 {
@@ -98,7 +98,7 @@ impl DynamoStore {
     /// The one item that keeps `r` whole: an ended first attempt whose
     /// history fits beside its record.
     fn one_item(&self, r: &ChildRecord) -> Option<Item> {
-        if r.attempt != 0 || r.is_running() {
+        if r.attempt != 0 || r.is_running() || r.is_page() {
             return None;
         }
         let mut packed = parts(&r.events);
@@ -133,21 +133,23 @@ impl DynamoStore {
         r: &ChildRecord,
     ) -> Result<(), PortError> {
         let ttl = n(now_secs() + 365 * DAY + RETENTION_DAYS * DAY);
-        let page = |attempt: u32, page: u32, i: usize, body: Vec<u8>| {
+        let thread = r.thread.as_deref().unwrap_or_default();
+        let page = |attempt: u32, page: u32, i: usize, thread: &str, body: Vec<u8>| {
             let mut item = Item::new();
             item.insert("pk".into(), s(&r.arn));
-            item.insert("sk".into(), s(page_key(attempt, page, i)));
+            item.insert("sk".into(), s(page_key(attempt, page, i, thread)));
             item.insert("body".into(), b(body));
             item.insert("ttl".into(), ttl.clone());
             item
         };
         if r.attempt > 0
+            && !r.is_page()
             && let Some(old) = self.get(&r.arn, "child").await?
             && let Some(AttributeValue::B(tail)) = old.get("tail")
             && let Some(AttributeValue::N(at)) = old.get("tail_page")
         {
             let (attempt, at) = (0, at.parse().unwrap_or(u32::MAX));
-            self.put(page(attempt, at, 0, tail.as_ref().to_vec()), None)
+            self.put(page(attempt, at, 0, "", tail.as_ref().to_vec()), None)
                 .await?;
         }
         // An ended first attempt's last page rides in its record (one write)
@@ -156,7 +158,11 @@ impl DynamoStore {
             Some(item) => item,
             None => {
                 for (i, body) in parts(&r.events).into_iter().enumerate() {
-                    self.put(page(r.attempt, r.page, i, body), None).await?;
+                    self.put(page(r.attempt, r.page, i, thread, body), None)
+                        .await?;
+                }
+                if r.is_page() {
+                    return Ok(());
                 }
                 self.record_item(r)
             }
@@ -222,8 +228,8 @@ impl DynamoStore {
         Ok(out)
     }
 
-    pub(super) async fn child_events(&self, arn: &str) -> Result<Vec<HistoryEvent>, PortError> {
-        let mut pages: Vec<(String, Vec<HistoryEvent>)> = Vec::new();
+    pub(super) async fn child_events(&self, arn: &str) -> Result<Vec<Ordered>, PortError> {
+        let mut pages: Vec<(String, Vec<Ordered>)> = Vec::new();
         for item in self.query_prefix(arn, "p#").await? {
             if let Some(AttributeValue::S(sk)) = item.get("sk") {
                 pages.push((sk.clone(), unpack(bytes(&item, "body")?)?));
@@ -233,7 +239,7 @@ impl DynamoStore {
             && let (Some(AttributeValue::B(tail)), Some(AttributeValue::N(at))) =
                 (item.get("tail"), item.get("tail_page"))
         {
-            let key = page_key(0, at.parse().unwrap_or(u32::MAX), 0);
+            let key = page_key(0, at.parse().unwrap_or(u32::MAX), 0, "");
             if !pages.iter().any(|(k, _)| *k == key) {
                 pages.push((key, unpack(tail.as_ref())?));
             }

@@ -3,7 +3,7 @@
 //! the merged history pages for GetExecutionHistory.
 
 use aws_sdk_dynamodb::types::AttributeValue;
-use stepwise_asl::exec::HistoryEvent;
+use stepwise_asl::exec::Ordered;
 use stepwise_asl::{ChildRecord, MapRun, Outcome, Thread};
 use stepwise_engine::executions::{ExecutionStore, ExecutionView, HistoryRow};
 use stepwise_engine::stepper::{ExecutionRecord, PortError, Store, merge_history};
@@ -82,7 +82,7 @@ impl ExecutionStore for DynamoStore {
         self.child_records(arns).await
     }
 
-    async fn child_history(&self, arn: &str) -> Result<Vec<HistoryEvent>, PortError> {
+    async fn child_history(&self, arn: &str) -> Result<Vec<Ordered>, PortError> {
         self.child_events(arn).await
     }
 

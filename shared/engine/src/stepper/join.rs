@@ -34,6 +34,8 @@ pub(super) struct Joined {
     pub events: Vec<HistoryEvent>,
     /// A child execution's record (and history), written before the join.
     pub records: Vec<ChildRecord>,
+    /// Inside a child execution: its history's clock as the child left it.
+    pub clock: u64,
     pub lamport: u64,
 }
 
@@ -59,6 +61,7 @@ impl Joined {
             resume,
             events: Vec::new(),
             records: Vec::new(),
+            clock: 0,
             lamport: m.lamport,
         }
     }
@@ -209,6 +212,7 @@ impl<S: Store, Q: Queue, T: Tasks, A: step::Abort> Stepper<S, Q, T, A> {
                 index: j.parent.index,
                 outcome: j.outcome.clone(),
                 resume: j.resume.clone(),
+                clock: j.clock,
             };
             let Some(advanced) = self
                 .advance(loaded, execution, thread, event, step_lamport, now)

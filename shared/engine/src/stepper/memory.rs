@@ -14,6 +14,9 @@ use super::{
     Store, TokenTarget,
 };
 
+/// A child execution's history page: its ARN, attempt, thread and number.
+type PageKey = (String, u32, String, u32);
+
 #[derive(Default)]
 pub struct MemStore {
     executions: Mutex<HashMap<String, (ExecutionRecord, Logged)>>,
@@ -28,9 +31,7 @@ pub struct MemStore {
     pub map_runs: Mutex<HashMap<String, (String, MapRun)>>,
     /// Child executions kept, by ARN, and their history pages.
     pub child_runs: Mutex<HashMap<String, ChildRecord>>,
-    pub child_pages: Mutex<
-        std::collections::BTreeMap<(String, u32, u32), Vec<stepwise_asl::exec::HistoryEvent>>,
-    >,
+    pub child_pages: Mutex<HashMap<PageKey, Vec<stepwise_asl::exec::Ordered>>>,
 }
 
 impl Store for MemStore {
@@ -149,9 +150,13 @@ impl Store for MemStore {
 
     async fn put_child(&self, _execution: &str, record: &ChildRecord) -> Result<(), PortError> {
         if !record.events.is_empty() {
-            let key = (record.arn.clone(), record.attempt, record.page);
+            let thread = record.thread.clone().unwrap_or_default();
+            let key = (record.arn.clone(), record.attempt, thread, record.page);
             let mut pages = self.child_pages.lock().expect("lock");
             pages.insert(key, record.events.clone());
+        }
+        if record.is_page() {
+            return Ok(());
         }
         let mut all = self.child_runs.lock().expect("lock");
         if all.get(&record.arn).is_none_or(|r| record.replaces(r)) {

@@ -218,9 +218,12 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
             index,
             outcome,
             resume,
+            clock,
         } = &m.event
         {
-            let joined = Joined::reported(id, m, (*wait, *index), outcome.clone(), resume.clone());
+            let mut joined =
+                Joined::reported(id, m, (*wait, *index), outcome.clone(), resume.clone());
+            joined.clock = *clock;
             parents.insert((m.execution.clone(), m.thread.clone()), rec);
             return Ok(Some(joined));
         }
@@ -279,6 +282,7 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
                 .collect();
             return Ok(Some(Joined {
                 records,
+                clock: thread.clock(),
                 id: id.to_owned(),
                 execution: m.execution.clone(),
                 parent: p,
@@ -444,6 +448,7 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
             .expect("a stepped record has its thread");
         let parent = thread.parent.clone();
         let current = thread.current_wait();
+        let clock = thread.clock();
         let mut resume = (t.effects.iter())
             .find_map(|e| match e {
                 Effect::Finish(o) => Some(thread.resume_point(o)),
@@ -503,6 +508,7 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
                             index: p.index,
                             outcome,
                             resume: resume.take(),
+                            clock,
                         };
                         messages.push(message(i, now, &p.thread, None, event, None));
                     }

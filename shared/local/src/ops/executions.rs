@@ -8,7 +8,7 @@ use rusqlite::{OptionalExtension, params};
 use serde_json::{Value, json};
 use stepwise_api::{ApiError, timestamp, validate};
 use stepwise_asl::definition::resource::Pattern;
-use stepwise_asl::exec::{HistoryEvent, RedrivePoint};
+use stepwise_asl::exec::{HistoryEvent, Ordered, RedrivePoint};
 use stepwise_asl::{ChildRecord, Event, Execution, MapRun, StatesError, TaskCall, Thread};
 use stepwise_engine::nested;
 use stepwise_engine::ports::TaskResult;
@@ -267,16 +267,16 @@ impl ExecutionStore for SqlExecutions<'_> {
         Ok(out)
     }
 
-    async fn child_history(&self, arn: &str) -> Result<Vec<HistoryEvent>, PortError> {
+    async fn child_history(&self, arn: &str) -> Result<Vec<Ordered>, PortError> {
         let mut stmt = self
             .0
-            .prepare("SELECT events FROM child_pages WHERE arn = ?1 ORDER BY attempt, page")?;
+            .prepare("SELECT events FROM child_pages WHERE arn = ?1")?;
         let pages: Vec<String> = stmt
             .query_map([arn], |r| r.get(0))?
             .collect::<Result<_, _>>()?;
         let mut events = Vec::new();
         for p in pages {
-            events.extend(serde_json::from_str::<Vec<HistoryEvent>>(&p)?);
+            events.extend(serde_json::from_str::<Vec<Ordered>>(&p)?);
         }
         Ok(events)
     }
