@@ -45,7 +45,7 @@ impl Joined {
     pub(super) fn reported(
         id: &str,
         m: &StepMessage,
-        (wait, index): (u64, usize),
+        (wait, index, clock): (u64, usize, u64),
         outcome: Outcome,
         resume: Option<Box<RedrivePoint>>,
     ) -> Joined {
@@ -61,7 +61,7 @@ impl Joined {
             resume,
             events: Vec::new(),
             records: Vec::new(),
-            clock: 0,
+            clock,
             lamport: m.lamport,
         }
     }

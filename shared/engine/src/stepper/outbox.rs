@@ -1,8 +1,24 @@
 //! A transition's outbox: events numbered, messages bundled.
 
 use stepwise_asl::exec::HistoryEvent;
+use stepwise_asl::{ChildRecord, Effect};
 
 use super::{Body, Envelope, Logged};
+
+/// A step's effects without its child executions' records, and the records.
+pub(super) fn split_records(effects: Vec<Effect>) -> (Vec<Effect>, Vec<ChildRecord>) {
+    let mut records = Vec::new();
+    let rest = (effects.into_iter())
+        .filter_map(|e| match e {
+            Effect::ChildExecution(r) => {
+                records.push(*r);
+                None
+            }
+            e => Some(e),
+        })
+        .collect();
+    (rest, records)
+}
 
 /// Gives a step's events their logical times, after `lamport`.
 pub(super) fn number(events: Vec<HistoryEvent>, lamport: u64) -> Vec<Logged> {

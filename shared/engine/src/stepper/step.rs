@@ -221,9 +221,8 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
             clock,
         } = &m.event
         {
-            let mut joined =
-                Joined::reported(id, m, (*wait, *index), outcome.clone(), resume.clone());
-            joined.clock = *clock;
+            let at = (*wait, *index, *clock);
+            let joined = Joined::reported(id, m, at, outcome.clone(), resume.clone());
             parents.insert((m.execution.clone(), m.thread.clone()), rec);
             return Ok(Some(joined));
         }
@@ -269,17 +268,10 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
             nested::abandoned(child_wait, answered_wait(&m.event), thread.current_wait());
         // A child execution's record is written with its siblings' before
         // their parent hears of them: never in the parent's item.
-        let (records, effects): (Vec<_>, Vec<_>) =
-            (effects.into_iter()).partition(|e| matches!(e, Effect::ChildExecution(_)));
+        let (effects, records) = super::outbox::split_records(effects);
         if let Some(p) = join
             && let [Effect::Finish(outcome)] = effects.as_slice()
         {
-            let records = (records.into_iter())
-                .filter_map(|e| match e {
-                    Effect::ChildExecution(r) => Some(*r),
-                    _ => None,
-                })
-                .collect();
             return Ok(Some(Joined {
                 records,
                 clock: thread.clock(),
@@ -301,7 +293,10 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
             lamport,
             carried: Vec::new(),
             events,
-            effects: records.into_iter().chain(effects).collect(),
+            effects: (records.into_iter())
+                .map(|r| Effect::ChildExecution(Box::new(r)))
+                .chain(effects)
+                .collect(),
             tokens,
             children,
             follows,
