@@ -99,17 +99,22 @@ pub fn uuid(e: &mut Evaluator, _: Vec<Value>, _: &Value) -> Result<Value, Error>
     for b in bytes.iter_mut() {
         *b = (e.next_random() * 256.0) as u8;
     }
+    Ok(Value::string(uuid_text(bytes)))
+}
+
+/// The version 4 UUID of 16 random bytes (six bits set to say so).
+pub fn uuid_text(mut bytes: [u8; 16]) -> String {
     bytes[6] = (bytes[6] & 0x0f) | 0x40;
     bytes[8] = (bytes[8] & 0x3f) | 0x80;
     let h: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    Ok(Value::string(format!(
+    format!(
         "{}-{}-{}-{}-{}",
         &h[0..8],
         &h[8..12],
         &h[12..16],
         &h[16..20],
         &h[20..32]
-    )))
+    )
 }
 
 pub fn parse(_: &mut Evaluator, a: Vec<Value>, _: &Value) -> Result<Value, Error> {
