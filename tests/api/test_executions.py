@@ -246,6 +246,9 @@ def test_kill_9_loses_no_execution(tmp_path, backend, request):
     m = machine(sfn, "durable", json.dumps({"StartAt": "W", "States": {
         "W": {"Type": "Wait", "Seconds": 1, "Next": "P"}, "P": {"Type": "Pass", "Result": "done", "End": True}}}))
     arns = [sfn.start_execution(stateMachineArn=m, name=f"e{i}")["executionArn"] for i in range(20)]
+    branches = machine(sfn, "branches", BRANCHES)
+    split = sfn.start_execution(stateMachineArn=branches, name="split")["executionArn"]
+    wait_until_entered(sfn, split, 2)
     s.kill()
     s2 = Server(args, env=env).start()
     try:
@@ -257,8 +260,41 @@ def test_kill_9_loses_no_execution(tmp_path, backend, request):
             assert (d["status"], d["output"]) == ("SUCCEEDED", '"done"'), arn
             types = [e["type"] for e in sfn2.get_execution_history(executionArn=arn)["events"]]
             assert types == ["ExecutionStarted", "WaitStateEntered", "WaitStateExited", "PassStateEntered", "PassStateExited", "ExecutionSucceeded"]
+        # A history numbered across the restart as without one: each
+        # branch's WaitStateExited follows its own WaitStateEntered.
+        assert wait_for(sfn2, split, timeout=75)["status"] == "SUCCEEDED"
+        whole = sfn2.start_execution(stateMachineArn=branches, name="whole")["executionArn"]
+        assert wait_for(sfn2, whole)["status"] == "SUCCEEDED"
+        assert numbered(sfn2, split) == numbered(sfn2, whole)
+        entered = {e["id"] for e in sfn2.get_execution_history(executionArn=split)["events"]
+                   if e["type"] == "WaitStateEntered"}
+        exited = {e["previousEventId"] for e in sfn2.get_execution_history(executionArn=split)["events"]
+                  if e["type"] == "WaitStateExited"}
+        assert exited == entered and len(entered) == 2
     finally:
         s2.stop()
+
+
+BRANCHES = json.dumps({"StartAt": "Both", "States": {"Both": {"Type": "Parallel", "End": True, "Branches": [
+    {"StartAt": "A", "States": {"A": {"Type": "Wait", "Seconds": 2, "End": True}}},
+    {"StartAt": "B", "States": {"B": {"Type": "Wait", "Seconds": 2, "End": True}}}]}}})
+
+
+def wait_until_entered(sfn, arn, count, timeout=10):
+    """Until the history holds `count` WaitStateEntered events."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        events = sfn.get_execution_history(executionArn=arn)["events"]
+        if sum(e["type"] == "WaitStateEntered" for e in events) >= count:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"{arn} did not enter {count} waits")
+
+
+def numbered(sfn, arn):
+    """The history's (type, id, previousEventId), in id order."""
+    events = sfn.get_execution_history(executionArn=arn)["events"]
+    return sorted((e["type"], e["id"], e["previousEventId"]) for e in events)
 
 
 def test_a_clean_stop_leaves_no_write_ahead_log(tmp_path):

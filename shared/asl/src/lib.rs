@@ -50,7 +50,7 @@ pub mod variable_refs;
 pub use definition::{Invalid, Options, Problem, StateMachine};
 pub use error::{ErrorName, StatesError};
 pub use exec::{
-    ChildRecord, Effect, Env, Event, Execution, HistoryEvent, MapRun, MapRunUpdate, Outcome,
-    Output, TaskCall, Thread, TimerKind, step,
+    ChildRecord, Effect, Env, Event, Execution, Handover, HistoryEvent, MapRun, MapRunUpdate,
+    Outcome, Output, TaskCall, Thread, TimerKind, step,
 };
 pub use variable_refs::variable_references;

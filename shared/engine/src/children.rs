@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use serde_json::{Value, json};
 use stepwise_api::{ApiError, timestamp, validate};
 use stepwise_asl::ChildRecord;
-use stepwise_asl::exec::{child_arn, previous_event_id};
+use stepwise_asl::exec::{Numbering, child_arn};
 
 use crate::catalog::{self, Catalog};
 use crate::executions::{ExecutionStore, ExecutionView, HistoryRow, internal, not_found};
@@ -145,13 +145,13 @@ pub async fn history<S: ExecutionStore>(
     // In time, and within a millisecond in the child's logical order (a
     // branch's events after what started it, before what took its end).
     events.sort_by_key(|e| (e.event.timestamp, e.order));
-    let mut last = HashMap::new();
-    let mut rows: Vec<HistoryRow> = (events.into_iter().map(|o| o.event).enumerate())
-        .map(|(i, e)| {
-            let id = i as u64 + 1;
+    let mut numbering = Numbering::default();
+    let mut rows: Vec<HistoryRow> = (events.into_iter().map(|o| o.event))
+        .map(|e| {
+            let (id, previous) = numbering.number(&e);
             HistoryRow {
                 id,
-                previous: previous_event_id(&mut last, &e, id),
+                previous,
                 timestamp: e.timestamp,
                 kind: e.kind.as_str().to_owned(),
                 details: e.details,

@@ -6,11 +6,11 @@ use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
 
 use serde_json::Value;
-use stepwise_asl::exec::{HistoryEvent, previous_event_id};
+use stepwise_asl::exec::{HistoryEvent, Numbering};
 use stepwise_asl::random::Random;
 use stepwise_asl::timestamp::Millis;
 use stepwise_asl::{
-    Effect, Env, Event, Execution, Outcome, StateMachine, StatesError, Thread, step,
+    Effect, Env, Event, Execution, Handover, Outcome, StateMachine, StatesError, Thread, step,
 };
 
 use crate::ports::{TaskContext, Tasks};
@@ -77,7 +77,6 @@ pub struct Runner<'m, T> {
     now: Millis,
     random: Random,
     history: Vec<Recorded>,
-    last_event: HashMap<String, u64>,
     /// How many state transitions ran (for benchmarks).
     transitions: u64,
     /// Callback tasks parked waiting for a token.
@@ -89,8 +88,8 @@ pub struct Runner<'m, T> {
     /// Where numbered history events go as they happen (`stepwise run
     /// --history` streams them rather than keeping them).
     sink: Option<Sink<'m>>,
-    /// History events numbered so far.
-    numbered: u64,
+    /// How the history is numbered.
+    numbering: Numbering,
 }
 
 /// AWS's limit on the history of one Standard execution.
@@ -115,13 +114,12 @@ impl<'m, T: Tasks> Runner<'m, T> {
             now,
             random: Random::new(options.seed),
             history: Vec::new(),
-            last_event: HashMap::new(),
             transitions: 0,
             callbacks: 0,
             events: 1,
             variables: serde_json::Map::new(),
             sink: None,
-            numbered: 0,
+            numbering: Numbering::default(),
         }
     }
 
@@ -157,9 +155,7 @@ impl<'m, T: Tasks> Runner<'m, T> {
             return;
         }
         for event in events {
-            self.numbered += 1;
-            let id = self.numbered;
-            let previous = previous_event_id(&mut self.last_event, &event, id);
+            let (id, previous) = self.numbering.number(&event);
             let r = Recorded {
                 id,
                 previous,
@@ -239,7 +235,7 @@ impl<'m, T: Tasks> Runner<'m, T> {
         let env = Env {
             now: self.now,
             seed: self.random.next_u64(),
-            event_id: self.numbered + 1,
+            event_id: self.numbering.next_id(),
             history: self.options.history || self.sink.is_some(),
             fanout_limit: 0,
             spawn_bytes: 0,
@@ -250,14 +246,6 @@ impl<'m, T: Tasks> Runner<'m, T> {
             return None;
         }
         self.transitions += 1;
-        let parent = thread.parent.clone();
-        let clock = thread.clock();
-        let mut resume = (out.effects.iter())
-            .find_map(|e| match e {
-                Effect::Finish(o) => Some(thread.resume_point(o)),
-                _ => None,
-            })
-            .flatten();
         self.events += out.history.len() as u64;
         self.append(out.history);
         if !self.machine.express && self.events > MAX_STANDARD_EVENTS {
@@ -266,6 +254,7 @@ impl<'m, T: Tasks> Runner<'m, T> {
             ));
             return Some(Outcome::Failed(e));
         }
+        let mut finished = None;
         for effect in out.effects {
             match effect {
                 Effect::Schedule { at, event } => self.push(at, id.clone(), event),
@@ -317,23 +306,18 @@ impl<'m, T: Tasks> Runner<'m, T> {
                 }
                 // `stepwise run` has no Map Run API to show it to.
                 Effect::MapRun(_) | Effect::ChildExecution(_) => {}
-                Effect::Finish(outcome) => match &parent {
-                    None => return Some(outcome),
-                    Some(p) => {
-                        self.threads.remove(&id);
-                        let event = Event::ChildFinished {
-                            wait: p.wait,
-                            index: p.index,
-                            outcome,
-                            resume: resume.take(),
-                            clock,
-                        };
-                        self.push(self.now, p.thread.clone(), event);
-                    }
-                },
+                Effect::Finish(outcome) => finished = Some(outcome),
             }
         }
-        None
+        let outcome = finished?;
+        let thread = self.threads.remove(&id)?;
+        match thread.finished(outcome) {
+            Handover::Parent(parent, event) => {
+                self.push(self.now, parent, event);
+                None
+            }
+            Handover::Execution(outcome) => Some(outcome),
+        }
     }
 }
 

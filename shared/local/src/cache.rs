@@ -198,16 +198,16 @@ impl Worker {
         for m in leftovers {
             self.persist_message(&m.execution, &m.thread, crate::ids::now(), &m.event)?;
         }
-        let runs: Vec<(String, u64)> = self
+        let runs: Vec<(String, u64, String)> = self
             .runs
             .iter()
             .filter(|(_, r)| r.events_dirty)
-            .map(|(k, r)| (k.clone(), r.next_event))
+            .map(|(k, r)| (k.clone(), r.numbering.next_id(), r.numbering_text()))
             .collect();
-        for (arn, next) in runs {
+        for (arn, next, numbering) in runs {
             self.conn.execute(
-                "UPDATE executions SET next_event = ?1 WHERE arn = ?2",
-                params![next as i64, arn],
+                "UPDATE executions SET next_event = ?1, numbering = ?2 WHERE arn = ?3",
+                params![next as i64, numbering, arn],
             )?;
             if let Some(r) = self.runs.get_mut(&arn) {
                 r.events_dirty = false;

@@ -98,6 +98,11 @@ pub fn open(path: Option<&Path>) -> rusqlite::Result<Connection> {
     // under the execution's ARN: numbered, and the history moved over.
     // (An older binary that opened the store since wrote its executions
     // without a number and its history under the ARN again.)
+    // How an execution's history is numbered, kept beside `next_event`
+    // (without it, numbering goes on after `next_event`).
+    if !has("executions", "numbering")? {
+        conn.execute_batch("ALTER TABLE executions ADD COLUMN numbering TEXT")?;
+    }
     if !has("executions", "eid")? {
         conn.execute_batch("ALTER TABLE executions ADD COLUMN eid INTEGER")?;
     }

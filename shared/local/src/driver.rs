@@ -3,7 +3,7 @@
 
 use rusqlite::{OptionalExtension, params};
 use stepwise_asl::exec::HistoryEvent;
-use stepwise_asl::{ChildRecord, Effect, Env, Event, Outcome, Thread, step};
+use stepwise_asl::{ChildRecord, Effect, Env, Event, Handover, Outcome, Thread, step};
 
 use stepwise_engine::nested;
 
@@ -21,9 +21,7 @@ pub(crate) fn append_history(
     };
     let mut rows = Vec::with_capacity(events.len());
     for e in events {
-        let id = run.next_event;
-        run.next_event += 1;
-        let previous = stepwise_asl::exec::previous_event_id(&mut run.last, &e, id);
+        let (id, previous) = run.numbering.number(&e);
         rows.push((id, previous, e));
     }
     run.events_dirty = true;
@@ -132,7 +130,7 @@ pub(crate) fn step_thread(
     let env = Env {
         now: now(),
         seed: random_u64(),
-        event_id: run.next_event,
+        event_id: run.numbering.next_id(),
         history: true,
         fanout_limit: 0,
         spawn_bytes: 0,
@@ -211,24 +209,19 @@ pub(crate) fn step_thread(
     if let Some(wait) = nested::abandoned(child_wait, answered, after) {
         stop_children(w, execution, thread_id, Some(wait))?;
     }
-    match (finished, thread.parent.clone()) {
-        (None, _) => w.put_thread(execution, thread, new),
-        (Some(outcome), Some(p)) => {
-            if new {
-                // Created and finished in this batch: never written.
-            } else {
+    let Some(outcome) = finished else {
+        w.put_thread(execution, thread, new);
+        return Ok(());
+    };
+    match thread.finished(outcome) {
+        Handover::Parent(parent, event) => {
+            if !new {
+                // (One created and finished in this batch was never written.)
                 w.drop_thread(execution, thread_id);
             }
-            let event = Event::ChildFinished {
-                wait: p.wait,
-                index: p.index,
-                resume: thread.resume_point(&outcome),
-                clock: thread.clock(),
-                outcome,
-            };
-            w.enqueue(execution, &p.thread, now(), &event)?;
+            w.enqueue(execution, &parent, now(), &event)?;
         }
-        (Some(outcome), None) => finish_execution(w, execution, &thread, outcome)?,
+        Handover::Execution(outcome) => finish_execution(w, execution, &thread, outcome)?,
     }
     Ok(())
 }
@@ -292,10 +285,11 @@ fn finish_execution(
     w.drop_cached_below(execution, None);
     w.abandon(execution, |_, _| true);
     let run = w.runs.remove(execution);
-    let next_event = run.as_ref().map(|r| r.next_event as i64);
+    let next_event = run.as_ref().map(|r| r.numbering.next_id() as i64);
+    let numbering = run.as_ref().map(|r| r.numbering_text());
     w.conn.execute(
         "UPDATE executions SET status = ?1, output = ?2, error = ?3, cause = ?4, stopped = ?5, redrive_point = ?6,
-         next_event = COALESCE(?7, next_event) WHERE arn = ?8",
+         next_event = COALESCE(?7, next_event), numbering = COALESCE(?9, numbering) WHERE arn = ?8",
         params![
             status,
             output,
@@ -304,7 +298,8 @@ fn finish_execution(
             now(),
             redrive_point,
             next_event,
-            execution
+            execution,
+            numbering
         ],
     )?;
     report_to_parent(w, execution, &outcome)?;

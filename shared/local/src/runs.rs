@@ -1,8 +1,8 @@
 //! The executions the worker steps: what it keeps of each between
 //! batches (facts, parsed machine, next event number), loaded on demand.
 
-use std::collections::HashMap;
 use std::sync::Arc;
+use stepwise_asl::exec::Numbering;
 
 use rusqlite::OptionalExtension;
 use stepwise_asl::{Execution, StateMachine};
@@ -16,17 +16,32 @@ pub(crate) struct Run {
     pub eid: i64,
     pub facts: Execution,
     pub machine: Arc<StateMachine>,
-    pub next_event: u64,
-    pub last: HashMap<String, u64>,
-    /// `next_event` changed since it was last written.
+    /// How its history events are numbered as they are appended.
+    pub numbering: Numbering,
+    /// The numbering changed since it was last written.
     pub events_dirty: bool,
     /// Whether any thread, message or token of it reached the database.
     pub persisted: bool,
 }
 
 /// An execution's row as `run_for` reads it: machine, version, facts,
-/// next event id, the definition it runs and its number.
-type StoredRun = (String, Option<String>, String, i64, Option<String>, i64);
+/// next event id, the definition it runs, its number and its numbering.
+type StoredRun = (
+    String,
+    Option<String>,
+    String,
+    i64,
+    Option<String>,
+    i64,
+    Option<String>,
+);
+
+impl Run {
+    /// The numbering as the `numbering` column keeps it.
+    pub fn numbering_text(&self) -> String {
+        serde_json::to_string(&self.numbering).unwrap_or_default()
+    }
+}
 
 impl Worker {
     /// The parsed machine for a definition, cached: executions of one
@@ -51,12 +66,23 @@ impl Worker {
             let row: Option<StoredRun> = self
                 .conn
                 .query_row(
-                    "SELECT machine, version, facts, next_event, definition, eid FROM executions WHERE arn = ?1",
+                    "SELECT machine, version, facts, next_event, definition, eid, numbering FROM executions WHERE arn = ?1",
                     [arn],
-                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)),
+                    |r| {
+                        Ok((
+                            r.get(0)?,
+                            r.get(1)?,
+                            r.get(2)?,
+                            r.get(3)?,
+                            r.get(4)?,
+                            r.get(5)?,
+                            r.get(6)?,
+                        ))
+                    },
                 )
                 .optional()?;
-            let Some((machine, version, facts, next_event, definition, eid)) = row else {
+            let Some((machine, version, facts, next_event, definition, eid, numbering)) = row
+            else {
                 return Ok(None);
             };
             let definition = match definition {
@@ -83,8 +109,9 @@ impl Worker {
                     eid,
                     facts,
                     machine: sm,
-                    next_event: next_event as u64,
-                    last: HashMap::new(),
+                    numbering: (numbering.as_deref())
+                        .and_then(|n| serde_json::from_str(n).ok())
+                        .unwrap_or_else(|| Numbering::after((next_event as u64).saturating_sub(1))),
                     events_dirty: false,
                     persisted: true,
                 },

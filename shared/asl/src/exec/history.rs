@@ -92,6 +92,46 @@ pub struct HistoryEvent {
     pub with_entry: bool,
 }
 
+/// How an execution's history is numbered, the one rule for every driver
+/// and every reader: ids from 1 in the order the events are kept, each
+/// with its `previousEventId` ([`previous_event_id`]). A driver that numbers
+/// as it appends keeps one per execution; a reader numbers a whole stored
+/// history with a fresh one. It is plain data (serde), so that a driver
+/// that numbers as it appends can keep it with the execution and go on
+/// after a restart exactly as it would have without one.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Numbering {
+    /// The last id given (0: none yet).
+    given: u64,
+    /// The last event id of each thread, and each open state's entry.
+    #[serde(default, skip_serializing_if = "std::collections::HashMap::is_empty")]
+    last: std::collections::HashMap<String, u64>,
+}
+
+impl Numbering {
+    /// Numbering that goes on after `given` events already numbered (what
+    /// each thread's previous event was is not known: a thread's next event
+    /// then follows the event before it).
+    pub fn after(given: u64) -> Numbering {
+        Numbering {
+            given,
+            last: Default::default(),
+        }
+    }
+
+    /// The id the next event will get.
+    pub fn next_id(&self) -> u64 {
+        self.given + 1
+    }
+
+    /// The next event's id and its `previousEventId`.
+    pub fn number(&mut self, event: &HistoryEvent) -> (u64, u64) {
+        self.given += 1;
+        let id = self.given;
+        (id, previous_event_id(&mut self.last, event, id))
+    }
+}
+
 /// AWS's `previousEventId` for event `id`, given the last event id of each
 /// thread so far (updated here): the thread's previous event, or the event
 /// before it for a thread's first. ExecutionStarted, the first event after
@@ -99,7 +139,7 @@ pub struct HistoryEvent {
 /// none (0), as AWS numbers them. An event [`with_entry`](HistoryEvent::with_entry)
 /// shares its state's Entered event's previous event, which `last` keeps
 /// under the thread's [`entry_key`] until the state exits.
-pub fn previous_event_id<S: std::hash::BuildHasher>(
+fn previous_event_id<S: std::hash::BuildHasher>(
     last: &mut std::collections::HashMap<String, u64, S>,
     event: &HistoryEvent,
     id: u64,

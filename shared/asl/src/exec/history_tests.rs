@@ -1,7 +1,5 @@
 //! The history events a step decides, in AWS's types, details and order.
 
-use std::collections::HashMap;
-
 use serde_json::{Value, json};
 
 use super::*;
@@ -137,11 +135,10 @@ fn evaluation_failed_is_numbered_like_its_states_entry() {
     let mut events = vec![HistoryEvent::execution_started(&exec())];
     events.extend(run(&m, &mut t).history);
     events.extend(step(&m, &exec(), &mut t, Event::Run, &env(4)).history);
-    let mut last = HashMap::new();
+    let mut numbering = Numbering::default();
     let numbered: Vec<(&str, u64)> = events
         .iter()
-        .zip(1..)
-        .map(|(e, id)| (e.kind.as_str(), previous_event_id(&mut last, e, id)))
+        .map(|e| (e.kind.as_str(), numbering.number(e).1))
         .collect();
     assert_eq!(
         numbered,
@@ -365,7 +362,10 @@ fn a_childs_branches_record_into_its_history_in_causal_order() {
         for e in run_to_end(&m, &mut b) {
             match e {
                 Effect::ChildExecution(r) => pages.push(*r),
-                Effect::Finish(o) => ends.push(b.finished(o).unwrap().1),
+                Effect::Finish(o) => match b.finished(o) {
+                    Handover::Parent(_, event) => ends.push(event),
+                    Handover::Execution(o) => panic!("a branch ended the execution: {o:?}"),
+                },
                 _ => {}
             }
         }

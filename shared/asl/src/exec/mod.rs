@@ -25,10 +25,10 @@ pub use child::{
 };
 pub use context::Execution;
 pub use flow::Step;
-pub use history::{EventType, HistoryEvent, previous_event_id};
+pub use history::{EventType, HistoryEvent, Numbering};
 pub use inspect::{MapInspection, ReadData, inspect_map};
 pub use map_run::{MapRun, MapRunCounts, MapRunUpdate};
-pub use thread::{Fanout, Kept, MapItem, Parent, Phase, RedrivePoint, Thread};
+pub use thread::{Fanout, Handover, Kept, MapItem, Parent, Phase, RedrivePoint, Thread};
 
 use crate::definition::StateMachine;
 use crate::definition::resource::{self, Pattern};

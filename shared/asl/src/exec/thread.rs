@@ -8,6 +8,15 @@ use super::{Event, Outcome};
 use crate::definition::ScopeId;
 use crate::timestamp::Millis;
 
+/// What a finished thread hands on ([`Thread::finished`]).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Handover {
+    /// The event for the parent's thread (its id first).
+    Parent(String, Event),
+    /// The root ended: the execution's outcome.
+    Execution(Outcome),
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Thread {
     /// `root`, or the parent's id with `/<state>.<wait>#<index>` appended.
@@ -280,11 +289,14 @@ impl Thread {
         root
     }
 
-    /// What a finished child tells its parent: the parent's thread and the
-    /// event (`None` for the root, which has no parent). A failed child
-    /// says where it failed, for a redrive of its parent's state.
-    pub fn finished(&self, outcome: Outcome) -> Option<(String, Event)> {
-        let p = self.parent.as_ref()?;
+    /// What a thread that finished with `outcome` hands on, the one rule
+    /// every driver follows: a branch or iteration tells its parent's
+    /// thread (a failed one says where it failed, for a redrive of its
+    /// parent's state); the root's outcome is the execution's.
+    pub fn finished(&self, outcome: Outcome) -> Handover {
+        let Some(p) = self.parent.as_ref() else {
+            return Handover::Execution(outcome);
+        };
         let resume = self.resume_point(&outcome);
         let event = Event::ChildFinished {
             wait: p.wait,
@@ -293,7 +305,7 @@ impl Thread {
             resume,
             clock: self.clock(),
         };
-        Some((p.thread.clone(), event))
+        Handover::Parent(p.thread.clone(), event)
     }
 
     /// Where a redrive would take this child up again, if it ended with

@@ -1,9 +1,7 @@
 //! An execution's life around the stepper: starting it, reading its history
 //! back in AWS's order, and running one to its end (`stepwise run`).
 
-use std::collections::HashMap;
-
-use stepwise_asl::exec::HistoryEvent;
+use stepwise_asl::exec::{HistoryEvent, Numbering};
 use stepwise_asl::timestamp::Millis;
 use stepwise_asl::{Event, Outcome, StateMachine, StatesError, Thread};
 
@@ -66,13 +64,11 @@ pub fn merge_history(mut events: Vec<Logged>) -> Vec<Recorded> {
             b.event.timestamp,
         ))
     });
-    let mut last: HashMap<String, u64> = HashMap::new();
+    let mut numbering = Numbering::default();
     events
         .into_iter()
-        .enumerate()
-        .map(|(i, l)| {
-            let id = i as u64 + 1;
-            let previous = stepwise_asl::exec::previous_event_id(&mut last, &l.event, id);
+        .map(|l| {
+            let (id, previous) = numbering.number(&l.event);
             Recorded {
                 id,
                 previous,

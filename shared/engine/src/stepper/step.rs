@@ -9,7 +9,8 @@ use stepwise_asl::exec::HistoryEvent;
 use stepwise_asl::random::Random;
 use stepwise_asl::timestamp::Millis;
 use stepwise_asl::{
-    Effect, Env, Event, Options, Outcome, StateMachine, StatesError, TaskCall, Thread, step,
+    Effect, Env, Event, Handover, Options, Outcome, StateMachine, StatesError, TaskCall, Thread,
+    step,
 };
 
 use crate::nested::{self, answered_wait};
@@ -441,15 +442,7 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
             .thread
             .as_ref()
             .expect("a stepped record has its thread");
-        let parent = thread.parent.clone();
         let current = thread.current_wait();
-        let clock = thread.clock();
-        let mut resume = (t.effects.iter())
-            .find_map(|e| match e {
-                Effect::Finish(o) => Some(thread.resume_point(o)),
-                _ => None,
-            })
-            .flatten();
         let seq = rec.seq + 1;
         let sender = format!("{}@{seq}", t.thread);
         let new_lamport = t.lamport + t.events.len().max(1) as u64;
@@ -496,18 +489,11 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
                         messages.push(message(i, now, &child, None, stop, None));
                     }
                 }
-                Effect::Finish(outcome) => match &parent {
-                    Some(p) => {
-                        let event = Event::ChildFinished {
-                            wait: p.wait,
-                            index: p.index,
-                            outcome,
-                            resume: resume.take(),
-                            clock,
-                        };
-                        messages.push(message(i, now, &p.thread, None, event, None));
+                Effect::Finish(outcome) => match thread.finished(outcome) {
+                    Handover::Parent(parent, event) => {
+                        messages.push(message(i, now, &parent, None, event, None));
                     }
-                    None => complete = Some(outcome),
+                    Handover::Execution(outcome) => complete = Some(outcome),
                 },
                 Effect::MapRun(run) => map_runs.push(*run),
                 Effect::ChildExecution(r) => child_runs.push(*r),

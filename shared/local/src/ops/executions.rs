@@ -2,7 +2,7 @@
 //! actions read through, and how this backend starts, stops and redrives
 //! them (through its worker).
 
-use std::collections::HashMap;
+use stepwise_asl::exec::Numbering;
 
 use rusqlite::{OptionalExtension, params};
 use serde_json::{Value, json};
@@ -111,8 +111,7 @@ fn start_with(w: &mut Worker, body: &Value, parent: Option<String>) -> Result<(S
             eid,
             facts,
             machine: sm.clone(),
-            next_event: 1,
-            last: HashMap::new(),
+            numbering: Numbering::default(),
             events_dirty: true,
             persisted: false,
         },
