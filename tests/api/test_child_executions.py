@@ -185,3 +185,34 @@ def test_a_childs_parallel_branches_are_in_its_history(sfn):
     # The parent's history holds none of it.
     parent = [e["type"] for e in sfn.get_execution_history(executionArn=arn)["events"]]
     assert "WaitStateEntered" not in parent and "ParallelStateEntered" not in parent
+
+
+def test_a_stopped_childs_branches_keep_their_events(sfn):
+    """A child's Parallel branch cancelled with the child (its parent was
+    stopped) keeps in the child's history the events of its steps since
+    the last it handed over."""
+    branch = {"StartAt": "W1", "States": {
+        "W1": {"Type": "Wait", "Seconds": 1, "Next": "Mid"},
+        "Mid": {"Type": "Pass", "Next": "W2"},
+        "W2": {"Type": "Wait", "Seconds": 60, "End": True}}}
+    processor = {"StartAt": "P", "States": {"P": {"Type": "Parallel", "End": True, "Branches": [branch]}}}
+    _, arn = start(sfn, processor, ["x"])
+    run = run_of(sfn, arn)
+    deadline = time.time() + 10
+    while not (listed := children(sfn, run)) and time.time() < deadline:
+        time.sleep(0.05)
+    child = listed[0]["executionArn"]
+    # Past its first Wait: the branch stepped a second time (Mid, W2),
+    # events it has not handed over yet. Then the stop.
+    time.sleep(2.5)
+    sfn.stop_execution(executionArn=arn)
+    assert wait_for(sfn, arn)["status"] == "ABORTED"
+    deadline = time.time() + 10
+    while sfn.describe_execution(executionArn=child)["status"] == "RUNNING" and time.time() < deadline:
+        time.sleep(0.05)
+    entered = [e["stateEnteredEventDetails"]["name"]
+               for e in sfn.get_execution_history(executionArn=child)["events"]
+               if e["type"].endswith("StateEntered")]
+    types = [e["type"] for e in sfn.get_execution_history(executionArn=child)["events"]]
+    assert entered == ["P", "W1", "Mid", "W2"], types
+    assert types[-1] == "ExecutionAborted"

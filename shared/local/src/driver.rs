@@ -72,48 +72,6 @@ fn keep_child(w: &mut Worker, execution: &str, r: &ChildRecord) -> rusqlite::Res
     Ok(())
 }
 
-/// The child executions among cancelled threads end ABORTED, as their
-/// thread's stop records them (their threads are then deleted).
-fn abort_child_executions(w: &mut Worker, execution: &str, ids: &[String]) -> rusqlite::Result<()> {
-    for id in ids {
-        let Some((mut thread, _)) = w.take_thread(execution, id)? else {
-            continue;
-        };
-        let Some(run) = w.runs.get(execution) else {
-            return Ok(());
-        };
-        if thread.child.is_none() {
-            continue;
-        }
-        let stop = Event::Stop {
-            error: stepwise_asl::StatesError {
-                error: None,
-                cause: None,
-            },
-            timed_out: false,
-        };
-        let out = step(&run.machine, &run.facts, &mut thread, stop, &child_env());
-        for effect in out.effects {
-            if let Effect::ChildExecution(r) = effect {
-                keep_child(w, execution, &r)?;
-            }
-        }
-    }
-    Ok(())
-}
-
-fn child_env() -> Env {
-    Env {
-        now: now(),
-        seed: random_u64(),
-        event_id: 0,
-        history: true,
-        fanout_limit: 0,
-        spawn_bytes: 0,
-        nonce: random_u64(),
-    }
-}
-
 /// Delivers one event to one thread.
 pub(crate) fn step_thread(
     w: &mut Worker,
@@ -159,16 +117,12 @@ pub(crate) fn step_thread(
                 }
             }
             Effect::Cancel(ids) => {
-                let run = w.runs.get(execution);
-                let nested = run.is_some_and(|r| nested::starts_sync_children(&r.machine));
-                let children = run.is_some_and(|r| r.machine.has_child_executions());
-                if nested {
-                    for id in &ids {
-                        stop_children(w, execution, id, None)?;
-                    }
-                }
-                if children {
-                    abort_child_executions(w, execution, &ids)?;
+                // Each cancelled thread takes a stop, as the stepper sends
+                // it one: its own children are cancelled in turn, a `.sync`
+                // execution it waits for is stopped, a child execution ends
+                // ABORTED with its journal kept. Then what is left of it goes.
+                for id in &ids {
+                    step_thread(w, execution, id, Event::stopped())?;
                 }
                 for id in ids {
                     let below = format!("{id}/");
@@ -207,7 +161,7 @@ pub(crate) fn step_thread(
     let after = finished.is_none().then(|| thread.current_wait()).flatten();
     w.abandon(execution, |t, wait| t == thread_id && Some(wait) != after);
     if let Some(wait) = nested::abandoned(child_wait, answered, after) {
-        stop_children(w, execution, thread_id, Some(wait))?;
+        stop_children(w, execution, thread_id, wait)?;
     }
     let Some(outcome) = finished else {
         w.put_thread(execution, thread, new);
@@ -328,14 +282,8 @@ fn forget_threads(w: &mut Worker, execution: &str) -> rusqlite::Result<()> {
 }
 
 /// Stops the running nested executions that `thread`'s `.sync` task
-/// waits for at `wait` (any wait of `thread` and the threads below it, when
-/// `None`: the thread was cancelled).
-fn stop_children(
-    w: &mut Worker,
-    execution: &str,
-    thread: &str,
-    wait: Option<u64>,
-) -> rusqlite::Result<()> {
+/// waits for at `wait` (a cancelled thread's are stopped by its own stop).
+fn stop_children(w: &mut Worker, execution: &str, thread: &str, wait: u64) -> rusqlite::Result<()> {
     let rows: Vec<(String, String)> = w
         .conn
         .prepare(
@@ -344,25 +292,12 @@ fn stop_children(
         )?
         .query_map([execution], |r| Ok((r.get(0)?, r.get(1)?)))?
         .collect::<Result<Vec<(String, String)>, _>>()?;
-    let below = format!("{thread}/");
     for (arn, parent) in rows {
         let Ok(p) = serde_json::from_str::<serde_json::Value>(&parent) else {
             continue;
         };
-        let t = p["thread"].as_str().unwrap_or_default();
-        let hit = match wait {
-            Some(wait) => t == thread && p["wait"].as_u64() == Some(wait),
-            None => t == thread || t.starts_with(&below),
-        };
-        if hit {
-            let stop = Event::Stop {
-                error: stepwise_asl::StatesError {
-                    error: None,
-                    cause: None,
-                },
-                timed_out: false,
-            };
-            w.enqueue(&arn, "root", now(), &stop)?;
+        if p["thread"].as_str() == Some(thread) && p["wait"].as_u64() == Some(wait) {
+            w.enqueue(&arn, "root", now(), &Event::stopped())?;
         }
     }
     Ok(())

@@ -90,6 +90,18 @@ pub enum Event {
 }
 
 impl Event {
+    /// The stop a cancelled thread or a given-up nested execution takes:
+    /// no error, not a timeout.
+    pub fn stopped() -> Event {
+        Event::Stop {
+            error: StatesError {
+                error: None,
+                cause: None,
+            },
+            timed_out: false,
+        }
+    }
+
     /// A task's result for the wait it answers.
     pub fn task_result(wait: u64, result: Result<Value, StatesError>) -> Event {
         match result {

@@ -479,14 +479,7 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
                 Effect::Cancel(ids) => {
                     for child in ids {
                         let i = messages.len();
-                        let stop = Event::Stop {
-                            error: StatesError {
-                                error: None,
-                                cause: None,
-                            },
-                            timed_out: false,
-                        };
-                        messages.push(message(i, now, &child, None, stop, None));
+                        messages.push(message(i, now, &child, None, Event::stopped(), None));
                     }
                 }
                 Effect::Finish(outcome) => match thread.finished(outcome) {
