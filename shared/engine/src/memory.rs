@@ -297,11 +297,11 @@ impl<'m, T: Tasks> Runner<'m, T> {
                         self.push(self.now, cid, Event::Run);
                     }
                 }
+                // Each cancelled thread takes a stop, as on every backend:
+                // its own children are cancelled in turn, and it is gone.
                 Effect::Cancel(ids) => {
                     for cid in ids {
-                        let prefix = format!("{cid}/");
-                        self.threads
-                            .retain(|k, _| k != &cid && !k.starts_with(&prefix));
+                        Box::pin(self.deliver(cid, Event::stopped())).await;
                     }
                 }
                 // `stepwise run` has no Map Run API to show it to.
