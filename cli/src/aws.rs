@@ -1,9 +1,8 @@
 //! `--backend aws`: the serverless stepper on DynamoDB and SQS (AWS, or a
 //! stand-in at AWS_ENDPOINT_URL), fed by a local poller.
 
-use serde_json::Value;
 use std::sync::Arc;
-use stepwise_asl::{StateMachine, StatesError, TaskCall};
+use stepwise_asl::StateMachine;
 
 use stepwise_aws::nested::WithExecutions;
 use stepwise_aws::service::AwsService;
@@ -11,7 +10,7 @@ use stepwise_aws::services::{ServiceTasks, WithServices};
 use stepwise_aws::{Clients, DynamoStore, SqsQueue};
 use stepwise_engine::Report;
 use stepwise_engine::mock::Mocks;
-use stepwise_engine::ports::{Progress, TaskResult, Tasks};
+use stepwise_engine::ports::Tasks;
 use stepwise_engine::stepper::{
     Chaos, ExecutionRecord, Poller, PollerOptions, Stepper, run_to_end,
 };
@@ -38,41 +37,11 @@ pub fn services() -> ServiceTasks {
     ServiceTasks::from_env()
 }
 
-/// The service integrations as the embedded backend's threads call them:
-/// each call on a runtime of its own (the SDK needs one).
-pub struct EmbeddedServices(pub ServiceTasks);
-
-fn on_runtime<F: std::future::Future>(f: F) -> Option<F::Output> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .ok()?;
-    Some(runtime.block_on(f))
-}
-
-impl stepwise_local::tasks::ServiceCalls for EmbeddedServices {
-    fn call(&self, call: &TaskCall) -> Option<TaskResult> {
-        on_runtime(self.0.call(call)).flatten()
-    }
-
-    fn follows(&self, call: &TaskCall) -> bool {
-        self.0.follows(call)
-    }
-
-    fn progress(&self, call: &TaskCall, started: &Value, stop: bool) -> Progress {
-        on_runtime(self.0.progress(call, started, stop)).unwrap_or_else(|| {
-            Progress::Done(Err(StatesError::runtime(
-                "cannot start a runtime for the call",
-            )))
-        })
-    }
-}
-
 /// How local runs answer Task states: the mock configuration first, then
 /// nested executions (when `executions` can start them), the AWS service
 /// integrations and HTTP tasks, then Lambda at `lambda_endpoint`.
 pub fn local_tasks(
-    mocks: Option<Mocks>,
+    mocks: Option<Arc<Mocks>>,
     lambda_endpoint: Option<String>,
     executions: Option<Arc<AwsService>>,
 ) -> Mocked<WithExecutions<WithServices<Lambda>>> {

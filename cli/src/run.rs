@@ -105,7 +105,11 @@ fn run(args: Args, text: String) -> anyhow::Result<ExitCode> {
                     let config = std::fs::read_to_string(path).with_context(|| {
                         format!("cannot read the mock configuration {}", path.display())
                     })?;
-                    Some(Mocks::load(&config, args.name.as_deref(), case)?)
+                    Some(std::sync::Arc::new(Mocks::load(
+                        &config,
+                        args.name.as_deref(),
+                        case,
+                    )?))
                 }
                 _ => None,
             };

@@ -173,7 +173,11 @@ pub fn main(args: Args) -> anyhow::Result<ExitCode> {
         (Some(path), Some(case)) => {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("cannot read {}", path.display()))?;
-            Some(Mocks::load(&text, args.mock_machine.as_deref(), case)?)
+            Some(Arc::new(Mocks::load(
+                &text,
+                args.mock_machine.as_deref(),
+                case,
+            )?))
         }
         _ => None,
     };
@@ -192,26 +196,21 @@ pub fn main(args: Args) -> anyhow::Result<ExitCode> {
     let service: Arc<dyn Service> = if args.backend == Backend::Aws {
         let (store, queue) = runtime.block_on(crate::aws::open(&args.aws, false))?;
         let clients = stepwise_aws::Clients::from_env()?;
-        let service = Arc::new(AwsService::new(
-            store.clone(),
-            queue.clone(),
-            &clients,
-            Place::from_env(),
-        ));
+        let service = Arc::new(
+            AwsService::new(store.clone(), queue.clone(), &clients, Place::from_env())
+                .with_mocks(mocks.clone()),
+        );
         let tasks =
             crate::aws::local_tasks(mocks, args.lambda_endpoint.clone(), Some(service.clone()));
         crate::aws::spawn_stepper(store, queue, tasks);
         service
     } else {
+        // The same chain as every backend's; the worker starts nested
+        // executions itself.
+        let tasks = crate::aws::local_tasks(mocks, args.lambda_endpoint.clone(), None);
         let config = Config {
-            mocks,
-            lambda_endpoint: args.lambda_endpoint.clone(),
+            tasks: Arc::new(stepwise_local::tasks::InThread(tasks)),
             dispatchers: 4,
-            services: {
-                let s: stepwise_local::tasks::Services =
-                    Arc::new(crate::aws::EmbeddedServices(crate::aws::services()));
-                Some(s)
-            },
             retention: (args.retention_days > 0.0).then(|| Retention {
                 keep: Duration::from_secs_f64(args.retention_days * 86_400.0),
                 every: Duration::from_secs(args.retention_sweep_seconds.max(1)),

@@ -116,6 +116,14 @@ def test_a_mocked_lambda_answers_alike_in_run_and_in_serve(backend):
     assert json.loads(out.stdout.strip().splitlines()[-1])["output"] == {"x": 1}
 
 
+def test_start_sync_execution_runs_tasks_down_the_same_chain_as_executions(backend):
+    """Once, StartSyncExecution on the embedded backend ran tasks down a
+    chain of its own, without the server's mock configuration."""
+    arn = create(backend, LAMBDA, type="EXPRESS")["stateMachineArn"]
+    d = backend.start_sync_execution(stateMachineArn=arn)
+    assert (d["status"], json.loads(d["output"])) == ("SUCCEEDED", {"x": 1})
+
+
 def test_test_state_does_not_retry_a_runtime_error_under_states_all(backend):
     task = {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
             "Parameters": {"FunctionName": "f", "Payload.$": "$.missing"},

@@ -11,10 +11,12 @@ use stepwise_api::{ApiError, Reply, Service, timestamp, validate};
 use stepwise_asl::random::Random;
 use stepwise_asl::{Event, Options, StateMachine, StatesError};
 use stepwise_engine::memory::wall_clock;
+use stepwise_engine::mock::Mocks;
 use stepwise_engine::stepper::{
     Body, Envelope, ExecutionRecord, ParentTask, Queue, Redrive, StepMessage, Store, TokenTarget,
     start, token_hash,
 };
+use stepwise_engine::tasks::Mocked;
 
 use crate::dynamo::view_of;
 use crate::services::{ServiceTasks, WithServices};
@@ -58,16 +60,19 @@ pub struct AwsService {
     pub place: Place,
 }
 
-/// What StartSyncExecution's tasks reach: the service integrations, then
-/// Lambda functions.
-pub type SyncTasks = WithServices<LambdaTasks>;
+/// What StartSyncExecution's tasks reach: the mocks (a local server's),
+/// the service integrations, then Lambda functions.
+pub type SyncTasks = Mocked<WithServices<LambdaTasks>>;
 
 impl AwsService {
     pub fn new(store: DynamoStore, queue: SqsQueue, clients: &Clients, place: Place) -> Self {
-        let tasks = WithServices {
-            services: ServiceTasks::new(clients),
-            fallback: LambdaTasks {
-                client: clients.lambda.clone(),
+        let tasks = Mocked {
+            mocks: None,
+            fallback: WithServices {
+                services: ServiceTasks::new(clients),
+                fallback: LambdaTasks {
+                    client: clients.lambda.clone(),
+                },
             },
         };
         AwsService {
@@ -76,6 +81,15 @@ impl AwsService {
             tasks: Arc::new(tasks),
             place,
         }
+    }
+
+    /// StartSyncExecution's tasks answered from `mocks` first, as the
+    /// server's executions are (`stepwise serve --backend aws`).
+    pub fn with_mocks(mut self, mocks: Option<Arc<Mocks>>) -> Self {
+        if let Some(tasks) = Arc::get_mut(&mut self.tasks) {
+            tasks.mocks = mocks;
+        }
+        self
     }
 }
 

@@ -15,6 +15,7 @@ use stepwise_asl::{
 
 use crate::ports::{TaskContext, Tasks};
 use crate::report::{Recorded, Report};
+use crate::tasks::{carry_out, inline_event};
 
 #[derive(Debug, Clone, Copy)]
 pub struct RunnerOptions {
@@ -260,35 +261,27 @@ impl<'m, T: Tasks> Runner<'m, T> {
                 Effect::Schedule { at, event } => self.push(at, id.clone(), event),
                 Effect::Invoke(call) => {
                     let ctx = TaskContext::new(&self.exec.arn, &id);
-                    // A callback task whose request went out waits for its
-                    // token, which nothing can send here: only its timers
-                    // (TimeoutSeconds, HeartbeatSeconds) can end it.
-                    let callback = self.tasks.awaits_token(&call);
                     let began = std::time::Instant::now();
-                    let submitted = |output| Event::TaskSubmitted {
-                        wait: call.wait,
-                        output,
-                    };
-                    let result = match self.tasks.invoke(&call, &ctx).await {
-                        Ok(answer) if callback => {
-                            self.callbacks += 1;
-                            self.push(self.now, id.clone(), submitted(answer));
-                            continue;
+                    let mut went_out = None;
+                    let result = carry_out(&self.tasks, &call, &ctx, None, |answer| {
+                        went_out = Some(answer.clone())
+                    })
+                    .await;
+                    // A task that waits after its call: TaskSubmitted first.
+                    if let Some(output) = went_out {
+                        let wait = call.wait;
+                        self.push(self.now, id.clone(), Event::TaskSubmitted { wait, output });
+                    }
+                    match result {
+                        Some(result) => {
+                            let event = inline_event(&call, began.elapsed(), result);
+                            self.push(self.now, id.clone(), event);
                         }
-                        // A `.sync` job: followed here to its end.
-                        Ok(started) if self.tasks.follows(&call) => {
-                            self.push(self.now, id.clone(), submitted(started.clone()));
-                            let tasks = &self.tasks;
-                            crate::tasks::follow_blocking(
-                                |stop| crate::block_on(tasks.progress(&call, &started, stop)),
-                                call.timeout_seconds,
-                                &Default::default(),
-                            )
-                        }
-                        result => result,
-                    };
-                    let event = crate::tasks::inline_event(&call, began.elapsed(), result);
-                    self.push(self.now, id.clone(), event);
+                        // A callback task whose request went out waits for
+                        // its token, which nothing can send here: only its
+                        // timers (TimeoutSeconds, HeartbeatSeconds) can end it.
+                        None => self.callbacks += 1,
+                    }
                 }
                 Effect::Spawn(children) => {
                     for child in children {

@@ -10,7 +10,9 @@ use crate::ports::{Abandoned, Progress, TaskContext, TaskResult, Tasks, follow_p
 
 /// Answers mocked states from a mock configuration, the rest from `fallback`.
 pub struct Mocked<T> {
-    pub mocks: Option<Mocks>,
+    /// Shared by every chain of one server (the invocation counts are
+    /// one per state, however the execution was started).
+    pub mocks: Option<std::sync::Arc<Mocks>>,
     pub fallback: T,
 }
 
@@ -124,14 +126,57 @@ pub fn inline_event(call: &TaskCall, took: std::time::Duration, result: TaskResu
     }
 }
 
+/// Carries a task call out to its end in place, the one way for every
+/// driver that runs a call where it stands (the in-memory runner, the
+/// embedded backend's dispatcher threads; the stepper follows jobs by
+/// messages instead): the call goes down `tasks`' chain (mocks → nested
+/// executions → service integrations → Lambda, as the backend built it).
+/// A callback's request went out: its answer goes to `submitted`, and the
+/// result comes later (`None`). A `.sync` job started (or `resumed`, its
+/// start's answer kept from before a restart): its answer goes to
+/// `submitted`, then the job is followed here until it ends, or until its
+/// task gives up on it (`ctx.abandoned`, its TimeoutSeconds) and it is
+/// stopped. Anything else: the call's result.
+pub async fn carry_out<T: Tasks>(
+    tasks: &T,
+    call: &TaskCall,
+    ctx: &TaskContext<'_>,
+    resumed: Option<&Value>,
+    submitted: impl FnOnce(&Value),
+) -> Option<TaskResult> {
+    let follows = tasks.follows(call);
+    let started = match resumed.filter(|_| follows) {
+        Some(started) => started.clone(),
+        None => match tasks.invoke(call, ctx).await {
+            Ok(answer) if tasks.awaits_token(call) => {
+                submitted(&answer);
+                return None;
+            }
+            Ok(started) if follows => {
+                submitted(&started);
+                started
+            }
+            result => return Some(result),
+        },
+    };
+    Some(
+        follow(
+            |stop| tasks.progress(call, &started, stop),
+            call.timeout_seconds,
+            &ctx.abandoned,
+        )
+        .await,
+    )
+}
+
 /// Follows in place, to its end, a job a `.sync` task started: `look(false)`
 /// asks it once, again after each [`follow_pause`], until it ends; once
 /// `abandoned` is raised, or the task's `TimeoutSeconds` (and a little
 /// grace, so that a driver's own timer, which records TaskTimedOut, comes
-/// first) pass, `look(true)` stops it. For drivers that follow a job in a
-/// thread (`stepwise run`, the embedded worker's job threads).
-pub fn follow_blocking(
-    mut look: impl FnMut(bool) -> Progress,
+/// first) pass, `look(true)` stops it. The pauses hold the thread: for
+/// threads that follow one job each.
+async fn follow<F: Future<Output = Progress>>(
+    mut look: impl FnMut(bool) -> F,
     timeout_seconds: Option<u64>,
     abandoned: &Abandoned,
 ) -> TaskResult {
@@ -153,14 +198,14 @@ pub fn follow_blocking(
     };
     let mut looks = 0;
     loop {
-        if let Progress::Done(result) = look(false) {
+        if let Progress::Done(result) = look(false).await {
             return result;
         }
         looks += 1;
         let until = Instant::now() + follow_pause(looks);
         loop {
             if let Some(why) = over() {
-                let _ = look(true);
+                let _ = look(true).await;
                 return Err(why);
             }
             let left = until.saturating_duration_since(Instant::now());

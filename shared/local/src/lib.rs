@@ -20,7 +20,7 @@ pub mod tasks;
 mod worker;
 
 use std::path::Path;
-use std::sync::mpsc;
+use std::sync::{Arc, mpsc};
 
 use serde_json::Value;
 use stepwise_api::{ApiError, Reply, Service};
@@ -41,20 +41,17 @@ pub fn truncate_wal(path: &Path) {
 
 /// How tasks run in this backend.
 pub struct Config {
-    pub mocks: Option<stepwise_engine::mock::Mocks>,
-    pub lambda_endpoint: Option<String>,
+    /// The task chain (mocks → service integrations → Lambda), as every
+    /// backend builds it; the worker starts nested executions itself.
+    pub tasks: Arc<dyn tasks::Chain>,
     pub dispatchers: usize,
-    /// AWS service integrations (SQS, DynamoDB, …): the result, or `None`
-    /// for a resource they do not handle.
-    pub services: Option<tasks::Services>,
     /// Delete ended executions after a while (`None`: keep them forever).
     pub retention: Option<Retention>,
 }
 
 pub struct LocalService {
     commands: mpsc::Sender<Command>,
-    lambda_endpoint: Option<String>,
-    services: Option<tasks::Services>,
+    tasks: tasks::ChainTasks,
     /// Reader connections (file stores only: WAL lets them read committed
     /// data while the worker writes), so reads do not queue behind writes.
     readers: Option<(std::path::PathBuf, std::sync::Mutex<Vec<db::Db>>)>,
@@ -68,12 +65,9 @@ impl LocalService {
         let conn = db::open(path)?;
         let (commands, rx) = mpsc::channel();
         let (dispatch_tx, dispatch_rx) = mpsc::channel();
+        let chain = tasks::ChainTasks(config.tasks);
         let runner = tasks::Runner {
-            mocks: config.mocks,
-            lambda: lambda::Lambda {
-                endpoint: config.lambda_endpoint.clone(),
-            },
-            services: config.services.clone(),
+            tasks: chain.clone(),
         };
         tasks::start(runner, config.dispatchers, dispatch_rx, commands.clone());
         let worker = Worker::new(conn, dispatch_tx)?;
@@ -87,8 +81,7 @@ impl LocalService {
         let readers = path.map(|p| (p.to_path_buf(), std::sync::Mutex::new(Vec::new())));
         Ok(LocalService {
             commands,
-            lambda_endpoint: config.lambda_endpoint,
-            services: config.services,
+            tasks: chain,
             readers,
         })
     }
@@ -102,15 +95,10 @@ impl LocalService {
         }
     }
 
-    /// How StartSyncExecution and TestState run tasks: in place, service
-    /// integrations first, then the Lambda endpoint.
-    fn direct(&self) -> tasks::Direct {
-        tasks::Direct {
-            lambda: lambda::Lambda {
-                endpoint: self.lambda_endpoint.clone(),
-            },
-            services: self.services.clone(),
-        }
+    /// How StartSyncExecution and TestState run tasks: in place, down the
+    /// same chain as the worker's.
+    fn direct(&self) -> tasks::ChainTasks {
+        self.tasks.clone()
     }
 
     /// Answers a read on a pooled reader connection.

@@ -1,18 +1,16 @@
 //! Carrying out tasks outside the worker: a small pool of dispatcher
-//! threads runs each call (mock response, Lambda endpoint) and reports back.
+//! threads runs each call down the backend's task chain and reports back.
 
 use std::sync::mpsc::{Receiver, Sender};
 use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
-use stepwise_asl::TaskCall;
 use stepwise_asl::definition::resource::Pattern;
+use stepwise_asl::{StatesError, TaskCall};
 use stepwise_engine::block_on;
-use stepwise_engine::mock::{Mocks, Response};
 use stepwise_engine::ports::{Abandoned, Progress, TaskContext, TaskResult, Tasks};
-use stepwise_engine::tasks::follow_blocking;
+use stepwise_engine::tasks::{Mocked, carry_out};
 
-use crate::lambda::Lambda;
 use crate::worker::Command;
 
 /// A task call to carry out; `message` is its in-flight marker.
@@ -29,86 +27,88 @@ pub struct Dispatch {
     pub started: Option<Value>,
 }
 
-/// The AWS service integrations, called from the worker's threads.
-pub trait ServiceCalls: Send + Sync {
-    /// The call's result (for a `.sync` job: the answer of the call that
-    /// started it), or `None` when it is not a service integration.
-    fn call(&self, call: &TaskCall) -> Option<TaskResult>;
-    /// Whether the call is a `.sync` job that [`ServiceCalls::progress`] follows.
+/// The task chain the backend was given (mocks → service integrations →
+/// Lambda, built as every backend builds it), called from threads that
+/// are not async: the dispatchers, StartSyncExecution, TestState.
+pub trait Chain: Send + Sync {
+    /// The chain's answer to the call, on a runtime of its own.
+    fn call(&self, call: &TaskCall, ctx: &TaskContext<'_>) -> TaskResult;
+    /// One look at a `.sync` job (`started`: the start's answer); with
+    /// `stop`, the job is stopped.
+    fn look(&self, call: &TaskCall, started: &Value, stop: bool) -> Progress;
+    /// Whether the call is a `.sync` job the chain follows.
     fn follows(&self, call: &TaskCall) -> bool;
-    /// One look at the job (`started`: the start's answer); with `stop`, stopped.
-    fn progress(&self, call: &TaskCall, started: &Value, stop: bool) -> Progress;
+    /// Whether a mock answers the call's state.
+    fn mocked(&self, call: &TaskCall) -> bool;
 }
 
-pub type Services = Arc<dyn ServiceCalls>;
+/// A mocked chain driven from plain threads: each call on a runtime of its
+/// own (the AWS SDK needs one).
+pub struct InThread<T>(pub Mocked<T>);
 
-/// A service integration's result, a `.sync` job followed to its end in
-/// this thread (`submitted` hears the start's answer first), until its
-/// task gives up on it (`abandoned`, its TimeoutSeconds): then stopped.
-/// `None` when the call is not a service integration.
-fn run_service(
-    services: &dyn ServiceCalls,
-    call: &TaskCall,
-    abandoned: &Abandoned,
-    resumed: Option<&Value>,
-    submitted: impl FnOnce(&Value),
-) -> Option<TaskResult> {
-    let resumed = resumed.filter(|_| services.follows(call));
-    let answer = match resumed {
-        Some(started) => Ok(started.clone()),
-        None => services.call(call)?,
-    };
-    if !services.follows(call) {
-        return Some(answer);
+fn on_runtime<F: std::future::Future>(f: F) -> Option<F::Output> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .ok()?;
+    Some(runtime.block_on(f))
+}
+
+impl<T: Tasks + Send + Sync> Chain for InThread<T> {
+    fn call(&self, call: &TaskCall, ctx: &TaskContext<'_>) -> TaskResult {
+        on_runtime(self.0.invoke(call, ctx))
+            .unwrap_or_else(|| Err(StatesError::runtime("cannot start a runtime for the call")))
     }
-    let started = match answer {
-        Ok(v) => v,
-        Err(e) => return Some(Err(e)),
-    };
-    if resumed.is_none() {
-        submitted(&started);
+
+    fn look(&self, call: &TaskCall, started: &Value, stop: bool) -> Progress {
+        on_runtime(self.0.progress(call, started, stop)).unwrap_or_else(|| {
+            Progress::Done(Err(StatesError::runtime(
+                "cannot start a runtime for the call",
+            )))
+        })
     }
-    Some(follow_blocking(
-        |stop| services.progress(call, &started, stop),
-        call.timeout_seconds,
-        abandoned,
-    ))
-}
 
-/// Tasks run in place (StartSyncExecution, TestState): service
-/// integrations first, then the Lambda endpoint.
-pub struct Direct {
-    pub lambda: Lambda,
-    pub services: Option<Services>,
-}
+    fn follows(&self, call: &TaskCall) -> bool {
+        self.0.follows(call)
+    }
 
-impl Tasks for Direct {
-    async fn invoke(
-        &self,
-        call: &TaskCall,
-        ctx: &TaskContext<'_>,
-    ) -> stepwise_engine::ports::TaskResult {
-        let ran = (self.services.as_ref())
-            .and_then(|s| run_service(s.as_ref(), call, &ctx.abandoned, None, |_| {}));
-        match ran {
-            Some(result) => result,
-            None => self.lambda.invoke(call, ctx).await,
-        }
+    fn mocked(&self, call: &TaskCall) -> bool {
+        self.0.mocks.as_ref().is_some_and(|m| m.has(&call.state))
     }
 }
 
-/// How `stepwise serve` runs tasks.
+/// The chain as the engine's task port.
+#[derive(Clone)]
+pub struct ChainTasks(pub Arc<dyn Chain>);
+
+impl Tasks for ChainTasks {
+    async fn invoke(&self, call: &TaskCall, ctx: &TaskContext<'_>) -> TaskResult {
+        self.0.call(call, ctx)
+    }
+
+    fn answers_callbacks(&self, call: &TaskCall) -> bool {
+        self.0.mocked(call)
+    }
+
+    fn follows(&self, call: &TaskCall) -> bool {
+        self.0.follows(call)
+    }
+
+    async fn progress(&self, call: &TaskCall, started: &Value, stop: bool) -> Progress {
+        self.0.look(call, started, stop)
+    }
+}
+
+/// How `stepwise serve` runs tasks: the backend's chain, carried out by the
+/// engine's one [`carry_out`].
 pub struct Runner {
-    pub mocks: Option<Mocks>,
-    pub lambda: Lambda,
-    pub services: Option<Services>,
+    pub tasks: ChainTasks,
 }
 
 impl Runner {
     /// A nested execution to start (unless a mock answers the state).
     fn starts_child(&self, call: &TaskCall) -> bool {
-        stepwise_engine::nested::is_start_execution(call)
-            && !self.mocks.as_ref().is_some_and(|m| m.has(&call.state))
+        stepwise_engine::nested::is_start_execution(call) && !self.tasks.0.mocked(call)
     }
 
     /// The task's result, or `None` when a callback task's request went out
@@ -116,41 +116,17 @@ impl Runner {
     /// task that waits after its call (a callback, a `.sync` job) tells
     /// `submitted` what the call answered first.
     fn run(&self, d: &Dispatch, submitted: impl FnOnce(&Value)) -> Option<TaskResult> {
-        let callback = d.call.pattern == Pattern::WaitForTaskToken;
-        if let Some(response) = self.mocks.as_ref().and_then(|m| m.next(&d.call.state)) {
-            // A mocked callback answers with the callback's result itself.
-            // The same shaping as every other runner's mocks (a Lambda
-            // function ARN's result is the mocked Payload).
-            return Some(match response {
-                Response::Return(v) => stepwise_engine::tasks::shape_mocked(&d.call, v),
-                Response::Throw(e) => Err(e),
-            });
-        }
         let ctx = TaskContext {
             abandoned: d.abandoned.clone(),
             ..TaskContext::new(&d.execution, &d.thread)
         };
-        let mut submitted = Some(submitted);
-        let ran = self.services.as_ref().and_then(|s| {
-            run_service(s.as_ref(), &d.call, &d.abandoned, d.started.as_ref(), |v| {
-                if let Some(f) = submitted.take() {
-                    f(v)
-                }
-            })
-        });
-        let result = match ran {
-            Some(r) => r,
-            None => block_on(self.lambda.invoke(&d.call, &ctx)),
-        };
-        match result {
-            Ok(answer) if callback => {
-                if let Some(f) = submitted.take() {
-                    f(&answer)
-                }
-                None
-            }
-            other => Some(other),
-        }
+        block_on(carry_out(
+            &self.tasks,
+            &d.call,
+            &ctx,
+            d.started.as_ref(),
+            submitted,
+        ))
     }
 
     /// What the worker hears once `d` ran (`done` also hears, before,
