@@ -68,17 +68,7 @@ impl Worker {
                 .query_row(
                     "SELECT machine, version, facts, next_event, definition, eid, numbering FROM executions WHERE arn = ?1",
                     [arn],
-                    |r| {
-                        Ok((
-                            r.get(0)?,
-                            r.get(1)?,
-                            r.get(2)?,
-                            r.get(3)?,
-                            r.get(4)?,
-                            r.get(5)?,
-                            r.get(6)?,
-                        ))
-                    },
+                    |r| StoredRun::try_from(r),
                 )
                 .optional()?;
             let Some((machine, version, facts, next_event, definition, eid, numbering)) = row

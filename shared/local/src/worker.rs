@@ -179,17 +179,7 @@ impl Worker {
             .conn
             .prepare("SELECT id, execution, thread, due, event, dispatch, started FROM messages")?;
         let rows: Vec<Queued> = stmt
-            .query_map([], |r| {
-                Ok((
-                    r.get(0)?,
-                    r.get(1)?,
-                    r.get(2)?,
-                    r.get(3)?,
-                    r.get(4)?,
-                    r.get(5)?,
-                    r.get(6)?,
-                ))
-            })?
+            .query_map([], |r| Queued::try_from(r))?
             .collect::<Result<_, _>>()?;
         drop(stmt);
         for (id, execution, thread, due, event, dispatch, started) in rows {
