@@ -62,15 +62,6 @@ pub fn answered_wait(event: &Event) -> Option<u64> {
     }
 }
 
-/// Whether any Task of the machine waits for a nested execution's end.
-pub fn starts_sync_children(machine: &StateMachine) -> bool {
-    machine.scopes.iter().flat_map(|s| &s.states).any(|state| {
-        matches!(&state.kind, Kind::Task(t) if matches!(&t.resource,
-            Resource::Service { service, action, pattern: Pattern::Sync | Pattern::Sync2, .. }
-                if service == "states" && action == "startExecution"))
-    })
-}
-
 /// StartExecution's request body from the task's parameters: `Input` as
 /// JSON is sent as its text, a string as it is. Without a `Name`, one is
 /// derived from the parent's execution, thread and wait, so a step that

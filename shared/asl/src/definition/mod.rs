@@ -48,14 +48,6 @@ pub struct StateScope {
     index: HashMap<String, usize, rustc_hash::FxBuildHasher>,
 }
 
-impl StateMachine {
-    /// Whether a distributed Map of it starts STANDARD child executions.
-    pub fn has_child_executions(&self) -> bool {
-        (self.scopes.iter().flat_map(|s| &s.states))
-            .any(|s| matches!(&s.kind, crate::states::Kind::Map(m) if m.standard_children))
-    }
-}
-
 impl StateScope {
     pub fn get(&self, name: &str) -> Option<&State> {
         self.index.get(name).map(|&i| &self.states[i])
