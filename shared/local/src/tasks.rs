@@ -31,7 +31,7 @@ pub struct Dispatch {
 /// Lambda, built as every backend builds it), called from threads that
 /// are not async: the dispatchers, StartSyncExecution, TestState.
 pub trait Chain: Send + Sync {
-    /// The chain's answer to the call, on a runtime of its own.
+    /// The chain's answer to the call, on the calling thread's runtime.
     fn call(&self, call: &TaskCall, ctx: &TaskContext<'_>) -> TaskResult;
     /// One look at a `.sync` job (`started`: the start's answer); with
     /// `stop`, the job is stopped.
@@ -42,16 +42,19 @@ pub trait Chain: Send + Sync {
     fn mocked(&self, call: &TaskCall) -> bool;
 }
 
-/// A mocked chain driven from plain threads: each call on a runtime of its
-/// own (the AWS SDK needs one).
+/// A mocked chain driven from plain threads: each call on its thread's
+/// runtime (the AWS SDK needs one), built once per thread.
 pub struct InThread<T>(pub Mocked<T>);
 
-fn on_runtime<F: std::future::Future>(f: F) -> Option<F::Output> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
+thread_local! {
+    static RUNTIME: Option<tokio::runtime::Runtime> = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .ok()?;
-    Some(runtime.block_on(f))
+        .ok();
+}
+
+fn on_runtime<F: std::future::Future>(f: F) -> Option<F::Output> {
+    RUNTIME.with(|r| r.as_ref().map(|r| r.block_on(f)))
 }
 
 impl<T: Tasks + Send + Sync> Chain for InThread<T> {

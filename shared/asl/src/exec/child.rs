@@ -22,7 +22,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::history::{EventType, HistoryEvent};
-use super::thread::Thread;
+use super::thread::{Parent, Thread};
 use super::{Effect, Outcome, Step};
 use crate::error::StatesError;
 use crate::timestamp::Millis;
@@ -65,6 +65,44 @@ pub struct ChildExecution {
     /// child `member` of the Map Run (`None`: the root itself).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub member: Option<usize>,
+}
+
+impl ChildExecution {
+    /// The journal of a child of Map Run `run` given `items` items, on the
+    /// child's root thread (its start and input come with its first
+    /// step).
+    pub(super) fn root(run: &str, items: u32) -> ChildExecution {
+        ChildExecution {
+            map_run: run.to_owned(),
+            start: 0,
+            input: Value::Null,
+            items,
+            recorded: 0,
+            pages: 0,
+            journal: Vec::new(),
+            journal_bytes: 0,
+            redriven: false,
+            member: None,
+        }
+    }
+
+    /// The journal of a branch or iteration that `t` (holding this journal)
+    /// starts inside the same child execution, its events after the
+    /// `recorded` ones.
+    pub(super) fn member(&self, t: &Thread, recorded: u64) -> ChildExecution {
+        ChildExecution {
+            start: self.start,
+            recorded,
+            member: Some(self.index(t.parent.as_ref())),
+            ..ChildExecution::root(&self.map_run, self.items)
+        }
+    }
+
+    /// Which child of its Map Run this is (`parent`: that of the thread
+    /// holding it).
+    fn index(&self, parent: Option<&Parent>) -> usize {
+        (self.member).unwrap_or_else(|| parent.map_or(0, |p| p.index))
+    }
 }
 
 /// A child execution's history event with its place in the history (its
@@ -253,9 +291,8 @@ impl Step<'_> {
         if !events.is_empty() {
             c.pages += 1;
         }
-        let index = (c.member).unwrap_or_else(|| t.parent.as_ref().map_or(0, |p| p.index));
         let record = ChildRecord {
-            arn: child_arn(&c.map_run, index),
+            arn: child_arn(&c.map_run, c.index(t.parent.as_ref())),
             map_run: c.map_run.clone(),
             status: status.to_owned(),
             input: c.input.clone(),

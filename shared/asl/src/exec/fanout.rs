@@ -173,39 +173,16 @@ impl<'a> Step<'a> {
                 && m.standard_children
                 && child.child.is_none()
             {
-                child.child = Some(Box::new(ChildExecution {
-                    map_run: run.clone(),
-                    start: 0,
-                    input: Value::Null,
-                    items: f.sizes.get(index).copied().unwrap_or(1),
-                    recorded: 0,
-                    pages: 0,
-                    journal: Vec::new(),
-                    journal_bytes: 0,
-                    redriven: false,
-                    member: None,
-                }));
+                let items = f.sizes.get(index).copied().unwrap_or(1);
+                child.child = Some(Box::new(ChildExecution::root(run, items)));
             } else if let Some(pc) = &t.child
                 && child.child.is_none()
             {
                 // A branch or iteration inside a child execution records
                 // into that execution's history, after what its parent
                 // recorded so far.
-                let root = pc
-                    .member
-                    .unwrap_or_else(|| t.parent.as_ref().map_or(0, |p| p.index));
-                child.child = Some(Box::new(ChildExecution {
-                    map_run: pc.map_run.clone(),
-                    start: pc.start,
-                    input: Value::Null,
-                    items: pc.items,
-                    recorded: pc.recorded + self.history.len() as u64,
-                    pages: 0,
-                    journal: Vec::new(),
-                    journal_bytes: 0,
-                    redriven: false,
-                    member: Some(root),
-                }));
+                let recorded = pc.recorded + self.history.len() as u64;
+                child.child = Some(Box::new(pc.member(t, recorded)));
             }
             if self.env.spawn_bytes > 0 {
                 bytes += serde_json::to_vec(&child).map_or(0, |v| v.len());
