@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use serde_json::Value;
 use stepwise_asl::{Options, StateMachine};
+use stepwise_engine::catalog::Scope;
 use stepwise_engine::memory::{local_execution_in, wall_clock};
 use stepwise_engine::mock::Mocks;
 use stepwise_engine::stepper::memory::{MemQueue, MemStore};
@@ -50,9 +51,10 @@ pub struct Args {
     /// Where Lambda tasks go (default: AWS_ENDPOINT_URL_LAMBDA).
     #[arg(long, env = "AWS_ENDPOINT_URL_LAMBDA")]
     lambda_endpoint: Option<String>,
-    /// Which engine runs it: `memory` (in process), `stepper` (the serverless
-    /// stepper on an in-memory store and queue) or `aws` (the serverless
-    /// stepper on DynamoDB and SQS, at AWS_ENDPOINT_URL or on AWS).
+    /// Which engine runs it: `memory` (in process), `sqlite` (the embedded
+    /// backend of `stepwise serve`, on a store in memory), `stepper` (the
+    /// serverless stepper on an in-memory store and queue) or `aws` (the
+    /// serverless stepper on DynamoDB and SQS, at AWS_ENDPOINT_URL or on AWS).
     #[arg(long, value_enum, default_value_t = Backend::Memory)]
     backend: Backend,
     /// Serverless backends: duplicate, delay and reorder messages and abort
@@ -72,6 +74,7 @@ pub struct Args {
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 enum Backend {
     Memory,
+    Sqlite,
     Stepper,
     Aws,
 }
@@ -152,7 +155,21 @@ fn run(args: Args, text: String) -> anyhow::Result<ExitCode> {
                     .enable_all()
                     .build()?;
                 runtime.block_on(async {
-                    if args.backend == Backend::Aws {
+                    if args.backend == Backend::Sqlite {
+                        let config = stepwise_local::Config {
+                            tasks: std::sync::Arc::new(stepwise_local::tasks::InThread(tasks)),
+                            dispatchers: 2,
+                            retention: None,
+                            fast_forward: args.fast_forward,
+                            scope: Scope::in_region(&args.region, &args.account),
+                        };
+                        let service = stepwise_local::LocalService::open(None, config)?;
+                        let report = service
+                            .run_to_end(&args.region, &name, &text, &record.facts.input)
+                            .await;
+                        service.close(std::time::Duration::from_secs(1));
+                        report.map_err(|e| anyhow::anyhow!("{}: {}", e.code, e.message))
+                    } else if args.backend == Backend::Aws {
                         crate::aws::run(
                             &args.aws,
                             tasks,

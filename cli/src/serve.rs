@@ -15,7 +15,8 @@ use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::IntoResponse;
 use stepwise_api::Service;
-use stepwise_aws::service::{AwsService, Place};
+use stepwise_aws::service::AwsService;
+use stepwise_engine::catalog::Scope;
 use stepwise_engine::mock::Mocks;
 use stepwise_local::{Config, LocalService, Retention};
 
@@ -197,7 +198,7 @@ pub fn main(args: Args) -> anyhow::Result<ExitCode> {
         let (store, queue) = runtime.block_on(crate::aws::open(&args.aws, false))?;
         let clients = stepwise_aws::Clients::from_env()?;
         let service = Arc::new(
-            AwsService::new(store.clone(), queue.clone(), &clients, Place::from_env())
+            AwsService::new(store.clone(), queue.clone(), &clients, Scope::from_env())
                 .with_mocks(mocks.clone()),
         );
         let tasks =
@@ -211,6 +212,8 @@ pub fn main(args: Args) -> anyhow::Result<ExitCode> {
         let config = Config {
             tasks: Arc::new(stepwise_local::tasks::InThread(tasks)),
             dispatchers: 4,
+            fast_forward: false,
+            scope: Scope::from_env(),
             retention: (args.retention_days > 0.0).then(|| Retention {
                 keep: Duration::from_secs_f64(args.retention_days * 86_400.0),
                 every: Duration::from_secs(args.retention_sweep_seconds.max(1)),

@@ -251,6 +251,13 @@ fn conformance() {
     suite("memory", &[], |_| Vec::new());
 }
 
+/// The embedded backend of `stepwise serve` (its SQLite worker, with the
+/// store in memory): the same results.
+#[test]
+fn conformance_on_sqlite() {
+    suite("sqlite", &[], |_| args("--backend sqlite"));
+}
+
 /// The serverless stepper on its in-memory store and queue, calmly and with
 /// chaos (duplicates, late and reordered messages, aborts between the write
 /// and the send): the same results.

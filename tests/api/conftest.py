@@ -50,15 +50,17 @@ class Server:
 AWS = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_REGION": "us-east-1"}
 
 
-def serve_on(backend, moto, prefix, args=(), services=False):
+def serve_on(backend, moto, prefix, args=(), services=False, env=None):
     """`stepwise serve` on `backend`: "embedded" (in memory) or "aws"
     (DynamoDB and SQS in moto, a table and queue of its own), started.
-    `services`: the embedded server's service integrations call moto too."""
+    `services`: the embedded server's service integrations call moto too.
+    `env` is added to the server's environment."""
     if backend == "embedded":
-        return Server(["--in-memory", *args], env=dict(AWS, AWS_ENDPOINT_URL=moto) if services else None).start()
+        base = dict(AWS, AWS_ENDPOINT_URL=moto) if services else {}
+        return Server(["--in-memory", *args], env=dict(base, **(env or {}))).start()
     name = prefix + "-" + uuid.uuid4().hex[:8]
     return Server(["--backend", "aws", "--create-resources", "--table", name, "--queue", name, *args],
-                  env=dict(AWS, AWS_ENDPOINT_URL=moto)).start()
+                  env=dict(AWS, AWS_ENDPOINT_URL=moto, **(env or {}))).start()
 
 
 def run_machine(path, *args, env=None, timeout=60):

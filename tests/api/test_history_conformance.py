@@ -1,7 +1,8 @@
 """GetExecutionHistory as AWS writes it: `run.py --compare-history` over
 every recorded case that kept AWS's whole history (`../shared/conformance`),
-through `stepwise run --history`. At least `history-baseline.txt` cases must
-match event for event (raise it as more match; never lower it)."""
+through `stepwise run --history`, in memory and on the embedded backend. At
+least `history-baseline.txt` cases must match event for event on each (raise
+it as more match; never lower it)."""
 import os
 import re
 import subprocess
@@ -19,11 +20,13 @@ if not os.path.exists(RUNNER):
     pytest.skip(f"SKIPPED: the AWS-recorded corpus is not at {RUNNER}", allow_module_level=True)
 
 
-def test_histories_match_aws_event_for_event():
+@pytest.mark.parametrize("backend", ["memory", "sqlite"])
+def test_histories_match_aws_event_for_event(backend):
     # The recordings' ARNs hold the account they were made in (111111111111
-    # once scrubbed): run in that account, as a user runs in theirs.
+    # once scrubbed): run in that account, as a user runs in theirs. The
+    # embedded backend (`sqlite`) writes the history `serve` answers with.
     cmd = (f"{BINARY} run {{definition}} --input @{{input}} --fast-forward --history "
-           "--account 111111111111 "
+           f"--account 111111111111 --backend {backend} "
            "((--express)) [[--mock-config {mock_config} --test-case {mock_test_case}]]")
     out = subprocess.run([sys.executable, RUNNER, "--jobs", "2", "--compare-history", "--cmd", cmd],
                          capture_output=True, text=True, timeout=900)

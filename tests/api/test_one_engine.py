@@ -1,6 +1,7 @@
 """One implementation of each action: the same calls, the same answers, on
 both `stepwise serve` backends (embedded SQLite; `--backend aws` on moto).
 Each test here is a regression test for a way the backends once differed."""
+import datetime
 import json
 import os
 import subprocess
@@ -160,6 +161,23 @@ def test_the_region_comes_from_the_request(backend):
     assert cn.startswith("arn:aws-cn:states:cn-north-1:")
 
 
+@pytest.mark.parametrize("kind", ["embedded", "aws"])
+def test_the_account_comes_from_stepwise_account_id_on_both_backends(kind, moto):
+    """Once, only the serverless backend took its account from
+    STEPWISE_ACCOUNT_ID; the embedded one always said 123456789012."""
+    s = serve_on(kind, moto, "account", env={"STEPWISE_ACCOUNT_ID": "210987654321"})
+    try:
+        sfn = client(s.url, "eu-west-1")
+        arn = sfn.create_state_machine(name=fresh(), roleArn=ROLE, definition=json.dumps(PASS))["stateMachineArn"]
+        assert arn.startswith("arn:aws:states:eu-west-1:210987654321:stateMachine:")
+        ex = sfn.start_execution(stateMachineArn=arn)["executionArn"]
+        assert ex.startswith("arn:aws:states:eu-west-1:210987654321:execution:")
+        activity = sfn.create_activity(name=fresh())["activityArn"]
+        assert activity.startswith("arn:aws:states:eu-west-1:210987654321:activity:")
+    finally:
+        s.stop()
+
+
 def test_redrive_runs_a_failed_execution_again_from_the_state_that_failed(backend):
     machine = {"StartAt": "Before", "States": {
         "Before": {"Type": "Pass", "Result": {"n": 1}, "Next": "Flaky"},
@@ -260,3 +278,36 @@ def test_an_unknown_action_is_an_unknown_operation_on_both_backends(backend):
         assert e.code == 400
         assert json.loads(e.read()) == {"__type": "UnknownOperationException",
                                         "message": "The action 'Nope' is not supported"}
+
+
+@pytest.mark.parametrize("engine", ["memory", "sqlite", "stepper"])
+def test_run_fast_forwards_a_day_long_wait_on_every_engine(engine):
+    """`stepwise run --backend sqlite` drives the embedded backend's worker
+    (the one `serve` uses) on a clock that moves to the next due message
+    when nothing else is left: a day's Wait and a retry's back-off end
+    at once, and the history is the one GetExecutionHistory would give."""
+    day = {"StartAt": "W", "States": {
+        "W": {"Type": "Wait", "Seconds": 86400, "Next": "T"},
+        "T": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:f",
+              "Retry": [{"ErrorEquals": ["Flaky.Boom"], "IntervalSeconds": 3600}], "End": True}}}
+    with tempfile.TemporaryDirectory() as tmp:
+        path, mocks = os.path.join(tmp, "m.json"), os.path.join(tmp, "mocks.json")
+        json.dump(day, open(path, "w"))
+        json.dump({"StateMachines": {"M": {"TestCases": {"Happy": {"T": "FailsOnce"}}}},
+                   "MockedResponses": MOCKS["MockedResponses"]}, open(mocks, "w"))
+        out = subprocess.run([BINARY, "run", path, "--name", "M", "--mock-config", mocks,
+                              "--test-case", "Happy", "--fast-forward", "--history",
+                              "--states-entered", "--backend", engine], capture_output=True, text=True, timeout=30)
+    lines = [json.loads(line) for line in out.stdout.strip().splitlines()]
+    events, result = lines[:-1], lines[-1]
+    assert result == {"status": "SUCCEEDED", "output": {"y": 2},
+                      "states_entered": ["W", "T"]}, out.stderr
+    kinds = [e["type"] for e in events]
+    assert kinds.count("LambdaFunctionFailed") == 1, kinds
+    assert kinds.count("LambdaFunctionSucceeded") == 1, kinds
+    assert [e["id"] for e in events] == list(range(1, len(events) + 1))
+    at = {}  # the last time of each type, in seconds
+    for e in events:
+        at[e["type"]] = datetime.datetime.fromisoformat(e["timestamp"].replace("Z", "+00:00")).timestamp()
+    assert 86400 <= at["WaitStateExited"] - at["WaitStateEntered"] < 86401
+    assert at["LambdaFunctionScheduled"] - at["LambdaFunctionFailed"] >= 3600

@@ -6,8 +6,9 @@ use aws_lambda_events::apigw::{ApiGatewayProxyRequest, ApiGatewayProxyResponse};
 use aws_lambda_events::encodings::Body;
 use aws_lambda_events::http::{HeaderMap, HeaderValue};
 use stepwise_api::Service;
-use stepwise_aws::service::{AwsService, Place};
+use stepwise_aws::service::AwsService;
 use stepwise_aws::{Clients, DynamoStore, SqsQueue};
+use stepwise_engine::catalog::Scope;
 
 /// The service as deployed: `STEPWISE_TABLE`, `STEPWISE_QUEUE_URL`,
 /// `STEPWISE_ACCOUNT_ID` and the standard AWS environment.
@@ -18,7 +19,7 @@ pub fn from_env() -> Result<AwsService, String> {
         DynamoStore::new(clients.dynamodb.clone(), need("STEPWISE_TABLE")?),
         SqsQueue::from_url(clients.sqs.clone(), need("STEPWISE_QUEUE_URL")?),
         &clients,
-        Place::from_env(),
+        Scope::from_env(),
     ))
 }
 

@@ -6,8 +6,9 @@ use aws_lambda_events::apigw::{ApiGatewayProxyRequest, ApiGatewayProxyResponse};
 use aws_lambda_events::encodings::Body;
 use serde_json::{Value, json};
 use stepwise_aws::moto::Moto;
-use stepwise_aws::service::{AwsService, Place};
+use stepwise_aws::service::AwsService;
 use stepwise_aws::{DynamoStore, SqsQueue};
+use stepwise_engine::catalog::Scope;
 use stepwise_engine::stepper::{Poller, PollerOptions, Stepper, Store, TokenTarget};
 use stepwise_engine::tasks::Unavailable;
 
@@ -34,11 +35,7 @@ async fn serverless(name: &str) -> (Moto, AwsService) {
     let queue = SqsQueue::open(clients.sqs.clone(), name, true)
         .await
         .unwrap();
-    let place = Place {
-        region: "us-east-1".into(),
-        account: "123456789012".into(),
-    };
-    let service = AwsService::new(store, queue, &clients, place);
+    let service = AwsService::new(store, queue, &clients, Scope::default());
     (moto, service)
 }
 

@@ -7,9 +7,10 @@ use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent
 use std::sync::Arc;
 
 use stepwise_aws::nested::WithExecutions;
-use stepwise_aws::service::{AwsService, Place};
+use stepwise_aws::service::AwsService;
 use stepwise_aws::services::{ServiceTasks, WithServices};
 use stepwise_aws::{Clients, DynamoStore, LambdaTasks, SqsQueue};
+use stepwise_engine::catalog::Scope;
 use stepwise_engine::memory::wall_clock;
 use stepwise_engine::ports::Tasks;
 use stepwise_engine::stepper::{Abort, Envelope, Queue, Stepper, Store};
@@ -27,7 +28,7 @@ pub fn from_env() -> Result<Deployed, String> {
     let lambda = Arc::new(LambdaTasks {
         client: clients.lambda.clone(),
     });
-    let service = AwsService::new(store.clone(), queue.clone(), &clients, Place::from_env());
+    let service = AwsService::new(store.clone(), queue.clone(), &clients, Scope::from_env());
     let tasks = WithExecutions {
         service: Some(Arc::new(service)),
         fallback: WithServices {

@@ -8,7 +8,6 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 use stepwise_api::{ApiError, Reply, Service, timestamp, validate};
-use stepwise_asl::random::Random;
 use stepwise_asl::{Event, Options, StateMachine, StatesError};
 use stepwise_engine::memory::wall_clock;
 use stepwise_engine::mock::Mocks;
@@ -26,38 +25,13 @@ use stepwise_engine::executions;
 
 mod activities;
 
-/// Where the service says it runs: the region and account in its ARNs.
-#[derive(Debug, Clone)]
-pub struct Place {
-    pub region: String,
-    pub account: String,
-}
-
-impl Place {
-    /// `AWS_REGION` and `STEPWISE_ACCOUNT_ID` (the SAM template sets it).
-    pub fn from_env() -> Place {
-        let var = |k: &str, d: &str| std::env::var(k).unwrap_or_else(|_| d.to_owned());
-        Place {
-            region: var("AWS_REGION", "us-east-1"),
-            account: var("STEPWISE_ACCOUNT_ID", "123456789012"),
-        }
-    }
-
-    pub fn scope(&self) -> Scope {
-        Scope {
-            partition: "aws".into(),
-            region: self.region.clone(),
-            account: self.account.clone(),
-        }
-    }
-}
-
 pub struct AwsService {
     pub store: DynamoStore,
     pub queue: SqsQueue,
     /// Runs the tasks of EXPRESS executions for StartSyncExecution.
     pub tasks: Arc<SyncTasks>,
-    pub place: Place,
+    /// Where requests that name no region are answered.
+    pub place: Scope,
 }
 
 /// What StartSyncExecution's tasks reach: the mocks (a local server's),
@@ -65,7 +39,7 @@ pub struct AwsService {
 pub type SyncTasks = Mocked<WithServices<LambdaTasks>>;
 
 impl AwsService {
-    pub fn new(store: DynamoStore, queue: SqsQueue, clients: &Clients, place: Place) -> Self {
+    pub fn new(store: DynamoStore, queue: SqsQueue, clients: &Clients, place: Scope) -> Self {
         let tasks = Mocked {
             mocks: None,
             fallback: WithServices {
@@ -106,14 +80,6 @@ fn internal(e: impl std::fmt::Display) -> ApiError {
     ApiError::internal(e.to_string())
 }
 
-fn uuid() -> String {
-    let seed = wall_clock() as u64 ^ u64::from(std::process::id()).rotate_left(32);
-    let mut r = Random::new(seed ^ COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed));
-    r.uuid()
-}
-
-static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0x5eed);
-
 impl Service for AwsService {
     fn call<'a>(&'a self, action: &'a str, body: Value) -> Reply<'a> {
         self.call_in(None, action, body)
@@ -121,10 +87,7 @@ impl Service for AwsService {
 
     fn call_in<'a>(&'a self, region: Option<&'a str>, action: &'a str, body: Value) -> Reply<'a> {
         Box::pin(async move {
-            let scope = match region {
-                Some(r) => Scope::in_region(r, &self.place.account),
-                None => self.place.scope(),
-            };
+            let scope = self.place.for_request(region);
             match action {
                 "StartExecution" => self.start_execution(&body).await,
                 "StartSyncExecution" => self.start_sync(&body).await,
@@ -161,7 +124,8 @@ impl AwsService {
         &self,
         body: &Value,
     ) -> Result<(ExecutionRecord, StateMachine, String), ApiError> {
-        let plan = executions::plan_start(&self.store, body, uuid, wall_clock()).await?;
+        let plan =
+            executions::plan_start(&self.store, body, stepwise_engine::uuid, wall_clock()).await?;
         let r = plan.resolved;
         let machine = StateMachine::parse(&r.settings.definition, Options { express: r.express })
             .map_err(|e| ApiError::invalid_definition(e.to_string()))?;
@@ -211,7 +175,8 @@ impl AwsService {
     }
 
     async fn start_sync(&self, body: &Value) -> Res {
-        let plan = executions::plan_start(&self.store, body, uuid, wall_clock()).await?;
+        let plan =
+            executions::plan_start(&self.store, body, stepwise_engine::uuid, wall_clock()).await?;
         executions::run_sync(plan, &*self.tasks).await
     }
 
@@ -340,7 +305,7 @@ impl AwsService {
             stepwise_engine::map_runs::update(&self.store, body).await?;
         let now = wall_clock();
         let message = Envelope {
-            id: format!("update-map-run:{}", uuid()),
+            id: format!("update-map-run:{}", stepwise_engine::uuid()),
             at: now,
             body: Body::Step(Box::new(StepMessage {
                 execution,

@@ -519,3 +519,46 @@ pub async fn run_sync<T: crate::ports::Tasks>(plan: StartPlan, tasks: T) -> Res 
 pub fn not_redrivable(status: &str) -> ApiError {
     ApiError::execution_not_redrivable(format!("Execution is {status} and cannot be redriven"))
 }
+
+/// How an ended execution ended, read back from its store with its whole
+/// history: what `stepwise run` prints (`None` while it runs, or when
+/// there is no such execution).
+pub async fn report<S: ExecutionStore>(
+    store: &S,
+    arn: &str,
+) -> Result<Option<crate::Report>, PortError> {
+    let Some(v) = store.view(arn).await? else {
+        return Ok(None);
+    };
+    let error = StatesError {
+        error: v.error,
+        cause: v.cause,
+    };
+    let outcome = match v.status.as_str() {
+        "SUCCEEDED" => {
+            let output = v.output.as_deref().unwrap_or("null");
+            stepwise_asl::Outcome::Succeeded(serde_json::from_str(output)?)
+        }
+        "FAILED" => stepwise_asl::Outcome::Failed(error),
+        "TIMED_OUT" => stepwise_asl::Outcome::TimedOut(error),
+        "ABORTED" => stepwise_asl::Outcome::Aborted(error),
+        _ => return Ok(None),
+    };
+    let (rows, _) = store.history(arn, false, 0, usize::MAX).await?;
+    let mut history = Vec::with_capacity(rows.len());
+    for r in rows {
+        history.push(crate::report::Recorded {
+            id: r.id,
+            previous: r.previous,
+            event: stepwise_asl::exec::HistoryEvent {
+                timestamp: r.timestamp,
+                kind: serde_json::from_value(Value::String(r.kind))?,
+                // Not kept with a stored event: it is numbered already.
+                thread: String::new(),
+                details: r.details,
+                with_entry: false,
+            },
+        });
+    }
+    Ok(Some(crate::Report::from_outcome(outcome, history)))
+}

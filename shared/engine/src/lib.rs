@@ -43,5 +43,11 @@ pub fn entropy() -> u64 {
     );
     h.finish()
 }
+/// A random (version 4) UUID, from [`entropy`]: execution names, revision
+/// ids and request ids on every backend.
+pub fn uuid() -> String {
+    stepwise_asl::random::Random::new(entropy()).uuid()
+}
+
 pub use memory::{Runner, RunnerOptions};
 pub use report::{Report, Status};

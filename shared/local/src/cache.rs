@@ -196,7 +196,7 @@ impl Worker {
         }
         let leftovers: Vec<Msg> = self.cache.immediate.drain(..).collect();
         for m in leftovers {
-            self.persist_message(&m.execution, &m.thread, crate::ids::now(), &m.event)?;
+            self.persist_message(&m.execution, &m.thread, self.now(), &m.event)?;
         }
         let runs: Vec<(String, u64, String)> = self
             .runs

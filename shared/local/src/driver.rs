@@ -7,8 +7,9 @@ use stepwise_asl::{ChildRecord, Effect, Env, Event, Handover, Outcome, Thread, s
 
 use stepwise_engine::nested;
 
-use crate::ids::{now, random_u64, token_hash};
+use crate::ids::token_hash;
 use crate::worker::{IN_FLIGHT, Worker};
+use stepwise_engine::entropy as random_u64;
 
 /// Appends history events with ids, and each one's previous event.
 pub(crate) fn append_history(
@@ -82,11 +83,12 @@ pub(crate) fn step_thread(
     let Some((mut thread, new)) = w.take_thread(execution, thread_id)? else {
         return Ok(());
     };
+    let now = w.now();
     let Some(run) = w.run_for(execution)? else {
         return Ok(());
     };
     let env = Env {
-        now: now(),
+        now,
         seed: random_u64(),
         event_id: run.numbering.next_id(),
         history: true,
@@ -113,7 +115,7 @@ pub(crate) fn step_thread(
                 for child in children {
                     let id = child.id.clone();
                     w.new_thread(execution, child);
-                    w.enqueue(execution, &id, now(), &Event::Run)?;
+                    w.enqueue(execution, &id, w.now(), &Event::Run)?;
                 }
             }
             Effect::Cancel(ids) => {
@@ -173,7 +175,7 @@ pub(crate) fn step_thread(
                 // (One created and finished in this batch was never written.)
                 w.drop_thread(execution, thread_id);
             }
-            w.enqueue(execution, &parent, now(), &event)?;
+            w.enqueue(execution, &parent, w.now(), &event)?;
         }
         Handover::Execution(outcome) => finish_execution(w, execution, &thread, outcome)?,
     }
@@ -201,7 +203,7 @@ fn invoke(
                 call.heartbeat_seconds.map(|h| h as i64),
                 activity,
                 call.payload.to_string(),
-                now(),
+                w.now(),
                 activity.as_ref().map(|_| token.clone()),
             ],
         )?;
@@ -249,7 +251,7 @@ fn finish_execution(
             output,
             error.and_then(|e| e.error.clone()),
             error.and_then(|e| e.cause.clone()),
-            now(),
+            w.now(),
             redrive_point,
             next_event,
             execution,
@@ -297,7 +299,7 @@ fn stop_children(w: &mut Worker, execution: &str, thread: &str, wait: u64) -> ru
             continue;
         };
         if p["thread"].as_str() == Some(thread) && p["wait"].as_u64() == Some(wait) {
-            w.enqueue(&arn, "root", now(), &Event::stopped())?;
+            w.enqueue(&arn, "root", w.now(), &Event::stopped())?;
         }
     }
     Ok(())
@@ -324,7 +326,7 @@ fn report_to_parent(w: &mut Worker, execution: &str, outcome: &Outcome) -> rusql
     };
     let wait = parent["wait"].as_u64().unwrap_or_default();
     let json = parent["json"].as_bool().unwrap_or_default();
-    let result = stepwise_engine::nested::ended(&facts, outcome, now(), json);
+    let result = stepwise_engine::nested::ended(&facts, outcome, w.now(), json);
     let (Some(e), Some(t)) = (parent["execution"].as_str(), parent["thread"].as_str()) else {
         return Ok(());
     };
@@ -343,11 +345,11 @@ pub(crate) fn fail_unsteppable(
     let error = stepwise_asl::StatesError::custom("States.Runtime", cause);
     let failed = w.conn.execute(
         "UPDATE executions SET status = 'FAILED', error = ?1, cause = ?2, stopped = ?3 WHERE arn = ?4 AND status = 'RUNNING'",
-        params![error.error, error.cause, now(), execution],
+        params![error.error, error.cause, w.now(), execution],
     )?;
     if failed > 0 && w.run_for(execution)?.is_some() {
         let event = HistoryEvent {
-            timestamp: now(),
+            timestamp: w.now(),
             kind: stepwise_asl::exec::EventType::ExecutionFailed,
             thread: "root".to_owned(),
             details: serde_json::json!({"error": error.error, "cause": error.cause}),

@@ -25,6 +25,7 @@ use std::sync::{Arc, mpsc};
 use serde_json::Value;
 use stepwise_api::{ApiError, Reply, Service};
 use stepwise_engine::block_on;
+use stepwise_engine::catalog::Scope;
 use tokio::sync::oneshot;
 
 pub use crate::retention::Retention;
@@ -47,10 +48,17 @@ pub struct Config {
     pub dispatchers: usize,
     /// Delete ended executions after a while (`None`: keep them forever).
     pub retention: Option<Retention>,
+    /// Skip over Waits and retry back-off (`stepwise run --fast-forward`):
+    /// when nothing is left but to wait, the clock moves to the next due
+    /// message.
+    pub fast_forward: bool,
+    /// Where requests that name no region are answered, in which account.
+    pub scope: Scope,
 }
 
 pub struct LocalService {
     commands: mpsc::Sender<Command>,
+    scope: Scope,
     tasks: tasks::ChainTasks,
     /// Reader connections (file stores only: WAL lets them read committed
     /// data while the worker writes), so reads do not queue behind writes.
@@ -70,7 +78,7 @@ impl LocalService {
             tasks: chain.clone(),
         };
         tasks::start(runner, config.dispatchers, dispatch_rx, commands.clone());
-        let worker = Worker::new(conn, dispatch_tx)?;
+        let worker = Worker::new(conn, dispatch_tx, config.fast_forward, config.scope.clone())?;
         std::thread::Builder::new()
             .name("stepwise-worker".into())
             .spawn(move || worker.run(rx))
@@ -81,6 +89,7 @@ impl LocalService {
         let readers = path.map(|p| (p.to_path_buf(), std::sync::Mutex::new(Vec::new())));
         Ok(LocalService {
             commands,
+            scope: config.scope,
             tasks: chain,
             readers,
         })
@@ -93,6 +102,53 @@ impl LocalService {
         if self.commands.send(Command::Close(done)).is_ok() {
             let _ = wait.recv_timeout(patience);
         }
+    }
+
+    /// Runs one execution of `definition` to its end through the API and
+    /// the worker, as any other (`stepwise run --backend sqlite`): a
+    /// STANDARD state machine `name` is created for it in `region`.
+    pub async fn run_to_end(
+        &self,
+        region: &str,
+        name: &str,
+        definition: &str,
+        input: &Value,
+    ) -> Result<stepwise_engine::Report, ApiError> {
+        let role = format!("arn:aws:iam::{}:role/stepwise-run", self.scope.account);
+        let body = serde_json::json!({"name": name, "definition": definition, "roleArn": role});
+        let created = self
+            .call_in(Some(region), "CreateStateMachine", body)
+            .await?;
+        let body = serde_json::json!({
+            "stateMachineArn": created["stateMachineArn"],
+            "input": input.to_string(),
+        });
+        let started = self.call_in(Some(region), "StartExecution", body).await?;
+        let arn = started["executionArn"].as_str().unwrap_or_default();
+        let mut pause = 1;
+        loop {
+            if let Some(report) = self.report(arn).await? {
+                return Ok(report);
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
+            pause = (pause * 2).min(20);
+        }
+    }
+
+    /// How the execution `arn` ended, with its history (`None` while it runs).
+    async fn report(&self, arn: &str) -> Result<Option<stepwise_engine::Report>, ApiError> {
+        let (tx, rx) = oneshot::channel();
+        let arn = arn.to_owned();
+        let look = move |db: &db::Db| {
+            let store = ops::executions::SqlExecutions(db);
+            let report = block_on(stepwise_engine::executions::report(&store, &arn));
+            let _ = tx.send(report.map_err(|e| ApiError::internal(e.to_string())));
+        };
+        self.commands
+            .send(Command::Inspect(Box::new(look)))
+            .map_err(|_| ApiError::internal("the worker has stopped"))?;
+        rx.await
+            .map_err(|_| ApiError::internal("the worker dropped the request"))?
     }
 
     /// How StartSyncExecution and TestState run tasks: in place, down the
@@ -116,7 +172,7 @@ impl LocalService {
         };
         // A read takes tens of microseconds: cheaper done here than handed
         // to the blocking pool.
-        let out = ops::read(&conn, &ops::scope(region), action, &body);
+        let out = ops::read(&conn, &self.scope.for_request(region), action, &body);
         if let Ok(mut p) = pool.lock() {
             p.push(conn);
         }

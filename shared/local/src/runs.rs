@@ -160,7 +160,7 @@ mod tests {
         )
         .unwrap();
         let (tx, rx) = mpsc::channel();
-        let mut w = Worker::new(conn, tx).unwrap();
+        let mut w = Worker::new(conn, tx, false, Default::default()).unwrap();
         w.recover().unwrap();
         let sent: Vec<_> = rx.try_iter().collect();
         assert_eq!(sent.len(), 1, "only the job that was started goes out");

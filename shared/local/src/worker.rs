@@ -7,7 +7,7 @@
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::sync::Arc;
-use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, TryRecvError};
 
 use rusqlite::{Connection, params};
 
@@ -17,10 +17,10 @@ use stepwise_api::ApiError;
 use stepwise_asl::{Event, StateMachine, TaskCall};
 use tokio::sync::oneshot;
 
-use crate::ids::now;
 use crate::runs::Run;
 use crate::tasks::Dispatch;
 use stepwise_asl::definition::resource::Pattern;
+use stepwise_engine::catalog::Scope;
 use stepwise_engine::ports::Abandoned;
 
 pub type Reply = oneshot::Sender<Result<Value, ApiError>>;
@@ -61,6 +61,8 @@ pub enum Command {
     },
     /// A clean stop: the worker empties the write-ahead log, says so, ends.
     Close(Sender<()>),
+    /// A look at the store as this batch leaves it (its history written).
+    Inspect(Box<dyn FnOnce(&Db) + Send>),
 }
 
 /// A message waiting in the heap.
@@ -100,6 +102,13 @@ pub struct Worker {
     followers: HashMap<i64, Follower>,
     /// Flags to raise once the batch that abandoned their calls commits.
     to_abandon: Vec<Abandoned>,
+    /// Fast-forward (`stepwise run`): when nothing is left to do but wait
+    /// and no task is out, the clock moves on to the next due message.
+    fast_forward: bool,
+    /// How far the clock has been moved on (ms; 0 unless fast-forward).
+    skew: i64,
+    /// Where requests that name no region are answered.
+    scope: Scope,
 }
 
 /// A dispatched `.sync` call and the wait it answers.
@@ -145,7 +154,12 @@ type Queued = (
 pub(crate) const IN_FLIGHT: i64 = i64::MAX;
 
 impl Worker {
-    pub fn new(conn: Connection, dispatcher: Sender<Dispatch>) -> rusqlite::Result<Worker> {
+    pub fn new(
+        conn: Connection,
+        dispatcher: Sender<Dispatch>,
+        fast_forward: bool,
+        scope: Scope,
+    ) -> rusqlite::Result<Worker> {
         // Past every number in use (events written by a command that was
         // rolled back may outlive their execution's row).
         let last: Option<i64> = conn.query_row(
@@ -160,6 +174,9 @@ impl Worker {
             delivering: None,
             followers: HashMap::new(),
             to_abandon: Vec::new(),
+            fast_forward,
+            skew: 0,
+            scope,
             conn: Db::new(conn),
             heap: BinaryHeap::new(),
             msgs: HashMap::new(),
@@ -228,14 +245,30 @@ impl Worker {
             eprintln!("stepwise: could not reload the queue: {e}");
         }
         loop {
-            let wait = self
-                .next_wake()
-                .map_or(1000, |at| (at - now()).clamp(0, 1000)) as u64;
+            let mut wait =
+                self.next_wake()
+                    .map_or(1000, |at| (at - self.now()).clamp(0, 1000)) as u64;
             let mut batch = Vec::new();
-            match rx.recv_timeout(std::time::Duration::from_millis(wait)) {
-                Ok(c) => batch.push(c),
-                Err(RecvTimeoutError::Timeout) => {}
-                Err(RecvTimeoutError::Disconnected) => return,
+            if self.fast_forward && wait > 0 {
+                match rx.try_recv() {
+                    Ok(c) => batch.push(c),
+                    Err(TryRecvError::Disconnected) => return,
+                    Err(TryRecvError::Empty) => {
+                        if let Some(at) = self.next_wake()
+                            && !self.tasks_out()
+                        {
+                            self.skew += at - self.now();
+                        }
+                    }
+                }
+                wait = 0;
+            }
+            if batch.is_empty() {
+                match rx.recv_timeout(std::time::Duration::from_millis(wait)) {
+                    Ok(c) => batch.push(c),
+                    Err(RecvTimeoutError::Timeout) => {}
+                    Err(RecvTimeoutError::Disconnected) => return,
+                }
             }
             while batch.len() < 512 {
                 match rx.try_recv() {
@@ -328,6 +361,23 @@ impl Worker {
         self.conn.execute_batch("COMMIT")
     }
 
+    /// The time on this worker's clock (ms since the epoch): the wall
+    /// clock, moved on by fast-forward.
+    pub(crate) fn now(&self) -> i64 {
+        crate::ids::now() + self.skew
+    }
+
+    /// Whether a task call is out with a dispatcher (its answer will come).
+    fn tasks_out(&self) -> bool {
+        self.conn
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM messages WHERE due = ?1)",
+                [IN_FLIGHT],
+                |r| r.get(0),
+            )
+            .unwrap_or(true)
+    }
+
     fn next_wake(&self) -> Option<i64> {
         let msg = self.heap.peek().map(|Reverse((due, _))| *due);
         let poll = self
@@ -403,9 +453,13 @@ impl Worker {
                         )?;
                     }
                     let event = Event::TaskSubmitted { wait, output };
-                    self.enqueue(&execution, &thread, now(), &event)?;
+                    self.enqueue(&execution, &thread, self.now(), &event)?;
                 }
                 Command::Close(_) => {}
+                Command::Inspect(look) => {
+                    self.flush_history()?;
+                    look(&self.conn);
+                }
                 Command::StartChild {
                     message,
                     execution,
@@ -467,7 +521,12 @@ impl Worker {
         wait: u64,
         result: stepwise_engine::ports::TaskResult,
     ) -> rusqlite::Result<()> {
-        self.enqueue(execution, thread, now(), &Event::task_result(wait, result))
+        self.enqueue(
+            execution,
+            thread,
+            self.now(),
+            &Event::task_result(wait, result),
+        )
     }
 
     fn flush_dispatch(&mut self) {
@@ -539,7 +598,7 @@ impl Worker {
         due: i64,
         event: &Event,
     ) -> rusqlite::Result<()> {
-        if due <= now() {
+        if due <= self.now() {
             let msg = Msg {
                 execution: execution.to_owned(),
                 thread: thread.to_owned(),
@@ -591,7 +650,7 @@ impl Worker {
                 budget -= 1;
                 continue;
             }
-            let t = now();
+            let t = self.now();
             match self.heap.peek() {
                 Some(Reverse((due, _))) if *due <= t => {}
                 _ => break,
@@ -630,7 +689,7 @@ impl Worker {
     }
 
     fn expire_pollers(&mut self) {
-        let t = now();
+        let t = self.now();
         for queue in self.pollers.values_mut() {
             while queue.front().is_some_and(|p| p.deadline <= t) {
                 if let Some(p) = queue.pop_front() {
@@ -662,7 +721,7 @@ impl Worker {
                 Err((reply, e)) => Err((reply, e)),
             };
         }
-        match crate::ops::dispatch(self, &crate::ops::scope(region), action, &body) {
+        match crate::ops::dispatch(self, &self.scope.for_request(region), action, &body) {
             Ok(result) => Ok(Some((reply, result))),
             Err(e) => Err((reply, e)),
         }

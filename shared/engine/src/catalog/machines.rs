@@ -8,7 +8,7 @@ use stepwise_asl::{Options, StateMachine};
 
 use super::{
     Catalog, Entry, Key, Kind, Machine, Res, Resource, Scope, Settings, internal, modify, now,
-    page, scope_of, tags, uuid, versions,
+    page, scope_of, tags, versions,
 };
 
 /// What a state machine, version or alias ARN names, and the machine's ARN.
@@ -396,7 +396,7 @@ pub async fn update<C: Catalog>(cat: &C, body: &Value) -> Res {
             }
             // An update that changes nothing keeps the revision.
             if s != machine.settings {
-                s.revision_id = Some(uuid());
+                s.revision_id = Some(crate::uuid());
                 machine.settings = s;
             }
             Ok(machine.settings.revision_id.clone())

@@ -226,6 +226,26 @@ impl Scope {
         }
     }
 
+    /// A server's own scope: `AWS_REGION` and `STEPWISE_ACCOUNT_ID` (the
+    /// SAM template sets both), else us-east-1 and 123456789012.
+    pub fn from_env() -> Scope {
+        let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+        let default = Scope::default();
+        Scope::in_region(
+            &var("AWS_REGION").unwrap_or(default.region),
+            &var("STEPWISE_ACCOUNT_ID").unwrap_or(default.account),
+        )
+    }
+
+    /// Where a request is answered: the region it was signed for (its
+    /// SigV4 scope) when it names one, else this scope's, in this account.
+    pub fn for_request(&self, region: Option<&str>) -> Scope {
+        match region {
+            Some(r) => Scope::in_region(r, &self.account),
+            None => self.clone(),
+        }
+    }
+
     /// `arn:<partition>:states:<region>:<account>`: the parent of machines
     /// and activities.
     pub fn root(&self) -> String {
@@ -248,10 +268,6 @@ pub(crate) fn internal(e: PortError) -> ApiError {
 
 pub(crate) fn now() -> i64 {
     crate::memory::wall_clock()
-}
-
-pub(crate) fn uuid() -> String {
-    stepwise_asl::random::Random::new(crate::entropy()).uuid()
 }
 
 /// The scope (`arn:…:states:<region>:<account>`) an ARN belongs to.

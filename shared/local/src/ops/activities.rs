@@ -9,7 +9,7 @@ use stepwise_asl::{Event, StatesError};
 use super::{Fail, Res};
 use crate::catalog::SqlCatalog;
 use crate::db::Db;
-use crate::ids::{now, token_hash};
+use crate::ids::token_hash;
 use crate::worker::{Poller, Reply, Worker};
 use stepwise_engine::block_on;
 use stepwise_engine::catalog;
@@ -62,10 +62,11 @@ pub fn get_task(
             Ok(())
         }
         Ok(None) => {
-            w.pollers.entry(arn).or_default().push_back(Poller {
-                deadline: now() + LONG_POLL_MS,
-                reply,
-            });
+            let deadline = w.now() + LONG_POLL_MS;
+            w.pollers
+                .entry(arn)
+                .or_default()
+                .push_back(Poller { deadline, reply });
             Ok(())
         }
         Err(e) => Err((reply, e)),
@@ -139,7 +140,7 @@ pub fn send_success(w: &mut Worker, body: &Value) -> Res {
     w.enqueue(
         &execution,
         &thread,
-        now(),
+        w.now(),
         &Event::TaskSucceeded {
             wait,
             output: value,
@@ -159,7 +160,7 @@ pub fn send_failure(w: &mut Worker, body: &Value) -> Res {
     w.enqueue(
         &execution,
         &thread,
-        now(),
+        w.now(),
         &Event::TaskFailed { wait, error },
     )?;
     Ok(json!({}))
@@ -167,6 +168,6 @@ pub fn send_failure(w: &mut Worker, body: &Value) -> Res {
 
 pub fn send_heartbeat(w: &mut Worker, body: &Value) -> Res {
     let (_, execution, thread, wait) = task(w, body)?;
-    w.enqueue(&execution, &thread, now(), &Event::TaskHeartbeat { wait })?;
+    w.enqueue(&execution, &thread, w.now(), &Event::TaskHeartbeat { wait })?;
     Ok(json!({}))
 }

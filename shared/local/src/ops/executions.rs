@@ -17,7 +17,6 @@ use super::{Fail, Res};
 use crate::catalog::SqlCatalog;
 use crate::db::Db;
 use crate::driver::append_history;
-use crate::ids::{now, uuid};
 use crate::runs::Run;
 use crate::worker::Worker;
 use stepwise_engine::block_on;
@@ -65,7 +64,7 @@ pub fn start_child(
                 wait: call.wait,
                 output,
             };
-            w.enqueue(execution, thread, crate::ids::now(), &event)?;
+            w.enqueue(execution, thread, w.now(), &event)?;
             Ok(None)
         }
         Ok((arn, started)) => Ok(Some(Ok(nested::started(&arn, started)))),
@@ -363,7 +362,7 @@ pub fn update_map_run(w: &mut Worker, body: &Value) -> Res {
         &SqlExecutions(&w.conn),
         body,
     ))?;
-    w.enqueue(&execution, &thread, now(), &event)?;
+    w.enqueue(&execution, &thread, w.now(), &event)?;
     Ok(json!({}))
 }
 
@@ -377,8 +376,8 @@ fn plan_start(w: &Worker, body: &Value) -> Result<executions::StartPlan, ApiErro
     block_on(executions::plan_start(
         &SqlCatalog(&w.conn),
         body,
-        uuid,
-        now(),
+        stepwise_engine::uuid,
+        w.now(),
     ))
 }
 
@@ -388,7 +387,7 @@ pub fn stop(w: &mut Worker, body: &Value) -> Res {
         Ok(error) => error,
         Err(stopped) => return Ok(json!({"stopDate": timestamp(stopped)})),
     };
-    let t = now();
+    let t = w.now();
     w.enqueue(
         &arn,
         "root",
@@ -430,7 +429,7 @@ pub fn redrive(w: &mut Worker, body: &Value) -> Res {
     };
     let mut facts: Execution = serde_json::from_str(&facts).expect("stored facts parse");
     facts.redrive_count = Some(facts.redrive_count.unwrap_or(0) + 1);
-    let t = now();
+    let t = w.now();
     w.conn.execute(
         "UPDATE executions SET status = 'RUNNING', output = NULL, error = NULL, cause = NULL, stopped = NULL, facts = ?1, redrive_count = redrive_count + 1, redrive_date = ?2 WHERE arn = ?3",
         params![serde_json::to_string(&facts).expect("facts serialize"), t, arn],

@@ -32,12 +32,6 @@ impl From<rusqlite::Error> for Fail {
 
 pub type Res = Result<Value, Fail>;
 
-/// Where a request is answered: its region (the SigV4 scope it was signed
-/// for), or this backend's default, in this backend's account.
-pub fn scope(region: Option<&str>) -> Scope {
-    Scope::in_region(region.unwrap_or(crate::ids::REGION), crate::ids::ACCOUNT)
-}
-
 /// Actions that only read, answered on a reader connection beside the worker.
 pub fn is_read(action: &str) -> bool {
     catalog::READS.contains(&action)
