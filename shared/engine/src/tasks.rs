@@ -1,7 +1,7 @@
 //! Task runners that need no network: mock responses, and the runner of last
 //! resort that explains why a task could not run.
 
-use serde_json::Value;
+use serde_json::{Value, json};
 use stepwise_asl::definition::resource::Pattern;
 use stepwise_asl::{ErrorName, Event, StatesError, TaskCall};
 
@@ -63,6 +63,78 @@ pub fn shape_mocked(call: &TaskCall, v: Value) -> TaskResult {
         }
     }
     Ok(v)
+}
+
+/// A Lambda task's invocation, however it is sent (the Invoke API with the
+/// SDK on AWS, plain HTTP to a local endpoint).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LambdaCall {
+    /// The function's name or ARN, as the state gave it.
+    pub function: String,
+    pub payload: Value,
+    /// `arn:aws:states:::lambda:invoke`: the result is Invoke's response
+    /// (`Payload`, `StatusCode`, …); a function ARN as the resource: the
+    /// function's own.
+    pub wrap: bool,
+}
+
+impl LambdaCall {
+    /// The invocation `call` asks for; `None` when it is no Lambda task.
+    pub fn of(call: &TaskCall) -> Option<Result<LambdaCall, StatesError>> {
+        if call.is_lambda_function() {
+            return Some(Ok(LambdaCall {
+                function: call.resource.clone(),
+                payload: call.payload.clone(),
+                wrap: false,
+            }));
+        }
+        if !call
+            .canonical_resource()
+            .starts_with("arn:aws:states:::lambda:invoke")
+        {
+            return None;
+        }
+        let Some(function) = call.payload.get("FunctionName").and_then(Value::as_str) else {
+            return Some(Err(StatesError::custom(
+                "States.Runtime",
+                format!(
+                    "The state '{}' calls lambda:invoke without a FunctionName",
+                    call.state
+                ),
+            )));
+        };
+        Some(Ok(LambdaCall {
+            function: function.to_owned(),
+            payload: call.payload.get("Payload").cloned().unwrap_or(json!({})),
+            wrap: true,
+        }))
+    }
+
+    /// The task's result from what the function answered: `body` (its
+    /// response, JSON or text), the function error it reported, the
+    /// status and version Invoke gave.
+    pub fn result(
+        &self,
+        body: String,
+        reported: Option<&str>,
+        status: i32,
+        version: Option<&str>,
+    ) -> TaskResult {
+        let parsed: Value = serde_json::from_str(&body).unwrap_or(Value::String(body));
+        if let Some(kind) = reported {
+            return Err(function_error(kind, &parsed));
+        }
+        if !self.wrap {
+            return Ok(parsed);
+        }
+        Ok(json!({
+            "ExecutedVersion": version.unwrap_or("$LATEST"),
+            "Payload": parsed,
+            "SdkHttpMetadata": {"HttpHeaders": {"Content-Type": "application/json"}, "HttpStatusCode": status},
+            "SdkResponseMetadata": {"RequestId": ""},
+            "StatusCode": status,
+        }))
+    }
 }
 
 /// AWS's error for a Lambda function error: `errorType` names it, the whole
@@ -218,3 +290,86 @@ async fn follow<F: Future<Output = Progress>>(
 }
 
 const TIMEOUT_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn call(resource: &str, payload: Value) -> TaskCall {
+        TaskCall {
+            wait: 1,
+            state: "T".into(),
+            resource: resource.into(),
+            pattern: Pattern::RequestResponse,
+            payload,
+            token: None,
+            timeout_seconds: None,
+            heartbeat_seconds: None,
+        }
+    }
+
+    #[test]
+    fn a_lambda_call_is_read_once_for_every_transport() {
+        let f = "arn:aws:lambda:us-east-1:123456789012:function:f";
+        let direct = LambdaCall::of(&call(f, json!({"a": 1}))).and_then(Result::ok);
+        assert_eq!(
+            direct,
+            Some(LambdaCall {
+                function: f.into(),
+                payload: json!({"a": 1}),
+                wrap: false
+            })
+        );
+        let invoke = "arn:aws:states:::lambda:invoke";
+        let wrapped = call(invoke, json!({"FunctionName": "g", "Payload": [2]}));
+        let wrapped = LambdaCall::of(&wrapped).and_then(Result::ok);
+        assert_eq!(
+            wrapped.map(|l| (l.function, l.payload, l.wrap)),
+            Some(("g".into(), json!([2]), true))
+        );
+        let nameless = LambdaCall::of(&call(invoke, json!({}))).and_then(Result::err);
+        assert_eq!(
+            nameless.and_then(|e| e.error).as_deref(),
+            Some("States.Runtime")
+        );
+        assert!(LambdaCall::of(&call("arn:aws:states:::sqs:sendMessage", json!({}))).is_none());
+    }
+
+    #[test]
+    fn a_lambda_answer_is_the_functions_own_or_invokes_shape() {
+        let own = LambdaCall {
+            function: "f".into(),
+            payload: json!({}),
+            wrap: false,
+        };
+        assert_eq!(
+            own.result("{\"x\":1}".into(), None, 200, None),
+            Ok(json!({"x": 1}))
+        );
+        let wrapped = LambdaCall {
+            wrap: true,
+            ..own.clone()
+        };
+        let out = wrapped.result("\"hi\"".into(), None, 200, Some("7")).ok();
+        assert_eq!(
+            out.map(|o| (
+                o["Payload"].clone(),
+                o["StatusCode"].clone(),
+                o["ExecutedVersion"].clone()
+            )),
+            Some((json!("hi"), json!(200), json!("7")))
+        );
+        let failed = own.result(
+            "{\"errorType\":\"Boom\",\"errorMessage\":\"no\"}".into(),
+            Some("Unhandled"),
+            200,
+            None,
+        );
+        let e = failed.err();
+        assert_eq!(e.as_ref().and_then(|e| e.error.as_deref()), Some("Boom"));
+        assert!(
+            e.and_then(|e| e.cause)
+                .is_some_and(|c| c.contains("\"errorMessage\":\"no\""))
+        );
+    }
+}
