@@ -7,7 +7,7 @@ use stepwise_asl::StateMachine;
 use stepwise_aws::nested::WithExecutions;
 use stepwise_aws::service::AwsService;
 use stepwise_aws::services::{ServiceTasks, WithServices};
-use stepwise_aws::{Clients, DynamoStore, SqsQueue};
+use stepwise_aws::{Clients, DynamoStore, LambdaTasks, SqsQueue};
 use stepwise_engine::Report;
 use stepwise_engine::mock::Mocks;
 use stepwise_engine::ports::Tasks;
@@ -15,7 +15,6 @@ use stepwise_engine::stepper::{
     Chaos, ExecutionRecord, Poller, PollerOptions, Stepper, run_to_end,
 };
 use stepwise_engine::tasks::Mocked;
-use stepwise_local::lambda::Lambda;
 
 #[derive(clap::Args, Clone)]
 pub struct AwsArgs {
@@ -44,16 +43,14 @@ pub fn local_tasks(
     mocks: Option<Arc<Mocks>>,
     lambda_endpoint: Option<String>,
     executions: Option<Arc<AwsService>>,
-) -> Mocked<WithExecutions<WithServices<Lambda>>> {
+) -> Mocked<WithExecutions<WithServices<LambdaTasks>>> {
     Mocked {
         mocks,
         fallback: WithExecutions {
             service: executions,
             fallback: WithServices {
                 services: services(),
-                fallback: Lambda {
-                    endpoint: lambda_endpoint,
-                },
+                fallback: LambdaTasks::Local(lambda_endpoint),
             },
         },
     }

@@ -15,6 +15,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::IntoResponse;
 use stepwise_api::Service;
+use stepwise_aws::LambdaTasks;
 use stepwise_aws::service::AwsService;
 use stepwise_engine::catalog::Scope;
 use stepwise_engine::mock::Mocks;
@@ -199,7 +200,8 @@ pub fn main(args: Args) -> anyhow::Result<ExitCode> {
         let clients = stepwise_aws::Clients::from_env()?;
         let service = Arc::new(
             AwsService::new(store.clone(), queue.clone(), &clients, Scope::from_env())
-                .with_mocks(mocks.clone()),
+                .with_mocks(mocks.clone())
+                .with_lambda(LambdaTasks::Local(args.lambda_endpoint.clone())),
         );
         let tasks =
             crate::aws::local_tasks(mocks, args.lambda_endpoint.clone(), Some(service.clone()));

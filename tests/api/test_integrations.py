@@ -540,6 +540,28 @@ def test_an_activity_worker_written_with_boto3(served):
         sfn.describe_activity(activityArn=activity)
 
 
+def test_start_sync_execution_sends_lambda_tasks_where_executions_send_them(served):
+    """Once, StartSyncExecution on the serverless backend called Lambda with
+    the SDK at AWS_ENDPOINT_URL (moto) while its executions called the
+    server's --lambda-endpoint: the same task reached two places."""
+    sfn = client(served.url)
+    machine = sfn.create_state_machine(
+        name="sync-lambdas", roleArn=ROLE, type="EXPRESS", definition=json.dumps({
+            "StartAt": "Arn", "States": {
+                "Arn": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:echo",
+                        "ResultPath": "$.direct", "Next": "Boom"},
+                "Boom": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+                         "Parameters": {"FunctionName": "boom", "Payload": {}},
+                         "Catch": [{"ErrorEquals": ["Boom"], "ResultPath": "$.caught", "Next": "Done"}],
+                         "End": True},
+                "Done": {"Type": "Succeed"}}}))["stateMachineArn"]
+    d = sfn.start_sync_execution(stateMachineArn=machine, input='{"n": 2}')
+    assert d["status"] == "SUCCEEDED", d
+    out = json.loads(d["output"])
+    assert out["direct"] == {"function": "echo", "event": {"n": 2}}
+    assert out["caught"]["Error"] == "Boom"
+
+
 def test_lambda_tasks_go_to_the_invoke_api(served):
     sfn = client(served.url)
     machine = create(sfn, "lambdas", {"StartAt": "Arn", "States": {

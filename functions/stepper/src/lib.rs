@@ -25,9 +25,7 @@ pub fn from_env() -> Result<Deployed, String> {
     let clients = Clients::from_env().map_err(|e| e.to_string())?;
     let store = DynamoStore::new(clients.dynamodb.clone(), need("STEPWISE_TABLE")?);
     let queue = SqsQueue::from_url(clients.sqs.clone(), need("STEPWISE_QUEUE_URL")?);
-    let lambda = Arc::new(LambdaTasks {
-        client: clients.lambda.clone(),
-    });
+    let lambda = Arc::new(LambdaTasks::Sdk(clients.lambda.clone()));
     let service = AwsService::new(store.clone(), queue.clone(), &clients, Scope::from_env());
     let tasks = WithExecutions {
         service: Some(Arc::new(service)),

@@ -1,8 +1,12 @@
-//! Lambda tasks through the Lambda Invoke API (signed, with the SDK): the
-//! function ARN as the resource (the result is the function's response) and
+//! Lambda tasks through the Lambda Invoke API: the function ARN as the
+//! resource (the result is the function's response) and
 //! `arn:aws:states:::lambda:invoke` with `FunctionName` / `Payload` (the
-//! result is AWS's response shape). A function error fails the task with the
-//! `errorType` it reported; a failed call with `Lambda.<error code>`.
+//! result is AWS's response shape), read and answered once
+//! ([`LambdaCall`]). Two transports: signed, with the SDK (on AWS); plain
+//! HTTP to a local endpoint (`cargo lambda watch`, or any Lambda-compatible
+//! one: `POST /2015-03-31/functions/<name>/invocations`). A function error
+//! fails the task with the `errorType` it reported; a failed call with
+//! `Lambda.<error code>`.
 
 use aws_sdk_lambda::Client;
 use aws_sdk_lambda::error::ProvideErrorMetadata;
@@ -11,44 +15,113 @@ use stepwise_asl::{StatesError, TaskCall};
 use stepwise_engine::ports::{TaskContext, TaskResult, Tasks};
 use stepwise_engine::tasks::{LambdaCall, Unavailable};
 
-pub struct LambdaTasks {
-    pub client: Client,
+/// Where Lambda tasks go.
+pub enum LambdaTasks {
+    /// The Invoke API with the SDK: on AWS, or at the client's endpoint.
+    Sdk(Client),
+    /// Plain HTTP to a local endpoint; `None`: none was given, and a Lambda
+    /// task fails saying how to make it run.
+    Local(Option<String>),
 }
 
 impl Tasks for LambdaTasks {
     async fn invoke(&self, call: &TaskCall, ctx: &TaskContext<'_>) -> TaskResult {
-        let lambda = match LambdaCall::of(call) {
-            Some(l) => l?,
-            None => return Unavailable.invoke(call, ctx).await,
-        };
-        let out = self
-            .client
-            .invoke()
-            .function_name(&lambda.function)
-            .payload(Blob::new(lambda.payload.to_string()))
-            .send()
-            .await;
-        let out = match out {
-            Ok(o) => o,
-            Err(e) => {
-                let code = e.code().unwrap_or("ServiceException").to_owned();
-                let message = e
-                    .message()
-                    .unwrap_or("the Lambda service failed")
-                    .to_owned();
-                return Err(StatesError::custom(format!("Lambda.{code}"), message));
+        let lambda = match (self, LambdaCall::of(call)) {
+            (LambdaTasks::Local(None), _) | (_, None) => {
+                return Unavailable.invoke(call, ctx).await;
             }
+            (_, Some(lambda)) => lambda?,
         };
-        let body = out
-            .payload
-            .as_ref()
-            .map(|b| String::from_utf8_lossy(b.as_ref()).into_owned())
-            .unwrap_or_default();
-        lambda.result(
-            body,
-            out.function_error.as_deref(),
-            out.status_code,
-            out.executed_version.as_deref(),
-        )
+        match self {
+            LambdaTasks::Sdk(client) => invoke_sdk(client, &lambda).await,
+            LambdaTasks::Local(endpoint) => {
+                invoke_http(endpoint.as_deref().unwrap_or_default(), &lambda)
+            }
+        }
+    }
+}
+
+async fn invoke_sdk(client: &Client, lambda: &LambdaCall) -> TaskResult {
+    let out = client
+        .invoke()
+        .function_name(&lambda.function)
+        .payload(Blob::new(lambda.payload.to_string()))
+        .send()
+        .await;
+    let out = match out {
+        Ok(o) => o,
+        Err(e) => {
+            let code = e.code().unwrap_or("ServiceException").to_owned();
+            let message = e
+                .message()
+                .unwrap_or("the Lambda service failed")
+                .to_owned();
+            return Err(StatesError::custom(format!("Lambda.{code}"), message));
+        }
+    };
+    let body = out
+        .payload
+        .as_ref()
+        .map(|b| String::from_utf8_lossy(b.as_ref()).into_owned())
+        .unwrap_or_default();
+    lambda.result(
+        body,
+        out.function_error.as_deref(),
+        out.status_code,
+        out.executed_version.as_deref(),
+    )
+}
+
+/// A blocking call (the SQLite worker's dispatchers and `stepwise run`
+/// call tasks on threads of their own).
+fn invoke_http(endpoint: &str, lambda: &LambdaCall) -> TaskResult {
+    let name = function_name(&lambda.function);
+    let url = format!(
+        "{}/2015-03-31/functions/{name}/invocations",
+        endpoint.trim_end_matches('/')
+    );
+    let response = ureq::post(&url)
+        .set("Content-Type", "application/json")
+        .send_string(&lambda.payload.to_string());
+    let (status, reported, body) = match response {
+        Ok(r) => (
+            r.status(),
+            r.header("X-Amz-Function-Error").map(str::to_owned),
+            r.into_string().unwrap_or_default(),
+        ),
+        Err(ureq::Error::Status(code, r)) => (
+            code,
+            r.header("X-Amz-Function-Error").map(str::to_owned),
+            r.into_string().unwrap_or_default(),
+        ),
+        Err(e) => {
+            return Err(StatesError::custom(
+                "Lambda.ServiceException",
+                format!("Could not reach the Lambda endpoint {endpoint}: {e}"),
+            ));
+        }
+    };
+    if status == 404 {
+        return Err(StatesError::custom(
+            "Lambda.ResourceNotFoundException",
+            format!("Function not found: {}", lambda.function),
+        ));
+    }
+    // A local endpoint may say a function failed by its status alone.
+    let reported = reported.or_else(|| (status >= 500).then(|| "Unhandled".to_owned()));
+    if reported.is_none() && status >= 300 {
+        return Err(StatesError::custom(
+            "Lambda.AWSLambdaException",
+            format!("HTTP {status}: {body}"),
+        ));
+    }
+    lambda.result(body, reported.as_deref(), i32::from(status), None)
+}
+
+/// `my-fn`, `arn:aws:lambda:…:function:my-fn[:alias]` → `my-fn`.
+fn function_name(f: &str) -> &str {
+    match f.split_once(":function:") {
+        Some((_, rest)) => rest.split(':').next().unwrap_or(rest),
+        None => f,
     }
 }

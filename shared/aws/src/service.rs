@@ -44,9 +44,7 @@ impl AwsService {
             mocks: None,
             fallback: WithServices {
                 services: ServiceTasks::new(clients),
-                fallback: LambdaTasks {
-                    client: clients.lambda.clone(),
-                },
+                fallback: LambdaTasks::Sdk(clients.lambda.clone()),
             },
         };
         AwsService {
@@ -55,6 +53,15 @@ impl AwsService {
             tasks: Arc::new(tasks),
             place,
         }
+    }
+
+    /// StartSyncExecution's Lambda tasks sent where the server's executions
+    /// send theirs (`stepwise serve --backend aws --lambda-endpoint`).
+    pub fn with_lambda(mut self, lambda: LambdaTasks) -> Self {
+        if let Some(tasks) = Arc::get_mut(&mut self.tasks) {
+            tasks.fallback.fallback = lambda;
+        }
+        self
     }
 
     /// StartSyncExecution's tasks answered from `mocks` first, as the

@@ -12,7 +12,6 @@ mod catalog;
 mod db;
 mod driver;
 pub mod ids;
-pub mod lambda;
 mod ops;
 mod retention;
 mod runs;
