@@ -146,9 +146,14 @@ async fn measure(endpoint: &str, concurrent: usize, map_items: usize) -> Result<
     );
     let mut total = (0u64, 0.0f64);
     for (i, (name, def)) in machines().into_iter().enumerate() {
-        let mut queue = SqsQueue::open(clients.sqs.clone(), &format!("cost-{i}"), true)
-            .await
-            .map_err(|e| e.to_string())?;
+        let mut queue = SqsQueue::open(
+            clients.sqs.clone(),
+            &format!("cost-{i}"),
+            true,
+            store.clone(),
+        )
+        .await
+        .map_err(|e| e.to_string())?;
         queue.virtual_time = true;
         let f = run_machine(&store, &watcher, &queue, &def, input(i == 2), concurrent).await?;
         let t = f.transitions as f64;
@@ -176,7 +181,7 @@ async fn measure(endpoint: &str, concurrent: usize, map_items: usize) -> Result<
         "cost: all machines: ${per_million:.2} per million transitions, {:.0}x cheaper than Step Functions Standard ($25)",
         25.0 / per_million
     );
-    let mut queue = SqsQueue::open(clients.sqs.clone(), "cost-distributed", true)
+    let mut queue = SqsQueue::open(clients.sqs.clone(), "cost-distributed", true, store.clone())
         .await
         .map_err(|e| e.to_string())?;
     queue.virtual_time = true;

@@ -66,9 +66,14 @@ pub async fn open(args: &AwsArgs, fast_forward: bool) -> anyhow::Result<(DynamoS
             .await
             .map_err(|e| anyhow::anyhow!("cannot create the table {}: {e}", args.table))?;
     }
-    let mut queue = SqsQueue::open(clients.sqs.clone(), &args.queue, args.create_resources)
-        .await
-        .map_err(|e| anyhow::anyhow!("cannot open the queue {}: {e}", args.queue))?;
+    let mut queue = SqsQueue::open(
+        clients.sqs.clone(),
+        &args.queue,
+        args.create_resources,
+        store.clone(),
+    )
+    .await
+    .map_err(|e| anyhow::anyhow!("cannot open the queue {}: {e}", args.queue))?;
     queue.virtual_time = fast_forward;
     Ok((store, queue))
 }

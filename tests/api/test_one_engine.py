@@ -311,3 +311,22 @@ def test_run_fast_forwards_a_day_long_wait_on_every_engine(engine):
         at[e["type"]] = datetime.datetime.fromisoformat(e["timestamp"].replace("Z", "+00:00")).timestamp()
     assert 86400 <= at["WaitStateExited"] - at["WaitStateEntered"] < 86401
     assert at["LambdaFunctionScheduled"] - at["LambdaFunctionFailed"] >= 3600
+
+
+def test_a_map_item_near_the_size_limit_runs_on_every_backend(backend):
+    """Once, on the serverless backend, a Map item near 256 KiB failed its
+    execution: the iteration's first step message (its input, and the item
+    in its context) was twice what SQS takes. A message too large for SQS
+    is now kept aside in the table while a pointer to it travels."""
+    item = [{"line": i, "sku": f"sku-{i:06d}", "qty": i % 7, "ref": uuid.uuid4().hex}
+            for i in range(2_800)]  # 250 KB of JSON, as an order's lines might be
+    machine = {"StartAt": "M", "States": {"M": {
+        "Type": "Map", "ItemsPath": "$.items",
+        "ItemProcessor": {"ProcessorConfig": {"Mode": "INLINE"}, "StartAt": "Same", "States": {
+            "Same": {"Type": "Pass", "End": True}}},
+        "End": True}}}
+    arn = create(backend, machine)["stateMachineArn"]
+    ex = backend.start_execution(stateMachineArn=arn, input=json.dumps({"items": [item]}))["executionArn"]
+    d = wait_for(backend, ex, timeout=60)
+    assert d["status"] == "SUCCEEDED", (d.get("error"), d.get("cause"))
+    assert json.loads(d["output"]) == [item]

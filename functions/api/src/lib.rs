@@ -15,9 +15,10 @@ use stepwise_engine::catalog::Scope;
 pub fn from_env() -> Result<AwsService, String> {
     let need = |k: &str| std::env::var(k).map_err(|_| format!("the environment lacks {k}"));
     let clients = Clients::from_env().map_err(|e| e.to_string())?;
+    let store = DynamoStore::new(clients.dynamodb.clone(), need("STEPWISE_TABLE")?);
     Ok(AwsService::new(
-        DynamoStore::new(clients.dynamodb.clone(), need("STEPWISE_TABLE")?),
-        SqsQueue::from_url(clients.sqs.clone(), need("STEPWISE_QUEUE_URL")?),
+        store.clone(),
+        SqsQueue::from_url(clients.sqs.clone(), need("STEPWISE_QUEUE_URL")?, store),
         &clients,
         Scope::from_env(),
     ))

@@ -32,7 +32,7 @@ async fn serverless(name: &str) -> (Moto, AwsService) {
     let clients = moto.clients();
     let store = DynamoStore::new(clients.dynamodb.clone(), name);
     store.create_table().await.unwrap();
-    let queue = SqsQueue::open(clients.sqs.clone(), name, true)
+    let queue = SqsQueue::open(clients.sqs.clone(), name, true, store.clone())
         .await
         .unwrap();
     let service = AwsService::new(store, queue, &clients, Scope::default());

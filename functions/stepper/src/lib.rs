@@ -13,7 +13,7 @@ use stepwise_aws::{Clients, DynamoStore, LambdaTasks, SqsQueue};
 use stepwise_engine::catalog::Scope;
 use stepwise_engine::memory::wall_clock;
 use stepwise_engine::ports::Tasks;
-use stepwise_engine::stepper::{Abort, Envelope, Queue, Stepper, Store};
+use stepwise_engine::stepper::{Abort, Queue, Stepper, Store};
 
 /// The stepper as deployed: DynamoDB, SQS and Lambda from the environment
 /// (`STEPWISE_TABLE`, `STEPWISE_QUEUE_URL`); nested executions start in
@@ -24,7 +24,11 @@ pub fn from_env() -> Result<Deployed, String> {
     let need = |k: &str| std::env::var(k).map_err(|_| format!("the environment lacks {k}"));
     let clients = Clients::from_env().map_err(|e| e.to_string())?;
     let store = DynamoStore::new(clients.dynamodb.clone(), need("STEPWISE_TABLE")?);
-    let queue = SqsQueue::from_url(clients.sqs.clone(), need("STEPWISE_QUEUE_URL")?);
+    let queue = SqsQueue::from_url(
+        clients.sqs.clone(),
+        need("STEPWISE_QUEUE_URL")?,
+        store.clone(),
+    );
     let lambda = Arc::new(LambdaTasks::Sdk(clients.lambda.clone()));
     let service = AwsService::new(store.clone(), queue.clone(), &clients, Scope::from_env());
     let tasks = WithExecutions {
@@ -72,13 +76,16 @@ pub async fn handle<S: Store, Q: Queue, T: Tasks, A: Abort>(
             .get("ApproximateReceiveCount")
             .and_then(|n| n.parse().ok())
             .unwrap_or(1);
-        match record.body.as_deref().map(serde_json::from_str::<Envelope>) {
-            Some(Ok(envelope)) => {
+        let Some(body) = record.body.as_deref() else {
+            fail(id, "an SQS record without a body".to_owned());
+            continue;
+        };
+        match stepper.queue.read(body).await {
+            Ok(envelope) => {
                 messages.push((envelope, receives));
                 ids.push(id);
             }
-            Some(Err(e)) => fail(id, format!("not a step message: {e}")),
-            None => fail(id, "an SQS record without a body".to_owned()),
+            Err(e) => fail(id, format!("not a step message: {e}")),
         }
     }
     // Children's ends for one thread among them join it together.

@@ -26,7 +26,7 @@ async fn the_sample_event_steps_its_execution_and_reports_the_bad_record() {
     let clients = moto.clients();
     let store = DynamoStore::new(clients.dynamodb.clone(), "stepper-test");
     store.create_table().await.unwrap();
-    let queue = SqsQueue::open(clients.sqs.clone(), "stepper-test", true)
+    let queue = SqsQueue::open(clients.sqs.clone(), "stepper-test", true, store.clone())
         .await
         .unwrap();
     let tasks = FnTasks(|c: &stepwise_asl::TaskCall| Ok(c.payload.clone()));
@@ -103,4 +103,62 @@ fn started() -> stepwise_engine::stepper::Logged {
             with_entry: false,
         },
     }
+}
+
+/// A message over SQS's 256 KiB travels as a pointer to the table, and the
+/// handler reads it back whole from the body SQS delivers.
+#[tokio::test(flavor = "current_thread")]
+async fn a_message_too_large_for_sqs_is_kept_aside_and_read_back() {
+    use stepwise_engine::stepper::{Body, Envelope, Queue, StepMessage};
+    let moto = Moto::start();
+    let clients = moto.clients();
+    let store = DynamoStore::new(clients.dynamodb.clone(), "aside-test");
+    store.create_table().await.unwrap();
+    let queue = SqsQueue::open(clients.sqs.clone(), "aside-test", true, store.clone())
+        .await
+        .unwrap();
+    // 300 KB that hardly compresses: pseudo-random hex.
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let big: String = (0..300_000)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            char::from_digit((x % 16) as u32, 16).unwrap()
+        })
+        .collect();
+    let envelope = Envelope {
+        id: "exec/root/1/0".into(),
+        at: 0,
+        body: Body::Step(Box::new(StepMessage {
+            execution: "arn:aws:states:us-east-1:123456789012:execution:m:e".into(),
+            thread: "root".into(),
+            seq: None,
+            lamport: 1,
+            event: stepwise_asl::Event::TaskSubmitted {
+                wait: 1,
+                output: json!(big),
+            },
+            init: None,
+        })),
+    };
+    queue
+        .send(std::slice::from_ref(&envelope), 0)
+        .await
+        .unwrap();
+    let out = clients
+        .sqs
+        .receive_message()
+        .queue_url(&queue.url)
+        .send()
+        .await
+        .unwrap();
+    let body = out.messages.unwrap()[0].body.clone().unwrap();
+    assert!(
+        body.len() < 1_000,
+        "a pointer travels, not {} bytes",
+        body.len()
+    );
+    assert_eq!(queue.read(&body).await.unwrap(), envelope);
+    assert!(queue.read("{\"aside\": \"gone\"}").await.is_err());
 }

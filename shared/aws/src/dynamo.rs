@@ -6,6 +6,7 @@
 //! | `t#<thread>` | one thread: `seq` and its [`Record`] (`body`: thread, outbox, recent history) |
 //! | `p#<thread>#<n>` | page `n` of a thread's older history events |
 //! | `mr#<start>#<arn>` | a Distributed Map run as it started or ended (`body`), found by its ARN through `pk = "maprun#<arn>"` |
+//! | `x#<sort key>#<set>#<i>` | part `i` of a thread's or page's body too large for one item (see [`parts`]) |
 //!
 //! Beside executions: state machines (`pk = "machines"`), task tokens
 //! (`pk = "token#<sha-256>"`) and activities (see [`activities`]).
@@ -32,9 +33,11 @@ use stepwise_engine::stepper::{
 };
 
 mod activities;
+mod aside;
 mod catalog;
 mod children;
 mod executions;
+mod parts;
 pub use activities::ActivityTask;
 pub use executions::view_of;
 
@@ -458,7 +461,7 @@ impl Store for DynamoStore {
         let Some(item) = self.get(execution, &thread_key(thread)).await? else {
             return Ok(None);
         };
-        Ok(Some(unpack(bytes(&item, "body")?)?))
+        Ok(Some(unpack(&self.whole_body(&item).await?)?))
     }
 
     async fn save(
@@ -468,13 +471,24 @@ impl Store for DynamoStore {
         record: &Record,
         expected: Option<u64>,
     ) -> Result<Saved, PortError> {
+        let key = thread_key(thread);
+        let ttl = now_secs() + 365 * DAY + RETENTION_DAYS * DAY;
+        let set = format!("{:016x}", stepwise_engine::entropy());
+        let split = self
+            .split_body(execution, &key, &set, pack(record), ttl)
+            .await?;
+        let Some((body, parts)) = split else {
+            return Ok(Saved::TooLarge);
+        };
         let mut item = Item::new();
         item.insert("pk".into(), s(execution));
-        item.insert("sk".into(), s(thread_key(thread)));
+        item.insert("sk".into(), s(&key));
         item.insert("seq".into(), n(record.seq as i64));
-        item.insert("body".into(), b(pack(record)));
-        let ttl = now_secs() + 365 * DAY + RETENTION_DAYS * DAY;
+        item.insert("body".into(), b(body));
         item.insert("ttl".into(), n(ttl));
+        if let Some(p) = &parts {
+            item.insert("parts".into(), s(p));
+        }
         if size(&item) > ITEM_LIMIT {
             return Ok(Saved::TooLarge);
         }
@@ -482,11 +496,15 @@ impl Store for DynamoStore {
             Some(seq) => ("seq = :v", Some(n(seq as i64))),
             None => ("attribute_not_exists(pk)", None),
         };
-        Ok(if self.put(item, Some(condition)).await? {
-            Saved::Done
-        } else {
-            Saved::Conflict
-        })
+        if !self.put(item, Some(condition)).await? {
+            return Ok(Saved::Conflict);
+        }
+        if parts.is_some() {
+            // Older sets (and a losing writer's) go; a failure here only
+            // leaves them to their `ttl`.
+            let _ = self.drop_parts(execution, &key, &set).await;
+        }
+        Ok(Saved::Done)
     }
 
     async fn put_page(
@@ -496,12 +514,20 @@ impl Store for DynamoStore {
         page: u32,
         events: &[Logged],
     ) -> Result<(), PortError> {
+        let key = format!("p#{thread}#{page:06}");
+        let ttl = now_secs() + 365 * DAY + RETENTION_DAYS * DAY;
+        let split = self.split_body(execution, &key, "page", pack(&events), ttl);
+        let Some((body, parts)) = split.await? else {
+            return Err(format!("page {page} of thread {thread} is too large to keep").into());
+        };
         let mut item = Item::new();
         item.insert("pk".into(), s(execution));
-        item.insert("sk".into(), s(format!("p#{thread}#{page:06}")));
-        item.insert("body".into(), b(pack(&events)));
-        let ttl = now_secs() + 365 * DAY + RETENTION_DAYS * DAY;
+        item.insert("sk".into(), s(key));
+        item.insert("body".into(), b(body));
         item.insert("ttl".into(), n(ttl));
+        if let Some(p) = parts {
+            item.insert("parts".into(), s(p));
+        }
         self.put(item, None).await.map(|_| ())
     }
 
@@ -638,11 +664,12 @@ impl Store for DynamoStore {
             } else if sk.starts_with("t#") {
                 // A thread record that cannot be read fails its execution
                 // (`Stepper::handle_delivered`); the history shows the rest.
-                if let Ok(record) = unpack::<Record>(bytes(&item, "body")?) {
+                let body = self.whole_body(&item).await?;
+                if let Ok(record) = unpack::<Record>(&body) {
                     events.extend(record.page);
                 }
             } else if sk.starts_with("p#") {
-                let page: Vec<Logged> = unpack(bytes(&item, "body")?)?;
+                let page: Vec<Logged> = unpack(&self.whole_body(&item).await?)?;
                 events.extend(page);
             }
         }

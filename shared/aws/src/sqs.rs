@@ -2,6 +2,8 @@
 //! up to ten with a per-message `DelaySeconds` (at most 900; a longer wait is
 //! delivered early and sent on again by the stepper). As an [`Inbox`] it
 //! receives, deletes and releases (visibility 0) as Lambda's event source does.
+//! A message over SQS's 256 KiB is kept aside in the table and a pointer to
+//! it is sent instead ([`Aside`]); reading a body follows the pointer.
 
 use std::sync::Arc;
 
@@ -14,6 +16,7 @@ use aws_sdk_sqs::types::{
 use stepwise_asl::timestamp::Millis;
 use stepwise_engine::stepper::{Delivery, Envelope, Inbox, PortError, Queue};
 
+use crate::DynamoStore;
 use crate::meter::Meter;
 
 /// SQS's longest delay.
@@ -33,11 +36,25 @@ pub struct SqsQueue {
     /// when a message is due (`--fast-forward`).
     pub virtual_time: bool,
     pub meter: Arc<Meter>,
+    /// Where messages too large for SQS are kept while their pointer travels.
+    pub aside: DynamoStore,
+}
+
+/// What travels in place of a message kept aside: its id.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Aside {
+    aside: String,
 }
 
 impl SqsQueue {
-    /// The queue named `name`, created when `create` is set and it is missing.
-    pub async fn open(client: Client, name: &str, create: bool) -> Result<SqsQueue, PortError> {
+    /// The queue named `name`, created when `create` is set and it is
+    /// missing; large messages are kept aside in `aside`'s table.
+    pub async fn open(
+        client: Client,
+        name: &str,
+        create: bool,
+        aside: DynamoStore,
+    ) -> Result<SqsQueue, PortError> {
         let url = if create {
             let out = client
                 .create_queue()
@@ -56,21 +73,17 @@ impl SqsQueue {
             out.queue_url
         };
         let url = url.ok_or("SQS returned no queue URL")?;
-        Ok(SqsQueue {
-            client,
-            url,
-            virtual_time: false,
-            meter: Arc::new(Meter::default()),
-        })
+        Ok(SqsQueue::from_url(client, url, aside))
     }
 
     /// The queue at `url` (what the SAM template hands the functions).
-    pub fn from_url(client: Client, url: impl Into<String>) -> SqsQueue {
+    pub fn from_url(client: Client, url: impl Into<String>, aside: DynamoStore) -> SqsQueue {
         SqsQueue {
             client,
             url: url.into(),
             virtual_time: false,
             meter: Arc::new(Meter::default()),
+            aside,
         }
     }
 
@@ -115,13 +128,12 @@ impl Queue for SqsQueue {
         let mut batch: Vec<(String, i32)> = Vec::new();
         let mut bytes = 0;
         for m in messages {
-            let body = serde_json::to_string(m)?;
+            let mut body = serde_json::to_string(m)?;
             if body.len() > MAX_BYTES {
-                return Err(format!(
-                    "a step message of {} bytes exceeds SQS's limit of {MAX_BYTES}",
-                    body.len()
-                )
-                .into());
+                self.aside.put_aside(m).await?;
+                body = serde_json::to_string(&Aside {
+                    aside: m.id.clone(),
+                })?;
             }
             let delay = if self.virtual_time {
                 0
@@ -139,6 +151,24 @@ impl Queue for SqsQueue {
             self.send_batch(batch).await?;
         }
         Ok(())
+    }
+
+    async fn read(&self, body: &str) -> Result<Envelope, PortError> {
+        self.message(body)
+            .await?
+            .ok_or_else(|| "not a step message (or one kept aside that is gone)".into())
+    }
+}
+
+impl SqsQueue {
+    /// The message `body` holds or points to; `None`: it never will be one
+    /// (not ours, or kept aside and expired). An error is the table's: the
+    /// body may be read again later.
+    async fn message(&self, body: &str) -> Result<Option<Envelope>, PortError> {
+        match serde_json::from_str::<Aside>(body) {
+            Ok(pointer) => self.aside.aside(&pointer.aside).await,
+            Err(_) => Ok(serde_json::from_str(body).ok()),
+        }
     }
 }
 
@@ -178,14 +208,16 @@ impl Inbox for SqsQueue {
             let (Some(handle), Some(body)) = (m.receipt_handle, m.body) else {
                 continue;
             };
-            match serde_json::from_str::<Envelope>(&body) {
-                Ok(envelope) => deliveries.push(Delivery {
+            match self.message(&body).await {
+                Ok(Some(envelope)) => deliveries.push(Delivery {
                     handle,
                     envelope,
                     receives,
                 }),
                 // Not ours: it would come back for ever and hold up the rest.
-                Err(_) => foreign.push(handle),
+                Ok(None) => foreign.push(handle),
+                // It comes back once its visibility timeout passes.
+                Err(_) => {}
             }
         }
         if !foreign.is_empty() {

@@ -1,0 +1,45 @@
+//! Queue messages too large for SQS (256 KiB), kept aside in the table
+//! (`pk = "aside#<message id>"`, the envelope deflated) while a pointer to
+//! them travels in the queue. A message id is the same for every send of
+//! one message, so sending it again writes the same item. Kept until
+//! their `ttl`, past SQS's longest retention (14 days).
+
+use stepwise_engine::stepper::{Envelope, PortError};
+
+use super::{DAY, DynamoStore, ITEM_LIMIT, Item, b, bytes, n, now_secs, s};
+use crate::codec::{pack, unpack};
+
+const SK: &str = "aside";
+
+fn key(id: &str) -> String {
+    format!("aside#{id}")
+}
+
+impl DynamoStore {
+    /// Keeps `envelope` aside, to be read back by its id.
+    pub(crate) async fn put_aside(&self, envelope: &Envelope) -> Result<(), PortError> {
+        let body = pack(envelope);
+        if body.len() > ITEM_LIMIT {
+            return Err(format!(
+                "a step message of {} bytes (deflated) exceeds what the table can keep aside",
+                body.len()
+            )
+            .into());
+        }
+        let mut item = Item::new();
+        item.insert("pk".into(), s(key(&envelope.id)));
+        item.insert("sk".into(), s(SK));
+        item.insert("body".into(), b(body));
+        item.insert("ttl".into(), n(now_secs() + 15 * DAY));
+        self.put(item, None).await?;
+        Ok(())
+    }
+
+    /// The message kept aside under `id`, if it is still there.
+    pub(crate) async fn aside(&self, id: &str) -> Result<Option<Envelope>, PortError> {
+        match self.get(&key(id), SK).await? {
+            Some(item) => Ok(Some(unpack(bytes(&item, "body")?)?)),
+            None => Ok(None),
+        }
+    }
+}
