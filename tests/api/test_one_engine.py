@@ -330,3 +330,19 @@ def test_a_map_item_near_the_size_limit_runs_on_every_backend(backend):
     d = wait_for(backend, ex, timeout=60)
     assert d["status"] == "SUCCEEDED", (d.get("error"), d.get("cause"))
     assert json.loads(d["output"]) == [item]
+
+
+@pytest.mark.parametrize("engine", ["sqlite", "stepper"])
+def test_run_ends_an_execution_nobody_can_answer(engine):
+    """`stepwise run` serves no API: an activity task without a timeout can
+    never be answered. Once, `--backend sqlite` waited for it for ever."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "m.json")
+        json.dump({"StartAt": "A", "States": {"A": {
+            "Type": "Task", "Resource": "arn:aws:states:us-east-1:123456789012:activity:nobody",
+            "End": True}}}, open(path, "w"))
+        out = subprocess.run([BINARY, "run", path, "--fast-forward", "--backend", engine],
+                             capture_output=True, text=True, timeout=30)
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == {
+        "status": "FAILED", "error": "States.Runtime",
+        "cause": "The execution has nothing left to do but has not finished", "states_entered": ["A"]}

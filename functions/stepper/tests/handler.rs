@@ -20,15 +20,21 @@ fn event_file() -> SqsEvent {
         .expect("a real-shaped SQS event")
 }
 
-#[tokio::test(flavor = "current_thread")]
-async fn the_sample_event_steps_its_execution_and_reports_the_bad_record() {
+/// A table and a queue named `name` on a moto server of their own.
+async fn on_moto(name: &str) -> (Moto, DynamoStore, SqsQueue) {
     let moto = Moto::start();
     let clients = moto.clients();
-    let store = DynamoStore::new(clients.dynamodb.clone(), "stepper-test");
+    let store = DynamoStore::new(clients.dynamodb.clone(), name);
     store.create_table().await.unwrap();
-    let queue = SqsQueue::open(clients.sqs.clone(), "stepper-test", true, store.clone())
+    let queue = SqsQueue::open(clients.sqs.clone(), name, true, store.clone())
         .await
         .unwrap();
+    (moto, store, queue)
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn the_sample_event_steps_its_execution_and_reports_the_bad_record() {
+    let (_moto, store, queue) = on_moto("stepper-test").await;
     let tasks = FnTasks(|c: &stepwise_asl::TaskCall| Ok(c.payload.clone()));
     let stepper = Stepper::new(store.clone(), &queue, tasks, None, 3);
 
@@ -110,13 +116,7 @@ fn started() -> stepwise_engine::stepper::Logged {
 #[tokio::test(flavor = "current_thread")]
 async fn a_message_too_large_for_sqs_is_kept_aside_and_read_back() {
     use stepwise_engine::stepper::{Body, Envelope, Queue, StepMessage};
-    let moto = Moto::start();
-    let clients = moto.clients();
-    let store = DynamoStore::new(clients.dynamodb.clone(), "aside-test");
-    store.create_table().await.unwrap();
-    let queue = SqsQueue::open(clients.sqs.clone(), "aside-test", true, store.clone())
-        .await
-        .unwrap();
+    let (_moto, _store, queue) = on_moto("aside-test").await;
     // 300 KB that hardly compresses: pseudo-random hex.
     let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
     let big: String = (0..300_000)
@@ -146,8 +146,8 @@ async fn a_message_too_large_for_sqs_is_kept_aside_and_read_back() {
         .send(std::slice::from_ref(&envelope), 0)
         .await
         .unwrap();
-    let out = clients
-        .sqs
+    let out = queue
+        .client
         .receive_message()
         .queue_url(&queue.url)
         .send()

@@ -544,6 +544,15 @@ pub async fn report<S: ExecutionStore>(
         "ABORTED" => stepwise_asl::Outcome::Aborted(error),
         _ => return Ok(None),
     };
+    let history = recorded(store, arn).await?;
+    Ok(Some(crate::Report::from_outcome(outcome, history)))
+}
+
+/// An execution's whole history as stored, numbered.
+pub async fn recorded<S: ExecutionStore>(
+    store: &S,
+    arn: &str,
+) -> Result<Vec<crate::report::Recorded>, PortError> {
     let (rows, _) = store.history(arn, false, 0, usize::MAX).await?;
     let mut history = Vec::with_capacity(rows.len());
     for r in rows {
@@ -560,5 +569,5 @@ pub async fn report<S: ExecutionStore>(
             },
         });
     }
-    Ok(Some(crate::Report::from_outcome(outcome, history)))
+    Ok(history)
 }

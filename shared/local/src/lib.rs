@@ -134,14 +134,33 @@ impl LocalService {
         }
     }
 
-    /// How the execution `arn` ended, with its history (`None` while it runs).
+    /// How the execution `arn` ended, with its history (`None` while it
+    /// runs). One that only a request from outside could move on (the
+    /// worker is idle) fails, as in memory: here nobody else can answer.
     async fn report(&self, arn: &str) -> Result<Option<stepwise_engine::Report>, ApiError> {
+        use stepwise_engine::executions::{recorded, report};
         let (tx, rx) = oneshot::channel();
         let arn = arn.to_owned();
-        let look = move |db: &db::Db| {
-            let store = ops::executions::SqlExecutions(db);
-            let report = block_on(stepwise_engine::executions::report(&store, &arn));
-            let _ = tx.send(report.map_err(|e| ApiError::internal(e.to_string())));
+        let look = move |w: &Worker| {
+            let store = ops::executions::SqlExecutions(&w.conn);
+            let report = block_on(async {
+                match report(&store, &arn).await? {
+                    None if w.idle() => {
+                        let e = stepwise_asl::StatesError::runtime(
+                            "The execution has nothing left to do but has not finished",
+                        );
+                        let outcome = stepwise_asl::Outcome::Failed(e);
+                        let history = recorded(&store, &arn).await?;
+                        Ok(Some(stepwise_engine::Report::from_outcome(
+                            outcome, history,
+                        )))
+                    }
+                    r => Ok(r),
+                }
+            });
+            let _ = tx.send(report.map_err(|e: stepwise_engine::stepper::PortError| {
+                ApiError::internal(e.to_string())
+            }));
         };
         self.commands
             .send(Command::Inspect(Box::new(look)))

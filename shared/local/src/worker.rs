@@ -61,8 +61,8 @@ pub enum Command {
     },
     /// A clean stop: the worker empties the write-ahead log, says so, ends.
     Close(Sender<()>),
-    /// A look at the store as this batch leaves it (its history written).
-    Inspect(Box<dyn FnOnce(&Db) + Send>),
+    /// A look at the worker as this batch leaves it (its history written).
+    Inspect(Box<dyn FnOnce(&Worker) + Send>),
 }
 
 /// A message waiting in the heap.
@@ -253,15 +253,17 @@ impl Worker {
                 match rx.try_recv() {
                     Ok(c) => batch.push(c),
                     Err(TryRecvError::Disconnected) => return,
+                    // Nothing to do but wait: unless a task is out (its
+                    // answer will come), the clock moves on.
                     Err(TryRecvError::Empty) => {
                         if let Some(at) = self.next_wake()
                             && !self.tasks_out()
                         {
                             self.skew += at - self.now();
+                            wait = 0;
                         }
                     }
                 }
-                wait = 0;
             }
             if batch.is_empty() {
                 match rx.recv_timeout(std::time::Duration::from_millis(wait)) {
@@ -367,6 +369,19 @@ impl Worker {
         crate::ids::now() + self.skew
     }
 
+    /// Whether nothing is queued, due or out: only a request from outside
+    /// (SendTaskSuccess, an activity worker) can move an execution on.
+    pub(crate) fn idle(&self) -> bool {
+        self.cache.immediate.is_empty()
+            && self.to_dispatch.is_empty()
+            && self
+                .conn
+                .query_row("SELECT NOT EXISTS (SELECT 1 FROM messages)", [], |r| {
+                    r.get(0)
+                })
+                .unwrap_or(false)
+    }
+
     /// Whether a task call is out with a dispatcher (its answer will come).
     fn tasks_out(&self) -> bool {
         self.conn
@@ -458,7 +473,7 @@ impl Worker {
                 Command::Close(_) => {}
                 Command::Inspect(look) => {
                     self.flush_history()?;
-                    look(&self.conn);
+                    look(self);
                 }
                 Command::StartChild {
                     message,
