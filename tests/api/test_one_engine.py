@@ -125,6 +125,24 @@ def test_start_sync_execution_runs_tasks_down_the_same_chain_as_executions(backe
     assert (d["status"], json.loads(d["output"])) == ("SUCCEEDED", {"x": 1})
 
 
+def test_start_sync_execution_starts_a_child_execution_as_start_execution_does(backend):
+    """Once, an EXPRESS machine starting another execution (request-response
+    `states:startExecution`) did so when started by StartExecution, but
+    failed under StartSyncExecution ("No runner …") on both backends."""
+    child = create(backend, PASS)["stateMachineArn"]
+    parent = create(backend, {"StartAt": "S", "States": {"S": {
+        "Type": "Task", "Resource": "arn:aws:states:::states:startExecution",
+        "Parameters": {"StateMachineArn": child, "Input": {"x": 1}}, "End": True}}},
+        type="EXPRESS")["stateMachineArn"]
+    d = backend.start_sync_execution(stateMachineArn=parent)
+    assert d["status"] == "SUCCEEDED", (d.get("error"), d.get("cause"))
+    started = json.loads(d["output"])
+    assert started["ExecutionArn"].startswith(child.replace(":stateMachine:", ":execution:") + ":")
+    assert isinstance(started["StartDate"], int)
+    ran = wait_for(backend, started["ExecutionArn"])
+    assert (ran["status"], json.loads(ran["input"])) == ("SUCCEEDED", {"x": 1})
+
+
 def test_test_state_does_not_retry_a_runtime_error_under_states_all(backend):
     task = {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
             "Parameters": {"FunctionName": "f", "Payload.$": "$.missing"},

@@ -22,6 +22,7 @@ use crate::services::{ServiceTasks, WithServices};
 use crate::{Clients, DynamoStore, LambdaTasks, SqsQueue};
 use stepwise_engine::catalog::{self, Scope};
 use stepwise_engine::executions;
+use stepwise_engine::nested::WithApi;
 
 mod activities;
 
@@ -113,7 +114,13 @@ impl Service for AwsService {
                 "DescribeStateMachineForExecution" => {
                     executions::describe_machine(&self.store, &self.store, &body).await
                 }
-                "TestState" => stepwise_engine::console::test_state(&body, &*self.tasks).await,
+                "TestState" => {
+                    let tasks = WithApi {
+                        api: self,
+                        fallback: &*self.tasks,
+                    };
+                    stepwise_engine::console::test_state(&body, tasks).await
+                }
                 other => match catalog::call(&self.store, &scope, other, &body).await {
                     Some(r) => r,
                     None => Err(ApiError::unknown_operation(format!(
@@ -184,7 +191,11 @@ impl AwsService {
     async fn start_sync(&self, body: &Value) -> Res {
         let plan =
             executions::plan_start(&self.store, body, stepwise_engine::uuid, wall_clock()).await?;
-        executions::run_sync(plan, &*self.tasks).await
+        let tasks = WithApi {
+            api: self,
+            fallback: &*self.tasks,
+        };
+        executions::run_sync(plan, tasks).await
     }
 
     async fn execution(&self, arn: &str) -> Result<ExecutionRecord, ApiError> {

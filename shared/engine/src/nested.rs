@@ -183,6 +183,56 @@ pub fn ended(child: &Execution, outcome: &Outcome, stopped: i64, json: bool) -> 
     }
 }
 
+/// Tasks of an execution run in place (StartSyncExecution, TestState) on
+/// a server: a request-response `states:startExecution` starts the child
+/// through that server's own StartExecution, in the parent's region, as
+/// the server's other executions would; the rest go to `fallback`. (An
+/// EXPRESS execution may not wait for a child: `.sync` is refused when
+/// its machine is created.)
+pub struct WithApi<'a, T> {
+    pub api: &'a dyn stepwise_api::Service,
+    pub fallback: T,
+}
+
+impl<T: crate::ports::Tasks> crate::ports::Tasks for WithApi<'_, T> {
+    async fn invoke(&self, call: &TaskCall, ctx: &crate::ports::TaskContext<'_>) -> TaskResult {
+        if !is_start_execution(call) || call.pattern != Pattern::RequestResponse {
+            return self.fallback.invoke(call, ctx).await;
+        }
+        let body = request(call, ctx.execution_arn, ctx.thread)?;
+        let region = ctx.execution_arn.split(':').nth(3);
+        let out = self
+            .api
+            .call_in(region, "StartExecution", body)
+            .await
+            .map_err(|e| api_error(e.code, &e.message))?;
+        let arn = out["executionArn"].as_str().unwrap_or_default();
+        let start = out["startDate"].as_f64().unwrap_or_default();
+        Ok(started(arn, (start * 1000.0).round() as i64))
+    }
+
+    fn answers_callbacks(&self, call: &TaskCall) -> bool {
+        self.fallback.answers_callbacks(call)
+    }
+
+    fn completes_later(&self, call: &TaskCall) -> bool {
+        self.fallback.completes_later(call)
+    }
+
+    fn follows(&self, call: &TaskCall) -> bool {
+        self.fallback.follows(call)
+    }
+
+    fn progress(
+        &self,
+        call: &TaskCall,
+        started: &Value,
+        stop: bool,
+    ) -> impl std::future::Future<Output = crate::ports::Progress> {
+        self.fallback.progress(call, started, stop)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -25,6 +25,7 @@ use serde_json::Value;
 use stepwise_api::{ApiError, Reply, Service};
 use stepwise_engine::block_on;
 use stepwise_engine::catalog::Scope;
+use stepwise_engine::nested::WithApi;
 use tokio::sync::oneshot;
 
 pub use crate::retention::Retention;
@@ -55,8 +56,45 @@ pub struct Config {
     pub scope: Scope,
 }
 
+/// The worker's API: a request goes to its thread and is answered once
+/// the batch that handled it commits.
+#[derive(Clone)]
+struct WorkerApi(mpsc::Sender<Command>);
+
+impl WorkerApi {
+    async fn ask_in(
+        &self,
+        region: Option<&str>,
+        action: &str,
+        body: Value,
+    ) -> Result<Value, ApiError> {
+        let (reply, rx) = oneshot::channel();
+        self.0
+            .send(Command::Api {
+                region: region.map(str::to_owned),
+                action: action.to_owned(),
+                body,
+                reply,
+            })
+            .map_err(|_| ApiError::internal("the worker has stopped"))?;
+        rx.await
+            .map_err(|_| ApiError::internal("the worker dropped the request"))?
+    }
+}
+
+impl Service for WorkerApi {
+    fn call<'a>(&'a self, action: &'a str, body: Value) -> Reply<'a> {
+        self.call_in(None, action, body)
+    }
+
+    fn call_in<'a>(&'a self, region: Option<&'a str>, action: &'a str, body: Value) -> Reply<'a> {
+        Box::pin(self.ask_in(region, action, body))
+    }
+}
+
 pub struct LocalService {
     commands: mpsc::Sender<Command>,
+    api: WorkerApi,
     scope: Scope,
     tasks: tasks::ChainTasks,
     /// Reader connections (file stores only: WAL lets them read committed
@@ -87,6 +125,7 @@ impl LocalService {
         }
         let readers = path.map(|p| (p.to_path_buf(), std::sync::Mutex::new(Vec::new())));
         Ok(LocalService {
+            api: WorkerApi(commands.clone()),
             commands,
             scope: config.scope,
             tasks: chain,
@@ -207,17 +246,7 @@ impl LocalService {
         action: &str,
         body: Value,
     ) -> Result<Value, ApiError> {
-        let (reply, rx) = oneshot::channel();
-        self.commands
-            .send(Command::Api {
-                region: region.map(str::to_owned),
-                action: action.to_owned(),
-                body,
-                reply,
-            })
-            .map_err(|_| ApiError::internal("the worker has stopped"))?;
-        rx.await
-            .map_err(|_| ApiError::internal("the worker dropped the request"))?
+        self.api.ask_in(region, action, body).await
     }
 
     /// StartSyncExecution: the worker checks and plans it (it owns the
@@ -226,8 +255,12 @@ impl LocalService {
         let plan = self.ask("Internal.PlanStart", body).await?;
         let plan: stepwise_engine::executions::StartPlan =
             serde_json::from_value(plan).map_err(|e| ApiError::internal(e.to_string()))?;
-        let tasks = self.direct();
+        let (api, tasks) = (self.api.clone(), self.direct());
         tokio::task::spawn_blocking(move || {
+            let tasks = WithApi {
+                api: &api,
+                fallback: tasks,
+            };
             block_on(stepwise_engine::executions::run_sync(plan, tasks))
         })
         .await
@@ -245,8 +278,12 @@ impl Service for LocalService {
             match action {
                 "StartSyncExecution" => self.start_sync(body).await,
                 "TestState" => {
-                    let tasks = self.direct();
+                    let (api, tasks) = (self.api.clone(), self.direct());
                     tokio::task::spawn_blocking(move || {
+                        let tasks = WithApi {
+                            api: &api,
+                            fallback: tasks,
+                        };
                         block_on(stepwise_engine::console::test_state(&body, tasks))
                     })
                     .await
