@@ -364,3 +364,31 @@ def test_run_ends_an_execution_nobody_can_answer(engine):
     assert json.loads(out.stdout.strip().splitlines()[-1]) == {
         "status": "FAILED", "error": "States.Runtime",
         "cause": "The execution has nothing left to do but has not finished", "states_entered": ["A"]}
+
+
+@pytest.mark.parametrize("engine", ["memory", "sqlite", "stepper"])
+def test_an_activity_task_is_mocked_or_waits_for_a_worker_on_every_engine(engine):
+    """One rule for every driver (`tasks::offers_activity`): an activity
+    state a mock answers is answered by it (the embedded backend once
+    offered it to workers all the same, and it timed out); one no mock
+    answers waits for a worker until its timeout (in memory it once failed
+    at once with States.TaskFailed, which its Catch did not expect)."""
+    machine = {"StartAt": "A", "States": {
+        "A": {"Type": "Task", "Resource": "arn:aws:states:us-east-1:123456789012:activity:work",
+              "TimeoutSeconds": 300, "Catch": [{"ErrorEquals": ["States.Timeout"], "Next": "Late"}],
+              "End": True},
+        "Late": {"Type": "Pass", "Result": "timed out", "End": True}}}
+    mocks = {"StateMachines": {"M": {"TestCases": {"Done": {"A": "R"}}}},
+             "MockedResponses": {"R": {"0": {"Return": {"ok": 1}}}}}
+    with tempfile.TemporaryDirectory() as tmp:
+        path, config = os.path.join(tmp, "m.json"), os.path.join(tmp, "mocks.json")
+        json.dump(machine, open(path, "w"))
+        json.dump(mocks, open(config, "w"))
+
+        def run(*extra):
+            out = subprocess.run([BINARY, "run", path, "--name", "M", "--fast-forward",
+                                  "--backend", engine, *extra], capture_output=True, text=True, timeout=30)
+            return json.loads(out.stdout.strip().splitlines()[-1])
+
+        assert run("--mock-config", config, "--test-case", "Done")["output"] == {"ok": 1}
+        assert run()["output"] == "timed out"

@@ -15,7 +15,7 @@ use stepwise_asl::{
 
 use crate::ports::{TaskContext, Tasks};
 use crate::report::{Recorded, Report};
-use crate::tasks::{carry_out, inline_event};
+use crate::tasks::{carry_out, inline_event, offers_activity};
 
 #[derive(Debug, Clone, Copy)]
 pub struct RunnerOptions {
@@ -259,6 +259,9 @@ impl<'m, T: Tasks> Runner<'m, T> {
         for effect in out.effects {
             match effect {
                 Effect::Schedule { at, event } => self.push(at, id.clone(), event),
+                // An activity task waits for a worker, which nothing can
+                // be here: only its timers can end it, as a callback's.
+                Effect::Invoke(call) if offers_activity(&self.tasks, &call) => self.callbacks += 1,
                 Effect::Invoke(call) => {
                     let ctx = TaskContext::new(&self.exec.arn, &id);
                     let began = std::time::Instant::now();

@@ -65,6 +65,13 @@ pub fn shape_mocked(call: &TaskCall, v: Value) -> TaskResult {
     Ok(v)
 }
 
+/// Whether `call` is an activity task to offer to GetActivityTask pollers
+/// with its token, rather than to carry out down the chain: an activity's
+/// state that no mock answers. The one rule for every driver.
+pub fn offers_activity<T: Tasks>(tasks: &T, call: &TaskCall) -> bool {
+    call.resource.contains(":activity:") && call.token.is_some() && !tasks.answers_callbacks(call)
+}
+
 /// A Lambda task's invocation, however it is sent (the Invoke API with the
 /// SDK on AWS, plain HTTP to a local endpoint).
 #[derive(Debug, Clone, PartialEq)]

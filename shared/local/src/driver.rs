@@ -188,10 +188,8 @@ fn invoke(
     thread: &Thread,
     call: stepwise_asl::TaskCall,
 ) -> rusqlite::Result<()> {
-    let activity = call
-        .resource
-        .contains(":activity:")
-        .then(|| call.resource.clone());
+    let activity =
+        stepwise_engine::tasks::offers_activity(&w.tasks, &call).then(|| call.resource.clone());
     if let Some(token) = &call.token {
         w.conn.execute(
             "INSERT OR REPLACE INTO tokens (hash, execution, thread, wait, heartbeat, activity, input, created, token) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",

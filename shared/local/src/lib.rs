@@ -115,7 +115,13 @@ impl LocalService {
             tasks: chain.clone(),
         };
         tasks::start(runner, config.dispatchers, dispatch_rx, commands.clone());
-        let worker = Worker::new(conn, dispatch_tx, config.fast_forward, config.scope.clone())?;
+        let worker = Worker::new(
+            conn,
+            dispatch_tx,
+            chain.clone(),
+            config.fast_forward,
+            config.scope.clone(),
+        )?;
         std::thread::Builder::new()
             .name("stepwise-worker".into())
             .spawn(move || worker.run(rx))

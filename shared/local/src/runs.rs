@@ -160,7 +160,12 @@ mod tests {
         )
         .unwrap();
         let (tx, rx) = mpsc::channel();
-        let mut w = Worker::new(conn, tx, false, Default::default()).unwrap();
+        let chain = crate::tasks::InThread(stepwise_engine::tasks::Mocked {
+            mocks: None,
+            fallback: stepwise_engine::tasks::Unavailable,
+        });
+        let tasks = crate::tasks::ChainTasks(std::sync::Arc::new(chain));
+        let mut w = Worker::new(conn, tx, tasks, false, Default::default()).unwrap();
         w.recover().unwrap();
         let sent: Vec<_> = rx.try_iter().collect();
         assert_eq!(sent.len(), 1, "only the job that was started goes out");

@@ -109,6 +109,9 @@ pub struct Worker {
     skew: i64,
     /// Where requests that name no region are answered.
     scope: Scope,
+    /// The task chain the dispatchers run (asked only whether a mock
+    /// answers a state).
+    pub(crate) tasks: crate::tasks::ChainTasks,
 }
 
 /// A dispatched `.sync` call and the wait it answers.
@@ -157,6 +160,7 @@ impl Worker {
     pub fn new(
         conn: Connection,
         dispatcher: Sender<Dispatch>,
+        tasks: crate::tasks::ChainTasks,
         fast_forward: bool,
         scope: Scope,
     ) -> rusqlite::Result<Worker> {
@@ -174,6 +178,7 @@ impl Worker {
             delivering: None,
             followers: HashMap::new(),
             to_abandon: Vec::new(),
+            tasks,
             fast_forward,
             skew: 0,
             scope,

@@ -357,8 +357,7 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
             let later = self.tasks.completes_later(&call);
             // An activity task: offered to GetActivityTask pollers with its
             // token when the transition commits.
-            if call.resource.contains(":activity:")
-                && !self.tasks.answers_callbacks(&call)
+            if crate::tasks::offers_activity(&self.tasks, &call)
                 && let Some(token) = &call.token
             {
                 let offer = Offer {
