@@ -9,6 +9,7 @@
 
 mod cache;
 mod catalog;
+mod clock;
 mod db;
 mod driver;
 pub mod ids;
@@ -242,23 +243,10 @@ impl LocalService {
         Some(out.unwrap_or_else(|e| Err(ApiError::internal(e.to_string()))))
     }
 
-    async fn ask(&self, action: &str, body: Value) -> Result<Value, ApiError> {
-        self.ask_in(None, action, body).await
-    }
-
-    async fn ask_in(
-        &self,
-        region: Option<&str>,
-        action: &str,
-        body: Value,
-    ) -> Result<Value, ApiError> {
-        self.api.ask_in(region, action, body).await
-    }
-
     /// StartSyncExecution: the worker checks and plans it (it owns the
     /// store); EXPRESS machines then run whole, in memory, off the worker.
     async fn start_sync(&self, body: Value) -> Result<Value, ApiError> {
-        let plan = self.ask("Internal.PlanStart", body).await?;
+        let plan = self.api.ask_in(None, "Internal.PlanStart", body).await?;
         let plan: stepwise_engine::executions::StartPlan =
             serde_json::from_value(plan).map_err(|e| ApiError::internal(e.to_string()))?;
         let (api, tasks) = (self.api.clone(), self.direct());
@@ -298,10 +286,10 @@ impl Service for LocalService {
                 a if ops::is_read(a) && self.readers.is_some() => {
                     match self.read(region, a, body.clone()).await {
                         Some(out) => out,
-                        None => self.ask_in(region, action, body).await,
+                        None => self.api.ask_in(region, action, body).await,
                     }
                 }
-                _ => self.ask_in(region, action, body).await,
+                _ => self.api.ask_in(region, action, body).await,
             }
         })
     }

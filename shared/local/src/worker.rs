@@ -7,7 +7,7 @@
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::sync::Arc;
-use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender, TryRecvError};
+use std::sync::mpsc::{Receiver, Sender};
 
 use rusqlite::{Connection, params};
 
@@ -80,13 +80,13 @@ pub(crate) struct Poller {
 
 pub struct Worker {
     pub(crate) conn: Db,
-    heap: BinaryHeap<Reverse<(i64, i64)>>,
+    pub(crate) heap: BinaryHeap<Reverse<(i64, i64)>>,
     msgs: HashMap<i64, Msg>,
     pub(crate) runs: HashMap<String, Run>,
     pub(crate) machines: HashMap<String, Arc<StateMachine>>,
     pub(crate) pollers: HashMap<String, VecDeque<Poller>>,
     replies: Vec<(Reply, Result<Value, ApiError>)>,
-    to_dispatch: Vec<Dispatch>,
+    pub(crate) to_dispatch: Vec<Dispatch>,
     dispatcher: Sender<Dispatch>,
     pub(crate) cache: crate::cache::Cache,
     /// The number the next execution started gets (see `Run::eid`).
@@ -104,9 +104,9 @@ pub struct Worker {
     to_abandon: Vec<Abandoned>,
     /// Fast-forward (`stepwise run`): when nothing is left to do but wait
     /// and no task is out, the clock moves on to the next due message.
-    fast_forward: bool,
+    pub(crate) fast_forward: bool,
     /// How far the clock has been moved on (ms; 0 unless fast-forward).
-    skew: i64,
+    pub(crate) skew: i64,
     /// Where requests that name no region are answered.
     scope: Scope,
     /// The task chain the dispatchers run (asked only whether a mock
@@ -250,39 +250,9 @@ impl Worker {
             eprintln!("stepwise: could not reload the queue: {e}");
         }
         loop {
-            let mut wait =
-                self.next_wake()
-                    .map_or(1000, |at| (at - self.now()).clamp(0, 1000)) as u64;
-            let mut batch = Vec::new();
-            if self.fast_forward && wait > 0 {
-                match rx.try_recv() {
-                    Ok(c) => batch.push(c),
-                    Err(TryRecvError::Disconnected) => return,
-                    // Nothing to do but wait: unless a task is out (its
-                    // answer will come), the clock moves on.
-                    Err(TryRecvError::Empty) => {
-                        if let Some(at) = self.next_wake()
-                            && !self.tasks_out()
-                        {
-                            self.skew += at - self.now();
-                            wait = 0;
-                        }
-                    }
-                }
-            }
-            if batch.is_empty() {
-                match rx.recv_timeout(std::time::Duration::from_millis(wait)) {
-                    Ok(c) => batch.push(c),
-                    Err(RecvTimeoutError::Timeout) => {}
-                    Err(RecvTimeoutError::Disconnected) => return,
-                }
-            }
-            while batch.len() < 512 {
-                match rx.try_recv() {
-                    Ok(c) => batch.push(c),
-                    Err(_) => break,
-                }
-            }
+            let Some(batch) = self.next_commands(&rx) else {
+                return;
+            };
             let (closes, batch): (Vec<_>, Vec<_>) =
                 (batch.into_iter()).partition(|c| matches!(c, Command::Close(_)));
             // A bug that panics while handling a batch must not stop the
@@ -366,49 +336,6 @@ impl Worker {
         )?;
         self.flush()?;
         self.conn.execute_batch("COMMIT")
-    }
-
-    /// The time on this worker's clock (ms since the epoch): the wall
-    /// clock, moved on by fast-forward.
-    pub(crate) fn now(&self) -> i64 {
-        crate::ids::now() + self.skew
-    }
-
-    /// Whether nothing is queued, due or out: only a request from outside
-    /// (SendTaskSuccess, an activity worker) can move an execution on.
-    pub(crate) fn idle(&self) -> bool {
-        self.cache.immediate.is_empty()
-            && self.to_dispatch.is_empty()
-            && self
-                .conn
-                .query_row("SELECT NOT EXISTS (SELECT 1 FROM messages)", [], |r| {
-                    r.get(0)
-                })
-                .unwrap_or(false)
-    }
-
-    /// Whether a task call is out with a dispatcher (its answer will come).
-    fn tasks_out(&self) -> bool {
-        self.conn
-            .query_row(
-                "SELECT EXISTS (SELECT 1 FROM messages WHERE due = ?1)",
-                [IN_FLIGHT],
-                |r| r.get(0),
-            )
-            .unwrap_or(true)
-    }
-
-    fn next_wake(&self) -> Option<i64> {
-        let msg = self.heap.peek().map(|Reverse((due, _))| *due);
-        let poll = self
-            .pollers
-            .values()
-            .flat_map(|q| q.iter().map(|p| p.deadline))
-            .min();
-        match (msg, poll) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        }
     }
 
     fn batch(&mut self, batch: Vec<Command>) -> rusqlite::Result<()> {
@@ -706,17 +633,6 @@ impl Worker {
         self.conn
             .execute("DELETE FROM messages WHERE id = ?1", [id])?;
         crate::driver::step_thread(self, &msg.execution, &msg.thread, msg.event)
-    }
-
-    fn expire_pollers(&mut self) {
-        let t = self.now();
-        for queue in self.pollers.values_mut() {
-            while queue.front().is_some_and(|p| p.deadline <= t) {
-                if let Some(p) = queue.pop_front() {
-                    let _ = p.reply.send(Ok(serde_json::json!({})));
-                }
-            }
-        }
     }
 
     /// Handles one API call. `Ok(None)` means the reply was kept for later
