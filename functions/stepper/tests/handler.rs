@@ -2,6 +2,7 @@
 //! the queue's own messages, against DynamoDB and SQS on moto server.
 
 use aws_lambda_events::event::sqs::SqsEvent;
+use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::{Value, json};
 use stepwise_asl::{Options, StateMachine};
 use stepwise_aws::moto::Moto;
@@ -117,16 +118,7 @@ fn started() -> stepwise_engine::stepper::Logged {
 async fn a_message_too_large_for_sqs_is_kept_aside_and_read_back() {
     use stepwise_engine::stepper::{Body, Envelope, Queue, StepMessage};
     let (_moto, _store, queue) = on_moto("aside-test").await;
-    // 300 KB that hardly compresses: pseudo-random hex.
-    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
-    let big: String = (0..300_000)
-        .map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            char::from_digit((x % 16) as u32, 16).unwrap()
-        })
-        .collect();
+    let big = noise(300_000, 1);
     let envelope = Envelope {
         id: "exec/root/1/0".into(),
         at: 0,
@@ -161,4 +153,82 @@ async fn a_message_too_large_for_sqs_is_kept_aside_and_read_back() {
     );
     assert_eq!(queue.read(&body).await.unwrap(), envelope);
     assert!(queue.read("{\"aside\": \"gone\"}").await.is_err());
+}
+
+/// `len` pseudo-random hex digits from `seed`: text that hardly compresses.
+fn noise(len: usize, seed: u64) -> String {
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15 ^ seed;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            char::from_digit((x % 16) as u32, 16).unwrap_or('0')
+        })
+        .collect()
+}
+
+/// A thread record over DynamoDB's 400 KB is split over part items and
+/// read back whole; a save drops the parts of earlier saves only.
+#[tokio::test(flavor = "current_thread")]
+async fn a_record_too_large_for_one_item_is_split_and_read_back() {
+    use stepwise_engine::stepper::{Record, Saved};
+    let (_moto, store, _queue) = on_moto("parts-test").await;
+    let arn = "arn:aws:states:us-east-1:123456789012:execution:m:parts";
+    let record = |seq: u64| {
+        let mut event = started();
+        event.event.details = json!({"input": noise(1_000_000, seq)});
+        Record {
+            seq,
+            page: vec![event],
+            ..Record::default()
+        }
+    };
+    let parts = || async {
+        let out = store
+            .client
+            .query()
+            .table_name(&store.table)
+            .key_condition_expression("pk = :pk AND begins_with(sk, :x)")
+            .expression_attribute_values(":pk", AttributeValue::S(arn.into()))
+            .expression_attribute_values(":x", AttributeValue::S("x#t#root#".into()))
+            .send()
+            .await
+            .unwrap();
+        let mut seqs: Vec<String> = (out.items.unwrap_or_default().iter())
+            .filter_map(|i| i.get("sk").and_then(|v| v.as_s().ok()))
+            .map(|sk| {
+                sk["x#t#root#".len()..]
+                    .split('-')
+                    .next()
+                    .unwrap_or("")
+                    .to_owned()
+            })
+            .collect();
+        seqs.dedup();
+        seqs
+    };
+    let first = record(1);
+    assert_eq!(
+        store.save(arn, "root", &first, None).await.unwrap(),
+        Saved::Done
+    );
+    assert_eq!(store.load(arn, "root").await.unwrap(), Some(first));
+    assert_eq!(parts().await, ["000000000001"]);
+    let second = record(2);
+    let saved = store.save(arn, "root", &second, Some(1)).await.unwrap();
+    assert_eq!(saved, Saved::Done);
+    assert_eq!(store.load(arn, "root").await.unwrap(), Some(second));
+    assert_eq!(
+        parts().await,
+        ["000000000002"],
+        "the first save's parts are gone"
+    );
+    // A writer that lost the race (it expected 1 too) changes nothing.
+    let late = store.save(arn, "root", &record(2), Some(1)).await.unwrap();
+    assert_eq!(late, Saved::Conflict);
+    assert_eq!(
+        store.load(arn, "root").await.unwrap().map(|r| r.seq),
+        Some(2)
+    );
 }

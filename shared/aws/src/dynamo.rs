@@ -473,7 +473,7 @@ impl Store for DynamoStore {
     ) -> Result<Saved, PortError> {
         let key = thread_key(thread);
         let ttl = now_secs() + 365 * DAY + RETENTION_DAYS * DAY;
-        let set = format!("{:016x}", stepwise_engine::entropy());
+        let set = DynamoStore::record_set(record.seq);
         let split = self
             .split_body(execution, &key, &set, pack(record), ttl)
             .await?;
@@ -500,9 +500,9 @@ impl Store for DynamoStore {
             return Ok(Saved::Conflict);
         }
         if parts.is_some() {
-            // Older sets (and a losing writer's) go; a failure here only
-            // leaves them to their `ttl`.
-            let _ = self.drop_parts(execution, &key, &set).await;
+            // Earlier records' sets go; a failure here only leaves them to
+            // their `ttl`.
+            let _ = self.drop_parts(execution, &key, record.seq).await;
         }
         Ok(Saved::Done)
     }

@@ -40,7 +40,8 @@ pub struct SqsQueue {
     pub aside: DynamoStore,
 }
 
-/// What travels in place of a message kept aside: its id.
+/// What travels in place of a message kept aside: its key (the SHA-256 of
+/// its text).
 #[derive(serde::Serialize, serde::Deserialize)]
 struct Aside {
     aside: String,
@@ -130,10 +131,9 @@ impl Queue for SqsQueue {
         for m in messages {
             let mut body = serde_json::to_string(m)?;
             if body.len() > MAX_BYTES {
-                self.aside.put_aside(m).await?;
-                body = serde_json::to_string(&Aside {
-                    aside: m.id.clone(),
-                })?;
+                let key = stepwise_engine::stepper::token_hash(&body);
+                self.aside.put_aside(&key, m).await?;
+                body = serde_json::to_string(&Aside { aside: key })?;
             }
             let delay = if self.virtual_time {
                 0

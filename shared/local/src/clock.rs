@@ -49,7 +49,7 @@ impl Worker {
     /// The time on this worker's clock (ms since the epoch): the wall
     /// clock, moved on by fast-forward.
     pub(crate) fn now(&self) -> i64 {
-        crate::ids::now() + self.skew
+        stepwise_engine::memory::wall_clock() + self.skew
     }
 
     /// Whether nothing is queued, due or out: only a request from outside

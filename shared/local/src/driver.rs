@@ -7,9 +7,8 @@ use stepwise_asl::{ChildRecord, Effect, Env, Event, Handover, Outcome, Thread, s
 
 use stepwise_engine::nested;
 
-use crate::ids::token_hash;
 use crate::worker::{IN_FLIGHT, Worker};
-use stepwise_engine::entropy as random_u64;
+use stepwise_engine::stepper::token_hash;
 
 /// Appends history events with ids, and each one's previous event.
 pub(crate) fn append_history(
@@ -89,12 +88,12 @@ pub(crate) fn step_thread(
     };
     let env = Env {
         now,
-        seed: random_u64(),
+        seed: stepwise_engine::entropy(),
         event_id: run.numbering.next_id(),
         history: true,
         fanout_limit: 0,
         spawn_bytes: 0,
-        nonce: random_u64(),
+        nonce: stepwise_engine::entropy(),
     };
     // A `.sync` task's nested execution is stopped when the task gives up
     // on it (a timeout, a stop, a cancelled branch), as AWS stops it.

@@ -12,7 +12,6 @@ mod catalog;
 mod clock;
 mod db;
 mod driver;
-pub mod ids;
 mod ops;
 mod retention;
 mod runs;

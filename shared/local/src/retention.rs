@@ -82,7 +82,8 @@ pub(crate) fn expire(w: &mut Worker, body: &Value) -> Res {
     let (Some(keep), Some(limit)) = (body["keepMillis"].as_u64(), body["limit"].as_i64()) else {
         return Err(ApiError::validation("keepMillis and limit are required").into());
     };
-    let before = crate::ids::now().saturating_sub(i64::try_from(keep).unwrap_or(i64::MAX));
+    let before = stepwise_engine::memory::wall_clock()
+        .saturating_sub(i64::try_from(keep).unwrap_or(i64::MAX));
     let arns: Vec<String> = w
         .conn
         .prepare(

@@ -3,10 +3,12 @@
 //! first to part items `x#<sort key>#<set>#<i>`. A thread record holding
 //! several copies of a payload near 256 KiB (its input, the pages of
 //! history not yet moved out, the messages of its outbox) would not fit
-//! otherwise. A record's set is fresh for every save, so a writer that
-//! loses the conditional write never overwrites the winner's parts; the
-//! winner then deletes the older sets. A page's set is fixed: a page is
-//! written again only with the same events.
+//! otherwise. A record's set is fresh for every save (its sequence number
+//! and a random part), so a writer that loses the conditional write never
+//! overwrites the winner's parts; the winner then deletes the sets of
+//! earlier sequence numbers only, never those of a writer that saves after
+//! it. A page's set is fixed: a page is written again only with the same
+//! events.
 
 use stepwise_engine::stepper::PortError;
 
@@ -70,13 +72,22 @@ impl DynamoStore {
         Ok(body)
     }
 
-    /// Deletes the part items of `sk` but those of the set `keep`.
-    pub(super) async fn drop_parts(&self, pk: &str, sk: &str, keep: &str) -> Result<(), PortError> {
+    /// The set of a record saved with sequence number `seq`.
+    pub(super) fn record_set(seq: u64) -> String {
+        format!("{seq:012}-{:08x}", stepwise_engine::entropy() as u32)
+    }
+
+    /// Deletes the part items of `sk` in sets of records saved before
+    /// sequence number `seq`.
+    pub(super) async fn drop_parts(&self, pk: &str, sk: &str, seq: u64) -> Result<(), PortError> {
         let prefix = format!("x#{sk}#");
-        let own = format!("{prefix}{keep}#");
         for item in self.query_prefix(pk, &prefix).await? {
             let part = key(&item, "sk")?;
-            if !part.starts_with(&own) {
+            let set_seq = part.strip_prefix(&prefix).and_then(|r| r.split('-').next());
+            if set_seq
+                .and_then(|s| s.parse::<u64>().ok())
+                .is_some_and(|s| s < seq)
+            {
                 self.delete(pk, part).await?;
             }
         }

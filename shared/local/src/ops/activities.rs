@@ -9,10 +9,10 @@ use stepwise_asl::{Event, StatesError};
 use super::{Fail, Res};
 use crate::catalog::SqlCatalog;
 use crate::db::Db;
-use crate::ids::token_hash;
 use crate::worker::{Poller, Reply, Worker};
 use stepwise_engine::block_on;
 use stepwise_engine::catalog;
+use stepwise_engine::stepper::token_hash;
 
 /// The longest a GetActivityTask call waits, as on AWS.
 const LONG_POLL_MS: i64 = 60_000;
