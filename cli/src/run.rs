@@ -164,9 +164,7 @@ fn run(args: Args, text: String) -> anyhow::Result<ExitCode> {
                             scope: Scope::in_region(&args.region, &args.account),
                         };
                         let service = stepwise_local::LocalService::open(None, config)?;
-                        let report = service
-                            .run_to_end(&args.region, &name, &text, &record.facts.input)
-                            .await;
+                        let report = service.run_to_end(&name, &text, &record.facts.input).await;
                         service.close(std::time::Duration::from_secs(1));
                         report.map_err(|e| anyhow::anyhow!("{}: {}", e.code, e.message))
                     } else if args.backend == Backend::Aws {

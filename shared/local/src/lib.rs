@@ -93,7 +93,6 @@ impl Service for WorkerApi {
 }
 
 pub struct LocalService {
-    commands: mpsc::Sender<Command>,
     api: WorkerApi,
     scope: Scope,
     tasks: tasks::ChainTasks,
@@ -131,8 +130,7 @@ impl LocalService {
         }
         let readers = path.map(|p| (p.to_path_buf(), std::sync::Mutex::new(Vec::new())));
         Ok(LocalService {
-            api: WorkerApi(commands.clone()),
-            commands,
+            api: WorkerApi(commands),
             scope: config.scope,
             tasks: chain,
             readers,
@@ -143,31 +141,29 @@ impl LocalService {
     /// write-ahead log emptied (waits up to `patience`).
     pub fn close(&self, patience: std::time::Duration) {
         let (done, wait) = mpsc::channel();
-        if self.commands.send(Command::Close(done)).is_ok() {
+        if self.api.0.send(Command::Close(done)).is_ok() {
             let _ = wait.recv_timeout(patience);
         }
     }
 
     /// Runs one execution of `definition` to its end through the API and
     /// the worker, as any other (`stepwise run --backend sqlite`): a
-    /// STANDARD state machine `name` is created for it in `region`.
+    /// STANDARD state machine `name` is created for it in the service's
+    /// own scope.
     pub async fn run_to_end(
         &self,
-        region: &str,
         name: &str,
         definition: &str,
         input: &Value,
     ) -> Result<stepwise_engine::Report, ApiError> {
         let role = format!("arn:aws:iam::{}:role/stepwise-run", self.scope.account);
         let body = serde_json::json!({"name": name, "definition": definition, "roleArn": role});
-        let created = self
-            .call_in(Some(region), "CreateStateMachine", body)
-            .await?;
+        let created = self.call("CreateStateMachine", body).await?;
         let body = serde_json::json!({
             "stateMachineArn": created["stateMachineArn"],
             "input": input.to_string(),
         });
-        let started = self.call_in(Some(region), "StartExecution", body).await?;
+        let started = self.call("StartExecution", body).await?;
         let arn = started["executionArn"].as_str().unwrap_or_default();
         let mut pause = 1;
         loop {
@@ -207,7 +203,8 @@ impl LocalService {
                 ApiError::internal(e.to_string())
             }));
         };
-        self.commands
+        self.api
+            .0
             .send(Command::Inspect(Box::new(look)))
             .map_err(|_| ApiError::internal("the worker has stopped"))?;
         rx.await
