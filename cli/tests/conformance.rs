@@ -243,6 +243,30 @@ fn compare(case: &Case, actual: &Value, iso: &Regex) -> Vec<String> {
             e["error"], actual["error"], actual["cause"]
         ));
     }
+    if e["status"] != "SUCCEEDED" && !scrubbed.contains(&"cause") && e.get("cause").is_some() {
+        let text = |v: &Value| match v {
+            Value::String(s) if !s.is_empty() => Some(s.clone()),
+            _ => None,
+        };
+        let (want, got) = (text(&e["cause"]), text(&actual["cause"]));
+        let same_cause = if e["cause_is_json"].as_bool().unwrap_or(false) {
+            let json = |t: &Option<String>| {
+                let v = serde_json::from_str::<Value>(t.as_deref().unwrap_or_default()).ok();
+                v.map(|v| normalize(v, iso))
+            };
+            matches!((json(&want), json(&got)), (Some(w), Some(g)) if same(&w, &g))
+                || want.is_none() && got.is_none()
+        } else {
+            let norm = |t: Option<String>| t.map(|t| iso.replace_all(&t, "date").into_owned());
+            norm(want) == norm(got)
+        };
+        if !same_cause {
+            problems.push(format!(
+                "cause: expected {}\n            got      {}",
+                e["cause"], actual["cause"]
+            ));
+        }
+    }
     problems
 }
 

@@ -1,8 +1,8 @@
 """GetExecutionHistory as AWS writes it: `run.py --compare-history` over
 every recorded case that kept AWS's whole history (`../shared/conformance`),
-through `stepwise run --history`, in memory and on the embedded backend. At
-least `history-baseline.txt` cases must match event for event on each (raise
-it as more match; never lower it)."""
+through `stepwise run --history`, in memory, on the embedded backend and
+through the serverless stepper. At least `history-baseline.txt` cases must
+match event for event on each (raise it as more match; never lower it)."""
 import os
 import re
 import subprocess
@@ -20,11 +20,12 @@ if not os.path.exists(RUNNER):
     pytest.skip(f"SKIPPED: the AWS-recorded corpus is not at {RUNNER}", allow_module_level=True)
 
 
-@pytest.mark.parametrize("backend", ["memory", "sqlite"])
+@pytest.mark.parametrize("backend", ["memory", "sqlite", "stepper"])
 def test_histories_match_aws_event_for_event(backend):
     # The recordings' ARNs hold the account they were made in (111111111111
     # once scrubbed): run in that account, as a user runs in theirs. The
-    # embedded backend (`sqlite`) writes the history `serve` answers with.
+    # embedded backend (`sqlite`) writes the history `serve` answers with;
+    # the stepper numbers its history when it is read, by its clock.
     cmd = (f"{BINARY} run {{definition}} --input @{{input}} --fast-forward --history "
            f"--account 111111111111 --backend {backend} "
            "((--express)) [[--mock-config {mock_config} --test-case {mock_test_case}]]")

@@ -132,6 +132,7 @@ async fn a_message_too_large_for_sqs_is_kept_aside_and_read_back() {
                 output: json!(big),
             },
             init: None,
+            born: None,
         })),
     };
     queue

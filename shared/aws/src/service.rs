@@ -260,6 +260,7 @@ impl AwsService {
                 lamport: 0,
                 event,
                 init: None,
+                born: None,
             })),
         };
         self.queue.send(&[message], now).await.map_err(internal)?;
@@ -332,6 +333,7 @@ impl AwsService {
                 lamport: 0,
                 event,
                 init: None,
+                born: None,
             })),
         };
         self.queue.send(&[message], now).await.map_err(internal)?;

@@ -153,6 +153,7 @@ impl<'m, T: Tasks> Runner<'m, T> {
 
     fn append(&mut self, events: Vec<HistoryEvent>) {
         if !self.records() {
+            self.numbering.skip(events.len() as u64);
             return;
         }
         for event in events {
@@ -247,7 +248,10 @@ impl<'m, T: Tasks> Runner<'m, T> {
             return None;
         }
         self.transitions += 1;
-        self.events += out.history.len() as u64;
+        self.events += out.events;
+        if !self.records() {
+            self.numbering.skip(out.events);
+        }
         self.append(out.history);
         if !self.machine.express && self.events > MAX_STANDARD_EVENTS {
             let e = StatesError::runtime(format!(

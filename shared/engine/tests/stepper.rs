@@ -265,6 +265,7 @@ fn a_child_cancelled_before_it_ran_never_runs() {
                 timed_out: false,
             },
             init: None,
+            born: None,
         })),
     };
     assert!(f.deliver(&stop));
@@ -433,6 +434,7 @@ fn a_callback_task_waits_for_its_token() {
                 output: json!({"approved": true}),
             },
             init: None,
+            born: None,
         })),
     };
     assert!(f.deliver(&answer));
@@ -450,6 +452,7 @@ fn answer(wait: u64, output: Value) -> Envelope {
             lamport: 0,
             event: Event::TaskSucceeded { wait, output },
             init: None,
+            born: None,
         })),
     }
 }

@@ -27,6 +27,9 @@ pub struct Step<'a> {
     pub applied: bool,
     pub effects: Vec<Effect>,
     pub history: Vec<HistoryEvent>,
+    /// This execution's events not kept (`Env::history` off): they still
+    /// take their ids, so a cause's "event id #N" reads the same either way.
+    pub(super) unkept: u64,
 }
 
 impl<'a> Step<'a> {
@@ -40,6 +43,7 @@ impl<'a> Step<'a> {
             applied: true,
             effects: Vec::new(),
             history: Vec::new(),
+            unkept: 0,
         }
     }
 
@@ -249,8 +253,11 @@ impl<'a> Step<'a> {
         let first = t
             .child
             .as_ref()
-            .map_or(self.env.event_id, |c| c.recorded + 1);
+            .map_or(self.env.event_id + self.unkept, |c| c.recorded + 1);
         let id = first + self.history.len() as u64;
+        if t.recorded && !self.env.history && t.child.is_none() {
+            self.unkept += 1;
+        }
         if (t.recorded && self.env.history) || t.child.is_some() {
             let details = details();
             self.history.push(HistoryEvent {

@@ -124,6 +124,11 @@ impl Numbering {
         self.given + 1
     }
 
+    /// Moves on past `n` events that were not kept (their ids are taken).
+    pub fn skip(&mut self, n: u64) {
+        self.given += n;
+    }
+
     /// The next event's id and its `previousEventId`.
     pub fn number(&mut self, event: &HistoryEvent) -> (u64, u64) {
         self.given += 1;

@@ -213,6 +213,9 @@ pub struct Output {
     pub applied: bool,
     pub effects: Vec<Effect>,
     pub history: Vec<HistoryEvent>,
+    /// How many events of the execution's history the step made, kept in
+    /// `history` or not ([`Env::history`]): what its numbering moves on by.
+    pub events: u64,
 }
 
 /// Advances `thread` by one event.
@@ -237,6 +240,7 @@ pub fn step(
         s.child_steps(thread);
         Output {
             applied: s.applied,
+            events: s.unkept + s.history.len() as u64,
             effects: s.effects,
             history: s.history,
         }
@@ -270,6 +274,7 @@ fn internal_failure(
         s.child_steps(thread);
         Output {
             applied: true,
+            events: s.unkept + s.history.len() as u64,
             effects: s.effects,
             history: s.history,
         }
@@ -280,6 +285,7 @@ fn internal_failure(
             applied: true,
             effects: vec![Effect::Finish(Outcome::Failed(error))],
             history: Vec::new(),
+            events: 0,
         }
     })
 }

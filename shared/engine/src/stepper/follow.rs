@@ -25,6 +25,7 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
             lamport: p.lamport,
             event: Event::task_result(wait, result),
             init: None,
+            born: None,
         };
         if let Some(r) = &stored
             && r.cause == id

@@ -32,6 +32,8 @@ pub(super) struct Joined {
     pub resume: Option<Box<RedrivePoint>>,
     /// Its events (its first step, which was its last) and their time.
     pub events: Vec<HistoryEvent>,
+    /// How many events it made, kept in `events` or not.
+    pub made: u64,
     /// A child execution's record (and history), written before the join.
     pub records: Vec<ChildRecord>,
     /// Inside a child execution: its history's clock as the child left it.
@@ -60,9 +62,11 @@ impl Joined {
             outcome,
             resume,
             events: Vec::new(),
+            // What the child's thread made, from the clock it started at.
+            made: m.born.map_or(0, |b| m.lamport.saturating_sub(b)),
             records: Vec::new(),
             clock,
-            lamport: m.lamport,
+            lamport: m.born.unwrap_or(m.lamport),
         }
     }
 }
@@ -190,7 +194,7 @@ impl<S: Store, Q: Queue, T: Tasks, A: step::Abort> Stepper<S, Q, T, A> {
         let mut lamport = parent.lamport;
         let mut carried = Vec::new();
         let mut all = Advanced::default();
-        let mut last: Option<(&str, u64, Vec<HistoryEvent>)> = None;
+        let mut last: Option<(&str, u64, Vec<HistoryEvent>, u64)> = None;
         for j in group {
             if carried.len() >= PAGE_EVENTS {
                 break;
@@ -206,7 +210,8 @@ impl<S: Store, Q: Queue, T: Tasks, A: step::Abort> Stepper<S, Q, T, A> {
                 continue; // already reported, or no longer wanted
             }
             let own = number(j.events.clone(), j.lamport);
-            let step_lamport = lamport.max(j.lamport + own.len().max(1) as u64);
+            // The parent's clock counts every event its children made.
+            let step_lamport = lamport.max(j.lamport) + j.made;
             let event = Event::ChildFinished {
                 wait: j.parent.wait,
                 index: j.parent.index,
@@ -220,12 +225,13 @@ impl<S: Store, Q: Queue, T: Tasks, A: step::Abort> Stepper<S, Q, T, A> {
             else {
                 continue;
             };
-            if let Some((_, at, events)) = last.take() {
+            if let Some((_, at, events, _)) = last.take() {
                 carried.extend(number(events, at));
             }
             carried.extend(own);
-            lamport = step_lamport + advanced.events.len().max(1) as u64;
+            lamport = step_lamport + advanced.made;
             let Advanced {
+                made,
                 events,
                 effects,
                 tokens,
@@ -236,9 +242,9 @@ impl<S: Store, Q: Queue, T: Tasks, A: step::Abort> Stepper<S, Q, T, A> {
             all.tokens.extend(tokens);
             all.children.extend(children);
             all.follows.extend(follows);
-            last = Some((&j.id, step_lamport, events));
+            last = Some((&j.id, step_lamport, events, made));
         }
-        let Some((id, at, events)) = last else {
+        let Some((id, at, events, made)) = last else {
             return Ok(taken); // nothing left to join
         };
         // What earlier steps left behind (a timer for a wait the thread
@@ -263,6 +269,7 @@ impl<S: Store, Q: Queue, T: Tasks, A: step::Abort> Stepper<S, Q, T, A> {
             lamport: at,
             carried,
             events,
+            made,
             effects: all.effects,
             tokens: all.tokens,
             children: all.children,

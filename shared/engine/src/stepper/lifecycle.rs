@@ -37,6 +37,7 @@ pub async fn start<S: Store, Q: Queue>(
             lamport: 0,
             event,
             init,
+            born: None,
         })),
     };
     let mut messages = vec![first("start", now, Event::Run, Some(0), Some(root))];
@@ -154,6 +155,7 @@ pub(super) async fn report_to_parent<Q: Queue>(
             lamport: 0,
             event,
             init: None,
+            born: None,
         })),
     };
     queue.send(&[message], now).await
@@ -210,6 +212,7 @@ pub async fn redrive<S: Store, Q: Queue>(
             lamport: rec.lamport,
             event: Event::Run,
             init: None,
+            born: None,
         })),
     };
     rec.page.push(Logged {
@@ -266,6 +269,7 @@ pub async fn stop<S: Store, Q: Queue>(
                 timed_out: false,
             },
             init: None,
+            born: None,
         })),
     };
     queue.send(&[message], now).await

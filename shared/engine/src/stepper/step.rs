@@ -165,6 +165,7 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
                 (Some(t), _) => (
                     Record {
                         thread: Some(t.clone()),
+                        born: m.lamport,
                         ..Record::default()
                     },
                     None,
@@ -254,6 +255,7 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
         let lamport = rec.lamport.max(m.lamport);
         let child_wait = nested::child_wait(&loaded.machine, thread);
         let Some(Advanced {
+            made,
             events,
             effects,
             tokens,
@@ -282,6 +284,7 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
                 resume: thread.resume_point(outcome),
                 outcome: outcome.clone(),
                 events,
+                made,
                 lamport,
             }));
         }
@@ -294,6 +297,7 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
             lamport,
             carried: Vec::new(),
             events,
+            made,
             effects: (records.into_iter())
                 .map(|r| Effect::ChildExecution(Box::new(r)))
                 .chain(effects)
@@ -319,10 +323,12 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
     ) -> Option<Advanced> {
         let (machine, facts) = (&loaded.machine, &loaded.record.facts);
         let history = !loaded.record.express;
+        // An event's order is its id less one in a history of one thread
+        // (ExecutionStarted is order 0, id 1).
         let env = |next: u64, seed: u64| Env {
             now,
             seed,
-            event_id: next,
+            event_id: next + 1,
             history,
             fanout_limit: FANOUT_LIMIT,
             spawn_bytes: SPAWN_BYTES,
@@ -338,6 +344,7 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
         if !out.applied {
             return None;
         }
+        let mut made = out.events;
         let mut events = out.history;
         let mut pending: VecDeque<Effect> = out.effects.into();
         let mut effects = Vec::new();
@@ -401,9 +408,10 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
                 }
                 result => crate::tasks::inline_event(&call, began.elapsed(), result),
             };
-            let next = lamport + 1 + events.len() as u64;
+            let next = lamport + 1 + made;
             let out = step(machine, facts, thread, event, &env(next, self.seed()));
             if out.applied {
+                made += out.events;
                 events.extend(out.history);
                 pending.extend(out.effects);
             }
@@ -421,6 +429,7 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
         children.retain(|c| Some(c.wait) == current);
         follows.retain(|(call, _)| Some(call.wait) == current);
         Some(Advanced {
+            made,
             events,
             effects,
             tokens,
@@ -444,7 +453,7 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
         let current = thread.current_wait();
         let seq = rec.seq + 1;
         let sender = format!("{}@{seq}", t.thread);
-        let new_lamport = t.lamport + t.events.len().max(1) as u64;
+        let new_lamport = t.lamport + t.made;
         let message = |i: usize, at: Millis, thread: &str, seq, event, init| Envelope {
             id: format!("{sender}.{i}"),
             at,
@@ -455,6 +464,7 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
                 lamport: new_lamport,
                 event,
                 init,
+                born: None,
             })),
         };
         let mut messages = Vec::new();
@@ -483,7 +493,11 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
                 }
                 Effect::Finish(outcome) => match thread.finished(outcome) {
                     Handover::Parent(parent, event) => {
-                        messages.push(message(i, now, &parent, None, event, None));
+                        let mut end = message(i, now, &parent, None, event, None);
+                        if let Body::Step(m) = &mut end.body {
+                            m.born = Some(rec.born);
+                        }
+                        messages.push(end);
                     }
                     Handover::Execution(outcome) => complete = Some(outcome),
                 },
@@ -652,6 +666,9 @@ pub(super) struct Transition<'a> {
     /// A finished child's events, joined into this (its parent's) record.
     pub(super) carried: Vec<Logged>,
     pub(super) events: Vec<HistoryEvent>,
+    /// How many events of the history it made, kept in `events` or not (an
+    /// EXPRESS execution keeps none): what the clock moves on by.
+    pub(super) made: u64,
     pub(super) effects: Vec<Effect>,
     /// Task tokens handed out, with the wait each answers (and the
     /// activity task to offer with it).
@@ -667,6 +684,7 @@ pub(super) struct Transition<'a> {
 /// What stepping a thread (and running its inline tasks) produced.
 #[derive(Default)]
 pub(super) struct Advanced {
+    pub(super) made: u64,
     pub(super) events: Vec<HistoryEvent>,
     pub(super) effects: Vec<Effect>,
     pub(super) tokens: Vec<(String, u64, Option<Offer>)>,

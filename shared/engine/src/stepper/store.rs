@@ -85,6 +85,11 @@ pub struct StepMessage {
     /// when they first run, not by the parent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub init: Option<Thread>,
+    /// A child's end: the clock its thread started at. Its parent's clock
+    /// moves on by what the child made since, so that the parent's next
+    /// event's order counts every event before it, as its id does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub born: Option<u64>,
 }
 
 /// A history event with its logical time.
@@ -131,6 +136,9 @@ pub struct Record {
     /// Nested executions this thread's `.sync` task waits for.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub children: Vec<Child>,
+    /// The clock when the thread started (its first message's).
+    #[serde(default)]
+    pub born: u64,
 }
 
 /// A nested execution a thread's task started and waits for.
