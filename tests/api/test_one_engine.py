@@ -350,20 +350,60 @@ def test_a_map_item_near_the_size_limit_runs_on_every_backend(backend):
     assert json.loads(d["output"]) == [item]
 
 
-@pytest.mark.parametrize("engine", ["sqlite", "stepper"])
+@pytest.mark.parametrize("engine", ["memory", "sqlite", "stepper"])
 def test_run_ends_an_execution_nobody_can_answer(engine):
     """`stepwise run` serves no API: an activity task without a timeout can
-    never be answered. Once, `--backend sqlite` waited for it for ever."""
+    never be answered. Once, `--backend sqlite` waited for it for ever, and
+    each engine said so in words of its own."""
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "m.json")
         json.dump({"StartAt": "A", "States": {"A": {
             "Type": "Task", "Resource": "arn:aws:states:us-east-1:123456789012:activity:nobody",
             "End": True}}}, open(path, "w"))
-        out = subprocess.run([BINARY, "run", path, "--fast-forward", "--backend", engine],
-                             capture_output=True, text=True, timeout=30)
+        out = subprocess.run([BINARY, "run", path, "--fast-forward", "--states-entered",
+                              "--backend", engine], capture_output=True, text=True, timeout=30)
     assert json.loads(out.stdout.strip().splitlines()[-1]) == {
         "status": "FAILED", "error": "States.Runtime",
-        "cause": "The execution has nothing left to do but has not finished", "states_entered": ["A"]}
+        "cause": "The execution has nothing left to do but has not finished: it waits for a "
+                 "request from outside (SendTaskSuccess/SendTaskFailure, an activity worker), "
+                 "which `stepwise run` cannot receive; run it under `stepwise serve`, or give "
+                 "the state a mock response",
+        "states_entered": ["A"]}
+
+
+COUNTER = {"StartAt": "Init", "States": {
+    "Init": {"Type": "Pass", "Result": {"i": 0}, "Next": "Check"},
+    "Check": {"Type": "Choice", "Default": "Done", "Choices": [
+        {"Variable": "$.i", "NumericLessThanPath": "$$.Execution.Input.n", "Next": "Inc"}]},
+    "Inc": {"Type": "Pass", "Parameters": {"i.$": "States.MathAdd($.i, 1)"}, "Next": "Check"},
+    "Done": {"Type": "Succeed"}}}
+
+
+def run_counter(engine, n, *extra):
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "m.json")
+        json.dump(COUNTER, open(path, "w"))
+        out = subprocess.run([BINARY, "run", path, "--input", json.dumps({"n": n}),
+                              "--backend", engine, *extra],
+                             capture_output=True, text=True, timeout=120)
+    return [json.loads(line) for line in out.stdout.strip().splitlines()]
+
+
+@pytest.mark.parametrize("engine", ["memory", "sqlite", "stepper"])
+def test_a_runaway_loop_fails_at_awss_history_limit_on_every_engine(engine):
+    """AWS fails a STANDARD execution whose history would pass 25,000
+    events. Only the in-memory runner knew (and only with `--history`): the
+    embedded and serverless backends let a runaway loop write history for
+    ever. Now every driver ends it as the last event, #25000."""
+    *events, result = run_counter(engine, 100_000, "--history")
+    assert result["status"] == "FAILED" and result["error"] == "States.Runtime", result
+    assert "maximum number of history events (25000)" in result["cause"]
+    assert len(events) == 25_000 and events[-1]["id"] == 25_000
+    assert events[-1]["type"] == "ExecutionFailed"
+    assert events[-1]["executionFailedEventDetails"]["cause"] == result["cause"]
+    # Counted whether or not the history is kept; an EXPRESS machine has no limit.
+    assert run_counter(engine, 100_000)[-1]["cause"] == result["cause"]
+    assert run_counter(engine, 20_000, "--express")[-1] == {"status": "SUCCEEDED", "output": {"i": 20_000}}
 
 
 @pytest.mark.parametrize("engine", ["memory", "sqlite", "stepper"])

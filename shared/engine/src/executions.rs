@@ -16,6 +16,20 @@ use stepwise_asl::{ChildRecord, Execution, MapRun, StatesError, Thread};
 use crate::catalog::{self, Catalog, Resolved};
 use crate::stepper::PortError;
 
+/// AWS's limit on the history of one STANDARD execution.
+pub const MAX_STANDARD_EVENTS: u64 = 25_000;
+
+/// What an execution fails with once its history holds `events` events,
+/// past AWS's limit: the same rule on every driver (an endless loop ends
+/// as it would on AWS rather than growing its history for ever).
+pub fn past_history_limit(express: bool, events: u64) -> Option<StatesError> {
+    (!express && events > MAX_STANDARD_EVENTS).then(|| {
+        StatesError::runtime(format!(
+            "The execution reached the maximum number of history events ({MAX_STANDARD_EVENTS}) of a STANDARD state machine"
+        ))
+    })
+}
+
 /// The statuses ListExecutions filters by.
 pub const STATUSES: [&str; 6] = [
     "RUNNING",

@@ -80,8 +80,6 @@ pub struct Runner<'m, T> {
     history: Vec<Recorded>,
     /// How many state transitions ran (for benchmarks).
     transitions: u64,
-    /// Callback tasks parked waiting for a token.
-    callbacks: u64,
     /// History events produced so far, kept or not.
     events: u64,
     /// The variables the root starts with (TestState's `variables`).
@@ -92,9 +90,6 @@ pub struct Runner<'m, T> {
     /// How the history is numbered.
     numbering: Numbering,
 }
-
-/// AWS's limit on the history of one Standard execution.
-pub const MAX_STANDARD_EVENTS: u64 = 25_000;
 
 impl<'m, T: Tasks> Runner<'m, T> {
     pub fn new(
@@ -116,7 +111,6 @@ impl<'m, T: Tasks> Runner<'m, T> {
             random: Random::new(options.seed),
             history: Vec::new(),
             transitions: 0,
-            callbacks: 0,
             events: 1,
             variables: serde_json::Map::new(),
             sink: None,
@@ -206,12 +200,7 @@ impl<'m, T: Tasks> Runner<'m, T> {
         }
         loop {
             let Some(Reverse(due)) = self.queue.pop() else {
-                let e = StatesError::runtime(if self.callbacks > 0 {
-                    "The execution waits for a task token (SendTaskSuccess/SendTaskFailure), which `stepwise run` cannot receive: run it under `stepwise serve`, or give the state a mock response"
-                } else {
-                    "The execution has nothing left to do but has not finished"
-                });
-                return Report::from_outcome(Outcome::Failed(e), std::mem::take(&mut self.history));
+                return Report::stuck(std::mem::take(&mut self.history));
             };
             if due.at > self.now {
                 if !self.options.fast_forward {
@@ -248,24 +237,25 @@ impl<'m, T: Tasks> Runner<'m, T> {
             return None;
         }
         self.transitions += 1;
+        // A step that would take the history past AWS's limit is not kept:
+        // the execution fails instead, as on every driver.
+        let express = self.machine.express;
+        if let Some(e) = crate::executions::past_history_limit(express, self.events + out.events) {
+            self.append(vec![HistoryEvent::execution_failed(self.now, &e)]);
+            return Some(Outcome::Failed(e));
+        }
         self.events += out.events;
         if !self.records() {
             self.numbering.skip(out.events);
         }
         self.append(out.history);
-        if !self.machine.express && self.events > MAX_STANDARD_EVENTS {
-            let e = StatesError::runtime(format!(
-                "The execution reached the maximum number of history events ({MAX_STANDARD_EVENTS}) of a STANDARD state machine"
-            ));
-            return Some(Outcome::Failed(e));
-        }
         let mut finished = None;
         for effect in out.effects {
             match effect {
                 Effect::Schedule { at, event } => self.push(at, id.clone(), event),
                 // An activity task waits for a worker, which nothing can
                 // be here: only its timers can end it, as a callback's.
-                Effect::Invoke(call) if offers_activity(&self.tasks, &call) => self.callbacks += 1,
+                Effect::Invoke(call) if offers_activity(&self.tasks, &call) => {}
                 Effect::Invoke(call) => {
                     let ctx = TaskContext::new(&self.exec.arn, &id);
                     let began = std::time::Instant::now();
@@ -279,15 +269,12 @@ impl<'m, T: Tasks> Runner<'m, T> {
                         let wait = call.wait;
                         self.push(self.now, id.clone(), Event::TaskSubmitted { wait, output });
                     }
-                    match result {
-                        Some(result) => {
-                            let event = inline_event(&call, began.elapsed(), result);
-                            self.push(self.now, id.clone(), event);
-                        }
-                        // A callback task whose request went out waits for
-                        // its token, which nothing can send here: only its
-                        // timers (TimeoutSeconds, HeartbeatSeconds) can end it.
-                        None => self.callbacks += 1,
+                    // (None: a callback task whose request went out waits for
+                    // its token, which nothing can send here: only its
+                    // timers, TimeoutSeconds and HeartbeatSeconds, can end it.)
+                    if let Some(result) = result {
+                        let event = inline_event(&call, began.elapsed(), result);
+                        self.push(self.now, id.clone(), event);
                     }
                 }
                 Effect::Spawn(children) => {

@@ -75,6 +75,16 @@ impl Report {
         }
     }
 
+    /// A run in place (`stepwise run`) that has nothing left to do but has
+    /// not finished: it waits for what only a request from outside brings.
+    /// Every driver ends it so, with this cause.
+    pub fn stuck(history: Vec<Recorded>) -> Report {
+        let e = StatesError::runtime(
+            "The execution has nothing left to do but has not finished: it waits for a request from outside (SendTaskSuccess/SendTaskFailure, an activity worker), which `stepwise run` cannot receive; run it under `stepwise serve`, or give the state a mock response",
+        );
+        Report::from_outcome(Outcome::Failed(e), history)
+    }
+
     pub fn invalid(message: String) -> Report {
         Report {
             status: Status::InvalidDefinition,

@@ -355,7 +355,7 @@ fn a_callback_nobody_answers_ends_only_by_its_timers() {
     );
     let r = fails(ask(json!({})), json!({}), "States.Runtime");
     let cause = r.error.and_then(|e| e.cause).unwrap_or_default();
-    assert!(cause.contains("task token"), "{cause}");
+    assert!(cause.contains("SendTaskSuccess/SendTaskFailure"), "{cause}");
 }
 
 /// A Distributed Map whose child returns its batch as it got it.

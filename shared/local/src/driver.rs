@@ -3,8 +3,9 @@
 
 use rusqlite::{OptionalExtension, params};
 use stepwise_asl::exec::HistoryEvent;
-use stepwise_asl::{ChildRecord, Effect, Env, Event, Handover, Outcome, Thread, step};
+use stepwise_asl::{ChildRecord, Effect, Env, Event, Handover, Outcome, StatesError, Thread, step};
 
+use stepwise_engine::executions::past_history_limit;
 use stepwise_engine::nested;
 
 use crate::worker::{IN_FLIGHT, Worker};
@@ -104,6 +105,12 @@ pub(crate) fn step_thread(
         w.put_thread(execution, thread, new);
         return Ok(());
     }
+    // A step that would take the history past AWS's limit is not kept:
+    // the execution fails instead, as on every driver.
+    let made = run.numbering.next_id() - 1 + out.history.len() as u64;
+    if let Some(e) = past_history_limit(run.machine.express, made) {
+        return fail_execution(w, execution, e);
+    }
     append_history(w, execution, out.history)?;
     let mut finished = None;
     for effect in out.effects {
@@ -176,7 +183,7 @@ pub(crate) fn step_thread(
             }
             w.enqueue(execution, &parent, w.now(), &event)?;
         }
-        Handover::Execution(outcome) => finish_execution(w, execution, &thread, outcome)?,
+        Handover::Execution(outcome) => finish_execution(w, execution, Some(&thread), outcome)?,
     }
     Ok(())
 }
@@ -224,7 +231,7 @@ fn invoke(
 fn finish_execution(
     w: &mut Worker,
     execution: &str,
-    root: &Thread,
+    root: Option<&Thread>,
     outcome: Outcome,
 ) -> rusqlite::Result<()> {
     let (status, output, error) = match &outcome {
@@ -234,7 +241,8 @@ fn finish_execution(
         Outcome::Aborted(e) => ("ABORTED", None, Some(e)),
     };
     // Where a redrive starts again: the state that failed, with its input.
-    let redrive_point = error.and_then(|_| serde_json::to_string(&root.redrive_point()).ok());
+    let redrive_point =
+        (root.zip(error)).and_then(|(root, _)| serde_json::to_string(&root.redrive_point()).ok());
     w.drop_cached_below(execution, None);
     w.abandon(execution, |_, _| true);
     let run = w.runs.remove(execution);
@@ -330,30 +338,28 @@ fn report_to_parent(w: &mut Worker, execution: &str, outcome: &Outcome) -> rusql
     w.deliver_result(e, t, wait, result)
 }
 
-/// Fails an execution that cannot be stepped (its stored state is
-/// unreadable, or a bug fails its step every time): `States.Runtime` with
-/// `cause`, an ExecutionFailed event, its threads and messages gone, and
-/// its parent (a `.sync` task) told. Nothing is done to one already ended.
-pub(crate) fn fail_unsteppable(
+/// Fails a running execution from outside its step function (it made
+/// more history than AWS allows; it cannot be stepped — its stored state is
+/// unreadable, or a bug fails its step every time): an ExecutionFailed event
+/// after every other, then as any end (its threads and messages gone, its
+/// parent, a `.sync` task, told). Nothing is done to one already ended.
+pub(crate) fn fail_execution(
     w: &mut Worker,
     execution: &str,
-    cause: &str,
+    error: StatesError,
 ) -> rusqlite::Result<()> {
-    let error = stepwise_asl::StatesError::custom("States.Runtime", cause);
-    let failed = w.conn.execute(
-        "UPDATE executions SET status = 'FAILED', error = ?1, cause = ?2, stopped = ?3 WHERE arn = ?4 AND status = 'RUNNING'",
-        params![error.error, error.cause, w.now(), execution],
-    )?;
-    if failed > 0 && w.run_for(execution)?.is_some() {
-        let event = HistoryEvent {
-            timestamp: w.now(),
-            kind: stepwise_asl::exec::EventType::ExecutionFailed,
-            thread: "root".to_owned(),
-            details: serde_json::json!({"error": error.error, "cause": error.cause}),
-            with_entry: false,
-        };
-        append_history(w, execution, vec![event])?;
-        report_to_parent(w, execution, &Outcome::Failed(error))?;
+    let running = (w.conn)
+        .query_row(
+            "SELECT status = 'RUNNING' FROM executions WHERE arn = ?1",
+            [execution],
+            |r| r.get::<_, bool>(0),
+        )
+        .optional()?
+        .unwrap_or(false);
+    if running && w.run_for(execution)?.is_some() {
+        let failed = HistoryEvent::execution_failed(w.now(), &error);
+        append_history(w, execution, vec![failed])?;
+        return finish_execution(w, execution, None, Outcome::Failed(error));
     }
     w.abandon(execution, |_, _| true);
     forget_threads(w, execution)

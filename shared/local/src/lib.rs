@@ -186,16 +186,9 @@ impl LocalService {
             let store = ops::executions::SqlExecutions(&w.conn);
             let report = block_on(async {
                 match report(&store, &arn).await? {
-                    None if w.idle() => {
-                        let e = stepwise_asl::StatesError::runtime(
-                            "The execution has nothing left to do but has not finished",
-                        );
-                        let outcome = stepwise_asl::Outcome::Failed(e);
-                        let history = recorded(&store, &arn).await?;
-                        Ok(Some(stepwise_engine::Report::from_outcome(
-                            outcome, history,
-                        )))
-                    }
+                    None if w.idle() => Ok(Some(stepwise_engine::Report::stuck(
+                        recorded(&store, &arn).await?,
+                    ))),
                     r => Ok(r),
                 }
             });

@@ -329,11 +329,10 @@ impl Worker {
         self.clear_cache();
         self.runs.clear();
         self.conn.execute_batch("BEGIN")?;
-        crate::driver::fail_unsteppable(
-            self,
-            execution,
-            &format!("An internal error occurred: the execution could not be stepped ({why})"),
-        )?;
+        let cause =
+            format!("An internal error occurred: the execution could not be stepped ({why})");
+        let error = stepwise_asl::StatesError::custom("States.Runtime", cause);
+        crate::driver::fail_execution(self, execution, error)?;
         self.flush()?;
         self.conn.execute_batch("COMMIT")
     }

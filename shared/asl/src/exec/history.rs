@@ -197,6 +197,18 @@ impl HistoryEvent {
         }
     }
 
+    /// ExecutionFailed for a failure that comes from outside the step
+    /// function (a limit of the engine, an execution that cannot be stepped).
+    pub fn execution_failed(now: Millis, error: &crate::StatesError) -> HistoryEvent {
+        HistoryEvent {
+            timestamp: now,
+            kind: EventType::ExecutionFailed,
+            thread: "root".into(),
+            details: super::flow::error_details(error),
+            with_entry: false,
+        }
+    }
+
     /// ExecutionRedriven: the execution runs again, for the `count`th time.
     pub fn execution_redriven(now: Millis, count: u32) -> HistoryEvent {
         HistoryEvent {

@@ -120,9 +120,8 @@ where
         })
         .await?;
     if !finished {
-        let e = StatesError::runtime("The execution has nothing left to do but has not finished");
         let history = merge_history(stepper.store.history(&arn).await?);
-        return Ok(Report::from_outcome(Outcome::Failed(e), history));
+        return Ok(Report::stuck(history));
     }
     Ok(report(&stepper.store, &arn)
         .await?

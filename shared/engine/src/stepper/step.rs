@@ -9,8 +9,7 @@ use stepwise_asl::exec::HistoryEvent;
 use stepwise_asl::random::Random;
 use stepwise_asl::timestamp::Millis;
 use stepwise_asl::{
-    Effect, Env, Event, Handover, Options, Outcome, StateMachine, StatesError, TaskCall, Thread,
-    step,
+    Effect, Env, Event, Handover, Options, StateMachine, StatesError, TaskCall, Thread, step,
 };
 
 use crate::nested::{self, answered_wait};
@@ -467,6 +466,11 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
                 born: None,
             })),
         };
+        // AWS's limit on a STANDARD execution's history (the clock counts
+        // every event before: ExecutionStarted is order 0).
+        if let Some(e) = crate::executions::past_history_limit(t.record.express, new_lamport + 1) {
+            return self.fail_execution(t.execution, e, now).await;
+        }
         let mut messages = Vec::new();
         let mut complete = None;
         let mut map_runs = Vec::new();
@@ -584,10 +588,7 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
                         t.thread
                     ),
                 );
-                self.store
-                    .complete(t.execution, &Outcome::Failed(e), now)
-                    .await?;
-                return Ok(());
+                return self.fail_execution(t.execution, e, now).await;
             }
         }
         if self.abort.abort("saved") {

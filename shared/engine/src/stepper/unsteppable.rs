@@ -35,7 +35,8 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
                 let mut executions = envelope.body.executions();
                 executions.dedup();
                 for arn in executions {
-                    self.fail_unsteppable(arn, &cause, now).await?;
+                    let error = StatesError::custom("States.Runtime", &cause);
+                    self.fail_execution(arn, error, now).await?;
                 }
                 Ok(())
             }
@@ -43,30 +44,28 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
         }
     }
 
-    /// Ends a running execution as FAILED with `States.Runtime`: its
-    /// outcome, an ExecutionFailed event after every other, and its parent
-    /// (a `.sync` task) told.
-    async fn fail_unsteppable(&self, arn: &str, cause: &str, now: Millis) -> Result<(), Retry> {
+    /// Ends a running execution as FAILED from outside its step function
+    /// (it cannot be stepped; it made more history than AWS allows; a
+    /// thread outgrew the store's item): its outcome, an ExecutionFailed
+    /// event after every other, and its parent (a `.sync` task) told.
+    pub(super) async fn fail_execution(
+        &self,
+        arn: &str,
+        error: StatesError,
+        now: Millis,
+    ) -> Result<(), Retry> {
         let Some(record) = self.store.execution(arn).await? else {
             return Ok(());
         };
         if record.outcome.is_some() {
             return Ok(());
         }
-        let error = StatesError::custom("States.Runtime", cause);
-        let event = HistoryEvent {
-            timestamp: now,
-            kind: stepwise_asl::exec::EventType::ExecutionFailed,
-            thread: "root".to_owned(),
-            details: serde_json::json!({"error": error.error, "cause": error.cause}),
-            with_entry: false,
-        };
         let logged = Logged {
             order: u64::MAX,
-            event,
+            event: HistoryEvent::execution_failed(now, &error),
         };
         self.store
-            .put_page(arn, "unsteppable", 0, std::slice::from_ref(&logged))
+            .put_page(arn, "failed", 0, std::slice::from_ref(&logged))
             .await?;
         let outcome = Outcome::Failed(error);
         self.store.complete(arn, &outcome, now).await?;
