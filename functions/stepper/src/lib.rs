@@ -1,7 +1,11 @@
 //! The stepper Lambda's handler: each SQS record is one step message; the
 //! records that must come back (a conflict, an infrastructure fault) are
-//! reported as batch item failures, so SQS redelivers only those. The
-//! function itself fails only when it cannot start.
+//! reported as batch item failures, so SQS redelivers only those. Those
+//! that lost a race for their thread (a conflict, a message ahead of its
+//! thread) are made visible again at once, as the poller does: left to the
+//! queue's visibility timeout (which must outlast the function's, 15
+//! minutes for a long Lambda task) a fan-in would wait that long per
+//! conflict. The function itself fails only when it cannot start.
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use std::sync::Arc;
@@ -13,7 +17,7 @@ use stepwise_aws::{Clients, DynamoStore, LambdaTasks, SqsQueue};
 use stepwise_engine::catalog::Scope;
 use stepwise_engine::memory::wall_clock;
 use stepwise_engine::ports::Tasks;
-use stepwise_engine::stepper::{Abort, Queue, Stepper, Store};
+use stepwise_engine::stepper::{Abort, Inbox, Queue, Retry, Stepper, Store};
 
 /// The stepper as deployed: DynamoDB, SQS and Lambda from the environment
 /// (`STEPWISE_TABLE`, `STEPWISE_QUEUE_URL`); nested executions start in
@@ -56,13 +60,17 @@ fn seed() -> u64 {
 }
 
 /// Handles one SQS event; the response names the records to deliver again.
-pub async fn handle<S: Store, Q: Queue, T: Tasks, A: Abort>(
-    stepper: &Stepper<S, Q, T, A>,
-    event: SqsEvent,
-) -> SqsBatchResponse {
+pub async fn handle<S, Q, T, A>(stepper: &Stepper<S, Q, T, A>, event: SqsEvent) -> SqsBatchResponse
+where
+    S: Store,
+    Q: Queue + Inbox<Handle = String>,
+    T: Tasks,
+    A: Abort,
+{
     let mut response = SqsBatchResponse::default();
     let mut messages = Vec::new();
     let mut ids = Vec::new();
+    let mut handles = Vec::new();
     let mut fail = |id: String, why: String| {
         lambda_runtime::tracing::warn!(message_id = %id, reason = %why, "step deferred");
         response.batch_item_failures.push(BatchItemFailure {
@@ -84,16 +92,27 @@ pub async fn handle<S: Store, Q: Queue, T: Tasks, A: Abort>(
             Ok(envelope) => {
                 messages.push((envelope, receives));
                 ids.push(id);
+                handles.push(record.receipt_handle.clone());
             }
             Err(e) => fail(id, format!("not a step message: {e}")),
         }
     }
     // Children's ends for one thread among them join it together.
     let results = stepper.handle_batch(&messages, wall_clock()).await;
-    for (result, id) in results.into_iter().zip(ids) {
+    let mut again = Vec::new();
+    for ((result, id), handle) in results.into_iter().zip(ids).zip(handles) {
         if let Err(e) = result {
+            if matches!(e, Retry::Conflict | Retry::Early) {
+                again.extend(handle);
+            }
             fail(id, e.to_string());
         }
+    }
+    if !again.is_empty()
+        && let Err(e) = stepper.queue.release(&again).await
+    {
+        // They come back when their visibility timeout passes.
+        lambda_runtime::tracing::warn!(reason = %e, "could not release deferred steps");
     }
     response
 }

@@ -233,3 +233,59 @@ async fn a_record_too_large_for_one_item_is_split_and_read_back() {
         Some(2)
     );
 }
+
+/// A step that lost a race for its thread (here: one ahead of it) is
+/// reported and made visible again at once; before, it waited out the
+/// queue's visibility timeout (three minutes as deployed) per conflict.
+#[tokio::test(flavor = "current_thread")]
+async fn a_step_that_lost_a_race_comes_back_at_once() {
+    use stepwise_engine::stepper::{Body, Envelope, Queue, StepMessage};
+    let (_moto, store, queue) = on_moto("race-test").await;
+    let tasks = FnTasks(|c: &stepwise_asl::TaskCall| Ok(c.payload.clone()));
+    let stepper = Stepper::new(store.clone(), &queue, tasks, None, 3);
+    let facts = local_execution("hello", "race", json!({"who": "racers"}), 0, false);
+    let record = ExecutionRecord::running(facts, MACHINE.into(), false);
+    assert!(store.create(&record, &started()).await.unwrap());
+    let arn = record.facts.arn.clone();
+    // The root's Runs are saved (seq 2); a Run for seq 5 is early.
+    let machine = StateMachine::parse(MACHINE, Options::default()).expect("valid");
+    stepwise_engine::stepper::start(&store, &queue, &record, &machine)
+        .await
+        .unwrap();
+    loop {
+        let batch = queue.receive(false).await.unwrap();
+        let Some(d) = batch.first() else { break };
+        stepper.handle(&d.envelope, 0).await.unwrap();
+        queue.delete(&[d.handle.clone()]).await.unwrap();
+    }
+    let early = Envelope {
+        id: "early".into(),
+        at: 0,
+        body: Body::Step(Box::new(StepMessage {
+            execution: arn.clone(),
+            thread: "root".into(),
+            seq: Some(5),
+            lamport: 1,
+            event: stepwise_asl::Event::Run,
+            init: None,
+            born: None,
+        })),
+    };
+    queue.send(std::slice::from_ref(&early), 0).await.unwrap();
+    let out = (queue.client.receive_message())
+        .queue_url(&queue.url)
+        .send()
+        .await
+        .unwrap();
+    let m = &out.messages.unwrap()[0];
+    let event: SqsEvent = serde_json::from_value(json!({"Records": [{
+        "messageId": m.message_id, "receiptHandle": m.receipt_handle, "body": m.body,
+        "attributes": {"ApproximateReceiveCount": "1"}, "eventSource": "aws:sqs"}]}))
+    .unwrap();
+    let response = stepwise_stepper::handle(&stepper, event).await;
+    assert_eq!(response.batch_item_failures.len(), 1);
+    // Visible again now, not after the queue's 30 seconds.
+    let back = queue.receive(false).await.unwrap();
+    assert_eq!(back.len(), 1);
+    assert_eq!(back[0].envelope, early);
+}

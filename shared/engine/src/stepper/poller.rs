@@ -37,6 +37,19 @@ pub trait Inbox {
     fn release(&self, handles: &[Self::Handle]) -> impl Future<Output = Result<(), PortError>>;
 }
 
+impl<I: Inbox> Inbox for &I {
+    type Handle = I::Handle;
+    async fn receive(&self, wait: bool) -> Result<Vec<Delivery<Self::Handle>>, PortError> {
+        (*self).receive(wait).await
+    }
+    async fn delete(&self, handles: &[Self::Handle]) -> Result<(), PortError> {
+        (*self).delete(handles).await
+    }
+    async fn release(&self, handles: &[Self::Handle]) -> Result<(), PortError> {
+        (*self).release(handles).await
+    }
+}
+
 /// Deterministic trouble from a seed: duplicate and late deliveries here,
 /// aborts (through [`Abort`]) in the stepper.
 pub struct Chaos {
