@@ -256,7 +256,7 @@ async fn a_step_that_lost_a_race_comes_back_at_once() {
         let batch = queue.receive(false).await.unwrap();
         let Some(d) = batch.first() else { break };
         stepper.handle(&d.envelope, 0).await.unwrap();
-        queue.delete(&[d.handle.clone()]).await.unwrap();
+        queue.delete(std::slice::from_ref(&d.handle)).await.unwrap();
     }
     let early = Envelope {
         id: "early".into(),
