@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import tempfile
+import time
 import urllib.error
 import urllib.request
 import uuid
@@ -432,3 +433,72 @@ def test_an_activity_task_is_mocked_or_waits_for_a_worker_on_every_engine(engine
 
         assert run("--mock-config", config, "--test-case", "Done")["output"] == {"ok": 1}
         assert run()["output"] == "timed out"
+
+
+def activity_machine(sfn, states, start):
+    activity = sfn.create_activity(name=fresh("act"))["activityArn"]
+    text = json.dumps({"StartAt": start, "States": states}).replace("ACTIVITY", activity)
+    arn = sfn.create_state_machine(name=fresh(), roleArn=ROLE, definition=text)["stateMachineArn"]
+    return activity, arn
+
+
+def test_a_cancelled_branchs_token_is_answered_too_late_on_both_backends(backend):
+    """AWS: TaskTimedOut, 'the task associated with the token has already
+    been closed'. The embedded backend deleted a cancelled branch's tokens
+    and answered TaskDoesNotExist; the serverless one said TaskTimedOut."""
+    activity, arn = activity_machine(backend, {"P": {"Type": "Parallel", "End": True, "Branches": [
+        {"StartAt": "Work", "States": {"Work": {"Type": "Task", "Resource": "ACTIVITY", "End": True}}},
+        {"StartAt": "Later", "States": {
+            "Later": {"Type": "Wait", "Seconds": 2, "Next": "Boom"},
+            "Boom": {"Type": "Fail", "Error": "Boom"}}}]}}, "P")
+    ex = backend.start_execution(stateMachineArn=arn, input='{"job": 1}')["executionArn"]
+    task = backend.get_activity_task(activityArn=activity)
+    assert json.loads(task["input"]) == {"job": 1}
+    assert wait_for(backend, ex, timeout=30)["status"] == "FAILED"
+    with pytest.raises(backend.exceptions.TaskTimedOut):
+        backend.send_task_success(taskToken=task["taskToken"], output="{}")
+    with pytest.raises(backend.exceptions.TaskTimedOut):
+        backend.send_task_heartbeat(taskToken=task["taskToken"])
+    with pytest.raises(backend.exceptions.TaskTimedOut):
+        backend.send_task_failure(taskToken=task["taskToken"], error="Late")
+
+
+def test_a_worker_gets_only_tasks_whose_state_still_waits_on_both_backends(backend):
+    """The embedded backend handed a worker the oldest task of an activity
+    even when its state had timed out and moved on to the next task; the
+    worker's answer then came too late. The serverless backend skipped it."""
+    activity, arn = activity_machine(backend, {
+        "First": {"Type": "Task", "Resource": "ACTIVITY", "Parameters": {"n": 1}, "TimeoutSeconds": 1,
+                  "Catch": [{"ErrorEquals": ["States.Timeout"], "Next": "Second"}], "End": True},
+        "Second": {"Type": "Task", "Resource": "ACTIVITY", "Parameters": {"n": 2}, "End": True}}, "First")
+    ex = backend.start_execution(stateMachineArn=arn)["executionArn"]
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        events = backend.get_execution_history(executionArn=ex)["events"]
+        if sum(e["type"] == "ActivityScheduled" for e in events) == 2:
+            break
+        time.sleep(0.1)
+    task = backend.get_activity_task(activityArn=activity)
+    assert json.loads(task["input"]) == {"n": 2}
+    backend.send_task_success(taskToken=task["taskToken"], output='{"done": true}')
+    d = wait_for(backend, ex, timeout=30)
+    assert d["status"] == "SUCCEEDED" and json.loads(d["output"]) == {"done": True}
+
+
+def test_send_task_success_checks_its_output_alike_on_both_backends(backend):
+    """One SendTaskSuccess for both backends (`callbacks::answer`): output
+    over AWS's 262,144 is a ValidationException before anything else (the
+    serverless backend accepted it), output that is not JSON is
+    InvalidOutput in the same words, whatever the token."""
+    token = "ab" * 24
+    with pytest.raises(backend.exceptions.ClientError) as big:
+        backend.send_task_success(taskToken=token, output="1" * 262_145)
+    assert big.value.response["Error"]["Code"] == "ValidationException"
+    assert "Member must have length less than or equal to 262144" in big.value.response["Error"]["Message"]
+    with pytest.raises(backend.exceptions.InvalidOutput) as bad:
+        backend.send_task_success(taskToken=token, output="{not json")
+    assert bad.value.response["Error"]["Message"].startswith("Invalid Output: the output is not JSON")
+    with pytest.raises(backend.exceptions.TaskDoesNotExist):
+        backend.send_task_success(taskToken=token, output="{}")
+    with pytest.raises(backend.exceptions.InvalidToken):
+        backend.send_task_failure(taskToken="not-ours", error="E")

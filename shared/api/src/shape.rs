@@ -118,7 +118,7 @@ fn members(action: &str) -> &'static [Member] {
             ("cause", Str, 32_768),
         ],
         "RedriveExecution" => &[("executionArn", Str, ARN), ("clientToken", Str, 64)],
-        "SendTaskSuccess" => &[("taskToken", Str, 2048), ("output", Str, 0)],
+        "SendTaskSuccess" => &[("taskToken", Str, 2048), ("output", Str, 262_144)],
         "SendTaskFailure" => &[
             ("taskToken", Str, 2048),
             ("error", Str, 256),

@@ -7,19 +7,20 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde_json::{Value, json};
-use stepwise_api::{ApiError, Reply, Service, timestamp, validate};
-use stepwise_asl::{Event, Options, StateMachine, StatesError};
+use stepwise_api::{ApiError, Reply, Service, timestamp};
+use stepwise_asl::{Event, Options, StateMachine};
 use stepwise_engine::memory::wall_clock;
 use stepwise_engine::mock::Mocks;
 use stepwise_engine::stepper::{
-    Body, Envelope, ExecutionRecord, ParentTask, Queue, Redrive, StepMessage, Store, TokenTarget,
-    start, token_hash,
+    Body, Envelope, ExecutionRecord, ParentTask, PortError, Queue, Redrive, StepMessage, Store,
+    TokenTarget, start,
 };
 use stepwise_engine::tasks::Mocked;
 
 use crate::dynamo::view_of;
 use crate::services::{ServiceTasks, WithServices};
 use crate::{Clients, DynamoStore, LambdaTasks, SqsQueue};
+use stepwise_engine::callbacks::{self, Callback, Tokens};
 use stepwise_engine::catalog::{self, Scope};
 use stepwise_engine::executions;
 use stepwise_engine::nested::WithApi;
@@ -77,13 +78,6 @@ impl AwsService {
 
 type Res = Result<Value, ApiError>;
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Callback {
-    Success,
-    Failure,
-    Heartbeat,
-}
-
 fn internal(e: impl std::fmt::Display) -> ApiError {
     ApiError::internal(e.to_string())
 }
@@ -107,9 +101,10 @@ impl Service for AwsService {
                 "UpdateMapRun" => self.update_map_run(&body).await,
                 "StopExecution" => self.stop(&body).await,
                 "RedriveExecution" => self.redrive(&body).await,
-                "SendTaskSuccess" => self.callback(&body, Callback::Success).await,
-                "SendTaskFailure" => self.callback(&body, Callback::Failure).await,
-                "SendTaskHeartbeat" => self.callback(&body, Callback::Heartbeat).await,
+                "SendTaskSuccess" | "SendTaskFailure" | "SendTaskHeartbeat" => {
+                    let kind = Callback::of(action).ok_or_else(|| internal(action))?;
+                    callbacks::answer(self, kind, &body).await
+                }
                 "GetActivityTask" => self.get_activity_task(&body).await,
                 "DescribeStateMachineForExecution" => {
                     executions::describe_machine(&self.store, &self.store, &body).await
@@ -208,88 +203,6 @@ impl AwsService {
             })
     }
 
-    /// SendTaskSuccess/Failure/Heartbeat: the token's thread gets the
-    /// answer as a message (a late or repeated one finds the thread moved on
-    /// and is dropped by the stepper); success and failure use the token up.
-    async fn callback(&self, body: &Value, kind: Callback) -> Res {
-        let token = validate::string(body, "taskToken")?;
-        if token.is_empty() || token.len() > 2048 {
-            return Err(ApiError::invalid_token(format!("Invalid Token: '{token}'")));
-        }
-        let hash = token_hash(token);
-        let Some(target) = self.store.token(&hash).await.map_err(internal)? else {
-            let ours = token.len() == 48 && token.chars().all(|c| c.is_ascii_hexdigit());
-            return Err(if ours {
-                ApiError::task_does_not_exist("Task Does Not Exist")
-            } else {
-                ApiError::invalid_token(format!("Invalid Token: '{token}'"))
-            });
-        };
-        let wait = target.wait;
-        // The task is over (a timeout, a heartbeat missed, the execution
-        // ended): too late.
-        if !self.still_waits(&target).await? {
-            self.store.delete_token(&hash).await.map_err(internal)?;
-            return Err(ApiError::task_timed_out("Task Timed Out"));
-        }
-        let event = match kind {
-            Callback::Success => {
-                let text = validate::string(body, "output")?;
-                let output: Value = serde_json::from_str(text).map_err(|e| {
-                    ApiError::invalid_output(format!("Invalid Output: the output is not JSON: {e}"))
-                })?;
-                Event::TaskSucceeded { wait, output }
-            }
-            Callback::Failure => Event::TaskFailed {
-                wait,
-                error: StatesError {
-                    error: validate::optional_string(body, "error")?.map(str::to_owned),
-                    cause: validate::optional_string(body, "cause")?.map(str::to_owned),
-                },
-            },
-            Callback::Heartbeat => Event::TaskHeartbeat { wait },
-        };
-        let now = wall_clock();
-        let message = Envelope {
-            id: format!("callback:{}:{now}", &hash[..16]),
-            at: now,
-            body: Body::Step(Box::new(StepMessage {
-                execution: target.execution,
-                thread: target.thread,
-                seq: None,
-                lamport: 0,
-                event,
-                init: None,
-                born: None,
-            })),
-        };
-        self.queue.send(&[message], now).await.map_err(internal)?;
-        if kind != Callback::Heartbeat {
-            self.store.delete_token(&hash).await.map_err(internal)?;
-        }
-        Ok(json!({}))
-    }
-
-    /// Whether the token's thread still waits for its answer. A thread
-    /// that has not saved the task yet (the token is written first) is
-    /// still to wait, while its execution runs.
-    async fn still_waits(&self, target: &TokenTarget) -> Result<bool, ApiError> {
-        let record = self
-            .store
-            .load(&target.execution, &target.thread)
-            .await
-            .map_err(internal)?;
-        match record.and_then(|r| r.thread) {
-            Some(t) => Ok(t.waits < target.wait || t.current_wait() == Some(target.wait)),
-            None => Ok(self
-                .store
-                .execution(&target.execution)
-                .await
-                .map_err(internal)?
-                .is_some_and(|e| e.status == "RUNNING")),
-        }
-    }
-
     async fn redrive(&self, body: &Value) -> Res {
         let arn = executions::execution_arn(body)?;
         let v = executions::view(&self.store, arn).await?;
@@ -361,5 +274,50 @@ impl AwsService {
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
         Ok(json!({"stopDate": timestamp(now)}))
+    }
+}
+
+/// Task tokens as the serverless backend keeps them: an item per token
+/// hash; an answer travels to its thread as a step message.
+impl Tokens for AwsService {
+    async fn target(&self, hash: &str) -> Result<Option<TokenTarget>, PortError> {
+        self.store.token(hash).await
+    }
+
+    /// Only while its execution runs (an ended execution's threads may
+    /// not have heard of its end yet). A thread that has not saved the task
+    /// yet (the token is written first) is still to wait.
+    async fn still_waits(&self, target: &TokenTarget) -> Result<bool, PortError> {
+        let execution = self.store.execution(&target.execution).await?;
+        if execution.is_none_or(|e| e.status != "RUNNING") {
+            return Ok(false);
+        }
+        let record = self.store.load(&target.execution, &target.thread).await?;
+        Ok(match record.and_then(|r| r.thread) {
+            Some(t) => t.waits < target.wait || t.current_wait() == Some(target.wait),
+            None => true,
+        })
+    }
+
+    async fn forget(&self, hash: &str) -> Result<(), PortError> {
+        self.store.delete_token(hash).await
+    }
+
+    async fn answer(&self, hash: &str, target: TokenTarget, event: Event) -> Result<(), PortError> {
+        let now = wall_clock();
+        let message = Envelope {
+            id: format!("callback:{}:{now}", hash.get(..16).unwrap_or(hash)),
+            at: now,
+            body: Body::Step(Box::new(StepMessage {
+                execution: target.execution,
+                thread: target.thread,
+                seq: None,
+                lamport: 0,
+                event,
+                init: None,
+                born: None,
+            })),
+        };
+        self.queue.send(&[message], now).await
     }
 }

@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 mod block_on;
+pub mod callbacks;
 pub mod catalog;
 pub mod children;
 pub mod console;

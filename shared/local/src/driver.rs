@@ -137,13 +137,20 @@ pub(crate) fn step_thread(
                     w.abandon(execution, |t, _| t == id || t.starts_with(&below));
                     w.drop_cached_below(execution, Some(&id));
                     let prefix = format!("{id}/%");
-                    for table in ["threads", "messages", "tokens"] {
+                    for table in ["threads", "messages"] {
                         let col = if table == "threads" { "id" } else { "thread" };
                         w.conn.execute(
                             &format!("DELETE FROM {table} WHERE execution = ?1 AND ({col} = ?2 OR {col} LIKE ?3)"),
                             params![execution, id, prefix],
                         )?;
                     }
+                    // Their tokens stay, no longer offered: a late answer
+                    // is told it came too late (TaskTimedOut), as on AWS.
+                    w.conn.execute(
+                        "UPDATE tokens SET activity = NULL, token = NULL
+                         WHERE execution = ?1 AND (thread = ?2 OR thread LIKE ?3)",
+                        params![execution, id, prefix],
+                    )?;
                 }
             }
             Effect::Finish(outcome) => finished = Some(outcome),
@@ -214,7 +221,7 @@ fn invoke(
     }
     w.mark_persisted(execution);
     if let Some(arn) = activity {
-        crate::ops::activities::offer(w, &arn)?;
+        w.to_offer.push(arn);
         return Ok(());
     }
     let text = serde_json::to_string(&call).expect("calls serialize");

@@ -87,6 +87,10 @@ pub struct Worker {
     pub(crate) pollers: HashMap<String, VecDeque<Poller>>,
     replies: Vec<(Reply, Result<Value, ApiError>)>,
     pub(crate) to_dispatch: Vec<Dispatch>,
+    /// Activities that got a task this batch: offered to waiting workers
+    /// once its steps are done (a task is offered only while its thread,
+    /// as saved, waits for it).
+    pub(crate) to_offer: Vec<String>,
     dispatcher: Sender<Dispatch>,
     pub(crate) cache: crate::cache::Cache,
     /// The number the next execution started gets (see `Run::eid`).
@@ -190,6 +194,7 @@ impl Worker {
             pollers: HashMap::new(),
             replies: Vec::new(),
             to_dispatch: Vec::new(),
+            to_offer: Vec::new(),
             dispatcher,
             cache: Default::default(),
         })
@@ -287,6 +292,7 @@ impl Worker {
                 self.runs.clear();
                 self.clear_cache();
                 self.to_dispatch.clear();
+                self.to_offer.clear();
                 self.to_abandon.clear();
                 for (reply, _) in self.replies.drain(..) {
                     let _ = reply.send(Err(ApiError::internal(format!(
@@ -440,6 +446,9 @@ impl Worker {
             }
         }
         self.drain_due()?;
+        for arn in std::mem::take(&mut self.to_offer) {
+            crate::ops::activities::offer(self, &arn)?;
+        }
         self.expire_pollers();
         self.flush()?;
         self.conn.execute_batch("COMMIT")?;

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
+use stepwise_engine::callbacks::Tokens;
 use stepwise_engine::stepper::{Store, token_hash};
 
 use super::{AwsService, Res, internal};
@@ -38,7 +39,7 @@ impl AwsService {
                 let Some(target) = self.store.token(&hash).await.map_err(internal)? else {
                     continue;
                 };
-                if self.still_waits(&target).await? {
+                if Tokens::still_waits(self, &target).await.map_err(internal)? {
                     return Ok(json!({"taskToken": task.token, "input": task.input}));
                 }
             }

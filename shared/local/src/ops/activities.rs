@@ -1,10 +1,13 @@
 //! Activities (workers poll with GetActivityTask) and task tokens
 //! (SendTaskSuccess, SendTaskFailure, SendTaskHeartbeat).
 
+use std::cell::RefCell;
+
 use rusqlite::OptionalExtension;
 use serde_json::{Value, json};
-use stepwise_api::{ApiError, validate};
-use stepwise_asl::{Event, StatesError};
+use stepwise_asl::Event;
+use stepwise_engine::callbacks::{self, Callback, Tokens};
+use stepwise_engine::stepper::{PortError, TokenTarget};
 
 use super::{Fail, Res};
 use crate::catalog::SqlCatalog;
@@ -12,7 +15,6 @@ use crate::db::Db;
 use crate::worker::{Poller, Reply, Worker};
 use stepwise_engine::block_on;
 use stepwise_engine::catalog;
-use stepwise_engine::stepper::token_hash;
 
 /// The longest a GetActivityTask call waits, as on AWS.
 const LONG_POLL_MS: i64 = 60_000;
@@ -22,24 +24,50 @@ fn activity<'a>(db: &Db, body: &'a Value) -> Result<&'a str, Fail> {
 }
 
 /// Claims the oldest waiting task of an activity: its token and input.
-fn claim(w: &Worker, arn: &str) -> rusqlite::Result<Option<Value>> {
-    let row: Option<(String, String, String)> = w
-        .conn
-        .query_row(
-            "SELECT hash, token, input FROM tokens WHERE activity = ?1 AND claimed = 0 ORDER BY created LIMIT 1",
-            [arn],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )
-        .optional()?;
-    let Some((hash, token, input)) = row else {
-        return Ok(None);
-    };
-    // Handed out once: only the hash stays.
-    w.conn.execute(
-        "UPDATE tokens SET claimed = 1, token = NULL WHERE hash = ?1",
-        [&hash],
-    )?;
-    Ok(Some(json!({"taskToken": token, "input": input})))
+/// One whose state has moved on (it timed out, was retried, its branch
+/// was cancelled) is no longer offered; its token stays, so that a late
+/// answer is told it came too late.
+fn claim(w: &mut Worker, arn: &str) -> rusqlite::Result<Option<Value>> {
+    type Row = (String, String, String, String, String, i64);
+    loop {
+        let row: Option<Row> = w
+            .conn
+            .query_row(
+                "SELECT hash, token, input, execution, thread, wait FROM tokens
+                 WHERE activity = ?1 AND claimed = 0 ORDER BY created LIMIT 1",
+                [arn],
+                |r| {
+                    Ok((
+                        r.get(0)?,
+                        r.get(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                        r.get(4)?,
+                        r.get(5)?,
+                    ))
+                },
+            )
+            .optional()?;
+        let Some((hash, token, input, execution, thread, wait)) = row else {
+            return Ok(None);
+        };
+        let waits = w
+            .peek_thread(&execution, &thread)?
+            .and_then(|t| t.current_wait());
+        if waits != Some(wait as u64) {
+            w.conn.execute(
+                "UPDATE tokens SET activity = NULL, token = NULL WHERE hash = ?1",
+                [&hash],
+            )?;
+            continue;
+        }
+        // Handed out once: only the hash stays.
+        w.conn.execute(
+            "UPDATE tokens SET claimed = 1, token = NULL WHERE hash = ?1",
+            [&hash],
+        )?;
+        return Ok(Some(json!({"taskToken": token, "input": input})));
+    }
 }
 
 /// GetActivityTask: a task now, or the reply waits (up to 60 s) for one.
@@ -91,83 +119,69 @@ pub fn offer(w: &mut Worker, arn: &str) -> rusqlite::Result<()> {
     Ok(())
 }
 
-/// Finds the task a token names; tokens are single use.
-fn task(w: &mut Worker, body: &Value) -> Result<(String, String, String, u64), Fail> {
-    let token = validate::string(body, "taskToken")?;
-    if token.is_empty() || token.len() > 2048 {
-        return Err(ApiError::invalid_token(format!("Invalid Token: '{token}'")).into());
+/// Task tokens as the embedded backend keeps them: a row per token hash,
+/// in the worker's transaction; an answer joins the worker's queue.
+pub struct SqlTokens<'a>(pub RefCell<&'a mut Worker>);
+
+fn port(e: rusqlite::Error) -> PortError {
+    Box::new(e)
+}
+
+impl Tokens for SqlTokens<'_> {
+    async fn target(&self, hash: &str) -> Result<Option<TokenTarget>, PortError> {
+        let w = self.0.borrow();
+        let row = w
+            .conn
+            .query_row(
+                "SELECT execution, thread, wait FROM tokens WHERE hash = ?1",
+                [hash],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get::<_, i64>(2)?)),
+            )
+            .optional()
+            .map_err(port)?;
+        Ok(row.map(|(execution, thread, wait)| TokenTarget {
+            execution,
+            thread,
+            wait: wait as u64,
+        }))
     }
-    let hash = token_hash(token);
-    let row: Option<(String, String, i64)> = w
-        .conn
-        .query_row(
-            "SELECT execution, thread, wait FROM tokens WHERE hash = ?1",
-            [&hash],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-        )
-        .optional()?;
-    let Some((execution, thread, wait)) = row else {
-        if token.len() != 48 || !token.chars().all(|c| c.is_ascii_hexdigit()) {
-            return Err(ApiError::invalid_token(format!("Invalid Token: '{token}'")).into());
-        }
-        return Err(ApiError::task_does_not_exist("Task Does Not Exist").into());
-    };
-    // The thread moved on (timeout, heartbeat timeout, stop): too late.
-    let waiting = w
-        .peek_thread(&execution, &thread)?
-        .and_then(|t| t.current_wait())
-        == Some(wait as u64);
-    if !waiting {
+
+    /// Threads are saved with their tokens: one gone (its branch cancelled,
+    /// its execution ended) or moved on no longer waits.
+    async fn still_waits(&self, target: &TokenTarget) -> Result<bool, PortError> {
+        let mut w = self.0.borrow_mut();
+        let thread = w
+            .peek_thread(&target.execution, &target.thread)
+            .map_err(port)?;
+        Ok(thread.and_then(|t| t.current_wait()) == Some(target.wait))
+    }
+
+    async fn forget(&self, hash: &str) -> Result<(), PortError> {
+        let w = self.0.borrow();
         w.conn
-            .execute("DELETE FROM tokens WHERE hash = ?1", [&hash])?;
-        return Err(ApiError::task_timed_out("Task Timed Out").into());
+            .execute("DELETE FROM tokens WHERE hash = ?1", [hash])
+            .map_err(port)?;
+        Ok(())
     }
-    Ok((hash, execution, thread, wait as u64))
-}
 
-pub fn send_success(w: &mut Worker, body: &Value) -> Res {
-    let output = validate::string(body, "output")?;
-    if output.len() > validate::MAX_PAYLOAD {
-        return Err(
-            ApiError::validation("The output exceeds the maximum size of 262144 bytes").into(),
-        );
+    async fn answer(
+        &self,
+        _hash: &str,
+        target: TokenTarget,
+        event: Event,
+    ) -> Result<(), PortError> {
+        let mut w = self.0.borrow_mut();
+        let now = w.now();
+        w.enqueue(&target.execution, &target.thread, now, &event)
+            .map_err(port)
     }
-    let value: Value = serde_json::from_str(output)
-        .map_err(|e| ApiError::invalid_output(format!("Invalid output: '{e}'")))?;
-    let (hash, execution, thread, wait) = task(w, body)?;
-    w.conn
-        .execute("DELETE FROM tokens WHERE hash = ?1", [&hash])?;
-    w.enqueue(
-        &execution,
-        &thread,
-        w.now(),
-        &Event::TaskSucceeded {
-            wait,
-            output: value,
-        },
-    )?;
-    Ok(json!({}))
 }
 
-pub fn send_failure(w: &mut Worker, body: &Value) -> Res {
-    let error = StatesError {
-        error: validate::optional_string(body, "error")?.map(str::to_owned),
-        cause: validate::optional_string(body, "cause")?.map(str::to_owned),
-    };
-    let (hash, execution, thread, wait) = task(w, body)?;
-    w.conn
-        .execute("DELETE FROM tokens WHERE hash = ?1", [&hash])?;
-    w.enqueue(
-        &execution,
-        &thread,
-        w.now(),
-        &Event::TaskFailed { wait, error },
-    )?;
-    Ok(json!({}))
-}
-
-pub fn send_heartbeat(w: &mut Worker, body: &Value) -> Res {
-    let (_, execution, thread, wait) = task(w, body)?;
-    w.enqueue(&execution, &thread, w.now(), &Event::TaskHeartbeat { wait })?;
-    Ok(json!({}))
+/// SendTaskSuccess, SendTaskFailure, SendTaskHeartbeat.
+pub fn callback(w: &mut Worker, kind: Callback, body: &Value) -> Res {
+    Ok(block_on(callbacks::answer(
+        &SqlTokens(RefCell::new(w)),
+        kind,
+        body,
+    ))?)
 }

@@ -6,6 +6,7 @@ pub mod executions;
 use serde_json::Value;
 use stepwise_api::ApiError;
 use stepwise_engine::block_on;
+use stepwise_engine::callbacks::Callback;
 use stepwise_engine::catalog::{self, Scope};
 
 use crate::catalog::SqlCatalog;
@@ -90,9 +91,10 @@ pub fn dispatch(
         "UpdateMapRun" => executions::update_map_run(w, body),
         "StopExecution" => executions::stop(w, body),
         "RedriveExecution" => executions::redrive(w, body),
-        "SendTaskSuccess" => activities::send_success(w, body),
-        "SendTaskFailure" => activities::send_failure(w, body),
-        "SendTaskHeartbeat" => activities::send_heartbeat(w, body),
+        "SendTaskSuccess" | "SendTaskFailure" | "SendTaskHeartbeat" => match Callback::of(action) {
+            Some(kind) => activities::callback(w, kind, body),
+            None => Err(Fail::Api(ApiError::internal(action))),
+        },
         "Internal.PlanStart" => executions::plan(w, body),
         crate::retention::ACTION => crate::retention::expire(w, body),
         other => match block_on(catalog::call(&SqlCatalog(&w.conn), scope, other, body)) {
