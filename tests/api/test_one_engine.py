@@ -13,7 +13,7 @@ import uuid
 
 import pytest
 
-from conftest import BINARY, ROLE, client, serve_on, wait_for
+from conftest import BINARY, ROLE, Server, client, serve_on, wait_for
 
 PASS = {"StartAt": "P", "States": {"P": {"Type": "Pass", "Result": "one", "End": True}}}
 WAIT = {"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 2, "Next": "P"},
@@ -502,3 +502,27 @@ def test_send_task_success_checks_its_output_alike_on_both_backends(backend):
         backend.send_task_success(taskToken=token, output="{}")
     with pytest.raises(backend.exceptions.InvalidToken):
         backend.send_task_failure(taskToken="not-ours", error="E")
+
+
+def test_an_execution_that_filled_its_history_cannot_be_redriven():
+    """AWS: a redrive would pass the 25,000 events again, so such an
+    execution is NOT_REDRIVABLE ('Execution history event limit exceeded').
+    The rule is the engine's (`executions::redrive_refusal`) for both
+    backends; here on the embedded one, where 25,000 events take a second
+    (on moto they would take minutes)."""
+    s = Server(["--in-memory"]).start()
+    try:
+        sfn = client(s.url)
+        arn = sfn.create_state_machine(name=fresh(), roleArn=ROLE,
+                                       definition=json.dumps(COUNTER))["stateMachineArn"]
+        ex = sfn.start_execution(stateMachineArn=arn, input='{"n": 100000}')["executionArn"]
+        d = wait_for(sfn, ex, timeout=60)
+        assert d["status"] == "FAILED" and "(25000)" in d["cause"]
+        assert d["redriveStatus"] == "NOT_REDRIVABLE"
+        assert d["redriveStatusReason"] == "Execution history event limit exceeded"
+        with pytest.raises(sfn.exceptions.ExecutionNotRedrivable):
+            sfn.redrive_execution(executionArn=ex)
+        page = sfn.get_execution_history(executionArn=ex, reverseOrder=True, maxResults=1)
+        assert page["events"][0]["id"] == 25_000 and page["events"][0]["type"] == "ExecutionFailed"
+    finally:
+        s.stop()

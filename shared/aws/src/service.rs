@@ -211,6 +211,9 @@ impl AwsService {
                 arn, run, "redriven",
             ));
         }
+        if let Some(reason) = executions::redrive_refusal(&v) {
+            return Err(ApiError::execution_not_redrivable(reason));
+        }
         let status = v.status;
         // A stop takes effect when the root thread takes its message: a
         // redrive right after one waits for that (up to a few seconds).

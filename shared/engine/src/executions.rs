@@ -25,9 +25,29 @@ pub const MAX_STANDARD_EVENTS: u64 = 25_000;
 pub fn past_history_limit(express: bool, events: u64) -> Option<StatesError> {
     (!express && events > MAX_STANDARD_EVENTS).then(|| {
         StatesError::runtime(format!(
-            "The execution reached the maximum number of history events ({MAX_STANDARD_EVENTS}) of a STANDARD state machine"
+            "{HISTORY_LIMIT} ({MAX_STANDARD_EVENTS}) of a STANDARD state machine"
         ))
     })
+}
+
+/// How the cause of an execution failed at the history limit begins.
+const HISTORY_LIMIT: &str = "The execution reached the maximum number of history events";
+
+/// Why an execution cannot be redriven (AWS's `redriveStatusReason`, and
+/// RedriveExecution's refusal), if it cannot: it has not failed, or its
+/// history is full.
+pub fn redrive_refusal(v: &ExecutionView) -> Option<String> {
+    match v.status.as_str() {
+        s @ ("RUNNING" | "SUCCEEDED") => Some(format!("Execution is {s} and cannot be redriven")),
+        _ if v
+            .cause
+            .as_deref()
+            .is_some_and(|c| c.starts_with(HISTORY_LIMIT)) =>
+        {
+            Some("Execution history event limit exceeded".into())
+        }
+        _ => None,
+    }
 }
 
 /// The statuses ListExecutions filters by.
@@ -279,15 +299,12 @@ pub async fn describe<S: ExecutionStore>(store: &S, body: &Value) -> Res {
     }
     redrive_fields(&mut o, &v);
     if !v.express {
-        match v.status.as_str() {
-            s @ ("RUNNING" | "SUCCEEDED") => {
+        match redrive_refusal(&v) {
+            Some(reason) => {
                 o.insert("redriveStatus".into(), "NOT_REDRIVABLE".into());
-                o.insert(
-                    "redriveStatusReason".into(),
-                    format!("Execution is {s} and cannot be redriven").into(),
-                );
+                o.insert("redriveStatusReason".into(), reason.into());
             }
-            _ => {
+            None => {
                 o.insert("redriveStatus".into(), "REDRIVABLE".into());
             }
         }

@@ -421,6 +421,10 @@ pub fn redrive(w: &mut Worker, body: &Value) -> Res {
         });
     };
     let not_redrivable = |why: &str| -> Fail { executions::not_redrivable(why).into() };
+    let view = block_on(executions::view(&SqlExecutions(&w.conn), arn))?;
+    if let Some(reason) = executions::redrive_refusal(&view) {
+        return Err(ApiError::execution_not_redrivable(reason).into());
+    }
     if !["FAILED", "TIMED_OUT", "ABORTED"].contains(&status.as_str()) || arn.contains(":express:") {
         return Err(not_redrivable(&status));
     }
