@@ -2,10 +2,12 @@
 both `stepwise serve` backends (embedded SQLite; `--backend aws` on moto).
 Each test here is a regression test for a way the backends once differed."""
 import datetime
+import http.server
 import json
 import os
 import subprocess
 import tempfile
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -526,3 +528,48 @@ def test_an_execution_that_filled_its_history_cannot_be_redriven():
         assert page["events"][0]["id"] == 25_000 and page["events"][0]["type"] == "ExecutionFailed"
     finally:
         s.stop()
+
+
+class SlowLambda(http.server.BaseHTTPRequestHandler):
+    """Lambda's Invoke API, answering after two seconds."""
+
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        time.sleep(2)
+        data = b'{"late": true}'
+        try:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+        except OSError:
+            pass  # the caller gave up
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.mark.parametrize("engine", ["memory", "sqlite", "stepper"])
+@pytest.mark.parametrize("clock", ["--fast-forward", "--no-fast-forward"])
+def test_a_machine_timeout_that_passes_during_a_task_times_the_execution_out(engine, clock):
+    """A Lambda that answers after 2 s, in a machine with TimeoutSeconds 1:
+    TIMED_OUT on AWS and on the embedded backend; in memory (`stepwise
+    run`, StartSyncExecution) and through the stepper the call took no time
+    on the execution's clock, and the execution SUCCEEDED."""
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), SlowLambda)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "m.json")
+            json.dump({"TimeoutSeconds": 1, "StartAt": "T", "States": {"T": {
+                "Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:slow",
+                "End": True}}}, open(path, "w"))
+            extra = [clock] if clock == "--fast-forward" else []
+            out = subprocess.run([BINARY, "run", path, "--backend", engine, *extra, "--lambda-endpoint",
+                                  f"http://127.0.0.1:{httpd.server_address[1]}"],
+                                 capture_output=True, text=True, timeout=60)
+    finally:
+        httpd.shutdown()
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == {
+        "status": "TIMED_OUT", "error": "States.Timeout", "cause": None}, out.stderr

@@ -264,6 +264,10 @@ impl<'m, T: Tasks> Runner<'m, T> {
                         went_out = Some(answer.clone())
                     })
                     .await;
+                    // The call took the time it took, on the execution's
+                    // clock too: a machine's TimeoutSeconds that passed
+                    // meanwhile comes first, as on every backend.
+                    self.now += began.elapsed().as_millis() as Millis;
                     // A task that waits after its call: TaskSubmitted first.
                     if let Some(output) = went_out {
                         let wait = call.wait;

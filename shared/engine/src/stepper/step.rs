@@ -324,7 +324,7 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
         let history = !loaded.record.express;
         // An event's order is its id less one in a history of one thread
         // (ExecutionStarted is order 0, id 1).
-        let env = |next: u64, seed: u64| Env {
+        let env = |next: u64, seed: u64, now: Millis| Env {
             now,
             seed,
             event_id: next + 1,
@@ -338,11 +338,18 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
             facts,
             thread,
             event,
-            &env(lamport + 1, self.seed()),
+            &env(lamport + 1, self.seed(), now),
         );
         if !out.applied {
             return None;
         }
+        // Inline calls take the time they take, on the execution's clock
+        // too: once the machine's TimeoutSeconds passes during one (its
+        // message is on its way), no answer is taken and no call made.
+        let deadline = (machine.timeout_seconds)
+            .map(|t| facts.start_time + t as Millis * 1000)
+            .filter(|d| now < *d);
+        let (mut clock, mut late) = (now, false);
         let mut made = out.events;
         let mut events = out.history;
         let mut pending: VecDeque<Effect> = out.effects.into();
@@ -373,10 +380,15 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
                 tokens.push((token.clone(), call.wait, Some(offer)));
                 continue;
             }
+            if late {
+                continue;
+            }
             let began = std::time::Instant::now();
             let wait = call.wait;
             // A task that waits after its call: TaskSubmitted, then the wait.
-            let event = match self.tasks.invoke(&call, &ctx).await {
+            let answer = self.tasks.invoke(&call, &ctx).await;
+            clock += began.elapsed().as_millis() as Millis;
+            let event = match answer {
                 Ok(answer) if callback && call.token.is_some() => {
                     let token = call.token.clone().unwrap_or_default();
                     tokens.push((token, wait, None));
@@ -407,8 +419,18 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
                 }
                 result => crate::tasks::inline_event(&call, began.elapsed(), result),
             };
+            late = deadline.is_some_and(|d| clock >= d);
+            if late {
+                continue;
+            }
             let next = lamport + 1 + made;
-            let out = step(machine, facts, thread, event, &env(next, self.seed()));
+            let out = step(
+                machine,
+                facts,
+                thread,
+                event,
+                &env(next, self.seed(), clock),
+            );
             if out.applied {
                 made += out.events;
                 events.extend(out.history);
