@@ -158,7 +158,7 @@ fn run(args: Args, text: String) -> anyhow::Result<ExitCode> {
                     if args.backend == Backend::Sqlite {
                         let config = stepwise_local::Config {
                             tasks: std::sync::Arc::new(stepwise_local::tasks::InThread(tasks)),
-                            dispatchers: 2,
+                            dispatchers: stepwise_local::DISPATCHERS,
                             retention: None,
                             fast_forward: args.fast_forward,
                             scope: Scope::in_region(&args.region, &args.account),

@@ -213,7 +213,7 @@ pub fn main(args: Args) -> anyhow::Result<ExitCode> {
         let tasks = crate::aws::local_tasks(mocks, args.lambda_endpoint.clone(), None);
         let config = Config {
             tasks: Arc::new(stepwise_local::tasks::InThread(tasks)),
-            dispatchers: 4,
+            dispatchers: stepwise_local::DISPATCHERS,
             fast_forward: false,
             scope: Scope::from_env(),
             retention: (args.retention_days > 0.0).then(|| Retention {

@@ -530,6 +530,10 @@ def test_an_execution_that_filled_its_history_cannot_be_redriven():
         s.stop()
 
 
+class Listener(http.server.ThreadingHTTPServer):
+    request_queue_size = 64  # many calls at once, none left to retry a connect
+
+
 class SlowLambda(http.server.BaseHTTPRequestHandler):
     """Lambda's Invoke API, answering after two seconds."""
 
@@ -557,7 +561,7 @@ def test_a_machine_timeout_that_passes_during_a_task_times_the_execution_out(eng
     TIMED_OUT on AWS and on the embedded backend; in memory (`stepwise
     run`, StartSyncExecution) and through the stepper the call took no time
     on the execution's clock, and the execution SUCCEEDED."""
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), SlowLambda)
+    httpd = Listener(("127.0.0.1", 0), SlowLambda)
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     try:
         with tempfile.TemporaryDirectory() as tmp:
@@ -573,3 +577,30 @@ def test_a_machine_timeout_that_passes_during_a_task_times_the_execution_out(eng
         httpd.shutdown()
     assert json.loads(out.stdout.strip().splitlines()[-1]) == {
         "status": "TIMED_OUT", "error": "States.Timeout", "cause": None}, out.stderr
+
+
+def test_a_map_of_slow_lambdas_runs_them_together_on_the_embedded_backend():
+    """Twelve 2-second Lambda calls of a Map, each with TimeoutSeconds 3:
+    on AWS they run together and all succeed. The embedded backend ran
+    four calls at a time, and a call's timeout counted the time it waited
+    for a dispatcher: the third round timed out. (The serverless backend
+    runs them one after another in one invocation, each within its own
+    timeout.)"""
+    httpd = Listener(("127.0.0.1", 0), SlowLambda)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    endpoint = f"http://127.0.0.1:{httpd.server_address[1]}"
+    s = Server(["--in-memory", "--lambda-endpoint", endpoint]).start()
+    try:
+        sfn = client(s.url)
+        arn = create(sfn, {"StartAt": "M", "States": {"M": {
+            "Type": "Map", "ItemsPath": "$.items", "End": True,
+            "ItemProcessor": {"StartAt": "T", "States": {"T": {
+                "Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:slow",
+                "TimeoutSeconds": 3, "End": True}}}}}})["stateMachineArn"]
+        ex = sfn.start_execution(stateMachineArn=arn, input=json.dumps({"items": list(range(12))}))
+        d = wait_for(sfn, ex["executionArn"], timeout=60)
+        assert d["status"] == "SUCCEEDED", (d.get("error"), d.get("cause"))
+        assert json.loads(d["output"]) == [{"late": True}] * 12
+    finally:
+        s.stop()
+        httpd.shutdown()

@@ -107,7 +107,7 @@ pub(crate) fn step_thread(
     }
     // A step that would take the history past AWS's limit is not kept:
     // the execution fails instead, as on every driver.
-    let made = run.numbering.next_id() - 1 + out.history.len() as u64;
+    let made = run.numbering.next_id() - 1 + out.events;
     if let Some(e) = past_history_limit(run.machine.express, made) {
         return fail_execution(w, execution, e);
     }

@@ -40,11 +40,18 @@ pub fn truncate_wal(path: &Path) {
     }
 }
 
+/// As many task calls at once as AWS runs inline Map iterations (40): a
+/// Map of slow Lambdas runs them together, and a call's TimeoutSeconds is
+/// not spent waiting for a free dispatcher (with 4, the fifth of 40
+/// ten-second calls timed out at 15 seconds).
+pub const DISPATCHERS: usize = stepwise_engine::stepper::FANOUT_LIMIT;
+
 /// How tasks run in this backend.
 pub struct Config {
     /// The task chain (mocks → service integrations → Lambda), as every
     /// backend builds it; the worker starts nested executions itself.
     pub tasks: Arc<dyn tasks::Chain>,
+    /// How many task calls run at once (threads, idle until needed).
     pub dispatchers: usize,
     /// Delete ended executions after a while (`None`: keep them forever).
     pub retention: Option<Retention>,
