@@ -604,3 +604,30 @@ def test_a_map_of_slow_lambdas_runs_them_together_on_the_embedded_backend():
     finally:
         s.stop()
         httpd.shutdown()
+
+
+@pytest.mark.parametrize("engine", ["memory", "sqlite", "stepper"])
+def test_a_maps_lambdas_count_as_made_side_by_side_against_the_machine_timeout(engine):
+    """Five 2-second Lambdas of a Map in a machine with TimeoutSeconds 5:
+    AWS runs them side by side and the execution succeeds. `stepwise run`
+    (and the stepper, within one message) makes the calls one after
+    another; each answer is placed as long after its call as it took, not
+    after all the calls before it (10 seconds: TIMED_OUT)."""
+    httpd = Listener(("127.0.0.1", 0), SlowLambda)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "m.json")
+            json.dump({"TimeoutSeconds": 5, "StartAt": "M", "States": {"M": {
+                "Type": "Map", "ItemsPath": "$.items", "End": True,
+                "ItemProcessor": {"StartAt": "T", "States": {"T": {
+                    "Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:slow",
+                    "End": True}}}}}}, open(path, "w"))
+            out = subprocess.run([BINARY, "run", path, "--backend", engine, "--input",
+                                  json.dumps({"items": list(range(5))}), "--lambda-endpoint",
+                                  f"http://127.0.0.1:{httpd.server_address[1]}"],
+                                 capture_output=True, text=True, timeout=90)
+    finally:
+        httpd.shutdown()
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == {
+        "status": "SUCCEEDED", "output": [{"late": True}] * 5}, out.stderr

@@ -265,9 +265,13 @@ impl<'m, T: Tasks> Runner<'m, T> {
                     })
                     .await;
                     // The call took the time it took, on the execution's
-                    // clock too: a machine's TimeoutSeconds that passed
-                    // meanwhile comes first, as on every backend.
-                    self.now += began.elapsed().as_millis() as Millis;
+                    // clock too: its answer comes that long after it was
+                    // made, and a machine's TimeoutSeconds that passed
+                    // meanwhile comes first, as on every backend. (Calls
+                    // are made one after another here, but each is placed
+                    // as if made when its state asked: as AWS runs a Map's
+                    // calls, side by side.)
+                    let answered = self.now + began.elapsed().as_millis() as Millis;
                     // A task that waits after its call: TaskSubmitted first.
                     if let Some(output) = went_out {
                         let wait = call.wait;
@@ -278,7 +282,7 @@ impl<'m, T: Tasks> Runner<'m, T> {
                     // timers, TimeoutSeconds and HeartbeatSeconds, can end it.)
                     if let Some(result) = result {
                         let event = inline_event(&call, began.elapsed(), result);
-                        self.push(self.now, id.clone(), event);
+                        self.push(answered, id.clone(), event);
                     }
                 }
                 Effect::Spawn(children) => {
