@@ -631,3 +631,26 @@ def test_a_maps_lambdas_count_as_made_side_by_side_against_the_machine_timeout(e
         httpd.shutdown()
     assert json.loads(out.stdout.strip().splitlines()[-1]) == {
         "status": "SUCCEEDED", "output": [{"late": True}] * 5}, out.stderr
+
+
+@pytest.mark.parametrize("engine", ["memory", "sqlite", "stepper"])
+def test_a_distributed_map_without_max_concurrency_runs_its_children_together(engine):
+    """AWS runs up to 10,000 child executions of a distributed Map at once
+    when it names no MaxConcurrency. The stepper ran 40 (the inline Map's
+    limit), so 100 one-second children took three seconds of the
+    execution's clock, not one."""
+    machine = {"StartAt": "M", "States": {"M": {
+        "Type": "Map", "ItemsPath": "$.items", "End": True,
+        "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                          "StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 1, "End": True}}}}}}
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "m.json")
+        json.dump(machine, open(path, "w"))
+        out = subprocess.run([BINARY, "run", path, "--backend", engine, "--fast-forward", "--history",
+                              "--input", json.dumps({"items": list(range(100))})],
+                             capture_output=True, text=True, timeout=120)
+    *events, result = [json.loads(line) for line in out.stdout.strip().splitlines()]
+    assert result["status"] == "SUCCEEDED", out.stderr
+    at = {e["type"]: datetime.datetime.fromisoformat(e["timestamp"].replace("Z", "+00:00")) for e in events}
+    took = (at["MapStateExited"] - at["MapStateEntered"]).total_seconds()
+    assert 1.0 <= took < 2.0, took

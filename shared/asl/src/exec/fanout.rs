@@ -8,7 +8,9 @@ use super::child::ChildExecution;
 use super::thread::{
     Fanout, Kept, MapItem, Parent, Phase, RESUME_POINT_BYTES, RESUME_POINTS, RedrivePoint, Thread,
 };
-use super::{Effect, Event, EventType, MapRunUpdate, Outcome, Step, TimerKind};
+use super::{
+    DISTRIBUTED_CONCURRENCY, Effect, Event, EventType, MapRunUpdate, Outcome, Step, TimerKind,
+};
 use crate::definition::State;
 use crate::error::{ErrorName, StatesError};
 use crate::limits::{MAX_PAYLOAD_DEPTH, deeper_than, too_deep};
@@ -304,9 +306,12 @@ impl<'a> Step<'a> {
         room >= pending || running == 0 || room >= (limit / 4).max(1)
     }
 
-    /// How many children of `f` may run at once (0: all).
+    /// How many children of `f` may run at once (0: all). A distributed
+    /// Map without MaxConcurrency runs AWS's 10,000 child executions at a
+    /// time on every backend; an inline one the driver's limit.
     fn concurrency(&self, f: &Fanout) -> usize {
         match f.max_concurrency {
+            0 if f.map_run.is_some() => DISTRIBUTED_CONCURRENCY,
             0 => self.env.fanout_limit,
             m => m,
         }

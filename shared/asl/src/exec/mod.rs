@@ -195,8 +195,9 @@ pub struct Env {
     pub event_id: u64,
     /// Whether to build history events at all (EXPRESS executions keep none).
     pub history: bool,
-    /// How many children a Parallel or Map without MaxConcurrency runs at
-    /// once (0: all). AWS runs at most 40 inline Map iterations at a time.
+    /// How many children a Parallel or inline Map without MaxConcurrency
+    /// runs at once (0: all). AWS runs at most 40 inline Map iterations at
+    /// a time (a distributed Map, [`DISTRIBUTED_CONCURRENCY`]).
     pub fanout_limit: usize,
     /// How large (in bytes of JSON) the children one step starts may be in
     /// all (0: no bound). Past it, the rest start in steps of their own (a
@@ -204,6 +205,10 @@ pub struct Env {
     /// MaxConcurrency 1,000 never puts a thousand children in one outbox.
     pub spawn_bytes: usize,
 }
+
+/// How many child executions a distributed Map without MaxConcurrency runs
+/// at once, as AWS does.
+pub const DISTRIBUTED_CONCURRENCY: usize = 10_000;
 
 /// What one step produced.
 #[derive(Debug, Clone, PartialEq)]
