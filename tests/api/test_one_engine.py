@@ -537,9 +537,13 @@ class Listener(http.server.ThreadingHTTPServer):
 class SlowLambda(http.server.BaseHTTPRequestHandler):
     """Lambda's Invoke API, answering after two seconds."""
 
+    calls = []  # (start, end) of each call, in the order they ended
+
     def do_POST(self):
         self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        began = time.monotonic()
         time.sleep(2)
+        SlowLambda.calls.append((began, time.monotonic()))
         data = b'{"late": true}'
         try:
             self.send_response(200)
@@ -654,3 +658,33 @@ def test_a_distributed_map_without_max_concurrency_runs_its_children_together(en
     at = {e["type"]: datetime.datetime.fromisoformat(e["timestamp"].replace("Z", "+00:00")) for e in events}
     took = (at["MapStateExited"] - at["MapStateEntered"]).total_seconds()
     assert 1.0 <= took < 2.0, took
+
+
+
+@pytest.mark.parametrize("engine", ["sqlite", "stepper"])
+def test_a_maps_lambda_calls_are_made_side_by_side(engine):
+    """The embedded backend made four calls at a time (its dispatchers),
+    the stepper one after another (a bundle's children in turn, each
+    blocking its thread): a Map of five 2-second Lambdas took 4 and 10
+    seconds where AWS takes 2. Now every call is out before any answers."""
+    httpd = Listener(("127.0.0.1", 0), SlowLambda)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    SlowLambda.calls = []
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "m.json")
+            json.dump({"StartAt": "M", "States": {"M": {
+                "Type": "Map", "ItemsPath": "$.items", "End": True,
+                "ItemProcessor": {"StartAt": "T", "States": {"T": {
+                    "Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:slow",
+                    "End": True}}}}}}, open(path, "w"))
+            out = subprocess.run([BINARY, "run", path, "--backend", engine, "--input",
+                                  json.dumps({"items": list(range(5))}), "--lambda-endpoint",
+                                  f"http://127.0.0.1:{httpd.server_address[1]}"],
+                                 capture_output=True, text=True, timeout=90)
+    finally:
+        httpd.shutdown()
+    assert json.loads(out.stdout.strip().splitlines()[-1])["status"] == "SUCCEEDED", out.stderr
+    calls = SlowLambda.calls
+    assert len(calls) == 5
+    assert max(start for start, _ in calls) < min(end for _, end in calls), calls

@@ -35,7 +35,22 @@ impl Tasks for LambdaTasks {
         match self {
             LambdaTasks::Sdk(client) => invoke_sdk(client, &lambda).await,
             LambdaTasks::Local(endpoint) => {
-                invoke_http(endpoint.as_deref().unwrap_or_default(), &lambda)
+                let endpoint = endpoint.clone().unwrap_or_default();
+                // On a runtime, the blocking call goes to its blocking pool:
+                // calls made side by side (a Map's, a bundle's) run so, and
+                // the runtime's own threads stay free.
+                match tokio::runtime::Handle::try_current() {
+                    Ok(runtime) => runtime
+                        .spawn_blocking(move || invoke_http(&endpoint, &lambda))
+                        .await
+                        .unwrap_or_else(|e| {
+                            Err(StatesError::custom(
+                                "Lambda.ServiceException",
+                                e.to_string(),
+                            ))
+                        }),
+                    Err(_) => invoke_http(&endpoint, &lambda),
+                }
             }
         }
     }

@@ -106,6 +106,54 @@ impl<S: Store, Q: Queue, T: Tasks, A: step::Abort> Stepper<S, Q, T, A> {
         })
     }
 
+    /// A bundle: what is not due yet goes back to the queue; the rest is
+    /// handled here. Children's first steps run side by side (their inline
+    /// calls too, as AWS runs a Map's); the other messages one after
+    /// another, first. Siblings that finish in their first step join their
+    /// parent's record together, in one write, in the bundle's order.
+    pub(super) async fn bundle(&self, inner: &[Envelope], now: Millis) -> Result<(), Retry> {
+        let (later, due): (Vec<_>, Vec<_>) = inner.iter().partition(|e| e.at > now);
+        if !later.is_empty() {
+            let later: Vec<Envelope> = later.into_iter().cloned().collect();
+            self.queue.send(&later, now).await?;
+        }
+        let first = |e: &&Envelope| matches!(&e.body, Body::Step(m) if m.init.is_some());
+        let (firsts, rest): (Vec<&Envelope>, Vec<&Envelope>) = due.into_iter().partition(first);
+        let (mut joins, mut parents) = (Vec::new(), Parents::new());
+        for e in rest {
+            match &e.body {
+                Body::Step(m) => {
+                    joins.extend(self.step_or_join(&e.id, m, &mut parents, now).await?)
+                }
+                Body::Poll(p) => self.look(&e.id, p, now).await?,
+                Body::Bundle(_) => {}
+            }
+            if self.abort.abort("bundle") {
+                return Err(Retry::Chaos("bundle"));
+            }
+        }
+        // Each reads its parent for itself; any of those reads will do for
+        // the join (one a later write outdated is read again).
+        let runs = firsts.iter().filter_map(|e| match &e.body {
+            Body::Step(m) => Some(async move {
+                let mut own = Parents::new();
+                let joined = self.step_or_join(&e.id, m, &mut own, now).await;
+                (joined, own)
+            }),
+            _ => None,
+        });
+        for (joined, own) in side_by_side(runs.collect()).await {
+            joins.extend(joined?);
+            for (key, record) in own {
+                parents.entry(key).or_insert(record);
+            }
+            if self.abort.abort("bundle") {
+                return Err(Retry::Chaos("bundle"));
+            }
+        }
+        self.join_all(joins, parents, now).await
+    }
+
     /// Saves each parent with the children that joined it, in their order.
     pub(super) async fn join_all(
         &self,
@@ -278,6 +326,31 @@ impl<S: Store, Q: Queue, T: Tasks, A: step::Abort> Stepper<S, Q, T, A> {
         };
         self.commit(parent, t, now).await.map(|()| taken)
     }
+}
+
+/// Runs `futures` side by side on the calling task; their outputs in order.
+async fn side_by_side<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output> {
+    use std::task::Poll;
+    let mut futures: Vec<_> = futures.into_iter().map(Box::pin).collect();
+    let mut outputs: Vec<Option<F::Output>> = futures.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut waiting = false;
+        for (f, out) in futures.iter_mut().zip(outputs.iter_mut()) {
+            if out.is_none() {
+                match f.as_mut().poll(cx) {
+                    Poll::Ready(v) => *out = Some(v),
+                    Poll::Pending => waiting = true,
+                }
+            }
+        }
+        if waiting {
+            Poll::Pending
+        } else {
+            Poll::Ready(())
+        }
+    })
+    .await;
+    outputs.into_iter().flatten().collect()
 }
 
 impl<S: Store, Q: Queue, T: Tasks, A: step::Abort> Stepper<S, Q, T, A> {

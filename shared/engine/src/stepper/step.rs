@@ -82,29 +82,7 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
         match &envelope.body {
             Body::Step(m) => self.step(&envelope.id, m, now).await,
             Body::Poll(p) => self.look(&envelope.id, p, now).await,
-            Body::Bundle(inner) => {
-                let (later, due): (Vec<_>, Vec<_>) = inner.iter().partition(|e| e.at > now);
-                if !later.is_empty() {
-                    let later: Vec<Envelope> = later.into_iter().cloned().collect();
-                    self.queue.send(&later, now).await?;
-                }
-                // One after another; siblings that finish in their first
-                // step join their parent's record together, in one write.
-                let (mut joins, mut parents) = (Vec::new(), Parents::new());
-                for e in due {
-                    match &e.body {
-                        Body::Step(m) => {
-                            joins.extend(self.step_or_join(&e.id, m, &mut parents, now).await?)
-                        }
-                        Body::Poll(p) => self.look(&e.id, p, now).await?,
-                        Body::Bundle(_) => {}
-                    }
-                    if self.abort.abort("bundle") {
-                        return Err(Retry::Chaos("bundle"));
-                    }
-                }
-                self.join_all(joins, parents, now).await
-            }
+            Body::Bundle(inner) => self.bundle(inner, now).await,
         }
     }
 
@@ -144,7 +122,7 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
     /// that finished in this first step: then it is never written, and what
     /// it [`Joined`] its parent with is returned to be saved in the parent's
     /// record.
-    async fn step_or_join(
+    pub(super) async fn step_or_join(
         &self,
         id: &str,
         m: &StepMessage,
