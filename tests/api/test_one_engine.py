@@ -558,6 +558,37 @@ class SlowLambda(http.server.BaseHTTPRequestHandler):
         pass
 
 
+SLOW = "arn:aws:lambda:us-east-1:123456789012:function:slow"
+
+
+def slow_map(**extra):
+    """A Map whose every item calls the slow Lambda."""
+    return dict(extra, StartAt="M", States={"M": {
+        "Type": "Map", "ItemsPath": "$.items", "End": True,
+        "ItemProcessor": {"StartAt": "T", "States": {"T": {
+            "Type": "Task", "Resource": SLOW, "TimeoutSeconds": 3, "End": True}}}}})
+
+
+def run_with_slow_lambda(engine, machine, input=None, *extra):
+    """`stepwise run` of `machine` on `engine`, Lambda tasks answered by
+    SlowLambda: the result line, and the calls' (start, end)."""
+    httpd = Listener(("127.0.0.1", 0), SlowLambda)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    SlowLambda.calls = []
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "m.json")
+            json.dump(machine, open(path, "w"))
+            out = subprocess.run([BINARY, "run", path, "--backend", engine, *extra,
+                                  "--input", json.dumps(input or {}), "--lambda-endpoint",
+                                  f"http://127.0.0.1:{httpd.server_address[1]}"],
+                                 capture_output=True, text=True, timeout=90)
+    finally:
+        httpd.shutdown()
+    assert out.stdout.strip(), out.stderr
+    return json.loads(out.stdout.strip().splitlines()[-1]), SlowLambda.calls
+
+
 @pytest.mark.parametrize("engine", ["memory", "sqlite", "stepper"])
 @pytest.mark.parametrize("clock", ["--fast-forward", "--no-fast-forward"])
 def test_a_machine_timeout_that_passes_during_a_task_times_the_execution_out(engine, clock):
@@ -565,42 +596,25 @@ def test_a_machine_timeout_that_passes_during_a_task_times_the_execution_out(eng
     TIMED_OUT on AWS and on the embedded backend; in memory (`stepwise
     run`, StartSyncExecution) and through the stepper the call took no time
     on the execution's clock, and the execution SUCCEEDED."""
-    httpd = Listener(("127.0.0.1", 0), SlowLambda)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            path = os.path.join(tmp, "m.json")
-            json.dump({"TimeoutSeconds": 1, "StartAt": "T", "States": {"T": {
-                "Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:slow",
-                "End": True}}}, open(path, "w"))
-            extra = [clock] if clock == "--fast-forward" else []
-            out = subprocess.run([BINARY, "run", path, "--backend", engine, *extra, "--lambda-endpoint",
-                                  f"http://127.0.0.1:{httpd.server_address[1]}"],
-                                 capture_output=True, text=True, timeout=60)
-    finally:
-        httpd.shutdown()
-    assert json.loads(out.stdout.strip().splitlines()[-1]) == {
-        "status": "TIMED_OUT", "error": "States.Timeout", "cause": None}, out.stderr
+    machine = {"TimeoutSeconds": 1, "StartAt": "T", "States": {"T": {
+        "Type": "Task", "Resource": SLOW, "End": True}}}
+    extra = [clock] if clock == "--fast-forward" else []
+    result, _ = run_with_slow_lambda(engine, machine, None, *extra)
+    assert result == {"status": "TIMED_OUT", "error": "States.Timeout", "cause": None}
 
 
 def test_a_map_of_slow_lambdas_runs_them_together_on_the_embedded_backend():
-    """Twelve 2-second Lambda calls of a Map, each with TimeoutSeconds 3:
-    on AWS they run together and all succeed. The embedded backend ran
-    four calls at a time, and a call's timeout counted the time it waited
-    for a dispatcher: the third round timed out. (The serverless backend
-    runs them one after another in one invocation, each within its own
-    timeout.)"""
+    """Twelve 2-second Lambda calls of a Map, each with TimeoutSeconds 3,
+    through `serve`: on AWS they run together and all succeed. The embedded
+    backend ran four calls at a time, and a call's timeout counted the time
+    it waited for a dispatcher: the third round timed out."""
     httpd = Listener(("127.0.0.1", 0), SlowLambda)
     threading.Thread(target=httpd.serve_forever, daemon=True).start()
     endpoint = f"http://127.0.0.1:{httpd.server_address[1]}"
     s = Server(["--in-memory", "--lambda-endpoint", endpoint]).start()
     try:
         sfn = client(s.url)
-        arn = create(sfn, {"StartAt": "M", "States": {"M": {
-            "Type": "Map", "ItemsPath": "$.items", "End": True,
-            "ItemProcessor": {"StartAt": "T", "States": {"T": {
-                "Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:slow",
-                "TimeoutSeconds": 3, "End": True}}}}}})["stateMachineArn"]
+        arn = create(sfn, slow_map())["stateMachineArn"]
         ex = sfn.start_execution(stateMachineArn=arn, input=json.dumps({"items": list(range(12))}))
         d = wait_for(sfn, ex["executionArn"], timeout=60)
         assert d["status"] == "SUCCEEDED", (d.get("error"), d.get("cause"))
@@ -614,27 +628,23 @@ def test_a_map_of_slow_lambdas_runs_them_together_on_the_embedded_backend():
 def test_a_maps_lambdas_count_as_made_side_by_side_against_the_machine_timeout(engine):
     """Five 2-second Lambdas of a Map in a machine with TimeoutSeconds 5:
     AWS runs them side by side and the execution succeeds. `stepwise run`
-    (and the stepper, within one message) makes the calls one after
-    another; each answer is placed as long after its call as it took, not
-    after all the calls before it (10 seconds: TIMED_OUT)."""
-    httpd = Listener(("127.0.0.1", 0), SlowLambda)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            path = os.path.join(tmp, "m.json")
-            json.dump({"TimeoutSeconds": 5, "StartAt": "M", "States": {"M": {
-                "Type": "Map", "ItemsPath": "$.items", "End": True,
-                "ItemProcessor": {"StartAt": "T", "States": {"T": {
-                    "Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:slow",
-                    "End": True}}}}}}, open(path, "w"))
-            out = subprocess.run([BINARY, "run", path, "--backend", engine, "--input",
-                                  json.dumps({"items": list(range(5))}), "--lambda-endpoint",
-                                  f"http://127.0.0.1:{httpd.server_address[1]}"],
-                                 capture_output=True, text=True, timeout=90)
-    finally:
-        httpd.shutdown()
-    assert json.loads(out.stdout.strip().splitlines()[-1]) == {
-        "status": "SUCCEEDED", "output": [{"late": True}] * 5}, out.stderr
+    in memory makes the calls one after another; each answer is placed as
+    long after its call as it took, not after all the calls before it
+    (10 seconds: TIMED_OUT)."""
+    result, _ = run_with_slow_lambda(engine, slow_map(TimeoutSeconds=5), {"items": list(range(5))})
+    assert result == {"status": "SUCCEEDED", "output": [{"late": True}] * 5}
+
+
+@pytest.mark.parametrize("engine", ["sqlite", "stepper"])
+def test_a_maps_lambda_calls_are_made_side_by_side(engine):
+    """The embedded backend made four calls at a time (its dispatchers),
+    the stepper one after another (a bundle's children in turn, each
+    blocking its thread): a Map of five 2-second Lambdas took 4 and 10
+    seconds where AWS takes 2. Now every call is out before any answers."""
+    result, calls = run_with_slow_lambda(engine, slow_map(), {"items": list(range(5))})
+    assert result["status"] == "SUCCEEDED"
+    assert len(calls) == 5
+    assert max(start for start, _ in calls) < min(end for _, end in calls), calls
 
 
 @pytest.mark.parametrize("engine", ["memory", "sqlite", "stepper"])
@@ -659,32 +669,3 @@ def test_a_distributed_map_without_max_concurrency_runs_its_children_together(en
     took = (at["MapStateExited"] - at["MapStateEntered"]).total_seconds()
     assert 1.0 <= took < 2.0, took
 
-
-
-@pytest.mark.parametrize("engine", ["sqlite", "stepper"])
-def test_a_maps_lambda_calls_are_made_side_by_side(engine):
-    """The embedded backend made four calls at a time (its dispatchers),
-    the stepper one after another (a bundle's children in turn, each
-    blocking its thread): a Map of five 2-second Lambdas took 4 and 10
-    seconds where AWS takes 2. Now every call is out before any answers."""
-    httpd = Listener(("127.0.0.1", 0), SlowLambda)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    SlowLambda.calls = []
-    try:
-        with tempfile.TemporaryDirectory() as tmp:
-            path = os.path.join(tmp, "m.json")
-            json.dump({"StartAt": "M", "States": {"M": {
-                "Type": "Map", "ItemsPath": "$.items", "End": True,
-                "ItemProcessor": {"StartAt": "T", "States": {"T": {
-                    "Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:slow",
-                    "End": True}}}}}}, open(path, "w"))
-            out = subprocess.run([BINARY, "run", path, "--backend", engine, "--input",
-                                  json.dumps({"items": list(range(5))}), "--lambda-endpoint",
-                                  f"http://127.0.0.1:{httpd.server_address[1]}"],
-                                 capture_output=True, text=True, timeout=90)
-    finally:
-        httpd.shutdown()
-    assert json.loads(out.stdout.strip().splitlines()[-1])["status"] == "SUCCEEDED", out.stderr
-    calls = SlowLambda.calls
-    assert len(calls) == 5
-    assert max(start for start, _ in calls) < min(end for _, end in calls), calls
