@@ -6,6 +6,7 @@
 //! child.
 
 use std::collections::hash_map::Entry;
+use std::sync::Arc;
 
 use stepwise_asl::exec::{HistoryEvent, Parent, Phase, RedrivePoint};
 use stepwise_asl::timestamp::Millis;
@@ -73,7 +74,8 @@ impl Joined {
 
 /// Parents' records as the children of one message found them, by
 /// execution and thread: read once for all of their children.
-pub(super) type Parents = std::collections::HashMap<(String, String), Record>;
+/// Shared: the children a bundle steps side by side read each parent once.
+pub(super) type Parents = std::collections::HashMap<(String, String), Arc<Record>>;
 
 impl<S: Store, Q: Queue, T: Tasks, A: step::Abort> Stepper<S, Q, T, A> {
     /// The parent record a new child may report to in place of a message;
@@ -92,7 +94,7 @@ impl<S: Store, Q: Queue, T: Tasks, A: step::Abort> Stepper<S, Q, T, A> {
         let parent = match parents.entry(key) {
             Entry::Occupied(e) => e.into_mut(),
             Entry::Vacant(e) => match self.store.load(&record.facts.arn, &p.thread).await? {
-                Some(parent) => e.insert(parent),
+                Some(parent) => e.insert(Arc::new(parent)),
                 None => return Ok(false),
             },
         };
@@ -132,17 +134,31 @@ impl<S: Store, Q: Queue, T: Tasks, A: step::Abort> Stepper<S, Q, T, A> {
                 return Err(Retry::Chaos("bundle"));
             }
         }
-        // Each reads its parent for itself; any of those reads will do for
-        // the join (one a later write outdated is read again).
+        // Their parents are read once, for all of them (a parent one
+        // outdated by a later write is read again by its join).
+        for e in &firsts {
+            let Body::Step(m) = &e.body else { continue };
+            let Some(p) = m.init.as_ref().and_then(|t| t.parent.as_ref()) else {
+                continue;
+            };
+            let key = (m.execution.clone(), p.thread.clone());
+            if let Entry::Vacant(slot) = parents.entry(key)
+                && let Some(parent) = self.store.load(&m.execution, &p.thread).await?
+            {
+                slot.insert(Arc::new(parent));
+            }
+        }
+        let shared = &parents;
         let runs = firsts.iter().filter_map(|e| match &e.body {
             Body::Step(m) => Some(async move {
-                let mut own = Parents::new();
+                let mut own = shared.clone();
                 let joined = self.step_or_join(&e.id, m, &mut own, now).await;
                 (joined, own)
             }),
             _ => None,
         });
-        for (joined, own) in side_by_side(runs.collect()).await {
+        let ran = side_by_side(runs.collect()).await;
+        for (joined, own) in ran {
             joins.extend(joined?);
             for (key, record) in own {
                 parents.entry(key).or_insert(record);
@@ -184,9 +200,10 @@ impl<S: Store, Q: Queue, T: Tasks, A: step::Abort> Stepper<S, Q, T, A> {
     async fn join(
         &self,
         group: Vec<Joined>,
-        found: Option<Record>,
+        found: Option<Arc<Record>>,
         now: Millis,
     ) -> Result<(), Retry> {
+        let found = found.map(|p| Arc::try_unwrap(p).unwrap_or_else(|p| (*p).clone()));
         let (execution, thread) = (&group[0].execution, &group[0].parent.thread);
         let Some(loaded) = self.loaded(execution).await? else {
             return Ok(());

@@ -202,7 +202,7 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
         {
             let at = (*wait, *index, *clock);
             let joined = Joined::reported(id, m, at, outcome.clone(), resume.clone());
-            parents.insert((m.execution.clone(), m.thread.clone()), rec);
+            parents.insert((m.execution.clone(), m.thread.clone()), Arc::new(rec));
             return Ok(Some(joined));
         }
         let Some(thread) = rec.thread.as_mut() else {
