@@ -157,7 +157,7 @@ impl<S: Store, Q: Queue, T: Tasks, A: step::Abort> Stepper<S, Q, T, A> {
             }),
             _ => None,
         });
-        let ran = side_by_side(runs.collect()).await;
+        let ran = side_by_side(runs.collect(), FANOUT_LIMIT).await;
         for (joined, own) in ran {
             joins.extend(joined?);
             for (key, record) in own {
@@ -345,25 +345,36 @@ impl<S: Store, Q: Queue, T: Tasks, A: step::Abort> Stepper<S, Q, T, A> {
     }
 }
 
-/// Runs `futures` side by side on the calling task; their outputs in order.
-async fn side_by_side<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output> {
+/// Runs `futures` side by side on the calling task, at most `window` at a
+/// time (a bundle of a thousand children must not open a thousand
+/// connections to the store at once); their outputs in order.
+async fn side_by_side<F: std::future::Future>(futures: Vec<F>, window: usize) -> Vec<F::Output> {
     use std::task::Poll;
-    let mut futures: Vec<_> = futures.into_iter().map(Box::pin).collect();
-    let mut outputs: Vec<Option<F::Output>> = futures.iter().map(|_| None).collect();
+    let mut waiting = futures.into_iter().map(Box::pin).enumerate();
+    let mut running = Vec::new();
+    let mut outputs: Vec<Option<F::Output>> = Vec::new();
     std::future::poll_fn(|cx| {
-        let mut waiting = false;
-        for (f, out) in futures.iter_mut().zip(outputs.iter_mut()) {
-            if out.is_none() {
-                match f.as_mut().poll(cx) {
-                    Poll::Ready(v) => *out = Some(v),
-                    Poll::Pending => waiting = true,
-                }
+        loop {
+            while running.len() < window.max(1) {
+                let Some(next) = waiting.next() else { break };
+                outputs.push(None);
+                running.push(next);
             }
-        }
-        if waiting {
-            Poll::Pending
-        } else {
-            Poll::Ready(())
+            let before = running.len();
+            running.retain_mut(|(i, f)| match f.as_mut().poll(cx) {
+                Poll::Ready(v) => {
+                    outputs[*i] = Some(v);
+                    false
+                }
+                Poll::Pending => true,
+            });
+            if running.is_empty() && waiting.len() == 0 {
+                return Poll::Ready(());
+            }
+            // Room was made: start the next ones now, not at the next wake.
+            if running.len() == before {
+                return Poll::Pending;
+            }
         }
     })
     .await;
@@ -421,5 +432,32 @@ impl<S: Store, Q: Queue, T: Tasks, A: step::Abort> Stepper<S, Q, T, A> {
             });
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::cell::Cell;
+
+    use super::side_by_side;
+
+    /// A thousand children of one bundle: never more than the window out at
+    /// once, all of the window out before any finishes, results in order.
+    #[tokio::test]
+    async fn side_by_side_keeps_a_window_and_the_order() {
+        let (out, most) = (Cell::new(0usize), Cell::new(0usize));
+        let runs = (0..1000).map(|i| {
+            let (out, most) = (&out, &most);
+            async move {
+                out.set(out.get() + 1);
+                most.set(most.get().max(out.get()));
+                tokio::task::yield_now().await;
+                out.set(out.get() - 1);
+                i * 2
+            }
+        });
+        let results = side_by_side(runs.collect(), 40).await;
+        assert_eq!(most.get(), 40);
+        assert_eq!(results, (0..1000).map(|i| i * 2).collect::<Vec<_>>());
     }
 }
