@@ -371,8 +371,9 @@ async fn side_by_side<F: std::future::Future>(futures: Vec<F>, window: usize) ->
             if running.is_empty() && waiting.len() == 0 {
                 return Poll::Ready(());
             }
-            // Room was made: start the next ones now, not at the next wake.
-            if running.len() == before {
+            // Room was made for one still waiting: start it now, not at the
+            // next wake (the others in flight are polled when woken).
+            if running.len() == before || waiting.len() == 0 {
                 return Poll::Pending;
             }
         }
