@@ -558,7 +558,7 @@ impl Store for DynamoStore {
         execution: &str,
         outcome: &Outcome,
         at: Millis,
-    ) -> Result<(), PortError> {
+    ) -> Result<Option<Outcome>, PortError> {
         let text = serde_json::to_string(outcome)?;
         let bytes = text.len() + 64;
         let out = self
@@ -582,8 +582,11 @@ impl Store for DynamoStore {
             .await;
         self.meter.write(bytes);
         // A failed condition: already ended (a redelivery, or a stop that
-        // came first).
-        conditional(out).map(|_| ())
+        // came first), read only then.
+        if conditional(out)? {
+            return Ok(None);
+        }
+        Ok(self.execution(execution).await?.and_then(|r| r.outcome))
     }
 
     async fn put_token(&self, hash: &str, target: &TokenTarget) -> Result<(), PortError> {

@@ -263,9 +263,12 @@ impl AwsService {
             Err(stopped) => return Ok(json!({"stopDate": timestamp(stopped)})),
         };
         let now = wall_clock();
-        stepwise_engine::stepper::stop(&self.store, &self.queue, &arn, error, now)
+        let stopped = stepwise_engine::stepper::stop(&self.store, &self.queue, &arn, error, now)
             .await
             .map_err(internal)?;
+        if !stopped {
+            return Ok(json!({"stopDate": timestamp(now)})); // it ended meanwhile
+        }
         // The root thread records ExecutionAborted when it takes the stop's
         // message: on AWS the history has it once StopExecution answers, so
         // the answer waits for it (a few seconds at most).

@@ -188,6 +188,47 @@ fn a_crash_before_recording_the_end_is_repaired_by_the_redelivery() {
     assert_eq!(f.output(), json!({"n": 1, "a": 1, "b": 2}));
 }
 
+#[test]
+fn a_stop_recorded_while_the_last_step_ran_ends_the_history_as_the_status_says() {
+    let queue = MemQueue::default();
+    let mut f = fixture(&queue, chain(), NoAbort);
+    for _ in 0..2 {
+        let e = queue.pop().unwrap();
+        assert!(f.deliver(&e));
+    }
+    // StopExecution records ABORTED while C's step (the execution's last) is
+    // under way: the status says ABORTED at once, so the history must too.
+    let last = queue.pop().expect("C's message");
+    let error = StatesError::custom("Halt", "stopped by hand");
+    let stop = stepwise_engine::stepper::stop(&f.stepper.store, &queue, ARN, error, f.now);
+    assert!(block_on(stop).unwrap(), "it was running");
+    assert!(f.deliver(&last));
+    f.drain(); // the stop's own message finds the thread done
+    assert_eq!(f.status(), "ABORTED");
+    let history = merge_history(block_on(f.stepper.store.history(ARN)).unwrap());
+    let ends: Vec<_> = (history.iter())
+        .filter(|r| r.event.ends_execution())
+        .map(|r| (r.event.kind.as_str(), r.event.details.clone()))
+        .collect();
+    assert_eq!(
+        ends,
+        [(
+            "ExecutionAborted",
+            json!({"error": "Halt", "cause": "stopped by hand"})
+        )]
+    );
+    assert_eq!(f.entered(), ["A", "B", "C"]);
+    // A stop that comes after the end stops nothing.
+    let late = stepwise_engine::stepper::stop(
+        &f.stepper.store,
+        &queue,
+        ARN,
+        StatesError::custom("Late", ""),
+        f.now,
+    );
+    assert!(!block_on(late).unwrap());
+}
+
 fn parallel() -> Value {
     json!({"StartAt": "P", "States": {"P": {"Type": "Parallel", "End": true, "Branches": [
         {"StartAt": "X", "States": {"X": {"Type": "Pass", "Result": "x", "End": true}}},

@@ -322,15 +322,7 @@ impl<'a> Step<'a> {
         t.phase = Phase::Done;
         let child_root = t.child.as_ref().is_some_and(|c| c.member.is_none());
         if t.parent.is_none() || child_root {
-            let (kind, details) = match &outcome {
-                Outcome::Succeeded(v) => (
-                    EventType::ExecutionSucceeded,
-                    json!({"output": v, "outputDetails": {"truncated": false}}),
-                ),
-                Outcome::Failed(e) => (EventType::ExecutionFailed, error_details(e)),
-                Outcome::TimedOut(e) => (EventType::ExecutionTimedOut, error_details(e)),
-                Outcome::Aborted(e) => (EventType::ExecutionAborted, error_details(e)),
-            };
+            let (kind, details) = super::history::execution_end(&outcome);
             self.record(t, kind, || details);
         }
         self.effects.push(Effect::Finish(outcome));

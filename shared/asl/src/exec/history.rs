@@ -209,6 +209,17 @@ impl HistoryEvent {
         }
     }
 
+    /// Whether this event ends its execution.
+    pub fn ends_execution(&self) -> bool {
+        matches!(
+            self.kind,
+            EventType::ExecutionSucceeded
+                | EventType::ExecutionFailed
+                | EventType::ExecutionTimedOut
+                | EventType::ExecutionAborted
+        )
+    }
+
     /// ExecutionRedriven: the execution runs again, for the `count`th time.
     pub fn execution_redriven(now: Millis, count: u32) -> HistoryEvent {
         HistoryEvent {
@@ -247,5 +258,20 @@ impl HistoryEvent {
         } else {
             None
         }
+    }
+}
+
+/// The event that ends an execution with `outcome`, and its details.
+pub fn execution_end(outcome: &super::Outcome) -> (EventType, serde_json::Value) {
+    use super::Outcome;
+    use super::flow::error_details;
+    match outcome {
+        Outcome::Succeeded(v) => (
+            EventType::ExecutionSucceeded,
+            serde_json::json!({"output": v, "outputDetails": {"truncated": false}}),
+        ),
+        Outcome::Failed(e) => (EventType::ExecutionFailed, error_details(e)),
+        Outcome::TimedOut(e) => (EventType::ExecutionTimedOut, error_details(e)),
+        Outcome::Aborted(e) => (EventType::ExecutionAborted, error_details(e)),
     }
 }

@@ -99,7 +99,7 @@ impl<S: Store, Q: Queue, T: Tasks, A: step::Abort> Stepper<S, Q, T, A> {
             },
         };
         if parent.cause == id {
-            self.send_outbox(record, &parent.outbox, now).await?;
+            self.send_outbox(record, &p.thread, parent, now).await?;
             return Ok(false);
         }
         Ok(match parent.thread.as_ref().map(|t| &t.phase) {

@@ -244,17 +244,21 @@ pub enum Redrive {
 }
 
 /// Stops an execution (StopExecution): its status changes at once, then its
-/// root thread stops its children and records ExecutionAborted.
+/// root thread stops its children and records ExecutionAborted. False when
+/// it had ended meanwhile (then nothing is stopped).
 pub async fn stop<S: Store, Q: Queue>(
     store: &S,
     queue: &Q,
     arn: &str,
     error: StatesError,
     now: Millis,
-) -> Result<(), PortError> {
-    store
-        .complete(arn, &Outcome::Aborted(error.clone()), now)
-        .await?;
+) -> Result<bool, PortError> {
+    let aborted = Outcome::Aborted(error.clone());
+    if let Some(earlier) = store.complete(arn, &aborted, now).await?
+        && earlier != aborted
+    {
+        return Ok(false);
+    }
     let message = Envelope {
         id: format!("stop@{now}"),
         at: now,
@@ -271,7 +275,8 @@ pub async fn stop<S: Store, Q: Queue>(
             born: None,
         })),
     };
-    queue.send(&[message], now).await
+    queue.send(&[message], now).await?;
+    Ok(true)
 }
 
 /// Stops a nested execution its `.sync` task gave up on (the task timed

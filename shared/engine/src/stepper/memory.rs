@@ -106,15 +106,18 @@ impl Store for MemStore {
         execution: &str,
         outcome: &Outcome,
         at: Millis,
-    ) -> Result<(), PortError> {
-        if let Some((r, _)) = self.executions.lock().expect("lock").get_mut(execution)
-            && r.status == "RUNNING"
-        {
-            r.status = super::status_of(outcome).into();
-            r.outcome = Some(outcome.clone());
-            r.stopped = Some(at);
+    ) -> Result<Option<Outcome>, PortError> {
+        let mut executions = self.executions.lock().expect("lock");
+        let Some((r, _)) = executions.get_mut(execution) else {
+            return Ok(None);
+        };
+        if r.status != "RUNNING" {
+            return Ok(r.outcome.clone());
         }
-        Ok(())
+        r.status = super::status_of(outcome).into();
+        r.outcome = Some(outcome.clone());
+        r.stopped = Some(at);
+        Ok(None)
     }
 
     async fn put_token(&self, hash: &str, target: &TokenTarget) -> Result<(), PortError> {

@@ -30,8 +30,8 @@ mod step;
 mod store;
 mod unsteppable;
 
+use lifecycle::report_to_parent;
 pub use lifecycle::{Redrive, merge_history, redrive, report, run_to_end, start, stop};
-use lifecycle::{report_to_parent, stop_child};
 pub use poller::{Chaos, Delivery, Inbox, Poller, PollerOptions};
 pub use step::{Abort, NoAbort, Retry, Stepper};
 pub use store::*;

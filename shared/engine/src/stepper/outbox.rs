@@ -1,9 +1,92 @@
-//! A transition's outbox: events numbered, messages bundled.
+//! A transition's outbox: events numbered, messages bundled, sent after
+//! the save.
 
 use stepwise_asl::exec::HistoryEvent;
-use stepwise_asl::{ChildRecord, Effect};
+use stepwise_asl::timestamp::Millis;
+use stepwise_asl::{ChildRecord, Effect, Outcome};
 
-use super::{Body, Envelope, Logged};
+use super::lifecycle::stop_child;
+use super::*;
+use crate::ports::Tasks;
+
+impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
+    /// Carries out what `rec`, the saved record of `execution`'s `thread`,
+    /// says is to happen next; again on every redelivery of the message
+    /// that wrote it.
+    pub(super) async fn send_outbox(
+        &self,
+        record: &ExecutionRecord,
+        thread: &str,
+        rec: &Record,
+        now: Millis,
+    ) -> Result<(), Retry> {
+        let outbox = &rec.outbox;
+        // First: before the children it starts can end it, and before the
+        // execution's end says it is over.
+        for run in &outbox.map_runs {
+            self.store.put_map_run(&record.facts.arn, run).await?;
+        }
+        for child in &outbox.child_runs {
+            self.store.put_child(&record.facts.arn, child).await?;
+        }
+        if let Some(outcome) = &outbox.complete {
+            let arn = &record.facts.arn;
+            let mut outcome = outcome;
+            let earlier = self.store.complete(arn, outcome, now).await?;
+            if let Some(stop) = &earlier
+                && stopped_first(stop, outcome)
+            {
+                self.end_with_stop(arn, thread, rec, stop).await?;
+                outcome = stop;
+            }
+            if self.abort.abort("completed") {
+                return Err(Retry::Chaos("completed"));
+            }
+            if let Some(parent) = &record.parent {
+                // Sent again with the outbox on a redelivery; the parent's
+                // thread takes only the first answer for its wait.
+                report_to_parent(&self.queue, record, parent, outcome, now).await?;
+            }
+        }
+        if !outbox.messages.is_empty() {
+            self.queue.send(&outbox.messages, now).await?;
+        }
+        for child in &outbox.stop {
+            stop_child(&self.store, &self.queue, child, now).await?;
+        }
+        Ok(())
+    }
+
+    /// A StopExecution recorded the execution's end between the save of the
+    /// transition that ended it and that end's record: the execution's item
+    /// decides, so the history ends as its status says, with the stop
+    /// (ExecutionAborted in place of the end the step made). Its outbox
+    /// then holds the stop, which a redelivery finds recorded.
+    async fn end_with_stop(
+        &self,
+        arn: &str,
+        thread: &str,
+        rec: &Record,
+        stop: &Outcome,
+    ) -> Result<(), Retry> {
+        let mut mended = rec.clone();
+        if let Some(end) = (mended.page.iter_mut().rev()).find(|l| l.event.ends_execution()) {
+            (end.event.kind, end.event.details) = stepwise_asl::exec::history::execution_end(stop);
+        }
+        mended.outbox.complete = Some(stop.clone());
+        mended.seq += 1;
+        match self.store.save(arn, thread, &mended, Some(rec.seq)).await? {
+            Saved::Conflict => Err(Retry::Conflict),
+            Saved::Done | Saved::TooLarge => Ok(()),
+        }
+    }
+}
+
+/// Whether the execution's end `earlier`, already recorded, is a stop that
+/// came before the thread's own end `ours`.
+fn stopped_first(earlier: &Outcome, ours: &Outcome) -> bool {
+    matches!(earlier, Outcome::Aborted(_)) && !matches!(ours, Outcome::Aborted(_))
+}
 
 /// A step's effects without its child executions' records, and the records.
 pub(super) fn split_records(effects: Vec<Effect>) -> (Vec<Effect>, Vec<ChildRecord>) {

@@ -174,7 +174,7 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
         };
         if rec.cause == id {
             return self
-                .send_outbox(&loaded.record, &rec.outbox, now)
+                .send_outbox(&loaded.record, &m.thread, &rec, now)
                 .await
                 .map(|()| None);
         }
@@ -594,7 +594,7 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
         if self.abort.abort("saved") {
             return Err(Retry::Chaos("saved"));
         }
-        self.send_outbox(t.record, &rec.outbox, now).await
+        self.send_outbox(t.record, t.thread, &rec, now).await
     }
 
     /// A task's answer that came before its thread saved the task (the
@@ -615,40 +615,6 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
             body: Body::Step(Box::new(m.clone())),
         };
         self.queue.send(&[again], now).await?;
-        Ok(())
-    }
-
-    pub(super) async fn send_outbox(
-        &self,
-        record: &ExecutionRecord,
-        outbox: &Outbox,
-        now: Millis,
-    ) -> Result<(), Retry> {
-        // First: before the children it starts can end it, and before the
-        // execution's end says it is over.
-        for run in &outbox.map_runs {
-            self.store.put_map_run(&record.facts.arn, run).await?;
-        }
-        for child in &outbox.child_runs {
-            self.store.put_child(&record.facts.arn, child).await?;
-        }
-        if let Some(outcome) = &outbox.complete {
-            self.store.complete(&record.facts.arn, outcome, now).await?;
-            if self.abort.abort("completed") {
-                return Err(Retry::Chaos("completed"));
-            }
-            if let Some(parent) = &record.parent {
-                // Sent again with the outbox on a redelivery; the parent's
-                // thread takes only the first answer for its wait.
-                report_to_parent(&self.queue, record, parent, outcome, now).await?;
-            }
-        }
-        if !outbox.messages.is_empty() {
-            self.queue.send(&outbox.messages, now).await?;
-        }
-        for child in &outbox.stop {
-            stop_child(&self.store, &self.queue, child, now).await?;
-        }
         Ok(())
     }
 }

@@ -279,13 +279,15 @@ pub trait Store {
         record: &ExecutionRecord,
         from: &str,
     ) -> impl Future<Output = Result<bool, PortError>>;
-    /// Records the outcome if the execution is still running.
+    /// Records the outcome if the execution is still running; otherwise
+    /// answers the outcome it ended with first (a redelivered end, or a
+    /// StopExecution that came before it).
     fn complete(
         &self,
         execution: &str,
         outcome: &Outcome,
         at: Millis,
-    ) -> impl Future<Output = Result<(), PortError>>;
+    ) -> impl Future<Output = Result<Option<Outcome>, PortError>>;
     /// Remembers a task token (by its hash) until its thread moves on.
     fn put_token(
         &self,
