@@ -669,3 +669,17 @@ def test_a_distributed_map_without_max_concurrency_runs_its_children_together(en
     took = (at["MapStateExited"] - at["MapStateEntered"]).total_seconds()
     assert 1.0 <= took < 2.0, took
 
+
+
+@pytest.mark.parametrize("engine", ["memory", "sqlite", "stepper"])
+def test_heartbeat_seconds_does_not_time_out_a_request_response_task(engine):
+    """A Lambda that answers after 2 s, under HeartbeatSeconds 1: a
+    request-response call has no token to send heartbeats with, and AWS keeps
+    a heartbeat clock only for activities, callbacks and `.sync` jobs. The
+    embedded backend and `stepwise run` once failed it with
+    States.HeartbeatTimeout; the stepper, which calls it inline, did not."""
+    machine = {"StartAt": "T", "States": {"T": {
+        "Type": "Task", "Resource": SLOW, "TimeoutSeconds": 5, "HeartbeatSeconds": 1,
+        "End": True}}}
+    result, _ = run_with_slow_lambda(engine, machine, {"n": 1})
+    assert result == {"status": "SUCCEEDED", "output": {"late": True}}

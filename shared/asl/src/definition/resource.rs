@@ -124,6 +124,14 @@ impl Resource {
             _ => Pattern::RequestResponse,
         }
     }
+
+    /// Whether HeartbeatSeconds applies: heartbeats come with a task token
+    /// (an activity, a callback) or from a job run (`.sync`); a
+    /// request-response call has no way to send one, and AWS keeps no
+    /// heartbeat clock for it.
+    pub fn takes_heartbeats(&self) -> bool {
+        matches!(self, Resource::Activity { .. }) || self.pattern() != Pattern::RequestResponse
+    }
 }
 
 /// A service integration ARN spelled as `arn:aws:states:::<service>:<action>[.pattern]`,

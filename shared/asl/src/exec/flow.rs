@@ -406,7 +406,8 @@ impl<'a> Step<'a> {
         self.task_event(t, state, 0, details);
         self.task_event(t, state, 1, json!({}));
         let now = self.env.now;
-        let heartbeat = heartbeat_seconds.map(|h| (h, now + h as i64 * 1000));
+        let heartbeat = (heartbeat_seconds.filter(|_| resource.takes_heartbeats()))
+            .map(|h| (h, now + h as i64 * 1000));
         t.phase = Phase::Task { wait, heartbeat };
         self.effects.push(Effect::Invoke(TaskCall {
             wait,

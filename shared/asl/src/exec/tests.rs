@@ -170,6 +170,42 @@ fn a_heartbeat_pushes_the_deadline_and_a_missed_one_fails_the_task() {
 }
 
 #[test]
+fn a_request_response_task_keeps_no_heartbeat_clock() {
+    let m = machine(
+        json!({"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+        "Parameters": {"FunctionName": "f"}, "TimeoutSeconds": 60, "HeartbeatSeconds": 10, "End": true}}}),
+    );
+    let mut t = Thread::root("T", json!({}));
+    let out = step(&m, &exec(), &mut t, Event::Run, &env(0));
+    let Effect::Invoke(call) = &out.effects[0] else {
+        panic!("the call goes out")
+    };
+    let wait = call.wait;
+    // Only the task's TimeoutSeconds is armed.
+    let timers: Vec<_> = (out.effects.iter())
+        .filter_map(|e| match e {
+            Effect::Schedule {
+                at,
+                event: Event::Timer { kind, .. },
+            } => Some((*at, *kind)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(timers, [(60_000, TimerKind::Timeout)]);
+    let late = step(
+        &m,
+        &exec(),
+        &mut t,
+        Event::Timer {
+            wait,
+            kind: TimerKind::Heartbeat,
+        },
+        &env(30_000),
+    );
+    assert!(!late.applied, "no heartbeat deadline to miss");
+}
+
+#[test]
 fn stale_events_change_nothing() {
     let m = task_machine();
     let mut t = Thread::root("T", json!({}));
