@@ -1,6 +1,7 @@
 """One implementation of each action: the same calls, the same answers, on
 both `stepwise serve` backends (embedded SQLite; `--backend aws` on moto).
 Each test here is a regression test for a way the backends once differed."""
+import collections
 import datetime
 import http.server
 import json
@@ -683,3 +684,29 @@ def test_heartbeat_seconds_does_not_time_out_a_request_response_task(engine):
         "End": True}}}
     result, _ = run_with_slow_lambda(engine, machine, {"n": 1})
     assert result == {"status": "SUCCEEDED", "output": {"late": True}}
+
+
+@pytest.mark.parametrize("engine", ["memory", "sqlite", "stepper"])
+def test_an_inline_map_without_max_concurrency_runs_forty_iterations_at_a_time(engine):
+    """AWS runs at most 40 inline Map iterations at once: a Map of 100
+    one-second Waits enters its Pass states in three waves (40, 40, 20), a
+    second apart. `stepwise run` and the embedded backend once ran all 100
+    at once (one wave) while the stepper ran 40."""
+    machine = {"StartAt": "M", "States": {"M": {
+        "Type": "Map", "ItemsPath": "$.items", "End": True,
+        "ItemProcessor": {"StartAt": "W", "States": {
+            "W": {"Type": "Wait", "Seconds": 1, "Next": "P"},
+            "P": {"Type": "Pass", "Parameters": {"at.$": "$$.State.EnteredTime"}, "End": True}}}}}}
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "m.json")
+        json.dump(machine, open(path, "w"))
+        out = subprocess.run([BINARY, "run", path, "--fast-forward", "--backend", engine,
+                              "--input", json.dumps({"items": list(range(100))})],
+                             capture_output=True, text=True, timeout=60)
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["status"] == "SUCCEEDED", out.stderr
+    seconds = [datetime.datetime.fromisoformat(o["at"].replace("Z", "+00:00")).timestamp()
+               for o in result["output"]]
+    first = min(seconds)
+    waves = collections.Counter(int(s - first + 0.5) for s in seconds)
+    assert sorted(waves.items()) == [(0, 40), (1, 40), (2, 20)]

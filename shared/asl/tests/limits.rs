@@ -73,7 +73,6 @@ fn fails(def: Value, input: Value, steps: usize) -> (String, String) {
                 seed: 1,
                 event_id: 2,
                 history: false,
-                fanout_limit: 0,
                 spawn_bytes: 0,
                 nonce: 9,
             };

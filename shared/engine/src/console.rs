@@ -238,7 +238,6 @@ pub async fn test_state<T: Tasks>(body: &Value, tasks: T) -> Result<Value, ApiEr
             nonce: crate::entropy(),
             event_id: 2,
             history: false,
-            fanout_limit: 0,
             spawn_bytes: 0,
         };
         let data = (body.get("stateConfiguration"))

@@ -228,7 +228,6 @@ impl<'m, T: Tasks> Runner<'m, T> {
             seed: self.random.next_u64(),
             event_id: self.numbering.next_id(),
             history: self.options.history || self.sink.is_some(),
-            fanout_limit: 0,
             spawn_bytes: 0,
             nonce: crate::entropy(),
         };

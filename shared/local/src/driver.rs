@@ -92,7 +92,6 @@ pub(crate) fn step_thread(
         seed: stepwise_engine::entropy(),
         event_id: run.numbering.next_id(),
         history: true,
-        fanout_limit: 0,
         spawn_bytes: 0,
         nonce: stepwise_engine::entropy(),
     };

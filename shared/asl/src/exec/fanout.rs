@@ -9,7 +9,8 @@ use super::thread::{
     Fanout, Kept, MapItem, Parent, Phase, RESUME_POINT_BYTES, RESUME_POINTS, RedrivePoint, Thread,
 };
 use super::{
-    DISTRIBUTED_CONCURRENCY, Effect, Event, EventType, MapRunUpdate, Outcome, Step, TimerKind,
+    DISTRIBUTED_CONCURRENCY, Effect, Event, EventType, INLINE_CONCURRENCY, MapRunUpdate, Outcome,
+    Step, TimerKind,
 };
 use crate::definition::State;
 use crate::error::{ErrorName, StatesError};
@@ -308,11 +309,11 @@ impl<'a> Step<'a> {
 
     /// How many children of `f` may run at once (0: all). A distributed
     /// Map without MaxConcurrency runs AWS's 10,000 child executions at a
-    /// time on every backend; an inline one the driver's limit.
+    /// time, an inline one (or a Parallel) AWS's 40, on every backend.
     fn concurrency(&self, f: &Fanout) -> usize {
         match f.max_concurrency {
             0 if f.map_run.is_some() => DISTRIBUTED_CONCURRENCY,
-            0 => self.env.fanout_limit,
+            0 => INLINE_CONCURRENCY,
             m => m,
         }
     }

@@ -30,7 +30,6 @@ fn env(event_id: u64) -> Env {
         event_id,
         history: true,
         nonce: 9,
-        fanout_limit: 0,
         spawn_bytes: 0,
     }
 }

@@ -195,10 +195,6 @@ pub struct Env {
     pub event_id: u64,
     /// Whether to build history events at all (EXPRESS executions keep none).
     pub history: bool,
-    /// How many children a Parallel or inline Map without MaxConcurrency
-    /// runs at once (0: all). AWS runs at most 40 inline Map iterations at
-    /// a time (a distributed Map, [`DISTRIBUTED_CONCURRENCY`]).
-    pub fanout_limit: usize,
     /// How large (in bytes of JSON) the children one step starts may be in
     /// all (0: no bound). Past it, the rest start in steps of their own (a
     /// `Timer` for the fan-out's wait, due at once), so that a fan-out of
@@ -209,6 +205,11 @@ pub struct Env {
 /// How many child executions a distributed Map without MaxConcurrency runs
 /// at once, as AWS does.
 pub const DISTRIBUTED_CONCURRENCY: usize = 10_000;
+
+/// How many children a Parallel or inline Map without MaxConcurrency runs
+/// at once, on every driver: AWS runs at most 40 inline Map iterations at a
+/// time (a Map of 100 one-second Waits takes three seconds).
+pub const INLINE_CONCURRENCY: usize = 40;
 
 /// What one step produced.
 #[derive(Debug, Clone, PartialEq)]

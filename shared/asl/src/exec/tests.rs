@@ -29,7 +29,6 @@ fn env(now: i64) -> Env {
         event_id: 2,
         history: true,
         nonce: 9,
-        fanout_limit: 0,
         spawn_bytes: 0,
     }
 }

@@ -307,7 +307,6 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
             seed,
             event_id: next + 1,
             history,
-            fanout_limit: FANOUT_LIMIT,
             spawn_bytes: SPAWN_BYTES,
             nonce: crate::entropy(),
         };
