@@ -710,3 +710,32 @@ def test_an_inline_map_without_max_concurrency_runs_forty_iterations_at_a_time(e
     first = min(seconds)
     waves = collections.Counter(int(s - first + 0.5) for s in seconds)
     assert sorted(waves.items()) == [(0, 40), (1, 40), (2, 20)]
+
+
+def test_a_distributed_map_child_sees_its_own_execution_in_the_context_object(backend):
+    """A Distributed Map's child is an execution of its own: `$$.Execution`
+    names it (its ARN, as ListExecutions(mapRunArn) lists it, its name, its
+    input, the item) and `$$.StateMachine` the Map Run's labelled machine.
+    Every backend once gave the parent's, so a Lambda keyed on
+    `$$.Execution.Id` saw one id for every child."""
+    context = {"id.$": "$$.Execution.Id", "name.$": "$$.Execution.Name",
+               "input.$": "$$.Execution.Input", "machine.$": "$$.StateMachine.Id",
+               "machineName.$": "$$.StateMachine.Name"}
+    definition = {"StartAt": "M", "States": {"M": {
+        "Type": "Map", "ItemsPath": "$.items", "Label": "Each", "End": True,
+        "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                          "StartAt": "P", "States": {"P": {"Type": "Pass", "Parameters": context,
+                                                           "End": True}}}}}}
+    machine = create(backend, definition)["stateMachineArn"]
+    ex = backend.start_execution(stateMachineArn=machine, input='{"items": [{"k": 1}, {"k": 2}]}')
+    done = wait_for(backend, ex["executionArn"])
+    assert done["status"] == "SUCCEEDED"
+    seen = json.loads(done["output"])
+    run = backend.list_map_runs(executionArn=ex["executionArn"])["mapRuns"][0]["mapRunArn"]
+    children = backend.list_executions(mapRunArn=run)["executions"]
+    labelled = machine + "/Each"
+    assert sorted(c["executionArn"] for c in children) == sorted(s["id"] for s in seen)
+    assert [s["input"] for s in seen] == [{"k": 1}, {"k": 2}]
+    for s in seen:
+        assert s["name"] == s["id"].rsplit(":", 1)[1]
+        assert (s["machine"], s["machineName"]) == (labelled, labelled.split(":stateMachine:")[1])

@@ -15,7 +15,7 @@ use stepwise_asl::exec::{Numbering, child_arn};
 
 use crate::catalog::{self, Catalog};
 use crate::executions::{ExecutionStore, ExecutionView, HistoryRow, internal, not_found};
-use crate::map_runs::child_machine;
+use stepwise_asl::exec::child_machine;
 
 /// How many records one read asks for while listing.
 const READ: usize = 100;

@@ -7,21 +7,12 @@
 use serde_json::{Value, json};
 use stepwise_api::{ApiError, timestamp, validate};
 use stepwise_asl::exec::MapRunCounts;
+use stepwise_asl::exec::child_machine;
 use stepwise_asl::{Event, MapRun, MapRunUpdate};
 
 use crate::executions::{ExecutionStore, ExecutionView, execution_arn, internal, view};
 
 type Res = Result<Value, ApiError>;
-
-/// The state machine a Map Run's child executions run:
-/// `…:stateMachine:<machine>/<label>` for `…:mapRun:<machine>/<label>:<id>`.
-pub(crate) fn child_machine(arn: &str) -> String {
-    let machine = arn.replacen(":mapRun:", ":stateMachine:", 1);
-    match machine.rsplit_once(':') {
-        Some((m, _)) if m.contains(":stateMachine:") => m.to_owned(),
-        _ => machine,
-    }
-}
 
 /// The run as it is now: from its Map state's thread while it runs there.
 /// One whose execution ended, or that no longer runs in its thread, without

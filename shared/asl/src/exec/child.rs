@@ -92,6 +92,7 @@ impl ChildExecution {
     pub(super) fn member(&self, t: &Thread, recorded: u64) -> ChildExecution {
         ChildExecution {
             start: self.start,
+            input: self.input.clone(),
             recorded,
             member: Some(self.index(t.parent.as_ref())),
             ..ChildExecution::root(&self.map_run, self.items)
@@ -100,7 +101,7 @@ impl ChildExecution {
 
     /// Which child of its Map Run this is (`parent`: that of the thread
     /// holding it).
-    fn index(&self, parent: Option<&Parent>) -> usize {
+    pub(super) fn index(&self, parent: Option<&Parent>) -> usize {
         (self.member).unwrap_or_else(|| parent.map_or(0, |p| p.index))
     }
 }
@@ -184,6 +185,16 @@ pub fn child_arn(run: &str, index: usize) -> String {
         fnv(run.as_bytes(), index as u64, 0x6c62_272e_07bb_0142),
     );
     format!("{base}:{}", crate::random::uuid_of(a, b))
+}
+
+/// The state machine a Map Run's child executions run:
+/// `…:stateMachine:<machine>/<label>` for `…:mapRun:<machine>/<label>:<id>`.
+pub fn child_machine(run: &str) -> String {
+    let machine = run.replacen(":mapRun:", ":stateMachine:", 1);
+    match machine.rsplit_once(':') {
+        Some((m, _)) if m.contains(":stateMachine:") => m.to_owned(),
+        _ => machine,
+    }
 }
 
 fn fnv(data: &[u8], index: u64, seed: u64) -> u64 {

@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
+use super::child::{child_arn, child_machine};
 use super::thread::Thread;
 use crate::timestamp::{self, Millis};
 
@@ -37,15 +38,24 @@ impl Execution {
     ) -> Value {
         let mut c = Map::new();
         let mut execution = Map::new();
-        execution.insert("Id".into(), self.arn.clone().into());
+        // A Distributed Map's child is an execution of its own: its ARN,
+        // name, input and start; its machine the Map Run's labelled one.
+        let child = (thread.child.as_ref()).map(|ch| {
+            let arn = child_arn(&ch.map_run, ch.index(thread.parent.as_ref()));
+            let machine = child_machine(&ch.map_run);
+            (arn, ch, machine)
+        });
+        let (arn, input, start) = match &child {
+            Some((arn, ch, _)) => (arn.as_str(), &ch.input, ch.start),
+            None => (self.arn.as_str(), &self.input, self.start_time),
+        };
+        let name = arn.rsplit(':').next().unwrap_or_default();
+        execution.insert("Id".into(), arn.into());
         if with_input {
-            execution.insert("Input".into(), self.input.clone());
+            execution.insert("Input".into(), input.clone());
         }
-        execution.insert(
-            "StartTime".into(),
-            timestamp::format(self.start_time).into(),
-        );
-        execution.insert("Name".into(), self.name.clone().into());
+        execution.insert("StartTime".into(), timestamp::format(start).into());
+        execution.insert("Name".into(), name.into());
         execution.insert("RoleArn".into(), self.role_arn.clone().into());
         let mut execution = Value::Object(execution);
         if let Some(n) = self.redrive_count {
@@ -60,10 +70,13 @@ impl Execution {
             state["RetryCount"] = thread.retry_count.into();
         }
         c.insert("State".into(), state);
-        c.insert(
-            "StateMachine".into(),
-            json!({"Id": self.state_machine_arn, "Name": self.state_machine_name}),
-        );
+        let machine = match &child {
+            Some((_, _, m)) => {
+                json!({"Id": m, "Name": m.split_once(":stateMachine:").map_or("", |(_, n)| n)})
+            }
+            None => json!({"Id": self.state_machine_arn, "Name": self.state_machine_name}),
+        };
+        c.insert("StateMachine".into(), machine);
         if let Some(t) = token {
             c.insert("Task".into(), json!({"Token": t}));
         }

@@ -21,7 +21,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 pub use child::{
-    ChildExecution, ChildRecord, JOURNAL_BYTES, JOURNAL_EVENTS, Ordered, child_arn, status_of,
+    ChildExecution, ChildRecord, JOURNAL_BYTES, JOURNAL_EVENTS, Ordered, child_arn, child_machine,
+    status_of,
 };
 pub use context::Execution;
 pub use flow::Step;
