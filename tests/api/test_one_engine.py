@@ -739,3 +739,14 @@ def test_a_distributed_map_child_sees_its_own_execution_in_the_context_object(ba
     for s in seen:
         assert s["name"] == s["id"].rsplit(":", 1)[1]
         assert (s["machine"], s["machineName"]) == (labelled, labelled.split(":stateMachine:")[1])
+
+
+def test_describe_execution_answers_the_input_as_it_was_written(backend):
+    """DescribeExecution gives back the input text StartExecution was given,
+    spacing and all, on both backends (the serverless one once answered it
+    re-printed)."""
+    arn = create(backend, PASS)["stateMachineArn"]
+    written = '{"n":  5,\n "b": [1, 2]}'
+    ex = backend.start_execution(stateMachineArn=arn, input=written)["executionArn"]
+    assert wait_for(backend, ex)["status"] == "SUCCEEDED"
+    assert backend.describe_execution(executionArn=ex)["input"] == written

@@ -138,9 +138,12 @@ impl AwsService {
         let r = plan.resolved;
         let machine = StateMachine::parse(&r.settings.definition, Options { express: r.express })
             .map_err(|e| ApiError::invalid_definition(e.to_string()))?;
+        let printed = plan.facts.input.to_string();
+        let written = plan.input_text != printed;
         let record = ExecutionRecord {
             version: r.version_arn,
             alias: r.alias_arn,
+            input_text: written.then(|| plan.input_text.clone()),
             ..ExecutionRecord::running(plan.facts, r.settings.definition, r.express)
         };
         Ok((record, machine, plan.input_text))

@@ -31,7 +31,7 @@ pub fn view_of(r: &ExecutionRecord) -> ExecutionView {
         alias: r.alias.clone(),
         name: f.name.clone(),
         status: r.status.clone(),
-        input: f.input.to_string(),
+        input: (r.input_text.clone()).unwrap_or_else(|| f.input.to_string()),
         started: f.start_time,
         stopped: r.stopped,
         redrive_count: f.redrive_count.unwrap_or(0),

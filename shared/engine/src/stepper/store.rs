@@ -174,6 +174,10 @@ pub struct ExecutionRecord {
     pub version: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub alias: Option<String>,
+    /// The input as the caller wrote it, when that is not how the facts'
+    /// input prints (DescribeExecution answers it as written).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input_text: Option<String>,
 }
 
 impl ExecutionRecord {
@@ -191,6 +195,7 @@ impl ExecutionRecord {
             redriven: None,
             version: None,
             alias: None,
+            input_text: None,
         }
     }
 }
