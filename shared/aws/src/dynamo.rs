@@ -413,7 +413,7 @@ impl Store for DynamoStore {
         let Some(item) = self.get(arn, "exec").await? else {
             return Ok(None);
         };
-        let mut record: ExecutionRecord = unpack(bytes(&item, "body")?)?;
+        let mut record = executions::unpack_execution(bytes(&item, "body")?)?;
         if let Some(AttributeValue::S(status)) = item.get("status") {
             record.status = status.clone();
         }
@@ -430,7 +430,7 @@ impl Store for DynamoStore {
         let mut item = Item::new();
         item.insert("pk".into(), s(&record.facts.arn));
         item.insert("sk".into(), s("exec"));
-        item.insert("body".into(), b(pack(record)));
+        item.insert("body".into(), b(executions::pack_execution(record)));
         item.insert("status".into(), s(&record.status));
         item.insert("started".into(), b(pack(started)));
         item.insert(
@@ -532,7 +532,7 @@ impl Store for DynamoStore {
     }
 
     async fn reopen(&self, record: &ExecutionRecord, from: &str) -> Result<bool, PortError> {
-        let body = pack(record);
+        let body = executions::pack_execution(record);
         let bytes = body.len() + 64;
         let out = self
             .client

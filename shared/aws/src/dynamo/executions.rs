@@ -3,17 +3,43 @@
 //! the merged history pages for GetExecutionHistory.
 
 use aws_sdk_dynamodb::types::AttributeValue;
+use serde_json::Value;
 use stepwise_asl::exec::Ordered;
 use stepwise_asl::{ChildRecord, MapRun, Outcome, Thread};
 use stepwise_engine::executions::{ExecutionStore, ExecutionView, HistoryRow};
 use stepwise_engine::stepper::{ExecutionRecord, PortError, Store, merge_history};
 
 use super::DynamoStore;
+use crate::codec::{pack, unpack};
 
 /// The sort key of a Map Run's item in its execution's partition: runs
 /// list in the order they started.
 pub(super) fn map_run_key(start: i64, arn: &str) -> String {
     format!("mr#{start:013}#{arn}")
+}
+
+/// An execution's `body` as kept: its input once. When the caller's text
+/// is kept (DescribeExecution answers it as written), the parsed input is
+/// left out and read back from it: an input near 256 KiB kept twice, with
+/// an output as large, outgrew the item.
+pub(super) fn pack_execution(record: &ExecutionRecord) -> Vec<u8> {
+    if record.input_text.is_none() {
+        return pack(record);
+    }
+    let mut kept = record.clone();
+    kept.facts.input = Value::Null;
+    pack(&kept)
+}
+
+/// An execution's `body` read back (see [`pack_execution`]).
+pub(super) fn unpack_execution(data: &[u8]) -> Result<ExecutionRecord, PortError> {
+    let mut record: ExecutionRecord = unpack(data)?;
+    if let Some(text) = &record.input_text
+        && record.facts.input.is_null()
+    {
+        record.facts.input = serde_json::from_str(text)?;
+    }
+    Ok(record)
 }
 
 /// What the API shows of a stored execution.
