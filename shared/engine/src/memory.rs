@@ -9,9 +9,7 @@ use serde_json::Value;
 use stepwise_asl::exec::{HistoryEvent, Numbering};
 use stepwise_asl::random::Random;
 use stepwise_asl::timestamp::Millis;
-use stepwise_asl::{
-    Effect, Env, Event, Execution, Handover, Outcome, StateMachine, StatesError, Thread, step,
-};
+use stepwise_asl::{Effect, Env, Event, Execution, Handover, Outcome, StateMachine, Thread, step};
 
 use crate::ports::{TaskContext, Tasks};
 use crate::report::{Recorded, Report};
@@ -184,19 +182,9 @@ impl<'m, T: Tasks> Runner<'m, T> {
         root.variables = std::mem::take(&mut self.variables);
         self.threads.insert(root.id.clone(), root);
         self.push(self.now, "root".into(), Event::Run);
-        if let Some(t) = self.machine.timeout_seconds {
-            let error = StatesError {
-                error: Some("States.Timeout".into()),
-                cause: None,
-            };
-            self.push(
-                self.now + t as i64 * 1000,
-                "root".into(),
-                Event::Stop {
-                    error,
-                    timed_out: true,
-                },
-            );
+        if let Some((at, timeout)) = stepwise_asl::exec::machine_timeout(self.machine, self.now, 0)
+        {
+            self.push(at, "root".into(), timeout);
         }
         loop {
             let Some(Reverse(due)) = self.queue.pop() else {

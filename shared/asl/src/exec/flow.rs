@@ -78,6 +78,14 @@ impl<'a> Step<'a> {
                 };
                 self.finish(t, outcome);
             }
+            Event::MachineTimeout { attempt } if attempt == t.redrives => {
+                self.cancel_children(t);
+                let e = StatesError {
+                    error: Some(ErrorName::Timeout.as_str().into()),
+                    cause: None,
+                };
+                self.finish(t, Outcome::TimedOut(e));
+            }
             Event::Run if matches!(t.phase, Phase::Ready { .. }) => self.run(t, state),
             Event::Timer {
                 wait: w,

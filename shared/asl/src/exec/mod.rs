@@ -83,11 +83,31 @@ pub enum Event {
     /// UpdateMapRun: the Map Run `run` (of the Map state this thread runs)
     /// takes the settings given.
     UpdateMapRun(Box<MapRunUpdate>),
-    /// StopExecution, or the machine's TimeoutSeconds (on the root thread).
+    /// StopExecution (or, from before [`Event::MachineTimeout`], the
+    /// machine's TimeoutSeconds: `timed_out`), on the root thread.
     Stop {
         error: StatesError,
         timed_out: bool,
     },
+    /// The machine's TimeoutSeconds, on the root thread: counted from the
+    /// start for `attempt` 0, from its `attempt`th redrive after (AWS resets
+    /// the timeout on a redrive); an earlier attempt's does nothing.
+    MachineTimeout {
+        attempt: u32,
+    },
+}
+
+/// When the machine's TimeoutSeconds ends the run of an execution that
+/// began, or was redriven for the `attempt`th time, at `from`; and what the
+/// root thread takes then.
+pub fn machine_timeout(
+    machine: &crate::StateMachine,
+    from: Millis,
+    attempt: u32,
+) -> Option<(Millis, Event)> {
+    let secs = machine.timeout_seconds?;
+    let at = from.saturating_add((secs as i64).saturating_mul(1000));
+    Some((at, Event::MachineTimeout { attempt }))
 }
 
 impl Event {

@@ -41,15 +41,8 @@ pub async fn start<S: Store, Q: Queue>(
         })),
     };
     let mut messages = vec![first("start", now, Event::Run, Some(0), Some(root))];
-    if let Some(t) = machine.timeout_seconds {
-        let stop = Event::Stop {
-            error: StatesError {
-                error: Some("States.Timeout".into()),
-                cause: None,
-            },
-            timed_out: true,
-        };
-        messages.push(first("timeout", now + t as i64 * 1000, stop, None, None));
+    if let Some((at, timeout)) = stepwise_asl::exec::machine_timeout(machine, now, 0) {
+        messages.push(first("timeout", at, timeout, None, None));
     }
     queue.send(&messages, now).await?;
     Ok(created)
@@ -214,6 +207,30 @@ pub async fn redrive<S: Store, Q: Queue>(
             born: None,
         })),
     };
+    let mut messages = vec![run];
+    // The machine's TimeoutSeconds counts again from the redrive (the
+    // first attempt's timer, if still to come, finds another attempt).
+    let options = stepwise_asl::Options {
+        express: record.express,
+    };
+    let machine = StateMachine::parse(&record.definition, options).ok();
+    if let Some((at, timeout)) =
+        machine.and_then(|m| stepwise_asl::exec::machine_timeout(&m, now, count))
+    {
+        messages.push(Envelope {
+            id: format!("redrive:{count}:timeout"),
+            at,
+            body: Body::Step(Box::new(StepMessage {
+                execution: arn.to_owned(),
+                thread: "root".into(),
+                seq: None,
+                lamport: 0,
+                event: timeout,
+                init: None,
+                born: None,
+            })),
+        });
+    }
     rec.page.push(Logged {
         order: rec.lamport,
         event: HistoryEvent::execution_redriven(now, count),
@@ -221,13 +238,13 @@ pub async fn redrive<S: Store, Q: Queue>(
     rec.thread = Some(root);
     rec.children.clear();
     rec.outbox = Outbox {
-        messages: vec![run.clone()],
+        messages: messages.clone(),
         ..Outbox::default()
     };
     if store.save(arn, "root", &rec, Some(expected)).await? != Saved::Done {
         return Err(format!("the root thread of {arn} changed while it was redriven").into());
     }
-    queue.send(&[run], now).await?;
+    queue.send(&messages, now).await?;
     Ok(Redrive::At(now))
 }
 

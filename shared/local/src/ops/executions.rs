@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use stepwise_api::{ApiError, timestamp, validate};
 use stepwise_asl::definition::resource::Pattern;
 use stepwise_asl::exec::{HistoryEvent, Ordered, RedrivePoint};
-use stepwise_asl::{ChildRecord, Event, Execution, MapRun, StatesError, TaskCall, Thread};
+use stepwise_asl::{ChildRecord, Event, Execution, MapRun, TaskCall, Thread};
 use stepwise_engine::nested;
 use stepwise_engine::ports::TaskResult;
 
@@ -120,20 +120,8 @@ fn start_with(w: &mut Worker, body: &Value, parent: Option<String>) -> Result<(S
     let root = Thread::root(&sm.root().start_at, input);
     w.new_thread(&arn, root);
     w.enqueue(&arn, "root", t, &Event::Run)?;
-    if let Some(secs) = sm.timeout_seconds {
-        let error = StatesError {
-            error: Some("States.Timeout".into()),
-            cause: None,
-        };
-        w.enqueue(
-            &arn,
-            "root",
-            t + secs as i64 * 1000,
-            &Event::Stop {
-                error,
-                timed_out: true,
-            },
-        )?;
+    if let Some((at, timeout)) = stepwise_asl::exec::machine_timeout(&sm, t, 0) {
+        w.enqueue(&arn, "root", at, &timeout)?;
     }
     Ok((arn, t))
 }
@@ -442,10 +430,18 @@ pub fn redrive(w: &mut Worker, body: &Value) -> Res {
     if w.run_for(arn)?.is_none() {
         return Err(not_redrivable(&status));
     }
-    let root = Thread::redriven(point, facts.redrive_count.unwrap_or_default());
-    let redriven = HistoryEvent::execution_redriven(t, facts.redrive_count.unwrap_or_default());
+    let count = facts.redrive_count.unwrap_or_default();
+    let root = Thread::redriven(point, count);
+    let redriven = HistoryEvent::execution_redriven(t, count);
     append_history(w, arn, vec![redriven])?;
     w.new_thread(arn, root);
     w.enqueue(arn, "root", t, &Event::Run)?;
+    // The machine's TimeoutSeconds counts again from the redrive.
+    let machine = w.run_for(arn)?.map(|r| r.machine.clone());
+    if let Some((at, timeout)) =
+        machine.and_then(|m| stepwise_asl::exec::machine_timeout(&m, t, count))
+    {
+        w.enqueue(arn, "root", at, &timeout)?;
+    }
     Ok(json!({"redriveDate": timestamp(t)}))
 }
