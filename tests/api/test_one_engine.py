@@ -15,6 +15,7 @@ import urllib.request
 import uuid
 
 import pytest
+from botocore.exceptions import ClientError
 
 from conftest import BINARY, ROLE, Server, client, serve_on, wait_for
 
@@ -750,3 +751,49 @@ def test_describe_execution_answers_the_input_as_it_was_written(backend):
     ex = backend.start_execution(stateMachineArn=arn, input=written)["executionArn"]
     assert wait_for(backend, ex)["status"] == "SUCCEEDED"
     assert backend.describe_execution(executionArn=ex)["input"] == written
+
+
+def test_an_express_executions_arn_is_refused_where_aws_keeps_no_record(backend):
+    """AWS keeps no record of an EXPRESS execution started by StartExecution:
+    DescribeExecution, DescribeStateMachineForExecution, GetExecutionHistory
+    and StopExecution refuse its ARN as AWS does (recorded on AWS). The
+    embedded backend answered with the whole history, the serverless one
+    with ExecutionStarted alone."""
+    arn = create(backend, PASS, type="EXPRESS")["stateMachineArn"]
+    ex = backend.start_execution(stateMachineArn=arn, input="{}")["executionArn"]
+    assert ex.split(":")[5] == "express"
+    for call in (backend.describe_execution, backend.describe_state_machine_for_execution,
+                 backend.get_execution_history, backend.stop_execution):
+        with pytest.raises(ClientError) as e:
+            call(executionArn=ex)
+        assert e.value.response["Error"] == {
+            "Code": "InvalidArn",
+            "Message": "Invalid Arn: 'Resource type not valid in this context: express'"}, call
+    # A state machine's ARN where an execution's is wanted, likewise.
+    with pytest.raises(ClientError) as e:
+        backend.describe_execution(executionArn=arn)
+    assert e.value.response["Error"]["Message"] == (
+        "Invalid Arn: 'Resource type not valid in this context: stateMachine'")
+
+
+def test_a_redrive_starts_the_machines_timeout_again(backend):
+    """AWS: "When you redrive an execution, the state machine level timeout,
+    if defined, is reset to 0." A machine of TimeoutSeconds 4 fails at once,
+    is redriven 2.5 s later and then waits 10 s: it times out 4 s after the
+    redrive, not 4 s after its start (the stepper's first timer did that)
+    and not never (the embedded backend set no timer for a redrive)."""
+    # Fails on the first attempt only: item -1 of a one-item array.
+    first_only = "States.ArrayGetItem(States.Array(1), States.MathAdd($$.Execution.RedriveCount, -1))"
+    machine = {"TimeoutSeconds": 4, "StartAt": "Flaky", "States": {
+        "Flaky": {"Type": "Pass", "Parameters": {"v.$": first_only}, "Next": "Long"},
+        "Long": {"Type": "Wait", "Seconds": 10, "End": True}}}
+    arn = create(backend, machine)["stateMachineArn"]
+    ex = backend.start_execution(stateMachineArn=arn)["executionArn"]
+    assert wait_for(backend, ex)["status"] == "FAILED"
+    time.sleep(2.5)
+    redriven = backend.redrive_execution(executionArn=ex)["redriveDate"]
+    time.sleep(2.5)  # past the first attempt's deadline
+    assert backend.describe_execution(executionArn=ex)["status"] == "RUNNING"
+    d = wait_for(backend, ex, timeout=15)
+    assert (d["status"], d["error"]) == ("TIMED_OUT", "States.Timeout")
+    assert 3.5 <= (d["stopDate"] - redriven).total_seconds() < 6

@@ -185,6 +185,22 @@ fn fits(v: &Value, k: Kind) -> bool {
     }
 }
 
+/// The string members AWS's model marks sensitive: its messages leave their
+/// values out.
+const SENSITIVE: &[&str] = &[
+    "cause",
+    "context",
+    "definition",
+    "description",
+    "error",
+    "input",
+    "output",
+    "stateName",
+    "taskToken",
+    "variables",
+    "versionDescription",
+];
+
 /// Checks `body`'s members for `action`: their types, then their lengths.
 pub fn check(action: &str, body: &Value) -> Result<(), ApiError> {
     for (name, kind, longest) in members(action) {
@@ -201,8 +217,14 @@ pub fn check(action: &str, body: &Value) -> Result<(), ApiError> {
             && let Some(s) = v.as_str()
             && s.chars().count() > *longest
         {
+            // AWS quotes the value unless the member is sensitive.
+            let value = if SENSITIVE.contains(name) {
+                String::new()
+            } else {
+                format!(" '{s}'")
+            };
             return Err(ApiError::validation(format!(
-                "1 validation error detected: Value at '{name}' failed to satisfy constraint: Member must have length less than or equal to {longest}"
+                "1 validation error detected: Value{value} at '{name}' failed to satisfy constraint: Member must have length less than or equal to {longest}"
             )));
         }
     }
@@ -262,5 +284,15 @@ mod tests {
             "ValidationException"
         );
         assert!(check("CreateStateMachine", &json!({"name": "m", "publish": true})).is_ok());
+        // AWS quotes a value unless the model marks its member sensitive.
+        assert!(
+            err.message
+                .starts_with("1 validation error detected: Value at 'versionDescription'")
+        );
+        let token = "t".repeat(3097);
+        let err = check("ListExecutions", &json!({"nextToken": token})).unwrap_err();
+        assert!(err.message.starts_with(&format!(
+            "1 validation error detected: Value '{token}' at 'nextToken'"
+        )));
     }
 }

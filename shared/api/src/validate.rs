@@ -18,10 +18,9 @@ pub fn name(kind: &str, n: &str) -> Result<(), ApiError> {
             "Invalid Name: '{n}' ({kind} names must be 1 to 80 characters long)"
         )));
     }
-    if let Some(c) = n.chars().find(|c| bad(*c)) {
-        return Err(ApiError::invalid_name(format!(
-            "Invalid Name: '{n}' (the character {c:?} is not allowed in {kind} names)"
-        )));
+    // AWS names the name and nothing else.
+    if n.chars().any(bad) {
+        return Err(ApiError::invalid_name(format!("Invalid Name: '{n}'")));
     }
     Ok(())
 }
@@ -52,6 +51,11 @@ pub fn optional_string<'a>(body: &'a Value, member: &str) -> Result<Option<&'a s
 /// `arn:aws:states:<region>:<account>:<kind>:<name>[:…]`
 pub fn arn<'a>(value: &'a str, kinds: &[&str]) -> Result<ArnParts<'a>, ApiError> {
     let invalid = || ApiError::invalid_arn(format!("Invalid Arn: '{value}'"));
+    if !value.starts_with("arn:") {
+        return Err(ApiError::invalid_arn(format!(
+            "Invalid Arn: 'Invalid ARN prefix: {value}'"
+        )));
+    }
     let parts: Vec<&str> = value.split(':').collect();
     if parts.len() < 7
         || parts[0] != "arn"
@@ -61,8 +65,11 @@ pub fn arn<'a>(value: &'a str, kinds: &[&str]) -> Result<ArnParts<'a>, ApiError>
     {
         return Err(invalid());
     }
-    if !kinds.contains(&parts[5]) || parts[6].is_empty() {
+    if parts[6].is_empty() {
         return Err(invalid());
+    }
+    if !kinds.contains(&parts[5]) {
+        return Err(wrong_kind(parts[5]));
     }
     Ok(ArnParts {
         region: parts[3],
@@ -70,6 +77,15 @@ pub fn arn<'a>(value: &'a str, kinds: &[&str]) -> Result<ArnParts<'a>, ApiError>
         kind: parts[5],
         rest: parts[6..].to_vec(),
     })
+}
+
+/// AWS's answer for an ARN of a resource type the action does not take
+/// (a state machine's where an execution's is wanted; an EXPRESS
+/// execution's, of which AWS keeps no record).
+pub fn wrong_kind(kind: &str) -> ApiError {
+    ApiError::invalid_arn(format!(
+        "Invalid Arn: 'Resource type not valid in this context: {kind}'"
+    ))
 }
 
 #[derive(Debug)]
@@ -89,7 +105,8 @@ pub fn input(text: Option<&str>) -> Result<Value, ApiError> {
         )));
     }
     let value: Value = serde_json::from_str(text).map_err(|e| {
-        ApiError::invalid_execution_input(format!("Invalid State Machine Execution Input: '{e}'"))
+        let why = input_error(text).unwrap_or_else(|| e.to_string());
+        ApiError::invalid_execution_input(format!("Invalid State Machine Execution Input: '{why}'"))
     })?;
     if depth(&value) > MAX_DEPTH {
         return Err(ApiError::invalid_execution_input(format!(
@@ -97,6 +114,37 @@ pub fn input(text: Option<&str>) -> Result<Value, ApiError> {
         )));
     }
     Ok(value)
+}
+
+/// AWS's words for the commonest ways an input is not JSON (its parser's:
+/// nothing, a bare word, an object whose member name is not quoted); `None`
+/// for the rest, which keep the reader's own.
+fn input_error(text: &str) -> Option<String> {
+    let t = text.trim_start();
+    let first = t.chars().next();
+    if first.is_none() {
+        return Some("Invalid execution input.".into());
+    }
+    if first.is_some_and(|c| c.is_alphabetic()) {
+        let word: String = t
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_')
+            .collect();
+        return Some(format!(
+            "Unrecognized token '{word}': was expecting (JSON String, Number, Array, Object or token 'null', 'true' or 'false')"
+        ));
+    }
+    if let Some(rest) = t.strip_prefix('{')
+        && let Some(c) = rest.trim_start().chars().next()
+        && c != '"'
+        && c != '}'
+    {
+        return Some(format!(
+            "Unexpected character ('{c}' (code {})): was expecting double-quote to start field name",
+            c as u32
+        ));
+    }
+    None
 }
 
 /// How deep a payload may nest: a state's input and output are refused
@@ -201,6 +249,40 @@ mod tests {
     use serde_json::json;
 
     use super::*;
+
+    #[test]
+    fn refusals_read_as_aws_words_them() {
+        let message = |r: Result<(), ApiError>| r.err().map(|e| e.message);
+        assert_eq!(
+            message(arn("not_an_arn", &["execution"]).map(|_| ())),
+            Some("Invalid Arn: 'Invalid ARN prefix: not_an_arn'".into())
+        );
+        let machine = "arn:aws:states:us-east-1:1:stateMachine:m";
+        assert_eq!(
+            message(arn(machine, &["execution"]).map(|_| ())),
+            Some("Invalid Arn: 'Resource type not valid in this context: stateMachine'".into())
+        );
+        assert_eq!(
+            message(name("activity", "a#b")),
+            Some("Invalid Name: 'a#b'".into())
+        );
+        for (text, why) in [
+            ("", "Invalid execution input."),
+            (
+                "not some json",
+                "Unrecognized token 'not': was expecting (JSON String, Number, Array, Object or token 'null', 'true' or 'false')",
+            ),
+            (
+                "{'not': 'json'",
+                "Unexpected character (''' (code 39)): was expecting double-quote to start field name",
+            ),
+        ] {
+            assert_eq!(
+                message(input(Some(text)).map(|_| ())),
+                Some(format!("Invalid State Machine Execution Input: '{why}'"))
+            );
+        }
+    }
 
     #[test]
     fn names_follow_aws_rules() {

@@ -161,6 +161,18 @@ pub fn execution_arn(body: &Value) -> Result<&str, ApiError> {
     Ok(arn)
 }
 
+/// The execution ARN of an action that reads or stops a kept execution
+/// (DescribeExecution, DescribeStateMachineForExecution,
+/// GetExecutionHistory, StopExecution): AWS keeps no record of an EXPRESS
+/// execution and refuses its ARN.
+pub fn kept_execution_arn(body: &Value) -> Result<&str, ApiError> {
+    let arn = execution_arn(body)?;
+    if arn.split(':').nth(5) == Some("express") {
+        return Err(validate::wrong_kind("express"));
+    }
+    Ok(arn)
+}
+
 pub fn not_found(arn: &str) -> ApiError {
     ApiError::execution_does_not_exist(format!("Execution Does Not Exist: '{arn}'"))
 }
@@ -264,7 +276,7 @@ fn redrive_fields(o: &mut Map<String, Value>, v: &ExecutionView) {
 }
 
 pub async fn describe<S: ExecutionStore>(store: &S, body: &Value) -> Res {
-    let arn = execution_arn(body)?;
+    let arn = kept_execution_arn(body)?;
     let v = view(store, arn).await?;
     let mut o = Map::new();
     o.insert("executionArn".into(), arn.into());
@@ -317,7 +329,7 @@ pub async fn describe_machine<S: ExecutionStore, C: Catalog>(
     cat: &C,
     body: &Value,
 ) -> Res {
-    let arn = execution_arn(body)?;
+    let arn = kept_execution_arn(body)?;
     let v = view(store, arn).await?;
     if v.map_run.is_some() {
         return crate::children::describe_machine(store, cat, &v).await;
@@ -425,7 +437,7 @@ fn status_filter(body: &Value) -> Result<Option<&str>, ApiError> {
 }
 
 pub async fn history<S: ExecutionStore>(store: &S, body: &Value) -> Res {
-    let arn = execution_arn(body)?;
+    let arn = kept_execution_arn(body)?;
     let (max, offset) = validate::page(body)?;
     let flag = |member: &str, default: bool| match body.get(member) {
         None | Some(Value::Null) => Ok(default),
@@ -471,7 +483,7 @@ pub async fn stop_request<S: ExecutionStore>(
     store: &S,
     body: &Value,
 ) -> Result<(String, Result<StatesError, i64>), ApiError> {
-    let arn = execution_arn(body)?;
+    let arn = kept_execution_arn(body)?;
     let error = validate::optional_string(body, "error")?.map(str::to_owned);
     let cause = validate::optional_string(body, "cause")?.map(str::to_owned);
     if error.as_ref().is_some_and(|e| e.chars().count() > 256) {
