@@ -1,0 +1,338 @@
+"""`stepwise run` on every engine — in memory, on the embedded backend's
+worker (`--backend sqlite`) and through the serverless stepper — with the
+same machine and the same assertions: what one engine does, all do."""
+import collections
+import datetime
+import http.server
+import json
+import os
+import subprocess
+import tempfile
+import threading
+import time
+
+import pytest
+
+from conftest import BINARY, ROLE, Server, client, wait_for
+from test_one_engine import MOCKS, create, fresh
+
+@pytest.mark.parametrize("engine", ["memory", "sqlite", "stepper"])
+def test_run_fast_forwards_a_day_long_wait_on_every_engine(engine):
+    """`stepwise run --backend sqlite` drives the embedded backend's worker
+    (the one `serve` uses) on a clock that moves to the next due message
+    when nothing else is left: a day's Wait and a retry's back-off end
+    at once, and the history is the one GetExecutionHistory would give."""
+    day = {"StartAt": "W", "States": {
+        "W": {"Type": "Wait", "Seconds": 86400, "Next": "T"},
+        "T": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:f",
+              "Retry": [{"ErrorEquals": ["Flaky.Boom"], "IntervalSeconds": 3600}], "End": True}}}
+    with tempfile.TemporaryDirectory() as tmp:
+        path, mocks = os.path.join(tmp, "m.json"), os.path.join(tmp, "mocks.json")
+        json.dump(day, open(path, "w"))
+        json.dump({"StateMachines": {"M": {"TestCases": {"Happy": {"T": "FailsOnce"}}}},
+                   "MockedResponses": MOCKS["MockedResponses"]}, open(mocks, "w"))
+        out = subprocess.run([BINARY, "run", path, "--name", "M", "--mock-config", mocks,
+                              "--test-case", "Happy", "--fast-forward", "--history",
+                              "--states-entered", "--backend", engine], capture_output=True, text=True, timeout=30)
+    lines = [json.loads(line) for line in out.stdout.strip().splitlines()]
+    events, result = lines[:-1], lines[-1]
+    assert result == {"status": "SUCCEEDED", "output": {"y": 2},
+                      "states_entered": ["W", "T"]}, out.stderr
+    kinds = [e["type"] for e in events]
+    assert kinds.count("LambdaFunctionFailed") == 1, kinds
+    assert kinds.count("LambdaFunctionSucceeded") == 1, kinds
+    assert [e["id"] for e in events] == list(range(1, len(events) + 1))
+    at = {}  # the last time of each type, in seconds
+    for e in events:
+        at[e["type"]] = datetime.datetime.fromisoformat(e["timestamp"].replace("Z", "+00:00")).timestamp()
+    assert 86400 <= at["WaitStateExited"] - at["WaitStateEntered"] < 86401
+    assert at["LambdaFunctionScheduled"] - at["LambdaFunctionFailed"] >= 3600
+
+
+@pytest.mark.parametrize("engine", ["memory", "sqlite", "stepper"])
+def test_run_ends_an_execution_nobody_can_answer(engine):
+    """`stepwise run` serves no API: an activity task without a timeout can
+    never be answered. Once, `--backend sqlite` waited for it for ever, and
+    each engine said so in words of its own."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "m.json")
+        json.dump({"StartAt": "A", "States": {"A": {
+            "Type": "Task", "Resource": "arn:aws:states:us-east-1:123456789012:activity:nobody",
+            "End": True}}}, open(path, "w"))
+        out = subprocess.run([BINARY, "run", path, "--fast-forward", "--states-entered",
+                              "--backend", engine], capture_output=True, text=True, timeout=30)
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == {
+        "status": "FAILED", "error": "States.Runtime",
+        "cause": "The execution has nothing left to do but has not finished: it waits for a "
+                 "request from outside (SendTaskSuccess/SendTaskFailure, an activity worker), "
+                 "which `stepwise run` cannot receive; run it under `stepwise serve`, or give "
+                 "the state a mock response",
+        "states_entered": ["A"]}
+
+
+COUNTER = {"StartAt": "Init", "States": {
+    "Init": {"Type": "Pass", "Result": {"i": 0}, "Next": "Check"},
+    "Check": {"Type": "Choice", "Default": "Done", "Choices": [
+        {"Variable": "$.i", "NumericLessThanPath": "$$.Execution.Input.n", "Next": "Inc"}]},
+    "Inc": {"Type": "Pass", "Parameters": {"i.$": "States.MathAdd($.i, 1)"}, "Next": "Check"},
+    "Done": {"Type": "Succeed"}}}
+
+
+def run_counter(engine, n, *extra):
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "m.json")
+        json.dump(COUNTER, open(path, "w"))
+        out = subprocess.run([BINARY, "run", path, "--input", json.dumps({"n": n}),
+                              "--backend", engine, *extra],
+                             capture_output=True, text=True, timeout=120)
+    return [json.loads(line) for line in out.stdout.strip().splitlines()]
+
+
+@pytest.mark.parametrize("engine", ["memory", "sqlite", "stepper"])
+def test_a_runaway_loop_fails_at_awss_history_limit_on_every_engine(engine):
+    """AWS fails a STANDARD execution whose history would pass 25,000
+    events. Only the in-memory runner knew (and only with `--history`): the
+    embedded and serverless backends let a runaway loop write history for
+    ever. Now every driver ends it as the last event, #25000."""
+    *events, result = run_counter(engine, 100_000, "--history")
+    assert result["status"] == "FAILED" and result["error"] == "States.Runtime", result
+    assert "maximum number of history events (25000)" in result["cause"]
+    assert len(events) == 25_000 and events[-1]["id"] == 25_000
+    assert events[-1]["type"] == "ExecutionFailed"
+    assert events[-1]["executionFailedEventDetails"]["cause"] == result["cause"]
+    # Counted whether or not the history is kept; an EXPRESS machine has no limit.
+    assert run_counter(engine, 100_000)[-1]["cause"] == result["cause"]
+    assert run_counter(engine, 20_000, "--express")[-1] == {"status": "SUCCEEDED", "output": {"i": 20_000}}
+
+
+@pytest.mark.parametrize("engine", ["memory", "sqlite", "stepper"])
+def test_an_activity_task_is_mocked_or_waits_for_a_worker_on_every_engine(engine):
+    """One rule for every driver (`tasks::offers_activity`): an activity
+    state a mock answers is answered by it (the embedded backend once
+    offered it to workers all the same, and it timed out); one no mock
+    answers waits for a worker until its timeout (in memory it once failed
+    at once with States.TaskFailed, which its Catch did not expect)."""
+    machine = {"StartAt": "A", "States": {
+        "A": {"Type": "Task", "Resource": "arn:aws:states:us-east-1:123456789012:activity:work",
+              "TimeoutSeconds": 300, "Catch": [{"ErrorEquals": ["States.Timeout"], "Next": "Late"}],
+              "End": True},
+        "Late": {"Type": "Pass", "Result": "timed out", "End": True}}}
+    mocks = {"StateMachines": {"M": {"TestCases": {"Done": {"A": "R"}}}},
+             "MockedResponses": {"R": {"0": {"Return": {"ok": 1}}}}}
+    with tempfile.TemporaryDirectory() as tmp:
+        path, config = os.path.join(tmp, "m.json"), os.path.join(tmp, "mocks.json")
+        json.dump(machine, open(path, "w"))
+        json.dump(mocks, open(config, "w"))
+
+        def run(*extra):
+            out = subprocess.run([BINARY, "run", path, "--name", "M", "--fast-forward",
+                                  "--backend", engine, *extra], capture_output=True, text=True, timeout=30)
+            return json.loads(out.stdout.strip().splitlines()[-1])
+
+        assert run("--mock-config", config, "--test-case", "Done")["output"] == {"ok": 1}
+        assert run()["output"] == "timed out"
+
+
+def test_an_execution_that_filled_its_history_cannot_be_redriven():
+    """AWS: a redrive would pass the 25,000 events again, so such an
+    execution is NOT_REDRIVABLE ('Execution history event limit exceeded').
+    The rule is the engine's (`executions::redrive_refusal`) for both
+    backends; here on the embedded one, where 25,000 events take a second
+    (on moto they would take minutes)."""
+    s = Server(["--in-memory"]).start()
+    try:
+        sfn = client(s.url)
+        arn = sfn.create_state_machine(name=fresh(), roleArn=ROLE,
+                                       definition=json.dumps(COUNTER))["stateMachineArn"]
+        ex = sfn.start_execution(stateMachineArn=arn, input='{"n": 100000}')["executionArn"]
+        d = wait_for(sfn, ex, timeout=60)
+        assert d["status"] == "FAILED" and "(25000)" in d["cause"]
+        assert d["redriveStatus"] == "NOT_REDRIVABLE"
+        assert d["redriveStatusReason"] == "Execution history event limit exceeded"
+        with pytest.raises(sfn.exceptions.ExecutionNotRedrivable):
+            sfn.redrive_execution(executionArn=ex)
+        page = sfn.get_execution_history(executionArn=ex, reverseOrder=True, maxResults=1)
+        assert page["events"][0]["id"] == 25_000 and page["events"][0]["type"] == "ExecutionFailed"
+    finally:
+        s.stop()
+
+
+class Listener(http.server.ThreadingHTTPServer):
+    request_queue_size = 64  # many calls at once, none left to retry a connect
+
+
+class SlowLambda(http.server.BaseHTTPRequestHandler):
+    """Lambda's Invoke API, answering after two seconds."""
+
+    calls = []  # (start, end) of each call, in the order they ended
+
+    def do_POST(self):
+        self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        began = time.monotonic()
+        time.sleep(2)
+        SlowLambda.calls.append((began, time.monotonic()))
+        data = b'{"late": true}'
+        try:
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+        except OSError:
+            pass  # the caller gave up
+
+    def log_message(self, *args):
+        pass
+
+
+SLOW = "arn:aws:lambda:us-east-1:123456789012:function:slow"
+
+
+def slow_map(**extra):
+    """A Map whose every item calls the slow Lambda."""
+    return dict(extra, StartAt="M", States={"M": {
+        "Type": "Map", "ItemsPath": "$.items", "End": True,
+        "ItemProcessor": {"StartAt": "T", "States": {"T": {
+            "Type": "Task", "Resource": SLOW, "TimeoutSeconds": 3, "End": True}}}}})
+
+
+def run_with_slow_lambda(engine, machine, input=None, *extra):
+    """`stepwise run` of `machine` on `engine`, Lambda tasks answered by
+    SlowLambda: the result line, and the calls' (start, end)."""
+    httpd = Listener(("127.0.0.1", 0), SlowLambda)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    SlowLambda.calls = []
+    try:
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "m.json")
+            json.dump(machine, open(path, "w"))
+            out = subprocess.run([BINARY, "run", path, "--backend", engine, *extra,
+                                  "--input", json.dumps(input or {}), "--lambda-endpoint",
+                                  f"http://127.0.0.1:{httpd.server_address[1]}"],
+                                 capture_output=True, text=True, timeout=90)
+    finally:
+        httpd.shutdown()
+    assert out.stdout.strip(), out.stderr
+    return json.loads(out.stdout.strip().splitlines()[-1]), SlowLambda.calls
+
+
+@pytest.mark.parametrize("engine", ["memory", "sqlite", "stepper"])
+@pytest.mark.parametrize("clock", ["--fast-forward", "--no-fast-forward"])
+def test_a_machine_timeout_that_passes_during_a_task_times_the_execution_out(engine, clock):
+    """A Lambda that answers after 2 s, in a machine with TimeoutSeconds 1:
+    TIMED_OUT on AWS and on the embedded backend; in memory (`stepwise
+    run`, StartSyncExecution) and through the stepper the call took no time
+    on the execution's clock, and the execution SUCCEEDED."""
+    machine = {"TimeoutSeconds": 1, "StartAt": "T", "States": {"T": {
+        "Type": "Task", "Resource": SLOW, "End": True}}}
+    extra = [clock] if clock == "--fast-forward" else []
+    result, _ = run_with_slow_lambda(engine, machine, None, *extra)
+    assert result == {"status": "TIMED_OUT", "error": "States.Timeout", "cause": None}
+
+
+def test_a_map_of_slow_lambdas_runs_them_together_on_the_embedded_backend():
+    """Twelve 2-second Lambda calls of a Map, each with TimeoutSeconds 3,
+    through `serve`: on AWS they run together and all succeed. The embedded
+    backend ran four calls at a time, and a call's timeout counted the time
+    it waited for a dispatcher: the third round timed out."""
+    httpd = Listener(("127.0.0.1", 0), SlowLambda)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    endpoint = f"http://127.0.0.1:{httpd.server_address[1]}"
+    s = Server(["--in-memory", "--lambda-endpoint", endpoint]).start()
+    try:
+        sfn = client(s.url)
+        arn = create(sfn, slow_map())["stateMachineArn"]
+        ex = sfn.start_execution(stateMachineArn=arn, input=json.dumps({"items": list(range(12))}))
+        d = wait_for(sfn, ex["executionArn"], timeout=60)
+        assert d["status"] == "SUCCEEDED", (d.get("error"), d.get("cause"))
+        assert json.loads(d["output"]) == [{"late": True}] * 12
+    finally:
+        s.stop()
+        httpd.shutdown()
+
+
+@pytest.mark.parametrize("engine", ["memory", "sqlite", "stepper"])
+def test_a_maps_lambdas_count_as_made_side_by_side_against_the_machine_timeout(engine):
+    """Five 2-second Lambdas of a Map in a machine with TimeoutSeconds 5:
+    AWS runs them side by side and the execution succeeds. `stepwise run`
+    in memory makes the calls one after another; each answer is placed as
+    long after its call as it took, not after all the calls before it
+    (10 seconds: TIMED_OUT)."""
+    result, _ = run_with_slow_lambda(engine, slow_map(TimeoutSeconds=5), {"items": list(range(5))})
+    assert result == {"status": "SUCCEEDED", "output": [{"late": True}] * 5}
+
+
+@pytest.mark.parametrize("engine", ["sqlite", "stepper"])
+def test_a_maps_lambda_calls_are_made_side_by_side(engine):
+    """The embedded backend made four calls at a time (its dispatchers),
+    the stepper one after another (a bundle's children in turn, each
+    blocking its thread): a Map of five 2-second Lambdas took 4 and 10
+    seconds where AWS takes 2. Now every call is out before any answers."""
+    result, calls = run_with_slow_lambda(engine, slow_map(), {"items": list(range(5))})
+    assert result["status"] == "SUCCEEDED"
+    assert len(calls) == 5
+    assert max(start for start, _ in calls) < min(end for _, end in calls), calls
+
+
+@pytest.mark.parametrize("engine", ["memory", "sqlite", "stepper"])
+def test_a_distributed_map_without_max_concurrency_runs_its_children_together(engine):
+    """AWS runs up to 10,000 child executions of a distributed Map at once
+    when it names no MaxConcurrency. The stepper ran 40 (the inline Map's
+    limit), so 100 one-second children took three seconds of the
+    execution's clock, not one."""
+    machine = {"StartAt": "M", "States": {"M": {
+        "Type": "Map", "ItemsPath": "$.items", "End": True,
+        "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+                          "StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 1, "End": True}}}}}}
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "m.json")
+        json.dump(machine, open(path, "w"))
+        out = subprocess.run([BINARY, "run", path, "--backend", engine, "--fast-forward", "--history",
+                              "--input", json.dumps({"items": list(range(100))})],
+                             capture_output=True, text=True, timeout=120)
+    *events, result = [json.loads(line) for line in out.stdout.strip().splitlines()]
+    assert result["status"] == "SUCCEEDED", out.stderr
+    at = {e["type"]: datetime.datetime.fromisoformat(e["timestamp"].replace("Z", "+00:00")) for e in events}
+    took = (at["MapStateExited"] - at["MapStateEntered"]).total_seconds()
+    assert 1.0 <= took < 2.0, took
+
+
+
+@pytest.mark.parametrize("engine", ["memory", "sqlite", "stepper"])
+def test_heartbeat_seconds_does_not_time_out_a_request_response_task(engine):
+    """A Lambda that answers after 2 s, under HeartbeatSeconds 1: a
+    request-response call has no token to send heartbeats with, and AWS keeps
+    a heartbeat clock only for activities, callbacks and `.sync` jobs. The
+    embedded backend and `stepwise run` once failed it with
+    States.HeartbeatTimeout; the stepper, which calls it inline, did not."""
+    machine = {"StartAt": "T", "States": {"T": {
+        "Type": "Task", "Resource": SLOW, "TimeoutSeconds": 5, "HeartbeatSeconds": 1,
+        "End": True}}}
+    result, _ = run_with_slow_lambda(engine, machine, {"n": 1})
+    assert result == {"status": "SUCCEEDED", "output": {"late": True}}
+
+
+@pytest.mark.parametrize("engine", ["memory", "sqlite", "stepper"])
+def test_an_inline_map_without_max_concurrency_runs_forty_iterations_at_a_time(engine):
+    """AWS runs at most 40 inline Map iterations at once: a Map of 100
+    one-second Waits enters its Pass states in three waves (40, 40, 20), a
+    second apart. `stepwise run` and the embedded backend once ran all 100
+    at once (one wave) while the stepper ran 40."""
+    machine = {"StartAt": "M", "States": {"M": {
+        "Type": "Map", "ItemsPath": "$.items", "End": True,
+        "ItemProcessor": {"StartAt": "W", "States": {
+            "W": {"Type": "Wait", "Seconds": 1, "Next": "P"},
+            "P": {"Type": "Pass", "Parameters": {"at.$": "$$.State.EnteredTime"}, "End": True}}}}}}
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "m.json")
+        json.dump(machine, open(path, "w"))
+        out = subprocess.run([BINARY, "run", path, "--fast-forward", "--backend", engine,
+                              "--input", json.dumps({"items": list(range(100))})],
+                             capture_output=True, text=True, timeout=60)
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["status"] == "SUCCEEDED", out.stderr
+    seconds = [datetime.datetime.fromisoformat(o["at"].replace("Z", "+00:00")).timestamp()
+               for o in result["output"]]
+    first = min(seconds)
+    waves = collections.Counter(int(s - first + 0.5) for s in seconds)
+    assert sorted(waves.items()) == [(0, 40), (1, 40), (2, 20)]
