@@ -113,6 +113,15 @@ fn a_regional_integration_arn_reaches_the_driver_as_written_and_canonically() {
     );
 }
 
+/// The heartbeat timer of task wait `wait`, delivered at `now`.
+fn heartbeat_timer(m: &StateMachine, t: &mut Thread, wait: u64, now: i64) -> Output {
+    let timer = Event::Timer {
+        wait,
+        kind: TimerKind::Heartbeat,
+    };
+    step(m, &exec(), t, timer, &env(now))
+}
+
 #[test]
 fn a_heartbeat_pushes_the_deadline_and_a_missed_one_fails_the_task() {
     let m = task_machine();
@@ -140,27 +149,9 @@ fn a_heartbeat_pushes_the_deadline_and_a_missed_one_fails_the_task() {
         }]
     );
     // The first heartbeat timer fires before the new deadline: nothing happens.
-    let early = step(
-        &m,
-        &exec(),
-        &mut t,
-        Event::Timer {
-            wait,
-            kind: TimerKind::Heartbeat,
-        },
-        &env(10_000),
-    );
+    let early = heartbeat_timer(&m, &mut t, wait, 10_000);
     assert!(!early.applied);
-    let late = step(
-        &m,
-        &exec(),
-        &mut t,
-        Event::Timer {
-            wait,
-            kind: TimerKind::Heartbeat,
-        },
-        &env(18_000),
-    );
+    let late = heartbeat_timer(&m, &mut t, wait, 18_000);
     let failed = StatesError {
         error: Some("States.HeartbeatTimeout".into()),
         cause: None,
@@ -191,16 +182,7 @@ fn a_request_response_task_keeps_no_heartbeat_clock() {
         })
         .collect();
     assert_eq!(timers, [(60_000, TimerKind::Timeout)]);
-    let late = step(
-        &m,
-        &exec(),
-        &mut t,
-        Event::Timer {
-            wait,
-            kind: TimerKind::Heartbeat,
-        },
-        &env(30_000),
-    );
+    let late = heartbeat_timer(&m, &mut t, wait, 30_000);
     assert!(!late.applied, "no heartbeat deadline to miss");
 }
 
