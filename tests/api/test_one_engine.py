@@ -471,3 +471,21 @@ def test_a_redrive_starts_the_machines_timeout_again(backend):
     d = wait_for(backend, ex, timeout=15)
     assert (d["status"], d["error"]) == ("TIMED_OUT", "States.Timeout")
     assert 3.5 <= (d["stopDate"] - redriven).total_seconds() < 6
+
+
+def test_mocked_responses_are_counted_per_execution(backend):
+    """A mock configuration's invocation numbers count within an execution,
+    as Step Functions Local counts them: every execution of the test case
+    meets `FailsOnce`'s failure first. The server once counted across its
+    executions, so only the first one failed."""
+    machine = {"StartAt": "Flaky", "States": {"Flaky": {
+        "Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:f",
+        "Retry": [{"ErrorEquals": ["Flaky.Boom"], "IntervalSeconds": 1, "MaxAttempts": 1}],
+        "End": True}}}
+    arn = create(backend, machine)["stateMachineArn"]
+    for _ in range(2):
+        ex = backend.start_execution(stateMachineArn=arn)["executionArn"]
+        d = wait_for(backend, ex)
+        assert (d["status"], json.loads(d["output"])) == ("SUCCEEDED", {"y": 2})
+        kinds = [e["type"] for e in backend.get_execution_history(executionArn=ex)["events"]]
+        assert kinds.count("LambdaFunctionFailed") == 1, kinds

@@ -23,12 +23,15 @@ pub enum Error {
     Malformed(String),
 }
 
-/// The responses of one test case, with a count of invocations per state.
+/// The responses of one test case, with a count of invocations per state
+/// of each execution (as Step Functions Local counts them: every execution
+/// of a test case starts at invocation 0; a redrive goes on counting).
 #[derive(Debug)]
 pub struct Mocks {
     /// state name → responses by invocation number
     states: HashMap<String, Vec<(u32, u32, Response)>>,
-    calls: Mutex<HashMap<String, u32>>,
+    /// (execution ARN, state name) → invocations so far
+    calls: Mutex<HashMap<(String, String), u32>>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -100,12 +103,14 @@ impl Mocks {
         self.states.contains_key(state)
     }
 
-    /// The response for the next invocation of `state`, if it is mocked.
-    pub fn next(&self, state: &str) -> Option<Response> {
+    /// The response for the next invocation of `state` in `execution`, if
+    /// it is mocked.
+    pub fn next(&self, execution: &str, state: &str) -> Option<Response> {
         let list = self.states.get(state)?;
         let n = {
             let mut calls = self.calls.lock().unwrap_or_else(|e| e.into_inner());
-            let c = calls.entry(state.to_owned()).or_insert(0);
+            let key = (execution.to_owned(), state.to_owned());
+            let c = calls.entry(key).or_insert(0);
             let n = *c;
             *c += 1;
             n
@@ -141,13 +146,15 @@ mod tests {
     #[test]
     fn answers_by_invocation_number() {
         let m = Mocks::load(CONFIG, None, "ok").unwrap();
-        let got: Vec<Response> = (0..5).filter_map(|_| m.next("A")).collect();
+        let got: Vec<Response> = (0..5).filter_map(|_| m.next("e1", "A")).collect();
         assert_eq!(got[0], Response::Return(json!(1)));
         assert_eq!(got[1], Response::Return(json!(2)));
         assert_eq!(got[2], Response::Return(json!(2)));
         assert_eq!(got[3], Response::Throw(StatesError::custom("E", "c")));
         assert_eq!(got[4], Response::Throw(StatesError::custom("E", "c")));
-        assert_eq!(m.next("B"), None);
+        assert_eq!(m.next("e1", "B"), None);
+        // Another execution starts again at invocation 0.
+        assert_eq!(m.next("e2", "A"), Some(Response::Return(json!(1))));
     }
 
     #[test]

@@ -10,15 +10,16 @@ use crate::ports::{Abandoned, Progress, TaskContext, TaskResult, Tasks, follow_p
 
 /// Answers mocked states from a mock configuration, the rest from `fallback`.
 pub struct Mocked<T> {
-    /// Shared by every chain of one server (the invocation counts are
-    /// one per state, however the execution was started).
+    /// Shared by every chain of one server (the invocation counts are one
+    /// per state of an execution, however the execution was started).
     pub mocks: Option<std::sync::Arc<Mocks>>,
     pub fallback: T,
 }
 
 impl<T: Tasks> Tasks for Mocked<T> {
     async fn invoke(&self, call: &TaskCall, ctx: &TaskContext<'_>) -> TaskResult {
-        match self.mocks.as_ref().and_then(|m| m.next(&call.state)) {
+        let next = |m: &std::sync::Arc<Mocks>| m.next(ctx.execution_arn, &call.state);
+        match self.mocks.as_ref().and_then(next) {
             Some(Response::Return(v)) => shape_mocked(call, v),
             Some(Response::Throw(e)) => Err(e),
             None => self.fallback.invoke(call, ctx).await,
