@@ -1,6 +1,7 @@
 """One implementation of each action: the same calls, the same answers, on
 both `stepwise serve` backends (embedded SQLite; `--backend aws` on moto).
 Each test here is a regression test for a way the backends once differed."""
+import base64
 import json
 import os
 import subprocess
@@ -489,3 +490,21 @@ def test_mocked_responses_are_counted_per_execution(backend):
         assert (d["status"], json.loads(d["output"])) == ("SUCCEEDED", {"y": 2})
         kinds = [e["type"] for e in backend.get_execution_history(executionArn=ex)["events"]]
         assert kinds.count("LambdaFunctionFailed") == 1, kinds
+
+
+def test_an_input_and_an_output_near_the_limit_are_both_kept(backend):
+    """An execution whose input and output are near 256 KiB each, and do
+    not compress: DescribeExecution gives both back and the history begins
+    with the input. The serverless backend kept the input twice and the
+    output beside them in one 400 KB item: the execution "succeeded"
+    without its output."""
+    blob = base64.b64encode(os.urandom(190_000)).decode()  # 253 KB, random
+    arn = create(backend, {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}})["stateMachineArn"]
+    ex = backend.start_execution(stateMachineArn=arn, input=json.dumps({"b": blob}))["executionArn"]
+    d = wait_for(backend, ex, timeout=60)
+    assert d["status"] == "SUCCEEDED", (d.get("error"), d.get("cause"))
+    assert json.loads(d["output"]) == {"b": blob} == json.loads(d["input"])
+    assert "stopDate" in d
+    events = backend.get_execution_history(executionArn=ex)["events"]
+    assert json.loads(events[0]["executionStartedEventDetails"]["input"]) == {"b": blob}
+    assert events[-1]["type"] == "ExecutionSucceeded"

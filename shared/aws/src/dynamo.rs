@@ -2,7 +2,8 @@
 //!
 //! | sk | item |
 //! | --- | --- |
-//! | `exec` | the execution: facts and definition (`body`), `status`, `outcome`, `stopped`, the ExecutionStarted event (`started`) |
+//! | `exec` | the execution: facts and definition (`body`: the input once; ExecutionStarted is made from it), `status`, `outcome` (or `outcome_item`), `stopped` |
+//! | `outcome` | an outcome too large to keep beside the input (`body`) |
 //! | `t#<thread>` | one thread: `seq` and its [`Record`] (`body`: thread, outbox, recent history) |
 //! | `p#<thread>#<n>` | page `n` of a thread's older history events |
 //! | `mr#<start>#<arn>` | a Distributed Map run as it started or ended (`body`), found by its ARN through `pk = "maprun#<arn>"` |
@@ -417,22 +418,21 @@ impl Store for DynamoStore {
         if let Some(AttributeValue::S(status)) = item.get("status") {
             record.status = status.clone();
         }
-        if let Some(AttributeValue::S(o)) = item.get("outcome") {
-            record.outcome = Some(serde_json::from_str(o)?);
-        }
+        record.outcome = self.read_outcome(arn, &item).await?;
         if let Some(AttributeValue::N(t)) = item.get("stopped") {
             record.stopped = t.parse().ok();
         }
         Ok(Some(record))
     }
 
-    async fn create(&self, record: &ExecutionRecord, started: &Logged) -> Result<bool, PortError> {
+    /// The item holds the input once: ExecutionStarted (`_started`) is made
+    /// again from the facts when the history is read.
+    async fn create(&self, record: &ExecutionRecord, _started: &Logged) -> Result<bool, PortError> {
         let mut item = Item::new();
         item.insert("pk".into(), s(&record.facts.arn));
         item.insert("sk".into(), s("exec"));
         item.insert("body".into(), b(executions::pack_execution(record)));
         item.insert("status".into(), s(&record.status));
-        item.insert("started".into(), b(pack(started)));
         item.insert(
             "start".into(),
             s(format!("{:015}", record.facts.start_time)),
@@ -540,7 +540,9 @@ impl Store for DynamoStore {
             .table_name(&self.table)
             .key("pk", s(&record.facts.arn))
             .key("sk", s("exec"))
-            .update_expression("SET body = :body, #status = :running REMOVE outcome, stopped, #ttl")
+            .update_expression(
+                "SET body = :body, #status = :running REMOVE outcome, outcome_item, stopped, #ttl",
+            )
             .condition_expression("#status = :from")
             .expression_attribute_names("#status", "status")
             .expression_attribute_names("#ttl", "ttl")
@@ -559,24 +561,28 @@ impl Store for DynamoStore {
         outcome: &Outcome,
         at: Millis,
     ) -> Result<Option<Outcome>, PortError> {
-        let text = serde_json::to_string(outcome)?;
-        let bytes = text.len() + 64;
+        let ttl = at / 1000 + RETENTION_DAYS * DAY;
+        let (attribute, kept) = self.keep_outcome(execution, outcome, ttl).await?;
+        let bytes = match &kept {
+            AttributeValue::S(text) => text.len() + 64,
+            _ => 64,
+        };
         let out = self
             .client
             .update_item()
             .table_name(&self.table)
             .key("pk", s(execution))
             .key("sk", s("exec"))
-            .update_expression(
-                "SET #status = :status, outcome = :outcome, stopped = :at, #ttl = :ttl",
-            )
+            .update_expression(format!(
+                "SET #status = :status, {attribute} = :outcome, stopped = :at, #ttl = :ttl"
+            ))
             .condition_expression("#status = :running")
             .expression_attribute_names("#status", "status")
             .expression_attribute_names("#ttl", "ttl")
             .expression_attribute_values(":status", s(status_of(outcome)))
-            .expression_attribute_values(":outcome", s(text))
+            .expression_attribute_values(":outcome", kept)
             .expression_attribute_values(":at", n(at))
-            .expression_attribute_values(":ttl", n(at / 1000 + RETENTION_DAYS * DAY))
+            .expression_attribute_values(":ttl", n(ttl))
             .expression_attribute_values(":running", s("RUNNING"))
             .send()
             .await;
@@ -663,7 +669,7 @@ impl Store for DynamoStore {
                 continue;
             };
             if sk == "exec" {
-                events.push(unpack(bytes(&item, "started")?)?);
+                events.push(executions::started_event(&item)?);
             } else if sk.starts_with("t#") {
                 // A thread record that cannot be read fails its execution
                 // (`Stepper::handle_delivered`); the history shows the rest.

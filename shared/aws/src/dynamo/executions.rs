@@ -2,12 +2,14 @@
 //! item for DescribeExecution, the by-machine index for ListExecutions, and
 //! the merged history pages for GetExecutionHistory.
 
+use std::collections::HashMap;
+
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::Value;
-use stepwise_asl::exec::Ordered;
+use stepwise_asl::exec::{HistoryEvent, Ordered};
 use stepwise_asl::{ChildRecord, MapRun, Outcome, Thread};
 use stepwise_engine::executions::{ExecutionStore, ExecutionView, HistoryRow};
-use stepwise_engine::stepper::{ExecutionRecord, PortError, Store, merge_history};
+use stepwise_engine::stepper::{ExecutionRecord, Logged, PortError, Store, merge_history};
 
 use super::DynamoStore;
 use crate::codec::{pack, unpack};
@@ -16,6 +18,69 @@ use crate::codec::{pack, unpack};
 /// list in the order they started.
 pub(super) fn map_run_key(start: i64, arn: &str) -> String {
     format!("mr#{start:013}#{arn}")
+}
+
+/// An outcome whose JSON is longer than this is kept in an item of its
+/// own (`sk = "outcome"`), not in the execution's: an input and an output
+/// near 256 KiB each do not fit one 400 KB item (the execution once
+/// "succeeded" without its output).
+const OUTCOME_INLINE: usize = 64 * 1024;
+
+impl DynamoStore {
+    /// Where the execution's item keeps `outcome`: the attribute to set and
+    /// its value, the outcome's JSON or, for a large one, the name of the
+    /// item that keeps it, written here first (an end that loses to a stop
+    /// leaves that item to expire).
+    pub(super) async fn keep_outcome(
+        &self,
+        execution: &str,
+        outcome: &Outcome,
+        ttl: i64,
+    ) -> Result<(&'static str, AttributeValue), PortError> {
+        let text = serde_json::to_string(outcome)?;
+        if text.len() <= OUTCOME_INLINE {
+            return Ok(("outcome", AttributeValue::S(text)));
+        }
+        let mut item = HashMap::new();
+        item.insert("pk".into(), AttributeValue::S(execution.to_owned()));
+        item.insert("sk".into(), AttributeValue::S("outcome".into()));
+        item.insert("body".into(), super::b(pack(outcome)));
+        item.insert("ttl".into(), super::n(ttl));
+        self.put(item, None).await?;
+        Ok(("outcome_item", AttributeValue::S("outcome".into())))
+    }
+
+    /// The outcome the execution's `item` keeps, in it or beside it.
+    pub(super) async fn read_outcome(
+        &self,
+        execution: &str,
+        item: &HashMap<String, AttributeValue>,
+    ) -> Result<Option<Outcome>, PortError> {
+        if let Some(AttributeValue::S(o)) = item.get("outcome") {
+            return Ok(Some(serde_json::from_str(o)?));
+        }
+        let Some(AttributeValue::S(sk)) = item.get("outcome_item") else {
+            return Ok(None);
+        };
+        match self.get(execution, sk).await? {
+            Some(kept) => Ok(Some(unpack(super::bytes(&kept, "body")?)?)),
+            None => Ok(None),
+        }
+    }
+}
+
+/// The ExecutionStarted event of the execution whose item is `item`: kept
+/// in it by older versions, else made from its facts (as it was made at
+/// the start), so the item holds the input once.
+pub(super) fn started_event(item: &HashMap<String, AttributeValue>) -> Result<Logged, PortError> {
+    if item.contains_key("started") {
+        return Ok(unpack(super::bytes(item, "started")?)?);
+    }
+    let record = unpack_execution(super::bytes(item, "body")?)?;
+    Ok(Logged {
+        order: 0,
+        event: HistoryEvent::execution_started(&record.facts),
+    })
 }
 
 /// An execution's `body` as kept: its input once. When the caller's text
