@@ -218,3 +218,31 @@ def test_an_execution_whose_stored_state_is_unreadable_fails_alone(kind, moto, t
         assert s.proc.poll() is None
     finally:
         s.stop()
+
+
+def test_a_redrive_of_an_execution_whose_stored_facts_are_unreadable_is_refused(tmp_path):
+    """A damaged row (its facts not JSON) once panicked the embedded
+    backend's worker on RedriveExecution; now the redrive is refused and
+    the server goes on serving."""
+    import sqlite3
+    s = Server(["--data", str(tmp_path)]).start()
+    sfn = client(s.url)
+    fail = {"StartAt": "F", "States": {"F": {"Type": "Fail", "Error": "E"}}}
+    arn = sfn.create_state_machine(name="fails", roleArn=ROLE, definition=json.dumps(fail))["stateMachineArn"]
+    ex = sfn.start_execution(stateMachineArn=arn, name="damaged")["executionArn"]
+    assert wait_for(sfn, ex)["status"] == "FAILED"
+    s.kill()
+    db = sqlite3.connect(tmp_path / "stepwise.db")
+    assert db.execute("UPDATE executions SET facts = '{not json' WHERE arn = ?", (ex,)).rowcount == 1
+    db.commit()
+    db.close()
+    s = Server(["--data", str(tmp_path)]).start()
+    try:
+        sfn = client(s.url)
+        with pytest.raises(sfn.exceptions.ExecutionNotRedrivable):
+            sfn.redrive_execution(executionArn=ex)
+        still = sfn.start_execution(stateMachineArn=arn, name="after")["executionArn"]
+        assert wait_for(sfn, still)["status"] == "FAILED"
+        assert s.proc.poll() is None
+    finally:
+        s.stop()

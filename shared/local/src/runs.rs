@@ -92,7 +92,11 @@ impl Worker {
             let Some(sm) = self.load_machine(&definition, arn.contains(":express:")) else {
                 return Ok(None);
             };
-            let facts: Execution = serde_json::from_str(&facts).expect("stored facts parse");
+            // Unreadable facts (a damaged database): no run, as for a
+            // definition that no longer parses, rather than a dead worker.
+            let Ok(facts) = serde_json::from_str::<Execution>(&facts) else {
+                return Ok(None);
+            };
             self.runs.insert(
                 arn.to_owned(),
                 Run {

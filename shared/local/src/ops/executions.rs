@@ -419,7 +419,9 @@ pub fn redrive(w: &mut Worker, body: &Value) -> Res {
     let Some(point) = point.and_then(|p| serde_json::from_str::<RedrivePoint>(&p).ok()) else {
         return Err(not_redrivable(&status));
     };
-    let mut facts: Execution = serde_json::from_str(&facts).expect("stored facts parse");
+    let Ok(mut facts) = serde_json::from_str::<Execution>(&facts) else {
+        return Err(not_redrivable(&status));
+    };
     facts.redrive_count = Some(facts.redrive_count.unwrap_or(0) + 1);
     let t = w.now();
     w.conn.execute(
