@@ -52,7 +52,7 @@ async fn the_sample_event_steps_its_execution_and_reports_the_bad_record() {
     StateMachine::parse(MACHINE, Options::default()).expect("valid");
     let facts = local_execution("hello", "from-events", json!({"who": "events"}), 0, false);
     let record = ExecutionRecord::running(facts, MACHINE.into(), false);
-    assert!(store.create(&record, &started()).await.unwrap());
+    assert!(store.create(&record).await.unwrap());
     let arn = record.facts.arn.clone();
 
     // Now the sample event runs the first state.
@@ -245,7 +245,7 @@ async fn a_step_that_lost_a_race_comes_back_at_once() {
     let stepper = Stepper::new(store.clone(), &queue, tasks, None, 3);
     let facts = local_execution("hello", "race", json!({"who": "racers"}), 0, false);
     let record = ExecutionRecord::running(facts, MACHINE.into(), false);
-    assert!(store.create(&record, &started()).await.unwrap());
+    assert!(store.create(&record).await.unwrap());
     let arn = record.facts.arn.clone();
     // The root's Runs are saved (seq 2); a Run for seq 5 is early.
     let machine = StateMachine::parse(MACHINE, Options::default()).expect("valid");

@@ -425,9 +425,7 @@ impl Store for DynamoStore {
         Ok(Some(record))
     }
 
-    /// The item holds the input once: ExecutionStarted (`_started`) is made
-    /// again from the facts when the history is read.
-    async fn create(&self, record: &ExecutionRecord, _started: &Logged) -> Result<bool, PortError> {
+    async fn create(&self, record: &ExecutionRecord) -> Result<bool, PortError> {
         let mut item = Item::new();
         item.insert("pk".into(), s(&record.facts.arn));
         item.insert("sk".into(), s("exec"));

@@ -44,7 +44,7 @@ pub fn truncate_wal(path: &Path) {
 /// Map of slow Lambdas runs them together, and a call's TimeoutSeconds is
 /// not spent waiting for a free dispatcher (with 4, the fifth of 40
 /// ten-second calls timed out at 15 seconds).
-pub const DISPATCHERS: usize = stepwise_engine::stepper::FANOUT_LIMIT;
+pub const DISPATCHERS: usize = stepwise_asl::exec::INLINE_CONCURRENCY;
 
 /// How tasks run in this backend.
 pub struct Config {

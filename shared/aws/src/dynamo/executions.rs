@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 use serde_json::Value;
-use stepwise_asl::exec::{HistoryEvent, Ordered};
+use stepwise_asl::exec::Ordered;
 use stepwise_asl::{ChildRecord, MapRun, Outcome, Thread};
 use stepwise_engine::executions::{ExecutionStore, ExecutionView, HistoryRow};
 use stepwise_engine::stepper::{ExecutionRecord, Logged, PortError, Store, merge_history};
@@ -76,11 +76,7 @@ pub(super) fn started_event(item: &HashMap<String, AttributeValue>) -> Result<Lo
     if item.contains_key("started") {
         return Ok(unpack(super::bytes(item, "started")?)?);
     }
-    let record = unpack_execution(super::bytes(item, "body")?)?;
-    Ok(Logged {
-        order: 0,
-        event: HistoryEvent::execution_started(&record.facts),
-    })
+    Ok(unpack_execution(super::bytes(item, "body")?)?.started())
 }
 
 /// An execution's `body` as kept: its input once. When the caller's text

@@ -157,7 +157,8 @@ impl<S: Store, Q: Queue, T: Tasks, A: step::Abort> Stepper<S, Q, T, A> {
             }),
             _ => None,
         });
-        let ran = side_by_side(runs.collect(), FANOUT_LIMIT).await;
+        // As many at a time as AWS runs inline iterations at once.
+        let ran = side_by_side(runs.collect(), stepwise_asl::exec::INLINE_CONCURRENCY).await;
         for (joined, own) in ran {
             joins.extend(joined?);
             for (key, record) in own {

@@ -21,11 +21,7 @@ pub async fn start<S: Store, Q: Queue>(
 ) -> Result<bool, PortError> {
     let facts = &record.facts;
     let now = facts.start_time;
-    let started = Logged {
-        order: 0,
-        event: HistoryEvent::execution_started(facts),
-    };
-    let created = store.create(record, &started).await?;
+    let created = store.create(record).await?;
     let root = Thread::root(&machine.root().start_at, facts.input.clone());
     let first = |id: &str, at, event, seq, init| Envelope {
         id: id.to_owned(),

@@ -19,7 +19,7 @@ type PageKey = (String, u32, String, u32);
 
 #[derive(Default)]
 pub struct MemStore {
-    executions: Mutex<HashMap<String, (ExecutionRecord, Logged)>>,
+    executions: Mutex<HashMap<String, ExecutionRecord>>,
     threads: Mutex<HashMap<(String, String), Record>>,
     pages: Mutex<HashMap<(String, String, u32), Vec<Logged>>>,
     tokens: Mutex<HashMap<String, TokenTarget>>,
@@ -36,20 +36,15 @@ pub struct MemStore {
 
 impl Store for MemStore {
     async fn execution(&self, arn: &str) -> Result<Option<ExecutionRecord>, PortError> {
-        Ok(self
-            .executions
-            .lock()
-            .expect("lock")
-            .get(arn)
-            .map(|(r, _)| r.clone()))
+        Ok(self.executions.lock().expect("lock").get(arn).cloned())
     }
 
-    async fn create(&self, record: &ExecutionRecord, started: &Logged) -> Result<bool, PortError> {
+    async fn create(&self, record: &ExecutionRecord) -> Result<bool, PortError> {
         let mut all = self.executions.lock().expect("lock");
         if all.contains_key(&record.facts.arn) {
             return Ok(false);
         }
-        all.insert(record.facts.arn.clone(), (record.clone(), started.clone()));
+        all.insert(record.facts.arn.clone(), record.clone());
         Ok(true)
     }
 
@@ -93,7 +88,7 @@ impl Store for MemStore {
     async fn reopen(&self, record: &ExecutionRecord, from: &str) -> Result<bool, PortError> {
         let mut all = self.executions.lock().expect("lock");
         match all.get_mut(&record.facts.arn) {
-            Some((r, _)) if r.status == from => {
+            Some(r) if r.status == from => {
                 *r = record.clone();
                 Ok(true)
             }
@@ -108,7 +103,7 @@ impl Store for MemStore {
         at: Millis,
     ) -> Result<Option<Outcome>, PortError> {
         let mut executions = self.executions.lock().expect("lock");
-        let Some((r, _)) = executions.get_mut(execution) else {
+        let Some(r) = executions.get_mut(execution) else {
             return Ok(None);
         };
         if r.status != "RUNNING" {
@@ -170,8 +165,8 @@ impl Store for MemStore {
 
     async fn history(&self, execution: &str) -> Result<Vec<Logged>, PortError> {
         let mut out = Vec::new();
-        if let Some((_, started)) = self.executions.lock().expect("lock").get(execution) {
-            out.push(started.clone());
+        if let Some(r) = self.executions.lock().expect("lock").get(execution) {
+            out.push(r.started());
         }
         for ((x, _, _), events) in self.pages.lock().expect("lock").iter() {
             if x == execution {

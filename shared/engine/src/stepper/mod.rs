@@ -37,10 +37,6 @@ pub use step::{Abort, NoAbort, Retry, Stepper};
 pub use store::*;
 pub use unsteppable::POISON_RECEIVES;
 
-/// AWS runs at most this many inline Map iterations at once: a bundle's
-/// children take their first steps at most this many at a time.
-pub const FANOUT_LIMIT: usize = stepwise_asl::exec::INLINE_CONCURRENCY;
-
 /// The children one transition starts add up to about this many bytes of
 /// JSON (the rest start in the transitions that follow): its outbox stays
 /// well within a DynamoDB item, and its bundle within an SQS message.

@@ -181,6 +181,15 @@ pub struct ExecutionRecord {
 }
 
 impl ExecutionRecord {
+    /// Its history's first event, made from its facts whenever the history
+    /// is read (so a store keeps the input once).
+    pub fn started(&self) -> Logged {
+        Logged {
+            order: 0,
+            event: HistoryEvent::execution_started(&self.facts),
+        }
+    }
+
     /// A new execution, RUNNING, of `definition`.
     pub fn running(facts: Execution, definition: String, express: bool) -> ExecutionRecord {
         ExecutionRecord {
@@ -249,12 +258,9 @@ pub trait Store {
         &self,
         arn: &str,
     ) -> impl Future<Output = Result<Option<ExecutionRecord>, PortError>>;
-    /// Creates the execution; false if one with this ARN exists.
-    fn create(
-        &self,
-        record: &ExecutionRecord,
-        started: &Logged,
-    ) -> impl Future<Output = Result<bool, PortError>>;
+    /// Creates the execution; false if one with this ARN exists. Its
+    /// ExecutionStarted is not kept: it is [`ExecutionRecord::started`].
+    fn create(&self, record: &ExecutionRecord) -> impl Future<Output = Result<bool, PortError>>;
     fn load(
         &self,
         execution: &str,
