@@ -248,7 +248,7 @@ def test_test_state_with_mocks_variables_and_retry_counts(backend):
     assert (r["status"], r["error"]) == ("FAILED", "States.Runtime")
     r = backend.test_state(definition=json.dumps(mapped), input='{"items": [7, 8]}', mock={"result": "[1, 2]"})
     assert json.loads(r["output"]) == {"items": [7, 8], "done": [1, 2]}
-    with pytest.raises(backend.exceptions.ValidationException):
+    with pytest.raises(backend.exceptions.InvalidDefinition):
         test(mapped, roleArn=ROLE)
 
     r = test({"Type": "Pass", "Parameters": {"v.$": "$x"}, "End": True}, roleArn=ROLE,

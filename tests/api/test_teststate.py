@@ -50,7 +50,7 @@ def test_a_state_of_a_whole_machine_and_bad_definitions(sfn):
     assert (r["status"], json.loads(r["output"])) == ("SUCCEEDED", "b")
     with pytest.raises(sfn.exceptions.InvalidDefinition):
         run(sfn, {"Type": "Pass", "Next": 3}, {})
-    with pytest.raises(sfn.exceptions.ValidationException):
+    with pytest.raises(sfn.exceptions.InvalidDefinition):
         run(sfn, {"Type": "Parallel", "Branches": [], "End": True}, {})
 
 
@@ -59,7 +59,8 @@ def test_debug_inspection_shows_each_stage_of_the_data_flow(sfn):
             "Parameters": {"FunctionName": "f", "Payload.$": "$"},
             "ResultSelector": {"total.$": "$.Payload.total"}, "ResultPath": "$.priced",
             "OutputPath": "$.priced", "End": True}
-    mock = {"result": json.dumps({"StatusCode": 200, "Payload": {"total": 12}})}
+    # Lambda's model says Payload is a string: an object is mocked unchecked.
+    mock = {"result": json.dumps({"StatusCode": 200, "Payload": {"total": 12}}), "fieldValidationMode": "NONE"}
     data = {"order": {"id": 7}, "other": 1}
     r = sfn.test_state(definition=json.dumps(task), input=json.dumps(data), inspectionLevel="DEBUG",
                        mock=mock, variables=json.dumps({"x": 1}))
@@ -89,7 +90,7 @@ def test_debug_inspection_of_jsonata_and_of_errors(sfn):
            "Arguments": {"FunctionName": "f", "Payload": "{% $states.input.n * 2 %}"},
            "Assign": {"doubled": "{% $states.result.Payload %}"}, "End": True}
     r = sfn.test_state(definition=json.dumps(ata), input='{"n": 2}', inspectionLevel="DEBUG",
-                       mock={"result": json.dumps({"Payload": 4})})["inspectionData"]
+                       mock={"result": json.dumps({"Payload": 4}), "fieldValidationMode": "NONE"})["inspectionData"]
     assert json.loads(r["afterArguments"]) == {"FunctionName": "f", "Payload": 4}
     assert json.loads(r["result"]) == {"Payload": 4}
     assert json.loads(r["variables"]) == {"doubled": 4}
@@ -167,6 +168,108 @@ def test_error_caused_by_state_names_a_state_inside_the_map_or_parallel(sfn):
                               stateConfiguration={"errorCausedByState": cause})
     r = test("Deep")
     assert (r["status"], r["error"], r["cause"]) == ("FAILED", "Boom", "deep down")
-    for cause, mock in (("Nowhere", boom), ("A", {"result": "[]"})):
+    for cause, mock in (("Nowhere", boom), ("A", {"result": "[1, 2]"})):
         with pytest.raises(sfn.exceptions.ValidationException):
             test(cause, mock)
+
+
+def refusal(sfn, exception, **kw):
+    with pytest.raises(getattr(sfn.exceptions, exception)) as e:
+        sfn.test_state(**kw)
+    return e.value.response["Error"]["Message"]
+
+
+EVENTS = {"Type": "Task", "Resource": "arn:aws:states:::events:putEvents",
+          "Parameters": {"Entries": [{"Detail": "d", "DetailType": "t", "Source": "s"}]}, "End": True}
+START = {"Type": "Task", "Resource": "arn:aws:states:::states:startExecution",
+         "Parameters": {"StateMachineArn": "arn:aws:states:us-east-1:111111111111:stateMachine:T"}, "End": True}
+LAMBDA = {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+          "Parameters": {"FunctionName": "f"}, "End": True}
+DYNAMODB = {"Type": "Task", "Resource": "arn:aws:states:::dynamodb:putItem",
+            "Parameters": {"TableName": "t", "Item": {"id": {"S": "1"}}}, "End": True}
+
+
+def sdk(service, action):
+    return {"Type": "Task", "Resource": f"arn:aws:states:::aws-sdk:{service}:{action}", "Parameters": {}, "End": True}
+
+
+@pytest.mark.parametrize("state, result, message", [
+    (EVENTS, {"Entries": "not a list"}, "Field 'Entries' must be an array"),
+    (EVENTS, {"Entries": [{"EventId": ["a list"]}]}, "Field 'EventId' must be a string"),
+    (EVENTS, {"Entries": [{"EventId": "fine"}, {"EventId": ["a list"]}]}, "Field 'EventId' must be a string"),
+    (START, {}, "Required field 'ExecutionArn' is missing"),
+    (START, {"executionArn": "a", "startDate": "b"}, "Required field 'ExecutionArn' is missing"),
+    (START, {"ExecutionArn": "a", "StartDate": True}, "Field 'StartDate' must be a string"),
+    (START, {"ExecutionArn": "a", "StartDate": 1764103483}, "Field 'StartDate' must be a string"),
+    (LAMBDA, {"StatusCode": "200"}, "Field 'StatusCode' must be a number"),
+    (LAMBDA, {"Payload": {"an": "object"}}, "Field 'Payload' must be a string"),
+    (DYNAMODB, {"ConsumedCapacity": {"CapacityUnits": "123.45"}}, "Field 'CapacityUnits' must be a number"),
+    (sdk("s3", "getObject"), {"ContentLength": "9000"}, "Field 'ContentLength' must be a number"),
+    (sdk("s3", "getObject"), {"StorageClass": "Papyrus"}, "Field 'StorageClass' is not an expected value"),
+    (sdk("kms", "encrypt"), {"CiphertextBlob": 123}, "Field 'CiphertextBlob' must be a string"),
+    (sdk("kms", "encrypt"), {"CiphertextBlob": ""}, "Field 'CiphertextBlob' is smaller than the minimum length"),
+    (sdk("lambda", "getFunction"), {"Configuration": {"MemorySize": 127}},
+     "Field 'MemorySize' is less than the minimum value"),
+])
+def test_a_mocked_result_is_held_to_its_api_output_shape(sfn, state, result, message):
+    """AWS's default (STRICT), recorded on AWS: the first field that does not
+    conform to the API's model, or a required one that is missing."""
+    got = refusal(sfn, "ValidationException", definition=json.dumps(state), input="{}",
+                  mock={"result": json.dumps(result)})
+    assert got == f"Mock result schema validation error: {message}"
+    # NONE checks nothing: the mocked result is the state's output.
+    r = sfn.test_state(definition=json.dumps(state), input="{}",
+                       mock={"result": json.dumps(result), "fieldValidationMode": "NONE"})
+    assert (r["status"], json.loads(r["output"])) == ("SUCCEEDED", result)
+
+
+def test_fields_the_model_does_not_name_pass_and_present_skips_required_ones(sfn):
+    def test(state, result, mode=None):
+        mock = {"result": json.dumps(result)}
+        if mode:
+            mock["fieldValidationMode"] = mode
+        return sfn.test_state(definition=json.dumps(state), input="{}", mock=mock)
+    for result in ({"random": "json"}, {}, {"Entries": [{"EventId": "e"}], "FailedEntryCount": 0}):
+        assert json.loads(test(EVENTS, result)["output"]) == result
+    for result in ({}, {"executionArn": "a", "startDate": "b"}):
+        assert json.loads(test(START, result, "PRESENT")["output"]) == result
+    ok = {"ExecutionArn": "a", "StartDate": "2025-11-25T00:48:49.000Z"}
+    assert json.loads(test(START, ok)["output"]) == ok
+    for result, message in (({"StartDate": True}, "Field 'StartDate' must be a string"),
+                            ({"ExecutionArn": 1764103483}, "Field 'ExecutionArn' must be a string")):
+        got = refusal(sfn, "ValidationException", definition=json.dumps(START), input="{}",
+                      mock={"result": json.dumps(result), "fieldValidationMode": "PRESENT"})
+        assert got == f"Mock result schema validation error: {message}"
+    # A result that is not an API's output (a function's own answer) is not checked.
+    fn = {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:111111111111:function:f", "End": True}
+    assert json.loads(test(fn, {"StatusCode": "any"})["output"]) == {"StatusCode": "any"}
+
+
+def test_a_mock_is_refused_where_aws_refuses_one(sfn):
+    def refused(state, exception="ValidationException", **kw):
+        return refusal(sfn, exception, definition=json.dumps(state), input="{}", **kw)
+    for kind in ("Pass", "Fail", "Succeed"):
+        for mock in ({"result": "{}"}, {"errorOutput": {"error": "E", "cause": "C"}}):
+            assert refused({"Type": kind, "End": True} if kind == "Pass" else {"Type": kind}, mock=mock) == \
+                f"State type '{kind}' is not supported when a mock is specified"
+    assert refused(LAMBDA, mock={"result": "{}", "errorOutput": {"error": "E"}}) == \
+        "A test mock should have only one of the following fields: [result, errorOutput]."
+    assert refused(LAMBDA, mock={"result": "{}"}, revealSecrets=True) == \
+        "TestState does not support RevealSecrets when a mock is specified."
+    inline = {"Type": "Map", "End": True, "ItemProcessor": {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}}
+    two = {"Type": "Parallel", "End": True, "Branches": [
+        {"StartAt": n, "States": {n: {"Type": "Pass", "End": True}}} for n in ("A", "B")]}
+    for state in (inline, two):
+        assert refused(state, "InvalidDefinition", roleArn=ROLE) == (
+            "TestState API does not support Map or Parallel states. "
+            "Supported state types include: [Task, Wait, Pass, Succeed, Fail, Choice]")
+    assert refused(inline, mock={"result": "{}"}) == "Mocked result must be an array."
+    written = dict(inline, ItemReader={"Resource": "arn:aws:states:::s3:listObjectsV2", "Parameters": {"Bucket": "b"}},
+                   ResultWriter={"Resource": "arn:aws:states:::s3:putObject", "Parameters": {"Bucket": "b", "Prefix": "p"}})
+    written["ItemProcessor"] = dict(inline["ItemProcessor"], ProcessorConfig={"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"})
+    assert refused(written, mock={"result": "[]"}) == "Mocked result must be a JSON object."
+    assert refused(two, mock={"result": "{}"}) == "Mocked result must be an array."
+    assert refused(two, mock={"result": "[1]"}) == \
+        "Mocked result must contain the same number of items as number of Parallel branches."
+    r = sfn.test_state(definition=json.dumps(two), input="{}", mock={"result": "[1, 2]"})
+    assert (r["status"], json.loads(r["output"])) == ("SUCCEEDED", [1, 2])

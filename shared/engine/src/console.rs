@@ -17,6 +17,7 @@ use stepwise_api::{ApiError, validate};
 use stepwise_asl::{Options, StateMachine};
 
 use crate::memory::{local_execution, wall_clock};
+use crate::mock_result::{self, FieldValidation};
 use crate::ports::Tasks;
 use crate::{Runner, RunnerOptions, Status};
 
@@ -42,35 +43,87 @@ impl Tasks for Mock {
     }
 }
 
-/// Reads `mock`: a JSON `result`, or an `errorOutput`.
-fn mock(body: &Value) -> Result<Option<Mock>, ApiError> {
+/// Reads `mock`: a JSON `result`, or an `errorOutput`, and how strictly
+/// the result is held to its API's output shape.
+fn mock(body: &Value) -> Result<Option<(Mock, FieldValidation)>, ApiError> {
     let Some(m) = body.get("mock").filter(|m| !m.is_null()) else {
         return Ok(None);
     };
-    if let Some(mode) = validate::optional_string(m, "fieldValidationMode")?
-        && !["STRICT", "PRESENT", "NONE"].contains(&mode)
-    {
+    let mode = validate::optional_string(m, "fieldValidationMode")?;
+    let Some(mode) = FieldValidation::parse(mode) else {
         return Err(ApiError::validation(format!(
-            "1 validation error detected: Value '{mode}' at 'mock.fieldValidationMode' failed to satisfy constraint: Member must satisfy enum value set: [STRICT, PRESENT, NONE]"
+            "1 validation error detected: Value '{}' at 'mock.fieldValidationMode' failed to satisfy constraint: Member must satisfy enum value set: [STRICT, PRESENT, NONE]",
+            mode.unwrap_or_default()
         )));
-    }
-    match (
+    };
+    let answer = match (
         validate::optional_string(m, "result")?,
-        m.get("errorOutput"),
+        m.get("errorOutput").filter(|e| !e.is_null()),
     ) {
         (Some(text), None) => {
             let v = serde_json::from_str(text).map_err(|e| {
                 ApiError::validation(format!("The mocked result is not valid JSON: {e}"))
             })?;
-            Ok(Some(Mock(Ok(v))))
+            Ok(v)
         }
-        (None, Some(e)) => Ok(Some(Mock(Err(stepwise_asl::StatesError {
+        (None, Some(e)) => Err(stepwise_asl::StatesError {
             error: validate::optional_string(e, "error")?.map(str::to_owned),
             cause: validate::optional_string(e, "cause")?.map(str::to_owned),
-        })))),
-        _ => Err(ApiError::validation(
-            "A mock needs exactly one of 'result' and 'errorOutput'",
-        )),
+        }),
+        _ => {
+            return Err(ApiError::validation(
+                "A test mock should have only one of the following fields: [result, errorOutput].",
+            ));
+        }
+    };
+    Ok(Some((Mock(answer), mode)))
+}
+
+/// AWS's checks of a mock against the state it answers: which states take
+/// one, which need one, and the shape of a Map's or Parallel's result.
+fn check_mock(
+    kind: &str,
+    state: &Value,
+    mock: Option<&(Mock, FieldValidation)>,
+) -> Result<(), ApiError> {
+    let Some((Mock(answer), mode)) = mock else {
+        if matches!(kind, "Map" | "Parallel") {
+            return Err(ApiError::invalid_definition(
+                "TestState API does not support Map or Parallel states. Supported state types include: [Task, Wait, Pass, Succeed, Fail, Choice]",
+            ));
+        }
+        return Ok(());
+    };
+    let result = match answer {
+        Ok(v) => v,
+        Err(_) if matches!(kind, "Task" | "Map" | "Parallel") => return Ok(()),
+        Err(_) => &Value::Null,
+    };
+    match kind {
+        "Task" => {
+            let resource = state["Resource"].as_str().unwrap_or_default();
+            mock_result::check(resource, result, *mode).map_err(ApiError::validation)
+        }
+        "Map" if state.get("ResultWriter").is_some() => match result {
+            Value::Object(_) => Ok(()),
+            _ => Err(ApiError::validation("Mocked result must be a JSON object.")),
+        },
+        "Map" => match result {
+            Value::Array(_) => Ok(()),
+            _ => Err(ApiError::validation("Mocked result must be an array.")),
+        },
+        "Parallel" => match result {
+            Value::Array(a) if Some(a.len()) == state["Branches"].as_array().map(Vec::len) => {
+                Ok(())
+            }
+            Value::Array(_) => Err(ApiError::validation(
+                "Mocked result must contain the same number of items as number of Parallel branches.",
+            )),
+            _ => Err(ApiError::validation("Mocked result must be an array.")),
+        },
+        other => Err(ApiError::validation(format!(
+            "State type '{other}' is not supported when a mock is specified"
+        ))),
     }
 }
 
@@ -183,10 +236,16 @@ pub async fn test_state<T: Tasks>(body: &Value, tasks: T) -> Result<Value, ApiEr
             TYPES.join(", ")
         )));
     }
-    let needs_mock = matches!(kind.as_str(), "Map" | "Parallel")
-        || state["Resource"].as_str().is_some_and(|r| {
-            r.contains(":activity:") || r.contains(".sync") || r.ends_with(".waitForTaskToken")
-        });
+    if mocked.is_some() && body.get("revealSecrets").and_then(Value::as_bool) == Some(true) {
+        return Err(ApiError::validation(
+            "TestState does not support RevealSecrets when a mock is specified.",
+        ));
+    }
+    check_mock(&kind, &state, mocked.as_ref())?;
+    let mocked = mocked.map(|(m, _)| m);
+    let needs_mock = state["Resource"].as_str().is_some_and(|r| {
+        r.contains(":activity:") || r.contains(".sync") || r.ends_with(".waitForTaskToken")
+    });
     if needs_mock && mocked.is_none() {
         return Err(ApiError::validation(format!(
             "TestState runs this {kind} state only with a mock of its result (mock.result or mock.errorOutput)"

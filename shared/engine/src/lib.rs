@@ -17,6 +17,7 @@ pub mod items;
 pub mod map_runs;
 pub mod memory;
 pub mod mock;
+pub mod mock_result;
 pub mod nested;
 pub mod ports;
 pub mod report;
