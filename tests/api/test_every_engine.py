@@ -336,3 +336,32 @@ def test_an_inline_map_without_max_concurrency_runs_forty_iterations_at_a_time(e
     first = min(seconds)
     waves = collections.Counter(int(s - first + 0.5) for s in seconds)
     assert sorted(waves.items()) == [(0, 40), (1, 40), (2, 20)]
+
+
+@pytest.mark.parametrize("engine", ["memory", "sqlite", "stepper"])
+def test_the_sibling_of_a_failed_branch_takes_no_step_after_the_execution_ends(engine):
+    """A Parallel fails with its first failed branch, and its other branches
+    stop. Through the stepper, the sibling's next steps, already on their way
+    in the queue, still ran after its parent had given up on it: its later
+    states were entered (their tasks called) after ExecutionFailed. Now a
+    transition stops its children at once, and their queued steps find
+    themselves stale. (The run's role was also another on the embedded
+    backend's worker.)"""
+    chain = {f"B{i}": {"Type": "Pass", "Next": f"B{i + 1}"} for i in range(1, 6)}
+    chain["B6"] = {"Type": "Pass", "End": True}
+    machine = {"StartAt": "P", "States": {"P": {"Type": "Parallel", "End": True, "Branches": [
+        {"StartAt": "F", "States": {"F": {"Type": "Fail", "Error": "Broke", "Cause": "here"}}},
+        {"StartAt": "B1", "States": chain}]}}}
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "m.json")
+        json.dump(machine, open(path, "w"))
+        out = subprocess.run([BINARY, "run", path, "--fast-forward", "--history", "--states-entered",
+                              "--backend", engine], capture_output=True, text=True, timeout=60)
+    *events, result = [json.loads(line) for line in out.stdout.strip().splitlines()]
+    assert (result["status"], result["error"]) == ("FAILED", "Broke"), out.stderr
+    assert events[-1]["type"] == "ExecutionFailed", [e["type"] for e in events]
+    entered = [e["stateEnteredEventDetails"]["name"] for e in events if "stateEnteredEventDetails" in e]
+    # The sibling's first step may run beside the failure; none after it.
+    assert set(entered) <= {"P", "F", "B1"}, entered
+    assert result["states_entered"] == entered
+    assert events[0]["executionStartedEventDetails"]["roleArn"].endswith(":role/stepwise-local")

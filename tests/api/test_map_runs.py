@@ -189,8 +189,10 @@ def test_a_batched_run_counts_items_and_child_executions_apart(sfn):
     d = sfn.describe_map_run(mapRunArn=only_run(sfn, arn)["mapRunArn"])
     keys = ("total", "succeeded", "failed", "resultsWritten")
     # Batches [1, 2], [3, 4] (failed) and [5].
-    assert {k: d["itemCounts"][k] for k in keys} == {"total": 5, "succeeded": 3, "failed": 2, "resultsWritten": 0}
-    assert {k: d["executionCounts"][k] for k in keys} == {"total": 3, "succeeded": 2, "failed": 1, "resultsWritten": 0}
+    # A run that succeeded wrote its results into the state's output: AWS
+    # counts them as written without a ResultWriter too.
+    assert {k: d["itemCounts"][k] for k in keys} == {"total": 5, "succeeded": 3, "failed": 2, "resultsWritten": 5}
+    assert {k: d["executionCounts"][k] for k in keys} == {"total": 3, "succeeded": 2, "failed": 1, "resultsWritten": 3}
     # A ResultWriter's results are counted as written.
     passed = {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}
     writer = {"WriterConfig": {"Transformation": "FLATTEN", "OutputType": "JSON"}}

@@ -96,9 +96,11 @@ async fn named<S: ExecutionStore>(store: &S, body: &Value) -> Result<(String, Ma
 
 pub async fn describe<S: ExecutionStore>(store: &S, body: &Value) -> Res {
     let (execution, run) = named(store, body).await?;
-    // Each child execution runs one item, or one batch of them.
+    // Each child execution runs one item, or one batch of them. A run that
+    // succeeded wrote its results, to its ResultWriter or to the state's
+    // output (AWS counts both: 2 of 2 for a run without a ResultWriter).
     let counts = |c: &MapRunCounts| {
-        let written = if run.writes && run.status == "SUCCEEDED" {
+        let written = if run.status == "SUCCEEDED" {
             c.succeeded + c.failed
         } else {
             0

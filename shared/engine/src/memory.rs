@@ -311,6 +311,12 @@ pub fn wall_clock() -> Millis {
         .unwrap_or(0)
 }
 
+/// The role an execution started without one runs as (`stepwise run`, on
+/// every engine).
+pub fn local_role(account: &str) -> String {
+    format!("arn:aws:iam::{account}:role/stepwise-local")
+}
+
 /// An execution's fixed facts for a local run.
 pub fn local_execution(
     machine_name: &str,
@@ -351,7 +357,7 @@ pub fn local_execution_in(
         name: execution_name.to_owned(),
         input,
         start_time,
-        role_arn: format!("arn:aws:iam::{account}:role/stepwise-local"),
+        role_arn: local_role(account),
         state_machine_arn: format!("arn:aws:states:{region}:{account}:stateMachine:{machine_name}"),
         state_machine_name: machine_name.to_owned(),
         redrive_count: if express { None } else { Some(0) },

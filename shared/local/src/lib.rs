@@ -163,7 +163,7 @@ impl LocalService {
         definition: &str,
         input: &Value,
     ) -> Result<stepwise_engine::Report, ApiError> {
-        let role = format!("arn:aws:iam::{}:role/stepwise-run", self.scope.account);
+        let role = stepwise_engine::memory::local_role(&self.scope.account);
         let body = serde_json::json!({"name": name, "definition": definition, "roleArn": role});
         let created = self.call("CreateStateMachine", body).await?;
         let body = serde_json::json!({

@@ -33,9 +33,6 @@ pub struct MapRun {
     /// (`None`: one item per child, as `counts`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub items: Option<MapRunCounts>,
-    /// Whether a ResultWriter writes its results.
-    #[serde(default)]
-    pub writes: bool,
     /// Whether its children are kept as executions (ExecutionType
     /// STANDARD): ListExecutions(mapRunArn) reads them.
     #[serde(default)]
@@ -120,7 +117,6 @@ impl MapRun {
             tolerated_percentage: f.tolerated_percentage.unwrap_or(0.0),
             counts: MapRunCounts::of(f),
             items: MapRunCounts::items_of(f),
-            writes: f.writes,
             redrive_count: f.redrives,
             redriven: (f.redrives > 0).then_some(f.redriven),
             executions: false,

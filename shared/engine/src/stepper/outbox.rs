@@ -3,7 +3,7 @@
 
 use stepwise_asl::exec::HistoryEvent;
 use stepwise_asl::timestamp::Millis;
-use stepwise_asl::{ChildRecord, Effect, Outcome};
+use stepwise_asl::{ChildRecord, Effect, Event, Outcome};
 
 use super::lifecycle::stop_child;
 use super::*;
@@ -49,12 +49,51 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
             }
         }
         if !outbox.messages.is_empty() {
-            self.queue.send(&outbox.messages, now).await?;
+            if stops_a_thread(&outbox.messages, now) {
+                let rest = Box::pin(self.stop_in_place(&outbox.messages, now)).await;
+                if !rest.is_empty() {
+                    self.queue.send(&rest, now).await?;
+                }
+            } else {
+                self.queue.send(&outbox.messages, now).await?;
+            }
         }
         for child in &outbox.stop {
             stop_child(&self.store, &self.queue, child, now).await?;
         }
         Ok(())
+    }
+
+    /// Carries out a transition's stops of threads at once rather than
+    /// through the queue: a step of a child already on its way would
+    /// otherwise run after its parent gave up on it, even after the
+    /// execution's end (the sibling of a failed Parallel branch went on to
+    /// its next states, calling their tasks). Once stopped, the child's
+    /// record has moved on and that step finds itself stale. A stop that
+    /// cannot be carried out here is sent, with the other messages.
+    async fn stop_in_place(&self, messages: &[Envelope], now: Millis) -> Vec<Envelope> {
+        let mut rest = Vec::new();
+        for e in messages {
+            match &e.body {
+                Body::Bundle(inner) if stops_a_thread(inner, now) => {
+                    let left = Box::pin(self.stop_in_place(inner, now)).await;
+                    if !left.is_empty() {
+                        rest.push(Envelope {
+                            id: e.id.clone(),
+                            at: e.at,
+                            body: Body::Bundle(left),
+                        });
+                    }
+                }
+                Body::Step(m) if is_due_stop(e, now) => {
+                    if Box::pin(self.step(&e.id, m, now)).await.is_err() {
+                        rest.push(e.clone());
+                    }
+                }
+                _ => rest.push(e.clone()),
+            }
+        }
+        rest
     }
 
     /// A StopExecution recorded the execution's end between the save of the
@@ -80,6 +119,18 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
             Saved::Done | Saved::TooLarge => Ok(()),
         }
     }
+}
+
+/// Whether `messages` hold a stop of a thread that is due.
+fn stops_a_thread(messages: &[Envelope], now: Millis) -> bool {
+    messages.iter().any(|e| match &e.body {
+        Body::Bundle(inner) => stops_a_thread(inner, now),
+        _ => is_due_stop(e, now),
+    })
+}
+
+fn is_due_stop(e: &Envelope, now: Millis) -> bool {
+    e.at <= now && matches!(&e.body, Body::Step(m) if matches!(m.event, Event::Stop { .. }))
 }
 
 /// Whether the execution's end `earlier`, already recorded, is a stop that
