@@ -339,8 +339,9 @@ def test_a_cancelled_branchs_token_is_answered_too_late_on_both_backends(backend
     task = backend.get_activity_task(activityArn=activity)
     assert json.loads(task["input"]) == {"job": 1}
     assert wait_for(backend, ex, timeout=30)["status"] == "FAILED"
-    with pytest.raises(backend.exceptions.TaskTimedOut):
+    with pytest.raises(backend.exceptions.TaskTimedOut) as e:
         backend.send_task_success(taskToken=task["taskToken"], output="{}")
+    assert e.value.response["Error"]["Message"] == "Task Timed Out: 'Provided task does not exist anymore'"
     with pytest.raises(backend.exceptions.TaskTimedOut):
         backend.send_task_heartbeat(taskToken=task["taskToken"])
     with pytest.raises(backend.exceptions.TaskTimedOut):

@@ -116,6 +116,42 @@ pub fn input(text: Option<&str>) -> Result<Value, ApiError> {
     Ok(value)
 }
 
+/// AWS's words for text that is not JSON, with where its parser stopped:
+/// the message (ending in the place) and the place alone, as
+/// ValidateStateMachineDefinition gives them as a diagnostic's `message`
+/// and `location` ("[Source: (String)\"…\"; line: 1, column: 4]").
+pub fn json_error(text: &str, e: &serde_json::Error) -> (String, String) {
+    let why = input_error(text).unwrap_or_else(|| e.to_string());
+    // A bare word: the parser stops right after it.
+    let (line, column) = match text.trim_start().chars().next() {
+        Some(c) if c.is_alphabetic() => {
+            let start = text.len() - text.trim_start().len();
+            let end = start
+                + text[start..]
+                    .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+                    .unwrap_or(text.len() - start);
+            let before = &text[..end];
+            let line = before.matches('\n').count() + 1;
+            let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+            (line, before[line_start..].chars().count() + 1)
+        }
+        _ => (e.line(), e.column()),
+    };
+    const SHOWN: usize = 500;
+    let shown: String = text.chars().take(SHOWN).collect();
+    let cut = text.chars().count().saturating_sub(SHOWN);
+    let more = if cut > 0 {
+        format!("[truncated {cut} chars]")
+    } else {
+        String::new()
+    };
+    let location = format!(
+        "[Source: (String){}{more}; line: {line}, column: {column}]",
+        serde_json::Value::from(shown)
+    );
+    (format!("{why}\n at {location}"), location)
+}
+
 /// AWS's words for the commonest ways an input is not JSON (its parser's:
 /// nothing, a bare word, an object whose member name is not quoted); `None`
 /// for the rest, which keep the reader's own.

@@ -100,7 +100,9 @@ pub async fn answer<T: Tokens>(
     };
     // (The token stays: every later answer is told the same.)
     if !tokens.still_waits(&target).await.map_err(internal)? {
-        return Err(ApiError::task_timed_out("Task Timed Out"));
+        return Err(ApiError::task_timed_out(
+            "Task Timed Out: 'Provided task does not exist anymore'",
+        ));
     }
     let event = told(target.wait);
     tokens

@@ -167,6 +167,15 @@ pub fn validate_definition(body: &Value) -> Result<Value, ApiError> {
             )));
         }
     };
+    // Blank text is "not a valid JSON object" (below); other text that is
+    // not JSON gets the parser's words and place.
+    if !definition.trim().is_empty()
+        && let Err(e) = serde_json::from_str::<Value>(definition)
+    {
+        let (message, location) = validate::json_error(definition, &e);
+        let d = json!({"severity": "ERROR", "code": "INVALID_JSON_DESCRIPTION", "message": message, "location": location});
+        return Ok(json!({"result": "FAIL", "diagnostics": [d], "truncated": false}));
+    }
     Ok(match StateMachine::parse(definition, Options { express }) {
         Ok(_) => json!({"result": "OK", "diagnostics": [], "truncated": false}),
         Err(invalid) => {

@@ -227,7 +227,8 @@ pub async fn plan_start<C: Catalog>(
         .unwrap_or_default()
         .to_owned();
     let arn = if express {
-        format!("{scope}:express:{}:{name}:{name}", resolved.name)
+        // AWS ends an EXPRESS execution's ARN with an id of its own.
+        format!("{scope}:express:{}:{name}:{}", resolved.name, crate::uuid())
     } else {
         format!("{scope}:execution:{}:{name}", resolved.name)
     };

@@ -349,7 +349,8 @@ pub fn local_execution_in(
     Execution {
         arn: if express {
             format!(
-                "arn:aws:states:{region}:{account}:express:{machine_name}:{execution_name}:{execution_name}"
+                "arn:aws:states:{region}:{account}:express:{machine_name}:{execution_name}:{}",
+                crate::uuid()
             )
         } else {
             format!("arn:aws:states:{region}:{account}:execution:{machine_name}:{execution_name}")

@@ -63,6 +63,31 @@ pub struct Map {
     pub writer: Option<Writer>,
 }
 
+/// A Map's `Label`, as AWS allows it in a Map Run's ARN: 1 to 40
+/// characters, none of them whitespace, a control character, a wildcard,
+/// a bracket or one of AWS's special characters (the list below).
+fn label(f: &mut Fields<'_>, p: &mut Problems) -> Option<String> {
+    let label = f.string("Label", p)?;
+    let bad = label.chars().find(|c| {
+        c.is_whitespace()
+            || c.is_control()
+            || ('\u{7f}'..='\u{9f}').contains(c)
+            || "?*<>{}[]:;,\\|^~$#%&`\"".contains(*c)
+    });
+    let problem = if label.is_empty() {
+        Some("The field 'Label' cannot be empty".to_owned())
+    } else if label.chars().count() > 40 {
+        Some("The field 'Label' cannot be longer than 40 characters".to_owned())
+    } else {
+        bad.map(|c| format!("The field 'Label' contains a character it cannot: {c:?}"))
+    };
+    if let Some(message) = problem {
+        p.schema(&f.ptr("Label"), message);
+        return None;
+    }
+    Some(label)
+}
+
 impl Map {
     pub fn parse(f: &mut Fields<'_>, b: &mut Builder, p: &mut Problems) -> Option<Map> {
         let lang = b.current;
@@ -77,7 +102,7 @@ impl Map {
             max_concurrency: None,
             tolerated_count: None,
             tolerated_percentage: None,
-            label: f.string("Label", p),
+            label: label(f, p),
             batcher: None,
             reader: None,
             writer: None,

@@ -188,9 +188,9 @@ pub async fn create<C: Catalog>(cat: &C, body: &Value) -> Res {
                 json!({"stateMachineAliasArn": arn, "creationDate": timestamp(old.created)}),
             );
         }
-        return Err(ApiError::conflict(format!(
-            "Failed to create alias because an alias with the same name and a different routing configuration already exists: '{arn}'"
-        )));
+        return Err(ApiError::conflict(
+            "Failed to create alias because an alias with the same name and a different routing configuration already exists.",
+        ));
     }
     Ok(json!({"stateMachineAliasArn": arn, "creationDate": timestamp(t)}))
 }

@@ -445,7 +445,8 @@ pub async fn list<C: Catalog>(cat: &C, scope: &Scope, body: &Value) -> Res {
             _ => None,
         })
         .collect();
-    all.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
+    // By name, as AWS lists them ("sm_10" before "sm_2").
+    all.sort_by(|a, b| (&a.2.name, &a.1).cmp(&(&b.2.name, &b.1)));
     let items = all
         .into_iter()
         .map(|(created, arn, m)| {

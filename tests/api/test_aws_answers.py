@@ -1,0 +1,75 @@
+"""AWS's answers where other projects' suites recorded them on AWS and the
+recorded conversations replayed by test_api_conformance do not reach:
+the order of a listing, a Map's Label, text that is not JSON, an alias
+that exists already, an EXPRESS execution's ARN."""
+import json
+
+import pytest
+
+from conftest import ROLE
+
+PASS = json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}})
+
+
+def refused(call, exception, **kw):
+    with pytest.raises(exception) as e:
+        call(**kw)
+    return e.value.response["Error"]["Message"]
+
+
+def test_state_machines_are_listed_by_name(sfn):
+    """AWS lists by name ('sm_10' before 'sm_2'); we listed by creation."""
+    for i in (2, 10, 1, 11):
+        sfn.create_state_machine(name=f"byname_{i}", definition=PASS, roleArn=ROLE)
+    names = [m["name"] for page in sfn.get_paginator("list_state_machines").paginate(PaginationConfig={"PageSize": 3})
+             for m in page["stateMachines"] if m["name"].startswith("byname_")]
+    assert names == ["byname_1", "byname_10", "byname_11", "byname_2"]
+
+
+@pytest.mark.parametrize("label", ["label_ ", "label_?", "label_*", "label_:", "label_{", "label_\"", "label_\u0001",
+                                   "", "x" * 41])
+def test_a_map_label_aws_would_refuse_is_an_invalid_definition(sfn, label):
+    """A Label goes into the Map Run's ARN: AWS allows 1 to 40 characters,
+    none of them whitespace, wildcards, brackets, special or control
+    characters. We accepted any."""
+    def machine(label):
+        return json.dumps({"StartAt": "M", "States": {"M": {"Type": "Map", "Label": label, "End": True, "ItemProcessor": {
+            "ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
+            "StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}}}})
+    message = refused(sfn.create_state_machine, sfn.exceptions.InvalidDefinition,
+                      name="labelled", definition=machine(label), roleArn=ROLE)
+    assert "'Label'" in message and "/States/M/Label" in message, message
+    arn = sfn.create_state_machine(name="labelled", definition=machine("x" * 40), roleArn=ROLE)["stateMachineArn"]
+    sfn.delete_state_machine(stateMachineArn=arn)
+
+
+def test_a_definition_that_is_not_json_is_diagnosed_as_aws_does(sfn):
+    r = sfn.validate_state_machine_definition(definition="not a definition", type="STANDARD")
+    where = '[Source: (String)"not a definition"; line: 1, column: 4]'
+    assert (r["result"], r["diagnostics"]) == ("FAIL", [{
+        "severity": "ERROR", "code": "INVALID_JSON_DESCRIPTION", "location": where,
+        "message": "Unrecognized token 'not': was expecting (JSON String, Number, Array, Object or token "
+                   f"'null', 'true' or 'false')\n at {where}"}])
+    # Blank text is not a JSON object, as AWS words it.
+    r = sfn.validate_state_machine_definition(definition=" ", type="STANDARD")
+    assert r["diagnostics"][0]["code"] == "SCHEMA_VALIDATION_FAILED"
+
+
+def test_an_alias_that_exists_with_another_routing_is_a_conflict_in_awss_words(sfn):
+    created = sfn.create_state_machine(name="aliased", definition=PASS, roleArn=ROLE, publish=True)
+    version = created["stateMachineVersionArn"]
+    sfn.create_state_machine_alias(name="live", routingConfiguration=[{"stateMachineVersionArn": version, "weight": 100}])
+    message = refused(sfn.create_state_machine_alias, sfn.exceptions.ConflictException, name="live",
+                      description="another", routingConfiguration=[{"stateMachineVersionArn": version, "weight": 100}])
+    assert message == ("Failed to create alias because an alias with the same name and a different "
+                       "routing configuration already exists.")
+
+
+def test_an_express_executions_arn_ends_in_an_id_of_its_own(sfn):
+    arn = sfn.create_state_machine(name="quick", definition=PASS, roleArn=ROLE, type="EXPRESS")["stateMachineArn"]
+    started = sfn.start_sync_execution(stateMachineArn=arn, name="named")
+    *_, kind, machine, name, own = started["executionArn"].split(":")
+    assert (kind, machine, name) == ("express", "quick", "named")
+    assert own != name and len(own) >= 32, started["executionArn"]
+    other = sfn.start_execution(stateMachineArn=arn, name="named")["executionArn"]
+    assert other.split(":")[-1] not in (own, "named")
