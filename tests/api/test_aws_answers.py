@@ -66,8 +66,11 @@ def test_an_alias_that_exists_with_another_routing_is_a_conflict_in_awss_words(s
 
 
 def test_an_express_executions_arn_ends_in_an_id_of_its_own(sfn):
-    arn = sfn.create_state_machine(name="quick", definition=PASS, roleArn=ROLE, type="EXPRESS")["stateMachineArn"]
+    named = json.dumps({"StartAt": "P", "States": {"P": {
+        "Type": "Pass", "Parameters": {"name.$": "$$.Execution.Name"}, "End": True}}})
+    arn = sfn.create_state_machine(name="quick", definition=named, roleArn=ROLE, type="EXPRESS")["stateMachineArn"]
     started = sfn.start_sync_execution(stateMachineArn=arn, name="named")
+    assert json.loads(started["output"]) == {"name": "named"}
     *_, kind, machine, name, own = started["executionArn"].split(":")
     assert (kind, machine, name) == ("express", "quick", "named")
     assert own != name and len(own) >= 32, started["executionArn"]

@@ -49,7 +49,11 @@ impl Execution {
             Some((arn, ch, _)) => (arn.as_str(), &ch.input, ch.start),
             None => (self.arn.as_str(), &self.input, self.start_time),
         };
-        let name = arn.rsplit(':').next().unwrap_or_default();
+        // (An EXPRESS execution's ARN ends in an id, not its name.)
+        let name = match &child {
+            Some(_) => arn.rsplit(':').next().unwrap_or_default(),
+            None => self.name.as_str(),
+        };
         execution.insert("Id".into(), arn.into());
         if with_input {
             execution.insert("Input".into(), input.clone());
