@@ -273,3 +273,96 @@ def test_a_mock_is_refused_where_aws_refuses_one(sfn):
         "Mocked result must contain the same number of items as number of Parallel branches."
     r = sfn.test_state(definition=json.dumps(two), input="{}", mock={"result": "[1, 2]"})
     assert (r["status"], json.loads(r["output"])) == ("SUCCEEDED", [1, 2])
+
+
+def test_only_a_task_needs_a_role_and_a_state_name_is_found_at_any_depth(sfn):
+    """AWS runs Pass, Choice, Fail and Succeed without a roleArn; we asked
+    for one for every state. A stateName inside a Map's item processor is
+    a state of the machine too (we said it was not)."""
+    def test(state, **kw):
+        return sfn.test_state(definition=json.dumps(state), input='{"n": 1}', **kw)
+    assert test({"Type": "Pass", "End": True})["status"] == "SUCCEEDED"
+    assert test({"Type": "Choice", "Choices": [{"Variable": "$.n", "NumericEquals": 1, "Next": "A"}],
+                 "Default": "B"})["nextState"] == "A"
+    assert test({"Type": "Fail", "Error": "E"})["status"] == "FAILED"
+    assert refusal(sfn, "ValidationException", definition=json.dumps(LAMBDA), input="{}") == \
+        "RoleArn must be specified when testing a Task state"
+    machine = {"StartAt": "M", "States": {"M": {"Type": "Map", "End": True, "ItemProcessor": {
+        "StartAt": "HandleItem", "States": {"HandleItem": {"Type": "Pass", "Result": "handled", "End": True}}}}}}
+    r = sfn.test_state(definition=json.dumps(machine), input="{}", stateName="HandleItem")
+    assert (r["status"], json.loads(r["output"])) == ("SUCCEEDED", "handled")
+    assert refusal(sfn, "ValidationException", definition=json.dumps(machine), input="{}",
+                   stateName="dne") == "State not found in definition"
+
+
+def test_a_given_context_object_is_the_states_context(sfn):
+    """TestState's `context` was not read: `$$` was always our own."""
+    given = {"Execution": {"Id": "arn:aws:states:us-east-1:111111111111:execution:M:e", "Name": "e",
+                           "Input": {"values": ["a", "b"]}, "RoleArn": "arn:aws:iam::111111111111:role/R",
+                           "StartTime": "2025-01-15T10:30:00.000Z"},
+             "State": {"Name": "MyTask", "EnteredTime": "2025-01-15T10:30:01.500Z", "RetryCount": 0},
+             "StateMachine": {"Id": "arn:aws:states:us-east-1:111111111111:stateMachine:M", "Name": "M"}}
+    whole = {"Type": "Pass", "Parameters": {"c.$": "$$", "v.$": "$$.Execution.Input.values"}, "End": True}
+    r = sfn.test_state(definition=json.dumps(whole), input="{}", context=json.dumps(given))
+    assert json.loads(r["output"]) == {"c": given, "v": ["a", "b"]}
+    r = sfn.test_state(definition=json.dumps(whole), input="{}", context="{}")
+    assert r["status"] == "FAILED"  # $$ is {}: it has no Execution.Input
+    mocked = {"result": json.dumps({"ExecutionArn": "a", "StartDate": "2025-01-15T10:30:00.000Z"})}
+    for context, why in (({"Execution": {"Id": 1}}, "Execution.Id must be a string"),
+                         ({"Map": {}}, "'Map' field is not supported when mocking a Context object"),
+                         ({"Execution": {"pokemon": "squirtle"}}, "Field 'pokemon' is not allowed"),
+                         ({"Pokedex": {}}, "Field 'Pokedex' is not allowed"),
+                         ({"Task": {"Token": "abcd123"}}, "Context object contains 'Task' when state is not a "
+                          "Task state with a '.sync' or '.waitForTaskToken' service integration pattern")):
+        assert refusal(sfn, "ValidationException", definition=json.dumps(START), input="{}", mock=mocked,
+                       context=json.dumps(context)) == f"Invalid Context object provided: {why}"
+    wait = {"Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken", "End": True,
+            "Parameters": {"QueueUrl": "q", "MessageBody": {"TaskToken.$": "$$.Task.Token"}}}
+    r = sfn.test_state(definition=json.dumps(wait), input="{}", inspectionLevel="TRACE",
+                       context=json.dumps({"Task": {"Token": "abcd123"}}), mock={"result": '{"ok": true}'})
+    assert json.loads(r["inspectionData"]["afterParameters"])["MessageBody"] == {"TaskToken": "abcd123"}
+
+
+def test_the_made_context_is_an_express_executions_with_the_requests_role(sfn):
+    state = {"Type": "Pass", "Parameters": {"e.$": "$$.Execution"}, "End": True}
+    e = json.loads(sfn.test_state(definition=json.dumps(state), input="{}", roleArn=ROLE)["output"])["e"]
+    assert ":express:" in e["Id"] and "RedriveCount" not in e and e["RoleArn"] == ROLE
+    e = json.loads(sfn.test_state(definition=json.dumps(state), input="{}")["output"])["e"]
+    assert e["RoleArn"] is None
+
+
+def test_inspection_data_shows_the_stages_aws_shows(sfn):
+    def data(state, data_in, **kw):
+        r = sfn.test_state(definition=json.dumps(state), input=json.dumps(data_in), inspectionLevel="DEBUG", **kw)
+        return r["inspectionData"]
+    io = {"InputPath": "$.a", "Parameters": {"x.$": "$.b"}, "ResultPath": "$.out", "End": True}
+    assert set(data(dict(io, Type="Pass", Result={"r": 1}), {"a": {"b": 2}})) == \
+        {"input", "result", "afterResultSelector", "afterResultPath"}
+    assert set(data(dict(io, Type="Pass"), {"a": {"b": 2}})) == \
+        {"input", "afterInputPath", "afterParameters", "afterResultSelector", "afterResultPath"}
+    choice = {"Type": "Choice", "InputPath": "$.a", "Default": "D",
+              "Choices": [{"Variable": "$.b", "NumericEquals": 2, "Next": "Two"}]}
+    assert set(data(choice, {"a": {"b": 2}})) == {"input", "afterInputPath"}
+    inline = {"Type": "Map", "ItemsPath": "$.items", "End": True,
+              "ItemProcessor": {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}}
+    seen = data(inline, {"items": [1, 2]}, mock={"result": "[1, 2]"})
+    assert seen["maxConcurrency"] == 0 and json.loads(seen["afterItemsPath"]) == [1, 2]
+    assert not {"afterParameters", "result"} & set(seen)
+    # A retrier that applied, its attempts used up.
+    flaky = dict(LAMBDA, Retry=[{"ErrorEquals": ["Boom"], "MaxAttempts": 2}])
+    r = sfn.test_state(definition=json.dumps(flaky), input="{}", inspectionLevel="DEBUG",
+                       mock={"errorOutput": {"error": "Boom", "cause": "no"}},
+                       stateConfiguration={"retrierRetryCount": 2})
+    assert (r["status"], r["inspectionData"]["errorDetails"]) == ("FAILED", {"retryIndex": 0})
+
+
+def test_failed_iterations_count_only_against_a_tolerance_the_map_declares(sfn):
+    inline = {"Type": "Map", "End": True,
+              "ItemProcessor": {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}}
+    def run_map(state):
+        return sfn.test_state(definition=json.dumps(state), input="[1, 2, 3]", mock={"result": "[0, 0, 1]"},
+                              stateConfiguration={"mapIterationFailureCount": 2})
+    r = run_map(inline)
+    assert (r["status"], json.loads(r["output"])) == ("SUCCEEDED", [0, 0, 1])
+    r = run_map(dict(inline, ToleratedFailureCount=1))
+    assert (r["status"], r["error"]) == ("FAILED", "States.ExceedToleratedFailureThreshold")

@@ -22,6 +22,7 @@
 //!     state_machine_arn: "arn:aws:states:us-east-1:123456789012:stateMachine:m".into(),
 //!     state_machine_name: "m".into(),
 //!     redrive_count: Some(0),
+//!     given_context: None,
 //! };
 //! let mut thread = Thread::root(&machine.root().start_at, json!({}));
 //! let out = step(&machine, &exec, &mut thread, Event::Run, &Env { now: 0, seed: 1, event_id: 2, history: true, spawn_bytes: 0, nonce: 9 });

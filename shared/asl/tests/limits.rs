@@ -57,6 +57,7 @@ fn execution(input: Value) -> Execution {
         state_machine_arn: "arn:aws:states:us-east-1:123456789012:stateMachine:m".into(),
         state_machine_name: "m".into(),
         redrive_count: Some(0),
+        given_context: None,
     }
 }
 

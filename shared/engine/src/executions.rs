@@ -244,6 +244,7 @@ pub async fn plan_start<C: Catalog>(
             .unwrap_or_else(|| resolved.machine_arn.clone()),
         state_machine_name: resolved.name.clone(),
         redrive_count: if express { None } else { Some(0) },
+        given_context: None,
     };
     Ok(StartPlan {
         resolved,

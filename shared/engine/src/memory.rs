@@ -362,5 +362,6 @@ pub fn local_execution_in(
         state_machine_arn: format!("arn:aws:states:{region}:{account}:stateMachine:{machine_name}"),
         state_machine_name: machine_name.to_owned(),
         redrive_count: if express { None } else { Some(0) },
+        given_context: None,
     }
 }

@@ -247,6 +247,7 @@ mod tests {
             state_machine_arn: "arn:aws:states:us-east-1:123456789012:stateMachine:Child".into(),
             state_machine_name: "Child".into(),
             redrive_count: Some(0),
+            given_context: None,
         }
     }
 

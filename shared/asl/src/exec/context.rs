@@ -19,6 +19,10 @@ pub struct Execution {
     pub state_machine_name: String,
     /// `None` for EXPRESS executions, which cannot be redriven and have no RedriveCount.
     pub redrive_count: Option<u32>,
+    /// TestState's `context`: the context object as the request gave it,
+    /// in place of the one these facts make (its Task token aside).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub given_context: Option<Value>,
 }
 
 impl Execution {
@@ -36,6 +40,13 @@ impl Execution {
         token: Option<&str>,
         with_input: bool,
     ) -> Value {
+        if let Some(given) = &self.given_context {
+            let mut c = given.clone();
+            if let (Some(t), Some(o)) = (token, c.as_object_mut()) {
+                o.entry("Task").or_insert_with(|| json!({"Token": t}));
+            }
+            return c;
+        }
         let mut c = Map::new();
         let mut execution = Map::new();
         // A Distributed Map's child is an execution of its own: its ARN,
@@ -60,7 +71,9 @@ impl Execution {
         }
         execution.insert("StartTime".into(), timestamp::format(start).into());
         execution.insert("Name".into(), name.into());
-        execution.insert("RoleArn".into(), self.role_arn.clone().into());
+        // (TestState without a role: null.)
+        let role = Some(&self.role_arn).filter(|r| !r.is_empty());
+        execution.insert("RoleArn".into(), role.cloned().into());
         let mut execution = Value::Object(execution);
         if let Some(n) = self.redrive_count {
             execution["RedriveCount"] = n.max(thread.redrives).into();

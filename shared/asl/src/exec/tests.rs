@@ -19,6 +19,7 @@ fn exec() -> Execution {
         state_machine_arn: "arn:aws:states:us-east-1:1:stateMachine:m".into(),
         state_machine_name: "m".into(),
         redrive_count: Some(0),
+        given_context: None,
     }
 }
 

@@ -4,6 +4,8 @@ use serde_json::{Map, Value, json};
 
 /// What TestState saw of the state it ran, for its inspection data.
 pub(super) struct Seen<'a> {
+    /// The state's type as given (a Map or Parallel runs as a mocked Task).
+    pub(super) kind: &'a str,
     pub(super) state: &'a stepwise_asl::definition::State,
     /// The state as given (a Pass state's `Result`).
     pub(super) raw: &'a Value,
@@ -74,6 +76,18 @@ impl Seen<'_> {
                 data.insert(k.into(), v.to_string().into());
             }
         }
+        // The stages AWS shows of each type: a Pass with a Result shows
+        // that, not what it would have read; a Map its items, not a call.
+        let hidden: &[&str] = match (self.kind, self.raw.get("Result").is_some()) {
+            ("Pass", true) => &["afterInputPath", "afterParameters"],
+            ("Pass", false) => &["result"],
+            ("Fail" | "Succeed" | "Choice", _) => &["afterParameters"],
+            ("Map", _) => &["afterParameters", "afterArguments", "result"],
+            _ => &[],
+        };
+        for k in hidden {
+            data.remove(*k);
+        }
         // The variables after the state: those given, and its assignments.
         let mut variables = self.variables.clone();
         let exited = (self.report.history.iter())
@@ -102,13 +116,12 @@ fn json_of(v: &Value) -> Value {
 
 /// errorDetails of a RETRIABLE answer: the retrier that applies and the
 /// interval before its next attempt.
-pub(super) fn retry_details(retry: &Value, error: &stepwise_asl::StatesError, done: u64) -> Option<Value> {
-    let index = retry.as_array()?.iter().position(|r| {
-        let names: Vec<String> = (r["ErrorEquals"].as_array().into_iter().flatten())
-            .filter_map(|n| n.as_str().map(str::to_owned))
-            .collect();
-        stepwise_asl::retry::matches_any(&names, error)
-    })?;
+pub(super) fn retry_details(
+    retry: &Value,
+    error: &stepwise_asl::StatesError,
+    done: u64,
+) -> Option<Value> {
+    let index = retrier(retry, error)?;
     let r = &retry[index];
     let interval = r["IntervalSeconds"].as_f64().unwrap_or(1.0);
     let rate = r["BackoffRate"].as_f64().unwrap_or(2.0);
@@ -119,3 +132,14 @@ pub(super) fn retry_details(retry: &Value, error: &stepwise_asl::StatesError, do
     Some(json!({"retryIndex": index, "retryBackoffIntervalSeconds": seconds.round() as i64}))
 }
 
+/// The retrier of `retry` that applies to `error`: the first whose
+/// ErrorEquals matches it, by the language's own matching (`States.ALL`
+/// does not retry the terminal `States.Runtime`).
+pub(super) fn retrier(retry: &Value, error: &stepwise_asl::StatesError) -> Option<usize> {
+    retry.as_array()?.iter().position(|r| {
+        let names: Vec<String> = (r["ErrorEquals"].as_array().into_iter().flatten())
+            .filter_map(|n| n.as_str().map(str::to_owned))
+            .collect();
+        stepwise_asl::retry::matches_any(&names, error)
+    })
+}

@@ -134,4 +134,3 @@ pub(super) fn as_mocked_task(state: &Value) -> Value {
     }
     Value::Object(task)
 }
-

@@ -11,6 +11,10 @@
 //! `.waitForTaskToken` need one, as on AWS), and a Map or Parallel state,
 //! whose mocked result is the whole state's result before its
 //! ResultSelector, ResultPath and OutputPath (or Output) apply.
+//!
+//! As AWS runs it: an EXPRESS execution, as the request's role (only a
+//! Task needs one), with the request's `context` as `$$` when it gives
+//! one; a `stateName` is found at any depth of the machine.
 
 use serde_json::{Map, Value, json};
 use stepwise_api::{ApiError, validate};
@@ -18,13 +22,14 @@ use stepwise_asl::{Options, StateMachine};
 
 use crate::memory::{local_execution, wall_clock};
 
+mod context;
 mod inspect;
 mod mocks;
 
-use inspect::{Seen, retry_details};
-use mocks::{Mock, as_mocked_task, check_mock, mock};
 use crate::ports::Tasks;
 use crate::{Runner, RunnerOptions, Status};
+use inspect::{Seen, retrier, retry_details};
+use mocks::{Mock, as_mocked_task, check_mock, mock};
 
 /// The state types TestState runs here; Map and Parallel with a mock.
 const TYPES: &[&str] = &[
@@ -101,16 +106,13 @@ pub async fn test_state<T: Tasks>(body: &Value, tasks: T) -> Result<Value, ApiEr
             "1 validation error detected: Value '{level}' at 'inspectionLevel' failed to satisfy constraint: Member must satisfy enum value set: [INFO, DEBUG, TRACE]"
         )));
     }
-    if mocked.is_none() && validate::optional_string(body, "roleArn")?.is_none() {
-        return Err(ApiError::validation(
-            "1 validation error detected: Value null at 'roleArn' failed to satisfy constraint: Member must not be null (it may be left out only with a mock)",
-        ));
-    }
+    let role = validate::optional_string(body, "roleArn")?;
+    // A state of a whole machine, at any depth (in a Map's item processor
+    // or a Parallel's branch too).
     let (name, state, language) = match validate::optional_string(body, "stateName")? {
         Some(n) => {
-            let s = definition["States"].get(n).cloned().ok_or_else(|| {
-                ApiError::validation(format!("The state '{n}' is not in the definition"))
-            })?;
+            let s = find_state(&definition, n)
+                .ok_or_else(|| ApiError::validation("State not found in definition"))?;
             (n.to_owned(), s, definition.get("QueryLanguage").cloned())
         }
         None => ("TestState".to_owned(), definition, None),
@@ -129,6 +131,13 @@ pub async fn test_state<T: Tasks>(body: &Value, tasks: T) -> Result<Value, ApiEr
     }
     check_mock(&kind, &state, mocked.as_ref())?;
     let mocked = mocked.map(|(m, _)| m);
+    // Only a Task calls anything as the role: the others run without one.
+    if kind == "Task" && mocked.is_none() && role.is_none() {
+        return Err(ApiError::validation(
+            "RoleArn must be specified when testing a Task state",
+        ));
+    }
+    let given_context = context::given(body, &state)?;
     let needs_mock = state["Resource"].as_str().is_some_and(|r| {
         r.contains(":activity:") || r.contains(".sync") || r.ends_with(".waitForTaskToken")
     });
@@ -162,7 +171,10 @@ pub async fn test_state<T: Tasks>(body: &Value, tasks: T) -> Result<Value, ApiEr
         original.clone()
     };
     let (sm, retry) = alone(&name, &state, language.as_ref())?;
-    let exec = local_execution("TestState", "test", input.clone(), wall_clock(), false);
+    // As AWS runs it: an EXPRESS execution, as the request's role.
+    let mut exec = local_execution("TestState", "test", input.clone(), wall_clock(), true);
+    exec.role_arn = role.unwrap_or_default().to_owned();
+    exec.given_context = given_context;
     let facts = exec.clone();
     // A Map's own input processing runs as it would (its items, ItemSelector,
     // ItemBatcher, tolerance); `mapIterationFailureCount` failed iterations
@@ -171,9 +183,19 @@ pub async fn test_state<T: Tasks>(body: &Value, tasks: T) -> Result<Value, ApiEr
     let mut mocked = mocked;
     if kind == "Map" {
         let (map_sm, _) = alone(&name, &original, language.as_ref())?;
+        // Counted against the Map's tolerance: a Map that declares none
+        // takes no failed iterations from it (as on AWS).
+        let tolerates = [
+            "ToleratedFailureCount",
+            "ToleratedFailurePercentage",
+            "ToleratedFailureCountPath",
+            "ToleratedFailurePercentagePath",
+        ]
+        .iter()
+        .any(|k| original.get(*k).is_some());
         let failures = match config(body, "mapIterationFailureCount")? {
-            Some(n) => usize::try_from(n).unwrap_or(usize::MAX),
-            None => 0,
+            Some(n) if tolerates => usize::try_from(n).unwrap_or(usize::MAX),
+            _ => 0,
         };
         let mut thread = stepwise_asl::Thread::root(&name, input.clone());
         thread.variables = variables.clone();
@@ -271,6 +293,7 @@ pub async fn test_state<T: Tasks>(body: &Value, tasks: T) -> Result<Value, ApiEr
         && let Some(st) = sm.root().get(&name)
     {
         let seen = Seen {
+            kind: &kind,
             state: st,
             raw: &state,
             input: &input,
@@ -280,13 +303,17 @@ pub async fn test_state<T: Tasks>(body: &Value, tasks: T) -> Result<Value, ApiEr
         };
         let mut data = seen.inspection();
         data.extend(map_fields);
+        if kind == "Map" {
+            data.entry("maxConcurrency").or_insert(0.into());
+        }
         if let Some(e) = &state_error {
             let details = if retriable {
                 retry.as_ref().and_then(|r| retry_details(r, e, retried))
             } else if status == "CAUGHT_ERROR" {
                 (st.catch.iter().position(|c| c.matches(e))).map(|i| json!({"catchIndex": i}))
             } else {
-                None
+                // The retrier that applied, its attempts used up.
+                (retry.as_ref().and_then(|r| retrier(r, e))).map(|i| json!({"retryIndex": i}))
             };
             if let Some(d) = details {
                 data.insert("errorDetails".into(), d);
@@ -334,6 +361,19 @@ fn alone(
     Ok((sm, retry))
 }
 
+/// The state named `name` in a machine's definition, at any depth.
+fn find_state(definition: &Value, name: &str) -> Option<Value> {
+    let states = definition["States"].as_object()?;
+    if let Some(s) = states.get(name) {
+        return Some(s.clone());
+    }
+    states.values().find_map(|s| {
+        (s["Branches"].as_array().into_iter().flatten())
+            .chain(s.get("ItemProcessor").or_else(|| s.get("Iterator")))
+            .find_map(|scope| find_state(scope, name))
+    })
+}
+
 /// Whether a state named `name` is inside Parallel or Map state `state`
 /// (in its branches or item processor, at any depth).
 fn contains_state(state: &Value, name: &str) -> bool {
@@ -367,18 +407,7 @@ fn targets(state: &Value) -> Vec<String> {
 }
 
 /// Whether a retrier of `retry` matches `error` (and has attempts to give),
-/// by the language's own matching: `States.ALL` does not retry the terminal
-/// `States.Runtime` or `States.DataLimitExceeded`.
+/// by the language's own matching.
 fn retries(retry: &Value, error: &stepwise_asl::StatesError, done: u64) -> bool {
-    // The first retrier whose ErrorEquals matches is the one that applies.
-    let applies = retry.as_array().into_iter().flatten().find(|r| {
-        let names: Vec<String> = r["ErrorEquals"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|n| n.as_str().map(str::to_owned))
-            .collect();
-        stepwise_asl::retry::matches_any(&names, error)
-    });
-    applies.is_some_and(|r| r["MaxAttempts"].as_u64().unwrap_or(3) > done)
+    retrier(retry, error).is_some_and(|i| retry[i]["MaxAttempts"].as_u64().unwrap_or(3) > done)
 }
