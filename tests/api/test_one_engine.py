@@ -326,6 +326,29 @@ def activity_machine(sfn, states, start):
     return activity, arn
 
 
+def test_an_activity_starts_when_a_worker_takes_it_on_both_backends(backend):
+    """ActivityStarted means a worker took the task (GetActivityTask), and
+    names it, as AWS records it. We wrote it with ActivityScheduled, before
+    any worker had polled, and without its details."""
+    activity, arn = activity_machine(backend, {"Work": {"Type": "Task", "Resource": "ACTIVITY", "End": True}}, "Work")
+    for worker, details in (("BASE_ID_ACTIVITY_CONSUMER", {"workerName": "BASE_ID_ACTIVITY_CONSUMER"}), (None, {})):
+        ex = backend.start_execution(stateMachineArn=arn, input='{"job": 1}')["executionArn"]
+        deadline = time.time() + 10
+        while "ActivityScheduled" not in [e["type"] for e in backend.get_execution_history(executionArn=ex)["events"]]:
+            assert time.time() < deadline
+            time.sleep(0.1)
+        assert "ActivityStarted" not in [e["type"] for e in backend.get_execution_history(executionArn=ex)["events"]]
+        task = backend.get_activity_task(activityArn=activity, **({"workerName": worker} if worker else {}))
+        backend.send_task_success(taskToken=task["taskToken"], output='{"done": true}')
+        assert wait_for(backend, ex, timeout=30)["status"] == "SUCCEEDED"
+        events = backend.get_execution_history(executionArn=ex)["events"]
+        kinds = [e["type"] for e in events]
+        assert kinds[kinds.index("ActivityScheduled"):kinds.index("ActivityScheduled") + 3] == \
+            ["ActivityScheduled", "ActivityStarted", "ActivitySucceeded"], kinds
+        started = events[kinds.index("ActivityStarted")]
+        assert started["activityStartedEventDetails"] == details
+
+
 def test_a_cancelled_branchs_token_is_answered_too_late_on_both_backends(backend):
     """AWS: TaskTimedOut, 'the task associated with the token has already
     been closed'. The embedded backend deleted a cancelled branch's tokens

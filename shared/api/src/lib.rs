@@ -172,13 +172,13 @@ pub fn history_event(
     include_data: bool,
 ) -> Value {
     let mut o = serde_json::json!({"timestamp": timestamp(ts), "type": kind, "id": id, "previousEventId": previous});
-    // A failed or stopped execution has its details member even when it
-    // is empty; other events leave an empty one out.
+    // A failed or stopped execution, and a started activity, have their
+    // details member even when it is empty; other events leave one out.
     if let Value::Object(mut d) = details
         && (!d.is_empty()
             || matches!(
                 kind,
-                "ExecutionFailed" | "ExecutionAborted" | "ExecutionTimedOut"
+                "ExecutionFailed" | "ExecutionAborted" | "ExecutionTimedOut" | "ActivityStarted"
             ))
     {
         // AWS sends inputs, outputs, parameters and each assigned

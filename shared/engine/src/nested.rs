@@ -57,7 +57,8 @@ pub fn answered_wait(event: &Event) -> Option<u64> {
     match event {
         Event::TaskSucceeded { wait, .. }
         | Event::TaskFailed { wait, .. }
-        | Event::TaskHeartbeat { wait } => Some(*wait),
+        | Event::TaskHeartbeat { wait }
+        | Event::WorkerStarted { wait, .. } => Some(*wait),
         _ => None,
     }
 }

@@ -76,6 +76,8 @@ pub(crate) struct Msg {
 pub(crate) struct Poller {
     pub deadline: i64,
     pub reply: Reply,
+    /// The name the worker gave (`workerName`), for ActivityStarted.
+    pub worker: Option<String>,
 }
 
 pub struct Worker {

@@ -128,9 +128,17 @@ impl<'a> Step<'a> {
                 let e = StatesError::new(ErrorName::ResultWriterFailed, wrapped_cause(&error));
                 self.fail_state(t, state, e);
             }
+            Event::WorkerStarted { wait: w, worker }
+                if Some(w) == wait && matches!(t.phase, Phase::Task { .. }) =>
+            {
+                if !self.start_activity(t, state, worker) {
+                    self.applied = false;
+                }
+            }
             Event::TaskSucceeded { wait: w, output }
                 if Some(w) == wait && matches!(t.phase, Phase::Task { .. }) =>
             {
+                self.start_activity(t, state, None);
                 self.task_event(
                     t,
                     state,
@@ -142,6 +150,7 @@ impl<'a> Step<'a> {
             Event::TaskFailed { wait: w, error }
                 if Some(w) == wait && matches!(t.phase, Phase::Task { .. }) =>
             {
+                self.start_activity(t, state, None);
                 self.task_event(t, state, 3, error_details(&error));
                 self.fail_state(t, state, error);
             }
@@ -377,6 +386,24 @@ impl<'a> Step<'a> {
         }
     }
 
+    /// ActivityStarted for an activity no worker had taken yet (a worker
+    /// took it, named if it gave a name; or its answer came first); false
+    /// when it had started.
+    fn start_activity(&mut self, t: &mut Thread, state: &State, worker: Option<String>) -> bool {
+        let Phase::Task { unstarted, .. } = &mut t.phase else {
+            return false;
+        };
+        if !std::mem::take(unstarted) {
+            return false;
+        }
+        let details = match worker {
+            Some(name) => json!({"workerName": name}),
+            None => json!({}),
+        };
+        self.task_event(t, state, 1, details);
+        true
+    }
+
     /// Starts a task and parks the thread until its result arrives.
     #[allow(clippy::too_many_arguments)]
     pub fn invoke(
@@ -412,11 +439,20 @@ impl<'a> Step<'a> {
             details["heartbeatInSeconds"] = s.into();
         }
         self.task_event(t, state, 0, details);
-        self.task_event(t, state, 1, json!({}));
+        // An activity starts when a worker takes it (GetActivityTask), or
+        // when its answer comes first (a mock answers it).
+        let unstarted = matches!(resource, Resource::Activity { .. });
+        if !unstarted {
+            self.task_event(t, state, 1, json!({}));
+        }
         let now = self.env.now;
         let heartbeat = (heartbeat_seconds.filter(|_| resource.takes_heartbeats()))
             .map(|h| (h, now + h as i64 * 1000));
-        t.phase = Phase::Task { wait, heartbeat };
+        t.phase = Phase::Task {
+            wait,
+            heartbeat,
+            unstarted,
+        };
         self.effects.push(Effect::Invoke(TaskCall {
             wait,
             state: state.name.clone(),

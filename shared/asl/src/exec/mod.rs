@@ -61,6 +61,14 @@ pub enum Event {
     TaskHeartbeat {
         wait: u64,
     },
+    /// A worker took the activity task the thread waits for
+    /// (GetActivityTask): ActivityStarted, with the worker's name if it
+    /// gave one.
+    WorkerStarted {
+        wait: u64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        worker: Option<String>,
+    },
     /// A task that waits after its call (`.sync`, `.waitForTaskToken`)
     /// made the call: `output` is what it answered (TaskSubmitted).
     TaskSubmitted {

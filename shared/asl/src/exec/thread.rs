@@ -132,6 +132,9 @@ pub enum Phase {
     Task {
         wait: u64,
         heartbeat: Option<(u64, Millis)>,
+        /// An activity no worker has taken yet (no ActivityStarted).
+        #[serde(default, skip_serializing_if = "is_false")]
+        unstarted: bool,
     },
     /// A Wait state waits for its timer.
     Waiting { wait: u64 },
@@ -385,4 +388,8 @@ fn is_zero(n: &crate::timestamp::Millis) -> bool {
 
 fn is_zero_u32(n: &u32) -> bool {
     *n == 0
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }

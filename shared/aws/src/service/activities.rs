@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 use serde_json::{Value, json};
+use stepwise_asl::Event;
 
 use stepwise_engine::callbacks::Tokens;
 use stepwise_engine::stepper::{Store, token_hash};
@@ -40,6 +41,14 @@ impl AwsService {
                     continue;
                 };
                 if Tokens::still_waits(self, &target).await.map_err(internal)? {
+                    // Its thread records ActivityStarted, by this worker.
+                    let started = Event::WorkerStarted {
+                        wait: target.wait,
+                        worker: body["workerName"].as_str().map(str::to_owned),
+                    };
+                    Tokens::answer(self, &hash, target, started)
+                        .await
+                        .map_err(internal)?;
                     return Ok(json!({"taskToken": task.token, "input": task.input}));
                 }
             }

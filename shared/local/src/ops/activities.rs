@@ -27,7 +27,7 @@ fn activity<'a>(db: &Db, body: &'a Value) -> Result<&'a str, Fail> {
 /// One whose state has moved on (it timed out, was retried, its branch
 /// was cancelled) is no longer offered; its token stays, so that a late
 /// answer is told it came too late.
-fn claim(w: &mut Worker, arn: &str) -> rusqlite::Result<Option<Value>> {
+fn claim(w: &mut Worker, arn: &str, worker: Option<&str>) -> rusqlite::Result<Option<Value>> {
     type Row = (String, String, String, String, String, i64);
     loop {
         let row: Option<Row> = w
@@ -66,6 +66,13 @@ fn claim(w: &mut Worker, arn: &str) -> rusqlite::Result<Option<Value>> {
             "UPDATE tokens SET claimed = 1, token = NULL WHERE hash = ?1",
             [&hash],
         )?;
+        // Its thread records ActivityStarted, by this worker.
+        let started = Event::WorkerStarted {
+            wait: wait as u64,
+            worker: worker.map(str::to_owned),
+        };
+        let now = w.now();
+        w.enqueue(&execution, &thread, now, &started)?;
         return Ok(Some(json!({"taskToken": token, "input": input})));
     }
 }
@@ -84,17 +91,19 @@ pub fn get_task(
         }
         Err(Fail::Db(e)) => return Err((reply, e)),
     };
-    match claim(w, &arn) {
+    let worker = body["workerName"].as_str().map(str::to_owned);
+    match claim(w, &arn, worker.as_deref()) {
         Ok(Some(task)) => {
             let _ = reply.send(Ok(task));
             Ok(())
         }
         Ok(None) => {
             let deadline = w.now() + LONG_POLL_MS;
-            w.pollers
-                .entry(arn)
-                .or_default()
-                .push_back(Poller { deadline, reply });
+            w.pollers.entry(arn).or_default().push_back(Poller {
+                deadline,
+                reply,
+                worker,
+            });
             Ok(())
         }
         Err(e) => Err((reply, e)),
@@ -106,7 +115,7 @@ pub fn offer(w: &mut Worker, arn: &str) -> rusqlite::Result<()> {
     let Some(poller) = w.pollers.get_mut(arn).and_then(|q| q.pop_front()) else {
         return Ok(());
     };
-    match claim(w, arn)? {
+    match claim(w, arn, poller.worker.as_deref())? {
         Some(task) => {
             let _ = poller.reply.send(Ok(task));
         }
