@@ -165,6 +165,7 @@ fn previous_event_id<S: std::hash::BuildHasher>(
         None if id <= 2 => 0,
         None => id - 1,
     };
+    let previous = map_previous(last, event, id, previous);
     let kind = event.kind.as_str();
     if kind.ends_with("StateEntered") {
         last.insert(entry_key(&event.thread), previous);
@@ -172,6 +173,87 @@ fn previous_event_id<S: std::hash::BuildHasher>(
         last.remove(&entry_key(&event.thread));
     }
     previous
+}
+
+/// Where AWS's Map histories link otherwise than thread by thread (AWS
+/// records a Map's iterations one after another): an iteration's end
+/// follows the iteration's last event, and the next iteration's start
+/// follows that event too; what a failed iteration leads to (the Map's
+/// failure, a retry) follows the failed iteration's last event;
+/// MapStateExited follows what MapStateSucceeded follows (in a Distributed
+/// Map, what MapRunSucceeded follows: MapRunStarted, as AWS records it
+/// since November 2024). `previous` is the thread-by-thread link.
+fn map_previous<S: std::hash::BuildHasher>(
+    last: &mut std::collections::HashMap<String, u64, S>,
+    event: &HistoryEvent,
+    id: u64,
+    mut previous: u64,
+) -> u64 {
+    let t = &event.thread;
+    // The iterations this event is inside of: the last event of each.
+    let mut at = 0;
+    while let Some(slash) = t[at..].find('/').map(|i| at + i) {
+        let rest = &t[slash + 1..];
+        let segment = rest.split('/').next().unwrap_or_default();
+        if let Some((_, index)) = segment.split_once('.') {
+            last.insert(map_key(&t[..slash], &format!("iteration.{index}")), id);
+        }
+        at = slash + 1;
+    }
+    let key = |what: &str| map_key(t, what);
+    if last.remove(&key("failed")).is_some()
+        && let Some(&after) = last.get(&key("after"))
+    {
+        previous = after;
+    }
+    match event.kind {
+        EventType::MapStateEntered => {
+            for what in ["after", "run", "exit"] {
+                last.remove(&key(what));
+            }
+        }
+        // (Again after a retry: its first iteration follows this.)
+        EventType::MapStateStarted => {
+            last.remove(&key("after"));
+        }
+        EventType::MapIterationSucceeded
+        | EventType::MapIterationFailed
+        | EventType::MapIterationAborted => {
+            let index = event.details["index"].as_u64().unwrap_or_default();
+            if let Some(inner) = last.remove(&key(&format!("iteration.{index}"))) {
+                previous = inner;
+            }
+            last.insert(key("after"), previous);
+            if event.kind == EventType::MapIterationFailed {
+                last.insert(key("failed"), 1);
+            }
+        }
+        EventType::MapIterationStarted => {
+            if let Some(&after) = last.get(&key("after")) {
+                previous = after;
+            }
+        }
+        EventType::MapRunSucceeded => {
+            last.insert(key("run"), previous);
+        }
+        EventType::MapStateSucceeded => {
+            let exit = last.remove(&key("run")).unwrap_or(previous);
+            last.insert(key("exit"), exit);
+        }
+        EventType::MapStateExited => {
+            if let Some(exit) = last.remove(&key("exit")) {
+                previous = exit;
+            }
+            last.remove(&key("after"));
+        }
+        _ => {}
+    }
+    previous
+}
+
+/// Where [`map_previous`] keeps what it knows of `thread`'s Map state.
+fn map_key(thread: &str, what: &str) -> String {
+    format!("{thread}\0map.{what}")
 }
 
 /// Where [`previous_event_id`] keeps the previous event of the Entered
