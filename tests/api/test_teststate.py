@@ -348,6 +348,12 @@ def test_inspection_data_shows_the_stages_aws_shows(sfn):
     seen = data(inline, {"items": [1, 2]}, mock={"result": "[1, 2]"})
     assert seen["maxConcurrency"] == 0 and json.loads(seen["afterItemsPath"]) == [1, 2]
     assert not {"afterParameters", "result"} & set(seen)
+    # A callback's stages, with the token its request went out with.
+    wait = {"Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken", "ResultPath": "$.SQS",
+            "Parameters": {"QueueUrl": "q", "MessageBody": {"TaskToken.$": "$$.Task.Token"}}, "End": True}
+    seen = data(wait, {}, mock={"result": '{"ok": true}'})
+    token = json.loads(seen["afterParameters"])["MessageBody"]["TaskToken"]
+    assert len(token) >= 32 and json.loads(seen["afterResultPath"]) == {"SQS": {"ok": True}}, seen
     # A retrier that applied, its attempts used up.
     flaky = dict(LAMBDA, Retry=[{"ErrorEquals": ["Boom"], "MaxAttempts": 2}])
     r = sfn.test_state(definition=json.dumps(flaky), input="{}", inspectionLevel="DEBUG",

@@ -35,10 +35,11 @@ impl Seen<'_> {
         .iter()
         .find_map(|k| root(k))
         .map(|d| json_of(&d["output"]));
+        // What the task was called with, as it ran (with its task token).
+        let scheduled = (root("TaskScheduled").map(|d| &d["parameters"]))
+            .or_else(|| root("LambdaFunctionScheduled").map(|d| &d["input"]))
+            .or_else(|| root("ActivityScheduled").map(|d| &d["input"]));
         if self.state.ata.is_some() {
-            let scheduled = (root("TaskScheduled").map(|d| &d["parameters"]))
-                .or_else(|| root("LambdaFunctionScheduled").map(|d| &d["input"]))
-                .or_else(|| root("ActivityScheduled").map(|d| &d["input"]));
             if let Some(args) = scheduled {
                 data.insert("afterArguments".into(), json_of(args).to_string().into());
             }
@@ -46,8 +47,11 @@ impl Seen<'_> {
                 data.insert("result".into(), r.to_string().into());
             }
         } else {
+            // The stages are evaluated again; a task token they read is the
+            // one the call went out with (afterParameters, from the call).
             let thread = stepwise_asl::Thread::root(&self.state.name, self.input.clone());
-            let context = self.facts.context(&thread, task_result.is_some(), None);
+            let token = scheduled.map(|_| "");
+            let context = self.facts.context(&thread, task_result.is_some(), token);
             let mut random = stepwise_asl::random::Random::new(crate::entropy());
             let mut scope = stepwise_asl::scope::Scope {
                 input: self.input,
@@ -73,6 +77,10 @@ impl Seen<'_> {
                 seen = stages(flow, self.input, result, &mut scope);
             }
             for (k, v) in seen {
+                let v = match (k, scheduled) {
+                    ("afterParameters", Some(called)) => json_of(called),
+                    _ => v,
+                };
                 data.insert(k.into(), v.to_string().into());
             }
         }
