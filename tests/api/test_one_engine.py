@@ -349,6 +349,22 @@ def test_an_activity_starts_when_a_worker_takes_it_on_both_backends(backend):
         assert started["activityStartedEventDetails"] == details
 
 
+def test_a_task_of_a_missing_activity_fails_the_execution_on_both_backends(backend):
+    """AWS fails a Task whose activity was deleted (or never created) at
+    once, with States.Runtime. Ours scheduled it and waited for ever."""
+    activity, arn = activity_machine(backend, {"ActivityTask": {"Type": "Task", "Resource": "ACTIVITY", "End": True}},
+                                     "ActivityTask")
+    backend.delete_activity(activityArn=activity)
+    ex = backend.start_execution(stateMachineArn=arn, input='{"Value1": 1}')["executionArn"]
+    d = wait_for(backend, ex, timeout=30)
+    cause = (f"An error occurred while executing the state 'ActivityTask' (entered at the event id #2). "
+             f"The activity {activity} does not exist.")
+    assert (d["status"], d["error"], d["cause"]) == ("FAILED", "States.Runtime", cause)
+    events = backend.get_execution_history(executionArn=ex)["events"]
+    assert [(e["type"], e["previousEventId"]) for e in events] == \
+        [("ExecutionStarted", 0), ("TaskStateEntered", 0), ("ExecutionFailed", 2)]
+
+
 def test_a_cancelled_branchs_token_is_answered_too_late_on_both_backends(backend):
     """AWS: TaskTimedOut, 'the task associated with the token has already
     been closed'. The embedded backend deleted a cancelled branch's tokens

@@ -25,7 +25,7 @@
 //!     given_context: None,
 //! };
 //! let mut thread = Thread::root(&machine.root().start_at, json!({}));
-//! let out = step(&machine, &exec, &mut thread, Event::Run, &Env { now: 0, seed: 1, event_id: 2, history: true, spawn_bytes: 0, nonce: 9 });
+//! let out = step(&machine, &exec, &mut thread, Event::Run, &Env { now: 0, seed: 1, event_id: 2, history: true, spawn_bytes: 0, nonce: 9, missing_activity: None });
 //! assert_eq!(out.effects, vec![Effect::Finish(Outcome::Succeeded(json!("hello")))]);
 //! ```
 

@@ -75,6 +75,7 @@ fn fails(def: Value, input: Value, steps: usize) -> (String, String) {
                 event_id: 2,
                 history: false,
                 spawn_bytes: 0,
+                missing_activity: None,
                 nonce: 9,
             };
             let out = step(&machine, &exec, &mut t, Event::Run, &env);

@@ -617,6 +617,10 @@ impl Store for DynamoStore {
         self.put_offer(offer, token, at).await
     }
 
+    async fn activity_exists(&self, arn: &str) -> Result<bool, PortError> {
+        stepwise_engine::catalog::activity_exists(self, arn).await
+    }
+
     async fn put_map_run(
         &self,
         execution: &str,

@@ -217,6 +217,7 @@ impl<'m, T: Tasks> Runner<'m, T> {
             event_id: self.numbering.next_id(),
             history: self.options.history || self.sink.is_some(),
             spawn_bytes: 0,
+            missing_activity: None,
             nonce: crate::entropy(),
         };
         let out = step(self.machine, &self.exec, thread, event, &env);

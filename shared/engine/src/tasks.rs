@@ -2,8 +2,10 @@
 //! resort that explains why a task could not run.
 
 use serde_json::{Value, json};
-use stepwise_asl::definition::resource::Pattern;
-use stepwise_asl::{ErrorName, Event, StatesError, TaskCall};
+use stepwise_asl::definition::resource::{Pattern, Resource};
+use stepwise_asl::exec::TimerKind;
+use stepwise_asl::states::Kind;
+use stepwise_asl::{Effect, ErrorName, Event, StateMachine, StatesError, TaskCall, Thread};
 
 use crate::mock::{Mocks, Response};
 use crate::ports::{Abandoned, Progress, TaskContext, TaskResult, Tasks, follow_pause};
@@ -71,6 +73,33 @@ pub fn shape_mocked(call: &TaskCall, v: Value) -> TaskResult {
 /// state that no mock answers. The one rule for every driver.
 pub fn offers_activity<T: Tasks>(tasks: &T, call: &TaskCall) -> bool {
     call.resource.contains(":activity:") && call.token.is_some() && !tasks.answers_callbacks(call)
+}
+
+/// Whether stepping `thread` by `event` may offer a task to an activity
+/// (it runs a Task state whose resource is one): then a driver keeps the
+/// thread as it was, to step it again should the activity be missing.
+pub fn may_offer_activity(machine: &StateMachine, thread: &Thread, event: &Event) -> bool {
+    let runs = matches!(event, Event::Run)
+        || matches!(
+            event,
+            Event::Timer {
+                kind: TimerKind::Due,
+                ..
+            }
+        );
+    runs && (machine.scopes.get(thread.scope))
+        .and_then(|scope| scope.get(&thread.state))
+        .is_some_and(
+            |s| matches!(&s.kind, Kind::Task(t) if matches!(t.resource, Resource::Activity { .. })),
+        )
+}
+
+/// The activity a step's effects offer a task to, if any.
+pub fn offered_activity<'a, T: Tasks>(tasks: &T, effects: &'a [Effect]) -> Option<&'a str> {
+    effects.iter().find_map(|e| match e {
+        Effect::Invoke(call) if offers_activity(tasks, call) => Some(call.resource.as_str()),
+        _ => None,
+    })
 }
 
 /// A Lambda task's invocation, however it is sent (the Invoke API with the

@@ -93,13 +93,36 @@ pub(crate) fn step_thread(
         event_id: run.numbering.next_id(),
         history: true,
         spawn_bytes: 0,
+        missing_activity: None,
         nonce: stepwise_engine::entropy(),
     };
     // A `.sync` task's nested execution is stopped when the task gives up
     // on it (a timeout, a stop, a cancelled branch), as AWS stops it.
     let child_wait = nested::child_wait(&run.machine, &thread);
     let answered = nested::answered_wait(&event);
-    let out = step(&run.machine, &run.facts, &mut thread, event, &env);
+    // A Task that would offer a task to a missing activity fails instead:
+    // the step is taken again, knowing.
+    let kept = stepwise_engine::tasks::may_offer_activity(&run.machine, &thread, &event)
+        .then(|| (thread.clone(), event.clone()));
+    let mut out = step(&run.machine, &run.facts, &mut thread, event, &env);
+    let missing = kept.as_ref().and_then(|_| {
+        let arn = stepwise_engine::tasks::offered_activity(&w.tasks, &out.effects)?;
+        let catalog = crate::catalog::SqlCatalog(&w.conn);
+        let exists =
+            stepwise_engine::block_on(stepwise_engine::catalog::activity_exists(&catalog, arn));
+        (!exists.unwrap_or(true)).then(|| arn.to_owned())
+    });
+    let Some(run) = w.run_for(execution)? else {
+        return Ok(());
+    };
+    if let (Some((before, again)), Some(arn)) = (kept, missing) {
+        let missing = Env {
+            missing_activity: Some(arn),
+            ..env
+        };
+        thread = before;
+        out = step(&run.machine, &run.facts, &mut thread, again, &missing);
+    }
     if !out.applied {
         w.put_thread(execution, thread, new);
         return Ok(());

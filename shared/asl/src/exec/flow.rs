@@ -33,6 +33,11 @@ pub struct Step<'a> {
 }
 
 impl<'a> Step<'a> {
+    /// An activity the driver found missing ([`Env::missing_activity`]).
+    pub(crate) fn missing_activity(&self) -> Option<&str> {
+        self.env.missing_activity.as_deref()
+    }
+
     pub(super) fn new(machine: &'a StateMachine, exec: &'a Execution, env: &'a Env) -> Self {
         Step {
             machine,

@@ -32,6 +32,7 @@ fn env(event_id: u64) -> Env {
         history: true,
         nonce: 9,
         spawn_bytes: 0,
+        missing_activity: None,
     }
 }
 

@@ -212,7 +212,7 @@ impl TaskCall {
 }
 
 /// The world as the step sees it.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Default)]
 pub struct Env {
     pub now: Millis,
     /// Seed for this transition's random numbers (UUID, MathRandom, jitter, task tokens).
@@ -229,6 +229,9 @@ pub struct Env {
     /// `Timer` for the fan-out's wait, due at once), so that a fan-out of
     /// MaxConcurrency 1,000 never puts a thousand children in one outbox.
     pub spawn_bytes: usize,
+    /// An activity the driver found missing (deleted, or never created):
+    /// a Task that would offer it a task fails instead, as AWS fails it.
+    pub missing_activity: Option<String>,
 }
 
 /// How many child executions a distributed Map without MaxConcurrency runs

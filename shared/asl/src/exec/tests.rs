@@ -31,6 +31,7 @@ fn env(now: i64) -> Env {
         history: true,
         nonce: 9,
         spawn_bytes: 0,
+        missing_activity: None,
     }
 }
 

@@ -95,6 +95,12 @@ impl Task {
     }
 
     pub fn run(&self, s: &mut Step<'_>, t: &mut Thread, state: &State) {
+        if let Resource::Activity { arn } = &self.resource
+            && s.missing_activity() == Some(arn.as_str())
+        {
+            let e = StatesError::runtime(format!("The activity {arn} does not exist."));
+            return s.fail_state(t, state, e);
+        }
         let token = match self.resource.pattern() {
             Pattern::WaitForTaskToken => Some(s.new_token()),
             _ if matches!(self.resource, Resource::Activity { .. }) => Some(s.new_token()),

@@ -26,6 +26,18 @@ pub async fn existing<'a, C: Catalog>(cat: &C, body: &'a Value) -> Result<&'a st
     Ok(arn)
 }
 
+/// Whether the activity `arn` exists (a Task that offers it a task fails
+/// when it does not).
+pub async fn exists<C: Catalog>(cat: &C, arn: &str) -> Result<bool, crate::stepper::PortError> {
+    Ok(matches!(
+        cat.get(&key(arn)).await?,
+        Some(Entry {
+            body: Resource::Activity(_),
+            ..
+        })
+    ))
+}
+
 async fn load<C: Catalog>(cat: &C, arn: &str) -> Result<Activity, ApiError> {
     match cat.get(&key(arn)).await.map_err(internal)? {
         Some(Entry {

@@ -36,6 +36,7 @@ use serde_json::Value;
 use stepwise_api::{ApiError, validate};
 
 pub use activities::existing as existing_activity;
+pub use activities::exists as activity_exists;
 pub use machines::{Target, describe_for_execution, load as machine, target};
 pub use memory::MemoryCatalog;
 pub use resolve::{Resolved, resolve};

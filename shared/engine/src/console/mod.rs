@@ -206,6 +206,7 @@ pub async fn test_state<T: Tasks>(body: &Value, tasks: T) -> Result<Value, ApiEr
             event_id: 2,
             history: false,
             spawn_bytes: 0,
+            missing_activity: None,
         };
         let data = (body.get("stateConfiguration"))
             .and_then(|c| c.get("mapItemReaderData"))

@@ -309,14 +309,25 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
             history,
             spawn_bytes: SPAWN_BYTES,
             nonce: crate::entropy(),
+            missing_activity: None,
         };
-        let out = step(
-            machine,
-            facts,
-            thread,
-            event,
-            &env(lamport + 1, self.seed(), now),
-        );
+        // A Task that would offer a task to a missing activity fails
+        // instead: the step is taken again, knowing.
+        let kept = crate::tasks::may_offer_activity(machine, thread, &event)
+            .then(|| (thread.clone(), event.clone()));
+        let first = env(lamport + 1, self.seed(), now);
+        let mut out = step(machine, facts, thread, event, &first);
+        if let Some((before, again)) = kept
+            && let Some(arn) = crate::tasks::offered_activity(&self.tasks, &out.effects)
+            && !self.store.activity_exists(arn).await.unwrap_or(true)
+        {
+            let missing = Env {
+                missing_activity: Some(arn.to_owned()),
+                ..first
+            };
+            *thread = before;
+            out = step(machine, facts, thread, again, &missing);
+        }
         if !out.applied {
             return None;
         }

@@ -314,6 +314,11 @@ pub trait Store {
         token: &str,
         at: Millis,
     ) -> impl Future<Output = Result<(), PortError>>;
+    /// Whether the activity `arn` exists: a Task that would offer it a task
+    /// fails when it does not. A store that keeps no catalog says it does.
+    fn activity_exists(&self, _arn: &str) -> impl Future<Output = Result<bool, PortError>> {
+        async { Ok(true) }
+    }
     /// Every history event of the execution, in no particular order.
     fn history(&self, execution: &str) -> impl Future<Output = Result<Vec<Logged>, PortError>>;
     /// Keeps a Distributed Map run of `execution` (idempotent: the run's
