@@ -49,7 +49,9 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
             }
         }
         if !outbox.messages.is_empty() {
-            if stops_a_thread(&outbox.messages, now) {
+            // One level: a thread stopped here sends its own stops on.
+            let nested = STOPPING.try_with(|s| *s).unwrap_or(false);
+            if !nested && stops_a_thread(&outbox.messages, now) {
                 let rest = Box::pin(self.stop_in_place(&outbox.messages, now)).await;
                 if !rest.is_empty() {
                     self.queue.send(&rest, now).await?;
@@ -86,7 +88,8 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
                     }
                 }
                 Body::Step(m) if is_due_stop(e, now) => {
-                    if Box::pin(self.step(&e.id, m, now)).await.is_err() {
+                    let stopped = STOPPING.scope(true, Box::pin(self.step(&e.id, m, now)));
+                    if stopped.await.is_err() {
                         rest.push(e.clone());
                     }
                 }
@@ -119,6 +122,13 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
             Saved::Done | Saved::TooLarge => Ok(()),
         }
     }
+}
+
+tokio::task_local! {
+    /// Set while a stop is carried out in place ([`Stepper::stop_in_place`]):
+    /// the stopped thread's own stops go through the queue, so that a deep
+    /// tree of threads is not stopped by a deep recursion on one stack.
+    static STOPPING: bool;
 }
 
 /// Whether `messages` hold a stop of a thread that is due.
