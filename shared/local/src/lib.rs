@@ -166,6 +166,14 @@ impl LocalService {
         let role = stepwise_engine::memory::local_role(&self.scope.account);
         let body = serde_json::json!({"name": name, "definition": definition, "roleArn": role});
         let created = self.call("CreateStateMachine", body).await?;
+        // `stepwise run` serves no API to create the activities its machine
+        // names: they exist, as on every engine `run` drives.
+        if let Ok(parsed) = serde_json::from_str::<Value>(definition) {
+            for activity in activity_names(&parsed) {
+                self.call("CreateActivity", serde_json::json!({"name": activity}))
+                    .await?;
+            }
+        }
         let body = serde_json::json!({
             "stateMachineArn": created["stateMachineArn"],
             "input": input.to_string(),
@@ -289,4 +297,26 @@ impl Service for LocalService {
             }
         })
     }
+}
+
+/// The names of the activities a definition's Task states name (at any
+/// depth).
+fn activity_names(v: &Value) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut todo = vec![v];
+    while let Some(v) = todo.pop() {
+        match v {
+            Value::Object(o) => {
+                if let Some(Value::String(r)) = o.get("Resource")
+                    && let Some((_, name)) = r.split_once(":activity:")
+                {
+                    out.push(name.to_owned());
+                }
+                todo.extend(o.values());
+            }
+            Value::Array(a) => todo.extend(a),
+            _ => {}
+        }
+    }
+    out
 }
