@@ -50,7 +50,9 @@ impl Seen<'_> {
             // The stages are evaluated again; a task token they read is the
             // one the call went out with (afterParameters, from the call).
             let thread = stepwise_asl::Thread::root(&self.state.name, self.input.clone());
-            let token = scheduled.map(|_| "");
+            let resource = self.raw["Resource"].as_str().unwrap_or_default();
+            let waits = resource.ends_with(".waitForTaskToken") || resource.contains(":activity:");
+            let token = (waits && scheduled.is_some()).then_some("");
             let context = self.facts.context(&thread, task_result.is_some(), token);
             let mut random = stepwise_asl::random::Random::new(crate::entropy());
             let mut scope = stepwise_asl::scope::Scope {

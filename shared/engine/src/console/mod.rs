@@ -180,6 +180,7 @@ pub async fn test_state<T: Tasks>(body: &Value, tasks: T) -> Result<Value, ApiEr
     // ItemBatcher, tolerance); `mapIterationFailureCount` failed iterations
     // past the tolerance fail it in place of the mocked result.
     let mut map_fields = Map::new();
+    let mut map_read = false;
     let mut mocked = mocked;
     if kind == "Map" {
         let (map_sm, _) = alone(&name, &original, language.as_ref())?;
@@ -224,6 +225,7 @@ pub async fn test_state<T: Tasks>(body: &Value, tasks: T) -> Result<Value, ApiEr
         };
         match stepwise_asl::exec::inspect_map(&map_sm, &facts, &thread, &env, failures, &read) {
             Some(Ok(seen)) => {
+                map_read = true;
                 map_fields = seen.fields;
                 if let Some(e) = seen.failure {
                     mocked = Some(Mock(Err(e)));
@@ -304,7 +306,8 @@ pub async fn test_state<T: Tasks>(body: &Value, tasks: T) -> Result<Value, ApiEr
         };
         let mut data = seen.inspection();
         data.extend(map_fields);
-        if kind == "Map" {
+        // A Map that read its items shows its MaxConcurrency, 0 when unset.
+        if map_read {
             data.entry("maxConcurrency").or_insert(0.into());
         }
         if let Some(e) = &state_error {
