@@ -316,6 +316,11 @@ def test_a_given_context_object_is_the_states_context(sfn):
                           "Task state with a '.sync' or '.waitForTaskToken' service integration pattern")):
         assert refusal(sfn, "ValidationException", definition=json.dumps(START), input="{}", mock=mocked,
                        context=json.dumps(context)) == f"Invalid Context object provided: {why}"
+    # Its inspection data sees the same context (no task token added).
+    seen = dict(LAMBDA, ResultSelector={"c.$": "$$"})
+    r = sfn.test_state(definition=json.dumps(seen), input="{}", inspectionLevel="TRACE", context=json.dumps(given),
+                       mock={"result": "{}"})
+    assert json.loads(r["inspectionData"]["afterResultSelector"]) == {"c": given}
     wait = {"Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken", "End": True,
             "Parameters": {"QueueUrl": "q", "MessageBody": {"TaskToken.$": "$$.Task.Token"}}}
     r = sfn.test_state(definition=json.dumps(wait), input="{}", inspectionLevel="TRACE",
