@@ -105,24 +105,32 @@ pub(crate) fn step_thread(
     let kept = stepwise_engine::tasks::may_offer_activity(&run.machine, &thread, &event)
         .then(|| (thread.clone(), event.clone()));
     let mut out = step(&run.machine, &run.facts, &mut thread, event, &env);
-    let missing = kept.as_ref().and_then(|_| {
-        let arn = stepwise_engine::tasks::offered_activity(&w.tasks, &out.effects)?;
-        let catalog = crate::catalog::SqlCatalog(&w.conn);
-        let exists =
-            stepwise_engine::block_on(stepwise_engine::catalog::activity_exists(&catalog, arn));
-        (!exists.unwrap_or(true)).then(|| arn.to_owned())
-    });
-    let Some(run) = w.run_for(execution)? else {
-        return Ok(());
+    // (The run is looked up again only on that rare path: the catalog is
+    // read through the worker.)
+    let run = match kept {
+        None => run,
+        Some((before, again)) => {
+            let missing = stepwise_engine::tasks::offered_activity(&w.tasks, &out.effects)
+                .filter(|arn| {
+                    let catalog = crate::catalog::SqlCatalog(&w.conn);
+                    let found = stepwise_engine::catalog::activity_exists(&catalog, arn);
+                    !stepwise_engine::block_on(found).unwrap_or(true)
+                })
+                .map(str::to_owned);
+            let Some(run) = w.run_for(execution)? else {
+                return Ok(());
+            };
+            if let Some(arn) = missing {
+                let missing = Env {
+                    missing_activity: Some(arn),
+                    ..env
+                };
+                thread = before;
+                out = step(&run.machine, &run.facts, &mut thread, again, &missing);
+            }
+            run
+        }
     };
-    if let (Some((before, again)), Some(arn)) = (kept, missing) {
-        let missing = Env {
-            missing_activity: Some(arn),
-            ..env
-        };
-        thread = before;
-        out = step(&run.machine, &run.facts, &mut thread, again, &missing);
-    }
     if !out.applied {
         w.put_thread(execution, thread, new);
         return Ok(());

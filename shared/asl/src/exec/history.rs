@@ -190,6 +190,12 @@ fn map_previous<S: std::hash::BuildHasher>(
     mut previous: u64,
 ) -> u64 {
     let t = &event.thread;
+    // Only a Map's own events, and events inside a fan-out, are linked
+    // otherwise: the rest (most of a history) cost nothing here.
+    let map_event = event.kind.as_str().starts_with("Map");
+    if !map_event && !t.contains('/') {
+        return previous;
+    }
     // The iterations this event is inside of: the last event of each.
     let mut at = 0;
     while let Some(slash) = t[at..].find('/').map(|i| at + i) {
@@ -201,7 +207,8 @@ fn map_previous<S: std::hash::BuildHasher>(
         at = slash + 1;
     }
     let key = |what: &str| map_key(t, what);
-    if last.remove(&key("failed")).is_some()
+    if map_event
+        && last.remove(&key("failed")).is_some()
         && let Some(&after) = last.get(&key("after"))
     {
         previous = after;
