@@ -281,6 +281,19 @@ fn api_seeds() -> Vec<String> {
             "TestState\n{}",
             json!({"definition": json!({"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken", "End": true}).to_string(), "mock": {"result": "{\"ok\": 1}"}, "variables": "{\"x\": 1}"})
         ),
+        format!(
+            "TestState\n{}",
+            json!({"definition": json!({"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:sqs:sendMessageBatch", "End": true}).to_string(),
+                   "mock": {"result": "{\"Successful\": [{\"Id\": \"1\", \"MessageId\": \"m\", \"MD5OfMessageBody\": \"x\"}], \"Failed\": []}", "fieldValidationMode": "STRICT"},
+                   "inspectionLevel": "TRACE", "context": "{\"Execution\": {\"Id\": \"x\"}, \"State\": {\"RetryCount\": 1}}"})
+        ),
+        format!(
+            "TestState\n{}",
+            json!({"definition": json!({"StartAt": "M", "States": {"M": {"Type": "Map", "ItemsPath": "$.items", "ToleratedFailureCount": 1,
+                        "ItemProcessor": {"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "Retry": [{"ErrorEquals": ["States.ALL"], "MaxAttempts": 2}], "End": true}}}, "End": true}}}).to_string(),
+                   "stateName": "T", "mock": {"errorOutput": {"error": "E", "cause": "c"}}, "input": "{\"items\": [1, 2]}",
+                   "stateConfiguration": {"retrierRetryCount": 1, "errorCausedByState": "T", "mapIterationFailureCount": 1}, "inspectionLevel": "DEBUG"})
+        ),
         format!("CreateActivity\n{}", json!({"name": "a", "tags": []})),
     ]
 }
