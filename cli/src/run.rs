@@ -11,7 +11,7 @@ use stepwise_engine::memory::{local_execution_in, wall_clock};
 use stepwise_engine::mock::Mocks;
 use stepwise_engine::stepper::memory::{MemQueue, MemStore};
 use stepwise_engine::stepper::{Chaos, ExecutionRecord, Stepper, run_to_end};
-use stepwise_engine::{Report, Runner, RunnerOptions, block_on};
+use stepwise_engine::{Report, Runner, RunnerOptions};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -134,6 +134,13 @@ fn run(args: Args, text: String) -> anyhow::Result<ExitCode> {
                 seed: wall_clock() as u64,
                 history: args.states_entered,
             };
+            // Every engine runs on one runtime: the AWS SDK's clients that
+            // service tasks call need its reactor (the in-memory runner on the
+            // bare executor panicked on its first SQS, SNS, EventBridge or
+            // DynamoDB task).
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
             if args.backend == Backend::Memory || args.express {
                 // EXPRESS executions need no durability: they run in one go,
                 // their history streamed (when asked for) and not kept.
@@ -145,15 +152,12 @@ fn run(args: Args, text: String) -> anyhow::Result<ExitCode> {
                         let _ = writeln!(out, "{}", r.to_json());
                     });
                 }
-                let report = block_on(runner.run());
+                let report = runtime.block_on(runner.run());
                 streamed = true;
                 report
             } else {
                 let record = ExecutionRecord::running(exec, text.clone(), false);
                 let chaos = args.chaos.map(Chaos::new);
-                let runtime = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()?;
                 runtime.block_on(async {
                     if args.backend == Backend::Sqlite {
                         let config = stepwise_local::Config {

@@ -365,3 +365,44 @@ def test_the_sibling_of_a_failed_branch_takes_no_step_after_the_execution_ends(e
     assert set(entered) <= {"P", "F", "B1"}, entered
     assert result["states_entered"] == entered
     assert events[0]["executionStartedEventDetails"]["roleArn"].endswith(":role/stepwise-local")
+
+
+@pytest.mark.parametrize("engine", ["memory", "sqlite", "stepper"])
+def test_run_calls_sqs_sns_and_dynamodb_tasks_on_every_engine(engine, moto):
+    """`stepwise run` in memory (its default) drove the task chain on a bare
+    executor: the first SQS, SNS, EventBridge or DynamoDB task panicked
+    ('there is no reactor running') and the process died."""
+    import boto3
+    from conftest import AWS
+    env = dict(os.environ, AWS_ENDPOINT_URL=moto, **AWS)
+    kw = dict(endpoint_url=moto, region_name="us-east-1", aws_access_key_id="test",
+              aws_secret_access_key="test")
+    sqs, sns, ddb = boto3.client("sqs", **kw), boto3.client("sns", **kw), boto3.client("dynamodb", **kw)
+    name = f"run-{engine}-{time.time_ns()}"
+    queue = sqs.create_queue(QueueName=name)["QueueUrl"]
+    topic = sns.create_topic(Name=name)["TopicArn"]
+    ddb.create_table(TableName=name, KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+                     AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}],
+                     BillingMode="PAY_PER_REQUEST")
+    machine = {"StartAt": "Send", "States": {
+        "Send": {"Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage",
+                 "Parameters": {"QueueUrl": queue, "MessageBody.$": "$.body"},
+                 "ResultSelector": {"id.$": "$.MessageId"}, "ResultPath": "$.sent", "Next": "Publish"},
+        "Publish": {"Type": "Task", "Resource": "arn:aws:states:::sns:publish",
+                    "Parameters": {"TopicArn": topic, "Message.$": "$.body"},
+                    "ResultSelector": {"id.$": "$.MessageId"}, "ResultPath": "$.published", "Next": "Put"},
+        "Put": {"Type": "Task", "Resource": "arn:aws:states:::dynamodb:putItem",
+                "Parameters": {"TableName": name, "Item": {"id": {"S.$": "$.body"}}},
+                "ResultPath": None, "End": True}}}
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "m.json")
+        json.dump(machine, open(path, "w"))
+        out = subprocess.run([BINARY, "run", path, "--input", '{"body": "hello"}', "--backend", engine],
+                             capture_output=True, text=True, timeout=60, env=env)
+    assert out.returncode == 0, out.stderr[-2000:]
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["status"] == "SUCCEEDED", result
+    got = sqs.receive_message(QueueUrl=queue)["Messages"][0]
+    assert (got["Body"], got["MessageId"]) == ("hello", result["output"]["sent"]["id"])
+    assert result["output"]["published"]["id"]
+    assert ddb.get_item(TableName=name, Key={"id": {"S": "hello"}})["Item"] == {"id": {"S": "hello"}}
