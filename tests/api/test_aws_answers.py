@@ -1,12 +1,14 @@
 """AWS's answers where other projects' suites recorded them on AWS and the
 recorded conversations replayed by test_api_conformance do not reach:
 the order of a listing, a Map's Label, text that is not JSON, an alias
-that exists already, an EXPRESS execution's ARN."""
+that exists already, an EXPRESS execution's ARN, a timed-out execution,
+a missed heartbeat."""
 import json
+import time
 
 import pytest
 
-from conftest import ROLE
+from conftest import ROLE, wait_for
 
 PASS = json.dumps({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}})
 
@@ -76,3 +78,39 @@ def test_an_express_executions_arn_ends_in_an_id_of_its_own(sfn):
     assert own != name and len(own) >= 32, started["executionArn"]
     other = sfn.start_execution(stateMachineArn=arn, name="named")["executionArn"]
     assert other.split(":")[-1] not in (own, "named")
+
+
+def test_a_timed_out_execution_is_described_without_an_error(sfn):
+    """AWS (LocalStack's test_global_timeout, recorded on AWS) describes a
+    TIMED_OUT execution with no `error` or `cause`; its history's
+    ExecutionTimedOut carries States.Timeout. We described it with the
+    error."""
+    machine = json.dumps({"TimeoutSeconds": 1, "StartAt": "W",
+                          "States": {"W": {"Type": "Wait", "Seconds": 60, "End": True}}})
+    arn = sfn.create_state_machine(name="times-out", definition=machine, roleArn=ROLE)["stateMachineArn"]
+    ex = sfn.start_execution(stateMachineArn=arn)["executionArn"]
+    d = wait_for(sfn, ex, timeout=15)
+    assert d["status"] == "TIMED_OUT"
+    assert "error" not in d and "cause" not in d, d
+    events = sfn.get_execution_history(executionArn=ex)["events"]
+    assert events[-1]["type"] == "ExecutionTimedOut"
+    assert events[-1]["executionTimedOutEventDetails"]["error"] == "States.Timeout"
+
+
+def test_a_missed_heartbeat_is_reported_as_a_timeout(sfn):
+    """AWS reports a missed heartbeat as States.Timeout (LocalStack's
+    test_heartbeat_timeout, recorded on AWS): TaskTimedOut, then
+    ExecutionFailed, both with States.Timeout. States.HeartbeatTimeout is a
+    name for Retry and Catch rules alone. We reported
+    States.HeartbeatTimeout."""
+    activity = sfn.create_activity(name="beats")["activityArn"]
+    machine = json.dumps({"StartAt": "A", "States": {"A": {
+        "Type": "Task", "Resource": activity, "HeartbeatSeconds": 1, "TimeoutSeconds": 60, "End": True}}})
+    arn = sfn.create_state_machine(name="misses-a-beat", definition=machine, roleArn=ROLE)["stateMachineArn"]
+    ex = sfn.start_execution(stateMachineArn=arn)["executionArn"]
+    sfn.get_activity_task(activityArn=activity)
+    d = wait_for(sfn, ex, timeout=15)
+    assert (d["status"], d["error"]) == ("FAILED", "States.Timeout"), d
+    events = sfn.get_execution_history(executionArn=ex)["events"]
+    assert [(e["type"], e.get("activityTimedOutEventDetails", e.get("executionFailedEventDetails", {})).get("error"))
+            for e in events[-2:]] == [("ActivityTimedOut", "States.Timeout"), ("ExecutionFailed", "States.Timeout")]

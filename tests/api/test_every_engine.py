@@ -406,3 +406,47 @@ def test_run_calls_sqs_sns_and_dynamodb_tasks_on_every_engine(engine, moto):
     assert (got["Body"], got["MessageId"]) == ("hello", result["output"]["sent"]["id"])
     assert result["output"]["published"]["id"]
     assert ddb.get_item(TableName=name, Key={"id": {"S": "hello"}})["Item"] == {"id": {"S": "hello"}}
+
+
+@pytest.mark.parametrize("engine", ["memory", "sqlite", "stepper"])
+def test_a_refused_service_call_is_worded_as_awss_sdk_words_it(engine, moto):
+    """AWS's optimized integrations word a refusal as its Java SDK does
+    ('(Service: AmazonDynamoDBv2; Status Code: 400; Error Code: ...;
+    Request ID: ...; Proxy: null)'), a call that got no answer as an
+    SdkClientException, and an S3 refusal with S3's extended request id
+    (LocalStack's recordings on AWS). Our causes were the bare message."""
+    import re
+    from conftest import AWS
+    machine = {"StartAt": "Put", "States": {
+        "Put": {"Type": "Task", "Resource": "arn:aws:states:::dynamodb:putItem",
+                "Parameters": {"TableName": "no-such-table", "Item": {"id": {"S": "x"}}},
+                "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.put", "Next": "Get"}], "End": True},
+        "Get": {"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:s3:getObject",
+                "Parameters": {"Bucket": "no-such-bucket-here", "Key": "k"},
+                "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.get", "Next": "Send"}], "End": True},
+        "Send": {"Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage",
+                 "Parameters": {"QueueUrl": "http://127.0.0.1:1/1/q", "MessageBody": "x"},
+                 "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.send", "Next": "Done"}], "End": True},
+        "Done": {"Type": "Pass", "End": True}}}
+
+    def run(endpoint):
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "m.json")
+            json.dump(machine, open(path, "w"))
+            out = subprocess.run([BINARY, "run", path, "--backend", engine], capture_output=True, text=True,
+                                 timeout=60, env=dict(os.environ, AWS_ENDPOINT_URL=endpoint, **AWS))
+        return json.loads(out.stdout.strip().splitlines()[-1])["output"]
+
+    out = run(moto)
+    assert out["put"]["Error"] == "DynamoDB.ResourceNotFoundException"
+    assert re.fullmatch(r".+ \(Service: AmazonDynamoDBv2; Status Code: 400; Error Code: ResourceNotFoundException; "
+                        r"Request ID: \S+; Proxy: null\)", out["put"]["Cause"]), out["put"]
+    assert out["get"]["Error"] == "S3.NoSuchBucketException"
+    assert re.fullmatch(r".+ \(Service: S3, Status Code: 404, Request ID: \S+, Extended Request ID: \S+\)",
+                        out["get"]["Cause"]), out["get"]
+    assert out["send"]["Error"] == "SQS.QueueDoesNotExistException"
+    assert "(Service: AmazonSQS; Status Code: 400; Error Code: QueueDoesNotExist;" in out["send"]["Cause"]
+    # Nothing answers on port 1: the call never got a response.
+    unreachable = run("http://127.0.0.1:1")["send"]
+    assert unreachable["Error"] == "SQS.SdkClientException", unreachable
+    assert unreachable["Cause"].startswith("Unable to execute HTTP request: "), unreachable

@@ -6,6 +6,7 @@ against a local HTTP server, nested executions (`.sync`, `.sync:2`,
 request-response) and a heartbeat timeout caught by a Catch."""
 import http.server
 import json
+import re
 import os
 import subprocess
 import threading
@@ -425,6 +426,10 @@ def test_nested_executions_sync_sync2_and_request_response(served):
         "Parameters": {"StateMachineArn": child + "-gone"}, "End": True}}})
     d = wait_for(sfn, sfn.start_execution(stateMachineArn=missing)["executionArn"], timeout=20)
     assert (d["status"], d["error"]) == ("FAILED", "StepFunctions.StateMachineDoesNotExistException"), d
+    # Worded as AWS's histories show a refusal of an optimized integration.
+    assert re.fullmatch(r"State Machine Does Not Exist: '.*-gone' \(Service: AWSStepFunctions; Status Code: 400; "
+                        r"Error Code: StateMachineDoesNotExist; Request ID: [0-9a-f-]{36}; Proxy: null\)",
+                        d["cause"]), d["cause"]
 
 
 def test_a_sync_task_that_gives_up_stops_its_child(served):
@@ -481,7 +486,12 @@ def test_a_missed_heartbeat_is_caught(served, moto):
         "Escalate": {"Type": "Pass", "End": True}}})
     d = wait_for(sfn, sfn.start_execution(stateMachineArn=machine, input="{}")["executionArn"], timeout=20)
     assert d["status"] == "SUCCEEDED", d
-    assert json.loads(d["output"])["late"]["Error"] == "States.HeartbeatTimeout"
+    # Caught by its States.HeartbeatTimeout rule; the error is the one AWS
+    # reports, States.Timeout, as in the history.
+    assert json.loads(d["output"])["late"]["Error"] == "States.Timeout"
+    events = sfn.get_execution_history(executionArn=d["executionArn"])["events"]
+    timed_out = [e for e in events if e["type"] == "TaskTimedOut"]
+    assert [e["taskTimedOutEventDetails"]["error"] for e in timed_out] == ["States.Timeout"]
     token = json.loads(receive(sqs, url)[0]["Body"])["token"]
     # A late answer: the task timed out.
     with pytest.raises(sfn.exceptions.TaskTimedOut):

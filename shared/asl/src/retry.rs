@@ -143,6 +143,14 @@ pub fn matches_any(names: &[String], error: &StatesError) -> bool {
     })
 }
 
+/// [`matches_any`] for a failure that may be a missed heartbeat: AWS
+/// reports one as `States.Timeout`, and a rule naming
+/// `States.HeartbeatTimeout` (a name only Retry and Catch use) matches it
+/// too.
+pub fn matches_heartbeat(names: &[String], error: &StatesError, heartbeat: bool) -> bool {
+    matches_any(names, error) || heartbeat && names.iter().any(|n| n == "States.HeartbeatTimeout")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -301,10 +301,13 @@ pub async fn describe<S: ExecutionStore>(store: &S, body: &Value) -> Res {
         o.insert("output".into(), out.clone().into());
         o.insert("outputDetails".into(), json!({"included": true}));
     }
-    if let Some(e) = &v.error {
+    // A timed-out execution is described without an error or cause (its
+    // history's ExecutionTimedOut has them), as AWS describes one.
+    let timed_out = v.status == "TIMED_OUT";
+    if let Some(e) = v.error.as_ref().filter(|_| !timed_out) {
         o.insert("error".into(), e.clone().into());
     }
-    if let Some(c) = &v.cause {
+    if let Some(c) = v.cause.as_ref().filter(|_| !timed_out) {
         o.insert("cause".into(), c.clone().into());
     }
     if let Some(run) = &v.map_run {

@@ -109,14 +109,19 @@ pub fn started(execution_arn: &str, start: i64) -> Value {
 }
 
 /// The StartExecution API's error as a task error:
-/// `StepFunctions.ExecutionAlreadyExistsException`, …
+/// `StepFunctions.ExecutionAlreadyExistsException`, …, its cause worded as
+/// AWS's (Java) SDK words a refusal, as AWS's recorded histories show.
 pub fn api_error(code: &str, message: &str) -> StatesError {
     let name = if code.ends_with("Exception") {
         format!("StepFunctions.{code}")
     } else {
         format!("StepFunctions.{code}Exception")
     };
-    StatesError::custom(name, message)
+    let cause = format!(
+        "{message} (Service: AWSStepFunctions; Status Code: 400; Error Code: {code}; Request ID: {}; Proxy: null)",
+        crate::uuid()
+    );
+    StatesError::custom(name, cause)
 }
 
 /// What a `.sync` (`json: false`) or `.sync:2` (`json: true`) task gets

@@ -351,7 +351,7 @@ fn a_callback_nobody_answers_ends_only_by_its_timers() {
     fails(
         ask(json!({"HeartbeatSeconds": 5})),
         json!({}),
-        "States.HeartbeatTimeout",
+        "States.Timeout",
     );
     let r = fails(ask(json!({})), json!({}), "States.Runtime");
     let cause = r.error.and_then(|e| e.cause).unwrap_or_default();

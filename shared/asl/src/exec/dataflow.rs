@@ -311,7 +311,9 @@ impl Step<'_> {
         state
             .retry
             .iter()
-            .position(|r| r.matches(error))
+            .position(|r| {
+                crate::retry::matches_heartbeat(&r.error_equals, error, self.heartbeat_missed)
+            })
             .is_some_and(|i| {
                 u64::from(t.attempts.get(i).copied().unwrap_or(0)) < state.retry[i].max_attempts
             })
@@ -332,9 +334,15 @@ impl Step<'_> {
             });
         }
         let error = self.locate(t, state, error);
-        if self.retries(t, state, &error)
-            && let Some(i) = state.retry.iter().position(|r| r.matches(&error))
-        {
+        let heartbeat = self.heartbeat_missed;
+        let rule = |names: &[String]| crate::retry::matches_heartbeat(names, &error, heartbeat);
+        let retry_at = self
+            .retries(t, state, &error)
+            .then(|| state.retry.iter().position(|r| rule(&r.error_equals)))
+            .flatten();
+        let catcher = state.catch.iter().find(|c| rule(&c.error_equals));
+        self.heartbeat_missed = false;
+        if let Some(i) = retry_at {
             let r = &state.retry[i];
             t.attempts.resize(state.retry.len(), 0);
             let delay = r.delay_millis(t.attempts[i], self.random.next_f64());
@@ -352,7 +360,7 @@ impl Step<'_> {
             });
             return;
         }
-        let Some(c) = state.catch.iter().find(|c| c.matches(&error)) else {
+        let Some(c) = catcher else {
             return self.fail_thread(t, state, error);
         };
         let error_output = error.to_output();

@@ -30,6 +30,9 @@ pub struct Step<'a> {
     /// This execution's events not kept (`Env::history` off): they still
     /// take their ids, so a cause's "event id #N" reads the same either way.
     pub(super) unkept: u64,
+    /// The failure being handled is a missed heartbeat: rules naming
+    /// States.HeartbeatTimeout match it ([`crate::retry::matches_heartbeat`]).
+    pub(super) heartbeat_missed: bool,
 }
 
 impl<'a> Step<'a> {
@@ -49,6 +52,7 @@ impl<'a> Step<'a> {
             effects: Vec::new(),
             history: Vec::new(),
             unkept: 0,
+            heartbeat_missed: false,
         }
     }
 
@@ -178,11 +182,15 @@ impl<'a> Step<'a> {
                     heartbeat: Some((_, deadline)),
                     ..
                 } if self.now() >= deadline => {
+                    // AWS reports a missed heartbeat as States.Timeout;
+                    // States.HeartbeatTimeout is a name for Retry and Catch
+                    // rules alone, which match it too.
                     let e = StatesError {
-                        error: Some(ErrorName::HeartbeatTimeout.as_str().into()),
+                        error: Some(ErrorName::Timeout.as_str().into()),
                         cause: None,
                     };
                     self.task_event(t, state, 4, error_details(&e));
+                    self.heartbeat_missed = true;
                     self.fail_state(t, state, e);
                 }
                 _ => self.applied = false,

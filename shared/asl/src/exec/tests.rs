@@ -154,11 +154,54 @@ fn a_heartbeat_pushes_the_deadline_and_a_missed_one_fails_the_task() {
     let early = heartbeat_timer(&m, &mut t, wait, 10_000);
     assert!(!early.applied);
     let late = heartbeat_timer(&m, &mut t, wait, 18_000);
+    // AWS reports a missed heartbeat as States.Timeout (TaskTimedOut, then
+    // ExecutionFailed), as its recorded histories show.
     let failed = StatesError {
-        error: Some("States.HeartbeatTimeout".into()),
+        error: Some("States.Timeout".into()),
         cause: None,
     };
     assert_eq!(late.effects, vec![Effect::Finish(Outcome::Failed(failed))]);
+    let kinds: Vec<&str> = late.history.iter().map(|h| h.kind.as_str()).collect();
+    assert_eq!(kinds, ["TaskTimedOut", "ExecutionFailed"]);
+    assert_eq!(late.history[0].details["error"], "States.Timeout");
+}
+
+/// Where a callback Task with `rules` as its Catch ends when its heartbeat
+/// is missed, or (`heartbeat` false) when its TimeoutSeconds passes.
+fn caught_by(rules: Value, heartbeat: bool) -> Option<Value> {
+    let m = machine(json!({"StartAt": "T", "States": {
+        "T": {"Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+              "Parameters": {"token.$": "$$.Task.Token"}, "TimeoutSeconds": 60, "HeartbeatSeconds": 10,
+              "Catch": rules, "End": true},
+        "Caught": {"Type": "Pass", "End": true}}}));
+    let mut t = Thread::root("T", json!({}));
+    let out = step(&m, &exec(), &mut t, Event::Run, &env(0));
+    let Effect::Invoke(call) = &out.effects[0] else {
+        panic!()
+    };
+    let kind = if heartbeat {
+        TimerKind::Heartbeat
+    } else {
+        TimerKind::Timeout
+    };
+    let timer = Event::Timer {
+        wait: call.wait,
+        kind,
+    };
+    step(&m, &exec(), &mut t, timer, &env(60_000));
+    (t.state == "Caught").then(|| t.input.clone())
+}
+
+#[test]
+fn a_missed_heartbeat_is_caught_as_a_heartbeat_timeout_or_as_a_timeout() {
+    let on = |names: &[&str]| json!([{"ErrorEquals": names, "Next": "Caught"}]);
+    let caught = caught_by(on(&["States.HeartbeatTimeout"]), true);
+    assert_eq!(caught, Some(json!({"Error": "States.Timeout"})));
+    assert!(caught_by(on(&["States.Timeout"]), true).is_some());
+    assert!(caught_by(on(&["States.ALL"]), true).is_some());
+    // A task's own timeout is no missed heartbeat.
+    assert_eq!(caught_by(on(&["States.HeartbeatTimeout"]), false), None);
+    assert!(caught_by(on(&["States.Timeout"]), false).is_some());
 }
 
 #[test]

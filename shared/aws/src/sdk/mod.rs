@@ -326,11 +326,22 @@ fn service_error(service: &str, code: &str, message: &str, answer: &Answer) -> S
         .header("x-amzn-requestid")
         .or(answer.header("x-amz-request-id"))
         .unwrap_or_default();
+    // S3 answers with a second id of its own, which the SDK words too.
+    let extended = (service == "S3").then(|| {
+        let body = answer.body();
+        let in_body = body
+            .split_once("<HostId>")
+            .and_then(|(_, rest)| rest.split_once("</HostId>"))
+            .map(|(id, _)| id.to_owned());
+        let id = answer.header("x-amz-id-2").map(str::to_owned).or(in_body);
+        format!(", Extended Request ID: {}", id.unwrap_or_default())
+    });
     StatesError::custom(
         format!("{service}.{code}{suffix}"),
         format!(
-            "{message} (Service: {service}, Status Code: {}, Request ID: {request_id})",
-            answer.status
+            "{message} (Service: {service}, Status Code: {}, Request ID: {request_id}{})",
+            answer.status,
+            extended.unwrap_or_default()
         ),
     )
 }

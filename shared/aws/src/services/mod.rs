@@ -274,12 +274,26 @@ fn metadata(out: &mut Map<String, Value>, request_id: Option<&str>, content_type
 }
 
 /// `SQS.QueueDoesNotExistException`, `DynamoDB.ConditionalCheckFailedException`, …
-fn service_error(
+fn service_error<E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + 'static>(
     service: &str,
-    e: &dyn aws_sdk_dynamodb::error::ProvideErrorMetadata,
+    e: &aws_sdk_dynamodb::error::SdkError<E, aws_sdk_dynamodb::config::http::HttpResponse>,
 ) -> StatesError {
-    let code = e.code().unwrap_or("ServiceException");
-    let code = code.rsplit('.').next().unwrap_or(code);
+    use aws_sdk_dynamodb::error::ProvideErrorMetadata as _;
+    use aws_sdk_dynamodb::operation::RequestId as _;
+    // A request that got no answer: what AWS's SDK says of one.
+    let Some(response) = e.raw_response() else {
+        // The innermost cause names what failed (the host, the refusal).
+        let mut why: &dyn std::error::Error = e;
+        while let Some(inner) = why.source() {
+            why = inner;
+        }
+        return StatesError::custom(
+            format!("{service}.SdkClientException"),
+            format!("Unable to execute HTTP request: {why}"),
+        );
+    };
+    let wire = e.code().unwrap_or("ServiceException");
+    let code = wire.rsplit('.').next().unwrap_or(wire);
     let code = match code {
         "NonExistentQueue" | "QueueDoesNotExist" => "QueueDoesNotExist",
         other => other,
@@ -289,9 +303,23 @@ fn service_error(
     } else {
         format!("{service}.{code}Exception")
     };
+    // The optimized integrations' causes read as AWS's (Java) SDK words
+    // them, with the service's name in that SDK.
+    let sdk_name = match service {
+        "DynamoDB" => "AmazonDynamoDBv2",
+        "SQS" => "AmazonSQS",
+        "SNS" => "AmazonSNS",
+        "EventBridge" => "AmazonEventBridge",
+        other => other,
+    };
     StatesError::custom(
         name,
-        e.message().unwrap_or("the service call failed").to_owned(),
+        format!(
+            "{} (Service: {sdk_name}; Status Code: {}; Error Code: {code}; Request ID: {}; Proxy: null)",
+            e.message().unwrap_or("the service call failed"),
+            response.status().as_u16(),
+            e.request_id().unwrap_or_default(),
+        ),
     )
 }
 
