@@ -249,10 +249,21 @@ impl<'a> Step<'a> {
             }
         }
         if f.finished == f.total {
-            // AWS closes a Map with MapStateSucceeded but a Parallel state
-            // only with its Exited event (no ParallelStateSucceeded).
+            // AWS closes a Map with MapStateSucceeded, a Parallel with
+            // ParallelStateSucceeded: it follows the last branch's last event
+            // (so it is numbered as that branch's), and so does the Exited
+            // event after it (recorded histories leave it out, but its id
+            // is missing between their last branch event and
+            // ParallelStateExited).
             if is_map {
                 self.map_ended(t, state, &f, true);
+            } else {
+                self.record(t, EventType::ParallelStateSucceeded, || json!({}));
+                if let Some(e) = self.history.last_mut()
+                    && e.kind == EventType::ParallelStateSucceeded
+                {
+                    e.thread = format!("{}/{}.{}", t.id, wait, index);
+                }
             }
             return self.results_done(t, state, f);
         }

@@ -192,7 +192,8 @@ fn map_previous<S: std::hash::BuildHasher>(
     let t = &event.thread;
     // Only a Map's own events, and events inside a fan-out, are linked
     // otherwise: the rest (most of a history) cost nothing here.
-    let map_event = event.kind.as_str().starts_with("Map");
+    let map_event =
+        event.kind.as_str().starts_with("Map") || event.kind == EventType::ParallelStateExited;
     if !map_event && !t.contains('/') {
         return previous;
     }
@@ -246,6 +247,18 @@ fn map_previous<S: std::hash::BuildHasher>(
         EventType::MapStateSucceeded => {
             let exit = last.remove(&key("run")).unwrap_or(previous);
             last.insert(key("exit"), exit);
+        }
+        // Recorded as the last branch's (see `child_finished`): what its
+        // Parallel's Exited event follows too.
+        EventType::ParallelStateSucceeded => {
+            if let Some(slash) = t.rfind('/') {
+                last.insert(map_key(&t[..slash], "exit"), previous);
+            }
+        }
+        EventType::ParallelStateExited => {
+            if let Some(exit) = last.remove(&key("exit")) {
+                previous = exit;
+            }
         }
         EventType::MapStateExited => {
             if let Some(exit) = last.remove(&key("exit")) {

@@ -200,7 +200,7 @@ fn a_map_whose_max_concurrency_is_refused_has_not_started() {
 }
 
 #[test]
-fn a_parallel_that_succeeds_records_no_parallel_state_succeeded() {
+fn a_parallel_that_succeeds_records_parallel_state_succeeded() {
     let m = machine(
         json!({"StartAt": "P", "States": {"P": {"Type": "Parallel", "End": true, "Branches": [
         {"StartAt": "A", "States": {"A": {"Type": "Pass", "End": true}}}]}}}),
@@ -212,7 +212,14 @@ fn a_parallel_that_succeeds_records_no_parallel_state_succeeded() {
         ["ParallelStateEntered", "ParallelStateStarted"]
     );
     let done = finish_children(&m, &mut t, &out, &[Outcome::Succeeded(json!(1))]);
-    assert_eq!(kinds(&done), ["ParallelStateExited", "ExecutionSucceeded"]);
+    assert_eq!(
+        kinds(&done),
+        [
+            "ParallelStateSucceeded",
+            "ParallelStateExited",
+            "ExecutionSucceeded"
+        ]
+    );
 }
 
 #[test]
@@ -393,6 +400,7 @@ fn a_childs_branches_record_into_its_history_in_causal_order() {
             "PassStateEntered",
             "PassStateExited",
             "PassStateExited",
+            "ParallelStateSucceeded",
             "ParallelStateExited",
             "ExecutionSucceeded"
         ]
