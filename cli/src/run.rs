@@ -111,7 +111,7 @@ fn run(args: Args, text: String) -> anyhow::Result<ExitCode> {
                     Some(std::sync::Arc::new(Mocks::load(
                         &config,
                         args.name.as_deref(),
-                        case,
+                        Some(case),
                     )?))
                 }
                 _ => None,

@@ -34,12 +34,15 @@ pub struct Args {
     /// Keep everything in memory instead (lost when the server stops).
     #[arg(long, conflicts_with = "data")]
     in_memory: bool,
-    /// Answer Task states from a mock configuration (AWS Step Functions Local's format).
-    #[arg(long, requires = "test_case")]
+    /// Answer Task states from a mock configuration (AWS Step Functions
+    /// Local's format): an execution started on `<state machine ARN>#<test
+    /// case>` takes that test case's responses.
+    #[arg(long, env = "SFN_MOCK_CONFIG")]
     mock_config: Option<PathBuf>,
-    #[arg(long)]
+    /// The test case for executions started without one.
+    #[arg(long, requires = "mock_config")]
     test_case: Option<String>,
-    /// The state machine to take from the mock configuration.
+    /// The state machine whose `--test-case` to take from the mock configuration.
     #[arg(long)]
     mock_machine: Option<String>,
     /// Where Lambda tasks go (default: AWS_ENDPOINT_URL_LAMBDA).
@@ -171,17 +174,17 @@ fn error_reply(status: StatusCode, message: String) -> Reply {
 }
 
 pub fn main(args: Args) -> anyhow::Result<ExitCode> {
-    let mocks = match (&args.mock_config, &args.test_case) {
-        (Some(path), Some(case)) => {
+    let mocks = match &args.mock_config {
+        Some(path) => {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("cannot read {}", path.display()))?;
             Some(Arc::new(Mocks::load(
                 &text,
                 args.mock_machine.as_deref(),
-                case,
+                args.test_case.as_deref(),
             )?))
         }
-        _ => None,
+        None => None,
     };
     let path = if args.in_memory || args.backend == Backend::Aws {
         None

@@ -23,6 +23,7 @@
 //!     state_machine_name: "m".into(),
 //!     redrive_count: Some(0),
 //!     given_context: None,
+//!     mock: None,
 //! };
 //! let mut thread = Thread::root(&machine.root().start_at, json!({}));
 //! let out = step(&machine, &exec, &mut thread, Event::Run, &Env { now: 0, seed: 1, event_id: 2, history: true, spawn_bytes: 0, nonce: 9, missing_activity: None });
@@ -52,6 +53,6 @@ pub use definition::{Invalid, Options, Problem, StateMachine};
 pub use error::{ErrorName, StatesError};
 pub use exec::{
     ChildRecord, Effect, Env, Event, Execution, Handover, HistoryEvent, MapRun, MapRunUpdate,
-    Outcome, Output, TaskCall, Thread, TimerKind, step,
+    MockCase, Outcome, Output, TaskCall, Thread, TimerKind, step,
 };
 pub use variable_refs::variable_references;

@@ -209,6 +209,12 @@ pub async fn plan_start<C: Catalog>(
     now: i64,
 ) -> Result<StartPlan, ApiError> {
     let target = validate::string(body, "stateMachineArn")?;
+    // `<ARN>#<test case>`: the execution takes that test case of the mock
+    // configuration, as on Step Functions Local.
+    let (target, test_case) = match target.split_once('#') {
+        Some((arn, case)) if !case.is_empty() => (arn, Some(case)),
+        _ => (target, None),
+    };
     let resolved = catalog::resolve(cat, target, crate::entropy() % 100).await?;
     let name = match validate::optional_string(body, "name")? {
         Some(n) => n.to_owned(),
@@ -245,6 +251,10 @@ pub async fn plan_start<C: Catalog>(
         state_machine_name: resolved.name.clone(),
         redrive_count: if express { None } else { Some(0) },
         given_context: None,
+        mock: test_case.map(|case| stepwise_asl::MockCase {
+            machine: resolved.name.clone(),
+            case: case.to_owned(),
+        }),
     };
     Ok(StartPlan {
         resolved,

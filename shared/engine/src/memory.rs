@@ -364,5 +364,6 @@ pub fn local_execution_in(
         state_machine_name: machine_name.to_owned(),
         redrive_count: if express { None } else { Some(0) },
         given_context: None,
+        mock: None,
     }
 }

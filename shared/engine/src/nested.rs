@@ -254,6 +254,7 @@ mod tests {
             state_machine_name: "Child".into(),
             redrive_count: Some(0),
             given_context: None,
+            mock: None,
         }
     }
 
@@ -291,6 +292,7 @@ mod tests {
             token: None,
             timeout_seconds: None,
             heartbeat_seconds: None,
+            mock: None,
         };
         let a = request(&call, "arn:e", "root").unwrap();
         assert_eq!(a, request(&call, "arn:e", "root").unwrap());

@@ -20,26 +20,29 @@ pub struct Mocked<T> {
 
 impl<T: Tasks> Tasks for Mocked<T> {
     async fn invoke(&self, call: &TaskCall, ctx: &TaskContext<'_>) -> TaskResult {
-        let next = |m: &std::sync::Arc<Mocks>| m.next(ctx.execution_arn, &call.state);
+        let next = |m: &std::sync::Arc<Mocks>| m.next(ctx.execution_arn, call);
         match self.mocks.as_ref().and_then(next) {
             Some(Response::Return(v)) => shape_mocked(call, v),
             Some(Response::Throw(e)) => Err(e),
+            // Started on a test case where no mock configuration was given.
+            None if self.mocks.is_none() && call.mock.is_some() => Err(StatesError::runtime(
+                "The execution was started on a test case (<state machine ARN>#<test case>), \
+                 but no mock configuration was given (stepwise serve --mock-config, or SFN_MOCK_CONFIG)",
+            )),
             None => self.fallback.invoke(call, ctx).await,
         }
     }
 
     fn answers_callbacks(&self, call: &TaskCall) -> bool {
-        self.mocks.as_ref().is_some_and(|m| m.has(&call.state))
-            || self.fallback.answers_callbacks(call)
+        self.mocks.as_ref().is_some_and(|m| m.has(call)) || self.fallback.answers_callbacks(call)
     }
 
     fn completes_later(&self, call: &TaskCall) -> bool {
-        !self.mocks.as_ref().is_some_and(|m| m.has(&call.state))
-            && self.fallback.completes_later(call)
+        !self.mocks.as_ref().is_some_and(|m| m.has(call)) && self.fallback.completes_later(call)
     }
 
     fn follows(&self, call: &TaskCall) -> bool {
-        !self.mocks.as_ref().is_some_and(|m| m.has(&call.state)) && self.fallback.follows(call)
+        !self.mocks.as_ref().is_some_and(|m| m.has(call)) && self.fallback.follows(call)
     }
 
     async fn progress(&self, call: &TaskCall, started: &Value, stop: bool) -> Progress {
@@ -342,6 +345,7 @@ mod tests {
             token: None,
             timeout_seconds: None,
             heartbeat_seconds: None,
+            mock: None,
         }
     }
 

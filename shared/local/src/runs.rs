@@ -154,6 +154,7 @@ mod tests {
             token: None,
             timeout_seconds: None,
             heartbeat_seconds: None,
+            mock: None,
         };
         let text = |wait| serde_json::to_string(&call(wait)).unwrap();
         conn.execute(

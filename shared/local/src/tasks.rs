@@ -76,7 +76,7 @@ impl<T: Tasks + Send + Sync> Chain for InThread<T> {
     }
 
     fn mocked(&self, call: &TaskCall) -> bool {
-        self.0.mocks.as_ref().is_some_and(|m| m.has(&call.state))
+        self.0.mocks.as_ref().is_some_and(|m| m.has(call))
     }
 }
 

@@ -23,6 +23,17 @@ pub struct Execution {
     /// in place of the one these facts make (its Task token aside).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub given_context: Option<Value>,
+    /// The mock configuration's test case the execution was started with
+    /// (`<state machine ARN>#<test case>`, as on Step Functions Local).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mock: Option<MockCase>,
+}
+
+/// A test case of a mock configuration: `StateMachines.<machine>.TestCases.<case>`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct MockCase {
+    pub machine: String,
+    pub case: String,
 }
 
 impl Execution {

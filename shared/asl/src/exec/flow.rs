@@ -384,6 +384,7 @@ impl<'a> Step<'a> {
             token: None,
             timeout_seconds: None,
             heartbeat_seconds: None,
+            mock: self.exec.mock.clone(),
         }));
     }
 
@@ -475,6 +476,7 @@ impl<'a> Step<'a> {
             token,
             timeout_seconds,
             heartbeat_seconds,
+            mock: self.exec.mock.clone(),
         }));
         if let Some(s) = timeout_seconds {
             let at = now.saturating_add(s as i64 * 1000);

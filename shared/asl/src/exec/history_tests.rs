@@ -21,6 +21,7 @@ fn exec() -> Execution {
         state_machine_name: "m".into(),
         redrive_count: Some(0),
         given_context: None,
+        mock: None,
     }
 }
 

@@ -24,7 +24,7 @@ pub use child::{
     ChildExecution, ChildRecord, JOURNAL_BYTES, JOURNAL_EVENTS, Ordered, child_arn, child_machine,
     status_of,
 };
-pub use context::Execution;
+pub use context::{Execution, MockCase};
 pub use flow::Step;
 pub use history::{EventType, HistoryEvent, Numbering};
 pub use inspect::{MapInspection, ReadData, inspect_map};
@@ -192,6 +192,9 @@ pub struct TaskCall {
     pub token: Option<String>,
     pub timeout_seconds: Option<u64>,
     pub heartbeat_seconds: Option<u64>,
+    /// The execution's mock test case ([`Execution::mock`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mock: Option<MockCase>,
 }
 
 impl TaskCall {
