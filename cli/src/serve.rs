@@ -91,7 +91,25 @@ async fn api(
     uri: Uri,
     headers: HeaderMap,
     body: axum::body::Body,
-) -> impl IntoResponse {
+) -> axum::response::Response {
+    let mut response = answer(service, method, uri, headers, body)
+        .await
+        .into_response();
+    // Every answer carries a request id, as AWS's do (boto3's
+    // `ResponseMetadata.RequestId`, the SDKs' request ids).
+    if let Ok(id) = header::HeaderValue::from_str(&stepwise_engine::uuid()) {
+        response.headers_mut().insert("x-amzn-requestid", id);
+    }
+    response
+}
+
+async fn answer(
+    service: Arc<dyn Service>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: axum::body::Body,
+) -> Reply {
     let body = match read_body(body, BODY_TIMEOUT).await {
         Ok(b) => b,
         Err(response) => return response,

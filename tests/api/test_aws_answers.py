@@ -114,3 +114,26 @@ def test_a_missed_heartbeat_is_reported_as_a_timeout(sfn):
     events = sfn.get_execution_history(executionArn=ex)["events"]
     assert [(e["type"], e.get("activityTimedOutEventDetails", e.get("executionFailedEventDetails", {})).get("error"))
             for e in events[-2:]] == [("ActivityTimedOut", "States.Timeout"), ("ExecutionFailed", "States.Timeout")]
+
+
+def test_a_token_that_cannot_be_ours_is_refused_first_in_awss_words(sfn):
+    """AWS refuses a task token it never gave before it looks at the output,
+    with 'Invalid Token: 'Invalid token'' (LocalStack's
+    test_sfn_send_task_outcome_with_no_such_token, recorded on AWS). We
+    refused a non-JSON output first, and echoed the token."""
+    for call, kw in [(sfn.send_task_success, {"output": "ParameterOutput"}),
+                     (sfn.send_task_success, {"output": "{}"}),
+                     (sfn.send_task_failure, {}), (sfn.send_task_heartbeat, {})]:
+        message = refused(call, sfn.exceptions.InvalidToken, taskToken="NoSuchTaskToken", **kw)
+        assert message == "Invalid Token: 'Invalid token'", (call, message)
+
+
+def test_every_answer_carries_a_request_id(sfn):
+    """AWS answers every request, refusals too, with an x-amzn-RequestId
+    (boto3's ResponseMetadata.RequestId; an SDK error's 'Request ID: …').
+    Ours had none."""
+    ok = sfn.list_activities()["ResponseMetadata"]["RequestId"]
+    with pytest.raises(sfn.exceptions.InvalidArn) as e:
+        sfn.describe_activity(activityArn="not-an-arn")
+    refused_id = e.value.response["ResponseMetadata"]["RequestId"]
+    assert len(ok) == 36 and len(refused_id) == 36 and ok != refused_id, (ok, refused_id)
