@@ -61,8 +61,9 @@ pub struct Args {
     /// the stepper at random points, deterministically from this seed.
     #[arg(long)]
     chaos: Option<u64>,
-    /// The account in the execution's ARNs (and `$$` context).
-    #[arg(long, env = "STEPWISE_ACCOUNT_ID", default_value = "123456789012")]
+    /// The account in the execution's ARNs (and `$$` context) [default:
+    /// STEPWISE_ACCOUNT_ID, else AWS_ACCOUNT_ID, else 123456789012]
+    #[arg(long, default_value_t = Scope::account_from_env())]
     account: String,
     /// The region in the execution's ARNs.
     #[arg(long, default_value = "us-east-1")]

@@ -101,3 +101,24 @@ def test_a_sync_express_execution_takes_its_test_case(sfn_local):
     d = sfn.start_sync_execution(stateMachineArn=arn + "#RetryPath")
     assert (d["status"], d["error"]) == ("FAILED", "States.Runtime"), d
     assert '"RetryPath"' in d["cause"] and '"LeadCheckExpress"' in d["cause"], d["cause"]
+
+
+@pytest.mark.parametrize("backend", ["embedded", "aws"])
+def test_the_account_comes_from_aws_account_id_as_on_step_functions_local(backend, moto):
+    """Suites written for Step Functions Local set AWS_ACCOUNT_ID and build
+    their ARNs with it; STEPWISE_ACCOUNT_ID, where set, still wins. The
+    server once ignored AWS_ACCOUNT_ID, so every ARN such a suite built
+    named a machine that did not exist."""
+    for env, account in [({"AWS_ACCOUNT_ID": "123456789013"}, "123456789013"),
+                         ({"AWS_ACCOUNT_ID": "123456789013", "STEPWISE_ACCOUNT_ID": "210987654321"},
+                          "210987654321")]:
+        s = serve_on(backend, moto, "account", env=env)
+        try:
+            sfn = client(s.url)
+            built = f"arn:aws:states:us-east-1:{account}:stateMachine:Accounted"
+            arn = sfn.create_state_machine(name="Accounted", definition=json.dumps(MACHINE),
+                                           roleArn=ROLE)["stateMachineArn"]
+            assert arn == built
+            assert sfn.describe_state_machine(stateMachineArn=built)["name"] == "Accounted"
+        finally:
+            s.stop()

@@ -37,12 +37,12 @@ fn parse_override(s: &str) -> Result<(String, String), String> {
 }
 
 /// The template at `path`, resolved for the account and region of the
-/// environment (`STEPWISE_ACCOUNT_ID`, `AWS_REGION`).
+/// environment (`STEPWISE_ACCOUNT_ID` or `AWS_ACCOUNT_ID`, `AWS_REGION`).
 pub fn load(path: &Path, overrides: &[(String, String)]) -> anyhow::Result<Template> {
     let text = std::fs::read_to_string(path)
         .with_context(|| format!("cannot read the template {}", path.display()))?;
     let region = std::env::var("AWS_REGION").unwrap_or_else(|_| "us-east-1".into());
-    let account = std::env::var("STEPWISE_ACCOUNT_ID").unwrap_or_else(|_| "123456789012".into());
+    let account = stepwise_engine::catalog::Scope::account_from_env();
     let cx = Context {
         file: path,
         overrides,

@@ -227,15 +227,25 @@ impl Scope {
         }
     }
 
-    /// A server's own scope: `AWS_REGION` and `STEPWISE_ACCOUNT_ID` (the
-    /// SAM template sets both), else us-east-1 and 123456789012.
+    /// A server's own scope: `AWS_REGION` and [`Scope::account_from_env`]
+    /// (the SAM template sets both), else us-east-1.
     pub fn from_env() -> Scope {
         let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
         let default = Scope::default();
         Scope::in_region(
             &var("AWS_REGION").unwrap_or(default.region),
-            &var("STEPWISE_ACCOUNT_ID").unwrap_or(default.account),
+            &Scope::account_from_env(),
         )
+    }
+
+    /// The account of local ARNs: `STEPWISE_ACCOUNT_ID`, else
+    /// `AWS_ACCOUNT_ID` (as Step Functions Local reads it, so suites
+    /// written for it find their ARNs), else 123456789012.
+    pub fn account_from_env() -> String {
+        ["STEPWISE_ACCOUNT_ID", "AWS_ACCOUNT_ID"]
+            .iter()
+            .find_map(|k| std::env::var(k).ok().filter(|v| !v.is_empty()))
+            .unwrap_or_else(|| Scope::default().account)
     }
 
     /// Where a request is answered: the region it was signed for (its
