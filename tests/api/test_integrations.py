@@ -409,6 +409,10 @@ def test_nested_executions_sync_sync2_and_request_response(served):
     assert out["sync"] == {"output": '{"n":8}', "status": "SUCCEEDED"}
     assert out["sync2"] == {"output": {"n": 8}}
     assert out["fired"]["ExecutionArn"].endswith(":fired") and isinstance(out["fired"]["StartDate"], int)
+    # With the SDK's response metadata, as AWS's histories show it.
+    assert out["fired"]["SdkHttpMetadata"]["HttpStatusCode"] == 200
+    assert out["fired"]["SdkResponseMetadata"]["RequestId"] == \
+        out["fired"]["SdkHttpMetadata"]["HttpHeaders"]["x-amzn-RequestId"] != ""
     failed = json.loads(out["failed"]["Cause"])
     assert out["failed"]["Error"] == "States.TaskFailed"
     assert (failed["Status"], failed["Error"], failed["Cause"]) == ("FAILED", "TooBig", "over 100")
@@ -419,6 +423,8 @@ def test_nested_executions_sync_sync2_and_request_response(served):
     submitted = [json.loads(e["taskSubmittedEventDetails"]["output"]) for e in events
                  if e["type"] == "TaskSubmitted"]
     assert len(submitted) == 3
+    assert all(set(o) == {"ExecutionArn", "StartDate", "SdkHttpMetadata", "SdkResponseMetadata"}
+               for o in submitted), submitted
     assert sorted(o["ExecutionArn"] for o in submitted) == sorted(
         c["executionArn"] for c in children if not c["executionArn"].endswith(":fired"))
     missing = create(sfn, "orphan-" + served.tag, {"StartAt": "Go", "States": {"Go": {

@@ -103,9 +103,14 @@ fn derived_name(key: &str) -> String {
     )
 }
 
-/// The request-response result: `ExecutionArn` and `StartDate` (epoch ms).
+/// The request-response result: `ExecutionArn` and `StartDate` (epoch ms),
+/// with the SDK's response metadata, as AWS's histories show it.
 pub fn started(execution_arn: &str, start: i64) -> Value {
-    json!({"ExecutionArn": execution_arn, "StartDate": start})
+    let mut out = serde_json::Map::new();
+    out.insert("ExecutionArn".into(), execution_arn.into());
+    out.insert("StartDate".into(), start.into());
+    crate::tasks::sdk_metadata(&mut out, &crate::uuid(), "application/x-amz-json-1.0");
+    Value::Object(out)
 }
 
 /// The StartExecution API's error as a task error:

@@ -50,6 +50,28 @@ impl<T: Tasks> Tasks for Mocked<T> {
     }
 }
 
+/// The response metadata AWS's (Java) SDK adds to an optimized
+/// integration's result: `SdkHttpMetadata` (the answer's headers and
+/// status) and `SdkResponseMetadata` (its request id).
+pub fn sdk_metadata(
+    out: &mut serde_json::Map<String, Value>,
+    request_id: &str,
+    content_type: &str,
+) {
+    out.insert(
+        "SdkHttpMetadata".into(),
+        json!({
+            "AllHttpHeaders": {"Content-Type": [content_type], "x-amzn-RequestId": [request_id]},
+            "HttpHeaders": {"Content-Type": content_type, "x-amzn-RequestId": request_id},
+            "HttpStatusCode": 200,
+        }),
+    );
+    out.insert(
+        "SdkResponseMetadata".into(),
+        json!({"RequestId": request_id}),
+    );
+}
+
 /// A mocked `Return` is the service's response; for a Lambda function ARN the
 /// state's result is only its `Payload`, and a `FunctionError` is an error.
 pub fn shape_mocked(call: &TaskCall, v: Value) -> TaskResult {

@@ -29,7 +29,7 @@ mod parquet;
 mod reader;
 mod writer;
 
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 use stepwise_asl::{StatesError, TaskCall};
 use stepwise_engine::ports::{Progress, TaskContext, TaskResult, Tasks};
 
@@ -261,16 +261,7 @@ fn text<'a>(p: &'a Value, field: &str, op: &str) -> Result<&'a str, StatesError>
 /// The `SdkHttpMetadata` and `SdkResponseMetadata` members AWS's optimized
 /// integrations add to an SDK response.
 fn metadata(out: &mut Map<String, Value>, request_id: Option<&str>, content_type: &str) {
-    let id = request_id.unwrap_or_default();
-    out.insert(
-        "SdkHttpMetadata".into(),
-        json!({
-            "AllHttpHeaders": {"Content-Type": [content_type], "x-amzn-RequestId": [id]},
-            "HttpHeaders": {"Content-Type": content_type, "x-amzn-RequestId": id},
-            "HttpStatusCode": 200,
-        }),
-    );
-    out.insert("SdkResponseMetadata".into(), json!({"RequestId": id}));
+    stepwise_engine::tasks::sdk_metadata(out, request_id.unwrap_or_default(), content_type);
 }
 
 /// `SQS.QueueDoesNotExistException`, `DynamoDB.ConditionalCheckFailedException`, …
