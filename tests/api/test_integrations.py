@@ -277,13 +277,16 @@ def test_eventbridge_put_events_reaches_a_rule_target(served, moto):
         "Parameters": {"Entries": [{"Source": source, "DetailType": "OrderPlaced",
                                     "Detail": {"order.$": "$.order"}}]},
         "End": True}}})
-    d = wait_for(sfn, sfn.start_execution(stateMachineArn=machine, input='{"order": 5}')["executionArn"],
-                 timeout=20)
+    ex = sfn.start_execution(stateMachineArn=machine, input='{"order": 5}')["executionArn"]
+    d = wait_for(sfn, ex, timeout=20)
     assert d["status"] == "SUCCEEDED", d
     out = json.loads(d["output"])
     assert out["FailedEntryCount"] == 0 and len(out["Entries"]) == 1 and out["Entries"][0]["EventId"]
     event = json.loads(receive(sqs, url)[0]["Body"])
     assert event["detail-type"] == "OrderPlaced" and event["detail"] == {"order": 5}
+    # As AWS sends it (LocalStack's test_put_events_base, recorded on AWS):
+    # the event names the state machine and the execution that sent it.
+    assert event["resources"] == [machine, ex], event
 
 
 class Echo(http.server.BaseHTTPRequestHandler):

@@ -81,8 +81,11 @@ impl ServiceTasks {
 
     /// PutEvents; an entry EventBridge refuses fails the task with
     /// `EventBridge.FailedEntry`, as on AWS.
-    pub(super) async fn put_events(&self, p: &Value) -> TaskResult {
+    /// PutEvents: as AWS sends them, each event's `resources` also name the
+    /// state machine and the execution that sent it.
+    pub(super) async fn put_events(&self, p: &Value, execution: &str) -> TaskResult {
         const OP: &str = "events:putEvents";
+        let sender = sender_arns(execution);
         let entries = p["Entries"]
             .as_array()
             .ok_or_else(|| missing("Entries", OP))?
@@ -93,17 +96,17 @@ impl ServiceTasks {
                     Value::String(s) => Some(s.clone()),
                     other => Some(other.to_string()),
                 };
-                let resources = e["Resources"].as_array().map(|r| {
-                    r.iter()
-                        .filter_map(|x| x.as_str().map(str::to_owned))
-                        .collect()
-                });
+                let mut resources: Vec<String> = (e["Resources"].as_array().into_iter())
+                    .flatten()
+                    .filter_map(|x| x.as_str().map(str::to_owned))
+                    .collect();
+                resources.extend(sender.iter().cloned());
                 PutEventsRequestEntry::builder()
                     .set_source(optional(e, "Source"))
                     .set_detail_type(optional(e, "DetailType"))
                     .set_detail(detail)
                     .set_event_bus_name(optional(e, "EventBusName"))
-                    .set_resources(resources)
+                    .set_resources(Some(resources).filter(|r| !r.is_empty()))
                     .set_trace_header(optional(e, "TraceHeader"))
                     .build()
             })
@@ -198,4 +201,18 @@ fn sqs_attribute(a: Attribute) -> Result<aws_sdk_sqs::types::MessageAttributeVal
         .set_binary_value(a.binary.map(aws_sdk_sqs::primitives::Blob::new))
         .build()
         .map_err(|e| invalid(e.to_string()))
+}
+
+/// The state machine's and the execution's ARNs, from the execution's
+/// (`…:execution:<machine>:<name>`, or an EXPRESS `…:express:<machine>:<name>:<id>`).
+fn sender_arns(execution: &str) -> Vec<String> {
+    let machine = [":execution:", ":express:"].iter().find_map(|kind| {
+        let (scope, rest) = execution.split_once(kind)?;
+        let name = rest.split(':').next()?;
+        Some(format!("{scope}:stateMachine:{name}"))
+    });
+    match machine {
+        Some(m) => vec![m, execution.to_owned()],
+        None => Vec::new(),
+    }
 }

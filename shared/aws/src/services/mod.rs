@@ -50,7 +50,7 @@ pub struct WithServices<T> {
 
 impl<T: Tasks> Tasks for WithServices<T> {
     async fn invoke(&self, call: &TaskCall, ctx: &TaskContext<'_>) -> TaskResult {
-        if let Some(result) = self.services.call(call).await {
+        if let Some(result) = self.services.call(call, ctx.execution_arn).await {
             return result;
         }
         self.fallback.invoke(call, ctx).await
@@ -129,7 +129,8 @@ impl ServiceTasks {
     /// The call's result — for a `.sync` job, the answer of the call that
     /// started it, which [`ServiceTasks::progress`] then follows — or
     /// `None` when the resource is not a service integration this runs.
-    pub async fn call(&self, call: &TaskCall) -> Option<TaskResult> {
+    /// `execution` is the ARN of the execution that makes it.
+    pub async fn call(&self, call: &TaskCall, execution: &str) -> Option<TaskResult> {
         let resource = call.canonical_resource();
         let rest = resource.strip_prefix("arn:aws:states:::")?;
         if let Some(sdk) = rest.strip_prefix("aws-sdk:") {
@@ -140,7 +141,7 @@ impl ServiceTasks {
         Some(match action {
             "sqs:sendMessage" => self.send_message(p).await,
             "sns:publish" => self.publish(p).await,
-            "events:putEvents" => self.put_events(p).await,
+            "events:putEvents" => self.put_events(p, execution).await,
             "dynamodb:getItem"
             | "dynamodb:putItem"
             | "dynamodb:updateItem"
