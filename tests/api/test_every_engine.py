@@ -450,3 +450,41 @@ def test_a_refused_service_call_is_worded_as_awss_sdk_words_it(engine, moto):
     unreachable = run("http://127.0.0.1:1")["send"]
     assert unreachable["Error"] == "SQS.SdkClientException", unreachable
     assert unreachable["Cause"].startswith("Unable to execute HTTP request: "), unreachable
+
+
+@pytest.mark.parametrize("engine", ["memory", "sqlite", "stepper"])
+def test_an_error_the_services_model_does_not_name_is_the_sdks_exception(engine, moto):
+    """AWS names an error that the service's model does not declare (a
+    DynamoDB ValidationException) after the SDK's exception for the
+    service: DynamoDB.AmazonDynamoDBException from the optimized
+    integration, DynamoDb.DynamoDbException from aws-sdk (LocalStack's
+    recordings on AWS). A declared one keeps its name."""
+    import boto3
+    from conftest import AWS
+    kw = dict(endpoint_url=moto, region_name="us-east-1", aws_access_key_id="test",
+              aws_secret_access_key="test")
+    table = f"keyed-{engine}-{time.time_ns()}"
+    boto3.client("dynamodb", **kw).create_table(
+        TableName=table, KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"}], BillingMode="PAY_PER_REQUEST")
+    keyless = {"TableName": table, "Item": {"other": {"S": "x"}}}
+    catch = lambda path, nxt: [{"ErrorEquals": ["States.ALL"], "ResultPath": path, "Next": nxt}]
+    machine = {"StartAt": "Optimized", "States": {
+        "Optimized": {"Type": "Task", "Resource": "arn:aws:states:::dynamodb:putItem", "Parameters": keyless,
+                      "Catch": catch("$.optimized", "Sdk"), "End": True},
+        "Sdk": {"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:dynamodb:putItem", "Parameters": keyless,
+                "Catch": catch("$.sdk", "Declared"), "End": True},
+        "Declared": {"Type": "Task", "Resource": "arn:aws:states:::aws-sdk:dynamodb:getItem",
+                     "Parameters": {"TableName": table + "-gone", "Key": {"id": {"S": "x"}}},
+                     "Catch": catch("$.declared", "Done"), "End": True},
+        "Done": {"Type": "Pass", "End": True}}}
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "m.json")
+        json.dump(machine, open(path, "w"))
+        out = subprocess.run([BINARY, "run", path, "--backend", engine], capture_output=True, text=True,
+                             timeout=60, env=dict(os.environ, AWS_ENDPOINT_URL=moto, **AWS))
+    result = json.loads(out.stdout.strip().splitlines()[-1])["output"]
+    assert result["optimized"]["Error"] == "DynamoDB.AmazonDynamoDBException", result
+    assert "Error Code: ValidationException;" in result["optimized"]["Cause"], result
+    assert result["sdk"]["Error"] == "DynamoDb.DynamoDbException", result
+    assert result["declared"]["Error"] == "DynamoDb.ResourceNotFoundException", result

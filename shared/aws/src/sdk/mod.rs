@@ -78,7 +78,7 @@ pub fn call(clients: &Clients, service: &str, action: &str, parameters: &Value) 
     let m = models();
     let name = m.aliases.get(service).map_or(service, String::as_str);
     if let Some(svc) = m.services.get(name) {
-        return call_json(clients, svc, action, parameters);
+        return call_json(clients, name, svc, action, parameters);
     }
     if let Some(svc) = rest::service(name) {
         return call_rest(clients, &svc, service, action, parameters);
@@ -88,7 +88,13 @@ pub fn call(clients: &Clients, service: &str, action: &str, parameters: &Value) 
     )))
 }
 
-fn call_json(clients: &Clients, svc: &Service, action: &str, parameters: &Value) -> TaskResult {
+fn call_json(
+    clients: &Clients,
+    model: &str,
+    svc: &Service,
+    action: &str,
+    parameters: &Value,
+) -> TaskResult {
     let mut operation = String::new();
     let mut chars = action.chars();
     if let Some(c) = chars.next() {
@@ -151,7 +157,7 @@ fn call_json(clients: &Clients, svc: &Service, action: &str, parameters: &Value)
         .iter()
         .find_map(|k| parsed.get(*k).and_then(Value::as_str))
         .unwrap_or_default();
-    Err(service_error(&svc.n, code, message, &answer))
+    Err(service_error(&svc.n, model, code, message, &answer))
 }
 
 fn call_rest(
@@ -280,7 +286,11 @@ fn send_rest<'s>(
             "NoSuchKey".into()
         };
     }
-    Err(service_error(&svc.n, &code, &message, &answer))
+    let model = models()
+        .aliases
+        .get(service)
+        .map_or(service, String::as_str);
+    Err(service_error(&svc.n, model, &code, &message, &answer))
 }
 
 /// How a request is signed.
@@ -314,13 +324,46 @@ impl Answer {
     }
 }
 
+/// Whether the model of `service` (botocore's name) names the error `code`
+/// (`errors.tsv.gz`). A service the file does not know names every error.
+pub(crate) fn names_error(service: &str, code: &str) -> bool {
+    static ERRORS: OnceLock<HashMap<String, Vec<String>>> = OnceLock::new();
+    let errors = ERRORS.get_or_init(|| {
+        use std::io::BufRead as _;
+        let bytes: &[u8] = include_bytes!("errors.tsv.gz");
+        let reader = std::io::BufReader::new(flate2::read::GzDecoder::new(bytes));
+        (reader.lines().map_while(Result::ok))
+            .filter_map(|line| {
+                let (name, list) = line.split_once('\t')?;
+                Some((name.to_owned(), serde_json::from_str(list).ok()?))
+            })
+            .collect()
+    });
+    let bare = code.strip_suffix("Exception").unwrap_or(code);
+    errors.get(service).is_none_or(|names| {
+        names
+            .iter()
+            .any(|n| n == code || n.strip_suffix("Exception").unwrap_or(n) == bare)
+    })
+}
+
 /// `<Service>.<Code>` with the SDK's `Exception` suffix, as Retry and Catch
-/// see it.
-fn service_error(service: &str, code: &str, message: &str, answer: &Answer) -> StatesError {
-    let suffix = if code.ends_with("Exception") {
-        ""
+/// see it; an error the service's model does not name is the SDK's
+/// exception for the service, `<Service>.<Service>Exception` (as AWS names
+/// it: `DynamoDb.DynamoDbException` for a ValidationException).
+fn service_error(
+    service: &str,
+    model: &str,
+    code: &str,
+    message: &str,
+    answer: &Answer,
+) -> StatesError {
+    let (code, suffix) = if !names_error(model, code) {
+        (service, "Exception")
+    } else if code.ends_with("Exception") {
+        (code, "")
     } else {
-        "Exception"
+        (code, "Exception")
     };
     let request_id = answer
         .header("x-amzn-requestid")

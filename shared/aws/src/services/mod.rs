@@ -290,19 +290,22 @@ fn service_error<E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::
         "NonExistentQueue" | "QueueDoesNotExist" => "QueueDoesNotExist",
         other => other,
     };
-    let name = if code.ends_with("Exception") {
+    // The optimized integrations' errors read as AWS's (Java) SDK words
+    // them: the service's name in that SDK, its exception for an error the
+    // service's model does not name (`DynamoDB.AmazonDynamoDBException`).
+    let (model, sdk_name, generic) = match service {
+        "DynamoDB" => ("dynamodb", "AmazonDynamoDBv2", "AmazonDynamoDBException"),
+        "SQS" => ("sqs", "AmazonSQS", "AmazonSQSException"),
+        "SNS" => ("sns", "AmazonSNS", "AmazonSNSException"),
+        "EventBridge" => ("events", "AmazonEventBridge", "AmazonEventBridgeException"),
+        other => (other, other, "ServiceException"),
+    };
+    let name = if !crate::sdk::names_error(model, code) {
+        format!("{service}.{generic}")
+    } else if code.ends_with("Exception") {
         format!("{service}.{code}")
     } else {
         format!("{service}.{code}Exception")
-    };
-    // The optimized integrations' causes read as AWS's (Java) SDK words
-    // them, with the service's name in that SDK.
-    let sdk_name = match service {
-        "DynamoDB" => "AmazonDynamoDBv2",
-        "SQS" => "AmazonSQS",
-        "SNS" => "AmazonSNS",
-        "EventBridge" => "AmazonEventBridge",
-        other => other,
     };
     StatesError::custom(
         name,
