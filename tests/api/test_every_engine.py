@@ -488,3 +488,43 @@ def test_an_error_the_services_model_does_not_name_is_the_sdks_exception(engine,
     assert "Error Code: ValidationException;" in result["optimized"]["Cause"], result
     assert result["sdk"]["Error"] == "DynamoDb.DynamoDbException", result
     assert result["declared"]["Error"] == "DynamoDb.ResourceNotFoundException", result
+
+
+@pytest.mark.parametrize("engine", ["memory", "sqlite", "stepper"])
+def test_a_branch_that_fails_in_a_task_aborts_it_as_aws_records(engine):
+    """AWS (LocalStack's recordings on AWS) records a Task whose failure
+    fails its Parallel branch or Map iteration as aborted: TaskStateAborted
+    after the failure (and after MapIterationFailed), linked to the failure
+    event, as ParallelStateFailed is. We recorded no abort, and linked
+    ParallelStateFailed to ParallelStateStarted."""
+    task = {"Type": "Task", "Resource": "arn:aws:states:us-east-1:123456789012:activity:slow",
+            "TimeoutSeconds": 1, "End": True}
+    parallel = {"StartAt": "P", "States": {
+        "P": {"Type": "Parallel", "Branches": [{"StartAt": "T", "States": {"T": task}}],
+              "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "Caught"}], "End": True},
+        "Caught": {"Type": "Pass", "End": True}}}
+    inline_map = {"StartAt": "M", "States": {"M": {
+        "Type": "Map", "ItemProcessor": {"StartAt": "T", "States": {"T": task}}, "End": True}}}
+
+    def history(machine, given):
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "m.json")
+            json.dump(machine, open(path, "w"))
+            out = subprocess.run([BINARY, "run", path, "--input", json.dumps(given), "--history",
+                                  "--fast-forward", "--backend", engine],
+                                 capture_output=True, text=True, timeout=60)
+        return [(e["id"], e["previousEventId"], e["type"]) for e in map(json.loads, out.stdout.splitlines())
+                if "previousEventId" in e]
+
+    events = history(parallel, {})
+    timed_out = next(i for i, _, kind in events if kind == "ActivityTimedOut")
+    assert events[timed_out:timed_out + 3] == [
+        (timed_out + 1, timed_out, "TaskStateAborted"),
+        (timed_out + 2, timed_out, "ParallelStateFailed"),
+        (timed_out + 3, timed_out + 2, "ParallelStateExited")], events
+    events = history(inline_map, [1])
+    failed = next(i for i, _, kind in events if kind == "MapIterationFailed")
+    prev = events[failed - 1][1]
+    assert events[failed - 1:failed + 2] == [
+        (failed, prev, "MapIterationFailed"), (failed + 1, prev, "TaskStateAborted"),
+        (failed + 2, prev, "MapStateFailed")], events

@@ -108,6 +108,7 @@ fn started() -> stepwise_engine::stepper::Logged {
             thread: "root".into(),
             details: json!({}),
             with_entry: false,
+            after: None,
         },
     }
 }

@@ -624,6 +624,7 @@ pub async fn recorded<S: ExecutionStore>(
                 thread: String::new(),
                 details: r.details,
                 with_entry: false,
+                after: None,
             },
         });
     }

@@ -145,6 +145,7 @@ mod tests {
                 thread: "root".into(),
                 details,
                 with_entry: false,
+                after: None,
             },
         }
     }

@@ -245,6 +245,7 @@ impl Step<'_> {
                     "roleArn": self.exec.role_arn,
                 }),
                 with_entry: false,
+                after: None,
             }
         } else {
             return;

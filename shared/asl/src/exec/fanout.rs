@@ -225,6 +225,7 @@ impl<'a> Step<'a> {
             }
             Outcome::Failed(e) | Outcome::TimedOut(e) | Outcome::Aborted(e) => {
                 f.failed += 1;
+                let resume_state = resume.as_ref().map(|p| p.state.clone());
                 if let Some(point) = resume
                     && f.resume.len() < RESUME_POINTS
                     && serde_json::to_vec(&point).is_ok_and(|b| b.len() <= RESUME_POINT_BYTES)
@@ -242,7 +243,13 @@ impl<'a> Step<'a> {
                         e
                     };
                     f.failed_items.push(index);
-                    return self.fanout_failed(t, state, wait, &f, error);
+                    let child = format!("{}/{}.{}", t.id, wait, index);
+                    // The Task the child failed in is aborted with it, as
+                    // AWS records it: after the failure, before the state's.
+                    if self.failed_in_task(state, index, resume_state.as_deref()) {
+                        self.record_after(t, EventType::TaskStateAborted, child.clone());
+                    }
+                    return self.fanout_failed(t, state, wait, &f, error, Some(child));
                 }
                 f.results[index] = e.to_output();
                 f.failed_items.push(index);
@@ -250,20 +257,15 @@ impl<'a> Step<'a> {
         }
         if f.finished == f.total {
             // AWS closes a Map with MapStateSucceeded, a Parallel with
-            // ParallelStateSucceeded: it follows the last branch's last event
-            // (so it is numbered as that branch's), and so does the Exited
-            // event after it (recorded histories leave it out, but its id
-            // is missing between their last branch event and
-            // ParallelStateExited).
+            // ParallelStateSucceeded: it follows the last branch's last event,
+            // and so does the Exited event after it (recorded histories
+            // leave it out, but its id is missing between their last branch
+            // event and ParallelStateExited).
             if is_map {
                 self.map_ended(t, state, &f, true);
             } else {
-                self.record(t, EventType::ParallelStateSucceeded, || json!({}));
-                if let Some(e) = self.history.last_mut()
-                    && e.kind == EventType::ParallelStateSucceeded
-                {
-                    e.thread = format!("{}/{}.{}", t.id, wait, index);
-                }
+                let child = format!("{}/{}.{}", t.id, wait, index);
+                self.record_after(t, EventType::ParallelStateSucceeded, child);
             }
             return self.results_done(t, state, f);
         }
@@ -343,6 +345,21 @@ impl<'a> Step<'a> {
         };
     }
 
+    /// Whether child `index` of the inline fan-out `state` failed in a Task
+    /// state (`failed_at`: the state its redrive point names).
+    fn failed_in_task(&self, state: &State, index: usize, failed_at: Option<&str>) -> bool {
+        let scope = match &state.kind {
+            Kind::Parallel(p) => p.branches.get(index).copied(),
+            Kind::Map(m) if !m.distributed => Some(m.processor),
+            _ => None,
+        };
+        let found = scope
+            .and_then(|s| self.machine.scopes.get(s))
+            .zip(failed_at)
+            .and_then(|(states, name)| states.get(name));
+        matches!(found.map(|s| &s.kind), Some(Kind::Task(_)))
+    }
+
     /// The fan-out fails with `error`: its children still running are
     /// stopped, its Map Run ends FAILED, and the state fails (or retries).
     fn fanout_failed(
@@ -352,6 +369,7 @@ impl<'a> Step<'a> {
         wait: u64,
         f: &Fanout,
         error: StatesError,
+        failed_child: Option<String>,
     ) {
         let is_map = matches!(state.kind, Kind::Map(_));
         self.cancel_started(t, wait, f);
@@ -363,6 +381,9 @@ impl<'a> Step<'a> {
             keep(t, state, f);
             if is_map {
                 self.map_ended(t, state, f, false);
+            } else if let Some(child) = failed_child {
+                // (It follows the failed branch's last event.)
+                self.record_after(t, EventType::ParallelStateFailed, child);
             } else {
                 self.record(t, EventType::ParallelStateFailed, || json!({}));
             }
@@ -394,7 +415,7 @@ impl<'a> Step<'a> {
             f.tolerated_percentage = Some(p);
         }
         if f.failed > 0 && !within_tolerance(&f) {
-            return self.fanout_failed(t, state, wait, &f, threshold_exceeded());
+            return self.fanout_failed(t, state, wait, &f, threshold_exceeded(), None);
         }
         self.keep_running(t, state, wait, f);
     }

@@ -269,7 +269,13 @@ impl<'a> Step<'a> {
 
     /// Appends a history event of `t` and returns its id.
     pub fn record(&mut self, t: &Thread, kind: EventType, details: impl FnOnce() -> Value) -> u64 {
-        self.record_event(t, kind, false, details)
+        self.record_event(t, kind, false, None, details)
+    }
+
+    /// [`record`](Self::record) an event of `t` that follows the last event
+    /// of the thread `after` (a child of `t`'s) rather than `t`'s own.
+    pub(super) fn record_after(&mut self, t: &Thread, kind: EventType, after: String) -> u64 {
+        self.record_event(t, kind, false, Some(after), || json!({}))
     }
 
     fn record_event(
@@ -277,6 +283,7 @@ impl<'a> Step<'a> {
         t: &Thread,
         kind: EventType,
         with_entry: bool,
+        after: Option<String>,
         details: impl FnOnce() -> Value,
     ) -> u64 {
         // A child execution numbers its own history.
@@ -296,6 +303,7 @@ impl<'a> Step<'a> {
                 thread: t.id.clone(),
                 details,
                 with_entry,
+                after,
             });
         }
         id
@@ -324,7 +332,7 @@ impl<'a> Step<'a> {
         // a Wait state's Timestamp or Seconds is evaluated after it.
         let with_entry =
             t.entered_event >= self.env.event_id && !matches!(state.kind, Kind::Wait(_));
-        self.record_event(t, EventType::EvaluationFailed, with_entry, || details);
+        self.record_event(t, EventType::EvaluationFailed, with_entry, None, || details);
         true
     }
 

@@ -30,6 +30,7 @@ event_types!(
     PassStateExited,
     TaskStateEntered,
     TaskStateExited,
+    TaskStateAborted,
     ChoiceStateEntered,
     ChoiceStateExited,
     WaitStateEntered,
@@ -90,6 +91,12 @@ pub struct HistoryEvent {
     /// `previousEventId` as the state's Entered event.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub with_entry: bool,
+    /// The thread whose last event this one follows, where that is not its
+    /// own thread's: a fan-out's events that AWS links to a child's last
+    /// event (ParallelStateSucceeded, and a failed child's TaskStateAborted
+    /// and ParallelStateFailed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub after: Option<String>,
 }
 
 /// How an execution's history is numbered, the one rule for every driver
@@ -165,6 +172,10 @@ fn previous_event_id<S: std::hash::BuildHasher>(
         None if id <= 2 => 0,
         None => id - 1,
     };
+    let previous = match event.after.as_ref().and_then(|t| last.get(t)) {
+        Some(&p) => p,
+        None => previous,
+    };
     let previous = map_previous(last, event, id, previous);
     let kind = event.kind.as_str();
     if kind.ends_with("StateEntered") {
@@ -192,8 +203,11 @@ fn map_previous<S: std::hash::BuildHasher>(
     let t = &event.thread;
     // Only a Map's own events, and events inside a fan-out, are linked
     // otherwise: the rest (most of a history) cost nothing here.
-    let map_event =
-        event.kind.as_str().starts_with("Map") || event.kind == EventType::ParallelStateExited;
+    let map_event = event.kind.as_str().starts_with("Map")
+        || matches!(
+            event.kind,
+            EventType::ParallelStateSucceeded | EventType::ParallelStateExited
+        );
     if !map_event && !t.contains('/') {
         return previous;
     }
@@ -248,12 +262,10 @@ fn map_previous<S: std::hash::BuildHasher>(
             let exit = last.remove(&key("run")).unwrap_or(previous);
             last.insert(key("exit"), exit);
         }
-        // Recorded as the last branch's (see `child_finished`): what its
-        // Parallel's Exited event follows too.
+        // It follows the last branch's last event (`after`): so does the
+        // Parallel's Exited event.
         EventType::ParallelStateSucceeded => {
-            if let Some(slash) = t.rfind('/') {
-                last.insert(map_key(&t[..slash], "exit"), previous);
-            }
+            last.insert(key("exit"), previous);
         }
         EventType::ParallelStateExited => {
             if let Some(exit) = last.remove(&key("exit")) {
@@ -296,6 +308,7 @@ impl HistoryEvent {
                 "roleArn": exec.role_arn,
             }),
             with_entry: false,
+            after: None,
         }
     }
 
@@ -308,6 +321,7 @@ impl HistoryEvent {
             thread: "root".into(),
             details: super::flow::error_details(error),
             with_entry: false,
+            after: None,
         }
     }
 
@@ -330,6 +344,7 @@ impl HistoryEvent {
             thread: "root".into(),
             details: serde_json::json!({"redriveCount": count}),
             with_entry: false,
+            after: None,
         }
     }
 
