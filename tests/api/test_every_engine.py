@@ -528,3 +528,26 @@ def test_a_branch_that_fails_in_a_task_aborts_it_as_aws_records(engine):
     assert events[failed - 1:failed + 2] == [
         (failed, prev, "MapIterationFailed"), (failed + 1, prev, "TaskStateAborted"),
         (failed + 2, prev, "MapStateFailed")], events
+
+
+@pytest.mark.parametrize("engine", ["memory", "sqlite", "stepper"])
+def test_map_iterations_that_start_together_link_as_aws_records(engine):
+    """LocalStack's test_service_lambda_map_timeout, recorded on AWS: four
+    iterations that start together all follow MapStateStarted, and each
+    iteration's first state follows its own MapIterationStarted. We chained
+    them (each start after the one before, the first state after the last
+    start)."""
+    machine = {"StartAt": "M", "States": {"M": {"Type": "Map", "End": True, "ItemProcessor": {
+        "StartAt": "T", "States": {"T": {"Type": "Task", "TimeoutSeconds": 1, "End": True,
+                                         "Resource": "arn:aws:states:us-east-1:123456789012:activity:slow"}}}}}}
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "m.json")
+        json.dump(machine, open(path, "w"))
+        out = subprocess.run([BINARY, "run", path, "--input", "[1, 2, 3, 4]", "--history", "--fast-forward",
+                              "--backend", engine], capture_output=True, text=True, timeout=60)
+    events = [e for e in map(json.loads, out.stdout.splitlines()) if "previousEventId" in e]
+    started = [e for e in events if e["type"] == "MapStateStarted"][0]["id"]
+    iterations = [e for e in events if e["type"] == "MapIterationStarted"]
+    assert [e["previousEventId"] for e in iterations] == [started] * 4, events
+    entered = [e for e in events if e["type"] == "TaskStateEntered"]
+    assert sorted(e["previousEventId"] for e in entered) == [e["id"] for e in iterations], events

@@ -169,8 +169,12 @@ fn previous_event_id<S: std::hash::BuildHasher>(
     let previous = match last.insert(event.thread.clone(), id) {
         _ if entry.is_some() => entry.unwrap_or_default(),
         Some(p) => p,
-        None if id <= 2 => 0,
-        None => id - 1,
+        // A Map iteration's first event follows its MapIterationStarted.
+        None => match last.remove(&iteration_start_key(&event.thread)) {
+            Some(p) => p,
+            None if id <= 2 => 0,
+            None => id - 1,
+        },
     };
     let previous = match event.after.as_ref().and_then(|t| last.get(t)) {
         Some(&p) => p,
@@ -237,6 +241,7 @@ fn map_previous<S: std::hash::BuildHasher>(
         // (Again after a retry: its first iteration follows this.)
         EventType::MapStateStarted => {
             last.remove(&key("after"));
+            last.insert(key("started"), id);
         }
         EventType::MapIterationSucceeded
         | EventType::MapIterationFailed
@@ -250,10 +255,14 @@ fn map_previous<S: std::hash::BuildHasher>(
                 last.insert(key("failed"), 1);
             }
         }
+        // Iterations that start together all follow MapStateStarted; one
+        // that starts as another ends follows that one's last event.
         EventType::MapIterationStarted => {
-            if let Some(&after) = last.get(&key("after")) {
+            if let Some(&after) = last.get(&key("after")).or(last.get(&key("started"))) {
                 previous = after;
             }
+            let index = event.details["index"].as_u64().unwrap_or_default();
+            last.insert(key(&format!("started.{index}")), id);
         }
         EventType::MapRunSucceeded => {
             last.insert(key("run"), previous);
@@ -281,6 +290,15 @@ fn map_previous<S: std::hash::BuildHasher>(
         _ => {}
     }
     previous
+}
+
+/// Where [`map_previous`] keeps the MapIterationStarted of the iteration
+/// whose thread is `thread` (`<parent>/<wait>.<index>`), until the
+/// iteration's first event.
+fn iteration_start_key(thread: &str) -> String {
+    let (parent, segment) = thread.rsplit_once('/').unwrap_or_default();
+    let index = segment.split_once('.').map_or("", |(_, i)| i);
+    map_key(parent, &format!("started.{index}"))
 }
 
 /// Where [`map_previous`] keeps what it knows of `thread`'s Map state.
