@@ -118,7 +118,9 @@ impl<'a> Fields<'a> {
             Value::String(s) => match parse_path(s, reference) {
                 Ok(path) => Some(Some(path)),
                 Err(msg) => {
-                    p.schema(&at, msg);
+                    // (The field named, as AWS names it.)
+                    let named = format!("The value for the field '{key}' must");
+                    p.schema(&at, msg.replacen("The value for the field must", &named, 1));
                     None
                 }
             },

@@ -177,3 +177,17 @@ fn refuses_an_escaped_double_quote_in_an_intrinsic_literal() {
         "SCHEMA_VALIDATION_FAILED: the string literal escapes '\"' at position 15",
     );
 }
+
+#[test]
+fn an_invalid_path_field_is_named_in_its_message() {
+    let p = problems(
+        r#"{"StartAt": "P", "States": {"P": {"Type": "Pass", "InputPath": "$[?(@.a == Failure)]", "End": true}}}"#,
+    );
+    assert_eq!(p.len(), 1, "{p:?}");
+    assert!(
+        p[0].starts_with(
+            "SCHEMA_VALIDATION_FAILED: The value for the field 'InputPath' must be a valid JSONPath"
+        ),
+        "{p:?}"
+    );
+}

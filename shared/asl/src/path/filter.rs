@@ -174,10 +174,24 @@ fn operand(c: &mut Cursor<'_>) -> Result<Operand, SyntaxError> {
                 c.i += 1;
             }
             let word = &c.text[start..c.i];
-            let v: Value = serde_json::from_str(word).map_err(|_| c.error("expected a value"))?;
+            let v: Value = serde_json::from_str(word)
+                .ok()
+                .or_else(|| loose_number(word))
+                .ok_or_else(|| c.error("expected a value"))?;
             Ok(Operand::Literal(v))
         }
     }
+}
+
+/// A number as Jayway reads one (Java's BigDecimal) where JSON would not:
+/// `.85`, `5.`, `-.5`.
+fn loose_number(word: &str) -> Option<Value> {
+    let numeric = word
+        .bytes()
+        .all(|b| b.is_ascii_digit() || b"-+.eE".contains(&b))
+        && word.bytes().any(|b| b.is_ascii_digit());
+    let n: f64 = word.parse().ok().filter(|_| numeric)?;
+    serde_json::Number::from_f64(n).map(Value::Number)
 }
 
 impl Filter {

@@ -195,3 +195,19 @@ fn a_union_member_starting_with_a_multi_byte_character_is_an_error_not_a_panic()
     }
     assert!(Path::parse("$['a', 'b']").is_ok());
 }
+
+#[test]
+fn a_filter_reads_numbers_as_jayway_does() {
+    // A published AWS sample filters on `@.Score > .85`: Jayway (Java's
+    // BigDecimal) reads `.85`, `5.` and `-.5`; JSON does not.
+    let doc = json!({"e": [{"s": 0.9}, {"s": 0.5}, {"s": -0.7}, {"s": 5}]});
+    assert_eq!(
+        sel("$.e[?(@.s > .85)].s", doc.clone()),
+        Some(json!([0.9, 5]))
+    );
+    assert_eq!(sel("$.e[?(@.s >= 5.)].s", doc.clone()), Some(json!([5])));
+    assert_eq!(sel("$.e[?(@.s < -.5)].s", doc.clone()), Some(json!([-0.7])));
+    for not_a_number in ["$.e[?(@.s > NaN)]", "$.e[?(@.s > inf)]", "$.e[?(@.s > .)]"] {
+        assert!(Path::parse(not_a_number).is_err(), "{not_a_number}");
+    }
+}
