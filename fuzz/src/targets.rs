@@ -192,6 +192,10 @@ fn jsonpath_seeds() -> Vec<String> {
         "$.[0].body",
         "$['a\\\"b']",
         "$.b[0:2:1]",
+        "$.b[?(@.c =~ /d.*/i)]",
+        "$.b[?(@.c in ['d', 1, .5] && @.e nin [true])]",
+        "$.b[?(@.c subsetof ['x'] || @.c anyof [1] || @.c noneof [2])]",
+        "$.b[?(@.c size 2 && @.c empty false && @.c contains 'd')]",
     ])
 }
 

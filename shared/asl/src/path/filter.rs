@@ -1,4 +1,6 @@
-//! Filter expressions: `[?(@.price < 10 && @.tag == 'x')]`.
+//! Filter expressions: `[?(@.price < 10 && @.tag == 'x')]`, with Jayway's
+//! operators (`==`, `!=`, `<`, `<=`, `>`, `>=`, `=~ /regex/i`, `in`, `nin`,
+//! `subsetof`, `anyof`, `noneof`, `size`, `empty`, `contains`).
 
 use serde_json::Value;
 
@@ -23,6 +25,16 @@ pub enum Op {
     Le,
     Gt,
     Ge,
+    /// `=~`: the left side matches the right's `/pattern/flags` whole.
+    Matches,
+    In,
+    Nin,
+    SubsetOf,
+    AnyOf,
+    NoneOf,
+    Size,
+    Empty,
+    Contains,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -33,6 +45,21 @@ pub enum Operand {
         segments: Vec<Segment>,
     },
     Literal(Value),
+    /// `/pattern/flags`, the right side of `=~`.
+    Pattern(Pattern),
+}
+
+/// A regular expression as Jayway takes one (its source kept for equality).
+#[derive(Debug, Clone)]
+pub struct Pattern {
+    source: String,
+    regex: regex::Regex,
+}
+
+impl PartialEq for Pattern {
+    fn eq(&self, other: &Pattern) -> bool {
+        self.source == other.source
+    }
 }
 
 /// After `?`: `( expr )`.
@@ -118,6 +145,11 @@ fn unary_term(c: &mut Cursor<'_>) -> Result<Filter, SyntaxError> {
     }
     let left = operand(c)?;
     c.skip_ws();
+    if c.s[c.i..].starts_with(b"=~") {
+        c.i += 2;
+        c.skip_ws();
+        return Ok(Filter::Compare(left, Op::Matches, pattern(c)?));
+    }
     let ops: [(&[u8], Op); 6] = [
         (b"==", Op::Eq),
         (b"!=", Op::Ne),
@@ -129,6 +161,27 @@ fn unary_term(c: &mut Cursor<'_>) -> Result<Filter, SyntaxError> {
     for (text, op) in ops {
         if c.s[c.i..].starts_with(text) {
             c.i += text.len();
+            let right = operand(c)?;
+            return Ok(Filter::Compare(left, op, right));
+        }
+    }
+    let words: [(&[u8], Op); 8] = [
+        (b"nin", Op::Nin),
+        (b"in", Op::In),
+        (b"subsetof", Op::SubsetOf),
+        (b"anyof", Op::AnyOf),
+        (b"noneof", Op::NoneOf),
+        (b"size", Op::Size),
+        (b"empty", Op::Empty),
+        (b"contains", Op::Contains),
+    ];
+    for (word, op) in words {
+        let rest = &c.s[c.i..];
+        let bounded = rest
+            .get(word.len())
+            .is_none_or(|b| !b.is_ascii_alphanumeric() && *b != b'_');
+        if rest.starts_with(word) && bounded {
+            c.i += word.len();
             let right = operand(c)?;
             return Ok(Filter::Compare(left, op, right));
         }
@@ -165,6 +218,28 @@ fn operand(c: &mut Cursor<'_>) -> Result<Operand, SyntaxError> {
             }
             Ok(Operand::Literal(Value::String(s)))
         }
+        // A list of literals (`in ['a', 'b']`, `anyof [1, 2]`).
+        Some(b'[') => {
+            c.i += 1;
+            let mut items = Vec::new();
+            loop {
+                c.skip_ws();
+                if c.eat(b']') {
+                    break;
+                }
+                if !items.is_empty() {
+                    if !c.eat(b',') {
+                        return Err(c.error("expected ',' or ']' in a list"));
+                    }
+                    c.skip_ws();
+                }
+                match operand(c)? {
+                    Operand::Literal(v) => items.push(v),
+                    _ => return Err(c.error("expected a value in a list")),
+                }
+            }
+            Ok(Operand::Literal(Value::Array(items)))
+        }
         _ => {
             let start = c.i;
             while c
@@ -181,6 +256,46 @@ fn operand(c: &mut Cursor<'_>) -> Result<Operand, SyntaxError> {
             Ok(Operand::Literal(v))
         }
     }
+}
+
+/// `/pattern/flags` (`i`: ignore case; `m`, `s`, `x` as Java's).
+fn pattern(c: &mut Cursor<'_>) -> Result<Operand, SyntaxError> {
+    if !c.eat(b'/') {
+        return Err(c.error("expected '/' to open a regular expression"));
+    }
+    let start = c.i;
+    while let Some(ch) = c.peek() {
+        if ch == b'/' {
+            break;
+        }
+        c.i += if ch == b'\\' { 2 } else { 1 };
+    }
+    c.i = c.i.min(c.s.len());
+    let body = c.text.get(start..c.i).unwrap_or_default().to_owned();
+    if !c.eat(b'/') {
+        return Err(c.error("unterminated regular expression"));
+    }
+    let flags_start = c.i;
+    while c.peek().is_some_and(|ch| ch.is_ascii_alphabetic()) {
+        c.i += 1;
+    }
+    let flags = &c.text[flags_start..c.i];
+    let mut builder = regex::RegexBuilder::new(&format!("^(?:{body})$"));
+    for f in flags.chars() {
+        match f {
+            'i' => builder.case_insensitive(true),
+            'm' => builder.multi_line(true),
+            's' => builder.dot_matches_new_line(true),
+            'x' => builder.ignore_whitespace(true),
+            _ => return Err(c.error("unknown regular expression flag")),
+        };
+    }
+    let regex =
+        (builder.size_limit(1 << 20).build()).map_err(|_| c.error("invalid regular expression"))?;
+    Ok(Operand::Pattern(Pattern {
+        source: c.text[start - 1..c.i].to_owned(),
+        regex,
+    }))
 }
 
 /// A number as Jayway reads one (Java's BigDecimal) where JSON would not:
@@ -205,6 +320,11 @@ impl Filter {
                 Some(_) => true,
                 None => false,
             },
+            Filter::Compare(l, Op::Matches, Operand::Pattern(p)) => match l.value(item, root) {
+                Some(Value::String(s)) => p.regex.is_match(&s),
+                Some(Value::Null) | None => false,
+                Some(other) => p.regex.is_match(&other.to_string()),
+            },
             Filter::Compare(l, op, r) => {
                 let (Some(a), Some(b)) = (l.value(item, root), r.value(item, root)) else {
                     return false;
@@ -219,6 +339,7 @@ impl Operand {
     fn value(&self, item: &Value, root: &Value) -> Option<Value> {
         match self {
             Operand::Literal(v) => Some(v.clone()),
+            Operand::Pattern(_) => None,
             Operand::Path { current, segments } => {
                 let doc = if *current { item } else { root };
                 let path = Path {
@@ -232,8 +353,65 @@ impl Operand {
     }
 }
 
+/// Equal as Jayway compares values: numbers by value.
+fn same(a: &Value, b: &Value) -> bool {
+    match (a, b) {
+        (Value::Number(x), Value::Number(y)) => x.as_f64() == y.as_f64(),
+        _ => a == b,
+    }
+}
+
 fn compare(a: &Value, op: Op, b: &Value) -> bool {
     use std::cmp::Ordering;
+    let list = |v: &Value| match v {
+        Value::Array(items) => Some(items.clone()),
+        _ => None,
+    };
+    let has = |items: &[Value], v: &Value| items.iter().any(|x| same(x, v));
+    match op {
+        Op::In => return list(b).is_some_and(|r| has(&r, a)),
+        Op::Nin => return list(b).is_none_or(|r| !has(&r, a)),
+        Op::SubsetOf => {
+            return list(a)
+                .zip(list(b))
+                .is_some_and(|(l, r)| l.iter().all(|x| has(&r, x)));
+        }
+        Op::AnyOf => {
+            return list(a)
+                .zip(list(b))
+                .is_some_and(|(l, r)| l.iter().any(|x| has(&r, x)));
+        }
+        Op::NoneOf => {
+            return list(a)
+                .zip(list(b))
+                .is_some_and(|(l, r)| !l.iter().any(|x| has(&r, x)));
+        }
+        Op::Size => {
+            let size = match a {
+                Value::Array(items) => items.len(),
+                Value::String(s) => s.chars().count(),
+                _ => return false,
+            };
+            return b.as_f64() == Some(size as f64);
+        }
+        Op::Empty => {
+            let empty = match a {
+                Value::Array(items) => items.is_empty(),
+                Value::String(s) => s.is_empty(),
+                _ => return false,
+            };
+            return b.as_bool() == Some(empty);
+        }
+        Op::Contains => {
+            return match (a, b) {
+                (Value::Array(items), v) => has(items, v),
+                (Value::String(s), Value::String(part)) => s.contains(part.as_str()),
+                _ => false,
+            };
+        }
+        Op::Matches => return false,
+        _ => {}
+    }
     let ord = match (a, b) {
         (Value::Number(x), Value::Number(y)) => x.as_f64().partial_cmp(&y.as_f64()),
         (Value::String(x), Value::String(y)) => Some(x.cmp(y)),
@@ -246,5 +424,6 @@ fn compare(a: &Value, op: Op, b: &Value) -> bool {
         Op::Le => matches!(ord, Some(Ordering::Less | Ordering::Equal)),
         Op::Gt => ord == Some(Ordering::Greater),
         Op::Ge => matches!(ord, Some(Ordering::Greater | Ordering::Equal)),
+        _ => false,
     }
 }

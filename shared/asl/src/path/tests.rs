@@ -211,3 +211,47 @@ fn a_filter_reads_numbers_as_jayway_does() {
         assert!(Path::parse(not_a_number).is_err(), "{not_a_number}");
     }
 }
+
+#[test]
+fn filters_take_jaywayss_other_operators() {
+    let doc = json!({"books": [
+        {"t": "Sayings", "tags": ["a", "b"], "price": 8},
+        {"t": "Sword", "tags": ["c"], "price": 12},
+        {"t": "moby", "tags": [], "price": 9}]});
+    let titles = |filter: &str| sel(&format!("$.books[?({filter})].t"), doc.clone());
+    assert_eq!(titles("@.t =~ /S.*/"), Some(json!(["Sayings", "Sword"])));
+    assert_eq!(titles("@.t =~ /MOBY/i"), Some(json!(["moby"])));
+    // The whole text must match, as Java's matches() does.
+    assert_eq!(titles("@.t =~ /Say/"), Some(json!([])));
+    assert_eq!(
+        titles("@.price in [8, 9]"),
+        Some(json!(["Sayings", "moby"]))
+    );
+    assert_eq!(
+        titles("@.t nin ['Sword', 'moby']"),
+        Some(json!(["Sayings"]))
+    );
+    assert_eq!(
+        titles("@.tags subsetof ['a', 'b', 'x']"),
+        Some(json!(["Sayings", "moby"]))
+    );
+    assert_eq!(titles("@.tags anyof ['c', 'x']"), Some(json!(["Sword"])));
+    assert_eq!(
+        titles("@.tags noneof ['a']"),
+        Some(json!(["Sword", "moby"]))
+    );
+    assert_eq!(titles("@.tags size 2"), Some(json!(["Sayings"])));
+    assert_eq!(titles("@.t size 5"), Some(json!(["Sword"])));
+    assert_eq!(titles("@.tags empty true"), Some(json!(["moby"])));
+    assert_eq!(titles("@.tags contains 'c'"), Some(json!(["Sword"])));
+    assert_eq!(titles("@.t contains 'oby'"), Some(json!(["moby"])));
+    for bad in [
+        "$.b[?(@.t =~ /x)]",
+        "$.b[?(@.t =~ /(/)]",
+        "$.b[?(@.t =~ /x/q)]",
+        "$.b[?(@.t in [1,)]",
+        "$.b[?(@.t =~ /\\)]",
+    ] {
+        assert!(Path::parse(bad).is_err(), "{bad}");
+    }
+}
