@@ -18,11 +18,13 @@ use stepwise_engine::catalog::Scope;
 use stepwise_engine::memory::wall_clock;
 use stepwise_engine::ports::Tasks;
 use stepwise_engine::stepper::{Abort, Inbox, Queue, Retry, Stepper, Store};
+use stepwise_engine::tasks::Mocked;
 
 /// The stepper as deployed: DynamoDB, SQS and Lambda from the environment
 /// (`STEPWISE_TABLE`, `STEPWISE_QUEUE_URL`); nested executions start in
 /// the same table.
-pub type Deployed = Stepper<DynamoStore, SqsQueue, WithExecutions<WithServices<Arc<LambdaTasks>>>>;
+pub type Deployed =
+    Stepper<DynamoStore, SqsQueue, Mocked<WithExecutions<WithServices<Arc<LambdaTasks>>>>>;
 
 pub fn from_env() -> Result<Deployed, String> {
     let need = |k: &str| std::env::var(k).map_err(|_| format!("the environment lacks {k}"));
@@ -35,11 +37,18 @@ pub fn from_env() -> Result<Deployed, String> {
     );
     let lambda = Arc::new(LambdaTasks::Sdk(clients.lambda.clone()));
     let service = AwsService::new(store.clone(), queue.clone(), &clients, Scope::from_env());
-    let tasks = WithExecutions {
-        service: Some(Arc::new(service)),
-        fallback: WithServices {
-            services: ServiceTasks::new(&clients),
-            fallback: lambda,
+    // The chain every engine has (mocks → nested executions → services →
+    // Lambda): deployed, no mock configuration answers, and an execution
+    // started on a test case (`<ARN>#<case>`) is told so rather than
+    // calling the real services.
+    let tasks = Mocked {
+        mocks: None,
+        fallback: WithExecutions {
+            service: Some(Arc::new(service)),
+            fallback: WithServices {
+                services: ServiceTasks::new(&clients),
+                fallback: lambda,
+            },
         },
     };
     Ok(Stepper::new(

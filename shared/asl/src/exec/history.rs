@@ -170,7 +170,7 @@ fn previous_event_id<S: std::hash::BuildHasher>(
         _ if entry.is_some() => entry.unwrap_or_default(),
         Some(p) => p,
         // A Map iteration's first event follows its MapIterationStarted.
-        None => match last.remove(&iteration_start_key(&event.thread)) {
+        None => match iteration_start(last, &event.thread) {
             Some(p) => p,
             None if id <= 2 => 0,
             None => id - 1,
@@ -210,7 +210,9 @@ fn map_previous<S: std::hash::BuildHasher>(
     let map_event = event.kind.as_str().starts_with("Map")
         || matches!(
             event.kind,
-            EventType::ParallelStateSucceeded | EventType::ParallelStateExited
+            EventType::ParallelStateStarted
+                | EventType::ParallelStateSucceeded
+                | EventType::ParallelStateExited
         );
     if !map_event && !t.contains('/') {
         return previous;
@@ -271,6 +273,10 @@ fn map_previous<S: std::hash::BuildHasher>(
             let exit = last.remove(&key("run")).unwrap_or(previous);
             last.insert(key("exit"), exit);
         }
+        // (Again after a retry: an earlier attempt's end is forgotten.)
+        EventType::ParallelStateStarted => {
+            last.remove(&key("exit"));
+        }
         // It follows the last branch's last event (`after`): so does the
         // Parallel's Exited event.
         EventType::ParallelStateSucceeded => {
@@ -286,19 +292,29 @@ fn map_previous<S: std::hash::BuildHasher>(
                 previous = exit;
             }
             last.remove(&key("after"));
+            // (Iterations cancelled before their first event leave their
+            // start behind: with the Map gone, no later child takes it.)
+            last.remove(&key("started"));
         }
         _ => {}
     }
     previous
 }
 
-/// Where [`map_previous`] keeps the MapIterationStarted of the iteration
-/// whose thread is `thread` (`<parent>/<wait>.<index>`), until the
-/// iteration's first event.
-fn iteration_start_key(thread: &str) -> String {
-    let (parent, segment) = thread.rsplit_once('/').unwrap_or_default();
+/// The MapIterationStarted of the iteration whose thread is `thread`
+/// (`<parent>/<wait>.<index>`), taken by the iteration's first event: one
+/// of the parent's Map attempt now running (after its MapStateStarted), not
+/// one an earlier Map, or attempt, left behind for an iteration cancelled
+/// before it stepped.
+fn iteration_start<S: std::hash::BuildHasher>(
+    last: &mut std::collections::HashMap<String, u64, S>,
+    thread: &str,
+) -> Option<u64> {
+    let (parent, segment) = thread.rsplit_once('/')?;
     let index = segment.split_once('.').map_or("", |(_, i)| i);
-    map_key(parent, &format!("started.{index}"))
+    let started = last.remove(&map_key(parent, &format!("started.{index}")))?;
+    let attempt = *last.get(&map_key(parent, "started"))?;
+    (started > attempt).then_some(started)
 }
 
 /// Where [`map_previous`] keeps what it knows of `thread`'s Map state.

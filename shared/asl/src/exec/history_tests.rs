@@ -466,3 +466,46 @@ fn a_service_task_is_scheduled_in_a_region() {
     let out = step(&m, &exec(), &mut t, Event::Run, &env(20));
     assert_eq!(event(&out, "TaskScheduled").details["region"], "us-west-2");
 }
+
+/// `(id, previousEventId)` of each of `events` (thread, type, details) as
+/// one numbering gives them.
+fn links(events: &[(&str, EventType, Value)]) -> Vec<(u64, u64)> {
+    let mut numbering = Numbering::default();
+    events
+        .iter()
+        .map(|(thread, kind, details)| {
+            numbering.number(&HistoryEvent {
+                timestamp: 0,
+                kind: *kind,
+                thread: (*thread).into(),
+                details: details.clone(),
+                with_entry: false,
+                after: None,
+            })
+        })
+        .collect()
+}
+
+#[test]
+fn an_iteration_cancelled_before_it_stepped_leaves_no_link_behind() {
+    use EventType::*;
+    let none = || json!({});
+    let index = |i: u64| json!({"index": i, "name": "M"});
+    let got = links(&[
+        ("root", ExecutionStarted, none()),
+        ("root", MapStateEntered, none()),
+        ("root", MapStateStarted, none()),
+        ("root", MapIterationStarted, index(0)),
+        ("root", MapIterationStarted, index(1)),
+        ("root/4.0", FailStateEntered, none()),
+        ("root", MapIterationFailed, index(0)),
+        ("root", MapStateFailed, none()),
+        ("root", MapStateExited, none()),
+        ("root", ParallelStateEntered, none()),
+        ("root", ParallelStateStarted, none()),
+        // Branch 1's first event: not the Map's iteration 1, which never stepped.
+        ("root/11.1", PassStateEntered, none()),
+    ]);
+    assert_eq!(got[3..6], [(4, 3), (5, 3), (6, 4)]);
+    assert_eq!(got[11], (12, 11));
+}

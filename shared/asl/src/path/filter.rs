@@ -218,27 +218,18 @@ fn operand(c: &mut Cursor<'_>) -> Result<Operand, SyntaxError> {
             }
             Ok(Operand::Literal(Value::String(s)))
         }
-        // A list of literals (`in ['a', 'b']`, `anyof [1, 2]`).
+        // A list of literals (`in ['a', 'b']`, `anyof [1, 2]`); a list in
+        // a list counts against the nesting limit.
         Some(b'[') => {
-            c.i += 1;
-            let mut items = Vec::new();
-            loop {
-                c.skip_ws();
-                if c.eat(b']') {
-                    break;
-                }
-                if !items.is_empty() {
-                    if !c.eat(b',') {
-                        return Err(c.error("expected ',' or ']' in a list"));
-                    }
-                    c.skip_ws();
-                }
-                match operand(c)? {
-                    Operand::Literal(v) => items.push(v),
-                    _ => return Err(c.error("expected a value in a list")),
-                }
+            if c.depth >= MAX_DEPTH {
+                return Err(c.error(&format!(
+                    "filter expressions nested more than {MAX_DEPTH} levels deep"
+                )));
             }
-            Ok(Operand::Literal(Value::Array(items)))
+            c.depth += 1;
+            let list = list_literal(c);
+            c.depth -= 1;
+            list
         }
         _ => {
             let start = c.i;
@@ -258,7 +249,31 @@ fn operand(c: &mut Cursor<'_>) -> Result<Operand, SyntaxError> {
     }
 }
 
-/// `/pattern/flags` (`i`: ignore case; `m`, `s`, `x` as Java's).
+/// `[literal, …]`, its `[` at the cursor.
+fn list_literal(c: &mut Cursor<'_>) -> Result<Operand, SyntaxError> {
+    c.i += 1;
+    let mut items = Vec::new();
+    loop {
+        c.skip_ws();
+        if c.eat(b']') {
+            break;
+        }
+        if !items.is_empty() {
+            if !c.eat(b',') {
+                return Err(c.error("expected ',' or ']' in a list"));
+            }
+            c.skip_ws();
+        }
+        match operand(c)? {
+            Operand::Literal(v) => items.push(v),
+            _ => return Err(c.error("expected a value in a list")),
+        }
+    }
+    Ok(Operand::Literal(Value::Array(items)))
+}
+
+/// `/pattern/flags` (`i`: ignore case; `m`, `s`, `x` as Java's). It must
+/// match the whole text, as Java's `matches()` does.
 fn pattern(c: &mut Cursor<'_>) -> Result<Operand, SyntaxError> {
     if !c.eat(b'/') {
         return Err(c.error("expected '/' to open a regular expression"));
@@ -280,18 +295,25 @@ fn pattern(c: &mut Cursor<'_>) -> Result<Operand, SyntaxError> {
         c.i += 1;
     }
     let flags = &c.text[flags_start..c.i];
-    let mut builder = regex::RegexBuilder::new(&format!("^(?:{body})$"));
-    for f in flags.chars() {
-        match f {
-            'i' => builder.case_insensitive(true),
-            'm' => builder.multi_line(true),
-            's' => builder.dot_matches_new_line(true),
-            'x' => builder.ignore_whitespace(true),
-            _ => return Err(c.error("unknown regular expression flag")),
-        };
+    if flags.chars().any(|f| !"imsx".contains(f)) {
+        return Err(c.error("unknown regular expression flag"));
     }
-    let regex =
-        (builder.size_limit(1 << 20).build()).map_err(|_| c.error("invalid regular expression"))?;
+    let build = |pattern: &str| {
+        regex::RegexBuilder::new(pattern)
+            .case_insensitive(flags.contains('i'))
+            .multi_line(flags.contains('m'))
+            .dot_matches_new_line(flags.contains('s'))
+            .ignore_whitespace(flags.contains('x'))
+            .size_limit(1 << 20)
+            .build()
+    };
+    // The body must stand alone (`a)|(b` is no pattern); then it is held to
+    // the whole text, `\A…\z` whatever the flags (with `x`, a newline ends
+    // a comment before the closing group).
+    let end = if flags.contains('x') { "\n" } else { "" };
+    let regex = build(&body)
+        .and_then(|_| build(&format!("\\A(?:{body}{end})\\z")))
+        .map_err(|_| c.error("invalid regular expression"))?;
     Ok(Operand::Pattern(Pattern {
         source: c.text[start - 1..c.i].to_owned(),
         regex,
@@ -325,12 +347,12 @@ impl Filter {
                 Some(Value::Null) | None => false,
                 Some(other) => p.regex.is_match(&other.to_string()),
             },
-            Filter::Compare(l, op, r) => {
-                let (Some(a), Some(b)) = (l.value(item, root), r.value(item, root)) else {
-                    return false;
-                };
-                compare(&a, *op, &b)
-            }
+            Filter::Compare(l, op, r) => match (l.value(item, root), r.value(item, root)) {
+                (Some(a), Some(b)) => compare(&a, *op, &b),
+                // Nothing is in no list, as Jayway has it.
+                (None, Some(Value::Array(_))) => *op == Op::Nin,
+                _ => false,
+            },
         }
     }
 }
@@ -389,7 +411,8 @@ fn compare(a: &Value, op: Op, b: &Value) -> bool {
         Op::Size => {
             let size = match a {
                 Value::Array(items) => items.len(),
-                Value::String(s) => s.chars().count(),
+                // (Java's length: UTF-16 units.)
+                Value::String(s) => s.encode_utf16().count(),
                 _ => return false,
             };
             return b.as_f64() == Some(size as f64);

@@ -251,7 +251,38 @@ fn filters_take_jaywayss_other_operators() {
         "$.b[?(@.t =~ /x/q)]",
         "$.b[?(@.t in [1,)]",
         "$.b[?(@.t =~ /\\)]",
+        "$.b[?(@.t =~ /a)|(b/)]",
     ] {
         assert!(Path::parse(bad).is_err(), "{bad}");
     }
+    // Whole text, whatever the flags; an `x` comment ends with the pattern.
+    let lines = json!({"l": [{"s": "a\nb"}, {"s": "b"}]});
+    assert_eq!(
+        sel("$.l[?(@.s =~ /b/m)].s", lines.clone()),
+        Some(json!(["b"]))
+    );
+    assert_eq!(
+        sel("$.l[?(@.s =~ /b # the letter/x)].s", lines),
+        Some(json!(["b"]))
+    );
+    // Nothing is in no list; a string's size is Java's (UTF-16 units).
+    assert_eq!(
+        titles("@.missing nin [1]"),
+        Some(json!(["Sayings", "Sword", "moby"]))
+    );
+    let emoji = json!({"l": [{"s": "\u{1F600}"}]});
+    assert_eq!(
+        sel("$.l[?(@.s size 2)].s", emoji),
+        Some(json!(["\u{1F600}"]))
+    );
+}
+
+#[test]
+fn a_deeply_nested_list_in_a_filter_is_refused_not_a_crash() {
+    let deep = format!(
+        "$.b[?(@.a in {}{})]",
+        "[".repeat(200_000),
+        "]".repeat(200_000)
+    );
+    assert!(Path::parse(&deep).is_err());
 }
