@@ -257,15 +257,14 @@ impl<'a> Step<'a> {
         }
         if f.finished == f.total {
             // AWS closes a Map with MapStateSucceeded, a Parallel with
-            // ParallelStateSucceeded: it follows the last branch's last event,
+            // ParallelStateSucceeded: it follows the branches' latest event,
             // and so does the Exited event after it (recorded histories
             // leave it out, but its id is missing between their last branch
             // event and ParallelStateExited).
             if is_map {
                 self.map_ended(t, state, &f, true);
             } else {
-                let child = format!("{}/{}.{}", t.id, wait, index);
-                self.record_after(t, EventType::ParallelStateSucceeded, child);
+                self.record(t, EventType::ParallelStateSucceeded, || json!({}));
             }
             return self.results_done(t, state, f);
         }

@@ -92,9 +92,8 @@ pub struct HistoryEvent {
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub with_entry: bool,
     /// The thread whose last event this one follows, where that is not its
-    /// own thread's: a fan-out's events that AWS links to a child's last
-    /// event (ParallelStateSucceeded, and a failed child's TaskStateAborted
-    /// and ParallelStateFailed).
+    /// own thread's: a fan-out's events that AWS links to a failed child's
+    /// last event (its TaskStateAborted, and ParallelStateFailed).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub after: Option<String>,
 }
@@ -225,6 +224,8 @@ fn map_previous<S: std::hash::BuildHasher>(
         if let Some((_, index)) = segment.split_once('.') {
             last.insert(map_key(&t[..slash], &format!("iteration.{index}")), id);
         }
+        // The latest event of any of the fan-out's children.
+        last.insert(map_key(&t[..slash], "latest"), id);
         at = slash + 1;
     }
     let key = |what: &str| map_key(t, what);
@@ -276,10 +277,15 @@ fn map_previous<S: std::hash::BuildHasher>(
         // (Again after a retry: an earlier attempt's end is forgotten.)
         EventType::ParallelStateStarted => {
             last.remove(&key("exit"));
+            last.remove(&key("latest"));
         }
-        // It follows the last branch's last event (`after`): so does the
-        // Parallel's Exited event.
+        // It follows the branches' latest event (whichever branch ended
+        // last, however the steps were ordered): so does the Parallel's
+        // Exited event.
         EventType::ParallelStateSucceeded => {
+            if let Some(&latest) = last.get(&key("latest")) {
+                previous = latest;
+            }
             last.insert(key("exit"), previous);
         }
         EventType::ParallelStateExited => {
