@@ -113,11 +113,6 @@ impl Mocks {
         })
     }
 
-    /// Whether the configuration has this test case.
-    pub fn has_case(&self, case: &MockCase) -> bool {
-        self.cases.contains_key(case)
-    }
-
     /// The test case that answers `call`'s execution, if any.
     fn case_of<'a>(&'a self, call: &'a TaskCall) -> Option<&'a MockCase> {
         call.mock.as_ref().or(self.default.as_ref())

@@ -118,15 +118,23 @@ pub const MAX_DEPTH: usize = 64;
 
 /// Every recursion of the filter grammar passes through here: counted.
 fn unary(c: &mut Cursor<'_>) -> Result<Filter, SyntaxError> {
+    deeper(c, unary_term)
+}
+
+/// `parse` one level deeper, within [`MAX_DEPTH`].
+fn deeper<T>(
+    c: &mut Cursor<'_>,
+    parse: impl FnOnce(&mut Cursor<'_>) -> Result<T, SyntaxError>,
+) -> Result<T, SyntaxError> {
     if c.depth >= MAX_DEPTH {
         return Err(c.error(&format!(
             "filter expressions nested more than {MAX_DEPTH} levels deep"
         )));
     }
     c.depth += 1;
-    let f = unary_term(c);
+    let out = parse(c);
     c.depth -= 1;
-    f
+    out
 }
 
 fn unary_term(c: &mut Cursor<'_>) -> Result<Filter, SyntaxError> {
@@ -150,22 +158,14 @@ fn unary_term(c: &mut Cursor<'_>) -> Result<Filter, SyntaxError> {
         c.skip_ws();
         return Ok(Filter::Compare(left, Op::Matches, pattern(c)?));
     }
-    let ops: [(&[u8], Op); 6] = [
+    // (A word operator stands alone: `in` is not the start of `inside`.)
+    let ops: [(&[u8], Op); 14] = [
         (b"==", Op::Eq),
         (b"!=", Op::Ne),
         (b"<=", Op::Le),
         (b">=", Op::Ge),
         (b"<", Op::Lt),
         (b">", Op::Gt),
-    ];
-    for (text, op) in ops {
-        if c.s[c.i..].starts_with(text) {
-            c.i += text.len();
-            let right = operand(c)?;
-            return Ok(Filter::Compare(left, op, right));
-        }
-    }
-    let words: [(&[u8], Op); 8] = [
         (b"nin", Op::Nin),
         (b"in", Op::In),
         (b"subsetof", Op::SubsetOf),
@@ -175,13 +175,15 @@ fn unary_term(c: &mut Cursor<'_>) -> Result<Filter, SyntaxError> {
         (b"empty", Op::Empty),
         (b"contains", Op::Contains),
     ];
-    for (word, op) in words {
+    for (text, op) in ops {
         let rest = &c.s[c.i..];
-        let bounded = rest
-            .get(word.len())
-            .is_none_or(|b| !b.is_ascii_alphanumeric() && *b != b'_');
-        if rest.starts_with(word) && bounded {
-            c.i += word.len();
+        let word = text[0].is_ascii_alphabetic();
+        let bounded = !word
+            || rest
+                .get(text.len())
+                .is_none_or(|b| !b.is_ascii_alphanumeric() && *b != b'_');
+        if rest.starts_with(text) && bounded {
+            c.i += text.len();
             let right = operand(c)?;
             return Ok(Filter::Compare(left, op, right));
         }
@@ -220,17 +222,7 @@ fn operand(c: &mut Cursor<'_>) -> Result<Operand, SyntaxError> {
         }
         // A list of literals (`in ['a', 'b']`, `anyof [1, 2]`); a list in
         // a list counts against the nesting limit.
-        Some(b'[') => {
-            if c.depth >= MAX_DEPTH {
-                return Err(c.error(&format!(
-                    "filter expressions nested more than {MAX_DEPTH} levels deep"
-                )));
-            }
-            c.depth += 1;
-            let list = list_literal(c);
-            c.depth -= 1;
-            list
-        }
+        Some(b'[') => deeper(c, list_literal),
         _ => {
             let start = c.i;
             while c
