@@ -5,7 +5,10 @@ use serde_json::{Value, json};
 use stepwise_asl::definition::resource::{Pattern, Resource};
 use stepwise_asl::exec::TimerKind;
 use stepwise_asl::states::Kind;
-use stepwise_asl::{Effect, ErrorName, Event, StateMachine, StatesError, TaskCall, Thread};
+use stepwise_asl::{
+    Effect, Env, ErrorName, Event, Execution, Output, StateMachine, StatesError, TaskCall, Thread,
+    step,
+};
 
 use crate::mock::{Mocks, Response};
 use crate::ports::{Abandoned, Progress, TaskContext, TaskResult, Tasks, follow_pause};
@@ -100,10 +103,40 @@ pub fn offers_activity<T: Tasks>(tasks: &T, call: &TaskCall) -> bool {
     call.resource.contains(":activity:") && call.token.is_some() && !tasks.answers_callbacks(call)
 }
 
+/// Steps `thread` by `event` as every driver steps a thread: a Task that
+/// would offer a task to an activity that does not exist (`exists` asks
+/// the driver's catalog) is stepped again knowing it is missing, and fails
+/// with States.Runtime as AWS fails it. `None` when the event does not
+/// apply (it is stale) and the thread is unchanged.
+pub async fn step_thread<T: Tasks>(
+    machine: &StateMachine,
+    facts: &Execution,
+    thread: &mut Thread,
+    event: Event,
+    env: &Env,
+    tasks: &T,
+    exists: impl AsyncFnOnce(&str) -> bool,
+) -> Option<Output> {
+    // Kept as it was only when the step may offer an activity a task.
+    let kept = may_offer_activity(machine, thread, &event).then(|| (thread.clone(), event.clone()));
+    let mut out = step(machine, facts, thread, event, env);
+    if let Some((before, again)) = kept
+        && let Some(arn) = offered_activity(tasks, &out.effects)
+        && !exists(arn).await
+    {
+        let missing = Env {
+            missing_activity: Some(arn.to_owned()),
+            ..env.clone()
+        };
+        *thread = before;
+        out = step(machine, facts, thread, again, &missing);
+    }
+    out.applied.then_some(out)
+}
+
 /// Whether stepping `thread` by `event` may offer a task to an activity
-/// (it runs a Task state whose resource is one): then a driver keeps the
-/// thread as it was, to step it again should the activity be missing.
-pub fn may_offer_activity(machine: &StateMachine, thread: &Thread, event: &Event) -> bool {
+/// (it runs a Task state whose resource is one).
+fn may_offer_activity(machine: &StateMachine, thread: &Thread, event: &Event) -> bool {
     let runs = matches!(event, Event::Run)
         || matches!(
             event,
@@ -120,7 +153,7 @@ pub fn may_offer_activity(machine: &StateMachine, thread: &Thread, event: &Event
 }
 
 /// The activity a step's effects offer a task to, if any.
-pub fn offered_activity<'a, T: Tasks>(tasks: &T, effects: &'a [Effect]) -> Option<&'a str> {
+fn offered_activity<'a, T: Tasks>(tasks: &T, effects: &'a [Effect]) -> Option<&'a str> {
     effects.iter().find_map(|e| match e {
         Effect::Invoke(call) if offers_activity(tasks, call) => Some(call.resource.as_str()),
         _ => None,

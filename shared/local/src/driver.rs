@@ -3,7 +3,7 @@
 
 use rusqlite::{OptionalExtension, params};
 use stepwise_asl::exec::HistoryEvent;
-use stepwise_asl::{ChildRecord, Effect, Env, Event, Handover, Outcome, StatesError, Thread, step};
+use stepwise_asl::{ChildRecord, Effect, Env, Event, Handover, Outcome, StatesError, Thread};
 
 use stepwise_engine::executions::past_history_limit;
 use stepwise_engine::nested;
@@ -100,41 +100,24 @@ pub(crate) fn step_thread(
     // on it (a timeout, a stop, a cancelled branch), as AWS stops it.
     let child_wait = nested::child_wait(&run.machine, &thread);
     let answered = nested::answered_wait(&event);
-    // A Task that would offer a task to a missing activity fails instead:
-    // the step is taken again, knowing.
-    let kept = stepwise_engine::tasks::may_offer_activity(&run.machine, &thread, &event)
-        .then(|| (thread.clone(), event.clone()));
-    let mut out = step(&run.machine, &run.facts, &mut thread, event, &env);
-    // (The run is looked up again only on that rare path: the catalog is
-    // read through the worker.)
-    let run = match kept {
-        None => run,
-        Some((before, again)) => {
-            let missing = stepwise_engine::tasks::offered_activity(&w.tasks, &out.effects)
-                .filter(|arn| {
-                    let catalog = crate::catalog::SqlCatalog(&w.conn);
-                    let found = stepwise_engine::catalog::activity_exists(&catalog, arn);
-                    !stepwise_engine::block_on(found).unwrap_or(true)
-                })
-                .map(str::to_owned);
-            let Some(run) = w.run_for(execution)? else {
-                return Ok(());
-            };
-            if let Some(arn) = missing {
-                let missing = Env {
-                    missing_activity: Some(arn),
-                    ..env
-                };
-                thread = before;
-                out = step(&run.machine, &run.facts, &mut thread, again, &missing);
-            }
-            run
-        }
+    let run = &w.runs[execution];
+    let catalog = crate::catalog::SqlCatalog(&w.conn);
+    let exists = async |arn: &str| {
+        (stepwise_engine::catalog::activity_exists(&catalog, arn).await).unwrap_or(true)
     };
-    if !out.applied {
+    let stepped = stepwise_engine::tasks::step_thread(
+        &run.machine,
+        &run.facts,
+        &mut thread,
+        event,
+        &env,
+        &w.tasks,
+        exists,
+    );
+    let Some(out) = stepwise_engine::block_on(stepped) else {
         w.put_thread(execution, thread, new);
         return Ok(());
-    }
+    };
     // A step that would take the history past AWS's limit is not kept:
     // the execution fails instead, as on every driver.
     let made = run.numbering.next_id() - 1 + out.events;

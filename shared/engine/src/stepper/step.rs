@@ -311,26 +311,11 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
             nonce: crate::entropy(),
             missing_activity: None,
         };
-        // A Task that would offer a task to a missing activity fails
-        // instead: the step is taken again, knowing.
-        let kept = crate::tasks::may_offer_activity(machine, thread, &event)
-            .then(|| (thread.clone(), event.clone()));
         let first = env(lamport + 1, self.seed(), now);
-        let mut out = step(machine, facts, thread, event, &first);
-        if let Some((before, again)) = kept
-            && let Some(arn) = crate::tasks::offered_activity(&self.tasks, &out.effects)
-            && !self.store.activity_exists(arn).await.unwrap_or(true)
-        {
-            let missing = Env {
-                missing_activity: Some(arn.to_owned()),
-                ..first
-            };
-            *thread = before;
-            out = step(machine, facts, thread, again, &missing);
-        }
-        if !out.applied {
-            return None;
-        }
+        let exists = async |arn: &str| self.store.activity_exists(arn).await.unwrap_or(true);
+        let out =
+            crate::tasks::step_thread(machine, facts, thread, event, &first, &self.tasks, exists)
+                .await?;
         // Inline calls take the time they take, on the execution's clock
         // too: once the machine's TimeoutSeconds passes during one (its
         // message is on its way), no answer is taken and no call made.
