@@ -12,6 +12,7 @@ pub mod callbacks;
 pub mod catalog;
 pub mod children;
 pub mod console;
+pub mod driver;
 pub mod executions;
 pub mod items;
 pub mod map_runs;

@@ -9,7 +9,9 @@ use serde_json::Value;
 use stepwise_asl::exec::{HistoryEvent, Numbering};
 use stepwise_asl::random::Random;
 use stepwise_asl::timestamp::Millis;
-use stepwise_asl::{Effect, Env, Event, Execution, Handover, Outcome, StateMachine, Thread};
+use stepwise_asl::{Env, Event, Execution, Outcome, StateMachine, StatesError, TaskCall, Thread};
+
+use crate::driver::{Host, Stepped, deliver};
 
 use crate::ports::{TaskContext, Tasks};
 use crate::report::{Recorded, Report};
@@ -78,8 +80,8 @@ pub struct Runner<'m, T> {
     history: Vec<Recorded>,
     /// How many state transitions ran (for benchmarks).
     transitions: u64,
-    /// History events produced so far, kept or not.
-    events: u64,
+    /// How the execution ended, once it did.
+    outcome: Option<Outcome>,
     /// The variables the root starts with (TestState's `variables`).
     variables: serde_json::Map<String, Value>,
     /// Where numbered history events go as they happen (`stepwise run
@@ -109,7 +111,7 @@ impl<'m, T: Tasks> Runner<'m, T> {
             random: Random::new(options.seed),
             history: Vec::new(),
             transitions: 0,
-            events: 1,
+            outcome: None,
             variables: serde_json::Map::new(),
             sink: None,
             numbering: Numbering::default(),
@@ -201,21 +203,40 @@ impl<'m, T: Tasks> Runner<'m, T> {
                 }
                 self.now = due.at;
             }
-            if let Some(outcome) = self.deliver(due.thread, due.event).await {
+            let Ok(()) = deliver(self, "", &due.thread, due.event).await;
+            if let Some(outcome) = self.outcome.take() {
                 return Report::from_outcome(outcome, std::mem::take(&mut self.history));
             }
         }
     }
+}
 
-    /// Steps one thread and carries out its effects; returns the execution's
-    /// outcome once the root thread finishes.
-    async fn deliver(&mut self, id: String, event: Event) -> Option<Outcome> {
-        let thread = self.threads.get_mut(&id)?;
+/// The runner keeps its one execution's threads in a map and its queue in
+/// a heap; a task call is carried out in place.
+impl<T: Tasks> Host for Runner<'_, T> {
+    type Error = std::convert::Infallible;
+
+    fn take(&mut self, _: &str, thread: &str) -> Result<Option<(Thread, bool)>, Self::Error> {
+        Ok(self.threads.remove(thread).map(|t| (t, false)))
+    }
+
+    fn put(&mut self, _: &str, thread: Thread, _new: bool) {
+        self.threads.insert(thread.id.clone(), thread);
+    }
+
+    fn forget(&mut self, _: &str, _: &str, _: bool) {}
+
+    async fn step(
+        &mut self,
+        _: &str,
+        thread: &mut Thread,
+        event: Event,
+    ) -> Result<Option<Stepped>, Self::Error> {
         let env = Env {
             now: self.now,
             seed: self.random.next_u64(),
             event_id: self.numbering.next_id(),
-            history: self.options.history || self.sink.is_some(),
+            history: self.records(),
             spawn_bytes: 0,
             missing_activity: None,
             nonce: crate::entropy(),
@@ -223,85 +244,92 @@ impl<'m, T: Tasks> Runner<'m, T> {
         // (Every activity exists here: nothing can create or delete one.)
         let exists = async |_: &str| true;
         let (machine, exec, tasks) = (self.machine, &self.exec, &self.tasks);
-        let out =
-            crate::tasks::step_thread(machine, exec, thread, event, &env, tasks, exists).await?;
+        let stepped = crate::tasks::step_thread(machine, exec, thread, event, &env, tasks, exists);
+        let Some(output) = stepped.await else {
+            return Ok(None);
+        };
         self.transitions += 1;
-        // A step that would take the history past AWS's limit is not kept:
-        // the execution fails instead, as on every driver.
-        let express = self.machine.express;
-        if let Some(e) = crate::executions::past_history_limit(express, self.events + out.events) {
-            self.append(vec![HistoryEvent::execution_failed(self.now, &e)]);
-            return Some(Outcome::Failed(e));
-        }
-        self.events += out.events;
+        Ok(Some(Stepped {
+            output,
+            before: self.numbering.next_id() - 1,
+            express: machine.express,
+            child_wait: None,
+        }))
+    }
+
+    fn now(&self) -> Millis {
+        self.now
+    }
+
+    fn record(&mut self, _: &str, events: Vec<HistoryEvent>, made: u64) -> Result<(), Self::Error> {
         if !self.records() {
-            self.numbering.skip(out.events);
+            self.numbering.skip(made);
         }
-        self.append(out.history);
-        let mut finished = None;
-        for effect in out.effects {
-            match effect {
-                Effect::Schedule { at, event } => self.push(at, id.clone(), event),
-                // An activity task waits for a worker, which nothing can
-                // be here: only its timers can end it, as a callback's.
-                Effect::Invoke(call) if offers_activity(&self.tasks, &call) => {}
-                Effect::Invoke(call) => {
-                    let ctx = TaskContext::new(&self.exec.arn, &id);
-                    let began = std::time::Instant::now();
-                    let mut went_out = None;
-                    let result = carry_out(&self.tasks, &call, &ctx, None, |answer| {
-                        went_out = Some(answer.clone())
-                    })
-                    .await;
-                    // The call took the time it took, on the execution's
-                    // clock too: its answer comes that long after it was
-                    // made, and a machine's TimeoutSeconds that passed
-                    // meanwhile comes first, as on every backend. (Calls
-                    // are made one after another here, but each is placed
-                    // as if made when its state asked: as AWS runs a Map's
-                    // calls, side by side.)
-                    let answered = self.now + began.elapsed().as_millis() as Millis;
-                    // A task that waits after its call: TaskSubmitted first.
-                    if let Some(output) = went_out {
-                        let wait = call.wait;
-                        self.push(self.now, id.clone(), Event::TaskSubmitted { wait, output });
-                    }
-                    // (None: a callback task whose request went out waits for
-                    // its token, which nothing can send here: only its
-                    // timers, TimeoutSeconds and HeartbeatSeconds, can end it.)
-                    if let Some(result) = result {
-                        let event = inline_event(&call, began.elapsed(), result);
-                        self.push(answered, id.clone(), event);
-                    }
-                }
-                Effect::Spawn(children) => {
-                    for child in children {
-                        let cid = child.id.clone();
-                        self.threads.insert(cid.clone(), child);
-                        self.push(self.now, cid, Event::Run);
-                    }
-                }
-                // Each cancelled thread takes a stop, as on every backend:
-                // its own children are cancelled in turn, and it is gone.
-                Effect::Cancel(ids) => {
-                    for cid in ids {
-                        Box::pin(self.deliver(cid, Event::stopped())).await;
-                    }
-                }
-                // `stepwise run` has no Map Run API to show it to.
-                Effect::MapRun(_) | Effect::ChildExecution(_) => {}
-                Effect::Finish(outcome) => finished = Some(outcome),
-            }
+        self.append(events);
+        Ok(())
+    }
+
+    fn schedule(
+        &mut self,
+        _: &str,
+        thread: &str,
+        at: Millis,
+        event: Event,
+    ) -> Result<(), Self::Error> {
+        self.push(at, thread.to_owned(), event);
+        Ok(())
+    }
+
+    async fn invoke(
+        &mut self,
+        _: &str,
+        thread: &Thread,
+        call: TaskCall,
+    ) -> Result<(), Self::Error> {
+        // An activity task waits for a worker, which nothing can be here:
+        // only its timers can end it, as a callback's.
+        if offers_activity(&self.tasks, &call) {
+            return Ok(());
         }
-        let outcome = finished?;
-        let thread = self.threads.remove(&id)?;
-        match thread.finished(outcome) {
-            Handover::Parent(parent, event) => {
-                self.push(self.now, parent, event);
-                None
-            }
-            Handover::Execution(outcome) => Some(outcome),
+        let id = &thread.id;
+        let ctx = TaskContext::new(&self.exec.arn, id);
+        let began = std::time::Instant::now();
+        let mut went_out = None;
+        let result = carry_out(&self.tasks, &call, &ctx, None, |answer| {
+            went_out = Some(answer.clone())
+        })
+        .await;
+        // The call took the time it took, on the execution's clock too: its
+        // answer comes that long after it was made, and a machine's
+        // TimeoutSeconds that passed meanwhile comes first, as on every
+        // backend. (Calls are made one after another here, but each is
+        // placed as if made when its state asked: as AWS runs a Map's
+        // calls, side by side.)
+        let answered = self.now + began.elapsed().as_millis() as Millis;
+        // A task that waits after its call: TaskSubmitted first.
+        if let Some(output) = went_out {
+            let wait = call.wait;
+            self.push(self.now, id.clone(), Event::TaskSubmitted { wait, output });
         }
+        // (None: a callback task whose request went out waits for its
+        // token, which nothing can send here: only its timers,
+        // TimeoutSeconds and HeartbeatSeconds, can end it.)
+        if let Some(result) = result {
+            let event = inline_event(&call, began.elapsed(), result);
+            self.push(answered, id.clone(), event);
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self, _: &str, _: Option<&Thread>, outcome: Outcome) -> Result<(), Self::Error> {
+        self.outcome = Some(outcome);
+        Ok(())
+    }
+
+    fn fail(&mut self, _: &str, error: StatesError) -> Result<(), Self::Error> {
+        self.append(vec![HistoryEvent::execution_failed(self.now, &error)]);
+        self.outcome = Some(Outcome::Failed(error));
+        Ok(())
     }
 }
 

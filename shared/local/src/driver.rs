@@ -3,9 +3,11 @@
 
 use rusqlite::{OptionalExtension, params};
 use stepwise_asl::exec::HistoryEvent;
-use stepwise_asl::{ChildRecord, Effect, Env, Event, Handover, Outcome, StatesError, Thread};
+use stepwise_asl::timestamp::Millis;
+use stepwise_asl::{ChildRecord, Env, Event, MapRun, Outcome, StatesError, TaskCall, Thread};
+use stepwise_engine::driver::{Host, Stepped, deliver};
+use stepwise_engine::tasks::step_thread as step_thread_once;
 
-use stepwise_engine::executions::past_history_limit;
 use stepwise_engine::nested;
 
 use crate::worker::{IN_FLIGHT, Worker};
@@ -73,139 +75,183 @@ fn keep_child(w: &mut Worker, execution: &str, r: &ChildRecord) -> rusqlite::Res
     Ok(())
 }
 
-/// Delivers one event to one thread.
+/// Delivers one event to one thread, in the worker's transaction.
 pub(crate) fn step_thread(
     w: &mut Worker,
     execution: &str,
     thread_id: &str,
     event: Event,
 ) -> rusqlite::Result<()> {
-    let Some((mut thread, new)) = w.take_thread(execution, thread_id)? else {
-        return Ok(());
-    };
-    let now = w.now();
-    let Some(run) = w.run_for(execution)? else {
-        return Ok(());
-    };
-    let env = Env {
-        now,
-        seed: stepwise_engine::entropy(),
-        event_id: run.numbering.next_id(),
-        history: true,
-        spawn_bytes: 0,
-        missing_activity: None,
-        nonce: stepwise_engine::entropy(),
-    };
-    // A `.sync` task's nested execution is stopped when the task gives up
-    // on it (a timeout, a stop, a cancelled branch), as AWS stops it.
-    let child_wait = nested::child_wait(&run.machine, &thread);
-    let answered = nested::answered_wait(&event);
-    let run = &w.runs[execution];
-    let catalog = crate::catalog::SqlCatalog(&w.conn);
-    let exists = async |arn: &str| {
-        (stepwise_engine::catalog::activity_exists(&catalog, arn).await).unwrap_or(true)
-    };
-    let stepped = stepwise_engine::tasks::step_thread(
-        &run.machine,
-        &run.facts,
-        &mut thread,
-        event,
-        &env,
-        &w.tasks,
-        exists,
-    );
-    let Some(out) = stepwise_engine::block_on(stepped) else {
-        w.put_thread(execution, thread, new);
-        return Ok(());
-    };
-    // A step that would take the history past AWS's limit is not kept:
-    // the execution fails instead, as on every driver.
-    let made = run.numbering.next_id() - 1 + out.events;
-    if let Some(e) = past_history_limit(run.machine.express, made) {
-        return fail_execution(w, execution, e);
+    stepwise_engine::block_on(deliver(w, execution, thread_id, event))
+}
+
+/// The worker keeps threads in SQLite (cached for its batch), its queue in
+/// the `messages` table and its timer heap, and sends task calls to its
+/// dispatcher threads after the batch commits.
+impl Host for Worker {
+    type Error = rusqlite::Error;
+
+    fn take(&mut self, execution: &str, thread: &str) -> rusqlite::Result<Option<(Thread, bool)>> {
+        let Some(taken) = self.take_thread(execution, thread)? else {
+            return Ok(None);
+        };
+        // (A thread of an execution that is gone goes with it.)
+        Ok(self.run_for(execution)?.is_some().then_some(taken))
     }
-    append_history(w, execution, out.history)?;
-    let mut finished = None;
-    for effect in out.effects {
-        match effect {
-            Effect::Schedule { at, event } => w.enqueue(execution, thread_id, at, &event)?,
-            Effect::Invoke(call) => invoke(w, execution, &thread, call)?,
-            Effect::Spawn(children) => {
-                for child in children {
-                    let id = child.id.clone();
-                    w.new_thread(execution, child);
-                    w.enqueue(execution, &id, w.now(), &Event::Run)?;
-                }
-            }
-            Effect::Cancel(ids) => {
-                // Each cancelled thread takes a stop, as the stepper sends
-                // it one: its own children are cancelled in turn, a `.sync`
-                // execution it waits for is stopped, a child execution ends
-                // ABORTED with its journal kept. Then what is left of it goes.
-                for id in &ids {
-                    step_thread(w, execution, id, Event::stopped())?;
-                }
-                for id in ids {
-                    let below = format!("{id}/");
-                    w.abandon(execution, |t, _| t == id || t.starts_with(&below));
-                    w.drop_cached_below(execution, Some(&id));
-                    let prefix = format!("{id}/%");
-                    for table in ["threads", "messages"] {
-                        let col = if table == "threads" { "id" } else { "thread" };
-                        w.conn.execute(
-                            &format!("DELETE FROM {table} WHERE execution = ?1 AND ({col} = ?2 OR {col} LIKE ?3)"),
-                            params![execution, id, prefix],
-                        )?;
-                    }
-                    // Their tokens stay, no longer offered: a late answer
-                    // is told it came too late (TaskTimedOut), as on AWS.
-                    w.conn.execute(
-                        "UPDATE tokens SET activity = NULL, token = NULL
-                         WHERE execution = ?1 AND (thread = ?2 OR thread LIKE ?3)",
-                        params![execution, id, prefix],
-                    )?;
-                }
-            }
-            Effect::Finish(outcome) => finished = Some(outcome),
-            Effect::ChildExecution(r) => keep_child(w, execution, &r)?,
-            Effect::MapRun(run) => {
-                w.conn.execute(
-                    "INSERT INTO map_runs (arn, execution, start, body) VALUES (?1, ?2, ?3, ?4)
-                     ON CONFLICT (arn) DO UPDATE SET body = excluded.body
-                     WHERE json_extract(map_runs.body, '$.status') = 'RUNNING'
-                        OR COALESCE(json_extract(map_runs.body, '$.redrive_count'), 0)
-                           < json_extract(excluded.body, '$.redrive_count')",
-                    params![
-                        run.arn,
-                        execution,
-                        run.start,
-                        serde_json::to_string(&run)
-                            .map_err(|e| rusqlite::Error::ToSqlConversionFailure(e.into()))?
-                    ],
+
+    fn put(&mut self, execution: &str, thread: Thread, new: bool) {
+        self.put_thread(execution, thread, new);
+    }
+
+    fn forget(&mut self, execution: &str, thread: &str, new: bool) {
+        // (One created and finished in this batch was never written.)
+        if !new {
+            self.drop_thread(execution, thread);
+        }
+    }
+
+    async fn step(
+        &mut self,
+        execution: &str,
+        thread: &mut Thread,
+        event: Event,
+    ) -> rusqlite::Result<Option<Stepped>> {
+        let now = self.now();
+        let Some(run) = self.run_for(execution)? else {
+            return Ok(None);
+        };
+        let env = Env {
+            now,
+            seed: stepwise_engine::entropy(),
+            event_id: run.numbering.next_id(),
+            history: true,
+            spawn_bytes: 0,
+            missing_activity: None,
+            nonce: stepwise_engine::entropy(),
+        };
+        let run = &self.runs[execution];
+        // A `.sync` task's nested execution is stopped when the task gives
+        // up on it (a timeout, a stop, a cancelled branch), as AWS stops it.
+        let child_wait = nested::child_wait(&run.machine, thread);
+        let catalog = crate::catalog::SqlCatalog(&self.conn);
+        let exists = async |arn: &str| {
+            (stepwise_engine::catalog::activity_exists(&catalog, arn).await).unwrap_or(true)
+        };
+        let (machine, facts) = (&run.machine, &run.facts);
+        let stepped = step_thread_once(machine, facts, thread, event, &env, &self.tasks, exists);
+        Ok(stepped.await.map(|output| Stepped {
+            output,
+            before: run.numbering.next_id() - 1,
+            express: run.machine.express,
+            child_wait,
+        }))
+    }
+
+    fn now(&self) -> Millis {
+        Worker::now(self)
+    }
+
+    fn record(
+        &mut self,
+        execution: &str,
+        events: Vec<HistoryEvent>,
+        _: u64,
+    ) -> rusqlite::Result<()> {
+        append_history(self, execution, events)
+    }
+
+    fn schedule(
+        &mut self,
+        execution: &str,
+        thread: &str,
+        at: Millis,
+        event: Event,
+    ) -> rusqlite::Result<()> {
+        self.enqueue(execution, thread, at, &event)
+    }
+
+    async fn invoke(
+        &mut self,
+        execution: &str,
+        thread: &Thread,
+        call: TaskCall,
+    ) -> rusqlite::Result<()> {
+        invoke(self, execution, thread, call)
+    }
+
+    fn cancelled(&mut self, execution: &str, threads: &[String]) -> rusqlite::Result<()> {
+        for id in threads {
+            let below = format!("{id}/");
+            self.abandon(execution, |t, _| t == id || t.starts_with(&below));
+            self.drop_cached_below(execution, Some(id));
+            let prefix = format!("{id}/%");
+            for table in ["threads", "messages"] {
+                let col = if table == "threads" { "id" } else { "thread" };
+                self.conn.execute(
+                    &format!(
+                        "DELETE FROM {table} WHERE execution = ?1 AND ({col} = ?2 OR {col} LIKE ?3)"
+                    ),
+                    params![execution, id, prefix],
                 )?;
             }
+            // Their tokens stay, no longer offered: a late answer is told
+            // it came too late (TaskTimedOut), as on AWS.
+            self.conn.execute(
+                "UPDATE tokens SET activity = NULL, token = NULL
+                 WHERE execution = ?1 AND (thread = ?2 OR thread LIKE ?3)",
+                params![execution, id, prefix],
+            )?;
+        }
+        Ok(())
+    }
+
+    fn keep_run(&mut self, execution: &str, run: &MapRun) -> rusqlite::Result<()> {
+        self.conn.execute(
+            "INSERT INTO map_runs (arn, execution, start, body) VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (arn) DO UPDATE SET body = excluded.body
+             WHERE json_extract(map_runs.body, '$.status') = 'RUNNING'
+                OR COALESCE(json_extract(map_runs.body, '$.redrive_count'), 0)
+                   < json_extract(excluded.body, '$.redrive_count')",
+            params![
+                run.arn,
+                execution,
+                run.start,
+                serde_json::to_string(run).map_err(json_error)?
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn keep_child(&mut self, execution: &str, child: &ChildRecord) -> rusqlite::Result<()> {
+        keep_child(self, execution, child)
+    }
+
+    fn moved_on(
+        &mut self,
+        execution: &str,
+        thread: &str,
+        after: Option<u64>,
+        gave_up: Option<u64>,
+    ) -> rusqlite::Result<()> {
+        self.abandon(execution, |t, wait| t == thread && Some(wait) != after);
+        match gave_up {
+            Some(wait) => stop_children(self, execution, thread, wait),
+            None => Ok(()),
         }
     }
-    let after = finished.is_none().then(|| thread.current_wait()).flatten();
-    w.abandon(execution, |t, wait| t == thread_id && Some(wait) != after);
-    if let Some(wait) = nested::abandoned(child_wait, answered, after) {
-        stop_children(w, execution, thread_id, wait)?;
+
+    fn finish(
+        &mut self,
+        execution: &str,
+        root: Option<&Thread>,
+        outcome: Outcome,
+    ) -> rusqlite::Result<()> {
+        finish_execution(self, execution, root, outcome)
     }
-    let Some(outcome) = finished else {
-        w.put_thread(execution, thread, new);
-        return Ok(());
-    };
-    match thread.finished(outcome) {
-        Handover::Parent(parent, event) => {
-            if !new {
-                // (One created and finished in this batch was never written.)
-                w.drop_thread(execution, thread_id);
-            }
-            w.enqueue(execution, &parent, w.now(), &event)?;
-        }
-        Handover::Execution(outcome) => finish_execution(w, execution, Some(&thread), outcome)?,
+
+    fn fail(&mut self, execution: &str, error: StatesError) -> rusqlite::Result<()> {
+        fail_execution(self, execution, error)
     }
-    Ok(())
 }
 
 fn invoke(
