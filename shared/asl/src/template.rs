@@ -119,7 +119,7 @@ impl Template {
             Template::Intrinsic { field, text, expr } => (
                 field,
                 expr.eval(scope)
-                    .map_err(|f| f.into_states_error(field, text))?,
+                    .map_err(|f| f.into_states_error(field, text, scope))?,
             ),
         };
         if !budget.take(&v) {

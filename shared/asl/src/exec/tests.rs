@@ -410,3 +410,29 @@ fn stop_cancels_children_and_aborts() {
     assert!(matches!(&out.effects[0], Effect::Cancel(ids) if ids.len() == 1));
     assert_eq!(out.effects[1], Effect::Finish(Outcome::Aborted(stop)));
 }
+
+#[test]
+fn an_intrinsic_argument_that_finds_nothing_fails_as_aws_words_it() {
+    // The whole expression as written, the argument, and the document it
+    // was looked for in (AWS's cause; we named the field and no input).
+    for (text, arg) in [
+        ("States.Format('{}', $.nope)", "$.nope"),
+        ("States.Format('{}',States.Array($.a, $.nope))", "$.nope"),
+    ] {
+        let m = machine(json!({"StartAt": "P", "States": {"P": {"Type": "Pass",
+            "Parameters": {"v.$": text}, "End": true}}}));
+        let mut t = Thread::root("P", json!({"other": 1, "a": 2}));
+        let out = step(&m, &exec(), &mut t, Event::Run, &env(5));
+        let Some(Effect::Finish(Outcome::Failed(e))) = out.effects.last() else {
+            panic!("{:?}", out.effects);
+        };
+        let cause = e.cause.as_deref().unwrap_or_default();
+        assert_eq!(e.error.as_deref(), Some("States.Runtime"));
+        assert!(
+            cause.ends_with(&format!(
+                "The function '{text}' had the following error: The JsonPath argument for the field '{arg}' could not be found in the input '{{\"other\":1,\"a\":2}}'"
+            )),
+            "{cause}"
+        );
+    }
+}

@@ -249,16 +249,27 @@ impl Expr {
 
 impl Failure {
     /// The execution error AWS raises for this failure, for the field `field`.
-    pub fn into_states_error(self, field: &str, expression: &str) -> StatesError {
+    /// (A missing path's cause quotes the document it was looked up in.)
+    pub fn into_states_error(
+        self,
+        field: &str,
+        expression: &str,
+        scope: &Scope<'_>,
+    ) -> StatesError {
         match self {
             Failure::Function(cause) => StatesError::new(ErrorName::IntrinsicFailure, cause),
             Failure::Path(_, Unresolved::UndefinedVariable(v)) => StatesError::runtime(format!(
                 "The variable '${v}' used in the intrinsic function {expression} for the field '{field}' is undefined"
             )),
             Failure::Path(p, Unresolved::TooMany) => Unresolved::too_many(&p, field),
-            Failure::Path(p, Unresolved::Missing) => StatesError::runtime(format!(
-                "The JSONPath '{p}' specified for the field '{field}' could not be found in the input"
-            )),
+            // As AWS words it: the whole expression, as written, then the
+            // argument and the document it was looked for in.
+            Failure::Path(p, Unresolved::Missing) => {
+                let doc = scope.root(&p).map(|v| v.to_string()).unwrap_or_default();
+                StatesError::runtime(format!(
+                    "The function '{expression}' had the following error: The JsonPath argument for the field '{p}' could not be found in the input '{doc}'"
+                ))
+            }
         }
     }
 }

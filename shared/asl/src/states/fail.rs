@@ -100,7 +100,7 @@ impl Fail {
                             "The JSONPath '{p}' specified for the field '{field}' could not be found in the input"
                         ))
                     })?,
-                    Some(Text::Intrinsic(src, e)) => e.eval(scope).map_err(|f| f.into_states_error(field, src))?,
+                    Some(Text::Intrinsic(src, e)) => e.eval(scope).map_err(|f| f.into_states_error(field, src, scope))?,
                     Some(Text::Ata(_)) => return Ok(None),
                 };
                 match v {
