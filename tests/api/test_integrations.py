@@ -453,11 +453,18 @@ def test_a_sync_task_that_gives_up_stops_its_child(served):
                     Catch=[{"ErrorEquals": ["States.Timeout"], "ResultPath": "$.error", "Next": "Gave up"}]),
         "Gave up": {"Type": "Pass", "Result": "gave up", "End": True},
         "Done": {"Type": "Succeed"}}})
-    d = wait_for(sfn, sfn.start_execution(stateMachineArn=impatient, input='{"child": "timed"}')["executionArn"],
-                 timeout=20)
+    run = sfn.start_execution(stateMachineArn=impatient, input='{"child": "timed"}')["executionArn"]
+    d = wait_for(sfn, run, timeout=20)
     assert (d["status"], json.loads(d["output"])) == ("SUCCEEDED", "gave up"), d
     child = slow.replace(":stateMachine:", ":execution:") + ":timed"
     assert wait_for(sfn, child, timeout=20)["status"] == "ABORTED"
+    # Its abort names the execution whose task gave up on it, as AWS's does.
+    def aborted(arn):
+        events = sfn.get_execution_history(executionArn=arn, reverseOrder=True)["events"]
+        assert events[0]["type"] == "ExecutionAborted", events[0]
+        return events[0]["executionAbortedEventDetails"]
+    assert aborted(child) == {"cause": f"The Task state in AWS Step Functions execution [{run}] "
+                                       "which was managing this resource was aborted"}
     # The parent is stopped: its child inside a Parallel branch stops too,
     # and one started by a request-response task goes on.
     parent = create(sfn, "stopped-" + served.tag, {"StartAt": "Both", "States": {
@@ -477,6 +484,7 @@ def test_a_sync_task_that_gives_up_stops_its_child(served):
     sfn.stop_execution(executionArn=ex, error="Enough", cause="the test stops it")
     assert wait_for(sfn, ex, timeout=20)["status"] == "ABORTED"
     assert wait_for(sfn, stopped, timeout=20)["status"] == "ABORTED"
+    assert aborted(stopped)["cause"].startswith(f"The Task state in AWS Step Functions execution [{ex}]")
     assert sfn.describe_execution(executionArn=free)["status"] == "RUNNING"
     sfn.stop_execution(executionArn=free)
 

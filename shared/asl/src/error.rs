@@ -85,6 +85,17 @@ pub struct StatesError {
 }
 
 impl StatesError {
+    /// Why a nested execution was stopped when the parent's Task that
+    /// started it gave up on it: AWS's cause names the parent execution.
+    pub fn aborted_by_parent(parent: &str) -> StatesError {
+        StatesError {
+            error: None,
+            cause: Some(format!(
+                "The Task state in AWS Step Functions execution [{parent}] which was managing this resource was aborted"
+            )),
+        }
+    }
+
     pub fn new(name: ErrorName, cause: impl Into<String>) -> Self {
         StatesError {
             error: Some(name.as_str().to_owned()),

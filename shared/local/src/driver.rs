@@ -370,7 +370,7 @@ fn stop_children(w: &mut Worker, execution: &str, thread: &str, wait: u64) -> ru
             continue;
         };
         if p["thread"].as_str() == Some(thread) && p["wait"].as_u64() == Some(wait) {
-            w.enqueue(&arn, "root", w.now(), &Event::stopped())?;
+            w.enqueue(&arn, "root", w.now(), &Event::stopped_by_parent(execution))?;
         }
     }
     Ok(())

@@ -131,6 +131,15 @@ impl Event {
         }
     }
 
+    /// The stop a nested execution takes when the parent's Task that
+    /// started it gives up on it (it timed out, was cancelled or stopped).
+    pub fn stopped_by_parent(parent: &str) -> Event {
+        Event::Stop {
+            error: StatesError::aborted_by_parent(parent),
+            timed_out: false,
+        }
+    }
+
     /// A task's result for the wait it answers.
     pub fn task_result(wait: u64, result: Result<Value, StatesError>) -> Event {
         match result {

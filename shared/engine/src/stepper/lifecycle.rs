@@ -306,9 +306,12 @@ pub(super) async fn stop_child<S: Store, Q: Queue>(
     };
     let ours = matches!(child.outcome, Some(Outcome::Aborted(_)));
     if child.status == "RUNNING" || ours {
-        let error = StatesError {
-            error: None,
-            cause: None,
+        let error = match &child.parent {
+            Some(p) => StatesError::aborted_by_parent(&p.target.execution),
+            None => StatesError {
+                error: None,
+                cause: None,
+            },
         };
         stop(store, queue, arn, error, now).await?;
     }
