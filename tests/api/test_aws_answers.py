@@ -137,3 +137,24 @@ def test_every_answer_carries_a_request_id(sfn):
         sfn.describe_activity(activityArn="not-an-arn")
     refused_id = e.value.response["ResponseMetadata"]["RequestId"]
     assert len(ok) == 36 and len(refused_id) == 36 and ok != refused_id, (ok, refused_id)
+
+
+def test_publishing_an_unchanged_machine_with_a_new_description_is_a_new_version(sfn):
+    """moto's suite, run on AWS: an update that publishes the same
+    definition with another description gives a version with that
+    description. We answered with the first version, whose description
+    was the old one. The same revision and description is still the same
+    version (the recorded conversations)."""
+    made = sfn.create_state_machine(name="described", definition=PASS, roleArn=ROLE,
+                                    publish=True, versionDescription="first version")
+    arn, v1 = made["stateMachineArn"], made["stateMachineVersionArn"]
+    again = sfn.update_state_machine(stateMachineArn=arn, definition=PASS, publish=True,
+                                     versionDescription="first version")["stateMachineVersionArn"]
+    assert again == v1
+    v2 = sfn.update_state_machine(stateMachineArn=arn, definition=PASS, publish=True,
+                                  versionDescription="second version")["stateMachineVersionArn"]
+    assert v2 == arn + ":2"
+    assert sfn.describe_state_machine(stateMachineArn=v2)["description"] == "second version"
+    assert sfn.describe_state_machine(stateMachineArn=v1)["description"] == "first version"
+    v3 = sfn.publish_state_machine_version(stateMachineArn=arn, description="third")["stateMachineVersionArn"]
+    assert v3 == arn + ":3"

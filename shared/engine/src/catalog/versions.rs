@@ -49,8 +49,12 @@ pub(crate) async fn publish_current<C: Catalog>(
         .await
         .map_err(internal)?
     {
+        // The same revision published with the same description is the
+        // same version; another description makes a new one (AWS's answer
+        // to a publish with a new description of an unchanged machine).
         if let Resource::Version(v) = e.body
             && v.settings == machine.settings
+            && v.description.as_deref() == description
         {
             return Ok((e.key.arn, v.created));
         }
