@@ -179,6 +179,11 @@ def test_the_region_comes_from_the_request(backend):
     assert wait_for(west, ex)["status"] == "SUCCEEDED"
     cn = china.create_state_machine(name=name, roleArn=ROLE, definition=json.dumps(PASS))["stateMachineArn"]
     assert cn.startswith("arn:aws-cn:states:cn-north-1:")
+    # The isolated regions' partitions (moto's suite; we said aws).
+    for region, partition in [("us-isob-east-1", "aws-iso-b"), ("us-iso-east-1", "aws-iso"),
+                              ("us-gov-west-1", "aws-us-gov")]:
+        made = client(url, region).create_state_machine(name=name, roleArn=ROLE, definition=json.dumps(PASS))
+        assert made["stateMachineArn"].startswith(f"arn:{partition}:states:{region}:"), made
 
 
 @pytest.mark.parametrize("kind", ["embedded", "aws"])

@@ -210,16 +210,23 @@ impl Default for Scope {
 }
 
 impl Scope {
-    /// The scope of `region` in its partition (`cn-…` is `aws-cn`,
-    /// `us-gov-…` is `aws-us-gov`).
+    /// The scope of `region` in its partition, as AWS's endpoint rules
+    /// name them (`cn-…` is `aws-cn`, `us-gov-…` `aws-us-gov`, the isolated
+    /// regions `aws-iso`, `aws-iso-b`, `aws-iso-e`, `aws-iso-f`, the
+    /// European sovereign cloud `aws-eusc`).
     pub fn in_region(region: &str, account: &str) -> Scope {
-        let partition = if region.starts_with("cn-") {
-            "aws-cn"
-        } else if region.starts_with("us-gov-") {
-            "aws-us-gov"
-        } else {
-            "aws"
-        };
+        const PARTITIONS: [(&str, &str); 7] = [
+            ("cn-", "aws-cn"),
+            ("us-gov-", "aws-us-gov"),
+            ("us-iso-", "aws-iso"),
+            ("us-isob-", "aws-iso-b"),
+            ("eu-isoe-", "aws-iso-e"),
+            ("us-isof-", "aws-iso-f"),
+            ("eusc-", "aws-eusc"),
+        ];
+        let partition = (PARTITIONS.iter())
+            .find(|(prefix, _)| region.starts_with(prefix))
+            .map_or("aws", |(_, p)| p);
         Scope {
             partition: partition.into(),
             region: region.into(),
