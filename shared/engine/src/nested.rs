@@ -134,6 +134,9 @@ pub fn api_error(code: &str, message: &str) -> StatesError {
 /// AWS's capitalised names. A child that did not succeed fails the task
 /// with `States.TaskFailed`, the description as the cause.
 pub fn ended(child: &Execution, outcome: &Outcome, stopped: i64, json: bool) -> TaskResult {
+    // A failure's cause is the child as DescribeExecution gives it: its
+    // input is JSON text even for `.sync:2` (AWS's, as measured).
+    let json = json && matches!(outcome, Outcome::Succeeded(_));
     let text = |v: &Value| -> Value {
         if json {
             v.clone()
@@ -156,7 +159,8 @@ pub fn ended(child: &Execution, outcome: &Outcome, stopped: i64, json: bool) -> 
         Outcome::TimedOut(e) => ("TIMED_OUT", Some(e)),
         Outcome::Aborted(e) => ("ABORTED", Some(e)),
     };
-    if let Some(e) = error {
+    // A timed-out execution is described without an error.
+    if let Some(e) = error.filter(|_| !matches!(outcome, Outcome::TimedOut(_))) {
         if let Some(name) = &e.error {
             o.insert("Error".into(), name.clone().into());
         }
@@ -184,6 +188,8 @@ pub fn ended(child: &Execution, outcome: &Outcome, stopped: i64, json: bool) -> 
     );
     o.insert("Status".into(), status.into());
     o.insert("StopDate".into(), stopped.into());
+    // In AWS's order: by name (Cause and Error first).
+    o.sort_keys();
     let description = Value::Object(o);
     match error {
         None => Ok(description),
@@ -284,6 +290,32 @@ mod tests {
         assert_eq!(cause["Status"], "FAILED");
         assert_eq!(cause["Error"], "Boom");
         assert_eq!(cause["Cause"], "it broke");
+    }
+
+    #[test]
+    fn a_failed_childs_cause_is_its_description_in_awss_order() {
+        // By name, Cause and Error first; the input as text even for
+        // `.sync:2`; a timed-out child without an error (AWS's, measured).
+        let out = Outcome::Failed(StatesError::custom("Boom", "it broke"));
+        let e = ended(&child(), &out, 2000, true).unwrap_err();
+        assert_eq!(
+            e.cause.as_deref(),
+            Some(
+                "{\"Cause\":\"it broke\",\"Error\":\"Boom\",\"ExecutionArn\":\"arn:aws:states:us-east-1:123456789012:execution:Child:c1\",\
+                 \"Input\":\"{\\\"a\\\":1}\",\"InputDetails\":{\"Included\":true},\"Name\":\"c1\",\"RedriveCount\":0,\
+                 \"RedriveStatus\":\"REDRIVABLE\",\"StartDate\":1000,\
+                 \"StateMachineArn\":\"arn:aws:states:us-east-1:123456789012:stateMachine:Child\",\
+                 \"Status\":\"FAILED\",\"StopDate\":2000}"
+            )
+        );
+        let timed_out = Outcome::TimedOut(StatesError::custom("States.Timeout", ""));
+        let e = ended(&child(), &timed_out, 2000, false).unwrap_err();
+        let cause: Value = serde_json::from_str(e.cause.as_deref().unwrap_or_default()).unwrap();
+        assert_eq!(cause["Status"], "TIMED_OUT");
+        assert!(
+            cause.get("Error").is_none() && cause.get("Cause").is_none(),
+            "{cause}"
+        );
     }
 
     #[test]
