@@ -531,6 +531,38 @@ def test_a_branch_that_fails_in_a_task_aborts_it_as_aws_records(engine):
 
 
 @pytest.mark.parametrize("engine", ["memory", "sqlite", "stepper"])
+def test_a_runtime_error_in_a_branch_ends_the_execution_at_once_as_aws_records(engine):
+    """AWS (floci's suite, measured) ends an execution whose Parallel
+    branch or Map iteration raises States.Runtime at once: ExecutionFailed
+    follows the failing state's event, with no ParallelStateFailed,
+    MapIterationFailed or MapStateFailed. We recorded them. And an
+    execution that its TimeoutSeconds ends follows no event (we linked
+    ExecutionTimedOut to the state it was in)."""
+    broken = {"StartAt": "B", "States": {"B": {"Type": "Pass", "Parameters": {"v.$": "$.nope"}, "End": True}}}
+    parallel = {"StartAt": "P", "States": {"P": {"Type": "Parallel", "Branches": [broken], "End": True}}}
+    inline_map = {"StartAt": "M", "States": {"M": {"Type": "Map", "ItemProcessor": broken, "End": True}}}
+    slow = {"TimeoutSeconds": 1, "StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 30, "End": True}}}
+
+    def history(machine, given):
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "m.json")
+            json.dump(machine, open(path, "w"))
+            out = subprocess.run([BINARY, "run", path, "--input", json.dumps(given), "--history",
+                                  "--fast-forward", "--backend", engine],
+                                 capture_output=True, text=True, timeout=60)
+        return [(e["id"], e["previousEventId"], e["type"]) for e in map(json.loads, out.stdout.splitlines())
+                if "previousEventId" in e]
+
+    assert history(parallel, {}) == [
+        (1, 0, "ExecutionStarted"), (2, 0, "ParallelStateEntered"), (3, 2, "ParallelStateStarted"),
+        (4, 3, "PassStateEntered"), (5, 4, "ExecutionFailed")]
+    assert history(inline_map, [1]) == [
+        (1, 0, "ExecutionStarted"), (2, 0, "MapStateEntered"), (3, 2, "MapStateStarted"),
+        (4, 3, "MapIterationStarted"), (5, 4, "PassStateEntered"), (6, 5, "ExecutionFailed")]
+    assert history(slow, {})[-1] == (3, 0, "ExecutionTimedOut")
+
+
+@pytest.mark.parametrize("engine", ["memory", "sqlite", "stepper"])
 def test_map_iterations_that_start_together_link_as_aws_records(engine):
     """LocalStack's test_service_lambda_map_timeout, recorded on AWS: four
     iterations that start together all follow MapStateStarted, and each

@@ -232,6 +232,24 @@ impl<'a> Step<'a> {
                 {
                     f.resume.push((index, *point));
                 }
+                // A runtime error in a branch or an inline iteration ends
+                // the execution at once, as AWS ends it: nothing records
+                // the iteration's or the state's failure, the execution's
+                // follows the child's last event (unless a tolerance
+                // counts it, or a rule of the state names it).
+                let counted = f.tolerated_count.is_some() || f.tolerated_percentage.is_some();
+                if e.is(ErrorName::Runtime)
+                    && f.map_run.is_none()
+                    && !(is_map && counted)
+                    && !self.retries(t, state, &e)
+                    && !state.catch.iter().any(|c| c.matches(&e))
+                {
+                    f.failed_items.push(index);
+                    self.cancel_started(t, wait, &f);
+                    keep(t, state, &f);
+                    let child = format!("{}/{}.{}", t.id, wait, index);
+                    return self.finish_after(t, Outcome::Failed(e), Some(child));
+                }
                 self.iteration_event(t, state, EventType::MapIterationFailed, index);
                 let tolerated = is_map && within_tolerance(&f);
                 if !tolerated {

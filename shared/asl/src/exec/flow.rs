@@ -357,11 +357,17 @@ impl<'a> Step<'a> {
     }
 
     pub(super) fn finish(&mut self, t: &mut Thread, outcome: Outcome) {
+        self.finish_after(t, outcome, None);
+    }
+
+    /// [`finish`](Self::finish), the execution's end (if this ends it)
+    /// following the last event of the child thread `after`.
+    pub(super) fn finish_after(&mut self, t: &mut Thread, outcome: Outcome, after: Option<String>) {
         t.phase = Phase::Done;
         let child_root = t.child.as_ref().is_some_and(|c| c.member.is_none());
         if t.parent.is_none() || child_root {
             let (kind, details) = super::history::execution_end(&outcome);
-            self.record(t, kind, || details);
+            self.record_event(t, kind, false, after, || details);
         }
         self.effects.push(Effect::Finish(outcome));
     }

@@ -155,9 +155,11 @@ fn previous_event_id<S: std::hash::BuildHasher>(
     event: &HistoryEvent,
     id: u64,
 ) -> u64 {
+    // (An execution's end that no state made follows nothing: its stop,
+    // its TimeoutSeconds.)
     if matches!(
         event.kind,
-        EventType::ExecutionStarted | EventType::ExecutionAborted
+        EventType::ExecutionStarted | EventType::ExecutionAborted | EventType::ExecutionTimedOut
     ) {
         return 0;
     }
