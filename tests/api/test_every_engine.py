@@ -563,6 +563,51 @@ def test_a_runtime_error_in_a_branch_ends_the_execution_at_once_as_aws_records(e
 
 
 @pytest.mark.parametrize("engine", ["memory", "sqlite", "stepper"])
+def test_children_a_failure_cuts_short_are_recorded_aborted_as_aws_records(engine):
+    """AWS (LocalStack's test_service_lambda_map_timeout and floci's
+    Parallel cut, recorded on AWS) records each Map iteration or Parallel
+    branch still running when another fails it: MapIterationAborted (a
+    Map's), then the state the child was in, aborted (TaskStateAborted,
+    WaitStateAborted), each after the failure's event, before the Map's
+    or Parallel's failure. We recorded nothing of them."""
+    route = {"StartAt": "Route", "States": {
+        "Route": {"Type": "Choice", "Default": "Long",
+                  "Choices": [{"Variable": "$.kind", "StringEquals": "fail", "Next": "Pause"}]},
+        "Long": {"Type": "Task", "Resource": "arn:aws:states:us-east-1:123456789012:activity:never",
+                 "End": True},
+        "Pause": {"Type": "Wait", "Seconds": 1, "Next": "Boom"},
+        "Boom": {"Type": "Fail", "Error": "Boom"}}}
+    inline_map = {"StartAt": "M", "States": {"M": {"Type": "Map", "ItemProcessor": route, "End": True}}}
+    parallel = {"StartAt": "P", "States": {"P": {"Type": "Parallel", "End": True, "Branches": [
+        {"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 30, "End": True}}},
+        {"StartAt": "Pause", "States": {"Pause": {"Type": "Wait", "Seconds": 1, "Next": "Boom"},
+                                        "Boom": {"Type": "Fail", "Error": "Boom"}}}]}}}
+
+    def history(machine, given):
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "m.json")
+            json.dump(machine, open(path, "w"))
+            out = subprocess.run([BINARY, "run", path, "--input", json.dumps(given), "--history",
+                                  "--fast-forward", "--backend", engine],
+                                 capture_output=True, text=True, timeout=60)
+        return [(e["id"], e["previousEventId"], e["type"], e.get("mapIterationAbortedEventDetails", {}).get("index"))
+                for e in map(json.loads, out.stdout.splitlines()) if "previousEventId" in e]
+
+    events = history(inline_map, [{"kind": "long"}, {"kind": "fail"}, {"kind": "long"}])
+    f = next(i for i, _, kind, _ in events if kind == "FailStateEntered")
+    assert events[f:] == [
+        (f + 1, f, "MapIterationFailed", None),
+        (f + 2, f, "MapIterationAborted", 0), (f + 3, f, "TaskStateAborted", None),
+        (f + 4, f, "MapIterationAborted", 2), (f + 5, f, "TaskStateAborted", None),
+        (f + 6, f, "MapStateFailed", None), (f + 7, f + 6, "ExecutionFailed", None)], events
+    events = history(parallel, {})
+    f = next(i for i, _, kind, _ in events if kind == "FailStateEntered")
+    assert events[f:] == [
+        (f + 1, f, "WaitStateAborted", None), (f + 2, f, "ParallelStateFailed", None),
+        (f + 3, f + 2, "ExecutionFailed", None)], events
+
+
+@pytest.mark.parametrize("engine", ["memory", "sqlite", "stepper"])
 def test_map_iterations_that_start_together_link_as_aws_records(engine):
     """LocalStack's test_service_lambda_map_timeout, recorded on AWS: four
     iterations that start together all follow MapStateStarted, and each

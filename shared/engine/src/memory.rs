@@ -245,9 +245,10 @@ impl<T: Tasks> Host for Runner<'_, T> {
         let exists = async |_: &str| true;
         let (machine, exec, tasks) = (self.machine, &self.exec, &self.tasks);
         let stepped = crate::tasks::step_thread(machine, exec, thread, event, &env, tasks, exists);
-        let Some(output) = stepped.await else {
+        let Some(mut output) = stepped.await else {
             return Ok(None);
         };
+        output.resolve_cuts(machine, |id| self.threads.get(id).cloned());
         self.transitions += 1;
         Ok(Some(Stepped {
             output,

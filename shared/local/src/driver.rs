@@ -139,10 +139,17 @@ impl Host for Worker {
         };
         let (machine, facts) = (&run.machine, &run.facts);
         let stepped = step_thread_once(machine, facts, thread, event, &env, &self.tasks, exists);
-        Ok(stepped.await.map(|output| Stepped {
+        let Some(mut output) = stepped.await else {
+            return Ok(None);
+        };
+        let (before, machine) = (run.numbering.next_id() - 1, run.machine.clone());
+        output.resolve_cuts(&machine, |id| {
+            self.peek_thread(execution, id).ok().flatten()
+        });
+        Ok(Some(Stepped {
             output,
-            before: run.numbering.next_id() - 1,
-            express: run.machine.express,
+            before,
+            express: machine.express,
             child_wait,
         }))
     }

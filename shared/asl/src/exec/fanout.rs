@@ -267,6 +267,7 @@ impl<'a> Step<'a> {
                     if self.failed_in_task(state, index, resume_state.as_deref()) {
                         self.record_after(t, EventType::TaskStateAborted, child.clone());
                     }
+                    self.cut_running(t, state, wait, &f, &child);
                     return self.fanout_failed(t, state, wait, &f, error, Some(child));
                 }
                 f.results[index] = e.to_output();
@@ -375,6 +376,38 @@ impl<'a> Step<'a> {
             .zip(failed_at)
             .and_then(|(states, name)| states.get(name));
         matches!(found.map(|s| &s.kind), Some(Kind::Task(_)))
+    }
+
+    /// The children of an inline fan-out still running when `failed`
+    /// fails it, as AWS records them: a Map's MapIterationAborted, then
+    /// the state each one is in, aborted (a [`super::Cut`] the driver
+    /// resolves), each after the failed child's last event.
+    fn cut_running(&mut self, t: &Thread, state: &State, wait: u64, f: &Fanout, failed: &str) {
+        let inline = f.map_run.is_none() && t.child.is_none() && t.recorded;
+        if !inline || !self.env.history {
+            return;
+        }
+        let is_map = matches!(state.kind, Kind::Map(_));
+        for i in (0..f.next.unwrap_or(f.started)).filter(|&i| !f.is_done(i)) {
+            if is_map {
+                let details = json!({"index": i, "name": state.name});
+                let after = Some(failed.to_owned());
+                self.record_event(t, EventType::MapIterationAborted, false, after, || details);
+            }
+            let event = super::HistoryEvent {
+                timestamp: self.env.now,
+                kind: EventType::TaskStateAborted,
+                thread: t.id.clone(),
+                details: json!({}),
+                with_entry: false,
+                after: Some(failed.to_owned()),
+            };
+            self.cuts.push(super::Cut {
+                at: self.history.len(),
+                child: format!("{}/{}.{}", t.id, wait, i),
+                event,
+            });
+        }
     }
 
     /// The fan-out fails with `error`: its children still running are

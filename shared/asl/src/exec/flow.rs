@@ -33,6 +33,8 @@ pub struct Step<'a> {
     /// The failure being handled is a missed heartbeat: rules naming
     /// States.HeartbeatTimeout match it ([`crate::retry::matches_heartbeat`]).
     pub(super) heartbeat_missed: bool,
+    /// Children a failing fan-out cut short ([`super::Cut`]).
+    pub(super) cuts: Vec<super::Cut>,
 }
 
 impl<'a> Step<'a> {
@@ -53,6 +55,7 @@ impl<'a> Step<'a> {
             history: Vec::new(),
             unkept: 0,
             heartbeat_missed: false,
+            cuts: Vec::new(),
         }
     }
 
@@ -278,7 +281,7 @@ impl<'a> Step<'a> {
         self.record_event(t, kind, false, Some(after), || json!({}))
     }
 
-    fn record_event(
+    pub(super) fn record_event(
         &mut self,
         t: &Thread,
         kind: EventType,

@@ -35,6 +35,7 @@ event_types!(
     ChoiceStateExited,
     WaitStateEntered,
     WaitStateExited,
+    WaitStateAborted,
     SucceedStateEntered,
     SucceedStateExited,
     FailStateEntered,
@@ -247,6 +248,13 @@ fn map_previous<S: std::hash::BuildHasher>(
         EventType::MapStateStarted => {
             last.remove(&key("after"));
             last.insert(key("started"), id);
+        }
+        // An iteration a failed one cut short follows the failure: it
+        // changes nothing else.
+        EventType::MapIterationAborted if event.after.is_some() => {
+            let index = event.details["index"].as_u64().unwrap_or_default();
+            last.remove(&key(&format!("iteration.{index}")));
+            last.insert(key("failed"), 1);
         }
         EventType::MapIterationSucceeded
         | EventType::MapIterationFailed

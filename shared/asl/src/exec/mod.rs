@@ -9,6 +9,7 @@
 
 mod child;
 mod context;
+mod cut;
 mod dataflow;
 mod fanout;
 mod flow;
@@ -25,6 +26,7 @@ pub use child::{
     status_of,
 };
 pub use context::{Execution, MockCase};
+pub use cut::Cut;
 pub use flow::Step;
 pub use history::{EventType, HistoryEvent, Numbering};
 pub use inspect::{MapInspection, ReadData, inspect_map};
@@ -266,6 +268,9 @@ pub struct Output {
     /// How many events of the execution's history the step made, kept in
     /// `history` or not ([`Env::history`]): what its numbering moves on by.
     pub events: u64,
+    /// Children a failing fan-out cut short, whose aborted states the
+    /// driver puts into `history` ([`Output::resolve_cuts`]).
+    pub cuts: Vec<Cut>,
 }
 
 /// Advances `thread` by one event.
@@ -293,6 +298,7 @@ pub fn step(
             events: s.unkept + s.history.len() as u64,
             effects: s.effects,
             history: s.history,
+            cuts: s.cuts,
         }
     }));
     run.unwrap_or_else(|panic| {
@@ -327,6 +333,7 @@ fn internal_failure(
             events: s.unkept + s.history.len() as u64,
             effects: s.effects,
             history: s.history,
+            cuts: Vec::new(),
         }
     }));
     ended.unwrap_or_else(|_| {
@@ -336,6 +343,7 @@ fn internal_failure(
             effects: vec![Effect::Finish(Outcome::Failed(error))],
             history: Vec::new(),
             events: 0,
+            cuts: Vec::new(),
         }
     })
 }

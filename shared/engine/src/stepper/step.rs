@@ -9,7 +9,8 @@ use stepwise_asl::exec::HistoryEvent;
 use stepwise_asl::random::Random;
 use stepwise_asl::timestamp::Millis;
 use stepwise_asl::{
-    Effect, Env, Event, Handover, Options, StateMachine, StatesError, TaskCall, Thread, step,
+    Effect, Env, Event, Handover, Options, Output, StateMachine, StatesError, TaskCall, Thread,
+    step,
 };
 
 use crate::nested::{self, answered_wait};
@@ -313,9 +314,10 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
         };
         let first = env(lamport + 1, self.seed(), now);
         let exists = async |arn: &str| self.store.activity_exists(arn).await.unwrap_or(true);
-        let out =
+        let mut out =
             crate::tasks::step_thread(machine, facts, thread, event, &first, &self.tasks, exists)
                 .await?;
+        self.resolve_cuts(execution, machine, &mut out).await;
         // Inline calls take the time they take, on the execution's clock
         // too: once the machine's TimeoutSeconds passes during one (its
         // message is on its way), no answer is taken and no call made.
@@ -397,13 +399,14 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
                 continue;
             }
             let next = lamport + 1 + made;
-            let out = step(
+            let mut out = step(
                 machine,
                 facts,
                 thread,
                 event,
                 &env(next, self.seed(), clock),
             );
+            self.resolve_cuts(execution, machine, &mut out).await;
             if out.applied {
                 made += out.events;
                 events.extend(out.history);
@@ -430,6 +433,24 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
             children,
             follows,
         })
+    }
+
+    /// Puts the aborted states of the children a step cut short into its
+    /// history, as their records hold them ([`Output::resolve_cuts`]).
+    async fn resolve_cuts(&self, execution: &str, machine: &StateMachine, out: &mut Output) {
+        if out.cuts.is_empty() {
+            return;
+        }
+        let mut threads = HashMap::new();
+        for child in out.cut_children() {
+            if let Ok(Some(Record {
+                thread: Some(t), ..
+            })) = self.store.load(execution, child).await
+            {
+                threads.insert(child.to_owned(), t);
+            }
+        }
+        out.resolve_cuts(machine, |id| threads.remove(id));
     }
 
     /// Saves a transition (the thread, its outbox, its history events) on
