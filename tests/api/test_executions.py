@@ -163,7 +163,7 @@ def test_activity_worker_with_boto3(sfn):
         sfn.send_task_success(taskToken=task["taskToken"], output="{}")
     assert code(e) == "TaskDoesNotExist"
     with pytest.raises(ClientError) as e:
-        sfn.send_task_success(taskToken="forged!", output="{}")
+        sfn.send_task_success(taskToken="forged", output="{}")
     assert code(e) == "InvalidToken"
 
 

@@ -430,7 +430,7 @@ def test_send_task_success_checks_its_output_alike_on_both_backends(backend):
     with pytest.raises(backend.exceptions.TaskDoesNotExist):
         backend.send_task_success(taskToken=token, output="{}")
     with pytest.raises(backend.exceptions.InvalidToken):
-        backend.send_task_failure(taskToken="not-ours", error="E")
+        backend.send_task_failure(taskToken="NotOurs", error="E")
 
 
 def test_a_distributed_map_child_sees_its_own_execution_in_the_context_object(backend):
