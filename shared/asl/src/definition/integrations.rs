@@ -48,6 +48,8 @@ const OPTIMIZED: &[Integration] = &[
         &["invokeModel", "createModelCustomizationJob"],
         ALL,
     ),
+    // Request-response alone (the guide's AgentCore harness page).
+    service("bedrockagentcore", &["invokeHarness"], &[RequestResponse]),
     service(
         "codebuild",
         &[

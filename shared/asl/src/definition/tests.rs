@@ -191,3 +191,18 @@ fn an_invalid_path_field_is_named_in_its_message() {
         "{p:?}"
     );
 }
+
+#[test]
+fn the_agentcore_harness_integration_is_request_response_alone() {
+    // A published sample (sales-analysis-bedrock-agentcore) we refused.
+    let task = |resource: &str| {
+        format!(
+            r#"{{"StartAt": "A", "States": {{"A": {{"Type": "Task", "Resource": "{resource}", "End": true}}}}}}"#
+        )
+    };
+    valid(&task("arn:aws:states:::bedrockagentcore:invokeHarness"));
+    invalid(
+        &task("arn:aws:states:::bedrockagentcore:invokeHarness.sync"),
+        "is not recognized",
+    );
+}
