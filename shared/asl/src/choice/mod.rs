@@ -172,7 +172,7 @@ fn comparison(f: &mut Fields<'_>, at: &str, p: &mut Problems) -> Option<Rule> {
         );
         return None;
     };
-    let variable = match variable.as_str().map(|s| parse_path(s, false)) {
+    let variable = match variable.as_str().map(|s| parse_path("Variable", s, false)) {
         Some(Ok(path)) => path,
         Some(Err(msg)) => {
             p.schema(&f.ptr("Variable"), msg);
@@ -199,7 +199,7 @@ fn comparison(f: &mut Fields<'_>, at: &str, p: &mut Problems) -> Option<Rule> {
     let raw = f.obj.get(&key).cloned().unwrap_or(Value::Null);
     f.raw(&key);
     let operand = if is_path {
-        match raw.as_str().map(|s| parse_path(s, false)) {
+        match raw.as_str().map(|s| parse_path(&key, s, false)) {
             Some(Ok(path)) => Operand::Path(path),
             _ => {
                 p.schema(

@@ -115,12 +115,10 @@ impl<'a> Fields<'a> {
         let at = self.ptr(key);
         match v {
             Value::Null => Some(None),
-            Value::String(s) => match parse_path(s, reference) {
+            Value::String(s) => match parse_path(key, s, reference) {
                 Ok(path) => Some(Some(path)),
                 Err(msg) => {
-                    // (The field named, as AWS names it.)
-                    let named = format!("The value for the field '{key}' must");
-                    p.schema(&at, msg.replacen("The value for the field must", &named, 1));
+                    p.schema(&at, msg);
                     None
                 }
             },
@@ -177,10 +175,11 @@ impl<'a> Fields<'a> {
     }
 }
 
-/// Parses a path, requiring a reference path where the spec does.
-pub fn parse_path(s: &str, reference: bool) -> Result<Path, String> {
+/// Parses the path of the field `field`, requiring a reference path where
+/// the spec does (a message names the field, as AWS's do).
+pub fn parse_path(field: &str, s: &str, reference: bool) -> Result<Path, String> {
     let path = Path::parse(s)
-        .map_err(|e| format!("The value for the field must be a valid JSONPath: {e}"))?;
+        .map_err(|e| format!("The value for the field '{field}' must be a valid JSONPath: {e}"))?;
     if reference && !path.is_reference() {
         return Err(format!(
             "The value '{s}' must be a reference path (no '*', '..', ',', ':', '?' or '@')"

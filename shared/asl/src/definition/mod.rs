@@ -391,7 +391,8 @@ fn check_graph(
         }
         edges.insert(&s.name, targets.iter().map(|(_, t)| *t).collect());
     }
-    if states.len() != raw.len() || start_at.is_empty() {
+    let partial = |s: &&State| matches!(&s.kind, Kind::Choice(c) if c.partial);
+    if states.len() != raw.len() || start_at.is_empty() || states.iter().any(|s| partial(&s)) {
         // Some states did not parse, or there is no StartAt (already
         // reported): reachability would mislead.
         return;

@@ -206,3 +206,19 @@ fn the_agentcore_harness_integration_is_request_response_alone() {
         "is not recognized",
     );
 }
+
+#[test]
+fn a_choice_rule_with_a_bad_path_is_reported_once_and_names_its_field() {
+    // A published sample: we also said the rule's Next was not reachable,
+    // and did not name the field.
+    let def = r#"{"StartAt": "C", "States": {"C": {"Type": "Choice", "Choices": [
+        {"Variable": "$.flag.Payload.", "StringEquals": "proceed", "Next": "Go"}], "Default": "Done"},
+        "Go": {"Type": "Pass", "End": true}, "Done": {"Type": "Succeed"}}}"#;
+    assert_eq!(
+        problems(def),
+        vec![
+            "SCHEMA_VALIDATION_FAILED: The value for the field 'Variable' must be a valid JSONPath: \
+             expected a property name at position 15 of '$.flag.Payload.' at /States/C/Choices[0]/Variable"
+        ]
+    );
+}

@@ -204,7 +204,7 @@ fn limit(
             );
             None
         }
-        (None, Some(v)) => match v.as_str().map(|s| parse_path(s, true)) {
+        (None, Some(v)) => match v.as_str().map(|s| parse_path(key, s, true)) {
             Some(Ok(path)) => Some(Amount::Path(path)),
             _ => {
                 p.schema(

@@ -30,6 +30,9 @@ pub struct Branch {
 pub struct Choice {
     pub choices: Vec<Branch>,
     pub default: Option<String>,
+    /// Some rule did not parse (already reported): where it led is not
+    /// known, so what is reachable is not either.
+    pub partial: bool,
 }
 
 impl Choice {
@@ -46,11 +49,12 @@ impl Choice {
         if list.is_empty() {
             p.schema(&at, "The field 'Choices' must have at least one rule");
         }
-        let mut choices = Vec::new();
+        let (mut choices, mut partial) = (Vec::new(), false);
         for (i, v) in list.iter().enumerate() {
             let here = format!("{at}[{i}]");
             let Some(obj) = v.as_object() else {
                 p.schema(&here, "A Choice rule must be an object");
+                partial = true;
                 continue;
             };
             let branch = match lang {
@@ -68,9 +72,14 @@ impl Choice {
                 }
                 Lang::JsonAta => ata_branch(obj, &here, p),
             };
+            partial |= branch.is_none();
             choices.extend(branch);
         }
-        Some(Choice { choices, default })
+        Some(Choice {
+            choices,
+            default,
+            partial,
+        })
     }
 
     pub fn reads_context(&self) -> bool {

@@ -141,7 +141,7 @@ impl Map {
         }
         map.items_path = match f.raw("ItemsPath") {
             None => None,
-            Some(v) => match v.as_str().map(|s| parse_path(s, true)) {
+            Some(v) => match v.as_str().map(|s| parse_path("ItemsPath", s, true)) {
                 Some(Ok(path)) => Some(path),
                 Some(Err(msg)) => {
                     p.schema(&f.ptr("ItemsPath"), msg);
@@ -582,7 +582,7 @@ fn path_amount(
         };
     }
     let v = f.raw(path_key)?;
-    match v.as_str().map(|s| parse_path(s, true)) {
+    match v.as_str().map(|s| parse_path(path_key, s, true)) {
         Some(Ok(path)) => Some(Amount::Path(path)),
         _ => {
             p.schema(

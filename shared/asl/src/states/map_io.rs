@@ -228,7 +228,7 @@ pub(super) fn reader(v: &Value, at: &str, lang: Lang, p: &mut Problems) -> Optio
         (Lang::JsonAta, Some(_)) => args("ReaderConfig", p),
         (Lang::JsonPath, Some(c)) => {
             if let Some(mp) = c.get("MaxItemsPath") {
-                match mp.as_str().map(|s| parse_path(s, true)) {
+                match mp.as_str().map(|s| parse_path("MaxItemsPath", s, true)) {
                     Some(Ok(path)) => max_items_path = Some(path),
                     _ => p.schema(
                         &format!("{at}/ReaderConfig/MaxItemsPath"),

@@ -201,7 +201,7 @@ fn seconds(
         return Some(Seconds::Literal(n));
     }
     let v = f.raw(path)?;
-    match v.as_str().map(|s| parse_path(s, true)) {
+    match v.as_str().map(|s| parse_path(path, s, true)) {
         Some(Ok(p)) => Some(Seconds::Path(p)),
         Some(Err(msg)) => {
             p.schema(&f.ptr(path), msg);

@@ -78,7 +78,7 @@ impl Wait {
         }
         let mut path = |key: &'static str, p: &mut Problems| -> Option<Path> {
             let v = f.raw(key)?;
-            match v.as_str().map(|s| parse_path(s, false)) {
+            match v.as_str().map(|s| parse_path(key, s, false)) {
                 Some(Ok(path)) => Some(path),
                 Some(Err(msg)) => {
                     p.schema(&f.ptr(key), msg);
