@@ -564,20 +564,29 @@ def test_a_runtime_error_in_a_branch_ends_the_execution_at_once_as_aws_records(e
 
 @pytest.mark.parametrize("engine", ["memory", "sqlite", "stepper"])
 def test_children_a_failure_cuts_short_are_recorded_aborted_as_aws_records(engine):
-    """AWS (LocalStack's test_service_lambda_map_timeout and floci's
-    Parallel cut, recorded on AWS) records each Map iteration or Parallel
-    branch still running when another fails it: MapIterationAborted (a
-    Map's), then the state the child was in, aborted (TaskStateAborted,
-    WaitStateAborted), each after the failure's event, before the Map's
-    or Parallel's failure. We recorded nothing of them."""
-    route = {"StartAt": "Route", "States": {
-        "Route": {"Type": "Choice", "Default": "Long",
-                  "Choices": [{"Variable": "$.kind", "StringEquals": "fail", "Next": "Pause"}]},
-        "Long": {"Type": "Task", "Resource": "arn:aws:states:us-east-1:123456789012:activity:never",
-                 "End": True},
-        "Pause": {"Type": "Wait", "Seconds": 1, "Next": "Boom"},
-        "Boom": {"Type": "Fail", "Error": "Boom"}}}
-    inline_map = {"StartAt": "M", "States": {"M": {"Type": "Map", "ItemProcessor": route, "End": True}}}
+    """AWS records each Map iteration or Parallel branch still running when
+    another fails it: MapIterationAborted (a Map's), then the state the
+    child was in, aborted (TaskStateAborted, WaitStateAborted), each after
+    the failure's event, before the Map's or Parallel's failure. An
+    iteration that failed in a Task is recorded failed (and its Task
+    aborted) before the ones it cut (LocalStack's
+    test_service_lambda_map_timeout, recorded on AWS); one that ended in a
+    Fail state, after them (floci's suite, measured on AWS). We recorded
+    nothing of the children cut short."""
+    def route(failing):
+        return {"StartAt": "Route", "States": {
+            "Route": {"Type": "Choice", "Default": "Long",
+                      "Choices": [{"Variable": "$.kind", "StringEquals": "fail", "Next": "Failing"}]},
+            "Long": {"Type": "Task", "Resource": "arn:aws:states:us-east-1:123456789012:activity:never",
+                     "End": True},
+            "Failing": failing}}
+    fail_state = {"Type": "Wait", "Seconds": 1, "Next": "Boom"}
+    ends_in_fail = route(fail_state)
+    ends_in_fail["States"]["Boom"] = {"Type": "Fail", "Error": "Boom"}
+    fails_in_task = route({"Type": "Task", "Resource": "arn:aws:states:us-east-1:123456789012:activity:slow",
+                           "TimeoutSeconds": 1, "End": True})
+    fails_in_task["States"]["Long"] = {"Type": "Wait", "Seconds": 30, "End": True}
+    items = [{"kind": "long"}, {"kind": "fail"}, {"kind": "long"}]
     parallel = {"StartAt": "P", "States": {"P": {"Type": "Parallel", "End": True, "Branches": [
         {"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 30, "End": True}}},
         {"StartAt": "Pause", "States": {"Pause": {"Type": "Wait", "Seconds": 1, "Next": "Boom"},
@@ -590,16 +599,28 @@ def test_children_a_failure_cuts_short_are_recorded_aborted_as_aws_records(engin
             out = subprocess.run([BINARY, "run", path, "--input", json.dumps(given), "--history",
                                   "--fast-forward", "--backend", engine],
                                  capture_output=True, text=True, timeout=60)
-        return [(e["id"], e["previousEventId"], e["type"], e.get("mapIterationAbortedEventDetails", {}).get("index"))
+        def index(e):
+            return next((d["index"] for k, d in e.items() if k.startswith("mapIteration")), None)
+        return [(e["id"], e["previousEventId"], e["type"], index(e))
                 for e in map(json.loads, out.stdout.splitlines()) if "previousEventId" in e]
 
-    events = history(inline_map, [{"kind": "long"}, {"kind": "fail"}, {"kind": "long"}])
+    def map_of(processor):
+        return {"StartAt": "M", "States": {"M": {"Type": "Map", "ItemProcessor": processor, "End": True}}}
+
+    events = history(map_of(ends_in_fail), items)
     f = next(i for i, _, kind, _ in events if kind == "FailStateEntered")
     assert events[f:] == [
-        (f + 1, f, "MapIterationFailed", None),
-        (f + 2, f, "MapIterationAborted", 0), (f + 3, f, "TaskStateAborted", None),
-        (f + 4, f, "MapIterationAborted", 2), (f + 5, f, "TaskStateAborted", None),
+        (f + 1, f, "MapIterationAborted", 0), (f + 2, f, "TaskStateAborted", None),
+        (f + 3, f, "MapIterationAborted", 2), (f + 4, f, "TaskStateAborted", None),
+        (f + 5, f, "MapIterationFailed", 1),
         (f + 6, f, "MapStateFailed", None), (f + 7, f + 6, "ExecutionFailed", None)], events
+    events = history(map_of(fails_in_task), items)
+    f = next(i for i, _, kind, _ in events if kind == "ActivityTimedOut")
+    assert events[f:] == [
+        (f + 1, f, "MapIterationFailed", 1), (f + 2, f, "TaskStateAborted", None),
+        (f + 3, f, "MapIterationAborted", 0), (f + 4, f, "WaitStateAborted", None),
+        (f + 5, f, "MapIterationAborted", 2), (f + 6, f, "WaitStateAborted", None),
+        (f + 7, f, "MapStateFailed", None), (f + 8, f + 7, "ExecutionFailed", None)], events
     events = history(parallel, {})
     f = next(i for i, _, kind, _ in events if kind == "FailStateEntered")
     assert events[f:] == [

@@ -250,8 +250,18 @@ impl<'a> Step<'a> {
                     let child = format!("{}/{}.{}", t.id, wait, index);
                     return self.finish_after(t, Outcome::Failed(e), Some(child));
                 }
-                self.iteration_event(t, state, EventType::MapIterationFailed, index);
                 let tolerated = is_map && within_tolerance(&f);
+                let child = format!("{}/{}.{}", t.id, wait, index);
+                // A child that ended in a Fail state: AWS records the ones
+                // it cut short before its own failure (floci's suite,
+                // measured); one that failed in a Task, after (LocalStack's
+                // recording).
+                let ended = self.failed_in(state, index, resume_state.as_deref());
+                let in_fail_state = matches!(ended, Some(Kind::Fail(_)));
+                if !tolerated && in_fail_state {
+                    self.cut_running(t, state, wait, &f, &child);
+                }
+                self.iteration_event(t, state, EventType::MapIterationFailed, index);
                 if !tolerated {
                     let error = if is_map
                         && (f.tolerated_count.is_some() || f.tolerated_percentage.is_some())
@@ -261,13 +271,14 @@ impl<'a> Step<'a> {
                         e
                     };
                     f.failed_items.push(index);
-                    let child = format!("{}/{}.{}", t.id, wait, index);
                     // The Task the child failed in is aborted with it, as
                     // AWS records it: after the failure, before the state's.
-                    if self.failed_in_task(state, index, resume_state.as_deref()) {
+                    if matches!(ended, Some(Kind::Task(_))) {
                         self.record_after(t, EventType::TaskStateAborted, child.clone());
                     }
-                    self.cut_running(t, state, wait, &f, &child);
+                    if !in_fail_state {
+                        self.cut_running(t, state, wait, &f, &child);
+                    }
                     return self.fanout_failed(t, state, wait, &f, error, Some(child));
                 }
                 f.results[index] = e.to_output();
@@ -363,9 +374,9 @@ impl<'a> Step<'a> {
         };
     }
 
-    /// Whether child `index` of the inline fan-out `state` failed in a Task
-    /// state (`failed_at`: the state its redrive point names).
-    fn failed_in_task(&self, state: &State, index: usize, failed_at: Option<&str>) -> bool {
+    /// The kind of state child `index` of the inline fan-out `state` failed
+    /// in (`failed_at`: the state its redrive point names).
+    fn failed_in(&self, state: &State, index: usize, failed_at: Option<&str>) -> Option<&'a Kind> {
         let scope = match &state.kind {
             Kind::Parallel(p) => p.branches.get(index).copied(),
             Kind::Map(m) if !m.distributed => Some(m.processor),
@@ -375,7 +386,7 @@ impl<'a> Step<'a> {
             .and_then(|s| self.machine.scopes.get(s))
             .zip(failed_at)
             .and_then(|(states, name)| states.get(name));
-        matches!(found.map(|s| &s.kind), Some(Kind::Task(_)))
+        found.map(|s| &s.kind)
     }
 
     /// The children of an inline fan-out still running when `failed`
