@@ -84,10 +84,13 @@ fn choice_picks_the_first_match_or_default() {
         .as_array_mut()
         .unwrap()
         .push(json!({"Variable": "$.n", "NumericEquals": -1, "Next": "Small"}));
-    fails(
-        no_default,
-        json!({"n": 0, "s": "y"}),
-        "States.NoChoiceMatched",
+    let r = fails(no_default, json!({"n": 0, "s": "y"}), "States.Runtime");
+    assert_eq!(
+        r.error.unwrap().cause.as_deref(),
+        Some(
+            "An error occurred while executing the state 'C' (entered at the event id #2). \
+             Failed to transition out of the state. The state does not point to a next state."
+        )
     );
     let r = fails(def(true), json!({"s": "y"}), "States.Runtime");
     assert!(

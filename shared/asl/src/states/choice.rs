@@ -126,10 +126,14 @@ impl Choice {
                     let d = d.clone();
                     s.complete_to(t, state, input, Some(&d))
                 }
+                // AWS fails the execution (as measured by floci's suite;
+                // the spec's States.NoChoiceMatched is not what it raises).
                 None => s.fail_state(
                     t,
                     state,
-                    StatesError::new(ErrorName::NoChoiceMatched, "No Matches!"),
+                    StatesError::runtime(
+                        "Failed to transition out of the state. The state does not point to a next state.",
+                    ),
                 ),
             },
             Err(e) => s.fail_state(t, state, e),
