@@ -490,6 +490,17 @@ def test_an_error_the_services_model_does_not_name_is_the_sdks_exception(engine,
     assert result["declared"]["Error"] == "DynamoDb.ResourceNotFoundException", result
 
 
+def run_history(engine, machine, given):
+    """The history `stepwise run --history` prints for `machine` on `engine`."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "m.json")
+        json.dump(machine, open(path, "w"))
+        out = subprocess.run([BINARY, "run", path, "--input", json.dumps(given), "--history",
+                              "--fast-forward", "--backend", engine],
+                             capture_output=True, text=True, timeout=60)
+    return [e for e in map(json.loads, out.stdout.splitlines()) if "previousEventId" in e]
+
+
 @pytest.mark.parametrize("engine", ["memory", "sqlite", "stepper"])
 def test_a_branch_that_fails_in_a_task_aborts_it_as_aws_records(engine):
     """AWS (LocalStack's recordings on AWS) records a Task whose failure
@@ -507,14 +518,7 @@ def test_a_branch_that_fails_in_a_task_aborts_it_as_aws_records(engine):
         "Type": "Map", "ItemProcessor": {"StartAt": "T", "States": {"T": task}}, "End": True}}}
 
     def history(machine, given):
-        with tempfile.TemporaryDirectory() as tmp:
-            path = os.path.join(tmp, "m.json")
-            json.dump(machine, open(path, "w"))
-            out = subprocess.run([BINARY, "run", path, "--input", json.dumps(given), "--history",
-                                  "--fast-forward", "--backend", engine],
-                                 capture_output=True, text=True, timeout=60)
-        return [(e["id"], e["previousEventId"], e["type"]) for e in map(json.loads, out.stdout.splitlines())
-                if "previousEventId" in e]
+        return [(e["id"], e["previousEventId"], e["type"]) for e in run_history(engine, machine, given)]
 
     events = history(parallel, {})
     timed_out = next(i for i, _, kind in events if kind == "ActivityTimedOut")
@@ -544,14 +548,7 @@ def test_a_runtime_error_in_a_branch_ends_the_execution_at_once_as_aws_records(e
     slow = {"TimeoutSeconds": 1, "StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 30, "End": True}}}
 
     def history(machine, given):
-        with tempfile.TemporaryDirectory() as tmp:
-            path = os.path.join(tmp, "m.json")
-            json.dump(machine, open(path, "w"))
-            out = subprocess.run([BINARY, "run", path, "--input", json.dumps(given), "--history",
-                                  "--fast-forward", "--backend", engine],
-                                 capture_output=True, text=True, timeout=60)
-        return [(e["id"], e["previousEventId"], e["type"]) for e in map(json.loads, out.stdout.splitlines())
-                if "previousEventId" in e]
+        return [(e["id"], e["previousEventId"], e["type"]) for e in run_history(engine, machine, given)]
 
     assert history(parallel, {}) == [
         (1, 0, "ExecutionStarted"), (2, 0, "ParallelStateEntered"), (3, 2, "ParallelStateStarted"),
@@ -593,16 +590,9 @@ def test_children_a_failure_cuts_short_are_recorded_aborted_as_aws_records(engin
                                         "Boom": {"Type": "Fail", "Error": "Boom"}}}]}}}
 
     def history(machine, given):
-        with tempfile.TemporaryDirectory() as tmp:
-            path = os.path.join(tmp, "m.json")
-            json.dump(machine, open(path, "w"))
-            out = subprocess.run([BINARY, "run", path, "--input", json.dumps(given), "--history",
-                                  "--fast-forward", "--backend", engine],
-                                 capture_output=True, text=True, timeout=60)
         def index(e):
             return next((d["index"] for k, d in e.items() if k.startswith("mapIteration")), None)
-        return [(e["id"], e["previousEventId"], e["type"], index(e))
-                for e in map(json.loads, out.stdout.splitlines()) if "previousEventId" in e]
+        return [(e["id"], e["previousEventId"], e["type"], index(e)) for e in run_history(engine, machine, given)]
 
     def map_of(processor):
         return {"StartAt": "M", "States": {"M": {"Type": "Map", "ItemProcessor": processor, "End": True}}}
