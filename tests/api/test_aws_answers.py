@@ -6,7 +6,9 @@ a missed heartbeat."""
 import json
 import time
 
+import boto3
 import pytest
+from botocore.config import Config
 
 from conftest import ROLE, wait_for
 
@@ -165,3 +167,26 @@ def test_publishing_an_unchanged_machine_with_a_new_description_is_a_new_version
     assert sfn.describe_state_machine(stateMachineArn=v1)["description"] == "first version"
     v3 = sfn.publish_state_machine_version(stateMachineArn=arn, description="third")["stateMachineVersionArn"]
     assert v3 == arn + ":3"
+
+
+def test_validate_state_machine_definition_holds_to_its_api_model(sfn):
+    """The model's constraints (floci's suite checks them): a definition of
+    one character or more, a severity of ERROR or WARNING, 0 to 100
+    results, and `truncated` when more were found. We answered every such
+    request, and gave every diagnostic whatever maxResults said."""
+    # (boto3 would refuse them itself: the raw requests, as another client sends them.)
+    sfn = boto3.client("stepfunctions", endpoint_url=sfn.meta.endpoint_url, region_name="us-east-1",
+                       aws_access_key_id="test", aws_secret_access_key="test",
+                       config=Config(parameter_validation=False))
+    for kw, says in [({"definition": ""}, "at 'definition' failed to satisfy constraint: Member must have length greater than or equal to 1"),
+                     ({"definition": PASS, "severity": "GARBAGE"}, "Member must satisfy enum value set: [ERROR, WARNING]"),
+                     ({"definition": PASS, "maxResults": 101}, "Member must have value less than or equal to 100"),
+                     ({"definition": PASS, "maxResults": -1}, "Member must have value greater than or equal to 0")]:
+        assert says in refused(sfn.validate_state_machine_definition, sfn.exceptions.ValidationException, **kw)
+    broken = json.dumps({"StartAt": "A", "States": {"A": {"Type": "Pass", "Next": "B"},
+                                                   "C": {"Type": "Wait", "End": True}}})
+    every = sfn.validate_state_machine_definition(definition=broken)
+    assert len(every["diagnostics"]) >= 2 and not every["truncated"], every
+    one = sfn.validate_state_machine_definition(definition=broken, maxResults=1)
+    assert (one["diagnostics"], one["truncated"]) == (every["diagnostics"][:1], True), one
+    assert sfn.validate_state_machine_definition(definition=PASS, severity="WARNING")["result"] == "OK"

@@ -40,6 +40,35 @@ const TYPES: &[&str] = &[
 /// problem (its code, message and JSON pointer).
 pub fn validate_definition(body: &Value) -> Result<Value, ApiError> {
     let definition = validate::string(body, "definition")?;
+    // The API model's constraints: a definition of one character or more,
+    // a severity of ERROR or WARNING, at most 100 results (0: 100).
+    if definition.is_empty() {
+        return Err(ApiError::validation(
+            "1 validation error detected: Value at 'definition' failed to satisfy constraint: Member must have length greater than or equal to 1",
+        ));
+    }
+    if let Some(other) =
+        validate::optional_string(body, "severity")?.filter(|s| !["ERROR", "WARNING"].contains(s))
+    {
+        return Err(ApiError::validation(format!(
+            "1 validation error detected: Value '{other}' at 'severity' failed to satisfy constraint: Member must satisfy enum value set: [ERROR, WARNING]"
+        )));
+    }
+    let asked = body.get("maxResults").filter(|v| !v.is_null());
+    let most = match asked.map(|v| v.as_i64().unwrap_or(i64::MAX)) {
+        None | Some(0) => 100,
+        Some(n @ 1..=100) => n as usize,
+        Some(n) => {
+            let bound = if n < 0 {
+                "greater than or equal to 0"
+            } else {
+                "less than or equal to 100"
+            };
+            return Err(ApiError::validation(format!(
+                "1 validation error detected: Value '{n}' at 'maxResults' failed to satisfy constraint: Member must have value {bound}"
+            )));
+        }
+    };
     let express = match validate::optional_string(body, "type")? {
         None | Some("STANDARD") => false,
         Some("EXPRESS") => true,
@@ -76,7 +105,10 @@ pub fn validate_definition(body: &Value) -> Result<Value, ApiError> {
                     d
                 })
                 .collect();
-            json!({"result": "FAIL", "diagnostics": diagnostics, "truncated": false})
+            // Past `maxResults`, the rest are left out and it says so.
+            let truncated = diagnostics.len() > most;
+            let diagnostics = &diagnostics[..diagnostics.len().min(most)];
+            json!({"result": "FAIL", "diagnostics": diagnostics, "truncated": truncated})
         }
     })
 }
