@@ -190,3 +190,26 @@ def test_validate_state_machine_definition_holds_to_its_api_model(sfn):
     one = sfn.validate_state_machine_definition(definition=broken, maxResults=1)
     assert (one["diagnostics"], one["truncated"]) == (every["diagnostics"][:1], True), one
     assert sfn.validate_state_machine_definition(definition=PASS, severity="WARNING")["result"] == "OK"
+
+
+def test_a_versions_arn_lists_the_aliases_that_route_to_it(sfn):
+    """ListStateMachineAliases on a version's ARN lists the aliases that
+    route to that version (the API reference; floci's suite). We refused
+    the ARN."""
+    made = sfn.create_state_machine(name="aliased", definition=PASS, roleArn=ROLE, publish=True)
+    arn, v1 = made["stateMachineArn"], made["stateMachineVersionArn"]
+    v2 = sfn.update_state_machine(stateMachineArn=arn, publish=True, definition=json.dumps(
+        {"StartAt": "Q", "States": {"Q": {"Type": "Pass", "End": True}}}))["stateMachineVersionArn"]
+    only_v1 = sfn.create_state_machine_alias(
+        name="one", routingConfiguration=[{"stateMachineVersionArn": v1, "weight": 100}])["stateMachineAliasArn"]
+    split = sfn.create_state_machine_alias(name="split", routingConfiguration=[
+        {"stateMachineVersionArn": v1, "weight": 50},
+        {"stateMachineVersionArn": v2, "weight": 50}])["stateMachineAliasArn"]
+
+    def listed(of):
+        return sorted(a["stateMachineAliasArn"] for a in sfn.list_state_machine_aliases(stateMachineArn=of)["stateMachineAliases"])
+    assert listed(arn) == sorted([only_v1, split])
+    assert listed(v1) == sorted([only_v1, split])
+    assert listed(v2) == [split]
+    with pytest.raises(sfn.exceptions.ClientError):
+        sfn.list_state_machine_aliases(stateMachineArn=arn + ":9")

@@ -265,11 +265,24 @@ pub async fn delete<C: Catalog>(cat: &C, body: &Value) -> Res {
 }
 
 pub async fn list<C: Catalog>(cat: &C, body: &Value) -> Res {
-    let mut all: Vec<_> = machines::children(cat, body, Kind::Alias)
+    // A version's ARN lists the aliases that route to it (the API
+    // reference); a machine's, all of its aliases.
+    let arn = validate::string(body, "stateMachineArn")?;
+    let (body, version) = match target(arn)? {
+        Target::Version(machine) => {
+            super::versions::load(cat, arn).await?;
+            let mut of_machine = body.clone();
+            of_machine["stateMachineArn"] = machine.into();
+            (std::borrow::Cow::Owned(of_machine), Some(arn))
+        }
+        _ => (std::borrow::Cow::Borrowed(body), None),
+    };
+    let routes_to = |a: &Alias| version.is_none_or(|v| a.routing.iter().any(|r| r.version == v));
+    let mut all: Vec<_> = machines::children(cat, &body, Kind::Alias)
         .await?
         .into_iter()
         .filter_map(|e| match e.body {
-            Resource::Alias(a) => Some((a.created, e.key.arn)),
+            Resource::Alias(a) if routes_to(&a) => Some((a.created, e.key.arn)),
             _ => None,
         })
         .collect();
@@ -278,5 +291,5 @@ pub async fn list<C: Catalog>(cat: &C, body: &Value) -> Res {
         .into_iter()
         .map(|(created, arn)| json!({"stateMachineAliasArn": arn, "creationDate": timestamp(created)}))
         .collect();
-    page(body, "stateMachineAliases", items)
+    page(&body, "stateMachineAliases", items)
 }
