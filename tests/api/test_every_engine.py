@@ -557,6 +557,19 @@ def test_a_runtime_error_in_a_branch_ends_the_execution_at_once_as_aws_records(e
         (1, 0, "ExecutionStarted"), (2, 0, "MapStateEntered"), (3, 2, "MapStateStarted"),
         (4, 3, "MapIterationStarted"), (5, 4, "PassStateEntered"), (6, 5, "ExecutionFailed")]
     assert history(slow, {})[-1] == (3, 0, "ExecutionTimedOut")
+    # A tolerance counts it: the Map fails past it, recording the
+    # iterations it cut short, but not the failed one.
+    counted = {"StartAt": "M", "States": {"M": {"Type": "Map", "ToleratedFailureCount": 0, "End": True,
+                                                "ItemProcessor": {"StartAt": "Route", "States": {
+        "Route": {"Type": "Choice", "Default": "Long",
+                  "Choices": [{"Variable": "$.kind", "StringEquals": "bad", "Next": "Pause"}]},
+        "Long": {"Type": "Wait", "Seconds": 30, "End": True},
+        "Pause": {"Type": "Wait", "Seconds": 1, "Next": "B"},
+        "B": broken["States"]["B"]}}}}}
+    events = history(counted, [{"kind": "long"}, {"kind": "bad"}])
+    f = next(i for i, _, kind in events if kind == "PassStateEntered")
+    assert events[f:] == [(f + 1, f, "MapIterationAborted"), (f + 2, f, "WaitStateAborted"),
+                          (f + 3, f, "MapStateFailed"), (f + 4, f + 3, "ExecutionFailed")], events
 
 
 @pytest.mark.parametrize("engine", ["memory", "sqlite", "stepper"])

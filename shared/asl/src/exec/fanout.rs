@@ -261,7 +261,11 @@ impl<'a> Step<'a> {
                 if !tolerated && in_fail_state {
                     self.cut_running(t, state, wait, &f, &child);
                 }
-                self.iteration_event(t, state, EventType::MapIterationFailed, index);
+                // (A runtime error, a tolerance counts, is not recorded as
+                // the iteration's failure: floci's suite, measured.)
+                if !e.is(ErrorName::Runtime) {
+                    self.iteration_event(t, state, EventType::MapIterationFailed, index);
+                }
                 if !tolerated {
                     let error = if is_map
                         && (f.tolerated_count.is_some() || f.tolerated_percentage.is_some())

@@ -255,6 +255,7 @@ fn map_previous<S: std::hash::BuildHasher>(
             let index = event.details["index"].as_u64().unwrap_or_default();
             last.remove(&key(&format!("iteration.{index}")));
             last.insert(key("failed"), 1);
+            last.entry(key("after")).or_insert(previous);
         }
         EventType::MapIterationSucceeded
         | EventType::MapIterationFailed
