@@ -557,6 +557,15 @@ def test_a_runtime_error_in_a_branch_ends_the_execution_at_once_as_aws_records(e
         (1, 0, "ExecutionStarted"), (2, 0, "MapStateEntered"), (3, 2, "MapStateStarted"),
         (4, 3, "MapIterationStarted"), (5, 4, "PassStateEntered"), (6, 5, "ExecutionFailed")]
     assert history(slow, {})[-1] == (3, 0, "ExecutionTimedOut")
+    # Inside a fan-out inside another, it follows the failing state's event
+    # too, not the inner fan-out's last.
+    nested = {"StartAt": "P1", "States": {"P1": {"Type": "Parallel", "End": True, "Branches": [
+        {"StartAt": "P2", "States": {"P2": {"Type": "Parallel", "End": True, "Branches": [
+            broken, {"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 5, "End": True}}}]}}},
+        {"StartAt": "W2", "States": {"W2": {"Type": "Wait", "Seconds": 5, "End": True}}}]}}}
+    events = history(nested, {})
+    bad = next(i for i, _, kind in events if kind == "PassStateEntered")
+    assert events[-1] == (len(events), bad, "ExecutionFailed"), events
     # A tolerance counts it: the Map fails past it, recording the
     # iterations it cut short, but not the failed one.
     counted = {"StartAt": "M", "States": {"M": {"Type": "Map", "ToleratedFailureCount": 0, "End": True,
@@ -586,9 +595,11 @@ def test_children_a_failure_cuts_short_are_recorded_aborted_as_aws_records(engin
     def route(failing):
         return {"StartAt": "Route", "States": {
             "Route": {"Type": "Choice", "Default": "Long",
-                      "Choices": [{"Variable": "$.kind", "StringEquals": "fail", "Next": "Failing"}]},
+                      "Choices": [{"Variable": "$.kind", "StringEquals": "fail", "Next": "Failing"},
+                                  {"Variable": "$.kind", "StringEquals": "quick", "Next": "Quick"}]},
             "Long": {"Type": "Task", "Resource": "arn:aws:states:us-east-1:123456789012:activity:never",
                      "End": True},
+            "Quick": {"Type": "Pass", "End": True},
             "Failing": failing}}
     fail_state = {"Type": "Wait", "Seconds": 1, "Next": "Boom"}
     ends_in_fail = route(fail_state)
@@ -629,6 +640,23 @@ def test_children_a_failure_cuts_short_are_recorded_aborted_as_aws_records(engin
     assert events[f:] == [
         (f + 1, f, "WaitStateAborted", None), (f + 2, f, "ParallelStateFailed", None),
         (f + 3, f + 2, "ExecutionFailed", None)], events
+    # The ids a cause quotes are the same whether the history is kept or
+    # not: the events cut short take theirs either way.
+    caught = map_of(ends_in_fail)
+    caught["States"]["M"].update(End=False, Next="Done", Catch=[{"ErrorEquals": ["States.ALL"], "Next": "Bad"}])
+    caught["States"].update(Done={"Type": "Succeed"},
+                            Bad={"Type": "Pass", "Parameters": {"x.$": "$.nope"}, "End": True})
+    entered = next(e["id"] for e in run_history(engine, caught, items) if e["type"] == "PassStateEntered")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "m.json")
+        json.dump(caught, open(path, "w"))
+        out = subprocess.run([BINARY, "run", path, "--input", json.dumps(items), "--fast-forward",
+                              "--backend", engine], capture_output=True, text=True, timeout=60)
+    assert f"(entered at the event id #{entered})" in json.loads(out.stdout.splitlines()[-1])["cause"], out.stdout
+    # An iteration that succeeded before changes none of the links.
+    events = history(map_of(ends_in_fail), [{"kind": "quick"}] + items)
+    f = next(i for i, _, kind, _ in events if kind == "FailStateEntered")
+    assert [p for _, p, _, _ in events[f:-1]] == [f] * 6, events
 
 
 @pytest.mark.parametrize("engine", ["memory", "sqlite", "stepper"])

@@ -17,6 +17,9 @@ pub struct Cut {
     pub child: String,
     /// The event, but for its type: the aborted state's.
     pub event: HistoryEvent,
+    /// Whether the history is kept ([`super::Env::history`]): a cut takes
+    /// its id either way.
+    pub kept: bool,
 }
 
 impl Output {
@@ -27,19 +30,21 @@ impl Output {
 
     /// Puts each cut child's aborted state into the history where its cut
     /// is (`thread` reads a child as stored); a child in no state (not
-    /// started, or ended) has none.
+    /// started, or ended) has none, and gives its id back.
     pub fn resolve_cuts(
         &mut self,
         machine: &StateMachine,
         mut thread: impl FnMut(&str) -> Option<Thread>,
     ) {
         for cut in std::mem::take(&mut self.cuts).into_iter().rev() {
-            let Some(kind) = thread(&cut.child).and_then(|t| aborted(machine, &t)) else {
-                continue;
-            };
-            let event = HistoryEvent { kind, ..cut.event };
-            self.history.insert(cut.at.min(self.history.len()), event);
-            self.events += 1;
+            match thread(&cut.child).and_then(|t| aborted(machine, &t)) {
+                Some(kind) if cut.kept => {
+                    let event = HistoryEvent { kind, ..cut.event };
+                    self.history.insert(cut.at.min(self.history.len()), event);
+                }
+                Some(_) => {}
+                None => self.events = self.events.saturating_sub(1),
+            }
         }
     }
 }

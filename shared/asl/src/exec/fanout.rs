@@ -226,6 +226,7 @@ impl<'a> Step<'a> {
             Outcome::Failed(e) | Outcome::TimedOut(e) | Outcome::Aborted(e) => {
                 f.failed += 1;
                 let resume_state = resume.as_ref().map(|p| p.state.clone());
+                let failed_in = resume.as_ref().and_then(|p| p.failed_in.clone());
                 if let Some(point) = resume
                     && f.resume.len() < RESUME_POINTS
                     && serde_json::to_vec(&point).is_ok_and(|b| b.len() <= RESUME_POINT_BYTES)
@@ -248,7 +249,8 @@ impl<'a> Step<'a> {
                     self.cancel_started(t, wait, &f);
                     keep(t, state, &f);
                     let child = format!("{}/{}.{}", t.id, wait, index);
-                    return self.finish_after(t, Outcome::Failed(e), Some(child));
+                    let after = failed_in.unwrap_or(child);
+                    return self.finish_after(t, Outcome::Failed(e), Some(after));
                 }
                 let tolerated = is_map && within_tolerance(&f);
                 let child = format!("{}/{}.{}", t.id, wait, index);
@@ -399,13 +401,13 @@ impl<'a> Step<'a> {
     /// resolves), each after the failed child's last event.
     fn cut_running(&mut self, t: &Thread, state: &State, wait: u64, f: &Fanout, failed: &str) {
         let inline = f.map_run.is_none() && t.child.is_none() && t.recorded;
-        if !inline || !self.env.history {
+        if !inline {
             return;
         }
         let is_map = matches!(state.kind, Kind::Map(_));
         for i in (0..f.next.unwrap_or(f.started)).filter(|&i| !f.is_done(i)) {
             if is_map {
-                let details = json!({"index": i, "name": state.name});
+                let details = json!({"name": state.name, "index": i});
                 let after = Some(failed.to_owned());
                 self.record_event(t, EventType::MapIterationAborted, false, after, || details);
             }
@@ -421,6 +423,7 @@ impl<'a> Step<'a> {
                 at: self.history.len(),
                 child: format!("{}/{}.{}", t.id, wait, i),
                 event,
+                kept: self.env.history,
             });
         }
     }

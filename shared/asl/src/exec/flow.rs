@@ -290,10 +290,12 @@ impl<'a> Step<'a> {
         details: impl FnOnce() -> Value,
     ) -> u64 {
         // A child execution numbers its own history.
+        // (Each cut this step made takes its id, whether or not it is kept.)
+        let cut = self.cuts.len() as u64;
         let first = t
             .child
             .as_ref()
-            .map_or(self.env.event_id + self.unkept, |c| c.recorded + 1);
+            .map_or(self.env.event_id + self.unkept + cut, |c| c.recorded + 1);
         let id = first + self.history.len() as u64;
         if t.recorded && !self.env.history && t.child.is_none() {
             self.unkept += 1;
@@ -371,6 +373,9 @@ impl<'a> Step<'a> {
         if t.parent.is_none() || child_root {
             let (kind, details) = super::history::execution_end(&outcome);
             self.record_event(t, kind, false, after, || details);
+        } else {
+            // (Its parent's failure follows the same event.)
+            t.failed_in = after;
         }
         self.effects.push(Effect::Finish(outcome));
     }

@@ -232,7 +232,10 @@ fn map_previous<S: std::hash::BuildHasher>(
         at = slash + 1;
     }
     let key = |what: &str| map_key(t, what);
+    // (An iteration a failed one cut short already follows the failure.)
+    let cut = event.kind == EventType::MapIterationAborted && event.after.is_some();
     if map_event
+        && !cut
         && last.remove(&key("failed")).is_some()
         && let Some(&after) = last.get(&key("after"))
     {
@@ -255,7 +258,7 @@ fn map_previous<S: std::hash::BuildHasher>(
             let index = event.details["index"].as_u64().unwrap_or_default();
             last.remove(&key(&format!("iteration.{index}")));
             last.insert(key("failed"), 1);
-            last.entry(key("after")).or_insert(previous);
+            last.insert(key("after"), previous);
         }
         EventType::MapIterationSucceeded
         | EventType::MapIterationFailed

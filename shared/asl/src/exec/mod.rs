@@ -295,7 +295,7 @@ pub fn step(
         s.child_steps(thread);
         Output {
             applied: s.applied,
-            events: s.unkept + s.history.len() as u64,
+            events: s.unkept + s.history.len() as u64 + s.cuts.len() as u64,
             effects: s.effects,
             history: s.history,
             cuts: s.cuts,

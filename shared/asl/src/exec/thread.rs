@@ -60,6 +60,10 @@ pub struct Thread {
     /// root thread): its record and the history it keeps apart.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub child: Option<Box<super::child::ChildExecution>>,
+    /// The descendant whose runtime error ended this (fan-out) thread: the
+    /// execution's failure follows that one's last event.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed_in: Option<String>,
 }
 
 /// The children of a Parallel or Map state that succeeded before the state
@@ -108,6 +112,9 @@ pub struct RedrivePoint {
     /// input, start and history numbering).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub child: Option<Box<super::child::ChildExecution>>,
+    /// [`Thread::failed_in`], handed to the parent with the failure.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failed_in: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -279,6 +286,7 @@ impl Thread {
                 c.journal.clear();
                 c
             }),
+            failed_in: self.failed_in.clone(),
         }
     }
 
@@ -350,6 +358,7 @@ impl Thread {
             kept: None,
             redrives: 0,
             child: None,
+            failed_in: None,
         }
     }
 

@@ -317,7 +317,7 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
         let mut out =
             crate::tasks::step_thread(machine, facts, thread, event, &first, &self.tasks, exists)
                 .await?;
-        self.resolve_cuts(execution, machine, &mut out).await;
+        let cut_made = self.resolve_cuts(execution, machine, &mut out).await;
         // Inline calls take the time they take, on the execution's clock
         // too: once the machine's TimeoutSeconds passes during one (its
         // message is on its way), no answer is taken and no call made.
@@ -325,7 +325,7 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
             .map(|t| facts.start_time + t as Millis * 1000)
             .filter(|d| now < *d);
         let (mut clock, mut late) = (now, false);
-        let mut made = out.events;
+        let mut made = out.events + cut_made;
         let mut events = out.history;
         let mut pending: VecDeque<Effect> = out.effects.into();
         let mut effects = Vec::new();
@@ -406,9 +406,9 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
                 event,
                 &env(next, self.seed(), clock),
             );
-            self.resolve_cuts(execution, machine, &mut out).await;
+            let cut_made = self.resolve_cuts(execution, machine, &mut out).await;
             if out.applied {
-                made += out.events;
+                made += out.events + cut_made;
                 events.extend(out.history);
                 pending.extend(out.effects);
             }
@@ -436,21 +436,29 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
     }
 
     /// Puts the aborted states of the children a step cut short into its
-    /// history, as their records hold them ([`Output::resolve_cuts`]).
-    async fn resolve_cuts(&self, execution: &str, machine: &StateMachine, out: &mut Output) {
+    /// history, as their records hold them ([`Output::resolve_cuts`]), and
+    /// answers how many events those children made: they never report to
+    /// their parent, whose clock must count them all the same (as it
+    /// counts a finished child's, `StepMessage::born`).
+    async fn resolve_cuts(&self, execution: &str, machine: &StateMachine, out: &mut Output) -> u64 {
         if out.cuts.is_empty() {
-            return;
+            return 0;
         }
-        let mut threads = HashMap::new();
+        let (mut threads, mut made) = (HashMap::new(), 0);
         for child in out.cut_children() {
             if let Ok(Some(Record {
-                thread: Some(t), ..
+                thread: Some(t),
+                lamport,
+                born,
+                ..
             })) = self.store.load(execution, child).await
             {
+                made += lamport.saturating_sub(born);
                 threads.insert(child.to_owned(), t);
             }
         }
         out.resolve_cuts(machine, |id| threads.remove(id));
+        made
     }
 
     /// Saves a transition (the thread, its outbox, its history events) on
