@@ -88,15 +88,17 @@ impl Worker {
         execution: &str,
         id: &str,
     ) -> rusqlite::Result<Option<Thread>> {
+        let key = (execution.to_owned(), id.to_owned());
+        // (A cached thread stays as it is: one changed in this batch is
+        // still to be written.)
+        match self.cache.threads.get(&key) {
+            Some(Slot::Clean(t) | Slot::Dirty(t) | Slot::New(t)) => return Ok(Some(t.clone())),
+            Some(Slot::Gone) => return Ok(None),
+            None => {}
+        }
         let found = self.take_thread(execution, id)?;
-        Ok(found.map(|(t, new)| {
-            let key = (execution.to_owned(), id.to_owned());
-            let slot = if new {
-                Slot::New(t.clone())
-            } else {
-                Slot::Clean(t.clone())
-            };
-            self.cache.threads.entry(key).or_insert(slot);
+        Ok(found.map(|(t, _)| {
+            self.cache.threads.insert(key, Slot::Clean(t.clone()));
             t
         }))
     }
