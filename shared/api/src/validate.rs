@@ -48,6 +48,22 @@ pub fn optional_string<'a>(body: &'a Value, member: &str) -> Result<Option<&'a s
     }
 }
 
+/// An optional string member that must be one of `allowed` (the model's
+/// enum), refused in AWS's words.
+pub fn one_of<'a>(
+    body: &'a Value,
+    member: &str,
+    allowed: &[&str],
+) -> Result<Option<&'a str>, ApiError> {
+    match optional_string(body, member)? {
+        Some(v) if !allowed.contains(&v) => Err(ApiError::validation(format!(
+            "1 validation error detected: Value '{v}' at '{member}' failed to satisfy constraint: Member must satisfy enum value set: [{}]",
+            allowed.join(", ")
+        ))),
+        v => Ok(v),
+    }
+}
+
 /// `arn:aws:states:<region>:<account>:<kind>:<name>[:…]`
 pub fn arn<'a>(value: &'a str, kinds: &[&str]) -> Result<ArnParts<'a>, ApiError> {
     let invalid = || ApiError::invalid_arn(format!("Invalid Arn: '{value}'"));

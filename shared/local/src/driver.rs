@@ -129,7 +129,9 @@ impl Host for Worker {
             missing_activity: None,
             nonce: stepwise_engine::entropy(),
         };
-        let run = &self.runs[execution];
+        let Some(run) = self.runs.get(execution) else {
+            return Ok(None);
+        };
         // A `.sync` task's nested execution is stopped when the task gives
         // up on it (a timeout, a stop, a cancelled branch), as AWS stops it.
         let child_wait = nested::child_wait(&run.machine, thread);

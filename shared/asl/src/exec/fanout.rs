@@ -114,7 +114,7 @@ impl<'a> Step<'a> {
                 wait,
                 index,
             });
-            let id = format!("{}/{}.{}", t.id, wait, index);
+            let id = child_id(t, wait, index);
             // Redriven: a child that failed is taken up where it failed.
             let resumed = (f.resume.iter().position(|(i, _)| *i == index))
                 .map(|at| f.resume.swap_remove(at).1);
@@ -239,6 +239,7 @@ impl<'a> Step<'a> {
                 // follows the child's last event (unless a tolerance
                 // counts it, or a rule of the state names it).
                 let counted = f.tolerated_count.is_some() || f.tolerated_percentage.is_some();
+                let child = child_id(t, wait, index);
                 if e.is(ErrorName::Runtime)
                     && f.map_run.is_none()
                     && !(is_map && counted)
@@ -248,12 +249,10 @@ impl<'a> Step<'a> {
                     f.failed_items.push(index);
                     self.cancel_started(t, wait, &f);
                     keep(t, state, &f);
-                    let child = format!("{}/{}.{}", t.id, wait, index);
                     let after = failed_in.unwrap_or(child);
                     return self.finish_after(t, Outcome::Failed(e), Some(after));
                 }
                 let tolerated = is_map && within_tolerance(&f);
-                let child = format!("{}/{}.{}", t.id, wait, index);
                 // A child that ended in a Fail state: AWS records the ones
                 // it cut short before its own failure (floci's suite,
                 // measured); one that failed in a Task, after (LocalStack's
@@ -269,9 +268,7 @@ impl<'a> Step<'a> {
                     self.iteration_event(t, state, EventType::MapIterationFailed, index);
                 }
                 if !tolerated {
-                    let error = if is_map
-                        && (f.tolerated_count.is_some() || f.tolerated_percentage.is_some())
-                    {
+                    let error = if is_map && counted {
                         threshold_exceeded()
                     } else {
                         e
@@ -421,7 +418,7 @@ impl<'a> Step<'a> {
             };
             self.cuts.push(super::Cut {
                 at: self.history.len(),
-                child: format!("{}/{}.{}", t.id, wait, i),
+                child: child_id(t, wait, i),
                 event,
                 kept: self.env.history,
             });
@@ -574,11 +571,16 @@ impl<'a> Step<'a> {
             // Children start in index order (a redriven fan-out from `next`).
             let ids = (0..f.next.unwrap_or(f.started))
                 .filter(|&i| !f.is_done(i))
-                .map(|i| format!("{}/{}.{}", t.id, wait, i))
+                .map(|i| child_id(t, wait, i))
                 .collect();
             self.effects.push(Effect::Cancel(ids));
         }
     }
+}
+
+/// The id of child `index` of `t`'s fan-out at `wait`.
+fn child_id(t: &Thread, wait: u64, index: usize) -> String {
+    format!("{}/{}.{}", t.id, wait, index)
 }
 
 /// What fan-out `f` of `state` keeps for a redrive, once it failed or was

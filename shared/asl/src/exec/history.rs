@@ -252,8 +252,8 @@ fn map_previous<S: std::hash::BuildHasher>(
             last.remove(&key("after"));
             last.insert(key("started"), id);
         }
-        // An iteration a failed one cut short follows the failure: it
-        // changes nothing else.
+        // An iteration a failed one cut short follows the failure, and so
+        // does the Map's failure after it.
         EventType::MapIterationAborted if event.after.is_some() => {
             let index = event.details["index"].as_u64().unwrap_or_default();
             last.remove(&key(&format!("iteration.{index}")));

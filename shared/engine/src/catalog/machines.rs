@@ -64,13 +64,7 @@ pub async fn load<C: Catalog>(cat: &C, arn: &str, asked: &str) -> Result<Machine
 }
 
 fn machine_type(body: &Value) -> Result<&str, ApiError> {
-    match validate::optional_string(body, "type")? {
-        None | Some("STANDARD") => Ok("STANDARD"),
-        Some("EXPRESS") => Ok("EXPRESS"),
-        Some(other) => Err(ApiError::validation(format!(
-            "1 validation error detected: Value '{other}' at 'type' failed to satisfy constraint: Member must satisfy enum value set: [STANDARD, EXPRESS]"
-        ))),
-    }
+    Ok(validate::one_of(body, "type", &["STANDARD", "EXPRESS"])?.unwrap_or("STANDARD"))
 }
 
 pub(crate) fn check_definition(definition: &str, express: bool) -> Result<(), ApiError> {

@@ -47,13 +47,7 @@ pub fn validate_definition(body: &Value) -> Result<Value, ApiError> {
             "1 validation error detected: Value at 'definition' failed to satisfy constraint: Member must have length greater than or equal to 1",
         ));
     }
-    if let Some(other) =
-        validate::optional_string(body, "severity")?.filter(|s| !["ERROR", "WARNING"].contains(s))
-    {
-        return Err(ApiError::validation(format!(
-            "1 validation error detected: Value '{other}' at 'severity' failed to satisfy constraint: Member must satisfy enum value set: [ERROR, WARNING]"
-        )));
-    }
+    validate::one_of(body, "severity", &["ERROR", "WARNING"])?;
     let asked = body.get("maxResults").filter(|v| !v.is_null());
     let most = match asked.map(|v| v.as_i64().unwrap_or(i64::MAX)) {
         None | Some(0) => 100,
@@ -69,15 +63,7 @@ pub fn validate_definition(body: &Value) -> Result<Value, ApiError> {
             )));
         }
     };
-    let express = match validate::optional_string(body, "type")? {
-        None | Some("STANDARD") => false,
-        Some("EXPRESS") => true,
-        Some(other) => {
-            return Err(ApiError::validation(format!(
-                "1 validation error detected: Value '{other}' at 'type' failed to satisfy constraint: Member must satisfy enum value set: [STANDARD, EXPRESS]"
-            )));
-        }
-    };
+    let express = validate::one_of(body, "type", &["STANDARD", "EXPRESS"])? == Some("EXPRESS");
     // Blank text is "not a valid JSON object" (below); other text that is
     // not JSON gets the parser's words and place.
     if !definition.trim().is_empty()
@@ -132,12 +118,8 @@ pub async fn test_state<T: Tasks>(body: &Value, tasks: T) -> Result<Value, ApiEr
     };
     let mocked = mock(body)?;
     let retried = config(body, "retrierRetryCount")?.unwrap_or(0);
-    let level = validate::optional_string(body, "inspectionLevel")?.unwrap_or("INFO");
-    if !["INFO", "DEBUG", "TRACE"].contains(&level) {
-        return Err(ApiError::validation(format!(
-            "1 validation error detected: Value '{level}' at 'inspectionLevel' failed to satisfy constraint: Member must satisfy enum value set: [INFO, DEBUG, TRACE]"
-        )));
-    }
+    let level =
+        validate::one_of(body, "inspectionLevel", &["INFO", "DEBUG", "TRACE"])?.unwrap_or("INFO");
     let role = validate::optional_string(body, "roleArn")?;
     // A state of a whole machine, at any depth (in a Map's item processor
     // or a Parallel's branch too).
