@@ -36,6 +36,29 @@ def test_runs_to_success_and_failure(sfn):
     assert (d["status"], d["error"], d["cause"]) == ("FAILED", "NotPositive", "n must be > 0")
 
 
+def test_a_runtime_error_beside_a_running_branch_ends_the_history_and_names_its_event(sfn):
+    """A runtime error in one branch ends the execution at once. On the
+    serverless backend the sibling branch, not yet stopped, recorded its
+    next states after ExecutionFailed, and the cause quoted the failing
+    state's Entered event by its branch's own count (#6 for event 9)."""
+    chain = {f"A{i}": {"Type": "Pass", "Next": f"A{i + 1}"} for i in range(1, 4)}
+    chain["A4"] = {"Type": "Pass", "End": True}
+    definition = {"StartAt": "P", "States": {"P": {"Type": "Parallel", "End": True, "Branches": [
+        {"StartAt": "A1", "States": chain},
+        {"StartAt": "B1", "States": {"B1": {"Type": "Pass", "Next": "B2"},
+                                     "B2": {"Type": "Pass", "InputPath": "$.nope", "End": True}}}]}}}
+    m = machine(sfn, "runtime-beside", json.dumps(definition))
+    arn = sfn.start_execution(stateMachineArn=m)["executionArn"]
+    d = wait_for(sfn, arn)
+    events = sfn.get_execution_history(executionArn=arn, maxResults=1000)["events"]
+    assert events[-1]["type"] == "ExecutionFailed", [e["type"] for e in events]
+    b2 = next(e for e in events if e.get("stateEnteredEventDetails", {}).get("name") == "B2")
+    cause = events[-1]["executionFailedEventDetails"]["cause"]
+    assert cause.startswith(f"An error occurred while executing the state 'B2' (entered at the event id #{b2['id']}). ")
+    assert events[-1]["previousEventId"] == b2["id"]
+    assert (d["status"], d["error"], d["cause"]) == ("FAILED", "States.Runtime", cause)
+
+
 def test_start_is_idempotent_by_name_and_input(sfn):
     m = machine(sfn, "idem", SLOW)
     a = sfn.start_execution(stateMachineArn=m, name="same", input="{}")

@@ -440,3 +440,18 @@ fn an_item_batcher_with_bad_limits_is_an_invalid_definition() {
         );
     }
 }
+
+#[test]
+fn the_context_object_is_written_in_awss_order() {
+    // Its text (`States.JsonToString($$)`, a hash of it, `$states.context`
+    // in an output) is what AWS writes: StateMachine before State, the
+    // state's Name before its EnteredTime.
+    let def = json!({"StartAt": "S", "States": {"S": {"Type": "Pass", "End": true,
+        "Parameters": {"text.$": "States.JsonToString($$)"}}}});
+    let r = run(def, json!({}));
+    let text = r.output.unwrap()["text"].as_str().unwrap().to_owned();
+    let at = |key: &str| text.find(key).unwrap_or_else(|| panic!("{key} in {text}"));
+    assert!(at("\"Execution\"") < at("\"StateMachine\""), "{text}");
+    assert!(at("\"StateMachine\"") < at("\"State\":"), "{text}");
+    assert!(at("\"Name\":\"S\"") < at("\"EnteredTime\""), "{text}");
+}

@@ -634,3 +634,48 @@ fn children_ends_received_together_join_their_parent_in_one_write() {
     f.drain();
     assert_eq!(f.output(), json!([1, 2, 3]));
 }
+
+#[test]
+fn an_execution_ends_last_and_its_cause_quotes_the_entered_event_by_its_id() {
+    // A runtime error in one branch ends the execution at once; its
+    // sibling, still running until its stop reaches it, counts its own
+    // events past the end's logical time. AWS records the end last, and the
+    // cause quotes the failing state's Entered event by its id in the
+    // history, not by the count its thread kept.
+    let branch = |names: &[&str], last: Value| {
+        let mut states = serde_json::Map::new();
+        for pair in names.windows(2) {
+            states.insert(pair[0].into(), json!({"Type": "Pass", "Next": pair[1]}));
+        }
+        states.insert(names[names.len() - 1].into(), last);
+        json!({"StartAt": names[0], "States": states})
+    };
+    let def = json!({"StartAt": "P", "States": {"P": {"Type": "Parallel", "End": true,
+        "Branches": [
+            branch(&["A1", "A2", "A3", "A4"], json!({"Type": "Pass", "End": true})),
+            branch(&["B1", "B2"], json!({"Type": "Pass", "InputPath": "$.nope", "End": true})),
+        ]}}});
+    let queue = MemQueue::default();
+    let mut f = fixture(&queue, def, NoAbort);
+    f.drain();
+    let history = merge_history(block_on(f.stepper.store.history(ARN)).unwrap());
+    let kinds: Vec<_> = history.iter().map(|r| r.event.kind.as_str()).collect();
+    let last = history.last().unwrap();
+    assert_eq!(last.event.kind.as_str(), "ExecutionFailed", "{kinds:?}");
+    let b2 = (history.iter())
+        .find(|r| r.event.entered_state() == Some("B2"))
+        .unwrap();
+    let cause = last.event.details["cause"].as_str().unwrap();
+    assert!(
+        cause.starts_with(&format!(
+            "An error occurred while executing the state 'B2' (entered at the event id #{}). ",
+            b2.id
+        )),
+        "{cause}"
+    );
+    assert_eq!(last.previous, b2.id);
+    let report = block_on(stepwise_engine::stepper::report(&f.stepper.store, ARN))
+        .unwrap()
+        .unwrap();
+    assert_eq!(report.error.unwrap().cause.as_deref(), Some(cause));
+}

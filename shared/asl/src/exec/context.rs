@@ -90,14 +90,9 @@ impl Execution {
             execution["RedriveCount"] = n.max(thread.redrives).into();
         }
         c.insert("Execution".into(), execution);
-        let mut state = json!({
-            "EnteredTime": timestamp::format(thread.entered_at),
-            "Name": thread.state,
-        });
-        if is_task {
-            state["RetryCount"] = thread.retry_count.into();
-        }
-        c.insert("State".into(), state);
+        // In the order AWS writes them (recorded outputs of `$$` and
+        // `$states.context` as text): StateMachine before State, the
+        // state's Name before its EnteredTime.
         let machine = match &child {
             Some((_, _, m)) => {
                 json!({"Id": m, "Name": m.split_once(":stateMachine:").map_or("", |(_, n)| n)})
@@ -105,6 +100,14 @@ impl Execution {
             None => json!({"Id": self.state_machine_arn, "Name": self.state_machine_name}),
         };
         c.insert("StateMachine".into(), machine);
+        let mut state = json!({
+            "Name": thread.state,
+            "EnteredTime": timestamp::format(thread.entered_at),
+        });
+        if is_task {
+            state["RetryCount"] = thread.retry_count.into();
+        }
+        c.insert("State".into(), state);
         if let Some(t) = token {
             c.insert("Task".into(), json!({"Token": t}));
         }

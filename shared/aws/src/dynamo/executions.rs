@@ -9,7 +9,9 @@ use serde_json::Value;
 use stepwise_asl::exec::Ordered;
 use stepwise_asl::{ChildRecord, MapRun, Outcome, Thread};
 use stepwise_engine::executions::{ExecutionStore, ExecutionView, HistoryRow};
-use stepwise_engine::stepper::{ExecutionRecord, Logged, PortError, Store, merge_history};
+use stepwise_engine::stepper::{
+    ExecutionRecord, Logged, PortError, Store, merge_history, quotes_entered_event, settle,
+};
 
 use super::DynamoStore;
 use crate::codec::{pack, unpack};
@@ -180,7 +182,17 @@ impl ExecutionStore for DynamoStore {
     }
 
     async fn view(&self, arn: &str) -> Result<Option<ExecutionView>, PortError> {
-        Ok(Store::execution(self, arn).await?.as_ref().map(view_of))
+        let Some(mut record) = Store::execution(self, arn).await? else {
+            return Ok(None);
+        };
+        // A runtime error's cause names its state's Entered event as the
+        // history numbers it (read only for such a cause).
+        if let Some(outcome) = &mut record.outcome
+            && quotes_entered_event(outcome)
+        {
+            settle(outcome, &merge_history(Store::history(self, arn).await?));
+        }
+        Ok(Some(view_of(&record)))
     }
 
     async fn list(

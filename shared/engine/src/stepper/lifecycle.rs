@@ -1,12 +1,12 @@
 //! An execution's life around the stepper: starting it, reading its history
 //! back in AWS's order, and running one to its end (`stepwise run`).
 
-use stepwise_asl::exec::{HistoryEvent, Numbering};
+use stepwise_asl::exec::HistoryEvent;
 use stepwise_asl::timestamp::Millis;
 use stepwise_asl::{Event, Outcome, StateMachine, StatesError, Thread};
 
 use crate::ports::Tasks;
-use crate::report::{Recorded, Report};
+use crate::report::Report;
 
 use super::*;
 
@@ -44,39 +44,16 @@ pub async fn start<S: Store, Q: Queue>(
     Ok(created)
 }
 
-/// The execution's history in AWS's order and numbering: causal order across
-/// threads, each event's `previousEventId` the one before it in its thread.
-pub fn merge_history(mut events: Vec<Logged>) -> Vec<Recorded> {
-    events.sort_by(|a, b| {
-        (a.order, &a.event.thread, a.event.timestamp).cmp(&(
-            b.order,
-            &b.event.thread,
-            b.event.timestamp,
-        ))
-    });
-    let mut numbering = Numbering::default();
-    events
-        .into_iter()
-        .map(|l| {
-            let (id, previous) = numbering.number(&l.event);
-            Recorded {
-                id,
-                previous,
-                event: l.event,
-            }
-        })
-        .collect()
-}
-
 /// The finished execution as `stepwise run` reports it.
 pub async fn report<S: Store>(store: &S, arn: &str) -> Result<Option<Report>, PortError> {
     let Some(record) = store.execution(arn).await? else {
         return Ok(None);
     };
-    let Some(outcome) = record.outcome else {
+    let Some(mut outcome) = record.outcome else {
         return Ok(None);
     };
     let history = merge_history(store.history(arn).await?);
+    settle(&mut outcome, &history);
     Ok(Some(Report::from_outcome(outcome, history)))
 }
 
@@ -186,9 +163,15 @@ pub async fn redrive<S: Store, Q: Queue>(
     if !store.reopen(&record, &from).await? {
         return Ok(Redrive::NotRedrivable); // redriven (or changed) by another call meanwhile
     }
+    // After every event kept so far: a thread that had not yet taken the
+    // end's stop may have counted past the root (see [`merge_history`]).
+    let last = (store.history(arn).await?.iter())
+        .map(|l| l.order)
+        .max()
+        .unwrap_or(0);
     let expected = rec.seq;
     rec.seq += 1;
-    rec.lamport += 1;
+    rec.lamport = rec.lamport.max(last) + 1;
     rec.cause = format!("redrive:{count}");
     let run = Envelope {
         id: format!("redrive:{count}:run"),

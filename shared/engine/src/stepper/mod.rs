@@ -23,6 +23,7 @@
 mod follow;
 mod join;
 mod lifecycle;
+mod merge;
 pub mod memory;
 mod outbox;
 mod poller;
@@ -31,7 +32,8 @@ mod store;
 mod unsteppable;
 
 use lifecycle::report_to_parent;
-pub use lifecycle::{Redrive, merge_history, redrive, report, run_to_end, start, stop};
+pub use lifecycle::{Redrive, redrive, report, run_to_end, start, stop};
+pub use merge::{merge_history, quotes_entered_event, settle};
 pub use poller::{Chaos, Delivery, Inbox, Poller, PollerOptions};
 pub use step::{Abort, NoAbort, Retry, Stepper};
 pub use store::*;
