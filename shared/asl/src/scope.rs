@@ -39,6 +39,16 @@ impl Unresolved {
 }
 
 impl Scope<'_> {
+    /// States.Runtime for a definite `path` that selected nothing, in AWS's
+    /// words: "Invalid path '$.a.b' : Missing property in path $['a']".
+    pub fn not_found(&self, path: &Path) -> crate::error::StatesError {
+        let why = match self.root(path) {
+            Ok(doc) => path.not_found(doc),
+            Err(_) => format!("No results for path: {}", path.normalized()),
+        };
+        crate::error::StatesError::runtime(format!("Invalid path '{path}' : {why}"))
+    }
+
     /// The document a path reads.
     pub fn root(&self, path: &Path) -> Result<&Value, Unresolved> {
         match &path.root {

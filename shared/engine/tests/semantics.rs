@@ -163,6 +163,25 @@ fn states_all_does_not_catch_runtime_errors() {
 }
 
 #[test]
+fn no_rule_catches_a_runtime_error_not_even_one_that_names_it() {
+    // Recorded on AWS (LocalStack's test_catch_states_runtime): the Task's
+    // OutputPath finds nothing, and a Catch (and a Retry) naming
+    // States.Runtime is passed over; the cause names the property missing
+    // on the way, in Jayway's words.
+    let def = json!({"StartAt": "P", "States": {
+        "P": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+              "OutputPath": "$.no.such.result.path",
+              "Retry": [{"ErrorEquals": ["States.Runtime"], "MaxAttempts": 3}],
+              "Catch": [{"ErrorEquals": ["States.Runtime"], "Next": "H"}], "Next": "H"},
+        "H": {"Type": "Pass", "End": true}}});
+    let r = fails(def, json!({}), "States.Runtime");
+    assert_eq!(
+        r.error.unwrap().cause.unwrap(),
+        "An error occurred while executing the state 'P' (entered at the event id #2). Invalid path '$.no.such.result.path' : Missing property in path $['no']"
+    );
+}
+
+#[test]
 fn intrinsic_failures_can_be_caught() {
     succeeds(
         json!({"StartAt": "P", "States": {

@@ -651,10 +651,10 @@ fn an_execution_ends_last_and_its_cause_quotes_the_entered_event_by_its_id() {
         json!({"StartAt": names[0], "States": states})
     };
     let def = json!({"StartAt": "P", "States": {"P": {"Type": "Parallel", "End": true,
-        "Branches": [
-            branch(&["A1", "A2", "A3", "A4"], json!({"Type": "Pass", "End": true})),
-            branch(&["B1", "B2"], json!({"Type": "Pass", "InputPath": "$.nope", "End": true})),
-        ]}}});
+    "Branches": [
+        branch(&["A1", "A2", "A3", "A4"], json!({"Type": "Pass", "End": true})),
+        branch(&["B1", "B2"], json!({"Type": "Pass", "InputPath": "$.nope", "End": true})),
+    ]}}});
     let queue = MemQueue::default();
     let mut f = fixture(&queue, def, NoAbort);
     f.drain();

@@ -193,10 +193,7 @@ pub fn select(selector: &Selector, scope: &mut Scope<'_>) -> Result<Value, State
         Selector::Null => Ok(Value::Object(Map::new())),
         Selector::Path(p) => scope.resolve(p).map_err(|u| match u {
             Unresolved::TooMany => Unresolved::too_many(p, "InputPath/OutputPath"),
-            _ => StatesError::runtime(format!(
-                "Invalid path '{p}' : No results for path: {}",
-                p.normalized()
-            )),
+            _ => scope.not_found(p),
         }),
     }
 }

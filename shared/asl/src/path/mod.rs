@@ -14,6 +14,8 @@ pub use filter::Filter;
 
 use std::fmt;
 
+use serde_json::Value;
+
 /// Where a path starts.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Root {
@@ -103,6 +105,42 @@ impl Path {
             [Segment::Child(_), Segment::Child(second), ..] => second == "Input",
             _ => true,
         }
+    }
+
+    /// Why this definite path found nothing in `doc`, in Jayway's words (as
+    /// AWS's causes quote them): a property missing on the way is named with
+    /// the path up to it; otherwise there were no results for the path.
+    pub fn not_found(&self, doc: &Value) -> String {
+        let mut at = doc;
+        let mut walked = String::from("$");
+        for (i, seg) in self.segments.iter().enumerate() {
+            let last = i + 1 == self.segments.len();
+            let next = match seg {
+                Segment::Child(n) => {
+                    walked.push_str(&format!("['{n}']"));
+                    match at.as_object() {
+                        Some(o) => match o.get(n) {
+                            Some(v) => Some(v),
+                            None if !last => return format!("Missing property in path {walked}"),
+                            None => None,
+                        },
+                        None => None,
+                    }
+                }
+                Segment::Index(i) => {
+                    walked.push_str(&format!("[{i}]"));
+                    let a = at.as_array();
+                    let index = |len: usize| if *i < 0 { len as i64 + i } else { *i };
+                    a.and_then(|a| usize::try_from(index(a.len())).ok().and_then(|k| a.get(k)))
+                }
+                _ => None,
+            };
+            match next {
+                Some(v) => at = v,
+                None => break,
+            }
+        }
+        format!("No results for path: {}", self.normalized())
     }
 
     /// Jayway's normalized form, used in AWS's error texts: `$['a']['b'][0]`.

@@ -286,12 +286,7 @@ impl Map {
         let items = match &self.items_path {
             None => input.clone(),
             Some(p) => s.with_scope(t, state, input, None, |scope| {
-                scope.resolve(p).map_err(|_| {
-                    StatesError::runtime(format!(
-                        "Invalid path '{p}' : No results for path: {}",
-                        p.normalized()
-                    ))
-                })
+                scope.resolve(p).map_err(|_| scope.not_found(p))
             })?,
         };
         match items {

@@ -173,12 +173,7 @@ impl Map {
         };
         if let Some(path) = &r.max_items_path {
             let n = s.with_scope(t, state, &input, None, |scope| {
-                scope.resolve(path).map_err(|_| {
-                    StatesError::runtime(format!(
-                        "Invalid path '{path}' : No results for path: {}",
-                        path.normalized()
-                    ))
-                })
+                scope.resolve(path).map_err(|_| scope.not_found(path))
             })?;
             if let Some(c) = config.as_object_mut() {
                 c.remove("MaxItemsPath");

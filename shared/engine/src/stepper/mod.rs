@@ -23,8 +23,8 @@
 mod follow;
 mod join;
 mod lifecycle;
-mod merge;
 pub mod memory;
+mod merge;
 mod outbox;
 mod poller;
 mod step;
