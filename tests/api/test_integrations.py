@@ -317,6 +317,7 @@ class Echo(http.server.BaseHTTPRequestHandler):
         data = json.dumps(reply).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
+        self.send_header("x-amzn-RequestId", f"req-{function}")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
@@ -596,7 +597,9 @@ def test_lambda_tasks_go_to_the_invoke_api(served):
                 "ResultPath": "$.direct", "Next": "Invoke"},
         "Invoke": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
                    "Parameters": {"FunctionName": "echo", "Payload": {"n.$": "$.n"}},
-                   "ResultSelector": {"payload.$": "$.Payload", "status.$": "$.StatusCode"},
+                   "ResultSelector": {"payload.$": "$.Payload", "status.$": "$.StatusCode",
+                                      "id.$": "$.SdkResponseMetadata.RequestId",
+                                      "header.$": "$.SdkHttpMetadata.HttpHeaders['x-amzn-RequestId']"},
                    "ResultPath": "$.invoked", "Next": "Boom"},
         "Boom": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
                  "Parameters": {"FunctionName": "boom", "Payload": {}},
@@ -608,5 +611,8 @@ def test_lambda_tasks_go_to_the_invoke_api(served):
     assert d["status"] == "SUCCEEDED", d
     out = json.loads(d["output"])
     assert out["direct"] == {"function": "echo", "event": {"n": 1}}
-    assert out["invoked"] == {"payload": {"function": "echo", "event": {"n": 1}}, "status": 200}
+    # The request id the function's answer carried, where AWS's SDK puts it
+    # (it was always empty).
+    assert out["invoked"] == {"payload": {"function": "echo", "event": {"n": 1}}, "status": 200,
+                              "id": "req-echo", "header": "req-echo"}
     assert out["caught"]["Error"] == "Boom"

@@ -10,6 +10,7 @@
 
 use aws_sdk_lambda::Client;
 use aws_sdk_lambda::error::ProvideErrorMetadata;
+use aws_sdk_lambda::operation::RequestId;
 use aws_sdk_lambda::primitives::Blob;
 use stepwise_asl::{StatesError, TaskCall};
 use stepwise_engine::ports::{TaskContext, TaskResult, Tasks};
@@ -84,6 +85,7 @@ async fn invoke_sdk(client: &Client, lambda: &LambdaCall) -> TaskResult {
         out.function_error.as_deref(),
         out.status_code,
         out.executed_version.as_deref(),
+        out.request_id(),
     )
 }
 
@@ -98,17 +100,26 @@ fn invoke_http(endpoint: &str, lambda: &LambdaCall) -> TaskResult {
     let response = ureq::post(&url)
         .set("Content-Type", "application/json")
         .send_string(&lambda.payload.to_string());
-    let (status, reported, body) = match response {
-        Ok(r) => (
-            r.status(),
-            r.header("X-Amz-Function-Error").map(str::to_owned),
+    // (What AWS's SDK reports from the headers: the function's error, the
+    // request's id and the version that ran.)
+    let answer = |status: u16, r: ureq::Response| {
+        let header = |name: &str| r.header(name).map(str::to_owned);
+        let said = [
+            "X-Amz-Function-Error",
+            "x-amzn-RequestId",
+            "X-Amz-Executed-Version",
+        ];
+        let [reported, id, version] = said.map(header);
+        (
+            status,
+            reported,
+            [id, version],
             r.into_string().unwrap_or_default(),
-        ),
-        Err(ureq::Error::Status(code, r)) => (
-            code,
-            r.header("X-Amz-Function-Error").map(str::to_owned),
-            r.into_string().unwrap_or_default(),
-        ),
+        )
+    };
+    let (status, reported, [request_id, version], body) = match response {
+        Ok(r) => answer(r.status(), r),
+        Err(ureq::Error::Status(code, r)) => answer(code, r),
         Err(e) => {
             return Err(StatesError::custom(
                 "Lambda.ServiceException",
@@ -130,7 +141,8 @@ fn invoke_http(endpoint: &str, lambda: &LambdaCall) -> TaskResult {
             format!("HTTP {status}: {body}"),
         ));
     }
-    lambda.result(body, reported.as_deref(), i32::from(status), None)
+    let (version, id) = (version.as_deref(), request_id.as_deref());
+    lambda.result(body, reported.as_deref(), i32::from(status), version, id)
 }
 
 /// `my-fn`, `arn:aws:lambda:…:function:my-fn[:alias]` → `my-fn`.

@@ -207,14 +207,16 @@ impl LambdaCall {
 
     /// The task's result from what the function answered: `body` (its
     /// response, JSON or text), the function error it reported, the
-    /// status and version Invoke gave.
+    /// status, version and request id Invoke gave.
     pub fn result(
         &self,
         body: String,
         reported: Option<&str>,
         status: i32,
         version: Option<&str>,
+        request_id: Option<&str>,
     ) -> TaskResult {
+        let length = body.len();
         let parsed: Value = serde_json::from_str(&body).unwrap_or(Value::String(body));
         if let Some(kind) = reported {
             return Err(function_error(kind, &parsed));
@@ -222,11 +224,30 @@ impl LambdaCall {
         if !self.wrap {
             return Ok(parsed);
         }
+        // The response's metadata as AWS's SDK reports it (recorded on AWS:
+        // LocalStack's context object tests), but for the headers that
+        // vary by the moment (Date, X-Amzn-Trace-Id).
+        let version = version.unwrap_or("$LATEST");
+        let id = request_id.map_or_else(crate::uuid, str::to_owned);
+        let headers = [
+            ("X-Amz-Executed-Version", version.to_owned()),
+            ("x-amzn-Remapped-Content-Length", "0".to_owned()),
+            ("Connection", "keep-alive".to_owned()),
+            ("x-amzn-RequestId", id.clone()),
+            ("Content-Length", length.to_string()),
+            ("Content-Type", "application/json".to_owned()),
+        ];
+        let one: serde_json::Map<_, _> = (headers.iter())
+            .map(|(k, v)| ((*k).to_owned(), json!(v)))
+            .collect();
+        let all: serde_json::Map<_, _> = (headers.iter())
+            .map(|(k, v)| ((*k).to_owned(), json!([v])))
+            .collect();
         Ok(json!({
-            "ExecutedVersion": version.unwrap_or("$LATEST"),
+            "ExecutedVersion": version,
             "Payload": parsed,
-            "SdkHttpMetadata": {"HttpHeaders": {"Content-Type": "application/json"}, "HttpStatusCode": status},
-            "SdkResponseMetadata": {"RequestId": ""},
+            "SdkHttpMetadata": {"AllHttpHeaders": all, "HttpHeaders": one, "HttpStatusCode": status},
+            "SdkResponseMetadata": {"RequestId": id},
             "StatusCode": status,
         }))
     }
@@ -439,26 +460,37 @@ mod tests {
             wrap: false,
         };
         assert_eq!(
-            own.result("{\"x\":1}".into(), None, 200, None),
+            own.result("{\"x\":1}".into(), None, 200, None, None),
             Ok(json!({"x": 1}))
         );
         let wrapped = LambdaCall {
             wrap: true,
             ..own.clone()
         };
-        let out = wrapped.result("\"hi\"".into(), None, 200, Some("7")).ok();
+        let out = (wrapped.result("\"hi\"".into(), None, 200, Some("7"), Some("r-1"))).ok();
         assert_eq!(
-            out.map(|o| (
+            out.as_ref().map(|o| (
                 o["Payload"].clone(),
                 o["StatusCode"].clone(),
                 o["ExecutedVersion"].clone()
             )),
             Some((json!("hi"), json!(200), json!("7")))
         );
+        // The request id Invoke answered with, where AWS's SDK reports it.
+        let out = out.unwrap_or_default();
+        assert_eq!(out["SdkResponseMetadata"], json!({"RequestId": "r-1"}));
+        let headers = &out["SdkHttpMetadata"]["HttpHeaders"];
+        assert_eq!(headers["x-amzn-RequestId"], "r-1");
+        assert_eq!(headers["Content-Length"], "4");
+        assert_eq!(
+            out["SdkHttpMetadata"]["AllHttpHeaders"]["X-Amz-Executed-Version"],
+            json!(["7"])
+        );
         let failed = own.result(
             "{\"errorType\":\"Boom\",\"errorMessage\":\"no\"}".into(),
             Some("Unhandled"),
             200,
+            None,
             None,
         );
         let e = failed.err();

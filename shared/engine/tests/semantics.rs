@@ -474,3 +474,32 @@ fn the_context_object_is_written_in_awss_order() {
     assert!(at("\"StateMachine\"") < at("\"State\":"), "{text}");
     assert!(at("\"Name\":\"S\"") < at("\"EnteredTime\""), "{text}");
 }
+
+#[test]
+fn a_retried_parallel_starts_again_after_its_failed_branch() {
+    // Recorded on AWS (LocalStack's test_parallel_state_retry): each
+    // retry's ParallelStateStarted follows the failed branch's last event,
+    // as a retried Map's MapStateStarted follows its failed iteration's.
+    let def = json!({"StartAt": "P", "States": {"P": {"Type": "Parallel", "End": true,
+        "Branches": [{"StartAt": "F", "States": {"F": {"Type": "Fail", "Error": "E"}}}],
+        "Retry": [{"ErrorEquals": ["E"], "MaxAttempts": 2}]}}});
+    let r = run(def, json!({}));
+    let links: Vec<_> = (r.history.iter())
+        .map(|e| (e.id, e.previous, e.event.kind.as_str()))
+        .collect();
+    assert_eq!(
+        links,
+        [
+            (1, 0, "ExecutionStarted"),
+            (2, 0, "ParallelStateEntered"),
+            (3, 2, "ParallelStateStarted"),
+            (4, 3, "FailStateEntered"),
+            (5, 4, "ParallelStateStarted"),
+            (6, 5, "FailStateEntered"),
+            (7, 6, "ParallelStateStarted"),
+            (8, 7, "FailStateEntered"),
+            (9, 8, "ParallelStateFailed"),
+            (10, 9, "ExecutionFailed"),
+        ]
+    );
+}

@@ -214,6 +214,7 @@ fn map_previous<S: std::hash::BuildHasher>(
             event.kind,
             EventType::ParallelStateStarted
                 | EventType::ParallelStateSucceeded
+                | EventType::ParallelStateFailed
                 | EventType::ParallelStateExited
         );
     if !map_event && !t.contains('/') {
@@ -288,9 +289,18 @@ fn map_previous<S: std::hash::BuildHasher>(
             let exit = last.remove(&key("run")).unwrap_or(previous);
             last.insert(key("exit"), exit);
         }
-        // (Again after a retry: an earlier attempt's end is forgotten.)
+        // Again after a retry: it follows the failed attempt's latest
+        // branch event (the failure), as a retried Map follows its failed
+        // iteration (LocalStack's test_parallel_state_retry, recorded on
+        // AWS), and that attempt's end is forgotten.
         EventType::ParallelStateStarted => {
             last.remove(&key("exit"));
+            if let Some(latest) = last.remove(&key("latest")) {
+                previous = latest;
+            }
+        }
+        // (Ended, not retried: a later Parallel of the thread starts anew.)
+        EventType::ParallelStateFailed => {
             last.remove(&key("latest"));
         }
         // It follows the branches' latest event (whichever branch ended
@@ -306,6 +316,7 @@ fn map_previous<S: std::hash::BuildHasher>(
             if let Some(exit) = last.remove(&key("exit")) {
                 previous = exit;
             }
+            last.remove(&key("latest"));
         }
         EventType::MapStateExited => {
             if let Some(exit) = last.remove(&key("exit")) {
