@@ -34,15 +34,17 @@ pub fn merge_history(mut events: Vec<Logged>) -> Vec<Recorded> {
         ))
     });
     let events = ends_last(events);
+    let quotes = |l: &Logged| matches!(l.event.details.get("cause"), Some(Value::String(c)) if c.contains(ENTERED_AT));
+    let renumber = events.iter().any(quotes);
     let mut numbering = Numbering::default();
     // Each thread's Entered events by the id the thread counted for them
-    // (an event's order is that id less one).
+    // (an event's order is that id less one), when a cause quotes one.
     let mut entered = HashMap::new();
     let mut history: Vec<Recorded> = events
         .into_iter()
         .map(|l| {
             let (id, previous) = numbering.number(&l.event);
-            if l.event.kind.as_str().ends_with("StateEntered") {
+            if renumber && l.event.kind.as_str().ends_with("StateEntered") {
                 entered.insert((l.event.thread.clone(), l.order + 1), id);
             }
             Recorded {
@@ -52,8 +54,11 @@ pub fn merge_history(mut events: Vec<Logged>) -> Vec<Recorded> {
             }
         })
         .collect();
+    if !renumber {
+        return history;
+    }
     for r in &mut history {
-        let thread = (r.event.after.clone()).unwrap_or_else(|| r.event.thread.clone());
+        let thread = r.event.after.as_ref().unwrap_or(&r.event.thread).clone();
         if let Some(Value::String(cause)) = r.event.details.get_mut("cause")
             && let Some(quoted) = renumbered(cause, |n| entered.get(&(thread.clone(), n)).copied())
         {
