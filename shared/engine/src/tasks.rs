@@ -217,9 +217,17 @@ impl LambdaCall {
         request_id: Option<&str>,
     ) -> TaskResult {
         let length = body.len();
-        let parsed: Value = serde_json::from_str(&body).unwrap_or(Value::String(body));
+        let parsed: Value = serde_json::from_str(&body).unwrap_or(Value::String(body.clone()));
         if let Some(kind) = reported {
-            return Err(function_error(kind, &parsed));
+            let mut e = function_error(kind, &parsed);
+            // A function's own ARN keeps the error as the function wrote
+            // it (LocalStack's test_task_lambda, recorded on AWS: Python's
+            // `{"errorMessage": "…", "errorType": …}`, spaces and all);
+            // lambda:invoke writes it anew.
+            if !self.wrap {
+                e.cause = Some(body);
+            }
+            return Err(e);
         }
         if !self.wrap {
             return Ok(parsed);
@@ -498,6 +506,19 @@ mod tests {
         assert!(
             e.and_then(|e| e.cause)
                 .is_some_and(|c| c.contains("\"errorMessage\":\"no\""))
+        );
+        // A function's own ARN keeps the error's text as written; through
+        // lambda:invoke it is written anew.
+        let text = "{\"errorType\": \"Boom\", \"errorMessage\": \"no\"}";
+        let cause = |call: &LambdaCall| {
+            (call.result(text.into(), Some("Unhandled"), 200, None, None))
+                .err()
+                .and_then(|e| e.cause)
+        };
+        assert_eq!(cause(&own).as_deref(), Some(text));
+        assert_eq!(
+            cause(&wrapped).as_deref(),
+            Some("{\"errorType\":\"Boom\",\"errorMessage\":\"no\"}")
         );
     }
 }
