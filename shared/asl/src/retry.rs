@@ -131,21 +131,25 @@ pub fn error_equals(f: &mut Fields<'_>, p: &mut Problems, last: bool) -> Vec<Str
 }
 
 /// ASL's matching: a name matches itself; `States.ALL` matches every error
-/// but the terminal `States.Runtime` and `States.DataLimitExceeded`;
-/// `States.TaskFailed` matches everything `States.ALL` does except `States.Timeout`.
+/// that reaches a rule; `States.TaskFailed` matches everything `States.ALL`
+/// does except `States.Timeout`.
+///
 /// Nothing matches `States.Runtime`, not even a rule that names it: AWS
 /// fails the execution (a Catch naming it, recorded on AWS in LocalStack's
 /// `test_catch_states_runtime`, is passed over; the developer guide: it
-/// "will always cause the execution to fail").
+/// "will always cause the execution to fail"). A `States.DataLimitExceeded`
+/// that reaches a rule is a task's result over the limit, which AWS lets
+/// `States.ALL` catch (LocalStack's `test_states_errors`, recorded on AWS);
+/// the terminal one the guide means, a state's own output over the limit,
+/// fails the execution past every rule (`fail_thread`).
 pub fn matches_any(names: &[String], error: &StatesError) -> bool {
     let name = error.error.as_deref().unwrap_or("");
     if name == "States.Runtime" {
         return false;
     }
-    let terminal = name == "States.Runtime" || name == "States.DataLimitExceeded";
     names.iter().any(|n| match n.as_str() {
-        "States.ALL" => !terminal,
-        "States.TaskFailed" => !terminal && name != "States.Timeout",
+        "States.ALL" => true,
+        "States.TaskFailed" => name != "States.Timeout",
         other => other == name,
     })
 }
@@ -189,6 +193,8 @@ mod tests {
         let all = vec!["States.ALL".to_owned()];
         assert!(matches_any(&all, &StatesError::custom("Custom", "x")));
         assert!(!matches_any(&all, &StatesError::runtime("x")));
+        let too_large = StatesError::custom("States.DataLimitExceeded", "x");
+        assert!(matches_any(&all, &too_large));
         let tf = vec!["States.TaskFailed".to_owned()];
         assert!(!matches_any(
             &tf,

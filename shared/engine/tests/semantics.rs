@@ -503,3 +503,38 @@ fn a_retried_parallel_starts_again_after_its_failed_branch() {
         ]
     );
 }
+
+#[test]
+fn a_task_result_over_the_payload_limit_fails_the_task_and_is_caught() {
+    // Recorded on AWS (LocalStack's test_states_errors): TaskFailed (or
+    // LambdaFunctionFailed) with States.DataLimitExceeded, naming the
+    // integration's service or the function's ARN, then the state's Catch,
+    // States.ALL included. We recorded the result and failed the execution.
+    let big = json!({"blob": "x".repeat(257 * 1024)});
+    for (resource, named) in [
+        ("arn:aws:states:::lambda:invoke", "lambda"),
+        (
+            "arn:aws:lambda:us-east-1:123456789012:function:f",
+            "arn:aws:lambda:us-east-1:123456789012:function:f",
+        ),
+    ] {
+        let def = json!({"StartAt": "T", "States": {
+            "T": {"Type": "Task", "Resource": resource, "Next": "Done",
+                  "Catch": [{"ErrorEquals": ["States.ALL"], "Next": "Caught"}]},
+            "Done": {"Type": "Succeed"},
+            "Caught": {"Type": "Pass", "End": true}}});
+        let r = run_with(def, json!({}), |_| Ok(big.clone()));
+        let cause = format!(
+            "The state/task '{named}' returned a result with a size exceeding the maximum number of bytes service limit."
+        );
+        assert_eq!(
+            r.output,
+            Some(json!({"Error": "States.DataLimitExceeded", "Cause": cause}))
+        );
+        let kinds: Vec<_> = r.history.iter().map(|e| e.event.kind.as_str()).collect();
+        assert!(
+            kinds.contains(&"TaskFailed") || kinds.contains(&"LambdaFunctionFailed"),
+            "{kinds:?}"
+        );
+    }
+}

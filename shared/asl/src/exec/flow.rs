@@ -151,6 +151,15 @@ impl<'a> Step<'a> {
                 if Some(w) == wait && matches!(t.phase, Phase::Task { .. }) =>
             {
                 self.start_activity(t, state, None);
+                // A result over the payload limit is the task's failure,
+                // which a Retry or Catch takes (States.ALL too), as AWS
+                // records it (LocalStack's test_states_errors).
+                if let (true, Kind::Task(task)) = (exceeds(&output, MAX_PAYLOAD_BYTES), &state.kind)
+                {
+                    let e = result_too_large(&task.resource);
+                    self.task_event(t, state, 3, error_details(&e));
+                    return self.fail_state(t, state, e);
+                }
                 self.task_event(
                     t,
                     state,
@@ -582,6 +591,22 @@ fn evaluated_field(cause: &str) -> Option<&str> {
     }
     let (field, _) = cause.strip_prefix("The ")?.split_once(" field ")?;
     (!field.is_empty() && !field.contains(' ')).then_some(field)
+}
+
+/// States.DataLimitExceeded for a task's result over the payload limit,
+/// naming the resource as AWS names it: an integration by its service, a
+/// function or an activity by its ARN.
+fn result_too_large(r: &Resource) -> StatesError {
+    let name = match r {
+        Resource::Service { service, .. } => service.as_str(),
+        other => other.arn(),
+    };
+    StatesError::new(
+        ErrorName::DataLimitExceeded,
+        format!(
+            "The state/task '{name}' returned a result with a size exceeding the maximum number of bytes service limit."
+        ),
+    )
 }
 
 fn resource_type(r: &Resource) -> String {
