@@ -312,6 +312,8 @@ class Echo(http.server.BaseHTTPRequestHandler):
         watch` reports a function error), the rest echo their event."""
         if function == "boom":
             reply, status = {"errorType": "Boom", "errorMessage": "it broke"}, 500
+        elif function == "gone":
+            reply, status = {"Type": "User", "Message": "Function not found"}, 404
         else:
             reply, status = {"function": function, "event": event}, 200
         data = json.dumps(reply).encode()
@@ -588,6 +590,25 @@ def test_start_sync_execution_sends_lambda_tasks_where_executions_send_them(serv
     out = json.loads(d["output"])
     assert out["direct"] == {"function": "echo", "event": {"n": 2}}
     assert out["caught"]["Error"] == "Boom"
+
+
+def test_a_missing_function_is_named_by_its_arn_as_aws_names_it(served):
+    """Recorded on AWS (LocalStack's test_no_such_function): lambda:invoke
+    fails with Lambda.ResourceNotFoundException, "Function not found: <the
+    function's ARN>" in the Java SDK's words. We named the function as
+    given, without the rest."""
+    sfn = client(served.url)
+    catch = [{"ErrorEquals": ["Lambda.ResourceNotFoundException"], "Next": "Done"}]
+    machine = create(sfn, "gone-" + served.tag, {"StartAt": "Invoke", "States": {
+        "Invoke": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+                   "Parameters": {"FunctionName": "gone", "Payload": {}}, "Catch": catch, "End": True},
+        "Done": {"Type": "Succeed"}}})
+    d = wait_for(sfn, sfn.start_execution(stateMachineArn=machine)["executionArn"], timeout=20)
+    assert d["status"] == "SUCCEEDED", d
+    account = machine.split(":")[4]
+    assert json.loads(d["output"])["Cause"] == (
+        f"Function not found: arn:aws:lambda:us-east-1:{account}:function:gone (Service: AWSLambda; "
+        "Status Code: 404; Error Code: ResourceNotFoundException; Request ID: req-gone; Proxy: null)")
 
 
 def test_lambda_tasks_go_to_the_invoke_api(served):

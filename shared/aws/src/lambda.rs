@@ -37,12 +37,13 @@ impl Tasks for LambdaTasks {
             LambdaTasks::Sdk(client) => invoke_sdk(client, &lambda).await,
             LambdaTasks::Local(endpoint) => {
                 let endpoint = endpoint.clone().unwrap_or_default();
+                let execution = ctx.execution_arn.to_owned();
                 // On a runtime, the blocking call goes to its blocking pool:
                 // calls made side by side (a Map's, a bundle's) run so, and
                 // the runtime's own threads stay free.
                 match tokio::runtime::Handle::try_current() {
                     Ok(runtime) => runtime
-                        .spawn_blocking(move || invoke_http(&endpoint, &lambda))
+                        .spawn_blocking(move || invoke_http(&endpoint, &lambda, &execution))
                         .await
                         .unwrap_or_else(|e| {
                             Err(StatesError::custom(
@@ -50,7 +51,7 @@ impl Tasks for LambdaTasks {
                                 e.to_string(),
                             ))
                         }),
-                    Err(_) => invoke_http(&endpoint, &lambda),
+                    Err(_) => invoke_http(&endpoint, &lambda, &execution),
                 }
             }
         }
@@ -66,6 +67,9 @@ async fn invoke_sdk(client: &Client, lambda: &LambdaCall) -> TaskResult {
         .await;
     let out = match out {
         Ok(o) => o,
+        // lambda:invoke words a refused call as AWS's Java SDK words one
+        // (recorded on AWS: LocalStack's test_no_such_function).
+        Err(e) if lambda.wrap => return Err(crate::services::service_error("Lambda", &e)),
         Err(e) => {
             let code = e.code().unwrap_or("ServiceException").to_owned();
             let message = e
@@ -91,7 +95,7 @@ async fn invoke_sdk(client: &Client, lambda: &LambdaCall) -> TaskResult {
 
 /// A blocking call (the SQLite worker's dispatchers and `stepwise run`
 /// call tasks on threads of their own).
-fn invoke_http(endpoint: &str, lambda: &LambdaCall) -> TaskResult {
+fn invoke_http(endpoint: &str, lambda: &LambdaCall, execution: &str) -> TaskResult {
     let name = function_name(&lambda.function);
     let url = format!(
         "{}/2015-03-31/functions/{name}/invocations",
@@ -128,9 +132,19 @@ fn invoke_http(endpoint: &str, lambda: &LambdaCall) -> TaskResult {
         }
     };
     if status == 404 {
+        let mut cause = format!(
+            "Function not found: {}",
+            function_arn(&lambda.function, execution)
+        );
+        if lambda.wrap {
+            let id = request_id.as_deref().unwrap_or_default();
+            cause.push_str(&format!(
+                " (Service: AWSLambda; Status Code: 404; Error Code: ResourceNotFoundException; Request ID: {id}; Proxy: null)"
+            ));
+        }
         return Err(StatesError::custom(
             "Lambda.ResourceNotFoundException",
-            format!("Function not found: {}", lambda.function),
+            cause,
         ));
     }
     // A local endpoint may say a function failed by its status alone.
@@ -143,6 +157,21 @@ fn invoke_http(endpoint: &str, lambda: &LambdaCall) -> TaskResult {
     }
     let (version, id) = (version.as_deref(), request_id.as_deref());
     lambda.result(body, reported.as_deref(), i32::from(status), version, id)
+}
+
+/// The function's ARN as Lambda names it in "Function not found": as
+/// given, or a bare name in the execution's partition, region and account.
+fn function_arn(function: &str, execution: &str) -> String {
+    if function.starts_with("arn:") {
+        return function.to_owned();
+    }
+    let parts: Vec<&str> = execution.split(':').collect();
+    match parts.as_slice() {
+        ["arn", partition, _, region, account, ..] => {
+            format!("arn:{partition}:lambda:{region}:{account}:function:{function}")
+        }
+        _ => function.to_owned(),
+    }
 }
 
 /// `my-fn`, `arn:aws:lambda:…:function:my-fn[:alias]` → `my-fn`.

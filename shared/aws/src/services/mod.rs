@@ -266,7 +266,9 @@ fn metadata(out: &mut Map<String, Value>, request_id: Option<&str>, content_type
 }
 
 /// `SQS.QueueDoesNotExistException`, `DynamoDB.ConditionalCheckFailedException`, …
-fn service_error<E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + 'static>(
+pub(crate) fn service_error<
+    E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + 'static,
+>(
     service: &str,
     e: &aws_sdk_dynamodb::error::SdkError<E, aws_sdk_dynamodb::config::http::HttpResponse>,
 ) -> StatesError {
@@ -298,6 +300,7 @@ fn service_error<E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::
         "SQS" => ("sqs", "AmazonSQS", "AmazonSQSException"),
         "SNS" => ("sns", "AmazonSNS", "AmazonSNSException"),
         "EventBridge" => ("events", "AmazonEventBridge", "AmazonEventBridgeException"),
+        "Lambda" => ("lambda", "AWSLambda", "AWSLambdaException"),
         other => (other, other, "ServiceException"),
     };
     let name = if !crate::sdk::names_error(model, code) {
