@@ -229,6 +229,44 @@ fn a_stop_recorded_while_the_last_step_ran_ends_the_history_as_the_status_says()
     assert!(!block_on(late).unwrap());
 }
 
+#[test]
+fn a_stopped_executions_history_ends_before_its_root_takes_the_stop() {
+    // StopExecution records ABORTED at once and its root records
+    // ExecutionAborted a message later: a reader in between (a nested
+    // child stopped by its parent, read as soon as it said ABORTED) found
+    // a history that did not end.
+    let queue = MemQueue::default();
+    let f = fixture(&queue, chain(), NoAbort);
+    let first = queue.pop().unwrap();
+    assert!(f.deliver(&first));
+    let error = StatesError::custom("Halt", "stopped by hand");
+    let stop = stepwise_engine::stepper::stop(&f.stepper.store, &queue, ARN, error, f.now);
+    assert!(block_on(stop).unwrap());
+    let record = block_on(f.stepper.store.execution(ARN)).unwrap().unwrap();
+    let read = |events| stepwise_engine::stepper::with_stop(merge_history(events), &record);
+    let history = read(block_on(f.stepper.store.history(ARN)).unwrap());
+    let last = history.last().unwrap();
+    assert_eq!(
+        (last.event.kind.as_str(), last.previous, &last.event.details),
+        (
+            "ExecutionAborted",
+            0,
+            &json!({"error": "Halt", "cause": "stopped by hand"})
+        )
+    );
+    assert_eq!(last.id, history.len() as u64);
+    // Once the root takes the stop (after the step already on its way),
+    // the history ends with the one it records.
+    let mut f = f;
+    f.drain();
+    let after = read(block_on(f.stepper.store.history(ARN)).unwrap());
+    let ends: Vec<_> = (after.iter())
+        .filter(|r| r.event.ends_execution())
+        .map(|r| r.id)
+        .collect();
+    assert_eq!(ends, [after.len() as u64]);
+}
+
 fn parallel() -> Value {
     json!({"StartAt": "P", "States": {"P": {"Type": "Parallel", "End": true, "Branches": [
         {"StartAt": "X", "States": {"X": {"Type": "Pass", "Result": "x", "End": true}}},

@@ -11,6 +11,7 @@ use stepwise_asl::{ChildRecord, MapRun, Outcome, Thread};
 use stepwise_engine::executions::{ExecutionStore, ExecutionView, HistoryRow};
 use stepwise_engine::stepper::{
     ExecutionRecord, Logged, PortError, Store, merge_history, quotes_entered_event, settle,
+    with_stop,
 };
 
 use super::DynamoStore;
@@ -232,6 +233,10 @@ impl ExecutionStore for DynamoStore {
         max: usize,
     ) -> Result<(Vec<HistoryRow>, usize), PortError> {
         let mut events = merge_history(Store::history(self, arn).await?);
+        // (A stop its root has yet to take ends the history all the same.)
+        if let Some(record) = Store::execution(self, arn).await? {
+            events = with_stop(events, &record);
+        }
         if reverse {
             events.reverse();
         }

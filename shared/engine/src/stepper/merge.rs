@@ -119,3 +119,33 @@ pub fn settle(outcome: &mut Outcome, history: &[Recorded]) {
         e.cause = Some(cause.clone());
     }
 }
+
+/// A stopped execution's history with its ExecutionAborted, when its root
+/// thread has not taken the stop yet: StopExecution records the status at
+/// once and the root records the event a message later, and a reader that
+/// saw ABORTED must find the history ending so (as on AWS).
+pub fn with_stop(mut history: Vec<Recorded>, record: &super::ExecutionRecord) -> Vec<Recorded> {
+    let (Some(outcome @ Outcome::Aborted(_)), Some(at)) = (&record.outcome, record.stopped) else {
+        return history;
+    };
+    let mut since_redrive =
+        (history.iter().rev()).take_while(|r| r.event.kind != EventType::ExecutionRedriven);
+    if since_redrive.any(|r| r.event.ends_execution()) {
+        return history;
+    }
+    let (kind, details) = stepwise_asl::exec::history::execution_end(outcome);
+    let id = history.last().map_or(1, |r| r.id + 1);
+    history.push(Recorded {
+        id,
+        previous: 0,
+        event: stepwise_asl::exec::HistoryEvent {
+            timestamp: at,
+            kind,
+            thread: "root".into(),
+            details,
+            with_entry: false,
+            after: None,
+        },
+    });
+    history
+}

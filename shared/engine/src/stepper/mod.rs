@@ -33,7 +33,7 @@ mod unsteppable;
 
 use lifecycle::report_to_parent;
 pub use lifecycle::{Redrive, redrive, report, run_to_end, start, stop};
-pub use merge::{merge_history, quotes_entered_event, settle};
+pub use merge::{merge_history, quotes_entered_event, settle, with_stop};
 pub use poller::{Chaos, Delivery, Inbox, Poller, PollerOptions};
 pub use step::{Abort, NoAbort, Retry, Stepper};
 pub use store::*;
