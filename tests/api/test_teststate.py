@@ -269,6 +269,8 @@ def test_a_mock_is_refused_where_aws_refuses_one(sfn):
     written["ItemProcessor"] = dict(inline["ItemProcessor"], ProcessorConfig={"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"})
     assert refused(written, mock={"result": "[]"}) == "Mocked result must be a JSON object."
     assert refused(two, mock={"result": "{}"}) == "Mocked result must be an array."
+    # AWS's words, without a parser's detail (recorded on AWS).
+    assert refused(LAMBDA, mock={"result": "{not json"}) == "Mocked result must be valid JSON"
     assert refused(two, mock={"result": "[1]"}) == \
         "Mocked result must contain the same number of items as number of Parallel branches."
     r = sfn.test_state(definition=json.dumps(two), input="{}", mock={"result": "[1, 2]"})
@@ -316,6 +318,16 @@ def test_a_given_context_object_is_the_states_context(sfn):
                           "Task state with a '.sync' or '.waitForTaskToken' service integration pattern")):
         assert refusal(sfn, "ValidationException", definition=json.dumps(START), input="{}", mock=mocked,
                        context=json.dumps(context)) == f"Invalid Context object provided: {why}"
+    # A Map whose items path names no array fails as AWS words it: the path
+    # from its document's root, and no event id (a state tested alone has
+    # no history). Recorded on AWS: LocalStack's test_state_map_context_object.
+    for path, named in (("$$", "$"), ("$$.Execution.Input", "$.Execution.Input")):
+        items = {"Type": "Map", "ItemsPath": path, "End": True,
+                 "ItemProcessor": {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}}
+        r = sfn.test_state(definition=json.dumps(items), input='["fire"]', context=json.dumps(given),
+                           mock={"result": "[1]"})
+        assert (r["status"], r["error"], r["cause"]) == \
+            ("FAILED", "States.Runtime", f'Reference path "{named}" must point to array.')
     # Its inspection data sees the same context (no task token added).
     seen = dict(LAMBDA, ResultSelector={"c.$": "$$"})
     r = sfn.test_state(definition=json.dumps(seen), input="{}", inspectionLevel="TRACE", context=json.dumps(given),

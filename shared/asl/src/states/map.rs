@@ -294,10 +294,19 @@ impl Map {
             other if state.ata.is_some() => Err(ata_error(format!(
                 "Map state input must be an array but was: {other}"
             ))),
-            other => Err(StatesError::runtime(format!(
-                "Invalid path '{}' : The Map state's items must be an array, but was: {other}",
-                self.items_path.as_ref().map_or("$", Path::text)
-            ))),
+            // AWS's words (recorded through TestState): the path as read
+            // from its document's root, `$$.Execution.Input` as
+            // `$.Execution.Input`.
+            _ => {
+                let path = self.items_path.as_ref().map_or("$", Path::text);
+                let path = path
+                    .strip_prefix('$')
+                    .filter(|p| p.starts_with('$'))
+                    .unwrap_or(path);
+                Err(StatesError::runtime(format!(
+                    "Reference path \"{path}\" must point to array."
+                )))
+            }
         }
     }
 

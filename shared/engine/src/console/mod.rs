@@ -303,7 +303,10 @@ pub async fn test_state<T: Tasks>(body: &Value, tasks: T) -> Result<Value, ApiEr
             out.insert("error".into(), x.clone().into());
         }
         if let Some(x) = &e.cause {
-            out.insert("cause".into(), x.clone().into());
+            // A state tested alone has no history to point into: AWS's
+            // cause leaves out where the state was entered (recorded:
+            // LocalStack's test_state_map_context_object).
+            out.insert("cause".into(), unlocated(x).into());
         }
     }
     if level != "INFO"
@@ -428,4 +431,20 @@ fn targets(state: &Value) -> Vec<String> {
 /// by the language's own matching.
 fn retries(retry: &Value, error: &stepwise_asl::StatesError, done: u64) -> bool {
     retrier(retry, error).is_some_and(|i| retry[i]["MaxAttempts"].as_u64().unwrap_or(3) > done)
+}
+
+/// A runtime error's cause without the prefix that says where the state was
+/// entered ("An error occurred while executing the state 'S' (entered at
+/// the event id #2). "), which a state tested alone does not have.
+fn unlocated(cause: &str) -> &str {
+    const ENTERED: &str = " (entered at the event id #";
+    let Some(rest) = cause.strip_prefix("An error occurred while executing the state '") else {
+        return cause;
+    };
+    let Some(at) = rest.find(ENTERED) else {
+        return cause;
+    };
+    let after = &rest[at + ENTERED.len()..];
+    let digits = after.bytes().take_while(u8::is_ascii_digit).count();
+    after[digits..].strip_prefix("). ").unwrap_or(cause)
 }
