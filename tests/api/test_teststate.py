@@ -346,6 +346,14 @@ def test_the_made_context_is_an_express_executions_with_the_requests_role(sfn):
     assert ":express:" in e["Id"] and "RedriveCount" not in e and e["RoleArn"] == ROLE
     e = json.loads(sfn.test_state(definition=json.dumps(state), input="{}")["output"])["e"]
     assert e["RoleArn"] is None
+    # The state is "StateName" to `$$`, whatever it is called (recorded on
+    # AWS: LocalStack's TestState tests, stateName "State0" included).
+    named = {"Type": "Pass", "Parameters": {"n.$": "$$.State.Name"}, "End": True}
+    r = sfn.test_state(definition=json.dumps(named), input="{}")
+    assert json.loads(r["output"]) == {"n": "StateName"}
+    machine = {"StartAt": "State0", "States": {"State0": named}}
+    r = sfn.test_state(definition=json.dumps(machine), input="{}", stateName="State0")
+    assert json.loads(r["output"]) == {"n": "StateName"}
 
 
 def test_inspection_data_shows_the_stages_aws_shows(sfn):

@@ -23,6 +23,7 @@
 //!     state_machine_name: "m".into(),
 //!     redrive_count: Some(0),
 //!     given_context: None,
+//!     state_name: None,
 //!     mock: None,
 //! };
 //! let mut thread = Thread::root(&machine.root().start_at, json!({}));

@@ -58,6 +58,7 @@ fn execution(input: Value) -> Execution {
         state_machine_name: "m".into(),
         redrive_count: Some(0),
         given_context: None,
+        state_name: None,
         mock: None,
     }
 }

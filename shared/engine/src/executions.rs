@@ -252,6 +252,7 @@ pub async fn plan_start<C: Catalog>(
         state_machine_name: resolved.name.clone(),
         redrive_count: if express { None } else { Some(0) },
         given_context: None,
+        state_name: None,
         mock: test_case.map(|case| stepwise_asl::MockCase {
             machine: resolved.name.clone(),
             case: case.to_owned(),

@@ -394,6 +394,7 @@ pub fn local_execution_in(
         state_machine_name: machine_name.to_owned(),
         redrive_count: if express { None } else { Some(0) },
         given_context: None,
+        state_name: None,
         mock: None,
     }
 }

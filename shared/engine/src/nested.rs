@@ -265,6 +265,7 @@ mod tests {
             state_machine_name: "Child".into(),
             redrive_count: Some(0),
             given_context: None,
+            state_name: None,
             mock: None,
         }
     }

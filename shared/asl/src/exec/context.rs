@@ -23,6 +23,11 @@ pub struct Execution {
     /// in place of the one these facts make (its Task token aside).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub given_context: Option<Value>,
+    /// The name `$$.State.Name` gives the top-level states in place of
+    /// their own: TestState's "StateName", whatever the state is called
+    /// (recorded on AWS: LocalStack's TestState tests).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state_name: Option<String>,
     /// The mock configuration's test case the execution was started with
     /// (`<state machine ARN>#<test case>`, as on Step Functions Local).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -100,8 +105,12 @@ impl Execution {
             None => json!({"Id": self.state_machine_arn, "Name": self.state_machine_name}),
         };
         c.insert("StateMachine".into(), machine);
+        let name = match &self.state_name {
+            Some(n) if thread.parent.is_none() => n,
+            _ => &thread.state,
+        };
         let mut state = json!({
-            "Name": thread.state,
+            "Name": name,
             "EnteredTime": timestamp::format(thread.entered_at),
         });
         if is_task {

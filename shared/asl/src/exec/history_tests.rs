@@ -21,6 +21,7 @@ fn exec() -> Execution {
         state_machine_name: "m".into(),
         redrive_count: Some(0),
         given_context: None,
+        state_name: None,
         mock: None,
     }
 }

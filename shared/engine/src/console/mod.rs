@@ -189,6 +189,7 @@ pub async fn test_state<T: Tasks>(body: &Value, tasks: T) -> Result<Value, ApiEr
     let mut exec = local_execution("TestState", "test", input.clone(), wall_clock(), true);
     exec.role_arn = role.unwrap_or_default().to_owned();
     exec.given_context = given_context;
+    exec.state_name = Some("StateName".to_owned());
     let facts = exec.clone();
     // A Map's own input processing runs as it would (its items, ItemSelector,
     // ItemBatcher, tolerance); `mapIterationFailureCount` failed iterations
