@@ -200,7 +200,11 @@ impl LambdaCall {
         };
         Some(Ok(LambdaCall {
             function: function.to_owned(),
-            payload: call.payload.get("Payload").cloned().unwrap_or(json!({})),
+            // (`"Payload": null` sends no payload, and the function gets
+            // `{}`: recorded on AWS through TestState.)
+            payload: (call.payload.get("Payload").filter(|p| !p.is_null()))
+                .cloned()
+                .unwrap_or(json!({})),
             wrap: true,
         }))
     }
@@ -452,6 +456,9 @@ mod tests {
             wrapped.map(|l| (l.function, l.payload, l.wrap)),
             Some(("g".into(), json!([2]), true))
         );
+        let null = call(invoke, json!({"FunctionName": "g", "Payload": null}));
+        let null = LambdaCall::of(&null).and_then(Result::ok);
+        assert_eq!(null.map(|l| l.payload), Some(json!({})));
         let nameless = LambdaCall::of(&call(invoke, json!({}))).and_then(Result::err);
         assert_eq!(
             nameless.and_then(|e| e.error).as_deref(),
