@@ -176,6 +176,14 @@ fn refuses_an_escaped_double_quote_in_an_intrinsic_literal() {
         r#"{"StartAt": "F", "States": {"F": {"Type": "Fail", "CausePath": "States.Format('\\\"{}\\\"', 'x')"}}}"#,
         "SCHEMA_VALIDATION_FAILED: the string literal escapes '\"' at position 15",
     );
+    // `\n` is no escape of an intrinsic literal either: AWS refused a
+    // deployment with one ('must be a valid JSONPath or a valid intrinsic
+    // function call'), and took it once the `\n` was gone.
+    invalid(
+        r#"{"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true, "Parameters": {
+            "Message.$": "States.Format('Pipeline failed.\\nError: {}', $.error)"}}}}"#,
+        "SCHEMA_VALIDATION_FAILED: The value for the field 'Message.$' must be a valid JSONPath or a valid intrinsic function call: the string literal escapes 'n'",
+    );
 }
 
 #[test]

@@ -30,7 +30,7 @@ pub fn parse(text: &str) -> Result<Expr, Error> {
         t: text,
         i: 0,
         depth: 0,
-        escaped_double_quote: None,
+        bad_escape: None,
     };
     let invalid = |message| Error {
         code: INTRINSIC,
@@ -44,13 +44,15 @@ pub fn parse(text: &str) -> Result<Expr, Error> {
             p.i
         )));
     }
-    // AWS refuses `\"` in a string literal when the machine is created
-    // (SCHEMA_VALIDATION_FAILED), not when the call runs.
-    if let Some(at) = p.escaped_double_quote {
+    // AWS refuses an escape other than `\'`, `\{`, `\}` and `\\` in a
+    // string literal (`\"`, and `\n` as a user's deployment met it) when
+    // the machine is created (SCHEMA_VALIDATION_FAILED), not when the call
+    // runs.
+    if let Some((at, c)) = p.bad_escape {
         return Err(Error {
             code: SCHEMA,
             message: format!(
-                "the string literal escapes '\"' at position {at}, which is not allowed; write the quote without a backslash (the escapes are \\', \\{{, \\}} and \\\\)"
+                "the string literal escapes '{c}' at position {at}, which is not allowed; write it without a backslash (the escapes are \\', \\{{, \\}} and \\\\)"
             ),
         });
     }
@@ -65,8 +67,9 @@ struct Parser<'a> {
     t: &'a str,
     i: usize,
     depth: usize,
-    /// Where the first `\"` in a string literal is.
-    escaped_double_quote: Option<usize>,
+    /// Where the first escape AWS refuses (`\"`, `\n`, …) in a string
+    /// literal is, and the character it escapes.
+    bad_escape: Option<(usize, char)>,
 }
 
 impl Parser<'_> {
@@ -176,10 +179,6 @@ impl Parser<'_> {
                     return Ok(out);
                 }
                 '\\' => match chars.next() {
-                    Some((_, '"')) => {
-                        self.escaped_double_quote.get_or_insert(self.i + at);
-                        out.push('"');
-                    }
                     Some((_, e @ ('\'' | '{' | '}' | '\\'))) => {
                         // In a Format template, braces stay escaped so they differ from `{}`.
                         if keep_braces && (e == '{' || e == '}') {
@@ -188,7 +187,7 @@ impl Parser<'_> {
                         out.push(e);
                     }
                     Some((_, e)) => {
-                        out.push('\\');
+                        self.bad_escape.get_or_insert((self.i + at, e));
                         out.push(e);
                     }
                     None => break,
