@@ -4,110 +4,13 @@
 use std::sync::Mutex;
 
 use serde_json::{Value, json};
-use stepwise_asl::{Event, Options, StateMachine, StatesError, TaskCall};
+use stepwise_asl::{Event, StatesError};
 use stepwise_engine::block_on;
-use stepwise_engine::memory::local_execution;
-use stepwise_engine::ports::TaskResult;
-use stepwise_engine::stepper::memory::{MemQueue, MemStore};
-use stepwise_engine::stepper::{
-    Abort, Body, Envelope, ExecutionRecord, NoAbort, Stepper, Store, merge_history, start,
-};
-use stepwise_engine::tasks::FnTasks;
+use stepwise_engine::stepper::memory::MemQueue;
+use stepwise_engine::stepper::{Abort, Body, Envelope, NoAbort, Store, merge_history};
 
-const ARN: &str = "arn:aws:states:us-east-1:123456789012:execution:m:e";
-
-type Tasks = FnTasks<fn(&TaskCall) -> TaskResult>;
-
-fn echo(c: &TaskCall) -> TaskResult {
-    Ok(c.payload.clone())
-}
-
-struct Fixture<'q, A> {
-    stepper: Stepper<MemStore, &'q MemQueue, Tasks, A>,
-    queue: &'q MemQueue,
-    now: i64,
-}
-
-fn fixture<A: Abort>(queue: &MemQueue, def: Value, abort: A) -> Fixture<'_, A> {
-    let text = def.to_string();
-    let machine = StateMachine::parse(&text, Options::default()).expect("valid");
-    let exec = local_execution("m", "e", json!({"n": 1}), 1_000_000, false);
-    assert_eq!(exec.arn, ARN);
-    let record = ExecutionRecord::running(exec, text, false);
-    let stepper = Stepper::new(MemStore::default(), queue, FnTasks(echo as _), abort, 7);
-    block_on(start(&stepper.store, &queue, &record, &machine)).expect("started");
-    Fixture {
-        stepper,
-        queue,
-        now: 1_000_000,
-    }
-}
-
-impl<A: Abort> Fixture<'_, A> {
-    /// Runs the first step with `input` in place of the fixture's.
-    fn start_with(&self, input: Value) {
-        let root = self.queue.pop().unwrap();
-        let Body::Step(mut m) = root.body.clone() else {
-            panic!("the first message is a step")
-        };
-        m.init.as_mut().unwrap().input = input;
-        let root = Envelope {
-            body: Body::Step(m),
-            ..root
-        };
-        assert!(self.deliver(&root));
-    }
-
-    fn deliver(&self, e: &Envelope) -> bool {
-        block_on(self.stepper.handle(e, self.now)).is_ok()
-    }
-
-    /// Delivers messages in order (jumping the clock to each) until none is left.
-    fn drain(&mut self) {
-        while let Some(e) = self.queue.pop() {
-            self.now = self.now.max(e.at);
-            if !self.deliver(&e) {
-                self.deliver(&e);
-            }
-        }
-    }
-
-    fn saves(&self) -> u64 {
-        *self.stepper.store.saves.lock().unwrap()
-    }
-
-    fn status(&self) -> String {
-        block_on(self.stepper.store.execution(ARN))
-            .unwrap()
-            .unwrap()
-            .status
-    }
-
-    fn output(&self) -> Value {
-        let r = block_on(self.stepper.store.execution(ARN))
-            .unwrap()
-            .unwrap();
-        match r.outcome {
-            Some(stepwise_asl::Outcome::Succeeded(v)) => v,
-            other => panic!("not succeeded: {other:?}"),
-        }
-    }
-
-    fn entered(&self) -> Vec<String> {
-        let events = block_on(self.stepper.store.history(ARN)).unwrap();
-        merge_history(events)
-            .iter()
-            .filter_map(|r| r.event.entered_state().map(str::to_owned))
-            .collect()
-    }
-}
-
-fn chain() -> Value {
-    json!({"StartAt": "A", "States": {
-        "A": {"Type": "Pass", "Result": 1, "ResultPath": "$.a", "Next": "B"},
-        "B": {"Type": "Pass", "Result": 2, "ResultPath": "$.b", "Next": "C"},
-        "C": {"Type": "Succeed"}}})
-}
+mod common;
+use common::*;
 
 #[test]
 fn a_chain_costs_one_save_and_one_send_per_state() {
@@ -227,44 +130,6 @@ fn a_stop_recorded_while_the_last_step_ran_ends_the_history_as_the_status_says()
         f.now,
     );
     assert!(!block_on(late).unwrap());
-}
-
-#[test]
-fn a_stopped_executions_history_ends_before_its_root_takes_the_stop() {
-    // StopExecution records ABORTED at once and its root records
-    // ExecutionAborted a message later: a reader in between (a nested
-    // child stopped by its parent, read as soon as it said ABORTED) found
-    // a history that did not end.
-    let queue = MemQueue::default();
-    let f = fixture(&queue, chain(), NoAbort);
-    let first = queue.pop().unwrap();
-    assert!(f.deliver(&first));
-    let error = StatesError::custom("Halt", "stopped by hand");
-    let stop = stepwise_engine::stepper::stop(&f.stepper.store, &queue, ARN, error, f.now);
-    assert!(block_on(stop).unwrap());
-    let record = block_on(f.stepper.store.execution(ARN)).unwrap().unwrap();
-    let read = |events| stepwise_engine::stepper::with_stop(merge_history(events), &record);
-    let history = read(block_on(f.stepper.store.history(ARN)).unwrap());
-    let last = history.last().unwrap();
-    assert_eq!(
-        (last.event.kind.as_str(), last.previous, &last.event.details),
-        (
-            "ExecutionAborted",
-            0,
-            &json!({"error": "Halt", "cause": "stopped by hand"})
-        )
-    );
-    assert_eq!(last.id, history.len() as u64);
-    // Once the root takes the stop (after the step already on its way),
-    // the history ends with the one it records.
-    let mut f = f;
-    f.drain();
-    let after = read(block_on(f.stepper.store.history(ARN)).unwrap());
-    let ends: Vec<_> = (after.iter())
-        .filter(|r| r.event.ends_execution())
-        .map(|r| r.id)
-        .collect();
-    assert_eq!(ends, [after.len() as u64]);
 }
 
 fn parallel() -> Value {
@@ -671,49 +536,4 @@ fn children_ends_received_together_join_their_parent_in_one_write() {
     assert_eq!(f.saves(), before + 1);
     f.drain();
     assert_eq!(f.output(), json!([1, 2, 3]));
-}
-
-#[test]
-fn an_execution_ends_last_and_its_cause_quotes_the_entered_event_by_its_id() {
-    // A runtime error in one branch ends the execution at once; its
-    // sibling, still running until its stop reaches it, counts its own
-    // events past the end's logical time. AWS records the end last, and the
-    // cause quotes the failing state's Entered event by its id in the
-    // history, not by the count its thread kept.
-    let branch = |names: &[&str], last: Value| {
-        let mut states = serde_json::Map::new();
-        for pair in names.windows(2) {
-            states.insert(pair[0].into(), json!({"Type": "Pass", "Next": pair[1]}));
-        }
-        states.insert(names[names.len() - 1].into(), last);
-        json!({"StartAt": names[0], "States": states})
-    };
-    let def = json!({"StartAt": "P", "States": {"P": {"Type": "Parallel", "End": true,
-    "Branches": [
-        branch(&["A1", "A2", "A3", "A4"], json!({"Type": "Pass", "End": true})),
-        branch(&["B1", "B2"], json!({"Type": "Pass", "InputPath": "$.nope", "End": true})),
-    ]}}});
-    let queue = MemQueue::default();
-    let mut f = fixture(&queue, def, NoAbort);
-    f.drain();
-    let history = merge_history(block_on(f.stepper.store.history(ARN)).unwrap());
-    let kinds: Vec<_> = history.iter().map(|r| r.event.kind.as_str()).collect();
-    let last = history.last().unwrap();
-    assert_eq!(last.event.kind.as_str(), "ExecutionFailed", "{kinds:?}");
-    let b2 = (history.iter())
-        .find(|r| r.event.entered_state() == Some("B2"))
-        .unwrap();
-    let cause = last.event.details["cause"].as_str().unwrap();
-    assert!(
-        cause.starts_with(&format!(
-            "An error occurred while executing the state 'B2' (entered at the event id #{}). ",
-            b2.id
-        )),
-        "{cause}"
-    );
-    assert_eq!(last.previous, b2.id);
-    let report = block_on(stepwise_engine::stepper::report(&f.stepper.store, ARN))
-        .unwrap()
-        .unwrap();
-    assert_eq!(report.error.unwrap().cause.as_deref(), Some(cause));
 }
