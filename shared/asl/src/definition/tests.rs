@@ -230,3 +230,47 @@ fn a_choice_rule_with_a_bad_path_is_reported_once_and_names_its_field() {
         ]
     );
 }
+
+#[test]
+fn state_names_are_unique_in_the_whole_machine() {
+    // The ASL spec says so, and AWS refuses a duplicate in a branch or an
+    // item processor too (DUPLICATE_STATE_NAME); we took them.
+    let pass = r#"{"Type": "Pass", "End": true}"#;
+    invalid(
+        &format!(
+            r#"{{"StartAt": "P", "States": {{"P": {{"Type": "Parallel", "End": true, "Branches": [
+                {{"StartAt": "A", "States": {{"A": {pass}}}}}, {{"StartAt": "A", "States": {{"A": {pass}}}}}]}}}}}}"#
+        ),
+        "DUPLICATE_STATE_NAME: Duplicate State name: 'A' at /States/P/Branches[1]/States/A",
+    );
+    invalid(
+        &format!(
+            r#"{{"StartAt": "M", "States": {{"M": {{"Type": "Map", "Next": "A",
+                "ItemProcessor": {{"StartAt": "A", "States": {{"A": {pass}}}}}}}, "A": {pass}}}}}"#
+        ),
+        "DUPLICATE_STATE_NAME: Duplicate State name: 'A' at /States/A",
+    );
+}
+
+#[test]
+fn an_item_readers_max_items_is_given_once_and_within_awss_bound() {
+    // As measured on AWS (floci's issue 3733); we took both.
+    let map = |config: &str| {
+        format!(
+            r#"{{"StartAt": "M", "States": {{"M": {{"Type": "Map", "End": true,
+                "ItemReader": {{"Resource": "arn:aws:states:::s3:getObject", "ReaderConfig": {config},
+                    "Parameters": {{"Bucket": "b", "Key": "k"}}}},
+                "ItemProcessor": {{"ProcessorConfig": {{"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"}},
+                    "StartAt": "P", "States": {{"P": {{"Type": "Pass", "End": true}}}}}}}}}}}}"#
+        )
+    };
+    invalid(
+        &map(r#"{"InputType": "JSON", "MaxItems": 5, "MaxItemsPath": "$.n"}"#),
+        "There should only be one of the following fields: [MaxItems, MaxItemsPath] at /States/M/ItemReader/ReaderConfig",
+    );
+    invalid(
+        &map(r#"{"InputType": "JSON", "MaxItems": 100000001}"#),
+        "ReaderConfig.MaxItems has Maximum value is 100000000",
+    );
+    valid(&map(r#"{"InputType": "JSON", "MaxItems": 100000000}"#));
+}

@@ -222,6 +222,23 @@ pub(super) fn reader(v: &Value, at: &str, lang: Lang, p: &mut Problems) -> Optio
         (_, None) => None,
         (Lang::JsonAta, Some(_)) => args("ReaderConfig", p),
         (Lang::JsonPath, Some(c)) => {
+            // AWS's words, as measured on AWS (floci's issue 3733).
+            let config_at = format!("{at}/ReaderConfig");
+            if c.get("MaxItems").is_some() && c.get("MaxItemsPath").is_some() {
+                p.schema(
+                    &config_at,
+                    "There should only be one of the following fields: [MaxItems, MaxItemsPath]",
+                );
+            }
+            if c.get("MaxItems")
+                .and_then(Value::as_f64)
+                .is_some_and(|n| n > 100_000_000.0)
+            {
+                p.schema(
+                    &format!("{config_at}/MaxItems"),
+                    "ReaderConfig.MaxItems has Maximum value is 100000000",
+                );
+            }
             if let Some(mp) = c.get("MaxItemsPath") {
                 match mp.as_str().map(|s| parse_path("MaxItemsPath", s, true)) {
                     Some(Ok(path)) => max_items_path = Some(path),
