@@ -18,9 +18,10 @@ example:
 
 test:
 	./scripts/setup-test-deps
-	$(CARGO) test --workspace --exclude stepwise
-	$(CARGO) test -p stepwise -- --nocapture
-	$(CARGO) build -p stepwise
+	# One invocation: cargo resolves features per selection of packages, so
+	# a second one over other packages built every crate again (2.5 min).
+	# It builds target/debug/stepwise too, which the API tests run.
+	$(CARGO) test --workspace
 	cd tests/api && python3 -m pytest -q
 	$(MAKE) check-pure
 
@@ -29,7 +30,7 @@ lint:
 	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
 conformance:
-	$(CARGO) test -p stepwise --test conformance -- --nocapture
+	$(CARGO) test -p stepwise --test conformance
 
 bench:
 	$(CARGO) build --release -p stepwise -p stepwise-bench -p stepwise-stepper -p stepwise-api-function

@@ -37,11 +37,19 @@ fn corpus_missing() -> bool {
     if cases_dir().is_dir() || std::env::var("CI").is_ok_and(|v| v == "true") {
         return false;
     }
-    println!(
+    say(&format!(
         "SKIPPED: the AWS-recorded conformance corpus is not at {} (set CONFORMANCE_CASES to run it)",
         cases_dir().display()
-    );
+    ));
     true
+}
+
+/// Writes to the log past the test harness's capture (which takes only
+/// `print!`), so `make test` shows the tables without `--nocapture`: one
+/// write, so tests running at once do not interleave their lines.
+fn say(text: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr().lock(), "{text}");
 }
 
 fn load_cases(root: &Path, filter: Option<&str>) -> Vec<Case> {
@@ -402,16 +410,18 @@ fn suite(label: &str, env: &[(&'static str, String)], extra: impl Fn(usize) -> V
             ));
         }
     }
-    println!("{:<22}{:>7}{:>7}", "theme", "passed", "failed");
+    let mut out = format!("{:<22}{:>7}{:>7}\n", "theme", "passed", "failed");
     for (theme, (p, f)) in &table {
-        println!("{theme:<22}{p:>7}{f:>7}");
+        out += &format!("{theme:<22}{p:>7}{f:>7}\n");
     }
     let passed: usize = table.values().map(|r| r.0).sum();
     let failed: usize = table.values().map(|r| r.1).sum();
     if filter.is_some() || std::env::var("CONFORMANCE_VERBOSE").is_ok() {
-        println!("{}", failures.join("\n"));
+        out += &failures.join("\n");
+        out.push('\n');
     }
-    println!("conformance ({label}): {passed} passed, {failed} failed");
+    out += &format!("conformance ({label}): {passed} passed, {failed} failed");
+    say(&out);
     if filter.is_none() {
         let baseline_file =
             Path::new(env!("CARGO_MANIFEST_DIR")).join("../conformance-baseline.txt");

@@ -3,6 +3,7 @@ import json
 import threading
 import time
 
+import boto3
 import pytest
 from botocore.exceptions import ClientError
 
@@ -268,6 +269,12 @@ def test_kill_9_loses_no_execution(tmp_path, backend, request):
         args = ["--backend", "aws", "--create-resources", "--table", name, "--queue", name]
         env = {"AWS_ENDPOINT_URL": moto, "AWS_ACCESS_KEY_ID": "test",
                "AWS_SECRET_ACCESS_KEY": "test", "AWS_REGION": "us-east-1"}
+        # Messages the killed process had received come back when their
+        # visibility timeout runs out: 2 s here, so the test need not wait
+        # SQS's default 30 s (`--create-resources` keeps an existing queue).
+        boto3.client("sqs", endpoint_url=moto, region_name="us-east-1", aws_access_key_id="test",
+                     aws_secret_access_key="test").create_queue(
+            QueueName=name, Attributes={"VisibilityTimeout": "2"})
     s = Server(args, env=env).start()
     sfn = client(s.url)
     m = machine(sfn, "durable", json.dumps({"StartAt": "W", "States": {
@@ -281,8 +288,6 @@ def test_kill_9_loses_no_execution(tmp_path, backend, request):
     try:
         sfn2 = client(s2.url)
         for arn in arns:
-            # Messages the killed process had received come back when their
-            # visibility timeout (30 s, SQS's default) runs out.
             d = wait_for(sfn2, arn, timeout=75)
             assert (d["status"], d["output"]) == ("SUCCEEDED", '"done"'), arn
             types = [e["type"] for e in sfn2.get_execution_history(executionArn=arn)["events"]]
