@@ -24,7 +24,7 @@ use crate::limits::MAX_DEFINITION_DEPTH;
 use crate::retry::Retrier;
 use crate::states::{self, Kind};
 use fields::Fields;
-use problem::{NO_END, Problems, SCHEMA, TARGET, pointer};
+use problem::{DUPLICATE, NO_END, Problems, SCHEMA, TARGET, pointer};
 
 /// Index of a [`StateScope`] in [`StateMachine::scopes`]: 0 is the top level,
 /// each Parallel branch and Map processor has its own.
@@ -125,6 +125,7 @@ impl StateMachine {
             options,
             lang: Lang::JsonPath,
             current: Lang::JsonPath,
+            names: Default::default(),
         };
         let mut f = Fields::new(obj, String::new());
         let comment = f.string("Comment", &mut p);
@@ -172,6 +173,8 @@ pub struct Builder {
     pub lang: Lang,
     /// The language of the state being read.
     pub current: Lang,
+    /// Every state name read so far, in any scope.
+    names: std::collections::HashSet<String>,
 }
 
 impl Builder {
@@ -208,6 +211,12 @@ impl Builder {
                 let at = pointer(&states_at, name);
                 if name.is_empty() || name.chars().count() > 80 {
                     p.schema(&at, "State names must be 1 to 80 characters long");
+                }
+                // Unique in the whole machine, branches and item
+                // processors included (the ASL spec; AWS refuses a
+                // duplicate with DUPLICATE_STATE_NAME).
+                if !self.names.insert(name.clone()) {
+                    p.push(DUPLICATE, &at, format!("Duplicate State name: '{name}'"));
                 }
                 match v.as_object() {
                     Some(obj) => {

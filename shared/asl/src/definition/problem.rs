@@ -17,6 +17,7 @@ pub const TARGET: &str = "MISSING_TRANSITION_TARGET";
 pub const NO_END: &str = "MISSING_END_STATE";
 pub const JSON_PATH: &str = "INVALID_JSON_PATH";
 pub const INTRINSIC: &str = "INVALID_INTRINSIC_FUNCTION";
+pub const DUPLICATE: &str = "DUPLICATE_STATE_NAME";
 
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -232,6 +232,27 @@ fn a_choice_rule_with_a_bad_path_is_reported_once_and_names_its_field() {
 }
 
 #[test]
+fn state_names_are_unique_in_the_whole_machine() {
+    // The ASL spec says so, and AWS refuses a duplicate in a branch or an
+    // item processor too (DUPLICATE_STATE_NAME); we took them.
+    let pass = r#"{"Type": "Pass", "End": true}"#;
+    invalid(
+        &format!(
+            r#"{{"StartAt": "P", "States": {{"P": {{"Type": "Parallel", "End": true, "Branches": [
+                {{"StartAt": "A", "States": {{"A": {pass}}}}}, {{"StartAt": "A", "States": {{"A": {pass}}}}}]}}}}}}"#
+        ),
+        "DUPLICATE_STATE_NAME: Duplicate State name: 'A' at /States/P/Branches[1]/States/A",
+    );
+    invalid(
+        &format!(
+            r#"{{"StartAt": "M", "States": {{"M": {{"Type": "Map", "Next": "A",
+                "ItemProcessor": {{"StartAt": "A", "States": {{"A": {pass}}}}}}}, "A": {pass}}}}}"#
+        ),
+        "DUPLICATE_STATE_NAME: Duplicate State name: 'A' at /States/A",
+    );
+}
+
+#[test]
 fn an_item_readers_max_items_is_given_once_and_within_awss_bound() {
     // As measured on AWS (floci's issue 3733); we took both.
     let map = |config: &str| {
