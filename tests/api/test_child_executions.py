@@ -187,6 +187,13 @@ def test_a_childs_parallel_branches_are_in_its_history(sfn):
     assert "WaitStateEntered" not in parent and "ParallelStateEntered" not in parent
 
 
+def entered_in(sfn, arn):
+    """The names of the states `arn`'s history says were entered."""
+    return [e["stateEnteredEventDetails"]["name"]
+            for e in sfn.get_execution_history(executionArn=arn)["events"]
+            if e["type"].endswith("StateEntered")]
+
+
 def test_a_stopped_childs_branches_keep_their_events(sfn):
     """A child's Parallel branch cancelled with the child (its parent was
     stopped) keeps in the child's history the events of its steps since
@@ -203,16 +210,15 @@ def test_a_stopped_childs_branches_keep_their_events(sfn):
         time.sleep(0.05)
     child = listed[0]["executionArn"]
     # Past its first Wait: the branch stepped a second time (Mid, W2),
-    # events it has not handed over yet. Then the stop.
-    time.sleep(2.5)
+    # events it has not handed over yet (so not in the history to wait
+    # for). Then the stop. On moto a 1 s Wait can take 2 s and more.
+    time.sleep(4)
     sfn.stop_execution(executionArn=arn)
     assert wait_for(sfn, arn)["status"] == "ABORTED"
     deadline = time.time() + 10
     while sfn.describe_execution(executionArn=child)["status"] == "RUNNING" and time.time() < deadline:
         time.sleep(0.05)
-    entered = [e["stateEnteredEventDetails"]["name"]
-               for e in sfn.get_execution_history(executionArn=child)["events"]
-               if e["type"].endswith("StateEntered")]
+    entered = entered_in(sfn, child)
     types = [e["type"] for e in sfn.get_execution_history(executionArn=child)["events"]]
     assert entered == ["P", "W1", "Mid", "W2"], types
     assert types[-1] == "ExecutionAborted"

@@ -13,10 +13,12 @@ import pytest
 from conftest import AWS, BINARY, ROLE, Server, client, run_machine, serve_on, wait_for
 
 
-def distributed(reader, selector=None):
+def distributed(reader, selector=None, processor="P"):
+    """A distributed Map reading with `reader`; its item processor's one
+    state is `processor` (state names are unique in the whole machine)."""
     m = {"Type": "Map", "ItemReader": reader,
          "ItemProcessor": {"ProcessorConfig": {"Mode": "DISTRIBUTED", "ExecutionType": "STANDARD"},
-                           "StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}},
+                           "StartAt": processor, "States": {processor: {"Type": "Pass", "End": True}}},
          "End": True}
     if selector:
         m["ItemSelector"] = selector
@@ -27,28 +29,28 @@ def machine(bucket):
     get = "arn:aws:states:::s3:getObject"
     return {"StartAt": "Json", "States": {
         "Json": {**distributed({"Resource": get, "ReaderConfig": {"InputType": "JSON", "ItemsPointer": "/orders"},
-                                "Parameters": {"Bucket": bucket, "Key": "orders.json"}}),
+                                "Parameters": {"Bucket": bucket, "Key": "orders.json"}}, processor="Json item"),
                  "ResultPath": "$.json", "End": False, "Next": "Lines"},
         "Lines": {**distributed({"Resource": get, "ReaderConfig": {"InputType": "JSONL", "MaxItemsPath": "$.max"},
-                                 "Parameters": {"Bucket": bucket, "Key": "lines.jsonl"}}),
+                                 "Parameters": {"Bucket": bucket, "Key": "lines.jsonl"}}, processor="Lines item"),
                   "ResultPath": "$.lines", "End": False, "Next": "Csv"},
         "Csv": {**distributed({"Resource": get, "ReaderConfig": {"InputType": "CSV", "CSVHeaderLocation": "FIRST_ROW"},
                                "Parameters": {"Bucket": bucket, "Key": "people.csv"}},
-                              {"who.$": "$$.Map.Item.Value.name", "index.$": "$$.Map.Item.Index"}),
+                              {"who.$": "$$.Map.Item.Value.name", "index.$": "$$.Map.Item.Index"}, processor="Csv item"),
                 "ResultPath": "$.csv", "End": False, "Next": "Listing"},
         "Listing": {**distributed({"Resource": "arn:aws:states:::s3:listObjectsV2",
-                                   "Parameters": {"Bucket": bucket, "Prefix": "in/"}}),
+                                   "Parameters": {"Bucket": bucket, "Prefix": "in/"}}, processor="Listing item"),
                     "ResultPath": "$.listed", "End": False, "Next": "Inventory"},
         "Inventory": {**distributed({"Resource": get, "ReaderConfig": {"InputType": "MANIFEST"},
-                                     "Parameters": {"Bucket": bucket, "Key": "inv/manifest.json"}}),
+                                     "Parameters": {"Bucket": bucket, "Key": "inv/manifest.json"}}, processor="Inventory item"),
                       "ResultPath": "$.inventory", "End": False, "Next": "Athena"},
         "Athena": {**distributed({"Resource": get, "ReaderConfig": {
                                       "ManifestType": "ATHENA_DATA", "InputType": "CSV",
                                       "CSVHeaderLocation": "GIVEN", "CSVHeaders": ["id", "name"]},
-                                  "Parameters": {"Bucket": bucket, "Key": "athena/q1-manifest.csv"}}),
+                                  "Parameters": {"Bucket": bucket, "Key": "athena/q1-manifest.csv"}}, processor="Athena item"),
                    "ResultPath": "$.athena", "End": False, "Next": "Missing"},
         "Missing": {**distributed({"Resource": get, "ReaderConfig": {"InputType": "JSON"},
-                                   "Parameters": {"Bucket": bucket, "Key": "none.json"}}),
+                                   "Parameters": {"Bucket": bucket, "Key": "none.json"}}, processor="Missing item"),
                     "Catch": [{"ErrorEquals": ["States.ItemReaderFailed"], "ResultPath": "$.missing", "Next": "Done"}],
                     "End": True},
         "Done": {"Type": "Succeed"}}}
@@ -275,7 +277,7 @@ def parquet_machine(bucket):
     states = {}
     for i, (name, reader) in enumerate(zip(names, readers)):
         after = names[i + 1] if i + 1 < len(names) else "Done"
-        state = {**distributed(reader), "ResultPath": "$." + name.lower(), "Next": after}
+        state = {**distributed(reader, processor=name + " item"), "ResultPath": "$." + name.lower(), "Next": after}
         del state["End"]
         if name in ("Zstd", "Truncated"):
             state["Catch"] = [{"ErrorEquals": ["States.ItemReaderFailed"], "ResultPath": state["ResultPath"],

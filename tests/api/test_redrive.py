@@ -128,12 +128,13 @@ def test_a_redriven_stopped_parallel_runs_only_the_branch_that_was_stopped(sfn, 
     # The second branch waits a minute on the first attempt only.
     waits = {"StartAt": "First", "States": {
         "First": {"Type": "Choice", "Choices": [
-            {"Variable": "$$.Execution.RedriveCount", "NumericEquals": 0, "Next": "Wait"}], "Default": "Count"},
-        "Wait": {"Type": "Wait", "Seconds": 60, "Next": "Count"},
-        "Count": counted(name, {"End": True, "Parameters": {
+            {"Variable": "$$.Execution.RedriveCount", "NumericEquals": 0, "Next": "Wait"}], "Default": "Count slow"},
+        "Wait": {"Type": "Wait", "Seconds": 60, "Next": "Count slow"},
+        "Count slow": counted(name, {"End": True, "Parameters": {
             "TableName": name, "Key": {"id": {"S": "slow"}}, "UpdateExpression": "ADD n :one",
             "ExpressionAttributeValues": {":one": {"N": "1"}}, "ReturnValues": "UPDATED_NEW"}})}}
-    quick = {"StartAt": "Count", "States": {"Count": counted(name, {"End": True, "Parameters": {
+    # (State names are unique in the whole machine, branches included.)
+    quick = {"StartAt": "Count quick", "States": {"Count quick": counted(name, {"End": True, "Parameters": {
         "TableName": name, "Key": {"id": {"S": "quick"}}, "UpdateExpression": "ADD n :one",
         "ExpressionAttributeValues": {":one": {"N": "1"}}, "ReturnValues": "UPDATED_NEW"}})}}
     arn = start(sfn, {"StartAt": "P", "States": {"P": {"Type": "Parallel", "End": True,
