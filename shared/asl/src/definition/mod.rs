@@ -24,7 +24,7 @@ use crate::limits::MAX_DEFINITION_DEPTH;
 use crate::retry::Retrier;
 use crate::states::{self, Kind};
 use fields::Fields;
-use problem::{DUPLICATE, NO_END, Problems, SCHEMA, TARGET, pointer};
+use problem::{DUPLICATE, NO_END, Problems, SCHEMA, TARGET, only_one, pointer};
 
 /// Index of a [`StateScope`] in [`StateMachine::scopes`]: 0 is the top level,
 /// each Parallel branch and Map processor has its own.
@@ -340,7 +340,7 @@ fn transition(kind: &Kind, f: &mut Fields<'_>, p: &mut Problems) -> Transition {
     }
     match (next, end) {
         (Some(_), Some(true)) => {
-            p.schema(&f.at, "A state cannot have both 'Next' and 'End': true");
+            p.schema(&f.at, only_one(&["Next", "End"]));
             Transition::End
         }
         (Some(n), _) => Transition::Next(n),

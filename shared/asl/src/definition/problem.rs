@@ -19,6 +19,16 @@ pub const JSON_PATH: &str = "INVALID_JSON_PATH";
 pub const INTRINSIC: &str = "INVALID_INTRINSIC_FUNCTION";
 pub const DUPLICATE: &str = "DUPLICATE_STATE_NAME";
 
+/// AWS's words for fields of which at most one may be given, as its schema
+/// validator words them (recorded for an ItemReader's `MaxItems` and
+/// `MaxItemsPath`, floci's issue 3733): the fields in the order given.
+pub fn only_one(fields: &[&str]) -> String {
+    format!(
+        "There should only be one of the following fields: [{}]",
+        fields.join(", ")
+    )
+}
+
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}: {}", self.code, self.message)?;

@@ -274,3 +274,36 @@ fn an_item_readers_max_items_is_given_once_and_within_awss_bound() {
     );
     valid(&map(r#"{"InputType": "JSON", "MaxItems": 100000000}"#));
 }
+
+#[test]
+fn fields_that_exclude_each_other_are_refused_once_in_awss_words() {
+    // AWS's schema validator words each such pair alike (recorded for an
+    // ItemReader's MaxItems); we had words of our own for each, and both of
+    // a Map's MaxConcurrency fields also read as an unsupported field.
+    let only = |state: &str, fields: &str| {
+        let def = format!(r#"{{"StartAt": "A", "States": {{"A": {state}}}}}"#);
+        let expected = format!(
+            "SCHEMA_VALIDATION_FAILED: There should only be one of the following fields: [{fields}] at /States/A"
+        );
+        assert_eq!(problems(&def), vec![expected], "{state}");
+    };
+    only(r#"{"Type": "Pass", "Next": "A", "End": true}"#, "Next, End");
+    only(
+        r#"{"Type": "Wait", "Seconds": 1, "Timestamp": "2026-01-01T00:00:00Z", "End": true}"#,
+        "SecondsPath, Seconds, TimestampPath, Timestamp",
+    );
+    only(
+        r#"{"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "Parameters": {"FunctionName": "f"},
+            "TimeoutSeconds": 5, "TimeoutSecondsPath": "$.t", "End": true}"#,
+        "TimeoutSeconds, TimeoutSecondsPath",
+    );
+    only(
+        r#"{"Type": "Fail", "Error": "E", "ErrorPath": "$.e"}"#,
+        "Error, ErrorPath",
+    );
+    only(
+        r#"{"Type": "Map", "MaxConcurrency": 2, "MaxConcurrencyPath": "$.n", "End": true,
+            "ItemProcessor": {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": true}}}}"#,
+        "MaxConcurrency, MaxConcurrencyPath",
+    );
+}

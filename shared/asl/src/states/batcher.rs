@@ -9,7 +9,7 @@ use serde_json::{Map as Object, Value};
 
 use super::map::{Amount, Map};
 use crate::definition::fields::parse_path;
-use crate::definition::problem::Problems;
+use crate::definition::problem::{Problems, only_one};
 use crate::definition::{Lang, State};
 use crate::error::StatesError;
 use crate::exec::{Step, Thread};
@@ -171,10 +171,7 @@ fn limit(
     let path_key = format!("{key}Path");
     match (o.get(key), o.get(&path_key)) {
         (Some(_), Some(_)) => {
-            p.schema(
-                at,
-                format!("An ItemBatcher cannot have both '{key}' and '{path_key}'"),
-            );
+            p.schema(at, only_one(&[key, &path_key]));
             None
         }
         (Some(Value::Number(n)), None) => match n.as_f64() {

@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 use crate::definition::fields::Fields;
-use crate::definition::problem::Problems;
+use crate::definition::problem::{Problems, only_one};
 use crate::definition::{Builder, Lang, State};
 use crate::error::StatesError;
 use crate::exec::{Step, Thread};
@@ -129,10 +129,7 @@ fn text(
     let dynamic = f.string(path, p);
     match (lit, dynamic) {
         (Some(_), Some(_)) => {
-            p.schema(
-                &f.at,
-                format!("A Fail state cannot have both '{literal}' and '{path}'"),
-            );
+            p.schema(&f.at, only_one(&[literal, path]));
             None
         }
         (Some(s), None) => Some(Text::Literal(s)),

@@ -4,7 +4,7 @@
 use serde_json::{Value, json};
 
 use crate::definition::fields::{Fields, parse_path};
-use crate::definition::problem::Problems;
+use crate::definition::problem::{Problems, only_one};
 use crate::definition::{Builder, Lang, ScopeId, State};
 use crate::error::{ErrorName, StatesError};
 use crate::exec::{EventType, Fanout, Step, Thread};
@@ -516,10 +516,7 @@ fn processor(
         (true, false) => "ItemProcessor",
         (false, true) => "Iterator",
         (true, true) => {
-            p.schema(
-                &f.at,
-                "A Map state cannot have both 'ItemProcessor' and 'Iterator'",
-            );
+            p.schema(&f.at, only_one(&["ItemProcessor", "Iterator"]));
             return None;
         }
         (false, false) => {
@@ -574,6 +571,10 @@ fn path_amount(
     path_key: &'static str,
     p: &mut Problems,
 ) -> Option<Amount> {
+    if f.has(key) && f.has(path_key) {
+        p.schema(&f.at, only_one(&[key, path_key]));
+        f.raw(path_key);
+    }
     if let Some(v) = f.raw(key) {
         return match v.as_f64().filter(|x| *x >= 0.0) {
             Some(x) => Some(Amount::Literal(x)),

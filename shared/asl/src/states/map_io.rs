@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use super::map::Map;
 use crate::definition::fields::parse_path;
-use crate::definition::problem::Problems;
+use crate::definition::problem::{Problems, only_one};
 use crate::definition::{Lang, State};
 use crate::error::StatesError;
 use crate::exec::{Fanout, Step, Thread};
@@ -222,13 +222,9 @@ pub(super) fn reader(v: &Value, at: &str, lang: Lang, p: &mut Problems) -> Optio
         (_, None) => None,
         (Lang::JsonAta, Some(_)) => args("ReaderConfig", p),
         (Lang::JsonPath, Some(c)) => {
-            // AWS's words, as measured on AWS (floci's issue 3733).
             let config_at = format!("{at}/ReaderConfig");
             if c.get("MaxItems").is_some() && c.get("MaxItemsPath").is_some() {
-                p.schema(
-                    &config_at,
-                    "There should only be one of the following fields: [MaxItems, MaxItemsPath]",
-                );
+                p.schema(&config_at, only_one(&["MaxItems", "MaxItemsPath"]));
             }
             if c.get("MaxItems")
                 .and_then(Value::as_f64)

@@ -4,7 +4,7 @@
 use serde_json::Value;
 
 use crate::definition::fields::{Fields, parse_path};
-use crate::definition::problem::Problems;
+use crate::definition::problem::{Problems, only_one};
 use crate::definition::{Builder, Lang, State};
 use crate::error::{ErrorName, StatesError};
 use crate::exec::{Step, Thread};
@@ -31,7 +31,15 @@ impl Wait {
             &["Seconds", "SecondsPath", "Timestamp", "TimestampPath"]
         };
         let given = keys.iter().filter(|k| f.has(k)).count();
-        if given != 1 {
+        if given > 1 {
+            // AWS's order (its schema's), not the one we read them in.
+            let order: &[&str] = if ata {
+                &["Seconds", "Timestamp"]
+            } else {
+                &["SecondsPath", "Seconds", "TimestampPath", "Timestamp"]
+            };
+            p.schema(&f.at, only_one(order));
+        } else if given == 0 {
             p.schema(
                 &f.at,
                 format!(
