@@ -187,13 +187,6 @@ def test_a_childs_parallel_branches_are_in_its_history(sfn):
     assert "WaitStateEntered" not in parent and "ParallelStateEntered" not in parent
 
 
-def entered_in(sfn, arn):
-    """The names of the states `arn`'s history says were entered."""
-    return [e["stateEnteredEventDetails"]["name"]
-            for e in sfn.get_execution_history(executionArn=arn)["events"]
-            if e["type"].endswith("StateEntered")]
-
-
 def test_a_stopped_childs_branches_keep_their_events(sfn):
     """A child's Parallel branch cancelled with the child (its parent was
     stopped) keeps in the child's history the events of its steps since
@@ -218,7 +211,9 @@ def test_a_stopped_childs_branches_keep_their_events(sfn):
     deadline = time.time() + 10
     while sfn.describe_execution(executionArn=child)["status"] == "RUNNING" and time.time() < deadline:
         time.sleep(0.05)
-    entered = entered_in(sfn, child)
+    entered = [e["stateEnteredEventDetails"]["name"]
+               for e in sfn.get_execution_history(executionArn=child)["events"]
+               if e["type"].endswith("StateEntered")]
     types = [e["type"] for e in sfn.get_execution_history(executionArn=child)["events"]]
     assert entered == ["P", "W1", "Mid", "W2"], types
     assert types[-1] == "ExecutionAborted"

@@ -4,7 +4,7 @@
 
 use serde_json::{Map, Value};
 
-use super::problem::{Problems, pointer};
+use super::problem::{Problems, only_one, pointer};
 use crate::limits::MAX_PAYLOAD_DEPTH;
 use crate::path::Path;
 
@@ -35,6 +35,15 @@ impl<'a> Fields<'a> {
 
     pub fn has(&self, key: &str) -> bool {
         self.obj.contains_key(key)
+    }
+
+    /// A field and its `…Path` form given together: refused in AWS's words,
+    /// and `path` marked known, so only the literal is read on.
+    pub fn one_of_pair(&mut self, literal: &str, path: &str, p: &mut Problems) {
+        if self.has(literal) && self.has(path) {
+            p.schema(&self.at, only_one(&[literal, path]));
+            self.raw(path);
+        }
     }
 
     pub fn string(&mut self, key: &'static str, p: &mut Problems) -> Option<String> {

@@ -571,10 +571,7 @@ fn path_amount(
     path_key: &'static str,
     p: &mut Problems,
 ) -> Option<Amount> {
-    if f.has(key) && f.has(path_key) {
-        p.schema(&f.at, only_one(&[key, path_key]));
-        f.raw(path_key);
-    }
+    f.one_of_pair(key, path_key, p);
     if let Some(v) = f.raw(key) {
         return match v.as_f64().filter(|x| *x >= 0.0) {
             Some(x) => Some(Amount::Literal(x)),

@@ -3,7 +3,7 @@
 use serde_json::Value;
 
 use crate::definition::fields::{Fields, parse_path};
-use crate::definition::problem::{Problems, only_one};
+use crate::definition::problem::Problems;
 use crate::definition::resource::{Pattern, Resource};
 use crate::definition::{Builder, Lang, State};
 use crate::error::{ErrorName, StatesError};
@@ -185,10 +185,7 @@ fn seconds(
     path: &'static str,
     p: &mut Problems,
 ) -> Option<Seconds> {
-    if f.has(literal) && f.has(path) {
-        p.schema(&f.at, only_one(&[literal, path]));
-        f.raw(path);
-    }
+    f.one_of_pair(literal, path, p);
     if let Some(n) = f.uint(literal, MAX_SECONDS, p) {
         if n == 0 {
             p.schema(
