@@ -537,3 +537,31 @@ fn children_ends_received_together_join_their_parent_in_one_write() {
     f.drain();
     assert_eq!(f.output(), json!([1, 2, 3]));
 }
+
+static CALLS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+
+fn counted(c: &stepwise_asl::TaskCall) -> stepwise_engine::ports::TaskResult {
+    CALLS.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    Ok(c.payload.clone())
+}
+
+#[test]
+fn a_task_step_queued_before_stop_execution_calls_nothing() {
+    let queue = MemQueue::default();
+    let def = json!({"StartAt": "A", "States": {
+        "A": {"Type": "Pass", "Next": "T"},
+        "T": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:f",
+              "End": true}}});
+    let mut f = fixture(&queue, def, NoAbort);
+    f.stepper.tasks = stepwise_engine::tasks::FnTasks(counted as _);
+    let a = queue.pop().unwrap();
+    assert!(f.deliver(&a));
+    // T's step is queued; StopExecution comes before it is delivered.
+    let error = StatesError::custom("Halt", "stopped by hand");
+    let stop = stepwise_engine::stepper::stop(&f.stepper.store, &queue, ARN, error, f.now);
+    assert!(block_on(stop).unwrap());
+    f.drain();
+    assert_eq!(f.status(), "ABORTED");
+    assert_eq!(CALLS.load(std::sync::atomic::Ordering::SeqCst), 0);
+    assert_eq!(f.entered(), ["A"]);
+}

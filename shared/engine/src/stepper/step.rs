@@ -332,6 +332,7 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
         let mut tokens = Vec::new();
         let mut children = Vec::new();
         let mut follows = Vec::new();
+        let mut checked = false;
         while let Some(effect) = pending.pop_front() {
             let Effect::Invoke(call) = effect else {
                 effects.push(effect);
@@ -357,6 +358,11 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
             }
             if late {
                 continue;
+            }
+            // StopExecution ends the execution at once and its threads by
+            // messages: a step queued before the stop calls no task.
+            if !std::mem::replace(&mut checked, true) && self.ended(execution).await {
+                return None;
             }
             let began = std::time::Instant::now();
             let wait = call.wait;
@@ -433,6 +439,12 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
             children,
             follows,
         })
+    }
+
+    /// Whether the execution is recorded as ended (read again, not from the
+    /// machine cache). A failed read says no: the call goes ahead.
+    async fn ended(&self, execution: &str) -> bool {
+        matches!(self.store.execution(execution).await, Ok(Some(r)) if r.status != "RUNNING")
     }
 
     /// Puts the aborted states of the children a step cut short into its
