@@ -338,6 +338,12 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
                 effects.push(effect);
                 continue;
             };
+            // StopExecution ends the execution at once and its threads by
+            // messages: a step queued before the stop calls no task and offers
+            // no activity task.
+            if !std::mem::replace(&mut checked, true) && self.ended(execution).await {
+                return None;
+            }
             let ctx = TaskContext::new(execution, &thread.id);
             // A callback task: once its request (carrying the token) is out,
             // the thread waits for SendTaskSuccess/Failure.
@@ -358,11 +364,6 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
             }
             if late {
                 continue;
-            }
-            // StopExecution ends the execution at once and its threads by
-            // messages: a step queued before the stop calls no task.
-            if !std::mem::replace(&mut checked, true) && self.ended(execution).await {
-                return None;
             }
             let began = std::time::Instant::now();
             let wait = call.wait;
