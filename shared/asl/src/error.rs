@@ -118,16 +118,18 @@ impl StatesError {
         self.error.as_deref() == Some(name.as_str())
     }
 
-    /// The `{"Error": …, "Cause": …}` object that Catch's ResultPath receives.
+    /// The `{"Error": …, "Cause": …}` object that Catch's ResultPath
+    /// receives. Both keys are always there, as AWS gives them: what is
+    /// missing is null (SendTaskFailure with neither error nor cause gives
+    /// `{"Error": null, "Cause": null}`), but for a timeout's cause, which
+    /// AWS leaves out of TaskTimedOut and gives a Catcher as `""`.
     pub fn to_output(&self) -> serde_json::Value {
-        let mut m = serde_json::Map::new();
-        if let Some(e) = &self.error {
-            m.insert("Error".into(), e.clone().into());
-        }
-        if let Some(c) = &self.cause {
-            m.insert("Cause".into(), c.clone().into());
-        }
-        serde_json::Value::Object(m)
+        let cause = match &self.cause {
+            Some(c) => c.clone().into(),
+            None if self.is(ErrorName::Timeout) => "".into(),
+            None => serde_json::Value::Null,
+        };
+        serde_json::json!({"Error": self.error, "Cause": cause})
     }
 }
 

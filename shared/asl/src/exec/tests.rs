@@ -198,12 +198,61 @@ fn caught_by(rules: Value, heartbeat: bool) -> Option<Value> {
 fn a_missed_heartbeat_is_caught_as_a_heartbeat_timeout_or_as_a_timeout() {
     let on = |names: &[&str]| json!([{"ErrorEquals": names, "Next": "Caught"}]);
     let caught = caught_by(on(&["States.HeartbeatTimeout"]), true);
-    assert_eq!(caught, Some(json!({"Error": "States.Timeout"})));
+    assert_eq!(
+        caught,
+        Some(json!({"Error": "States.Timeout", "Cause": ""}))
+    );
     assert!(caught_by(on(&["States.Timeout"]), true).is_some());
     assert!(caught_by(on(&["States.ALL"]), true).is_some());
     // A task's own timeout is no missed heartbeat.
     assert_eq!(caught_by(on(&["States.HeartbeatTimeout"]), false), None);
     assert!(caught_by(on(&["States.Timeout"]), false).is_some());
+}
+
+#[test]
+fn a_catcher_gets_both_error_and_cause_as_aws_gives_them() {
+    let rules = json!([{"ErrorEquals": ["States.ALL"], "Next": "Caught"}]);
+    // A timeout's cause is empty (AWS's TaskTimedOut leaves it out).
+    assert_eq!(
+        caught_by(rules.clone(), false),
+        Some(json!({"Error": "States.Timeout", "Cause": ""}))
+    );
+    // SendTaskFailure with only the token: neither is given, both are null.
+    let m = machine(json!({"StartAt": "T", "States": {
+        "T": {"Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+              "Parameters": {"token.$": "$$.Task.Token"}, "ResultPath": "$.in",
+              "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.err", "Next": "Caught"}],
+              "End": true},
+        "Caught": {"Type": "Pass", "End": true}}}));
+    let mut t = Thread::root("T", json!({"a": 1}));
+    let out = step(&m, &exec(), &mut t, Event::Run, &env(0));
+    let Effect::Invoke(call) = &out.effects[0] else {
+        panic!("the call goes out")
+    };
+    let (wait, none) = (
+        call.wait,
+        StatesError {
+            error: None,
+            cause: None,
+        },
+    );
+    let submitted = Event::TaskSubmitted {
+        wait,
+        output: json!({}),
+    };
+    step(&m, &exec(), &mut t, submitted, &env(1));
+    step(
+        &m,
+        &exec(),
+        &mut t,
+        Event::TaskFailed { wait, error: none },
+        &env(2),
+    );
+    assert_eq!(t.state, "Caught");
+    assert_eq!(
+        t.input,
+        json!({"a": 1, "err": {"Error": null, "Cause": null}})
+    );
 }
 
 #[test]
