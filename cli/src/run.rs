@@ -124,7 +124,9 @@ fn run(args: Args, text: String) -> anyhow::Result<ExitCode> {
                 &args.region,
                 &args.account,
                 &name,
-                &format!("run-{:x}-{}", wall_clock(), std::process::id()),
+                // As AWS names an execution started without a name (and
+                // as `serve` does): a UUID, the same on every backend.
+                &stepwise_engine::uuid(),
                 input,
                 wall_clock(),
                 args.express,

@@ -6,6 +6,7 @@ import datetime
 import http.server
 import json
 import os
+import re
 import subprocess
 import tempfile
 import threading
@@ -68,6 +69,24 @@ def test_run_ends_an_execution_nobody_can_answer(engine):
                  "which `stepwise run` cannot receive; run it under `stepwise serve`, or give "
                  "the state a mock response",
         "states_entered": ["A"]}
+
+
+@pytest.mark.parametrize("engine", ["memory", "sqlite", "stepper"])
+def test_run_names_its_execution_with_a_uuid_on_every_engine(engine):
+    """AWS names an execution started without a name with a UUID, and so
+    did `run --backend sqlite`; in memory and on the stepper, `run` named
+    it `run-<hex clock>-<pid>`, which `$$.Execution.Name` and every cause
+    quoting the context showed."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "m.json")
+        json.dump({"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True, "Parameters": {
+            "name.$": "$$.Execution.Name", "id.$": "$$.Execution.Id"}}}}, open(path, "w"))
+        out = subprocess.run([BINARY, "run", path, "--backend", engine],
+                             capture_output=True, text=True, timeout=30)
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    name = result["output"]["name"]
+    assert re.fullmatch(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}", name), name
+    assert result["output"]["id"].endswith(":execution:m:" + name), result
 
 
 COUNTER = {"StartAt": "Init", "States": {
