@@ -171,26 +171,36 @@ fn a_heartbeat_pushes_the_deadline_and_a_missed_one_fails_the_task() {
 /// Where a callback Task with `rules` as its Catch ends when its heartbeat
 /// is missed, or (`heartbeat` false) when its TimeoutSeconds passes.
 fn caught_by(rules: Value, heartbeat: bool) -> Option<Value> {
-    let m = machine(json!({"StartAt": "T", "States": {
-        "T": {"Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
-              "Parameters": {"token.$": "$$.Task.Token"}, "TimeoutSeconds": 60, "HeartbeatSeconds": 10,
-              "Catch": rules, "End": true},
-        "Caught": {"Type": "Pass", "End": true}}}));
-    let mut t = Thread::root("T", json!({}));
-    let out = step(&m, &exec(), &mut t, Event::Run, &env(0));
-    let Effect::Invoke(call) = &out.effects[0] else {
-        panic!()
-    };
     let kind = if heartbeat {
         TimerKind::Heartbeat
     } else {
         TimerKind::Timeout
     };
-    let timer = Event::Timer {
-        wait: call.wait,
-        kind,
+    caught_after(rules, json!({}), |wait| {
+        vec![(Event::Timer { wait, kind }, 60_000)]
+    })
+}
+
+/// Where a callback Task with `rules` as its Catch, given `input`, ends
+/// after the events `answers` gives for its wait (each with its time).
+fn caught_after(
+    rules: Value,
+    input: Value,
+    answers: impl Fn(u64) -> Vec<(Event, i64)>,
+) -> Option<Value> {
+    let m = machine(json!({"StartAt": "T", "States": {
+        "T": {"Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+              "Parameters": {"token.$": "$$.Task.Token"}, "TimeoutSeconds": 60, "HeartbeatSeconds": 10,
+              "Catch": rules, "End": true},
+        "Caught": {"Type": "Pass", "End": true}}}));
+    let mut t = Thread::root("T", input);
+    let out = step(&m, &exec(), &mut t, Event::Run, &env(0));
+    let Effect::Invoke(call) = &out.effects[0] else {
+        panic!()
     };
-    step(&m, &exec(), &mut t, timer, &env(60_000));
+    for (event, at) in answers(call.wait) {
+        step(&m, &exec(), &mut t, event, &env(at));
+    }
     (t.state == "Caught").then(|| t.input.clone())
 }
 
@@ -218,40 +228,21 @@ fn a_catcher_gets_both_error_and_cause_as_aws_gives_them() {
         Some(json!({"Error": "States.Timeout", "Cause": ""}))
     );
     // SendTaskFailure with only the token: neither is given, both are null.
-    let m = machine(json!({"StartAt": "T", "States": {
-        "T": {"Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
-              "Parameters": {"token.$": "$$.Task.Token"}, "ResultPath": "$.in",
-              "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.err", "Next": "Caught"}],
-              "End": true},
-        "Caught": {"Type": "Pass", "End": true}}}));
-    let mut t = Thread::root("T", json!({"a": 1}));
-    let out = step(&m, &exec(), &mut t, Event::Run, &env(0));
-    let Effect::Invoke(call) = &out.effects[0] else {
-        panic!("the call goes out")
-    };
-    let (wait, none) = (
-        call.wait,
-        StatesError {
+    let rules = json!([{"ErrorEquals": ["States.ALL"], "ResultPath": "$.err", "Next": "Caught"}]);
+    let caught = caught_after(rules, json!({"a": 1}), |wait| {
+        let none = StatesError {
             error: None,
             cause: None,
-        },
-    );
-    let submitted = Event::TaskSubmitted {
-        wait,
-        output: json!({}),
-    };
-    step(&m, &exec(), &mut t, submitted, &env(1));
-    step(
-        &m,
-        &exec(),
-        &mut t,
-        Event::TaskFailed { wait, error: none },
-        &env(2),
-    );
-    assert_eq!(t.state, "Caught");
+        };
+        let submitted = Event::TaskSubmitted {
+            wait,
+            output: json!({}),
+        };
+        vec![(submitted, 1), (Event::TaskFailed { wait, error: none }, 2)]
+    });
     assert_eq!(
-        t.input,
-        json!({"a": 1, "err": {"Error": null, "Cause": null}})
+        caught,
+        Some(json!({"a": 1, "err": {"Error": null, "Cause": null}}))
     );
 }
 

@@ -332,18 +332,17 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
         let mut tokens = Vec::new();
         let mut children = Vec::new();
         let mut follows = Vec::new();
-        let mut checked = false;
+        // StopExecution ends the execution at once and its threads by
+        // messages: a step queued before the stop calls no task and offers no
+        // activity task (the calls below come only after a first one).
+        if pending.iter().any(|e| matches!(e, Effect::Invoke(_))) && self.ended(execution).await {
+            return None;
+        }
         while let Some(effect) = pending.pop_front() {
             let Effect::Invoke(call) = effect else {
                 effects.push(effect);
                 continue;
             };
-            // StopExecution ends the execution at once and its threads by
-            // messages: a step queued before the stop calls no task and offers
-            // no activity task.
-            if !std::mem::replace(&mut checked, true) && self.ended(execution).await {
-                return None;
-            }
             let ctx = TaskContext::new(execution, &thread.id);
             // A callback task: once its request (carrying the token) is out,
             // the thread waits for SendTaskSuccess/Failure.
