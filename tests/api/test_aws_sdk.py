@@ -86,10 +86,13 @@ def protocols(tag):
                 "ResultPath": result_path, "Next": nxt, **kw}
     return {"StartAt": "Bucket", "States": {
         "Bucket": task("s3:createBucket", {"Bucket": bucket}, None, "Put"),
-        "Put": task("s3:putObject", {"Bucket": bucket, "Key": "orders/1.json", "Body.$": "States.JsonToString($.order)",
+        "Put": task("s3:putObject", {"Bucket": bucket, "Key": "orders/1.json", "Body.$": "$.order",
                                      "ContentType": "application/json", "Metadata": {"source": "stepwise"}},
                     "$.put", "Get"),
-        "Get": task("s3:getObject", {"Bucket": bucket, "Key": "orders/1.json"}, "$.got", "List"),
+        "Get": task("s3:getObject", {"Bucket": bucket, "Key": "orders/1.json"}, "$.got", "PutText"),
+        # A string goes as its JSON text, quotes and all, as on AWS.
+        "PutText": task("s3:putObject", {"Bucket": bucket, "Key": "notes/1.txt", "Body": "text data"}, None, "GetText"),
+        "GetText": task("s3:getObject", {"Bucket": bucket, "Key": "notes/1.txt"}, "$.text", "List"),
         "List": task("s3:listObjectsV2", {"Bucket": bucket, "Prefix": "orders/"}, "$.listed", "Missing"),
         "Missing": task("s3:getObject", {"Bucket": bucket, "Key": "nope"}, "$.unused", "Topic",
                         Catch=[{"ErrorEquals": ["S3.NoSuchKeyException"], "ResultPath": "$.missing", "Next": "Topic"}]),
@@ -113,6 +116,8 @@ def test_services_of_every_protocol_against_moto(moto, tmp_path):
     assert o["put"]["ETag"].startswith('"')
     assert json.loads(o["got"]["Body"]) == {"id": 7}
     assert o["got"]["ContentType"] == "application/json"
+    assert o["text"]["Body"] == '"text data"'
+    assert o["text"]["ETag"] == '"2b5df3712557f503a9977a8ea893b2c9"'  # AWS's, for this Body
     assert o["got"]["ContentLength"] == len('{"id":7}')
     assert o["got"]["Metadata"] == {"source": "stepwise"}
     assert o["listed"]["KeyCount"] == 1 and o["listed"]["IsTruncated"] is False
@@ -125,6 +130,23 @@ def test_services_of_every_protocol_against_moto(moto, tmp_path):
     assert o["role"]["Role"]["Arn"].endswith(f":role/r-{tag}")
     assert [v["IsDefault"] for v in o["vpcs"]["Vpcs"]] == [True]
     assert o["functions"]["Functions"] == []
+
+
+def test_sfn_start_execution_given_an_object_input_sends_its_text(moto, tmp_path):
+    """Step Functions' API takes a document's text; Step Functions sends the
+    text of an object given as `Input`."""
+    sfn = boto3.client("stepfunctions", endpoint_url=moto, region_name="us-east-1",
+                       aws_access_key_id="test", aws_secret_access_key="test")
+    target = sfn.create_state_machine(name="target-" + uuid.uuid4().hex[:8], roleArn=ROLE, definition=json.dumps(
+        {"StartAt": "P", "States": {"P": {"Type": "Pass", "End": True}}}))["stateMachineArn"]
+    path = tmp_path / "m.json"
+    path.write_text(json.dumps({"StartAt": "Start", "States": {"Start": {
+        "Type": "Task", "Resource": "arn:aws:states:::aws-sdk:sfn:startExecution",
+        "Parameters": {"StateMachineArn": target, "Input": {"key": "value"}}, "End": True}}}))
+    result = run_machine(path, env=dict(AWS, AWS_ENDPOINT_URL=moto))
+    assert result["status"] == "SUCCEEDED", result
+    started = sfn.describe_execution(executionArn=result["output"]["ExecutionArn"])
+    assert json.loads(started["input"]) == {"key": "value"}
 
 
 def test_an_unknown_service_fails_with_a_message(tmp_path):

@@ -238,6 +238,39 @@ def test_a_missing_queue_fails_with_the_sqs_error_name(served, moto):
     assert (d["status"], d["error"]) == ("FAILED", "SQS.QueueDoesNotExistException")
 
 
+def test_a_null_required_member_is_the_services_refusal(served, moto):
+    """AWS sends the call and the service refuses it, with an error a Catch
+    on the service's name takes (not States.Runtime)."""
+    sqs = aws(moto, "sqs")
+    url = sqs.create_queue(QueueName="nulls-" + served.tag)["QueueUrl"]
+    sfn = client(served.url)
+    caught = [{"ErrorEquals": ["SQS.AmazonSQSException", "DynamoDB.AmazonDynamoDBException"],
+               "Next": "Caught"}]
+    machine = create(sfn, "nulls-" + served.tag, {"StartAt": "Pick", "States": {
+        "Pick": {"Type": "Choice", "Choices": [{"Variable": "$.to", "StringEquals": "sqs", "Next": "Send"}],
+                 "Default": "Put"},
+        "Send": {"Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage",
+                 "Parameters": {"QueueUrl": url, "MessageBody.$": "$.body"}, "Catch": caught, "End": True},
+        "Put": {"Type": "Task", "Resource": "arn:aws:states:::dynamodb:putItem",
+                "Parameters": {"TableName": "no-such-table", "Item.$": "$.body"}, "Catch": caught, "End": True},
+        "Caught": {"Type": "Pass", "End": True}}})
+    expected = {
+        "sqs": ("SQS.AmazonSQSException", r"The request must contain the parameter MessageBody\. "
+                r"\(Service: AmazonSQS; Status Code: 400; Error Code: MissingParameter; Request ID: [0-9a-f-]{36}; "
+                r"Proxy: null\)"),
+        # Checked before the table is looked for.
+        "dynamodb": ("DynamoDB.AmazonDynamoDBException", r"1 validation error detected: Value null at 'item' failed "
+                     r"to satisfy constraint: Member must not be null \(Service: AmazonDynamoDBv2; Status Code: 400; "
+                     r"Error Code: ValidationException; Request ID: [0-9a-f-]{36}; Proxy: null\)")}
+    for to, (error, cause) in expected.items():
+        d = wait_for(sfn, sfn.start_execution(stateMachineArn=machine, input=json.dumps(
+            {"to": to, "body": None}))["executionArn"], timeout=20)
+        assert d["status"] == "SUCCEEDED", d
+        out = json.loads(d["output"])
+        assert out["Error"] == error and re.fullmatch(cause, out["Cause"]), out
+    assert "Messages" not in sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1)
+
+
 def test_sns_publish_reaches_a_subscribed_queue(served, moto):
     sns, sqs = aws(moto, "sns"), aws(moto, "sqs")
     topic = sns.create_topic(Name="orders-" + served.tag)["TopicArn"]

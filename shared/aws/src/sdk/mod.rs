@@ -101,11 +101,23 @@ fn call_json(
         operation.extend(c.to_uppercase());
     }
     operation.push_str(chars.as_str());
-    let body = if svc.c {
+    let mut body = if svc.c {
         recase(parameters, false)
     } else {
         parameters.clone()
     };
+    // Step Functions' own API takes a JSON document as its text (`input`,
+    // `output`); given the document itself, Step Functions sends its text.
+    if model == "stepfunctions"
+        && let Value::Object(members) = &mut body
+    {
+        for (_, v) in members
+            .iter_mut()
+            .filter(|(k, v)| matches!(k.as_str(), "input" | "output") && !v.is_string())
+        {
+            *v = Value::String(v.to_string());
+        }
+    }
     let body = if body.is_null() {
         "{}".to_owned()
     } else {
@@ -167,7 +179,40 @@ fn call_rest(
     action: &str,
     parameters: &Value,
 ) -> TaskResult {
-    let (op, answer) = send_rest(clients, svc, service, action, parameters, ANSWER_LIMIT)?;
+    let (op, answer) = send_rest(
+        clients,
+        svc,
+        service,
+        action,
+        parameters,
+        None,
+        ANSWER_LIMIT,
+    )?;
+    Ok(svc.result(op, answer.status, &answer.headers, &answer.body()))
+}
+
+/// Calls `<service>:<action>` of a rest service with `payload` as the
+/// request's body, bytes as they are (a task's parameter would go as its
+/// JSON text): the objects a ResultWriter writes.
+pub(crate) fn call_with_payload(
+    clients: &Clients,
+    service: &str,
+    action: &str,
+    parameters: &Value,
+    payload: &[u8],
+) -> TaskResult {
+    let Some(svc) = rest::service(service) else {
+        return Err(runtime(format!("aws-sdk:{service} takes no payload")));
+    };
+    let (op, answer) = send_rest(
+        clients,
+        &svc,
+        service,
+        action,
+        parameters,
+        Some(payload),
+        ANSWER_LIMIT,
+    )?;
     Ok(svc.result(op, answer.status, &answer.headers, &answer.body()))
 }
 
@@ -187,7 +232,7 @@ pub(crate) fn call_raw(
     let Some(svc) = rest::service(name) else {
         return Err(runtime(format!("aws-sdk:{service} has no raw answers")));
     };
-    let (_, answer) = send_rest(clients, &svc, service, action, parameters, RAW_LIMIT)?;
+    let (_, answer) = send_rest(clients, &svc, service, action, parameters, None, RAW_LIMIT)?;
     if answer.truncated {
         return Err(runtime(format!(
             "The {service} answer is larger than {} MiB, the most Stepwise reads",
@@ -205,6 +250,7 @@ fn send_rest<'s>(
     service: &str,
     action: &str,
     parameters: &Value,
+    payload: Option<&[u8]>,
     limit: u64,
 ) -> Result<(&'s rest::Operation, Answer), StatesError> {
     let Some((operation, op)) = svc.operation(action) else {
@@ -212,7 +258,10 @@ fn send_rest<'s>(
             "The AWS SDK integration aws-sdk:{service} has no action {action}"
         )));
     };
-    let request = svc.request(operation, op, parameters)?;
+    let mut request = svc.request(operation, op, parameters)?;
+    if let Some(bytes) = payload {
+        request.body = bytes.to_vec();
+    }
     let custom = clients.endpoint(&svc.u);
     let (region, host) = match (&custom, &svc.g) {
         (None, Some((host, region))) => (region.clone(), format!("https://{host}")),

@@ -10,10 +10,12 @@ use serde_json::{Map, Value, json};
 use stepwise_asl::StatesError;
 use stepwise_engine::ports::TaskResult;
 
-use super::{ServiceTasks, invalid, metadata, missing, service_error, text};
+use super::{ServiceTasks, invalid, metadata, missing, require, service_error, text};
 
 impl ServiceTasks {
     pub(super) async fn dynamodb(&self, op: &str, p: &Value) -> TaskResult {
+        let subject = if op == "putItem" { "Item" } else { "Key" };
+        require("DynamoDB", p, &["TableName", subject])?;
         let table = text(p, "TableName", op)?.to_owned();
         let names: Option<HashMap<String, String>> =
             p["ExpressionAttributeNames"].as_object().map(|o| {

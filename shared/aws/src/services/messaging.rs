@@ -9,7 +9,7 @@ use serde_json::{Map, Value, json};
 use stepwise_asl::StatesError;
 use stepwise_engine::ports::TaskResult;
 
-use super::{ServiceTasks, invalid, metadata, missing, service_error, text};
+use super::{ServiceTasks, invalid, metadata, missing, require, service_error, text};
 
 /// A message body as AWS's integrations send it: a string as it is, other
 /// JSON as its text.
@@ -28,6 +28,7 @@ fn optional(p: &Value, field: &str) -> Option<String> {
 impl ServiceTasks {
     pub(super) async fn send_message(&self, p: &Value) -> TaskResult {
         const OP: &str = "sqs:sendMessage";
+        require("SQS", p, &["QueueUrl", "MessageBody"])?;
         let url = text(p, "QueueUrl", OP)?;
         let out = self
             .clients()?
@@ -85,6 +86,7 @@ impl ServiceTasks {
     /// state machine and the execution that sent it.
     pub(super) async fn put_events(&self, p: &Value, execution: &str) -> TaskResult {
         const OP: &str = "events:putEvents";
+        require("EventBridge", p, &["Entries"])?;
         let sender = sender_arns(execution);
         let entries = p["Entries"]
             .as_array()

@@ -292,6 +292,66 @@ pub(crate) fn service_error<
         "NonExistentQueue" | "QueueDoesNotExist" => "QueueDoesNotExist",
         other => other,
     };
+    refusal(
+        service,
+        code,
+        e.message().unwrap_or("the service call failed"),
+        response.status().as_u16(),
+        e.request_id().unwrap_or_default(),
+    )
+}
+
+/// AWS sends a call that lacks a member the service requires, and the
+/// service refuses it (a `Catch` on the service's error takes it): the
+/// refusal as the service words it: SQS's `MissingParameter`, the others'
+/// `ValidationException` naming each absent member.
+fn lacks(service: &str, fields: &[&str]) -> StatesError {
+    let (code, message) = match (service, fields) {
+        ("SQS", [field, ..]) => (
+            "MissingParameter",
+            format!("The request must contain the parameter {field}."),
+        ),
+        _ => {
+            let each: Vec<String> = fields
+                .iter()
+                .map(|f| {
+                    let mut member = f.to_string();
+                    if let Some(first) = member.get_mut(..1) {
+                        first.make_ascii_lowercase();
+                    }
+                    format!(
+                        "Value null at '{member}' failed to satisfy constraint: Member must not be null"
+                    )
+                })
+                .collect();
+            let plural = if each.len() == 1 { "" } else { "s" };
+            (
+                "ValidationException",
+                format!(
+                    "{} validation error{plural} detected: {}",
+                    each.len(),
+                    each.join("; ")
+                ),
+            )
+        }
+    };
+    refusal(service, code, &message, 400, &stepwise_engine::uuid())
+}
+
+/// Refuses, as the service would, a call whose `required` members are
+/// absent or null.
+fn require(service: &str, p: &Value, required: &[&str]) -> Result<(), StatesError> {
+    let absent: Vec<&str> = (required.iter().copied())
+        .filter(|f| p[*f].is_null())
+        .collect();
+    match absent.is_empty() {
+        true => Ok(()),
+        false => Err(lacks(service, &absent)),
+    }
+}
+
+/// A service's refusal as the optimized integrations name it.
+fn refusal(service: &str, code: &str, message: &str, status: u16, request: &str) -> StatesError {
     // The optimized integrations' errors read as AWS's (Java) SDK words
     // them: the service's name in that SDK, its exception for an error the
     // service's model does not name (`DynamoDB.AmazonDynamoDBException`).
@@ -313,10 +373,7 @@ pub(crate) fn service_error<
     StatesError::custom(
         name,
         format!(
-            "{} (Service: {sdk_name}; Status Code: {}; Error Code: {code}; Request ID: {}; Proxy: null)",
-            e.message().unwrap_or("the service call failed"),
-            response.status().as_u16(),
-            e.request_id().unwrap_or_default(),
+            "{message} (Service: {sdk_name}; Status Code: {status}; Error Code: {code}; Request ID: {request}; Proxy: null)"
         ),
     )
 }

@@ -133,11 +133,12 @@ pub fn write(clients: &Clients, payload: &Value) -> TaskResult {
 }
 
 fn put(clients: &Clients, bucket: &str, key: &str, body: &str) -> Result<(), StatesError> {
-    crate::sdk::call(
+    crate::sdk::call_with_payload(
         clients,
         "s3",
         "putObject",
-        &json!({"Bucket": bucket, "Key": key, "Body": body, "ContentType": "application/json"}),
+        &json!({"Bucket": bucket, "Key": key, "ContentType": "application/json"}),
+        body.as_bytes(),
     )
     .map(|_| ())
 }

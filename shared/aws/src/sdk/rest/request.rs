@@ -223,7 +223,9 @@ impl RestService {
                             out.into_bytes()
                         }
                         (Some(_), v) => self.write_json(v, r, 0).to_string().into_bytes(),
-                        (None, Value::String(s)) => s.clone().into_bytes(),
+                        // A blob payload (an S3 object's `Body`) gets the
+                        // parameter's JSON text, a string's quotes
+                        // included, as Step Functions sends it.
                         (None, v) => v.to_string().into_bytes(),
                     };
                 }

@@ -31,7 +31,7 @@ fn s3_requests_bind_labels_headers_and_the_payload() {
         .expect("a request");
     assert_eq!(
         (r.method.as_str(), r.body.as_slice()),
-        ("PUT", b"hello".as_slice())
+        ("PUT", b"\"hello\"".as_slice())
     );
     let (name, op) = s3.operation("listObjectsV2").expect("ListObjectsV2");
     let r = s3
