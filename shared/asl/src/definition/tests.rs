@@ -307,3 +307,28 @@ fn fields_that_exclude_each_other_are_refused_once_in_awss_words() {
         "MaxConcurrency, MaxConcurrencyPath",
     );
 }
+
+#[test]
+fn a_map_with_both_item_selector_and_parameters_is_one_problem() {
+    // We also called both fields unsupported.
+    let def = r#"{"StartAt": "M", "States": {"M": {"Type": "Map",
+        "Parameters": {"a.$": "$.b"}, "ItemSelector": {"a.$": "$.b"},
+        "ItemProcessor": {"StartAt": "X", "States": {"X": {"Type": "Pass", "End": true}}},
+        "End": true}}}"#;
+    assert_eq!(
+        problems(def),
+        vec![
+            "SCHEMA_VALIDATION_FAILED: A Map state cannot have both 'ItemSelector' and 'Parameters' at /States/M"
+        ]
+    );
+}
+
+#[test]
+fn an_unknown_resource_does_not_hide_the_tasks_other_problems() {
+    let def = r#"{"StartAt": "T", "States": {"T": {"Type": "Task", "Resource": "foo:bar",
+        "Credentials": {}, "End": true}}}"#;
+    let p = problems(def);
+    assert_eq!(p.len(), 2, "{p:?}");
+    assert!(p[0].contains("foo:bar is not recognized"), "{p:?}");
+    assert!(p[1].contains("'RoleArn' is required"), "{p:?}");
+}

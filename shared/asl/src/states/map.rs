@@ -162,6 +162,9 @@ impl Map {
                     &f.at,
                     "A Map state cannot have both 'ItemSelector' and 'Parameters'",
                 );
+                // Both are Map fields: this one problem, not two more.
+                f.raw("ItemSelector");
+                f.raw("Parameters");
                 None
             }
             (true, false) => Some("ItemSelector"),

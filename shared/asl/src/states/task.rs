@@ -33,14 +33,14 @@ const MAX_SECONDS: u64 = 99_999_999;
 impl Task {
     pub fn parse(f: &mut Fields<'_>, b: &mut Builder, p: &mut Problems) -> Option<Task> {
         let arn = f.required_string("Resource", p)?;
-        let resource = match Resource::parse(&arn) {
-            Ok(r) => r,
-            Err(msg) => {
-                p.schema(&f.ptr("Resource"), msg);
-                return None;
-            }
-        };
-        if b.options.express {
+        // An unknown resource is one problem: the state's others are still
+        // told.
+        let resource = Resource::parse(&arn)
+            .map_err(|msg| p.schema(&f.ptr("Resource"), msg))
+            .ok();
+        if b.options.express
+            && let Some(resource) = &resource
+        {
             let unsupported = match resource.pattern() {
                 _ if matches!(resource, Resource::Activity { .. }) => {
                     Some("Express state machine does not support Activity ARN")
@@ -87,7 +87,7 @@ impl Task {
             );
         }
         Some(Task {
-            resource,
+            resource: resource?,
             timeout,
             heartbeat,
             credentials,
