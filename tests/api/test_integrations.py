@@ -17,7 +17,7 @@ import boto3
 import botocore.exceptions
 import pytest
 
-from conftest import ROLE, Server, client, wait_for
+from conftest import ROLE, Server, client, run_machine, wait_for
 
 AWS = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_REGION": "us-east-1",
        "AWS_DEFAULT_REGION": "us-east-1"}
@@ -269,6 +269,25 @@ def test_a_null_required_member_is_the_services_refusal(served, moto):
         out = json.loads(d["output"])
         assert out["Error"] == error and re.fullmatch(cause, out["Cause"]), out
     assert "Messages" not in sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1)
+
+
+def test_without_a_stand_in_a_message_goes_where_its_queue_url_points(moto, tmp_path):
+    """As on AWS, where the URL's host (and its region) is where the call
+    goes; a host that does not resolve is the SDK's client error."""
+    sqs = aws(moto, "sqs")
+    url = sqs.create_queue(QueueName="by-url-" + uuid.uuid4().hex[:8])["QueueUrl"]
+    path = tmp_path / "m.json"
+    path.write_text(json.dumps({"StartAt": "Send", "States": {"Send": {
+        "Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage",
+        "Parameters": {"QueueUrl.$": "$.url", "MessageBody": "by url"}, "End": True}}}))
+    # No AWS_ENDPOINT_URL: AWS itself, but for the queue's own URL.
+    alone = dict(AWS, AWS_ENDPOINT_URL="")
+    sent = run_machine(path, "--input", json.dumps({"url": url}), env=alone)
+    assert sent["status"] == "SUCCEEDED", sent
+    assert receive(sqs, url)[0]["Body"] == "by url"
+    lost = run_machine(path, "--input", json.dumps({"url": "http://no-such-queue-fa484d45/1/q"}), env=alone)
+    assert (lost["status"], lost["error"]) == ("FAILED", "SQS.SdkClientException"), lost
+    assert lost["cause"].startswith("Unable to execute HTTP request: "), lost
 
 
 def test_sns_publish_reaches_a_subscribed_queue(served, moto):

@@ -21,6 +21,21 @@ fn body_text(p: &Value, field: &str, op: &str) -> Result<String, StatesError> {
     }
 }
 
+/// Where a queue URL points: its scheme and host, and the region an AWS
+/// host names (`sqs.<region>.amazonaws.com`, `<region>.queue.amazonaws.com`).
+fn queue_host(url: &str) -> Option<(String, Option<String>)> {
+    let (scheme, rest) = url.split_once("://")?;
+    let host = rest.split('/').next().filter(|h| !h.is_empty())?;
+    let name = host.split(':').next().unwrap_or(host);
+    let region = match name.split('.').collect::<Vec<_>>().as_slice() {
+        ["sqs", region, "amazonaws", ..] | [region, "queue", "amazonaws", ..] => {
+            Some((*region).to_owned())
+        }
+        _ => None,
+    };
+    Some((format!("{scheme}://{host}"), region))
+}
+
 fn optional(p: &Value, field: &str) -> Option<String> {
     p[field].as_str().map(str::to_owned)
 }
@@ -30,8 +45,8 @@ impl ServiceTasks {
         const OP: &str = "sqs:sendMessage";
         require("SQS", p, &["QueueUrl", "MessageBody"])?;
         let url = text(p, "QueueUrl", OP)?;
-        let out = self
-            .clients()?
+        let clients = self.clients()?;
+        let request = clients
             .sqs
             .send_message()
             .queue_url(url)
@@ -39,10 +54,20 @@ impl ServiceTasks {
             .set_delay_seconds(p["DelaySeconds"].as_i64().map(|d| d as i32))
             .set_message_group_id(optional(p, "MessageGroupId"))
             .set_message_deduplication_id(optional(p, "MessageDeduplicationId"))
-            .set_message_attributes(attributes(p, sqs_attribute)?)
-            .send()
-            .await
-            .map_err(|e| service_error("SQS", &e))?;
+            .set_message_attributes(attributes(p, sqs_attribute)?);
+        // On AWS the request goes where the queue's URL points, its region
+        // included (a local stand-in, when one is configured, answers all).
+        let out = match queue_host(url).filter(|_| clients.endpoint("SQS").is_none()) {
+            Some((host, region)) => {
+                let mut to = aws_sdk_sqs::config::Builder::default().endpoint_url(host);
+                if let Some(region) = region {
+                    to = to.region(aws_sdk_sqs::config::Region::new(region));
+                }
+                request.customize().config_override(to).send().await
+            }
+            None => request.send().await,
+        }
+        .map_err(|e| service_error("SQS", &e))?;
         let mut result = Map::new();
         if let Some(md5) = &out.md5_of_message_attributes {
             result.insert("MD5OfMessageAttributes".into(), json!(md5));
@@ -216,5 +241,34 @@ fn sender_arns(execution: &str) -> Vec<String> {
     match machine {
         Some(m) => vec![m, execution.to_owned()],
         None => Vec::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::queue_host;
+
+    #[test]
+    fn a_queue_url_names_its_host_and_region() {
+        let host = |u: &str| queue_host(u).map(|(h, r)| (h, r.unwrap_or_default()));
+        assert_eq!(
+            host("https://sqs.eu-west-1.amazonaws.com/123456789012/q"),
+            Some((
+                "https://sqs.eu-west-1.amazonaws.com".into(),
+                "eu-west-1".into()
+            ))
+        );
+        assert_eq!(
+            host("https://ap-south-1.queue.amazonaws.com/123456789012/q"),
+            Some((
+                "https://ap-south-1.queue.amazonaws.com".into(),
+                "ap-south-1".into()
+            ))
+        );
+        assert_eq!(
+            host("http://127.0.0.1:4566/000000000000/q"),
+            Some(("http://127.0.0.1:4566".into(), String::new()))
+        );
+        assert_eq!(host("not a url"), None);
     }
 }
