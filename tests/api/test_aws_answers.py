@@ -57,6 +57,13 @@ def test_a_definition_that_is_not_json_is_diagnosed_as_aws_does(sfn):
     # Blank text is not a JSON object, as AWS words it.
     r = sfn.validate_state_machine_definition(definition=" ", type="STANDARD")
     assert r["diagnostics"][0]["code"] == "SCHEMA_VALIDATION_FAILED"
+    # CreateStateMachine refuses it with the same problem (we once showed
+    # our JSON reader's words under SCHEMA_VALIDATION_FAILED).
+    message = refused(sfn.create_state_machine, sfn.exceptions.InvalidDefinition,
+                      name="not_json", definition="not a definition", roleArn=ROLE)
+    assert message == ("Invalid State Machine Definition: 'INVALID_JSON_DESCRIPTION: Unrecognized token 'not': was "
+                       "expecting (JSON String, Number, Array, Object or token 'null', 'true' or 'false')\n"
+                       f" at {where}'"), message
 
 
 def test_an_alias_that_exists_with_another_routing_is_a_conflict_in_awss_words(sfn):

@@ -68,6 +68,17 @@ fn machine_type(body: &Value) -> Result<&str, ApiError> {
 }
 
 pub(crate) fn check_definition(definition: &str, express: bool) -> Result<(), ApiError> {
+    // Text that is not JSON: the problem ValidateStateMachineDefinition
+    // reports, in the parser's words and place (blank text is "not a valid
+    // JSON object", below).
+    if !definition.trim().is_empty()
+        && let Err(e) = serde_json::from_str::<Value>(definition)
+    {
+        let (message, _) = validate::json_error(definition, &e);
+        return Err(ApiError::invalid_definition(format!(
+            "Invalid State Machine Definition: 'INVALID_JSON_DESCRIPTION: {message}'"
+        )));
+    }
     StateMachine::parse(definition, Options { express })
         .map(|_| ())
         .map_err(|e| ApiError::invalid_definition(e.to_string()))
