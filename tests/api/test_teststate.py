@@ -397,3 +397,14 @@ def test_failed_iterations_count_only_against_a_tolerance_the_map_declares(sfn):
     assert (r["status"], json.loads(r["output"])) == ("SUCCEEDED", [0, 0, 1])
     r = run_map(dict(inline, ToleratedFailureCount=1))
     assert (r["status"], r["error"]) == ("FAILED", "States.ExceedToleratedFailureThreshold")
+
+
+def test_a_state_inside_the_tested_map_may_be_called_teststate(sfn):
+    """AWS's own examples name the Map's inner state "TestState"; we called
+    that a duplicate state name."""
+    m = {"Type": "Map", "ItemsPath": "$.xs", "MaxConcurrency": 1, "End": True,
+         "ItemProcessor": {"StartAt": "TestState", "States": {"TestState": {"Type": "Pass", "End": True}}}}
+    r = sfn.test_state(definition=json.dumps(m), input=json.dumps({"xs": [1, 2, 3]}), inspectionLevel="DEBUG",
+                       mock={"result": json.dumps([1, 1, 1])})
+    assert (r["status"], json.loads(r["output"])) == ("SUCCEEDED", [1, 1, 1]), r
+    assert r["inspectionData"]["maxConcurrency"] == 1

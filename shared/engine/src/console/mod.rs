@@ -129,7 +129,15 @@ pub async fn test_state<T: Tasks>(body: &Value, tasks: T) -> Result<Value, ApiEr
                 .ok_or_else(|| ApiError::validation("State not found in definition"))?;
             (n.to_owned(), s, definition.get("QueryLanguage").cloned())
         }
-        None => ("TestState".to_owned(), definition, None),
+        // A name of its own, which a state inside it may have taken
+        // (`$$.State.Name` is "StateName" either way).
+        None => {
+            let mut name = "TestState".to_owned();
+            while contains_state(&definition, &name) {
+                name.push('_');
+            }
+            (name, definition, None)
+        }
     };
     let kind = state["Type"].as_str().unwrap_or_default().to_owned();
     if !TYPES.contains(&kind.as_str()) {
