@@ -52,6 +52,11 @@ def test_a_state_of_a_whole_machine_and_bad_definitions(sfn):
         run(sfn, {"Type": "Pass", "Next": 3}, {})
     with pytest.raises(sfn.exceptions.InvalidDefinition):
         run(sfn, {"Type": "Parallel", "Branches": [], "End": True}, {})
+    # Text that is not JSON: the parser's words, as CreateStateMachine's.
+    with pytest.raises(sfn.exceptions.InvalidDefinition) as e:
+        sfn.test_state(definition="not a definition", roleArn=ROLE)
+    assert e.value.response["Error"]["Message"].startswith(
+        "Invalid State Machine Definition: 'INVALID_JSON_DESCRIPTION: Unrecognized token 'not'"), e.value.response
 
 
 def test_debug_inspection_shows_each_stage_of_the_data_flow(sfn):

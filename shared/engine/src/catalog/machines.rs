@@ -67,17 +67,24 @@ fn machine_type(body: &Value) -> Result<&str, ApiError> {
     Ok(validate::one_of(body, "type", &["STANDARD", "EXPRESS"])?.unwrap_or("STANDARD"))
 }
 
+/// Definition text that is not JSON: the problem
+/// ValidateStateMachineDefinition reports, in the parser's words and place
+/// (blank text is "not a valid JSON object", as the definition's check
+/// says).
+pub(crate) fn not_json(definition: &str) -> Option<ApiError> {
+    if definition.trim().is_empty() {
+        return None;
+    }
+    let e = serde_json::from_str::<Value>(definition).err()?;
+    let (message, _) = validate::json_error(definition, &e);
+    Some(ApiError::invalid_definition(format!(
+        "Invalid State Machine Definition: 'INVALID_JSON_DESCRIPTION: {message}'"
+    )))
+}
+
 pub(crate) fn check_definition(definition: &str, express: bool) -> Result<(), ApiError> {
-    // Text that is not JSON: the problem ValidateStateMachineDefinition
-    // reports, in the parser's words and place (blank text is "not a valid
-    // JSON object", below).
-    if !definition.trim().is_empty()
-        && let Err(e) = serde_json::from_str::<Value>(definition)
-    {
-        let (message, _) = validate::json_error(definition, &e);
-        return Err(ApiError::invalid_definition(format!(
-            "Invalid State Machine Definition: 'INVALID_JSON_DESCRIPTION: {message}'"
-        )));
+    if let Some(e) = not_json(definition) {
+        return Err(e);
     }
     StateMachine::parse(definition, Options { express })
         .map(|_| ())

@@ -101,8 +101,14 @@ pub fn validate_definition(body: &Value) -> Result<Value, ApiError> {
 
 pub async fn test_state<T: Tasks>(body: &Value, tasks: T) -> Result<Value, ApiError> {
     let text = validate::string(body, "definition")?;
-    let definition: Value = serde_json::from_str(text)
-        .map_err(|e| ApiError::invalid_definition(format!("The definition is not JSON: {e}")))?;
+    if let Some(e) = crate::catalog::not_json(text) {
+        return Err(e);
+    }
+    let definition: Value = serde_json::from_str(text).map_err(|_| {
+        ApiError::invalid_definition(
+            "Invalid State Machine Definition: 'SCHEMA_VALIDATION_FAILED: Definition must be a valid JSON object'",
+        )
+    })?;
     let input_text = validate::optional_string(body, "input")?.unwrap_or("{}");
     let input = validate::input(Some(input_text))?;
     let variables = match validate::optional_string(body, "variables")? {
