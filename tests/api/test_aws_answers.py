@@ -220,3 +220,18 @@ def test_a_versions_arn_lists_the_aliases_that_route_to_it(sfn):
     assert listed(v2) == [split]
     with pytest.raises(sfn.exceptions.ClientError):
         sfn.list_state_machine_aliases(stateMachineArn=arn + ":9")
+
+
+def test_a_name_over_80_characters_is_refused_by_the_models_length_limit(sfn):
+    """AWS checks the model's 1-80 before the name's characters: a
+    ValidationException, where we answered InvalidName."""
+    long = "t" * 81
+    expected = (f"1 validation error detected: Value '{long}' at 'name' failed to satisfy constraint: "
+                "Member must have length less than or equal to 80")
+    assert refused(sfn.create_state_machine, sfn.exceptions.ValidationException,
+                   name=long, definition=PASS, roleArn=ROLE) == expected
+    arn = sfn.create_state_machine(name="named", definition=PASS, roleArn=ROLE)["stateMachineArn"]
+    assert refused(sfn.start_execution, sfn.exceptions.ValidationException, stateMachineArn=arn, name=long) == expected
+    assert refused(sfn.create_activity, sfn.exceptions.ValidationException, name=long) == expected
+    assert sfn.list_executions(stateMachineArn=arn)["executions"] == []
+    assert sfn.list_activities()["activities"] == []

@@ -26,11 +26,14 @@ type Member = (&'static str, Kind, usize);
 
 const ARN: usize = 2048;
 const TOKEN: usize = 1024;
+/// Names of machines, executions, activities and aliases (what characters
+/// they may hold the actions check, as `InvalidName`).
+const NAME: usize = 80;
 
 fn members(action: &str) -> &'static [Member] {
     match action {
         "CreateStateMachine" => &[
-            ("name", Str, 0),
+            ("name", Str, NAME),
             ("definition", Str, 1_048_576),
             ("roleArn", Str, 256),
             ("type", Str, 0),
@@ -76,7 +79,7 @@ fn members(action: &str) -> &'static [Member] {
         "DeleteStateMachineVersion" => &[("stateMachineVersionArn", Str, ARN)],
         "CreateStateMachineAlias" => &[
             ("description", Str, 256),
-            ("name", Str, 0),
+            ("name", Str, NAME),
             ("routingConfiguration", List, 0),
         ],
         "UpdateStateMachineAlias" => &[
@@ -89,7 +92,7 @@ fn members(action: &str) -> &'static [Member] {
         }
         "StartExecution" | "StartSyncExecution" => &[
             ("stateMachineArn", Str, ARN),
-            ("name", Str, 0),
+            ("name", Str, NAME),
             ("input", Str, 0),
             ("traceHeader", Str, 256),
             ("includedData", Str, 0),
@@ -126,7 +129,7 @@ fn members(action: &str) -> &'static [Member] {
         ],
         "SendTaskHeartbeat" => &[("taskToken", Str, 2048)],
         "CreateActivity" => &[
-            ("name", Str, 0),
+            ("name", Str, NAME),
             ("tags", List, 0),
             ("encryptionConfiguration", Object, 0),
         ],
