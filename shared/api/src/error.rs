@@ -47,7 +47,6 @@ constructors! {
     too_many_tags => "TooManyTags",
     missing_required_parameter => "MissingRequiredParameter",
     invalid_encryption => "InvalidEncryptionConfiguration",
-    unrecognized_client => "UnrecognizedClientException",
 }
 
 impl ApiError {
