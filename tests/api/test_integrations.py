@@ -673,7 +673,15 @@ def test_lambda_tasks_go_to_the_invoke_api(served):
                    "ResultSelector": {"payload.$": "$.Payload", "status.$": "$.StatusCode",
                                       "id.$": "$.SdkResponseMetadata.RequestId",
                                       "header.$": "$.SdkHttpMetadata.HttpHeaders['x-amzn-RequestId']"},
-                   "ResultPath": "$.invoked", "Next": "Boom"},
+                   "ResultPath": "$.invoked", "Next": "AsText"},
+        # A Payload string holding JSON text goes as it is (AWS); other text
+        # as a JSON string.
+        "AsText": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+                   "Parameters": {"FunctionName": "echo", "Payload.$": "States.JsonToString($.direct.event)"},
+                   "ResultSelector": {"event.$": "$.Payload.event"}, "ResultPath": "$.text", "Next": "Plain"},
+        "Plain": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+                  "Parameters": {"FunctionName": "echo", "Payload": "plain text"},
+                  "ResultSelector": {"event.$": "$.Payload.event"}, "ResultPath": "$.plain", "Next": "Boom"},
         "Boom": {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
                  "Parameters": {"FunctionName": "boom", "Payload": {}},
                  "Catch": [{"ErrorEquals": ["Boom"], "ResultPath": "$.caught", "Next": "Done"}],
@@ -689,3 +697,4 @@ def test_lambda_tasks_go_to_the_invoke_api(served):
     assert out["invoked"] == {"payload": {"function": "echo", "event": {"n": 1}}, "status": 200,
                               "id": "req-echo", "header": "req-echo"}
     assert out["caught"]["Error"] == "Boom"
+    assert (out["text"], out["plain"]) == ({"event": {"n": 1}}, {"event": "plain text"})

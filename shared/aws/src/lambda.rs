@@ -62,7 +62,7 @@ async fn invoke_sdk(client: &Client, lambda: &LambdaCall) -> TaskResult {
     let out = client
         .invoke()
         .function_name(&lambda.function)
-        .payload(Blob::new(lambda.payload.to_string()))
+        .payload(Blob::new(lambda.body()))
         .send()
         .await;
     let out = match out {
@@ -103,7 +103,7 @@ fn invoke_http(endpoint: &str, lambda: &LambdaCall, execution: &str) -> TaskResu
     );
     let response = ureq::post(&url)
         .set("Content-Type", "application/json")
-        .send_string(&lambda.payload.to_string());
+        .send_string(&lambda.body());
     // (What AWS's SDK reports from the headers: the function's error, the
     // request's id and the version that ran.)
     let answer = |status: u16, r: ureq::Response| {

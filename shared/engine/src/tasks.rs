@@ -174,6 +174,22 @@ pub struct LambdaCall {
 }
 
 impl LambdaCall {
+    /// The Invoke request's body: the payload's JSON text, but a
+    /// lambda:invoke `Payload` that is a string holding JSON text goes as it
+    /// is, as AWS sends it (`"Payload.$": "States.JsonToString($)"` reaches
+    /// the function as the object; LocalStack's AWS-recorded
+    /// `test_invoke_json_values`).
+    pub fn body(&self) -> String {
+        match &self.payload {
+            Value::String(s)
+                if self.wrap && serde_json::from_str::<serde::de::IgnoredAny>(s).is_ok() =>
+            {
+                s.clone()
+            }
+            p => p.to_string(),
+        }
+    }
+
     /// The invocation `call` asks for; `None` when it is no Lambda task.
     pub fn of(call: &TaskCall) -> Option<Result<LambdaCall, StatesError>> {
         if call.is_lambda_function() {
