@@ -458,8 +458,8 @@ impl<'a> Step<'a> {
         resource: &Resource,
         payload: Value,
         token: Option<String>,
-        timeout_seconds: Option<u64>,
-        heartbeat_seconds: Option<u64>,
+        [timeout_seconds, heartbeat_seconds]: [Option<u64>; 2],
+        role: Option<Value>,
     ) {
         let wait = t.next_wait();
         let mut details = json!({"parameters": payload});
@@ -482,6 +482,9 @@ impl<'a> Step<'a> {
         }
         if let Some(s) = heartbeat_seconds {
             details["heartbeatInSeconds"] = s.into();
+        }
+        if let Some(role) = role {
+            details["taskCredentials"] = serde_json::json!({"roleArn": role});
         }
         self.task_event(t, state, 0, details);
         // An activity starts when a worker takes it (GetActivityTask), or

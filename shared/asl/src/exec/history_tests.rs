@@ -468,6 +468,49 @@ fn a_service_task_is_scheduled_in_a_region() {
     assert_eq!(event(&out, "TaskScheduled").details["region"], "us-west-2");
 }
 
+#[test]
+fn a_task_with_credentials_names_its_role_where_it_is_scheduled() {
+    // Recorded on AWS (LocalStack's test_credentials_base): the role, as
+    // a path, a variable or an expression resolved it, in
+    // `taskCredentials`; we left it out.
+    let role = "arn:aws:iam::2:role/trusted";
+    for (lang, credentials) in [
+        ("JSONPath", json!({"RoleArn.$": "$.role"})),
+        (
+            "JSONPath",
+            json!({"RoleArn.$": "States.Format('{}', $.role)"}),
+        ),
+        ("JSONata", json!({"RoleArn": "{% $states.input.role %}"})),
+    ] {
+        let m = machine(json!({"QueryLanguage": lang, "StartAt": "T", "States": {
+            "T": {"Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage",
+                  "Credentials": credentials, "Next": "L"},
+            "L": {"Type": "Task", "Resource": "arn:aws:lambda:eu-west-1:1:function:f",
+                  "Credentials": {"RoleArn": role}, "End": true}}}));
+        let mut t = Thread::root("T", json!({"role": role}));
+        let out = run(&m, &mut t);
+        let scheduled = event(&out, "TaskScheduled");
+        assert_eq!(
+            scheduled.details["taskCredentials"],
+            json!({"roleArn": role})
+        );
+        let Effect::Invoke(call) = &out.effects[0] else {
+            panic!("{:?}", out.effects)
+        };
+        let done = Event::TaskSucceeded {
+            wait: call.wait,
+            output: json!({}),
+        };
+        step(&m, &exec(), &mut t, done, &env(10));
+        let out = step(&m, &exec(), &mut t, Event::Run, &env(20));
+        let scheduled = event(&out, "LambdaFunctionScheduled");
+        assert_eq!(
+            scheduled.details["taskCredentials"],
+            json!({"roleArn": role})
+        );
+    }
+}
+
 /// `(id, previousEventId)` of each of `events` (thread, type, details) as
 /// one numbering gives them.
 fn links(events: &[(&str, EventType, Value)]) -> Vec<(u64, u64)> {

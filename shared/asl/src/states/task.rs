@@ -10,6 +10,7 @@ use crate::error::{ErrorName, StatesError};
 use crate::exec::{EventType, Step, Thread};
 use crate::jsonata::{JTemplate, expression_text};
 use crate::path::Path;
+use crate::template::Template;
 
 /// A number of seconds, literal or read from the input.
 #[derive(Debug, Clone)]
@@ -19,12 +20,21 @@ pub enum Seconds {
     Expr(JTemplate),
 }
 
+/// `Credentials`: the role the task is called as, resolved when the state
+/// runs (a path, an intrinsic, a variable or a JSONata expression may name
+/// it).
+#[derive(Debug, Clone)]
+pub enum Credentials {
+    Path(Template),
+    Ata(JTemplate),
+}
+
 #[derive(Debug, Clone)]
 pub struct Task {
     pub resource: Resource,
     pub timeout: Option<Seconds>,
     pub heartbeat: Option<Seconds>,
-    pub credentials: Option<Value>,
+    pub credentials: Option<Credentials>,
 }
 
 /// AWS's upper bound for TimeoutSeconds and HeartbeatSeconds.
@@ -76,16 +86,16 @@ impl Task {
                 "HeartbeatSeconds must be smaller than TimeoutSeconds",
             );
         }
-        let credentials = f.raw("Credentials").cloned();
-        if let Some(c) = &credentials
-            && c.get("RoleArn").is_none()
-            && c.get("RoleArn.$").is_none()
-        {
-            p.schema(
-                &f.ptr("Credentials"),
-                "The field 'RoleArn' is required but was missing",
-            );
-        }
+        let at = f.ptr("Credentials");
+        let credentials = f.raw("Credentials").map(|c| {
+            if c.get("RoleArn").is_none() && c.get("RoleArn.$").is_none() {
+                p.schema(&at, "The field 'RoleArn' is required but was missing");
+            }
+            match b.current {
+                Lang::JsonAta => Credentials::Ata(JTemplate::parse(c, "Credentials", &at, p)),
+                _ => Credentials::Path(Template::parse(c, &at, p)),
+            }
+        });
         Some(Task {
             resource: resource?,
             timeout,
@@ -140,14 +150,26 @@ impl Task {
             Ok(v) => v,
             Err(e) => return s.fail_state(t, state, e),
         };
+        // The role, as the scheduled event names it (`taskCredentials`).
+        let role = match &self.credentials {
+            None => Ok(None),
+            Some(Credentials::Path(c)) => s
+                .with_scope(t, state, &input, token.as_deref(), |scope| c.eval(scope))
+                .map(Some),
+            Some(Credentials::Ata(c)) => s.eval_ata(t, state, c, &[]).map(Some),
+        };
+        let role = match role {
+            Ok(c) => c.map(|c| c["RoleArn"].clone()),
+            Err(e) => return s.fail_state(t, state, e),
+        };
         s.invoke(
             t,
             state,
             &self.resource,
             payload,
             token,
-            timeout_seconds,
-            heartbeat_seconds,
+            [timeout_seconds, heartbeat_seconds],
+            role,
         );
     }
 
