@@ -413,3 +413,14 @@ def test_a_state_inside_the_tested_map_may_be_called_teststate(sfn):
                        mock={"result": json.dumps([1, 1, 1])})
     assert (r["status"], json.loads(r["output"])) == ("SUCCEEDED", [1, 1, 1]), r
     assert r["inspectionData"]["maxConcurrency"] == 1
+
+
+def test_a_state_of_no_known_type_is_an_invalid_definition_in_awss_words(sfn):
+    """Recorded on AWS (LocalStack's test_state_name_invalid_state_definition);
+    we answered a ValidationException of our own."""
+    machine = {"StartAt": "Broken", "States": {"Broken": {"Type": "TypeThatDoesNotExist", "End": True}}}
+    with pytest.raises(sfn.exceptions.InvalidDefinition) as e:
+        sfn.test_state(definition=json.dumps(machine), stateName="Broken", input="{}")
+    assert e.value.response["Error"]["Message"] == (
+        "Invalid State Machine Definition: 'SCHEMA_VALIDATION_FAILED: The field 'Type' should have one of these "
+        "values: [Task, Wait, Pass, Succeed, Fail, Choice, Parallel, Map] at /States/Broken/Type'")

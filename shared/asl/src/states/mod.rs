@@ -54,10 +54,12 @@ pub fn parse(
         "Fail" => Kind::Fail(fail::Fail::parse(f, b, p)),
         "Parallel" => Kind::Parallel(parallel::Parallel::parse(f, b, p)?),
         "Map" => Kind::Map(Box::new(map::Map::parse(f, b, p)?)),
-        other => {
+        _ => {
             p.schema(
                 &f.ptr("Type"),
-                format!("The value '{other}' is not a valid state type"),
+                // AWS's words (LocalStack's AWS-recorded
+                // test_state_name_invalid_state_definition).
+                "The field 'Type' should have one of these values: [Task, Wait, Pass, Succeed, Fail, Choice, Parallel, Map]",
             );
             return None;
         }

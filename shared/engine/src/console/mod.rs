@@ -147,6 +147,10 @@ pub async fn test_state<T: Tasks>(body: &Value, tasks: T) -> Result<Value, ApiEr
     };
     let kind = state["Type"].as_str().unwrap_or_default().to_owned();
     if !TYPES.contains(&kind.as_str()) {
+        // Not a state: the definition's problem, as the validator words it
+        // (AWS: InvalidDefinition, "The field 'Type' should have one of
+        // these values: …").
+        alone(&name, &state, language.as_ref())?;
         return Err(ApiError::validation(format!(
             "TestState runs {} states; '{kind}' is not one of them here",
             TYPES.join(", ")
