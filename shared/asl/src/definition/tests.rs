@@ -86,7 +86,7 @@ fn rejects_bad_fields() {
     );
     invalid(
         r#"{"StartAt": "A", "States": {"A": {"Type": "Nope", "End": true}}}"#,
-        "not a valid state type",
+        "The field 'Type' should have one of these values: [Task, Wait, Pass, Succeed, Fail, Choice, Parallel, Map]",
     );
     invalid(
         r#"{"StartAt": "A", "States": {"A": {"Type": "Pass", "ResultPath": "$.a[*]", "End": true}}}"#,
