@@ -80,7 +80,20 @@ impl<'a> Cursor<'a> {
     pub fn segments(&mut self, in_filter: bool) -> Result<Vec<Segment>, SyntaxError> {
         let mut out = Vec::new();
         loop {
+            // (A segment that ends in `]` is a bracket's: a name stops there.)
+            let after_bracket =
+                !out.is_empty() && self.i > 0 && self.s.get(self.i - 1) == Some(&b']');
             match self.peek() {
+                // Jayway reads a name straight after a bracket as a child:
+                // `$.a[0]b` is `$.a[0].b` (a published module's
+                // `$.Reservations[0].Instances[0]InstanceId`).
+                Some(c)
+                    if after_bracket
+                        && !c.is_ascii_whitespace()
+                        && !b".[])=<>!&|,".contains(&c) =>
+                {
+                    out.push(self.dot_name(in_filter)?);
+                }
                 Some(b'.') => {
                     self.i += 1;
                     if self.eat(b'.') {

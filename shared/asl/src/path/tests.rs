@@ -70,6 +70,19 @@ fn reference_paths_are_definite_without_operators() {
 }
 
 #[test]
+fn a_name_straight_after_a_bracket_is_a_child_as_jayway_reads_it() {
+    // A published module's `$.Reservations[0].Instances[0]InstanceId`,
+    // which we refused.
+    let doc = json!({"r": [{"i": [{"id": "i-1"}]}], "m": {"x": {"id": 2}}});
+    assert_eq!(sel("$.r[0].i[0]id", doc.clone()), Some(json!("i-1")));
+    assert_eq!(sel("$.m['x']id", doc.clone()), Some(json!(2)));
+    assert_eq!(sel("$.r[*]i", doc), Some(json!([[{"id": "i-1"}]])));
+    for p in ["$.a[0] b", "$.a[0]]"] {
+        assert!(Path::parse(p).is_err(), "{p}");
+    }
+}
+
+#[test]
 fn rejects_malformed_paths() {
     for p in ["", "a.b", "$.", "$[", "$['a'", "$.a[x]", "$.a]"] {
         assert!(Path::parse(p).is_err(), "{p}");
