@@ -448,6 +448,20 @@ fn a_retried_map_fails_once_not_per_attempt() {
     );
 }
 
+/// The step after the task `out` started succeeds with `{}`: the next
+/// state's.
+fn next_task(m: &StateMachine, t: &mut Thread, out: &Output) -> Output {
+    let Effect::Invoke(call) = &out.effects[0] else {
+        panic!("{:?}", out.effects)
+    };
+    let done = Event::TaskSucceeded {
+        wait: call.wait,
+        output: json!({}),
+    };
+    step(m, &exec(), t, done, &env(10));
+    step(m, &exec(), t, Event::Run, &env(20))
+}
+
 #[test]
 fn a_service_task_is_scheduled_in_a_region() {
     let m = machine(json!({"StartAt": "T", "States": {
@@ -456,15 +470,7 @@ fn a_service_task_is_scheduled_in_a_region() {
     let mut t = Thread::root("T", json!({}));
     let out = run(&m, &mut t);
     assert_eq!(event(&out, "TaskScheduled").details["region"], "eu-west-1");
-    let Effect::Invoke(call) = &out.effects[0] else {
-        panic!("{:?}", out.effects)
-    };
-    let done = Event::TaskSucceeded {
-        wait: call.wait,
-        output: json!({}),
-    };
-    step(&m, &exec(), &mut t, done, &env(10));
-    let out = step(&m, &exec(), &mut t, Event::Run, &env(20));
+    let out = next_task(&m, &mut t, &out);
     assert_eq!(event(&out, "TaskScheduled").details["region"], "us-west-2");
 }
 
@@ -494,15 +500,7 @@ fn a_task_with_credentials_names_its_role_where_it_is_scheduled() {
             scheduled.details["taskCredentials"],
             json!({"roleArn": role})
         );
-        let Effect::Invoke(call) = &out.effects[0] else {
-            panic!("{:?}", out.effects)
-        };
-        let done = Event::TaskSucceeded {
-            wait: call.wait,
-            output: json!({}),
-        };
-        step(&m, &exec(), &mut t, done, &env(10));
-        let out = step(&m, &exec(), &mut t, Event::Run, &env(20));
+        let out = next_task(&m, &mut t, &out);
         let scheduled = event(&out, "LambdaFunctionScheduled");
         assert_eq!(
             scheduled.details["taskCredentials"],
