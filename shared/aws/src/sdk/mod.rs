@@ -81,7 +81,7 @@ pub fn call(clients: &Clients, service: &str, action: &str, parameters: &Value) 
         return call_json(clients, name, svc, action, parameters);
     }
     if let Some(svc) = rest::service(name) {
-        return call_rest(clients, &svc, service, action, parameters);
+        return call_rest(clients, &svc, service, action, parameters, None);
     }
     Err(runtime(format!(
         "The AWS SDK integration aws-sdk:{service} is not available: no AWS service model has that name"
@@ -178,6 +178,7 @@ fn call_rest(
     service: &str,
     action: &str,
     parameters: &Value,
+    payload: Option<&[u8]>,
 ) -> TaskResult {
     let (op, answer) = send_rest(
         clients,
@@ -185,7 +186,7 @@ fn call_rest(
         service,
         action,
         parameters,
-        None,
+        payload,
         ANSWER_LIMIT,
     )?;
     Ok(svc.result(op, answer.status, &answer.headers, &answer.body()))
@@ -204,16 +205,7 @@ pub(crate) fn call_with_payload(
     let Some(svc) = rest::service(service) else {
         return Err(runtime(format!("aws-sdk:{service} takes no payload")));
     };
-    let (op, answer) = send_rest(
-        clients,
-        &svc,
-        service,
-        action,
-        parameters,
-        Some(payload),
-        ANSWER_LIMIT,
-    )?;
-    Ok(svc.result(op, answer.status, &answer.headers, &answer.body()))
+    call_rest(clients, &svc, service, action, parameters, Some(payload))
 }
 
 /// Calls `<service>:<action>` of a restJson1/restXml/query service with

@@ -67,28 +67,22 @@ fn machine_type(body: &Value) -> Result<&str, ApiError> {
     Ok(validate::one_of(body, "type", &["STANDARD", "EXPRESS"])?.unwrap_or("STANDARD"))
 }
 
-/// Definition text that is not JSON: the problem
-/// ValidateStateMachineDefinition reports, in the parser's words and place
-/// (blank text is "not a valid JSON object", as the definition's check
-/// says).
-pub(crate) fn not_json(definition: &str) -> Option<ApiError> {
-    if definition.trim().is_empty() {
-        return None;
-    }
-    let e = serde_json::from_str::<Value>(definition).err()?;
-    let (message, _) = validate::json_error(definition, &e);
-    Some(ApiError::invalid_definition(format!(
-        "Invalid State Machine Definition: 'INVALID_JSON_DESCRIPTION: {message}'"
-    )))
-}
-
+/// Checks a definition as CreateStateMachine does. Text that is not JSON
+/// (blank text aside, which is "not a valid JSON object") is refused with
+/// the problem ValidateStateMachineDefinition reports, in the parser's
+/// words and place.
 pub(crate) fn check_definition(definition: &str, express: bool) -> Result<(), ApiError> {
-    if let Some(e) = not_json(definition) {
-        return Err(e);
-    }
     StateMachine::parse(definition, Options { express })
         .map(|_| ())
-        .map_err(|e| ApiError::invalid_definition(e.to_string()))
+        .map_err(|invalid| match serde_json::from_str::<Value>(definition) {
+            Err(e) if !definition.trim().is_empty() => {
+                let (message, _) = validate::json_error(definition, &e);
+                ApiError::invalid_definition(format!(
+                    "Invalid State Machine Definition: 'INVALID_JSON_DESCRIPTION: {message}'"
+                ))
+            }
+            _ => ApiError::invalid_definition(invalid.to_string()),
+        })
 }
 
 fn check_role(role: &str) -> Result<(), ApiError> {

@@ -37,7 +37,7 @@ use stepwise_api::{ApiError, validate};
 
 pub use activities::existing as existing_activity;
 pub use activities::exists as activity_exists;
-pub(crate) use machines::not_json;
+pub(crate) use machines::check_definition;
 pub use machines::{Target, describe_for_execution, load as machine, target};
 pub use memory::MemoryCatalog;
 pub use resolve::{Resolved, resolve};

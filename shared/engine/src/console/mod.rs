@@ -101,13 +101,10 @@ pub fn validate_definition(body: &Value) -> Result<Value, ApiError> {
 
 pub async fn test_state<T: Tasks>(body: &Value, tasks: T) -> Result<Value, ApiError> {
     let text = validate::string(body, "definition")?;
-    if let Some(e) = crate::catalog::not_json(text) {
-        return Err(e);
-    }
+    // Text that is not JSON: refused as CreateStateMachine refuses it.
     let definition: Value = serde_json::from_str(text).map_err(|_| {
-        ApiError::invalid_definition(
-            "Invalid State Machine Definition: 'SCHEMA_VALIDATION_FAILED: Definition must be a valid JSON object'",
-        )
+        (crate::catalog::check_definition(text, false).err())
+            .unwrap_or_else(|| ApiError::invalid_definition("The definition is not JSON"))
     })?;
     let input_text = validate::optional_string(body, "input")?.unwrap_or("{}");
     let input = validate::input(Some(input_text))?;
