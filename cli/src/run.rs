@@ -9,9 +9,9 @@ use stepwise_asl::{Options, StateMachine};
 use stepwise_engine::catalog::Scope;
 use stepwise_engine::memory::{local_execution_in, wall_clock};
 use stepwise_engine::mock::Mocks;
-use stepwise_engine::stepper::memory::{MemQueue, MemStore};
 use stepwise_engine::stepper::{Chaos, ExecutionRecord, Stepper, run_to_end};
 use stepwise_engine::{Report, Runner, RunnerOptions};
+use stepwise_local::stepper as stepper_db;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -53,7 +53,7 @@ pub struct Args {
     lambda_endpoint: Option<String>,
     /// Which engine runs it: `memory` (in process), `sqlite` (the embedded
     /// backend of `stepwise serve`, on a store in memory), `stepper` (the
-    /// serverless stepper on an in-memory store and queue) or `aws` (the
+    /// serverless stepper on a SQLite store and queue in memory) or `aws` (the
     /// serverless stepper on DynamoDB and SQS, at AWS_ENDPOINT_URL or on AWS).
     #[arg(long, value_enum, default_value_t = Backend::Memory)]
     backend: Backend,
@@ -185,7 +185,11 @@ fn run(args: Args, text: String) -> anyhow::Result<ExitCode> {
                         )
                         .await
                     } else {
-                        let (store, queue) = (MemStore::default(), MemQueue::default());
+                        // The stepper's protocol on SQLite (in memory): the
+                        // store and queue the embedded backend moves to.
+                        let db = stepper_db::Db::open(None).map_err(|e| anyhow::anyhow!(e))?;
+                        let queue = stepper_db::SqliteQueue::new(db.clone(), args.fast_forward);
+                        let store = stepper_db::SqliteStore::new(db);
                         let stepper = Stepper::new(store, &queue, tasks, chaos, options.seed);
                         run_to_end(&stepper, &queue, &record, &machine, args.fast_forward)
                             .await

@@ -15,6 +15,7 @@ mod driver;
 mod ops;
 mod retention;
 mod runs;
+pub mod stepper;
 pub mod tasks;
 mod worker;
 

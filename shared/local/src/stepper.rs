@@ -1,0 +1,484 @@
+//! The stepper's ports on SQLite: a [`Store`] of thread and execution
+//! records with the conditional save the stepper's exactly-once protocol
+//! needs, and a durable [`Queue`] (also the poller's [`Inbox`]) whose
+//! messages wait until they are due and come back when a handler fails.
+//!
+//! This is the first part of one driver for every backend: the same
+//! load → step → conditional save with its outbox → send that runs on
+//! DynamoDB and SQS runs here on one SQLite database (`stepwise run
+//! --backend stepper` uses it, chaos included). Each record is one row of
+//! JSON, as each is one item on DynamoDB.
+
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use stepwise_asl::timestamp::Millis;
+use stepwise_asl::{ChildRecord, MapRun, Outcome};
+use stepwise_engine::memory::wall_clock;
+use stepwise_engine::stepper::{
+    Delivery, Envelope, ExecutionRecord, Inbox, Logged, Offer, PortError, Queue, Record, Saved,
+    Store, TokenTarget, status_of,
+};
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS st_executions (
+    arn TEXT PRIMARY KEY, status TEXT NOT NULL, body TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS st_threads (
+    execution TEXT NOT NULL, thread TEXT NOT NULL, seq INTEGER NOT NULL, body TEXT NOT NULL,
+    PRIMARY KEY (execution, thread)
+);
+CREATE TABLE IF NOT EXISTS st_pages (
+    execution TEXT NOT NULL, thread TEXT NOT NULL, page INTEGER NOT NULL, body TEXT NOT NULL,
+    PRIMARY KEY (execution, thread, page)
+);
+CREATE TABLE IF NOT EXISTS st_tokens (hash TEXT PRIMARY KEY, body TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS st_offers (
+    n INTEGER PRIMARY KEY AUTOINCREMENT, activity TEXT NOT NULL, token TEXT NOT NULL,
+    input TEXT NOT NULL, at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS st_offers_by_activity ON st_offers (activity, n);
+CREATE TABLE IF NOT EXISTS st_map_runs (
+    arn TEXT PRIMARY KEY, execution TEXT NOT NULL, body TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS st_children (
+    arn TEXT PRIMARY KEY, execution TEXT NOT NULL, body TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS st_child_pages (
+    arn TEXT NOT NULL, attempt INTEGER NOT NULL, thread TEXT NOT NULL, page INTEGER NOT NULL,
+    body TEXT NOT NULL, PRIMARY KEY (arn, attempt, thread, page)
+);
+CREATE TABLE IF NOT EXISTS st_queue (
+    n INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, body TEXT NOT NULL,
+    receives INTEGER NOT NULL DEFAULT 0, hidden INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS st_queue_by_due ON st_queue (at, n);
+";
+
+/// How long a received message stays hidden before it is delivered again
+/// (its handler neither deleted nor released it: the process died).
+const VISIBILITY_MS: Millis = 30_000;
+
+/// One SQLite database shared by a store and its queue.
+#[derive(Clone)]
+pub struct Db(Arc<Mutex<Connection>>);
+
+impl Db {
+    /// Opens (or creates) the database at `path`; in memory without one.
+    pub fn open(path: Option<&Path>) -> Result<Db, PortError> {
+        let conn = crate::db::open(path)?;
+        conn.execute_batch(SCHEMA)?;
+        Ok(Db(Arc::new(Mutex::new(conn))))
+    }
+
+    fn with<R>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> Result<R, PortError>,
+    ) -> Result<R, PortError> {
+        let mut conn = self
+            .0
+            .lock()
+            .map_err(|_| "the stepper's database lock is poisoned")?;
+        f(&mut conn)
+    }
+}
+
+fn text<T: Serialize>(value: &T) -> Result<String, PortError> {
+    Ok(serde_json::to_string(value)?)
+}
+
+fn parse<T: DeserializeOwned>(body: &str) -> Result<T, PortError> {
+    Ok(serde_json::from_str(body)?)
+}
+
+/// The stepper's records in SQLite.
+#[derive(Clone)]
+pub struct SqliteStore {
+    db: Db,
+}
+
+impl SqliteStore {
+    pub fn new(db: Db) -> Self {
+        SqliteStore { db }
+    }
+
+    /// The activity tasks offered to `activity` and not yet handed out,
+    /// oldest first, with their tokens.
+    pub fn offers(&self, activity: &str) -> Result<Vec<(Offer, String)>, PortError> {
+        self.db.with(|c| {
+            let mut q = c.prepare_cached(
+                "SELECT token, input FROM st_offers WHERE activity = ?1 ORDER BY n",
+            )?;
+            let rows = q.query_map([activity], |r| {
+                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+            })?;
+            let mut out = Vec::new();
+            for row in rows {
+                let (token, input) = row?;
+                let offer = Offer {
+                    activity: activity.to_owned(),
+                    input: parse(&input)?,
+                };
+                out.push((offer, token));
+            }
+            Ok(out)
+        })
+    }
+
+    fn body<T: DeserializeOwned>(
+        &self,
+        sql: &str,
+        key: &[&dyn rusqlite::ToSql],
+    ) -> Result<Option<T>, PortError> {
+        self.db.with(|c| {
+            let body: Option<String> = c
+                .prepare_cached(sql)?
+                .query_row(key, |r| r.get(0))
+                .optional()?;
+            body.map(|b| parse(&b)).transpose()
+        })
+    }
+}
+
+impl Store for SqliteStore {
+    async fn execution(&self, arn: &str) -> Result<Option<ExecutionRecord>, PortError> {
+        self.body("SELECT body FROM st_executions WHERE arn = ?1", &[&arn])
+    }
+
+    async fn create(&self, record: &ExecutionRecord) -> Result<bool, PortError> {
+        let body = text(record)?;
+        self.db.with(|c| {
+            let n = c.execute(
+                "INSERT OR IGNORE INTO st_executions (arn, status, body) VALUES (?1, ?2, ?3)",
+                params![record.facts.arn, record.status, body],
+            )?;
+            Ok(n == 1)
+        })
+    }
+
+    async fn load(&self, execution: &str, thread: &str) -> Result<Option<Record>, PortError> {
+        self.body(
+            "SELECT body FROM st_threads WHERE execution = ?1 AND thread = ?2",
+            &[&execution, &thread],
+        )
+    }
+
+    async fn save(
+        &self,
+        execution: &str,
+        thread: &str,
+        record: &Record,
+        expected: Option<u64>,
+    ) -> Result<Saved, PortError> {
+        let body = text(record)?;
+        let seq = record.seq as i64;
+        self.db.with(|c| {
+            let n = match expected {
+                None => c.execute(
+                    "INSERT OR IGNORE INTO st_threads (execution, thread, seq, body) VALUES (?1, ?2, ?3, ?4)",
+                    params![execution, thread, seq, body],
+                )?,
+                Some(e) => c.execute(
+                    "UPDATE st_threads SET seq = ?3, body = ?4 WHERE execution = ?1 AND thread = ?2 AND seq = ?5",
+                    params![execution, thread, seq, body, e as i64],
+                )?,
+            };
+            Ok(if n == 1 { Saved::Done } else { Saved::Conflict })
+        })
+    }
+
+    async fn put_page(
+        &self,
+        execution: &str,
+        thread: &str,
+        page: u32,
+        events: &[Logged],
+    ) -> Result<(), PortError> {
+        let body = text(&events)?;
+        self.db.with(|c| {
+            c.execute(
+                "INSERT OR REPLACE INTO st_pages (execution, thread, page, body) VALUES (?1, ?2, ?3, ?4)",
+                params![execution, thread, page, body],
+            )?;
+            Ok(())
+        })
+    }
+
+    async fn reopen(&self, record: &ExecutionRecord, from: &str) -> Result<bool, PortError> {
+        let body = text(record)?;
+        self.db.with(|c| {
+            let n = c.execute(
+                "UPDATE st_executions SET status = ?2, body = ?3 WHERE arn = ?1 AND status = ?4",
+                params![record.facts.arn, record.status, body, from],
+            )?;
+            Ok(n == 1)
+        })
+    }
+
+    async fn complete(
+        &self,
+        execution: &str,
+        outcome: &Outcome,
+        at: Millis,
+    ) -> Result<Option<Outcome>, PortError> {
+        self.db.with(|c| {
+            let tx = c.transaction()?;
+            let body: Option<String> = tx
+                .query_row(
+                    "SELECT body FROM st_executions WHERE arn = ?1",
+                    [execution],
+                    |r| r.get(0),
+                )
+                .optional()?;
+            let Some(body) = body else {
+                return Ok(None);
+            };
+            let mut record: ExecutionRecord = parse(&body)?;
+            if record.status != "RUNNING" {
+                return Ok(record.outcome);
+            }
+            record.status = status_of(outcome).into();
+            record.outcome = Some(outcome.clone());
+            record.stopped = Some(at);
+            tx.execute(
+                "UPDATE st_executions SET status = ?2, body = ?3 WHERE arn = ?1",
+                params![execution, record.status, text(&record)?],
+            )?;
+            tx.commit()?;
+            Ok(None)
+        })
+    }
+
+    async fn put_token(&self, hash: &str, target: &TokenTarget) -> Result<(), PortError> {
+        let body = text(target)?;
+        self.db.with(|c| {
+            c.execute(
+                "INSERT OR REPLACE INTO st_tokens (hash, body) VALUES (?1, ?2)",
+                params![hash, body],
+            )?;
+            Ok(())
+        })
+    }
+
+    async fn token(&self, hash: &str) -> Result<Option<TokenTarget>, PortError> {
+        self.body("SELECT body FROM st_tokens WHERE hash = ?1", &[&hash])
+    }
+
+    async fn delete_token(&self, hash: &str) -> Result<(), PortError> {
+        self.db.with(|c| {
+            c.execute("DELETE FROM st_tokens WHERE hash = ?1", [hash])?;
+            Ok(())
+        })
+    }
+
+    async fn offer(&self, offer: &Offer, token: &str, at: Millis) -> Result<(), PortError> {
+        let input = text(&offer.input)?;
+        self.db.with(|c| {
+            c.execute(
+                "INSERT INTO st_offers (activity, token, input, at) VALUES (?1, ?2, ?3, ?4)",
+                params![offer.activity, token, input, at],
+            )?;
+            Ok(())
+        })
+    }
+
+    async fn history(&self, execution: &str) -> Result<Vec<Logged>, PortError> {
+        let mut out = Vec::new();
+        if let Some(r) = Store::execution(self, execution).await? {
+            out.push(r.started());
+        }
+        self.db.with(|c| {
+            let mut pages = c.prepare_cached("SELECT body FROM st_pages WHERE execution = ?1")?;
+            for body in pages.query_map([execution], |r| r.get::<_, String>(0))? {
+                out.extend(parse::<Vec<Logged>>(&body?)?);
+            }
+            let mut threads =
+                c.prepare_cached("SELECT body FROM st_threads WHERE execution = ?1")?;
+            for body in threads.query_map([execution], |r| r.get::<_, String>(0))? {
+                out.extend(parse::<Record>(&body?)?.page);
+            }
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    async fn put_map_run(&self, execution: &str, run: &MapRun) -> Result<(), PortError> {
+        let body = text(run)?;
+        self.db.with(|c| {
+            c.execute(
+                "INSERT OR REPLACE INTO st_map_runs (arn, execution, body) VALUES (?1, ?2, ?3)",
+                params![run.arn, execution, body],
+            )?;
+            Ok(())
+        })
+    }
+
+    async fn put_child(&self, execution: &str, record: &ChildRecord) -> Result<(), PortError> {
+        self.db.with(|c| {
+            let tx = c.transaction()?;
+            if !record.events.is_empty() {
+                let thread = record.thread.clone().unwrap_or_default();
+                tx.execute(
+                    "INSERT OR REPLACE INTO st_child_pages (arn, attempt, thread, page, body) VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![record.arn, record.attempt, thread, record.page, text(&record.events)?],
+                )?;
+            }
+            if !record.is_page() {
+                let stored: Option<String> = tx
+                    .query_row(
+                        "SELECT body FROM st_children WHERE arn = ?1",
+                        [&record.arn],
+                        |r| r.get(0),
+                    )
+                    .optional()?;
+                let replace = match stored {
+                    None => true,
+                    Some(s) => record.replaces(&parse(&s)?),
+                };
+                if replace {
+                    tx.execute(
+                        "INSERT OR REPLACE INTO st_children (arn, execution, body) VALUES (?1, ?2, ?3)",
+                        params![record.arn, execution, text(&record.without_events())?],
+                    )?;
+                }
+            }
+            tx.commit()?;
+            Ok(())
+        })
+    }
+}
+
+/// The step queue in SQLite. A message is delivered once it is due (or at
+/// once, when the queue leaves delays to a fast-forward poller's virtual
+/// clock); a received one is hidden until its handler deletes or releases
+/// it, or for [`VISIBILITY_MS`] when the handler died.
+#[derive(Clone)]
+pub struct SqliteQueue {
+    db: Db,
+    /// Deliver messages before they are due, in the order sent: the
+    /// poller's virtual clock holds them (`stepwise run --fast-forward`).
+    pub early: bool,
+}
+
+impl SqliteQueue {
+    pub fn new(db: Db, early: bool) -> Self {
+        SqliteQueue { db, early }
+    }
+
+    /// How many messages are queued (received ones included).
+    pub fn len(&self) -> Result<usize, PortError> {
+        self.db.with(|c| {
+            let n: i64 = c.query_row("SELECT COUNT(*) FROM st_queue", [], |r| r.get(0))?;
+            Ok(n as usize)
+        })
+    }
+}
+
+impl Queue for SqliteQueue {
+    async fn send(&self, messages: &[Envelope], _now: Millis) -> Result<(), PortError> {
+        let bodies = messages
+            .iter()
+            .map(|e| Ok((e.at, text(e)?)))
+            .collect::<Result<Vec<_>, PortError>>()?;
+        self.db.with(|c| {
+            let tx = c.transaction()?;
+            {
+                let mut insert =
+                    tx.prepare_cached("INSERT INTO st_queue (at, body) VALUES (?1, ?2)")?;
+                for (at, body) in &bodies {
+                    insert.execute(params![at, body])?;
+                }
+            }
+            tx.commit()?;
+            Ok(())
+        })
+    }
+}
+
+impl Inbox for SqliteQueue {
+    /// The message's row.
+    type Handle = i64;
+
+    async fn receive(&self, wait: bool) -> Result<Vec<Delivery<i64>>, PortError> {
+        let found = self.take()?;
+        if !found.is_empty() || !wait {
+            return Ok(found);
+        }
+        // As a long poll: a while, then whatever there is.
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        self.take()
+    }
+
+    async fn delete(&self, handles: &[i64]) -> Result<(), PortError> {
+        self.db.with(|c| {
+            let tx = c.transaction()?;
+            {
+                let mut delete = tx.prepare_cached("DELETE FROM st_queue WHERE n = ?1")?;
+                for n in handles {
+                    delete.execute([n])?;
+                }
+            }
+            tx.commit()?;
+            Ok(())
+        })
+    }
+
+    async fn release(&self, handles: &[i64]) -> Result<(), PortError> {
+        self.db.with(|c| {
+            let tx = c.transaction()?;
+            {
+                let mut release =
+                    tx.prepare_cached("UPDATE st_queue SET hidden = 0 WHERE n = ?1")?;
+                for n in handles {
+                    release.execute([n])?;
+                }
+            }
+            tx.commit()?;
+            Ok(())
+        })
+    }
+}
+
+impl SqliteQueue {
+    /// Up to ten deliverable messages, hidden from the next receive.
+    fn take(&self) -> Result<Vec<Delivery<i64>>, PortError> {
+        let now = wall_clock();
+        let due = if self.early { Millis::MAX } else { now };
+        let order = if self.early { "n" } else { "at, n" };
+        self.db.with(|c| {
+            let tx = c.transaction()?;
+            let rows = {
+                let mut select = tx.prepare_cached(&format!(
+                    "SELECT n, body, receives FROM st_queue WHERE hidden <= ?1 AND at <= ?2 ORDER BY {order} LIMIT 10"
+                ))?;
+                select
+                    .query_map(params![now, due], |r| {
+                        Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, u32>(2)?))
+                    })?
+                    .collect::<Result<Vec<_>, _>>()?
+            };
+            let mut out = Vec::with_capacity(rows.len());
+            {
+                let mut hide = tx.prepare_cached(
+                    "UPDATE st_queue SET hidden = ?2, receives = receives + 1 WHERE n = ?1",
+                )?;
+                for (n, body, receives) in rows {
+                    hide.execute(params![n, now + VISIBILITY_MS])?;
+                    out.push(Delivery {
+                        handle: n,
+                        envelope: parse(&body)?,
+                        receives: receives + 1,
+                    });
+                }
+            }
+            tx.commit()?;
+            Ok(out)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,169 @@
+use serde_json::json;
+use stepwise_asl::{Options, Outcome, StateMachine};
+use stepwise_engine::block_on;
+use stepwise_engine::memory::local_execution;
+use stepwise_engine::report::Status;
+use stepwise_engine::stepper::{
+    Chaos, ExecutionRecord, Inbox, Queue, Record, Saved, Stepper, Store, run_to_end,
+};
+use stepwise_engine::tasks::FnTasks;
+
+use super::{Db, SqliteQueue, SqliteStore};
+
+fn envelope(id: &str, at: i64) -> stepwise_engine::stepper::Envelope {
+    stepwise_engine::stepper::Envelope {
+        id: id.into(),
+        at,
+        body: stepwise_engine::stepper::Body::Bundle(Vec::new()),
+    }
+}
+
+#[test]
+fn a_save_goes_through_only_on_the_sequence_number_it_loaded() {
+    let store = SqliteStore::new(Db::open(None).unwrap());
+    let record = |seq| Record {
+        seq,
+        cause: format!("m{seq}"),
+        ..Record::default()
+    };
+    block_on(async {
+        assert_eq!(
+            store.save("x", "t", &record(1), None).await.unwrap(),
+            Saved::Done
+        );
+        // A second first save (a duplicate child start) loses.
+        assert_eq!(
+            store.save("x", "t", &record(1), None).await.unwrap(),
+            Saved::Conflict
+        );
+        assert_eq!(
+            store.save("x", "t", &record(2), Some(7)).await.unwrap(),
+            Saved::Conflict
+        );
+        assert_eq!(store.load("x", "t").await.unwrap().unwrap().cause, "m1");
+        assert_eq!(
+            store.save("x", "t", &record(2), Some(1)).await.unwrap(),
+            Saved::Done
+        );
+        let loaded = store.load("x", "t").await.unwrap().unwrap();
+        assert_eq!((loaded.seq, loaded.cause.as_str()), (2, "m2"));
+        assert!(store.load("x", "other").await.unwrap().is_none());
+    });
+}
+
+#[test]
+fn the_first_end_of_an_execution_is_the_one_kept() {
+    let store = SqliteStore::new(Db::open(None).unwrap());
+    let facts = local_execution("m", "e", json!({}), 1_000, false);
+    let record = ExecutionRecord::running(facts.clone(), "{}".into(), false);
+    block_on(async {
+        assert!(store.create(&record).await.unwrap());
+        assert!(!store.create(&record).await.unwrap());
+        let first = Outcome::Succeeded(json!({"a": 1}));
+        assert_eq!(
+            store.complete(&facts.arn, &first, 2_000).await.unwrap(),
+            None
+        );
+        let later = Outcome::Succeeded(json!({"a": 2}));
+        let kept = store.complete(&facts.arn, &later, 3_000).await.unwrap();
+        assert_eq!(kept, Some(first));
+        let stored = store.execution(&facts.arn).await.unwrap().unwrap();
+        assert_eq!(
+            (stored.status.as_str(), stored.stopped),
+            ("SUCCEEDED", Some(2_000))
+        );
+        // A redrive reopens it only from the status it is in.
+        assert!(!store.reopen(&record, "FAILED").await.unwrap());
+        assert!(store.reopen(&record, "SUCCEEDED").await.unwrap());
+        let reopened = store.execution(&facts.arn).await.unwrap().unwrap();
+        assert_eq!(reopened.status, "RUNNING");
+    });
+}
+
+#[test]
+fn a_message_waits_until_it_is_due_and_comes_back_when_released() {
+    let queue = SqliteQueue::new(Db::open(None).unwrap(), false);
+    let now = stepwise_engine::memory::wall_clock();
+    block_on(async {
+        let sent = [envelope("later", now + 60_000), envelope("now", now - 5)];
+        queue.send(&sent, now).await.unwrap();
+        let got = queue.receive(false).await.unwrap();
+        let ids: Vec<_> = got.iter().map(|d| d.envelope.id.as_str()).collect();
+        assert_eq!(ids, ["now"]);
+        assert_eq!(got[0].receives, 1);
+        // Received and neither deleted nor released: hidden.
+        assert!(queue.receive(false).await.unwrap().is_empty());
+        queue.release(&[got[0].handle]).await.unwrap();
+        let again = queue.receive(false).await.unwrap();
+        assert_eq!(
+            (again[0].envelope.id.as_str(), again[0].receives),
+            ("now", 2)
+        );
+        queue.delete(&[again[0].handle]).await.unwrap();
+        assert!(queue.receive(false).await.unwrap().is_empty());
+        assert_eq!(queue.len().unwrap(), 1, "the later message stays queued");
+    });
+}
+
+#[test]
+fn a_queue_left_to_a_virtual_clock_delivers_in_the_order_sent() {
+    let queue = SqliteQueue::new(Db::open(None).unwrap(), true);
+    block_on(async {
+        let sent = [envelope("b", 9_000_000_000_000), envelope("a", 1)];
+        queue.send(&sent, 0).await.unwrap();
+        let got = queue.receive(false).await.unwrap();
+        let ids: Vec<_> = got.iter().map(|d| d.envelope.id.as_str()).collect();
+        assert_eq!(ids, ["b", "a"]);
+    });
+}
+
+const MACHINE: &str = r#"{
+  "StartAt": "Call",
+  "States": {
+    "Call": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:f",
+             "Retry": [{"ErrorEquals": ["Flaky"], "IntervalSeconds": 30}], "Next": "Wait"},
+    "Wait": {"Type": "Wait", "Seconds": 3600, "Next": "Fan"},
+    "Fan": {"Type": "Map", "ItemsPath": "$.items",
+            "ItemProcessor": {"StartAt": "Double", "States": {
+              "Double": {"Type": "Pass", "Parameters": {"v.$": "States.MathAdd($, $)"}, "End": true}}},
+            "End": true}
+  }
+}"#;
+
+/// A whole execution on the SQLite store and queue, through the stepper's
+/// protocol, with chaos (duplicates, late messages, aborts between a save
+/// and its send): the answer is the one a clean run gives, and it is in
+/// the database file for another connection to read.
+#[test]
+fn an_execution_runs_to_its_end_on_sqlite_through_the_stepper() {
+    let dir = std::env::temp_dir().join(format!("stepwise-stepper-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("s.db");
+    let _ = std::fs::remove_file(&path);
+    let machine = StateMachine::parse(MACHINE, Options::default()).unwrap();
+    let facts = local_execution("m", "e", json!({}), 1_000, false);
+    let record = ExecutionRecord::running(facts.clone(), MACHINE.into(), false);
+    let calls = std::sync::atomic::AtomicU32::new(0);
+    let tasks = FnTasks(|_: &stepwise_asl::TaskCall| {
+        // Fails once (retried after 30 s on the virtual clock), then answers.
+        if calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
+            return Err(stepwise_asl::StatesError::custom("Flaky", "once"));
+        }
+        Ok(json!({"items": [1, 2, 3]}))
+    });
+    let db = Db::open(Some(&path)).unwrap();
+    let queue = SqliteQueue::new(db.clone(), true);
+    let stepper = Stepper::new(SqliteStore::new(db), &queue, tasks, Some(Chaos::new(7)), 7);
+    let report = block_on(run_to_end(&stepper, &queue, &record, &machine, true)).unwrap();
+    assert_eq!(report.status, Status::Succeeded);
+    assert_eq!(report.output, Some(json!([{"v": 2}, {"v": 4}, {"v": 6}])));
+    assert!(*stepper.abort.as_ref().unwrap().aborts.lock().unwrap() > 0);
+    let events = report.history.len();
+    drop(stepper);
+    let reread = SqliteStore::new(Db::open(Some(&path)).unwrap());
+    let kept = block_on(reread.execution(&facts.arn)).unwrap().unwrap();
+    assert_eq!(kept.status, "SUCCEEDED");
+    let history = block_on(reread.history(&facts.arn)).unwrap();
+    assert_eq!(history.len(), events);
+    let _ = std::fs::remove_dir_all(&dir);
+}
