@@ -369,7 +369,7 @@ impl SqliteQueue {
     }
 
     /// How many messages are queued (received ones included).
-    pub fn len(&self) -> Result<usize, PortError> {
+    pub fn queued(&self) -> Result<usize, PortError> {
         self.db.with(|c| {
             let n: i64 = c.query_row("SELECT COUNT(*) FROM st_queue", [], |r| r.get(0))?;
             Ok(n as usize)

@@ -101,7 +101,7 @@ fn a_message_waits_until_it_is_due_and_comes_back_when_released() {
         );
         queue.delete(&[again[0].handle]).await.unwrap();
         assert!(queue.receive(false).await.unwrap().is_empty());
-        assert_eq!(queue.len().unwrap(), 1, "the later message stays queued");
+        assert_eq!(queue.queued().unwrap(), 1, "the later message stays queued");
     });
 }
 
