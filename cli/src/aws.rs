@@ -4,12 +4,11 @@
 use std::sync::Arc;
 use stepwise_asl::StateMachine;
 
-use stepwise_aws::nested::WithExecutions;
-use stepwise_aws::service::AwsService;
 use stepwise_aws::services::{ServiceTasks, WithServices};
 use stepwise_aws::{Clients, DynamoStore, LambdaTasks, SqsQueue};
 use stepwise_engine::Report;
 use stepwise_engine::mock::Mocks;
+use stepwise_engine::nested::WithExecutions;
 use stepwise_engine::ports::Tasks;
 use stepwise_engine::stepper::{
     Chaos, ExecutionRecord, Poller, PollerOptions, Stepper, run_to_end,
@@ -39,11 +38,11 @@ pub fn services() -> ServiceTasks {
 /// How local runs answer Task states: the mock configuration first, then
 /// nested executions (when `executions` can start them), the AWS service
 /// integrations and HTTP tasks, then Lambda at `lambda_endpoint`.
-pub fn local_tasks(
+pub fn local_tasks<A>(
     mocks: Option<Arc<Mocks>>,
     lambda_endpoint: Option<String>,
-    executions: Option<Arc<AwsService>>,
-) -> Mocked<WithExecutions<WithServices<LambdaTasks>>> {
+    executions: Option<Arc<A>>,
+) -> Mocked<WithExecutions<A, WithServices<LambdaTasks>>> {
     Mocked {
         mocks,
         fallback: WithExecutions {

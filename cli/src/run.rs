@@ -131,7 +131,11 @@ fn run(args: Args, text: String) -> anyhow::Result<ExitCode> {
                 wall_clock(),
                 args.express,
             );
-            let tasks = crate::aws::local_tasks(mocks, args.lambda_endpoint.clone(), None);
+            let tasks = crate::aws::local_tasks::<stepwise_aws::service::AwsService>(
+                mocks,
+                args.lambda_endpoint.clone(),
+                None,
+            );
             let options = RunnerOptions {
                 fast_forward: args.fast_forward,
                 seed: wall_clock() as u64,

@@ -231,7 +231,8 @@ pub fn main(args: Args) -> anyhow::Result<ExitCode> {
     } else {
         // The same chain as every backend's; the worker starts nested
         // executions itself.
-        let tasks = crate::aws::local_tasks(mocks, args.lambda_endpoint.clone(), None);
+        let tasks =
+            crate::aws::local_tasks::<AwsService>(mocks, args.lambda_endpoint.clone(), None);
         let config = Config {
             tasks: Arc::new(stepwise_local::tasks::InThread(tasks)),
             dispatchers: stepwise_local::DISPATCHERS,

@@ -10,12 +10,12 @@
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use std::sync::Arc;
 
-use stepwise_aws::nested::WithExecutions;
 use stepwise_aws::service::AwsService;
 use stepwise_aws::services::{ServiceTasks, WithServices};
 use stepwise_aws::{Clients, DynamoStore, LambdaTasks, SqsQueue};
 use stepwise_engine::catalog::Scope;
 use stepwise_engine::memory::wall_clock;
+use stepwise_engine::nested::WithExecutions;
 use stepwise_engine::ports::Tasks;
 use stepwise_engine::stepper::{Abort, Inbox, Queue, Retry, Stepper, Store};
 use stepwise_engine::tasks::Mocked;
@@ -23,8 +23,11 @@ use stepwise_engine::tasks::Mocked;
 /// The stepper as deployed: DynamoDB, SQS and Lambda from the environment
 /// (`STEPWISE_TABLE`, `STEPWISE_QUEUE_URL`); nested executions start in
 /// the same table.
-pub type Deployed =
-    Stepper<DynamoStore, SqsQueue, Mocked<WithExecutions<WithServices<Arc<LambdaTasks>>>>>;
+pub type Deployed = Stepper<
+    DynamoStore,
+    SqsQueue,
+    Mocked<WithExecutions<AwsService, WithServices<Arc<LambdaTasks>>>>,
+>;
 
 pub fn from_env() -> Result<Deployed, String> {
     let need = |k: &str| std::env::var(k).map_err(|_| format!("the environment lacks {k}"));

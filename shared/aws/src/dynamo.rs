@@ -39,8 +39,6 @@ mod catalog;
 mod children;
 mod executions;
 mod parts;
-pub use activities::ActivityTask;
-pub use executions::view_of;
 
 use crate::RETENTION_DAYS;
 use crate::codec::{pack, unpack};

@@ -14,14 +14,14 @@ mod dynamo;
 mod lambda;
 mod meter;
 pub mod moto;
-pub mod nested;
+
 mod sdk;
 pub mod service;
 pub mod services;
 mod sqs;
 
 pub use config::{Clients, ConfigError};
-pub use dynamo::{ActivityTask, DynamoStore, ExecutionLine};
+pub use dynamo::{DynamoStore, ExecutionLine};
 pub use lambda::LambdaTasks;
 pub use meter::{Meter, Usage};
 pub use sqs::SqsQueue;

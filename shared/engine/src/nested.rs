@@ -8,7 +8,11 @@ use stepwise_asl::exec::Phase;
 use stepwise_asl::states::Kind;
 use stepwise_asl::{Event, Execution, Outcome, StateMachine, StatesError, TaskCall, Thread};
 
-use crate::ports::TaskResult;
+use std::sync::Arc;
+
+use crate::ports::{Progress, TaskContext, TaskResult, Tasks};
+use crate::stepper::service::StartChild;
+use crate::stepper::{ParentTask, TokenTarget};
 
 /// Whether the call starts a nested execution.
 pub fn is_start_execution(call: &TaskCall) -> bool {
@@ -247,6 +251,54 @@ impl<T: crate::ports::Tasks> crate::ports::Tasks for WithApi<'_, T> {
         stop: bool,
     ) -> impl std::future::Future<Output = crate::ports::Progress> {
         self.fallback.progress(call, started, stop)
+    }
+}
+
+/// Nested executions first (when there is a service to start them);
+/// any other resource goes to `fallback`.
+pub struct WithExecutions<A, T> {
+    pub service: Option<Arc<A>>,
+    pub fallback: T,
+}
+
+impl<A: StartChild, T: Tasks> Tasks for WithExecutions<A, T> {
+    async fn invoke(&self, call: &TaskCall, ctx: &TaskContext<'_>) -> TaskResult {
+        match &self.service {
+            Some(service) if is_start_execution(call) => {
+                let task = TokenTarget {
+                    execution: ctx.execution_arn.to_owned(),
+                    thread: ctx.thread.to_owned(),
+                    wait: call.wait,
+                };
+                let parent = waits_for_end(call).then(|| ParentTask {
+                    target: task.clone(),
+                    json: call.pattern == Pattern::Sync2,
+                });
+                let body = request(call, ctx.execution_arn, ctx.thread)?;
+                let (arn, start) = service
+                    .start_child(&body, parent, Some(task))
+                    .await
+                    .map_err(|e| api_error(e.code, &e.message))?;
+                Ok(started(&arn, start))
+            }
+            _ => self.fallback.invoke(call, ctx).await,
+        }
+    }
+
+    fn answers_callbacks(&self, call: &TaskCall) -> bool {
+        self.fallback.answers_callbacks(call)
+    }
+
+    fn completes_later(&self, call: &TaskCall) -> bool {
+        (self.service.is_some() && waits_for_end(call)) || self.fallback.completes_later(call)
+    }
+
+    fn follows(&self, call: &TaskCall) -> bool {
+        self.fallback.follows(call)
+    }
+
+    async fn progress(&self, call: &TaskCall, started: &Value, stop: bool) -> Progress {
+        self.fallback.progress(call, started, stop).await
     }
 }
 

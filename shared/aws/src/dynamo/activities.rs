@@ -7,17 +7,11 @@
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use serde_json::Value;
 use stepwise_asl::timestamp::Millis;
+use stepwise_engine::stepper::service::{Activities, ActivityTask};
 use stepwise_engine::stepper::{Offer, PortError, token_hash};
 
 use super::{DAY, DynamoStore, Item, n, now_secs, port, s};
 use crate::RETENTION_DAYS;
-
-/// A claimed activity task: what GetActivityTask hands the worker.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ActivityTask {
-    pub token: String,
-    pub input: String,
-}
 
 fn tasks_key(activity: &str) -> String {
     format!("activity#{activity}")
@@ -44,9 +38,11 @@ impl DynamoStore {
         );
         self.put(item, None).await.map(|_| ())
     }
+}
 
+impl Activities for DynamoStore {
     /// Claims the oldest task waiting on the activity, if any.
-    pub async fn claim(&self, activity: &str) -> Result<Option<ActivityTask>, PortError> {
+    async fn claim(&self, activity: &str) -> Result<Option<ActivityTask>, PortError> {
         let out = self
             .client
             .query()

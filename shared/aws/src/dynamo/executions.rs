@@ -16,6 +16,7 @@ use stepwise_engine::stepper::{
 
 use super::DynamoStore;
 use crate::codec::{pack, unpack};
+use stepwise_engine::stepper::service::view_of;
 
 /// The sort key of a Map Run's item in its execution's partition: runs
 /// list in the order they started.
@@ -104,41 +105,6 @@ pub(super) fn unpack_execution(data: &[u8]) -> Result<ExecutionRecord, PortError
         record.facts.input = serde_json::from_str(text)?;
     }
     Ok(record)
-}
-
-/// What the API shows of a stored execution.
-pub fn view_of(r: &ExecutionRecord) -> ExecutionView {
-    let f = &r.facts;
-    let mut v = ExecutionView {
-        arn: f.arn.clone(),
-        machine_arn: f
-            .state_machine_arn
-            .split(':')
-            .take(7)
-            .collect::<Vec<_>>()
-            .join(":"),
-        version: r.version.clone(),
-        alias: r.alias.clone(),
-        name: f.name.clone(),
-        status: r.status.clone(),
-        input: (r.input_text.clone()).unwrap_or_else(|| f.input.to_string()),
-        started: f.start_time,
-        stopped: r.stopped,
-        redrive_count: f.redrive_count.unwrap_or(0),
-        redrive_date: r.redriven,
-        express: r.express,
-        definition: Some(r.definition.clone()),
-        ..ExecutionView::default()
-    };
-    match &r.outcome {
-        Some(Outcome::Succeeded(out)) => v.output = Some(out.to_string()),
-        Some(Outcome::Failed(e) | Outcome::TimedOut(e) | Outcome::Aborted(e)) => {
-            v.error = e.error.clone();
-            v.cause = e.cause.clone();
-        }
-        None => {}
-    }
-    v
 }
 
 impl ExecutionStore for DynamoStore {
