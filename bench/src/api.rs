@@ -342,6 +342,14 @@ pub fn run(quick: bool) {
         bytes as f64 / 1024.0 / stored.max(1) as f64,
         bytes as f64 / 1024.0 / 1024.0
     );
+    // The serverless stepper and its API on SQLite (`--backend stepper`):
+    // the embedded backend's next driver, the same load.
+    if let Some((t, alone)) = stepper_on_sqlite(&rt, &bin, duration) {
+        println!(
+            "api: stepwise serve --backend stepper (the serverless stepper on SQLite, durable), one client: start-to-finish p50 {:.2} ms; 64 clients: {:.0} executions/s ({} executions)",
+            alone.p50_ms, t.per_second, t.executions
+        );
+    }
     // The peers are slower by orders of magnitude: ten seconds say enough.
     let peers = duration.min(Duration::from_secs(10));
     let port = free_port();
@@ -443,5 +451,39 @@ fn serverless(
     });
     let _ = server.kill();
     let _ = server.wait();
+    Some(out)
+}
+
+/// `stepwise serve --backend stepper` on a SQLite file: the same load as
+/// the embedded backend's.
+fn stepper_on_sqlite(
+    rt: &tokio::runtime::Runtime,
+    bin: &str,
+    duration: Duration,
+) -> Option<(Figures, Figures)> {
+    let data = std::env::temp_dir().join(format!("stepwise-bench-st-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&data);
+    let mut server = Command::new(bin)
+        .args([
+            "serve",
+            "--addr",
+            "127.0.0.1:0",
+            "--backend",
+            "stepper",
+            "--data",
+        ])
+        .arg(&data)
+        .stderr(Stdio::piped())
+        .spawn()
+        .ok()?;
+    let addr = read_addr(&mut server);
+    let out = rt.block_on(async {
+        let machine = create(&addr).await;
+        let alone = load(addr.clone(), machine.clone(), 1, Duration::from_secs(1)).await;
+        (load(addr.clone(), machine, 64, duration).await, alone)
+    });
+    let _ = server.kill();
+    let _ = server.wait();
+    let _ = std::fs::remove_dir_all(&data);
     Some(out)
 }

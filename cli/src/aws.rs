@@ -11,7 +11,7 @@ use stepwise_engine::mock::Mocks;
 use stepwise_engine::nested::WithExecutions;
 use stepwise_engine::ports::Tasks;
 use stepwise_engine::stepper::{
-    Chaos, ExecutionRecord, Poller, PollerOptions, Stepper, run_to_end,
+    Chaos, ExecutionRecord, Inbox, Poller, PollerOptions, Queue, Stepper, Store, run_to_end,
 };
 use stepwise_engine::tasks::Mocked;
 
@@ -94,14 +94,15 @@ pub async fn run<T: Tasks>(
 }
 
 /// Runs the stepper on the queue for as long as the process lives
-/// (`stepwise serve --backend aws`: the stepper Lambda's part), in a few
+/// (`stepwise serve --backend aws` or `stepper`: the stepper Lambda's part), in a few
 /// threads of their own, as Lambda runs several invocations at once: a
 /// `.sync` task following a long job holds one, not all.
-pub fn spawn_stepper<T: Tasks + Send + Sync + 'static>(
-    store: DynamoStore,
-    queue: SqsQueue,
-    tasks: T,
-) {
+pub fn spawn_stepper<S, Q, T>(store: S, queue: Q, tasks: T)
+where
+    S: Store + Clone + Send + 'static,
+    Q: Queue + Inbox + Clone + Send + 'static,
+    T: Tasks + Send + Sync + 'static,
+{
     let tasks = std::sync::Arc::new(tasks);
     for _ in 0..STEPPERS {
         let (store, queue, tasks) = (store.clone(), queue.clone(), tasks.clone());

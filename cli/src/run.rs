@@ -131,7 +131,7 @@ fn run(args: Args, text: String) -> anyhow::Result<ExitCode> {
                 wall_clock(),
                 args.express,
             );
-            let tasks = crate::aws::local_tasks::<stepwise_aws::service::AwsService>(
+            let tasks = crate::aws::local_tasks::<stepwise_aws::service::AwsActions>(
                 mocks,
                 args.lambda_endpoint.clone(),
                 None,
@@ -193,7 +193,7 @@ fn run(args: Args, text: String) -> anyhow::Result<ExitCode> {
                         // store and queue the embedded backend moves to.
                         let db = stepper_db::Db::open(None).map_err(|e| anyhow::anyhow!(e))?;
                         let queue = stepper_db::SqliteQueue::new(db.clone(), args.fast_forward);
-                        let store = stepper_db::SqliteStore::new(db);
+                        let store = stepper_db::SqliteStore::new(db).with_every_activity();
                         let stepper = Stepper::new(store, &queue, tasks, chaos, options.seed);
                         run_to_end(&stepper, &queue, &record, &machine, args.fast_forward)
                             .await

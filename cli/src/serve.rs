@@ -22,6 +22,7 @@ use stepwise_engine::mock::Mocks;
 use stepwise_local::{Config, LocalService, Retention};
 
 mod listener;
+mod stepper;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -48,7 +49,8 @@ pub struct Args {
     /// Where Lambda tasks go (default: AWS_ENDPOINT_URL_LAMBDA).
     #[arg(long, env = "AWS_ENDPOINT_URL_LAMBDA")]
     lambda_endpoint: Option<String>,
-    /// `embedded` (SQLite) or `aws` (DynamoDB + SQS, with a local stepper).
+    /// `embedded` (SQLite), `aws` (DynamoDB + SQS, with a local stepper) or
+    /// `stepper` (the serverless stepper and its API on SQLite).
     #[arg(long, value_enum, default_value_t = Backend::Embedded)]
     backend: Backend,
     #[command(flatten)]
@@ -83,6 +85,7 @@ fn retention_days(text: &str) -> Result<f64, String> {
 enum Backend {
     Embedded,
     Aws,
+    Stepper,
 }
 
 async fn api(
@@ -225,14 +228,19 @@ pub fn main(args: Args) -> anyhow::Result<ExitCode> {
                 .with_lambda(LambdaTasks::Local(args.lambda_endpoint.clone())),
         );
         let tasks =
-            crate::aws::local_tasks(mocks, args.lambda_endpoint.clone(), Some(service.clone()));
+            crate::aws::local_tasks(mocks, args.lambda_endpoint.clone(), Some(service.0.clone()));
         crate::aws::spawn_stepper(store, queue, tasks);
         service
+    } else if args.backend == Backend::Stepper {
+        stepper::open(path.as_deref(), mocks, args.lambda_endpoint.clone())?
     } else {
         // The same chain as every backend's; the worker starts nested
         // executions itself.
-        let tasks =
-            crate::aws::local_tasks::<AwsService>(mocks, args.lambda_endpoint.clone(), None);
+        let tasks = crate::aws::local_tasks::<stepwise_aws::service::AwsActions>(
+            mocks,
+            args.lambda_endpoint.clone(),
+            None,
+        );
         let config = Config {
             tasks: Arc::new(stepwise_local::tasks::InThread(tasks)),
             dispatchers: stepwise_local::DISPATCHERS,

@@ -55,12 +55,26 @@ def serve_on(backend, moto, prefix, args=(), services=False, env=None):
     (DynamoDB and SQS in moto, a table and queue of its own), started.
     `services`: the embedded server's service integrations call moto too.
     `env` is added to the server's environment."""
-    if backend == "embedded":
+    if backend in ("embedded", "stepper"):
         base = dict(AWS, AWS_ENDPOINT_URL=moto) if services else {}
-        return Server(["--in-memory", *args], env=dict(base, **(env or {}))).start()
+        on = ["--backend", "stepper"] if backend == "stepper" else []
+        return Server(["--in-memory", *on, *args], env=dict(base, **(env or {}))).start()
     name = prefix + "-" + uuid.uuid4().hex[:8]
     return Server(["--backend", "aws", "--create-resources", "--table", name, "--queue", name, *args],
                   env=dict(AWS, AWS_ENDPOINT_URL=moto, **(env or {}))).start()
+
+
+def durable(backend, moto, tmp_path, prefix="durable"):
+    """Arguments and environment of a server on `backend` whose store
+    outlives it: a SQLite file in `tmp_path` (the embedded backend, or the
+    stepper on SQLite), or a DynamoDB table and SQS queue in moto; and the
+    table's name."""
+    if backend in ("embedded", "stepper"):
+        on = ["--backend", "stepper"] if backend == "stepper" else []
+        return ["--data", str(tmp_path), *on], None, None
+    table = prefix + "-" + uuid.uuid4().hex[:8]
+    args = ["--backend", "aws", "--create-resources", "--table", table, "--queue", table]
+    return args, dict(AWS, AWS_ENDPOINT_URL=moto), table
 
 
 def run_machine(path, *args, env=None, timeout=60):
@@ -82,7 +96,12 @@ def client(url, region="us-east-1"):
     )
 
 
-@pytest.fixture(params=["embedded", "aws"])
+# The serve backends every API test runs on. `stepper` (the serverless
+# stepper and its API on SQLite) is the embedded backend's next driver.
+BACKENDS = os.environ.get("STEPWISE_TEST_BACKENDS", "embedded,aws,stepper").split(",")
+
+
+@pytest.fixture(params=BACKENDS)
 def server(request, moto):
     """`stepwise serve` on each backend in turn, a server per test."""
     s = serve_on(request.param, moto, "api")

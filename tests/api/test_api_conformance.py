@@ -1,6 +1,7 @@
 """The API conversations recorded on AWS (`../shared/conformance/api`),
-replayed by its `run_api.py` against both `stepwise serve` backends: the
-embedded SQLite one and `--backend aws` on moto server. Each backend must
+replayed by its `run_api.py` against every `stepwise serve` backend: the
+embedded SQLite one, the stepper on SQLite and `--backend aws` on moto
+server. Each backend must
 pass at least as many cases as `api-conformance-baseline.json` says (raise
 it as cases start to pass; never lower it), with AWS's error messages
 compared (`with messages`) and without."""
@@ -67,13 +68,16 @@ def check(backend, passed):
     assert passed[1] >= floor["with messages"][backend], passed
 
 
-def test_recorded_api_conversations_on_the_embedded_backend():
-    s = Server(["--in-memory"]).start()
+@pytest.mark.parametrize("backend", ["embedded", "stepper"])
+def test_recorded_api_conversations_on_sqlite(backend):
+    """The embedded backend, and the serverless stepper with its API on
+    SQLite (`--backend stepper`)."""
+    s = Server(["--in-memory", "--backend", backend]).start()
     try:
         passed = replay(s.url)
     finally:
         s.stop()
-    check("embedded", passed)
+    check(backend, passed)
 
 
 def test_recorded_api_conversations_on_the_serverless_backend(moto):

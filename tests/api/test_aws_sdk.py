@@ -7,7 +7,7 @@ import uuid
 import boto3
 import pytest
 
-from conftest import ROLE, Server, client, run_machine, wait_for
+from conftest import BACKENDS, ROLE, client, run_machine, serve_on, wait_for
 
 AWS = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_REGION": "us-east-1"}
 
@@ -46,15 +46,10 @@ def check(out, tag):
     assert isinstance(out["sfn"]["listed"], int)
 
 
-@pytest.mark.parametrize("backend", ["embedded", "aws"])
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_sdk_calls_on_both_backends(moto, backend):
-    env = dict(AWS, AWS_ENDPOINT_URL=moto)
     tag = uuid.uuid4().hex[:8]
-    if backend == "embedded":
-        s = Server(["--in-memory"], env=env).start()
-    else:
-        s = Server(["--backend", "aws", "--create-resources", "--table", f"sdk-{tag}",
-                    "--queue", f"sdk-{tag}"], env=env).start()
+    s = serve_on(backend, moto, f"sdk-{tag}", services=True)
     try:
         sfn = client(s.url)
         arn = sfn.create_state_machine(name=f"sdk-{tag}", roleArn=ROLE,

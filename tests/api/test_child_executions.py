@@ -9,10 +9,10 @@ import uuid
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import ROLE, client, serve_on, wait_for
+from conftest import BACKENDS, ROLE, client, serve_on, wait_for
 
 
-@pytest.fixture(scope="module", params=["embedded", "aws"])
+@pytest.fixture(scope="module", params=BACKENDS)
 def sfn(request, moto):
     s = serve_on(request.param, moto, "children")
     yield client(s.url)

@@ -20,7 +20,7 @@ import boto3
 import pytest
 
 from browser import CHROMIUM, FLAGS, Browser
-from conftest import ROLE, Server, client, wait_for
+from conftest import BACKENDS, ROLE, client, serve_on, wait_for
 
 AWS = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_REGION": "us-east-1",
        "AWS_DEFAULT_REGION": "us-east-1"}
@@ -48,16 +48,10 @@ needs_chromium = pytest.mark.skipif(
     reason="chromium is not installed (scripts/setup-test-deps installs it; CI must have it)")
 
 
-@pytest.fixture(scope="module", params=["embedded", "aws"])
+@pytest.fixture(scope="module", params=BACKENDS)
 def served(request, moto):
     # Both backends reach moto for the SQS task of the approval test.
-    env = dict(AWS, AWS_ENDPOINT_URL=moto)
-    if request.param == "embedded":
-        args = ["--in-memory"]
-    else:
-        name = "console-" + uuid.uuid4().hex[:8]
-        args = ["--backend", "aws", "--create-resources", "--table", name, "--queue", name]
-    s = Server(args, env=env).start()
+    s = serve_on(request.param, moto, "console", services=True)
     yield s
     s.stop()
 

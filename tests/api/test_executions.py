@@ -7,7 +7,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import ROLE, Server, client, wait_for
+from conftest import BACKENDS, ROLE, Server, client, durable, wait_for
 
 CHAIN = json.dumps({"StartAt": "P", "States": {
     "P": {"Type": "Pass", "Next": "C"},
@@ -257,23 +257,17 @@ def test_unknown_action_and_malformed_json():
         s.stop()
 
 
-@pytest.mark.parametrize("backend", ["embedded", "aws"])
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_kill_9_loses_no_execution(tmp_path, backend, request):
     """kill -9 of the server with executions in a Wait: a restarted server
     finishes each once, from SQLite or (aws) from the table and the queue."""
-    if backend == "embedded":
-        args, env = ["--data", str(tmp_path)], None
-    else:
-        moto = request.getfixturevalue("moto")
-        name = "kill9-" + tmp_path.name[-8:].replace("_", "-")
-        args = ["--backend", "aws", "--create-resources", "--table", name, "--queue", name]
-        env = {"AWS_ENDPOINT_URL": moto, "AWS_ACCESS_KEY_ID": "test",
-               "AWS_SECRET_ACCESS_KEY": "test", "AWS_REGION": "us-east-1"}
+    args, env, name = durable(backend, request.getfixturevalue("moto"), tmp_path, "kill9")
+    if name:
         # Messages the killed process had received come back when their
         # visibility timeout runs out: 2 s here, so the test need not wait
         # SQS's default 30 s (`--create-resources` keeps an existing queue).
-        boto3.client("sqs", endpoint_url=moto, region_name="us-east-1", aws_access_key_id="test",
-                     aws_secret_access_key="test").create_queue(
+        boto3.client("sqs", endpoint_url=env["AWS_ENDPOINT_URL"], region_name="us-east-1",
+                     aws_access_key_id="test", aws_secret_access_key="test").create_queue(
             QueueName=name, Attributes={"VisibilityTimeout": "2"})
     s = Server(args, env=env).start()
     sfn = client(s.url)

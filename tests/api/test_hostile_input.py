@@ -8,9 +8,9 @@ import uuid
 
 import pytest
 
-from conftest import AWS, ROLE, Server, client, serve_on, wait_for
+from conftest import BACKENDS, ROLE, Server, client, durable, serve_on, wait_for
 
-@pytest.fixture(scope="module", params=["embedded", "aws"])
+@pytest.fixture(scope="module", params=BACKENDS)
 def served(request, moto):
     s = serve_on(request.param, moto, "hostile")
     yield s
@@ -123,16 +123,6 @@ def test_a_string_of_a_billion_characters_fails_the_execution_not_the_server(ser
     still_serving(served)
 
 
-def durable(kind, moto, tmp_path):
-    """Arguments and environment of a server whose store outlives it: a
-    SQLite file, or a DynamoDB table and SQS queue in moto; and the table's name."""
-    if kind == "embedded":
-        return ["--data", str(tmp_path)], None, None
-    table = "durable-" + uuid.uuid4().hex[:8]
-    args = ["--backend", "aws", "--create-resources", "--table", table, "--queue", table]
-    return args, dict(AWS, AWS_ENDPOINT_URL=moto), table
-
-
 def wait_until_in_the_wait(sfn, ex):
     deadline = time.time() + 10
     while "WaitStateEntered" not in [e["type"] for e in sfn.get_execution_history(executionArn=ex)["events"]]:
@@ -147,7 +137,7 @@ POISON = {"StartAt": "W", "States": {
     "P": {"Type": "Pass", "Parameters": {"v.$": "States.JsonToString(" * 32 + "$.s" + ")" * 32}, "End": True}}}
 
 
-@pytest.mark.parametrize("kind", ["embedded", "aws"])
+@pytest.mark.parametrize("kind", BACKENDS)
 def test_a_poison_execution_fails_and_the_server_restarts_cleanly(kind, moto, tmp_path):
     """Once a crash loop: the durable execution killed the restarted server
     on the same step. Now it fails, before and after a kill -9 mid-Wait."""
@@ -174,7 +164,7 @@ WAITS = {"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 1, "Next": 
                                     "P": {"Type": "Pass", "Result": "done", "End": True}}}
 
 
-@pytest.mark.parametrize("kind", ["embedded", "aws"])
+@pytest.mark.parametrize("kind", BACKENDS)
 def test_an_execution_whose_stored_state_is_unreadable_fails_alone(kind, moto, tmp_path):
     """A stored thread that cannot be read once made every batch of the
     SQLite worker fail and be replayed, forever (no write succeeded again),
@@ -189,10 +179,14 @@ def test_an_execution_whose_stored_state_is_unreadable_fails_alone(kind, moto, t
     arn = sfn.create_state_machine(name="waits", roleArn=ROLE, definition=json.dumps(WAITS))["stateMachineArn"]
     bad = sfn.start_execution(stateMachineArn=arn, name="bad")["executionArn"]
     good = sfn.start_execution(stateMachineArn=arn, name="good")["executionArn"]
-    if kind == "embedded":
+    if kind in ("embedded", "stepper"):
+        if kind == "stepper":
+            wait_until_in_the_wait(sfn, bad)
         s.kill()
         db = sqlite3.connect(tmp_path / "stepwise.db")
-        assert db.execute("UPDATE threads SET data = '{not json' WHERE execution = ?", (bad,)).rowcount == 1
+        damage = {"embedded": "UPDATE threads SET data = '{not json' WHERE execution = ?",
+                  "stepper": "UPDATE st_threads SET body = '{not json' WHERE execution = ?"}[kind]
+        assert db.execute(damage, (bad,)).rowcount == 1
         db.commit()
         db.close()
         s = Server(args, env=env).start()

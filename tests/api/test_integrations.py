@@ -17,7 +17,7 @@ import boto3
 import botocore.exceptions
 import pytest
 
-from conftest import ROLE, Server, client, run_machine, wait_for
+from conftest import BACKENDS, ROLE, client, run_machine, serve_on, wait_for
 
 AWS = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_REGION": "us-east-1",
        "AWS_DEFAULT_REGION": "us-east-1"}
@@ -30,16 +30,10 @@ class Served:
         self.server, self.url, self.tag = server, server.url, tag
 
 
-@pytest.fixture(scope="module", params=["embedded", "aws"])
+@pytest.fixture(scope="module", params=BACKENDS)
 def served(request, moto, echo):
-    env = dict(AWS, AWS_ENDPOINT_URL=moto)
-    if request.param == "embedded":
-        args = ["--in-memory"]
-    else:
-        args = ["--backend", "aws", "--create-resources", "--table", "integrations",
-                "--queue", "integrations"]
     # Lambda tasks go to the echo server's Invoke API, as to `cargo lambda watch`.
-    s = Server(args + ["--lambda-endpoint", echo], env=env).start()
+    s = serve_on(request.param, moto, "integrations", ["--lambda-endpoint", echo], services=True)
     # A fresh suffix: moto outlives this module, and other modules make
     # queues too; a name met twice would hand this test their messages.
     yield Served(s, f"{request.param}-{uuid.uuid4().hex[:8]}")

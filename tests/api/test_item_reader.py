@@ -10,7 +10,7 @@ import uuid
 import boto3
 import pytest
 
-from conftest import AWS, BINARY, ROLE, Server, client, run_machine, serve_on, wait_for
+from conftest import BACKENDS, AWS, BINARY, ROLE, Server, client, run_machine, serve_on, wait_for
 
 
 def distributed(reader, selector=None, processor="P"):
@@ -111,7 +111,7 @@ def test_item_reader_in_stepwise_run(moto, bucket, tmp_path):
     check(result["output"])
 
 
-@pytest.mark.parametrize("backend", ["embedded", "aws"])
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_item_reader_on_both_backends(moto, bucket, backend):
     s = serve_on(backend, moto, "item-reader", services=True)
     try:
@@ -287,7 +287,7 @@ def parquet_machine(bucket):
     return {"StartAt": names[0], "States": states}
 
 
-@pytest.mark.parametrize("backend", ["embedded", "aws"])
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_parquet_rows_are_items_on_both_backends(moto, parquet_bucket, backend):
     bucket = parquet_bucket
     s = serve_on(backend, moto, "parquet", services=True)

@@ -11,7 +11,7 @@ import tempfile
 
 import pytest
 
-from conftest import ROLE, client, serve_on, wait_for
+from conftest import BACKENDS, ROLE, client, serve_on, wait_for
 
 LAMBDA = "arn:aws:lambda:us-east-1:123456789012:function:check"
 MACHINE = {"StartAt": "Check", "States": {
@@ -33,7 +33,7 @@ CONFIG = {
             "2": {"Return": {"StatusCode": 200, "Payload": {"approved": False}}}}}}
 
 
-@pytest.fixture(scope="module", params=["embedded", "aws"])
+@pytest.fixture(scope="module", params=BACKENDS)
 def sfn_local(request, moto):
     path = os.path.join(tempfile.mkdtemp(), "MockConfigFile.json")
     with open(path, "w") as f:
@@ -103,7 +103,7 @@ def test_a_sync_express_execution_takes_its_test_case(sfn_local):
     assert '"RetryPath"' in d["cause"] and '"LeadCheckExpress"' in d["cause"], d["cause"]
 
 
-@pytest.mark.parametrize("backend", ["embedded", "aws"])
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_the_account_comes_from_aws_account_id_as_on_step_functions_local(backend, moto):
     """Suites written for Step Functions Local set AWS_ACCOUNT_ID and build
     their ARNs with it; STEPWISE_ACCOUNT_ID, where set, still wins. The

@@ -14,7 +14,7 @@ import uuid
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import BINARY, ROLE, client, serve_on, wait_for
+from conftest import BACKENDS, BINARY, ROLE, client, serve_on, wait_for
 
 PASS = {"StartAt": "P", "States": {"P": {"Type": "Pass", "Result": "one", "End": True}}}
 WAIT = {"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 2, "Next": "P"},
@@ -28,7 +28,7 @@ MOCKS = {"StateMachines": {"M": {"TestCases": {"Happy": {"T": "Ok", "Flaky": "Fa
                            "1": {"Return": {"StatusCode": 200, "Payload": {"y": 2}}}}}}
 
 
-@pytest.fixture(scope="module", params=["embedded", "aws"])
+@pytest.fixture(scope="module", params=BACKENDS)
 def backend(request, moto):
     mocks = tempfile.NamedTemporaryFile("w", suffix=".json", delete=False)
     json.dump(MOCKS, mocks)
@@ -186,7 +186,7 @@ def test_the_region_comes_from_the_request(backend):
         assert made["stateMachineArn"].startswith(f"arn:{partition}:states:{region}:"), made
 
 
-@pytest.mark.parametrize("kind", ["embedded", "aws"])
+@pytest.mark.parametrize("kind", BACKENDS)
 def test_the_account_comes_from_stepwise_account_id_on_both_backends(kind, moto):
     """Once, only the serverless backend took its account from
     STEPWISE_ACCOUNT_ID; the embedded one always said 123456789012."""

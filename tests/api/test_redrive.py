@@ -10,10 +10,10 @@ import uuid
 import boto3
 import pytest
 
-from conftest import AWS, ROLE, client, serve_on, wait_for
+from conftest import BACKENDS, AWS, ROLE, client, serve_on, wait_for
 
 
-@pytest.fixture(scope="module", params=["embedded", "aws"])
+@pytest.fixture(scope="module", params=BACKENDS)
 def sfn(request, moto):
     s = serve_on(request.param, moto, "redrive", services=True)
     yield client(s.url)

@@ -14,7 +14,7 @@ import uuid
 import boto3
 import pytest
 
-from conftest import BINARY, ROLE, Server, client, run_machine, wait_for
+from conftest import BACKENDS, BINARY, ROLE, Server, client, durable, run_machine, serve_on, wait_for
 
 AWS = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test", "AWS_REGION": "us-east-1"}
 QUERY = "arn:aws:states:::athena:startQueryExecution.sync"
@@ -81,12 +81,9 @@ def test_a_timed_out_sync_task_stops_its_job_in_stepwise_run(moto, tag, tmp_path
         assert query_state(moto, tag) == ["CANCELLED"]
 
 
-@pytest.fixture(scope="module", params=["embedded", "aws"])
+@pytest.fixture(scope="module", params=BACKENDS)
 def served(request, moto):
-    env = dict(AWS, AWS_ENDPOINT_URL=moto)
-    args = ["--in-memory"] if request.param == "embedded" else [
-        "--backend", "aws", "--create-resources", "--table", "syncjobs", "--queue", "syncjobs"]
-    s = Server(args, env=env).start()
+    s = serve_on(request.param, moto, "syncjobs", services=True)
     yield s
     s.stop()
 
@@ -196,12 +193,11 @@ def test_a_sync_task_history_has_task_submitted(served, moto, tag):
     check_sync_history(sfn.get_execution_history(executionArn=arn)["events"])
 
 
-@pytest.mark.parametrize("backend", ["embedded", "aws"])
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_a_job_running_when_the_server_is_killed_is_followed_not_started_again(backend, moto, tag, tmp_path):
     env = dict(AWS, AWS_ENDPOINT_URL=moto)
     table = f"restart{tag}"
-    args = ["--data", str(tmp_path)] if backend == "embedded" else [
-        "--backend", "aws", "--create-resources", "--table", table, "--queue", table]
+    args = durable(backend, moto, tmp_path, table)[0]
     s = Server(args, env=env).start()
     try:
         with queries_never_finish(moto):

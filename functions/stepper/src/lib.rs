@@ -10,7 +10,7 @@
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use std::sync::Arc;
 
-use stepwise_aws::service::AwsService;
+use stepwise_aws::service::{AwsActions, AwsService};
 use stepwise_aws::services::{ServiceTasks, WithServices};
 use stepwise_aws::{Clients, DynamoStore, LambdaTasks, SqsQueue};
 use stepwise_engine::catalog::Scope;
@@ -26,7 +26,7 @@ use stepwise_engine::tasks::Mocked;
 pub type Deployed = Stepper<
     DynamoStore,
     SqsQueue,
-    Mocked<WithExecutions<AwsService, WithServices<Arc<LambdaTasks>>>>,
+    Mocked<WithExecutions<AwsActions, WithServices<Arc<LambdaTasks>>>>,
 >;
 
 pub fn from_env() -> Result<Deployed, String> {
@@ -47,7 +47,7 @@ pub fn from_env() -> Result<Deployed, String> {
     let tasks = Mocked {
         mocks: None,
         fallback: WithExecutions {
-            service: Some(Arc::new(service)),
+            service: Some(service.0),
             fallback: WithServices {
                 services: ServiceTasks::new(&clients),
                 fallback: lambda,

@@ -7,18 +7,20 @@ use std::ops::Deref;
 use std::sync::Arc;
 
 use serde_json::Value;
-use stepwise_api::{ApiError, Reply, Service};
+use stepwise_api::{Reply, Service};
 use stepwise_engine::catalog::Scope;
 use stepwise_engine::mock::Mocks;
-use stepwise_engine::stepper::service::{StartChild, StepperService};
-use stepwise_engine::stepper::{ParentTask, TokenTarget};
+use stepwise_engine::stepper::service::StepperService;
 use stepwise_engine::tasks::Mocked;
 
 use crate::services::{ServiceTasks, WithServices};
 use crate::{Clients, DynamoStore, LambdaTasks, SqsQueue};
 
-/// The API on DynamoDB and SQS.
-pub struct AwsService(pub StepperService<DynamoStore, SqsQueue, SyncTasks>);
+/// The API on DynamoDB and SQS: the engine's actions over the table and
+/// the queue. (The stepper's nested starts call the actions inside.)
+pub struct AwsService(pub Arc<AwsActions>);
+
+pub type AwsActions = StepperService<DynamoStore, SqsQueue, SyncTasks>;
 
 /// What StartSyncExecution's tasks reach: the mocks (a local server's),
 /// the service integrations, then Lambda functions.
@@ -33,18 +35,18 @@ impl AwsService {
                 fallback: LambdaTasks::Sdk(clients.lambda.clone()),
             },
         };
-        AwsService(StepperService {
+        AwsService(Arc::new(StepperService {
             store,
             queue,
             tasks: Arc::new(tasks),
             place,
-        })
+        }))
     }
 
     /// StartSyncExecution's Lambda tasks sent where the server's executions
     /// send theirs (`stepwise serve --backend aws --lambda-endpoint`).
     pub fn with_lambda(mut self, lambda: LambdaTasks) -> Self {
-        if let Some(tasks) = Arc::get_mut(&mut self.0.tasks) {
+        if let Some(tasks) = Arc::get_mut(&mut self.0).and_then(|a| Arc::get_mut(&mut a.tasks)) {
             tasks.fallback.fallback = lambda;
         }
         self
@@ -53,7 +55,7 @@ impl AwsService {
     /// StartSyncExecution's tasks answered from `mocks` first, as the
     /// server's executions are (`stepwise serve --backend aws`).
     pub fn with_mocks(mut self, mocks: Option<Arc<Mocks>>) -> Self {
-        if let Some(tasks) = Arc::get_mut(&mut self.0.tasks) {
+        if let Some(tasks) = Arc::get_mut(&mut self.0).and_then(|a| Arc::get_mut(&mut a.tasks)) {
             tasks.mocks = mocks;
         }
         self
@@ -61,7 +63,7 @@ impl AwsService {
 }
 
 impl Deref for AwsService {
-    type Target = StepperService<DynamoStore, SqsQueue, SyncTasks>;
+    type Target = AwsActions;
 
     fn deref(&self) -> &Self::Target {
         &self.0
@@ -75,16 +77,5 @@ impl Service for AwsService {
 
     fn call_in<'a>(&'a self, region: Option<&'a str>, action: &'a str, body: Value) -> Reply<'a> {
         Box::pin(self.0.answer(self, region, action, body))
-    }
-}
-
-impl StartChild for AwsService {
-    async fn start_child(
-        &self,
-        body: &Value,
-        parent: Option<ParentTask>,
-        started_by: Option<TokenTarget>,
-    ) -> Result<(String, i64), ApiError> {
-        self.0.start_child(body, parent, started_by).await
     }
 }

@@ -12,12 +12,13 @@
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use stepwise_asl::timestamp::Millis;
 use stepwise_asl::{ChildRecord, MapRun, Outcome};
 use stepwise_engine::memory::wall_clock;
+use stepwise_engine::stepper::service::view_of;
 use stepwise_engine::stepper::{
     Delivery, Envelope, ExecutionRecord, Inbox, Logged, Offer, PortError, Queue, Record, Saved,
     Store, TokenTarget, status_of,
@@ -25,8 +26,10 @@ use stepwise_engine::stepper::{
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS st_executions (
-    arn TEXT PRIMARY KEY, status TEXT NOT NULL, body TEXT NOT NULL
+    arn TEXT PRIMARY KEY, machine TEXT NOT NULL, version TEXT, alias TEXT, name TEXT NOT NULL,
+    status TEXT NOT NULL, started INTEGER NOT NULL, stopped INTEGER, body TEXT NOT NULL
 );
+CREATE INDEX IF NOT EXISTS st_executions_by_machine ON st_executions (machine, started);
 CREATE TABLE IF NOT EXISTS st_threads (
     execution TEXT NOT NULL, thread TEXT NOT NULL, seq INTEGER NOT NULL, body TEXT NOT NULL,
     PRIMARY KEY (execution, thread)
@@ -42,8 +45,9 @@ CREATE TABLE IF NOT EXISTS st_offers (
 );
 CREATE INDEX IF NOT EXISTS st_offers_by_activity ON st_offers (activity, n);
 CREATE TABLE IF NOT EXISTS st_map_runs (
-    arn TEXT PRIMARY KEY, execution TEXT NOT NULL, body TEXT NOT NULL
+    arn TEXT PRIMARY KEY, execution TEXT NOT NULL, start INTEGER NOT NULL, body TEXT NOT NULL
 );
+CREATE INDEX IF NOT EXISTS st_map_runs_by_execution ON st_map_runs (execution, start);
 CREATE TABLE IF NOT EXISTS st_children (
     arn TEXT PRIMARY KEY, execution TEXT NOT NULL, body TEXT NOT NULL
 );
@@ -62,21 +66,25 @@ CREATE INDEX IF NOT EXISTS st_queue_by_due ON st_queue (at, n);
 /// (its handler neither deleted nor released it: the process died).
 const VISIBILITY_MS: Millis = 30_000;
 
-/// One SQLite database shared by a store and its queue.
+/// One SQLite database shared by a store and its queue (and the catalog,
+/// in the table the embedded backend keeps it in).
 #[derive(Clone)]
-pub struct Db(Arc<Mutex<Connection>>);
+pub struct Db(Arc<Mutex<crate::db::Db>>);
 
 impl Db {
     /// Opens (or creates) the database at `path`; in memory without one.
     pub fn open(path: Option<&Path>) -> Result<Db, PortError> {
         let conn = crate::db::open(path)?;
         conn.execute_batch(SCHEMA)?;
-        Ok(Db(Arc::new(Mutex::new(conn))))
+        // One process serves a store: whatever an earlier one had received
+        // and not finished (it was killed) is delivered again at once.
+        conn.execute("UPDATE st_queue SET hidden = 0 WHERE hidden > 0", [])?;
+        Ok(Db(Arc::new(Mutex::new(crate::db::Db::new(conn)))))
     }
 
     fn with<R>(
         &self,
-        f: impl FnOnce(&mut Connection) -> Result<R, PortError>,
+        f: impl FnOnce(&mut crate::db::Db) -> Result<R, PortError>,
     ) -> Result<R, PortError> {
         let mut conn = self
             .0
@@ -98,34 +106,26 @@ fn parse<T: DeserializeOwned>(body: &str) -> Result<T, PortError> {
 #[derive(Clone)]
 pub struct SqliteStore {
     db: Db,
+    /// Every activity a Task names exists (`stepwise run`, which serves no
+    /// API to create them); otherwise the catalog says.
+    every_activity: bool,
 }
 
 impl SqliteStore {
     pub fn new(db: Db) -> Self {
-        SqliteStore { db }
+        SqliteStore {
+            db,
+            every_activity: false,
+        }
     }
 
-    /// The activity tasks offered to `activity` and not yet handed out,
-    /// oldest first, with their tokens.
-    pub fn offers(&self, activity: &str) -> Result<Vec<(Offer, String)>, PortError> {
-        self.db.with(|c| {
-            let mut q = c.prepare_cached(
-                "SELECT token, input FROM st_offers WHERE activity = ?1 ORDER BY n",
-            )?;
-            let rows = q.query_map([activity], |r| {
-                Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
-            })?;
-            let mut out = Vec::new();
-            for row in rows {
-                let (token, input) = row?;
-                let offer = Offer {
-                    activity: activity.to_owned(),
-                    input: parse(&input)?,
-                };
-                out.push((offer, token));
-            }
-            Ok(out)
-        })
+    /// A store that takes every activity to exist, as the in-memory
+    /// engines do.
+    pub fn with_every_activity(self) -> Self {
+        SqliteStore {
+            every_activity: true,
+            ..self
+        }
     }
 
     fn body<T: DeserializeOwned>(
@@ -134,10 +134,7 @@ impl SqliteStore {
         key: &[&dyn rusqlite::ToSql],
     ) -> Result<Option<T>, PortError> {
         self.db.with(|c| {
-            let body: Option<String> = c
-                .prepare_cached(sql)?
-                .query_row(key, |r| r.get(0))
-                .optional()?;
+            let body: Option<String> = c.prepare(sql)?.query_row(key, |r| r.get(0)).optional()?;
             body.map(|b| parse(&b)).transpose()
         })
     }
@@ -151,9 +148,12 @@ impl Store for SqliteStore {
     async fn create(&self, record: &ExecutionRecord) -> Result<bool, PortError> {
         let body = text(record)?;
         self.db.with(|c| {
+            let f = &record.facts;
+            let machine = view_of(record).machine_arn;
             let n = c.execute(
-                "INSERT OR IGNORE INTO st_executions (arn, status, body) VALUES (?1, ?2, ?3)",
-                params![record.facts.arn, record.status, body],
+                "INSERT OR IGNORE INTO st_executions (arn, machine, version, alias, name, status, started, stopped, body)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+                params![f.arn, machine, record.version, record.alias, f.name, record.status, f.start_time, record.stopped, body],
             )?;
             Ok(n == 1)
         })
@@ -211,8 +211,8 @@ impl Store for SqliteStore {
         let body = text(record)?;
         self.db.with(|c| {
             let n = c.execute(
-                "UPDATE st_executions SET status = ?2, body = ?3 WHERE arn = ?1 AND status = ?4",
-                params![record.facts.arn, record.status, body, from],
+                "UPDATE st_executions SET status = ?2, stopped = ?3, body = ?4 WHERE arn = ?1 AND status = ?5",
+                params![record.facts.arn, record.status, record.stopped, body, from],
             )?;
             Ok(n == 1)
         })
@@ -225,7 +225,7 @@ impl Store for SqliteStore {
         at: Millis,
     ) -> Result<Option<Outcome>, PortError> {
         self.db.with(|c| {
-            let tx = c.transaction()?;
+            let tx = c.conn().transaction()?;
             let body: Option<String> = tx
                 .query_row(
                     "SELECT body FROM st_executions WHERE arn = ?1",
@@ -244,8 +244,8 @@ impl Store for SqliteStore {
             record.outcome = Some(outcome.clone());
             record.stopped = Some(at);
             tx.execute(
-                "UPDATE st_executions SET status = ?2, body = ?3 WHERE arn = ?1",
-                params![execution, record.status, text(&record)?],
+                "UPDATE st_executions SET status = ?2, stopped = ?3, body = ?4 WHERE arn = ?1",
+                params![execution, record.status, at, text(&record)?],
             )?;
             tx.commit()?;
             Ok(None)
@@ -285,20 +285,30 @@ impl Store for SqliteStore {
         })
     }
 
+    async fn activity_exists(&self, arn: &str) -> Result<bool, PortError> {
+        if self.every_activity {
+            return Ok(true);
+        }
+        stepwise_engine::catalog::activity_exists(self, arn).await
+    }
+
     async fn history(&self, execution: &str) -> Result<Vec<Logged>, PortError> {
         let mut out = Vec::new();
         if let Some(r) = Store::execution(self, execution).await? {
             out.push(r.started());
         }
         self.db.with(|c| {
-            let mut pages = c.prepare_cached("SELECT body FROM st_pages WHERE execution = ?1")?;
+            let mut pages = c.prepare("SELECT body FROM st_pages WHERE execution = ?1")?;
             for body in pages.query_map([execution], |r| r.get::<_, String>(0))? {
                 out.extend(parse::<Vec<Logged>>(&body?)?);
             }
-            let mut threads =
-                c.prepare_cached("SELECT body FROM st_threads WHERE execution = ?1")?;
+            let mut threads = c.prepare("SELECT body FROM st_threads WHERE execution = ?1")?;
             for body in threads.query_map([execution], |r| r.get::<_, String>(0))? {
-                out.extend(parse::<Record>(&body?)?.page);
+                // A thread record that cannot be read fails its execution
+                // (`Stepper::handle_delivered`); the history shows the rest.
+                if let Ok(record) = parse::<Record>(&body?) {
+                    out.extend(record.page);
+                }
             }
             Ok(())
         })?;
@@ -309,8 +319,8 @@ impl Store for SqliteStore {
         let body = text(run)?;
         self.db.with(|c| {
             c.execute(
-                "INSERT OR REPLACE INTO st_map_runs (arn, execution, body) VALUES (?1, ?2, ?3)",
-                params![run.arn, execution, body],
+                "INSERT OR REPLACE INTO st_map_runs (arn, execution, start, body) VALUES (?1, ?2, ?3, ?4)",
+                params![run.arn, execution, run.start, body],
             )?;
             Ok(())
         })
@@ -318,7 +328,7 @@ impl Store for SqliteStore {
 
     async fn put_child(&self, execution: &str, record: &ChildRecord) -> Result<(), PortError> {
         self.db.with(|c| {
-            let tx = c.transaction()?;
+            let tx = c.conn().transaction()?;
             if !record.events.is_empty() {
                 let thread = record.thread.clone().unwrap_or_default();
                 tx.execute(
@@ -361,11 +371,21 @@ pub struct SqliteQueue {
     /// Deliver messages before they are due, in the order sent: the
     /// poller's virtual clock holds them (`stepwise run --fast-forward`).
     pub early: bool,
+    /// Wakes the pollers waiting for a message when one is sent.
+    sent: Arc<tokio::sync::Notify>,
 }
+
+/// The longest a waiting receive sleeps: a message due later than it was
+/// sent wakes no one.
+const LONG_POLL: std::time::Duration = std::time::Duration::from_millis(50);
 
 impl SqliteQueue {
     pub fn new(db: Db, early: bool) -> Self {
-        SqliteQueue { db, early }
+        SqliteQueue {
+            db,
+            early,
+            sent: Arc::default(),
+        }
     }
 
     /// How many messages are queued (received ones included).
@@ -384,7 +404,7 @@ impl Queue for SqliteQueue {
             .map(|e| Ok((e.at, text(e)?)))
             .collect::<Result<Vec<_>, PortError>>()?;
         self.db.with(|c| {
-            let tx = c.transaction()?;
+            let tx = c.conn().transaction()?;
             {
                 let mut insert =
                     tx.prepare_cached("INSERT INTO st_queue (at, body) VALUES (?1, ?2)")?;
@@ -394,7 +414,9 @@ impl Queue for SqliteQueue {
             }
             tx.commit()?;
             Ok(())
-        })
+        })?;
+        self.sent.notify_waiters();
+        Ok(())
     }
 }
 
@@ -403,18 +425,22 @@ impl Inbox for SqliteQueue {
     type Handle = i64;
 
     async fn receive(&self, wait: bool) -> Result<Vec<Delivery<i64>>, PortError> {
+        // Listening before looking: a message sent in between still wakes it.
+        let sent = self.sent.notified();
+        tokio::pin!(sent);
+        sent.as_mut().enable();
         let found = self.take()?;
         if !found.is_empty() || !wait {
             return Ok(found);
         }
-        // As a long poll: a while, then whatever there is.
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        // As a long poll: until a message is sent, or a while.
+        let _ = tokio::time::timeout(LONG_POLL, sent).await;
         self.take()
     }
 
     async fn delete(&self, handles: &[i64]) -> Result<(), PortError> {
         self.db.with(|c| {
-            let tx = c.transaction()?;
+            let tx = c.conn().transaction()?;
             {
                 let mut delete = tx.prepare_cached("DELETE FROM st_queue WHERE n = ?1")?;
                 for n in handles {
@@ -428,7 +454,7 @@ impl Inbox for SqliteQueue {
 
     async fn release(&self, handles: &[i64]) -> Result<(), PortError> {
         self.db.with(|c| {
-            let tx = c.transaction()?;
+            let tx = c.conn().transaction()?;
             {
                 let mut release =
                     tx.prepare_cached("UPDATE st_queue SET hidden = 0 WHERE n = ?1")?;
@@ -449,7 +475,7 @@ impl SqliteQueue {
         let due = if self.early { Millis::MAX } else { now };
         let order = if self.early { "n" } else { "at, n" };
         self.db.with(|c| {
-            let tx = c.transaction()?;
+            let tx = c.conn().transaction()?;
             let rows = {
                 let mut select = tx.prepare_cached(&format!(
                     "SELECT n, body, receives FROM st_queue WHERE hidden <= ?1 AND at <= ?2 ORDER BY {order} LIMIT 10"
@@ -479,6 +505,8 @@ impl SqliteQueue {
         })
     }
 }
+
+mod api;
 
 #[cfg(test)]
 mod tests;

@@ -9,14 +9,10 @@ use serde_json::Value;
 use stepwise_asl::exec::Ordered;
 use stepwise_asl::{ChildRecord, MapRun, Outcome, Thread};
 use stepwise_engine::executions::{ExecutionStore, ExecutionView, HistoryRow};
-use stepwise_engine::stepper::{
-    ExecutionRecord, Logged, PortError, Store, merge_history, quotes_entered_event, settle,
-    with_stop,
-};
+use stepwise_engine::stepper::{ExecutionRecord, Logged, PortError, reads};
 
 use super::DynamoStore;
 use crate::codec::{pack, unpack};
-use stepwise_engine::stepper::service::view_of;
 
 /// The sort key of a Map Run's item in its execution's partition: runs
 /// list in the order they started.
@@ -143,23 +139,11 @@ impl ExecutionStore for DynamoStore {
     }
 
     async fn thread(&self, execution: &str, id: &str) -> Result<Option<Thread>, PortError> {
-        Ok(Store::load(self, execution, id)
-            .await?
-            .and_then(|r| r.thread))
+        reads::thread(self, execution, id).await
     }
 
     async fn view(&self, arn: &str) -> Result<Option<ExecutionView>, PortError> {
-        let Some(mut record) = Store::execution(self, arn).await? else {
-            return Ok(None);
-        };
-        // A runtime error's cause names its state's Entered event as the
-        // history numbers it (read only for such a cause).
-        if let Some(outcome) = &mut record.outcome
-            && quotes_entered_event(outcome)
-        {
-            settle(outcome, &merge_history(Store::history(self, arn).await?));
-        }
-        Ok(Some(view_of(&record)))
+        reads::view(self, arn).await
     }
 
     async fn list(
@@ -198,27 +182,6 @@ impl ExecutionStore for DynamoStore {
         offset: usize,
         max: usize,
     ) -> Result<(Vec<HistoryRow>, usize), PortError> {
-        let mut events = merge_history(Store::history(self, arn).await?);
-        // (A stop its root has yet to take ends the history all the same.)
-        if let Some(record) = Store::execution(self, arn).await? {
-            events = with_stop(events, &record);
-        }
-        if reverse {
-            events.reverse();
-        }
-        let total = events.len();
-        let rows = events
-            .into_iter()
-            .skip(offset)
-            .take(max)
-            .map(|r| HistoryRow {
-                id: r.id,
-                previous: r.previous,
-                timestamp: r.event.timestamp,
-                kind: r.event.kind.as_str().to_owned(),
-                details: r.event.details,
-            })
-            .collect();
-        Ok((rows, total))
+        reads::history(self, arn, reverse, offset, max).await
     }
 }

@@ -27,6 +27,7 @@ pub mod memory;
 mod merge;
 mod outbox;
 mod poller;
+pub mod reads;
 pub mod service;
 mod step;
 mod store;

@@ -1,0 +1,63 @@
+//! `stepwise serve --backend stepper`: the API and the serverless stepper
+//! on one SQLite database — the actions the API Lambda answers
+//! ([`StepperService`]), the stepper loops the step Lambda runs, over the
+//! SQLite store and queue instead of DynamoDB and SQS. The path by which
+//! the embedded backend becomes the serverless one's driver.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use serde_json::Value;
+use stepwise_api::{Reply, Service};
+use stepwise_aws::LambdaTasks;
+use stepwise_aws::service::SyncTasks;
+use stepwise_aws::services::WithServices;
+use stepwise_engine::catalog::Scope;
+use stepwise_engine::mock::Mocks;
+use stepwise_engine::stepper::service::StepperService;
+use stepwise_engine::tasks::Mocked;
+use stepwise_local::stepper::{Db, SqliteQueue, SqliteStore};
+
+pub type SqliteActions = StepperService<SqliteStore, SqliteQueue, SyncTasks>;
+
+/// The API on SQLite.
+pub struct SqliteService(pub Arc<SqliteActions>);
+
+impl Service for SqliteService {
+    fn call<'a>(&'a self, action: &'a str, body: Value) -> Reply<'a> {
+        self.call_in(None, action, body)
+    }
+
+    fn call_in<'a>(&'a self, region: Option<&'a str>, action: &'a str, body: Value) -> Reply<'a> {
+        Box::pin(self.0.answer(self, region, action, body))
+    }
+}
+
+/// Opens the database at `path` (in memory without one) and starts the
+/// stepper loops on it.
+pub fn open(
+    path: Option<&Path>,
+    mocks: Option<Arc<Mocks>>,
+    lambda_endpoint: Option<String>,
+) -> anyhow::Result<Arc<SqliteService>> {
+    let db = Db::open(path).map_err(|e| anyhow::anyhow!("cannot open the store: {e}"))?;
+    let (store, queue) = (SqliteStore::new(db.clone()), SqliteQueue::new(db, false));
+    // StartSyncExecution's and TestState's tasks: the same chain as the
+    // stepper's, nested executions started through the API.
+    let sync = Mocked {
+        mocks: mocks.clone(),
+        fallback: WithServices {
+            services: crate::aws::services(),
+            fallback: LambdaTasks::Local(lambda_endpoint.clone()),
+        },
+    };
+    let actions = Arc::new(StepperService {
+        store: store.clone(),
+        queue: queue.clone(),
+        tasks: Arc::new(sync),
+        place: Scope::from_env(),
+    });
+    let tasks = crate::aws::local_tasks(mocks, lambda_endpoint, Some(actions.clone()));
+    crate::aws::spawn_stepper(store, queue, tasks);
+    Ok(Arc::new(SqliteService(actions)))
+}
