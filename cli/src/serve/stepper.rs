@@ -8,7 +8,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use serde_json::Value;
-use stepwise_api::{Reply, Service};
+use stepwise_api::{ApiError, Reply, Service};
 use stepwise_aws::LambdaTasks;
 use stepwise_aws::service::SyncTasks;
 use stepwise_aws::services::WithServices;
@@ -29,7 +29,15 @@ impl Service for SqliteService {
     }
 
     fn call_in<'a>(&'a self, region: Option<&'a str>, action: &'a str, body: Value) -> Reply<'a> {
-        Box::pin(self.0.answer(self, region, action, body))
+        Box::pin(async move {
+            let answer = self.0.answer(self, region, action, body).await;
+            // Nothing is answered before what it wrote is committed.
+            self.0
+                .store
+                .flush()
+                .map_err(|e| ApiError::internal(e.to_string()))?;
+            answer
+        })
     }
 }
 

@@ -67,9 +67,32 @@ CREATE INDEX IF NOT EXISTS st_queue_by_due ON st_queue (at, n);
 const VISIBILITY_MS: Millis = 30_000;
 
 /// One SQLite database shared by a store and its queue (and the catalog,
-/// in the table the embedded backend keeps it in).
+/// in the table the embedded backend keeps it in), on one connection.
+///
+/// Group commit is this adapter's: the connection keeps a transaction open
+/// and commits it when a poller finishes a batch (or looks for the next
+/// one) and before the API answers a request ([`Db::flush`]). Every caller
+/// reads and writes through the one connection, in order, so what a crash
+/// loses is a suffix of their operations — a state the stepper's protocol
+/// survives anyway, as on DynamoDB, where every write is durable on its own
+/// — and nothing an answer has promised.
 #[derive(Clone)]
-pub struct Db(Arc<Mutex<crate::db::Db>>);
+pub struct Db(Arc<Mutex<Conn>>);
+
+struct Conn {
+    db: crate::db::Db,
+    /// A transaction is open (uncommitted work may be in it).
+    open: bool,
+}
+
+/// The last user gone: what it did is committed.
+impl Drop for Conn {
+    fn drop(&mut self) {
+        if self.open {
+            let _ = self.db.execute_batch("COMMIT");
+        }
+    }
+}
 
 impl Db {
     /// Opens (or creates) the database at `path`; in memory without one.
@@ -79,18 +102,45 @@ impl Db {
         // One process serves a store: whatever an earlier one had received
         // and not finished (it was killed) is delivered again at once.
         conn.execute("UPDATE st_queue SET hidden = 0 WHERE hidden > 0", [])?;
-        Ok(Db(Arc::new(Mutex::new(crate::db::Db::new(conn)))))
+        Ok(Db(Arc::new(Mutex::new(Conn {
+            db: crate::db::Db::new(conn),
+            open: false,
+        }))))
     }
 
+    fn lock(&self) -> Result<std::sync::MutexGuard<'_, Conn>, PortError> {
+        Ok(self
+            .0
+            .lock()
+            .map_err(|_| "the stepper's database lock is poisoned")?)
+    }
+
+    /// Runs `f` inside the open transaction (opening one if none is).
     fn with<R>(
         &self,
         f: impl FnOnce(&mut crate::db::Db) -> Result<R, PortError>,
     ) -> Result<R, PortError> {
-        let mut conn = self
-            .0
-            .lock()
-            .map_err(|_| "the stepper's database lock is poisoned")?;
-        f(&mut conn)
+        let mut conn = self.lock()?;
+        if !conn.open {
+            conn.db.execute_batch("BEGIN")?;
+            conn.open = true;
+        }
+        f(&mut conn.db)
+    }
+
+    /// Commits what every caller has done so far.
+    pub fn flush(&self) -> Result<(), PortError> {
+        let mut conn = self.lock()?;
+        if conn.open {
+            conn.open = false;
+            if let Err(e) = conn.db.execute_batch("COMMIT") {
+                // Whatever it held is lost, as in a crash; the queue
+                // delivers the messages whose work it was again.
+                let _ = conn.db.execute_batch("ROLLBACK");
+                return Err(e.into());
+            }
+        }
+        Ok(())
     }
 }
 
@@ -117,6 +167,12 @@ impl SqliteStore {
             db,
             every_activity: false,
         }
+    }
+
+    /// Commits what every user of the database has done so far (the API
+    /// answers after it).
+    pub fn flush(&self) -> Result<(), PortError> {
+        self.db.flush()
     }
 
     /// A store that takes every activity to exist, as the in-memory
@@ -225,7 +281,7 @@ impl Store for SqliteStore {
         at: Millis,
     ) -> Result<Option<Outcome>, PortError> {
         self.db.with(|c| {
-            let tx = c.conn().transaction()?;
+            let tx = c.conn();
             let body: Option<String> = tx
                 .query_row(
                     "SELECT body FROM st_executions WHERE arn = ?1",
@@ -247,7 +303,6 @@ impl Store for SqliteStore {
                 "UPDATE st_executions SET status = ?2, stopped = ?3, body = ?4 WHERE arn = ?1",
                 params![execution, record.status, at, text(&record)?],
             )?;
-            tx.commit()?;
             Ok(None)
         })
     }
@@ -328,7 +383,7 @@ impl Store for SqliteStore {
 
     async fn put_child(&self, execution: &str, record: &ChildRecord) -> Result<(), PortError> {
         self.db.with(|c| {
-            let tx = c.conn().transaction()?;
+            let tx = c.conn();
             if !record.events.is_empty() {
                 let thread = record.thread.clone().unwrap_or_default();
                 tx.execute(
@@ -355,7 +410,6 @@ impl Store for SqliteStore {
                     )?;
                 }
             }
-            tx.commit()?;
             Ok(())
         })
     }
@@ -404,15 +458,10 @@ impl Queue for SqliteQueue {
             .map(|e| Ok((e.at, text(e)?)))
             .collect::<Result<Vec<_>, PortError>>()?;
         self.db.with(|c| {
-            let tx = c.conn().transaction()?;
-            {
-                let mut insert =
-                    tx.prepare_cached("INSERT INTO st_queue (at, body) VALUES (?1, ?2)")?;
-                for (at, body) in &bodies {
-                    insert.execute(params![at, body])?;
-                }
+            let mut insert = c.prepare("INSERT INTO st_queue (at, body) VALUES (?1, ?2)")?;
+            for (at, body) in &bodies {
+                insert.execute(params![at, body])?;
             }
-            tx.commit()?;
             Ok(())
         })?;
         self.sent.notify_waiters();
@@ -438,71 +487,65 @@ impl Inbox for SqliteQueue {
         self.take()
     }
 
+    /// The end of a batch: what it did is committed with the deletes.
     async fn delete(&self, handles: &[i64]) -> Result<(), PortError> {
-        self.db.with(|c| {
-            let tx = c.conn().transaction()?;
-            {
-                let mut delete = tx.prepare_cached("DELETE FROM st_queue WHERE n = ?1")?;
-                for n in handles {
-                    delete.execute([n])?;
-                }
-            }
-            tx.commit()?;
-            Ok(())
-        })
+        self.each(handles, "DELETE FROM st_queue WHERE n = ?1")?;
+        self.db.flush()
     }
 
     async fn release(&self, handles: &[i64]) -> Result<(), PortError> {
-        self.db.with(|c| {
-            let tx = c.conn().transaction()?;
-            {
-                let mut release =
-                    tx.prepare_cached("UPDATE st_queue SET hidden = 0 WHERE n = ?1")?;
-                for n in handles {
-                    release.execute([n])?;
-                }
-            }
-            tx.commit()?;
-            Ok(())
-        })
+        self.each(handles, "UPDATE st_queue SET hidden = 0 WHERE n = ?1")?;
+        self.db.flush()
     }
 }
 
 impl SqliteQueue {
+    /// Runs `sql` for each message.
+    fn each(&self, handles: &[i64], sql: &str) -> Result<(), PortError> {
+        self.db.with(|c| {
+            let mut statement = c.prepare(sql)?;
+            for n in handles {
+                statement.execute([n])?;
+            }
+            Ok(())
+        })
+    }
+
     /// Up to ten deliverable messages, hidden from the next receive.
     fn take(&self) -> Result<Vec<Delivery<i64>>, PortError> {
         let now = wall_clock();
         let due = if self.early { Millis::MAX } else { now };
         let order = if self.early { "n" } else { "at, n" };
-        self.db.with(|c| {
-            let tx = c.conn().transaction()?;
-            let rows = {
-                let mut select = tx.prepare_cached(&format!(
-                    "SELECT n, body, receives FROM st_queue WHERE hidden <= ?1 AND at <= ?2 ORDER BY {order} LIMIT 10"
-                ))?;
-                select
-                    .query_map(params![now, due], |r| {
-                        Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, u32>(2)?))
-                    })?
-                    .collect::<Result<Vec<_>, _>>()?
-            };
-            let mut out = Vec::with_capacity(rows.len());
-            {
-                let mut hide = tx.prepare_cached(
-                    "UPDATE st_queue SET hidden = ?2, receives = receives + 1 WHERE n = ?1",
-                )?;
-                for (n, body, receives) in rows {
-                    hide.execute(params![n, now + VISIBILITY_MS])?;
-                    out.push(Delivery {
-                        handle: n,
-                        envelope: parse(&body)?,
-                        receives: receives + 1,
-                    });
-                }
-            }
-            tx.commit()?;
-            Ok(out)
-        })
+        let mut rows = self.db.with(|c| {
+            let mut take = c.prepare(&format!(
+                "UPDATE st_queue SET hidden = ?3, receives = receives + 1 WHERE n IN
+                   (SELECT n FROM st_queue WHERE hidden <= ?1 AND at <= ?2 ORDER BY {order} LIMIT 10)
+                 RETURNING n, at, body, receives"
+            ))?;
+            let rows = take.query_map(params![now, due, now + VISIBILITY_MS], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, u32>(3)?,
+                ))
+            })?;
+            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+        })?;
+        if self.early {
+            rows.sort_by_key(|r| r.0);
+        } else {
+            rows.sort_by_key(|r| (r.1, r.0));
+        }
+        rows.into_iter()
+            .map(|(n, _, body, receives)| {
+                Ok(Delivery {
+                    handle: n,
+                    envelope: parse(&body)?,
+                    receives,
+                })
+            })
+            .collect()
     }
 }
 

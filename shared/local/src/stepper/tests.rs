@@ -160,10 +160,54 @@ fn an_execution_runs_to_its_end_on_sqlite_through_the_stepper() {
     assert!(*stepper.abort.as_ref().unwrap().aborts.lock().unwrap() > 0);
     let events = report.history.len();
     drop(stepper);
+    drop(queue);
     let reread = SqliteStore::new(Db::open(Some(&path)).unwrap());
     let kept = block_on(reread.execution(&facts.arn)).unwrap().unwrap();
     assert_eq!(kept.status, "SUCCEEDED");
     let history = block_on(reread.history(&facts.arn)).unwrap();
     assert_eq!(history.len(), events);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// Group commit: work stays in the open transaction (another connection,
+/// as after a crash, does not see it) until a batch ends or the API is
+/// about to answer.
+#[test]
+fn work_is_committed_when_a_batch_ends_and_before_an_answer() {
+    let dir = std::env::temp_dir().join(format!("stepwise-commit-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("c.db");
+    let _ = std::fs::remove_file(&path);
+    let db = Db::open(Some(&path)).unwrap();
+    let (store, queue) = (SqliteStore::new(db.clone()), SqliteQueue::new(db, false));
+    let outside = rusqlite::Connection::open(&path).unwrap();
+    let count = |table: &str| -> i64 {
+        outside
+            .query_row(&format!("SELECT COUNT(*) FROM {table}"), [], |r| r.get(0))
+            .unwrap()
+    };
+    let facts = local_execution("m", "e", json!({}), 1_000, false);
+    let record = ExecutionRecord::running(facts, "{}".into(), false);
+    block_on(async {
+        assert!(store.create(&record).await.unwrap());
+        assert_eq!(count("st_executions"), 0, "not committed yet");
+        store.flush().unwrap();
+        assert_eq!(count("st_executions"), 1);
+        queue.send(&[envelope("m1", 0)], 0).await.unwrap();
+        let got = queue.receive(false).await.unwrap();
+        assert_eq!(count("st_queue"), 0, "the send is not committed yet");
+        queue.delete(&[got[0].handle]).await.unwrap();
+        // The batch's end committed its send and its delete together.
+        assert_eq!(count("st_queue"), 0);
+        queue.send(&[envelope("m2", 0)], 0).await.unwrap();
+        let got = queue.receive(false).await.unwrap();
+        queue.release(&[got[0].handle]).await.unwrap();
+        assert_eq!(
+            count("st_queue"),
+            1,
+            "a released message is committed, to come back"
+        );
+    });
+    drop((store, queue, outside));
     let _ = std::fs::remove_dir_all(&dir);
 }
