@@ -272,11 +272,6 @@ impl Db {
     pub fn last_insert_rowid(&self) -> i64 {
         self.0.last_insert_rowid()
     }
-
-    /// The connection itself (for a transaction).
-    pub fn conn(&mut self) -> &mut Connection {
-        &mut self.0
-    }
 }
 
 #[cfg(test)]

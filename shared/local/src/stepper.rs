@@ -281,8 +281,7 @@ impl Store for SqliteStore {
         at: Millis,
     ) -> Result<Option<Outcome>, PortError> {
         self.db.with(|c| {
-            let tx = c.conn();
-            let body: Option<String> = tx
+            let body: Option<String> = c
                 .query_row(
                     "SELECT body FROM st_executions WHERE arn = ?1",
                     [execution],
@@ -299,7 +298,7 @@ impl Store for SqliteStore {
             record.status = status_of(outcome).into();
             record.outcome = Some(outcome.clone());
             record.stopped = Some(at);
-            tx.execute(
+            c.execute(
                 "UPDATE st_executions SET status = ?2, stopped = ?3, body = ?4 WHERE arn = ?1",
                 params![execution, record.status, at, text(&record)?],
             )?;
@@ -383,16 +382,15 @@ impl Store for SqliteStore {
 
     async fn put_child(&self, execution: &str, record: &ChildRecord) -> Result<(), PortError> {
         self.db.with(|c| {
-            let tx = c.conn();
             if !record.events.is_empty() {
                 let thread = record.thread.clone().unwrap_or_default();
-                tx.execute(
+                c.execute(
                     "INSERT OR REPLACE INTO st_child_pages (arn, attempt, thread, page, body) VALUES (?1, ?2, ?3, ?4, ?5)",
                     params![record.arn, record.attempt, thread, record.page, text(&record.events)?],
                 )?;
             }
             if !record.is_page() {
-                let stored: Option<String> = tx
+                let stored: Option<String> = c
                     .query_row(
                         "SELECT body FROM st_children WHERE arn = ?1",
                         [&record.arn],
@@ -404,7 +402,7 @@ impl Store for SqliteStore {
                     Some(s) => record.replaces(&parse(&s)?),
                 };
                 if replace {
-                    tx.execute(
+                    c.execute(
                         "INSERT OR REPLACE INTO st_children (arn, execution, body) VALUES (?1, ?2, ?3)",
                         params![record.arn, execution, text(&record.without_events())?],
                     )?;
