@@ -219,6 +219,7 @@ pub fn main(args: Args) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()?;
     let mut local = None;
+    let mut on_stepper = None;
     let service: Arc<dyn Service> = if args.backend == Backend::Aws {
         let (store, queue) = runtime.block_on(crate::aws::open(&args.aws, false))?;
         let clients = stepwise_aws::Clients::from_env()?;
@@ -232,7 +233,9 @@ pub fn main(args: Args) -> anyhow::Result<ExitCode> {
         crate::aws::spawn_stepper(store, queue, tasks);
         service
     } else if args.backend == Backend::Stepper {
-        stepper::open(path.as_deref(), mocks, args.lambda_endpoint.clone())?
+        let service = stepper::open(path.as_deref(), mocks, args.lambda_endpoint.clone())?;
+        on_stepper = Some(service.clone());
+        service
     } else {
         // The same chain as every backend's; the worker starts nested
         // executions itself.
@@ -264,6 +267,11 @@ pub fn main(args: Args) -> anyhow::Result<ExitCode> {
         once.call_once(|| {
             if let Some(service) = &local {
                 service.close(Duration::from_secs(3));
+            }
+            // (The stepper's work in flight is lost as in a crash, and
+            // comes back from the queue.)
+            if let Some(service) = &on_stepper {
+                let _ = service.0.store.db().flush();
             }
             if let Some(p) = &path {
                 stepwise_local::truncate_wal(p);

@@ -30,15 +30,18 @@ impl Service for SqliteService {
 
     fn call_in<'a>(&'a self, region: Option<&'a str>, action: &'a str, body: Value) -> Reply<'a> {
         Box::pin(async move {
+            let db = self.0.store.db();
+            let epoch = db.epoch().map_err(internal)?;
             let answer = self.0.answer(self, region, action, body).await;
             // Nothing is answered before what it wrote is committed.
-            self.0
-                .store
-                .flush()
-                .map_err(|e| ApiError::internal(e.to_string()))?;
+            db.flush_since(epoch).map_err(internal)?;
             answer
         })
     }
+}
+
+fn internal(e: stepwise_engine::stepper::PortError) -> ApiError {
+    ApiError::internal(e.to_string())
 }
 
 /// Opens the database at `path` (in memory without one) and starts the

@@ -272,6 +272,11 @@ impl Db {
     pub fn last_insert_rowid(&self) -> i64 {
         self.0.last_insert_rowid()
     }
+
+    /// No transaction is open (SQLite ends one itself after some errors).
+    pub fn is_autocommit(&self) -> bool {
+        self.0.is_autocommit()
+    }
 }
 
 #[cfg(test)]

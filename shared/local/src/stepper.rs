@@ -6,8 +6,9 @@
 //! This is the first part of one driver for every backend: the same
 //! load → step → conditional save with its outbox → send that runs on
 //! DynamoDB and SQS runs here on one SQLite database (`stepwise run
-//! --backend stepper` uses it, chaos included). Each record is one row of
-//! JSON, as each is one item on DynamoDB.
+//! --backend stepper`, chaos included, and `stepwise serve --backend
+//! stepper`). Each record is one row of JSON, as each is one item on
+//! DynamoDB. The API's reads and the catalog are in `api.rs`.
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -45,7 +46,8 @@ CREATE TABLE IF NOT EXISTS st_offers (
 );
 CREATE INDEX IF NOT EXISTS st_offers_by_activity ON st_offers (activity, n);
 CREATE TABLE IF NOT EXISTS st_map_runs (
-    arn TEXT PRIMARY KEY, execution TEXT NOT NULL, start INTEGER NOT NULL, body TEXT NOT NULL
+    arn TEXT PRIMARY KEY, execution TEXT NOT NULL, start INTEGER NOT NULL, stage INTEGER NOT NULL,
+    body TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS st_map_runs_by_execution ON st_map_runs (execution, start);
 CREATE TABLE IF NOT EXISTS st_children (
@@ -62,16 +64,17 @@ CREATE TABLE IF NOT EXISTS st_queue (
 CREATE INDEX IF NOT EXISTS st_queue_by_due ON st_queue (at, n);
 ";
 
-/// How long a received message stays hidden before it is delivered again
-/// (its handler neither deleted nor released it: the process died).
-const VISIBILITY_MS: Millis = 30_000;
+/// A received message stays hidden until its handler deletes or releases
+/// it, however long a task it calls takes; the process that had it dying
+/// is the one other way back (`Db::open`).
+const HIDDEN: Millis = Millis::MAX;
 
 /// One SQLite database shared by a store and its queue (and the catalog,
 /// in the table the embedded backend keeps it in), on one connection.
 ///
 /// Group commit is this adapter's: the connection keeps a transaction open
-/// and commits it when a poller finishes a batch (or looks for the next
-/// one) and before the API answers a request ([`Db::flush`]). Every caller
+/// and commits it when a poller finishes a batch (its deletes, or its
+/// releases) and before the API answers a request ([`Db::flush`]). Every caller
 /// reads and writes through the one connection, in order, so what a crash
 /// loses is a suffix of their operations — a state the stepper's protocol
 /// survives anyway, as on DynamoDB, where every write is durable on its own
@@ -83,6 +86,20 @@ struct Conn {
     db: crate::db::Db,
     /// A transaction is open (uncommitted work may be in it).
     open: bool,
+    /// How many transactions were lost (a failed commit rolled one back):
+    /// work begun before a loss must not be taken for done after it.
+    epoch: u64,
+}
+
+impl Conn {
+    /// Gives the open transaction up (its commit failed): whatever it held
+    /// is lost, and work begun before is not done (see `epoch`): its
+    /// messages come back, its answers are errors.
+    fn lose(&mut self) {
+        let _ = self.db.execute_batch("ROLLBACK");
+        self.open = false;
+        self.epoch += 1;
+    }
 }
 
 /// The last user gone: what it did is committed.
@@ -105,6 +122,7 @@ impl Db {
         Ok(Db(Arc::new(Mutex::new(Conn {
             db: crate::db::Db::new(conn),
             open: false,
+            epoch: 0,
         }))))
     }
 
@@ -120,12 +138,32 @@ impl Db {
         &self,
         f: impl FnOnce(&mut crate::db::Db) -> Result<R, PortError>,
     ) -> Result<R, PortError> {
+        self.in_epoch(|c, _| f(c))
+    }
+
+    /// The same, told which epoch the transaction belongs to.
+    fn in_epoch<R>(
+        &self,
+        f: impl FnOnce(&mut crate::db::Db, u64) -> Result<R, PortError>,
+    ) -> Result<R, PortError> {
         let mut conn = self.lock()?;
         if !conn.open {
             conn.db.execute_batch("BEGIN")?;
             conn.open = true;
         }
-        f(&mut conn.db)
+        let epoch = conn.epoch;
+        let result = f(&mut conn.db, epoch);
+        if conn.db.is_autocommit() {
+            // SQLite gave the transaction up after an error: its work is lost.
+            conn.open = false;
+            conn.epoch += 1;
+        }
+        result
+    }
+
+    /// The current epoch: what an answer about to be given began in.
+    pub fn epoch(&self) -> Result<u64, PortError> {
+        Ok(self.lock()?.epoch)
     }
 
     /// Commits what every caller has done so far.
@@ -134,11 +172,25 @@ impl Db {
         if conn.open {
             conn.open = false;
             if let Err(e) = conn.db.execute_batch("COMMIT") {
-                // Whatever it held is lost, as in a crash; the queue
-                // delivers the messages whose work it was again.
-                let _ = conn.db.execute_batch("ROLLBACK");
+                conn.lose();
                 return Err(e.into());
             }
+        }
+        Ok(())
+    }
+
+    /// As a failed commit does (for tests).
+    #[cfg(test)]
+    fn lose(&self) -> Result<(), PortError> {
+        self.lock()?.lose();
+        Ok(())
+    }
+
+    /// Commits, and fails if work begun in `epoch` was lost since.
+    pub fn flush_since(&self, epoch: u64) -> Result<(), PortError> {
+        self.flush()?;
+        if self.epoch()? != epoch {
+            return Err("the store lost this request's writes to a failed commit".into());
         }
         Ok(())
     }
@@ -169,10 +221,10 @@ impl SqliteStore {
         }
     }
 
-    /// Commits what every user of the database has done so far (the API
-    /// answers after it).
-    pub fn flush(&self) -> Result<(), PortError> {
-        self.db.flush()
+    /// The database the store is kept in (the API commits through it
+    /// before it answers).
+    pub fn db(&self) -> &Db {
+        &self.db
     }
 
     /// A store that takes every activity to exist, as the in-memory
@@ -371,10 +423,15 @@ impl Store for SqliteStore {
 
     async fn put_map_run(&self, execution: &str, run: &MapRun) -> Result<(), PortError> {
         let body = text(run)?;
+        // A late write of the start never replaces how the run ended, but a
+        // redrive's start does: stages go start, end, redriven start, end…
+        let stage = 2 * i64::from(run.redrive_count) + i64::from(run.status != "RUNNING");
         self.db.with(|c| {
             c.execute(
-                "INSERT OR REPLACE INTO st_map_runs (arn, execution, start, body) VALUES (?1, ?2, ?3, ?4)",
-                params![run.arn, execution, run.start, body],
+                "INSERT INTO st_map_runs (arn, execution, start, stage, body) VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (arn) DO UPDATE SET start = excluded.start, stage = excluded.stage,
+                   body = excluded.body WHERE excluded.stage >= st_map_runs.stage",
+                params![run.arn, execution, run.start, stage, body],
             )?;
             Ok(())
         })
@@ -416,7 +473,7 @@ impl Store for SqliteStore {
 /// The step queue in SQLite. A message is delivered once it is due (or at
 /// once, when the queue leaves delays to a fast-forward poller's virtual
 /// clock); a received one is hidden until its handler deletes or releases
-/// it, or for [`VISIBILITY_MS`] when the handler died.
+/// it, or until the process restarts when the handler died.
 #[derive(Clone)]
 pub struct SqliteQueue {
     db: Db,
@@ -467,11 +524,17 @@ impl Queue for SqliteQueue {
     }
 }
 
-impl Inbox for SqliteQueue {
-    /// The message's row.
-    type Handle = i64;
+/// A received message: its row, and the epoch it was received in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Handle {
+    row: i64,
+    epoch: u64,
+}
 
-    async fn receive(&self, wait: bool) -> Result<Vec<Delivery<i64>>, PortError> {
+impl Inbox for SqliteQueue {
+    type Handle = Handle;
+
+    async fn receive(&self, wait: bool) -> Result<Vec<Delivery<Handle>>, PortError> {
         // Listening before looking: a message sent in between still wakes it.
         let sent = self.sent.notified();
         tokio::pin!(sent);
@@ -485,42 +548,46 @@ impl Inbox for SqliteQueue {
         self.take()
     }
 
-    /// The end of a batch: what it did is committed with the deletes.
-    async fn delete(&self, handles: &[i64]) -> Result<(), PortError> {
+    /// The end of a batch: what it did is committed with the deletes. A
+    /// message received before a failed commit stays: its handler's work
+    /// may have been lost with it (and its receipt was).
+    async fn delete(&self, handles: &[Handle]) -> Result<(), PortError> {
         self.each(handles, "DELETE FROM st_queue WHERE n = ?1")?;
         self.db.flush()
     }
 
-    async fn release(&self, handles: &[i64]) -> Result<(), PortError> {
+    async fn release(&self, handles: &[Handle]) -> Result<(), PortError> {
         self.each(handles, "UPDATE st_queue SET hidden = 0 WHERE n = ?1")?;
         self.db.flush()
     }
 }
 
 impl SqliteQueue {
-    /// Runs `sql` for each message.
-    fn each(&self, handles: &[i64], sql: &str) -> Result<(), PortError> {
-        self.db.with(|c| {
+    /// Runs `sql` for each message received in the current epoch.
+    fn each(&self, handles: &[Handle], sql: &str) -> Result<(), PortError> {
+        self.db.in_epoch(|c, epoch| {
             let mut statement = c.prepare(sql)?;
-            for n in handles {
-                statement.execute([n])?;
+            for h in handles.iter().filter(|h| h.epoch == epoch) {
+                statement.execute([h.row])?;
             }
             Ok(())
         })
     }
 
-    /// Up to ten deliverable messages, hidden from the next receive.
-    fn take(&self) -> Result<Vec<Delivery<i64>>, PortError> {
+    /// Up to ten deliverable messages, hidden from the next receive. A
+    /// body that is not a message is deleted: it would come back for ever
+    /// and hold up the rest.
+    fn take(&self) -> Result<Vec<Delivery<Handle>>, PortError> {
         let now = wall_clock();
         let due = if self.early { Millis::MAX } else { now };
         let order = if self.early { "n" } else { "at, n" };
-        let mut rows = self.db.with(|c| {
+        let (mut rows, epoch) = self.db.in_epoch(|c, epoch| {
             let mut take = c.prepare(&format!(
                 "UPDATE st_queue SET hidden = ?3, receives = receives + 1 WHERE n IN
                    (SELECT n FROM st_queue WHERE hidden <= ?1 AND at <= ?2 ORDER BY {order} LIMIT 10)
                  RETURNING n, at, body, receives"
             ))?;
-            let rows = take.query_map(params![now, due, now + VISIBILITY_MS], |r| {
+            let rows = take.query_map(params![now, due, HIDDEN], |r| {
                 Ok((
                     r.get::<_, i64>(0)?,
                     r.get::<_, i64>(1)?,
@@ -528,22 +595,31 @@ impl SqliteQueue {
                     r.get::<_, u32>(3)?,
                 ))
             })?;
-            Ok(rows.collect::<Result<Vec<_>, _>>()?)
+            Ok((rows.collect::<Result<Vec<_>, _>>()?, epoch))
         })?;
         if self.early {
             rows.sort_by_key(|r| r.0);
         } else {
             rows.sort_by_key(|r| (r.1, r.0));
         }
-        rows.into_iter()
-            .map(|(n, _, body, receives)| {
-                Ok(Delivery {
-                    handle: n,
-                    envelope: parse(&body)?,
+        let mut out = Vec::with_capacity(rows.len());
+        for (row, _, body, receives) in rows {
+            match parse(&body) {
+                Ok(envelope) => out.push(Delivery {
+                    handle: Handle { row, epoch },
+                    envelope,
                     receives,
-                })
-            })
-            .collect()
+                }),
+                Err(e) => {
+                    eprintln!("stepwise: dropped a queued message that is not one ({e})");
+                    self.db.with(|c| {
+                        c.execute("DELETE FROM st_queue WHERE n = ?1", [row])?;
+                        Ok(())
+                    })?;
+                }
+            }
+        }
+        Ok(out)
     }
 }
 

@@ -81,8 +81,9 @@ impl ExecutionStore for SqliteStore {
 
     async fn map_runs(&self, execution: &str) -> Result<Vec<MapRun>, PortError> {
         self.db.with(|c| {
-            let mut q =
-                c.prepare("SELECT body FROM st_map_runs WHERE execution = ?1 ORDER BY start")?;
+            let mut q = c.prepare(
+                "SELECT body FROM st_map_runs WHERE execution = ?1 ORDER BY start, rowid",
+            )?;
             let bodies = q.query_map([execution], |r| r.get::<_, String>(0))?;
             bodies.map(|b| parse(&b?)).collect()
         })

@@ -191,7 +191,7 @@ fn work_is_committed_when_a_batch_ends_and_before_an_answer() {
     block_on(async {
         assert!(store.create(&record).await.unwrap());
         assert_eq!(count("st_executions"), 0, "not committed yet");
-        store.flush().unwrap();
+        store.db().flush().unwrap();
         assert_eq!(count("st_executions"), 1);
         queue.send(&[envelope("m1", 0)], 0).await.unwrap();
         let got = queue.receive(false).await.unwrap();
@@ -210,4 +210,82 @@ fn work_is_committed_when_a_batch_ends_and_before_an_answer() {
     });
     drop((store, queue, outside));
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A failed commit loses the transaction: a message received before it is
+/// not deleted after it (its handler's work may be what was lost), and an
+/// answer begun before it is an error, not a promise.
+#[test]
+fn work_lost_to_a_failed_commit_is_not_taken_for_done() {
+    let db = Db::open(None).unwrap();
+    let (store, queue) = (
+        SqliteStore::new(db.clone()),
+        SqliteQueue::new(db.clone(), false),
+    );
+    let facts = local_execution("m", "e", json!({}), 1_000, false);
+    let record = ExecutionRecord::running(facts.clone(), "{}".into(), false);
+    block_on(async {
+        queue.send(&[envelope("m1", 0)], 0).await.unwrap();
+        db.flush().unwrap();
+        let epoch = db.epoch().unwrap();
+        let got = queue.receive(false).await.unwrap();
+        assert!(store.create(&record).await.unwrap());
+        db.lose().unwrap();
+        assert!(
+            db.flush_since(epoch).is_err(),
+            "the answer would promise a lost write"
+        );
+        assert!(store.execution(&facts.arn).await.unwrap().is_none());
+        queue.delete(&[got[0].handle]).await.unwrap();
+        let again = queue.receive(false).await.unwrap();
+        assert_eq!(again.len(), 1, "the message comes back to be handled again");
+        assert_eq!(again[0].envelope.id, "m1");
+        let epoch = db.epoch().unwrap();
+        queue.delete(&[again[0].handle]).await.unwrap();
+        db.flush_since(epoch).unwrap();
+        assert!(queue.receive(false).await.unwrap().is_empty());
+    });
+}
+
+/// A late write of a Map Run's start does not replace how it ended; a
+/// redrive's start does. A queued body that is not a message is dropped
+/// rather than holding up the rest.
+#[test]
+fn a_map_run_keeps_its_end_and_a_bad_message_is_dropped() {
+    use stepwise_engine::executions::ExecutionStore as _;
+    let db = Db::open(None).unwrap();
+    let (store, queue) = (
+        SqliteStore::new(db.clone()),
+        SqliteQueue::new(db.clone(), false),
+    );
+    let run = |status: &str, redrives: u32| -> stepwise_asl::MapRun {
+        serde_json::from_value(json!({
+            "arn": "arn:run", "thread": "t", "status": status, "start": 5, "stop": null,
+            "max_concurrency": 0, "tolerated_count": 0, "tolerated_percentage": 0.0,
+            "counts": {"total": 0, "pending": 0, "running": 0, "succeeded": 0, "failed": 0,
+                       "aborted": 0},
+            "redrive_count": redrives
+        }))
+        .unwrap()
+    };
+    block_on(async {
+        store.put_map_run("x", &run("SUCCEEDED", 0)).await.unwrap();
+        store.put_map_run("x", &run("RUNNING", 0)).await.unwrap();
+        assert_eq!(store.map_runs("x").await.unwrap()[0].status, "SUCCEEDED");
+        store.put_map_run("x", &run("RUNNING", 1)).await.unwrap();
+        assert_eq!(store.map_runs("x").await.unwrap()[0].status, "RUNNING");
+        db.with(|c| {
+            c.execute(
+                "INSERT INTO st_queue (at, body) VALUES (0, '{not a message')",
+                [],
+            )?;
+            Ok(())
+        })
+        .unwrap();
+        queue.send(&[envelope("good", 0)], 0).await.unwrap();
+        let got = queue.receive(false).await.unwrap();
+        let ids: Vec<_> = got.iter().map(|d| d.envelope.id.as_str()).collect();
+        assert_eq!(ids, ["good"]);
+        assert_eq!(queue.queued().unwrap(), 1, "the bad one is gone");
+    });
 }
