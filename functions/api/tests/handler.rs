@@ -9,6 +9,7 @@ use stepwise_aws::moto::Moto;
 use stepwise_aws::service::AwsService;
 use stepwise_aws::{DynamoStore, SqsQueue};
 use stepwise_engine::catalog::Scope;
+use stepwise_engine::stepper::service::StartChild as _;
 use stepwise_engine::stepper::{Poller, PollerOptions, Stepper, Store, TokenTarget};
 use stepwise_engine::tasks::Unavailable;
 

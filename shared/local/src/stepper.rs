@@ -168,7 +168,10 @@ impl Db {
 
     /// Commits what every caller has done so far.
     pub fn flush(&self) -> Result<(), PortError> {
-        let mut conn = self.lock()?;
+        Self::commit(&mut *self.lock()?)
+    }
+
+    fn commit(conn: &mut Conn) -> Result<(), PortError> {
         if conn.open {
             conn.open = false;
             if let Err(e) = conn.db.execute_batch("COMMIT") {
@@ -188,8 +191,9 @@ impl Db {
 
     /// Commits, and fails if work begun in `epoch` was lost since.
     pub fn flush_since(&self, epoch: u64) -> Result<(), PortError> {
-        self.flush()?;
-        if self.epoch()? != epoch {
+        let mut conn = self.lock()?;
+        Self::commit(&mut conn)?;
+        if conn.epoch != epoch {
             return Err("the store lost this request's writes to a failed commit".into());
         }
         Ok(())

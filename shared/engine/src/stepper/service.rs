@@ -183,40 +183,8 @@ impl<S: ApiStore, Q: Queue, T: Tasks> StepperService<S, Q, T> {
     }
 
     async fn start_execution(&self, body: &Value) -> Res {
-        let (arn, start) = self.start_child(body, None, None).await?;
+        let (arn, start) = StartChild::start_child(self, body, None, None).await?;
         Ok(json!({"executionArn": arn, "startDate": timestamp(start)}))
-    }
-
-    /// StartExecution, for the API (`None`s) and for nested executions
-    /// (the task that starts it, and the `.sync` task that waits for it):
-    /// the execution's ARN and start time (the first start's, when the same
-    /// name and input, or the same task, start it again).
-    pub async fn start_child(
-        &self,
-        body: &Value,
-        parent: Option<ParentTask>,
-        started_by: Option<TokenTarget>,
-    ) -> Result<(String, i64), ApiError> {
-        let (mut record, machine, input_text) = self.new_execution(body).await?;
-        record.parent = parent;
-        record.started_by = started_by;
-        let arn = record.facts.arn.clone();
-        let created = start(&self.store, &self.queue, &record, &machine)
-            .await
-            .map_err(internal)?;
-        if !created {
-            // The same name again: the same execution if its input is the same.
-            let old = self.execution(&arn).await?;
-            if record.started_by.is_some() && old.started_by == record.started_by {
-                // The same task again (its step ran twice): the same child,
-                // even if it has ended meanwhile (its report, if any, waits
-                // for the parent's save).
-                return Ok((arn, old.facts.start_time));
-            }
-            let started = executions::start_again(&arn, &view_of(&old), &input_text)?;
-            return Ok((arn, started));
-        }
-        Ok((arn, record.facts.start_time))
     }
 
     async fn start_sync(&self, api: &dyn Service, body: &Value) -> Res {
@@ -403,12 +371,35 @@ pub trait StartChild {
 }
 
 impl<S: ApiStore, Q: Queue, T: Tasks> StartChild for StepperService<S, Q, T> {
+    /// StartExecution, for the API (`None`s) and for nested executions
+    /// (the task that starts it, and the `.sync` task that waits for it):
+    /// the execution's ARN and start time (the first start's, when the same
+    /// name and input, or the same task, start it again).
     async fn start_child(
         &self,
         body: &Value,
         parent: Option<ParentTask>,
         started_by: Option<TokenTarget>,
     ) -> Result<(String, i64), ApiError> {
-        StepperService::start_child(self, body, parent, started_by).await
+        let (mut record, machine, input_text) = self.new_execution(body).await?;
+        record.parent = parent;
+        record.started_by = started_by;
+        let arn = record.facts.arn.clone();
+        let created = start(&self.store, &self.queue, &record, &machine)
+            .await
+            .map_err(internal)?;
+        if !created {
+            // The same name again: the same execution if its input is the same.
+            let old = self.execution(&arn).await?;
+            if record.started_by.is_some() && old.started_by == record.started_by {
+                // The same task again (its step ran twice): the same child,
+                // even if it has ended meanwhile (its report, if any, waits
+                // for the parent's save).
+                return Ok((arn, old.facts.start_time));
+            }
+            let started = executions::start_again(&arn, &view_of(&old), &input_text)?;
+            return Ok((arn, started));
+        }
+        Ok((arn, record.facts.start_time))
     }
 }
