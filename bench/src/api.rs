@@ -344,12 +344,7 @@ pub fn run(quick: bool) {
     );
     // The serverless stepper and its API on SQLite (`--backend stepper`):
     // the embedded backend's next driver, the same load.
-    if let Some((t, alone)) = stepper_on_sqlite(&rt, &bin, duration) {
-        println!(
-            "api: stepwise serve --backend stepper (the serverless stepper on SQLite, durable), one client: start-to-finish p50 {:.2} ms; 64 clients: {:.0} executions/s ({} executions)",
-            alone.p50_ms, t.per_second, t.executions
-        );
-    }
+    print_stepper(&rt, &bin, duration);
     // The peers are slower by orders of magnitude: ten seconds say enough.
     let peers = duration.min(Duration::from_secs(10));
     let port = free_port();
@@ -456,6 +451,30 @@ fn serverless(
 
 /// `stepwise serve --backend stepper` on a SQLite file: the same load as
 /// the embedded backend's.
+fn print_stepper(rt: &tokio::runtime::Runtime, bin: &str, duration: Duration) {
+    if let Some((t, alone)) = stepper_on_sqlite(rt, bin, duration) {
+        println!(
+            "api: stepwise serve --backend stepper (the serverless stepper on SQLite, durable), one client: start-to-finish p50 {:.2} ms; 64 clients: {:.0} executions/s ({} executions)",
+            alone.p50_ms, t.per_second, t.executions
+        );
+    }
+}
+
+/// Only the `--backend stepper` line (`stepwise-bench api-stepper`), of
+/// the binary `STEPWISE_BIN` names when set (a build with symbols to
+/// profile).
+pub fn run_stepper(quick: bool) {
+    let bin = std::env::var("STEPWISE_BIN").unwrap_or_else(|_| {
+        concat!(env!("CARGO_MANIFEST_DIR"), "/../target/release/stepwise").to_owned()
+    });
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime");
+    print_stepper(&rt, &bin, Duration::from_secs(if quick { 3 } else { 10 }));
+}
+
 fn stepper_on_sqlite(
     rt: &tokio::runtime::Runtime,
     bin: &str,

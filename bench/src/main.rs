@@ -9,7 +9,8 @@
 //!
 //! 4. The API: executions/s and latency of `stepwise serve` and moto server.
 //!
-//! `stepwise-bench jsonata` or `stepwise-bench api` runs only that one.
+//! `stepwise-bench jsonata` or `stepwise-bench api` runs only that one;
+//! `stepwise-bench api-stepper` only the `serve --backend stepper` line.
 
 mod api;
 mod cost;
@@ -190,6 +191,9 @@ fn main() {
     }
     if only.as_deref().is_none_or(|o| o == "api") {
         api::run(quick);
+    }
+    if only.as_deref() == Some("api-stepper") {
+        return api::run_stepper(quick);
     }
     if only.as_deref().is_none_or(|o| o == "cost") {
         cost::run(quick);

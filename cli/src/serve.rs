@@ -271,7 +271,7 @@ pub fn main(args: Args) -> anyhow::Result<ExitCode> {
             // (The stepper's work in flight is lost as in a crash, and
             // comes back from the queue.)
             if let Some(service) = &on_stepper {
-                let _ = service.0.store.db().flush();
+                let _ = service.writes.store.db().flush();
             }
             if let Some(p) = &path {
                 stepwise_local::truncate_wal(p);

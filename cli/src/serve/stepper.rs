@@ -14,14 +14,19 @@ use stepwise_aws::service::SyncTasks;
 use stepwise_aws::services::WithServices;
 use stepwise_engine::catalog::Scope;
 use stepwise_engine::mock::Mocks;
-use stepwise_engine::stepper::service::StepperService;
+use stepwise_engine::stepper::service::{StepperService, is_read};
 use stepwise_engine::tasks::Mocked;
 use stepwise_local::stepper::{Db, SqliteQueue, SqliteStore};
 
 pub type SqliteActions = StepperService<SqliteStore, SqliteQueue, SyncTasks>;
 
-/// The API on SQLite.
-pub struct SqliteService(pub Arc<SqliteActions>);
+/// The API on SQLite: its read actions on a store that reads what is
+/// committed (on reader connections, when the store is a file), the rest
+/// on the writer's.
+pub struct SqliteService {
+    pub writes: Arc<SqliteActions>,
+    reads: SqliteActions,
+}
 
 impl Service for SqliteService {
     fn call<'a>(&'a self, action: &'a str, body: Value) -> Reply<'a> {
@@ -30,11 +35,20 @@ impl Service for SqliteService {
 
     fn call_in<'a>(&'a self, region: Option<&'a str>, action: &'a str, body: Value) -> Reply<'a> {
         Box::pin(async move {
-            let db = self.0.store.db();
+            let db = self.writes.store.db();
+            if is_read(action) && db.has_readers() {
+                // Only what is committed is seen: nothing to commit.
+                return self.reads.answer(self, region, action, body).await;
+            }
             let epoch = db.epoch().map_err(internal)?;
-            let answer = self.0.answer(self, region, action, body).await;
-            // Nothing is answered before what it wrote is committed.
-            db.flush_since(epoch).map_err(internal)?;
+            let answer = self.writes.answer(self, region, action, body).await;
+            // Nothing is answered before what it wrote is committed; the
+            // answers that write meanwhile share the commit.
+            let txn = db.open_txn().map_err(internal)?;
+            if txn.is_some() {
+                tokio::task::yield_now().await;
+            }
+            db.flush_since(epoch, txn).map_err(internal)?;
             answer
         })
     }
@@ -68,7 +82,16 @@ pub fn open(
         tasks: Arc::new(sync),
         place: Scope::from_env(),
     });
+    let reads = StepperService {
+        store: store.reading_committed(),
+        queue: queue.clone(),
+        tasks: actions.tasks.clone(),
+        place: actions.place.clone(),
+    };
     let tasks = crate::aws::local_tasks(mocks, lambda_endpoint, Some(actions.clone()));
     crate::aws::spawn_stepper(store, queue, tasks);
-    Ok(Arc::new(SqliteService(actions)))
+    Ok(Arc::new(SqliteService {
+        writes: actions,
+        reads,
+    }))
 }

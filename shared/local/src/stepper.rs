@@ -18,11 +18,9 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use stepwise_asl::timestamp::Millis;
 use stepwise_asl::{ChildRecord, MapRun, Outcome};
-use stepwise_engine::memory::wall_clock;
 use stepwise_engine::stepper::service::view_of;
 use stepwise_engine::stepper::{
-    Delivery, Envelope, ExecutionRecord, Inbox, Logged, Offer, PortError, Queue, Record, Saved,
-    Store, TokenTarget, status_of,
+    ExecutionRecord, Logged, Offer, PortError, Record, Saved, Store, TokenTarget, status_of,
 };
 
 const SCHEMA: &str = "
@@ -59,15 +57,9 @@ CREATE TABLE IF NOT EXISTS st_child_pages (
 );
 CREATE TABLE IF NOT EXISTS st_queue (
     n INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, body TEXT NOT NULL,
-    receives INTEGER NOT NULL DEFAULT 0, hidden INTEGER NOT NULL DEFAULT 0
+    receives INTEGER NOT NULL DEFAULT 0
 );
-CREATE INDEX IF NOT EXISTS st_queue_by_due ON st_queue (at, n);
 ";
-
-/// A received message stays hidden until its handler deletes or releases
-/// it, however long a task it calls takes; the process that had it dying
-/// is the one other way back (`Db::open`).
-const HIDDEN: Millis = Millis::MAX;
 
 /// One SQLite database shared by a store and its queue (and the catalog,
 /// in the table the embedded backend keeps it in), on one connection.
@@ -80,7 +72,17 @@ const HIDDEN: Millis = Millis::MAX;
 /// survives anyway, as on DynamoDB, where every write is durable on its own
 /// — and nothing an answer has promised.
 #[derive(Clone)]
-pub struct Db(Arc<Mutex<Conn>>);
+pub struct Db {
+    conn: Arc<Mutex<Conn>>,
+    /// Reader connections (file stores only: WAL lets them read what is
+    /// committed while the one writer works), for the API's reads.
+    readers: Option<Arc<Readers>>,
+}
+
+struct Readers {
+    path: std::path::PathBuf,
+    idle: Mutex<Vec<crate::db::Db>>,
+}
 
 struct Conn {
     db: crate::db::Db,
@@ -89,6 +91,10 @@ struct Conn {
     /// How many transactions were lost (a failed commit rolled one back):
     /// work begun before a loss must not be taken for done after it.
     epoch: u64,
+    /// How many transactions were begun: the open one's number.
+    txn: u64,
+    /// The queue's messages, as the open transaction has them.
+    queue: queue::Pending,
 }
 
 impl Conn {
@@ -97,8 +103,20 @@ impl Conn {
     /// messages come back, its answers are errors.
     fn lose(&mut self) {
         let _ = self.db.execute_batch("ROLLBACK");
+        self.lost();
+    }
+
+    /// The open transaction is gone (rolled back): so are the messages it
+    /// sent, and those it had received come back.
+    fn lost(&mut self) {
         self.open = false;
         self.epoch += 1;
+        self.queue = queue::Pending::load(&self.db).unwrap_or_else(|e| {
+            eprintln!(
+                "stepwise: cannot read the step queue back ({e}); it is read at the next start"
+            );
+            queue::Pending::default()
+        });
     }
 }
 
@@ -116,21 +134,58 @@ impl Db {
     pub fn open(path: Option<&Path>) -> Result<Db, PortError> {
         let conn = crate::db::open(path)?;
         conn.execute_batch(SCHEMA)?;
+        let db = crate::db::Db::new(conn);
         // One process serves a store: whatever an earlier one had received
         // and not finished (it was killed) is delivered again at once.
-        conn.execute("UPDATE st_queue SET hidden = 0 WHERE hidden > 0", [])?;
-        Ok(Db(Arc::new(Mutex::new(Conn {
-            db: crate::db::Db::new(conn),
-            open: false,
-            epoch: 0,
-        }))))
+        let queue = queue::Pending::load(&db)?;
+        Ok(Db {
+            conn: Arc::new(Mutex::new(Conn {
+                db,
+                open: false,
+                epoch: 0,
+                txn: 0,
+                queue,
+            })),
+            readers: path.map(|p| {
+                Arc::new(Readers {
+                    path: p.to_path_buf(),
+                    idle: Mutex::new(Vec::new()),
+                })
+            }),
+        })
     }
 
     fn lock(&self) -> Result<std::sync::MutexGuard<'_, Conn>, PortError> {
         Ok(self
-            .0
+            .conn
             .lock()
             .map_err(|_| "the stepper's database lock is poisoned")?)
+    }
+
+    /// Whether [`Db::read`] reads on connections of its own.
+    pub fn has_readers(&self) -> bool {
+        self.readers.is_some()
+    }
+
+    /// Runs `f` on a reader connection, which sees what is committed (on
+    /// the writer's, in its open transaction, for a store in memory).
+    fn read<R>(
+        &self,
+        f: impl FnOnce(&mut crate::db::Db) -> Result<R, PortError>,
+    ) -> Result<R, PortError> {
+        let Some(readers) = &self.readers else {
+            return self.with(f);
+        };
+        let idle = readers.idle.lock().ok().and_then(|mut v| v.pop());
+        let mut conn = match idle {
+            Some(c) => c,
+            None => crate::db::Db::new(crate::db::open_reader(&readers.path)?),
+        };
+        let out = f(&mut conn);
+        if let Ok(mut v) = readers.idle.lock() {
+            v.push(conn);
+        }
+        out
     }
 
     /// Runs `f` inside the open transaction (opening one if none is).
@@ -146,17 +201,21 @@ impl Db {
         &self,
         f: impl FnOnce(&mut crate::db::Db, u64) -> Result<R, PortError>,
     ) -> Result<R, PortError> {
+        self.in_txn(|conn| f(&mut conn.db, conn.epoch))
+    }
+
+    /// The same, with the whole connection (the queue's messages too).
+    fn in_txn<R>(&self, f: impl FnOnce(&mut Conn) -> Result<R, PortError>) -> Result<R, PortError> {
         let mut conn = self.lock()?;
         if !conn.open {
             conn.db.execute_batch("BEGIN")?;
             conn.open = true;
+            conn.txn += 1;
         }
-        let epoch = conn.epoch;
-        let result = f(&mut conn.db, epoch);
+        let result = f(&mut conn);
         if conn.db.is_autocommit() {
             // SQLite gave the transaction up after an error: its work is lost.
-            conn.open = false;
-            conn.epoch += 1;
+            conn.lost();
         }
         result
     }
@@ -189,10 +248,22 @@ impl Db {
         Ok(())
     }
 
-    /// Commits, and fails if work begun in `epoch` was lost since.
-    pub fn flush_since(&self, epoch: u64) -> Result<(), PortError> {
+    /// The transaction open now, if one is: what an answer just worked out
+    /// was written in it or before it.
+    pub fn open_txn(&self) -> Result<Option<u64>, PortError> {
+        let conn = self.lock()?;
+        Ok(conn.open.then_some(conn.txn))
+    }
+
+    /// Commits the transaction `txn` (none: nothing to commit) unless
+    /// another caller has (group commit: the answers that wrote meanwhile
+    /// share one), and fails if
+    /// work begun in `epoch` was lost since.
+    pub fn flush_since(&self, epoch: u64, txn: Option<u64>) -> Result<(), PortError> {
         let mut conn = self.lock()?;
-        Self::commit(&mut conn)?;
+        if conn.open && txn == Some(conn.txn) {
+            Self::commit(&mut conn)?;
+        }
         if conn.epoch != epoch {
             return Err("the store lost this request's writes to a failed commit".into());
         }
@@ -212,6 +283,9 @@ fn parse<T: DeserializeOwned>(body: &str) -> Result<T, PortError> {
 #[derive(Clone)]
 pub struct SqliteStore {
     db: Db,
+    /// Reads see what is committed, on reader connections (the API's
+    /// reads); otherwise the writer's open transaction too.
+    committed: bool,
     /// Every activity a Task names exists (`stepwise run`, which serves no
     /// API to create them); otherwise the catalog says.
     every_activity: bool,
@@ -221,7 +295,29 @@ impl SqliteStore {
     pub fn new(db: Db) -> Self {
         SqliteStore {
             db,
+            committed: false,
             every_activity: false,
+        }
+    }
+
+    /// The same store, reading what is committed on reader connections
+    /// when it has them (the API's read actions, which then neither wait
+    /// for the writer nor commit).
+    pub fn reading_committed(&self) -> Self {
+        SqliteStore {
+            committed: self.db.has_readers(),
+            ..self.clone()
+        }
+    }
+
+    /// Runs a read: on a reader connection, or in the open transaction.
+    fn read<R>(
+        &self,
+        f: impl FnOnce(&mut crate::db::Db) -> Result<R, PortError>,
+    ) -> Result<R, PortError> {
+        match self.committed {
+            true => self.db.read(f),
+            false => self.db.with(f),
         }
     }
 
@@ -245,7 +341,7 @@ impl SqliteStore {
         sql: &str,
         key: &[&dyn rusqlite::ToSql],
     ) -> Result<Option<T>, PortError> {
-        self.db.with(|c| {
+        self.read(|c| {
             let body: Option<String> = c.prepare(sql)?.query_row(key, |r| r.get(0)).optional()?;
             body.map(|b| parse(&b)).transpose()
         })
@@ -407,7 +503,7 @@ impl Store for SqliteStore {
         if let Some(r) = Store::execution(self, execution).await? {
             out.push(r.started());
         }
-        self.db.with(|c| {
+        self.read(|c| {
             let mut pages = c.prepare("SELECT body FROM st_pages WHERE execution = ?1")?;
             for body in pages.query_map([execution], |r| r.get::<_, String>(0))? {
                 out.extend(parse::<Vec<Logged>>(&body?)?);
@@ -474,160 +570,10 @@ impl Store for SqliteStore {
     }
 }
 
-/// The step queue in SQLite. A message is delivered once it is due (or at
-/// once, when the queue leaves delays to a fast-forward poller's virtual
-/// clock); a received one is hidden until its handler deletes or releases
-/// it, or until the process restarts when the handler died.
-#[derive(Clone)]
-pub struct SqliteQueue {
-    db: Db,
-    /// Deliver messages before they are due, in the order sent: the
-    /// poller's virtual clock holds them (`stepwise run --fast-forward`).
-    pub early: bool,
-    /// Wakes the pollers waiting for a message when one is sent.
-    sent: Arc<tokio::sync::Notify>,
-}
-
-/// The longest a waiting receive sleeps: a message due later than it was
-/// sent wakes no one.
-const LONG_POLL: std::time::Duration = std::time::Duration::from_millis(50);
-
-impl SqliteQueue {
-    pub fn new(db: Db, early: bool) -> Self {
-        SqliteQueue {
-            db,
-            early,
-            sent: Arc::default(),
-        }
-    }
-
-    /// How many messages are queued (received ones included).
-    pub fn queued(&self) -> Result<usize, PortError> {
-        self.db.with(|c| {
-            let n: i64 = c.query_row("SELECT COUNT(*) FROM st_queue", [], |r| r.get(0))?;
-            Ok(n as usize)
-        })
-    }
-}
-
-impl Queue for SqliteQueue {
-    async fn send(&self, messages: &[Envelope], _now: Millis) -> Result<(), PortError> {
-        let bodies = messages
-            .iter()
-            .map(|e| Ok((e.at, text(e)?)))
-            .collect::<Result<Vec<_>, PortError>>()?;
-        self.db.with(|c| {
-            let mut insert = c.prepare("INSERT INTO st_queue (at, body) VALUES (?1, ?2)")?;
-            for (at, body) in &bodies {
-                insert.execute(params![at, body])?;
-            }
-            Ok(())
-        })?;
-        self.sent.notify_waiters();
-        Ok(())
-    }
-}
-
-/// A received message: its row, and the epoch it was received in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Handle {
-    row: i64,
-    epoch: u64,
-}
-
-impl Inbox for SqliteQueue {
-    type Handle = Handle;
-
-    async fn receive(&self, wait: bool) -> Result<Vec<Delivery<Handle>>, PortError> {
-        // Listening before looking: a message sent in between still wakes it.
-        let sent = self.sent.notified();
-        tokio::pin!(sent);
-        sent.as_mut().enable();
-        let found = self.take()?;
-        if !found.is_empty() || !wait {
-            return Ok(found);
-        }
-        // As a long poll: until a message is sent, or a while.
-        let _ = tokio::time::timeout(LONG_POLL, sent).await;
-        self.take()
-    }
-
-    /// The end of a batch: what it did is committed with the deletes. A
-    /// message received before a failed commit stays: its handler's work
-    /// may have been lost with it (and its receipt was).
-    async fn delete(&self, handles: &[Handle]) -> Result<(), PortError> {
-        self.each(handles, "DELETE FROM st_queue WHERE n = ?1")?;
-        self.db.flush()
-    }
-
-    async fn release(&self, handles: &[Handle]) -> Result<(), PortError> {
-        self.each(handles, "UPDATE st_queue SET hidden = 0 WHERE n = ?1")?;
-        self.db.flush()
-    }
-}
-
-impl SqliteQueue {
-    /// Runs `sql` for each message received in the current epoch.
-    fn each(&self, handles: &[Handle], sql: &str) -> Result<(), PortError> {
-        self.db.in_epoch(|c, epoch| {
-            let mut statement = c.prepare(sql)?;
-            for h in handles.iter().filter(|h| h.epoch == epoch) {
-                statement.execute([h.row])?;
-            }
-            Ok(())
-        })
-    }
-
-    /// Up to ten deliverable messages, hidden from the next receive. A
-    /// body that is not a message is deleted: it would come back for ever
-    /// and hold up the rest.
-    fn take(&self) -> Result<Vec<Delivery<Handle>>, PortError> {
-        let now = wall_clock();
-        let due = if self.early { Millis::MAX } else { now };
-        let order = if self.early { "n" } else { "at, n" };
-        let (mut rows, epoch) = self.db.in_epoch(|c, epoch| {
-            let mut take = c.prepare(&format!(
-                "UPDATE st_queue SET hidden = ?3, receives = receives + 1 WHERE n IN
-                   (SELECT n FROM st_queue WHERE hidden <= ?1 AND at <= ?2 ORDER BY {order} LIMIT 10)
-                 RETURNING n, at, body, receives"
-            ))?;
-            let rows = take.query_map(params![now, due, HIDDEN], |r| {
-                Ok((
-                    r.get::<_, i64>(0)?,
-                    r.get::<_, i64>(1)?,
-                    r.get::<_, String>(2)?,
-                    r.get::<_, u32>(3)?,
-                ))
-            })?;
-            Ok((rows.collect::<Result<Vec<_>, _>>()?, epoch))
-        })?;
-        if self.early {
-            rows.sort_by_key(|r| r.0);
-        } else {
-            rows.sort_by_key(|r| (r.1, r.0));
-        }
-        let mut out = Vec::with_capacity(rows.len());
-        for (row, _, body, receives) in rows {
-            match parse(&body) {
-                Ok(envelope) => out.push(Delivery {
-                    handle: Handle { row, epoch },
-                    envelope,
-                    receives,
-                }),
-                Err(e) => {
-                    eprintln!("stepwise: dropped a queued message that is not one ({e})");
-                    self.db.with(|c| {
-                        c.execute("DELETE FROM st_queue WHERE n = ?1", [row])?;
-                        Ok(())
-                    })?;
-                }
-            }
-        }
-        Ok(out)
-    }
-}
-
 mod api;
+mod queue;
+
+pub use queue::{Handle, SqliteQueue};
 
 #[cfg(test)]
 mod tests;

@@ -101,6 +101,35 @@ impl StateMachine {
         StateMachine::from_value(&value, options)
     }
 
+    /// [`parse`](Self::parse), for a definition that is run again and
+    /// again (every execution of a machine, every step of an execution):
+    /// the process keeps the last few hundred valid definitions it parsed,
+    /// shared, and parses each of them once.
+    pub fn parse_shared(
+        text: &str,
+        options: Options,
+    ) -> Result<std::sync::Arc<StateMachine>, Invalid> {
+        type Parsed = HashMap<String, std::sync::Arc<StateMachine>>;
+        static PARSED: std::sync::Mutex<[Option<Parsed>; 2]> = std::sync::Mutex::new([None, None]);
+        let slot = usize::from(options.express);
+        let kept = PARSED
+            .lock()
+            .ok()
+            .and_then(|all| all[slot].as_ref()?.get(text).cloned());
+        if let Some(machine) = kept {
+            return Ok(machine);
+        }
+        let machine = std::sync::Arc::new(StateMachine::parse(text, options)?);
+        if let Ok(mut all) = PARSED.lock() {
+            let parsed = all[slot].get_or_insert_with(HashMap::new);
+            if parsed.len() >= 256 {
+                parsed.clear();
+            }
+            parsed.insert(text.to_owned(), machine.clone());
+        }
+        Ok(machine)
+    }
+
     pub fn from_value(value: &Value, options: Options) -> Result<StateMachine, Invalid> {
         // Everything below recurses over the definition: measured first.
         if let Some(at) = crate::limits::too_deep_at(value, MAX_DEFINITION_DEPTH) {

@@ -28,6 +28,21 @@ use crate::memory::wall_clock;
 use crate::nested::WithApi;
 use crate::ports::Tasks;
 
+/// The actions that only read: a store may answer them from what is
+/// committed, without waiting for its writer.
+pub fn is_read(action: &str) -> bool {
+    catalog::READS.contains(&action)
+        || [
+            "DescribeExecution",
+            "DescribeStateMachineForExecution",
+            "ListExecutions",
+            "GetExecutionHistory",
+            "ListMapRuns",
+            "DescribeMapRun",
+        ]
+        .contains(&action)
+}
+
 /// A claimed activity task: what GetActivityTask hands the worker.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ActivityTask {
@@ -166,11 +181,12 @@ impl<S: ApiStore, Q: Queue, T: Tasks> StepperService<S, Q, T> {
     async fn new_execution(
         &self,
         body: &Value,
-    ) -> Result<(ExecutionRecord, StateMachine, String), ApiError> {
+    ) -> Result<(ExecutionRecord, Arc<StateMachine>, String), ApiError> {
         let plan = executions::plan_start(&self.store, body, crate::uuid, wall_clock()).await?;
         let r = plan.resolved;
-        let machine = StateMachine::parse(&r.settings.definition, Options { express: r.express })
-            .map_err(|e| ApiError::invalid_definition(e.to_string()))?;
+        let machine =
+            StateMachine::parse_shared(&r.settings.definition, Options { express: r.express })
+                .map_err(|e| ApiError::invalid_definition(e.to_string()))?;
         let printed = plan.facts.input.to_string();
         let written = plan.input_text != printed;
         let record = ExecutionRecord {

@@ -34,7 +34,7 @@ pub enum Retry {
 }
 
 pub(super) struct Loaded {
-    pub(super) machine: StateMachine,
+    pub(super) machine: Arc<StateMachine>,
     pub(super) record: ExecutionRecord,
 }
 
@@ -97,7 +97,7 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
         let options = Options {
             express: record.express,
         };
-        let machine = StateMachine::parse(&record.definition, options)
+        let machine = StateMachine::parse_shared(&record.definition, options)
             .map_err(|e| Retry::Port(format!("stored definition is invalid: {e}").into()))?;
         let loaded = Arc::new(Loaded { machine, record });
         let mut cache = self.machines.lock().expect("lock");

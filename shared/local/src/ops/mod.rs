@@ -34,18 +34,7 @@ impl From<rusqlite::Error> for Fail {
 pub type Res = Result<Value, Fail>;
 
 /// Actions that only read, answered on a reader connection beside the worker.
-pub fn is_read(action: &str) -> bool {
-    catalog::READS.contains(&action)
-        || [
-            "DescribeExecution",
-            "DescribeStateMachineForExecution",
-            "ListExecutions",
-            "GetExecutionHistory",
-            "ListMapRuns",
-            "DescribeMapRun",
-        ]
-        .contains(&action)
-}
+pub use stepwise_engine::stepper::service::is_read;
 
 pub fn read(
     db: &Db,

@@ -28,7 +28,7 @@ impl ExecutionStore for SqliteStore {
         max: usize,
     ) -> Result<(Vec<ExecutionView>, bool), PortError> {
         let (after_start, after_arn) = after.unwrap_or((i64::MAX, ""));
-        self.db.with(|c| {
+        self.read(|c| {
             // Newest first: by start, then the later stored.
             let mut q = c.prepare(
                 "SELECT arn, version, alias, name, status, started, stopped FROM st_executions
@@ -80,7 +80,7 @@ impl ExecutionStore for SqliteStore {
     }
 
     async fn map_runs(&self, execution: &str) -> Result<Vec<MapRun>, PortError> {
-        self.db.with(|c| {
+        self.read(|c| {
             let mut q = c.prepare(
                 "SELECT body FROM st_map_runs WHERE execution = ?1 ORDER BY start, rowid",
             )?;
@@ -90,7 +90,7 @@ impl ExecutionStore for SqliteStore {
     }
 
     async fn map_run(&self, arn: &str) -> Result<Option<(String, MapRun)>, PortError> {
-        self.db.with(|c| {
+        self.read(|c| {
             let row: Option<(String, String)> = c
                 .query_row(
                     "SELECT execution, body FROM st_map_runs WHERE arn = ?1",
@@ -108,7 +108,7 @@ impl ExecutionStore for SqliteStore {
     }
 
     async fn children(&self, arns: &[String]) -> Result<Vec<ChildRecord>, PortError> {
-        self.db.with(|c| {
+        self.read(|c| {
             let mut found = Vec::new();
             for arn in arns {
                 let body: Option<String> = c
@@ -125,7 +125,7 @@ impl ExecutionStore for SqliteStore {
     }
 
     async fn child_history(&self, arn: &str) -> Result<Vec<Ordered>, PortError> {
-        self.db.with(|c| {
+        self.read(|c| {
             let mut q = c.prepare(
                 "SELECT body FROM st_child_pages WHERE arn = ?1 ORDER BY attempt, page, thread",
             )?;
@@ -142,8 +142,7 @@ impl ExecutionStore for SqliteStore {
 /// backend's catalog table, through its adapter.
 impl Catalog for SqliteStore {
     async fn get(&self, key: &Key) -> Result<Option<Entry>, PortError> {
-        self.db
-            .with(|c| stepwise_engine::block_on(SqlCatalog(c).get(key)))
+        self.read(|c| stepwise_engine::block_on(SqlCatalog(c).get(key)))
     }
 
     async fn put(&self, entry: &Entry, expected: Option<u64>) -> Result<bool, PortError> {
@@ -157,8 +156,7 @@ impl Catalog for SqliteStore {
     }
 
     async fn list(&self, kind: Kind, parent: &str) -> Result<Vec<Entry>, PortError> {
-        self.db
-            .with(|c| stepwise_engine::block_on(SqlCatalog(c).list(kind, parent)))
+        self.read(|c| stepwise_engine::block_on(SqlCatalog(c).list(kind, parent)))
     }
 }
 

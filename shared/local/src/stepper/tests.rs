@@ -189,22 +189,52 @@ fn work_is_committed_when_a_batch_ends_and_before_an_answer() {
     let facts = local_execution("m", "e", json!({}), 1_000, false);
     let record = ExecutionRecord::running(facts, "{}".into(), false);
     block_on(async {
+        let committed = store.reading_committed();
         assert!(store.create(&record).await.unwrap());
         assert_eq!(count("st_executions"), 0, "not committed yet");
-        store.db().flush().unwrap();
+        assert!(store.execution(&record.facts.arn).await.unwrap().is_some());
+        assert!(
+            committed
+                .execution(&record.facts.arn)
+                .await
+                .unwrap()
+                .is_none(),
+            "the API's reads see only what is committed"
+        );
+        let txn = store.db().open_txn().unwrap();
+        assert!(txn.is_some());
+        store.db().flush_since(0, txn).unwrap();
         assert_eq!(count("st_executions"), 1);
+        assert!(
+            committed
+                .execution(&record.facts.arn)
+                .await
+                .unwrap()
+                .is_some()
+        );
+        // Another answer's commit took this one's writes: nothing to do.
+        queue
+            .send(&[envelope("m0", 9_000_000_000_000)], 0)
+            .await
+            .unwrap();
+        store.db().flush_since(0, txn).unwrap();
+        assert_eq!(
+            count("st_queue"),
+            0,
+            "a later transaction is not this answer's"
+        );
         queue.send(&[envelope("m1", 0)], 0).await.unwrap();
         let got = queue.receive(false).await.unwrap();
         assert_eq!(count("st_queue"), 0, "the send is not committed yet");
         queue.delete(&[got[0].handle]).await.unwrap();
         // The batch's end committed its send and its delete together.
-        assert_eq!(count("st_queue"), 0);
+        assert_eq!(count("st_queue"), 1, "m0 only");
         queue.send(&[envelope("m2", 0)], 0).await.unwrap();
         let got = queue.receive(false).await.unwrap();
         queue.release(&[got[0].handle]).await.unwrap();
         assert_eq!(
             count("st_queue"),
-            1,
+            2,
             "a released message is committed, to come back"
         );
     });
@@ -232,7 +262,7 @@ fn work_lost_to_a_failed_commit_is_not_taken_for_done() {
         assert!(store.create(&record).await.unwrap());
         db.lose().unwrap();
         assert!(
-            db.flush_since(epoch).is_err(),
+            db.flush_since(epoch, Some(1)).is_err(),
             "the answer would promise a lost write"
         );
         assert!(store.execution(&facts.arn).await.unwrap().is_none());
@@ -242,22 +272,17 @@ fn work_lost_to_a_failed_commit_is_not_taken_for_done() {
         assert_eq!(again[0].envelope.id, "m1");
         let epoch = db.epoch().unwrap();
         queue.delete(&[again[0].handle]).await.unwrap();
-        db.flush_since(epoch).unwrap();
+        db.flush_since(epoch, None).unwrap();
         assert!(queue.receive(false).await.unwrap().is_empty());
     });
 }
 
 /// A late write of a Map Run's start does not replace how it ended; a
-/// redrive's start does. A queued body that is not a message is dropped
-/// rather than holding up the rest.
+/// redrive's start does.
 #[test]
-fn a_map_run_keeps_its_end_and_a_bad_message_is_dropped() {
+fn a_map_run_keeps_its_end() {
     use stepwise_engine::executions::ExecutionStore as _;
-    let db = Db::open(None).unwrap();
-    let (store, queue) = (
-        SqliteStore::new(db.clone()),
-        SqliteQueue::new(db.clone(), false),
-    );
+    let store = SqliteStore::new(Db::open(None).unwrap());
     let run = |status: &str, redrives: u32| -> stepwise_asl::MapRun {
         serde_json::from_value(json!({
             "arn": "arn:run", "thread": "t", "status": status, "start": 5, "stop": null,
@@ -274,6 +299,28 @@ fn a_map_run_keeps_its_end_and_a_bad_message_is_dropped() {
         assert_eq!(store.map_runs("x").await.unwrap()[0].status, "SUCCEEDED");
         store.put_map_run("x", &run("RUNNING", 1)).await.unwrap();
         assert_eq!(store.map_runs("x").await.unwrap()[0].status, "RUNNING");
+    });
+}
+
+/// The queue's index is read back from its table when a store opens: a
+/// message received and not finished (its process was killed) is
+/// delivered again, and a row that is not a message is dropped.
+#[test]
+fn a_reopened_store_delivers_what_was_left_and_drops_what_is_not_a_message() {
+    let dir = std::env::temp_dir().join(format!("stepwise-reopen-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("q.db");
+    let _ = std::fs::remove_file(&path);
+    block_on(async {
+        let db = Db::open(Some(&path)).unwrap();
+        let queue = SqliteQueue::new(db.clone(), false);
+        queue
+            .send(&[envelope("left", 0), envelope("done", 0)], 0)
+            .await
+            .unwrap();
+        let got = queue.receive(false).await.unwrap();
+        assert_eq!(got.len(), 2);
+        queue.delete(&[got[1].handle]).await.unwrap();
         db.with(|c| {
             c.execute(
                 "INSERT INTO st_queue (at, body) VALUES (0, '{not a message')",
@@ -282,10 +329,14 @@ fn a_map_run_keeps_its_end_and_a_bad_message_is_dropped() {
             Ok(())
         })
         .unwrap();
-        queue.send(&[envelope("good", 0)], 0).await.unwrap();
-        let got = queue.receive(false).await.unwrap();
-        let ids: Vec<_> = got.iter().map(|d| d.envelope.id.as_str()).collect();
-        assert_eq!(ids, ["good"]);
+        db.flush().unwrap();
+        drop((db, queue));
+        let queue = SqliteQueue::new(Db::open(Some(&path)).unwrap(), false);
         assert_eq!(queue.queued().unwrap(), 1, "the bad one is gone");
+        let again = queue.receive(false).await.unwrap();
+        let ids: Vec<_> = again.iter().map(|d| d.envelope.id.as_str()).collect();
+        assert_eq!(ids, ["left"]);
+        assert_eq!(again[0].receives, 1, "a receipt lost with its process");
     });
+    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -1,0 +1,233 @@
+//! The step queue in SQLite. Every message is a row of `st_queue`, written
+//! in the transaction that sends it and deleted in the one that finishes
+//! it; the rows are also indexed in memory, under the connection's lock,
+//! so that a receive takes the next due messages without a query. The
+//! index follows the open transaction: it is read back from the table
+//! when the process starts (what an earlier process had received and not
+//! finished is delivered again at once) and when a transaction is lost.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use rusqlite::params;
+use stepwise_asl::timestamp::Millis;
+use stepwise_engine::memory::wall_clock;
+use stepwise_engine::stepper::{Delivery, Envelope, Inbox, PortError, Queue};
+
+use super::{Db, parse, text};
+
+/// One queued message.
+#[derive(Clone)]
+struct Queued {
+    envelope: Envelope,
+    /// How many times it was delivered.
+    receives: u32,
+}
+
+/// The messages in the table: those a receive may take, by when they are
+/// due (then by row), and those received and not yet deleted or released.
+#[derive(Default)]
+pub(super) struct Pending {
+    ready: BTreeMap<(Millis, i64), Queued>,
+    taken: HashMap<i64, (Millis, Queued)>,
+}
+
+impl Pending {
+    /// Every message in the table, none received. A row that is not a
+    /// message is deleted: it would come back for ever.
+    pub(super) fn load(db: &crate::db::Db) -> Result<Pending, PortError> {
+        let mut pending = Pending::default();
+        let mut bad = Vec::new();
+        {
+            let mut q = db.prepare("SELECT n, at, body, receives FROM st_queue")?;
+            let rows = q.query_map([], |r| {
+                Ok((
+                    r.get::<_, i64>(0)?,
+                    r.get::<_, i64>(1)?,
+                    r.get::<_, String>(2)?,
+                    r.get::<_, u32>(3)?,
+                ))
+            })?;
+            for row in rows {
+                let (n, at, body, receives) = row?;
+                match parse::<Envelope>(&body) {
+                    Ok(envelope) => {
+                        pending.ready.insert((at, n), Queued { envelope, receives });
+                    }
+                    Err(e) => {
+                        eprintln!("stepwise: dropped a queued message that is not one ({e})");
+                        bad.push(n);
+                    }
+                }
+            }
+        }
+        for n in bad {
+            db.execute("DELETE FROM st_queue WHERE n = ?1", [n])?;
+        }
+        Ok(pending)
+    }
+
+    fn len(&self) -> usize {
+        self.ready.len() + self.taken.len()
+    }
+}
+
+/// The step queue in SQLite. A message is delivered once it is due (or at
+/// once, when the queue leaves delays to a fast-forward poller's virtual
+/// clock); a received one is hidden until its handler deletes or releases
+/// it, however long a task it calls takes, or until the process restarts.
+#[derive(Clone)]
+pub struct SqliteQueue {
+    db: Db,
+    /// Deliver messages before they are due, in the order sent: the
+    /// poller's virtual clock holds them (`stepwise run --fast-forward`).
+    pub early: bool,
+    /// Wakes a poller waiting for a message when one is sent.
+    sent: Arc<tokio::sync::Notify>,
+}
+
+/// The longest a waiting receive sleeps.
+const LONG_POLL: Millis = 50;
+
+/// How many messages a receive takes at most.
+const BATCH: usize = 10;
+
+impl SqliteQueue {
+    pub fn new(db: Db, early: bool) -> Self {
+        SqliteQueue {
+            db,
+            early,
+            sent: Arc::default(),
+        }
+    }
+
+    /// How many messages are queued (received ones included).
+    pub fn queued(&self) -> Result<usize, PortError> {
+        Ok(self.db.lock()?.queue.len())
+    }
+
+    /// Up to [`BATCH`] deliverable messages, hidden from the next receive;
+    /// or, when there are none, how long until the next one is due.
+    fn take(&self) -> Result<(Vec<Delivery<Handle>>, Option<Millis>), PortError> {
+        let mut conn = self.db.lock()?;
+        let (epoch, pending) = (conn.epoch, &mut conn.queue);
+        let keys: Vec<(Millis, i64)> = if self.early {
+            let mut all: Vec<_> = pending.ready.keys().copied().collect();
+            all.sort_by_key(|k| k.1);
+            all.truncate(BATCH);
+            all
+        } else {
+            let now = wall_clock();
+            let due: Vec<_> = pending
+                .ready
+                .range(..=(now, i64::MAX))
+                .take(BATCH)
+                .map(|(k, _)| *k)
+                .collect();
+            if due.is_empty() {
+                let next = pending.ready.keys().next().map(|k| k.0 - now);
+                return Ok((Vec::new(), next));
+            }
+            due
+        };
+        let mut out = Vec::with_capacity(keys.len());
+        for key in keys {
+            let Some(mut queued) = pending.ready.remove(&key) else {
+                continue;
+            };
+            queued.receives += 1;
+            out.push(Delivery {
+                handle: Handle { row: key.1, epoch },
+                envelope: queued.envelope.clone(),
+                receives: queued.receives,
+            });
+            pending.taken.insert(key.1, (key.0, queued));
+        }
+        Ok((out, None))
+    }
+}
+
+impl Queue for SqliteQueue {
+    async fn send(&self, messages: &[Envelope], _now: Millis) -> Result<(), PortError> {
+        let bodies = messages
+            .iter()
+            .map(|e| Ok((e, text(e)?)))
+            .collect::<Result<Vec<_>, PortError>>()?;
+        self.db.in_txn(|conn| {
+            let mut insert = conn
+                .db
+                .prepare("INSERT INTO st_queue (at, body) VALUES (?1, ?2)")?;
+            for (envelope, body) in &bodies {
+                insert.execute(params![envelope.at, body])?;
+                let queued = Queued {
+                    envelope: (*envelope).clone(),
+                    receives: 0,
+                };
+                let n = conn.db.last_insert_rowid();
+                conn.queue.ready.insert((envelope.at, n), queued);
+            }
+            Ok(())
+        })?;
+        self.sent.notify_one();
+        Ok(())
+    }
+}
+
+/// A received message: its row, and the epoch it was received in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Handle {
+    row: i64,
+    epoch: u64,
+}
+
+impl Inbox for SqliteQueue {
+    type Handle = Handle;
+
+    async fn receive(&self, wait: bool) -> Result<Vec<Delivery<Handle>>, PortError> {
+        // Listening before looking: a message sent in between still wakes it.
+        let sent = self.sent.notified();
+        tokio::pin!(sent);
+        sent.as_mut().enable();
+        let (found, next) = self.take()?;
+        if !found.is_empty() || !wait {
+            return Ok(found);
+        }
+        // As a long poll: until a message is sent or the next one is due,
+        // or a while.
+        let pause = next.unwrap_or(LONG_POLL).clamp(0, LONG_POLL) as u64;
+        let _ = tokio::time::timeout(std::time::Duration::from_millis(pause), sent).await;
+        Ok(self.take()?.0)
+    }
+
+    /// The end of a batch: what it did is committed with the deletes. A
+    /// message received before a failed commit stays: its handler's work
+    /// may have been lost with it (and its receipt was).
+    async fn delete(&self, handles: &[Handle]) -> Result<(), PortError> {
+        self.db.in_txn(|conn| {
+            let mut delete = conn.db.prepare("DELETE FROM st_queue WHERE n = ?1")?;
+            for h in handles.iter().filter(|h| h.epoch == conn.epoch) {
+                delete.execute([h.row])?;
+                conn.queue.taken.remove(&h.row);
+            }
+            Ok(())
+        })?;
+        self.db.flush()
+    }
+
+    async fn release(&self, handles: &[Handle]) -> Result<(), PortError> {
+        self.db.in_txn(|conn| {
+            let mut count = conn
+                .db
+                .prepare("UPDATE st_queue SET receives = ?2 WHERE n = ?1")?;
+            for h in handles.iter().filter(|h| h.epoch == conn.epoch) {
+                if let Some((at, queued)) = conn.queue.taken.remove(&h.row) {
+                    count.execute(params![h.row, queued.receives])?;
+                    conn.queue.ready.insert((at, h.row), queued);
+                }
+            }
+            Ok(())
+        })?;
+        self.sent.notify_one();
+        self.db.flush()
+    }
+}
