@@ -10,6 +10,7 @@
 //! stepper`). Each record is one row of JSON, as each is one item on
 //! DynamoDB. The API's reads and the catalog are in `api.rs`.
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
@@ -93,9 +94,17 @@ struct Conn {
     epoch: u64,
     /// How many transactions were begun: the open one's number.
     txn: u64,
+    /// When the open transaction began.
+    began: std::time::Instant,
     /// The queue's messages, as the open transaction has them.
     queue: queue::Pending,
+    /// Thread records as last saved (in the open transaction or before),
+    /// so that the next step of a thread reads no row and parses no JSON.
+    threads: HashMap<(String, String), Record>,
 }
+
+/// How many thread records [`Conn::threads`] keeps (it starts over when full).
+const KEPT_THREADS: usize = 4096;
 
 impl Conn {
     /// Gives the open transaction up (its commit failed): whatever it held
@@ -111,6 +120,7 @@ impl Conn {
     fn lost(&mut self) {
         self.open = false;
         self.epoch += 1;
+        self.threads.clear();
         self.queue = queue::Pending::load(&self.db).unwrap_or_else(|e| {
             eprintln!(
                 "stepwise: cannot read the step queue back ({e}); it is read at the next start"
@@ -144,7 +154,9 @@ impl Db {
                 open: false,
                 epoch: 0,
                 txn: 0,
+                began: std::time::Instant::now(),
                 queue,
+                threads: HashMap::new(),
             })),
             readers: path.map(|p| {
                 Arc::new(Readers {
@@ -211,6 +223,7 @@ impl Db {
             conn.db.execute_batch("BEGIN")?;
             conn.open = true;
             conn.txn += 1;
+            conn.began = std::time::Instant::now();
         }
         let result = f(&mut conn);
         if conn.db.is_autocommit() {
@@ -368,10 +381,23 @@ impl Store for SqliteStore {
     }
 
     async fn load(&self, execution: &str, thread: &str) -> Result<Option<Record>, PortError> {
-        self.body(
-            "SELECT body FROM st_threads WHERE execution = ?1 AND thread = ?2",
-            &[&execution, &thread],
-        )
+        let sql = "SELECT body FROM st_threads WHERE execution = ?1 AND thread = ?2";
+        if self.committed {
+            return self.body(sql, &[&execution, &thread]);
+        }
+        self.db.in_txn(|conn| {
+            // Taken out: its step saves it back (or the next load reads it).
+            let key = (execution.to_owned(), thread.to_owned());
+            if let Some(record) = conn.threads.remove(&key) {
+                return Ok(Some(record));
+            }
+            let body: Option<String> = conn
+                .db
+                .prepare(sql)?
+                .query_row([execution, thread], |r| r.get(0))
+                .optional()?;
+            body.map(|b| parse(&b)).transpose()
+        })
     }
 
     async fn save(
@@ -383,18 +409,27 @@ impl Store for SqliteStore {
     ) -> Result<Saved, PortError> {
         let body = text(record)?;
         let seq = record.seq as i64;
-        self.db.with(|c| {
+        self.db.in_txn(|conn| {
+            let key = (execution.to_owned(), thread.to_owned());
             let n = match expected {
-                None => c.execute(
+                None => conn.db.execute(
                     "INSERT OR IGNORE INTO st_threads (execution, thread, seq, body) VALUES (?1, ?2, ?3, ?4)",
                     params![execution, thread, seq, body],
                 )?,
-                Some(e) => c.execute(
+                Some(e) => conn.db.execute(
                     "UPDATE st_threads SET seq = ?3, body = ?4 WHERE execution = ?1 AND thread = ?2 AND seq = ?5",
                     params![execution, thread, seq, body, e as i64],
                 )?,
             };
-            Ok(if n == 1 { Saved::Done } else { Saved::Conflict })
+            if n != 1 {
+                conn.threads.remove(&key);
+                return Ok(Saved::Conflict);
+            }
+            if conn.threads.len() >= KEPT_THREADS {
+                conn.threads.clear();
+            }
+            conn.threads.insert(key, record.clone());
+            Ok(Saved::Done)
         })
     }
 

@@ -70,6 +70,14 @@ impl Pending {
     fn len(&self) -> usize {
         self.ready.len() + self.taken.len()
     }
+
+    /// Whether a receive would take a message now.
+    fn any_due(&self, early: bool) -> bool {
+        match self.ready.keys().next() {
+            Some(&(at, _)) => early || at <= wall_clock(),
+            None => false,
+        }
+    }
 }
 
 /// The step queue in SQLite. A message is delivered once it is due (or at
@@ -91,6 +99,10 @@ const LONG_POLL: Millis = 50;
 
 /// How many messages a receive takes at most.
 const BATCH: usize = 10;
+
+/// How long a batch's end leaves its work uncommitted while more messages
+/// are due: the next batch's steps join the same transaction.
+const GROUP: std::time::Duration = std::time::Duration::from_millis(2);
 
 impl SqliteQueue {
     pub fn new(db: Db, early: bool) -> Self {
@@ -189,7 +201,12 @@ impl Inbox for SqliteQueue {
         tokio::pin!(sent);
         sent.as_mut().enable();
         let (found, next) = self.take()?;
-        if !found.is_empty() || !wait {
+        if !found.is_empty() {
+            return Ok(found);
+        }
+        // Nothing to do: what was left uncommitted is committed now.
+        self.db.flush()?;
+        if !wait {
             return Ok(found);
         }
         // As a long poll: until a message is sent or the next one is due,
@@ -199,19 +216,25 @@ impl Inbox for SqliteQueue {
         Ok(self.take()?.0)
     }
 
-    /// The end of a batch: what it did is committed with the deletes. A
-    /// message received before a failed commit stays: its handler's work
-    /// may have been lost with it (and its receipt was).
+    /// The end of a batch: what it did is committed with the deletes,
+    /// unless more messages are due and the transaction is young: then the
+    /// next batch's steps join it (as the steps of one execution follow one
+    /// another), and a receive that finds nothing to do commits. A message
+    /// received before a failed commit stays: its handler's work may have
+    /// been lost with it (and its receipt was).
     async fn delete(&self, handles: &[Handle]) -> Result<(), PortError> {
-        self.db.in_txn(|conn| {
+        let more = self.db.in_txn(|conn| {
             let mut delete = conn.db.prepare("DELETE FROM st_queue WHERE n = ?1")?;
             for h in handles.iter().filter(|h| h.epoch == conn.epoch) {
                 delete.execute([h.row])?;
                 conn.queue.taken.remove(&h.row);
             }
-            Ok(())
+            Ok(conn.queue.any_due(self.early) && conn.began.elapsed() < GROUP)
         })?;
-        self.db.flush()
+        match more {
+            true => Ok(()),
+            false => self.db.flush(),
+        }
     }
 
     async fn release(&self, handles: &[Handle]) -> Result<(), PortError> {

@@ -242,6 +242,41 @@ fn work_is_committed_when_a_batch_ends_and_before_an_answer() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// A batch that ends while more messages are due leaves its work to the
+/// next one's commit (the steps of an execution join one transaction);
+/// a receive that finds nothing to do commits.
+#[test]
+fn a_batch_ending_with_more_due_shares_the_next_commit() {
+    let dir = std::env::temp_dir().join(format!("stepwise-group-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("g.db");
+    let _ = std::fs::remove_file(&path);
+    let queue = SqliteQueue::new(Db::open(Some(&path)).unwrap(), false);
+    let outside = rusqlite::Connection::open(&path).unwrap();
+    let count = || -> i64 {
+        outside
+            .query_row("SELECT COUNT(*) FROM st_queue", [], |r| r.get(0))
+            .unwrap()
+    };
+    block_on(async {
+        queue.send(&[envelope("first", 0)], 0).await.unwrap();
+        let got = queue.receive(false).await.unwrap();
+        queue.send(&[envelope("next", 0)], 0).await.unwrap();
+        queue.delete(&[got[0].handle]).await.unwrap();
+        assert_eq!(count(), 0, "left open: the next step is due");
+        let got = queue.receive(false).await.unwrap();
+        queue.delete(&[got[0].handle]).await.unwrap();
+        queue
+            .send(&[envelope("later", 9_000_000_000_000)], 0)
+            .await
+            .unwrap();
+        assert!(queue.receive(false).await.unwrap().is_empty());
+        assert_eq!(count(), 1, "nothing due: committed, the later one with it");
+    });
+    drop((queue, outside));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// A failed commit loses the transaction: a message received before it is
 /// not deleted after it (its handler's work may be what was lost), and an
 /// answer begun before it is an error, not a promise.
@@ -260,7 +295,17 @@ fn work_lost_to_a_failed_commit_is_not_taken_for_done() {
         let epoch = db.epoch().unwrap();
         let got = queue.receive(false).await.unwrap();
         assert!(store.create(&record).await.unwrap());
+        let thread = Record {
+            seq: 1,
+            ..Record::default()
+        };
+        let saved = store.save(&facts.arn, "t", &thread, None).await.unwrap();
+        assert_eq!(saved, Saved::Done);
         db.lose().unwrap();
+        assert!(
+            store.load(&facts.arn, "t").await.unwrap().is_none(),
+            "a lost save is not read back"
+        );
         assert!(
             db.flush_since(epoch, Some(1)).is_err(),
             "the answer would promise a lost write"
