@@ -104,11 +104,7 @@ where
     T: Tasks + Send + Sync + 'static,
 {
     let tasks = std::sync::Arc::new(tasks);
-    let loops = std::env::var("STEPWISE_STEPPERS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(STEPPERS);
-    for _ in 0..loops {
+    for _ in 0..STEPPERS {
         let (store, queue, tasks) = (store.clone(), queue.clone(), tasks.clone());
         std::thread::spawn(move || {
             let runtime = match tokio::runtime::Builder::new_current_thread()

@@ -61,7 +61,7 @@ pub struct Args {
     #[arg(long, requires = "template")]
     watch: bool,
     /// Delete executions (with their history) this many days after they
-    /// end; 0 keeps them forever. Embedded backend only.
+    /// end; 0 keeps them forever. Local backends (embedded, stepper).
     #[arg(long, default_value_t = 90.0, value_parser = retention_days)]
     retention_days: f64,
     /// How often the retention sweep runs (tests shorten it).
@@ -218,6 +218,10 @@ pub fn main(args: Args) -> anyhow::Result<ExitCode> {
         .worker_threads(2)
         .enable_all()
         .build()?;
+    let retention = (args.retention_days > 0.0).then(|| Retention {
+        keep: Duration::from_secs_f64(args.retention_days * 86_400.0),
+        every: Duration::from_secs(args.retention_sweep_seconds.max(1)),
+    });
     let mut local = None;
     let mut on_stepper = None;
     let service: Arc<dyn Service> = if args.backend == Backend::Aws {
@@ -233,7 +237,12 @@ pub fn main(args: Args) -> anyhow::Result<ExitCode> {
         crate::aws::spawn_stepper(store, queue, tasks);
         service
     } else if args.backend == Backend::Stepper {
-        let service = stepper::open(path.as_deref(), mocks, args.lambda_endpoint.clone())?;
+        let service = stepper::open(
+            path.as_deref(),
+            mocks,
+            args.lambda_endpoint.clone(),
+            retention,
+        )?;
         on_stepper = Some(service.clone());
         service
     } else {
@@ -249,10 +258,7 @@ pub fn main(args: Args) -> anyhow::Result<ExitCode> {
             dispatchers: stepwise_local::DISPATCHERS,
             fast_forward: false,
             scope: Scope::from_env(),
-            retention: (args.retention_days > 0.0).then(|| Retention {
-                keep: Duration::from_secs_f64(args.retention_days * 86_400.0),
-                every: Duration::from_secs(args.retention_sweep_seconds.max(1)),
-            }),
+            retention,
         };
         let service =
             Arc::new(LocalService::open(path.as_deref(), config).context("cannot open the store")?);

@@ -24,9 +24,11 @@ def gone(sfn, arn, timeout=5.0):
     return False
 
 
+@pytest.mark.parametrize("backend", ["embedded", "stepper"])
 @pytest.mark.parametrize("store", ["--in-memory", "--data"])
-def test_ended_executions_are_deleted_past_retention(store, tmp_path):
+def test_ended_executions_are_deleted_past_retention(store, backend, tmp_path):
     args = ["--in-memory"] if store == "--in-memory" else ["--data", str(tmp_path)]
+    args += ["--backend", backend]
     # 0.00002 days: 1.7 s.
     s = Server([*args, "--retention-days", "0.00002"], env=SWEEP).start()
     try:

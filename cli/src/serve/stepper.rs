@@ -16,6 +16,7 @@ use stepwise_engine::catalog::Scope;
 use stepwise_engine::mock::Mocks;
 use stepwise_engine::stepper::service::{StepperService, is_read};
 use stepwise_engine::tasks::Mocked;
+use stepwise_local::Retention;
 use stepwise_local::stepper::{Db, SqliteQueue, SqliteStore};
 
 pub type SqliteActions = StepperService<SqliteStore, SqliteQueue, SyncTasks>;
@@ -64,6 +65,7 @@ pub fn open(
     path: Option<&Path>,
     mocks: Option<Arc<Mocks>>,
     lambda_endpoint: Option<String>,
+    retention: Option<Retention>,
 ) -> anyhow::Result<Arc<SqliteService>> {
     let db = Db::open(path).map_err(|e| anyhow::anyhow!("cannot open the store: {e}"))?;
     let (store, queue) = (SqliteStore::new(db.clone()), SqliteQueue::new(db, false));
@@ -89,6 +91,9 @@ pub fn open(
         place: actions.place.clone(),
     };
     let tasks = crate::aws::local_tasks(mocks, lambda_endpoint, Some(actions.clone()));
+    if let Some(r) = retention {
+        stepwise_local::stepper::retention::start(store.clone(), r);
+    }
     crate::aws::spawn_stepper(store, queue, tasks);
     Ok(Arc::new(SqliteService {
         writes: actions,

@@ -607,6 +607,7 @@ impl Store for SqliteStore {
 
 mod api;
 mod queue;
+pub mod retention;
 
 pub use queue::{Handle, SqliteQueue};
 
