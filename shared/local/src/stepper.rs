@@ -30,6 +30,8 @@ CREATE TABLE IF NOT EXISTS st_executions (
     status TEXT NOT NULL, started INTEGER NOT NULL, stopped INTEGER, body TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS st_executions_by_machine ON st_executions (machine, started);
+CREATE INDEX IF NOT EXISTS st_executions_by_stopped ON st_executions (stopped)
+    WHERE stopped IS NOT NULL;
 CREATE TABLE IF NOT EXISTS st_threads (
     execution TEXT NOT NULL, thread TEXT NOT NULL, seq INTEGER NOT NULL, body TEXT NOT NULL,
     PRIMARY KEY (execution, thread)
@@ -39,6 +41,7 @@ CREATE TABLE IF NOT EXISTS st_pages (
     PRIMARY KEY (execution, thread, page)
 );
 CREATE TABLE IF NOT EXISTS st_tokens (hash TEXT PRIMARY KEY, body TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS st_tokens_by_execution ON st_tokens (json_extract(body, '$.execution'));
 CREATE TABLE IF NOT EXISTS st_offers (
     n INTEGER PRIMARY KEY AUTOINCREMENT, activity TEXT NOT NULL, token TEXT NOT NULL,
     input TEXT NOT NULL, at INTEGER NOT NULL
@@ -52,6 +55,7 @@ CREATE INDEX IF NOT EXISTS st_map_runs_by_execution ON st_map_runs (execution, s
 CREATE TABLE IF NOT EXISTS st_children (
     arn TEXT PRIMARY KEY, execution TEXT NOT NULL, body TEXT NOT NULL
 );
+CREATE INDEX IF NOT EXISTS st_children_by_execution ON st_children (execution);
 CREATE TABLE IF NOT EXISTS st_child_pages (
     arn TEXT NOT NULL, attempt INTEGER NOT NULL, thread TEXT NOT NULL, page INTEGER NOT NULL,
     body TEXT NOT NULL, PRIMARY KEY (arn, attempt, thread, page)
@@ -96,15 +100,53 @@ struct Conn {
     txn: u64,
     /// When the open transaction began.
     began: std::time::Instant,
+    /// Keeps the write-ahead log short: the log only starts over when a
+    /// checkpoint has copied all of it, which the background one rarely
+    /// manages while this connection commits without pause.
+    wal: crate::db::WalLimit,
     /// The queue's messages, as the open transaction has them.
     queue: queue::Pending,
     /// Thread records as last saved (in the open transaction or before),
     /// so that the next step of a thread reads no row and parses no JSON.
     threads: HashMap<(String, String), Record>,
+    /// The stored size of the records in `threads`, in bytes.
+    kept: usize,
+    /// How old uncommitted work gets ([`OLDEST_UNCOMMITTED`]).
+    oldest: std::time::Duration,
 }
 
-/// How many thread records [`Conn::threads`] keeps (it starts over when full).
+/// How many thread records [`Conn::threads`] keeps, and how many bytes of
+/// them as stored (it starts over when either is passed).
 const KEPT_THREADS: usize = 4096;
+const KEPT_BYTES: usize = 64 << 20;
+
+/// Work left uncommitted (a batch's end leaves it to the next batch while
+/// more messages are due) is committed once it is this old, whatever the
+/// pollers are doing: a long task call does not keep it from readers.
+const OLDEST_UNCOMMITTED: std::time::Duration = std::time::Duration::from_millis(10);
+
+/// Commits what has been left uncommitted for [`OLDEST_UNCOMMITTED`], for
+/// as long as the connection is in use.
+fn start_flusher(conn: std::sync::Weak<Mutex<Conn>>) {
+    let spawned = std::thread::Builder::new()
+        .name("stepwise-commit".into())
+        .spawn(move || {
+            loop {
+                std::thread::sleep(OLDEST_UNCOMMITTED);
+                let Some(conn) = conn.upgrade() else { return };
+                let Ok(mut conn) = conn.lock() else { return };
+                if conn.open
+                    && conn.began.elapsed() >= conn.oldest
+                    && let Err(e) = Db::commit(&mut conn)
+                {
+                    eprintln!("stepwise: a commit failed ({e}); its work is done again");
+                }
+            }
+        });
+    if let Err(e) = spawned {
+        eprintln!("stepwise: work is committed only as batches end ({e})");
+    }
+}
 
 impl Conn {
     /// Gives the open transaction up (its commit failed): whatever it held
@@ -121,11 +163,12 @@ impl Conn {
         self.open = false;
         self.epoch += 1;
         self.threads.clear();
+        self.kept = 0;
         self.queue = queue::Pending::load(&self.db).unwrap_or_else(|e| {
             eprintln!(
-                "stepwise: cannot read the step queue back ({e}); it is read at the next start"
+                "stepwise: cannot read the step queue back ({e}); it is read again next time"
             );
-            queue::Pending::default()
+            queue::Pending::stale()
         });
     }
 }
@@ -144,20 +187,26 @@ impl Db {
     pub fn open(path: Option<&Path>) -> Result<Db, PortError> {
         let conn = crate::db::open(path)?;
         conn.execute_batch(SCHEMA)?;
+        let wal = crate::db::WalLimit::new(&conn);
         let db = crate::db::Db::new(conn);
         // One process serves a store: whatever an earlier one had received
         // and not finished (it was killed) is delivered again at once.
         let queue = queue::Pending::load(&db)?;
+        let conn = Arc::new(Mutex::new(Conn {
+            db,
+            open: false,
+            epoch: 0,
+            txn: 0,
+            began: std::time::Instant::now(),
+            wal,
+            queue,
+            threads: HashMap::new(),
+            kept: 0,
+            oldest: OLDEST_UNCOMMITTED,
+        }));
+        start_flusher(Arc::downgrade(&conn));
         Ok(Db {
-            conn: Arc::new(Mutex::new(Conn {
-                db,
-                open: false,
-                epoch: 0,
-                txn: 0,
-                began: std::time::Instant::now(),
-                queue,
-                threads: HashMap::new(),
-            })),
+            conn,
             readers: path.map(|p| {
                 Arc::new(Readers {
                     path: p.to_path_buf(),
@@ -193,8 +242,14 @@ impl Db {
             Some(c) => c,
             None => crate::db::Db::new(crate::db::open_reader(&readers.path)?),
         };
+        // One snapshot for all of `f`'s statements: a step that moves a
+        // page of history out of a thread's record commits both at once.
+        conn.execute_batch("BEGIN")?;
         let out = f(&mut conn);
-        if let Ok(mut v) = readers.idle.lock() {
+        let _ = conn.execute_batch(if out.is_ok() { "COMMIT" } else { "ROLLBACK" });
+        if conn.is_autocommit()
+            && let Ok(mut v) = readers.idle.lock()
+        {
             v.push(conn);
         }
         out
@@ -250,8 +305,18 @@ impl Db {
                 conn.lose();
                 return Err(e.into());
             }
+            conn.wal.after_commit(&conn.db);
         }
         Ok(())
+    }
+
+    /// Leaves uncommitted work uncommitted for `oldest` (for tests that
+    /// look at what is committed when).
+    #[cfg(test)]
+    fn keep_uncommitted_for(&self, oldest: std::time::Duration) {
+        if let Ok(mut conn) = self.lock() {
+            conn.oldest = oldest;
+        }
     }
 
     /// As a failed commit does (for tests).
@@ -425,9 +490,11 @@ impl Store for SqliteStore {
                 conn.threads.remove(&key);
                 return Ok(Saved::Conflict);
             }
-            if conn.threads.len() >= KEPT_THREADS {
+            if conn.threads.len() >= KEPT_THREADS || conn.kept >= KEPT_BYTES {
                 conn.threads.clear();
+                conn.kept = 0;
             }
+            conn.kept += body.len();
             conn.threads.insert(key, record.clone());
             Ok(Saved::Done)
         })

@@ -122,7 +122,9 @@ impl StateMachine {
         let machine = std::sync::Arc::new(StateMachine::parse(text, options)?);
         if let Ok(mut all) = PARSED.lock() {
             let parsed = all[slot].get_or_insert_with(HashMap::new);
-            if parsed.len() >= 256 {
+            // A few hundred, and a few megabytes of text, at most.
+            let bytes: usize = parsed.keys().map(String::len).sum();
+            if parsed.len() >= 256 || bytes + text.len() > 16 << 20 {
                 parsed.clear();
             }
             parsed.insert(text.to_owned(), machine.clone());

@@ -30,6 +30,8 @@ struct Queued {
 pub(super) struct Pending {
     ready: BTreeMap<(Millis, i64), Queued>,
     taken: HashMap<i64, (Millis, Queued)>,
+    /// Not read back from the table yet (reading it failed).
+    stale: bool,
 }
 
 impl Pending {
@@ -67,6 +69,14 @@ impl Pending {
         Ok(pending)
     }
 
+    /// An index still to be read from the table.
+    pub(super) fn stale() -> Pending {
+        Pending {
+            stale: true,
+            ..Pending::default()
+        }
+    }
+
     fn len(&self) -> usize {
         self.ready.len() + self.taken.len()
     }
@@ -92,6 +102,8 @@ pub struct SqliteQueue {
     pub early: bool,
     /// Wakes a poller waiting for a message when one is sent.
     sent: Arc<tokio::sync::Notify>,
+    /// How young a transaction a batch's end leaves open ([`GROUP`]).
+    pub(super) group: std::time::Duration,
 }
 
 /// The longest a waiting receive sleeps.
@@ -100,8 +112,8 @@ const LONG_POLL: Millis = 50;
 /// How many messages a receive takes at most.
 const BATCH: usize = 10;
 
-/// How long a batch's end leaves its work uncommitted while more messages
-/// are due: the next batch's steps join the same transaction.
+/// How young a transaction a batch's end leaves uncommitted while more
+/// messages are due: the next batch's steps join it.
 const GROUP: std::time::Duration = std::time::Duration::from_millis(2);
 
 impl SqliteQueue {
@@ -110,6 +122,7 @@ impl SqliteQueue {
             db,
             early,
             sent: Arc::default(),
+            group: GROUP,
         }
     }
 
@@ -122,6 +135,9 @@ impl SqliteQueue {
     /// or, when there are none, how long until the next one is due.
     fn take(&self) -> Result<(Vec<Delivery<Handle>>, Option<Millis>), PortError> {
         let mut conn = self.db.lock()?;
+        if conn.queue.stale {
+            conn.queue = Pending::load(&conn.db)?;
+        }
         let (epoch, pending) = (conn.epoch, &mut conn.queue);
         let keys: Vec<(Millis, i64)> = if self.early {
             let mut all: Vec<_> = pending.ready.keys().copied().collect();
@@ -229,7 +245,7 @@ impl Inbox for SqliteQueue {
                 delete.execute([h.row])?;
                 conn.queue.taken.remove(&h.row);
             }
-            Ok(conn.queue.any_due(self.early) && conn.began.elapsed() < GROUP)
+            Ok(conn.queue.any_due(self.early) && conn.began.elapsed() < self.group)
         })?;
         match more {
             true => Ok(()),

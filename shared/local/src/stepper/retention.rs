@@ -27,6 +27,9 @@ impl SqliteStore {
                 )?
                 .query_map(rusqlite::params![before, limit as i64], |r| r.get(0))?
                 .collect::<Result<_, _>>()?;
+            let gone: HashSet<&String> = arns.iter().collect();
+            conn.threads
+                .retain(|(execution, _), _| !gone.contains(execution));
             for arn in &arns {
                 conn.db.execute(
                     "DELETE FROM st_child_pages WHERE arn IN
@@ -44,9 +47,6 @@ impl SqliteStore {
                 conn.db
                     .execute("DELETE FROM st_executions WHERE arn = ?1", [arn])?;
             }
-            let gone: HashSet<&String> = arns.iter().collect();
-            conn.threads
-                .retain(|(execution, _), _| !gone.contains(execution));
             Ok(arns.len())
         })?;
         self.db.flush()?;
@@ -73,7 +73,8 @@ pub fn start(store: SqliteStore, retention: Retention) {
                             }
                         }
                         Err(e) => {
-                            // Rolled back; the next sweep tries again.
+                            // What it deleted of a batch is committed with
+                            // the next work; the next sweep deletes the rest.
                             eprintln!("stepwise: the retention sweep failed: {e}");
                             break;
                         }

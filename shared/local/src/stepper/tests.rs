@@ -179,6 +179,7 @@ fn work_is_committed_when_a_batch_ends_and_before_an_answer() {
     let path = dir.join("c.db");
     let _ = std::fs::remove_file(&path);
     let db = Db::open(Some(&path)).unwrap();
+    db.keep_uncommitted_for(std::time::Duration::from_secs(600));
     let (store, queue) = (SqliteStore::new(db.clone()), SqliteQueue::new(db, false));
     let outside = rusqlite::Connection::open(&path).unwrap();
     let count = |table: &str| -> i64 {
@@ -251,7 +252,12 @@ fn a_batch_ending_with_more_due_shares_the_next_commit() {
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("g.db");
     let _ = std::fs::remove_file(&path);
-    let queue = SqliteQueue::new(Db::open(Some(&path)).unwrap(), false);
+    let db = Db::open(Some(&path)).unwrap();
+    let mut queue = SqliteQueue::new(db.clone(), false);
+    // However slow the machine, left open (the commit thread's bound is
+    // the next test's).
+    queue.group = std::time::Duration::from_secs(600);
+    db.keep_uncommitted_for(std::time::Duration::from_secs(600));
     let outside = rusqlite::Connection::open(&path).unwrap();
     let count = || -> i64 {
         outside
@@ -277,12 +283,46 @@ fn a_batch_ending_with_more_due_shares_the_next_commit() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
+/// Work left uncommitted is committed within a few milliseconds whatever
+/// the pollers do (one may be in a long task call): readers see it.
+#[test]
+fn work_left_uncommitted_is_committed_soon_all_the_same() {
+    let dir = std::env::temp_dir().join(format!("stepwise-flush-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("f.db");
+    let _ = std::fs::remove_file(&path);
+    let store = SqliteStore::new(Db::open(Some(&path)).unwrap());
+    let committed = store.reading_committed();
+    let facts = local_execution("m", "e", json!({}), 1_000, false);
+    let record = ExecutionRecord::running(facts, "{}".into(), false);
+    block_on(async {
+        assert!(store.create(&record).await.unwrap());
+        let mut seen = false;
+        for _ in 0..500 {
+            if committed
+                .execution(&record.facts.arn)
+                .await
+                .unwrap()
+                .is_some()
+            {
+                seen = true;
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        assert!(seen, "committed by the commit thread");
+    });
+    drop((store, committed));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 /// A failed commit loses the transaction: a message received before it is
 /// not deleted after it (its handler's work may be what was lost), and an
 /// answer begun before it is an error, not a promise.
 #[test]
 fn work_lost_to_a_failed_commit_is_not_taken_for_done() {
     let db = Db::open(None).unwrap();
+    db.keep_uncommitted_for(std::time::Duration::from_secs(600));
     let (store, queue) = (
         SqliteStore::new(db.clone()),
         SqliteQueue::new(db.clone(), false),
