@@ -18,6 +18,23 @@ fn envelope(id: &str, at: i64) -> stepwise_engine::stepper::Envelope {
     }
 }
 
+/// A directory of its own for a test's database file, removed after it.
+struct Scratch(std::path::PathBuf);
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn scratch(name: &str) -> (Scratch, std::path::PathBuf) {
+    let dir = std::env::temp_dir().join(format!("stepwise-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("store.db");
+    (Scratch(dir), path)
+}
+
 #[test]
 fn a_save_goes_through_only_on_the_sequence_number_it_loaded() {
     let store = SqliteStore::new(Db::open(None).unwrap());
@@ -136,10 +153,7 @@ const MACHINE: &str = r#"{
 /// the database file for another connection to read.
 #[test]
 fn an_execution_runs_to_its_end_on_sqlite_through_the_stepper() {
-    let dir = std::env::temp_dir().join(format!("stepwise-stepper-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("s.db");
-    let _ = std::fs::remove_file(&path);
+    let (_dir, path) = scratch("stepper");
     let machine = StateMachine::parse(MACHINE, Options::default()).unwrap();
     let facts = local_execution("m", "e", json!({}), 1_000, false);
     let record = ExecutionRecord::running(facts.clone(), MACHINE.into(), false);
@@ -166,7 +180,6 @@ fn an_execution_runs_to_its_end_on_sqlite_through_the_stepper() {
     assert_eq!(kept.status, "SUCCEEDED");
     let history = block_on(reread.history(&facts.arn)).unwrap();
     assert_eq!(history.len(), events);
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// Group commit: work stays in the open transaction (another connection,
@@ -174,10 +187,7 @@ fn an_execution_runs_to_its_end_on_sqlite_through_the_stepper() {
 /// about to answer.
 #[test]
 fn work_is_committed_when_a_batch_ends_and_before_an_answer() {
-    let dir = std::env::temp_dir().join(format!("stepwise-commit-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("c.db");
-    let _ = std::fs::remove_file(&path);
+    let (_dir, path) = scratch("commit");
     let db = Db::open(Some(&path)).unwrap();
     db.keep_uncommitted_for(std::time::Duration::from_secs(600));
     let (store, queue) = (SqliteStore::new(db.clone()), SqliteQueue::new(db, false));
@@ -240,7 +250,6 @@ fn work_is_committed_when_a_batch_ends_and_before_an_answer() {
         );
     });
     drop((store, queue, outside));
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// A batch that ends while more messages are due leaves its work to the
@@ -248,10 +257,7 @@ fn work_is_committed_when_a_batch_ends_and_before_an_answer() {
 /// a receive that finds nothing to do commits.
 #[test]
 fn a_batch_ending_with_more_due_shares_the_next_commit() {
-    let dir = std::env::temp_dir().join(format!("stepwise-group-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("g.db");
-    let _ = std::fs::remove_file(&path);
+    let (_dir, path) = scratch("group");
     let db = Db::open(Some(&path)).unwrap();
     let mut queue = SqliteQueue::new(db.clone(), false);
     // However slow the machine, left open (the commit thread's bound is
@@ -280,17 +286,13 @@ fn a_batch_ending_with_more_due_shares_the_next_commit() {
         assert_eq!(count(), 1, "nothing due: committed, the later one with it");
     });
     drop((queue, outside));
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// Work left uncommitted is committed within a few milliseconds whatever
 /// the pollers do (one may be in a long task call): readers see it.
 #[test]
 fn work_left_uncommitted_is_committed_soon_all_the_same() {
-    let dir = std::env::temp_dir().join(format!("stepwise-flush-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("f.db");
-    let _ = std::fs::remove_file(&path);
+    let (_dir, path) = scratch("flush");
     let store = SqliteStore::new(Db::open(Some(&path)).unwrap());
     let committed = store.reading_committed();
     let facts = local_execution("m", "e", json!({}), 1_000, false);
@@ -313,7 +315,6 @@ fn work_left_uncommitted_is_committed_soon_all_the_same() {
         assert!(seen, "committed by the commit thread");
     });
     drop((store, committed));
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// A failed commit loses the transaction: a message received before it is
@@ -392,10 +393,7 @@ fn a_map_run_keeps_its_end() {
 /// delivered again, and a row that is not a message is dropped.
 #[test]
 fn a_reopened_store_delivers_what_was_left_and_drops_what_is_not_a_message() {
-    let dir = std::env::temp_dir().join(format!("stepwise-reopen-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let path = dir.join("q.db");
-    let _ = std::fs::remove_file(&path);
+    let (_dir, path) = scratch("reopen");
     block_on(async {
         let db = Db::open(Some(&path)).unwrap();
         let queue = SqliteQueue::new(db.clone(), false);
@@ -423,5 +421,4 @@ fn a_reopened_store_delivers_what_was_left_and_drops_what_is_not_a_message() {
         assert_eq!(ids, ["left"]);
         assert_eq!(again[0].receives, 1, "a receipt lost with its process");
     });
-    let _ = std::fs::remove_dir_all(&dir);
 }
