@@ -229,6 +229,39 @@ pub fn stored_thread(conn: &Db, execution: &str, id: &str) -> rusqlite::Result<O
     .optional()
 }
 
+/// Reader connections to one database file, kept for the next read: WAL
+/// lets them read what is committed while the one writer works.
+pub struct Readers {
+    path: std::path::PathBuf,
+    idle: std::sync::Mutex<Vec<Db>>,
+}
+
+impl Readers {
+    pub fn new(path: &Path) -> Readers {
+        Readers {
+            path: path.to_path_buf(),
+            idle: std::sync::Mutex::new(Vec::new()),
+        }
+    }
+
+    /// An idle reader connection, or a new one.
+    pub fn take(&self) -> rusqlite::Result<Db> {
+        match self.idle.lock().ok().and_then(|mut v| v.pop()) {
+            Some(c) => Ok(c),
+            None => Ok(Db::new(open_reader(&self.path)?)),
+        }
+    }
+
+    /// Keeps `conn` for the next read (unless a transaction is left open).
+    pub fn give(&self, conn: Db) {
+        if conn.is_autocommit()
+            && let Ok(mut v) = self.idle.lock()
+        {
+            v.push(conn);
+        }
+    }
+}
+
 /// A connection that only reads (the worker's writes are visible once committed).
 pub fn open_reader(path: &Path) -> rusqlite::Result<Connection> {
     let conn = Connection::open_with_flags(

@@ -106,7 +106,7 @@ pub struct LocalService {
     tasks: tasks::ChainTasks,
     /// Reader connections (file stores only: WAL lets them read committed
     /// data while the worker writes), so reads do not queue behind writes.
-    readers: Option<(std::path::PathBuf, std::sync::Mutex<Vec<db::Db>>)>,
+    readers: Option<db::Readers>,
 }
 
 impl LocalService {
@@ -136,7 +136,7 @@ impl LocalService {
         if let Some(r) = config.retention {
             retention::start(commands.clone(), r);
         }
-        let readers = path.map(|p| (p.to_path_buf(), std::sync::Mutex::new(Vec::new())));
+        let readers = path.map(db::Readers::new);
         Ok(LocalService {
             api: WorkerApi(commands),
             scope: config.scope,
@@ -233,18 +233,12 @@ impl LocalService {
         action: &str,
         body: Value,
     ) -> Option<Result<Value, ApiError>> {
-        let (path, pool) = self.readers.as_ref()?;
-        let conn = pool.lock().ok()?.pop();
-        let conn = match conn {
-            Some(c) => c,
-            None => db::Db::new(db::open_reader(path).ok()?),
-        };
+        let readers = self.readers.as_ref()?;
+        let conn = readers.take().ok()?;
         // A read takes tens of microseconds: cheaper done here than handed
         // to the blocking pool.
         let out = ops::read(&conn, &self.scope.for_request(region), action, &body);
-        if let Ok(mut p) = pool.lock() {
-            p.push(conn);
-        }
+        readers.give(conn);
         Some(out.unwrap_or_else(|e| Err(ApiError::internal(e.to_string()))))
     }
 

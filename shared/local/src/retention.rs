@@ -1,8 +1,9 @@
 //! Retention: executions are deleted, with their threads, messages, history
 //! and task tokens, a while after they end (AWS keeps them 90 days), so a
 //! long-running `serve` does not grow without bound. A background thread
-//! asks the worker, which owns every write, to delete them in batches, so
-//! the sweep never holds the writer for long.
+//! deletes them in batches (the worker's, by asking it: it owns every
+//! write; the stepper's store's, in a transaction each), so the sweep
+//! never holds the writer for long.
 
 use std::sync::mpsc::Sender;
 use std::time::Duration;
@@ -21,59 +22,77 @@ pub struct Retention {
     pub every: Duration,
 }
 
-/// Executions deleted per worker command.
-const BATCH: u64 = 1000;
+/// Executions deleted per batch (a worker command, or a transaction).
+pub(crate) const BATCH: usize = 1000;
 
 /// The internal action the sweep sends to the worker.
 pub(crate) const ACTION: &str = "Internal.ExpireEnded";
 
-/// Starts the sweep: once now, then every `retention.every`.
-pub(crate) fn start(commands: Sender<Command>, retention: Retention) {
-    std::thread::Builder::new()
+/// Why a batch of the sweep deleted nothing more.
+pub(crate) enum Halt {
+    /// The store has gone: no more sweeps.
+    Stopped,
+    /// It failed; the next sweep tries again.
+    Failed(String),
+}
+
+/// Sweeps once now, then every `retention.every`, in a thread of its own:
+/// `batch(keep, limit)` deletes up to `limit` executions that ended more
+/// than `keep` ago and says how many, until one deletes fewer.
+pub(crate) fn start_sweeps(
+    retention: Retention,
+    mut batch: impl FnMut(Duration, usize) -> Result<usize, Halt> + Send + 'static,
+) {
+    let spawned = std::thread::Builder::new()
         .name("stepwise-retention".into())
         .spawn(move || {
             loop {
-                match sweep(&commands, retention.keep) {
-                    Ok(0) => {}
-                    Ok(n) => eprintln!("stepwise: deleted {n} executions past retention"),
-                    Err(Stopped) => return,
+                let mut total = 0;
+                loop {
+                    match batch(retention.keep, BATCH) {
+                        Ok(n) => {
+                            total += n;
+                            if n < BATCH {
+                                break;
+                            }
+                        }
+                        Err(Halt::Failed(e)) => {
+                            eprintln!("stepwise: the retention sweep failed: {e}");
+                            break;
+                        }
+                        Err(Halt::Stopped) => return,
+                    }
+                }
+                if total > 0 {
+                    eprintln!("stepwise: deleted {total} executions past retention");
                 }
                 std::thread::sleep(retention.every);
             }
-        })
-        .expect("retention thread starts");
+        });
+    if let Err(e) = spawned {
+        eprintln!("stepwise: the retention sweep cannot start: {e}");
+    }
 }
 
-struct Stopped;
-
-/// Deletes every execution that ended more than `keep` ago, a batch per
-/// command; how many it deleted.
-fn sweep(commands: &Sender<Command>, keep: Duration) -> Result<u64, Stopped> {
-    let keep_ms = u64::try_from(keep.as_millis()).unwrap_or(u64::MAX);
-    let mut total = 0;
-    loop {
+/// Starts the worker's sweep: each batch a command to the worker, which
+/// owns every write. (A failed batch was rolled back.)
+pub(crate) fn start(commands: Sender<Command>, retention: Retention) {
+    start_sweeps(retention, move |keep, limit| {
+        let keep_ms = u64::try_from(keep.as_millis()).unwrap_or(u64::MAX);
         let (reply, rx) = oneshot::channel();
-        let body = json!({"keepMillis": keep_ms, "limit": BATCH});
+        let body = json!({"keepMillis": keep_ms, "limit": limit});
         let command = Command::Api {
             region: None,
             action: ACTION.into(),
             body,
             reply,
         };
-        commands.send(command).map_err(|_| Stopped)?;
-        let deleted = match rx.blocking_recv().map_err(|_| Stopped)? {
-            Ok(v) => v["deleted"].as_u64().unwrap_or(0),
-            Err(e) => {
-                // A failed batch was rolled back; the next sweep tries again.
-                eprintln!("stepwise: the retention sweep failed: {}", e.body());
-                return Ok(total);
-            }
-        };
-        total += deleted;
-        if deleted < BATCH {
-            return Ok(total);
+        commands.send(command).map_err(|_| Halt::Stopped)?;
+        match rx.blocking_recv().map_err(|_| Halt::Stopped)? {
+            Ok(v) => Ok(v["deleted"].as_u64().unwrap_or(0) as usize),
+            Err(e) => Err(Halt::Failed(e.body().to_string())),
         }
-    }
+    });
 }
 
 /// `Internal.ExpireEnded`: deletes up to `limit` executions that ended

@@ -81,12 +81,7 @@ pub struct Db {
     conn: Arc<Mutex<Conn>>,
     /// Reader connections (file stores only: WAL lets them read what is
     /// committed while the one writer works), for the API's reads.
-    readers: Option<Arc<Readers>>,
-}
-
-struct Readers {
-    path: std::path::PathBuf,
-    idle: Mutex<Vec<crate::db::Db>>,
+    readers: Option<Arc<crate::db::Readers>>,
 }
 
 struct Conn {
@@ -207,12 +202,7 @@ impl Db {
         start_flusher(Arc::downgrade(&conn));
         Ok(Db {
             conn,
-            readers: path.map(|p| {
-                Arc::new(Readers {
-                    path: p.to_path_buf(),
-                    idle: Mutex::new(Vec::new()),
-                })
-            }),
+            readers: path.map(|p| Arc::new(crate::db::Readers::new(p))),
         })
     }
 
@@ -237,21 +227,13 @@ impl Db {
         let Some(readers) = &self.readers else {
             return self.with(f);
         };
-        let idle = readers.idle.lock().ok().and_then(|mut v| v.pop());
-        let mut conn = match idle {
-            Some(c) => c,
-            None => crate::db::Db::new(crate::db::open_reader(&readers.path)?),
-        };
+        let mut conn = readers.take()?;
         // One snapshot for all of `f`'s statements: a step that moves a
         // page of history out of a thread's record commits both at once.
         conn.execute_batch("BEGIN")?;
         let out = f(&mut conn);
         let _ = conn.execute_batch(if out.is_ok() { "COMMIT" } else { "ROLLBACK" });
-        if conn.is_autocommit()
-            && let Ok(mut v) = readers.idle.lock()
-        {
-            v.push(conn);
-        }
+        readers.give(conn);
         out
     }
 
@@ -260,18 +242,11 @@ impl Db {
         &self,
         f: impl FnOnce(&mut crate::db::Db) -> Result<R, PortError>,
     ) -> Result<R, PortError> {
-        self.in_epoch(|c, _| f(c))
+        self.in_txn(|conn| f(&mut conn.db))
     }
 
-    /// The same, told which epoch the transaction belongs to.
-    fn in_epoch<R>(
-        &self,
-        f: impl FnOnce(&mut crate::db::Db, u64) -> Result<R, PortError>,
-    ) -> Result<R, PortError> {
-        self.in_txn(|conn| f(&mut conn.db, conn.epoch))
-    }
-
-    /// The same, with the whole connection (the queue's messages too).
+    /// The same, with the whole connection (its epoch, the queue's
+    /// messages, the thread cache).
     fn in_txn<R>(&self, f: impl FnOnce(&mut Conn) -> Result<R, PortError>) -> Result<R, PortError> {
         let mut conn = self.lock()?;
         if !conn.open {
@@ -419,11 +394,18 @@ impl SqliteStore {
         sql: &str,
         key: &[&dyn rusqlite::ToSql],
     ) -> Result<Option<T>, PortError> {
-        self.read(|c| {
-            let body: Option<String> = c.prepare(sql)?.query_row(key, |r| r.get(0)).optional()?;
-            body.map(|b| parse(&b)).transpose()
-        })
+        self.read(|c| row(c, sql, key))
     }
+}
+
+/// The JSON body the query `sql` finds for `key`, parsed.
+fn row<T: DeserializeOwned>(
+    c: &crate::db::Db,
+    sql: &str,
+    key: &[&dyn rusqlite::ToSql],
+) -> Result<Option<T>, PortError> {
+    let body: Option<String> = c.prepare(sql)?.query_row(key, |r| r.get(0)).optional()?;
+    body.map(|b| parse(&b)).transpose()
 }
 
 impl Store for SqliteStore {
@@ -453,15 +435,10 @@ impl Store for SqliteStore {
         self.db.in_txn(|conn| {
             // Taken out: its step saves it back (or the next load reads it).
             let key = (execution.to_owned(), thread.to_owned());
-            if let Some(record) = conn.threads.remove(&key) {
-                return Ok(Some(record));
+            match conn.threads.remove(&key) {
+                Some(record) => Ok(Some(record)),
+                None => row(&conn.db, sql, &[&execution, &thread]),
             }
-            let body: Option<String> = conn
-                .db
-                .prepare(sql)?
-                .query_row([execution, thread], |r| r.get(0))
-                .optional()?;
-            body.map(|b| parse(&b)).transpose()
         })
     }
 

@@ -29,7 +29,7 @@ struct Queued {
 #[derive(Default)]
 pub(super) struct Pending {
     ready: BTreeMap<(Millis, i64), Queued>,
-    taken: HashMap<i64, (Millis, Queued)>,
+    taken: HashMap<i64, Queued>,
     /// Not read back from the table yet (reading it failed).
     stale: bool,
 }
@@ -169,7 +169,7 @@ impl SqliteQueue {
                 envelope: queued.envelope.clone(),
                 receives: queued.receives,
             });
-            pending.taken.insert(key.1, (key.0, queued));
+            pending.taken.insert(key.1, queued);
         }
         Ok((out, None))
     }
@@ -259,9 +259,9 @@ impl Inbox for SqliteQueue {
                 .db
                 .prepare("UPDATE st_queue SET receives = ?2 WHERE n = ?1")?;
             for h in handles.iter().filter(|h| h.epoch == conn.epoch) {
-                if let Some((at, queued)) = conn.queue.taken.remove(&h.row) {
+                if let Some(queued) = conn.queue.taken.remove(&h.row) {
                     count.execute(params![h.row, queued.receives])?;
-                    conn.queue.ready.insert((at, h.row), queued);
+                    conn.queue.ready.insert((queued.envelope.at, h.row), queued);
                 }
             }
             Ok(())

@@ -11,9 +11,6 @@ use stepwise_engine::stepper::PortError;
 use super::SqliteStore;
 use crate::retention::Retention;
 
-/// Executions deleted per transaction.
-const BATCH: usize = 1000;
-
 impl SqliteStore {
     /// Deletes up to `limit` executions that ended before `before`, oldest
     /// first, and commits; how many it deleted.
@@ -54,39 +51,15 @@ impl SqliteStore {
     }
 }
 
-/// Sweeps `store` once now, then every `retention.every`, in a thread of
-/// its own.
+/// Sweeps `store` once now, then every `retention.every`.
 pub fn start(store: SqliteStore, retention: Retention) {
-    let spawned = std::thread::Builder::new()
-        .name("stepwise-retention".into())
-        .spawn(move || {
-            let keep = i64::try_from(retention.keep.as_millis()).unwrap_or(i64::MAX);
-            loop {
-                let before = stepwise_engine::memory::wall_clock().saturating_sub(keep);
-                let mut total = 0;
-                loop {
-                    match store.expire(before, BATCH) {
-                        Ok(n) => {
-                            total += n;
-                            if n < BATCH {
-                                break;
-                            }
-                        }
-                        Err(e) => {
-                            // What it deleted of a batch is committed with
-                            // the next work; the next sweep deletes the rest.
-                            eprintln!("stepwise: the retention sweep failed: {e}");
-                            break;
-                        }
-                    }
-                }
-                if total > 0 {
-                    eprintln!("stepwise: deleted {total} executions past retention");
-                }
-                std::thread::sleep(retention.every);
-            }
-        });
-    if let Err(e) = spawned {
-        eprintln!("stepwise: the retention sweep cannot start: {e}");
-    }
+    crate::retention::start_sweeps(retention, move |keep, limit| {
+        let keep = i64::try_from(keep.as_millis()).unwrap_or(i64::MAX);
+        let before = stepwise_engine::memory::wall_clock().saturating_sub(keep);
+        // What it deleted of a failed batch is committed with the next
+        // work; the next sweep deletes the rest.
+        store
+            .expire(before, limit)
+            .map_err(|e| crate::retention::Halt::Failed(e.to_string()))
+    });
 }
