@@ -55,7 +55,13 @@ def test_idle_and_half_sent_connections_do_not_starve_clients():
 
         assert closed_within(half[0], HEAD_TIMEOUT + 2)
         assert time.time() - started < HEAD_TIMEOUT + 2
-        assert all(closed_within(c, 1) for c in half[1:] + idle[:10])
+        # The rest were opened no later: each is closed by the time the
+        # last could be (a loaded machine accepts and closes them over a
+        # few seconds, not all in the same one).
+        deadline = started + HEAD_TIMEOUT + 5
+        still_open = [i for i, c in enumerate(half[1:] + idle[:10])
+                      if not closed_within(c, max(0.1, deadline - time.time()))]
+        assert still_open == []
 
         # The poll is still waiting, and answers with the task.
         assert poller.is_alive() and not got

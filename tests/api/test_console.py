@@ -197,8 +197,14 @@ def test_a_task_waiting_for_a_token_shows_it_and_the_page_call_answers_it(served
         messages = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1).get("Messages", [])
     token = json.loads(messages[0]["Body"])["token"]
 
+    # The page reads the history, whose TaskScheduled may be saved a moment
+    # after the request went out (the token itself was kept before).
+    shown = f'<code class="task-token">{token}</code>'
     page = get(execution_page(served.url, ex))[2]
-    assert f'<code class="task-token">{token}</code>' in page
+    while shown not in page and time.time() < deadline:
+        time.sleep(0.1)
+        page = get(execution_page(served.url, ex))[2]
+    assert shown in page
     form = re.search(r'<form class="panel" data-action="SendTaskSuccess">(.*?)</form>', page, re.S).group(1)
     assert f'name="taskToken" value="{token}"' in form and 'name="output"' in form
     assert 'data-action="SendTaskFailure"' in page and 'data-action="StopExecution"' in page

@@ -287,7 +287,7 @@ impl<S: Store, Q: Queue, T: Tasks, A: step::Abort> Stepper<S, Q, T, A> {
             };
             let Some(advanced) = self
                 .advance(loaded, execution, thread, event, step_lamport, now)
-                .await
+                .await?
             else {
                 continue;
             };

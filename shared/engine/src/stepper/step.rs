@@ -241,7 +241,7 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
             follows,
         }) = self
             .advance(&loaded, &m.execution, thread, m.event.clone(), lamport, now)
-            .await
+            .await?
         else {
             return Ok(None);
         };
@@ -298,7 +298,7 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
         event: Event,
         lamport: u64,
         now: Millis,
-    ) -> Option<Advanced> {
+    ) -> Result<Option<Advanced>, Retry> {
         let (machine, facts) = (&loaded.machine, &loaded.record.facts);
         let history = !loaded.record.express;
         // An event's order is its id less one in a history of one thread
@@ -314,9 +314,12 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
         };
         let first = env(lamport + 1, self.seed(), now);
         let exists = async |arn: &str| self.store.activity_exists(arn).await.unwrap_or(true);
-        let mut out =
+        let Some(mut out) =
             crate::tasks::step_thread(machine, facts, thread, event, &first, &self.tasks, exists)
-                .await?;
+                .await
+        else {
+            return Ok(None);
+        };
         let cut_made = self.resolve_cuts(execution, machine, &mut out).await;
         // Inline calls take the time they take, on the execution's clock
         // too: once the machine's TimeoutSeconds passes during one (its
@@ -336,7 +339,7 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
         // messages: a step queued before the stop calls no task and offers no
         // activity task (the calls below come only after a first one).
         if pending.iter().any(|e| matches!(e, Effect::Invoke(_))) && self.ended(execution).await {
-            return None;
+            return Ok(None);
         }
         while let Some(effect) = pending.pop_front() {
             let Effect::Invoke(call) = effect else {
@@ -358,26 +361,33 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
                     activity: call.resource.clone(),
                     input: call.payload.clone(),
                 };
-                tokens.push((token.clone(), call.wait, Some(offer)));
+                tokens.push((token.clone(), call.wait, offer));
                 continue;
             }
             if late {
                 continue;
             }
-            let began = std::time::Instant::now();
             let wait = call.wait;
+            // A callback's token is kept before its request goes out: a
+            // worker that answers at once finds it (the thread's save may
+            // still be to come: its answer waits for it, `answer_later`).
+            if callback && let Some(token) = &call.token {
+                let target = TokenTarget {
+                    execution: execution.to_owned(),
+                    thread: thread.id.clone(),
+                    wait,
+                };
+                self.store.put_token(&token_hash(token), &target).await?;
+            }
+            let began = std::time::Instant::now();
             // A task that waits after its call: TaskSubmitted, then the wait.
             let answer = self.tasks.invoke(&call, &ctx).await;
             clock += began.elapsed().as_millis() as Millis;
             let event = match answer {
-                Ok(answer) if callback && call.token.is_some() => {
-                    let token = call.token.clone().unwrap_or_default();
-                    tokens.push((token, wait, None));
-                    Event::TaskSubmitted {
-                        wait,
-                        output: answer,
-                    }
-                }
+                Ok(answer) if callback && call.token.is_some() => Event::TaskSubmitted {
+                    wait,
+                    output: answer,
+                },
                 // A `.sync` job started: looked at later, by messages.
                 Ok(started) if self.tasks.follows(&call) => {
                     follows.push((call, started.clone()));
@@ -431,14 +441,14 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
         tokens.retain(|(_, wait, _)| Some(*wait) == current);
         children.retain(|c| Some(c.wait) == current);
         follows.retain(|(call, _)| Some(call.wait) == current);
-        Some(Advanced {
+        Ok(Some(Advanced {
             made,
             events,
             effects,
             tokens,
             children,
             follows,
-        })
+        }))
     }
 
     /// Whether the execution is recorded as ended (read again, not from the
@@ -571,9 +581,7 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
                 wait: *wait,
             };
             self.store.put_token(&token_hash(token), &target).await?;
-            if let Some(offer) = offer {
-                self.store.offer(offer, token, now).await?;
-            }
+            self.store.offer(offer, token, now).await?;
         }
         if rec.page.len() >= PAGE_EVENTS {
             // Only events already saved move: a writer that loses the race
@@ -673,9 +681,9 @@ pub(super) struct Transition<'a> {
     /// EXPRESS execution keeps none): what the clock moves on by.
     pub(super) made: u64,
     pub(super) effects: Vec<Effect>,
-    /// Task tokens handed out, with the wait each answers (and the
-    /// activity task to offer with it).
-    pub(super) tokens: Vec<(String, u64, Option<Offer>)>,
+    /// Activity tasks to offer, with their tokens and the wait each
+    /// answers. (A callback's token was kept before its call.)
+    pub(super) tokens: Vec<(String, u64, Offer)>,
     /// Nested executions started for a `.sync` task.
     pub(super) children: Vec<Child>,
     /// Jobs a `.sync` task started (its call and the start's answer).
@@ -690,7 +698,7 @@ pub(super) struct Advanced {
     pub(super) made: u64,
     pub(super) events: Vec<HistoryEvent>,
     pub(super) effects: Vec<Effect>,
-    pub(super) tokens: Vec<(String, u64, Option<Offer>)>,
+    pub(super) tokens: Vec<(String, u64, Offer)>,
     pub(super) children: Vec<Child>,
     pub(super) follows: Vec<(TaskCall, Value)>,
 }

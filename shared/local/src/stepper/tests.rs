@@ -422,3 +422,47 @@ fn a_reopened_store_delivers_what_was_left_and_drops_what_is_not_a_message() {
         assert_eq!(again[0].receives, 1, "a receipt lost with its process");
     });
 }
+
+/// A callback task's token is kept before its request goes out: a worker
+/// that answers the moment the request reaches it finds its task, though
+/// the step that sent it is not saved yet.
+#[test]
+fn a_callback_token_is_known_before_its_request_goes_out() {
+    let def = json!({"StartAt": "Ask", "States": {"Ask": {
+        "Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
+        "Parameters": {"QueueUrl": "q", "MessageBody": {"token.$": "$$.Task.Token"}},
+        "End": true}}})
+    .to_string();
+    let machine = StateMachine::parse(&def, Options::default()).unwrap();
+    let facts = local_execution("m", "e", json!({}), 1_000, false);
+    let record = ExecutionRecord::running(facts.clone(), def.clone(), false);
+    let db = Db::open(None).unwrap();
+    let store = SqliteStore::new(db.clone());
+    let seen = std::sync::Mutex::new(Vec::new());
+    let tasks = FnTasks(|c: &stepwise_asl::TaskCall| {
+        let token = c.payload["MessageBody"]["token"]
+            .as_str()
+            .unwrap_or_default();
+        let hash = stepwise_engine::stepper::token_hash(token);
+        let target = block_on(store.token(&hash)).unwrap();
+        seen.lock()
+            .unwrap()
+            .push(target.map(|t| (t.thread, t.wait)));
+        Ok(json!({"MessageId": "1"}))
+    });
+    let queue = SqliteQueue::new(db.clone(), false);
+    let stepper = Stepper::new(SqliteStore::new(db), &queue, tasks, None, 7);
+    block_on(async {
+        stepwise_engine::stepper::start(&stepper.store, &&queue, &record, &machine)
+            .await
+            .unwrap();
+        let first = queue.receive(false).await.unwrap();
+        assert_eq!(first.len(), 1);
+        stepper.handle(&first[0].envelope, 1_000).await.unwrap();
+    });
+    assert_eq!(*seen.lock().unwrap(), [Some(("root".to_owned(), 1))]);
+    let kept = block_on(stepper.store.execution(&facts.arn))
+        .unwrap()
+        .unwrap();
+    assert_eq!(kept.status, "RUNNING", "waiting for the answer");
+}
