@@ -171,9 +171,14 @@ def test_update_map_run_errors_change_nothing(sfn):
     with pytest.raises(ClientError) as e:
         sfn.update_map_run(mapRunArn=arn, maxConcurrency=2)
     assert e.value.response["Error"]["Code"] == "InvalidArn"
-    time.sleep(0.3)
-    d = sfn.describe_map_run(mapRunArn=run)
-    assert (d["maxConcurrency"], d["itemCounts"]["running"], d["itemCounts"]["pending"]) == (1, 1, 1)
+    # The run settles at one item running and one waiting for it.
+    deadline = time.time() + 10
+    counts = None
+    while counts != (1, 1, 1) and time.time() < deadline:
+        time.sleep(0.1)
+        d = sfn.describe_map_run(mapRunArn=run)
+        counts = (d["maxConcurrency"], d["itemCounts"]["running"], d["itemCounts"]["pending"])
+    assert counts == (1, 1, 1)
     sfn.stop_execution(executionArn=arn)
 
 
