@@ -204,8 +204,9 @@ def test_a_stopped_childs_branches_keep_their_events(sfn):
     child = listed[0]["executionArn"]
     # Past its first Wait: the branch stepped a second time (Mid, W2),
     # events it has not handed over yet (so not in the history to wait
-    # for). Then the stop. On moto a 1 s Wait can take 2 s and more.
-    time.sleep(4)
+    # for). Then the stop. On moto a 1 s Wait can take 2 s and more, and
+    # on a loaded machine each hop through its queue a second more.
+    time.sleep(6)
     sfn.stop_execution(executionArn=arn)
     assert wait_for(sfn, arn)["status"] == "ABORTED"
     deadline = time.time() + 10
