@@ -204,17 +204,22 @@ def test_a_stopped_childs_branches_keep_their_events(sfn):
     child = listed[0]["executionArn"]
     # Past its first Wait: the branch stepped a second time (Mid, W2),
     # events it has not handed over yet (so not in the history to wait
-    # for). Then the stop. On moto a 1 s Wait can take 2 s and more, and
-    # on a loaded machine each hop through its queue a second more.
-    time.sleep(6)
+    # for). Then the stop. On moto a 1 s Wait can take 2 s and more.
+    time.sleep(4)
     sfn.stop_execution(executionArn=arn)
     assert wait_for(sfn, arn)["status"] == "ABORTED"
     deadline = time.time() + 10
     while sfn.describe_execution(executionArn=child)["status"] == "RUNNING" and time.time() < deadline:
         time.sleep(0.05)
-    entered = [e["stateEnteredEventDetails"]["name"]
-               for e in sfn.get_execution_history(executionArn=child)["events"]
-               if e["type"].endswith("StateEntered")]
-    types = [e["type"] for e in sfn.get_execution_history(executionArn=child)["events"]]
+    # The branch hands its events over when it takes its stop, a queue hop
+    # after the child reads ABORTED (a second on moto).
+    while True:
+        events = sfn.get_execution_history(executionArn=child)["events"]
+        types = [e["type"] for e in events]
+        entered = [e["stateEnteredEventDetails"]["name"] for e in events
+                   if e["type"].endswith("StateEntered")]
+        if entered == ["P", "W1", "Mid", "W2"] or time.time() > deadline:
+            break
+        time.sleep(0.1)
     assert entered == ["P", "W1", "Mid", "W2"], types
     assert types[-1] == "ExecutionAborted"
