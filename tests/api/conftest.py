@@ -1,10 +1,12 @@
 """Starts `stepwise serve` for the API tests and hands out real clients."""
 import json
 import os
+import queue
 import re
 import signal
 import socket
 import subprocess
+import threading
 import time
 import uuid
 
@@ -132,19 +134,27 @@ def free_port():
 
 @pytest.fixture(scope="session")
 def moto():
-    port = free_port()
+    # moto binds a port of its own choosing and says which: a port picked
+    # here and handed over could be taken by another server meanwhile (moto
+    # takes a second or two to start), and this fixture would wait on that.
     proc = subprocess.Popen(
-        ["bash", os.path.join(ROOT, "infra", "local-aws"), str(port)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        ["bash", os.path.join(ROOT, "infra", "local-aws"), "0"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )
-    deadline = time.time() + 30
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-            break
-        except OSError:
-            assert time.time() < deadline, "moto server did not start"
-            time.sleep(0.1)
+    said = queue.Queue()
+
+    def read():  # to the end: moto logs every request on stderr
+        for line in proc.stderr:
+            found = re.search(r"Running on http://127\.0\.0\.1:(\d+)", line)
+            if found:
+                said.put(int(found.group(1)))
+        said.put(None)
+    threading.Thread(target=read, daemon=True).start()
+    try:
+        port = said.get(timeout=60)
+    except queue.Empty:
+        port = None
+    assert port, "moto server did not start"
     yield f"http://127.0.0.1:{port}"
     proc.terminate()
     proc.wait()

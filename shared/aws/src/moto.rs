@@ -2,9 +2,9 @@
 //! started by `infra/local-aws`: the local stand-in for DynamoDB, SQS and
 //! Lambda in tests and benchmarks. It stops when dropped.
 
-use std::net::TcpListener;
+use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 pub struct Moto {
     child: Child,
@@ -12,29 +12,38 @@ pub struct Moto {
 }
 
 impl Moto {
-    /// Starts one; panics if python3 or moto is missing.
+    /// Starts one; panics if python3 or moto is missing. moto binds a
+    /// port of its own choosing and says which on stderr: a port picked
+    /// here and handed over could be taken by another server in the second
+    /// or two moto takes to start, and this would wait on that server.
     pub fn start() -> Moto {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../infra/local-aws");
-        let child = Command::new("bash")
-            .args([script, &port.to_string()])
+        let mut child = Command::new("bash")
+            .args([script, "0"])
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(Stdio::piped())
             .spawn()
             .expect("infra/local-aws starts moto server (run scripts/setup-test-deps)");
-        let endpoint = format!("http://127.0.0.1:{port}");
-        let deadline = Instant::now() + Duration::from_secs(30);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "moto server did not start on {endpoint}"
-            );
-            std::thread::sleep(Duration::from_millis(100));
+        let stderr = child.stderr.take().expect("piped");
+        let (said, port) = std::sync::mpsc::channel();
+        // Read to the end: moto logs every request on stderr.
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if let Some(p) = line
+                    .split_once("Running on http://127.0.0.1:")
+                    .and_then(|(_, p)| p.trim().parse::<u16>().ok())
+                {
+                    let _ = said.send(p);
+                }
+            }
+        });
+        let port = port
+            .recv_timeout(Duration::from_secs(60))
+            .expect("moto server did not start");
+        Moto {
+            child,
+            endpoint: format!("http://127.0.0.1:{port}"),
         }
-        Moto { child, endpoint }
     }
 
     /// The environment that points a `stepwise` process at this server.
