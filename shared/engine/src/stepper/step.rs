@@ -371,17 +371,26 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
             // A callback's token is kept before its request goes out: a
             // worker that answers at once finds it (the thread's save may
             // still be to come: its answer waits for it, `answer_later`).
-            if callback && let Some(token) = &call.token {
-                let target = TokenTarget {
-                    execution: execution.to_owned(),
-                    thread: thread.id.clone(),
-                    wait,
-                };
-                self.store.put_token(&token_hash(token), &target).await?;
-            }
+            let kept = match (callback, &call.token) {
+                (true, Some(token)) => {
+                    let target = TokenTarget {
+                        execution: execution.to_owned(),
+                        thread: thread.id.clone(),
+                        wait,
+                    };
+                    let hash = token_hash(token);
+                    self.store.put_token(&hash, &target).await?;
+                    Some(hash)
+                }
+                _ => None,
+            };
             let began = std::time::Instant::now();
             // A task that waits after its call: TaskSubmitted, then the wait.
             let answer = self.tasks.invoke(&call, &ctx).await;
+            // A request that failed carried its token to no one.
+            if let (Some(hash), Err(_)) = (&kept, &answer) {
+                let _ = self.store.delete_token(hash).await;
+            }
             clock += began.elapsed().as_millis() as Millis;
             let event = match answer {
                 Ok(answer) if callback && call.token.is_some() => Event::TaskSubmitted {

@@ -425,9 +425,28 @@ fn a_reopened_store_delivers_what_was_left_and_drops_what_is_not_a_message() {
 
 /// A callback task's token is kept before its request goes out: a worker
 /// that answers the moment the request reaches it finds its task, though
-/// the step that sent it is not saved yet.
+/// the step that sent it is not saved yet. A request that fails leaves no
+/// token behind.
 #[test]
 fn a_callback_token_is_known_before_its_request_goes_out() {
+    let (during, after, status) = callback_once(Ok(json!({"MessageId": "1"})));
+    assert_eq!(during, Some(("root".to_owned(), 1)));
+    assert!(after, "kept for the answer");
+    assert_eq!(status, "RUNNING", "waiting for the answer");
+
+    let refused = stepwise_asl::StatesError::custom("SQS.QueueDoesNotExist", "no such queue");
+    let (during, after, status) = callback_once(Err(refused));
+    assert!(during.is_some());
+    assert!(!after, "nobody holds the token of a request that failed");
+    assert_eq!(status, "FAILED");
+}
+
+/// Runs the first step of a machine whose one state sends its task token
+/// to a queue, the send answering `answer`: the token's task as the send
+/// saw it, whether the token is kept after the step, and the status.
+fn callback_once(
+    answer: stepwise_engine::ports::TaskResult,
+) -> (Option<(String, u64)>, bool, String) {
     let def = json!({"StartAt": "Ask", "States": {"Ask": {
         "Type": "Task", "Resource": "arn:aws:states:::sqs:sendMessage.waitForTaskToken",
         "Parameters": {"QueueUrl": "q", "MessageBody": {"token.$": "$$.Task.Token"}},
@@ -438,17 +457,15 @@ fn a_callback_token_is_known_before_its_request_goes_out() {
     let record = ExecutionRecord::running(facts.clone(), def.clone(), false);
     let db = Db::open(None).unwrap();
     let store = SqliteStore::new(db.clone());
-    let seen = std::sync::Mutex::new(Vec::new());
+    let seen = std::sync::Mutex::new(None);
     let tasks = FnTasks(|c: &stepwise_asl::TaskCall| {
         let token = c.payload["MessageBody"]["token"]
             .as_str()
             .unwrap_or_default();
         let hash = stepwise_engine::stepper::token_hash(token);
         let target = block_on(store.token(&hash)).unwrap();
-        seen.lock()
-            .unwrap()
-            .push(target.map(|t| (t.thread, t.wait)));
-        Ok(json!({"MessageId": "1"}))
+        *seen.lock().unwrap() = Some((hash, target.map(|t| (t.thread, t.wait))));
+        answer.clone()
     });
     let queue = SqliteQueue::new(db.clone(), false);
     let stepper = Stepper::new(SqliteStore::new(db), &queue, tasks, None, 7);
@@ -460,9 +477,10 @@ fn a_callback_token_is_known_before_its_request_goes_out() {
         assert_eq!(first.len(), 1);
         stepper.handle(&first[0].envelope, 1_000).await.unwrap();
     });
-    assert_eq!(*seen.lock().unwrap(), [Some(("root".to_owned(), 1))]);
+    let (hash, during) = seen.lock().unwrap().take().expect("the request went out");
+    let after = block_on(stepper.store.token(&hash)).unwrap().is_some();
     let kept = block_on(stepper.store.execution(&facts.arn))
         .unwrap()
         .unwrap();
-    assert_eq!(kept.status, "RUNNING", "waiting for the answer");
+    (during, after, kept.status)
 }
