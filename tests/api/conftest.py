@@ -139,7 +139,7 @@ def moto():
     # takes a second or two to start), and this fixture would wait on that.
     proc = subprocess.Popen(
         ["bash", os.path.join(ROOT, "infra", "local-aws"), "0"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, errors="replace",
     )
     said = queue.Queue()
 
@@ -151,12 +151,14 @@ def moto():
         said.put(None)
     threading.Thread(target=read, daemon=True).start()
     try:
-        port = said.get(timeout=60)
-    except queue.Empty:
-        port = None
-    assert port, "moto server did not start"
-    yield f"http://127.0.0.1:{port}"
-    proc.terminate()
-    proc.wait()
+        try:
+            port = said.get(timeout=60)
+        except queue.Empty:
+            port = None
+        assert port, "moto server did not start"
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        proc.terminate()
+        proc.wait()
 
 

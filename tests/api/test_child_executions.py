@@ -213,6 +213,7 @@ def test_a_stopped_childs_branches_keep_their_events(sfn):
         time.sleep(0.05)
     # The branch hands its events over when it takes its stop, a queue hop
     # after the child reads ABORTED (a second on moto).
+    deadline = time.time() + 10
     while True:
         events = sfn.get_execution_history(executionArn=child)["events"]
         types = [e["type"] for e in events]

@@ -156,6 +156,8 @@ def test_update_map_run_errors_change_nothing(sfn):
     processor = {"StartAt": "W", "States": {"W": {"Type": "Wait", "Seconds": 60, "End": True}}}
     _, arn = start(sfn, distributed(processor, MaxConcurrency=1), ["a", "b"])
     run = only_run(sfn, arn)["mapRunArn"]
+    # The run settles at one item running and one waiting for it.
+    eventually(lambda: limit_and_counts(sfn, run), (1, 1, 1))
     # boto3 checks ranges itself: send what another client could.
     raw = boto3.client("stepfunctions", endpoint_url=sfn.meta.endpoint_url, region_name="us-east-1",
                        aws_access_key_id="test", aws_secret_access_key="test",
@@ -171,15 +173,16 @@ def test_update_map_run_errors_change_nothing(sfn):
     with pytest.raises(ClientError) as e:
         sfn.update_map_run(mapRunArn=arn, maxConcurrency=2)
     assert e.value.response["Error"]["Code"] == "InvalidArn"
-    # The run settles at one item running and one waiting for it.
-    deadline = time.time() + 10
-    counts = None
-    while counts != (1, 1, 1) and time.time() < deadline:
-        time.sleep(0.1)
-        d = sfn.describe_map_run(mapRunArn=run)
-        counts = (d["maxConcurrency"], d["itemCounts"]["running"], d["itemCounts"]["pending"])
-    assert counts == (1, 1, 1)
+    # An update takes effect by a message to the Map's thread: give a wrong
+    # one the time to land, then the run is as it was.
+    time.sleep(0.5)
+    assert limit_and_counts(sfn, run) == (1, 1, 1)
     sfn.stop_execution(executionArn=arn)
+
+
+def limit_and_counts(sfn, run):
+    d = sfn.describe_map_run(mapRunArn=run)
+    return d["maxConcurrency"], d["itemCounts"]["running"], d["itemCounts"]["pending"]
 
 
 def test_a_batched_run_counts_items_and_child_executions_apart(sfn):

@@ -28,8 +28,8 @@ impl Moto {
         let (said, port) = std::sync::mpsc::channel();
         // Read to the end: moto logs every request on stderr.
         std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                if let Some(p) = line
+            for line in BufReader::new(stderr).split(b'\n').map_while(Result::ok) {
+                if let Some(p) = String::from_utf8_lossy(&line)
                     .split_once("Running on http://127.0.0.1:")
                     .and_then(|(_, p)| p.trim().parse::<u16>().ok())
                 {
@@ -37,9 +37,11 @@ impl Moto {
                 }
             }
         });
-        let port = port
-            .recv_timeout(Duration::from_secs(60))
-            .expect("moto server did not start");
+        let Ok(port) = port.recv_timeout(Duration::from_secs(60)) else {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("moto server did not start");
+        };
         Moto {
             child,
             endpoint: format!("http://127.0.0.1:{port}"),
