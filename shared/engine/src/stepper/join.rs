@@ -12,8 +12,9 @@ use stepwise_asl::exec::{HistoryEvent, Parent, Phase, RedrivePoint};
 use stepwise_asl::timestamp::Millis;
 use stepwise_asl::{ChildRecord, Effect, Event, Outcome};
 
+use super::advance::Advanced;
 use super::outbox::number;
-use super::step::{Advanced, Loaded, Retry, Stepper, Transition};
+use super::step::{Loaded, Retry, Stepper, Transition};
 use super::*;
 use crate::ports::Tasks;
 

@@ -20,6 +20,7 @@
 //! Task side effects are at least once, as on AWS: a request-response task
 //! runs inline, before the save, so one state costs one write and one send.
 
+mod advance;
 mod follow;
 mod join;
 mod lifecycle;
