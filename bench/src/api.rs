@@ -105,6 +105,9 @@ pub struct Figures {
     pub executions: u64,
     /// Executions started (some still running when the load stopped).
     pub started: u64,
+    /// DescribeExecution calls per execution started (the clients poll
+    /// until it ends: a server that ends it sooner is asked less).
+    pub describes: f64,
 }
 
 async fn load(addr: String, machine: String, connections: usize, duration: Duration) -> Figures {
@@ -114,14 +117,16 @@ async fn load(addr: String, machine: String, connections: usize, duration: Durat
     let stop = Arc::new(AtomicBool::new(false));
     let done = Arc::new(AtomicU64::new(0));
     let started_count = Arc::new(AtomicU64::new(0));
+    let describes = Arc::new(AtomicU64::new(0));
     let mut tasks = Vec::new();
     for c in 0..connections {
-        let (addr, machine, stop, done, started_count) = (
+        let (addr, machine, stop, done, started_count, describes) = (
             addr.clone(),
             machine.clone(),
             stop.clone(),
             done.clone(),
             started_count.clone(),
+            describes.clone(),
         );
         tasks.push(tokio::spawn(async move {
             let run = run;
@@ -146,6 +151,7 @@ async fn load(addr: String, machine: String, connections: usize, duration: Durat
                 started_count.fetch_add(1, Ordering::Relaxed);
                 let arn = started["executionArn"].clone();
                 loop {
+                    describes.fetch_add(1, Ordering::Relaxed);
                     let Ok((_, d)) = conn
                         .call("DescribeExecution", &json!({"executionArn": arn}))
                         .await
@@ -190,6 +196,8 @@ async fn load(addr: String, machine: String, connections: usize, duration: Durat
         p99_ms: pct(0.99),
         executions: finished,
         started: started_count.load(Ordering::Relaxed),
+        describes: describes.load(Ordering::Relaxed) as f64
+            / started_count.load(Ordering::Relaxed).max(1) as f64,
     }
 }
 
@@ -321,11 +329,12 @@ pub fn run(quick: bool) {
         ours_alone.p50_ms, ours_alone.p99_ms
     );
     println!(
-        "api: stepwise serve, 64 clients for {} s: {:.0} executions/s (p50 {:.2} ms under that load, {} executions)",
+        "api: stepwise serve, 64 clients for {} s: {:.0} executions/s (p50 {:.2} ms under that load, {} executions, {:.1} DescribeExecution calls each)",
         duration.as_secs(),
         ours.per_second,
         ours.p50_ms,
-        ours.executions
+        ours.executions,
+        ours.describes
     );
     if let Some(s) = &sustained {
         println!(
@@ -454,8 +463,8 @@ fn serverless(
 fn print_stepper(rt: &tokio::runtime::Runtime, bin: &str, duration: Duration) {
     if let Some((t, alone)) = stepper_on_sqlite(rt, bin, duration) {
         println!(
-            "api: stepwise serve --backend stepper (the serverless stepper on SQLite, durable), one client: start-to-finish p50 {:.2} ms; 64 clients: {:.0} executions/s ({} executions)",
-            alone.p50_ms, t.per_second, t.executions
+            "api: stepwise serve --backend stepper (the serverless stepper on SQLite, durable), one client: start-to-finish p50 {:.2} ms; 64 clients: {:.0} executions/s ({} executions, {:.1} DescribeExecution calls each)",
+            alone.p50_ms, t.per_second, t.executions, t.describes
         );
     }
 }

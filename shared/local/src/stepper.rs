@@ -102,8 +102,11 @@ struct Conn {
     /// The queue's messages, as the open transaction has them.
     queue: queue::Pending,
     /// Thread records as last saved (in the open transaction or before),
-    /// so that the next step of a thread reads no row and parses no JSON.
-    threads: HashMap<(String, String), Record>,
+    /// so that the next step of a thread reads no row and parses no JSON:
+    /// the sequence number saved, and the record once the stepper has
+    /// carried its transition out and handed it back ([`Store::keep`]),
+    /// moved rather than copied.
+    threads: HashMap<(String, String), (u64, Option<Record>)>,
     /// The stored size of the records in `threads`, in bytes.
     kept: usize,
     /// How old uncommitted work gets ([`OLDEST_UNCOMMITTED`]).
@@ -436,8 +439,8 @@ impl Store for SqliteStore {
             // Taken out: its step saves it back (or the next load reads it).
             let key = (execution.to_owned(), thread.to_owned());
             match conn.threads.remove(&key) {
-                Some(record) => Ok(Some(record)),
-                None => row(&conn.db, sql, &[&execution, &thread]),
+                Some((_, Some(record))) => Ok(Some(record)),
+                _ => row(&conn.db, sql, &[&execution, &thread]),
             }
         })
     }
@@ -472,9 +475,21 @@ impl Store for SqliteStore {
                 conn.kept = 0;
             }
             conn.kept += body.len();
-            conn.threads.insert(key, record.clone());
+            conn.threads.insert(key, (record.seq, None));
             Ok(Saved::Done)
         })
+    }
+
+    fn keep(&self, execution: &str, thread: &str, record: Record) {
+        let Ok(mut conn) = self.db.lock() else { return };
+        let key = (execution.to_owned(), thread.to_owned());
+        // Only the record saved last: a later save (or none, once the
+        // cache started over or a transaction was lost) leaves it out.
+        if let Some((seq, slot @ None)) = conn.threads.get_mut(&key)
+            && *seq == record.seq
+        {
+            *slot = Some(record);
+        }
     }
 
     async fn put_page(

@@ -441,7 +441,9 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
         if self.abort.abort("saved") {
             return Err(Retry::Chaos("saved"));
         }
-        self.send_outbox(t.record, t.thread, &rec, now).await
+        self.send_outbox(t.record, t.thread, &rec, now).await?;
+        self.store.keep(t.execution, t.thread, rec);
+        Ok(())
     }
 
     /// A task's answer that came before its thread saved the task (the

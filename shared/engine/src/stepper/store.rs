@@ -275,6 +275,12 @@ pub trait Store {
         record: &Record,
         expected: Option<u64>,
     ) -> impl Future<Output = Result<Saved, PortError>>;
+    /// The record this store saved last for the thread, handed back once
+    /// its transition is carried out, for a store that keeps records in
+    /// memory for their next step (it keeps it only if no later save came).
+    fn keep(&self, execution: &str, thread: &str, record: Record) {
+        let _ = (execution, thread, record);
+    }
     /// Writes a full page of history events (idempotent: same key, same events).
     fn put_page(
         &self,

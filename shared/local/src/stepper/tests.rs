@@ -69,6 +69,42 @@ fn a_save_goes_through_only_on_the_sequence_number_it_loaded() {
 }
 
 #[test]
+fn a_record_handed_back_is_kept_only_if_it_was_saved_last() {
+    let store = SqliteStore::new(Db::open(None).unwrap());
+    let record = |seq, cause: &str| Record {
+        seq,
+        cause: cause.into(),
+        ..Record::default()
+    };
+    block_on(async {
+        // Handed back after its save: the next load takes it from memory
+        // (the marker in `cause` shows the row was not read).
+        store.save("x", "t", &record(1, "row"), None).await.unwrap();
+        store.keep("x", "t", record(1, "memory"));
+        assert_eq!(store.load("x", "t").await.unwrap().unwrap().cause, "memory");
+        // A load took it out: handed back later, it stays out.
+        store.keep("x", "t", record(1, "memory"));
+        assert_eq!(store.load("x", "t").await.unwrap().unwrap().cause, "row");
+        // A later save came first: the earlier record stays out.
+        store
+            .save("x", "t", &record(2, "second"), Some(1))
+            .await
+            .unwrap();
+        store.keep("x", "t", record(1, "stale"));
+        assert_eq!(store.load("x", "t").await.unwrap().unwrap().cause, "second");
+        // A lost transaction drops what was kept with it.
+        store.db().flush().unwrap();
+        store
+            .save("x", "t", &record(3, "third"), Some(2))
+            .await
+            .unwrap();
+        store.keep("x", "t", record(3, "lost"));
+        store.db().lose().unwrap();
+        assert_eq!(store.load("x", "t").await.unwrap().unwrap().cause, "second");
+    });
+}
+
+#[test]
 fn the_first_end_of_an_execution_is_the_one_kept() {
     let store = SqliteStore::new(Db::open(None).unwrap());
     let facts = local_execution("m", "e", json!({}), 1_000, false);
