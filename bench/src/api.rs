@@ -108,6 +108,8 @@ pub struct Figures {
     /// DescribeExecution calls per execution started (the clients poll
     /// until it ends: a server that ends it sooner is asked less).
     pub describes: f64,
+    /// The server's CPU time per execution started, in µs (where measured).
+    pub cpu_us: f64,
 }
 
 async fn load(addr: String, machine: String, connections: usize, duration: Duration) -> Figures {
@@ -198,7 +200,23 @@ async fn load(addr: String, machine: String, connections: usize, duration: Durat
         started: started_count.load(Ordering::Relaxed),
         describes: describes.load(Ordering::Relaxed) as f64
             / started_count.load(Ordering::Relaxed).max(1) as f64,
+        cpu_us: f64::NAN,
     }
+}
+
+/// [`load`] on the server `pid`, with the CPU time it spent on each
+/// execution.
+async fn load_of(
+    pid: u32,
+    addr: String,
+    machine: String,
+    connections: usize,
+    duration: Duration,
+) -> Figures {
+    let before = cpu_ms(pid);
+    let mut figures = load(addr, machine, connections, duration).await;
+    figures.cpu_us = (cpu_ms(pid) - before) * 1000.0 / figures.started.max(1) as f64;
+    figures
 }
 
 /// The address the server prints first; the rest of what it prints is
@@ -232,6 +250,22 @@ pub fn vm_kb(pid: u32, field: &str) -> u64 {
                 .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         })
         .unwrap_or(0)
+}
+
+/// The CPU time the process has used so far (user and system), in ms:
+/// `/proc/<pid>/stat`'s utime and stime, in Linux's 100 ticks a second.
+pub fn cpu_ms(pid: u32) -> f64 {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|t| {
+            // After the command's name (in parentheses, which may hold
+            // spaces): state is field 3, utime 14, stime 15.
+            let rest = &t[t.rfind(')')? + 1..];
+            let f: Vec<&str> = rest.split_whitespace().collect();
+            let ticks = |i: usize| f.get(i)?.parse::<f64>().ok();
+            Some((ticks(11)? + ticks(12)?) * 10.0)
+        })
+        .unwrap_or(f64::NAN)
 }
 
 /// The median time of ListExecutions asking for the first page of 100.
@@ -294,7 +328,7 @@ pub fn run(quick: bool) {
     let (ours, sustained, ours_alone, list_ms) = rt.block_on(async {
         let machine = create(&addr).await;
         let alone = load(addr.clone(), machine.clone(), 1, Duration::from_secs(1)).await;
-        let ours = load(addr.clone(), machine.clone(), 64, duration).await;
+        let ours = load_of(server.id(), addr.clone(), machine.clone(), 64, duration).await;
         // The same load for longer: what the store costs on disk, and the
         // memory the server keeps, after a sustained load (not in --quick).
         let sustained = match quick {
@@ -329,12 +363,13 @@ pub fn run(quick: bool) {
         ours_alone.p50_ms, ours_alone.p99_ms
     );
     println!(
-        "api: stepwise serve, 64 clients for {} s: {:.0} executions/s (p50 {:.2} ms under that load, {} executions, {:.1} DescribeExecution calls each)",
+        "api: stepwise serve, 64 clients for {} s: {:.0} executions/s (p50 {:.2} ms under that load, {} executions, {:.1} DescribeExecution calls each, server CPU {:.0} µs each)",
         duration.as_secs(),
         ours.per_second,
         ours.p50_ms,
         ours.executions,
-        ours.describes
+        ours.describes,
+        ours.cpu_us
     );
     if let Some(s) = &sustained {
         println!(
@@ -463,8 +498,8 @@ fn serverless(
 fn print_stepper(rt: &tokio::runtime::Runtime, bin: &str, duration: Duration) {
     if let Some((t, alone)) = stepper_on_sqlite(rt, bin, duration) {
         println!(
-            "api: stepwise serve --backend stepper (the serverless stepper on SQLite, durable), one client: start-to-finish p50 {:.2} ms; 64 clients: {:.0} executions/s ({} executions, {:.1} DescribeExecution calls each)",
-            alone.p50_ms, t.per_second, t.executions, t.describes
+            "api: stepwise serve --backend stepper (the serverless stepper on SQLite, durable), one client: start-to-finish p50 {:.2} ms; 64 clients: {:.0} executions/s ({} executions, {:.1} DescribeExecution calls each, server CPU {:.0} µs each)",
+            alone.p50_ms, t.per_second, t.executions, t.describes, t.cpu_us
         );
     }
 }
@@ -508,7 +543,8 @@ fn stepper_on_sqlite(
     let out = rt.block_on(async {
         let machine = create(&addr).await;
         let alone = load(addr.clone(), machine.clone(), 1, Duration::from_secs(1)).await;
-        (load(addr.clone(), machine, 64, duration).await, alone)
+        let many = load_of(server.id(), addr.clone(), machine, 64, duration).await;
+        (many, alone)
     });
     let _ = server.kill();
     let _ = server.wait();

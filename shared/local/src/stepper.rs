@@ -82,6 +82,8 @@ pub struct Db {
     /// Reader connections (file stores only: WAL lets them read what is
     /// committed while the one writer works), for the API's reads.
     readers: Option<Arc<crate::db::Readers>>,
+    /// Execution records as committed, which the readers read first.
+    committed: Arc<Mutex<kept::Committed>>,
 }
 
 struct Conn {
@@ -109,6 +111,9 @@ struct Conn {
     threads: HashMap<(String, String), (u64, Option<Record>)>,
     /// The stored size of the records in `threads`, in bytes.
     kept: usize,
+    /// Execution records as last written, in the open transaction and as
+    /// committed.
+    executions: kept::Executions,
     /// How old uncommitted work gets ([`OLDEST_UNCOMMITTED`]).
     oldest: std::time::Duration,
 }
@@ -162,6 +167,7 @@ impl Conn {
         self.epoch += 1;
         self.threads.clear();
         self.kept = 0;
+        self.executions.lost();
         self.queue = queue::Pending::load(&self.db).unwrap_or_else(|e| {
             eprintln!(
                 "stepwise: cannot read the step queue back ({e}); it is read again next time"
@@ -190,6 +196,8 @@ impl Db {
         // One process serves a store: whatever an earlier one had received
         // and not finished (it was killed) is delivered again at once.
         let queue = queue::Pending::load(&db)?;
+        let executions = kept::Executions::new();
+        let committed = executions.committed();
         let conn = Arc::new(Mutex::new(Conn {
             db,
             open: false,
@@ -200,12 +208,14 @@ impl Db {
             queue,
             threads: HashMap::new(),
             kept: 0,
+            executions,
             oldest: OLDEST_UNCOMMITTED,
         }));
         start_flusher(Arc::downgrade(&conn));
         Ok(Db {
             conn,
             readers: path.map(|p| Arc::new(crate::db::Readers::new(p))),
+            committed,
         })
     }
 
@@ -283,6 +293,7 @@ impl Db {
                 conn.lose();
                 return Err(e.into());
             }
+            conn.executions.commit();
             conn.wal.after_commit(&conn.db);
         }
         Ok(())
@@ -413,19 +424,29 @@ fn row<T: DeserializeOwned>(
 
 impl Store for SqliteStore {
     async fn execution(&self, arn: &str) -> Result<Option<ExecutionRecord>, PortError> {
-        self.body("SELECT body FROM st_executions WHERE arn = ?1", &[&arn])
+        let kept = match self.committed {
+            true => kept::committed(&self.db.committed, arn),
+            false => self.db.in_txn(|conn| Ok(conn.executions.get(arn)))?,
+        };
+        match kept {
+            Some(record) => Ok(Some(ExecutionRecord::clone(&record))),
+            None => self.body("SELECT body FROM st_executions WHERE arn = ?1", &[&arn]),
+        }
     }
 
     async fn create(&self, record: &ExecutionRecord) -> Result<bool, PortError> {
         let body = text(record)?;
-        self.db.with(|c| {
+        self.db.in_txn(|conn| {
             let f = &record.facts;
             let machine = view_of(record).machine_arn;
-            let n = c.execute(
+            let n = conn.db.execute(
                 "INSERT OR IGNORE INTO st_executions (arn, machine, version, alias, name, status, started, stopped, body)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
                 params![f.arn, machine, record.version, record.alias, f.name, record.status, f.start_time, record.stopped, body],
             )?;
+            if n == 1 {
+                conn.executions.wrote(record, body.len());
+            }
             Ok(n == 1)
         })
     }
@@ -511,11 +532,14 @@ impl Store for SqliteStore {
 
     async fn reopen(&self, record: &ExecutionRecord, from: &str) -> Result<bool, PortError> {
         let body = text(record)?;
-        self.db.with(|c| {
-            let n = c.execute(
+        self.db.in_txn(|conn| {
+            let n = conn.db.execute(
                 "UPDATE st_executions SET status = ?2, stopped = ?3, body = ?4 WHERE arn = ?1 AND status = ?5",
                 params![record.facts.arn, record.status, record.stopped, body, from],
             )?;
+            if n == 1 {
+                conn.executions.wrote(record, body.len());
+            }
             Ok(n == 1)
         })
     }
@@ -526,28 +550,30 @@ impl Store for SqliteStore {
         outcome: &Outcome,
         at: Millis,
     ) -> Result<Option<Outcome>, PortError> {
-        self.db.with(|c| {
-            let body: Option<String> = c
-                .query_row(
-                    "SELECT body FROM st_executions WHERE arn = ?1",
-                    [execution],
-                    |r| r.get(0),
-                )
-                .optional()?;
-            let Some(body) = body else {
-                return Ok(None);
+        self.db.in_txn(|conn| {
+            let record = match conn.executions.get(execution) {
+                Some(kept) => ExecutionRecord::clone(&kept),
+                None => {
+                    let sql = "SELECT body FROM st_executions WHERE arn = ?1";
+                    match row::<ExecutionRecord>(&conn.db, sql, &[&execution])? {
+                        Some(record) => record,
+                        None => return Ok(None),
+                    }
+                }
             };
-            let mut record: ExecutionRecord = parse(&body)?;
             if record.status != "RUNNING" {
                 return Ok(record.outcome);
             }
+            let mut record = record;
             record.status = status_of(outcome).into();
             record.outcome = Some(outcome.clone());
             record.stopped = Some(at);
-            c.execute(
+            let body = text(&record)?;
+            conn.db.execute(
                 "UPDATE st_executions SET status = ?2, stopped = ?3, body = ?4 WHERE arn = ?1",
-                params![execution, record.status, at, text(&record)?],
+                params![execution, record.status, at, body],
             )?;
+            conn.executions.wrote(&record, body.len());
             Ok(None)
         })
     }
@@ -665,6 +691,7 @@ impl Store for SqliteStore {
 }
 
 mod api;
+mod kept;
 mod queue;
 pub mod retention;
 

@@ -27,6 +27,7 @@ impl SqliteStore {
             let gone: HashSet<&String> = arns.iter().collect();
             conn.threads
                 .retain(|(execution, _), _| !gone.contains(execution));
+            conn.executions.forget(&arns);
             for arn in &arns {
                 conn.db.execute(
                     "DELETE FROM st_child_pages WHERE arn IN

@@ -105,6 +105,50 @@ fn a_record_handed_back_is_kept_only_if_it_was_saved_last() {
 }
 
 #[test]
+fn an_execution_is_read_as_committed_from_memory_and_as_written_by_the_writer() {
+    let (_dir, path) = scratch("kept-executions");
+    let writer = SqliteStore::new(Db::open(Some(&path)).unwrap());
+    let reader = writer.reading_committed();
+    let facts = local_execution("m", "e", json!({}), 1_000, false);
+    let arn = facts.arn.clone();
+    let status = |store: &SqliteStore| block_on(store.execution(&arn)).unwrap().map(|r| r.status);
+    let done = Outcome::Succeeded(json!({"a": 1}));
+    block_on(async {
+        let record = ExecutionRecord::running(facts.clone(), "{}".into(), false);
+        assert!(writer.create(&record).await.unwrap());
+    });
+    assert_eq!(status(&writer).as_deref(), Some("RUNNING"));
+    assert_eq!(status(&reader), None, "not committed yet");
+    writer.db().flush().unwrap();
+    assert_eq!(status(&reader).as_deref(), Some("RUNNING"));
+    block_on(writer.complete(&arn, &done, 2_000)).unwrap();
+    assert_eq!(status(&writer).as_deref(), Some("SUCCEEDED"));
+    assert_eq!(status(&reader).as_deref(), Some("RUNNING"));
+    // A lost transaction takes the end with it, for the writer too.
+    writer.db().lose().unwrap();
+    assert_eq!(status(&writer).as_deref(), Some("RUNNING"));
+    assert_eq!(block_on(writer.complete(&arn, &done, 3_000)).unwrap(), None);
+    writer.db().flush().unwrap();
+    assert_eq!(status(&reader).as_deref(), Some("SUCCEEDED"));
+    // Read from memory: a row changed behind the store's back is not read.
+    writer
+        .db()
+        .with(|c| {
+            c.execute(
+                "UPDATE st_executions SET body = json_set(body, '$.status', 'FAILED')",
+                [],
+            )?;
+            Ok(())
+        })
+        .unwrap();
+    writer.db().flush().unwrap();
+    assert_eq!(status(&reader).as_deref(), Some("SUCCEEDED"));
+    // Retention forgets what it deletes.
+    assert_eq!(writer.expire(i64::MAX, 10).unwrap(), 1);
+    assert_eq!((status(&writer), status(&reader)), (None, None));
+}
+
+#[test]
 fn the_first_end_of_an_execution_is_the_one_kept() {
     let store = SqliteStore::new(Db::open(None).unwrap());
     let facts = local_execution("m", "e", json!({}), 1_000, false);
