@@ -291,13 +291,6 @@ async fn list_page_ms(addr: &str, machine: &str) -> f64 {
     times[times.len() / 2]
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap_or(45_000)
-}
-
 async fn create(addr: &str) -> String {
     let mut conn = Conn::open(addr).await.expect("connect");
     let (_, out) = conn
@@ -391,24 +384,12 @@ pub fn run(quick: bool) {
     print_stepper(&rt, &bin, duration);
     // The peers are slower by orders of magnitude: ten seconds say enough.
     let peers = duration.min(Duration::from_secs(10));
-    let port = free_port();
-    let moto = Command::new("python3")
-        .args(["-m", "moto.server", "-p", &port.to_string()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn();
-    let Ok(mut moto) = moto else {
-        println!("api: moto server not available (pip install 'moto[server]==5.2.5')");
-        return;
+    let moto = match stepwise_aws::moto::Moto::try_start() {
+        Ok(m) => m,
+        Err(e) => return println!("api: {e}"),
     };
-    let maddr = format!("127.0.0.1:{port}");
+    let maddr = moto.addr().to_owned();
     let theirs = rt.block_on(async {
-        for _ in 0..100 {
-            if TcpStream::connect(&maddr).await.is_ok() {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
         let mut c = TcpStream::connect(&maddr).await.ok()?;
         let cfg = r#"{"stepfunctions": {"execute_state_machine": true}}"#;
         let req = format!("POST /moto-api/config HTTP/1.1\r\nHost: {maddr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{cfg}", cfg.len());
@@ -421,8 +402,7 @@ pub fn run(quick: bool) {
     });
     // The serverless backend on the same moto server (DynamoDB + SQS).
     let serverless = serverless(&rt, &bin, &maddr, peers);
-    let _ = moto.kill();
-    let _ = moto.wait();
+    drop(moto);
     if let Some((t, alone)) = serverless {
         println!(
             "api: stepwise serve --backend aws (DynamoDB + SQS in moto), one client: start-to-finish p50 {:.2} ms; 4 clients: {:.1} executions/s ({} executions)",

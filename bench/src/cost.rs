@@ -8,7 +8,6 @@
 //! batches it would see at scale. Lambda duration is what the handler took
 //! here against moto, charged as a 128 MB arm64 function.
 
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
@@ -73,30 +72,12 @@ fn input(items: bool) -> Value {
     v
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap_or(5999)
-}
-
 pub fn run(quick: bool) {
-    let port = free_port();
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../infra/local-aws");
-    let moto = Command::new("bash")
-        .args([script, &port.to_string()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn();
-    let Ok(mut moto) = moto else {
-        println!("cost: moto server not available (pip install 'moto[server]==5.2.5')");
-        return;
+    let moto = match stepwise_aws::moto::Moto::try_start() {
+        Ok(m) => m,
+        Err(e) => return println!("cost: {e}"),
     };
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let endpoint = format!("http://127.0.0.1:{port}");
+    let endpoint = moto.endpoint.clone();
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -108,8 +89,7 @@ pub fn run(quick: bool) {
         .and_then(|n| n.parse().ok())
         .unwrap_or(if quick { 2_000 } else { 100_000 });
     let result = runtime.block_on(measure(&endpoint, concurrent, map_items));
-    let _ = moto.kill();
-    let _ = moto.wait();
+    drop(moto);
     if let Err(e) = result {
         println!("cost: {e}");
     }

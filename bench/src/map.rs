@@ -3,19 +3,12 @@
 //! the time from StartExecution to the execution's end, as items/s.
 
 use std::io::{Read, Write};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
 use crate::api::{Conn, on_moto, read_addr};
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap_or(5998)
-}
 
 /// An unsigned S3 PUT (moto does not check signatures).
 fn put(addr: &str, path: &str, body: &[u8]) -> std::io::Result<()> {
@@ -41,22 +34,11 @@ pub fn run(quick: bool) {
     let bin = std::env::var("STEPWISE_BIN").unwrap_or_else(|_| {
         concat!(env!("CARGO_MANIFEST_DIR"), "/../target/release/stepwise").to_owned()
     });
-    let port = free_port();
-    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../infra/local-aws");
-    let Ok(mut moto) = Command::new("bash")
-        .args([script, &port.to_string()])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-    else {
-        println!("map: moto server not available (pip install 'moto[server]==5.2.5')");
-        return;
+    let moto = match stepwise_aws::moto::Moto::try_start() {
+        Ok(m) => m,
+        Err(e) => return println!("map: {e}"),
     };
-    let maddr = format!("127.0.0.1:{port}");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while std::net::TcpStream::connect(&maddr).is_err() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(100));
-    }
+    let maddr = moto.addr().to_owned();
     let sizes: &[usize] = if quick { &[10_000] } else { &[10_000, 100_000] };
     for &items in sizes {
         match measure(&bin, &maddr, items) {
@@ -67,8 +49,7 @@ pub fn run(quick: bool) {
             Err(e) => println!("map: {items} items: {e}"),
         }
     }
-    let _ = moto.kill();
-    let _ = moto.wait();
+    drop(moto);
 }
 
 fn measure(bin: &str, maddr: &str, items: usize) -> Result<f64, String> {

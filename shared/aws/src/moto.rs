@@ -12,19 +12,28 @@ pub struct Moto {
 }
 
 impl Moto {
-    /// Starts one; panics if python3 or moto is missing. moto binds a
-    /// port of its own choosing and says which on stderr: a port picked
-    /// here and handed over could be taken by another server in the second
-    /// or two moto takes to start, and this would wait on that server.
+    /// Starts one; panics if python3 or moto is missing (tests).
     pub fn start() -> Moto {
+        Moto::try_start().unwrap_or_else(|e| panic!("{e} (run scripts/setup-test-deps)"))
+    }
+
+    /// Starts one, or says why it could not. moto binds a port of its own
+    /// choosing and says which on stderr: a port picked here and handed
+    /// over could be taken by another server in the second or two moto
+    /// takes to start, and this would wait on that server.
+    pub fn try_start() -> Result<Moto, String> {
         let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../../infra/local-aws");
         let mut child = Command::new("bash")
             .args([script, "0"])
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
-            .expect("infra/local-aws starts moto server (run scripts/setup-test-deps)");
-        let stderr = child.stderr.take().expect("piped");
+            .map_err(|e| format!("infra/local-aws cannot start moto server: {e}"))?;
+        let Some(stderr) = child.stderr.take() else {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err("moto server's stderr is not piped".into());
+        };
         let (said, port) = std::sync::mpsc::channel();
         // Read to the end: moto logs every request on stderr.
         std::thread::spawn(move || {
@@ -40,12 +49,17 @@ impl Moto {
         let Ok(port) = port.recv_timeout(Duration::from_secs(60)) else {
             let _ = child.kill();
             let _ = child.wait();
-            panic!("moto server did not start");
+            return Err("moto server did not start (pip install 'moto[server]==5.2.5')".into());
         };
-        Moto {
+        Ok(Moto {
             child,
             endpoint: format!("http://127.0.0.1:{port}"),
-        }
+        })
+    }
+
+    /// Its address, `127.0.0.1:<port>`.
+    pub fn addr(&self) -> &str {
+        self.endpoint.trim_start_matches("http://")
     }
 
     /// The environment that points a `stepwise` process at this server.
