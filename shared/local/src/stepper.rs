@@ -24,48 +24,6 @@ use stepwise_engine::stepper::{
     ExecutionRecord, Logged, Offer, PortError, Record, Saved, Store, TokenTarget, status_of,
 };
 
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS st_executions (
-    arn TEXT PRIMARY KEY, machine TEXT NOT NULL, version TEXT, alias TEXT, name TEXT NOT NULL,
-    status TEXT NOT NULL, started INTEGER NOT NULL, stopped INTEGER, body TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS st_executions_by_machine ON st_executions (machine, started);
-CREATE INDEX IF NOT EXISTS st_executions_by_stopped ON st_executions (stopped)
-    WHERE stopped IS NOT NULL;
-CREATE TABLE IF NOT EXISTS st_threads (
-    execution TEXT NOT NULL, thread TEXT NOT NULL, seq INTEGER NOT NULL, body TEXT NOT NULL,
-    PRIMARY KEY (execution, thread)
-);
-CREATE TABLE IF NOT EXISTS st_pages (
-    execution TEXT NOT NULL, thread TEXT NOT NULL, page INTEGER NOT NULL, body TEXT NOT NULL,
-    PRIMARY KEY (execution, thread, page)
-);
-CREATE TABLE IF NOT EXISTS st_tokens (hash TEXT PRIMARY KEY, body TEXT NOT NULL);
-CREATE INDEX IF NOT EXISTS st_tokens_by_execution ON st_tokens (json_extract(body, '$.execution'));
-CREATE TABLE IF NOT EXISTS st_offers (
-    n INTEGER PRIMARY KEY AUTOINCREMENT, activity TEXT NOT NULL, token TEXT NOT NULL,
-    input TEXT NOT NULL, at INTEGER NOT NULL
-);
-CREATE INDEX IF NOT EXISTS st_offers_by_activity ON st_offers (activity, n);
-CREATE TABLE IF NOT EXISTS st_map_runs (
-    arn TEXT PRIMARY KEY, execution TEXT NOT NULL, start INTEGER NOT NULL, stage INTEGER NOT NULL,
-    body TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS st_map_runs_by_execution ON st_map_runs (execution, start);
-CREATE TABLE IF NOT EXISTS st_children (
-    arn TEXT PRIMARY KEY, execution TEXT NOT NULL, body TEXT NOT NULL
-);
-CREATE INDEX IF NOT EXISTS st_children_by_execution ON st_children (execution);
-CREATE TABLE IF NOT EXISTS st_child_pages (
-    arn TEXT NOT NULL, attempt INTEGER NOT NULL, thread TEXT NOT NULL, page INTEGER NOT NULL,
-    body TEXT NOT NULL, PRIMARY KEY (arn, attempt, thread, page)
-);
-CREATE TABLE IF NOT EXISTS st_queue (
-    n INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, body TEXT NOT NULL,
-    receives INTEGER NOT NULL DEFAULT 0
-);
-";
-
 /// One SQLite database shared by a store and its queue (and the catalog,
 /// in the table the embedded backend keeps it in), on one connection.
 ///
@@ -105,10 +63,10 @@ struct Conn {
     queue: queue::Pending,
     /// Thread records as last saved (in the open transaction or before),
     /// so that the next step of a thread reads no row and parses no JSON:
-    /// the sequence number saved, and the record once the stepper has
-    /// carried its transition out and handed it back ([`Store::keep`]),
-    /// moved rather than copied.
-    threads: HashMap<(String, String), (u64, Option<Record>)>,
+    /// the sequence number saved and the epoch it was saved in, and the
+    /// record once the stepper has carried its transition out and handed
+    /// it back ([`Store::keep`]), moved rather than copied.
+    threads: HashMap<(String, String), Kept>,
     /// The stored size of the records in `threads`, in bytes.
     kept: usize,
     /// Execution records as last written, in the open transaction and as
@@ -116,6 +74,13 @@ struct Conn {
     executions: kept::Executions,
     /// How old uncommitted work gets ([`OLDEST_UNCOMMITTED`]).
     oldest: std::time::Duration,
+}
+
+/// A thread's entry in [`Conn::threads`].
+struct Kept {
+    seq: u64,
+    epoch: u64,
+    record: Option<Record>,
 }
 
 /// How many thread records [`Conn::threads`] keeps, and how many bytes of
@@ -190,7 +155,7 @@ impl Db {
     /// Opens (or creates) the database at `path`; in memory without one.
     pub fn open(path: Option<&Path>) -> Result<Db, PortError> {
         let conn = crate::db::open(path)?;
-        conn.execute_batch(SCHEMA)?;
+        conn.execute_batch(schema::SCHEMA)?;
         let wal = crate::db::WalLimit::new(&conn);
         let db = crate::db::Db::new(conn);
         // One process serves a store: whatever an earlier one had received
@@ -289,11 +254,13 @@ impl Db {
     fn commit(conn: &mut Conn) -> Result<(), PortError> {
         if conn.open {
             conn.open = false;
-            if let Err(e) = conn.db.execute_batch("COMMIT") {
+            // The kept execution records change as the database does: a
+            // reader never finds one older than what it then reads.
+            let db = &conn.db;
+            if let Err(e) = conn.executions.commit(|| db.execute_batch("COMMIT")) {
                 conn.lose();
                 return Err(e.into());
             }
-            conn.executions.commit();
             conn.wal.after_commit(&conn.db);
         }
         Ok(())
@@ -460,7 +427,10 @@ impl Store for SqliteStore {
             // Taken out: its step saves it back (or the next load reads it).
             let key = (execution.to_owned(), thread.to_owned());
             match conn.threads.remove(&key) {
-                Some((_, Some(record))) => Ok(Some(record)),
+                Some(Kept {
+                    record: Some(record),
+                    ..
+                }) => Ok(Some(record)),
                 _ => row(&conn.db, sql, &[&execution, &thread]),
             }
         })
@@ -496,20 +466,32 @@ impl Store for SqliteStore {
                 conn.kept = 0;
             }
             conn.kept += body.len();
-            conn.threads.insert(key, (record.seq, None));
+            let kept = Kept {
+                seq: record.seq,
+                epoch: conn.epoch,
+                record: None,
+            };
+            conn.threads.insert(key, kept);
             Ok(Saved::Done)
         })
     }
 
-    fn keep(&self, execution: &str, thread: &str, record: Record) {
+    fn losses(&self) -> u64 {
+        self.db.lock().map_or(u64::MAX, |conn| conn.epoch)
+    }
+
+    fn keep(&self, execution: &str, thread: &str, record: Record, since: u64) {
         let Ok(mut conn) = self.db.lock() else { return };
         let key = (execution.to_owned(), thread.to_owned());
-        // Only the record saved last: a later save (or none, once the
-        // cache started over or a transaction was lost) leaves it out.
-        if let Some((seq, slot @ None)) = conn.threads.get_mut(&key)
-            && *seq == record.seq
+        // Only the record saved last, in the epoch its stepper began the
+        // save in: a later save, a lost transaction (whose thread's save
+        // another delivery may have made again, with the same sequence
+        // number) or a cache that started over leaves it out.
+        if let Some(kept) = conn.threads.get_mut(&key)
+            && kept.record.is_none()
+            && (kept.seq, kept.epoch) == (record.seq, since)
         {
-            *slot = Some(record);
+            kept.record = Some(record);
         }
     }
 
@@ -694,6 +676,7 @@ mod api;
 mod kept;
 mod queue;
 pub mod retention;
+mod schema;
 
 pub use queue::{Handle, SqliteQueue};
 

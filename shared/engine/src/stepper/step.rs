@@ -420,6 +420,7 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
             map_runs,
             child_runs,
         };
+        let since = self.store.losses();
         match self
             .store
             .save(t.execution, t.thread, &rec, t.expected)
@@ -442,7 +443,7 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
             return Err(Retry::Chaos("saved"));
         }
         self.send_outbox(t.record, t.thread, &rec, now).await?;
-        self.store.keep(t.execution, t.thread, rec);
+        self.store.keep(t.execution, t.thread, rec, since);
         Ok(())
     }
 

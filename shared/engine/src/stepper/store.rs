@@ -275,11 +275,20 @@ pub trait Store {
         record: &Record,
         expected: Option<u64>,
     ) -> impl Future<Output = Result<Saved, PortError>>;
-    /// The record this store saved last for the thread, handed back once
-    /// its transition is carried out, for a store that keeps records in
-    /// memory for their next step (it keeps it only if no later save came).
-    fn keep(&self, execution: &str, thread: &str, record: Record) {
-        let _ = (execution, thread, record);
+    /// How many times the store has lost writes it had accepted: none for
+    /// a store whose every write is durable on its own (DynamoDB); a lost
+    /// transaction on one that commits in groups (SQLite).
+    fn losses(&self) -> u64 {
+        0
+    }
+    /// The record this store saved for the thread, handed back once its
+    /// transition is carried out, for a store that keeps records in memory
+    /// for their next step. It keeps it only if no later save came and no
+    /// write was lost since `losses` said `since`, read before the save (a
+    /// save lost with its transaction can be made again by another
+    /// delivery, with the same sequence number and other events).
+    fn keep(&self, execution: &str, thread: &str, record: Record, since: u64) {
+        let _ = (execution, thread, record, since);
     }
     /// Writes a full page of history events (idempotent: same key, same events).
     fn put_page(

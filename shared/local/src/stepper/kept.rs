@@ -6,7 +6,7 @@
 //! its part.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use stepwise_engine::stepper::ExecutionRecord;
 
@@ -71,18 +71,19 @@ impl Executions {
         }
     }
 
-    /// The open transaction committed: what it wrote is what readers see.
-    pub fn commit(&mut self) {
+    /// Commits the open transaction with `commit`: what it wrote is then
+    /// what readers see. They wait meanwhile, if it wrote a record, so that
+    /// none reads a record older than the rows it reads next.
+    pub fn commit<E>(&mut self, commit: impl FnOnce() -> Result<(), E>) -> Result<(), E> {
         if self.pending.is_empty() {
-            return;
+            return commit();
         }
-        let Ok(mut committed) = self.committed.lock() else {
-            self.pending.clear();
-            return;
-        };
+        let mut committed = lock(&self.committed);
+        commit()?;
         for (arn, kept) in self.pending.drain() {
             committed.insert(arn, kept);
         }
+        Ok(())
     }
 
     /// The open transaction was lost, and what it wrote with it.
@@ -95,11 +96,10 @@ impl Executions {
         for arn in arns {
             self.pending.remove(arn);
         }
-        if let Ok(mut committed) = self.committed.lock() {
-            for arn in arns {
-                if let Some((_, bytes)) = committed.records.remove(arn) {
-                    committed.bytes -= bytes;
-                }
+        let mut committed = lock(&self.committed);
+        for arn in arns {
+            if let Some((_, bytes)) = committed.records.remove(arn) {
+                committed.bytes -= bytes;
             }
         }
     }
@@ -107,6 +107,12 @@ impl Executions {
 
 /// The committed record of `arn`, if it is kept.
 pub fn committed(committed: &Mutex<Committed>, arn: &str) -> Option<Arc<ExecutionRecord>> {
-    let committed = committed.lock().ok()?;
+    let committed = lock(committed);
     committed.records.get(arn).map(|(r, _)| r.clone())
+}
+
+/// The records as committed. A holder that panicked left them whole: every
+/// change to them is one insert or removal.
+fn lock(committed: &Mutex<Committed>) -> MutexGuard<'_, Committed> {
+    committed.lock().unwrap_or_else(PoisonError::into_inner)
 }

@@ -80,17 +80,17 @@ fn a_record_handed_back_is_kept_only_if_it_was_saved_last() {
         // Handed back after its save: the next load takes it from memory
         // (the marker in `cause` shows the row was not read).
         store.save("x", "t", &record(1, "row"), None).await.unwrap();
-        store.keep("x", "t", record(1, "memory"));
+        store.keep("x", "t", record(1, "memory"), 0);
         assert_eq!(store.load("x", "t").await.unwrap().unwrap().cause, "memory");
         // A load took it out: handed back later, it stays out.
-        store.keep("x", "t", record(1, "memory"));
+        store.keep("x", "t", record(1, "memory"), 0);
         assert_eq!(store.load("x", "t").await.unwrap().unwrap().cause, "row");
         // A later save came first: the earlier record stays out.
         store
             .save("x", "t", &record(2, "second"), Some(1))
             .await
             .unwrap();
-        store.keep("x", "t", record(1, "stale"));
+        store.keep("x", "t", record(1, "stale"), 0);
         assert_eq!(store.load("x", "t").await.unwrap().unwrap().cause, "second");
         // A lost transaction drops what was kept with it.
         store.db().flush().unwrap();
@@ -98,9 +98,21 @@ fn a_record_handed_back_is_kept_only_if_it_was_saved_last() {
             .save("x", "t", &record(3, "third"), Some(2))
             .await
             .unwrap();
-        store.keep("x", "t", record(3, "lost"));
+        store.keep("x", "t", record(3, "lost"), 0);
         store.db().lose().unwrap();
         assert_eq!(store.load("x", "t").await.unwrap().unwrap().cause, "second");
+        // A save lost with its transaction, made again by another delivery
+        // (the same sequence number): the first one's record stays out.
+        let since = store.losses();
+        store
+            .save("x", "t", &record(3, "first"), Some(2))
+            .await
+            .unwrap();
+        store.db().lose().unwrap();
+        let again = store.save("x", "t", &record(3, "again"), Some(2)).await;
+        assert_eq!(again.unwrap(), Saved::Done);
+        store.keep("x", "t", record(3, "first"), since);
+        assert_eq!(store.load("x", "t").await.unwrap().unwrap().cause, "again");
     });
 }
 
