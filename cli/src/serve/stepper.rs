@@ -44,14 +44,15 @@ impl Service for SqliteService {
             let epoch = db.epoch().map_err(internal)?;
             let answer = self.writes.answer(self, region, action, body).await;
             // Nothing is answered before what it wrote is committed; the
-            // answers that write meanwhile share the commit.
+            // answers that write meanwhile, and the steps the stepper loops
+            // take meanwhile, share the commit.
             let txn = db.open_txn().map_err(internal)?;
             if txn.is_some() {
                 for _ in 0..GROUP_YIELDS {
                     tokio::task::yield_now().await;
                 }
             }
-            db.flush_since(epoch, txn).map_err(internal)?;
+            db.settle(epoch, txn).await.map_err(internal)?;
             answer
         })
     }

@@ -10,7 +10,6 @@
 //! stepper`). Each record is one row of JSON, as each is one item on
 //! DynamoDB. The API's reads and the catalog are in `api.rs`.
 
-use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
@@ -42,6 +41,8 @@ pub struct Db {
     readers: Option<Arc<crate::db::Readers>>,
     /// Execution records as committed, which the readers read first.
     committed: Arc<Mutex<kept::Committed>>,
+    /// The last transaction committed, and the epoch.
+    commits: Arc<tokio::sync::watch::Sender<(u64, u64)>>,
 }
 
 struct Conn {
@@ -61,32 +62,22 @@ struct Conn {
     wal: crate::db::WalLimit,
     /// The queue's messages, as the open transaction has them.
     queue: queue::Pending,
-    /// Thread records as last saved (in the open transaction or before),
-    /// so that the next step of a thread reads no row and parses no JSON:
-    /// the sequence number saved and the epoch it was saved in, and the
-    /// record once the stepper has carried its transition out and handed
-    /// it back ([`Store::keep`]), moved rather than copied.
-    threads: HashMap<(String, String), Kept>,
-    /// The stored size of the records in `threads`, in bytes.
-    kept: usize,
+    /// Thread records as last saved, in the open transaction or before.
+    threads: threads::Threads,
     /// Execution records as last written, in the open transaction and as
     /// committed.
     executions: kept::Executions,
     /// How old uncommitted work gets ([`OLDEST_UNCOMMITTED`]).
     oldest: std::time::Duration,
+    /// The last transaction committed and the epoch, for answers waiting
+    /// for their work to be committed ([`Db::settle`]).
+    commits: Arc<tokio::sync::watch::Sender<(u64, u64)>>,
 }
 
-/// A thread's entry in [`Conn::threads`].
-struct Kept {
-    seq: u64,
-    epoch: u64,
-    record: Option<Record>,
-}
-
-/// How many thread records [`Conn::threads`] keeps, and how many bytes of
-/// them as stored (it starts over when either is passed).
-const KEPT_THREADS: usize = 4096;
-const KEPT_BYTES: usize = 64 << 20;
+/// How many states a thread steps through in one transition when nothing
+/// else waits on them ([`Store::chain`]): rows are saved once for them all,
+/// and a loop (a Choice back to a Pass) still yields to other messages.
+const CHAIN: usize = 32;
 
 /// Work left uncommitted (a batch's end leaves it to the next batch while
 /// more messages are due) is committed once it is this old, whatever the
@@ -130,8 +121,9 @@ impl Conn {
     fn lost(&mut self) {
         self.open = false;
         self.epoch += 1;
+        let epoch = self.epoch;
+        self.commits.send_modify(|c| c.1 = epoch);
         self.threads.clear();
-        self.kept = 0;
         self.executions.lost();
         self.queue = queue::Pending::load(&self.db).unwrap_or_else(|e| {
             eprintln!(
@@ -163,6 +155,7 @@ impl Db {
         let queue = queue::Pending::load(&db)?;
         let executions = kept::Executions::new();
         let committed = executions.committed();
+        let commits = Arc::new(tokio::sync::watch::Sender::new((0, 0)));
         let conn = Arc::new(Mutex::new(Conn {
             db,
             open: false,
@@ -171,16 +164,17 @@ impl Db {
             began: std::time::Instant::now(),
             wal,
             queue,
-            threads: HashMap::new(),
-            kept: 0,
+            threads: threads::Threads::default(),
             executions,
             oldest: OLDEST_UNCOMMITTED,
+            commits: commits.clone(),
         }));
         start_flusher(Arc::downgrade(&conn));
         Ok(Db {
             conn,
             readers: path.map(|p| Arc::new(crate::db::Readers::new(p))),
             committed,
+            commits,
         })
     }
 
@@ -262,6 +256,8 @@ impl Db {
                 return Err(e.into());
             }
             conn.wal.after_commit(&conn.db);
+            let (txn, epoch) = (conn.txn, conn.epoch);
+            conn.commits.send_replace((txn, epoch));
         }
         Ok(())
     }
@@ -287,6 +283,25 @@ impl Db {
     pub fn open_txn(&self) -> Result<Option<u64>, PortError> {
         let conn = self.lock()?;
         Ok(conn.open.then_some(conn.txn))
+    }
+
+    /// Waits until the transaction `txn` is committed, as
+    /// [`Db::flush_since`] does, but when the step queue has work in hand
+    /// it first leaves the commit to the stepper loop that does it, for up
+    /// to [`OLDEST_UNCOMMITTED`]: the steps of that work (an execution the
+    /// request started, an answer it sent) then share the commit, and the
+    /// answer follows them rather than coming before. A stepper commits as
+    /// its batch ends and nothing more is due, or when its transaction has
+    /// been open for the queue's group time.
+    pub async fn settle(&self, epoch: u64, txn: Option<u64>) -> Result<(), PortError> {
+        if let Some(txn) = txn
+            && self.lock()?.queue.in_hand()
+        {
+            let mut commits = self.commits.subscribe();
+            let done = commits.wait_for(|&(done, now)| done >= txn || now != epoch);
+            let _ = tokio::time::timeout(OLDEST_UNCOMMITTED, done).await;
+        }
+        self.flush_since(epoch, txn)
     }
 
     /// Commits the transaction `txn` (none: nothing to commit) unless
@@ -426,12 +441,9 @@ impl Store for SqliteStore {
         self.db.in_txn(|conn| {
             // Taken out: its step saves it back (or the next load reads it).
             let key = (execution.to_owned(), thread.to_owned());
-            match conn.threads.remove(&key) {
-                Some(Kept {
-                    record: Some(record),
-                    ..
-                }) => Ok(Some(record)),
-                _ => row(&conn.db, sql, &[&execution, &thread]),
+            match conn.threads.take(&key) {
+                Some(record) => Ok(Some(record)),
+                None => row(&conn.db, sql, &[&execution, &thread]),
             }
         })
     }
@@ -458,22 +470,17 @@ impl Store for SqliteStore {
                 )?,
             };
             if n != 1 {
-                conn.threads.remove(&key);
+                conn.threads.forget(&key);
                 return Ok(Saved::Conflict);
             }
-            if conn.threads.len() >= KEPT_THREADS || conn.kept >= KEPT_BYTES {
-                conn.threads.clear();
-                conn.kept = 0;
-            }
-            conn.kept += body.len();
-            let kept = Kept {
-                seq: record.seq,
-                epoch: conn.epoch,
-                record: None,
-            };
-            conn.threads.insert(key, kept);
+            let epoch = conn.epoch;
+            conn.threads.saved(key, record.seq, epoch, body.len());
             Ok(Saved::Done)
         })
+    }
+
+    fn chain(&self) -> usize {
+        CHAIN
     }
 
     fn losses(&self) -> u64 {
@@ -483,16 +490,7 @@ impl Store for SqliteStore {
     fn keep(&self, execution: &str, thread: &str, record: Record, since: u64) {
         let Ok(mut conn) = self.db.lock() else { return };
         let key = (execution.to_owned(), thread.to_owned());
-        // Only the record saved last, in the epoch its stepper began the
-        // save in: a later save, a lost transaction (whose thread's save
-        // another delivery may have made again, with the same sequence
-        // number) or a cache that started over leaves it out.
-        if let Some(kept) = conn.threads.get_mut(&key)
-            && kept.record.is_none()
-            && (kept.seq, kept.epoch) == (record.seq, since)
-        {
-            kept.record = Some(record);
-        }
+        conn.threads.hand_back(&key, record, since);
     }
 
     async fn put_page(
@@ -677,6 +675,7 @@ mod kept;
 mod queue;
 pub mod retention;
 mod schema;
+mod threads;
 
 pub use queue::{Handle, SqliteQueue};
 

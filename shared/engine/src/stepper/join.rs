@@ -304,6 +304,7 @@ impl<S: Store, Q: Queue, T: Tasks, A: step::Abort> Stepper<S, Q, T, A> {
                 tokens,
                 children,
                 follows,
+                ..
             } = advanced;
             all.effects.extend(effects);
             all.tokens.extend(tokens);

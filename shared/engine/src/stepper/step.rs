@@ -230,19 +230,23 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
         }
         let lamport = rec.lamport.max(m.lamport);
         let child_wait = nested::child_wait(&loaded.machine, thread);
-        let Some(Advanced {
+        let Some(mut advanced) = self
+            .advance(&loaded, &m.execution, thread, m.event.clone(), lamport, now)
+            .await?
+        else {
+            return Ok(None);
+        };
+        self.chain(&loaded, &m.execution, thread, lamport, &mut advanced)
+            .await?;
+        let Advanced {
             made,
             events,
             effects,
             tokens,
             children,
             follows,
-        }) = self
-            .advance(&loaded, &m.execution, thread, m.event.clone(), lamport, now)
-            .await?
-        else {
-            return Ok(None);
-        };
+            ..
+        } = advanced;
         let abandoned =
             nested::abandoned(child_wait, answered_wait(&m.event), thread.current_wait());
         // A child execution's record is written with its siblings' before

@@ -281,6 +281,15 @@ pub trait Store {
     fn losses(&self) -> u64 {
         0
     }
+    /// How many states a thread may step through in one transition, when
+    /// nothing but the thread itself waits on the step before (the next
+    /// state, a Wait already over): one, a save after every state, on a
+    /// store whose items have a size limit that many states' events could
+    /// pass (DynamoDB's 400 KB); more on one that saves cheaply in a
+    /// transaction (SQLite).
+    fn chain(&self) -> usize {
+        1
+    }
     /// The record this store saved for the thread, handed back once its
     /// transition is carried out, for a store that keeps records in memory
     /// for their next step. It keeps it only if no later save came and no

@@ -81,6 +81,12 @@ impl Pending {
         self.ready.len() + self.taken.len()
     }
 
+    /// Whether a stepper has work: a message received and not yet finished,
+    /// or one due.
+    pub(super) fn in_hand(&self) -> bool {
+        !self.taken.is_empty() || self.any_due(false)
+    }
+
     /// Whether a receive would take a message now.
     fn any_due(&self, early: bool) -> bool {
         match self.ready.keys().next() {
@@ -208,6 +214,19 @@ pub struct Handle {
     epoch: u64,
 }
 
+impl SqliteQueue {
+    /// Commits the open transaction unless a stepper loop has messages in
+    /// hand: it commits as its batch ends (or once the transaction is
+    /// [`GROUP`] old).
+    fn commit_unless_busy(&self) -> Result<(), PortError> {
+        let mut conn = self.db.lock()?;
+        if conn.queue.taken.is_empty() || conn.began.elapsed() >= self.group {
+            Db::commit(&mut conn)?;
+        }
+        Ok(())
+    }
+}
+
 impl Inbox for SqliteQueue {
     type Handle = Handle;
 
@@ -220,8 +239,9 @@ impl Inbox for SqliteQueue {
         if !found.is_empty() {
             return Ok(found);
         }
-        // Nothing to do: what was left uncommitted is committed now.
-        self.db.flush()?;
+        // Nothing to do: what was left uncommitted is committed now, unless
+        // another loop is at work and will commit as it ends.
+        self.commit_unless_busy()?;
         if !wait {
             return Ok(found);
         }
@@ -245,7 +265,8 @@ impl Inbox for SqliteQueue {
                 delete.execute([h.row])?;
                 conn.queue.taken.remove(&h.row);
             }
-            Ok(conn.queue.any_due(self.early) && conn.began.elapsed() < self.group)
+            let busy = conn.queue.any_due(self.early) || !conn.queue.taken.is_empty();
+            Ok(busy && conn.began.elapsed() < self.group)
         })?;
         match more {
             true => Ok(()),

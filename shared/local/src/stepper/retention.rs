@@ -25,8 +25,7 @@ impl SqliteStore {
                 .query_map(rusqlite::params![before, limit as i64], |r| r.get(0))?
                 .collect::<Result<_, _>>()?;
             let gone: HashSet<&String> = arns.iter().collect();
-            conn.threads
-                .retain(|(execution, _), _| !gone.contains(execution));
+            conn.threads.forget_executions(&gone);
             conn.executions.forget(&arns);
             for arn in &arns {
                 conn.db.execute(

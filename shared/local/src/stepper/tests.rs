@@ -74,6 +74,7 @@ fn a_record_handed_back_is_kept_only_if_it_was_saved_last() {
     let record = |seq, cause: &str| Record {
         seq,
         cause: cause.into(),
+        thread: Some(stepwise_asl::Thread::root("A", json!({}))),
         ..Record::default()
     };
     block_on(async {
@@ -113,6 +114,18 @@ fn a_record_handed_back_is_kept_only_if_it_was_saved_last() {
         assert_eq!(again.unwrap(), Saved::Done);
         store.keep("x", "t", record(3, "first"), since);
         assert_eq!(store.load("x", "t").await.unwrap().unwrap().cause, "again");
+        // A finished thread is not kept: no step of it comes again.
+        let since = store.losses();
+        store
+            .save("x", "t", &record(4, "row"), Some(3))
+            .await
+            .unwrap();
+        let mut done = record(4, "memory");
+        if let Some(t) = done.thread.as_mut() {
+            t.phase = stepwise_asl::exec::Phase::Done;
+        }
+        store.keep("x", "t", done, since);
+        assert_eq!(store.load("x", "t").await.unwrap().unwrap().cause, "row");
     });
 }
 
@@ -272,6 +285,44 @@ fn an_execution_runs_to_its_end_on_sqlite_through_the_stepper() {
     assert_eq!(kept.status, "SUCCEEDED");
     let history = block_on(reread.history(&facts.arn)).unwrap();
     assert_eq!(history.len(), events);
+}
+
+/// States that wait on nothing (a Pass, a Choice, a Wait already over) are
+/// stepped through in one transition and saved once; a loop of them still
+/// yields to other messages every [`CHAIN`] states.
+#[test]
+fn states_that_wait_on_nothing_are_stepped_through_in_one_save() {
+    let run = |definition: &str| {
+        let machine = StateMachine::parse(definition, Options::default()).unwrap();
+        let facts = local_execution("m", "e", json!({"n": 0}), 1_000, false);
+        let record = ExecutionRecord::running(facts.clone(), definition.into(), false);
+        let db = Db::open(None).unwrap();
+        let queue = SqliteQueue::new(db.clone(), true);
+        let tasks = FnTasks(|_: &stepwise_asl::TaskCall| Ok(json!({})));
+        let stepper = Stepper::new(SqliteStore::new(db), &queue, tasks, None, 7);
+        let report = block_on(run_to_end(&stepper, &queue, &record, &machine, true)).unwrap();
+        let root = block_on(stepper.store.load(&facts.arn, "root"))
+            .unwrap()
+            .unwrap();
+        (report, root.seq)
+    };
+    let straight = r#"{"StartAt": "A", "States": {
+        "A": {"Type": "Pass", "Result": 1, "ResultPath": "$.a", "Next": "W"},
+        "W": {"Type": "Wait", "Seconds": 0, "Next": "B"},
+        "B": {"Type": "Pass", "End": true}}}"#;
+    let (report, saves) = run(straight);
+    assert_eq!(report.status, Status::Succeeded);
+    assert_eq!(report.output, Some(json!({"n": 0, "a": 1})));
+    assert_eq!(saves, 1);
+    // 40 rounds of Add and Check, then Done: 81 states.
+    let looping = r#"{"StartAt": "Add", "States": {
+        "Add": {"Type": "Pass", "Parameters": {"n.$": "States.MathAdd($.n, 1)"}, "Next": "Check"},
+        "Check": {"Type": "Choice", "Choices": [{"Variable": "$.n", "NumericLessThan": 40, "Next": "Add"}],
+                  "Default": "Done"},
+        "Done": {"Type": "Succeed"}}}"#;
+    let (report, saves) = run(looping);
+    assert_eq!(report.output, Some(json!({"n": 40})));
+    assert_eq!(saves as usize, 81_usize.div_ceil(super::CHAIN));
 }
 
 /// Group commit: work stays in the open transaction (another connection,
