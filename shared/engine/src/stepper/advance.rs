@@ -212,7 +212,12 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
             // own: the execution then fails at the very event it would.
             let near = !loaded.record.express
                 && lamport + a.made + NEAR_HISTORY_LIMIT > crate::executions::MAX_STANDARD_EVENTS;
-            if !(alone && due) || near {
+            // Past the execution's TimeoutSeconds its stop (a message of its
+            // own) comes first, as it would between two transitions.
+            let facts = &loaded.record.facts;
+            let timed_out = (loaded.machine.timeout_seconds)
+                .is_some_and(|t| a.clock >= facts.start_time + t as Millis * 1000);
+            if !(alone && due) || near || timed_out {
                 break;
             }
             let Some(Effect::Schedule { at, event }) = a.effects.pop() else {

@@ -238,6 +238,9 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
         };
         self.chain(&loaded, &m.execution, thread, lamport, &mut advanced)
             .await?;
+        // What the transition sends and ends is dated by its last step (its
+        // inline tasks' calls take the time they take).
+        let now = advanced.clock.max(now);
         let Advanced {
             made,
             events,

@@ -109,5 +109,4 @@ impl Threads {
         self.bytes -= kept.bytes;
         Some(kept)
     }
-
 }
