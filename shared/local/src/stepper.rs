@@ -10,6 +10,7 @@
 //! stepper`). Each record is one row of JSON, as each is one item on
 //! DynamoDB. The API's reads and the catalog are in `api.rs`.
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
@@ -67,6 +68,11 @@ struct Conn {
     /// Execution records as last written, in the open transaction and as
     /// committed.
     executions: kept::Executions,
+    /// Catalog entries (state machines, versions, aliases, activities) as
+    /// the open transaction has them, by ARN, read by the writer
+    /// (StartExecution reads its machine on every start); a write of one
+    /// forgets it.
+    catalog: HashMap<String, stepwise_engine::catalog::Entry>,
     /// How old uncommitted work gets ([`OLDEST_UNCOMMITTED`]).
     oldest: std::time::Duration,
     /// The last transaction committed and the epoch, for answers waiting
@@ -124,6 +130,7 @@ impl Conn {
         let epoch = self.epoch;
         self.commits.send_modify(|c| c.1 = epoch);
         self.threads.clear();
+        self.catalog.clear();
         self.executions.lost();
         self.queue = queue::Pending::load(&self.db).unwrap_or_else(|e| {
             eprintln!(
@@ -165,6 +172,7 @@ impl Db {
             wal,
             queue,
             threads: threads::Threads::default(),
+            catalog: HashMap::new(),
             executions,
             oldest: OLDEST_UNCOMMITTED,
             commits: commits.clone(),

@@ -138,21 +138,50 @@ impl ExecutionStore for SqliteStore {
     }
 }
 
+/// How many catalog entries the writer keeps in memory ([`Conn::catalog`]).
+///
+/// [`Conn::catalog`]: super::Conn
+const KEPT_ENTRIES: usize = 1024;
+
 /// State machines, versions, aliases and activities: the embedded
 /// backend's catalog table, through its adapter.
 impl Catalog for SqliteStore {
     async fn get(&self, key: &Key) -> Result<Option<Entry>, PortError> {
-        self.read(|c| stepwise_engine::block_on(SqlCatalog(c).get(key)))
+        if self.committed {
+            return self.read(|c| stepwise_engine::block_on(SqlCatalog(c).get(key)));
+        }
+        self.db.in_txn(|conn| {
+            // By ARN alone, as the table is.
+            if let Some(entry) = conn.catalog.get(&key.arn) {
+                let key = key.clone();
+                return Ok(Some(Entry {
+                    key,
+                    ..entry.clone()
+                }));
+            }
+            let entry = stepwise_engine::block_on(SqlCatalog(&conn.db).get(key))?;
+            if let Some(entry) = &entry {
+                if conn.catalog.len() >= KEPT_ENTRIES {
+                    conn.catalog.clear();
+                }
+                conn.catalog.insert(key.arn.clone(), entry.clone());
+            }
+            Ok(entry)
+        })
     }
 
     async fn put(&self, entry: &Entry, expected: Option<u64>) -> Result<bool, PortError> {
-        self.db
-            .with(|c| stepwise_engine::block_on(SqlCatalog(c).put(entry, expected)))
+        self.db.in_txn(|conn| {
+            conn.catalog.remove(&entry.key.arn);
+            stepwise_engine::block_on(SqlCatalog(&conn.db).put(entry, expected))
+        })
     }
 
     async fn delete(&self, key: &Key) -> Result<(), PortError> {
-        self.db
-            .with(|c| stepwise_engine::block_on(SqlCatalog(c).delete(key)))
+        self.db.in_txn(|conn| {
+            conn.catalog.remove(&key.arn);
+            stepwise_engine::block_on(SqlCatalog(&conn.db).delete(key))
+        })
     }
 
     async fn list(&self, kind: Kind, parent: &str) -> Result<Vec<Entry>, PortError> {

@@ -173,6 +173,55 @@ fn an_execution_is_read_as_committed_from_memory_and_as_written_by_the_writer() 
     assert_eq!((status(&writer), status(&reader)), (None, None));
 }
 
+/// The writer reads a catalog entry from memory once it has read it, as
+/// its open transaction has it: a write of the entry, and a lost
+/// transaction, make it read the table again.
+#[test]
+fn a_catalog_entry_is_read_by_the_writer_as_last_written() {
+    use stepwise_engine::catalog::{Activity, Catalog, Entry, Key, Kind, Resource};
+    let store = SqliteStore::new(Db::open(None).unwrap());
+    let arn = "arn:aws:states:us-east-1:123456789012:activity:a";
+    let key = Key {
+        kind: Kind::Activity,
+        parent: "arn:aws:states:us-east-1:123456789012".into(),
+        arn: arn.into(),
+    };
+    let entry = |rev, name: &str| Entry {
+        key: key.clone(),
+        rev,
+        body: Resource::Activity(Activity {
+            name: name.into(),
+            created: 0,
+            encryption: json!({}),
+            tags: Vec::new(),
+        }),
+    };
+    let name = |e: Option<Entry>| match e.map(|e| e.body) {
+        Some(Resource::Activity(a)) => a.name,
+        _ => "none".into(),
+    };
+    block_on(async {
+        assert!(store.put(&entry(1, "one"), None).await.unwrap());
+        store.db().flush().unwrap();
+        assert_eq!(name(store.get(&key).await.unwrap()), "one");
+        // Changed behind the store's back: still read from memory.
+        store
+            .db()
+            .with(|c| Ok(c.execute("UPDATE catalog SET body = replace(body, 'one', 'row')", [])?))
+            .unwrap();
+        store.db().flush().unwrap();
+        assert_eq!(name(store.get(&key).await.unwrap()), "one");
+        // A write through the store is read back.
+        assert!(store.put(&entry(2, "two"), Some(1)).await.unwrap());
+        assert_eq!(name(store.get(&key).await.unwrap()), "two");
+        // Lost with its transaction: the table's committed row again.
+        store.db().lose().unwrap();
+        assert_eq!(name(store.get(&key).await.unwrap()), "row");
+        store.delete(&key).await.unwrap();
+        assert_eq!(name(store.get(&key).await.unwrap()), "none");
+    });
+}
+
 #[test]
 fn the_first_end_of_an_execution_is_the_one_kept() {
     let store = SqliteStore::new(Db::open(None).unwrap());
