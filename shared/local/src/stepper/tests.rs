@@ -336,80 +336,6 @@ fn an_execution_runs_to_its_end_on_sqlite_through_the_stepper() {
     assert_eq!(history.len(), events);
 }
 
-/// States that wait on nothing (a Pass, a Choice, a Wait already over) are
-/// stepped through in one transition and saved once; a loop of them still
-/// yields to other messages every [`CHAIN`] states.
-#[test]
-fn states_that_wait_on_nothing_are_stepped_through_in_one_save() {
-    let run = |definition: &str| {
-        let machine = StateMachine::parse(definition, Options::default()).unwrap();
-        let facts = local_execution("m", "e", json!({"n": 0}), 1_000, false);
-        let record = ExecutionRecord::running(facts.clone(), definition.into(), false);
-        let db = Db::open(None).unwrap();
-        let queue = SqliteQueue::new(db.clone(), true);
-        let tasks = FnTasks(|_: &stepwise_asl::TaskCall| Ok(json!({})));
-        let stepper = Stepper::new(SqliteStore::new(db), &queue, tasks, None, 7);
-        let report = block_on(run_to_end(&stepper, &queue, &record, &machine, true)).unwrap();
-        let root = block_on(stepper.store.load(&facts.arn, "root"))
-            .unwrap()
-            .unwrap();
-        (report, root.seq)
-    };
-    let straight = r#"{"StartAt": "A", "States": {
-        "A": {"Type": "Pass", "Result": 1, "ResultPath": "$.a", "Next": "W"},
-        "W": {"Type": "Wait", "Seconds": 0, "Next": "B"},
-        "B": {"Type": "Pass", "End": true}}}"#;
-    let (report, saves) = run(straight);
-    assert_eq!(report.status, Status::Succeeded);
-    assert_eq!(report.output, Some(json!({"n": 0, "a": 1})));
-    assert_eq!(saves, 1);
-    // 40 rounds of Add and Check, then Done: 81 states.
-    let looping = r#"{"StartAt": "Add", "States": {
-        "Add": {"Type": "Pass", "Parameters": {"n.$": "States.MathAdd($.n, 1)"}, "Next": "Check"},
-        "Check": {"Type": "Choice", "Choices": [{"Variable": "$.n", "NumericLessThan": 40, "Next": "Add"}],
-                  "Default": "Done"},
-        "Done": {"Type": "Succeed"}}}"#;
-    let (report, saves) = run(looping);
-    assert_eq!(report.output, Some(json!({"n": 40})));
-    assert_eq!(saves as usize, 81_usize.div_ceil(super::CHAIN));
-}
-
-/// Past the execution's TimeoutSeconds a message steps one state, as
-/// before there were chains: the timeout's own message comes next.
-#[test]
-fn past_its_timeout_an_execution_steps_one_state_at_a_time() {
-    let definition = r#"{"TimeoutSeconds": 1, "StartAt": "Add", "States": {
-        "Add": {"Type": "Pass", "Parameters": {"n.$": "States.MathAdd($.n, 1)"}, "Next": "Check"},
-        "Check": {"Type": "Choice", "Choices": [{"Variable": "$.n", "NumericLessThan": 40, "Next": "Add"}],
-                  "Default": "Done"},
-        "Done": {"Type": "Succeed"}}}"#;
-    let machine = StateMachine::parse(definition, Options::default()).unwrap();
-    let facts = local_execution("m", "e", json!({"n": 0}), 1_000, false);
-    let record = ExecutionRecord::running(facts.clone(), definition.into(), false);
-    let db = Db::open(None).unwrap();
-    let queue = SqliteQueue::new(db.clone(), true);
-    let tasks = FnTasks(|_: &stepwise_asl::TaskCall| Ok(json!({})));
-    let stepper = Stepper::new(SqliteStore::new(db), &queue, tasks, None, 7);
-    block_on(async {
-        stepwise_engine::stepper::start(&stepper.store, &stepper.queue, &record, &machine)
-            .await
-            .unwrap();
-        let first = queue.receive(false).await.unwrap();
-        let run = first
-            .iter()
-            .find(|d| !d.envelope.id.contains("timeout"))
-            .unwrap();
-        // Delivered 5 s after the start (a backlog), its timeout long due.
-        stepper.handle(&run.envelope, 6_000).await.unwrap();
-        let root = stepper.store.load(&facts.arn, "root").await.unwrap();
-        let thread = root.unwrap().thread.unwrap();
-        assert_eq!(
-            (thread.state.as_str(), thread.input["n"].as_i64()),
-            ("Check", Some(1))
-        );
-    });
-}
-
 /// Group commit: work stays in the open transaction (another connection,
 /// as after a crash, does not see it) until a batch ends or the API is
 /// about to answer.
@@ -712,3 +638,5 @@ fn callback_once(
         .unwrap();
     (during, after, kept.status)
 }
+
+mod chains;
