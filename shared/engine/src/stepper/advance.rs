@@ -214,9 +214,12 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
                 && lamport + a.made + NEAR_HISTORY_LIMIT > crate::executions::MAX_STANDARD_EVENTS;
             // Past the execution's TimeoutSeconds its stop (a message of its
             // own) comes first, as it would between two transitions.
-            let facts = &loaded.record.facts;
+            // (It counts again from a redrive.)
+            let began = (loaded.record.redriven).map_or(loaded.record.facts.start_time, |r| {
+                r.max(loaded.record.facts.start_time)
+            });
             let timed_out = (loaded.machine.timeout_seconds)
-                .is_some_and(|t| a.clock >= facts.start_time + t as Millis * 1000);
+                .is_some_and(|t| a.clock >= began + t as Millis * 1000);
             if !(alone && due) || near || timed_out {
                 break;
             }

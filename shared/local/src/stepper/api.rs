@@ -6,7 +6,7 @@
 use rusqlite::{OptionalExtension, params};
 use stepwise_asl::exec::Ordered;
 use stepwise_asl::{ChildRecord, MapRun, Thread};
-use stepwise_engine::catalog::{Catalog, Entry, Key, Kind};
+use stepwise_engine::catalog::{Catalog, Entry, Key, Kind, Resource};
 use stepwise_engine::executions::{ExecutionStore, ExecutionView, HistoryRow};
 use stepwise_engine::stepper::service::{Activities, ActivityTask};
 use stepwise_engine::stepper::{PortError, reads};
@@ -138,10 +138,21 @@ impl ExecutionStore for SqliteStore {
     }
 }
 
-/// How many catalog entries the writer keeps in memory ([`Conn::catalog`]).
+/// How many catalog entries the writer keeps in memory ([`Conn::catalog`]),
+/// and the longest definition it keeps one with: 16 MB at most.
 ///
 /// [`Conn::catalog`]: super::Conn
-const KEPT_ENTRIES: usize = 1024;
+const KEPT_ENTRIES: usize = 256;
+const KEPT_DEFINITION: usize = 64 << 10;
+
+/// How long an entry's definition is (none for an alias or an activity).
+fn definition_bytes(entry: &Entry) -> usize {
+    match &entry.body {
+        Resource::Machine(m) => m.settings.definition.len(),
+        Resource::Version(v) => v.settings.definition.len(),
+        Resource::Alias(_) | Resource::Activity(_) => 0,
+    }
+}
 
 /// State machines, versions, aliases and activities: the embedded
 /// backend's catalog table, through its adapter.
@@ -160,7 +171,10 @@ impl Catalog for SqliteStore {
                 }));
             }
             let entry = stepwise_engine::block_on(SqlCatalog(&conn.db).get(key))?;
-            if let Some(entry) = &entry {
+            if let Some(entry) = entry
+                .as_ref()
+                .filter(|e| definition_bytes(e) <= KEPT_DEFINITION)
+            {
                 if conn.catalog.len() >= KEPT_ENTRIES {
                     conn.catalog.clear();
                 }
