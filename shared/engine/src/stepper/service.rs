@@ -142,10 +142,25 @@ impl<S: ApiStore, Q: Queue, T: Tasks> StepperService<S, Q, T> {
         body: Value,
     ) -> Res {
         let scope = self.place.for_request(region);
+        // The two actions every execution calls are awaited in place; the
+        // rest are boxed, so that the future of every answer (allocated
+        // per request) stays small.
         match action {
             "StartExecution" => self.start_execution(&body).await,
-            "StartSyncExecution" => self.start_sync(api, &body).await,
             "DescribeExecution" => executions::describe(&self.store, &body).await,
+            _ => Box::pin(self.answer_other(api, &scope, action, &body)).await,
+        }
+    }
+
+    async fn answer_other(
+        &self,
+        api: &dyn Service,
+        scope: &Scope,
+        action: &str,
+        body: &Value,
+    ) -> Res {
+        match action {
+            "StartSyncExecution" => self.start_sync(api, &body).await,
             "ListExecutions" => executions::list(&self.store, &self.store, &body).await,
             "GetExecutionHistory" => executions::history(&self.store, &body).await,
             "ListMapRuns" => crate::map_runs::list(&self.store, &body).await,
@@ -168,7 +183,7 @@ impl<S: ApiStore, Q: Queue, T: Tasks> StepperService<S, Q, T> {
                 };
                 crate::console::test_state(&body, tasks).await
             }
-            other => match catalog::call(&self.store, &scope, other, &body).await {
+            other => match catalog::call(&self.store, scope, other, &body).await {
                 Some(r) => r,
                 None => Err(ApiError::unknown_operation(format!(
                     "The action '{other}' is not supported"
