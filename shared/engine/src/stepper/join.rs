@@ -388,8 +388,9 @@ async fn side_by_side<F: std::future::Future>(futures: Vec<F>, window: usize) ->
 impl<S: Store, Q: Queue, T: Tasks, A: step::Abort> Stepper<S, Q, T, A> {
     /// Handles the messages one receive brought, each with how many times it
     /// was delivered: the children's ends among them that are for one thread
-    /// join it together (one write); the rest are handled one by one. One
-    /// result per message, in order.
+    /// join it together (one write); the rest are handled side by side,
+    /// those for one thread one after another. One result per message, in
+    /// order.
     pub async fn handle_batch(
         &self,
         batch: &[(Envelope, u32)],
@@ -428,14 +429,43 @@ impl<S: Store, Q: Queue, T: Tasks, A: step::Abort> Stepper<S, Q, T, A> {
                 results[i] = Some(first.take().unwrap_or(copy));
             }
         }
-        let mut out = Vec::with_capacity(batch.len());
-        for (i, (e, receives)) in batch.iter().enumerate() {
-            out.push(match results[i].take() {
-                Some(r) => r,
-                None => self.handle_delivered(e, *receives, now).await,
-            });
+        // The rest side by side, one lane per thread (its messages in
+        // order): a task call that takes its time holds up only its own
+        // thread, not the batch.
+        let mut lanes: Vec<(Option<(&str, &str)>, Vec<usize>)> = Vec::new();
+        for (i, (e, _)) in batch.iter().enumerate() {
+            if results[i].is_some() {
+                continue;
+            }
+            let key = match &e.body {
+                Body::Step(m) => Some((m.execution.as_str(), m.thread.as_str())),
+                _ => None,
+            };
+            match lanes.iter_mut().find(|(k, _)| key.is_some() && *k == key) {
+                Some((_, members)) => members.push(i),
+                None => lanes.push((key, vec![i])),
+            }
         }
-        out
+        let runs = lanes.iter().map(|(_, members)| async move {
+            let mut out = Vec::with_capacity(members.len());
+            for &i in members {
+                let (e, receives) = &batch[i];
+                out.push((i, self.handle_delivered(e, *receives, now).await));
+            }
+            out
+        });
+        for (i, result) in side_by_side(runs.collect(), batch.len())
+            .await
+            .into_iter()
+            .flatten()
+        {
+            results[i] = Some(result);
+        }
+        // Every message has its result by now.
+        results
+            .into_iter()
+            .map(|r| r.unwrap_or(Err(Retry::Conflict)))
+            .collect()
     }
 }
 

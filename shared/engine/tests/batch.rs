@@ -1,0 +1,85 @@
+//! One receive's messages are handled side by side, one lane per thread: a
+//! task call that takes its time holds up its own thread, not the batch
+//! (on SQLite one stepper loop takes every batch).
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use serde_json::json;
+use stepwise_asl::{Options, StateMachine, TaskCall};
+use stepwise_engine::block_on;
+use stepwise_engine::memory::local_execution;
+use stepwise_engine::ports::{TaskContext, TaskResult, Tasks};
+use stepwise_engine::stepper::memory::{MemQueue, MemStore};
+use stepwise_engine::stepper::{ExecutionRecord, Inbox, NoAbort, Stepper, Store, start};
+
+/// A task that is out for a while (a few turns of the runtime), counting
+/// the calls out at once.
+#[derive(Default)]
+struct Slow {
+    out: AtomicUsize,
+    most: AtomicUsize,
+    calls: AtomicUsize,
+}
+
+impl Tasks for Slow {
+    async fn invoke(&self, call: &TaskCall, _: &TaskContext<'_>) -> TaskResult {
+        let out = self.out.fetch_add(1, Ordering::SeqCst) + 1;
+        self.most.fetch_max(out, Ordering::SeqCst);
+        self.calls.fetch_add(1, Ordering::SeqCst);
+        for _ in 0..3 {
+            tokio::task::yield_now().await;
+        }
+        self.out.fetch_sub(1, Ordering::SeqCst);
+        Ok(json!({"got": call.payload}))
+    }
+}
+
+const DEFINITION: &str = r#"{"StartAt": "T", "States": {
+    "T": {"Type": "Task", "Resource": "arn:aws:lambda:us-east-1:123456789012:function:f", "End": true}}}"#;
+
+fn record(name: &str, n: u32) -> ExecutionRecord {
+    let facts = local_execution("m", name, json!({"n": n}), 1_000, false);
+    ExecutionRecord::running(facts, DEFINITION.into(), false)
+}
+
+#[test]
+fn task_calls_of_one_batch_go_out_side_by_side() {
+    let machine = StateMachine::parse(DEFINITION, Options::default()).unwrap();
+    let queue = MemQueue::default();
+    let slow = Slow::default();
+    let stepper = Stepper::new(MemStore::default(), &queue, &slow, NoAbort, 7);
+    let records: Vec<_> = (0..4).map(|i| record(&format!("e{i}"), i)).collect();
+    block_on(async {
+        for r in &records {
+            start(&stepper.store, &&queue, r, &machine).await.unwrap();
+        }
+        let batch: Vec<_> = queue
+            .receive(false)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|d| (d.envelope, d.receives))
+            .collect();
+        assert_eq!(batch.len(), 4);
+        let results = stepper.handle_batch(&batch, 2_000).await;
+        assert!(results.iter().all(|r| r.is_ok()));
+    });
+    assert_eq!(slow.calls.load(Ordering::SeqCst), 4);
+    assert_eq!(
+        slow.most.load(Ordering::SeqCst),
+        4,
+        "the four calls were out together"
+    );
+    // Each execution took its own answer.
+    for (i, r) in records.iter().enumerate() {
+        let root = block_on(stepper.store.load(&r.facts.arn, "root"))
+            .unwrap()
+            .unwrap();
+        let page = serde_json::to_value(&root.page).unwrap();
+        assert!(
+            page.to_string()
+                .contains(&format!("{{\"got\":{{\"n\":{i}}}}}")),
+            "{i}: {page}"
+        );
+    }
+}
