@@ -15,6 +15,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 
 use rusqlite::{OptionalExtension, params};
+use schema::eid;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 use stepwise_asl::timestamp::Millis;
@@ -154,6 +155,7 @@ impl Db {
     /// Opens (or creates) the database at `path`; in memory without one.
     pub fn open(path: Option<&Path>) -> Result<Db, PortError> {
         let conn = crate::db::open(path)?;
+        schema::migrate(&conn)?;
         conn.execute_batch(schema::SCHEMA)?;
         let wal = crate::db::WalLimit::new(&conn);
         let db = crate::db::Db::new(conn);
@@ -442,7 +444,11 @@ impl Store for SqliteStore {
     }
 
     async fn load(&self, execution: &str, thread: &str) -> Result<Option<Record>, PortError> {
-        let sql = "SELECT body FROM st_threads WHERE execution = ?1 AND thread = ?2";
+        let sql = concat!(
+            "SELECT body FROM st_threads WHERE eid = ",
+            eid!(),
+            " AND thread = ?2"
+        );
         if self.committed {
             return self.body(sql, &[&execution, &thread]);
         }
@@ -468,12 +474,19 @@ impl Store for SqliteStore {
         self.db.in_txn(|conn| {
             let key = (execution.to_owned(), thread.to_owned());
             let n = match expected {
+                // None when its execution is gone (a conflict: it is
+                // loaded again, and found gone).
                 None => conn.db.execute(
-                    "INSERT OR IGNORE INTO st_threads (execution, thread, seq, body) VALUES (?1, ?2, ?3, ?4)",
+                    "INSERT OR IGNORE INTO st_threads (eid, thread, seq, body)
+                     SELECT eid, ?2, ?3, ?4 FROM st_executions WHERE arn = ?1",
                     params![execution, thread, seq, body],
                 )?,
                 Some(e) => conn.db.execute(
-                    "UPDATE st_threads SET seq = ?3, body = ?4 WHERE execution = ?1 AND thread = ?2 AND seq = ?5",
+                    concat!(
+                        "UPDATE st_threads SET seq = ?3, body = ?4 WHERE eid = ",
+                        eid!(),
+                        " AND thread = ?2 AND seq = ?5"
+                    ),
                     params![execution, thread, seq, body, e as i64],
                 )?,
             };
@@ -510,8 +523,10 @@ impl Store for SqliteStore {
     ) -> Result<(), PortError> {
         let body = text(&events)?;
         self.db.with(|c| {
+            // Nothing, when the execution is gone.
             c.execute(
-                "INSERT OR REPLACE INTO st_pages (execution, thread, page, body) VALUES (?1, ?2, ?3, ?4)",
+                "INSERT OR REPLACE INTO st_pages (eid, thread, page, body)
+                 SELECT eid, ?2, ?3, ?4 FROM st_executions WHERE arn = ?1",
                 params![execution, thread, page, body],
             )?;
             Ok(())
@@ -612,11 +627,12 @@ impl Store for SqliteStore {
             out.push(r.started());
         }
         self.read(|c| {
-            let mut pages = c.prepare("SELECT body FROM st_pages WHERE execution = ?1")?;
+            let mut pages = c.prepare(concat!("SELECT body FROM st_pages WHERE eid = ", eid!()))?;
             for body in pages.query_map([execution], |r| r.get::<_, String>(0))? {
                 out.extend(parse::<Vec<Logged>>(&body?)?);
             }
-            let mut threads = c.prepare("SELECT body FROM st_threads WHERE execution = ?1")?;
+            let mut threads =
+                c.prepare(concat!("SELECT body FROM st_threads WHERE eid = ", eid!()))?;
             for body in threads.query_map([execution], |r| r.get::<_, String>(0))? {
                 // A thread record that cannot be read fails its execution
                 // (`Stepper::handle_delivered`); the history shows the rest.

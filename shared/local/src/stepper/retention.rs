@@ -37,7 +37,11 @@ impl SqliteStore {
                     "DELETE FROM st_tokens WHERE json_extract(body, '$.execution') = ?1",
                     [arn],
                 )?;
-                for table in ["st_threads", "st_pages", "st_map_runs", "st_children"] {
+                for table in ["st_threads", "st_pages"] {
+                    let sql = format!("DELETE FROM {table} WHERE eid = {}", super::schema::eid!());
+                    conn.db.execute(&sql, [arn])?;
+                }
+                for table in ["st_map_runs", "st_children"] {
                     conn.db
                         .execute(&format!("DELETE FROM {table} WHERE execution = ?1"), [arn])?;
                 }

@@ -3,19 +3,23 @@
 
 pub const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS st_executions (
-    arn TEXT PRIMARY KEY, machine TEXT NOT NULL, version TEXT, alias TEXT, name TEXT NOT NULL,
-    status TEXT NOT NULL, started INTEGER NOT NULL, stopped INTEGER, body TEXT NOT NULL
+    eid INTEGER PRIMARY KEY, arn TEXT NOT NULL UNIQUE, machine TEXT NOT NULL, version TEXT,
+    alias TEXT, name TEXT NOT NULL, status TEXT NOT NULL, started INTEGER NOT NULL,
+    stopped INTEGER, body TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS st_executions_by_machine ON st_executions (machine, started);
 CREATE INDEX IF NOT EXISTS st_executions_by_stopped ON st_executions (stopped)
     WHERE stopped IS NOT NULL;
+-- Threads and history pages by their execution's number (`eid`), not its
+-- ARN: the rows of executions started together share pages, where keys by
+-- ARN (a name, often random) put each in a page of its own.
 CREATE TABLE IF NOT EXISTS st_threads (
-    execution TEXT NOT NULL, thread TEXT NOT NULL, seq INTEGER NOT NULL, body TEXT NOT NULL,
-    PRIMARY KEY (execution, thread)
+    eid INTEGER NOT NULL, thread TEXT NOT NULL, seq INTEGER NOT NULL, body TEXT NOT NULL,
+    PRIMARY KEY (eid, thread)
 );
 CREATE TABLE IF NOT EXISTS st_pages (
-    execution TEXT NOT NULL, thread TEXT NOT NULL, page INTEGER NOT NULL, body TEXT NOT NULL,
-    PRIMARY KEY (execution, thread, page)
+    eid INTEGER NOT NULL, thread TEXT NOT NULL, page INTEGER NOT NULL, body TEXT NOT NULL,
+    PRIMARY KEY (eid, thread, page)
 );
 CREATE TABLE IF NOT EXISTS st_tokens (hash TEXT PRIMARY KEY, body TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS st_tokens_by_execution ON st_tokens (json_extract(body, '$.execution'));
@@ -42,3 +46,46 @@ CREATE TABLE IF NOT EXISTS st_queue (
     receives INTEGER NOT NULL DEFAULT 0
 );
 ";
+
+/// The number of the execution `?1` names, in a statement.
+macro_rules! eid {
+    () => {
+        "(SELECT eid FROM st_executions WHERE arn = ?1)"
+    };
+}
+pub(super) use eid;
+
+/// Moves a store written before threads and pages were kept by the
+/// execution's number (`eid`) to the tables above: every row is kept.
+pub fn migrate(conn: &rusqlite::Connection) -> rusqlite::Result<()> {
+    let old: bool = conn.query_row(
+        "SELECT EXISTS (SELECT 1 FROM pragma_table_info('st_threads') WHERE name = 'execution')",
+        [],
+        |r| r.get(0),
+    )?;
+    if !old {
+        return Ok(());
+    }
+    let columns = "arn, machine, version, alias, name, status, started, stopped, body";
+    conn.execute_batch(&format!(
+        "BEGIN;
+         DROP INDEX IF EXISTS st_executions_by_machine;
+         DROP INDEX IF EXISTS st_executions_by_stopped;
+         ALTER TABLE st_executions RENAME TO st_old_executions;
+         ALTER TABLE st_threads RENAME TO st_old_threads;
+         ALTER TABLE st_pages RENAME TO st_old_pages;
+         {SCHEMA}
+         INSERT INTO st_executions (eid, {columns})
+           SELECT rowid, {columns} FROM st_old_executions ORDER BY rowid;
+         INSERT INTO st_threads (eid, thread, seq, body)
+           SELECT e.eid, t.thread, t.seq, t.body FROM st_old_threads t
+           JOIN st_executions e ON e.arn = t.execution;
+         INSERT INTO st_pages (eid, thread, page, body)
+           SELECT e.eid, p.thread, p.page, p.body FROM st_old_pages p
+           JOIN st_executions e ON e.arn = p.execution;
+         DROP TABLE st_old_executions;
+         DROP TABLE st_old_threads;
+         DROP TABLE st_old_pages;
+         COMMIT;"
+    ))
+}

@@ -35,9 +35,25 @@ fn scratch(name: &str) -> (Scratch, std::path::PathBuf) {
     (Scratch(dir), path)
 }
 
+/// A store in memory with an execution named `arn` (its record is not
+/// read), for its threads.
+fn store_with(arn: &str) -> SqliteStore {
+    let db = Db::open(None).unwrap();
+    db.with(|c| {
+        c.execute(
+            "INSERT INTO st_executions (arn, machine, name, status, started, body)
+             VALUES (?1, 'm', ?1, 'RUNNING', 0, '{}')",
+            [arn],
+        )?;
+        Ok(())
+    })
+    .unwrap();
+    SqliteStore::new(db)
+}
+
 #[test]
 fn a_save_goes_through_only_on_the_sequence_number_it_loaded() {
-    let store = SqliteStore::new(Db::open(None).unwrap());
+    let store = store_with("x");
     let record = |seq| Record {
         seq,
         cause: format!("m{seq}"),
@@ -70,7 +86,7 @@ fn a_save_goes_through_only_on_the_sequence_number_it_loaded() {
 
 #[test]
 fn a_record_handed_back_is_kept_only_if_it_was_saved_last() {
-    let store = SqliteStore::new(Db::open(None).unwrap());
+    let store = store_with("x");
     let record = |seq, cause: &str| Record {
         seq,
         cause: cause.into(),
@@ -640,3 +656,4 @@ fn callback_once(
 }
 
 mod chains;
+mod schema;
