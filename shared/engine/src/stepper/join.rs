@@ -385,6 +385,10 @@ async fn side_by_side<F: std::future::Future>(futures: Vec<F>, window: usize) ->
     outputs.into_iter().flatten().collect()
 }
 
+/// The messages of a batch for one thread (its execution and thread, or
+/// none: a message alone), by their place in the batch.
+type Lane<'m> = (Option<(&'m str, &'m str)>, Vec<usize>);
+
 impl<S: Store, Q: Queue, T: Tasks, A: step::Abort> Stepper<S, Q, T, A> {
     /// Handles the messages one receive brought, each with how many times it
     /// was delivered: the children's ends among them that are for one thread
@@ -432,7 +436,7 @@ impl<S: Store, Q: Queue, T: Tasks, A: step::Abort> Stepper<S, Q, T, A> {
         // The rest side by side, one lane per thread (its messages in
         // order): a task call that takes its time holds up only its own
         // thread, not the batch.
-        let mut lanes: Vec<(Option<(&str, &str)>, Vec<usize>)> = Vec::new();
+        let mut lanes: Vec<Lane> = Vec::new();
         for (i, (e, _)) in batch.iter().enumerate() {
             if results[i].is_some() {
                 continue;

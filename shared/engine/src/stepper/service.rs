@@ -160,30 +160,30 @@ impl<S: ApiStore, Q: Queue, T: Tasks> StepperService<S, Q, T> {
         body: &Value,
     ) -> Res {
         match action {
-            "StartSyncExecution" => self.start_sync(api, &body).await,
-            "ListExecutions" => executions::list(&self.store, &self.store, &body).await,
-            "GetExecutionHistory" => executions::history(&self.store, &body).await,
-            "ListMapRuns" => crate::map_runs::list(&self.store, &body).await,
-            "DescribeMapRun" => crate::map_runs::describe(&self.store, &body).await,
-            "UpdateMapRun" => self.update_map_run(&body).await,
-            "StopExecution" => self.stop(&body).await,
-            "RedriveExecution" => self.redrive(&body).await,
+            "StartSyncExecution" => self.start_sync(api, body).await,
+            "ListExecutions" => executions::list(&self.store, &self.store, body).await,
+            "GetExecutionHistory" => executions::history(&self.store, body).await,
+            "ListMapRuns" => crate::map_runs::list(&self.store, body).await,
+            "DescribeMapRun" => crate::map_runs::describe(&self.store, body).await,
+            "UpdateMapRun" => self.update_map_run(body).await,
+            "StopExecution" => self.stop(body).await,
+            "RedriveExecution" => self.redrive(body).await,
             "SendTaskSuccess" | "SendTaskFailure" | "SendTaskHeartbeat" => {
                 let kind = Callback::of(action).ok_or_else(|| internal(action))?;
-                callbacks::answer(self, kind, &body).await
+                callbacks::answer(self, kind, body).await
             }
-            "GetActivityTask" => self.get_activity_task(&body).await,
+            "GetActivityTask" => self.get_activity_task(body).await,
             "DescribeStateMachineForExecution" => {
-                executions::describe_machine(&self.store, &self.store, &body).await
+                executions::describe_machine(&self.store, &self.store, body).await
             }
             "TestState" => {
                 let tasks = WithApi {
                     api,
                     fallback: &*self.tasks,
                 };
-                crate::console::test_state(&body, tasks).await
+                crate::console::test_state(body, tasks).await
             }
-            other => match catalog::call(&self.store, scope, other, &body).await {
+            other => match catalog::call(&self.store, scope, other, body).await {
                 Some(r) => r,
                 None => Err(ApiError::unknown_operation(format!(
                     "The action '{other}' is not supported"
