@@ -93,18 +93,32 @@ pub async fn run<T: Tasks>(
         .map_err(|e| anyhow::anyhow!(e))
 }
 
+/// How a process runs its stepper loops: how many threads, and how many
+/// received batches each handles at once (`PollerOptions::flights`).
+#[derive(Debug, Clone, Copy)]
+pub struct Loops {
+    pub threads: usize,
+    pub flights: usize,
+}
+
+/// `serve --backend aws`: a few threads, a batch at a time each, as Lambda
+/// runs several invocations at once.
+pub const AWS_LOOPS: Loops = Loops {
+    threads: 3,
+    flights: 1,
+};
+
 /// Runs the stepper on the queue for as long as the process lives
-/// (`stepwise serve --backend aws` or `stepper`: the stepper Lambda's part), in a few
-/// threads of their own, as Lambda runs several invocations at once: a
-/// `.sync` task following a long job holds one, not all.
-pub fn spawn_stepper<S, Q, T>(store: S, queue: Q, tasks: T)
+/// (`stepwise serve --backend aws` or `stepper`: the stepper Lambda's
+/// part), in threads of their own.
+pub fn spawn_stepper<S, Q, T>(store: S, queue: Q, tasks: T, loops: Loops)
 where
     S: Store + Clone + Send + 'static,
     Q: Queue + Inbox + Clone + Send + 'static,
     T: Tasks + Send + Sync + 'static,
 {
     let tasks = std::sync::Arc::new(tasks);
-    for _ in 0..STEPPERS {
+    for _ in 0..loops.threads.max(1) {
         let (store, queue, tasks) = (store.clone(), queue.clone(), tasks.clone());
         std::thread::spawn(move || {
             let runtime = match tokio::runtime::Builder::new_current_thread()
@@ -120,7 +134,11 @@ where
             runtime.block_on(async {
                 let seed = stepwise_engine::entropy();
                 let stepper = Stepper::new(store, &queue, tasks, None, seed);
-                let mut poller = Poller::new(&stepper, &queue, PollerOptions::default());
+                let options = PollerOptions {
+                    flights: loops.flights,
+                    ..PollerOptions::default()
+                };
+                let mut poller = Poller::new(&stepper, &queue, options);
                 loop {
                     if let Err(e) = poller.run(|| async { Ok(false) }).await {
                         eprintln!("stepwise: the stepper poller failed, retrying: {e}");
@@ -131,6 +149,3 @@ where
         });
     }
 }
-
-/// How many stepper loops `serve --backend aws` runs.
-const STEPPERS: usize = 3;

@@ -234,7 +234,7 @@ pub fn main(args: Args) -> anyhow::Result<ExitCode> {
         );
         let tasks =
             crate::aws::local_tasks(mocks, args.lambda_endpoint.clone(), Some(service.0.clone()));
-        crate::aws::spawn_stepper(store, queue, tasks);
+        crate::aws::spawn_stepper(store, queue, tasks, crate::aws::AWS_LOOPS);
         service
     } else if args.backend == Backend::Stepper {
         let service = stepper::open(

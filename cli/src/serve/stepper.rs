@@ -64,6 +64,16 @@ impl Service for SqliteService {
 /// 3,350–3,450; two 3,600–3,800; four 3,650–3,950.
 const GROUP_YIELDS: usize = 4;
 
+/// One thread steps on SQLite, with several batches in flight: there is one
+/// writer anyway, and threads taking turns at its lock cost more than they
+/// gave (one thread: 7,900–8,900 executions/s under `stepwise-bench
+/// api-stepper --quick`; two or three: 7,500–8,100); a batch waiting on a
+/// slow task call holds up its own messages only.
+const LOOPS: crate::aws::Loops = crate::aws::Loops {
+    threads: 1,
+    flights: 8,
+};
+
 fn internal(e: stepwise_engine::stepper::PortError) -> ApiError {
     ApiError::internal(e.to_string())
 }
@@ -103,7 +113,7 @@ pub fn open(
     if let Some(r) = retention {
         stepwise_local::stepper::retention::start(store.clone(), r);
     }
-    crate::aws::spawn_stepper(store, queue, tasks);
+    crate::aws::spawn_stepper(store, queue, tasks, LOOPS);
     Ok(Arc::new(SqliteService {
         writes: actions,
         reads,

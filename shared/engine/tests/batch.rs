@@ -5,12 +5,15 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde_json::json;
+use stepwise_asl::Outcome;
 use stepwise_asl::{Options, StateMachine, TaskCall};
 use stepwise_engine::block_on;
 use stepwise_engine::memory::local_execution;
 use stepwise_engine::ports::{TaskContext, TaskResult, Tasks};
 use stepwise_engine::stepper::memory::{MemQueue, MemStore};
-use stepwise_engine::stepper::{ExecutionRecord, Inbox, NoAbort, Stepper, Store, start};
+use stepwise_engine::stepper::{
+    ExecutionRecord, Inbox, NoAbort, Poller, PollerOptions, Stepper, Store, start,
+};
 
 /// A task that is out for a while (a few turns of the runtime), counting
 /// the calls out at once.
@@ -82,4 +85,80 @@ fn task_calls_of_one_batch_go_out_side_by_side() {
             "{i}: {page}"
         );
     }
+}
+
+/// A call that waits (a while, no longer) for the call of execution 10.
+#[derive(Default)]
+struct Waits {
+    seen: std::sync::atomic::AtomicBool,
+}
+
+impl Tasks for Waits {
+    async fn invoke(&self, call: &TaskCall, _: &TaskContext<'_>) -> TaskResult {
+        match call.payload["n"].as_u64() {
+            Some(0) => {
+                for _ in 0..10_000 {
+                    if self.seen.load(Ordering::SeqCst) {
+                        break;
+                    }
+                    tokio::task::yield_now().await;
+                }
+                Ok(json!({"saw": self.seen.load(Ordering::SeqCst)}))
+            }
+            Some(10) => {
+                self.seen.store(true, Ordering::SeqCst);
+                Ok(json!({}))
+            }
+            _ => Ok(json!({})),
+        }
+    }
+}
+
+/// With batches in flight, a poller takes the next batch while one waits on
+/// a task call: execution 0's call (first batch of ten) sees execution 10's
+/// (the second batch) go out; a batch at a time, it cannot.
+#[test]
+fn a_poller_with_batches_in_flight_takes_the_next_while_one_waits() {
+    let saw = |flights: usize| {
+        let machine = StateMachine::parse(DEFINITION, Options::default()).unwrap();
+        let queue = MemQueue::default();
+        let waits = Waits::default();
+        let stepper = Stepper::new(MemStore::default(), &queue, &waits, None, 7);
+        let records: Vec<_> = (0..11).map(|i| record(&format!("e{i}"), i)).collect();
+        block_on(async {
+            for r in &records {
+                start(&stepper.store, &&queue, r, &machine).await.unwrap();
+            }
+            let options = PollerOptions {
+                flights,
+                ..PollerOptions::default()
+            };
+            let mut poller = Poller::new(&stepper, &queue, options);
+            let ended = poller
+                .run(|| async {
+                    for r in &records {
+                        let kept = stepper.store.execution(&r.facts.arn).await?;
+                        if kept.is_none_or(|k| k.status == "RUNNING") {
+                            return Ok(false);
+                        }
+                    }
+                    Ok(true)
+                })
+                .await
+                .unwrap();
+            assert!(ended);
+            let first = stepper
+                .store
+                .execution(&records[0].facts.arn)
+                .await
+                .unwrap()
+                .unwrap();
+            match first.outcome {
+                Some(Outcome::Succeeded(out)) => out["saw"].as_bool().unwrap(),
+                other => panic!("{other:?}"),
+            }
+        })
+    };
+    assert!(!saw(1), "a batch at a time");
+    assert!(saw(2), "two batches in flight");
 }

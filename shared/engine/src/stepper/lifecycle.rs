@@ -77,6 +77,7 @@ where
     let options = PollerOptions {
         fast_forward,
         start: record.facts.start_time,
+        ..PollerOptions::default()
     };
     let mut poller = Poller::new(stepper, inbox, options);
     let finished = poller

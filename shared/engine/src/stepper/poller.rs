@@ -7,7 +7,9 @@
 //! its send).
 
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::Mutex;
+use std::task::{Context, Poll};
 
 use stepwise_asl::random::Random;
 use stepwise_asl::timestamp::Millis;
@@ -95,6 +97,59 @@ pub struct PollerOptions {
     pub fast_forward: bool,
     /// Where the virtual clock starts (fast-forward only).
     pub start: Millis,
+    /// How many received batches are handled at once (0 or 1: one, to its
+    /// end before the next receive). More let one loop take new messages
+    /// while a batch waits on a slow task call.
+    pub flights: usize,
+}
+
+/// A batch being handled, to its deletes and releases.
+type Flight<'a> = Pin<Box<dyn Future<Output = Result<(), PortError>> + 'a>>;
+
+/// The batches a poller is handling ([`PollerOptions::flights`]).
+#[derive(Default)]
+struct Flights<'a> {
+    running: Vec<Flight<'a>>,
+    /// The first error a batch's delete or release met.
+    failed: Option<PortError>,
+}
+
+impl<'a> Flights<'a> {
+    fn poll_all(&mut self, cx: &mut Context<'_>) {
+        let failed = &mut self.failed;
+        self.running.retain_mut(|f| match f.as_mut().poll(cx) {
+            Poll::Ready(result) => {
+                if let Err(e) = result {
+                    failed.get_or_insert(e);
+                }
+                false
+            }
+            Poll::Pending => true,
+        });
+    }
+
+    /// Awaits `work`, the batches in flight going on meanwhile.
+    async fn during<W: Future>(&mut self, work: W) -> W::Output {
+        let mut work = std::pin::pin!(work);
+        std::future::poll_fn(|cx| {
+            self.poll_all(cx);
+            work.as_mut().poll(cx)
+        })
+        .await
+    }
+
+    /// Waits until fewer than `most` batches are in flight (0: none).
+    async fn fewer_than(&mut self, most: usize) -> Result<(), PortError> {
+        std::future::poll_fn(|cx| {
+            self.poll_all(cx);
+            match self.running.len() < most.max(1) {
+                true => Poll::Ready(()),
+                false => Poll::Pending,
+            }
+        })
+        .await;
+        self.failed.take().map_or(Ok(()), Err)
+    }
 }
 
 /// A stand-in for Lambda's SQS event source.
@@ -141,8 +196,25 @@ impl<'a, S: Store, Q: Queue, T: Tasks, I: Inbox> Poller<'a, S, Q, T, I> {
     }
 
     /// Delivers messages until `done` says so; false if the queue ran dry
-    /// first (nothing left to do, on the virtual clock).
-    pub async fn run<F, Fut>(&mut self, mut done: F) -> Result<bool, PortError>
+    /// first (nothing left to do, on the virtual clock). Every batch taken
+    /// is handled to its end before it returns.
+    pub async fn run<F, Fut>(&mut self, done: F) -> Result<bool, PortError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<bool, PortError>>,
+    {
+        let mut flights = Flights::default();
+        let result = self.run_with(&mut flights, done).await;
+        let landed = flights.fewer_than(1).await;
+        let finished = result?;
+        landed.map(|()| finished)
+    }
+
+    async fn run_with<F, Fut>(
+        &mut self,
+        flights: &mut Flights<'a>,
+        mut done: F,
+    ) -> Result<bool, PortError>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<bool, PortError>>,
@@ -150,21 +222,21 @@ impl<'a, S: Store, Q: Queue, T: Tasks, I: Inbox> Poller<'a, S, Q, T, I> {
         let mut idle = 0;
         loop {
             let wait = !self.options.fast_forward && self.held.is_empty();
-            let batch = self.inbox.receive(wait).await?;
+            let batch = flights.during(self.inbox.receive(wait)).await?;
             if batch.is_empty() {
-                if done().await? {
+                if flights.during(done()).await? {
                     return Ok(true);
                 }
                 if !self.late.is_empty() {
                     let late = std::mem::take(&mut self.late);
                     for e in late.into_iter().rev() {
-                        self.deliver(e).await;
+                        flights.during(self.deliver(e)).await;
                     }
                     continue;
                 }
                 let Some(next) = self.held.iter().map(|e| e.at).min() else {
                     idle += 1;
-                    if self.options.fast_forward && idle > 3 {
+                    if self.options.fast_forward && idle > 3 && flights.running.is_empty() {
                         return Ok(false);
                     }
                     continue;
@@ -174,13 +246,14 @@ impl<'a, S: Store, Q: Queue, T: Tasks, I: Inbox> Poller<'a, S, Q, T, I> {
                 } else {
                     let wall = crate::memory::wall_clock();
                     let pause = (next - wall).clamp(0, 1000) as u64;
-                    tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
+                    let pause = tokio::time::sleep(std::time::Duration::from_millis(pause));
+                    flights.during(pause).await;
                 }
                 let now = self.clock();
                 let (due, later): (Vec<_>, Vec<_>) = self.held.drain(..).partition(|e| e.at <= now);
                 self.held = later;
                 for e in due {
-                    self.deliver(e).await;
+                    flights.during(self.deliver(e)).await;
                 }
                 continue;
             }
@@ -211,19 +284,24 @@ impl<'a, S: Store, Q: Queue, T: Tasks, I: Inbox> Poller<'a, S, Q, T, I> {
             }
             let (messages, handles): (Vec<_>, Vec<_>) = ready.into_iter().unzip();
             self.handled += messages.len() as u64;
-            let results = self.stepper.handle_batch(&messages, self.clock()).await;
-            for (result, handle) in results.into_iter().zip(handles) {
-                match result {
-                    Ok(()) => delete.push(handle),
-                    Err(_) => release.push(handle),
+            let (stepper, inbox, now) = (self.stepper, self.inbox, self.clock());
+            flights.running.push(Box::pin(async move {
+                let results = stepper.handle_batch(&messages, now).await;
+                for (result, handle) in results.into_iter().zip(handles) {
+                    match result {
+                        Ok(()) => delete.push(handle),
+                        Err(_) => release.push(handle),
+                    }
                 }
-            }
-            if !delete.is_empty() {
-                self.inbox.delete(&delete).await?;
-            }
-            if !release.is_empty() {
-                self.inbox.release(&release).await?;
-            }
+                if !delete.is_empty() {
+                    inbox.delete(&delete).await?;
+                }
+                if !release.is_empty() {
+                    inbox.release(&release).await?;
+                }
+                Ok(())
+            }));
+            flights.fewer_than(self.options.flights).await?;
         }
     }
 
