@@ -185,7 +185,8 @@ def test_an_execution_whose_stored_state_is_unreadable_fails_alone(kind, moto, t
         s.kill()
         db = sqlite3.connect(tmp_path / "stepwise.db")
         damage = {"embedded": "UPDATE threads SET data = '{not json' WHERE execution = ?",
-                  "stepper": "UPDATE st_threads SET body = '{not json' WHERE execution = ?"}[kind]
+                  "stepper": "UPDATE st_threads SET body = '{not json' "
+                             "WHERE eid = (SELECT eid FROM st_executions WHERE arn = ?)"}[kind]
         assert db.execute(damage, (bad,)).rowcount == 1
         db.commit()
         db.close()
