@@ -44,7 +44,7 @@ pub struct Db {
     /// Execution records as committed, which the readers read first.
     committed: Arc<Mutex<kept::Committed>>,
     /// The last transaction committed, and the epoch.
-    commits: Arc<tokio::sync::watch::Sender<(u64, u64)>>,
+    commits: Arc<tokio::sync::watch::Sender<Commit>>,
 }
 
 struct Conn {
@@ -78,7 +78,17 @@ struct Conn {
     oldest: std::time::Duration,
     /// The last transaction committed and the epoch, for answers waiting
     /// for their work to be committed ([`Db::settle`]).
-    commits: Arc<tokio::sync::watch::Sender<(u64, u64)>>,
+    commits: Arc<tokio::sync::watch::Sender<Commit>>,
+}
+
+/// What a commit left: its transaction, the epoch, and the first row of
+/// the step queue then still to be handled
+/// ([`queue::Pending::first_unhandled`]).
+#[derive(Debug, Clone, Copy, Default)]
+struct Commit {
+    txn: u64,
+    epoch: u64,
+    first: i64,
 }
 
 /// How many states a thread steps through in one transition when nothing
@@ -129,7 +139,7 @@ impl Conn {
         self.open = false;
         self.epoch += 1;
         let epoch = self.epoch;
-        self.commits.send_modify(|c| c.1 = epoch);
+        self.commits.send_modify(|c| c.epoch = epoch);
         self.threads.clear();
         self.catalog.clear();
         self.executions.lost();
@@ -164,7 +174,7 @@ impl Db {
         let queue = queue::Pending::load(&db)?;
         let executions = kept::Executions::new();
         let committed = executions.committed();
-        let commits = Arc::new(tokio::sync::watch::Sender::new((0, 0)));
+        let commits = Arc::new(tokio::sync::watch::Sender::new(Commit::default()));
         let conn = Arc::new(Mutex::new(Conn {
             db,
             open: false,
@@ -266,8 +276,12 @@ impl Db {
                 return Err(e.into());
             }
             conn.wal.after_commit(&conn.db);
-            let (txn, epoch) = (conn.txn, conn.epoch);
-            conn.commits.send_replace((txn, epoch));
+            let commit = Commit {
+                txn: conn.txn,
+                epoch: conn.epoch,
+                first: conn.queue.first_unhandled(OLDEST_UNCOMMITTED),
+            };
+            conn.commits.send_replace(commit);
         }
         Ok(())
     }
@@ -298,18 +312,24 @@ impl Db {
     /// Waits until the transaction `txn` is committed, as
     /// [`Db::flush_since`] does, but when the step queue has work in hand
     /// it first leaves the commit to the stepper loop that does it, for up
-    /// to [`OLDEST_UNCOMMITTED`]: the steps of that work (an execution the
-    /// request started, an answer it sent) then share the commit, and the
-    /// answer follows them rather than coming before. A stepper commits as
-    /// its batch ends and nothing more is due, or when its transaction has
-    /// been open for the queue's group time.
+    /// to [`OLDEST_UNCOMMITTED`], until the messages sent so far are
+    /// handled too: the steps of that work (an execution the request
+    /// started, an answer it sent) then share the commit, and the answer
+    /// follows them rather than coming before. A stepper commits as its
+    /// batch ends and nothing more is due, or when its transaction has been
+    /// open for the queue's group time.
     pub async fn settle(&self, epoch: u64, txn: Option<u64>) -> Result<(), PortError> {
-        if let Some(txn) = txn
-            && self.lock()?.queue.in_hand()
-        {
-            let mut commits = self.commits.subscribe();
-            let done = commits.wait_for(|&(done, now)| done >= txn || now != epoch);
-            let _ = tokio::time::timeout(OLDEST_UNCOMMITTED, done).await;
+        if let Some(txn) = txn {
+            let sent = {
+                let conn = self.lock()?;
+                conn.queue.in_hand().then_some(conn.queue.last)
+            };
+            if let Some(sent) = sent {
+                let mut commits = self.commits.subscribe();
+                let done =
+                    commits.wait_for(|c| (c.txn >= txn && c.first > sent) || c.epoch != epoch);
+                let _ = tokio::time::timeout(OLDEST_UNCOMMITTED, done).await;
+            }
         }
         self.flush_since(epoch, txn)
     }

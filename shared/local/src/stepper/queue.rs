@@ -22,6 +22,8 @@ struct Queued {
     envelope: Envelope,
     /// How many times it was delivered.
     receives: u32,
+    /// When it was last received.
+    since: Option<std::time::Instant>,
 }
 
 /// The messages in the table: those a receive may take, by when they are
@@ -32,6 +34,8 @@ pub(super) struct Pending {
     taken: HashMap<i64, Queued>,
     /// Not read back from the table yet (reading it failed).
     stale: bool,
+    /// The last row sent.
+    pub(super) last: i64,
 }
 
 impl Pending {
@@ -54,7 +58,13 @@ impl Pending {
                 let (n, at, body, receives) = row?;
                 match parse::<Envelope>(&body) {
                     Ok(envelope) => {
-                        pending.ready.insert((at, n), Queued { envelope, receives });
+                        let queued = Queued {
+                            envelope,
+                            receives,
+                            since: None,
+                        };
+                        pending.ready.insert((at, n), queued);
+                        pending.last = pending.last.max(n);
                     }
                     Err(e) => {
                         eprintln!("stepwise: dropped a queued message that is not one ({e})");
@@ -85,6 +95,24 @@ impl Pending {
     /// or one due.
     pub(super) fn in_hand(&self) -> bool {
         !self.taken.is_empty() || self.any_due(false)
+    }
+
+    /// The first row still to be handled: due, or received less than
+    /// `recently` ago (one received before is taken for a long task call,
+    /// which nobody waits for); `i64::MAX` when there is none. Looks at the
+    /// first 256 due.
+    pub(super) fn first_unhandled(&self, recently: std::time::Duration) -> i64 {
+        let now = wall_clock();
+        let due = self
+            .ready
+            .range(..=(now, i64::MAX))
+            .take(256)
+            .map(|(k, _)| k.1);
+        let taken = self
+            .taken
+            .iter()
+            .filter(|(_, q)| q.since.is_some_and(|t| t.elapsed() < recently));
+        due.chain(taken.map(|(n, _)| *n)).min().unwrap_or(i64::MAX)
     }
 
     /// Whether a receive would take a message now.
@@ -170,6 +198,7 @@ impl SqliteQueue {
                 continue;
             };
             queued.receives += 1;
+            queued.since = Some(std::time::Instant::now());
             out.push(Delivery {
                 handle: Handle { row: key.1, epoch },
                 envelope: queued.envelope.clone(),
@@ -196,8 +225,10 @@ impl Queue for SqliteQueue {
                 let queued = Queued {
                     envelope: (*envelope).clone(),
                     receives: 0,
+                    since: None,
                 };
                 let n = conn.db.last_insert_rowid();
+                conn.queue.last = conn.queue.last.max(n);
                 conn.queue.ready.insert((envelope.at, n), queued);
             }
             Ok(())

@@ -657,3 +657,4 @@ fn callback_once(
 
 mod chains;
 mod schema;
+mod settle;

@@ -1,0 +1,38 @@
+//! An answer that wrote waits for the stepper's commit of what it sent.
+
+use std::future::Future;
+use std::task::{Context, Poll, Waker};
+
+use stepwise_engine::stepper::{Inbox, Queue};
+
+use super::super::{Db, SqliteQueue};
+use super::envelope;
+
+/// An answer whose request sent a message is not settled by a commit that
+/// leaves that message unhandled (its execution's steps would come after
+/// the answer, and the client would ask again), but by the commit of the
+/// batch that handled it.
+#[tokio::test(start_paused = true)]
+async fn an_answer_waits_for_the_commit_of_the_messages_sent_before_it() {
+    let db = Db::open(None).unwrap();
+    let queue = SqliteQueue::new(db.clone(), false);
+    let epoch = db.epoch().unwrap();
+    queue.send(&[envelope("started", 0)], 0).await.unwrap();
+    let txn = db.open_txn().unwrap();
+    assert!(txn.is_some());
+    let mut cx = Context::from_waker(Waker::noop());
+    let mut settle = std::pin::pin!(db.settle(epoch, txn));
+    assert!(settle.as_mut().poll(&mut cx).is_pending());
+    // Committed, the message still due: not yet.
+    db.flush().unwrap();
+    assert_eq!(db.open_txn().unwrap(), None);
+    assert!(settle.as_mut().poll(&mut cx).is_pending());
+    // Received: still not handled.
+    let got = queue.receive(false).await.unwrap();
+    assert_eq!(got.len(), 1);
+    db.flush().unwrap();
+    assert!(settle.as_mut().poll(&mut cx).is_pending());
+    // Handled, and its batch committed.
+    queue.delete(&[got[0].handle]).await.unwrap();
+    assert!(matches!(settle.as_mut().poll(&mut cx), Poll::Ready(Ok(()))));
+}
