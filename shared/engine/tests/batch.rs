@@ -45,17 +45,24 @@ fn record(name: &str, n: u32) -> ExecutionRecord {
     ExecutionRecord::running(facts, DEFINITION.into(), false)
 }
 
+/// Starts `n` executions (`e0`, `e1`…, input `{"n": i}`) on `store` and
+/// `queue`: their records.
+fn start_all<S: Store>(store: &S, queue: &MemQueue, n: u32) -> Vec<ExecutionRecord> {
+    let machine = StateMachine::parse(DEFINITION, Options::default()).unwrap();
+    let records: Vec<_> = (0..n).map(|i| record(&format!("e{i}"), i)).collect();
+    for r in &records {
+        block_on(start(store, &queue, r, &machine)).unwrap();
+    }
+    records
+}
+
 #[test]
 fn task_calls_of_one_batch_go_out_side_by_side() {
-    let machine = StateMachine::parse(DEFINITION, Options::default()).unwrap();
     let queue = MemQueue::default();
     let slow = Slow::default();
     let stepper = Stepper::new(MemStore::default(), &queue, &slow, NoAbort, 7);
-    let records: Vec<_> = (0..4).map(|i| record(&format!("e{i}"), i)).collect();
+    let records = start_all(&stepper.store, &queue, 4);
     block_on(async {
-        for r in &records {
-            start(&stepper.store, &&queue, r, &machine).await.unwrap();
-        }
         let batch: Vec<_> = queue
             .receive(false)
             .await
@@ -120,15 +127,11 @@ impl Tasks for Waits {
 #[test]
 fn a_poller_with_batches_in_flight_takes_the_next_while_one_waits() {
     let saw = |flights: usize| {
-        let machine = StateMachine::parse(DEFINITION, Options::default()).unwrap();
         let queue = MemQueue::default();
         let waits = Waits::default();
         let stepper = Stepper::new(MemStore::default(), &queue, &waits, None, 7);
-        let records: Vec<_> = (0..11).map(|i| record(&format!("e{i}"), i)).collect();
+        let records = start_all(&stepper.store, &queue, 11);
         block_on(async {
-            for r in &records {
-                start(&stepper.store, &&queue, r, &machine).await.unwrap();
-            }
             let options = PollerOptions {
                 flights,
                 ..PollerOptions::default()
