@@ -424,6 +424,12 @@ impl SqliteStore {
     }
 }
 
+/// Whether the store has the execution `arn`.
+fn execution_exists(c: &crate::db::Db, arn: &str) -> Result<bool, PortError> {
+    let sql = "SELECT EXISTS (SELECT 1 FROM st_executions WHERE arn = ?1)";
+    Ok(c.prepare(sql)?.query_row([arn], |r| r.get(0))?)
+}
+
 /// The JSON body the query `sql` finds for `key`, parsed.
 fn row<T: DeserializeOwned>(
     c: &crate::db::Db,
@@ -494,8 +500,7 @@ impl Store for SqliteStore {
         self.db.in_txn(|conn| {
             let key = (execution.to_owned(), thread.to_owned());
             let n = match expected {
-                // None when its execution is gone (a conflict: it is
-                // loaded again, and found gone).
+                // Nothing when its execution is gone.
                 None => conn.db.execute(
                     "INSERT OR IGNORE INTO st_threads (eid, thread, seq, body)
                      SELECT eid, ?2, ?3, ?4 FROM st_executions WHERE arn = ?1",
@@ -512,6 +517,11 @@ impl Store for SqliteStore {
             };
             if n != 1 {
                 conn.threads.forget(&key);
+                // A first save for an execution deleted since (retention):
+                // nothing to keep, and nothing to step again.
+                if expected.is_none() && !execution_exists(&conn.db, execution)? {
+                    return Ok(Saved::Done);
+                }
                 return Ok(Saved::Conflict);
             }
             let epoch = conn.epoch;

@@ -443,7 +443,8 @@ impl<S: Store, Q: Queue, T: Tasks, A: step::Abort> Stepper<S, Q, T, A> {
             }
             let key = match &e.body {
                 Body::Step(m) => Some((m.execution.as_str(), m.thread.as_str())),
-                _ => None,
+                Body::Poll(p) => Some((p.execution.as_str(), p.thread.as_str())),
+                Body::Bundle(_) => None,
             };
             match lanes.iter_mut().find(|(k, _)| key.is_some() && *k == key) {
                 Some((_, members)) => members.push(i),

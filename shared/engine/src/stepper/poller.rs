@@ -119,8 +119,10 @@ impl<'a> Flights<'a> {
         let failed = &mut self.failed;
         self.running.retain_mut(|f| match f.as_mut().poll(cx) {
             Poll::Ready(result) => {
-                if let Err(e) = result {
-                    failed.get_or_insert(e);
+                match (result, &failed) {
+                    (Err(e), None) => *failed = Some(e),
+                    (Err(e), Some(_)) => eprintln!("stepwise: a batch's end failed too: {e}"),
+                    (Ok(()), _) => {}
                 }
                 false
             }
@@ -164,6 +166,8 @@ pub struct Poller<'a, S, Q, T, I> {
     late: Vec<Envelope>,
     /// How many messages the stepper handled.
     pub handled: u64,
+    /// Batches still in flight after a `run` that failed.
+    flights: Flights<'a>,
 }
 
 impl<'a, S: Store, Q: Queue, T: Tasks, I: Inbox> Poller<'a, S, Q, T, I> {
@@ -180,6 +184,7 @@ impl<'a, S: Store, Q: Queue, T: Tasks, I: Inbox> Poller<'a, S, Q, T, I> {
             held: Vec::new(),
             late: Vec::new(),
             handled: 0,
+            flights: Flights::default(),
         }
     }
 
@@ -197,17 +202,29 @@ impl<'a, S: Store, Q: Queue, T: Tasks, I: Inbox> Poller<'a, S, Q, T, I> {
 
     /// Delivers messages until `done` says so; false if the queue ran dry
     /// first (nothing left to do, on the virtual clock). Every batch taken
-    /// is handled to its end before it returns.
+    /// is handled to its end before it returns, but on an error: the
+    /// batches then in flight go on at the next `run`.
     pub async fn run<F, Fut>(&mut self, done: F) -> Result<bool, PortError>
     where
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<bool, PortError>>,
     {
-        let mut flights = Flights::default();
-        let result = self.run_with(&mut flights, done).await;
-        let landed = flights.fewer_than(1).await;
-        let finished = result?;
-        landed.map(|()| finished)
+        let mut flights = std::mem::take(&mut self.flights);
+        let result = match self.run_with(&mut flights, done).await {
+            Ok(finished) => flights.fewer_than(1).await.map(|()| finished),
+            Err(e) => Err(e),
+        };
+        self.flights = flights;
+        result
+    }
+
+    /// How many batches may be in flight: one on the virtual clock, which
+    /// moves on only when nothing is left to do.
+    fn most_in_flight(&self) -> usize {
+        match self.options.fast_forward {
+            true => 1,
+            false => self.options.flights,
+        }
     }
 
     async fn run_with<F, Fut>(
@@ -239,6 +256,9 @@ impl<'a, S: Store, Q: Queue, T: Tasks, I: Inbox> Poller<'a, S, Q, T, I> {
                     if self.options.fast_forward && idle > 3 && flights.running.is_empty() {
                         return Ok(false);
                     }
+                    // An inbox that does not wait leaves the batches in
+                    // flight a turn of the runtime.
+                    flights.during(tokio::task::yield_now()).await;
                     continue;
                 };
                 if self.options.fast_forward {
@@ -301,7 +321,7 @@ impl<'a, S: Store, Q: Queue, T: Tasks, I: Inbox> Poller<'a, S, Q, T, I> {
                 }
                 Ok(())
             }));
-            flights.fewer_than(self.options.flights).await?;
+            flights.fewer_than(self.most_in_flight()).await?;
         }
     }
 

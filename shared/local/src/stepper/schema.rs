@@ -56,20 +56,37 @@ macro_rules! eid {
 pub(super) use eid;
 
 /// Moves a store written before threads and pages were kept by the
-/// execution's number (`eid`) to the tables above: every row is kept.
+/// execution's number (`eid`) to the tables above: every execution, and
+/// every thread and page of one (a row of an execution the store no longer
+/// has was never read again).
 pub fn migrate(conn: &rusqlite::Connection) -> rusqlite::Result<()> {
-    let old: bool = conn.query_row(
-        "SELECT EXISTS (SELECT 1 FROM pragma_table_info('st_threads') WHERE name = 'execution')",
-        [],
-        |r| r.get(0),
-    )?;
-    if !old {
+    let old = |conn: &rusqlite::Connection| -> rusqlite::Result<bool> {
+        let sql = "SELECT EXISTS (SELECT 1 FROM pragma_table_info('st_threads') WHERE name = 'execution')";
+        conn.query_row(sql, [], |r| r.get(0))
+    };
+    if !old(conn)? {
         return Ok(());
     }
+    // Looked at again with the write lock held: one move only.
+    conn.execute_batch("BEGIN IMMEDIATE")?;
+    let moved = match old(conn) {
+        Ok(true) => conn.execute_batch(&move_over()),
+        other => other.map(|_| ()),
+    };
+    match moved {
+        Ok(()) => conn.execute_batch("COMMIT"),
+        Err(e) => {
+            let _ = conn.execute_batch("ROLLBACK");
+            Err(e)
+        }
+    }
+}
+
+/// The statements that move the old tables' rows to the new ones.
+fn move_over() -> String {
     let columns = "arn, machine, version, alias, name, status, started, stopped, body";
-    conn.execute_batch(&format!(
-        "BEGIN;
-         DROP INDEX IF EXISTS st_executions_by_machine;
+    format!(
+        "DROP INDEX IF EXISTS st_executions_by_machine;
          DROP INDEX IF EXISTS st_executions_by_stopped;
          ALTER TABLE st_executions RENAME TO st_old_executions;
          ALTER TABLE st_threads RENAME TO st_old_threads;
@@ -85,7 +102,6 @@ pub fn migrate(conn: &rusqlite::Connection) -> rusqlite::Result<()> {
            JOIN st_executions e ON e.arn = p.execution;
          DROP TABLE st_old_executions;
          DROP TABLE st_old_threads;
-         DROP TABLE st_old_pages;
-         COMMIT;"
-    ))
+         DROP TABLE st_old_pages;"
+    )
 }

@@ -83,7 +83,8 @@ fn a_store_that_kept_threads_by_arn_is_read_whole() {
         assert_eq!(store.save(a, b, &fresh, None).await.unwrap(), Saved::Done);
         assert_eq!(store.load(&arn, "root").await.unwrap().unwrap().seq, 4);
     });
-    // A thread of an execution the store does not have is not kept.
+    // A thread of an execution the store does not have (deleted since its
+    // message went out) is not kept, and its step is not tried again.
     block_on(async {
         let orphan = Record {
             seq: 1,
@@ -91,6 +92,12 @@ fn a_store_that_kept_threads_by_arn_is_read_whole() {
         };
         assert_eq!(
             store.save("gone", "root", &orphan, None).await.unwrap(),
+            Saved::Done
+        );
+        assert!(store.load("gone", "root").await.unwrap().is_none());
+        // A second first save of one it has is a conflict.
+        assert_eq!(
+            store.save(&arn, "root", &orphan, None).await.unwrap(),
             Saved::Conflict
         );
     });

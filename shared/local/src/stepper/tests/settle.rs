@@ -27,9 +27,15 @@ async fn an_answer_waits_for_the_commit_of_the_messages_sent_before_it() {
     db.flush().unwrap();
     assert_eq!(db.open_txn().unwrap(), None);
     assert!(settle.as_mut().poll(&mut cx).is_pending());
-    // Received: still not handled.
+    // Received, and another transaction committed (a message for much
+    // later): still not handled.
     let got = queue.receive(false).await.unwrap();
     assert_eq!(got.len(), 1);
+    queue
+        .send(&[envelope("later", i64::MAX / 2)], 0)
+        .await
+        .unwrap();
+    assert!(db.open_txn().unwrap().is_some());
     db.flush().unwrap();
     assert!(settle.as_mut().poll(&mut cx).is_pending());
     // Handled, and its batch committed.
