@@ -14,6 +14,7 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
+use commits::{Commit, OLDEST_UNCOMMITTED, start_flusher};
 use rusqlite::{OptionalExtension, params};
 use schema::eid;
 use serde::Serialize;
@@ -81,48 +82,10 @@ struct Conn {
     commits: Arc<tokio::sync::watch::Sender<Commit>>,
 }
 
-/// What a commit left: its transaction, the epoch, and the first row of
-/// the step queue then still to be handled
-/// ([`queue::Pending::first_unhandled`]).
-#[derive(Debug, Clone, Copy, Default)]
-struct Commit {
-    txn: u64,
-    epoch: u64,
-    first: i64,
-}
-
 /// How many states a thread steps through in one transition when nothing
 /// else waits on them ([`Store::chain`]): rows are saved once for them all,
 /// and a loop (a Choice back to a Pass) still yields to other messages.
 const CHAIN: usize = 32;
-
-/// Work left uncommitted (a batch's end leaves it to the next batch while
-/// more messages are due) is committed once it is this old, whatever the
-/// pollers are doing: a long task call does not keep it from readers.
-const OLDEST_UNCOMMITTED: std::time::Duration = std::time::Duration::from_millis(10);
-
-/// Commits what has been left uncommitted for [`OLDEST_UNCOMMITTED`], for
-/// as long as the connection is in use.
-fn start_flusher(conn: std::sync::Weak<Mutex<Conn>>) {
-    let spawned = std::thread::Builder::new()
-        .name("stepwise-commit".into())
-        .spawn(move || {
-            loop {
-                std::thread::sleep(OLDEST_UNCOMMITTED);
-                let Some(conn) = conn.upgrade() else { return };
-                let Ok(mut conn) = conn.lock() else { return };
-                if conn.open
-                    && conn.began.elapsed() >= conn.oldest
-                    && let Err(e) = Db::commit(&mut conn)
-                {
-                    eprintln!("stepwise: a commit failed ({e}); its work is done again");
-                }
-            }
-        });
-    if let Err(e) = spawned {
-        eprintln!("stepwise: work is committed only as batches end ({e})");
-    }
-}
 
 impl Conn {
     /// Gives the open transaction up (its commit failed): whatever it held
@@ -258,95 +221,6 @@ impl Db {
     /// The current epoch: what an answer about to be given began in.
     pub fn epoch(&self) -> Result<u64, PortError> {
         Ok(self.lock()?.epoch)
-    }
-
-    /// Commits what every caller has done so far.
-    pub fn flush(&self) -> Result<(), PortError> {
-        Self::commit(&mut *self.lock()?)
-    }
-
-    fn commit(conn: &mut Conn) -> Result<(), PortError> {
-        if conn.open {
-            conn.open = false;
-            // The kept execution records change as the database does: a
-            // reader never finds one older than what it then reads.
-            let db = &conn.db;
-            if let Err(e) = conn.executions.commit(|| db.execute_batch("COMMIT")) {
-                conn.lose();
-                return Err(e.into());
-            }
-            conn.wal.after_commit(&conn.db);
-            let commit = Commit {
-                txn: conn.txn,
-                epoch: conn.epoch,
-                first: conn.queue.first_unhandled(OLDEST_UNCOMMITTED),
-            };
-            conn.commits.send_replace(commit);
-        }
-        Ok(())
-    }
-
-    /// Leaves uncommitted work uncommitted for `oldest` (for tests that
-    /// look at what is committed when).
-    #[cfg(test)]
-    fn keep_uncommitted_for(&self, oldest: std::time::Duration) {
-        if let Ok(mut conn) = self.lock() {
-            conn.oldest = oldest;
-        }
-    }
-
-    /// As a failed commit does (for tests).
-    #[cfg(test)]
-    fn lose(&self) -> Result<(), PortError> {
-        self.lock()?.lose();
-        Ok(())
-    }
-
-    /// The transaction open now, if one is: what an answer just worked out
-    /// was written in it or before it.
-    pub fn open_txn(&self) -> Result<Option<u64>, PortError> {
-        let conn = self.lock()?;
-        Ok(conn.open.then_some(conn.txn))
-    }
-
-    /// Waits until the transaction `txn` is committed, as
-    /// [`Db::flush_since`] does, but when the step queue has work in hand
-    /// it first leaves the commit to the stepper loop that does it, for up
-    /// to [`OLDEST_UNCOMMITTED`], until the messages sent so far are
-    /// handled too: the steps of that work (an execution the request
-    /// started, an answer it sent) then share the commit, and the answer
-    /// follows them rather than coming before. A stepper commits as its
-    /// batch ends and nothing more is due, or when its transaction has been
-    /// open for the queue's group time.
-    pub async fn settle(&self, epoch: u64, txn: Option<u64>) -> Result<(), PortError> {
-        if let Some(txn) = txn {
-            let sent = {
-                let conn = self.lock()?;
-                conn.queue.in_hand().then_some(conn.queue.last)
-            };
-            if let Some(sent) = sent {
-                let mut commits = self.commits.subscribe();
-                let done =
-                    commits.wait_for(|c| (c.txn >= txn && c.first > sent) || c.epoch != epoch);
-                let _ = tokio::time::timeout(OLDEST_UNCOMMITTED, done).await;
-            }
-        }
-        self.flush_since(epoch, txn)
-    }
-
-    /// Commits the transaction `txn` (none: nothing to commit) unless
-    /// another caller has (group commit: the answers that wrote meanwhile
-    /// share one), and fails if
-    /// work begun in `epoch` was lost since.
-    pub fn flush_since(&self, epoch: u64, txn: Option<u64>) -> Result<(), PortError> {
-        let mut conn = self.lock()?;
-        if conn.open && txn == Some(conn.txn) {
-            Self::commit(&mut conn)?;
-        }
-        if conn.epoch != epoch {
-            return Err("the store lost this request's writes to a failed commit".into());
-        }
-        Ok(())
     }
 }
 
@@ -725,6 +599,7 @@ impl Store for SqliteStore {
 }
 
 mod api;
+mod commits;
 mod kept;
 mod queue;
 pub mod retention;
