@@ -63,10 +63,16 @@ impl Db {
                 return Err(e.into());
             }
             conn.wal.after_commit(&conn.db);
+            // The first row still to be handled, looked for only when an
+            // answer waits to hear it ([`Db::settle`]).
+            let waiting = conn.commits.receiver_count() > 0;
             let commit = Commit {
                 txn: conn.txn,
                 epoch: conn.epoch,
-                first: conn.queue.first_unhandled(OLDEST_UNCOMMITTED),
+                first: match waiting {
+                    true => conn.queue.first_unhandled(OLDEST_UNCOMMITTED),
+                    false => i64::MAX,
+                },
             };
             conn.commits.send_replace(commit);
         }
@@ -107,12 +113,14 @@ impl Db {
     /// open for the queue's group time.
     pub async fn settle(&self, epoch: u64, txn: Option<u64>) -> Result<(), PortError> {
         if let Some(txn) = txn {
+            // Listening first: every commit from here on says which row is
+            // the first still to be handled.
+            let mut commits = self.commits.subscribe();
             let sent = {
                 let conn = self.lock()?;
                 conn.queue.in_hand().then_some(conn.queue.last)
             };
             if let Some(sent) = sent {
-                let mut commits = self.commits.subscribe();
                 let done =
                     commits.wait_for(|c| (c.txn >= txn && c.first > sent) || c.epoch != epoch);
                 let _ = tokio::time::timeout(OLDEST_UNCOMMITTED, done).await;
