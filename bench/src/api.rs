@@ -379,9 +379,6 @@ pub fn run(quick: bool) {
         bytes as f64 / 1024.0 / stored.max(1) as f64,
         bytes as f64 / 1024.0 / 1024.0
     );
-    // The serverless stepper and its API on SQLite (`--backend stepper`):
-    // the embedded backend's next driver, the same load.
-    print_stepper(&rt, &bin, duration);
     // The peers are slower by orders of magnitude: ten seconds say enough.
     let peers = duration.min(Duration::from_secs(10));
     let moto = match stepwise_aws::moto::Moto::try_start() {
@@ -473,18 +470,17 @@ fn serverless(
     Some(out)
 }
 
-/// `stepwise serve --backend stepper` on a SQLite file: the same load as
-/// the embedded backend's.
+/// `stepwise serve` on a SQLite file, the 64 clients' figure only.
 fn print_stepper(rt: &tokio::runtime::Runtime, bin: &str, duration: Duration) {
     if let Some((t, alone)) = stepper_on_sqlite(rt, bin, duration) {
         println!(
-            "api: stepwise serve --backend stepper (the serverless stepper on SQLite, durable), one client: start-to-finish p50 {:.2} ms; 64 clients: {:.0} executions/s ({} executions, {:.1} DescribeExecution calls each, server CPU {:.0} µs each)",
+            "api: stepwise serve (the stepper on SQLite, durable), one client: start-to-finish p50 {:.2} ms; 64 clients: {:.0} executions/s ({} executions, {:.1} DescribeExecution calls each, server CPU {:.0} µs each)",
             alone.p50_ms, t.per_second, t.executions, t.describes, t.cpu_us
         );
     }
 }
 
-/// Only the `--backend stepper` line (`stepwise-bench api-stepper`), of
+/// Only the 64 clients' line (`stepwise-bench api-stepper`), of
 /// the binary `STEPWISE_BIN` names when set (a build with symbols to
 /// profile).
 pub fn run_stepper(quick: bool) {
@@ -507,14 +503,7 @@ fn stepper_on_sqlite(
     let data = std::env::temp_dir().join(format!("stepwise-bench-st-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&data);
     let mut server = Command::new(bin)
-        .args([
-            "serve",
-            "--addr",
-            "127.0.0.1:0",
-            "--backend",
-            "stepper",
-            "--data",
-        ])
+        .args(["serve", "--addr", "127.0.0.1:0", "--data"])
         .arg(&data)
         .stderr(Stdio::piped())
         .spawn()

@@ -10,7 +10,7 @@
 //! 4. The API: executions/s and latency of `stepwise serve` and moto server.
 //!
 //! `stepwise-bench jsonata` or `stepwise-bench api` runs only that one;
-//! `stepwise-bench api-stepper` only the `serve --backend stepper` line.
+//! `stepwise-bench api-stepper` only the `serve` line of 64 clients on SQLite.
 
 mod api;
 mod cost;

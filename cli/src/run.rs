@@ -52,8 +52,8 @@ pub struct Args {
     #[arg(long, env = "AWS_ENDPOINT_URL_LAMBDA")]
     lambda_endpoint: Option<String>,
     /// Which engine runs it: `memory` (in process), `sqlite` (the embedded
-    /// backend of `stepwise serve`, on a store in memory), `stepper` (the
-    /// serverless stepper on a SQLite store and queue in memory) or `aws` (the
+    /// backend of `stepwise serve`: the serverless stepper on a SQLite store
+    /// and queue in memory; `stepper` is another name for it) or `aws` (the
     /// serverless stepper on DynamoDB and SQS, at AWS_ENDPOINT_URL or on AWS).
     #[arg(long, value_enum, default_value_t = Backend::Memory)]
     backend: Backend,
@@ -75,8 +75,8 @@ pub struct Args {
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 enum Backend {
     Memory,
+    #[value(alias = "stepper")]
     Sqlite,
-    Stepper,
     Aws,
 }
 
@@ -166,19 +166,7 @@ fn run(args: Args, text: String) -> anyhow::Result<ExitCode> {
                 let record = ExecutionRecord::running(exec, text.clone(), false);
                 let chaos = args.chaos.map(Chaos::new);
                 runtime.block_on(async {
-                    if args.backend == Backend::Sqlite {
-                        let config = stepwise_local::Config {
-                            tasks: std::sync::Arc::new(stepwise_local::tasks::InThread(tasks)),
-                            dispatchers: stepwise_local::DISPATCHERS,
-                            retention: None,
-                            fast_forward: args.fast_forward,
-                            scope: Scope::in_region(&args.region, &args.account),
-                        };
-                        let service = stepwise_local::LocalService::open(None, config)?;
-                        let report = service.run_to_end(&name, &text, &record.facts.input).await;
-                        service.close(std::time::Duration::from_secs(1));
-                        report.map_err(|e| anyhow::anyhow!("{}: {}", e.code, e.message))
-                    } else if args.backend == Backend::Aws {
+                    if args.backend == Backend::Aws {
                         crate::aws::run(
                             &args.aws,
                             tasks,
@@ -190,7 +178,7 @@ fn run(args: Args, text: String) -> anyhow::Result<ExitCode> {
                         .await
                     } else {
                         // The stepper's protocol on SQLite (in memory): the
-                        // store and queue the embedded backend moves to.
+                        // store and queue of the embedded backend.
                         let db = stepper_db::Db::open(None).map_err(|e| anyhow::anyhow!(e))?;
                         let queue = stepper_db::SqliteQueue::new(db.clone(), args.fast_forward);
                         let store = stepper_db::SqliteStore::new(db).with_every_activity();

@@ -1,6 +1,6 @@
-//! `stepwise serve`: the Step Functions API on 127.0.0.1, durable in SQLite
-//! (or, with `--backend aws`, over the serverless engine on DynamoDB and SQS
-//! with a local stepper poller). Besides the JSON protocol at `POST /` it
+//! `stepwise serve`: the Step Functions API on 127.0.0.1 over the
+//! serverless engine's stepper, durable in SQLite (or, with `--backend aws`,
+//! on DynamoDB and SQS, with a local stepper poller). Besides the JSON protocol at `POST /` it
 //! answers the REST routes of [`stepwise_api::route`].
 
 use std::net::SocketAddr;
@@ -19,7 +19,7 @@ use stepwise_aws::LambdaTasks;
 use stepwise_aws::service::AwsService;
 use stepwise_engine::catalog::Scope;
 use stepwise_engine::mock::Mocks;
-use stepwise_local::{Config, LocalService, Retention};
+use stepwise_local::Retention;
 
 mod listener;
 mod stepper;
@@ -49,8 +49,9 @@ pub struct Args {
     /// Where Lambda tasks go (default: AWS_ENDPOINT_URL_LAMBDA).
     #[arg(long, env = "AWS_ENDPOINT_URL_LAMBDA")]
     lambda_endpoint: Option<String>,
-    /// `embedded` (SQLite), `aws` (DynamoDB + SQS, with a local stepper) or
-    /// `stepper` (the serverless stepper and its API on SQLite).
+    /// `embedded` (the serverless stepper and its API on SQLite; `stepper`
+    /// is another name for it) or `aws` (DynamoDB + SQS, with a local
+    /// stepper).
     #[arg(long, value_enum, default_value_t = Backend::Embedded)]
     backend: Backend,
     #[command(flatten)]
@@ -83,9 +84,9 @@ fn retention_days(text: &str) -> Result<f64, String> {
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
 enum Backend {
+    #[value(alias = "stepper")]
     Embedded,
     Aws,
-    Stepper,
 }
 
 async fn api(
@@ -222,7 +223,6 @@ pub fn main(args: Args) -> anyhow::Result<ExitCode> {
         keep: Duration::from_secs_f64(args.retention_days * 86_400.0),
         every: Duration::from_secs(args.retention_sweep_seconds.max(1)),
     });
-    let mut local = None;
     let mut on_stepper = None;
     let service: Arc<dyn Service> = if args.backend == Backend::Aws {
         let (store, queue) = runtime.block_on(crate::aws::open(&args.aws, false))?;
@@ -236,7 +236,7 @@ pub fn main(args: Args) -> anyhow::Result<ExitCode> {
             crate::aws::local_tasks(mocks, args.lambda_endpoint.clone(), Some(service.0.clone()));
         crate::aws::spawn_stepper(store, queue, tasks, crate::aws::AWS_LOOPS);
         service
-    } else if args.backend == Backend::Stepper {
+    } else {
         let service = stepper::open(
             path.as_deref(),
             mocks,
@@ -245,35 +245,13 @@ pub fn main(args: Args) -> anyhow::Result<ExitCode> {
         )?;
         on_stepper = Some(service.clone());
         service
-    } else {
-        // The same chain as every backend's; the worker starts nested
-        // executions itself.
-        let tasks = crate::aws::local_tasks::<stepwise_aws::service::AwsActions>(
-            mocks,
-            args.lambda_endpoint.clone(),
-            None,
-        );
-        let config = Config {
-            tasks: Arc::new(stepwise_local::tasks::InThread(tasks)),
-            dispatchers: stepwise_local::DISPATCHERS,
-            fast_forward: false,
-            scope: Scope::from_env(),
-            retention,
-        };
-        let service =
-            Arc::new(LocalService::open(path.as_deref(), config).context("cannot open the store")?);
-        local = Some(service.clone());
-        service
     };
-    // A clean stop commits what the worker holds and leaves no write-ahead
+    // A clean stop commits what the store holds and leaves no write-ahead
     // log behind; once, however it comes (the requests in flight ended, or
     // the 2 s they are given passed): a second caller waits for the first.
     let once = std::sync::Once::new();
     let close = move || {
         once.call_once(|| {
-            if let Some(service) = &local {
-                service.close(Duration::from_secs(3));
-            }
             // (The stepper's work in flight is lost as in a crash, and
             // comes back from the queue.)
             if let Some(service) = &on_stepper {

@@ -57,10 +57,9 @@ def serve_on(backend, moto, prefix, args=(), services=False, env=None):
     (DynamoDB and SQS in moto, a table and queue of its own), started.
     `services`: the embedded server's service integrations call moto too.
     `env` is added to the server's environment."""
-    if backend in ("embedded", "stepper"):
+    if backend == "embedded":
         base = dict(AWS, AWS_ENDPOINT_URL=moto) if services else {}
-        on = ["--backend", "stepper"] if backend == "stepper" else []
-        return Server(["--in-memory", *on, *args], env=dict(base, **(env or {}))).start()
+        return Server(["--in-memory", *args], env=dict(base, **(env or {}))).start()
     name = prefix + "-" + uuid.uuid4().hex[:8]
     return Server(["--backend", "aws", "--create-resources", "--table", name, "--queue", name, *args],
                   env=dict(AWS, AWS_ENDPOINT_URL=moto, **(env or {}))).start()
@@ -68,12 +67,10 @@ def serve_on(backend, moto, prefix, args=(), services=False, env=None):
 
 def durable(backend, moto, tmp_path, prefix="durable"):
     """Arguments and environment of a server on `backend` whose store
-    outlives it: a SQLite file in `tmp_path` (the embedded backend, or the
-    stepper on SQLite), or a DynamoDB table and SQS queue in moto; and the
-    table's name."""
-    if backend in ("embedded", "stepper"):
-        on = ["--backend", "stepper"] if backend == "stepper" else []
-        return ["--data", str(tmp_path), *on], None, None
+    outlives it: a SQLite file in `tmp_path` (the embedded backend), or a
+    DynamoDB table and SQS queue in moto; and the table's name."""
+    if backend == "embedded":
+        return ["--data", str(tmp_path)], None, None
     table = prefix + "-" + uuid.uuid4().hex[:8]
     args = ["--backend", "aws", "--create-resources", "--table", table, "--queue", table]
     return args, dict(AWS, AWS_ENDPOINT_URL=moto), table
@@ -98,9 +95,9 @@ def client(url, region="us-east-1"):
     )
 
 
-# The serve backends every API test runs on. `stepper` (the serverless
-# stepper and its API on SQLite) is the embedded backend's next driver.
-BACKENDS = os.environ.get("STEPWISE_TEST_BACKENDS", "embedded,aws,stepper").split(",")
+# The serve backends every API test runs on: the serverless stepper and its
+# API on SQLite (embedded), and on DynamoDB and SQS in moto (aws).
+BACKENDS = os.environ.get("STEPWISE_TEST_BACKENDS", "embedded,aws").split(",")
 
 
 @pytest.fixture(params=BACKENDS)

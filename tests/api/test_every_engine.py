@@ -17,7 +17,7 @@ import pytest
 from conftest import BINARY, ROLE, Server, client, wait_for
 from test_one_engine import MOCKS, create, fresh
 
-@pytest.mark.parametrize("engine", ["memory", "sqlite", "stepper"])
+@pytest.mark.parametrize("engine", ["memory", "sqlite"])
 def test_run_fast_forwards_a_day_long_wait_on_every_engine(engine):
     """`stepwise run --backend sqlite` drives the embedded backend's worker
     (the one `serve` uses) on a clock that moves to the next due message
@@ -50,7 +50,7 @@ def test_run_fast_forwards_a_day_long_wait_on_every_engine(engine):
     assert at["LambdaFunctionScheduled"] - at["LambdaFunctionFailed"] >= 3600
 
 
-@pytest.mark.parametrize("engine", ["memory", "sqlite", "stepper"])
+@pytest.mark.parametrize("engine", ["memory", "sqlite"])
 def test_run_ends_an_execution_nobody_can_answer(engine):
     """`stepwise run` serves no API: an activity task without a timeout can
     never be answered. Once, `--backend sqlite` waited for it for ever, and
@@ -71,7 +71,7 @@ def test_run_ends_an_execution_nobody_can_answer(engine):
         "states_entered": ["A"]}
 
 
-@pytest.mark.parametrize("engine", ["memory", "sqlite", "stepper"])
+@pytest.mark.parametrize("engine", ["memory", "sqlite"])
 def test_run_names_its_execution_with_a_uuid_on_every_engine(engine):
     """AWS names an execution started without a name with a UUID, and so
     did `run --backend sqlite`; in memory and on the stepper, `run` named
@@ -107,7 +107,7 @@ def run_counter(engine, n, *extra):
     return [json.loads(line) for line in out.stdout.strip().splitlines()]
 
 
-@pytest.mark.parametrize("engine", ["memory", "sqlite", "stepper"])
+@pytest.mark.parametrize("engine", ["memory", "sqlite"])
 def test_a_runaway_loop_fails_at_awss_history_limit_on_every_engine(engine):
     """AWS fails a STANDARD execution whose history would pass 25,000
     events. Only the in-memory runner knew (and only with `--history`): the
@@ -124,7 +124,7 @@ def test_a_runaway_loop_fails_at_awss_history_limit_on_every_engine(engine):
     assert run_counter(engine, 20_000, "--express")[-1] == {"status": "SUCCEEDED", "output": {"i": 20_000}}
 
 
-@pytest.mark.parametrize("engine", ["memory", "sqlite", "stepper"])
+@pytest.mark.parametrize("engine", ["memory", "sqlite"])
 def test_an_activity_task_is_mocked_or_waits_for_a_worker_on_every_engine(engine):
     """One rule for every driver (`tasks::offers_activity`): an activity
     state a mock answers is answered by it (the embedded backend once
@@ -235,7 +235,7 @@ def run_with_slow_lambda(engine, machine, input=None, *extra):
     return json.loads(out.stdout.strip().splitlines()[-1]), SlowLambda.calls
 
 
-@pytest.mark.parametrize("engine", ["memory", "sqlite", "stepper"])
+@pytest.mark.parametrize("engine", ["memory", "sqlite"])
 @pytest.mark.parametrize("clock", ["--fast-forward", "--no-fast-forward"])
 def test_a_machine_timeout_that_passes_during_a_task_times_the_execution_out(engine, clock):
     """A Lambda that answers after 2 s, in a machine with TimeoutSeconds 1:
@@ -270,7 +270,7 @@ def test_a_map_of_slow_lambdas_runs_them_together_on_the_embedded_backend():
         httpd.shutdown()
 
 
-@pytest.mark.parametrize("engine", ["memory", "sqlite", "stepper"])
+@pytest.mark.parametrize("engine", ["memory", "sqlite"])
 def test_a_maps_lambdas_count_as_made_side_by_side_against_the_machine_timeout(engine):
     """Five 2-second Lambdas of a Map in a machine with TimeoutSeconds 5:
     AWS runs them side by side and the execution succeeds. `stepwise run`
@@ -281,7 +281,7 @@ def test_a_maps_lambdas_count_as_made_side_by_side_against_the_machine_timeout(e
     assert result == {"status": "SUCCEEDED", "output": [{"late": True}] * 5}
 
 
-@pytest.mark.parametrize("engine", ["sqlite", "stepper"])
+@pytest.mark.parametrize("engine", ["sqlite"])
 def test_a_maps_lambda_calls_are_made_side_by_side(engine):
     """The embedded backend made four calls at a time (its dispatchers),
     the stepper one after another (a bundle's children in turn, each
@@ -293,7 +293,7 @@ def test_a_maps_lambda_calls_are_made_side_by_side(engine):
     assert max(start for start, _ in calls) < min(end for _, end in calls), calls
 
 
-@pytest.mark.parametrize("engine", ["memory", "sqlite", "stepper"])
+@pytest.mark.parametrize("engine", ["memory", "sqlite"])
 def test_a_distributed_map_without_max_concurrency_runs_its_children_together(engine):
     """AWS runs up to 10,000 child executions of a distributed Map at once
     when it names no MaxConcurrency. The stepper ran 40 (the inline Map's
@@ -317,7 +317,7 @@ def test_a_distributed_map_without_max_concurrency_runs_its_children_together(en
 
 
 
-@pytest.mark.parametrize("engine", ["memory", "sqlite", "stepper"])
+@pytest.mark.parametrize("engine", ["memory", "sqlite"])
 def test_heartbeat_seconds_does_not_time_out_a_request_response_task(engine):
     """A Lambda that answers after 2 s, under HeartbeatSeconds 1: a
     request-response call has no token to send heartbeats with, and AWS keeps
@@ -331,7 +331,7 @@ def test_heartbeat_seconds_does_not_time_out_a_request_response_task(engine):
     assert result == {"status": "SUCCEEDED", "output": {"late": True}}
 
 
-@pytest.mark.parametrize("engine", ["memory", "sqlite", "stepper"])
+@pytest.mark.parametrize("engine", ["memory", "sqlite"])
 def test_an_inline_map_without_max_concurrency_runs_forty_iterations_at_a_time(engine):
     """AWS runs at most 40 inline Map iterations at once: a Map of 100
     one-second Waits enters its Pass states in three waves (40, 40, 20), a
@@ -357,7 +357,7 @@ def test_an_inline_map_without_max_concurrency_runs_forty_iterations_at_a_time(e
     assert sorted(waves.items()) == [(0, 40), (1, 40), (2, 20)]
 
 
-@pytest.mark.parametrize("engine", ["memory", "sqlite", "stepper"])
+@pytest.mark.parametrize("engine", ["memory", "sqlite"])
 def test_the_sibling_of_a_failed_branch_takes_no_step_after_the_execution_ends(engine):
     """A Parallel fails with its first failed branch, and its other branches
     stop. Through the stepper, the sibling's next steps, already on their way
@@ -386,7 +386,7 @@ def test_the_sibling_of_a_failed_branch_takes_no_step_after_the_execution_ends(e
     assert events[0]["executionStartedEventDetails"]["roleArn"].endswith(":role/stepwise-local")
 
 
-@pytest.mark.parametrize("engine", ["memory", "sqlite", "stepper"])
+@pytest.mark.parametrize("engine", ["memory", "sqlite"])
 def test_run_calls_sqs_sns_and_dynamodb_tasks_on_every_engine(engine, moto):
     """`stepwise run` in memory (its default) drove the task chain on a bare
     executor: the first SQS, SNS, EventBridge or DynamoDB task panicked
@@ -427,7 +427,7 @@ def test_run_calls_sqs_sns_and_dynamodb_tasks_on_every_engine(engine, moto):
     assert ddb.get_item(TableName=name, Key={"id": {"S": "hello"}})["Item"] == {"id": {"S": "hello"}}
 
 
-@pytest.mark.parametrize("engine", ["memory", "sqlite", "stepper"])
+@pytest.mark.parametrize("engine", ["memory", "sqlite"])
 def test_a_refused_service_call_is_worded_as_awss_sdk_words_it(engine, moto):
     """AWS's optimized integrations word a refusal as its Java SDK does
     ('(Service: AmazonDynamoDBv2; Status Code: 400; Error Code: ...;
@@ -471,7 +471,7 @@ def test_a_refused_service_call_is_worded_as_awss_sdk_words_it(engine, moto):
     assert unreachable["Cause"].startswith("Unable to execute HTTP request: "), unreachable
 
 
-@pytest.mark.parametrize("engine", ["memory", "sqlite", "stepper"])
+@pytest.mark.parametrize("engine", ["memory", "sqlite"])
 def test_an_error_the_services_model_does_not_name_is_the_sdks_exception(engine, moto):
     """AWS names an error that the service's model does not declare (a
     DynamoDB ValidationException) after the SDK's exception for the
@@ -520,7 +520,7 @@ def run_history(engine, machine, given):
     return [e for e in map(json.loads, out.stdout.splitlines()) if "previousEventId" in e]
 
 
-@pytest.mark.parametrize("engine", ["memory", "sqlite", "stepper"])
+@pytest.mark.parametrize("engine", ["memory", "sqlite"])
 def test_a_branch_that_fails_in_a_task_aborts_it_as_aws_records(engine):
     """AWS (LocalStack's recordings on AWS) records a Task whose failure
     fails its Parallel branch or Map iteration as aborted: TaskStateAborted
@@ -553,7 +553,7 @@ def test_a_branch_that_fails_in_a_task_aborts_it_as_aws_records(engine):
         (failed + 2, prev, "MapStateFailed")], events
 
 
-@pytest.mark.parametrize("engine", ["memory", "sqlite", "stepper"])
+@pytest.mark.parametrize("engine", ["memory", "sqlite"])
 def test_a_runtime_error_in_a_branch_ends_the_execution_at_once_as_aws_records(engine):
     """AWS (floci's suite, measured) ends an execution whose Parallel
     branch or Map iteration raises States.Runtime at once: ExecutionFailed
@@ -600,7 +600,7 @@ def test_a_runtime_error_in_a_branch_ends_the_execution_at_once_as_aws_records(e
                           (f + 3, f, "MapStateFailed"), (f + 4, f + 3, "ExecutionFailed")], events
 
 
-@pytest.mark.parametrize("engine", ["memory", "sqlite", "stepper"])
+@pytest.mark.parametrize("engine", ["memory", "sqlite"])
 def test_children_a_failure_cuts_short_are_recorded_aborted_as_aws_records(engine):
     """AWS records each Map iteration or Parallel branch still running when
     another fails it: MapIterationAborted (a Map's), then the state the
@@ -678,7 +678,7 @@ def test_children_a_failure_cuts_short_are_recorded_aborted_as_aws_records(engin
     assert [p for _, p, _, _ in events[f:-1]] == [f] * 6, events
 
 
-@pytest.mark.parametrize("engine", ["memory", "sqlite", "stepper"])
+@pytest.mark.parametrize("engine", ["memory", "sqlite"])
 def test_map_iterations_that_start_together_link_as_aws_records(engine):
     """LocalStack's test_service_lambda_map_timeout, recorded on AWS: four
     iterations that start together all follow MapStateStarted, and each

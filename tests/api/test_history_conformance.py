@@ -21,7 +21,7 @@ if not os.path.exists(RUNNER):
     pytest.skip(f"SKIPPED: the AWS-recorded corpus is not at {RUNNER}", allow_module_level=True)
 
 
-@pytest.mark.parametrize("backend", ["memory", "sqlite", "stepper"])
+@pytest.mark.parametrize("backend", ["memory", "sqlite"])
 def test_histories_match_aws_event_for_event(backend):
     # The recordings' ARNs hold the account they were made in (111111111111
     # once scrubbed): run in that account, as a user runs in theirs. The
@@ -56,7 +56,7 @@ def concurrent_cases():
                 yield d, events
 
 
-@pytest.mark.parametrize("backend", ["memory", "sqlite", "stepper"])
+@pytest.mark.parametrize("backend", ["memory", "sqlite"])
 def test_map_and_parallel_histories_link_events_as_aws_does(backend):
     """Where an engine writes a Map's or Parallel's events in AWS's order,
     their ids and previousEventIds are AWS's too. AWS links a Map's events
@@ -81,7 +81,7 @@ def test_map_and_parallel_histories_link_events_as_aws_does(backend):
         assert linked >= int(f.read().strip()), linked
 
 
-@pytest.mark.parametrize("backend", ["memory", "sqlite", "stepper"])
+@pytest.mark.parametrize("backend", ["memory", "sqlite"])
 def test_a_parallels_events_have_the_ids_and_links_aws_gave_them(backend):
     """AWS closes a Parallel with ParallelStateSucceeded: the recordings
     leave it out, but its id is missing between the last branch event and

@@ -179,14 +179,12 @@ def test_an_execution_whose_stored_state_is_unreadable_fails_alone(kind, moto, t
     arn = sfn.create_state_machine(name="waits", roleArn=ROLE, definition=json.dumps(WAITS))["stateMachineArn"]
     bad = sfn.start_execution(stateMachineArn=arn, name="bad")["executionArn"]
     good = sfn.start_execution(stateMachineArn=arn, name="good")["executionArn"]
-    if kind in ("embedded", "stepper"):
-        if kind == "stepper":
-            wait_until_in_the_wait(sfn, bad)
+    if kind == "embedded":
+        wait_until_in_the_wait(sfn, bad)
         s.kill()
         db = sqlite3.connect(tmp_path / "stepwise.db")
-        damage = {"embedded": "UPDATE threads SET data = '{not json' WHERE execution = ?",
-                  "stepper": "UPDATE st_threads SET body = '{not json' "
-                             "WHERE eid = (SELECT eid FROM st_executions WHERE arn = ?)"}[kind]
+        damage = ("UPDATE st_threads SET body = '{not json' "
+                  "WHERE eid = (SELECT eid FROM st_executions WHERE arn = ?)")
         assert db.execute(damage, (bad,)).rowcount == 1
         db.commit()
         db.close()
@@ -215,10 +213,10 @@ def test_an_execution_whose_stored_state_is_unreadable_fails_alone(kind, moto, t
         s.stop()
 
 
-def test_a_redrive_of_an_execution_whose_stored_facts_are_unreadable_is_refused(tmp_path):
-    """A damaged row (its facts not JSON) once panicked the embedded
-    backend's worker on RedriveExecution; now the redrive is refused and
-    the server goes on serving."""
+def test_a_redrive_of_an_execution_whose_stored_record_is_unreadable_is_refused(tmp_path):
+    """A damaged row (its record not JSON) once panicked the embedded
+    backend on RedriveExecution; now the redrive is refused, saying why,
+    and the server goes on serving."""
     import sqlite3
     s = Server(["--data", str(tmp_path)]).start()
     sfn = client(s.url)
@@ -228,14 +226,16 @@ def test_a_redrive_of_an_execution_whose_stored_facts_are_unreadable_is_refused(
     assert wait_for(sfn, ex)["status"] == "FAILED"
     s.kill()
     db = sqlite3.connect(tmp_path / "stepwise.db")
-    assert db.execute("UPDATE executions SET facts = '{not json' WHERE arn = ?", (ex,)).rowcount == 1
+    assert db.execute("UPDATE st_executions SET body = '{not json' WHERE arn = ?", (ex,)).rowcount == 1
     db.commit()
     db.close()
     s = Server(["--data", str(tmp_path)]).start()
     try:
         sfn = client(s.url)
-        with pytest.raises(sfn.exceptions.ExecutionNotRedrivable):
+        from botocore.exceptions import ClientError
+        with pytest.raises(ClientError) as refused:
             sfn.redrive_execution(executionArn=ex)
+        assert "a stored record cannot be read" in str(refused.value)
         still = sfn.start_execution(stateMachineArn=arn, name="after")["executionArn"]
         assert wait_for(sfn, still)["status"] == "FAILED"
         assert s.proc.poll() is None

@@ -24,7 +24,7 @@ def gone(sfn, arn, timeout=5.0):
     return False
 
 
-@pytest.mark.parametrize("backend", ["embedded", "stepper"])
+@pytest.mark.parametrize("backend", ["embedded"])
 @pytest.mark.parametrize("store", ["--in-memory", "--data"])
 def test_ended_executions_are_deleted_past_retention(store, backend, tmp_path):
     args = ["--in-memory"] if store == "--in-memory" else ["--data", str(tmp_path)]

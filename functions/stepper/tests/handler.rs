@@ -110,6 +110,7 @@ fn started() -> stepwise_engine::stepper::Logged {
             with_entry: false,
             after: None,
         },
+        previous: None,
     }
 }
 

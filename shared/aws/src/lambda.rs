@@ -93,8 +93,8 @@ async fn invoke_sdk(client: &Client, lambda: &LambdaCall) -> TaskResult {
     )
 }
 
-/// A blocking call (the SQLite worker's dispatchers and `stepwise run`
-/// call tasks on threads of their own).
+/// A blocking call: on the runtime's blocking threads, or in place where
+/// there is no runtime.
 fn invoke_http(endpoint: &str, lambda: &LambdaCall, execution: &str) -> TaskResult {
     let name = function_name(&lambda.function);
     let url = format!(

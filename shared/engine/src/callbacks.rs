@@ -2,7 +2,7 @@
 //! every backend over the [`Tokens`] port: which token is ours, which
 //! answer is too late, what an answer tells its thread. A backend keeps
 //! tokens its own way (SQLite rows, DynamoDB items) and delivers the answer
-//! its own way (into the worker's queue, as an SQS message).
+//! its own way (a SQLite queue row, an SQS message).
 
 use std::future::Future;
 

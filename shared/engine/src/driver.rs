@@ -1,11 +1,10 @@
 //! The in-process driver: how a step's effects are carried out where the
-//! threads are at hand, in the order every such driver follows. Two hosts
-//! keep the threads: the in-memory runner (`stepwise run`,
-//! StartSyncExecution, TestState) in a map, and the embedded backend's
-//! worker in SQLite, in its batch's transaction. The stepper (the Lambda,
-//! `serve --backend aws`) drives by messages instead: its threads are
-//! records in another process's reach, so a step's effects become its
-//! outbox (see [`crate::stepper`]).
+//! threads are at hand, for the in-memory runner (`stepwise run`,
+//! StartSyncExecution, TestState), which keeps them in a map. Every kept
+//! execution is driven by the stepper instead (the Lambda, `stepwise
+//! serve` on SQLite or DynamoDB): its threads are records in another
+//! process's reach, so a step's effects become its outbox (see
+//! [`crate::stepper`]).
 
 use std::future::Future;
 

@@ -1,6 +1,6 @@
 //! The catalog port ([`stepwise_engine::catalog::Catalog`]) on SQLite: one
-//! table of entries, their JSON bodies and revisions. The worker's
-//! connection writes it inside its batch transaction; reader connections
+//! table of entries, their JSON bodies and revisions. The store's
+//! connection writes it inside its open transaction; reader connections
 //! answer the read-only actions.
 
 use rusqlite::{OptionalExtension, params};

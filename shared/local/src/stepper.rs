@@ -128,8 +128,10 @@ impl Db {
     /// Opens (or creates) the database at `path`; in memory without one.
     pub fn open(path: Option<&Path>) -> Result<Db, PortError> {
         let conn = crate::db::open(path)?;
+        moved::refuse_running(&conn)?;
         schema::migrate(&conn)?;
         conn.execute_batch(schema::SCHEMA)?;
+        moved::move_worker_store(&conn)?;
         let wal = crate::db::WalLimit::new(&conn);
         let db = crate::db::Db::new(conn);
         // One process serves a store: whatever an earlier one had received
@@ -229,7 +231,7 @@ fn text<T: Serialize>(value: &T) -> Result<String, PortError> {
 }
 
 fn parse<T: DeserializeOwned>(body: &str) -> Result<T, PortError> {
-    Ok(serde_json::from_str(body)?)
+    serde_json::from_str(body).map_err(|e| format!("a stored record cannot be read: {e}").into())
 }
 
 /// The stepper's records in SQLite.
@@ -601,6 +603,7 @@ impl Store for SqliteStore {
 mod api;
 mod commits;
 mod kept;
+mod moved;
 mod queue;
 pub mod retention;
 mod schema;

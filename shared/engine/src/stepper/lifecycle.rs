@@ -144,18 +144,27 @@ pub async fn redrive<S: Store, Q: Queue>(
     if record.express || !matches!(from.as_str(), "FAILED" | "TIMED_OUT" | "ABORTED") {
         return Ok(Redrive::NotRedrivable);
     }
-    let Some(mut rec) = store.load(arn, "root").await? else {
-        return Ok(Redrive::NotRedrivable);
+    let (point, mut rec, expected) = match store.load(arn, "root").await? {
+        Some(mut rec) => {
+            let Some(ended) = rec.thread.take() else {
+                return Ok(Redrive::NotRedrivable);
+            };
+            if !ended.is_done() {
+                // Stopped, but its root thread has not taken the stop yet.
+                return Ok(Redrive::Stopping);
+            }
+            let expected = Some(rec.seq);
+            (ended.redrive_point(), rec, expected)
+        }
+        // Moved from the former worker's tables: no thread record, the
+        // point kept on the execution; the redrive writes the first record.
+        None => match record.redrive_point.take() {
+            Some(point) => (*point, Record::default(), None),
+            None => return Ok(Redrive::NotRedrivable),
+        },
     };
-    let Some(ended) = rec.thread.take() else {
-        return Ok(Redrive::NotRedrivable);
-    };
-    if !ended.is_done() {
-        // Stopped, but its root thread has not taken the stop yet.
-        return Ok(Redrive::Stopping);
-    }
     let count = record.facts.redrive_count.unwrap_or(0) + 1;
-    let root = Thread::redriven(ended.redrive_point(), count);
+    let root = Thread::redriven(point, count);
     record.facts.redrive_count = Some(count);
     record.status = "RUNNING".into();
     record.outcome = None;
@@ -170,7 +179,6 @@ pub async fn redrive<S: Store, Q: Queue>(
         .map(|l| l.order)
         .max()
         .unwrap_or(0);
-    let expected = rec.seq;
     rec.seq += 1;
     rec.lamport = rec.lamport.max(last) + 1;
     rec.cause = format!("redrive:{count}");
@@ -214,6 +222,7 @@ pub async fn redrive<S: Store, Q: Queue>(
     rec.page.push(Logged {
         order: rec.lamport,
         event: HistoryEvent::execution_redriven(now, count),
+        previous: None,
     });
     rec.thread = Some(root);
     rec.children.clear();
@@ -221,7 +230,7 @@ pub async fn redrive<S: Store, Q: Queue>(
         messages: messages.clone(),
         ..Outbox::default()
     };
-    if store.save(arn, "root", &rec, Some(expected)).await? != Saved::Done {
+    if store.save(arn, "root", &rec, expected).await? != Saved::Done {
         return Err(format!("the root thread of {arn} changed while it was redriven").into());
     }
     queue.send(&messages, now).await?;

@@ -43,7 +43,8 @@ pub fn merge_history(mut events: Vec<Logged>) -> Vec<Recorded> {
     let mut history: Vec<Recorded> = events
         .into_iter()
         .map(|l| {
-            let (id, previous) = numbering.number(&l.event);
+            let (id, linked) = numbering.number(&l.event);
+            let previous = l.previous.unwrap_or(linked);
             if renumber && l.event.kind.as_str().ends_with("StateEntered") {
                 entered.insert((l.event.thread.clone(), l.order + 1), id);
             }

@@ -172,6 +172,7 @@ pub(super) fn number(events: Vec<HistoryEvent>, lamport: u64) -> Vec<Logged> {
         .map(|(i, event)| Logged {
             order: lamport + 1 + i as u64,
             event,
+            previous: None,
         })
         .collect()
 }

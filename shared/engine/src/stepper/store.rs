@@ -6,7 +6,7 @@ use std::future::Future;
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use stepwise_asl::exec::HistoryEvent;
+use stepwise_asl::exec::{HistoryEvent, RedrivePoint};
 use stepwise_asl::timestamp::Millis;
 use stepwise_asl::{ChildRecord, Event, Execution, MapRun, Outcome, TaskCall, Thread};
 
@@ -97,6 +97,11 @@ pub struct StepMessage {
 pub struct Logged {
     pub order: u64,
     pub event: HistoryEvent,
+    /// Its `previousEventId` as another driver numbered it, kept when a
+    /// history moved here from that driver's tables: the stepper works the
+    /// link out from each event's thread, which such an event does not name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous: Option<u64>,
 }
 
 /// What a transition must do after its save.
@@ -178,6 +183,11 @@ pub struct ExecutionRecord {
     /// input prints (DescribeExecution answers it as written).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub input_text: Option<String>,
+    /// Where a redrive starts, for an ended execution moved here from the
+    /// tables of the embedded backend's former driver, which kept it on the
+    /// execution rather than in a thread record; taken by the redrive.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub redrive_point: Option<Box<RedrivePoint>>,
 }
 
 impl ExecutionRecord {
@@ -187,6 +197,7 @@ impl ExecutionRecord {
         Logged {
             order: 0,
             event: HistoryEvent::execution_started(&self.facts),
+            previous: None,
         }
     }
 
@@ -205,6 +216,7 @@ impl ExecutionRecord {
             version: None,
             alias: None,
             input_text: None,
+            redrive_point: None,
         }
     }
 }

@@ -63,6 +63,7 @@ impl<S: Store, Q: Queue, T: Tasks, A: Abort> Stepper<S, Q, T, A> {
         let logged = Logged {
             order: u64::MAX,
             event: HistoryEvent::execution_failed(now, &error),
+            previous: None,
         };
         self.store
             .put_page(arn, "failed", 0, std::slice::from_ref(&logged))

@@ -1,15 +1,16 @@
 //! Retention on the stepper's tables: an execution is deleted, with its
 //! threads, history pages, task tokens, Map Runs and a Distributed Map's
 //! children, a while after it ends (as AWS keeps one 90 days), in batches
-//! so that the sweep never holds the writer for long.
+//! so that the sweep never holds the writer for long. A thread of its own
+//! runs the sweeps, so a long-running `serve` does not grow without bound.
 
 use std::collections::HashSet;
+use std::time::Duration;
 
 use stepwise_asl::timestamp::Millis;
 use stepwise_engine::stepper::PortError;
 
 use super::SqliteStore;
-use crate::retention::Retention;
 
 impl SqliteStore {
     /// Deletes up to `limit` executions that ended before `before`, oldest
@@ -57,13 +58,59 @@ impl SqliteStore {
 
 /// Sweeps `store` once now, then every `retention.every`.
 pub fn start(store: SqliteStore, retention: Retention) {
-    crate::retention::start_sweeps(retention, move |keep, limit| {
+    start_sweeps(retention, move |keep, limit| {
         let keep = i64::try_from(keep.as_millis()).unwrap_or(i64::MAX);
         let before = stepwise_engine::memory::wall_clock().saturating_sub(keep);
         // What it deleted of a failed batch is committed with the next
         // work; the next sweep deletes the rest.
-        store
-            .expire(before, limit)
-            .map_err(|e| crate::retention::Halt::Failed(e.to_string()))
+        store.expire(before, limit)
     });
+}
+
+/// How long ended executions are kept, and how often they are looked for.
+#[derive(Clone, Copy, Debug)]
+pub struct Retention {
+    pub keep: Duration,
+    pub every: Duration,
+}
+
+/// Executions deleted per batch (a transaction).
+const BATCH: usize = 1000;
+
+/// Sweeps once now, then every `retention.every`, in a thread of its own:
+/// `batch(keep, limit)` deletes up to `limit` executions that ended more
+/// than `keep` ago and says how many, until one deletes fewer.
+fn start_sweeps(
+    retention: Retention,
+    mut batch: impl FnMut(Duration, usize) -> Result<usize, PortError> + Send + 'static,
+) {
+    let spawned = std::thread::Builder::new()
+        .name("stepwise-retention".into())
+        .spawn(move || {
+            loop {
+                let mut total = 0;
+                loop {
+                    match batch(retention.keep, BATCH) {
+                        Ok(n) => {
+                            total += n;
+                            if n < BATCH {
+                                break;
+                            }
+                        }
+                        // The next sweep tries again.
+                        Err(e) => {
+                            eprintln!("stepwise: the retention sweep failed: {e}");
+                            break;
+                        }
+                    }
+                }
+                if total > 0 {
+                    eprintln!("stepwise: deleted {total} executions past retention");
+                }
+                std::thread::sleep(retention.every);
+            }
+        });
+    if let Err(e) = spawned {
+        eprintln!("stepwise: the retention sweep cannot start: {e}");
+    }
 }

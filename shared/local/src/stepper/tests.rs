@@ -656,5 +656,6 @@ fn callback_once(
 }
 
 mod chains;
+mod moved;
 mod schema;
 mod settle;

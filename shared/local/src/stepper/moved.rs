@@ -1,0 +1,296 @@
+//! A store written by the embedded backend's former driver (its worker,
+//! with tables of its own) moved to the stepper's tables when it opens.
+//!
+//! What moves: every ended execution, with its history (each event's
+//! `previousEventId` as the worker numbered it: the stepper works links out
+//! from threads, which the worker's rows do not name), its Map Runs and a
+//! Distributed Map's child executions with their history. The catalog is
+//! shared and stays where it is. What cannot move: a running execution,
+//! whose threads and queued messages are the worker's own shapes; a store
+//! with one is refused, saying so, and left as it was. The worker's tables
+//! are kept, renamed `moved_…`, so nothing is lost; an execution whose row
+//! cannot be read stays there alone, and the count is said on stderr.
+
+use rusqlite::{Connection, params};
+use serde_json::Value;
+use stepwise_asl::exec::{EventType, Execution, HistoryEvent};
+use stepwise_asl::{Outcome, StatesError};
+use stepwise_engine::stepper::{ExecutionRecord, Logged, PortError};
+
+use super::text;
+
+/// The worker's tables, in the order they are renamed.
+const TABLES: [&str; 8] = [
+    "executions",
+    "events",
+    "threads",
+    "messages",
+    "tokens",
+    "map_runs",
+    "child_executions",
+    "child_pages",
+];
+
+/// Events per history page of a moved execution.
+const PAGE: usize = 500;
+
+/// Moves the worker's executions to the stepper's tables, once, in one
+/// transaction; a store without the worker's tables is left alone.
+pub fn move_worker_store(conn: &Connection) -> Result<(), PortError> {
+    if !worker_tables(conn)? {
+        return Ok(());
+    }
+    conn.execute_batch("BEGIN IMMEDIATE")?;
+    // Looked at again with the write lock held: one move only.
+    let moved = match worker_tables(conn) {
+        Ok(true) => move_all(conn),
+        Ok(false) => Ok(0),
+        Err(e) => Err(e.into()),
+    };
+    match moved {
+        Ok(unreadable) => {
+            conn.execute_batch("COMMIT")?;
+            if unreadable > 0 {
+                eprintln!(
+                    "stepwise: {unreadable} executions of the earlier store could not be read; \
+                     they are kept, unmoved, in its table moved_executions"
+                );
+            }
+            Ok(())
+        }
+        Err(e) => {
+            let _ = conn.execute_batch("ROLLBACK");
+            Err(e)
+        }
+    }
+}
+
+/// Whether the worker's execution table is there, not moved yet.
+fn worker_tables(conn: &Connection) -> rusqlite::Result<bool> {
+    let sql =
+        "SELECT EXISTS (SELECT 1 FROM pragma_table_info('executions') WHERE name = 'next_event')";
+    conn.query_row(sql, [], |r| r.get(0))
+}
+
+fn has_table(conn: &Connection, name: &str) -> rusqlite::Result<bool> {
+    let sql = "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1)";
+    conn.query_row(sql, [name], |r| r.get(0))
+}
+
+/// Refuses a store of the worker's with a running execution, before
+/// anything is written to it.
+pub fn refuse_running(conn: &Connection) -> Result<(), PortError> {
+    if !worker_tables(conn)? {
+        return Ok(());
+    }
+    let running: i64 = conn.query_row(
+        "SELECT COUNT(*) FROM executions WHERE status = 'RUNNING'",
+        [],
+        |r| r.get(0),
+    )?;
+    if running > 0 {
+        let path = conn.path().unwrap_or("the store");
+        return Err(format!(
+            "{path} was written by an earlier Stepwise, whose embedded backend had a driver of \
+             its own, and {running} of its executions are still running. Their state cannot be \
+             moved to this version's tables: let them end (or stop them) with the Stepwise that \
+             started them, then open the store with this one, which moves every ended execution \
+             over. Nothing in the store was changed."
+        )
+        .into());
+    }
+    Ok(())
+}
+
+/// Moves every ended execution; how many could not be read.
+fn move_all(conn: &Connection) -> Result<usize, PortError> {
+    // (Looked at again inside the transaction.)
+    refuse_running(conn)?;
+    let rows: Vec<Row> = {
+        let mut stmt = conn.prepare(
+            "SELECT x.arn, x.machine, x.version, x.alias, x.name, x.status, x.input, x.output,
+                    x.error, x.cause, x.started, x.stopped, x.facts, x.redrive_date, x.eid,
+                    COALESCE(x.definition, json_extract(c.body, '$.definition'), ''),
+                    x.redrive_point
+             FROM executions x LEFT JOIN catalog c ON c.arn = x.machine ORDER BY x.eid",
+        )?;
+        stmt.query_map([], Row::read)?.collect::<Result<_, _>>()?
+    };
+    let mut unreadable = 0;
+    for row in rows {
+        let Some(record) = row.record() else {
+            unreadable += 1;
+            continue;
+        };
+        let body = text(&record)?;
+        let n = conn.execute(
+            "INSERT OR IGNORE INTO st_executions (arn, machine, version, alias, name, status, started, stopped, body)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            params![row.arn, row.machine, row.version, row.alias, row.name, row.status, row.started, row.stopped, body],
+        )?;
+        if n == 0 {
+            // The stepper has one by that ARN already: it is the newer.
+            continue;
+        }
+        move_history(conn, &row)?;
+        move_children(conn, &row.arn)?;
+    }
+    for table in TABLES {
+        if has_table(conn, table)? {
+            conn.execute_batch(&format!("ALTER TABLE {table} RENAME TO moved_{table}"))?;
+        }
+    }
+    Ok(unreadable)
+}
+
+/// One execution as the worker kept it.
+struct Row {
+    arn: String,
+    machine: String,
+    version: Option<String>,
+    alias: Option<String>,
+    name: String,
+    status: String,
+    input: String,
+    output: Option<String>,
+    error: Option<String>,
+    cause: Option<String>,
+    started: i64,
+    stopped: Option<i64>,
+    facts: String,
+    redriven: Option<i64>,
+    eid: i64,
+    definition: String,
+    redrive_point: Option<String>,
+}
+
+impl Row {
+    fn read(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
+        Ok(Row {
+            arn: r.get(0)?,
+            machine: r.get(1)?,
+            version: r.get(2)?,
+            alias: r.get(3)?,
+            name: r.get(4)?,
+            status: r.get(5)?,
+            input: r.get(6)?,
+            output: r.get(7)?,
+            error: r.get(8)?,
+            cause: r.get(9)?,
+            started: r.get(10)?,
+            stopped: r.get(11)?,
+            facts: r.get(12)?,
+            redriven: r.get(13)?,
+            eid: r.get(14)?,
+            definition: r.get(15)?,
+            redrive_point: r.get(16)?,
+        })
+    }
+
+    /// The stepper's record of it (`None` when its facts cannot be read).
+    fn record(&self) -> Option<ExecutionRecord> {
+        let facts: Execution = serde_json::from_str(&self.facts).ok()?;
+        let error = || StatesError {
+            error: self.error.clone(),
+            cause: self.cause.clone(),
+        };
+        let outcome = match self.status.as_str() {
+            "SUCCEEDED" => {
+                let output = self.output.as_deref().unwrap_or("null");
+                Outcome::Succeeded(serde_json::from_str(output).ok()?)
+            }
+            "FAILED" => Outcome::Failed(error()),
+            "TIMED_OUT" => Outcome::TimedOut(error()),
+            "ABORTED" => Outcome::Aborted(error()),
+            _ => return None,
+        };
+        // (As written, where that is not how the facts' input prints.)
+        let printed = facts.input.to_string();
+        let input_text = (self.input != printed).then(|| self.input.clone());
+        let mut record = ExecutionRecord::running(facts, self.definition.clone(), false);
+        record.status = self.status.clone();
+        record.outcome = Some(outcome);
+        record.stopped = self.stopped;
+        record.redriven = self.redriven;
+        record.version = self.version.clone();
+        record.alias = self.alias.clone();
+        record.input_text = input_text;
+        // (One that cannot be read is not redrivable, as it was not.)
+        let point = self.redrive_point.as_deref();
+        record.redrive_point = point.and_then(|p| serde_json::from_str(p).ok());
+        Some(record)
+    }
+}
+
+/// The execution's events after ExecutionStarted (which the stepper makes
+/// from the facts), as pages of the root thread, each with its stored id
+/// (its order, one less) and `previousEventId`.
+fn move_history(conn: &Connection, row: &Row) -> Result<(), PortError> {
+    let mut stmt = conn.prepare(
+        "SELECT id, previous, ts, type, details FROM events WHERE eid = ?1 AND id > 1 ORDER BY id",
+    )?;
+    let events = stmt
+        .query_map([row.eid], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, i64>(2)?,
+                r.get::<_, String>(3)?,
+                r.get::<_, String>(4)?,
+            ))
+        })?
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut logged = Vec::with_capacity(events.len());
+    for (id, previous, ts, kind, details) in events {
+        let kind: EventType = serde_json::from_value(Value::String(kind))?;
+        logged.push(Logged {
+            order: u64::try_from(id - 1)?,
+            event: HistoryEvent {
+                timestamp: ts,
+                kind,
+                thread: "root".into(),
+                details: serde_json::from_str(&details)?,
+                with_entry: false,
+                after: None,
+            },
+            previous: Some(u64::try_from(previous)?),
+        });
+    }
+    for (page, events) in logged.chunks(PAGE).enumerate() {
+        conn.execute(
+            "INSERT INTO st_pages (eid, thread, page, body)
+             SELECT eid, 'moved', ?2, ?3 FROM st_executions WHERE arn = ?1",
+            params![row.arn, page as i64, text(&events)?],
+        )?;
+    }
+    Ok(())
+}
+
+/// Its Map Runs and a Distributed Map's children, whose records are the
+/// same JSON in both drivers' tables.
+fn move_children(conn: &Connection, arn: &str) -> Result<(), PortError> {
+    if has_table(conn, "map_runs")? {
+        conn.execute(
+            "INSERT OR IGNORE INTO st_map_runs (arn, execution, start, stage, body)
+             SELECT arn, execution, start,
+               2 * COALESCE(json_extract(body, '$.redrive_count'), 0)
+                 + (json_extract(body, '$.status') <> 'RUNNING'), body
+             FROM map_runs WHERE execution = ?1",
+            [arn],
+        )?;
+    }
+    if has_table(conn, "child_executions")? {
+        conn.execute(
+            "INSERT OR IGNORE INTO st_children (arn, execution, body)
+             SELECT arn, execution, body FROM child_executions WHERE execution = ?1",
+            [arn],
+        )?;
+        conn.execute(
+            "INSERT OR IGNORE INTO st_child_pages (arn, attempt, thread, page, body)
+             SELECT p.arn, p.attempt, p.thread, p.page, p.events FROM child_pages p
+             JOIN child_executions c ON c.arn = p.arn WHERE c.execution = ?1",
+            [arn],
+        )?;
+    }
+    Ok(())
+}
