@@ -1,7 +1,7 @@
 """The API conversations recorded on AWS (`../shared/conformance/api`),
-replayed by its `run_api.py` against every `stepwise serve` backend: the
-embedded SQLite one, the stepper on SQLite and `--backend aws` on moto
-server. Each backend must
+replayed by its `run_api.py` against both `stepwise serve` backends: the
+embedded one (the stepper on SQLite) and `--backend aws` on moto server.
+Each backend must
 pass at least as many cases as `api-conformance-baseline.json` says (raise
 it as cases start to pass; never lower it), with AWS's error messages
 compared (`with messages`) and without."""
@@ -70,9 +70,8 @@ def check(backend, passed):
 
 @pytest.mark.parametrize("backend", [b for b in BACKENDS if b != "aws"])
 def test_recorded_api_conversations_on_sqlite(backend, tmp_path):
-    """The embedded backend, and the serverless stepper with its API on
-    SQLite (`--backend stepper`), each on a file: reads are answered on
-    reader connections, as a user's are."""
+    """The embedded backend (the stepper with its API on SQLite), on a
+    file: reads are answered on reader connections, as a user's are."""
     s = Server(["--data", str(tmp_path), "--backend", backend]).start()
     try:
         passed = replay(s.url)

@@ -1,6 +1,6 @@
-"""`stepwise run` on every engine — in memory, on the embedded backend's
-worker (`--backend sqlite`) and through the serverless stepper — with the
-same machine and the same assertions: what one engine does, all do."""
+"""`stepwise run` on every engine — in memory, and through the serverless
+stepper on SQLite (`--backend sqlite`, what `serve` runs) — with the same
+machine and the same assertions: what one engine does, all do."""
 import collections
 import datetime
 import http.server
@@ -19,8 +19,8 @@ from test_one_engine import MOCKS, create, fresh
 
 @pytest.mark.parametrize("engine", ["memory", "sqlite"])
 def test_run_fast_forwards_a_day_long_wait_on_every_engine(engine):
-    """`stepwise run --backend sqlite` drives the embedded backend's worker
-    (the one `serve` uses) on a clock that moves to the next due message
+    """`stepwise run --backend sqlite` drives the stepper on SQLite (what
+    `serve` uses) on a clock that moves to the next due message
     when nothing else is left: a day's Wait and a retry's back-off end
     at once, and the history is the one GetExecutionHistory would give."""
     day = {"StartAt": "W", "States": {

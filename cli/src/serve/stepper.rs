@@ -1,8 +1,8 @@
-//! `stepwise serve --backend stepper`: the API and the serverless stepper
+//! `stepwise serve`'s embedded backend: the API and the serverless stepper
 //! on one SQLite database — the actions the API Lambda answers
 //! ([`StepperService`]), the stepper loops the step Lambda runs, over the
-//! SQLite store and queue instead of DynamoDB and SQS. The path by which
-//! the embedded backend becomes the serverless one's driver.
+//! SQLite store and queue instead of DynamoDB and SQS: one driver for both
+//! backends.
 
 use std::path::Path;
 use std::sync::Arc;

@@ -343,9 +343,9 @@ pub fn inline_event(call: &TaskCall, took: std::time::Duration, result: TaskResu
 }
 
 /// Carries a task call out to its end in place, the one way for every
-/// driver that runs a call where it stands (the in-memory runner, the
-/// embedded backend's dispatcher threads; the stepper follows jobs by
-/// messages instead): the call goes down `tasks`' chain (mocks → nested
+/// driver that runs a call where it stands (the in-memory runner,
+/// StartSyncExecution, TestState; the stepper follows jobs by messages
+/// instead): the call goes down `tasks`' chain (mocks → nested
 /// executions → service integrations → Lambda, as the backend built it).
 /// A callback's request went out: its answer goes to `submitted`, and the
 /// result comes later (`None`). A `.sync` job started (or `resumed`, its

@@ -3,12 +3,12 @@
 //! needs, and a durable [`Queue`] (also the poller's [`Inbox`]) whose
 //! messages wait until they are due and come back when a handler fails.
 //!
-//! This is the first part of one driver for every backend: the same
-//! load → step → conditional save with its outbox → send that runs on
-//! DynamoDB and SQS runs here on one SQLite database (`stepwise run
-//! --backend stepper`, chaos included, and `stepwise serve --backend
-//! stepper`). Each record is one row of JSON, as each is one item on
-//! DynamoDB. The API's reads and the catalog are in `api.rs`.
+//! One driver for every backend: the same load → step → conditional save
+//! with its outbox → send that runs on DynamoDB and SQS runs here on one
+//! SQLite database (`stepwise serve`, and `stepwise run --backend sqlite`,
+//! chaos included). Each record is one row of JSON, as each is one item on
+//! DynamoDB. The API's reads and the catalog are in `api.rs`; a store the
+//! former SQLite driver wrote is moved over in `moved.rs`.
 
 use std::collections::HashMap;
 use std::path::Path;

@@ -158,8 +158,10 @@ pub async fn redrive<S: Store, Q: Queue>(
         }
         // Moved from the former worker's tables: no thread record, the
         // point kept on the execution; the redrive writes the first record.
-        None => match record.redrive_point.take() {
-            Some(point) => (*point, Record::default(), None),
+        // (The point stays: if that write is lost, the next redrive finds
+        // it again; once a record exists, the record's wins.)
+        None => match record.redrive_point.as_deref() {
+            Some(point) => (point.clone(), Record::default(), None),
             None => return Ok(Redrive::NotRedrivable),
         },
     };

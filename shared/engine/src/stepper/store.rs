@@ -185,7 +185,8 @@ pub struct ExecutionRecord {
     pub input_text: Option<String>,
     /// Where a redrive starts, for an ended execution moved here from the
     /// tables of the embedded backend's former driver, which kept it on the
-    /// execution rather than in a thread record; taken by the redrive.
+    /// execution rather than in a thread record (used while the execution
+    /// has no root thread record).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub redrive_point: Option<Box<RedrivePoint>>,
 }

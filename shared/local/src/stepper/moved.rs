@@ -3,13 +3,16 @@
 //!
 //! What moves: every ended execution, with its history (each event's
 //! `previousEventId` as the worker numbered it: the stepper works links out
-//! from threads, which the worker's rows do not name), its Map Runs and a
-//! Distributed Map's child executions with their history. The catalog is
-//! shared and stays where it is. What cannot move: a running execution,
+//! from threads, which the worker's rows do not name), where a redrive
+//! starts, its task tokens, its Map Runs and a Distributed Map's child
+//! executions with their history. A store of an older release of the
+//! worker is first brought up to its last release's columns. The catalog
+//! is shared and stays where it is. What cannot move: a running execution,
 //! whose threads and queued messages are the worker's own shapes; a store
 //! with one is refused, saying so, and left as it was. The worker's tables
 //! are kept, renamed `moved_…`, so nothing is lost; an execution whose row
-//! cannot be read stays there alone, and the count is said on stderr.
+//! or history cannot be read stays there alone, and the count is said on
+//! stderr.
 
 use rusqlite::{Connection, params};
 use serde_json::Value;
@@ -20,9 +23,10 @@ use stepwise_engine::stepper::{ExecutionRecord, Logged, PortError};
 use super::text;
 
 /// The worker's tables, in the order they are renamed.
-const TABLES: [&str; 8] = [
+const TABLES: [&str; 9] = [
     "executions",
     "events",
+    "history",
     "threads",
     "messages",
     "tokens",
@@ -44,16 +48,22 @@ pub fn move_worker_store(conn: &Connection) -> Result<(), PortError> {
     // Looked at again with the write lock held: one move only.
     let moved = match worker_tables(conn) {
         Ok(true) => move_all(conn),
-        Ok(false) => Ok(0),
+        Ok(false) => Ok(Moved::default()),
         Err(e) => Err(e.into()),
     };
     match moved {
-        Ok(unreadable) => {
+        Ok(Moved { unreadable, newer }) => {
             conn.execute_batch("COMMIT")?;
             if unreadable > 0 {
                 eprintln!(
                     "stepwise: {unreadable} executions of the earlier store could not be read; \
                      they are kept, unmoved, in its table moved_executions"
+                );
+            }
+            if newer > 0 {
+                eprintln!(
+                    "stepwise: {newer} executions of the earlier store were not moved: the store \
+                     has newer ones by the same ARN (the earlier ones are kept in moved_executions)"
                 );
             }
             Ok(())
@@ -102,10 +112,55 @@ pub fn refuse_running(conn: &Connection) -> Result<(), PortError> {
     Ok(())
 }
 
-/// Moves every ended execution; how many could not be read.
-fn move_all(conn: &Connection) -> Result<usize, PortError> {
+/// What a move left where it was.
+#[derive(Default)]
+struct Moved {
+    /// Executions whose rows could not be read.
+    unreadable: usize,
+    /// Executions the stepper's tables already had by the same ARN.
+    newer: usize,
+}
+
+/// Brings a store of an older release of the worker up to its last
+/// release's columns, as that release did when it opened one: what an
+/// execution ran, its alias and number, and its history by number.
+fn bring_up(conn: &Connection) -> rusqlite::Result<()> {
+    let has = |column: &str| -> rusqlite::Result<bool> {
+        let sql = "SELECT EXISTS (SELECT 1 FROM pragma_table_info('executions') WHERE name = ?1)";
+        conn.query_row(sql, [column], |r| r.get(0))
+    };
+    for column in ["definition", "alias", "redrive_point", "redrive_date"] {
+        if !has(column)? {
+            conn.execute_batch(&format!("ALTER TABLE executions ADD COLUMN {column} TEXT"))?;
+        }
+    }
+    if !has("eid")? {
+        conn.execute_batch("ALTER TABLE executions ADD COLUMN eid INTEGER")?;
+    }
+    conn.execute_batch(
+        "UPDATE executions SET eid = (SELECT COALESCE(MAX(eid), 0) FROM executions) + rowid
+           WHERE eid IS NULL;
+         CREATE TABLE IF NOT EXISTS events (eid INTEGER NOT NULL, id INTEGER NOT NULL,
+           previous INTEGER NOT NULL, ts INTEGER NOT NULL, type TEXT NOT NULL, details TEXT NOT NULL);",
+    )?;
+    // History kept under the execution's ARN, before executions were numbered.
+    if has_table(conn, "history")? {
+        conn.execute_batch(
+            "INSERT INTO events (eid, id, previous, ts, type, details)
+               SELECT x.eid, h.id, h.previous, h.ts, h.type, h.details
+               FROM history h JOIN executions x ON x.arn = h.execution
+               WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.eid = x.eid AND e.id = h.id)
+               ORDER BY x.eid, h.id;",
+        )?;
+    }
+    Ok(())
+}
+
+/// Moves every ended execution.
+fn move_all(conn: &Connection) -> Result<Moved, PortError> {
     // (Looked at again inside the transaction.)
     refuse_running(conn)?;
+    bring_up(conn)?;
     let rows: Vec<Row> = {
         let mut stmt = conn.prepare(
             "SELECT x.arn, x.machine, x.version, x.alias, x.name, x.status, x.input, x.output,
@@ -116,10 +171,10 @@ fn move_all(conn: &Connection) -> Result<usize, PortError> {
         )?;
         stmt.query_map([], Row::read)?.collect::<Result<_, _>>()?
     };
-    let mut unreadable = 0;
+    let mut moved = Moved::default();
     for row in rows {
-        let Some(record) = row.record() else {
-            unreadable += 1;
+        let (Some(record), Some(history)) = (row.record(), history(conn, row.eid)?) else {
+            moved.unreadable += 1;
             continue;
         };
         let body = text(&record)?;
@@ -130,17 +185,37 @@ fn move_all(conn: &Connection) -> Result<usize, PortError> {
         )?;
         if n == 0 {
             // The stepper has one by that ARN already: it is the newer.
+            moved.newer += 1;
             continue;
         }
-        move_history(conn, &row)?;
+        for (page, events) in history.chunks(PAGE).enumerate() {
+            conn.execute(
+                "INSERT INTO st_pages (eid, thread, page, body)
+                 SELECT eid, 'moved', ?2, ?3 FROM st_executions WHERE arn = ?1",
+                params![row.arn, page as i64, text(&events)?],
+            )?;
+        }
         move_children(conn, &row.arn)?;
     }
     for table in TABLES {
         if has_table(conn, table)? {
-            conn.execute_batch(&format!("ALTER TABLE {table} RENAME TO moved_{table}"))?;
+            let to = free_name(conn, &format!("moved_{table}"))?;
+            conn.execute_batch(&format!("ALTER TABLE {table} RENAME TO {to}"))?;
         }
     }
-    Ok(unreadable)
+    Ok(moved)
+}
+
+/// `name`, or `name_2`, `name_3`… if taken: a store moved before, then
+/// written by an earlier release again, keeps both sets of rows.
+fn free_name(conn: &Connection, name: &str) -> rusqlite::Result<String> {
+    let mut candidate = name.to_owned();
+    let mut n = 1;
+    while has_table(conn, &candidate)? {
+        n += 1;
+        candidate = format!("{name}_{n}");
+    }
+    Ok(candidate)
 }
 
 /// One execution as the worker kept it.
@@ -159,7 +234,7 @@ struct Row {
     stopped: Option<i64>,
     facts: String,
     redriven: Option<i64>,
-    eid: i64,
+    eid: Option<i64>,
     definition: String,
     redrive_point: Option<String>,
 }
@@ -207,7 +282,9 @@ impl Row {
         // (As written, where that is not how the facts' input prints.)
         let printed = facts.input.to_string();
         let input_text = (self.input != printed).then(|| self.input.clone());
-        let mut record = ExecutionRecord::running(facts, self.definition.clone(), false);
+        // (The worker kept asynchronous EXPRESS executions too.)
+        let express = self.arn.contains(":express:");
+        let mut record = ExecutionRecord::running(facts, self.definition.clone(), express);
         record.status = self.status.clone();
         record.outcome = Some(outcome);
         record.stopped = self.stopped;
@@ -223,14 +300,15 @@ impl Row {
 }
 
 /// The execution's events after ExecutionStarted (which the stepper makes
-/// from the facts), as pages of the root thread, each with its stored id
-/// (its order, one less) and `previousEventId`.
-fn move_history(conn: &Connection, row: &Row) -> Result<(), PortError> {
+/// from the facts), each with its stored id (its order, one less) and
+/// `previousEventId`; `None` when one cannot be read.
+fn history(conn: &Connection, eid: Option<i64>) -> Result<Option<Vec<Logged>>, PortError> {
+    let Some(eid) = eid else { return Ok(None) };
     let mut stmt = conn.prepare(
         "SELECT id, previous, ts, type, details FROM events WHERE eid = ?1 AND id > 1 ORDER BY id",
     )?;
     let events = stmt
-        .query_map([row.eid], |r| {
+        .query_map([eid], |r| {
             Ok((
                 r.get::<_, i64>(0)?,
                 r.get::<_, i64>(1)?,
@@ -240,30 +318,21 @@ fn move_history(conn: &Connection, row: &Row) -> Result<(), PortError> {
             ))
         })?
         .collect::<Result<Vec<_>, _>>()?;
-    let mut logged = Vec::with_capacity(events.len());
-    for (id, previous, ts, kind, details) in events {
-        let kind: EventType = serde_json::from_value(Value::String(kind))?;
-        logged.push(Logged {
-            order: u64::try_from(id - 1)?,
+    let read = |(id, previous, ts, kind, details): (i64, i64, i64, String, String)| {
+        Some(Logged {
+            order: u64::try_from(id - 1).ok()?,
             event: HistoryEvent {
                 timestamp: ts,
-                kind,
+                kind: serde_json::from_value::<EventType>(Value::String(kind)).ok()?,
                 thread: "root".into(),
-                details: serde_json::from_str(&details)?,
+                details: serde_json::from_str(&details).ok()?,
                 with_entry: false,
                 after: None,
             },
-            previous: Some(u64::try_from(previous)?),
-        });
-    }
-    for (page, events) in logged.chunks(PAGE).enumerate() {
-        conn.execute(
-            "INSERT INTO st_pages (eid, thread, page, body)
-             SELECT eid, 'moved', ?2, ?3 FROM st_executions WHERE arn = ?1",
-            params![row.arn, page as i64, text(&events)?],
-        )?;
-    }
-    Ok(())
+            previous: Some(u64::try_from(previous).ok()?),
+        })
+    };
+    Ok(events.into_iter().map(read).collect())
 }
 
 /// Its Map Runs and a Distributed Map's children, whose records are the
@@ -276,6 +345,16 @@ fn move_children(conn: &Connection, arn: &str) -> Result<(), PortError> {
                2 * COALESCE(json_extract(body, '$.redrive_count'), 0)
                  + (json_extract(body, '$.status') <> 'RUNNING'), body
              FROM map_runs WHERE execution = ?1",
+            [arn],
+        )?;
+    }
+    // The tokens of its tasks, so that a late answer to one is told the
+    // task timed out, as before.
+    if has_table(conn, "tokens")? {
+        conn.execute(
+            "INSERT OR IGNORE INTO st_tokens (hash, body)
+             SELECT hash, json_object('execution', execution, 'thread', thread, 'wait', wait)
+             FROM tokens WHERE execution = ?1",
             [arn],
         )?;
     }

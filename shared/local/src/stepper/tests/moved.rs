@@ -6,7 +6,7 @@ use serde_json::json;
 use stepwise_asl::Outcome;
 use stepwise_engine::block_on;
 use stepwise_engine::memory::local_execution;
-use stepwise_engine::stepper::{Store, merge_history};
+use stepwise_engine::stepper::{Store, TokenTarget, merge_history};
 
 use super::super::{Db, SqliteStore};
 use super::scratch;
@@ -86,6 +86,11 @@ fn worker_store(path: &std::path::Path, status: &str) -> String {
         )
         .unwrap();
     }
+    conn.execute(
+        "INSERT INTO tokens (hash, execution, thread, wait, created) VALUES ('h1', ?1, 'root/0', 7, 1)",
+        [&arn],
+    )
+    .unwrap();
     let run = json!({"arn": "run-1", "execution": arn, "start": 1002, "status": "SUCCEEDED"});
     conn.execute(
         "INSERT INTO map_runs VALUES ('run-1', ?1, 1002, ?2)",
@@ -139,6 +144,15 @@ fn an_ended_execution_of_the_workers_store_is_read_whole() {
         count("SELECT COUNT(*) FROM st_map_runs WHERE arn = 'run-1'"),
         1
     );
+    // A late answer to one of its tasks finds where it went.
+    let token: String = conn
+        .query_row("SELECT body FROM st_tokens WHERE hash = 'h1'", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    let target: TokenTarget = serde_json::from_str(&token).unwrap();
+    assert_eq!((target.thread.as_str(), target.wait), ("root/0", 7));
+    assert_eq!(target.execution, arn);
     // The worker's rows are kept, out of the way; opening again moves nothing twice.
     assert_eq!(count("SELECT COUNT(*) FROM moved_events"), 6);
     drop(store);
@@ -176,4 +190,84 @@ fn a_workers_store_with_a_running_execution_is_refused_and_left_alone() {
         )
         .unwrap();
     assert_eq!(stepper, 0, "nothing is written to a refused store");
+}
+
+/// A store of an older release of the worker (no execution numbers, its
+/// history under each execution's ARN) is brought up and moved; written by
+/// the worker again after that, it moves a second time, beside the first;
+/// an execution with an event that cannot be read stays behind alone.
+#[test]
+fn an_older_store_moves_and_one_written_again_moves_again() {
+    let (_dir, path) = scratch("moved-older");
+    let old = local_execution("m", "old", json!({}), 1_000, false);
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch(
+        "CREATE TABLE catalog (arn TEXT PRIMARY KEY, kind TEXT NOT NULL, parent TEXT NOT NULL,
+           rev INTEGER NOT NULL, body TEXT NOT NULL);
+         CREATE TABLE executions (arn TEXT PRIMARY KEY, machine TEXT NOT NULL, version TEXT,
+           name TEXT NOT NULL, status TEXT NOT NULL, input TEXT NOT NULL, output TEXT, error TEXT,
+           cause TEXT, started INTEGER NOT NULL, stopped INTEGER, facts TEXT NOT NULL,
+           next_event INTEGER NOT NULL, redrive_count INTEGER NOT NULL DEFAULT 0,
+           redrive_point TEXT, redrive_date INTEGER);
+         CREATE TABLE history (execution TEXT NOT NULL, id INTEGER NOT NULL,
+           previous INTEGER NOT NULL, ts INTEGER NOT NULL, type TEXT NOT NULL,
+           details TEXT NOT NULL, PRIMARY KEY (execution, id));",
+    )
+    .unwrap();
+    let insert = |conn: &rusqlite::Connection, facts: &stepwise_asl::exec::Execution| {
+        conn.execute(
+            "INSERT INTO executions (arn, machine, name, status, input, output, started, stopped,
+               facts, next_event) VALUES (?1, 'm', ?2, 'SUCCEEDED', '{}', '1', 1000, 1002, ?3, 3)",
+            rusqlite::params![facts.arn, facts.name, serde_json::to_string(facts).unwrap()],
+        )
+        .unwrap();
+    };
+    insert(&conn, &old);
+    conn.execute(
+        "INSERT INTO history VALUES (?1, 2, 0, 1002, 'ExecutionSucceeded', '{\"output\":1}')",
+        [&old.arn],
+    )
+    .unwrap();
+    drop(conn);
+    drop(Db::open(Some(&path)).unwrap());
+    // The worker's release opens it again and writes two more executions:
+    // one EXPRESS, one whose event no longer reads.
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute_batch(WORKER.split_once(";").unwrap().1)
+        .unwrap();
+    let express = local_execution("m", "fast", json!({}), 2_000, true);
+    let bad = local_execution("m", "bad", json!({}), 3_000, false);
+    for facts in [&express, &bad] {
+        insert(&conn, facts);
+    }
+    conn.execute_batch(
+        "UPDATE executions SET eid = rowid;
+         INSERT INTO events VALUES (1, 2, 0, 2002, 'ExecutionSucceeded', '{\"output\":1}');
+         INSERT INTO events VALUES (2, 2, 0, 3002, 'NoSuchEvent', '{}');",
+    )
+    .unwrap();
+    drop(conn);
+    let store = SqliteStore::new(Db::open(Some(&path)).unwrap());
+    block_on(async {
+        for (facts, express) in [(&old, false), (&express, true)] {
+            let record = store.execution(&facts.arn).await.unwrap().unwrap();
+            assert_eq!(
+                (record.status.as_str(), record.express),
+                ("SUCCEEDED", express)
+            );
+            let history = merge_history(store.history(&facts.arn).await.unwrap());
+            assert_eq!(history.len(), 2, "{}", facts.name);
+            assert_eq!(history[1].event.details["output"], 1);
+        }
+        assert!(store.execution(&bad.arn).await.unwrap().is_none());
+    });
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    let arns = |table: &str| -> i64 {
+        let sql = format!("SELECT COUNT(*) FROM {table}");
+        conn.query_row(&sql, [], |r| r.get(0)).unwrap()
+    };
+    assert_eq!(
+        (arns("moved_executions"), arns("moved_executions_2")),
+        (1, 2)
+    );
 }
