@@ -292,7 +292,7 @@ fn conformance_through_the_stepper() {
     suite("stepper", &[], |_| args("--backend sqlite"));
     for seed in [1, 2, 3] {
         suite(&format!("stepper, chaos {seed}"), &[], |_| {
-            args(&format!("--backend stepper --chaos {seed}"))
+            args(&format!("--backend sqlite --chaos {seed}"))
         });
     }
 }
