@@ -20,6 +20,7 @@ use stepwise_asl::exec::{EventType, Execution, HistoryEvent};
 use stepwise_asl::{Outcome, StatesError};
 use stepwise_engine::stepper::{ExecutionRecord, Logged, PortError};
 
+use super::schema::{has_column, once};
 use super::text;
 
 /// The worker's tables, in the order they are renamed.
@@ -41,45 +42,27 @@ const PAGE: usize = 500;
 /// Moves the worker's executions to the stepper's tables, once, in one
 /// transaction; a store without the worker's tables is left alone.
 pub fn move_worker_store(conn: &Connection) -> Result<(), PortError> {
-    if !worker_tables(conn)? {
-        return Ok(());
-    }
-    conn.execute_batch("BEGIN IMMEDIATE")?;
-    // Looked at again with the write lock held: one move only.
-    let moved = match worker_tables(conn) {
-        Ok(true) => move_all(conn),
-        Ok(false) => Ok(Moved::default()),
-        Err(e) => Err(e.into()),
-    };
-    match moved {
-        Ok(Moved { unreadable, newer }) => {
-            conn.execute_batch("COMMIT")?;
-            if unreadable > 0 {
-                eprintln!(
-                    "stepwise: {unreadable} executions of the earlier store could not be read; \
+    let worker = |c: &Connection| Ok(worker_tables(c)?);
+    if let Some(Moved { unreadable, newer }) = once(conn, worker, move_all)? {
+        if unreadable > 0 {
+            eprintln!(
+                "stepwise: {unreadable} executions of the earlier store could not be read; \
                      they are kept, unmoved, in its table moved_executions"
-                );
-            }
-            if newer > 0 {
-                eprintln!(
-                    "stepwise: {newer} executions of the earlier store were not moved: the store \
-                     has newer ones by the same ARN (the earlier ones are kept in moved_executions)"
-                );
-            }
-            Ok(())
+            );
         }
-        Err(e) => {
-            let _ = conn.execute_batch("ROLLBACK");
-            Err(e)
+        if newer > 0 {
+            eprintln!(
+                "stepwise: {newer} executions of the earlier store were not moved: the store \
+                 has newer ones by the same ARN (the earlier ones are kept in moved_executions)"
+            );
         }
     }
+    Ok(())
 }
 
 /// Whether the worker's execution table is there, not moved yet.
 fn worker_tables(conn: &Connection) -> rusqlite::Result<bool> {
-    let sql =
-        "SELECT EXISTS (SELECT 1 FROM pragma_table_info('executions') WHERE name = 'next_event')";
-    conn.query_row(sql, [], |r| r.get(0))
+    has_column(conn, "executions", "next_event")
 }
 
 fn has_table(conn: &Connection, name: &str) -> rusqlite::Result<bool> {
@@ -125,10 +108,7 @@ struct Moved {
 /// release's columns, as that release did when it opened one: what an
 /// execution ran, its alias and number, and its history by number.
 fn bring_up(conn: &Connection) -> rusqlite::Result<()> {
-    let has = |column: &str| -> rusqlite::Result<bool> {
-        let sql = "SELECT EXISTS (SELECT 1 FROM pragma_table_info('executions') WHERE name = ?1)";
-        conn.query_row(sql, [column], |r| r.get(0))
-    };
+    let has = |column: &str| has_column(conn, "executions", column);
     for column in ["definition", "alias", "redrive_point", "redrive_date"] {
         if !has(column)? {
             conn.execute_batch(&format!("ALTER TABLE executions ADD COLUMN {column} TEXT"))?;
@@ -171,6 +151,12 @@ fn move_all(conn: &Connection) -> Result<Moved, PortError> {
         )?;
         stmt.query_map([], Row::read)?.collect::<Result<_, _>>()?
     };
+    // Which of the tables beside `executions` this store has, looked up once.
+    let present = Present {
+        map_runs: has_table(conn, "map_runs")?,
+        tokens: has_table(conn, "tokens")?,
+        children: has_table(conn, "child_executions")?,
+    };
     let mut moved = Moved::default();
     for row in rows {
         let (Some(record), Some(history)) = (row.record(), history(conn, row.eid)?) else {
@@ -195,7 +181,7 @@ fn move_all(conn: &Connection) -> Result<Moved, PortError> {
                 params![row.arn, page as i64, text(&events)?],
             )?;
         }
-        move_children(conn, &row.arn)?;
+        move_children(conn, &row.arn, &present)?;
     }
     for table in TABLES {
         if has_table(conn, table)? {
@@ -335,10 +321,17 @@ fn history(conn: &Connection, eid: Option<i64>) -> Result<Option<Vec<Logged>>, P
     Ok(events.into_iter().map(read).collect())
 }
 
-/// Its Map Runs and a Distributed Map's children, whose records are the
-/// same JSON in both drivers' tables.
-fn move_children(conn: &Connection, arn: &str) -> Result<(), PortError> {
-    if has_table(conn, "map_runs")? {
+/// The worker's tables an older release may not have had.
+struct Present {
+    map_runs: bool,
+    tokens: bool,
+    children: bool,
+}
+
+/// Its Map Runs, task tokens and a Distributed Map's children, whose
+/// records are the same JSON in both drivers' tables.
+fn move_children(conn: &Connection, arn: &str, present: &Present) -> Result<(), PortError> {
+    if present.map_runs {
         conn.execute(
             "INSERT OR IGNORE INTO st_map_runs (arn, execution, start, stage, body)
              SELECT arn, execution, start,
@@ -350,7 +343,7 @@ fn move_children(conn: &Connection, arn: &str) -> Result<(), PortError> {
     }
     // The tokens of its tasks, so that a late answer to one is told the
     // task timed out, as before.
-    if has_table(conn, "tokens")? {
+    if present.tokens {
         conn.execute(
             "INSERT OR IGNORE INTO st_tokens (hash, body)
              SELECT hash, json_object('execution', execution, 'thread', thread, 'wait', wait)
@@ -358,7 +351,7 @@ fn move_children(conn: &Connection, arn: &str) -> Result<(), PortError> {
             [arn],
         )?;
     }
-    if has_table(conn, "child_executions")? {
+    if present.children {
         conn.execute(
             "INSERT OR IGNORE INTO st_children (arn, execution, body)
              SELECT arn, execution, body FROM child_executions WHERE execution = ?1",

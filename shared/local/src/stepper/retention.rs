@@ -56,48 +56,26 @@ impl SqliteStore {
     }
 }
 
-/// Sweeps `store` once now, then every `retention.every`.
+/// Sweeps `store` once now, then every `retention.every`, in a thread of
+/// its own: each batch deletes up to [`BATCH`] executions that ended more
+/// than `retention.keep` ago, until one deletes fewer. What a failed batch
+/// deleted is committed with the next work; the next sweep deletes the rest.
 pub fn start(store: SqliteStore, retention: Retention) {
-    start_sweeps(retention, move |keep, limit| {
-        let keep = i64::try_from(keep.as_millis()).unwrap_or(i64::MAX);
-        let before = stepwise_engine::memory::wall_clock().saturating_sub(keep);
-        // What it deleted of a failed batch is committed with the next
-        // work; the next sweep deletes the rest.
-        store.expire(before, limit)
-    });
-}
-
-/// How long ended executions are kept, and how often they are looked for.
-#[derive(Clone, Copy, Debug)]
-pub struct Retention {
-    pub keep: Duration,
-    pub every: Duration,
-}
-
-/// Executions deleted per batch (a transaction).
-const BATCH: usize = 1000;
-
-/// Sweeps once now, then every `retention.every`, in a thread of its own:
-/// `batch(keep, limit)` deletes up to `limit` executions that ended more
-/// than `keep` ago and says how many, until one deletes fewer.
-fn start_sweeps(
-    retention: Retention,
-    mut batch: impl FnMut(Duration, usize) -> Result<usize, PortError> + Send + 'static,
-) {
+    let keep = i64::try_from(retention.keep.as_millis()).unwrap_or(i64::MAX);
     let spawned = std::thread::Builder::new()
         .name("stepwise-retention".into())
         .spawn(move || {
             loop {
                 let mut total = 0;
                 loop {
-                    match batch(retention.keep, BATCH) {
+                    let before = stepwise_engine::memory::wall_clock().saturating_sub(keep);
+                    match store.expire(before, BATCH) {
                         Ok(n) => {
                             total += n;
                             if n < BATCH {
                                 break;
                             }
                         }
-                        // The next sweep tries again.
                         Err(e) => {
                             eprintln!("stepwise: the retention sweep failed: {e}");
                             break;
@@ -114,3 +92,13 @@ fn start_sweeps(
         eprintln!("stepwise: the retention sweep cannot start: {e}");
     }
 }
+
+/// How long ended executions are kept, and how often they are looked for.
+#[derive(Clone, Copy, Debug)]
+pub struct Retention {
+    pub keep: Duration,
+    pub every: Duration,
+}
+
+/// Executions deleted per batch (a transaction).
+const BATCH: usize = 1000;

@@ -1,6 +1,8 @@
 //! The stepper's tables on SQLite: each record one row of JSON, as each is
 //! one item on DynamoDB, with the columns its queries select by.
 
+use stepwise_engine::stepper::PortError;
+
 pub const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS st_executions (
     eid INTEGER PRIMARY KEY, arn TEXT NOT NULL UNIQUE, machine TEXT NOT NULL, version TEXT,
@@ -59,22 +61,47 @@ pub(super) use eid;
 /// execution's number (`eid`) to the tables above: every execution, and
 /// every thread and page of one (a row of an execution the store no longer
 /// has was never read again).
-pub fn migrate(conn: &rusqlite::Connection) -> rusqlite::Result<()> {
-    let old = |conn: &rusqlite::Connection| -> rusqlite::Result<bool> {
-        let sql = "SELECT EXISTS (SELECT 1 FROM pragma_table_info('st_threads') WHERE name = 'execution')";
-        conn.query_row(sql, [], |r| r.get(0))
-    };
-    if !old(conn)? {
-        return Ok(());
+pub fn migrate(conn: &rusqlite::Connection) -> Result<(), PortError> {
+    once(
+        conn,
+        |c| Ok(has_column(c, "st_threads", "execution")?),
+        |c| Ok(c.execute_batch(&move_over())?),
+    )
+    .map(|_| ())
+}
+
+/// Whether `table` has `column` (false when there is no such table).
+pub(super) fn has_column(
+    conn: &rusqlite::Connection,
+    table: &str,
+    column: &str,
+) -> rusqlite::Result<bool> {
+    let sql = "SELECT EXISTS (SELECT 1 FROM pragma_table_info(?1) WHERE name = ?2)";
+    conn.query_row(sql, [table, column], |r| r.get(0))
+}
+
+/// Runs `work` once in a `BEGIN IMMEDIATE` transaction if `needed` says so,
+/// looked at again with the write lock held (so two processes opening one
+/// store move it once), rolled back on any error; what `work` returned,
+/// `None` when there was nothing to do.
+pub(super) fn once<T>(
+    conn: &rusqlite::Connection,
+    needed: impl Fn(&rusqlite::Connection) -> Result<bool, PortError>,
+    work: impl FnOnce(&rusqlite::Connection) -> Result<T, PortError>,
+) -> Result<Option<T>, PortError> {
+    if !needed(conn)? {
+        return Ok(None);
     }
-    // Looked at again with the write lock held: one move only.
     conn.execute_batch("BEGIN IMMEDIATE")?;
-    let moved = match old(conn) {
-        Ok(true) => conn.execute_batch(&move_over()),
-        other => other.map(|_| ()),
+    let done = match needed(conn) {
+        Ok(true) => work(conn).map(Some),
+        other => other.map(|_| None),
     };
-    match moved {
-        Ok(()) => conn.execute_batch("COMMIT"),
+    match done {
+        Ok(out) => {
+            conn.execute_batch("COMMIT")?;
+            Ok(out)
+        }
         Err(e) => {
             let _ = conn.execute_batch("ROLLBACK");
             Err(e)
