@@ -22,7 +22,7 @@ use axum::http::{StatusCode, Uri, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use serde_json::{Value, json};
-use stepwise_api::{ApiError, Service};
+use stepwise_engine::api::{ApiError, Service};
 
 type Shared = State<Arc<dyn Service>>;
 

@@ -3,8 +3,8 @@
 //! fuzzed as well as parsing.
 
 use serde_json::{Value, json};
-use stepwise_api::{ApiError, Reply, Service};
 use stepwise_asl::{Options, StateMachine, TaskCall};
+use stepwise_engine::api::{ApiError, Reply, Service};
 use stepwise_engine::catalog::{self, MemoryCatalog, Scope};
 use stepwise_engine::memory::local_execution;
 use stepwise_engine::tasks::FnTasks;

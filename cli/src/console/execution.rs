@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use axum::extract::Path;
 use axum::response::Response;
 use serde_json::{Value, json};
-use stepwise_api::{ApiError, Service};
+use stepwise_engine::api::{ApiError, Service};
 
 use super::html::{details, encode, esc, machine_href, pre, pre_text, status, time};
 use super::{Shared, error_page, history};

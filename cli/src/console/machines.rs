@@ -8,7 +8,7 @@ use axum::extract::Path;
 use axum::http::Uri;
 use axum::response::Response;
 use serde_json::{Value, json};
-use stepwise_api::{ApiError, Service};
+use stepwise_engine::api::{ApiError, Service};
 
 use super::html::{esc, execution_href, machine_href, options, pre, status, time};
 use super::{Shared, error_page, page};

@@ -8,10 +8,10 @@ use std::path::Path;
 use std::sync::Arc;
 
 use serde_json::Value;
-use stepwise_api::{ApiError, Reply, Service};
 use stepwise_aws::LambdaTasks;
 use stepwise_aws::service::SyncTasks;
 use stepwise_aws::services::WithServices;
+use stepwise_engine::api::{ApiError, Reply, Service};
 use stepwise_engine::catalog::Scope;
 use stepwise_engine::mock::Mocks;
 use stepwise_engine::stepper::service::{StepperService, is_read};

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use serde_json::{Value, json};
-use stepwise_api::Service;
+use stepwise_engine::api::Service;
 
 use super::{Context, Machine, Template};
 

@@ -5,9 +5,9 @@
 use aws_lambda_events::apigw::{ApiGatewayProxyRequest, ApiGatewayProxyResponse};
 use aws_lambda_events::encodings::Body;
 use aws_lambda_events::http::{HeaderMap, HeaderValue};
-use stepwise_api::Service;
 use stepwise_aws::service::AwsService;
 use stepwise_aws::{Clients, DynamoStore, SqsQueue};
+use stepwise_engine::api::Service;
 use stepwise_engine::catalog::Scope;
 
 /// The service as deployed: `STEPWISE_TABLE`, `STEPWISE_QUEUE_URL`,

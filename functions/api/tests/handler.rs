@@ -134,7 +134,7 @@ async fn a_nested_start_repeated_by_its_task_is_the_same_child() {
     let (_moto, service) = serverless("nested-test").await;
     let (store, queue) = (service.store.clone(), service.queue.clone());
     let definition = json!({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}});
-    let created = stepwise_api::Service::call(
+    let created = stepwise_engine::api::Service::call(
         &service,
         "CreateStateMachine",
         json!({"name": "child", "definition": definition.to_string(),
@@ -165,6 +165,6 @@ async fn a_nested_start_repeated_by_its_task_is_the_same_child() {
     let other = TokenTarget { wait: 2, ..task };
     let refused = service.start_child(&body, None, Some(other)).await;
     assert_eq!(refused.map_err(|e| e.code), Err("ExecutionAlreadyExists"));
-    let api = stepwise_api::Service::call(&service, "StartExecution", body).await;
+    let api = stepwise_engine::api::Service::call(&service, "StartExecution", body).await;
     assert_eq!(api.map_err(|e| e.code), Err("ExecutionAlreadyExists"));
 }

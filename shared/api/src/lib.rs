@@ -2,21 +2,18 @@
 //!
 //! The AWS Step Functions wire protocol, independent of any backend:
 //! `POST /` with `X-Amz-Target: AWSStepFunctions.<Action>` and a JSON body
-//! (awsJson1_0), answered with JSON or `{"__type", "message"}` errors. A
-//! backend implements [`Service`]; [`handle`] does the protocol around it.
+//! (awsJson1_0), answered with JSON or `{"__type", "message"}` errors, and
+//! the REST routes beside it. The actions themselves, their errors and their
+//! input checks are the engine's ([`stepwise_engine::api`]); a backend
+//! implements [`Service`] there, and [`handle`] does the protocol around it.
 
 #![forbid(unsafe_code)]
 
-pub mod error;
 pub mod shape;
-pub mod validate;
-
-use std::future::Future;
-use std::pin::Pin;
 
 use serde_json::Value;
 
-pub use error::ApiError;
+use stepwise_engine::api::{ApiError, Service};
 
 /// Every action the API serves.
 pub const ACTIONS: &[&str] = &[
@@ -58,20 +55,6 @@ pub const ACTIONS: &[&str] = &[
     "DescribeMapRun",
     "UpdateMapRun",
 ];
-
-pub type Reply<'a> = Pin<Box<dyn Future<Output = Result<Value, ApiError>> + Send + 'a>>;
-
-/// A backend: one call per action, with the request body already parsed.
-pub trait Service: Send + Sync + 'static {
-    fn call<'a>(&'a self, action: &'a str, body: Value) -> Reply<'a>;
-
-    /// The call made in `region` (the request's SigV4 credential scope): a
-    /// backend that keeps resources per region answers there.
-    fn call_in<'a>(&'a self, region: Option<&'a str>, action: &'a str, body: Value) -> Reply<'a> {
-        let _ = region;
-        self.call(action, body)
-    }
-}
 
 /// The region of a SigV4 `Authorization` header's credential scope
 /// (`Credential=<key>/<date>/<region>/<service>/aws4_request`).
@@ -155,64 +138,6 @@ pub async fn handle(
             body: e.body().to_string().into_bytes(),
         },
     }
-}
-
-/// Epoch seconds with milliseconds, as awsJson1_0 timestamps are written.
-pub fn timestamp(ms: i64) -> Value {
-    serde_json::Number::from_f64(ms as f64 / 1000.0).map_or(Value::Null, Value::Number)
-}
-
-/// A history event as AWS's API shows it.
-pub fn history_event(
-    id: i64,
-    previous: i64,
-    ts: i64,
-    kind: &str,
-    details: Value,
-    include_data: bool,
-) -> Value {
-    let mut o = serde_json::json!({"timestamp": timestamp(ts), "type": kind, "id": id, "previousEventId": previous});
-    // A failed or stopped execution, and a started activity, have their
-    // details member even when it is empty; other events leave one out.
-    if let Value::Object(mut d) = details
-        && (!d.is_empty()
-            || matches!(
-                kind,
-                "ExecutionFailed" | "ExecutionAborted" | "ExecutionTimedOut" | "ActivityStarted"
-            ))
-    {
-        // AWS sends inputs, outputs, parameters and each assigned
-        // variable's value as JSON text; the engine keeps them as values.
-        for key in ["input", "output", "parameters", "assignedVariables"] {
-            let Some(v) = d.get_mut(key) else { continue };
-            if !include_data {
-                d.remove(key);
-                continue;
-            }
-            match v {
-                Value::Object(vars) if key == "assignedVariables" => {
-                    for value in vars.values_mut() {
-                        *value = Value::String(value.to_string());
-                    }
-                }
-                _ => *v = Value::String(v.to_string()),
-            }
-        }
-        let key = if kind.ends_with("StateEntered") {
-            "stateEnteredEventDetails".to_owned()
-        } else if kind.ends_with("StateExited") {
-            "stateExitedEventDetails".to_owned()
-        } else {
-            let mut c = kind.chars();
-            let first = c
-                .next()
-                .map(|f| f.to_ascii_lowercase().to_string())
-                .unwrap_or_default();
-            format!("{first}{}EventDetails", c.as_str())
-        };
-        o[key] = Value::Object(d);
-    }
-    o
 }
 
 /// The REST routes for people and webhooks, beside the JSON protocol:

@@ -7,7 +7,7 @@ use std::ops::Deref;
 use std::sync::Arc;
 
 use serde_json::Value;
-use stepwise_api::{Reply, Service};
+use stepwise_engine::api::{Reply, Service};
 use stepwise_engine::catalog::Scope;
 use stepwise_engine::mock::Mocks;
 use stepwise_engine::stepper::service::StepperService;

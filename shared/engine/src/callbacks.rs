@@ -6,8 +6,8 @@
 
 use std::future::Future;
 
+use crate::api::{ApiError, validate};
 use serde_json::{Value, json};
-use stepwise_api::{ApiError, validate};
 use stepwise_asl::{Event, StatesError};
 
 use crate::executions::internal;

@@ -8,8 +8,8 @@
 
 use std::collections::HashMap;
 
+use crate::api::{ApiError, timestamp, validate};
 use serde_json::{Value, json};
-use stepwise_api::{ApiError, timestamp, validate};
 use stepwise_asl::ChildRecord;
 use stepwise_asl::exec::{Numbering, child_arn};
 

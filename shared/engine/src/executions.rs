@@ -8,8 +8,8 @@
 
 use std::future::Future;
 
+use crate::api::{ApiError, timestamp, validate};
 use serde_json::{Map, Value, json};
-use stepwise_api::{ApiError, timestamp, validate};
 use stepwise_asl::exec::Ordered;
 use stepwise_asl::{ChildRecord, Execution, MapRun, StatesError, Thread};
 
@@ -469,7 +469,7 @@ pub async fn history<S: ExecutionStore>(store: &S, body: &Value) -> Res {
     let events: Vec<Value> = rows
         .into_iter()
         .map(|r| {
-            stepwise_api::history_event(
+            crate::api::history_event(
                 r.id as i64,
                 r.previous as i64,
                 r.timestamp,

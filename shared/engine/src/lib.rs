@@ -7,6 +7,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod api;
 mod block_on;
 pub mod callbacks;
 pub mod catalog;

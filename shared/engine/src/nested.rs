@@ -211,7 +211,7 @@ pub fn ended(child: &Execution, outcome: &Outcome, stopped: i64, json: bool) -> 
 /// EXPRESS execution may not wait for a child: `.sync` is refused when
 /// its machine is created.)
 pub struct WithApi<'a, T> {
-    pub api: &'a dyn stepwise_api::Service,
+    pub api: &'a dyn crate::api::Service,
     pub fallback: T,
 }
 

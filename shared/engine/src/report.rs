@@ -38,7 +38,7 @@ impl Recorded {
     /// (details as JSON text where AWS sends text), with the timestamp
     /// written as ISO-8601 for people reading `stepwise run`.
     pub fn to_json(&self) -> Value {
-        let mut v = stepwise_api::history_event(
+        let mut v = crate::api::history_event(
             self.id as i64,
             self.previous as i64,
             self.event.timestamp,

@@ -1,8 +1,8 @@
 //! CreateActivity, DescribeActivity, ListActivities, DeleteActivity. The
 //! tasks workers claim stay with each backend's execution store.
 
+use crate::api::{ApiError, timestamp, validate};
 use serde_json::{Value, json};
-use stepwise_api::{ApiError, timestamp, validate};
 
 use super::{
     Activity, Catalog, Entry, Key, Kind, Res, Resource, Scope, internal, machines, now, page,

@@ -1,8 +1,8 @@
 //! CreateStateMachineAlias, DescribeStateMachineAlias,
 //! UpdateStateMachineAlias, DeleteStateMachineAlias, ListStateMachineAliases.
 
+use crate::api::{ApiError, timestamp, validate};
 use serde_json::{Value, json};
-use stepwise_api::{ApiError, timestamp, validate};
 
 use super::machines::{self, Target, target};
 use super::{

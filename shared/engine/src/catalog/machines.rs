@@ -2,8 +2,8 @@
 //! DeleteStateMachine, ListStateMachines, and the machine half of
 //! DescribeStateMachineForExecution.
 
+use crate::api::{ApiError, timestamp, validate};
 use serde_json::{Map, Value, json};
-use stepwise_api::{ApiError, timestamp, validate};
 use stepwise_asl::{Options, StateMachine};
 
 use super::{

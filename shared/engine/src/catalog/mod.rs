@@ -31,9 +31,9 @@ mod versions;
 
 use std::future::Future;
 
+use crate::api::{ApiError, validate};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use stepwise_api::{ApiError, validate};
 
 pub use activities::existing as existing_activity;
 pub use activities::exists as activity_exists;

@@ -1,7 +1,7 @@
 //! What StartExecution (and StartSyncExecution, and a nested
 //! `states:startExecution` task) runs for a machine, version or alias ARN.
 
-use stepwise_api::ApiError;
+use crate::api::ApiError;
 
 use super::machines::{self, Target, target};
 use super::{Catalog, Settings, aliases, versions};

@@ -1,8 +1,8 @@
 //! TagResource, UntagResource, ListTagsForResource: tags live in the
 //! machine's or activity's own entry, so a tag change is one write.
 
+use crate::api::{ApiError, validate};
 use serde_json::{Value, json};
-use stepwise_api::{ApiError, validate};
 
 use super::{Catalog, Key, Res, Resource, activities, internal, machines, modify};
 

@@ -1,8 +1,8 @@
 //! PublishStateMachineVersion, ListStateMachineVersions,
 //! DeleteStateMachineVersion.
 
+use crate::api::{ApiError, timestamp, validate};
 use serde_json::{Value, json};
-use stepwise_api::{ApiError, timestamp, validate};
 
 use super::machines::{self, Target, target};
 use super::{Catalog, Entry, Key, Kind, Res, Resource, Version, internal, modify, now, page};

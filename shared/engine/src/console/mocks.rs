@@ -1,8 +1,8 @@
 //! TestState's `mock`: what answers the state's invocation, and AWS's
 //! checks of it against the state it answers.
 
+use crate::api::{ApiError, validate};
 use serde_json::{Map, Value};
-use stepwise_api::{ApiError, validate};
 
 use crate::mock_result::{self, FieldValidation};
 use crate::ports::Tasks;

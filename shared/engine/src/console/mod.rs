@@ -16,8 +16,8 @@
 //! Task needs one), with the request's `context` as `$$` when it gives
 //! one; a `stateName` is found at any depth of the machine.
 
+use crate::api::{ApiError, validate};
 use serde_json::{Map, Value, json};
-use stepwise_api::{ApiError, validate};
 use stepwise_asl::{Options, StateMachine};
 
 use crate::memory::{local_execution, wall_clock};

@@ -6,15 +6,15 @@
 //! store's.
 //!
 //! A backend wraps a [`StepperService`] in a type of its own that
-//! implements [`stepwise_api::Service`] by calling [`StepperService::answer`]
+//! implements [`crate::api::Service`] by calling [`StepperService::answer`]
 //! (its futures are `Send` once the store is known).
 
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::api::{ApiError, Service, timestamp};
 use serde_json::{Value, json};
-use stepwise_api::{ApiError, Service, timestamp};
 use stepwise_asl::{Event, Options, StateMachine};
 
 use super::{

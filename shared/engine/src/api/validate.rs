@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use crate::error::ApiError;
+use super::ApiError;
 
 /// AWS's limit on execution input and task output: 256 KiB.
 pub const MAX_PAYLOAD: usize = 256 * 1024;
