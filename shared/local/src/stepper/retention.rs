@@ -1,6 +1,6 @@
 //! Retention on the stepper's tables: an execution is deleted, with its
-//! threads, history pages, task tokens, Map Runs and a Distributed Map's
-//! children, a while after it ends (as AWS keeps one 90 days), in batches
+//! threads, history pages, task tokens, the activity tasks it offered that
+//! no worker took, Map Runs and a Distributed Map's children, a while after it ends (as AWS keeps one 90 days), in batches
 //! so that the sweep never holds the writer for long. A thread of its own
 //! runs the sweeps, so a long-running `serve` does not grow without bound.
 
@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use stepwise_asl::timestamp::Millis;
 use stepwise_engine::stepper::PortError;
+use stepwise_engine::stepper::token_hash;
 
 use super::SqliteStore;
 
@@ -49,11 +50,33 @@ impl SqliteStore {
                 conn.db
                     .execute("DELETE FROM st_executions WHERE arn = ?1", [arn])?;
             }
+            if !arns.is_empty() {
+                drop_orphan_offers(&conn.db)?;
+            }
             Ok(arns.len())
         })?;
         self.db.flush()?;
         Ok(deleted)
     }
+}
+
+/// Deletes the activity tasks offered under a token no longer kept: their
+/// executions are gone. (An offer names no execution, only its token, kept
+/// by hash; a token is written before its offer, so a live offer always
+/// has one.)
+fn drop_orphan_offers(db: &crate::db::Db) -> Result<(), PortError> {
+    let offers: Vec<(i64, String)> = db
+        .prepare("SELECT n, token FROM st_offers")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<Result<_, _>>()?;
+    let mut known = db.prepare("SELECT EXISTS (SELECT 1 FROM st_tokens WHERE hash = ?1)")?;
+    for (n, token) in offers {
+        let kept: bool = known.query_row([token_hash(&token)], |r| r.get(0))?;
+        if !kept {
+            db.execute("DELETE FROM st_offers WHERE n = ?1", [n])?;
+        }
+    }
+    Ok(())
 }
 
 /// Sweeps `store` once now, then every `retention.every`, in a thread of

@@ -657,5 +657,6 @@ fn callback_once(
 
 mod chains;
 mod moved;
+mod retention;
 mod schema;
 mod settle;
