@@ -3,6 +3,7 @@ the branches and iterations that did not succeed (AWS's rule), and a
 Distributed Map's Map Run carries on — on both `stepwise serve` backends.
 Each iteration counts its runs in a DynamoDB table in moto, so a run too
 many shows."""
+import datetime
 import json
 import time
 import uuid
@@ -149,3 +150,28 @@ def test_a_redriven_stopped_parallel_runs_only_the_branch_that_was_stopped(sfn, 
     assert runs() == {"quick": 1, "slow": 1}
     out = json.loads(d["output"])
     assert [b["count"]["n"] for b in out] == ["1", "1"]
+
+
+def test_a_redriven_execution_sees_when_it_was_redriven_in_its_context(sfn, table):
+    """`$$.Execution.RedriveTime` is the redrive's date, in the execution's
+    states and in its branches; before any redrive there is none, and
+    RedriveCount is 0."""
+    name, runs = table
+    runs.block("bad", True)
+    branch = {"StartAt": "Inner", "States": {"Inner": {
+        "Type": "Pass", "Parameters": {"execution.$": "$$.Execution"}, "End": True}}}
+    arn = start(sfn, {"StartAt": "Before", "States": {
+        "Before": {"Type": "Pass", "Parameters": {"id": "bad", "execution.$": "$$.Execution"}, "Next": "Count"},
+        "Count": counted(name, {"Next": "After", "ConditionExpression": "attribute_not_exists(blocked)"}),
+        "After": {"Type": "Parallel", "Branches": [branch], "End": True}}})
+    assert wait_for(sfn, arn, timeout=30)["status"] == "FAILED"
+    runs.block("bad", False)
+    d = redrive(sfn, arn)
+    events = sfn.get_execution_history(executionArn=arn)["events"]
+    before = next(json.loads(e["stateExitedEventDetails"]["output"])["execution"] for e in events
+                  if e["type"] == "PassStateExited" and e["stateExitedEventDetails"]["name"] == "Before")
+    assert before["RedriveCount"] == 0 and "RedriveTime" not in before, before
+    after = json.loads(d["output"])[0]["execution"]
+    assert after["RedriveCount"] == 1
+    at = datetime.datetime.fromisoformat(after["RedriveTime"].replace("Z", "+00:00"))
+    assert at == d["redriveDate"], (after, d["redriveDate"])

@@ -93,6 +93,10 @@ impl Execution {
         let mut execution = Value::Object(execution);
         if let Some(n) = self.redrive_count {
             execution["RedriveCount"] = n.max(thread.redrives).into();
+            // Only a redriven execution has a RedriveTime.
+            if thread.redriven_at > 0 {
+                execution["RedriveTime"] = timestamp::format(thread.redriven_at).into();
+            }
         }
         c.insert("Execution".into(), execution);
         // In the order AWS writes them (recorded outputs of `$$` and

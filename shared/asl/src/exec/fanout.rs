@@ -172,6 +172,7 @@ impl<'a> Step<'a> {
                 child.variables = t.variables.clone();
             }
             child.redrives = t.redrives;
+            child.redriven_at = t.redriven_at;
             if let (Kind::Map(m), Some(run)) = (&state.kind, &f.map_run)
                 && m.standard_children
                 && child.child.is_none()

@@ -56,6 +56,10 @@ pub struct Thread {
     /// stale a driver's copy of the execution's facts.
     #[serde(default, skip_serializing_if = "is_zero_u32")]
     pub redrives: u32,
+    /// When that redrive was made: `$$.Execution.RedriveTime`, which only a
+    /// redriven execution has.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub redriven_at: Millis,
     /// A distributed Map's child that is an execution of its own (its
     /// root thread): its record and the history it keeps apart.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -291,9 +295,10 @@ impl Thread {
     }
 
     /// The root thread of the `count`th redrive of an execution.
-    pub fn redriven(point: RedrivePoint, count: u32) -> Thread {
+    pub fn redriven(point: RedrivePoint, count: u32, at: Millis) -> Thread {
         let mut root = Thread::root(&point.state, point.input);
         root.redrives = count;
+        root.redriven_at = at;
         root.variables = point.variables;
         root.waits = point.waits;
         root.kept = point.kept.map(|k| Box::new(Kept { armed: true, ..*k }));
@@ -357,6 +362,7 @@ impl Thread {
             variables: serde_json::Map::new(),
             kept: None,
             redrives: 0,
+            redriven_at: 0,
             child: None,
             failed_in: None,
         }

@@ -166,7 +166,7 @@ pub async fn redrive<S: Store, Q: Queue>(
         },
     };
     let count = record.facts.redrive_count.unwrap_or(0) + 1;
-    let root = Thread::redriven(point, count);
+    let root = Thread::redriven(point, count, now);
     record.facts.redrive_count = Some(count);
     record.status = "RUNNING".into();
     record.outcome = None;

@@ -46,7 +46,9 @@ fn an_expired_execution_takes_its_untaken_activity_tasks_with_it() {
         .with(|c| Ok(c.query_row("SELECT COUNT(*) FROM st_offers", [], |r| r.get(0))?))
         .unwrap();
     assert_eq!(offers, 1);
-    let task = block_on(store.claim(activity)).unwrap().expect("still offered");
+    let task = block_on(store.claim(activity))
+        .unwrap()
+        .expect("still offered");
     assert_eq!(task.token, running);
     assert_eq!(task.input, r#"{"from":"running"}"#);
 }
