@@ -16,7 +16,7 @@ use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::IntoResponse;
 use stepwise_aws::LambdaTasks;
 use stepwise_aws::service::AwsService;
-use stepwise_engine::api::Service;
+use stepwise_engine::api::{ApiError, Service};
 use stepwise_engine::catalog::Scope;
 use stepwise_engine::mock::Mocks;
 use stepwise_local::Retention;
@@ -187,7 +187,7 @@ async fn read_body(body: axum::body::Body, timeout: Duration) -> Result<Bytes, R
 }
 
 fn error_reply(status: StatusCode, message: String) -> Reply {
-    let error = stepwise_engine::api::ApiError::validation(message).with_status(status.as_u16());
+    let error = ApiError::validation(message).with_status(status.as_u16());
     (
         status,
         [(header::CONTENT_TYPE, stepwise_api::CONTENT_TYPE)],

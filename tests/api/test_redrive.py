@@ -59,8 +59,17 @@ def flaky_processor(table):
     marked `blocked` fails (DynamoDB's condition), as "bad" is at first."""
     return {"StartAt": "Prep", "States": {
         "Prep": {"Type": "Pass", "Next": "Count"},
-        "Count": counted(table, {"Next": "Done", "ConditionExpression": "attribute_not_exists(blocked)"}),
+        "Count": counted(table, {"Next": "Seen", "ConditionExpression": "attribute_not_exists(blocked)"}),
+        "Seen": {"Type": "Pass", "Parameters": {"execution.$": "$$.Execution"}, "ResultPath": "$.seen",
+                 "Next": "Done"},
         "Done": {"Type": "Pass", "OutputPath": "$.id", "End": True}}}
+
+
+def seen(sfn, arn):
+    """What the state "Seen" of the execution `arn` saw of `$$.Execution`."""
+    events = sfn.get_execution_history(executionArn=arn)["events"]
+    return next(json.loads(e["stateExitedEventDetails"]["output"])["seen"]["execution"] for e in events
+                if e["type"] == "PassStateExited" and e["stateExitedEventDetails"]["name"] == "Seen")
 
 
 def start(sfn, definition):
@@ -101,6 +110,11 @@ def test_a_redriven_map_runs_only_the_iterations_that_did_not_succeed(sfn, table
         # "bad" is taken up at Count, where it failed; "d" starts at Prep.
         entered = [e["stateEnteredEventDetails"]["name"] for e in after if e["type"].endswith("StateEntered")]
         assert entered.count("Prep") == 1 and entered.count("Count") == 2, entered
+        # Each iteration run again sees the execution's redrive.
+        times = [json.loads(e["stateExitedEventDetails"]["output"])["seen"]["execution"]["RedriveTime"]
+                 for e in after if e["type"] == "PassStateExited" and e["stateExitedEventDetails"]["name"] == "Seen"]
+        assert len(times) == 2, times
+        assert all(datetime.datetime.fromisoformat(t.replace("Z", "+00:00")) == d["redriveDate"] for t in times)
         return
     started = [e["mapRunStartedEventDetails"]["mapRunArn"] for e in events if e["type"] == "MapRunStarted"]
     redriven = [e["mapRunRedrivenEventDetails"] for e in events if e["type"] == "MapRunRedriven"]
@@ -122,6 +136,15 @@ def test_a_redriven_map_runs_only_the_iterations_that_did_not_succeed(sfn, table
     assert types.index("ExecutionFailed") < types.index("ExecutionRedriven"), types
     after = types[types.index("ExecutionRedriven"):]
     assert after[1] == "TaskStateEntered" and "PassStateEntered" in after, types
+    # A child execution redriven says when it was (its ExecutionRedriven);
+    # one started only by the redrive was never redriven.
+    redriven_at = next(e["timestamp"] for e in sfn.get_execution_history(executionArn=bad)["events"]
+                       if e["type"] == "ExecutionRedriven")
+    at = seen(sfn, bad)["RedriveTime"]
+    assert datetime.datetime.fromisoformat(at.replace("Z", "+00:00")) == redriven_at, (at, redriven_at)
+    fresh = next(c["executionArn"] for c in children
+                 if json.loads(sfn.describe_execution(executionArn=c["executionArn"])["input"]) == {"id": "d"})
+    assert "RedriveTime" not in seen(sfn, fresh)
 
 
 def test_a_redriven_stopped_parallel_runs_only_the_branch_that_was_stopped(sfn, table):

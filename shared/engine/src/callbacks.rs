@@ -6,10 +6,10 @@
 
 use std::future::Future;
 
-use crate::api::{ApiError, validate};
 use serde_json::{Value, json};
 use stepwise_asl::{Event, StatesError};
 
+use crate::api::{ApiError, validate};
 use crate::executions::internal;
 use crate::stepper::{PortError, TokenTarget, token_hash};
 

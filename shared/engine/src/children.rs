@@ -8,11 +8,11 @@
 
 use std::collections::HashMap;
 
-use crate::api::{ApiError, timestamp, validate};
 use serde_json::{Value, json};
 use stepwise_asl::ChildRecord;
 use stepwise_asl::exec::{Numbering, child_arn};
 
+use crate::api::{ApiError, timestamp, validate};
 use crate::catalog::{self, Catalog};
 use crate::executions::{ExecutionStore, ExecutionView, HistoryRow, internal, not_found};
 use stepwise_asl::exec::child_machine;

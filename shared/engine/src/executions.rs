@@ -8,11 +8,11 @@
 
 use std::future::Future;
 
-use crate::api::{ApiError, timestamp, validate};
 use serde_json::{Map, Value, json};
 use stepwise_asl::exec::Ordered;
 use stepwise_asl::{ChildRecord, Execution, MapRun, StatesError, Thread};
 
+use crate::api::{ApiError, timestamp, validate};
 use crate::catalog::{self, Catalog, Resolved};
 use crate::stepper::PortError;
 

@@ -4,6 +4,8 @@
 //! out the effects that the sans-IO step function returns. The ports
 //! ([`ports`]) are the seams the backends plug into; [`memory`] is the
 //! in-memory driver with a virtual clock that `stepwise run` and the tests use.
+//! [`api`] is the Step Functions API as a backend serves it (the wire
+//! protocol, `stepwise-api`, sits on top of it).
 
 #![forbid(unsafe_code)]
 

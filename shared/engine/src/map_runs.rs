@@ -4,12 +4,12 @@
 //! starts and when it ends; while it runs, its counts are read from the
 //! thread that runs the Map state, so that a child's end writes nothing more.
 
-use crate::api::{ApiError, timestamp, validate};
 use serde_json::{Value, json};
 use stepwise_asl::exec::MapRunCounts;
 use stepwise_asl::exec::child_machine;
 use stepwise_asl::{Event, MapRun, MapRunUpdate};
 
+use crate::api::{ApiError, timestamp, validate};
 use crate::executions::{ExecutionStore, ExecutionView, execution_arn, internal, view};
 
 type Res = Result<Value, ApiError>;

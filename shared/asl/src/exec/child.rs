@@ -231,6 +231,7 @@ impl Step<'_> {
         let now = self.env.now;
         let event = if c.redriven {
             c.redriven = false;
+            t.redriven_at = now;
             HistoryEvent::execution_redriven(now, t.redrives)
         } else if c.recorded == 0 {
             c.start = now;

@@ -172,7 +172,12 @@ impl<'a> Step<'a> {
                 child.variables = t.variables.clone();
             }
             child.redrives = t.redrives;
-            child.redriven_at = t.redriven_at;
+            // A Distributed Map's children are executions of their own: one
+            // says when it was itself redriven (`child_begins`), and an
+            // EXPRESS one never is.
+            if !matches!(&state.kind, Kind::Map(m) if m.distributed) {
+                child.redriven_at = t.redriven_at;
+            }
             if let (Kind::Map(m), Some(run)) = (&state.kind, &f.map_run)
                 && m.standard_children
                 && child.child.is_none()

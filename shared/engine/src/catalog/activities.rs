@@ -1,13 +1,13 @@
 //! CreateActivity, DescribeActivity, ListActivities, DeleteActivity. The
 //! tasks workers claim stay with each backend's execution store.
 
-use crate::api::{ApiError, timestamp, validate};
 use serde_json::{Value, json};
 
 use super::{
     Activity, Catalog, Entry, Key, Kind, Res, Resource, Scope, internal, machines, now, page,
     scope_of, tags,
 };
+use crate::api::{ApiError, timestamp, validate};
 
 pub(crate) fn key(arn: &str) -> Key {
     Key {

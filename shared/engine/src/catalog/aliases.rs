@@ -1,13 +1,13 @@
 //! CreateStateMachineAlias, DescribeStateMachineAlias,
 //! UpdateStateMachineAlias, DeleteStateMachineAlias, ListStateMachineAliases.
 
-use crate::api::{ApiError, timestamp, validate};
 use serde_json::{Value, json};
 
 use super::machines::{self, Target, target};
 use super::{
     Alias, Catalog, Entry, Key, Kind, Res, Resource, Route, internal, modify, now, page, versions,
 };
+use crate::api::{ApiError, timestamp, validate};
 
 fn key(alias_arn: &str) -> Key {
     let machine = alias_arn.rsplit_once(':').map_or(alias_arn, |(m, _)| m);

@@ -2,7 +2,6 @@
 //! DeleteStateMachine, ListStateMachines, and the machine half of
 //! DescribeStateMachineForExecution.
 
-use crate::api::{ApiError, timestamp, validate};
 use serde_json::{Map, Value, json};
 use stepwise_asl::{Options, StateMachine};
 
@@ -10,6 +9,7 @@ use super::{
     Catalog, Entry, Key, Kind, Machine, Res, Resource, Scope, Settings, internal, modify, now,
     page, scope_of, tags, versions,
 };
+use crate::api::{ApiError, timestamp, validate};
 
 /// What a state machine, version or alias ARN names, and the machine's ARN.
 pub enum Target {

@@ -31,7 +31,6 @@ mod versions;
 
 use std::future::Future;
 
-use crate::api::{ApiError, validate};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -42,6 +41,7 @@ pub use machines::{Target, describe_for_execution, load as machine, target};
 pub use memory::MemoryCatalog;
 pub use resolve::{Resolved, resolve};
 
+use crate::api::{ApiError, validate};
 use crate::stepper::PortError;
 
 /// What an entry is; with its parent it says where the entry is listed.

@@ -1,10 +1,9 @@
 //! What StartExecution (and StartSyncExecution, and a nested
 //! `states:startExecution` task) runs for a machine, version or alias ARN.
 
-use crate::api::ApiError;
-
 use super::machines::{self, Target, target};
 use super::{Catalog, Settings, aliases, versions};
+use crate::api::ApiError;
 
 /// A resolved start: the machine, the version (given, or picked by an
 /// alias's routing) and the settings that run.

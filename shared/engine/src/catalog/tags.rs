@@ -1,10 +1,10 @@
 //! TagResource, UntagResource, ListTagsForResource: tags live in the
 //! machine's or activity's own entry, so a tag change is one write.
 
-use crate::api::{ApiError, validate};
 use serde_json::{Value, json};
 
 use super::{Catalog, Key, Res, Resource, activities, internal, machines, modify};
+use crate::api::{ApiError, validate};
 
 /// AWS's limit on the tags of one resource.
 const MAX_TAGS: usize = 50;

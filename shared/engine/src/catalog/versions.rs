@@ -1,11 +1,11 @@
 //! PublishStateMachineVersion, ListStateMachineVersions,
 //! DeleteStateMachineVersion.
 
-use crate::api::{ApiError, timestamp, validate};
 use serde_json::{Value, json};
 
 use super::machines::{self, Target, target};
 use super::{Catalog, Entry, Key, Kind, Res, Resource, Version, internal, modify, now, page};
+use crate::api::{ApiError, timestamp, validate};
 
 pub(crate) fn key(version_arn: &str) -> Key {
     let machine = version_arn.rsplit_once(':').map_or(version_arn, |(m, _)| m);

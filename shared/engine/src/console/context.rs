@@ -1,8 +1,9 @@
 //! TestState's `context`: a context object the request gives in place of
 //! the one the engine makes, checked as AWS checks it.
 
-use crate::api::{ApiError, validate};
 use serde_json::{Map, Value};
+
+use crate::api::{ApiError, validate};
 
 /// The members AWS takes in each part of a given context object.
 const PARTS: &[(&str, &[&str])] = &[

@@ -1,9 +1,9 @@
 //! TestState's `mock`: what answers the state's invocation, and AWS's
 //! checks of it against the state it answers.
 
-use crate::api::{ApiError, validate};
 use serde_json::{Map, Value};
 
+use crate::api::{ApiError, validate};
 use crate::mock_result::{self, FieldValidation};
 use crate::ports::Tasks;
 

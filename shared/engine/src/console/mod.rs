@@ -16,10 +16,10 @@
 //! Task needs one), with the request's `context` as `$$` when it gives
 //! one; a `stateName` is found at any depth of the machine.
 
-use crate::api::{ApiError, validate};
 use serde_json::{Map, Value, json};
 use stepwise_asl::{Options, StateMachine};
 
+use crate::api::{ApiError, validate};
 use crate::memory::{local_execution, wall_clock};
 
 mod context;

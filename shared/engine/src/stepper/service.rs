@@ -13,7 +13,6 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::api::{ApiError, Service, timestamp};
 use serde_json::{Value, json};
 use stepwise_asl::{Event, Options, StateMachine};
 
@@ -21,6 +20,7 @@ use super::{
     Body, Envelope, ExecutionRecord, ParentTask, PortError, Queue, Redrive, StepMessage, Store,
     TokenTarget, start, token_hash,
 };
+use crate::api::{ApiError, Service, timestamp};
 use crate::callbacks::{self, Callback, Tokens};
 use crate::catalog::{self, Catalog, Scope};
 use crate::executions::{self, ExecutionStore, ExecutionView};

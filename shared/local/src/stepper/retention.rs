@@ -1,8 +1,10 @@
 //! Retention on the stepper's tables: an execution is deleted, with its
-//! threads, history pages, task tokens, the activity tasks it offered that
-//! no worker took, Map Runs and a Distributed Map's children, a while after it ends (as AWS keeps one 90 days), in batches
-//! so that the sweep never holds the writer for long. A thread of its own
-//! runs the sweeps, so a long-running `serve` does not grow without bound.
+//! threads, history pages, task tokens, Map Runs and a Distributed Map's
+//! children (and, once a sweep has deleted some, the activity tasks they
+//! offered that no worker took), a while after it ends (as AWS keeps one
+//! 90 days), in batches so that the sweep never holds the writer for long.
+//! A thread of its own runs the sweeps, so a long-running `serve` does not
+//! grow without bound.
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -50,33 +52,40 @@ impl SqliteStore {
                 conn.db
                     .execute("DELETE FROM st_executions WHERE arn = ?1", [arn])?;
             }
-            if !arns.is_empty() {
-                drop_orphan_offers(&conn.db)?;
-            }
             Ok(arns.len())
         })?;
         self.db.flush()?;
         Ok(deleted)
     }
-}
 
-/// Deletes the activity tasks offered under a token no longer kept: their
-/// executions are gone. (An offer names no execution, only its token, kept
-/// by hash; a token is written before its offer, so a live offer always
-/// has one.)
-fn drop_orphan_offers(db: &crate::db::Db) -> Result<(), PortError> {
-    let offers: Vec<(i64, String)> = db
-        .prepare("SELECT n, token FROM st_offers")?
-        .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
-        .collect::<Result<_, _>>()?;
-    let mut known = db.prepare("SELECT EXISTS (SELECT 1 FROM st_tokens WHERE hash = ?1)")?;
-    for (n, token) in offers {
-        let kept: bool = known.query_row([token_hash(&token)], |r| r.get(0))?;
-        if !kept {
-            db.execute("DELETE FROM st_offers WHERE n = ?1", [n])?;
-        }
+    /// Deletes the activity tasks offered under a token no longer kept
+    /// (its execution expired, or it was answered), and commits; how many.
+    /// An offer names no execution, only its token, kept by hash; a token
+    /// is written before its offer, so an offer that can still be claimed
+    /// always has one. Once per sweep: it reads every offer.
+    pub fn forget_offers(&self) -> Result<usize, PortError> {
+        let dropped = self.db.in_txn(|conn| {
+            let offers: Vec<(i64, String)> = conn
+                .db
+                .prepare("SELECT n, token FROM st_offers")?
+                .query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect::<Result<_, _>>()?;
+            let mut dropped = 0;
+            for (n, token) in offers {
+                let kept: bool = conn.db.query_row(
+                    "SELECT EXISTS (SELECT 1 FROM st_tokens WHERE hash = ?1)",
+                    [token_hash(&token)],
+                    |r| r.get(0),
+                )?;
+                if !kept {
+                    dropped += conn.db.execute("DELETE FROM st_offers WHERE n = ?1", [n])?;
+                }
+            }
+            Ok(dropped)
+        })?;
+        self.db.flush()?;
+        Ok(dropped)
     }
-    Ok(())
 }
 
 /// Sweeps `store` once now, then every `retention.every`, in a thread of
@@ -107,6 +116,9 @@ pub fn start(store: SqliteStore, retention: Retention) {
                 }
                 if total > 0 {
                     eprintln!("stepwise: deleted {total} executions past retention");
+                    if let Err(e) = store.forget_offers() {
+                        eprintln!("stepwise: the retention sweep failed: {e}");
+                    }
                 }
                 std::thread::sleep(retention.every);
             }

@@ -10,13 +10,13 @@ use stepwise_engine::stepper::{ExecutionRecord, Offer, Store, TokenTarget, token
 
 use super::super::{Db, SqliteStore};
 
-/// An activity task no worker took goes with its execution; one of an
-/// execution still running stays offered.
+/// An activity task no worker took goes once its execution has expired;
+/// one of an execution still running stays offered.
 #[test]
 fn an_expired_execution_takes_its_untaken_activity_tasks_with_it() {
     let store = SqliteStore::new(Db::open(None).unwrap());
     let activity = "arn:aws:states:us-east-1:123456789012:activity:a";
-    let offer = |name: &str, started: i64| {
+    let offered = |name: &str, started: i64| {
         let facts = local_execution("m", name, json!({}), started, false);
         let token = format!("token-of-{name}");
         let target = TokenTarget {
@@ -36,11 +36,12 @@ fn an_expired_execution_takes_its_untaken_activity_tasks_with_it() {
         });
         (facts.arn, token)
     };
-    let (ended, _) = offer("ended", 1_000);
-    let (_, running) = offer("running", 2_000);
+    let (ended, _) = offered("ended", 1_000);
+    let (_, running) = offered("running", 2_000);
     let done = Outcome::Succeeded(json!({}));
     block_on(store.complete(&ended, &done, 3_000)).unwrap();
     assert_eq!(store.expire(10_000, 10).unwrap(), 1);
+    assert_eq!(store.forget_offers().unwrap(), 1);
     let offers: i64 = store
         .db()
         .with(|c| Ok(c.query_row("SELECT COUNT(*) FROM st_offers", [], |r| r.get(0))?))
