@@ -65,11 +65,21 @@ def flaky_processor(table):
         "Done": {"Type": "Pass", "OutputPath": "$.id", "End": True}}}
 
 
+def exited(events, state):
+    """The outputs of the Pass state `state` in `events`, parsed, in order."""
+    return [json.loads(e["stateExitedEventDetails"]["output"]) for e in events
+            if e["type"] == "PassStateExited" and e["stateExitedEventDetails"]["name"] == state]
+
+
 def seen(sfn, arn):
     """What the state "Seen" of the execution `arn` saw of `$$.Execution`."""
     events = sfn.get_execution_history(executionArn=arn)["events"]
-    return next(json.loads(e["stateExitedEventDetails"]["output"])["seen"]["execution"] for e in events
-                if e["type"] == "PassStateExited" and e["stateExitedEventDetails"]["name"] == "Seen")
+    return exited(events, "Seen")[0]["seen"]["execution"]
+
+
+def instant(text):
+    """An ISO 8601 time with a `Z`, as a datetime to compare with boto3's."""
+    return datetime.datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
 def start(sfn, definition):
@@ -111,10 +121,9 @@ def test_a_redriven_map_runs_only_the_iterations_that_did_not_succeed(sfn, table
         entered = [e["stateEnteredEventDetails"]["name"] for e in after if e["type"].endswith("StateEntered")]
         assert entered.count("Prep") == 1 and entered.count("Count") == 2, entered
         # Each iteration run again sees the execution's redrive.
-        times = [json.loads(e["stateExitedEventDetails"]["output"])["seen"]["execution"]["RedriveTime"]
-                 for e in after if e["type"] == "PassStateExited" and e["stateExitedEventDetails"]["name"] == "Seen"]
+        times = [o["seen"]["execution"]["RedriveTime"] for o in exited(after, "Seen")]
         assert len(times) == 2, times
-        assert all(datetime.datetime.fromisoformat(t.replace("Z", "+00:00")) == d["redriveDate"] for t in times)
+        assert all(instant(t) == d["redriveDate"] for t in times)
         return
     started = [e["mapRunStartedEventDetails"]["mapRunArn"] for e in events if e["type"] == "MapRunStarted"]
     redriven = [e["mapRunRedrivenEventDetails"] for e in events if e["type"] == "MapRunRedriven"]
@@ -141,7 +150,7 @@ def test_a_redriven_map_runs_only_the_iterations_that_did_not_succeed(sfn, table
     redriven_at = next(e["timestamp"] for e in sfn.get_execution_history(executionArn=bad)["events"]
                        if e["type"] == "ExecutionRedriven")
     at = seen(sfn, bad)["RedriveTime"]
-    assert datetime.datetime.fromisoformat(at.replace("Z", "+00:00")) == redriven_at, (at, redriven_at)
+    assert instant(at) == redriven_at, (at, redriven_at)
     fresh = next(c["executionArn"] for c in children
                  if json.loads(sfn.describe_execution(executionArn=c["executionArn"])["input"]) == {"id": "d"})
     assert "RedriveTime" not in seen(sfn, fresh)
@@ -191,10 +200,8 @@ def test_a_redriven_execution_sees_when_it_was_redriven_in_its_context(sfn, tabl
     runs.block("bad", False)
     d = redrive(sfn, arn)
     events = sfn.get_execution_history(executionArn=arn)["events"]
-    before = next(json.loads(e["stateExitedEventDetails"]["output"])["execution"] for e in events
-                  if e["type"] == "PassStateExited" and e["stateExitedEventDetails"]["name"] == "Before")
+    before = exited(events, "Before")[0]["execution"]
     assert before["RedriveCount"] == 0 and "RedriveTime" not in before, before
     after = json.loads(d["output"])[0]["execution"]
     assert after["RedriveCount"] == 1
-    at = datetime.datetime.fromisoformat(after["RedriveTime"].replace("Z", "+00:00"))
-    assert at == d["redriveDate"], (after, d["redriveDate"])
+    assert instant(after["RedriveTime"]) == d["redriveDate"], (after, d["redriveDate"])
