@@ -41,8 +41,8 @@ impl Service for SqliteService {
                 // Only what is committed is seen: nothing to commit.
                 return self.reads.answer(self, region, action, body).await;
             }
-            let epoch = db.epoch().map_err(internal)?;
-            let answer = self.writes.answer(self, region, action, body).await;
+            let answering = self.writes.answer(self, region, action, body);
+            let (answer, epoch) = db.answering(answering).await.map_err(internal)?;
             // Nothing is answered before what it wrote is committed; the
             // answers that write meanwhile, and the steps the stepper loops
             // take meanwhile, share the commit.

@@ -46,7 +46,43 @@ pub(super) fn start_flusher(conn: std::sync::Weak<Mutex<Conn>>) {
     }
 }
 
+tokio::task_local! {
+    /// The epoch an answer first wrote in, for the request being answered.
+    static WROTE_IN: std::cell::Cell<Option<u64>>;
+}
+
+/// A write was made in `epoch`: the first of the request being answered
+/// (if one is) is judged by it.
+pub(super) fn wrote_in(epoch: u64) {
+    let _ = WROTE_IN.try_with(|first| {
+        if first.get().is_none() {
+            first.set(Some(epoch));
+        }
+    });
+}
+
 impl Db {
+    /// Answers a request with `answer`, and says what to judge whether its
+    /// work was lost by ([`Db::settle`]): the epoch it first wrote in, or,
+    /// when it wrote nothing, the one it began in (what it read may have
+    /// been lost since). Not the epoch it began in whatever it did: a long
+    /// poll (GetActivityTask waits up to 60 s) that claims a task after a
+    /// commit failed meanwhile wrote nothing that was lost, and answering
+    /// it with an error would lose the task it took.
+    pub async fn answering<R>(
+        &self,
+        answer: impl Future<Output = R>,
+    ) -> Result<(R, u64), PortError> {
+        let began = self.epoch()?;
+        let (out, first) = WROTE_IN
+            .scope(std::cell::Cell::new(None), async {
+                let out = answer.await;
+                (out, WROTE_IN.with(std::cell::Cell::get))
+            })
+            .await;
+        Ok((out, first.unwrap_or(began)))
+    }
+
     /// Commits what every caller has done so far.
     pub fn flush(&self) -> Result<(), PortError> {
         Self::commit(&mut *self.lock()?)
