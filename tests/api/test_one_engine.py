@@ -106,6 +106,46 @@ def test_versions_aliases_and_tags_work_alike(backend):
         backend.list_state_machine_versions(stateMachineArn=arn, nextToken="not-ours")
 
 
+def test_creating_again_answers_with_what_exists_as_aws_documents(backend):
+    """CreateStateMachine is idempotent on the name, definition, type,
+    logging, tracing and encryption (a different roleArn or tags are
+    ignored, not applied), and, for a call that publishes, on the version
+    and its description; CreateActivity on the name, unless it asks for
+    another encryption. We refused another role and answered a repeated
+    publish without its version; an activity took any encryption again."""
+    name = fresh()
+    first = backend.create_state_machine(name=name, roleArn=ROLE, definition=json.dumps(PASS),
+                                         publish=True, versionDescription="one")
+    arn, v1 = first["stateMachineArn"], first["stateMachineVersionArn"]
+    other_role = ROLE + "-other"
+    again = backend.create_state_machine(name=name, roleArn=other_role, definition=json.dumps(PASS),
+                                         publish=True, versionDescription="one",
+                                         tags=[{"key": "k", "value": "v"}])
+    assert (again["stateMachineArn"], again["stateMachineVersionArn"]) == (arn, v1)
+    assert again["creationDate"] == first["creationDate"]
+    assert backend.describe_state_machine(stateMachineArn=arn)["roleArn"] == ROLE
+    assert backend.list_tags_for_resource(resourceArn=arn)["tags"] == []
+    plain = backend.create_state_machine(name=name, roleArn=ROLE, definition=json.dumps(PASS))
+    assert plain["stateMachineArn"] == arn and "stateMachineVersionArn" not in plain
+    for changed in ({"publish": True, "versionDescription": "two"},
+                    {"tracingConfiguration": {"enabled": True}},
+                    {"definition": json.dumps(WAIT)}):
+        kw = {"name": name, "roleArn": ROLE, "definition": json.dumps(PASS), **changed}
+        with pytest.raises(backend.exceptions.StateMachineAlreadyExists):
+            backend.create_state_machine(**kw)
+    assert [v["stateMachineVersionArn"] for v in
+            backend.list_state_machine_versions(stateMachineArn=arn)["stateMachineVersions"]] == [v1]
+    assert backend.describe_state_machine(stateMachineArn=arn)["tracingConfiguration"] == {"enabled": False}
+    key = {"type": "CUSTOMER_MANAGED_KMS_KEY", "kmsKeyId": "alias/mine", "kmsDataKeyReusePeriodSeconds": 300}
+    activity = fresh("a")
+    made = backend.create_activity(name=activity, encryptionConfiguration=key)
+    assert backend.create_activity(name=activity, encryptionConfiguration=key,
+                                   tags=[{"key": "k", "value": "v"}])["activityArn"] == made["activityArn"]
+    with pytest.raises(backend.exceptions.ActivityAlreadyExists):
+        backend.create_activity(name=activity)
+    assert backend.describe_activity(activityArn=made["activityArn"])["encryptionConfiguration"] == key
+
+
 def test_a_mocked_lambda_answers_alike_in_run_and_in_serve(backend):
     arn = backend.create_state_machine(name="M", roleArn=ROLE, definition=json.dumps(LAMBDA))["stateMachineArn"]
     d = wait_for(backend, backend.start_execution(stateMachineArn=arn)["executionArn"])

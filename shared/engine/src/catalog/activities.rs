@@ -67,11 +67,19 @@ pub async fn create<C: Catalog>(cat: &C, scope: &Scope, body: &Value) -> Res {
         rev: 1,
         body: Resource::Activity(activity.clone()),
     };
-    // Creating an existing activity again returns it.
+    // Creating an existing activity again returns it (different tags are
+    // ignored, and not applied), unless it asks for another encryption,
+    // which may not be updated.
     let created = if cat.put(&entry, None).await.map_err(internal)? {
         activity.created
     } else {
-        load(cat, &arn).await?.created
+        let old = load(cat, &arn).await?;
+        if old.encryption != activity.encryption {
+            return Err(ApiError::activity_already_exists(format!(
+                "Activity Already Exists: '{arn}': its encryptionConfiguration may not be updated"
+            )));
+        }
+        old.created
     };
     Ok(json!({"activityArn": arn, "creationDate": timestamp(created)}))
 }

@@ -238,22 +238,44 @@ pub async fn create<C: Catalog>(cat: &C, scope: &Scope, body: &Value) -> Res {
         body: Resource::Machine(machine.clone()),
     };
     if !cat.put(&entry, None).await.map_err(internal)? {
-        // The same machine again is not an error: AWS answers with it.
-        let old = load(cat, &arn, &arn).await?;
-        let same = old.settings.definition == machine.settings.definition
-            && old.settings.role_arn == machine.settings.role_arn
-            && old.kind == machine.kind
-            && old.settings.logging == machine.settings.logging;
-        if !same {
-            return Err(ApiError::state_machine_already_exists(format!(
-                "State Machine Already Exists: '{arn}'"
-            )));
-        }
-        return Ok(json!({"stateMachineArn": arn, "creationDate": timestamp(old.created)}));
+        return created_again(cat, &arn, &machine, publish.then_some(description)).await;
     }
     let mut out = json!({"stateMachineArn": arn, "creationDate": timestamp(machine.created)});
     if publish {
         let (v, _) = versions::publish_current(cat, &arn, description, None).await?;
+        out["stateMachineVersionArn"] = v.into();
+    }
+    Ok(out)
+}
+
+/// CreateStateMachine of a name that exists: AWS answers with the machine
+/// when the call asks for the same one — the same definition, type,
+/// logging, tracing and encryption; a different `roleArn` or tags are
+/// ignored, and not applied — and, for a call that publishes (`publish`:
+/// its version description), when that revision was published with that
+/// description. Otherwise StateMachineAlreadyExists.
+async fn created_again<C: Catalog>(
+    cat: &C,
+    arn: &str,
+    asked: &Machine,
+    publish: Option<Option<&str>>,
+) -> Res {
+    let old = load(cat, arn, arn).await?;
+    let (a, b) = (&old.settings, &asked.settings);
+    let same = a.definition == b.definition
+        && old.kind == asked.kind
+        && (&a.logging, &a.tracing, &a.encryption) == (&b.logging, &b.tracing, &b.encryption);
+    let version = match publish {
+        Some(description) if same => versions::published(cat, arn, a, description).await?,
+        _ => None,
+    };
+    if !same || publish.is_some() && version.is_none() {
+        return Err(ApiError::state_machine_already_exists(format!(
+            "State Machine Already Exists: '{arn}'"
+        )));
+    }
+    let mut out = json!({"stateMachineArn": arn, "creationDate": timestamp(old.created)});
+    if let Some((v, _)) = version {
         out["stateMachineVersionArn"] = v.into();
     }
     Ok(out)

@@ -26,6 +26,30 @@ pub(crate) async fn load<C: Catalog>(cat: &C, arn: &str) -> Result<Version, ApiE
     }
 }
 
+/// The version of `machine_arn` that has `settings` and `description`, and
+/// when it was made: the same revision published with the same description
+/// is the same version; another description makes a new one (AWS's answer
+/// to a publish with a new description of an unchanged machine).
+pub(crate) async fn published<C: Catalog>(
+    cat: &C,
+    machine_arn: &str,
+    settings: &super::Settings,
+    description: Option<&str>,
+) -> Result<Option<(String, i64)>, ApiError> {
+    let versions = cat.list(Kind::Version, machine_arn).await;
+    Ok(versions
+        .map_err(internal)?
+        .into_iter()
+        .find_map(|e| match e.body {
+            Resource::Version(v)
+                if v.settings == *settings && v.description.as_deref() == description =>
+            {
+                Some((e.key.arn, v.created))
+            }
+            _ => None,
+        }))
+}
+
 /// Publishes the machine's current revision, or finds the version that
 /// already has it (AWS publishes a revision once). `expected_revision`:
 /// PublishStateMachineVersion's `revisionId`, which must be current.
@@ -44,20 +68,8 @@ pub(crate) async fn publish_current<C: Catalog>(
             )));
         }
     }
-    for e in cat
-        .list(Kind::Version, machine_arn)
-        .await
-        .map_err(internal)?
-    {
-        // The same revision published with the same description is the
-        // same version; another description makes a new one (AWS's answer
-        // to a publish with a new description of an unchanged machine).
-        if let Resource::Version(v) = e.body
-            && v.settings == machine.settings
-            && v.description.as_deref() == description
-        {
-            return Ok((e.key.arn, v.created));
-        }
+    if let Some(found) = published(cat, machine_arn, &machine.settings, description).await? {
+        return Ok(found);
     }
     // Take the next number first: a crash after it skips a number, as AWS
     // never reuses one.
