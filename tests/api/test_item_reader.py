@@ -130,6 +130,59 @@ def test_item_reader_on_both_backends(moto, bucket, backend):
         s.stop()
 
 
+# The rows AWS read from one CSV object (recorded on AWS: LocalStack's
+# ItemReader tests), with its headers given or in the first row.
+RAGGED = "Value1,Value2,Value3\nValue4,Value5,Value6\n,,,\ntrue,1,'HelloWorld'\nNull,None,\n   \n"
+
+
+def test_csv_rows_are_read_as_aws_reads_them(moto, tmp_path):
+    """A row shorter than the headers has "" for the rest, fields past
+    them are left out, a line of spaces is a row; duplicate headers and a
+    negative MaxItems fail the reader, a MaxItemsPath that is not a whole
+    number the state. We failed every row whose length differed."""
+    s3 = boto3.client("s3", endpoint_url=moto, region_name="us-east-1",
+                      aws_access_key_id="test", aws_secret_access_key="test")
+    name = "csv-" + uuid.uuid4().hex[:8]
+    s3.create_bucket(Bucket=name)
+    s3.put_object(Bucket=name, Key="ragged.csv", Body=RAGGED)
+    s3.put_object(Bucket=name, Key="first.csv", Body="H1,\n" + RAGGED.split("\n", 1)[1])
+
+    def read(state, config, then, key="ragged.csv"):
+        reader = {"Resource": "arn:aws:states:::s3:getObject", "Parameters": {"Bucket": name, "Key": key},
+                  "ReaderConfig": {"InputType": "CSV", **config}}
+        return {**distributed(reader, processor=state + " item"), "ResultPath": "$." + state, "End": False,
+                "Next": then, "Catch": [{"ErrorEquals": ["States.ItemReaderFailed"], "ResultPath": "$." + state,
+                                         "Next": then}]}
+    definition = {"StartAt": "given", "States": {
+        "given": read("given", {"CSVHeaderLocation": "GIVEN", "CSVHeaders": ["H1", "H2", "H3"]}, "one"),
+        "one": read("one", {"CSVHeaderLocation": "GIVEN", "CSVHeaders": ["H1"]}, "first"),
+        "first": read("first", {"CSVHeaderLocation": "FIRST_ROW"}, "twice", key="first.csv"),
+        "twice": read("twice", {"CSVHeaderLocation": "GIVEN", "CSVHeaders": ["H1", "H1", "H3"]}, "negative"),
+        "negative": read("negative", {"CSVHeaderLocation": "GIVEN", "CSVHeaders": ["H1"], "MaxItemsPath": "$.minus"},
+                         "fraction"),
+        "fraction": read("fraction", {"CSVHeaderLocation": "GIVEN", "CSVHeaders": ["H1"], "MaxItemsPath": "$.half"},
+                         "Done"),
+        "Done": {"Type": "Succeed"}}}
+    path = tmp_path / "csv.json"
+    path.write_text(json.dumps(definition))
+    result = run_machine(path, "--input", '{"minus": -1, "half": 1.5}', env=dict(AWS, AWS_ENDPOINT_URL=moto))
+    assert (result["status"], result["error"]) == ("FAILED", "States.Runtime"), result
+    assert result["cause"] == ("An error occurred while executing the state 'fraction' (entered at the event id #"
+                               f"{result['cause'].split('#')[1].split(')')[0]}). The MaxItemsPath field refers to "
+                               'value "1.5" which is not a valid integer: $.half')
+    # What came before the failure, from the same run with a whole number.
+    definition["States"]["fraction"] = {"Type": "Pass", "Next": "Done"}
+    path.write_text(json.dumps(definition))
+    o = run_machine(path, "--input", '{"minus": -1}', env=dict(AWS, AWS_ENDPOINT_URL=moto))["output"]
+    h = [("Value1", "Value2", "Value3"), ("Value4", "Value5", "Value6"), ("", "", ""),
+         ("true", "1", "'HelloWorld'"), ("Null", "None", ""), ("   ", "", "")]
+    assert o["given"] == [{"H1": a, "H2": b, "H3": c} for a, b, c in h]
+    assert o["one"] == [{"H1": a} for a, _, _ in h]
+    assert o["first"] == [{"H1": a, "": b} for a, b, _ in h[1:]]
+    assert o["twice"] == {"Error": "States.ItemReaderFailed", "Cause": "CSV headers cannot contain duplicates."}
+    assert o["negative"] == {"Error": "States.ItemReaderFailed", "Cause": "field MaxItems must be positive"}
+
+
 def test_an_item_reader_with_another_resource_is_an_invalid_definition(tmp_path):
     path = tmp_path / "m.json"
     path.write_text(json.dumps({"StartAt": "M", "States": {"M": distributed(

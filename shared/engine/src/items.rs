@@ -8,12 +8,19 @@
 use serde_json::{Map, Value};
 use stepwise_asl::StatesError;
 
-/// `ReaderConfig.MaxItems` (0: all).
-pub fn max_items(config: &Value) -> usize {
-    match config.get("MaxItems") {
-        Some(Value::Number(n)) => n.as_u64().map_or(0, |n| n as usize),
-        Some(Value::String(s)) => s.parse().unwrap_or(0),
+/// `ReaderConfig.MaxItems` (0: all). A negative count (from `MaxItemsPath`)
+/// fails the reader, as on AWS; any count over the definition's limit
+/// reads everything.
+pub fn max_items(config: &Value) -> Result<usize, StatesError> {
+    let n = match config.get("MaxItems") {
+        // (A float saturates: 1e20 reads everything.)
+        Some(Value::Number(n)) => n.as_i64().or(n.as_f64().map(|f| f as i64)).unwrap_or(0),
+        Some(Value::String(s)) => s.trim().parse().unwrap_or(0),
         _ => 0,
+    };
+    match usize::try_from(n) {
+        Ok(n) => Ok(n),
+        Err(_) => Err(failed("field MaxItems must be positive".into())),
     }
 }
 
@@ -96,22 +103,20 @@ fn csv_items(body: &str, config: &Value, max: usize) -> Result<Vec<Value>, State
             .next()
             .ok_or_else(|| failed("The CSV object has no header row".into()))?,
     };
+    let mut seen = std::collections::HashSet::new();
+    if !headers.iter().all(|h| seen.insert(h)) {
+        return Err(failed("CSV headers cannot contain duplicates.".into()));
+    }
+    // A row with fewer fields than headers has "" for the rest; fields past
+    // the headers are left out (as AWS reads them).
     let mut items = Vec::new();
     for row in rows {
         if max > 0 && items.len() == max {
             break;
         }
-        if row.len() != headers.len() {
-            return Err(failed(format!(
-                "A CSV row has {} fields where the headers name {}",
-                row.len(),
-                headers.len()
-            )));
-        }
-        let item: Map<String, Value> = headers
-            .iter()
-            .cloned()
-            .zip(row.into_iter().map(Value::String))
+        let mut fields = row.into_iter().map(Value::String);
+        let item: Map<String, Value> = (headers.iter())
+            .map(|h| (h.clone(), fields.next().unwrap_or_else(|| "".into())))
             .collect();
         items.push(Value::Object(item));
     }

@@ -126,7 +126,7 @@ impl<'a> Step<'a> {
                 if Some(w) == wait && matches!(t.phase, Phase::Reading { .. }) =>
             {
                 // As AWS names it, whatever stopped the read.
-                let e = StatesError::new(ErrorName::ItemReaderFailed, wrapped_cause(&error));
+                let e = wrapped(ErrorName::ItemReaderFailed, &error);
                 self.fail_state(t, state, e);
             }
             Event::TaskSucceeded { wait: w, output }
@@ -137,7 +137,7 @@ impl<'a> Step<'a> {
             Event::TaskFailed { wait: w, error }
                 if Some(w) == wait && matches!(t.phase, Phase::Writing { .. }) =>
             {
-                let e = StatesError::new(ErrorName::ResultWriterFailed, wrapped_cause(&error));
+                let e = wrapped(ErrorName::ResultWriterFailed, &error);
                 self.fail_state(t, state, e);
             }
             Event::WorkerStarted { wait: w, worker }
@@ -562,12 +562,19 @@ impl<'a> Step<'a> {
 
 /// The cause of a Map's `States.ItemReaderFailed` or
 /// `States.ResultWriterFailed`: the failed call's error and cause.
-fn wrapped_cause(error: &StatesError) -> String {
-    match (&error.error, &error.cause) {
+/// The error a reader's or writer's call failed with, as the Map's `name`:
+/// its cause names the call's error ("S3.NoSuchKey: …"), unless the call
+/// failed with `name` itself (the reader found the data unreadable).
+fn wrapped(name: ErrorName, error: &StatesError) -> StatesError {
+    if error.is(name) {
+        return error.clone();
+    }
+    let cause = match (&error.error, &error.cause) {
         (Some(e), Some(c)) => format!("{e}: {c}"),
         (Some(e), None) => e.clone(),
         (None, c) => c.clone().unwrap_or_default(),
-    }
+    };
+    StatesError::new(name, cause)
 }
 
 pub(super) fn error_details(e: &StatesError) -> Value {

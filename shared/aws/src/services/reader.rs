@@ -19,7 +19,7 @@ pub(super) use stepwise_engine::items::failed;
 /// Reads the items `action` (`getObject` or `listObjectsV2`) names.
 pub fn read(clients: &Clients, action: &str, payload: &Value) -> TaskResult {
     let config = payload.get("ReaderConfig").cloned().unwrap_or(json!({}));
-    let max = stepwise_engine::items::max_items(&config);
+    let max = stepwise_engine::items::max_items(&config)?;
     let mut parameters = payload.clone();
     if let Some(o) = parameters.as_object_mut() {
         o.remove("ReaderConfig");
@@ -141,7 +141,13 @@ mod tests {
         let e = parse("[1", &json!({}), 0).unwrap_err();
         assert_eq!(e.error.as_deref(), Some("States.ItemReaderFailed"));
         assert!(parse("{}", &json!({"InputType": "JSON"}), 0).is_err());
-        assert!(parse("a,b\n1", &json!({"InputType": "CSV"}), 0).is_err());
+        // A short row has "" for the rest (as AWS reads it); duplicate
+        // headers fail.
+        assert_eq!(
+            parse("a,b\n1", &json!({"InputType": "CSV"}), 0).unwrap(),
+            [json!({"a": "1", "b": ""})]
+        );
+        assert!(parse("a,a\n1,2", &json!({"InputType": "CSV"}), 0).is_err());
         let parquet = json!({"InputType": "PARQUET"});
         let e = parse_bytes(b"PAR1, but no more", &parquet, 0).unwrap_err();
         assert_eq!(e.error.as_deref(), Some("States.ItemReaderFailed"));

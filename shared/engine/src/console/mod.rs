@@ -246,7 +246,7 @@ pub async fn test_state<T: Tasks>(body: &Value, tasks: T) -> Result<Value, ApiEr
         let read = |call: &Value| match data {
             Some(text) => {
                 let config = &call["ReaderConfig"];
-                crate::items::parse(text, config, crate::items::max_items(config))
+                crate::items::parse(text, config, crate::items::max_items(config)?)
             }
             None => Err(crate::items::failed(
                 "TestState reads a Map's ItemReader from stateConfiguration.mapItemReaderData"
