@@ -4,6 +4,7 @@ MaxItems, and reads that fail (States.ItemReaderFailed), through `stepwise
 run` and both serve backends."""
 import gzip
 import json
+import os
 import subprocess
 import uuid
 
@@ -165,8 +166,22 @@ def test_csv_rows_are_read_as_aws_reads_them(moto, tmp_path):
         "Done": {"Type": "Succeed"}}}
     path = tmp_path / "csv.json"
     path.write_text(json.dumps(definition))
-    result = run_machine(path, "--input", '{"minus": -1, "half": 1.5}', env=dict(AWS, AWS_ENDPOINT_URL=moto))
+    out = subprocess.run([BINARY, "run", str(path), "--history", "--input", '{"minus": -1, "half": 1.5}'],
+                         capture_output=True, text=True, timeout=60, env=dict(os.environ, **AWS, AWS_ENDPOINT_URL=moto))
+    *events, result = [json.loads(line) for line in out.stdout.strip().splitlines()]
     assert (result["status"], result["error"]) == ("FAILED", "States.Runtime"), result
+    # As AWS records them: a read that fails does so inside a Map Run that
+    # starts and fails with its error; a MaxItemsPath that is not a whole
+    # number fails after MapStateStarted, before any Map Run.
+    kinds = [e["type"] for e in events]
+    dup = kinds.index("MapStateEntered", [i for i, e in enumerate(events) if e.get(
+        "stateEnteredEventDetails", {}).get("name") == "twice"][0])
+    assert kinds[dup:dup + 5] == ["MapStateEntered", "MapStateStarted", "MapRunStarted", "MapRunFailed",
+                                  "MapStateFailed"]
+    assert events[dup + 1]["mapStateStartedEventDetails"] == {"length": 0}
+    assert events[dup + 3]["mapRunFailedEventDetails"] == {
+        "error": "States.ItemReaderFailed", "cause": "CSV headers cannot contain duplicates."}
+    assert kinds[-3:] == ["MapStateEntered", "MapStateStarted", "ExecutionFailed"]
     assert result["cause"] == ("An error occurred while executing the state 'fraction' (entered at the event id #"
                                f"{result['cause'].split('#')[1].split(')')[0]}). The MaxItemsPath field refers to "
                                'value "1.5" which is not a valid integer: $.half')

@@ -53,10 +53,8 @@ pub fn parse(body: &str, config: &Value, max: usize) -> Result<Vec<Value>, State
                     }
                     Ok(a)
                 }
-                _ => Err(failed(
-                    "The object's items must be a JSON array (or ItemsPointer must point at one)"
-                        .into(),
-                )),
+                // AWS's words for an object (or ItemsPointer) that is not an array.
+                _ => Err(failed("Attempting to map over non-iterable node.".into())),
             }
         }
         "JSONL" => body

@@ -60,7 +60,7 @@ impl<'a> Step<'a> {
             }
         }
         if fanout.finished == fanout.total {
-            self.map_ended(t, state, &fanout, true);
+            self.map_ended(t, state, &fanout, None);
             return self.results_done(t, state, fanout);
         }
         if let Err(e) = self.spawn_more(t, state, wait, &mut fanout) {
@@ -301,7 +301,7 @@ impl<'a> Step<'a> {
             // leave it out, but its id is missing between their last branch
             // event and ParallelStateExited).
             if is_map {
-                self.map_ended(t, state, &f, true);
+                self.map_ended(t, state, &f, None);
             } else {
                 self.record(t, EventType::ParallelStateSucceeded, || json!({}));
             }
@@ -431,6 +431,29 @@ impl<'a> Step<'a> {
         }
     }
 
+    /// A distributed Map's ItemReader could not read its items: as AWS
+    /// records it, a Map Run starts and fails with the error (MapRunStarted,
+    /// MapRunFailed), then the state fails (or retries).
+    pub(crate) fn read_failed(
+        &mut self,
+        t: &mut Thread,
+        state: &State,
+        wait: u64,
+        error: StatesError,
+    ) {
+        let Kind::Map(m) = &state.kind else {
+            return self.fail_state(t, state, error);
+        };
+        let arn = self.map_run_arn(m.label.as_deref());
+        let fanout = Fanout {
+            map_run: Some(arn.clone()),
+            run_started: self.env.now,
+            ..Fanout::new(0)
+        };
+        self.record(t, EventType::MapRunStarted, || json!({"mapRunArn": arn}));
+        self.fanout_failed(t, state, wait, &fanout, error, None);
+    }
+
     /// The fan-out fails with `error`: its children still running are
     /// stopped, its Map Run ends FAILED, and the state fails (or retries).
     fn fanout_failed(
@@ -451,7 +474,7 @@ impl<'a> Step<'a> {
         if !self.retries(t, state, &error) {
             keep(t, state, f);
             if is_map {
-                self.map_ended(t, state, f, false);
+                self.map_ended(t, state, f, Some(&error));
             } else if let Some(child) = failed_child {
                 // (It follows the failed branch's last event.)
                 self.record_after(t, EventType::ParallelStateFailed, child);
@@ -523,19 +546,22 @@ impl<'a> Step<'a> {
 
     /// The events that end a Map's iterations: MapRunSucceeded/Failed for a
     /// distributed Map's Map Run, then MapStateSucceeded/Failed.
-    fn map_ended(&mut self, t: &Thread, state: &State, f: &Fanout, succeeded: bool) {
+    /// `failed`: why the Map Run failed (its MapRunFailed says).
+    fn map_ended(&mut self, t: &Thread, state: &State, f: &Fanout, failed: Option<&StatesError>) {
+        let succeeded = failed.is_none();
         if let Kind::Map(m) = &state.kind
             && m.distributed
         {
-            if succeeded {
-                self.map_run(t, f, "SUCCEEDED");
+            match failed {
+                None => {
+                    self.map_run(t, f, "SUCCEEDED");
+                    self.record(t, EventType::MapRunSucceeded, || json!({}));
+                }
+                Some(e) => {
+                    let details = super::flow::error_details(e);
+                    self.record(t, EventType::MapRunFailed, || details);
+                }
             }
-            let run = if succeeded {
-                EventType::MapRunSucceeded
-            } else {
-                EventType::MapRunFailed
-            };
-            self.record(t, run, || json!({}));
         }
         let kind = if succeeded {
             EventType::MapStateSucceeded

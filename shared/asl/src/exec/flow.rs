@@ -127,7 +127,7 @@ impl<'a> Step<'a> {
             {
                 // As AWS names it, whatever stopped the read.
                 let e = wrapped(ErrorName::ItemReaderFailed, &error);
-                self.fail_state(t, state, e);
+                self.read_failed(t, state, w, e);
             }
             Event::TaskSucceeded { wait: w, output }
                 if Some(w) == wait && matches!(t.phase, Phase::Writing { .. }) =>

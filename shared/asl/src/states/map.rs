@@ -205,6 +205,10 @@ impl Map {
 
     pub fn run(&self, s: &mut Step<'_>, t: &mut Thread, state: &State) {
         if let Some(r) = &self.reader {
+            // AWS records MapStateStarted before it looks at the reader's
+            // settings (a MaxItemsPath that is not a whole number fails
+            // after it), and counts no items (the Map Run reads them).
+            s.record(t, EventType::MapStateStarted, || json!({"length": 0}));
             match self.reader_call(s, t, state, r) {
                 Ok(payload) => s.map_call(t, state, &r.resource, payload, false),
                 Err(e) => s.fail_state(t, state, e),
@@ -342,9 +346,12 @@ impl Map {
             };
         // Items an ItemReader read are not counted when the Map starts:
         // AWS records `length` 0 for them (LocalStack's ItemReader and
-        // ItemBatcher tests, recorded on AWS in November 2024).
-        let length = if read_items { 0 } else { items.len() };
-        s.record(t, EventType::MapStateStarted, || json!({"length": length}));
+        // ItemBatcher tests, recorded on AWS in November 2024), and records
+        // it before it reads them (`run`).
+        if !read_items {
+            let length = items.len();
+            s.record(t, EventType::MapStateStarted, || json!({"length": length}));
+        }
         let tolerated_count = match self.amount(
             s,
             t,
