@@ -560,10 +560,9 @@ impl<'a> Step<'a> {
     }
 }
 
-/// The cause of a Map's `States.ItemReaderFailed` or
-/// `States.ResultWriterFailed`: the failed call's error and cause.
-/// The error a reader's or writer's call failed with, as the Map's `name`:
-/// its cause names the call's error ("S3.NoSuchKey: …"), unless the call
+/// The error a reader's or writer's call failed with, as the Map's `name`
+/// (`States.ItemReaderFailed`, `States.ResultWriterFailed`): its cause
+/// names the call's error and cause ("S3.NoSuchKey: …"), unless the call
 /// failed with `name` itself (the reader found the data unreadable).
 fn wrapped(name: ErrorName, error: &StatesError) -> StatesError {
     if error.is(name) {
