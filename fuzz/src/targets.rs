@@ -47,7 +47,37 @@ pub const TARGETS: &[Target] = &[
         run: api,
         seeds: api_seeds,
     },
+    Target {
+        name: "items",
+        run: items,
+        seeds: items_seeds,
+    },
 ];
+
+/// An S3 object an ItemReader reads, as each text InputType and setting:
+/// a hostile object fails its read, never the process.
+fn items(input: &str) {
+    let configs = [
+        json!({"InputType": "JSON"}),
+        json!({"InputType": "JSON", "ItemsPointer": "/a/0"}),
+        json!({"InputType": "JSONL"}),
+        json!({"InputType": "CSV", "CSVHeaderLocation": "FIRST_ROW"}),
+        json!({"InputType": "CSV", "CSVHeaderLocation": "GIVEN", "CSVHeaders": ["a", "b"],
+               "CSVDelimiter": "SEMICOLON"}),
+    ];
+    for config in &configs {
+        let _ = stepwise_engine::items::parse(input, config, 3);
+    }
+}
+
+fn items_seeds() -> Vec<String> {
+    strings(&[
+        r#"{"a": [[1, 2], {"b": 3}]}"#,
+        "{\"n\": 1}\n\n{\"n\": 2}\n",
+        "h1,h2\n1,\"two, 2\"\n,,,\n   \n\"open",
+        "a;b\r\n1;2;3\r\n\"x\"\"y\";",
+    ])
+}
 
 const INPUT: &str =
     r#"{"a": 1, "b": [1, 2, {"c": "d"}], "x": "text", "n": null, "items": [1, 2, 3]}"#;
