@@ -77,7 +77,7 @@ impl Db {
         let (out, first) = WROTE_IN
             .scope(std::cell::Cell::new(None), async {
                 let out = answer.await;
-                (out, WROTE_IN.with(std::cell::Cell::get))
+                (out, WROTE_IN.try_with(std::cell::Cell::get).ok().flatten())
             })
             .await;
         Ok((out, first.unwrap_or(began)))
