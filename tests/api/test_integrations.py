@@ -10,6 +10,7 @@ import re
 import os
 import subprocess
 import threading
+import urllib.parse
 import time
 import uuid
 
@@ -356,15 +357,24 @@ class Echo(http.server.BaseHTTPRequestHandler):
     def invoke(self, function, event):
         """The Lambda Invoke API: `boom` raises (HTTP 500, as `cargo lambda
         watch` reports a function error), the rest echo their event."""
+        query = urllib.parse.parse_qs(urllib.parse.urlsplit(self.path).query)
         if function == "boom":
             reply, status = {"errorType": "Boom", "errorMessage": "it broke"}, 500
         elif function == "gone":
             reply, status = {"Type": "User", "Message": "Function not found"}, 404
+        elif function == "told":
+            # What else the call said: its qualifier and client context.
+            reply, status = {"qualifier": query.get("Qualifier"),
+                             "context": self.headers.get("X-Amz-Client-Context")}, 200
         else:
             reply, status = {"function": function, "event": event}, 200
-        data = json.dumps(reply).encode()
+        if self.headers.get("X-Amz-Invocation-Type") == "Event":
+            reply, status = None, 202
+        data = b"" if reply is None else json.dumps(reply).encode()
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
+        if self.headers.get("X-Amz-Log-Type") == "Tail":
+            self.send_header("X-Amz-Log-Result", "bG9nIHRhaWw=")
         self.send_header("x-amzn-RequestId", f"req-{function}")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
@@ -655,6 +665,34 @@ def test_a_missing_function_is_named_by_its_arn_as_aws_names_it(served):
     assert json.loads(d["output"])["Cause"] == (
         f"Function not found: arn:aws:lambda:us-east-1:{account}:function:gone (Service: AWSLambda; "
         "Status Code: 404; Error Code: ResourceNotFoundException; Request ID: req-gone; Proxy: null)")
+
+
+def test_lambda_invoke_passes_the_invoke_parameters_on(served):
+    """lambda:invoke passes Qualifier, ClientContext, InvocationType and
+    LogType on to Invoke, as AWS does (recorded on AWS: LocalStack's
+    test_invoke_unsupported_param gives LogResult and its header for
+    LogType Tail); we dropped them: an Event invocation waited for the
+    function's answer."""
+    sfn = client(served.url)
+
+    def invoke(name, **parameters):
+        return {"Type": "Task", "Resource": "arn:aws:states:::lambda:invoke",
+                "Parameters": {"FunctionName": "told", "Payload": {}, **parameters}, "ResultPath": "$." + name}
+    machine = create(sfn, "invoke-parameters", {"StartAt": "Told", "States": {
+        "Told": {**invoke("told", Qualifier="live", ClientContext="eyJ4IjogMX0=", LogType="Tail"), "Next": "Event"},
+        "Event": {**invoke("event", InvocationType="Event"), "End": True}}})
+    d = wait_for(sfn, sfn.start_execution(stateMachineArn=machine)["executionArn"], timeout=20)
+    assert d["status"] == "SUCCEEDED", d
+    out = json.loads(d["output"])
+    told = out["told"]
+    assert told["Payload"] == {"qualifier": ["live"], "context": "eyJ4IjogMX0="}
+    assert told["LogResult"] == "bG9nIHRhaWw="
+    assert told["SdkHttpMetadata"]["AllHttpHeaders"]["X-Amz-Log-Result"] == ["bG9nIHRhaWw="]
+    # HttpHeaders by name, whatever the case, as AWS's SDK keeps them.
+    names = list(told["SdkHttpMetadata"]["HttpHeaders"])
+    assert names == sorted(names, key=str.lower) and "X-Amz-Log-Result" in names
+    assert list(told) == sorted(told)
+    assert (out["event"]["StatusCode"], out["event"]["Payload"]) == (202, "")
 
 
 def test_lambda_tasks_go_to_the_invoke_api(served):

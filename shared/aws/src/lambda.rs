@@ -12,6 +12,7 @@ use aws_sdk_lambda::Client;
 use aws_sdk_lambda::error::ProvideErrorMetadata;
 use aws_sdk_lambda::operation::RequestId;
 use aws_sdk_lambda::primitives::Blob;
+use aws_sdk_lambda::types::{InvocationType, LogType};
 use stepwise_asl::{StatesError, TaskCall};
 use stepwise_engine::ports::{TaskContext, TaskResult, Tasks};
 use stepwise_engine::tasks::{LambdaCall, Unavailable};
@@ -59,10 +60,15 @@ impl Tasks for LambdaTasks {
 }
 
 async fn invoke_sdk(client: &Client, lambda: &LambdaCall) -> TaskResult {
+    let o = &lambda.options;
     let out = client
         .invoke()
         .function_name(&lambda.function)
         .payload(Blob::new(lambda.body()))
+        .set_qualifier(o.qualifier.clone())
+        .set_invocation_type(o.invocation_type.as_deref().map(InvocationType::from))
+        .set_log_type(o.log_type.as_deref().map(LogType::from))
+        .set_client_context(o.client_context.clone())
         .send()
         .await;
     let out = match out {
@@ -90,6 +96,7 @@ async fn invoke_sdk(client: &Client, lambda: &LambdaCall) -> TaskResult {
         out.status_code,
         out.executed_version.as_deref(),
         out.request_id(),
+        out.log_result.as_deref(),
     )
 }
 
@@ -101,9 +108,23 @@ fn invoke_http(endpoint: &str, lambda: &LambdaCall, execution: &str) -> TaskResu
         "{}/2015-03-31/functions/{name}/invocations",
         endpoint.trim_end_matches('/')
     );
-    let response = ureq::post(&url)
-        .set("Content-Type", "application/json")
-        .send_string(&lambda.body());
+    // (The Invoke API's own: the qualifier in the query, the rest as headers.)
+    let o = &lambda.options;
+    let mut request = ureq::post(&url).set("Content-Type", "application/json");
+    if let Some(q) = &o.qualifier {
+        request = request.query("Qualifier", q);
+    }
+    let headers = [
+        ("X-Amz-Invocation-Type", &o.invocation_type),
+        ("X-Amz-Log-Type", &o.log_type),
+        ("X-Amz-Client-Context", &o.client_context),
+    ];
+    for (name, value) in headers {
+        if let Some(v) = value {
+            request = request.set(name, v);
+        }
+    }
+    let response = request.send_string(&lambda.body());
     // (What AWS's SDK reports from the headers: the function's error, the
     // request's id and the version that ran.)
     let answer = |status: u16, r: ureq::Response| {
@@ -112,16 +133,17 @@ fn invoke_http(endpoint: &str, lambda: &LambdaCall, execution: &str) -> TaskResu
             "X-Amz-Function-Error",
             "x-amzn-RequestId",
             "X-Amz-Executed-Version",
+            "X-Amz-Log-Result",
         ];
-        let [reported, id, version] = said.map(header);
+        let [reported, id, version, log] = said.map(header);
         (
             status,
             reported,
-            [id, version],
+            [id, version, log],
             r.into_string().unwrap_or_default(),
         )
     };
-    let (status, reported, [request_id, version], body) = match response {
+    let (status, reported, [request_id, version, log], body) = match response {
         Ok(r) => answer(r.status(), r),
         Err(ureq::Error::Status(code, r)) => answer(code, r),
         Err(e) => {
@@ -156,7 +178,15 @@ fn invoke_http(endpoint: &str, lambda: &LambdaCall, execution: &str) -> TaskResu
         ));
     }
     let (version, id) = (version.as_deref(), request_id.as_deref());
-    lambda.result(body, reported.as_deref(), i32::from(status), version, id)
+    let status = i32::from(status);
+    lambda.result(
+        body,
+        reported.as_deref(),
+        status,
+        version,
+        id,
+        log.as_deref(),
+    )
 }
 
 /// The function's ARN as Lambda names it in "Function not found": as

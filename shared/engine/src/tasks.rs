@@ -171,6 +171,36 @@ pub struct LambdaCall {
     /// (`Payload`, `StatusCode`, …); a function ARN as the resource: the
     /// function's own.
     pub wrap: bool,
+    /// What else lambda:invoke passes on to Invoke.
+    pub options: InvokeOptions,
+}
+
+/// The Invoke parameters lambda:invoke passes on beside `FunctionName` and
+/// `Payload`, as AWS does: the version or alias, `Event` (asynchronous) or
+/// `DryRun`, `Tail` for the end of the function's log, the client context.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct InvokeOptions {
+    pub qualifier: Option<String>,
+    pub invocation_type: Option<String>,
+    pub log_type: Option<String>,
+    pub client_context: Option<String>,
+}
+
+impl InvokeOptions {
+    fn of(parameters: &Value) -> InvokeOptions {
+        let text = |key: &str| {
+            parameters
+                .get(key)
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        };
+        InvokeOptions {
+            qualifier: text("Qualifier"),
+            invocation_type: text("InvocationType"),
+            log_type: text("LogType"),
+            client_context: text("ClientContext"),
+        }
+    }
 }
 
 impl LambdaCall {
@@ -197,6 +227,7 @@ impl LambdaCall {
                 function: call.resource.clone(),
                 payload: call.payload.clone(),
                 wrap: false,
+                options: InvokeOptions::default(),
             }));
         }
         if !call
@@ -222,12 +253,14 @@ impl LambdaCall {
                 .cloned()
                 .unwrap_or(json!({})),
             wrap: true,
+            options: InvokeOptions::of(&call.payload),
         }))
     }
 
     /// The task's result from what the function answered: `body` (its
     /// response, JSON or text), the function error it reported, the
-    /// status, version and request id Invoke gave.
+    /// status, version and request id Invoke gave, and the end of its log
+    /// (`LogType` `Tail`).
     pub fn result(
         &self,
         body: String,
@@ -235,6 +268,7 @@ impl LambdaCall {
         status: i32,
         version: Option<&str>,
         request_id: Option<&str>,
+        log: Option<&str>,
     ) -> TaskResult {
         let length = body.len();
         let parsed: Value = serde_json::from_str(&body).unwrap_or(Value::String(body.clone()));
@@ -257,7 +291,7 @@ impl LambdaCall {
         // vary by the moment (Date, X-Amzn-Trace-Id).
         let version = version.unwrap_or("$LATEST");
         let id = request_id.map_or_else(crate::uuid, str::to_owned);
-        let headers = [
+        let mut headers = vec![
             ("X-Amz-Executed-Version", version.to_owned()),
             ("x-amzn-Remapped-Content-Length", "0".to_owned()),
             ("Connection", "keep-alive".to_owned()),
@@ -265,19 +299,29 @@ impl LambdaCall {
             ("Content-Length", length.to_string()),
             ("Content-Type", "application/json".to_owned()),
         ];
-        let one: serde_json::Map<_, _> = (headers.iter())
-            .map(|(k, v)| ((*k).to_owned(), json!(v)))
-            .collect();
+        if let Some(log) = log {
+            headers.push(("X-Amz-Log-Result", log.to_owned()));
+        }
         let all: serde_json::Map<_, _> = (headers.iter())
             .map(|(k, v)| ((*k).to_owned(), json!([v])))
             .collect();
-        Ok(json!({
+        // HttpHeaders by name, whatever the case, as AWS's SDK keeps them.
+        headers.sort_by_key(|(k, _)| k.to_ascii_lowercase());
+        let one: serde_json::Map<_, _> = (headers.iter())
+            .map(|(k, v)| ((*k).to_owned(), json!(v)))
+            .collect();
+        let mut out = json!({
             "ExecutedVersion": version,
             "Payload": parsed,
             "SdkHttpMetadata": {"AllHttpHeaders": all, "HttpHeaders": one, "HttpStatusCode": status},
             "SdkResponseMetadata": {"RequestId": id},
             "StatusCode": status,
-        }))
+        });
+        if let (Some(log), Some(o)) = (log, out.as_object_mut()) {
+            o.insert("LogResult".into(), log.into());
+            o.sort_keys();
+        }
+        Ok(out)
     }
 }
 
@@ -462,7 +506,8 @@ mod tests {
             Some(LambdaCall {
                 function: f.into(),
                 payload: json!({"a": 1}),
-                wrap: false
+                wrap: false,
+                options: InvokeOptions::default(),
             })
         );
         let invoke = "arn:aws:states:::lambda:invoke";
@@ -489,16 +534,17 @@ mod tests {
             function: "f".into(),
             payload: json!({}),
             wrap: false,
+            options: InvokeOptions::default(),
         };
         assert_eq!(
-            own.result("{\"x\":1}".into(), None, 200, None, None),
+            own.result("{\"x\":1}".into(), None, 200, None, None, None),
             Ok(json!({"x": 1}))
         );
         let wrapped = LambdaCall {
             wrap: true,
             ..own.clone()
         };
-        let out = (wrapped.result("\"hi\"".into(), None, 200, Some("7"), Some("r-1"))).ok();
+        let out = (wrapped.result("\"hi\"".into(), None, 200, Some("7"), Some("r-1"), None)).ok();
         assert_eq!(
             out.as_ref().map(|o| (
                 o["Payload"].clone(),
@@ -523,6 +569,7 @@ mod tests {
             200,
             None,
             None,
+            None,
         );
         let e = failed.err();
         assert_eq!(e.as_ref().and_then(|e| e.error.as_deref()), Some("Boom"));
@@ -534,7 +581,7 @@ mod tests {
         // lambda:invoke it is written anew.
         let text = "{\"errorType\": \"Boom\", \"errorMessage\": \"no\"}";
         let cause = |call: &LambdaCall| {
-            (call.result(text.into(), Some("Unhandled"), 200, None, None))
+            (call.result(text.into(), Some("Unhandled"), 200, None, None, None))
                 .err()
                 .and_then(|e| e.cause)
         };
