@@ -362,6 +362,9 @@ class Echo(http.server.BaseHTTPRequestHandler):
             reply, status = {"errorType": "Boom", "errorMessage": "it broke"}, 500
         elif function == "gone":
             reply, status = {"Type": "User", "Message": "Function not found"}, 404
+        elif function == "slow":
+            time.sleep(30)
+            reply, status = {}, 200
         elif function == "told":
             # What else the call said: its qualifier and client context.
             reply, status = {"qualifier": query.get("Qualifier"),
@@ -693,6 +696,17 @@ def test_lambda_invoke_passes_the_invoke_parameters_on(served):
     assert names == sorted(names, key=str.lower) and "X-Amz-Log-Result" in names
     assert list(told) == sorted(told)
     assert (out["event"]["StatusCode"], out["event"]["Payload"]) == (202, "")
+
+
+def test_a_timed_out_lambda_call_is_not_waited_for(echo, tmp_path):
+    """A Lambda task whose TimeoutSeconds passed ends the execution then:
+    `stepwise run` waited for the abandoned call (30 s here) to answer."""
+    path = tmp_path / "slow.json"
+    path.write_text(json.dumps({"StartAt": "Slow", "States": {"Slow": {
+        "Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "TimeoutSeconds": 1,
+        "Parameters": {"FunctionName": "slow", "Payload": {}}, "End": True}}}))
+    result = run_machine(path, "--lambda-endpoint", echo, timeout=20)
+    assert (result["status"], result["error"]) == ("FAILED", "States.Timeout"), result
 
 
 def test_lambda_tasks_go_to_the_invoke_api(served):

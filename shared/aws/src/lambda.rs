@@ -8,6 +8,8 @@
 //! fails the task with the `errorType` it reported; a failed call with
 //! `Lambda.<error code>`.
 
+use std::time::Duration;
+
 use aws_sdk_lambda::Client;
 use aws_sdk_lambda::error::ProvideErrorMetadata;
 use aws_sdk_lambda::operation::RequestId;
@@ -39,12 +41,18 @@ impl Tasks for LambdaTasks {
             LambdaTasks::Local(endpoint) => {
                 let endpoint = endpoint.clone().unwrap_or_default();
                 let execution = ctx.execution_arn.to_owned();
+                // A call the task's TimeoutSeconds gave up on is not waited
+                // for past it (its answer would be ignored): `stepwise run`
+                // ends when the execution does.
+                let limit = call
+                    .timeout_seconds
+                    .map(|s| Duration::from_secs(s.saturating_add(1)));
                 // On a runtime, the blocking call goes to its blocking pool:
                 // calls made side by side (a Map's, a bundle's) run so, and
                 // the runtime's own threads stay free.
                 match tokio::runtime::Handle::try_current() {
                     Ok(runtime) => runtime
-                        .spawn_blocking(move || invoke_http(&endpoint, &lambda, &execution))
+                        .spawn_blocking(move || invoke_http(&endpoint, &lambda, &execution, limit))
                         .await
                         .unwrap_or_else(|e| {
                             Err(StatesError::custom(
@@ -52,7 +60,7 @@ impl Tasks for LambdaTasks {
                                 e.to_string(),
                             ))
                         }),
-                    Err(_) => invoke_http(&endpoint, &lambda, &execution),
+                    Err(_) => invoke_http(&endpoint, &lambda, &execution, limit),
                 }
             }
         }
@@ -102,7 +110,12 @@ async fn invoke_sdk(client: &Client, lambda: &LambdaCall) -> TaskResult {
 
 /// A blocking call: on the runtime's blocking threads, or in place where
 /// there is no runtime.
-fn invoke_http(endpoint: &str, lambda: &LambdaCall, execution: &str) -> TaskResult {
+fn invoke_http(
+    endpoint: &str,
+    lambda: &LambdaCall,
+    execution: &str,
+    limit: Option<Duration>,
+) -> TaskResult {
     let name = function_name(&lambda.function);
     let url = format!(
         "{}/2015-03-31/functions/{name}/invocations",
@@ -111,6 +124,9 @@ fn invoke_http(endpoint: &str, lambda: &LambdaCall, execution: &str) -> TaskResu
     // (The Invoke API's own: the qualifier in the query, the rest as headers.)
     let o = &lambda.options;
     let mut request = ureq::post(&url).set("Content-Type", "application/json");
+    if let Some(limit) = limit {
+        request = request.timeout(limit);
+    }
     if let Some(q) = &o.qualifier {
         request = request.query("Qualifier", q);
     }
