@@ -162,7 +162,11 @@ def test_csv_rows_are_read_as_aws_reads_them(moto, tmp_path):
         "negative": read("negative", {"CSVHeaderLocation": "GIVEN", "CSVHeaders": ["H1"], "MaxItemsPath": "$.minus"},
                          "fraction"),
         "fraction": read("fraction", {"CSVHeaderLocation": "GIVEN", "CSVHeaders": ["H1"], "MaxItemsPath": "$.half"},
-                         "Done"),
+                         "two"),
+        # A whole count written as a float, or as text, counts as any other.
+        "two": read("two", {"CSVHeaderLocation": "GIVEN", "CSVHeaders": ["H1"], "MaxItemsPath": "$.two"}, "text"),
+        "text": read("text", {"CSVHeaderLocation": "GIVEN", "CSVHeaders": ["H1"], "MaxItemsPath": "$.three"},
+                     "Done"),
         "Done": {"Type": "Succeed"}}}
     path = tmp_path / "csv.json"
     path.write_text(json.dumps(definition))
@@ -186,9 +190,12 @@ def test_csv_rows_are_read_as_aws_reads_them(moto, tmp_path):
                                f"{result['cause'].split('#')[1].split(')')[0]}). The MaxItemsPath field refers to "
                                'value "1.5" which is not a valid integer: $.half')
     # What came before the failure, from the same run with a whole number.
-    definition["States"]["fraction"] = {"Type": "Pass", "Next": "Done"}
+    definition["States"]["fraction"] = {"Type": "Pass", "Next": "two"}
     path.write_text(json.dumps(definition))
-    o = run_machine(path, "--input", '{"minus": -1}', env=dict(AWS, AWS_ENDPOINT_URL=moto))["output"]
+    o = run_machine(path, "--input", '{"minus": -1, "two": 2.0, "three": "3"}',
+                    env=dict(AWS, AWS_ENDPOINT_URL=moto))["output"]
+    assert (o["two"], o["text"]) == ([{"H1": "Value1"}, {"H1": "Value4"}],
+                                     [{"H1": "Value1"}, {"H1": "Value4"}, {"H1": ""}])
     h = [("Value1", "Value2", "Value3"), ("Value4", "Value5", "Value6"), ("", "", ""),
          ("true", "1", "'HelloWorld'"), ("Null", "None", ""), ("   ", "", "")]
     assert o["given"] == [{"H1": a, "H2": b, "H3": c} for a, b, c in h]

@@ -141,6 +141,9 @@ def test_creating_again_answers_with_what_exists_as_aws_documents(backend):
     made = backend.create_activity(name=activity, encryptionConfiguration=key)
     assert backend.create_activity(name=activity, encryptionConfiguration=key,
                                    tags=[{"key": "k", "value": "v"}])["activityArn"] == made["activityArn"]
+    # (Its data key's reuse period is 300 s, said or not.)
+    unsaid = {k: v for k, v in key.items() if k != "kmsDataKeyReusePeriodSeconds"}
+    assert backend.create_activity(name=activity, encryptionConfiguration=unsaid)["activityArn"] == made["activityArn"]
     with pytest.raises(backend.exceptions.ActivityAlreadyExists):
         backend.create_activity(name=activity)
     assert backend.describe_activity(activityArn=made["activityArn"])["encryptionConfiguration"] == key

@@ -17,7 +17,7 @@ use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::{InvocationType, LogType};
 use stepwise_asl::{StatesError, TaskCall};
 use stepwise_engine::ports::{TaskContext, TaskResult, Tasks};
-use stepwise_engine::tasks::{LambdaCall, Unavailable};
+use stepwise_engine::tasks::{LambdaCall, TIMEOUT_GRACE, Unavailable};
 
 /// Where Lambda tasks go.
 pub enum LambdaTasks {
@@ -44,9 +44,7 @@ impl Tasks for LambdaTasks {
                 // A call the task's TimeoutSeconds gave up on is not waited
                 // for past it (its answer would be ignored): `stepwise run`
                 // ends when the execution does.
-                let limit = call
-                    .timeout_seconds
-                    .map(|s| Duration::from_secs(s.saturating_add(1)));
+                let limit = (call.timeout_seconds).map(|s| Duration::from_secs(s) + TIMEOUT_GRACE);
                 // On a runtime, the blocking call goes to its blocking pool:
                 // calls made side by side (a Map's, a bundle's) run so, and
                 // the runtime's own threads stay free.

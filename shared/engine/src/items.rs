@@ -8,20 +8,21 @@
 use serde_json::{Map, Value};
 use stepwise_asl::StatesError;
 
-/// `ReaderConfig.MaxItems` (0: all). A negative count (from `MaxItemsPath`)
-/// fails the reader, as on AWS; any count over the definition's limit
-/// reads everything.
+/// `ReaderConfig.MaxItems` (0: all): a number, or a string holding one
+/// (the step function has checked a `MaxItemsPath`'s is whole). A negative
+/// count fails the reader, as on AWS; one past any object's size reads
+/// everything.
 pub fn max_items(config: &Value) -> Result<usize, StatesError> {
     let n = match config.get("MaxItems") {
-        // (A float saturates: 1e20 reads everything.)
-        Some(Value::Number(n)) => n.as_i64().or(n.as_f64().map(|f| f as i64)).unwrap_or(0),
-        Some(Value::String(s)) => s.trim().parse().unwrap_or(0),
-        _ => 0,
+        Some(Value::Number(n)) => n.as_f64().unwrap_or(0.0),
+        Some(Value::String(s)) => s.trim().parse().unwrap_or(0.0),
+        _ => 0.0,
     };
-    match usize::try_from(n) {
-        Ok(n) => Ok(n),
-        Err(_) => Err(failed("field MaxItems must be positive".into())),
+    if n < 0.0 {
+        return Err(failed("field MaxItems must be positive".into()));
     }
+    // (Saturating: 1e20 reads everything.)
+    Ok(n as usize)
 }
 
 pub fn failed(message: String) -> StatesError {
@@ -88,15 +89,11 @@ fn csv_items(body: &str, config: &Value, max: usize) -> Result<Vec<Value>, State
     };
     let mut rows = csv_rows(body, delimiter).into_iter();
     let headers: Vec<String> = match config.get("CSVHeaderLocation").and_then(Value::as_str) {
-        Some("GIVEN") => config
-            .get("CSVHeaders")
-            .and_then(Value::as_array)
-            .map(|a| {
-                a.iter()
-                    .map(|h| h.as_str().unwrap_or_default().to_owned())
-                    .collect()
-            })
-            .ok_or_else(|| failed("CSVHeaderLocation GIVEN needs CSVHeaders".into()))?,
+        Some("GIVEN") => (config.get("CSVHeaders").and_then(Value::as_array))
+            .and_then(|a| a.iter().map(|h| h.as_str().map(str::to_owned)).collect())
+            .ok_or_else(|| {
+                failed("CSVHeaderLocation GIVEN needs CSVHeaders, an array of strings".into())
+            })?,
         _ => rows
             .next()
             .ok_or_else(|| failed("The CSV object has no header row".into()))?,

@@ -477,7 +477,9 @@ async fn follow<F: Future<Output = Progress>>(
     }
 }
 
-const TIMEOUT_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
+/// How long after a task's TimeoutSeconds a call it made is still waited
+/// for: a driver's own timer, which records the timeout, comes first.
+pub const TIMEOUT_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
 
 #[cfg(test)]
 mod tests {

@@ -193,11 +193,6 @@ impl Db {
         self.0.last_insert_rowid()
     }
 
-    /// How many rows the connection's statements have changed so far.
-    pub fn total_changes(&self) -> u64 {
-        self.0.total_changes()
-    }
-
     /// No transaction is open (SQLite ends one itself after some errors).
     pub fn is_autocommit(&self) -> bool {
         self.0.is_autocommit()

@@ -212,11 +212,7 @@ impl Db {
             conn.txn += 1;
             conn.began = std::time::Instant::now();
         }
-        let (epoch, changes) = (conn.epoch, conn.db.total_changes());
         let result = f(&mut conn);
-        if conn.db.total_changes() != changes {
-            commits::wrote_in(epoch);
-        }
         if conn.db.is_autocommit() {
             // SQLite gave the transaction up after an error: its work is lost.
             conn.lost();

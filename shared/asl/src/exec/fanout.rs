@@ -25,7 +25,8 @@ impl<'a> Step<'a> {
         // A redrive runs only the children that did not succeed before.
         let kept =
             (t.kept.take()).filter(|k| k.armed && k.state == state.name && k.total == fanout.total);
-        // A Map has recorded MapStateStarted once it had its items.
+        // A Map has recorded MapStateStarted (with a reader, before it read
+        // its items).
         if !is_map {
             self.record(t, EventType::ParallelStateStarted, || json!({}));
         }
@@ -431,32 +432,9 @@ impl<'a> Step<'a> {
         }
     }
 
-    /// A distributed Map's ItemReader could not read its items: as AWS
-    /// records it, a Map Run starts and fails with the error (MapRunStarted,
-    /// MapRunFailed), then the state fails (or retries).
-    pub(crate) fn read_failed(
-        &mut self,
-        t: &mut Thread,
-        state: &State,
-        wait: u64,
-        error: StatesError,
-    ) {
-        let Kind::Map(m) = &state.kind else {
-            return self.fail_state(t, state, error);
-        };
-        let arn = self.map_run_arn(m.label.as_deref());
-        let fanout = Fanout {
-            map_run: Some(arn.clone()),
-            run_started: self.env.now,
-            ..Fanout::new(0)
-        };
-        self.record(t, EventType::MapRunStarted, || json!({"mapRunArn": arn}));
-        self.fanout_failed(t, state, wait, &fanout, error, None);
-    }
-
     /// The fan-out fails with `error`: its children still running are
     /// stopped, its Map Run ends FAILED, and the state fails (or retries).
-    fn fanout_failed(
+    pub(super) fn fanout_failed(
         &mut self,
         t: &mut Thread,
         state: &State,
@@ -544,36 +522,9 @@ impl<'a> Step<'a> {
         }
     }
 
-    /// The events that end a Map's iterations: MapRunSucceeded/Failed for a
-    /// distributed Map's Map Run, then MapStateSucceeded/Failed.
-    /// `failed`: why the Map Run failed (its MapRunFailed says).
-    fn map_ended(&mut self, t: &Thread, state: &State, f: &Fanout, failed: Option<&StatesError>) {
-        let succeeded = failed.is_none();
-        if let Kind::Map(m) = &state.kind
-            && m.distributed
-        {
-            match failed {
-                None => {
-                    self.map_run(t, f, "SUCCEEDED");
-                    self.record(t, EventType::MapRunSucceeded, || json!({}));
-                }
-                Some(e) => {
-                    let details = super::flow::error_details(e);
-                    self.record(t, EventType::MapRunFailed, || details);
-                }
-            }
-        }
-        let kind = if succeeded {
-            EventType::MapStateSucceeded
-        } else {
-            EventType::MapStateFailed
-        };
-        self.record(t, kind, || json!({}));
-    }
-
     /// A Map Run's ARN, AWS's `…:mapRun:<state machine>/<label>:<id>`
     /// beside the execution's (the label defaults to a fresh id).
-    fn map_run_arn(&mut self, label: Option<&str>) -> String {
+    pub(super) fn map_run_arn(&mut self, label: Option<&str>) -> String {
         let arn = &self.exec.arn;
         let prefix = [":execution:", ":express:"]
             .iter()

@@ -5,9 +5,14 @@
 //! follows a child's end.
 
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 
+use super::history::EventType;
 use super::thread::{Fanout, Phase, Thread};
 use super::{Effect, Step};
+use crate::definition::State;
+use crate::error::StatesError;
+use crate::states::Kind;
 use crate::timestamp::Millis;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -157,5 +162,66 @@ impl Step<'_> {
             }
         }
         self.effects.push(Effect::MapRun(Box::new(run)));
+    }
+}
+
+impl Step<'_> {
+    /// A distributed Map's ItemReader could not read its items: as AWS
+    /// records it, a Map Run starts and fails with the error (MapRunStarted,
+    /// MapRunFailed), then the state fails (or retries).
+    pub(crate) fn read_failed(
+        &mut self,
+        t: &mut Thread,
+        state: &State,
+        wait: u64,
+        error: StatesError,
+    ) {
+        let Kind::Map(m) = &state.kind else {
+            return self.fail_state(t, state, error);
+        };
+        let arn = self.map_run_arn(m.label.as_deref());
+        let fanout = Fanout {
+            map_run: Some(arn.clone()),
+            run_started: self.env.now,
+            ..Fanout::new(0)
+        };
+        self.record(t, EventType::MapRunStarted, || json!({"mapRunArn": arn}));
+        self.fanout_failed(t, state, wait, &fanout, error, None);
+        // Nothing to take up again: a redrive reads the items anew, in a
+        // Map Run of its own.
+        t.kept = None;
+    }
+
+    /// The events that end a Map's iterations: MapRunSucceeded/Failed for a
+    /// distributed Map's Map Run, then MapStateSucceeded/Failed.
+    /// `failed`: why the Map Run failed (its MapRunFailed says).
+    pub(super) fn map_ended(
+        &mut self,
+        t: &Thread,
+        state: &State,
+        f: &Fanout,
+        failed: Option<&StatesError>,
+    ) {
+        let succeeded = failed.is_none();
+        if let Kind::Map(m) = &state.kind
+            && m.distributed
+        {
+            match failed {
+                None => {
+                    self.map_run(t, f, "SUCCEEDED");
+                    self.record(t, EventType::MapRunSucceeded, || json!({}));
+                }
+                Some(e) => {
+                    let details = super::flow::error_details(e);
+                    self.record(t, EventType::MapRunFailed, || details);
+                }
+            }
+        }
+        let kind = if succeeded {
+            EventType::MapStateSucceeded
+        } else {
+            EventType::MapStateFailed
+        };
+        self.record(t, kind, || json!({}));
     }
 }

@@ -319,7 +319,8 @@ impl Map {
 
     /// The items and settings of the iterations, recording MapStateStarted
     /// in AWS's order: failures of the items and MaxConcurrency come before
-    /// it, those of the tolerated failure settings after.
+    /// it, those of the tolerated failure settings after (a Map with an
+    /// ItemReader recorded it before reading, `run`).
     pub(super) fn prepare(
         &self,
         s: &mut Step<'_>,
@@ -508,7 +509,7 @@ impl Map {
     }
 }
 
-fn number(v: &Value, integer: bool) -> Option<f64> {
+pub(super) fn number(v: &Value, integer: bool) -> Option<f64> {
     let x = match v {
         Value::Number(n) => n.as_f64()?,
         Value::String(s) => s.trim().parse::<f64>().ok()?,

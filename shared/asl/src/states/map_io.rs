@@ -175,22 +175,20 @@ impl Map {
             let n = s.with_scope(t, state, &input, None, |scope| {
                 scope.resolve(path).map_err(|_| scope.not_found(path))
             })?;
-            // A count that is not a whole number fails the state; a
-            // negative one fails the reader (States.ItemReaderFailed).
-            let count = match &n {
-                Value::String(text) => text.trim().parse::<f64>().ok(),
-                other => other.as_f64(),
-            };
-            if !count.is_some_and(|x| x.fract() == 0.0) {
+            // A count that is not a whole number fails the state (read as
+            // every other count is); a negative one fails the reader
+            // (States.ItemReaderFailed).
+            let Some(count) = super::map::number(&n, true) else {
                 let shown = n.as_str().map_or_else(|| n.to_string(), str::to_owned);
                 return Err(StatesError::runtime(format!(
                     "The MaxItemsPath field refers to value \"{shown}\" which is not a valid integer: {}",
                     path.text()
                 )));
-            }
+            };
             if let Some(c) = config.as_object_mut() {
                 c.remove("MaxItemsPath");
-                c.insert("MaxItems".into(), n);
+                // (A count past i64's range saturates: it reads everything.)
+                c.insert("MaxItems".into(), (count as i64).into());
             }
         }
         if let Some(o) = payload.as_object_mut() {

@@ -167,7 +167,14 @@ pub(crate) fn encryption(given: Option<&Value>) -> Result<Value, ApiError> {
                     "Invalid Encryption Configuration: kmsKeyId must be specified for CUSTOMER_MANAGED_KMS_KEY",
                 ));
             }
-            Ok(given.clone())
+            // The data key's reuse period is 300 s unless given (so that a
+            // call that leaves it out asks for the same as one that says it).
+            let mut kept = given.clone();
+            if let Some(o) = kept.as_object_mut() {
+                o.entry("kmsDataKeyReusePeriodSeconds")
+                    .or_insert(300.into());
+            }
+            Ok(kept)
         }
         _ => Err(ApiError::validation(
             "1 validation error detected: Value at 'encryptionConfiguration.type' failed to satisfy constraint: Member must satisfy enum value set: [AWS_OWNED_KEY, CUSTOMER_MANAGED_KMS_KEY]",

@@ -59,6 +59,11 @@ pub trait Activities {
         &self,
         activity: &str,
     ) -> impl Future<Output = Result<Option<ActivityTask>, PortError>>;
+
+    /// A long poll looks again: what its earlier looks did does not bear
+    /// on its answer (a store that judges an answer by when it began
+    /// judges it from here).
+    fn attempt_again(&self) {}
 }
 
 /// Everything the API needs of a store.
@@ -320,22 +325,29 @@ impl<S: ApiStore, Q: Queue, T: Tasks> StepperService<S, Q, T> {
         let activity = catalog::existing_activity(&self.store, body).await?;
         let deadline = std::time::Instant::now() + long_poll();
         loop {
-            while let Some(task) = self.store.claim(activity).await.map_err(internal)? {
+            loop {
+                // Each look is an answer of its own: the offers taken before
+                // it (their state had moved on) are no part of it.
+                self.store.attempt_again();
+                let Some(task) = self.store.claim(activity).await.map_err(internal)? else {
+                    break;
+                };
                 let hash = token_hash(&task.token);
                 let Some(target) = self.store.token(&hash).await.map_err(internal)? else {
                     continue;
                 };
-                if Tokens::still_waits(self, &target).await.map_err(internal)? {
-                    // Its thread records ActivityStarted, by this worker.
-                    let started = Event::WorkerStarted {
-                        wait: target.wait,
-                        worker: body["workerName"].as_str().map(str::to_owned),
-                    };
-                    Tokens::answer(self, &hash, target, started)
-                        .await
-                        .map_err(internal)?;
-                    return Ok(json!({"taskToken": task.token, "input": task.input}));
+                if !Tokens::still_waits(self, &target).await.map_err(internal)? {
+                    continue;
                 }
+                // Its thread records ActivityStarted, by this worker.
+                let started = Event::WorkerStarted {
+                    wait: target.wait,
+                    worker: body["workerName"].as_str().map(str::to_owned),
+                };
+                Tokens::answer(self, &hash, target, started)
+                    .await
+                    .map_err(internal)?;
+                return Ok(json!({"taskToken": task.token, "input": task.input}));
             }
             if std::time::Instant::now() >= deadline {
                 return Ok(json!({}));

@@ -219,4 +219,8 @@ impl Activities for SqliteStore {
             Ok(row.map(|(token, input)| ActivityTask { token, input }))
         })
     }
+
+    fn attempt_again(&self) {
+        self.db.attempt_again();
+    }
 }

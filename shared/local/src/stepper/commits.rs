@@ -47,40 +47,38 @@ pub(super) fn start_flusher(conn: std::sync::Weak<Mutex<Conn>>) {
 }
 
 tokio::task_local! {
-    /// The epoch an answer first wrote in, for the request being answered.
-    static WROTE_IN: std::cell::Cell<Option<u64>>;
-}
-
-/// A write was made in `epoch`: the first of the request being answered
-/// (if one is) is judged by it.
-pub(super) fn wrote_in(epoch: u64) {
-    let _ = WROTE_IN.try_with(|first| {
-        if first.get().is_none() {
-            first.set(Some(epoch));
-        }
-    });
+    /// The epoch the answer being worked out began in (its last attempt's,
+    /// for a long poll).
+    static BEGAN: std::cell::Cell<u64>;
 }
 
 impl Db {
     /// Answers a request with `answer`, and says what to judge whether its
-    /// work was lost by ([`Db::settle`]): the epoch it first wrote in, or,
-    /// when it wrote nothing, the one it began in (what it read may have
-    /// been lost since). Not the epoch it began in whatever it did: a long
-    /// poll (GetActivityTask waits up to 60 s) that claims a task after a
-    /// commit failed meanwhile wrote nothing that was lost, and answering
-    /// it with an error would lose the task it took.
+    /// work was lost by ([`Db::settle`]): the epoch it began in, or, for a
+    /// long poll, the one its last attempt began in
+    /// ([`Db::attempt_again`]).
     pub async fn answering<R>(
         &self,
         answer: impl Future<Output = R>,
     ) -> Result<(R, u64), PortError> {
         let began = self.epoch()?;
-        let (out, first) = WROTE_IN
-            .scope(std::cell::Cell::new(None), async {
+        Ok(BEGAN
+            .scope(std::cell::Cell::new(began), async {
                 let out = answer.await;
-                (out, WROTE_IN.try_with(std::cell::Cell::get).ok().flatten())
+                (out, BEGAN.try_with(std::cell::Cell::get).unwrap_or(began))
             })
-            .await;
-        Ok((out, first.unwrap_or(began)))
+            .await)
+    }
+
+    /// The answer being worked out starts over: what it did before does not
+    /// bear on it (a GetActivityTask's earlier looks, which took no task or
+    /// one whose state had moved on). Without this, a long poll of up to
+    /// 60 s that took a task after another caller's commit failed meanwhile
+    /// answered an error, and the task it took was lost.
+    pub fn attempt_again(&self) {
+        if let Ok(epoch) = self.epoch() {
+            let _ = BEGAN.try_with(|began| began.set(epoch));
+        }
     }
 
     /// Commits what every caller has done so far.
