@@ -1,7 +1,7 @@
 //! `stepwise-fuzz`: mutation fuzzing on the stable toolchain of everything a
 //! user sends Stepwise — definitions, JSONPath, intrinsics, JSONata, payload
-//! templates, API requests and the objects an ItemReader reads — seeded from the recorded conformance
-//! definitions and the examples. Any panic is a defect: the input is saved
+//! templates, API requests and the objects an ItemReader reads — seeded
+//! from the recorded conformance definitions and the examples. Any panic is a defect: the input is saved
 //! under `fuzz/crashes/` and the run fails. An input slower than a second
 //! is reported.
 //!

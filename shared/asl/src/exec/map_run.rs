@@ -163,9 +163,7 @@ impl Step<'_> {
         }
         self.effects.push(Effect::MapRun(Box::new(run)));
     }
-}
 
-impl Step<'_> {
     /// A distributed Map's ItemReader could not read its items: as AWS
     /// records it, a Map Run starts and fails with the error (MapRunStarted,
     /// MapRunFailed), then the state fails (or retries).
